@@ -1,0 +1,127 @@
+/// Weights of the Gatys loss terms and where they apply.
+public struct LossConfig: Sendable, Equatable {
+    /// Layer whose features must match the content image.
+    public var contentLayer = "relu4_2"
+    public var contentWeight: Float = 1
+    /// Style layers with their relative weights (before the exponent and normalisation).
+    public var styleLayers: [(name: String, weight: Float)] = [
+        ("relu1_1", 1), ("relu2_1", 1), ("relu3_1", 1), ("relu4_1", 1), ("relu5_1", 1),
+    ]
+    /// Layer weights are multiplied by C_l^(−exponent) and then normalised to sum to 1; 0 keeps them as given.
+    public var styleLayerExponent: Float = 0
+    public var styleWeight: Float = 1
+    public var tvWeight: Float = 0
+
+    public init() {}
+
+    public static func == (a: LossConfig, b: LossConfig) -> Bool {
+        a.contentLayer == b.contentLayer && a.contentWeight == b.contentWeight
+            && a.styleLayers.map(\.name) == b.styleLayers.map(\.name)
+            && a.styleLayers.map(\.weight) == b.styleLayers.map(\.weight)
+            && a.styleLayerExponent == b.styleLayerExponent && a.styleWeight == b.styleWeight && a.tvWeight == b.tvWeight
+    }
+
+    /// The effective per-layer weights w_l (summing to 1), given each layer's channel count.
+    public func effectiveStyleWeights(channels: (String) -> Int) -> [(name: String, weight: Float)] {
+        let raw = styleLayers.map { ($0.name, $0.weight * Float(pow(Double(channels($0.name)), Double(-styleLayerExponent)))) }
+        let total = raw.map(\.1).reduce(0, +)
+        return raw.map { ($0.0, total > 0 ? $0.1 / total : 0) }
+    }
+}
+
+/// The loss of one evaluation, by term (each already multiplied by its weight, except `styleLayers`).
+public struct LossBreakdown: Sendable, Equatable {
+    public var content = 0.0
+    public var style = 0.0
+    public var tv = 0.0
+    /// Unweighted E_l per style layer.
+    public var styleLayers: [String: Double] = [:]
+    public var total: Double { content + style + tv }
+}
+
+import Foundation
+
+/// The Gatys et al. objective for one image (or tile) size: content loss, style loss against shared Gram
+/// targets, total variation; value and gradient with respect to the (Caffe-space) image.
+public final class GatysObjective {
+    public let network: VGG19
+    public let config: LossConfig
+    public let width: Int
+    public let height: Int
+    public let arena: ActivationArena
+    let contentIndex: Int?
+    let contentTarget: [Float]
+    let styleTerms: [(index: Int, name: String, weight: Float, target: [Float])]
+
+    /// - content: the content image (or tile) at this size, or nil for no content loss.
+    public init(network: VGG19, config: LossConfig, content: CaffeImage?, targets: GramTargets) {
+        precondition(config.contentWeight == 0 || content != nil, "a content weight needs a content image")
+        let width = content?.width ?? 0, height = content?.height ?? 0
+        self.network = network
+        self.config = config
+        self.width = width
+        self.height = height
+        let weights = config.effectiveStyleWeights { targets.channels[$0] ?? 1 }
+        styleTerms = weights.compactMap { name, w in
+            guard w > 0, let i = network.index(of: name), let g = targets.grams[name] else { return nil }
+            return (i, name, w * config.styleWeight, g)
+        }
+        let cIndex = content == nil || config.contentWeight == 0 ? nil : network.index(of: config.contentLayer)
+        contentIndex = cIndex
+        let depth = max(styleTerms.map(\.index).max() ?? 0, cIndex ?? 0) + 1
+        let arena = ActivationArena(network: network, height: height, width: width, depth: depth)
+        self.arena = arena
+        if let cIndex, let content {
+            content.pixels.withUnsafeBufferPointer { network.forward($0.baseAddress!, arena: arena) }
+            contentTarget = Array(UnsafeBufferPointer(start: arena.output(cIndex), count: arena.outputShapes[cIndex].count))
+        } else {
+            contentTarget = []
+        }
+    }
+
+    /// Convenience: a full-size objective for a content image.
+    public convenience init(network: VGG19, config: LossConfig, width: Int, height: Int, targets: GramTargets) {
+        precondition(config.contentWeight == 0)
+        self.init(network: network, config: config,
+                  content: CaffeImage(width: width, height: height, pixels: [Float](repeating: 0, count: 3 * width * height)),
+                  targets: targets)
+    }
+
+    /// Loss at x (3, H, W); writes dLoss/dx into `gradient` (3, H, W) when given.
+    @discardableResult
+    public func evaluate(_ x: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>?) -> LossBreakdown {
+        network.forward(x, arena: arena)
+        var out = LossBreakdown()
+        let wantGrad = gradient != nil
+        let perLayer: (Int, UnsafeMutablePointer<Float>?) -> Void = { i, g in
+            let s = self.arena.outputShapes[i], f = UnsafePointer(self.arena.output(i))
+            if i == self.contentIndex {
+                let l = self.contentTarget.withUnsafeBufferPointer {
+                    ContentLoss.evaluate(features: f, target: $0.baseAddress!, count: s.count,
+                                         weight: self.config.contentWeight, dFeatures: g)
+                }
+                out.content += Double(self.config.contentWeight) * l
+            }
+            for term in self.styleTerms where term.index == i {
+                let e = term.target.withUnsafeBufferPointer {
+                    StyleLayerLoss.evaluate(features: f, target: $0.baseAddress!, channels: s.channels,
+                                            positions: s.positions, weight: term.weight, gram: self.arena.gramScratch,
+                                            dFeatures: g)
+                }
+                out.styleLayers[term.name] = e
+                out.style += Double(term.weight) * e
+            }
+        }
+        if let gradient {
+            network.backward(arena: arena, dInput: gradient) { i, g in perLayer(i, g) }
+        } else {
+            for i in 0 ..< arena.depth { perLayer(i, nil) }
+        }
+        if config.tvWeight != 0 {
+            out.tv = Double(config.tvWeight)
+                * TotalVariation.evaluate(image: x, channels: 3, height: height, width: width, weight: config.tvWeight,
+                                          dImage: wantGrad ? gradient : nil)
+        }
+        return out
+    }
+}

@@ -1,0 +1,67 @@
+/// Content loss: `L = Σ (F − P)² / (C·N)`, the mean squared difference of features F and target P, (C, N).
+public enum ContentLoss {
+    /// Returns the loss and adds `weight · dL/dF` into `dFeatures`.
+    public static func evaluate(features f: UnsafePointer<Float>, target p: UnsafePointer<Float>, count n: Int,
+                                weight: Float, dFeatures: UnsafeMutablePointer<Float>?) -> Double {
+        var sum = 0.0
+        let scale = 2 * weight / Float(n)
+        for i in 0 ..< n {
+            let d = f[i] - p[i]
+            sum += Double(d * d)
+            dFeatures?[i] += scale * d
+        }
+        return sum / Double(n)
+    }
+}
+
+/// Style loss of one layer: `E = Σ (G − A)² / C²` with G the normalised Gram of the features and A the target.
+public enum StyleLayerLoss {
+    /// Returns E and adds `weight · dE/dF` into `dFeatures`.
+    /// - features: (C, N); target: (C, C); gram, dGram: scratch (C, C) each.
+    public static func evaluate(features: UnsafePointer<Float>, target: UnsafePointer<Float>, channels c: Int,
+                                positions n: Int, weight: Float, gram: UnsafeMutablePointer<Float>,
+                                dFeatures: UnsafeMutablePointer<Float>?) -> Double {
+        Gram.forward(gram: gram, features: features, channels: c, positions: n)
+        var sum = 0.0
+        let cc = c * c
+        let scale = 2 * weight / Float(cc)
+        for i in 0 ..< cc {
+            let d = gram[i] - target[i]
+            sum += Double(d) * Double(d)
+            gram[i] = scale * d  // becomes dE/dG, weighted
+        }
+        if let dFeatures {
+            Gram.backward(dFeatures: dFeatures, dGram: gram, features: features, channels: c, positions: n)
+        }
+        return sum / Double(cc)
+    }
+}
+
+/// Total variation (squared differences of neighbours):
+/// `L = (Σ (x[c,y,x+1] − x[c,y,x])² + Σ (x[c,y+1,x] − x[c,y,x])²) / (C·H·W)`.
+public enum TotalVariation {
+    /// Returns L and adds `weight · dL/dx` into `dImage`. image: (C, H, W).
+    public static func evaluate(image x: UnsafePointer<Float>, channels c: Int, height h: Int, width w: Int,
+                                weight: Float, dImage: UnsafeMutablePointer<Float>?) -> Double {
+        var sum = 0.0
+        let scale = 2 * weight / Float(c * h * w)
+        for ch in 0 ..< c {
+            let p = x + ch * h * w, g = dImage.map { $0 + ch * h * w }
+            for y in 0 ..< h {
+                for i in y * w ..< (y + 1) * w {
+                    if i + 1 < (y + 1) * w {
+                        let d = p[i + 1] - p[i]
+                        sum += Double(d * d)
+                        if let g { g[i + 1] += scale * d; g[i] -= scale * d }
+                    }
+                    if y + 1 < h {
+                        let d = p[i + w] - p[i]
+                        sum += Double(d * d)
+                        if let g { g[i + w] += scale * d; g[i] -= scale * d }
+                    }
+                }
+            }
+        }
+        return sum / Double(c * h * w)
+    }
+}

@@ -1,0 +1,74 @@
+import Imaging
+
+/// Everything needed to render one image: the inputs already loaded, and the settings.
+public struct StyleJob: Sendable {
+    public var content: PlanarImage
+    /// Style images with their blend weights.
+    public var styles: [(image: PlanarImage, weight: Float)]
+    /// Long side of the output in pixels.
+    public var size: Int
+    /// Style images are resized so their long side is `styleScale · size`.
+    public var styleScale: Float = 1
+    public var options = RenderOptions()
+    public var initialisation: InitialisationChoice = .content
+    public var seed: UInt64 = 0
+    public var preserveColors = false
+    public var pooling: Pool2x2.Kind = .max
+
+    /// The user-level initialisation (images not yet resized).
+    public enum InitialisationChoice: Sendable, Equatable {
+        case content, noise
+        case image(PlanarImage, noise: Float)
+    }
+
+    public init(content: PlanarImage, styles: [(image: PlanarImage, weight: Float)], size: Int) {
+        self.content = content
+        self.styles = styles
+        self.size = size
+    }
+
+    /// Output dimensions: the content's aspect ratio with the long side `size`.
+    public var outputSize: (width: Int, height: Int) {
+        Resampler.scaledSize(width: content.width, height: content.height, longSide: size)
+    }
+
+    /// The blended Gram targets of the styles at `styleScale · size`.
+    public func gramTargets(network: VGG19) -> GramTargets {
+        let layers = options.loss.styleLayers.map(\.name)
+        let long = max(16, Int((Float(size) * styleScale).rounded()))
+        let parts = styles.map { style, weight in
+            (GramTargets.compute(network: network, image: CaffeImage(Resampler.resize(style, longSide: long)), layers: layers),
+             weight)
+        }
+        return GramTargets.blend(parts)
+    }
+
+    /// Renders the job in one process. Returns the RGB result (0...1) and its loss.
+    public func render(network baseNetwork: VGG19, checkpointEvery: Int = 0,
+                       checkpoint: ((Int, PlanarImage) -> Void)? = nil,
+                       progress: (RenderProgress) -> Void = { _ in }) -> (image: PlanarImage, loss: Double, iterations: Int) {
+        let network = baseNetwork.pooling == pooling ? baseNetwork : baseNetwork.with(pooling: pooling)
+        let (w, h) = outputSize
+        let contentRGB = Resampler.resize(content, width: w, height: h)
+        let contentImage = CaffeImage(contentRGB)
+        let targets = gramTargets(network: network)
+        let objective = GatysObjective(network: network, config: options.loss, content: contentImage, targets: targets)
+        let start: CaffeImage
+        switch initialisation {
+        case .content: start = StyleOptimization.initialImage(.content, content: contentImage, seed: seed)
+        case .noise: start = StyleOptimization.initialImage(.noise, content: contentImage, seed: seed)
+        case let .image(img, noise):
+            let resized = CaffeImage(Resampler.resize(img, width: w, height: h))
+            start = StyleOptimization.initialImage(.image(resized, noise: noise), content: contentImage, seed: seed)
+        }
+        let finish: (CaffeImage) -> PlanarImage = { result in
+            let rgb = result.planarImage()
+            return preserveColors ? ColorTransfer.preserveColors(styled: rgb, original: contentRGB).clamped() : rgb
+        }
+        let result = StyleOptimization.run(objective: objective, start: start, options: options,
+                                           checkpointEvery: checkpointEvery,
+                                           checkpoint: checkpoint.map { cb in { it, img in cb(it, finish(img)) } },
+                                           progress: progress)
+        return (finish(result.image), result.loss, result.iterations)
+    }
+}

@@ -1,0 +1,67 @@
+import VGGWeights
+
+/// VGG19 up to a chosen ReLU (at most relu5_1): 3x3 convolutions with ReLU, and 2x2 pooling after
+/// relu1_2, relu2_2, relu3_4 and relu4_4. Inputs are Caffe-preprocessed (see `CaffeImage`).
+public final class VGG19: @unchecked Sendable {
+    /// The ReLU outputs in network order; convolution i produces `layerNames[i]`.
+    public static let layerNames = [
+        "relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu3_4",
+        "relu4_1", "relu4_2", "relu4_3", "relu4_4", "relu5_1",
+    ]
+    /// Layers followed by a 2x2 pooling.
+    public static let pooledLayers: Set<String> = ["relu1_2", "relu2_2", "relu3_4", "relu4_4"]
+
+    /// One convolution's parameters in the two layouts the forward and backward passes use.
+    public struct Conv: Sendable {
+        public let name: String
+        public let inChannels: Int
+        public let outChannels: Int
+        /// (K, C*9): OIHW flattened; the forward sgemm's A.
+        public let weights: [Float]
+        /// (C, K*9): kernels rotated 180° with channel axes swapped; the backward sgemm's A.
+        public let backwardWeights: [Float]
+        /// (K)
+        public let bias: [Float]
+
+        public init(name: String, inChannels: Int, outChannels: Int, weights: [Float], bias: [Float]) {
+            precondition(weights.count == outChannels * inChannels * 9 && bias.count == outChannels)
+            self.name = name
+            self.inChannels = inChannels
+            self.outChannels = outChannels
+            self.weights = weights
+            self.backwardWeights = Conv3x3.backwardKernels(weights, inChannels: inChannels, outChannels: outChannels)
+            self.bias = bias
+        }
+    }
+
+    public let convs: [Conv]
+    public let pooling: Pool2x2.Kind
+
+    /// A network from explicit layers (tests use small synthetic ones). Layer i must be named `layerNames[i]`.
+    public init(convs: [Conv], pooling: Pool2x2.Kind = .max) {
+        precondition(!convs.isEmpty && convs.count <= Self.layerNames.count)
+        for (i, c) in convs.enumerated() {
+            precondition(c.name == Self.layerNames[i], "layer \(i) must be \(Self.layerNames[i])")
+            precondition(i == 0 || c.inChannels == convs[i - 1].outChannels, "channel mismatch at \(c.name)")
+        }
+        self.convs = convs
+        self.pooling = pooling
+    }
+
+    /// The real VGG19 from its weights, up to relu5_1.
+    public convenience init(weights: VGG19Weights, pooling: Pool2x2.Kind = .max) {
+        let convs = zip(Self.layerNames, weights.layers).map { name, w in
+            Conv(name: name, inChannels: w.inChannels, outChannels: w.outChannels, weights: w.dequantised(), bias: w.bias)
+        }
+        self.init(convs: convs, pooling: pooling)
+    }
+
+    /// Index of a layer by name (`relu4_2`), or nil.
+    public func index(of name: String) -> Int? {
+        guard let i = Self.layerNames.firstIndex(of: name), i < convs.count else { return nil }
+        return i
+    }
+
+    /// The same weights with a different pooling.
+    public func with(pooling: Pool2x2.Kind) -> VGG19 { VGG19(convs: convs, pooling: pooling) }
+}

@@ -1,0 +1,40 @@
+import Foundation
+
+/// A one-line terminal progress bar on standard error: redrawn in place on a terminal, printed as
+/// occasional plain lines otherwise (logs, CI).
+final class ProgressBar {
+    let total: Int
+    let label: String
+    let isTerminal = isatty(STDERR_FILENO) != 0
+    var lastPrinted = -1
+    let width = 30
+
+    init(total: Int, label: String) {
+        self.total = max(1, total)
+        self.label = label
+    }
+
+    /// Draws `done` of `total`, with a free-form status and an ETA from the elapsed seconds.
+    func update(_ done: Int, status: String, elapsed: Double) {
+        let fraction = min(1, Double(done) / Double(total))
+        let percent = Int(fraction * 100)
+        // Off a terminal, print every 10% only.
+        if !isTerminal && done != total && percent / 10 == lastPrinted / 10 { return }
+        lastPrinted = percent
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+        let line = "\(label) \(bar) \(done)/\(total) \(status) elapsed \(Self.format(elapsed)) eta \(Self.format(eta))"
+        FileHandle.standardError.write(Data(((isTerminal ? "\r\u{1B}[K" : "") + line + (isTerminal ? "" : "\n")).utf8))
+    }
+
+    /// Ends the line.
+    func finish() {
+        if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    static func format(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}

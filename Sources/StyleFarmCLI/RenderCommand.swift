@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import Imaging
+import StyleCore
+
+/// `stylefarm render`: one image, in this process.
+struct RenderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Render one image in this process (no farm).",
+        discussion: """
+            Optimises an image so that its VGG19 features match CONTENT (at --content-layer) and the Gram
+            matrices of the STYLE images (relu1_1 … relu5_1), plus total variation. Output: 16-bit PNG (or
+            8-bit with --bit-depth 8), or 16-bit TIFF when OUT ends in .tif/.tiff.
+            """)
+
+    @Argument(help: "Content image (PNG or JPEG).")
+    var content: String
+    @Argument(help: "One or more style images.")
+    var styles: [String]
+    @Option(name: .shortAndLong, help: "Output image (.png, .tif).")
+    var output: String
+
+    @Option(help: "Long side of the output, in pixels.")
+    var size = 512
+    @Option(help: "Maximum iterations.")
+    var iterations = 300
+    @Option(help: "Optimizer: lbfgs or adam.")
+    var optimizer = "lbfgs"
+    @Option(help: "L-BFGS history size (correction pairs).")
+    var lbfgsHistory = 10
+    @Option(help: "Learning rate (L-BFGS step scale, default 1; Adam, default 2).")
+    var lr: Float?
+    @Option(help: "Adam beta1.") var beta1: Float = 0.9
+    @Option(help: "Adam beta2.") var beta2: Float = 0.999
+    @Option(help: "Stop when the relative loss change falls below this (0: never).")
+    var tolerance = 0.0
+
+    @Option(help: "Content loss weight.") var contentWeight: Float = Defaults.contentWeight
+    @Option(help: "Style loss weight.") var styleWeight: Float = Defaults.styleWeight
+    @Option(help: "Total-variation weight.") var tvWeight: Float = Defaults.tvWeight
+    @Option(help: "Content layer.") var contentLayer = "relu4_2"
+    @Option(help: "Comma-separated style layers.") var styleLayers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
+    @Option(help: "Comma-separated relative weights of the style layers (default: all 1).")
+    var styleLayerWeights: String?
+    @Option(help: "Style layer weights are multiplied by channels^(-exponent), then normalised.")
+    var layerWeightExponent: Float = 0
+    @Option(help: "Comma-separated blend weights of the style images (default: equal).")
+    var styleBlend: String?
+    @Option(help: "Style images are resized to this times the output's long side.")
+    var styleScale: Float = 1
+
+    @Option(help: "Initialisation: content, noise, or an image path.")
+    var initialisation = "content"
+    @Option(help: "Noise mixed into an image initialisation, 0...1.")
+    var initNoise: Float = 0
+    @Option(help: "Random seed (noise initialisation).") var seed: UInt64 = 0
+    @Flag(help: "Keep the content's colours (luminance-only transfer).") var preserveColors = false
+    @Option(help: "Pooling: max or average.") var pooling = "max"
+    @Option(help: "Save the best image so far every N iterations (0: never), as OUT with the iteration number.")
+    var checkpointEvery = 0
+    @Option(help: "Output bit depth for PNG: 8 or 16.") var bitDepth = 16
+    @Option(help: "Resolution written into the file, dots per inch.") var dpi: Double?
+
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        guard (16 ... 16384).contains(size) else { throw ValidationError("--size must be between 16 and 16384 pixels") }
+        guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
+        guard ["lbfgs", "adam"].contains(optimizer) else { throw ValidationError("--optimizer must be lbfgs or adam") }
+        guard lbfgsHistory >= 1 else { throw ValidationError("--lbfgs-history must be at least 1") }
+        guard [8, 16].contains(bitDepth) else { throw ValidationError("--bit-depth must be 8 or 16") }
+        guard Pool2x2.Kind(rawValue: pooling == "avg" ? "average" : pooling) != nil else {
+            throw ValidationError("--pooling must be max or average")
+        }
+        guard (0 ... 1).contains(initNoise) else { throw ValidationError("--init-noise must be between 0 and 1") }
+        guard styleScale > 0 else { throw ValidationError("--style-scale must be positive") }
+        guard contentWeight >= 0, styleWeight >= 0, tvWeight >= 0 else { throw ValidationError("weights must be non-negative") }
+        _ = try lossConfig()
+        if let b = styleBlend { _ = try Self.floats(b, count: styles.count, name: "--style-blend") }
+    }
+
+    static func floats(_ text: String, count: Int, name: String) throws -> [Float] {
+        let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.count == count, values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+            throw ValidationError("\(name) needs \(count) non-negative comma-separated numbers, got '\(text)'")
+        }
+        return values.map { $0! }
+    }
+
+    func lossConfig() throws -> LossConfig {
+        var config = LossConfig()
+        let layers = styleLayers.split(separator: ",").map { String($0) }
+        for name in layers + [contentLayer] where !VGG19.layerNames.contains(name) {
+            throw ValidationError("unknown layer '\(name)'; layers are \(VGG19.layerNames.joined(separator: ", "))")
+        }
+        let weights = try styleLayerWeights.map { try Self.floats($0, count: layers.count, name: "--style-layer-weights") }
+            ?? layers.map { _ in 1 }
+        config.styleLayers = Array(zip(layers, weights)).map { (name: $0.0, weight: $0.1) }
+        config.contentLayer = contentLayer
+        config.contentWeight = contentWeight
+        config.styleWeight = styleWeight
+        config.tvWeight = tvWeight
+        config.styleLayerExponent = layerWeightExponent
+        return config
+    }
+
+    func run() throws {
+        let poolingKind: Pool2x2.Kind = pooling == "max" ? .max : .average
+        let contentImage = try ImageIO.read(URL(fileURLWithPath: content)).image
+        let styleImages = try styles.map { try ImageIO.read(URL(fileURLWithPath: $0)).image }
+        let blend = try styleBlend.map { try Self.floats($0, count: styles.count, name: "--style-blend") }
+            ?? styles.map { _ in 1 }
+        // Check the output before spending minutes of compute.
+        let outURL = URL(fileURLWithPath: output)
+        guard FileManager.default.fileExists(atPath: outURL.deletingLastPathComponent().path) else {
+            throw ValidationError("output directory \(outURL.deletingLastPathComponent().path) does not exist")
+        }
+        let network = try compute.loadNetwork(pooling: poolingKind)
+
+        var job = StyleJob(content: contentImage, styles: Array(zip(styleImages, blend)).map { (image: $0.0, weight: $0.1) },
+                           size: size)
+        job.styleScale = styleScale
+        job.seed = seed
+        job.pooling = poolingKind
+        job.preserveColors = preserveColors
+        job.options.iterations = iterations
+        job.options.relativeTolerance = tolerance
+        job.options.loss = try lossConfig()
+        job.options.optimizer = optimizer == "adam"
+            ? .adam(learningRate: lr ?? 2, beta1: beta1, beta2: beta2)
+            : .lbfgs(history: lbfgsHistory, learningRate: lr ?? 1)
+        switch initialisation {
+        case "content": job.initialisation = .content
+        case "noise": job.initialisation = .noise
+        default: job.initialisation = .image(try ImageIO.read(URL(fileURLWithPath: initialisation)).image, noise: initNoise)
+        }
+
+        let (w, h) = job.outputSize
+        printError("rendering \(w)x\(h), \(iterations) iterations, \(optimizer), \(compute.threads) threads, OpenBLAS \(BLAS.coreName)")
+        let bar = ProgressBar(total: iterations, label: "render")
+        let result = job.render(network: network, checkpointEvery: checkpointEvery, checkpoint: { it, img in
+            let url = Self.checkpointURL(outURL, iteration: it)
+            try? ImageIO.write(img, to: url, bitDepth: bitDepth, dpi: dpi)
+        }) { p in
+            bar.update(p.iteration, status: String(format: "loss %.4g", p.loss), elapsed: p.elapsed)
+        }
+        bar.finish()
+        try ImageIO.write(result.image, to: outURL, bitDepth: bitDepth, dpi: dpi)
+        print("wrote \(output) (\(w)x\(h), best loss \(String(format: "%.6g", result.loss)), \(result.iterations) iterations)")
+    }
+
+    /// `out.png` → `out.iter0100.png`.
+    static func checkpointURL(_ url: URL, iteration: Int) -> URL {
+        let ext = url.pathExtension
+        let stem = url.deletingPathExtension().lastPathComponent
+        return url.deletingLastPathComponent().appendingPathComponent(String(format: "%@.iter%04d.%@", stem, iteration, ext))
+    }
+}
+
+/// Default loss weights (tuned on the demo; see Docs/style-core.md).
+enum Defaults {
+    static let contentWeight: Float = 1
+    static let styleWeight: Float = 1
+    static let tvWeight: Float = 0
+}

@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// The `stylefarm` command: every subcommand of the render farm in one binary.
+public struct StyleFarmCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "stylefarm",
+        abstract: "Neural style transfer (Gatys et al.) for print-size images, on one machine or a farm.",
+        discussion: """
+            Start with `stylefarm weights install` (once), then for example:
+              stylefarm render Assets/demo/chelsea.png Assets/demo/hokusai_great_wave.jpg -o out.png
+            Run `stylefarm help SUBCOMMAND` for the options of each subcommand.
+            """,
+        subcommands: [RenderCommand.self, WeightsCommand.self, BenchCommand.self]
+    )
+
+    public init() {}
+}

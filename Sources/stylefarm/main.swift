@@ -1,0 +1,2 @@
+import StyleFarmCLI
+StyleFarmCommand.main()
