@@ -65,3 +65,15 @@ public final class VGG19: @unchecked Sendable {
     /// The same weights with a different pooling.
     public func with(pooling: Pool2x2.Kind) -> VGG19 { VGG19(convs: convs, pooling: pooling) }
 }
+
+extension VGG19 {
+    /// Multiply-adds ×2 of the convolutions of one forward pass through `depth` layers on an (H, W) input.
+    public func forwardFLOPs(height: Int, width: Int, depth: Int) -> Double {
+        var h = height, w = width, total = 0.0
+        for conv in convs.prefix(depth) {
+            total += 2 * Double(conv.outChannels * conv.inChannels * 9) * Double(h * w)
+            if Self.pooledLayers.contains(conv.name) { h /= 2; w /= 2 }
+        }
+        return total
+    }
+}

