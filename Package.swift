@@ -41,7 +41,8 @@ let package = Package(
 
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "VGGWeightsTests", dependencies: ["VGGWeights"]),
-        .testTarget(name: "StyleCoreTests", dependencies: ["StyleCore", "VGGWeights", "Imaging"]),
+        .testTarget(name: "StyleCoreTests", dependencies: ["StyleCore", "VGGWeights", "Imaging"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,22 @@
+import Dispatch
+import Foundation
+
+/// Splits index ranges across cores with `DispatchQueue.concurrentPerform`.
+enum Parallel {
+    /// Calls `body` concurrently with disjoint ranges that together cover `0..<count`. Ranges hold at least
+    /// `minimumChunk` indices (except possibly the last); small counts run inline on the calling thread.
+    static func forEachRange(count: Int, minimumChunk: Int = 8, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let chunks = max(1, min(count / max(1, minimumChunk), cores * 4))
+        if chunks == 1 {
+            body(0..<count)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let start = count * chunk / chunks
+            let end = count * (chunk + 1) / chunks
+            if start < end { body(start..<end) }
+        }
+    }
+}

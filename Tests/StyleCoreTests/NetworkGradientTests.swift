@@ -1,0 +1,56 @@
+import Foundation
+import StyleCore
+import Testing
+
+/// The whole objective (VGG19 topology, small synthetic weights) against finite differences.
+@Suite struct NetworkGradientTests {
+    /// All 13 convolutions with few channels; He-scaled random weights so activations neither vanish nor explode.
+    static func syntheticNetwork(pooling: Pool2x2.Kind) -> VGG19 {
+        let channels = [3, 4, 4, 6, 6, 8, 8, 8, 8, 8, 8, 8, 8, 8]
+        let convs = VGG19.layerNames.enumerated().map { i, name in
+            let c = channels[i], k = channels[i + 1]
+            let scale = Float((2.0 / Double(9 * c)).squareRoot()) * 1.7
+            return VGG19.Conv(name: name, inChannels: c, outChannels: k,
+                              weights: GradientCheck.random(k * c * 9, seed: UInt64(100 + i), amplitude: scale),
+                              bias: GradientCheck.random(k, seed: UInt64(200 + i), amplitude: 0.05))
+        }
+        return VGG19(convs: convs, pooling: pooling)
+    }
+
+    @Test(arguments: Pool2x2.Kind.allCases)
+    func objectiveGradientMatchesFiniteDifferences(pooling: Pool2x2.Kind) {
+        let network = Self.syntheticNetwork(pooling: pooling)
+        let (w, h) = (18, 16)  // relu5_1 is 1x1 here; the odd 18/4 → 4 pooled width exercises floor mode
+        let content = CaffeImage(width: w, height: h, pixels: GradientCheck.random(3 * w * h, seed: 1))
+        let style = CaffeImage(width: 20, height: 20, pixels: GradientCheck.random(3 * 400, seed: 2))
+        var config = LossConfig()
+        config.contentWeight = 1
+        config.styleWeight = 5
+        config.tvWeight = 0.1
+        let targets = GramTargets.compute(network: network, image: style, layers: config.styleLayers.map(\.name))
+        let objective = GatysObjective(network: network, config: config, content: content, targets: targets)
+        let x = GradientCheck.random(3 * w * h, seed: 3)
+        var g = [Float](repeating: 0, count: x.count)
+        let breakdown = x.withPointers(&g) { objective.evaluate($0, gradient: $1) }
+        #expect(breakdown.content > 0 && breakdown.style > 0 && breakdown.tv > 0)
+        #expect(breakdown.styleLayers.count == 5)
+        let err = GradientCheck.relativeError(x: x, analytic: g, h: 1e-3, samples: 60) { v in
+            v.withUnsafeBufferPointer { objective.evaluate($0.baseAddress!, gradient: nil).total }
+        }
+        #expect(err < 2e-2, "relative error \(err)")
+    }
+
+    @Test func evaluationIsDeterministic() {
+        let network = Self.syntheticNetwork(pooling: .max)
+        let content = CaffeImage(width: 16, height: 16, pixels: GradientCheck.random(768, seed: 4))
+        let targets = GramTargets.compute(network: network, image: content, layers: ["relu1_1", "relu3_1"])
+        var config = LossConfig()
+        config.styleLayers = [("relu1_1", 1), ("relu3_1", 1)]
+        let objective = GatysObjective(network: network, config: config, content: content, targets: targets)
+        let x = GradientCheck.random(768, seed: 5)
+        var g1 = [Float](repeating: 0, count: 768), g2 = g1
+        let l1 = x.withPointers(&g1) { objective.evaluate($0, gradient: $1) }
+        let l2 = x.withPointers(&g2) { objective.evaluate($0, gradient: $1) }
+        #expect(l1 == l2 && g1 == g2)
+    }
+}
