@@ -1,0 +1,61 @@
+import Foundation
+import Imaging
+import StyleFarmCLI
+import Testing
+
+/// `stylefarm render` end to end on the real weights, small and short.
+@Suite struct RenderCommandTests {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    static func render(_ out: URL, extra: [String] = []) throws {
+        var command = try StyleFarmCommand.parseAsRoot([
+            "render", repo.appendingPathComponent("Assets/demo/chelsea.png").path,
+            repo.appendingPathComponent("Assets/demo/hokusai_great_wave.jpg").path,
+            "-o", out.path, "--size", "48", "--iterations", "4", "--dpi", "300", "--seed", "5", "--threads", "2",
+        ] + extra)
+        try command.run()
+    }
+
+    @Test func sameSeedAndThreadsGiveByteIdenticalOutput() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let a = dir.appendingPathComponent("a.png"), b = dir.appendingPathComponent("b.png")
+        try Self.render(a, extra: ["--initialisation", "noise"])
+        try Self.render(b, extra: ["--initialisation", "noise"])
+        #expect(try Data(contentsOf: a) == Data(contentsOf: b))
+        let loaded = try ImageIO.read(a)
+        #expect(loaded.image.width == 48 && loaded.image.height == 32)
+        #expect(loaded.bitDepth == 16 && loaded.dpi == 300)
+        // A different seed starts from different noise.
+        let c = dir.appendingPathComponent("c.png")
+        try Self.render(c, extra: ["--initialisation", "noise", "--seed", "6"])
+        #expect(try Data(contentsOf: a) != Data(contentsOf: c))
+    }
+
+    @Test func checkpointsAreWritten() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Self.render(dir.appendingPathComponent("out.png"), extra: ["--checkpoint-every", "2", "--bit-depth", "8"])
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(names == ["out.iter0002.png", "out.iter0004.png", "out.png"])
+        #expect(try ImageIO.read(dir.appendingPathComponent("out.png")).bitDepth == 8)
+    }
+
+    @Test func corruptStyleImageIsNamedAndNothingIsWritten() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let png = try Data(contentsOf: Self.repo.appendingPathComponent("Assets/demo/chelsea.png"))
+        let broken = dir.appendingPathComponent("broken.png")
+        try png.prefix(png.count / 3).write(to: broken)
+        let out = dir.appendingPathComponent("out.png")
+        var command = try StyleFarmCommand.parseAsRoot([
+            "render", Self.repo.appendingPathComponent("Assets/demo/chelsea.png").path, broken.path, "-o", out.path,
+        ])
+        #expect { try command.run() } throws: { ($0 as? ImageError)?.path == broken.path }
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+}
