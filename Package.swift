@@ -30,11 +30,13 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
-        // The compute core: VGG19 forward/backward on OpenBLAS, the Gatys losses, optimizers.
-        .target(name: "StyleCore", dependencies: ["COpenBLAS", "VGGWeights", "Imaging"]),
+        // Tile geometry and blending: pure values, no compute, no I/O.
+        .target(name: "Tiling", dependencies: ["Imaging"]),
+        // The compute core: VGG19 forward/backward on OpenBLAS, the Gatys losses, optimizers, tiled levels.
+        .target(name: "StyleCore", dependencies: ["COpenBLAS", "VGGWeights", "Imaging", "Tiling"]),
         // Subcommands, kept in a library so tests can drive them in-process.
         .target(name: "StyleFarmCLI", dependencies: [
-            "Imaging", "VGGWeights", "StyleCore",
+            "Imaging", "VGGWeights", "StyleCore", "Tiling",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "stylefarm", dependencies: ["StyleFarmCLI"]),
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "VGGWeightsTests", dependencies: ["VGGWeights"]),
         .testTarget(name: "StyleCoreTests", dependencies: ["StyleCore", "VGGWeights", "Imaging"],
                     exclude: ["Fixtures"]),
+        .testTarget(name: "TilingTests", dependencies: ["Tiling", "Imaging"]),
         .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI"]),
     ],
     swiftLanguageModes: [.v5]

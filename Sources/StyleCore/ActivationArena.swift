@@ -11,56 +11,63 @@ public final class ActivationArena {
         public var positions: Int { height * width }
     }
 
-    /// Input shape of each convolution, and its output shape.
-    public let inputShapes: [Shape]
-    public let outputShapes: [Shape]
-    let outputOffsets: [Int]
-    let pooledOffsets: [Int?]
-    let gradientOffsets: (Int, Int)
-    let columnsOffset: Int
-    let gramOffset: Int
+    /// Where everything goes, computed from the input size alone (no allocation), so a plan can report a
+    /// worker's memory before any compute.
+    public struct Layout: Sendable {
+        public var inputShapes: [Shape] = []
+        public var outputShapes: [Shape] = []
+        var outputOffsets: [Int] = []
+        var pooledOffsets: [Int?] = []
+        var gradientOffsets = (0, 0)
+        var columnsOffset = 0
+        var gramOffset = 0
+        public var totalFloats = 0
+
+        public init(network: VGG19, height: Int, width: Int, depth: Int, maxColumnFloats: Int) {
+            precondition(depth >= 1 && depth <= network.convs.count)
+            var h = height, w = width, offset = 0, largest = 3 * height * width, columns = 0
+            for conv in network.convs.prefix(depth) {
+                let input = Shape(channels: conv.inChannels, height: h, width: w)
+                let output = Shape(channels: conv.outChannels, height: h, width: w)
+                inputShapes.append(input)
+                outputShapes.append(output)
+                outputOffsets.append(offset)
+                offset += output.count
+                largest = max(largest, output.count, input.count)
+                // Forward: im2col of the input; backward: im2col of the output gradient.
+                columns = max(columns,
+                              Conv3x3.columnFloats(inChannels: conv.inChannels, height: h, width: w, maxColumnFloats: maxColumnFloats),
+                              Conv3x3.columnFloats(inChannels: conv.outChannels, height: h, width: w, maxColumnFloats: maxColumnFloats))
+                if VGG19.pooledLayers.contains(conv.name) {
+                    pooledOffsets.append(offset)
+                    h /= 2
+                    w /= 2
+                    offset += conv.outChannels * h * w
+                } else {
+                    pooledOffsets.append(nil)
+                }
+            }
+            let maxC = network.convs.prefix(depth).map(\.outChannels).max() ?? 1
+            gradientOffsets = (offset, offset + largest)
+            columnsOffset = offset + 2 * largest
+            gramOffset = columnsOffset + columns
+            totalFloats = gramOffset + maxC * maxC
+        }
+    }
+
+    public let layout: Layout
+    public var inputShapes: [Shape] { layout.inputShapes }
+    public var outputShapes: [Shape] { layout.outputShapes }
     public let maxColumnFloats: Int
-    public let totalFloats: Int
+    public var totalFloats: Int { layout.totalFloats }
     let base: UnsafeMutablePointer<Float>
 
-    /// Plans the arena for `network` on a (3, height, width) input, through convolution `depth - 1`.
+    /// Plans and allocates the arena for `network` on a (3, height, width) input, through convolution `depth - 1`.
     public init(network: VGG19, height: Int, width: Int, depth: Int, maxColumnFloats: Int = 4 << 20) {
-        precondition(depth >= 1 && depth <= network.convs.count)
-        var inputs: [Shape] = [], outputs: [Shape] = [], outOff: [Int] = [], poolOff: [Int?] = []
-        var h = height, w = width, offset = 0, largest = 3 * height * width, columns = 0
-        for conv in network.convs.prefix(depth) {
-            let input = Shape(channels: conv.inChannels, height: h, width: w)
-            let output = Shape(channels: conv.outChannels, height: h, width: w)
-            inputs.append(input)
-            outputs.append(output)
-            outOff.append(offset)
-            offset += output.count
-            largest = max(largest, output.count, input.count)
-            // Forward: im2col of the input; backward: im2col of the output gradient.
-            columns = max(columns,
-                          Conv3x3.columnFloats(inChannels: conv.inChannels, height: h, width: w, maxColumnFloats: maxColumnFloats),
-                          Conv3x3.columnFloats(inChannels: conv.outChannels, height: h, width: w, maxColumnFloats: maxColumnFloats))
-            if VGG19.pooledLayers.contains(conv.name) {
-                poolOff.append(offset)
-                h /= 2
-                w /= 2
-                offset += conv.outChannels * h * w
-            } else {
-                poolOff.append(nil)
-            }
-        }
-        let maxC = network.convs.prefix(depth).map(\.outChannels).max() ?? 1
-        gradientOffsets = (offset, offset + largest)
-        columnsOffset = offset + 2 * largest
-        gramOffset = columnsOffset + columns
-        totalFloats = gramOffset + maxC * maxC
-        inputShapes = inputs
-        outputShapes = outputs
-        outputOffsets = outOff
-        pooledOffsets = poolOff
+        layout = Layout(network: network, height: height, width: width, depth: depth, maxColumnFloats: maxColumnFloats)
         self.maxColumnFloats = maxColumnFloats
-        base = .allocate(capacity: totalFloats)
-        base.initialize(repeating: 0, count: totalFloats)
+        base = .allocate(capacity: layout.totalFloats)
+        base.initialize(repeating: 0, count: layout.totalFloats)
     }
 
     deinit { base.deallocate() }
@@ -71,11 +78,11 @@ public final class ActivationArena {
     public var depth: Int { outputShapes.count }
 
     /// ReLU output of convolution i, (K_i, H_i, W_i).
-    public func output(_ i: Int) -> UnsafeMutablePointer<Float> { base + outputOffsets[i] }
+    public func output(_ i: Int) -> UnsafeMutablePointer<Float> { base + layout.outputOffsets[i] }
     /// Pooled output after convolution i, if it is pooled.
-    public func pooled(_ i: Int) -> UnsafeMutablePointer<Float>? { pooledOffsets[i].map { base + $0 } }
-    var gradientA: UnsafeMutablePointer<Float> { base + gradientOffsets.0 }
-    var gradientB: UnsafeMutablePointer<Float> { base + gradientOffsets.1 }
-    var columns: UnsafeMutablePointer<Float> { base + columnsOffset }
-    var gramScratch: UnsafeMutablePointer<Float> { base + gramOffset }
+    public func pooled(_ i: Int) -> UnsafeMutablePointer<Float>? { layout.pooledOffsets[i].map { base + $0 } }
+    var gradientA: UnsafeMutablePointer<Float> { base + layout.gradientOffsets.0 }
+    var gradientB: UnsafeMutablePointer<Float> { base + layout.gradientOffsets.1 }
+    var columns: UnsafeMutablePointer<Float> { base + layout.columnsOffset }
+    var gramScratch: UnsafeMutablePointer<Float> { base + layout.gramOffset }
 }

@@ -5,8 +5,10 @@ public struct StyleJob: Sendable {
     public var content: PlanarImage
     /// Style images with their blend weights.
     public var styles: [(image: PlanarImage, weight: Float)]
-    /// Long side of the output in pixels.
+    /// Long side of the output in pixels (the content's aspect ratio), unless `exactSize` is set.
     public var size: Int
+    /// Exact output width and height; the content is resized to it as it is.
+    public var exactSize: (width: Int, height: Int)?
     /// Style images are resized so their long side is `styleScale · size`.
     public var styleScale: Float = 1
     public var options = RenderOptions()
@@ -29,7 +31,8 @@ public struct StyleJob: Sendable {
 
     /// Output dimensions: the content's aspect ratio with the long side `size`.
     public var outputSize: (width: Int, height: Int) {
-        Resampler.scaledSize(width: content.width, height: content.height, longSide: size)
+        if let exactSize { return exactSize }
+        return Resampler.scaledSize(width: content.width, height: content.height, longSide: size)
     }
 
     /// The blended Gram targets of the styles at `styleScale · size`.

