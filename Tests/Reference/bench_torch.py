@@ -24,7 +24,9 @@ Output (--json): one JSON object per line,
    "cpu_share":0.99}
 cpu_share: the child's CPU time / (wall time x threads) over the timed fwdbwd loop;
 about 1 on an idle machine, clearly below 1 (e.g. < 0.9) when another process was
-competing for the cores, and then the timings are suspect.
+competing for the cores, and then the timings are suspect. With threads=1 a competitor on
+the other core does not lower it, yet can still slow the run (shared caches, memory
+bandwidth, host hyperthreads), so benchmark on an otherwise idle machine.
 else a table. If torch cannot be imported: one line {"impl":"pytorch","error":"torch not installed"}, exit 0.
 """
 
