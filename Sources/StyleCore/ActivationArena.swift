@@ -34,10 +34,17 @@ public final class ActivationArena {
                 outputOffsets.append(offset)
                 offset += output.count
                 largest = max(largest, output.count, input.count)
-                // Forward: im2col of the input; backward: im2col of the output gradient.
-                columns = max(columns,
-                              Conv3x3.columnFloats(inChannels: conv.inChannels, height: h, width: w, maxColumnFloats: maxColumnFloats),
-                              Conv3x3.columnFloats(inChannels: conv.outChannels, height: h, width: w, maxColumnFloats: maxColumnFloats))
+                // im2col: columns of the input (forward) or of the output gradient (backward);
+                // Winograd: transformed input and product tiles of one chunk.
+                switch conv.algorithm {
+                case .im2col:
+                    columns = max(columns,
+                                  Conv3x3.columnFloats(inChannels: conv.inChannels, height: h, width: w, maxColumnFloats: maxColumnFloats),
+                                  Conv3x3.columnFloats(inChannels: conv.outChannels, height: h, width: w, maxColumnFloats: maxColumnFloats))
+                case .winograd:
+                    columns = max(columns, WinogradConv3x3.scratchFloats(inChannels: conv.inChannels, outChannels: conv.outChannels,
+                                                                         height: h, width: w, maxFloats: maxColumnFloats))
+                }
                 if VGG19.pooledLayers.contains(conv.name) {
                     pooledOffsets.append(offset)
                     h /= 2

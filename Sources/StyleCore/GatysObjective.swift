@@ -89,8 +89,9 @@ public final class GatysObjective {
 
     /// Loss at x (3, H, W); writes dLoss/dx into `gradient` (3, H, W) when given.
     @discardableResult
-    public func evaluate(_ x: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>?) -> LossBreakdown {
-        network.forward(x, arena: arena)
+    public func evaluate(_ x: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>?,
+                        profile: LayerProfile? = nil) -> LossBreakdown {
+        network.forward(x, arena: arena, profile: profile)
         var out = LossBreakdown()
         let wantGrad = gradient != nil
         let perLayer: (Int, UnsafeMutablePointer<Float>?) -> Void = { i, g in
@@ -113,7 +114,7 @@ public final class GatysObjective {
             }
         }
         if let gradient {
-            network.backward(arena: arena, dInput: gradient) { i, g in perLayer(i, g) }
+            network.backward(arena: arena, dInput: gradient, profile: profile) { i, g in perLayer(i, g) }
         } else {
             for i in 0 ..< arena.depth { perLayer(i, nil) }
         }

@@ -8,7 +8,7 @@ public enum ResourceEstimate {
     public static func peakBytes(network: VGG19, width: Int, height: Int, lbfgsHistory: Int) -> Int {
         let arena = ActivationArena.Layout(network: network, height: height, width: width, depth: network.convs.count,
                                            maxColumnFloats: 4 << 20).totalFloats
-        let weights = network.convs.reduce(0) { $0 + 2 * $1.weights.count + $1.bias.count }
+        let weights = network.convs.reduce(0) { $0 + $1.weights.count + $1.backwardWeights.count + $1.winogradFilters.count + $1.bias.count }
         let n = 3 * width * height
         let optimizer = (2 * lbfgsHistory + 3) * n
         let images = 6 * n  // x, best x, content, canvas crop, result, gradient

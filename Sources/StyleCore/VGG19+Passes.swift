@@ -1,15 +1,41 @@
+import Dispatch
+
+/// Seconds spent per convolution layer (convolution, ReLU and pooling), accumulated over passes.
+public final class LayerProfile {
+    public var forward: [Double]
+    public var backward: [Double]
+    public init(layers: Int) {
+        forward = [Double](repeating: 0, count: layers)
+        backward = forward
+    }
+
+    @inline(__always)
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+}
+
 extension VGG19 {
     /// Forward pass of x (3, H, W) through `arena.depth` convolutions; every ReLU (and pooled) output stays
     /// in the arena for the backward pass and the losses.
-    public func forward(_ x: UnsafePointer<Float>, arena: ActivationArena) {
+    public func forward(_ x: UnsafePointer<Float>, arena: ActivationArena, profile: LayerProfile? = nil) {
         var input = x
         for i in 0 ..< arena.depth {
+            let start = profile == nil ? 0 : LayerProfile.now()
+            defer { if let profile { profile.forward[i] += Double(LayerProfile.now() - start) * 1e-9 } }
             let conv = convs[i], s = arena.outputShapes[i], out = arena.output(i)
-            conv.weights.withUnsafeBufferPointer { w in
-                conv.bias.withUnsafeBufferPointer { b in
-                    Conv3x3.forward(out: out, input: input, weights: w.baseAddress!, bias: b.baseAddress!,
-                                    inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
-                                    width: s.width, columns: arena.columns, maxColumnFloats: arena.maxColumnFloats)
+            conv.bias.withUnsafeBufferPointer { b in
+                switch conv.algorithm {
+                case .im2col:
+                    conv.weights.withUnsafeBufferPointer { w in
+                        Conv3x3.forward(out: out, input: input, weights: w.baseAddress!, bias: b.baseAddress!,
+                                        inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
+                                        width: s.width, columns: arena.columns, maxColumnFloats: arena.maxColumnFloats)
+                    }
+                case .winograd:
+                    conv.winogradFilters.withUnsafeBufferPointer { u in
+                        WinogradConv3x3.forward(out: out, input: input, filters: u.baseAddress!, bias: b.baseAddress!,
+                                                inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
+                                                width: s.width, scratch: arena.columns, maxFloats: arena.maxColumnFloats)
+                    }
                 }
             }
             ReLU.forward(out, count: s.count)
@@ -28,19 +54,30 @@ extension VGG19 {
     /// losses on that layer add their gradient (with respect to the ReLU output, shape (K_i, H_i, W_i)) into
     /// `grad`, which already holds what flowed back from above (zero at the deepest layer).
     /// dInput (3, H, W) is overwritten.
-    public func backward(arena: ActivationArena, dInput: UnsafeMutablePointer<Float>,
+    public func backward(arena: ActivationArena, dInput: UnsafeMutablePointer<Float>, profile: LayerProfile? = nil,
                          addLossGradient: (Int, UnsafeMutablePointer<Float>) -> Void) {
         var grad = arena.gradientA, spare = arena.gradientB
         grad.update(repeating: 0, count: arena.outputShapes[arena.depth - 1].count)
         for i in stride(from: arena.depth - 1, through: 0, by: -1) {
             let conv = convs[i], s = arena.outputShapes[i]
             addLossGradient(i, grad)
+            let start = profile == nil ? 0 : LayerProfile.now()
+            defer { if let profile { profile.backward[i] += Double(LayerProfile.now() - start) * 1e-9 } }
             ReLU.backward(grad, output: arena.output(i), count: s.count)
             let target = i == 0 ? dInput : spare
-            conv.backwardWeights.withUnsafeBufferPointer { w in
-                Conv3x3.backward(dInput: target, dOut: grad, backwardWeights: w.baseAddress!,
-                                 inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
-                                 width: s.width, columns: arena.columns, maxColumnFloats: arena.maxColumnFloats)
+            switch conv.algorithm {
+            case .im2col:
+                conv.backwardWeights.withUnsafeBufferPointer { w in
+                    Conv3x3.backward(dInput: target, dOut: grad, backwardWeights: w.baseAddress!,
+                                     inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
+                                     width: s.width, columns: arena.columns, maxColumnFloats: arena.maxColumnFloats)
+                }
+            case .winograd:
+                conv.winogradFilters.withUnsafeBufferPointer { u in
+                    WinogradConv3x3.backward(dInput: target, dOut: grad, filters: u.baseAddress!,
+                                             inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
+                                             width: s.width, scratch: arena.columns, maxFloats: arena.maxColumnFloats)
+                }
             }
             guard i > 0 else { break }
             if let pooled = arena.pooled(i - 1) {

@@ -11,26 +11,54 @@ public final class VGG19: @unchecked Sendable {
     /// Layers followed by a 2x2 pooling.
     public static let pooledLayers: Set<String> = ["relu1_2", "relu2_2", "relu3_4", "relu4_4"]
 
-    /// One convolution's parameters in the two layouts the forward and backward passes use.
+    /// How a convolution is computed.
+    public enum Algorithm: String, Sendable, CaseIterable {
+        /// im2col + sgemm: the reference and the fallback.
+        case im2col
+        /// Winograd F(4x4, 3x3): a quarter of the multiplies in the sgemm stage.
+        case winograd
+
+        /// The default choice for a layer, from per-layer measurements (`stylefarm bench --layers`,
+        /// Docs/performance.md): Winograd wins from 128 input channels up (blocks 3–5, 1.3–1.8× faster per
+        /// layer); below that its transforms, which are memory-bound and scale with H·W·C, cost more than
+        /// the sgemm time they save.
+        public static func preferred(inChannels: Int) -> Algorithm { inChannels >= 128 ? .winograd : .im2col }
+    }
+
+    /// One convolution's parameters in the layouts its algorithm needs.
     public struct Conv: Sendable {
         public let name: String
         public let inChannels: Int
         public let outChannels: Int
-        /// (K, C*9): OIHW flattened; the forward sgemm's A.
+        public let algorithm: Algorithm
+        /// (K, C*9): OIHW flattened; im2col's forward sgemm A.
         public let weights: [Float]
-        /// (C, K*9): kernels rotated 180° with channel axes swapped; the backward sgemm's A.
+        /// (C, K*9): kernels rotated 180° with channel axes swapped; im2col's backward sgemm A (im2col only).
         public let backwardWeights: [Float]
+        /// (36, K, C): Winograd-domain filters G g Gᵀ (Winograd only).
+        public let winogradFilters: [Float]
         /// (K)
         public let bias: [Float]
 
-        public init(name: String, inChannels: Int, outChannels: Int, weights: [Float], bias: [Float]) {
+        public init(name: String, inChannels: Int, outChannels: Int, weights: [Float], bias: [Float],
+                    algorithm: Algorithm? = nil) {
             precondition(weights.count == outChannels * inChannels * 9 && bias.count == outChannels)
             self.name = name
             self.inChannels = inChannels
             self.outChannels = outChannels
+            let algorithm = algorithm ?? .preferred(inChannels: inChannels)
+            self.algorithm = algorithm
             self.weights = weights
-            self.backwardWeights = Conv3x3.backwardKernels(weights, inChannels: inChannels, outChannels: outChannels)
+            self.backwardWeights = algorithm == .im2col
+                ? Conv3x3.backwardKernels(weights, inChannels: inChannels, outChannels: outChannels) : []
+            self.winogradFilters = algorithm == .winograd
+                ? WinogradConv3x3.transformFilters(weights, inChannels: inChannels, outChannels: outChannels) : []
             self.bias = bias
+        }
+
+        /// The same layer computed another way.
+        public func with(algorithm: Algorithm) -> Conv {
+            Conv(name: name, inChannels: inChannels, outChannels: outChannels, weights: weights, bias: bias, algorithm: algorithm)
         }
     }
 
@@ -48,10 +76,11 @@ public final class VGG19: @unchecked Sendable {
         self.pooling = pooling
     }
 
-    /// The real VGG19 from its weights, up to relu5_1.
-    public convenience init(weights: VGG19Weights, pooling: Pool2x2.Kind = .max) {
+    /// The real VGG19 from its weights, up to relu5_1. `algorithm` forces one algorithm for every layer.
+    public convenience init(weights: VGG19Weights, pooling: Pool2x2.Kind = .max, algorithm: Algorithm? = nil) {
         let convs = zip(Self.layerNames, weights.layers).map { name, w in
-            Conv(name: name, inChannels: w.inChannels, outChannels: w.outChannels, weights: w.dequantised(), bias: w.bias)
+            Conv(name: name, inChannels: w.inChannels, outChannels: w.outChannels, weights: w.dequantised(), bias: w.bias,
+                 algorithm: algorithm)
         }
         self.init(convs: convs, pooling: pooling)
     }
@@ -61,6 +90,9 @@ public final class VGG19: @unchecked Sendable {
         guard let i = Self.layerNames.firstIndex(of: name), i < convs.count else { return nil }
         return i
     }
+
+    /// The same weights with every layer computed by `algorithm`.
+    public func with(algorithm: Algorithm) -> VGG19 { VGG19(convs: convs.map { $0.with(algorithm: algorithm) }, pooling: pooling) }
 
     /// The same weights with a different pooling.
     public func with(pooling: Pool2x2.Kind) -> VGG19 { VGG19(convs: convs, pooling: pooling) }

@@ -19,6 +19,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed repeats per measurement (the median is reported).") var repeats = 3
     @Option(help: "PyTorch reference script ('' to skip).") var torchScript = "Tests/Reference/bench_torch.py"
     @Option(help: "Weights file (.sfw).") var weights: String?
+    @Flag(help: "Also print per-layer forward and backward times of both convolution algorithms.") var layers = false
     @Option(help: ArgumentHelp(visibility: .private)) var single: String?
 
     func run() throws {
@@ -30,10 +31,10 @@ struct BenchCommand: ParsableCommand {
         var ours: [String: Double] = [:]
         for s in sizeList {
             for t in threadList {
-                let line = try childOutput(["bench", "--single", "\(s)x\(t)", "--repeats", "\(repeats)"]
-                                           + (weights.map { ["--weights", $0] } ?? []))
-                print(line)
-                let f = line.split(separator: " ", omittingEmptySubsequences: true)
+                let output = try childOutput(["bench", "--single", "\(s)x\(t)", "--repeats", "\(repeats)"]
+                                             + (weights.map { ["--weights", $0] } ?? []) + (layers ? ["--layers"] : []))
+                print(output)
+                let f = (output.split(separator: "\n").first ?? "").split(separator: " ", omittingEmptySubsequences: true)
                 if f.count > 4, let v = Double(f[4]) { ours["\(s)x\(t)"] = v }
             }
         }
@@ -90,6 +91,31 @@ struct BenchCommand: ParsableCommand {
         let gflops = flops / both / 1e9
         print(String(format: "stylefarm %5d %7d %10.3f %9.3f %8.1f %11.0f%% %13.0f", size, threads, forward, both, gflops,
                      100 * gflops / peak, Self.peakRSSMiB()))
+        if layers { printLayerTimes(network: network, image: image, targets: targets, config: config) }
+    }
+
+    /// Per-layer seconds (forward, backward) for im2col and Winograd, medians of `repeats` passes.
+    func printLayerTimes(network: VGG19, image: CaffeImage, targets: GramTargets, config: LossConfig) {
+        var table: [VGG19.Algorithm: LayerProfile] = [:]
+        for algorithm in VGG19.Algorithm.allCases {
+            let net = network.with(algorithm: algorithm)
+            let objective = GatysObjective(network: net, config: config, content: image, targets: targets)
+            var grad = [Float](repeating: 0, count: image.pixels.count)
+            let profile = LayerProfile(layers: objective.arena.depth)
+            for _ in 0 ..< max(1, repeats) {
+                image.pixels.withUnsafeBufferPointer { x in
+                    grad.withUnsafeMutableBufferPointer { _ = objective.evaluate(x.baseAddress!, gradient: $0.baseAddress!, profile: profile) }
+                }
+            }
+            table[algorithm] = profile
+        }
+        let n = Double(max(1, repeats))
+        print("  layer     im2col fwd  im2col bwd  winograd fwd  winograd bwd   (seconds per pass)")
+        for (i, name) in VGG19.layerNames.enumerated() {
+            let a = table[.im2col]!, b = table[.winograd]!
+            print(String(format: "  %-8@ %10.4f  %10.4f  %12.4f  %12.4f", name, a.forward[i] / n, a.backward[i] / n,
+                         b.forward[i] / n, b.backward[i] / n))
+        }
     }
 
     /// GFLOP/s of a 2048³ sgemm with the current threads (best of 3).

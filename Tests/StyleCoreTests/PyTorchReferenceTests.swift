@@ -26,8 +26,9 @@ import VGGWeights
         return CaffeImage(width: s[2], height: s[1], pixels: f[name])
     }
 
-    static func objective(_ f: Fixture, pooling: Pool2x2.Kind, content: Float, style: Float, tv: Float) -> GatysObjective {
-        let network = Self.network.with(pooling: pooling)
+    static func objective(_ f: Fixture, pooling: Pool2x2.Kind, content: Float, style: Float, tv: Float,
+                          network base: VGG19 = network) -> GatysObjective {
+        let network = base.with(pooling: pooling)
         var config = LossConfig()
         config.contentWeight = content
         config.styleWeight = style

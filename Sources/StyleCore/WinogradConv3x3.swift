@@ -1,0 +1,261 @@
+/// 3x3 convolution (stride 1, zero padding 1) by Winograd's minimal filtering F(4x4, 3x3)
+/// (Lavin & Gray 2016): each 4x4 output tile costs 36 multiplies per channel pair instead of 144.
+///
+///   Y = Aᵀ [ Σ_c (G g_kc Gᵀ) ⊙ (Bᵀ d_c B) ] A
+///
+/// - Filters are transformed once, when the weights load: U[ξ] (K, C) for the 36 positions ξ.
+/// - Input tiles (6x6, stride 4) are transformed to V[ξ] (C, P) for a chunk of P tiles.
+/// - The multiply stage is 36 sgemms, M[ξ] (K, P) = U[ξ] · V[ξ].
+/// - Output tiles are M[ξ] → Aᵀ m A, 4x4, cropped at the image's edges, plus bias.
+///
+/// The backward pass to the input is the exact adjoint of this map: output-gradient tiles go through
+/// A (4x4 → 6x6), the multiply uses U[ξ]ᵀ (sgemm with transposed A), and B scatters 6x6 patches back,
+/// overlapping by 2 pixels, into the input gradient. It needs no second copy of the filters.
+///
+/// Accuracy: F(4,3)'s transforms have entries up to 8 (and 1/24 in G), so float32 rounding error is larger
+/// than im2col's; tested layer by layer against im2col (Tests/StyleCoreTests/WinogradTests.swift).
+public enum WinogradConv3x3 {
+    static let tile = 4, patch = 6, positions = 36
+
+    /// U (36, K, C) from OIHW weights (K, C, 3, 3).
+    public static func transformFilters(_ w: [Float], inChannels c: Int, outChannels k: Int) -> [Float] {
+        var u = [Float](repeating: 0, count: positions * k * c)
+        // G (6x3), rows for the points 0, −1, 1, −2, 2 (order as in Lavin & Gray) and ∞.
+        let g: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
+                             [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+        for o in 0 ..< k {
+            for i in 0 ..< c {
+                let f = (0 ..< 9).map { Double(w[(o * c + i) * 9 + $0]) }
+                var t = [Double](repeating: 0, count: 18)  // G g: (6, 3)
+                for r in 0 ..< 6 { for col in 0 ..< 3 { t[r * 3 + col] = (0 ..< 3).reduce(0.0) { $0 + g[r][$1] * f[$1 * 3 + col] } } }
+                for r in 0 ..< 6 {
+                    for col in 0 ..< 6 {
+                        let v = (0 ..< 3).reduce(0.0) { $0 + t[r * 3 + $1] * g[col][$1] }  // (G g) Gᵀ
+                        u[((r * 6 + col) * k + o) * c + i] = Float(v)
+                    }
+                }
+            }
+        }
+        return u
+    }
+
+    /// Tiles per chunk so that V and M (36 floats per tile per channel each) stay within `maxFloats`.
+    static func tilesPerChunk(channels: Int, maxFloats: Int, tilesAcross: Int) -> Int {
+        let perRow = positions * channels * tilesAcross
+        return max(1, maxFloats / max(1, perRow)) * tilesAcross
+    }
+
+    /// Scratch floats needed by `forward`/`backward` with a budget of `maxFloats` per buffer.
+    public static func scratchFloats(inChannels c: Int, outChannels k: Int, height h: Int, width w: Int, maxFloats: Int) -> Int {
+        let across = (w + 3) / 4, total = across * ((h + 3) / 4)
+        let p = min(total, tilesPerChunk(channels: max(c, k), maxFloats: maxFloats, tilesAcross: across))
+        return positions * p * (c + k)
+    }
+
+    /// out (K, H, W) = conv(input (C, H, W)) + bias. u: (36, K, C). scratch: `scratchFloats` floats.
+    public static func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, filters u: UnsafePointer<Float>,
+                               bias: UnsafePointer<Float>?, inChannels c: Int, outChannels k: Int, height h: Int, width w: Int,
+                               scratch: UnsafeMutablePointer<Float>, maxFloats: Int) {
+        let across = (w + 3) / 4, down = (h + 3) / 4, total = across * down
+        let chunk = min(total, tilesPerChunk(channels: max(c, k), maxFloats: maxFloats, tilesAcross: across))
+        var p0 = 0
+        while p0 < total {
+            let p = min(chunk, total - p0)
+            let v = scratch, m = scratch + positions * p * c
+            inputTransform(v: v, input: input, channels: c, height: h, width: w, firstTile: p0, tiles: p, across: across)
+            for xi in 0 ..< positions {
+                BLAS.sgemm(m: k, n: p, k: c, a: u + xi * k * c, lda: c, b: v + xi * c * p, ldb: p, c: m + xi * k * p, ldc: p)
+            }
+            outputTransform(out: out, m: m, bias: bias, channels: k, height: h, width: w, firstTile: p0, tiles: p, across: across)
+            p0 += p
+        }
+    }
+
+    /// dInput (C, H, W) = adjoint of `forward` applied to dOut (K, H, W) (overwritten).
+    public static func backward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, filters u: UnsafePointer<Float>,
+                                inChannels c: Int, outChannels k: Int, height h: Int, width w: Int,
+                                scratch: UnsafeMutablePointer<Float>, maxFloats: Int) {
+        let across = (w + 3) / 4, down = (h + 3) / 4, total = across * down
+        let chunk = min(total, tilesPerChunk(channels: max(c, k), maxFloats: maxFloats, tilesAcross: across))
+        dInput.update(repeating: 0, count: c * h * w)
+        var p0 = 0
+        while p0 < total {
+            let p = min(chunk, total - p0)
+            let v = scratch, m = scratch + positions * p * c
+            outputTransformAdjoint(m: m, dOut: dOut, channels: k, height: h, width: w, firstTile: p0, tiles: p, across: across)
+            for xi in 0 ..< positions {
+                BLAS.sgemm(transA: true, m: c, n: p, k: k, a: u + xi * k * c, lda: c, b: m + xi * k * p, ldb: p,
+                           c: v + xi * c * p, ldc: p)
+            }
+            inputTransformAdjoint(dInput: dInput, v: v, channels: c, height: h, width: w, firstTile: p0, tiles: p, across: across)
+            p0 += p
+        }
+    }
+
+    // MARK: - Transforms (each with its adjoint)
+    //
+    // Each works on one channel's tiles with two 36-float scratch tiles per thread; interior tiles skip the
+    // bounds checks. V and M are (36, channels, P): for a fixed channel, consecutive tiles write 36
+    // sequential streams.
+
+    /// v (36, C, P): Bᵀ d B for each channel and tile; d is the 6x6 patch at (4ty − 1, 4tx − 1), zero outside.
+    static func inputTransform(v: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, channels c: Int, height h: Int,
+                               width w: Int, firstTile p0: Int, tiles p: Int, across: Int) {
+        let stride = c * p
+        Parallel.forEach(c) { range in
+            let d = UnsafeMutablePointer<Float>.allocate(capacity: 72), t = d + 36
+            defer { d.deallocate() }
+            for ch in range {
+                let plane = input + ch * h * w
+                for j in 0 ..< p {
+                    let tileIndex = p0 + j, y0 = (tileIndex / across) * 4 - 1, x0 = (tileIndex % across) * 4 - 1
+                    if y0 >= 0 && x0 >= 0 && y0 + 6 <= h && x0 + 6 <= w {
+                        for r in 0 ..< 6 { (d + r * 6).update(from: plane + (y0 + r) * w + x0, count: 6) }
+                    } else {
+                        for r in 0 ..< 6 {
+                            let y = y0 + r
+                            for q in 0 ..< 6 {
+                                let x = x0 + q
+                                d[r * 6 + q] = (y >= 0 && y < h && x >= 0 && x < w) ? plane[y * w + x] : 0
+                            }
+                        }
+                    }
+                    for q in 0 ..< 6 { bt(d + q, 6, t + q, 6) }  // t = Bᵀ d
+                    let base = v + ch * p + j
+                    for r in 0 ..< 6 { bt(t + r * 6, 1, base + r * 6 * stride, stride) }  // (Bᵀ d) B, scattered
+                }
+            }
+        }
+    }
+
+    /// Adjoint of `inputTransform`: B v Bᵀ per tile, scattered (added) into dInput; patches overlap by 2.
+    static func inputTransformAdjoint(dInput: UnsafeMutablePointer<Float>, v: UnsafePointer<Float>, channels c: Int,
+                                      height h: Int, width w: Int, firstTile p0: Int, tiles p: Int, across: Int) {
+        let stride = c * p
+        Parallel.forEach(c) { range in
+            let d = UnsafeMutablePointer<Float>.allocate(capacity: 72), t = d + 36
+            defer { d.deallocate() }
+            for ch in range {
+                let plane = dInput + ch * h * w
+                for j in 0 ..< p {
+                    let base = UnsafeMutablePointer(mutating: v + ch * p + j)
+                    for q in 0 ..< 6 { b(base + q * stride, 6 * stride, t + q, 6) }  // t = B v
+                    for r in 0 ..< 6 { b(t + r * 6, 1, d + r * 6, 1) }  // d = t Bᵀ
+                    let tileIndex = p0 + j, y0 = (tileIndex / across) * 4 - 1, x0 = (tileIndex % across) * 4 - 1
+                    if y0 >= 0 && x0 >= 0 && y0 + 6 <= h && x0 + 6 <= w {
+                        for r in 0 ..< 6 {
+                            let row = plane + (y0 + r) * w + x0, src = d + r * 6
+                            for q in 0 ..< 6 { row[q] += src[q] }
+                        }
+                    } else {
+                        for r in 0 ..< 6 {
+                            let y = y0 + r
+                            guard y >= 0 && y < h else { continue }
+                            for q in 0 ..< 6 {
+                                let x = x0 + q
+                                if x >= 0 && x < w { plane[y * w + x] += d[r * 6 + q] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// out tile (4x4) = Aᵀ m A + bias, for each output channel and tile, cropped at the edges.
+    static func outputTransform(out: UnsafeMutablePointer<Float>, m: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                channels k: Int, height h: Int, width w: Int, firstTile p0: Int, tiles p: Int, across: Int) {
+        let stride = k * p
+        Parallel.forEach(k) { range in
+            let t = UnsafeMutablePointer<Float>.allocate(capacity: 40), y = t + 24
+            defer { t.deallocate() }
+            for ch in range {
+                let bv = bias?[ch] ?? 0, plane = out + ch * h * w
+                for j in 0 ..< p {
+                    let base = UnsafeMutablePointer(mutating: m + ch * p + j)
+                    for q in 0 ..< 6 { at(base + q * stride, 6 * stride, t + q, 6) }  // t (4, 6) = Aᵀ m
+                    for r in 0 ..< 4 { at(t + r * 6, 1, y + r * 4, 1) }  // y (4, 4) = t A
+                    let tileIndex = p0 + j, y0 = (tileIndex / across) * 4, x0 = (tileIndex % across) * 4
+                    for r in 0 ..< min(4, h - y0) {
+                        let row = plane + (y0 + r) * w + x0
+                        for q in 0 ..< min(4, w - x0) { row[q] = y[r * 4 + q] + bv }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adjoint of `outputTransform` (without bias): m = A g Aᵀ for each 4x4 gradient tile (zero past the edges).
+    static func outputTransformAdjoint(m: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, channels k: Int,
+                                       height h: Int, width w: Int, firstTile p0: Int, tiles p: Int, across: Int) {
+        let stride = k * p
+        Parallel.forEach(k) { range in
+            let g = UnsafeMutablePointer<Float>.allocate(capacity: 40), t = g + 16
+            defer { g.deallocate() }
+            for ch in range {
+                let plane = dOut + ch * h * w
+                for j in 0 ..< p {
+                    let tileIndex = p0 + j, y0 = (tileIndex / across) * 4, x0 = (tileIndex % across) * 4
+                    if y0 + 4 <= h && x0 + 4 <= w {
+                        for r in 0 ..< 4 { (g + r * 4).update(from: plane + (y0 + r) * w + x0, count: 4) }
+                    } else {
+                        for r in 0 ..< 4 {
+                            for q in 0 ..< 4 { g[r * 4 + q] = (y0 + r < h && x0 + q < w) ? plane[(y0 + r) * w + x0 + q] : 0 }
+                        }
+                    }
+                    for q in 0 ..< 4 { a(g + q, 4, t + q, 4) }  // t (6, 4) = A g
+                    let base = m + ch * p + j
+                    for r in 0 ..< 6 { a(t + r * 4, 1, base + r * 6 * stride, stride) }  // (A g) Aᵀ, scattered
+                }
+            }
+        }
+    }
+
+    // MARK: - 1-D transforms: read a line of 6 (or 4) at s[i·ss], write d[i·ds].
+
+    /// Bᵀ (6x6).
+    @inline(__always)
+    static func bt(_ s: UnsafeMutablePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        let d0 = s[0], d1 = s[ss], d2 = s[2 * ss], d3 = s[3 * ss], d4 = s[4 * ss], d5 = s[5 * ss]
+        d[0] = 4 * d0 - 5 * d2 + d4
+        d[ds] = -4 * (d1 + d2) + d3 + d4
+        d[2 * ds] = 4 * (d1 - d2) - d3 + d4
+        d[3 * ds] = 2 * (d3 - d1) - d2 + d4
+        d[4 * ds] = 2 * (d1 - d3) - d2 + d4
+        d[5 * ds] = 4 * d1 - 5 * d3 + d5
+    }
+
+    /// B (6x6), the transpose of Bᵀ.
+    @inline(__always)
+    static func b(_ s: UnsafeMutablePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        let v0 = s[0], v1 = s[ss], v2 = s[2 * ss], v3 = s[3 * ss], v4 = s[4 * ss], v5 = s[5 * ss]
+        d[0] = 4 * v0
+        d[ds] = 4 * (v2 - v1) + 2 * (v4 - v3) + 4 * v5
+        d[2 * ds] = -5 * v0 - 4 * (v1 + v2) - v3 - v4
+        d[3 * ds] = v1 - v2 + 2 * (v3 - v4) - 5 * v5
+        d[4 * ds] = v0 + v1 + v2 + v3 + v4
+        d[5 * ds] = v5
+    }
+
+    /// Aᵀ (4x6): a line of 6 to 4.
+    @inline(__always)
+    static func at(_ s: UnsafeMutablePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        let m0 = s[0], m1 = s[ss], m2 = s[2 * ss], m3 = s[3 * ss], m4 = s[4 * ss], m5 = s[5 * ss]
+        d[0] = m0 + m1 + m2 + m3 + m4
+        d[ds] = m1 - m2 + 2 * (m3 - m4)
+        d[2 * ds] = m1 + m2 + 4 * (m3 + m4)
+        d[3 * ds] = m1 - m2 + 8 * (m3 - m4) + m5
+    }
+
+    /// A (6x4): a line of 4 to 6.
+    @inline(__always)
+    static func a(_ s: UnsafeMutablePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        let g0 = s[0], g1 = s[ss], g2 = s[2 * ss], g3 = s[3 * ss]
+        d[0] = g0
+        d[ds] = g0 + g1 + g2 + g3
+        d[2 * ds] = g0 - g1 + g2 - g3
+        d[3 * ds] = g0 + 2 * g1 + 4 * g2 + 8 * g3
+        d[4 * ds] = g0 - 2 * g1 + 4 * g2 - 8 * g3
+        d[5 * ds] = g3
+    }
+}
