@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import Imaging
+import StyleCore
+
+/// `stylefarm evaluate`: the Gatys loss terms of a finished image, e.g. to compare a tiled render with
+/// an untiled one.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Print the content, style and TV losses of an image against a content and style images.")
+
+    @Argument(help: "The rendered image.") var image: String
+    @Option(help: "Content image.") var content: String
+    @Option(help: "Style image(s), comma-separated.") var style: String
+    @Option(help: "Long side of the style images for the Gram targets (default: the image's long side).") var styleSize: Int?
+    @Option(help: "Content loss weight.") var contentWeight: Float = Defaults.contentWeight
+    @Option(help: "Style loss weight.") var styleWeight: Float = Defaults.styleWeight
+    @Option(help: "Total-variation weight.") var tvWeight: Float = Defaults.tvWeight
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        let network = try compute.loadNetwork()
+        let img = try ImageIO.read(URL(fileURLWithPath: image)).image
+        let contentImage = Resampler.resize(try ImageIO.read(URL(fileURLWithPath: content)).image, width: img.width, height: img.height)
+        var config = LossConfig()
+        config.contentWeight = contentWeight
+        config.styleWeight = styleWeight
+        config.tvWeight = tvWeight
+        let long = styleSize ?? max(img.width, img.height)
+        let targets = GramTargets.blend(try style.split(separator: ",").map { path in
+            let s = try ImageIO.read(URL(fileURLWithPath: String(path))).image
+            return (GramTargets.compute(network: network, image: CaffeImage(Resampler.resize(s, longSide: long)),
+                                        layers: config.styleLayers.map(\.name)), Float(1))
+        })
+        let objective = GatysObjective(network: network, config: config, content: CaffeImage(contentImage), targets: targets)
+        let x = CaffeImage(img)
+        let loss = x.pixels.withUnsafeBufferPointer { objective.evaluate($0.baseAddress!, gradient: nil) }
+        print(String(format: "%@ %dx%d: total %.6g  content %.6g  style %.6g  tv %.6g", image, img.width, img.height,
+                     loss.total, loss.content, loss.style, loss.tv))
+    }
+}
