@@ -74,8 +74,21 @@ public struct PosterJob: Sendable {
         public var level: Int, levels: Int, pass: Int, tile: Int, tiles: Int
         /// Iterations finished over the whole job, and the job's total.
         public var iterationsDone: Int, iterationsTotal: Int
+        /// Fraction of the job's work done, weighting each iteration by the pixels it optimises (a tile
+        /// iteration of a fine level costs more than one of the coarse level): what an ETA should use.
+        public var workFraction: Double
         public var loss: Double
         public var elapsed: Double
+    }
+
+    /// Total pixel-iterations of the job: the work measure behind ETAs and `stylefarm plan`.
+    public var totalWork: Double {
+        levels.reduce(0.0) { sum, level in
+            level.passes.isEmpty ? sum + Double(level.width * level.height * level.iterations)
+                : sum + level.passes.enumerated().reduce(0.0) {
+                    $0 + Double($1.element.tiles.reduce(0) { $0 + $1.render.area } * passIterations(level, $1.offset))
+                }
+        }
     }
 
     /// Total iterations of the job (untiled level: one per iteration; tiled: per tile and pass).
@@ -96,8 +109,8 @@ public struct PosterJob: Sendable {
         let network = baseNetwork.pooling == pooling ? baseNetwork : baseNetwork.with(pooling: pooling)
         let targets = gramTargets(network: network)
         let levels = self.levels
-        let total = totalIterations
-        var done = 0
+        let total = totalIterations, work = totalWork
+        var done = 0, workDone = 0.0
         let clock = ContinuousClock.now
         func seconds() -> Double {
             let d = clock.duration(to: .now)
@@ -112,9 +125,12 @@ public struct PosterJob: Sendable {
                 let objective = GatysObjective(network: network, config: opts.loss, content: CaffeImage(content), targets: targets)
                 let result = StyleOptimization.run(objective: objective, start: CaffeImage(content), options: opts) { p in
                     progress(Progress(level: 0, levels: levels.count, pass: 0, tile: 0, tiles: 1,
-                                      iterationsDone: done + p.iteration, iterationsTotal: total, loss: p.loss, elapsed: seconds()))
+                                      iterationsDone: done + p.iteration, iterationsTotal: total,
+                                      workFraction: (workDone + Double(p.iteration * level.width * level.height)) / work,
+                                      loss: p.loss, elapsed: seconds()))
                 }
                 done += level.iterations
+                workDone += Double(level.iterations * level.width * level.height)
                 canvas = result.image.planarImage()
                 continue
             }
@@ -129,10 +145,12 @@ public struct PosterJob: Sendable {
                                         seed: seed &+ UInt64(li * 1_000_003 + pi * 10_007 + tile.index))
                     let core = renderer.render(task, content: content, canvas: canvas) { p in
                         progress(Progress(level: li, levels: levels.count, pass: pi, tile: tile.index, tiles: plan.tiles.count,
-                                          iterationsDone: done + p.iteration, iterationsTotal: total, loss: p.loss,
-                                          elapsed: seconds()))
+                                          iterationsDone: done + p.iteration, iterationsTotal: total,
+                                          workFraction: (workDone + Double(p.iteration * tile.render.area)) / work,
+                                          loss: p.loss, elapsed: seconds()))
                     }
                     done += opts.iterations
+                    workDone += Double(opts.iterations * tile.render.area)
                     blender.add(core, at: tile.core)
                 }
                 canvas = blender.result(fallback: canvas)

@@ -68,6 +68,9 @@ public enum StyleOptimization {
         }
     }
 
+    /// A loss this many times the best seen counts as divergence (see `run`).
+    public static let divergenceFactor = 1.5
+
     /// Optimises from `start`; returns the best image seen, its loss and the iterations run.
     /// `checkpoint`, when given, receives the best image every `checkpointEvery` iterations.
     public static func run(objective: GatysObjective, start: CaffeImage, options: RenderOptions,
@@ -77,10 +80,10 @@ public enum StyleOptimization {
         var best = x
         var bestLoss = Double.infinity
         let n = x.count
-        let optimizer = options.optimizer.make(count: n)
+        var optimizer = options.optimizer.make(count: n)
         let clock = ContinuousClock.now
         var previous = Double.nan
-        var done = 0
+        var done = 0, restarts = 0
         for it in 1 ... max(1, options.iterations) {
             let loss = x.withUnsafeMutableBufferPointer { xp in
                 optimizer.step(xp.baseAddress!, count: n) { at, g in
@@ -99,7 +102,17 @@ public enum StyleOptimization {
             if checkpointEvery > 0, it % checkpointEvery == 0, let checkpoint {
                 checkpoint(it, CaffeImage(width: start.width, height: start.height, pixels: best))
             }
-            if !loss.isFinite { break }
+            if ProcessInfo.processInfo.environment["STYLEFARM_TRACE_LOSS"] != nil { print("iteration \(it) loss \(loss)") }
+            // L-BFGS without a line search (and Adam with a large rate) can overshoot and diverge. When the
+            // loss climbs well above the best seen, go back to the best image and restart the optimizer,
+            // whose first step is small again (L-BFGS scales it by 1/‖g‖₁).
+            if !loss.isFinite || loss > Self.divergenceFactor * bestLoss {
+                best.withUnsafeBufferPointer { b in x.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: b.baseAddress!, count: n) } }
+                optimizer = options.optimizer.make(count: n)
+                restarts += 1
+                previous = .nan
+                continue
+            }
             if options.relativeTolerance > 0, previous.isFinite,
                abs(previous - loss) / max(abs(previous), 1e-30) < options.relativeTolerance { break }
             previous = loss

@@ -30,22 +30,20 @@ struct PlanCommand: ParsableCommand {
         print("output \(w)x\(h)\(label), \(String(format: "%.1f", Double(w * h) / 1e6)) megapixels")
         let weights = try? WeightsFile.read(WeightsLocation.resolve(explicit: compute.weights))
         let network = weights.map { VGG19(weights: $0) }
-        var largest = (0, 0), pixelIterations = 0.0
+        var largest = (0, 0)
         for (i, level) in job.levels.enumerated() {
             if level.passes.isEmpty {
                 print("level \(i + 1): \(level.width)x\(level.height) untiled, \(level.iterations) iterations")
                 largest = Self.larger(largest, (level.width, level.height))
-                pixelIterations += Double(level.width * level.height * level.iterations)
                 continue
             }
             let grids = level.passes.map { "\($0.columns)x\($0.rows)" }.joined(separator: " + shifted ")
             let tiles = level.passes.map(\.tiles.count).reduce(0, +)
             print("level \(i + 1): \(level.width)x\(level.height), tiles \(grids) (\(tiles) tiles), \(level.iterations) iterations"
                 + (level.passes.count > 1 ? " (shifted pass \(job.passIterations(level, 1)))" : ""))
-            for (p, plan) in level.passes.enumerated() {
+            for plan in level.passes {
                 let r = plan.largestRender
                 largest = Self.larger(largest, (r.width, r.height))
-                pixelIterations += Double(plan.tiles.reduce(0) { $0 + $1.render.area } * job.passIterations(level, p))
             }
         }
         guard let network else {
@@ -57,7 +55,7 @@ struct PlanCommand: ParsableCommand {
                      Double(bytes) / 1048576, largest.0, largest.1, lbfgsHistory))
         Compute.configure(threads: compute.threads)
         let rate = ResourceEstimate.secondsPerPixelIteration(network: network)
-        let seconds = rate * pixelIterations
+        let seconds = rate * job.totalWork
         print(String(format: "estimated time on this machine (%d threads, OpenBLAS %@): %@ (%.3g µs per pixel-iteration)",
                      compute.threads, BLAS.coreName, ProgressBar.format(seconds), rate * 1e6))
     }

@@ -14,16 +14,17 @@ final class ProgressBar {
         self.label = label
     }
 
-    /// Draws `done` of `total`, with a free-form status and an ETA from the elapsed seconds.
-    func update(_ done: Int, status: String, elapsed: Double) {
-        let fraction = min(1, Double(done) / Double(total))
+    /// Draws `done` of `total`, with a free-form status and an ETA from the elapsed seconds. `work`, when
+    /// given, is the fraction of the work done (if steps differ in cost) and drives the bar and the ETA.
+    func update(_ done: Int, status: String, elapsed: Double, work: Double? = nil) {
+        let fraction = min(1, work ?? Double(done) / Double(total))
         let percent = Int(fraction * 100)
         // Off a terminal, print every 10% only.
         if !isTerminal && done != total && percent / 10 == lastPrinted / 10 { return }
         lastPrinted = percent
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+        let eta = fraction > 0 ? elapsed / fraction * (1 - fraction) : 0
         let line = "\(label) \(bar) \(done)/\(total) \(status) elapsed \(Self.format(elapsed)) eta \(Self.format(eta))"
         FileHandle.standardError.write(Data(((isTerminal ? "\r\u{1B}[K" : "") + line + (isTerminal ? "" : "\n")).utf8))
     }

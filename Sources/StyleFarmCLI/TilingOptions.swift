@@ -68,6 +68,10 @@ extension RenderCommand {
     /// Coarse-to-fine tiled rendering in this process, tiles one after another.
     func renderTiled(content: PlanarImage, styles: [(image: PlanarImage, weight: Float)], width: Int, height: Int,
                      network: VGG19, outURL: URL, dpi: Double?) throws {
+        guard initialisation == "content", checkpointEvery == 0 else {
+            throw ValidationError("--initialisation and --checkpoint-every apply to untiled renders (long side ≤ --coarse-size); "
+                + "tiled levels start from the upsampled coarser level")
+        }
         var job = PosterJob(content: content, styles: styles, width: width, height: height)
         try tiling.configure(&job)
         job.options.loss = try lossConfig()
@@ -85,7 +89,7 @@ extension RenderCommand {
         let bar = ProgressBar(total: job.totalIterations, label: "render")
         var result = job.render(network: network) { p in
             bar.update(p.iterationsDone, status: "level \(p.level + 1)/\(p.levels) pass \(p.pass + 1) tile \(p.tile + 1)/\(p.tiles) "
-                + String(format: "loss %.4g", p.loss), elapsed: p.elapsed)
+                + String(format: "loss %.4g", p.loss), elapsed: p.elapsed, work: p.workFraction)
         }
         bar.finish()
         if preserveColors {

@@ -58,6 +58,24 @@ import Testing
         #expect(abs(check - result.loss) <= 1e-9 * result.loss)
     }
 
+    /// L-BFGS with a step three times too long overshoots and would diverge; the run restarts from the best
+    /// image whenever the loss climbs past `divergenceFactor` × the best, so it ends finite and improved.
+    @Test func divergenceRestartsFromTheBestImage() {
+        let network = NetworkGradientTests.syntheticNetwork(pooling: .max)
+        let content = CaffeImage(width: 16, height: 16, pixels: GradientCheck.random(768, seed: 24, amplitude: 50))
+        let style = CaffeImage(width: 16, height: 16, pixels: GradientCheck.random(768, seed: 25, amplitude: 50))
+        var options = RenderOptions()
+        options.iterations = 40
+        options.optimizer = .lbfgs(history: 5, learningRate: 3)
+        let targets = GramTargets.compute(network: network, image: style, layers: options.loss.styleLayers.map(\.name))
+        let objective = GatysObjective(network: network, config: options.loss, content: content, targets: targets)
+        var seen: [Double] = []
+        let result = StyleOptimization.run(objective: objective, start: content, options: options) { seen.append($0.loss) }
+        #expect(seen.contains { $0 > StyleOptimization.divergenceFactor * seen[0] } , "the test needs a diverging step")
+        #expect(result.loss.isFinite && result.loss < seen[0], "loss \(seen[0]) -> \(result.loss)")
+        #expect(result.loss <= seen.min()!)
+    }
+
     @Test func toleranceStopsEarly() {
         let network = NetworkGradientTests.syntheticNetwork(pooling: .max)
         let content = CaffeImage(width: 16, height: 16, pixels: GradientCheck.random(768, seed: 23, amplitude: 50))
