@@ -79,14 +79,6 @@ public final class GatysObjective {
         }
     }
 
-    /// Convenience: a full-size objective for a content image.
-    public convenience init(network: VGG19, config: LossConfig, width: Int, height: Int, targets: GramTargets) {
-        precondition(config.contentWeight == 0)
-        self.init(network: network, config: config,
-                  content: CaffeImage(width: width, height: height, pixels: [Float](repeating: 0, count: 3 * width * height)),
-                  targets: targets)
-    }
-
     /// Loss at x (3, H, W); writes dLoss/dx into `gradient` (3, H, W) when given.
     @discardableResult
     public func evaluate(_ x: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>?,

@@ -31,7 +31,6 @@ public struct PosterJob: Sendable {
     public var styleSize = 512
     public var styleScale: Float = 1
     public var options = RenderOptions()
-    public var seed: UInt64 = 0
     public var pooling: Pool2x2.Kind = .max
 
     public init(content: PlanarImage, styles: [(image: PlanarImage, weight: Float)], width: Int, height: Int) {
@@ -141,8 +140,7 @@ public struct PosterJob: Sendable {
                 let renderer = TileRenderer(network: network, options: opts, targets: targets)
                 var blender = TileBlender(width: level.width, height: level.height, overlap: plan.overlap)
                 for tile in plan.tiles {
-                    let task = TileTask(level: li, pass: pi, tile: tile, iterations: opts.iterations,
-                                        seed: seed &+ UInt64(li * 1_000_003 + pi * 10_007 + tile.index))
+                    let task = TileTask(level: li, pass: pi, tile: tile, iterations: opts.iterations)
                     let core = renderer.render(task, content: content, canvas: canvas) { p in
                         progress(Progress(level: li, levels: levels.count, pass: pi, tile: tile.index, tiles: plan.tiles.count,
                                           iterationsDone: done + p.iteration, iterationsTotal: total,

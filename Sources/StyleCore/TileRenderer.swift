@@ -8,15 +8,12 @@ public struct TileTask: Sendable, Hashable, Codable {
     public var pass: Int
     public var tile: Tile
     public var iterations: Int
-    /// Seeds the tile's noise (if any), derived from the job seed and the tile's position.
-    public var seed: UInt64
 
-    public init(level: Int, pass: Int, tile: Tile, iterations: Int, seed: UInt64) {
+    public init(level: Int, pass: Int, tile: Tile, iterations: Int) {
         self.level = level
         self.pass = pass
         self.tile = tile
         self.iterations = iterations
-        self.seed = seed
     }
 }
 

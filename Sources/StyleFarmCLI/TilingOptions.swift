@@ -79,7 +79,6 @@ extension RenderCommand {
             ? .adam(learningRate: lr ?? 2, beta1: beta1, beta2: beta2)
             : .lbfgs(history: lbfgsHistory, learningRate: lr ?? 1)
         job.options.relativeTolerance = tolerance
-        job.seed = seed
         job.pooling = pooling == "max" ? .max : .average
         job.styleScale = styleScale
         let levels = job.levels
