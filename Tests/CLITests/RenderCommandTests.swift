@@ -44,6 +44,16 @@ import Testing
         #expect(try ImageIO.read(dir.appendingPathComponent("out.png")).bitDepth == 8)
     }
 
+    @Test func tiledRenderRefusesUntiledOnlyOptions() throws {
+        var command = try StyleFarmCommand.parseAsRoot([
+            "render", Self.repo.appendingPathComponent("Assets/demo/chelsea.png").path,
+            Self.repo.appendingPathComponent("Assets/demo/hokusai_great_wave.jpg").path,
+            "-o", "/tmp/never-written.png", "--width", "1024", "--height", "1024", "--initialisation", "noise",
+        ])
+        #expect { try command.run() } throws: { StyleFarmCommand.message(for: $0).contains("apply to untiled renders") }
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/never-written.png"))
+    }
+
     @Test func corruptStyleImageIsNamedAndNothingIsWritten() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
