@@ -1,3 +1,5 @@
+import Imaging
+
 /// The style targets of a job: one normalised Gram matrix (C, C) per style layer.
 ///
 /// Computed once per job from the style image(s) and shared by every tile: because Grams are normalised by
@@ -36,6 +38,14 @@ public struct GramTargets: Sendable, Equatable {
             grams[name] = g
         }
         return GramTargets(layers: layers, channels: channels, grams: grams)
+    }
+
+    /// The blended targets of RGB style images, each resized so its long side is `longSide` first.
+    public static func compute(network: VGG19, styles: [(image: PlanarImage, weight: Float)], longSide: Int,
+                               layers: [String]) -> GramTargets {
+        blend(styles.map { image, weight in
+            (compute(network: network, image: CaffeImage(Resampler.resize(image, longSide: longSide)), layers: layers), weight)
+        })
     }
 
     /// Weighted blend of several styles' targets: Σ wᵢ Aᵢ / Σ wᵢ. Minimising ‖G − blend‖² is minimising

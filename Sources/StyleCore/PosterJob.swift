@@ -60,12 +60,8 @@ public struct PosterJob: Sendable {
 
     /// The job's Gram targets, computed once and shared by every level and tile.
     public func gramTargets(network: VGG19) -> GramTargets {
-        let long = max(16, Int((Float(styleSize) * styleScale).rounded()))
-        let layers = options.loss.styleLayers.map(\.name)
-        return GramTargets.blend(styles.map { image, weight in
-            (GramTargets.compute(network: network, image: CaffeImage(Resampler.resize(image, longSide: long)), layers: layers),
-             weight)
-        })
+        GramTargets.compute(network: network, styles: styles, longSide: max(16, Int((Float(styleSize) * styleScale).rounded())),
+                            layers: options.loss.styleLayers.map(\.name))
     }
 
     /// Where a render is: level, pass, tile, and the tile's own optimisation progress.

@@ -37,13 +37,8 @@ public struct StyleJob: Sendable {
 
     /// The blended Gram targets of the styles at `styleScale · size`.
     public func gramTargets(network: VGG19) -> GramTargets {
-        let layers = options.loss.styleLayers.map(\.name)
-        let long = max(16, Int((Float(size) * styleScale).rounded()))
-        let parts = styles.map { style, weight in
-            (GramTargets.compute(network: network, image: CaffeImage(Resampler.resize(style, longSide: long)), layers: layers),
-             weight)
-        }
-        return GramTargets.blend(parts)
+        GramTargets.compute(network: network, styles: styles, longSide: max(16, Int((Float(size) * styleScale).rounded())),
+                            layers: options.loss.styleLayers.map(\.name))
     }
 
     /// Renders the job in one process. Returns the RGB result (0...1) and its loss.

@@ -27,12 +27,10 @@ struct EvaluateCommand: ParsableCommand {
         config.contentWeight = contentWeight
         config.styleWeight = styleWeight
         config.tvWeight = tvWeight
-        let long = styleSize ?? max(img.width, img.height)
-        let targets = GramTargets.blend(try style.split(separator: ",").map { path in
-            let s = try ImageIO.read(URL(fileURLWithPath: String(path))).image
-            return (GramTargets.compute(network: network, image: CaffeImage(Resampler.resize(s, longSide: long)),
-                                        layers: config.styleLayers.map(\.name)), Float(1))
-        })
+        let styles = try style.split(separator: ",").map { (image: try ImageIO.read(URL(fileURLWithPath: String($0))).image,
+                                                            weight: Float(1)) }
+        let targets = GramTargets.compute(network: network, styles: styles, longSide: styleSize ?? max(img.width, img.height),
+                                          layers: config.styleLayers.map(\.name))
         let objective = GatysObjective(network: network, config: config, content: CaffeImage(contentImage), targets: targets)
         let x = CaffeImage(img)
         let loss = x.pixels.withUnsafeBufferPointer { objective.evaluate($0.baseAddress!, gradient: nil) }

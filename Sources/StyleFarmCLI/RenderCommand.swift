@@ -117,7 +117,6 @@ struct RenderCommand: ParsableCommand {
     }
 
     func run() throws {
-        let poolingKind: Pool2x2.Kind = pooling == "max" ? .max : .average
         let contentImage = try ImageIO.read(URL(fileURLWithPath: content)).image
         let styleImages = try styles.map { try ImageIO.read(URL(fileURLWithPath: $0)).image }
         let blend = try styleBlend.map { try Self.floats($0, count: styles.count, name: "--style-blend") }
@@ -144,9 +143,7 @@ struct RenderCommand: ParsableCommand {
         job.options.iterations = iterations
         job.options.relativeTolerance = tolerance
         job.options.loss = try lossConfig()
-        job.options.optimizer = optimizer == "adam"
-            ? .adam(learningRate: lr ?? 2, beta1: beta1, beta2: beta2)
-            : .lbfgs(history: lbfgsHistory, learningRate: lr ?? 1)
+        job.options.optimizer = optimizerKind
         switch initialisation {
         case "content": job.initialisation = .content
         case "noise": job.initialisation = .noise
@@ -166,6 +163,15 @@ struct RenderCommand: ParsableCommand {
         try ImageIO.write(result.image, to: outURL, bitDepth: bitDepth, dpi: target.dpi)
         print("wrote \(output) (\(w)x\(h), best loss \(String(format: "%.6g", result.loss)), \(result.iterations) iterations)")
     }
+
+    /// The optimizer the options describe.
+    var optimizerKind: OptimizerKind {
+        optimizer == "adam" ? .adam(learningRate: lr ?? 2, beta1: beta1, beta2: beta2)
+            : .lbfgs(history: lbfgsHistory, learningRate: lr ?? 1)
+    }
+
+    /// The pooling the options describe (`--pooling max`, `average` or `avg`).
+    var poolingKind: Pool2x2.Kind { pooling == "max" ? .max : .average }
 
     /// The output size in pixels, whether the content must be cropped to its aspect, and the DPI to record.
     func outputSize(content: PlanarImage) throws -> (width: Int, height: Int, crop: Bool, dpi: Double?) {

@@ -75,11 +75,9 @@ extension RenderCommand {
         var job = PosterJob(content: content, styles: styles, width: width, height: height)
         try tiling.configure(&job)
         job.options.loss = try lossConfig()
-        job.options.optimizer = optimizer == "adam"
-            ? .adam(learningRate: lr ?? 2, beta1: beta1, beta2: beta2)
-            : .lbfgs(history: lbfgsHistory, learningRate: lr ?? 1)
+        job.options.optimizer = optimizerKind
         job.options.relativeTolerance = tolerance
-        job.pooling = pooling == "max" ? .max : .average
+        job.pooling = poolingKind
         job.styleScale = styleScale
         let levels = job.levels
         printError("rendering \(width)x\(height) in \(levels.count) levels "
