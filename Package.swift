@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages (see Docs/architecture.md).
@@ -34,9 +35,15 @@ let package = Package(
         .target(name: "Tiling", dependencies: ["Imaging"]),
         // The compute core: VGG19 forward/backward on OpenBLAS, the Gatys losses, optimizers, tiled levels.
         .target(name: "StyleCore", dependencies: ["COpenBLAS", "VGGWeights", "Imaging", "Tiling"]),
+        // The render farm: protocol, scheduler, journal, coordinator, worker, client over ZeroMQ.
+        .target(name: "Farm", dependencies: [
+            "CZmq", "Imaging", "StyleCore", "Tiling", "VGGWeights",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // Subcommands, kept in a library so tests can drive them in-process.
         .target(name: "StyleFarmCLI", dependencies: [
-            "Imaging", "VGGWeights", "StyleCore", "Tiling",
+            "Imaging", "VGGWeights", "StyleCore", "Tiling", "Farm",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "stylefarm", dependencies: ["StyleFarmCLI"]),
@@ -47,6 +54,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "TilingTests", dependencies: ["Tiling", "Imaging"]),
         .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI"]),
+        .testTarget(name: "FarmTests", dependencies: ["Farm", "StyleCore", "Imaging", "Tiling"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -4,7 +4,7 @@ import Imaging
 ///
 /// Computed once per job from the style image(s) and shared by every tile: because Grams are normalised by
 /// the number of positions (see `Gram`), a tile's Gram compares directly with the whole style image's.
-public struct GramTargets: Sendable, Equatable {
+public struct GramTargets: Sendable, Equatable, Codable {
     /// Style layer names in network order.
     public var layers: [String]
     /// Channels of each layer.

@@ -8,7 +8,7 @@ public protocol Optimizer: AnyObject {
 }
 
 /// Which optimizer a render uses, with its options.
-public enum OptimizerKind: Sendable, Equatable {
+public enum OptimizerKind: Sendable, Equatable, Codable {
     /// L-BFGS with `history` correction pairs and step size `learningRate` (Torch's fixed-step scheme).
     case lbfgs(history: Int = 10, learningRate: Float = 1)
     /// Adam with learning rate and betas.

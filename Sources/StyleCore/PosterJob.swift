@@ -40,6 +40,22 @@ public struct PosterJob: Sendable {
         self.height = height
     }
 
+    /// Everything but the images: what a farm job carries.
+    public var settings: PosterSettings {
+        get {
+            PosterSettings(width: width, height: height, coarseSize: coarseSize, tileSize: tileSize, overlap: overlap,
+                           margin: margin, iterations: iterations, shiftedPassFraction: shiftedPassFraction,
+                           shiftedPass: shiftedPass, styleSize: styleSize, styleScale: styleScale, options: options,
+                           pooling: pooling)
+        }
+        set {
+            (width, height, coarseSize, tileSize, overlap, margin) = (newValue.width, newValue.height, newValue.coarseSize,
+                                                                       newValue.tileSize, newValue.overlap, newValue.margin)
+            (iterations, shiftedPassFraction, shiftedPass) = (newValue.iterations, newValue.shiftedPassFraction, newValue.shiftedPass)
+            (styleSize, styleScale, options, pooling) = (newValue.styleSize, newValue.styleScale, newValue.options, newValue.pooling)
+        }
+    }
+
     /// Level sizes: the coarse size, doubling up to the output size (the last level is the output).
     public var levels: [LevelSpec] {
         let long = max(width, height)
@@ -76,34 +92,60 @@ public struct PosterJob: Sendable {
         public var elapsed: Double
     }
 
-    /// Total pixel-iterations of the job: the work measure behind ETAs and `stylefarm plan`.
-    public var totalWork: Double {
-        levels.reduce(0.0) { sum, level in
-            level.passes.isEmpty ? sum + Double(level.width * level.height * level.iterations)
-                : sum + level.passes.enumerated().reduce(0.0) {
-                    $0 + Double($1.element.tiles.reduce(0) { $0 + $1.render.area } * passIterations(level, $1.offset))
-                }
+    /// The job as a sequence of stages: the untiled first level (one tile covering it), then each pass of each
+    /// tiled level. Stages run in order; the tiles of one stage are independent of each other.
+    public var stages: [PosterStage] {
+        var out: [PosterStage] = []
+        for (li, level) in levels.enumerated() {
+            let plans = level.passes.isEmpty
+                ? [TilePlan(width: level.width, height: level.height, tileSize: max(level.width, level.height, 2), overlap: 0, margin: 0)]
+                : level.passes
+            for (pi, plan) in plans.enumerated() {
+                out.append(PosterStage(index: out.count, level: li, pass: pi, width: level.width, height: level.height,
+                                       plan: plan, iterations: passIterations(level, pi)))
+            }
         }
+        return out
     }
 
-    /// Total iterations of the job (untiled level: one per iteration; tiled: per tile and pass).
-    public var totalIterations: Int {
-        levels.reduce(0) { sum, level in
-            level.passes.isEmpty ? sum + level.iterations
-                : sum + level.passes.enumerated().reduce(0) { $0 + $1.element.tiles.count * passIterations(level, $1.offset) }
-        }
-    }
+    /// Total pixel-iterations of the job: the work measure behind ETAs and `stylefarm plan`.
+    public var totalWork: Double { stages.reduce(0.0) { $0 + $1.work } }
+
+    /// Total iterations of the job (per tile and pass).
+    public var totalIterations: Int { stages.reduce(0) { $0 + $1.plan.tiles.count * $1.iterations } }
 
     /// Iterations of a pass of a level: the level's for the first, a fraction for the shifted one.
     public func passIterations(_ level: LevelSpec, _ pass: Int) -> Int {
         pass == 0 ? level.iterations : max(1, Int((Float(level.iterations) * shiftedPassFraction).rounded()))
     }
 
+    /// The content image at a stage's size.
+    public func content(for stage: PosterStage) -> PlanarImage {
+        Resampler.resize(content, width: stage.width, height: stage.height)
+    }
+
+    /// The canvas a stage starts from: the content for the first level, the previous stage's result upsampled
+    /// for the first pass of a finer level, the previous pass's result otherwise.
+    public static func startCanvas(for stage: PosterStage, previous: PlanarImage?, content: PlanarImage) -> PlanarImage {
+        guard let previous, stage.level > 0 else { return content }
+        guard stage.pass == 0 else { return previous }
+        return Resampler.resize(previous, width: stage.width, height: stage.height).clamped()
+    }
+
+    /// A stage's result: its tiles' cores (in tile order, whoever rendered them) blended over its start canvas.
+    /// Blending in tile order makes the result the same however tiles were scheduled.
+    public static func finish(_ stage: PosterStage, cores: [PlanarImage], start: PlanarImage) -> PlanarImage {
+        precondition(cores.count == stage.plan.tiles.count, "every tile of the stage is needed")
+        var blender = TileBlender(width: stage.width, height: stage.height, overlap: stage.plan.overlap)
+        for (tile, core) in zip(stage.plan.tiles, cores) { blender.add(core, at: tile.core) }
+        return blender.result(fallback: start)
+    }
+
     /// Renders in this process, tiles one after another. Returns the RGB result.
     public func render(network baseNetwork: VGG19, progress: (Progress) -> Void = { _ in }) -> PlanarImage {
         let network = baseNetwork.pooling == pooling ? baseNetwork : baseNetwork.with(pooling: pooling)
         let targets = gramTargets(network: network)
-        let levels = self.levels
+        let stages = self.stages, levels = stages.last!.level + 1
         let total = totalIterations, work = totalWork
         var done = 0, workDone = 0.0
         let clock = ContinuousClock.now
@@ -111,45 +153,66 @@ public struct PosterJob: Sendable {
             let d = clock.duration(to: .now)
             return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
         }
-        var canvas = PlanarImage(width: 1, height: 1, channels: 3, fill: 0)
-        for (li, level) in levels.enumerated() {
-            let content = Resampler.resize(self.content, width: level.width, height: level.height)
-            if li == 0 {
-                var opts = options
-                opts.iterations = level.iterations
-                let objective = GatysObjective(network: network, config: opts.loss, content: CaffeImage(content), targets: targets)
-                let result = StyleOptimization.run(objective: objective, start: CaffeImage(content), options: opts) { p in
-                    progress(Progress(level: 0, levels: levels.count, pass: 0, tile: 0, tiles: 1,
-                                      iterationsDone: done + p.iteration, iterationsTotal: total,
-                                      workFraction: (workDone + Double(p.iteration * level.width * level.height)) / work,
+        var canvas: PlanarImage?
+        var content = self.content(for: stages[0])
+        for stage in stages {
+            if stage.pass == 0 && stage.level > 0 { content = self.content(for: stage) }
+            let start = Self.startCanvas(for: stage, previous: canvas, content: content)
+            var opts = options
+            opts.iterations = stage.iterations
+            let renderer = TileRenderer(network: network, options: opts, targets: targets)
+            var cores: [PlanarImage] = []
+            for tile in stage.plan.tiles {
+                cores.append(renderer.render(stage.task(tile), content: content, canvas: start) { p in
+                    progress(Progress(level: stage.level, levels: levels, pass: stage.pass, tile: tile.index,
+                                      tiles: stage.plan.tiles.count, iterationsDone: done + p.iteration, iterationsTotal: total,
+                                      workFraction: (workDone + Double(p.iteration * tile.render.area)) / work,
                                       loss: p.loss, elapsed: seconds()))
-                }
-                done += level.iterations
-                workDone += Double(level.iterations * level.width * level.height)
-                canvas = result.image.planarImage()
-                continue
+                })
+                done += stage.iterations
+                workDone += Double(stage.iterations * tile.render.area)
             }
-            canvas = Resampler.resize(canvas, width: level.width, height: level.height).clamped()
-            for (pi, plan) in level.passes.enumerated() {
-                var opts = options
-                opts.iterations = passIterations(level, pi)
-                let renderer = TileRenderer(network: network, options: opts, targets: targets)
-                var blender = TileBlender(width: level.width, height: level.height, overlap: plan.overlap)
-                for tile in plan.tiles {
-                    let task = TileTask(level: li, pass: pi, tile: tile, iterations: opts.iterations)
-                    let core = renderer.render(task, content: content, canvas: canvas) { p in
-                        progress(Progress(level: li, levels: levels.count, pass: pi, tile: tile.index, tiles: plan.tiles.count,
-                                          iterationsDone: done + p.iteration, iterationsTotal: total,
-                                          workFraction: (workDone + Double(p.iteration * tile.render.area)) / work,
-                                          loss: p.loss, elapsed: seconds()))
-                    }
-                    done += opts.iterations
-                    workDone += Double(opts.iterations * tile.render.area)
-                    blender.add(core, at: tile.core)
-                }
-                canvas = blender.result(fallback: canvas)
-            }
+            canvas = Self.finish(stage, cores: cores, start: start)
         }
-        return canvas
+        return canvas!
     }
+}
+
+/// One step of a poster render: one pass of one level over its tile plan.
+public struct PosterStage: Sendable, Hashable, Codable {
+    /// Position in `PosterJob.stages`.
+    public var index: Int
+    public var level: Int
+    public var pass: Int
+    /// The level's size.
+    public var width: Int
+    public var height: Int
+    public var plan: TilePlan
+    /// Iterations of each tile.
+    public var iterations: Int
+
+    /// The work of one of its tiles.
+    public func task(_ tile: Tile) -> TileTask {
+        TileTask(level: level, pass: pass, tile: tile, iterations: iterations, overlap: plan.overlap)
+    }
+
+    /// Pixel-iterations of the stage.
+    public var work: Double { Double(plan.tiles.reduce(0) { $0 + $1.render.area } * iterations) }
+}
+
+/// A `PosterJob`'s settings without its images (see `PosterJob` for what each means).
+public struct PosterSettings: Sendable, Equatable, Codable {
+    public var width: Int
+    public var height: Int
+    public var coarseSize: Int
+    public var tileSize: Int
+    public var overlap: Int
+    public var margin: Int
+    public var iterations: [Int]
+    public var shiftedPassFraction: Float
+    public var shiftedPass: Bool
+    public var styleSize: Int
+    public var styleScale: Float
+    public var options: RenderOptions
+    public var pooling: Pool2x2.Kind
 }

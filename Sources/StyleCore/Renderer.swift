@@ -1,7 +1,7 @@
 import Foundation
 
 /// Options of one optimisation run.
-public struct RenderOptions: Sendable, Equatable {
+public struct RenderOptions: Sendable, Equatable, Codable {
     public var iterations = 300
     public var optimizer: OptimizerKind = .lbfgs()
     public var loss = LossConfig()

@@ -3,17 +3,8 @@ import Foundation
 import Imaging
 import StyleCore
 
-/// `stylefarm render`: one image, in this process.
-struct RenderCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "render",
-        abstract: "Render one image in this process (no farm).",
-        discussion: """
-            Optimises an image so that its VGG19 features match CONTENT (at --content-layer) and the Gram
-            matrices of the STYLE images (relu1_1 … relu5_1), plus total variation. Output: 16-bit PNG (or
-            8-bit with --bit-depth 8), or 16-bit TIFF when OUT ends in .tif/.tiff.
-            """)
-
+/// The job a `render` or `submit` describes: images, size, tiling, loss, optimizer, output.
+struct RenderArguments: ParsableArguments {
     @Argument(help: "Content image (PNG or JPEG).")
     var content: String
     @Argument(help: "One or more style images.")
@@ -69,8 +60,6 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Output bit depth for PNG: 8 or 16.") var bitDepth = 16
     @Option(help: "Resolution written into the file, dots per inch.") var dpi: Double?
 
-    @OptionGroup var compute: ComputeOptions
-
     func validate() throws {
         for (name, v) in [("--size", size), ("--width", width), ("--height", height)] {
             if let v, !(16 ... 100_000).contains(v) { throw ValidationError("\(name) must be between 16 and 100000 pixels") }
@@ -116,7 +105,8 @@ struct RenderCommand: ParsableCommand {
         return config
     }
 
-    func run() throws {
+    /// Renders in this process.
+    func render(compute: ComputeOptions) throws {
         let contentImage = try ImageIO.read(URL(fileURLWithPath: content)).image
         let styleImages = try styles.map { try ImageIO.read(URL(fileURLWithPath: $0)).image }
         let blend = try styleBlend.map { try Self.floats($0, count: styles.count, name: "--style-blend") }
@@ -132,7 +122,7 @@ struct RenderCommand: ParsableCommand {
         let fitted = target.crop ? CenterCrop.toAspect(contentImage, width: target.width, height: target.height) : contentImage
         if max(target.width, target.height) > tiling.coarseSize {
             return try renderTiled(content: fitted, styles: styleInputs, width: target.width, height: target.height,
-                                   network: network, outURL: outURL, dpi: target.dpi)
+                                   network: network, outURL: outURL, dpi: target.dpi, threads: compute.threads)
         }
         var job = StyleJob(content: fitted, styles: styleInputs, size: max(target.width, target.height))
         job.exactSize = (target.width, target.height)

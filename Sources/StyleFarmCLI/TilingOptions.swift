@@ -20,12 +20,18 @@ struct TilingOptions: ParsableArguments {
     var noShift = false
     @Option(help: "Long side of the style images when the shared Gram targets are computed.")
     var styleSize = 512
+    @Option(help: "Weight holding the shifted pass's overlaps near the first pass (0: off).")
+    var anchorWeight: Float = 10
+    @Option(help: "Iterations of the shifted pass as a fraction of the level's.")
+    var shiftedFraction: Float = 0.5
 
     func validate() throws {
         guard coarseSize >= 16 else { throw ValidationError("--coarse-size must be at least 16") }
         guard tile >= 32 else { throw ValidationError("--tile must be at least 32") }
         guard overlap >= 0, tile >= 2 * overlap + 2 else { throw ValidationError("--overlap must be less than half of --tile") }
         guard margin >= 0 else { throw ValidationError("--margin must be non-negative") }
+        guard anchorWeight >= 0 else { throw ValidationError("--anchor-weight must be non-negative") }
+        guard shiftedFraction > 0 else { throw ValidationError("--shifted-fraction must be positive") }
         guard styleSize >= 16 else { throw ValidationError("--style-size must be at least 16") }
         _ = try iterations()
     }
@@ -47,42 +53,36 @@ struct TilingOptions: ParsableArguments {
         job.iterations = try iterations()
         job.shiftedPass = !noShift
         job.styleSize = styleSize
+        job.shiftedPassFraction = shiftedFraction
     }
 }
 
-/// Centre-crops an image to a target aspect ratio (the print's), so nothing is stretched.
-enum CenterCrop {
-    static func toAspect(_ image: PlanarImage, width: Int, height: Int) -> PlanarImage {
-        let target = Double(width) / Double(height), current = Double(image.width) / Double(image.height)
-        if abs(target / current - 1) < 0.005 { return image }
-        if current > target {
-            let w = max(1, Int((Double(image.height) * target).rounded()))
-            return image.cropped(x: (image.width - w) / 2, y: 0, width: w, height: image.height)
-        }
-        let h = max(1, Int((Double(image.width) / target).rounded()))
-        return image.cropped(x: 0, y: (image.height - h) / 2, width: image.width, height: h)
-    }
-}
-
-extension RenderCommand {
-    /// Coarse-to-fine tiled rendering in this process, tiles one after another.
-    func renderTiled(content: PlanarImage, styles: [(image: PlanarImage, weight: Float)], width: Int, height: Int,
-                     network: VGG19, outURL: URL, dpi: Double?) throws {
+extension RenderArguments {
+    /// The poster job these arguments describe, for images already loaded (the content fitted to the output).
+    func posterJob(content: PlanarImage, styles: [(image: PlanarImage, weight: Float)], width: Int, height: Int) throws -> PosterJob {
         guard initialisation == "content", checkpointEvery == 0 else {
-            throw ValidationError("--initialisation and --checkpoint-every apply to untiled renders (long side ≤ --coarse-size); "
-                + "tiled levels start from the upsampled coarser level")
+            throw ValidationError("--initialisation and --checkpoint-every apply to untiled renders in this process "
+                + "(long side ≤ --coarse-size); tiled levels start from the upsampled coarser level")
         }
         var job = PosterJob(content: content, styles: styles, width: width, height: height)
         try tiling.configure(&job)
         job.options.loss = try lossConfig()
+        job.options.loss.anchorWeight = tiling.anchorWeight
         job.options.optimizer = optimizerKind
         job.options.relativeTolerance = tolerance
         job.pooling = poolingKind
         job.styleScale = styleScale
+        return job
+    }
+
+    /// Coarse-to-fine tiled rendering in this process, tiles one after another.
+    func renderTiled(content: PlanarImage, styles: [(image: PlanarImage, weight: Float)], width: Int, height: Int,
+                     network: VGG19, outURL: URL, dpi: Double?, threads: Int) throws {
+        let job = try posterJob(content: content, styles: styles, width: width, height: height)
         let levels = job.levels
         printError("rendering \(width)x\(height) in \(levels.count) levels "
             + levels.map { "\($0.width)x\($0.height)" + ($0.passes.isEmpty ? "" : " (\($0.passes.map { "\($0.columns)x\($0.rows)" }.joined(separator: "+")) tiles)") }.joined(separator: ", ")
-            + ", \(compute.threads) threads, OpenBLAS \(BLAS.coreName)")
+            + ", \(threads) threads, OpenBLAS \(BLAS.coreName)")
         let bar = ProgressBar(total: job.totalIterations, label: "render")
         var result = job.render(network: network) { p in
             bar.update(p.iterationsDone, status: "level \(p.level + 1)/\(p.levels) pass \(p.pass + 1) tile \(p.tile + 1)/\(p.tiles) "

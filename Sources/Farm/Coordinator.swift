@@ -1,0 +1,418 @@
+import CZmq
+import Foundation
+import Imaging
+import StyleCore
+import VGGWeights
+
+/// The farm's coordinator: one ROUTER socket, the pure `FarmScheduler`, the `Journal`, and the jobs' canvases.
+///
+/// One thread runs `run(until:)`: it reads messages, renews leases, assigns tiles and sends heartbeats.
+/// Heavy work (decoding a job's images, its Gram targets, blending a finished stage, writing the output) runs on
+/// a serial queue and reports back through a mailbox, so heartbeats are never late.
+public final class Coordinator: @unchecked Sendable {
+    public struct Config: Sendable {
+        public var bind = "tcp://*:5555"
+        public var stateDirectory: URL
+        public var weights: URL
+        public var scheduler = FarmScheduler.Config()
+        public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("coordinator: " + $0 + "\n").utf8)) }
+        public init(stateDirectory: URL, weights: URL) {
+            self.stateDirectory = stateDirectory
+            self.weights = weights
+        }
+    }
+
+    /// A job whose images are decoded: what the loop needs to hand out its tiles.
+    final class ActiveJob {
+        let stored: Journal.StoredJob
+        var poster: PosterJob?
+        var stages: [PosterStage] = []
+        var targetsSHA = ""
+        var content: PlanarImage?
+        var start: PlanarImage?
+        var results: [Int: PlanarImage] = [:]
+        var finishing = false
+        init(stored: Journal.StoredJob) { self.stored = stored }
+    }
+
+    public let config: Config
+    public private(set) var endpoint = ""
+    let socket: ZMQSocket
+    let journal: Journal
+    let network: VGG19
+    let weightsBytes: [UInt8]
+    let weightsSHA: String
+    var scheduler: FarmScheduler
+    var jobs: [String: ActiveJob] = [:]
+    var targets: [String: [UInt8]] = [:]
+    var routingIDs: [String: [UInt8]] = [:]
+    var lastSent: [String: Double] = [:]
+    let work = DispatchQueue(label: "stylefarm.coordinator.work")
+    let mailboxLock = NSLock()
+    var mailbox: [() -> Void] = []
+    let clock = ContinuousClock.now
+    /// Tile messages handled (assign, progress, result), for throughput measurements.
+    public private(set) var tileMessages = 0
+
+    public init(config: Config) throws {
+        self.config = config
+        journal = try Journal(directory: config.stateDirectory)
+        weightsBytes = try [UInt8](Data(contentsOf: config.weights))
+        weightsSHA = ContentHash.sha256(weightsBytes)
+        network = VGG19(weights: try WeightsFile.decode(weightsBytes, path: config.weights.path))
+        // Gram targets are computed here with one thread, whatever the machine: the sums' order, and so every
+        // bit of the targets, must not depend on the coordinator's core count.
+        Compute.configure(threads: 1)
+        scheduler = FarmScheduler(config: config.scheduler, epoch: String(UInt32.random(in: 0 ... .max), radix: 36))
+        socket = try ZMQSocket(.router)
+        try socket.set(ZMQ_ROUTER_MANDATORY, int: 1)
+        try socket.set(ZMQ_ROUTER_HANDOVER, int: 1)
+        try socket.set(ZMQ_MAXMSGSIZE, int64: FarmProtocol.Limits.maxFrameSize)
+        try socket.set(ZMQ_SNDHWM, int: 100)
+        try socket.set(ZMQ_RCVHWM, int: 100)
+        endpoint = try socket.bind(config.bind)
+        try restore()
+        config.log("listening on \(endpoint), state in \(config.stateDirectory.path)")
+    }
+
+    var now: Double {
+        let d = clock.duration(to: .now)
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    /// Runs the loop until `stop` returns true (checked about every 100 ms).
+    public func run(until stop: () -> Bool) {
+        while !stop() {
+            do {
+                if let (frames, truncated) = try socket.receive(timeout: 0.1, maxFrames: FarmProtocol.Limits.maxFrames + 1) {
+                    handle(frames: frames, truncated: truncated)
+                }
+            } catch {
+                config.log("receive failed: \(error)")
+            }
+            drainMailbox()
+            housekeeping()
+        }
+        for wid in scheduler.liveWorkers { send(wid, Message(.error, ErrorBody(code: "shutdown", message: "coordinator stopping"))) }
+        work.sync {}
+        drainMailbox()
+    }
+
+    func drainMailbox() {
+        mailboxLock.lock()
+        let jobs = mailbox
+        mailbox = []
+        mailboxLock.unlock()
+        jobs.forEach { $0() }
+    }
+
+    /// Runs `body` on the work queue and `then` with its result back on the loop thread.
+    func offload<T>(_ body: @escaping () throws -> T, then: @escaping (Result<T, Error>) -> Void) {
+        work.async {
+            let r = Result { try body() }
+            self.mailboxLock.lock()
+            self.mailbox.append { then(r) }
+            self.mailboxLock.unlock()
+        }
+    }
+
+    func housekeeping() {
+        let t = now
+        handle(events: scheduler.tick(now: t))
+        handle(events: scheduler.assignments(now: t))
+        for wid in scheduler.liveWorkers where t - (lastSent[wid] ?? 0) >= config.scheduler.heartbeat {
+            send(wid, Message(.heartbeat))
+        }
+    }
+
+    // MARK: Messages
+
+    func peerName(_ id: [UInt8]) -> String {
+        id.allSatisfy({ (0x21 ... 0x7e).contains($0) }) ? String(decoding: id, as: UTF8.self)
+            : "0x" + id.map { String(format: "%02x", $0) }.joined()
+    }
+
+    @discardableResult
+    func send(_ peer: String, _ message: Message) -> Bool {
+        guard let id = routingIDs[peer] else { return false }
+        let ok = (try? socket.send([id] + message.frames)) ?? false
+        if ok {
+            lastSent[peer] = now
+        } else if scheduler.liveWorkers.contains(peer) {
+            handle(events: scheduler.remove(worker: peer, reason: "unreachable", now: now))
+        }
+        return ok
+    }
+
+    func handle(frames: [[UInt8]], truncated: Bool) {
+        guard let id = frames.first, !id.isEmpty else { return }
+        let peer = peerName(id)
+        routingIDs[peer] = id
+        let message: Message
+        do {
+            message = try Message(frames: Array(frames.dropFirst()), truncated: truncated)
+        } catch let e as ProtocolError {
+            config.log("bad message from \(peer): \(e)")
+            send(peer, Message(.error, ErrorBody(code: e.code, message: e.description, versions: FarmProtocol.versions)))
+            return
+        } catch { return }
+        do {
+            try dispatch(message, from: peer)
+        } catch let e as ProtocolError {
+            config.log("bad \(message.command) from \(peer): \(e)")
+            send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)))
+        } catch {
+            config.log("\(message.command) from \(peer) failed: \(error)")
+            send(peer, Message(.error, ErrorBody(code: "state", message: "\(error)")))
+        }
+    }
+
+    func dispatch(_ m: Message, from peer: String) throws {
+        let t = now
+        switch m.command {
+        case .ready:
+            let body = try m.decode(ReadyBody.self)
+            guard body.versions.contains(FarmProtocol.version) else {
+                throw ProtocolError.unsupportedVersion(body.versions.max() ?? 0)
+            }
+            scheduler.workerReady(id: peer, name: body.name, threads: body.threads, busy: body.busy.count, now: t)
+            config.log("worker \(peer) (\(body.name), \(body.threads) threads) joined")
+            send(peer, Message(.welcome, WelcomeBody(worker: peer, heartbeatSeconds: config.scheduler.heartbeat,
+                                                     liveness: config.scheduler.liveness, weights: weightsSHA,
+                                                     weightsBytes: weightsBytes.count)))
+        case .heartbeat:
+            if !scheduler.heard(from: peer, now: t) {
+                send(peer, Message(.error, ErrorBody(code: "unknown-worker", message: "say ready first")))
+            }
+        case .goodbye:
+            handle(events: scheduler.remove(worker: peer, reason: "said goodbye", now: t))
+        case .fetch:
+            _ = scheduler.heard(from: peer, now: t)
+            let body = try m.decode(FetchBody.self)
+            if body.kind == "weights", body.sha256 == weightsSHA {
+                send(peer, Message(.blob, body, payload: [weightsBytes]))
+            } else if body.kind == "targets", let bytes = targets[body.sha256] {
+                send(peer, Message(.blob, body, payload: [bytes]))
+            } else {
+                send(peer, Message(.reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")))
+            }
+        case .progress:
+            tileMessages += 1
+            guard scheduler.heard(from: peer, now: t) else { return }
+            let body = try m.decode(ProgressBody.self)
+            if case let .rejected(why) = scheduler.progress(lease: body.lease, worker: peer, now: t) {
+                send(peer, Message(.reject, RejectBody(lease: body.lease, reason: why)))
+            }
+        case .result:
+            tileMessages += 1
+            _ = scheduler.heard(from: peer, now: t)
+            try result(m, from: peer, now: t)
+        case .failed:
+            _ = scheduler.heard(from: peer, now: t)
+            let body = try m.decode(FailedBody.self)
+            config.log("worker \(peer) failed \(body.lease): \(body.reason)")
+            handle(events: scheduler.failed(lease: body.lease, worker: peer, reason: body.reason, now: t).1)
+        case .submit:
+            try submit(m, from: peer)
+        case .status:
+            let body = try m.decode(StatusBody.self)
+            let all = scheduler.jobStatuses(now: t)
+            let jobs = body.job.map { j in all.filter { $0.id == j } } ?? all
+            if let j = body.job, jobs.isEmpty { throw ProtocolError.malformedBody("no job \(j)") }
+            send(peer, Message(.statusReply, StatusReplyBody(jobs: jobs, workers: scheduler.workerStatuses)))
+        case .cancel:
+            let body = try m.decode(CancelBody.self)
+            guard scheduler.cancel(job: body.job, now: t) else { throw ProtocolError.malformedBody("no running job \(body.job)") }
+            try journal.setState(job: body.job, .cancelled, detail: "cancelled")
+            config.log("job \(body.job) cancelled")
+            send(peer, Message(.statusReply, StatusReplyBody(jobs: scheduler.jobStatuses(now: t).filter { $0.id == body.job },
+                                                             workers: scheduler.workerStatuses)))
+        case .fetchOutput:
+            let body = try m.decode(StatusBody.self)
+            guard let j = body.job, let job = jobs[j], scheduler.state(of: j) == .done else {
+                throw ProtocolError.malformedBody("job \(body.job ?? "?") has no output (not done)")
+            }
+            let url = journal.outputURL(job: j, format: job.stored.spec.format)
+            send(peer, Message(.output, OutputBody(job: j, file: url.lastPathComponent), payload: [[UInt8](try Data(contentsOf: url))]))
+        case .welcome, .assign, .blob, .reject, .error, .submitted, .statusReply, .output:
+            throw ProtocolError.malformedBody("\(m.command) is not sent to a coordinator")
+        }
+    }
+
+    func result(_ m: Message, from peer: String, now t: Double) throws {
+        let body = try m.decode(ResultBody.self)
+        guard let lease = scheduler.lease(body.lease), lease.worker == peer, let job = jobs[lease.tile.job] else {
+            _ = scheduler.complete(lease: body.lease, worker: peer, seconds: 0, now: t)  // frees an unknown lease's credit
+            send(peer, Message(.reject, RejectBody(lease: body.lease, reason: "lease \(body.lease) is not live")))
+            return
+        }
+        let core = job.stages[lease.tile.stage].plan.tiles[lease.tile.tile].core
+        let pixels: PlanarImage
+        do {
+            guard m.payload.count == 1 else { throw ProtocolError.malformedBody("a result has one payload frame") }
+            pixels = try PixelCodec.decode(m.payload[0], width: core.width, height: core.height)
+        } catch {
+            handle(events: scheduler.failed(lease: body.lease, worker: peer, reason: "bad result: \(error)", now: t).1)
+            throw error
+        }
+        do {
+            try journal.tileFinished(job: job.stored.id, stage: lease.tile.stage, tile: lease.tile.tile, pixels: pixels,
+                                     worker: peer, seconds: body.seconds)
+        } catch {
+            fail(job: job.stored.id, reason: "cannot write the journal: \(error)")
+            return
+        }
+        let (verdict, events) = scheduler.complete(lease: body.lease, worker: peer, seconds: body.seconds, now: t)
+        if case .accepted = verdict { job.results[lease.tile.tile] = pixels }
+        handle(events: events)
+    }
+
+    func submit(_ m: Message, from peer: String) throws {
+        let body = try m.decode(SubmitBody.self)
+        try body.spec.validate()
+        guard m.payload.count == 1 + body.spec.styleWeights.count else {
+            throw ProtocolError.malformedBody("a submit carries the content and \(body.spec.styleWeights.count) style image(s)")
+        }
+        let id = "j" + String(UInt64.random(in: 0 ... .max) % 1_000_000_000_000, radix: 36)
+        let stored = try journal.add(job: id, spec: body.spec, inputs: m.payload)
+        config.log("job \(id) '\(body.spec.name)' submitted: \(body.spec.poster.width)x\(body.spec.poster.height)")
+        admit(stored)
+        send(peer, Message(.submitted, SubmittedBody(job: id)))
+    }
+
+    // MARK: Jobs
+
+    /// Registers a job with the scheduler and prepares it in the background.
+    func admit(_ stored: Journal.StoredJob) {
+        let job = ActiveJob(stored: stored)
+        jobs[stored.id] = job
+        let blank = PlanarImage(width: 1, height: 1, channels: 3, fill: 0)
+        var shape = stored.spec.posterJob(content: blank, styles: stored.spec.styleWeights.map { _ in blank })
+        shape.settings = stored.spec.poster
+        let stages = shape.stages
+        job.stages = stages
+        scheduler.addJob(id: stored.id, name: stored.spec.name, priority: stored.spec.priority,
+                         work: stages.map { s in s.plan.tiles.map { Double($0.render.area * s.iterations) } })
+        switch stored.state {
+        case .done:
+            scheduler.finish(job: stored.id, now: now)
+            return
+        case .failed, .cancelled:
+            scheduler.fail(job: stored.id, reason: stored.detail ?? stored.state.rawValue, now: now)
+            return
+        case .queued, .running:
+            break
+        }
+        let journal = self.journal, network = self.network
+        offload({ () -> (PosterJob, [UInt8], PlanarImage, PlanarImage, [Int: PlanarImage]) in
+            let images = try stored.inputs.enumerated().map { i, url -> PlanarImage in
+                do { return try ImageIO.read(url).image } catch {
+                    throw ProtocolError.malformedBody("\(i == 0 ? "content" : "style \(i)") image: \(error)")
+                }
+            }
+            let poster = stored.spec.posterJob(content: images[0], styles: Array(images.dropFirst()))
+            let net = network.pooling == poster.pooling ? network : network.with(pooling: poster.pooling)
+            let targets = TargetsCodec.encode(poster.gramTargets(network: net))
+            let stage = stages[stored.stage]
+            let content = poster.content(for: stage)
+            let previous = stored.stage > 0 ? try journal.canvas(job: stored.id, stage: stored.stage - 1) : nil
+            let start = PosterJob.startCanvas(for: stage, previous: previous, content: content)
+            return (poster, targets, content, start, try journal.finishedTiles(job: stored.id, stage: stored.stage))
+        }, then: { [self] r in
+            switch r {
+            case let .success((poster, targetBytes, content, start, done)):
+                job.poster = poster
+                job.targetsSHA = ContentHash.sha256(targetBytes)
+                targets[job.targetsSHA] = targetBytes
+                job.content = content
+                job.start = start
+                job.results = done
+                try? journal.setState(job: stored.id, .running)
+                if !done.isEmpty { config.log("job \(stored.id) resumes stage \(stored.stage) with \(done.count) finished tiles") }
+                handle(events: scheduler.startStage(job: stored.id, stage: stored.stage, done: Set(done.keys), now: now))
+            case let .failure(e):
+                fail(job: stored.id, reason: "\(e)")
+            }
+        })
+    }
+
+    func fail(job id: String, reason: String) {
+        config.log("job \(id) failed: \(reason)")
+        scheduler.fail(job: id, reason: reason, now: now)
+        try? journal.setState(job: id, .failed, detail: reason)
+    }
+
+    func handle(events: [FarmScheduler.Event]) {
+        for e in events {
+            switch e {
+            case let .assign(worker, tile, lease):
+                assign(worker: worker, tile: tile, lease: lease)
+            case let .stageFinished(job, stage):
+                finishStage(job: job, stage: stage)
+            case let .jobFailed(job, reason):
+                fail(job: job, reason: reason)
+            case let .workerLost(worker):
+                config.log("worker \(worker) lost")
+            case let .requeued(tile, worker, lease, reason):
+                config.log("tile \(tile) requeued (lease \(lease)): \(reason)")
+                send(worker, Message(.reject, RejectBody(lease: lease, reason: reason)))
+            case let .workerBlocklisted(worker, job):
+                config.log("worker \(worker) blocklisted for job \(job)")
+            }
+        }
+    }
+
+    func assign(worker: String, tile id: FarmScheduler.TileID, lease: String) {
+        guard let job = jobs[id.job], let poster = job.poster, let content = job.content, let start = job.start else { return }
+        let stage = job.stages[id.stage], tile = stage.plan.tiles[id.tile], r = tile.render
+        let body = AssignBody(lease: lease, job: id.job, stage: id.stage, task: stage.task(tile), options: poster.options,
+                              pooling: poster.pooling, targets: job.targetsSHA, canvasWidth: stage.width,
+                              canvasHeight: stage.height, leaseSeconds: config.scheduler.leaseSeconds)
+        let payload = [PixelCodec.encode(content.cropped(x: r.x, y: r.y, width: r.width, height: r.height)),
+                       PixelCodec.encode(start.cropped(x: r.x, y: r.y, width: r.width, height: r.height))]
+        tileMessages += 1
+        send(worker, Message(.assign, body, payload: payload))
+    }
+
+    /// Blends a finished stage in the background, then starts the next stage or writes the output.
+    func finishStage(job id: String, stage: Int) {
+        guard let job = jobs[id], let poster = job.poster, let start = job.start, !job.finishing else { return }
+        job.finishing = true
+        let stages = job.stages, results = job.results, journal = self.journal, spec = job.stored.spec
+        offload({ () -> (PlanarImage?, PlanarImage)? in
+            let s = stages[stage]
+            let canvas = PosterJob.finish(s, cores: (0 ..< s.plan.tiles.count).map { results[$0]! }, start: start)
+            try journal.stageFinished(job: id, stage: stage, canvas: canvas)
+            guard stage + 1 < stages.count else {
+                var out = canvas
+                if spec.preserveColors {
+                    out = ColorTransfer.preserveColors(styled: out, original: poster.content(for: s)).clamped()
+                }
+                try ImageIO.write(out, to: journal.outputURL(job: id, format: spec.format), bitDepth: spec.bitDepth, dpi: spec.dpi)
+                try journal.setState(job: id, .done)
+                return nil
+            }
+            let next = stages[stage + 1]
+            let content = next.level == s.level ? nil : poster.content(for: next)
+            return (content, PosterJob.startCanvas(for: next, previous: canvas, content: content ?? canvas))
+        }, then: { [self] r in
+            job.finishing = false
+            switch r {
+            case .success(nil):
+                scheduler.finish(job: id, now: now)
+                config.log("job \(id) done: \(journal.outputURL(job: id, format: spec.format).path)")
+            case let .success((content, start)?):
+                if let content { job.content = content }
+                job.start = start
+                job.results = [:]
+                handle(events: scheduler.startStage(job: id, stage: stage + 1, now: now))
+            case let .failure(e):
+                fail(job: id, reason: "finishing stage \(stage): \(e)")
+            }
+        })
+    }
+
+    func restore() throws {
+        for stored in try journal.jobs() { admit(stored) }
+    }
+}

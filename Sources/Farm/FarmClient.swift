@@ -1,0 +1,82 @@
+import CZmq
+import Foundation
+
+/// What `submit`, `status` and `cancel` use: request–reply over a DEALER with the Lazy Pirate pattern (a
+/// request unanswered within `timeout` is sent again on a fresh socket, `retries` times).
+public final class FarmClient {
+    public let endpoint: String
+    public var timeout: Double
+    public var retries: Int
+    var socket: ZMQSocket?
+
+    public init(endpoint: String, timeout: Double = 10, retries: Int = 3) {
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.retries = retries
+    }
+
+    public enum ClientError: Error, CustomStringConvertible {
+        case noAnswer(String, Double, Int)
+        case refused(String)
+        public var description: String {
+            switch self {
+            case let .noAnswer(e, t, n): "no answer from the coordinator at \(e) (\(n) tries, \(Int(t)) s each); is it running?"
+            case let .refused(why): why
+            }
+        }
+    }
+
+    /// Sends a request and returns the answer; `error` and `reject` answers throw.
+    public func request(_ m: Message) throws -> Message {
+        for _ in 0 ..< max(1, retries) {
+            if socket == nil {
+                let s = try ZMQSocket(.dealer)
+                try s.set(ZMQ_MAXMSGSIZE, int64: FarmProtocol.Limits.maxFrameSize)
+                try s.connect(endpoint)
+                socket = s
+            }
+            _ = try socket!.send(m.frames)
+            if let (frames, truncated) = try socket!.receive(timeout: timeout, maxFrames: FarmProtocol.Limits.maxFrames + 1) {
+                let reply = try Message(frames: frames, truncated: truncated)
+                switch reply.command {
+                case .error: throw ClientError.refused(try reply.decode(ErrorBody.self).message)
+                case .reject: throw ClientError.refused(try reply.decode(RejectBody.self).reason)
+                default: return reply
+                }
+            }
+            socket?.close()
+            socket = nil
+        }
+        throw ClientError.noAnswer(endpoint, timeout, max(1, retries))
+    }
+
+    /// Submits a job with its image files (content first); returns the job id.
+    public func submit(_ spec: JobSpec, content: [UInt8], styles: [[UInt8]]) throws -> String {
+        try request(Message(.submit, SubmitBody(spec: spec), payload: [content] + styles)).decode(SubmittedBody.self).job
+    }
+
+    public func status(job: String? = nil) throws -> StatusReplyBody {
+        try request(Message(.status, StatusBody(job: job))).decode(StatusReplyBody.self)
+    }
+
+    public func cancel(job: String) throws -> StatusReplyBody {
+        try request(Message(.cancel, CancelBody(job: job))).decode(StatusReplyBody.self)
+    }
+
+    /// The finished job's output file bytes.
+    public func output(job: String) throws -> [UInt8] {
+        let reply = try request(Message(.fetchOutput, StatusBody(job: job)))
+        guard reply.command == .output, reply.payload.count == 1 else { throw ClientError.refused("no output in the answer") }
+        return reply.payload[0]
+    }
+
+    /// Polls until the job ends, calling `progress` with each status; returns the final status.
+    public func wait(job: String, poll: Double = 0.5, progress: (JobStatus) -> Void = { _ in }) throws -> JobStatus {
+        while true {
+            guard let s = try status(job: job).jobs.first else { throw ClientError.refused("the coordinator forgot job \(job)") }
+            progress(s)
+            if s.state.isFinal { return s }
+            Thread.sleep(forTimeInterval: poll)
+        }
+    }
+}

@@ -1,0 +1,348 @@
+/// The coordinator's state machine: jobs, their current stage's tiles, workers, leases. Pure: no I/O and no
+/// clock (callers pass `now` in seconds), so every rule below is unit-tested directly.
+///
+/// Rules (Docs/protocol.md, "Scheduling"):
+/// - A worker holds at most `credit` leases; tiles go to the highest-priority runnable job first (then the
+///   oldest), lowest tile index first.
+/// - A lease lapses `leaseSeconds` after its last renewal (assignment or progress); a worker is lost when it
+///   has been silent for `heartbeat × liveness`. Either way its tiles go back to pending and count as a
+///   failure of that tile on that worker.
+/// - A result or progress with a token that is not live (lapsed, revoked, from before a restart) is rejected.
+/// - A worker that fails `workerFailureLimit` tiles of a job is blocklisted for that job; a tile that failed
+///   on `tileFailureLimit` different workers fails the job.
+/// - A job whose tiles wait with no usable worker waits and says why; nothing blocks.
+public struct FarmScheduler: Sendable {
+    public struct Config: Sendable {
+        public var heartbeat = 1.0
+        public var liveness = 3
+        public var leaseSeconds = 60.0
+        public var credit = 1
+        public var workerFailureLimit = 3
+        public var tileFailureLimit = 3
+        public init() {}
+    }
+
+    public struct TileID: Hashable, Sendable, Codable, CustomStringConvertible {
+        public var job: String
+        public var stage: Int
+        public var tile: Int
+        public init(job: String, stage: Int, tile: Int) { (self.job, self.stage, self.tile) = (job, stage, tile) }
+        public var description: String { "\(job)/s\(stage)/t\(tile)" }
+    }
+
+    public struct Lease: Sendable, Equatable {
+        public var token: String
+        public var tile: TileID
+        public var worker: String
+        public var expires: Double
+    }
+
+    public enum Event: Equatable, Sendable {
+        /// Send this tile to this worker under this lease.
+        case assign(worker: String, tile: TileID, lease: String)
+        /// Every tile of the stage is done: blend it and start the next one (`startStage`) or `finish` the job.
+        case stageFinished(job: String, stage: Int)
+        case jobFailed(job: String, reason: String)
+        case workerLost(worker: String)
+        /// The lease lapsed or its worker was lost; the tile is pending again.
+        case requeued(tile: TileID, worker: String, lease: String, reason: String)
+        case workerBlocklisted(worker: String, job: String)
+    }
+
+    /// What became of a result or progress message.
+    public enum Verdict: Equatable, Sendable {
+        case accepted(TileID)
+        case rejected(String)
+    }
+
+    struct WorkerState: Sendable {
+        var id: String
+        var name: String
+        var threads: Int
+        var lastHeard: Double
+        /// Tiles it is still computing under leases this coordinator does not know (from before a reconnect).
+        var busy: Int
+        var leases: Set<String> = []
+        var tiles = 0
+        var computeSeconds = 0.0
+    }
+
+    struct JobRecord: Sendable {
+        var id: String
+        var name: String
+        var priority: Int
+        var seq: Int
+        var state: JobState = .queued
+        var detail: String?
+        /// Pixel-iterations of each tile of each stage.
+        var work: [[Double]]
+        var stage = 0
+        /// The current stage's tiles are known and may be leased.
+        var runnable = false
+        var done: Set<Int> = []
+        var pending: [Int] = []
+        var failuresByWorker: [String: Int] = [:]
+        var tileFailures: [Int: Set<String>] = [:]
+        var blocklist: Set<String> = []
+        var started: Double?
+        var finished: Double?
+    }
+
+    public let config: Config
+    /// Lease tokens are `epoch-counter`: unique across coordinator restarts when `epoch` is random.
+    let epoch: String
+    var counter = 0
+    var jobs: [String: JobRecord] = [:]
+    var workers: [String: WorkerState] = [:]
+    var leases: [String: Lease] = [:]
+    var nextSeq = 0
+
+    public init(config: Config = Config(), epoch: String) {
+        self.config = config
+        self.epoch = epoch
+    }
+
+    // MARK: Jobs
+
+    /// Adds a job; it waits until `startStage` makes its first stage runnable.
+    public mutating func addJob(id: String, name: String, priority: Int, work: [[Double]]) {
+        jobs[id] = JobRecord(id: id, name: name, priority: priority, seq: nextSeq, detail: "preparing", work: work)
+        nextSeq += 1
+    }
+
+    /// Makes a stage runnable; `done` are its tiles already finished (restored from the journal).
+    /// Returns `stageFinished` at once when nothing is left to do.
+    public mutating func startStage(job id: String, stage: Int, done: Set<Int> = [], now: Double) -> [Event] {
+        guard var job = jobs[id], !job.state.isFinal else { return [] }
+        job.stage = stage
+        job.done = done
+        job.pending = (0 ..< job.work[stage].count).filter { !done.contains($0) }
+        job.tileFailures = [:]
+        job.runnable = true
+        job.state = .running
+        job.detail = nil
+        job.started = job.started ?? now
+        jobs[id] = job
+        return job.pending.isEmpty ? [.stageFinished(job: id, stage: stage)] : []
+    }
+
+    /// The job is complete.
+    public mutating func finish(job id: String, now: Double) {
+        jobs[id]?.state = .done
+        jobs[id]?.runnable = false
+        jobs[id]?.detail = nil
+        jobs[id]?.finished = now
+    }
+
+    /// Fails a job (e.g. its images did not decode); its leases are revoked.
+    public mutating func fail(job id: String, reason: String, now: Double) {
+        guard jobs[id] != nil, !jobs[id]!.state.isFinal else { return }
+        end(job: id, state: .failed, detail: reason, now: now)
+    }
+
+    /// Cancels a job; its leases are revoked so late results are rejected. Returns false if unknown or ended.
+    public mutating func cancel(job id: String, now: Double) -> Bool {
+        guard let job = jobs[id], !job.state.isFinal else { return false }
+        end(job: id, state: .cancelled, detail: "cancelled", now: now)
+        return true
+    }
+
+    mutating func end(job id: String, state: JobState, detail: String?, now: Double) {
+        jobs[id]!.state = state
+        jobs[id]!.detail = detail
+        jobs[id]!.runnable = false
+        jobs[id]!.pending = []
+        jobs[id]!.finished = now
+        for (token, lease) in leases where lease.tile.job == id { revoke(token) }
+    }
+
+    // MARK: Workers
+
+    /// A worker said `ready` (first contact or after a reconnect).
+    public mutating func workerReady(id: String, name: String, threads: Int, busy: Int, now: Double) {
+        if workers[id] != nil { _ = lose(worker: id, reason: "re-registered", now: now) }
+        workers[id] = WorkerState(id: id, name: name, threads: threads, lastHeard: now, busy: busy)
+    }
+
+    /// Any message from a worker proves it alive. Returns false for an unknown worker (it must say `ready`).
+    public mutating func heard(from id: String, now: Double) -> Bool {
+        guard workers[id] != nil else { return false }
+        workers[id]!.lastHeard = now
+        return true
+    }
+
+    /// A worker left (goodbye, or it cannot be reached): its leases are requeued.
+    public mutating func remove(worker id: String, reason: String, now: Double) -> [Event] {
+        guard workers[id] != nil else { return [] }
+        return lose(worker: id, reason: reason, now: now)
+    }
+
+    public var liveWorkers: [String] { workers.keys.sorted() }
+
+    // MARK: Leases
+
+    /// Progress renews a lease.
+    public mutating func progress(lease token: String, worker: String, now: Double) -> Verdict {
+        guard let lease = leases[token], lease.worker == worker else { return .rejected("lease \(token) is not live") }
+        leases[token]!.expires = now + config.leaseSeconds
+        return .accepted(lease.tile)
+    }
+
+    /// A finished tile. Accepted only under a live lease held by this worker.
+    public mutating func complete(lease token: String, worker: String, seconds: Double, now: Double) -> (Verdict, [Event]) {
+        guard let lease = leases[token], lease.worker == worker else {
+            if workers[worker] != nil, workers[worker]!.busy > 0 { workers[worker]!.busy -= 1 }
+            return (.rejected("lease \(token) is not live (lapsed, revoked or from before a restart)"), [])
+        }
+        revoke(token)
+        workers[worker]?.tiles += 1
+        workers[worker]?.computeSeconds += seconds
+        var job = jobs[lease.tile.job]!
+        job.done.insert(lease.tile.tile)
+        jobs[job.id] = job
+        let finished = job.done.count == job.work[job.stage].count
+        return (.accepted(lease.tile), finished ? [.stageFinished(job: job.id, stage: job.stage)] : [])
+    }
+
+    /// The worker could not render the tile.
+    public mutating func failed(lease token: String, worker: String, reason: String, now: Double) -> (Verdict, [Event]) {
+        guard let lease = leases[token], lease.worker == worker else {
+            if workers[worker] != nil, workers[worker]!.busy > 0 { workers[worker]!.busy -= 1 }
+            return (.rejected("lease \(token) is not live"), [])
+        }
+        revoke(token)
+        return (.accepted(lease.tile), requeue(lease, reason: reason, now: now))
+    }
+
+    /// Expires silent workers and lapsed leases.
+    public mutating func tick(now: Double) -> [Event] {
+        var events: [Event] = []
+        let silence = config.heartbeat * Double(config.liveness)
+        for id in workers.keys.sorted() where now - workers[id]!.lastHeard > silence {
+            events += lose(worker: id, reason: "silent for \(Int(silence)) s", now: now)
+        }
+        for token in leases.keys.sorted() where leases[token]!.expires < now {
+            let lease = leases[token]!
+            revoke(token)
+            events += requeue(lease, reason: "lease lapsed after \(Int(config.leaseSeconds)) s without progress", now: now)
+        }
+        updateWaitingDetails()
+        return events
+    }
+
+    /// Fills every worker's free credit. Deterministic: workers by id, jobs by priority then age.
+    public mutating func assignments(now: Double) -> [Event] {
+        var events: [Event] = []
+        let order = jobs.values.filter { $0.runnable }.sorted { ($0.priority, -$0.seq) > ($1.priority, -$1.seq) }.map(\.id)
+        for wid in workers.keys.sorted() {
+            while let w = workers[wid], w.leases.count + w.busy < config.credit {
+                guard let (jid, tile) = nextTile(for: wid, jobs: order) else { break }
+                counter += 1
+                let token = "\(epoch)-\(counter)"
+                let id = TileID(job: jid, stage: jobs[jid]!.stage, tile: tile)
+                leases[token] = Lease(token: token, tile: id, worker: wid, expires: now + config.leaseSeconds)
+                workers[wid]!.leases.insert(token)
+                jobs[jid]!.pending.removeAll { $0 == tile }
+                events.append(.assign(worker: wid, tile: id, lease: token))
+            }
+        }
+        updateWaitingDetails()
+        return events
+    }
+
+    func nextTile(for worker: String, jobs order: [String]) -> (String, Int)? {
+        for jid in order {
+            let job = jobs[jid]!
+            guard !job.blocklist.contains(worker) else { continue }
+            if let t = job.pending.first(where: { !(job.tileFailures[$0]?.contains(worker) ?? false) }) { return (jid, t) }
+        }
+        return nil
+    }
+
+    mutating func revoke(_ token: String) {
+        guard let lease = leases.removeValue(forKey: token) else { return }
+        workers[lease.worker]?.leases.remove(token)
+    }
+
+    mutating func lose(worker id: String, reason: String, now: Double) -> [Event] {
+        var events: [Event] = [.workerLost(worker: id)]
+        for token in workers[id]!.leases.sorted() {
+            let lease = leases[token]!
+            revoke(token)
+            events += requeue(lease, reason: "worker \(id) lost: \(reason)", now: now)
+        }
+        workers[id] = nil
+        return events
+    }
+
+    /// Puts a tile back and counts the failure against the tile and the worker.
+    mutating func requeue(_ lease: Lease, reason: String, now: Double) -> [Event] {
+        guard var job = jobs[lease.tile.job], !job.state.isFinal, lease.tile.stage == job.stage else { return [] }
+        var events: [Event] = [.requeued(tile: lease.tile, worker: lease.worker, lease: lease.token, reason: reason)]
+        let t = lease.tile.tile
+        job.tileFailures[t, default: []].insert(lease.worker)
+        job.failuresByWorker[lease.worker, default: 0] += 1
+        if job.failuresByWorker[lease.worker]! >= config.workerFailureLimit, !job.blocklist.contains(lease.worker) {
+            job.blocklist.insert(lease.worker)
+            events.append(.workerBlocklisted(worker: lease.worker, job: job.id))
+        }
+        jobs[job.id] = job
+        if job.tileFailures[t]!.count >= config.tileFailureLimit {
+            let why = "tile \(lease.tile) failed on \(job.tileFailures[t]!.count) workers; last: \(reason)"
+            end(job: job.id, state: .failed, detail: why, now: now)
+            return events + [.jobFailed(job: job.id, reason: why)]
+        }
+        if !jobs[job.id]!.pending.contains(t) {
+            jobs[job.id]!.pending.append(t)
+            jobs[job.id]!.pending.sort()
+        }
+        return events
+    }
+
+    /// A runnable job with pending tiles and no lease says what it waits for.
+    mutating func updateWaitingDetails() {
+        for (id, job) in jobs where job.runnable {
+            let leased = leases.values.contains { $0.tile.job == id }
+            if job.pending.isEmpty || leased {
+                jobs[id]!.detail = nil
+            } else if workers.isEmpty {
+                jobs[id]!.detail = "waiting for workers: none connected"
+            } else if workers.keys.allSatisfy({ job.blocklist.contains($0) }) {
+                jobs[id]!.detail = "waiting for workers: every connected worker is blocklisted for this job"
+            } else {
+                jobs[id]!.detail = "waiting for a free worker"
+            }
+        }
+    }
+
+    // MARK: Reports
+
+    public func lease(_ token: String) -> Lease? { leases[token] }
+
+    public func state(of job: String) -> JobState? { jobs[job]?.state }
+
+    public func status(job id: String, now: Double) -> JobStatus? {
+        guard let j = jobs[id] else { return nil }
+        let total = j.work.joined().reduce(0, +)
+        let finishedStages = j.state == .done ? j.work.count : j.stage
+        let doneWork = j.work.prefix(finishedStages).joined().reduce(0, +)
+            + (j.state == .done ? 0 : j.done.reduce(0.0) { $0 + j.work[j.stage][$1] })
+        let tilesTotal = j.work.reduce(0) { $0 + $1.count }
+        let tilesDone = j.work.prefix(finishedStages).reduce(0) { $0 + $1.count } + (j.state == .done ? 0 : j.done.count)
+        return JobStatus(id: j.id, name: j.name, priority: j.priority, state: j.state, detail: j.detail, stage: j.stage,
+                         stages: j.work.count, tilesDone: tilesDone, tilesTotal: tilesTotal,
+                         workFraction: total > 0 ? doneWork / total : 0,
+                         elapsed: j.started.map { (j.finished ?? now) - $0 } ?? 0)
+    }
+
+    public func jobStatuses(now: Double) -> [JobStatus] {
+        jobs.values.sorted { $0.seq < $1.seq }.compactMap { status(job: $0.id, now: now) }
+    }
+
+    public var workerStatuses: [WorkerStatus] {
+        workers.values.sorted { $0.id < $1.id }.map {
+            WorkerStatus(id: $0.id, name: $0.name, threads: $0.threads, tiles: $0.tiles, computeSeconds: $0.computeSeconds,
+                         leases: $0.leases.sorted())
+        }
+    }
+}

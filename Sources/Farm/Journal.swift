@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+import Imaging
+
+/// The coordinator's persistent state under `--state DIR` (Docs/operations.md, "State directory"):
+/// - `farm.sqlite` (GRDB): jobs, their current stage and state, and every finished tile;
+/// - `jobs/ID/` files: the submitted images, finished tiles' pixels (`sS-tT.px`), finished stages' canvases
+///   (`stage-S.px`) and the output.
+/// Pixels are written first (to a temporary file, fsynced, renamed), the row that points at them second, so
+/// after a `kill -9` a row always has its file; a file without a row is simply written again.
+public final class Journal: @unchecked Sendable {
+    public let directory: URL
+    let db: DatabaseQueue
+
+    public struct StoredJob: Sendable {
+        public var id: String
+        public var seq: Int
+        public var spec: JobSpec
+        public var state: JobState
+        public var detail: String?
+        /// The first stage not yet finished.
+        public var stage: Int
+        public var inputs: [URL]
+    }
+
+    public init(directory: URL) throws {
+        self.directory = directory
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("jobs"), withIntermediateDirectories: true)
+        db = try DatabaseQueue(path: directory.appendingPathComponent("farm.sqlite").path)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE job (
+                    id TEXT PRIMARY KEY, seq INTEGER NOT NULL, spec TEXT NOT NULL, state TEXT NOT NULL, detail TEXT,
+                    stage INTEGER NOT NULL DEFAULT 0, inputs INTEGER NOT NULL, created REAL NOT NULL);
+                CREATE TABLE tile (
+                    job TEXT NOT NULL REFERENCES job(id), stage INTEGER NOT NULL, tile INTEGER NOT NULL,
+                    worker TEXT NOT NULL, seconds REAL NOT NULL, PRIMARY KEY (job, stage, tile));
+                """)
+        }
+        try migrator.migrate(db)
+    }
+
+    func jobDirectory(_ id: String) -> URL { directory.appendingPathComponent("jobs/\(id)") }
+
+    /// Stores a new job and its input files (content first, then styles).
+    public func add(job id: String, spec: JobSpec, inputs: [[UInt8]]) throws -> StoredJob {
+        let dir = jobDirectory(id)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for (i, bytes) in inputs.enumerated() { try Self.writeDurably(Data(bytes), to: dir.appendingPathComponent("input-\(i)")) }
+        let json = String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)
+        let seq = try db.write { db -> Int in
+            let seq = (try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM job") ?? 0) + 1
+            try db.execute(sql: "INSERT INTO job (id, seq, spec, state, inputs, created) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [id, seq, json, JobState.queued.rawValue, inputs.count, Date().timeIntervalSince1970])
+            return seq
+        }
+        return StoredJob(id: id, seq: seq, spec: spec, state: .queued, stage: 0, inputs: inputURLs(id, count: inputs.count))
+    }
+
+    func inputURLs(_ id: String, count: Int) -> [URL] {
+        (0 ..< count).map { jobDirectory(id).appendingPathComponent("input-\($0)") }
+    }
+
+    /// Every job, oldest first.
+    public func jobs() throws -> [StoredJob] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM job ORDER BY seq").map { row in
+                let id: String = row["id"]
+                let spec = try JSONDecoder().decode(JobSpec.self, from: Data((row["spec"] as String).utf8))
+                return StoredJob(id: id, seq: row["seq"], spec: spec, state: JobState(rawValue: row["state"]) ?? .failed,
+                                 detail: row["detail"], stage: row["stage"], inputs: inputURLs(id, count: row["inputs"]))
+            }
+        }
+    }
+
+    public func setState(job id: String, _ state: JobState, detail: String? = nil) throws {
+        try db.write { try $0.execute(sql: "UPDATE job SET state = ?, detail = ? WHERE id = ?", arguments: [state.rawValue, detail, id]) }
+    }
+
+    /// Records a finished tile: its pixels, then its row.
+    public func tileFinished(job id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) throws {
+        try Self.writeDurably(Self.encode(pixels), to: jobDirectory(id).appendingPathComponent("s\(stage)-t\(tile).px"))
+        try db.write {
+            try $0.execute(sql: "INSERT OR REPLACE INTO tile (job, stage, tile, worker, seconds) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [id, stage, tile, worker, seconds])
+        }
+    }
+
+    /// The finished tiles of a stage, by tile index.
+    public func finishedTiles(job id: String, stage: Int) throws -> [Int: PlanarImage] {
+        let rows = try db.read { try Int.fetchAll($0, sql: "SELECT tile FROM tile WHERE job = ? AND stage = ?", arguments: [id, stage]) }
+        var out: [Int: PlanarImage] = [:]
+        for t in rows {
+            out[t] = try Self.decode(Data(contentsOf: jobDirectory(id).appendingPathComponent("s\(stage)-t\(t).px")))
+        }
+        return out
+    }
+
+    /// Records a finished stage: its canvas, then the job's stage counter. Its tiles' files are deleted.
+    public func stageFinished(job id: String, stage: Int, canvas: PlanarImage) throws {
+        try Self.writeDurably(Self.encode(canvas), to: jobDirectory(id).appendingPathComponent("stage-\(stage).px"))
+        try db.write { try $0.execute(sql: "UPDATE job SET stage = ? WHERE id = ?", arguments: [stage + 1, id]) }
+        let fm = FileManager.default
+        if stage > 0 { try? fm.removeItem(at: jobDirectory(id).appendingPathComponent("stage-\(stage - 1).px")) }
+        for name in (try? fm.contentsOfDirectory(atPath: jobDirectory(id).path)) ?? [] where name.hasPrefix("s\(stage)-t") {
+            try? fm.removeItem(at: jobDirectory(id).appendingPathComponent(name))
+        }
+    }
+
+    /// The canvas a finished stage left.
+    public func canvas(job id: String, stage: Int) throws -> PlanarImage {
+        try Self.decode(Data(contentsOf: jobDirectory(id).appendingPathComponent("stage-\(stage).px")))
+    }
+
+    /// Where a job's output is written.
+    public func outputURL(job id: String, format: String) -> URL {
+        jobDirectory(id).appendingPathComponent("output.\(format == "tiff" ? "tiff" : "png")")
+    }
+
+    // MARK: Files
+
+    /// Raw pixels: "SFPX", width, height, channels (UInt32 little-endian), then float32 little-endian.
+    static func encode(_ image: PlanarImage) -> Data {
+        var d = Data("SFPX".utf8)
+        for v in [image.width, image.height, image.channels] { withUnsafeBytes(of: UInt32(v).littleEndian) { d.append(contentsOf: $0) } }
+        image.pixels.withUnsafeBytes { d.append(contentsOf: $0) }
+        return d
+    }
+
+    static func decode(_ data: Data) throws -> PlanarImage {
+        let bytes = [UInt8](data)
+        guard bytes.count >= 16, bytes.prefix(4) == [0x53, 0x46, 0x50, 0x58] else { throw JournalError.corrupt("not an SFPX file") }
+        func u32(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 | Int(bytes[o + 2]) << 16 | Int(bytes[o + 3]) << 24 }
+        let (w, h, c) = (u32(4), u32(8), u32(12))
+        guard w > 0, h > 0, c > 0, bytes.count == 16 + 4 * w * h * c else { throw JournalError.corrupt("SFPX size mismatch") }
+        return try PixelCodec.decode(Array(bytes[16...]), width: w, height: h, channels: c)
+    }
+
+    /// Writes to a temporary file, fsyncs it and renames it into place.
+    public static func writeDurably(_ data: Data, to url: URL) throws {
+        let tmp = url.appendingPathExtension("tmp")
+        try data.write(to: tmp)
+        let handle = try FileHandle(forWritingTo: tmp)
+        try handle.synchronize()
+        try handle.close()
+        guard rename(tmp.path, url.path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
+        }
+    }
+}
+
+public enum JournalError: Error, CustomStringConvertible {
+    case corrupt(String)
+    public var description: String {
+        switch self { case let .corrupt(why): "journal file is corrupt: \(why)" }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// An embedded farm on loopback: a coordinator on a thread of this process and worker processes of this same
+/// executable. What `stylefarm render --local-farm N` and the demo use.
+public final class LocalFarm: @unchecked Sendable {
+    public let coordinator: Coordinator
+    public let workers: [Process]
+    let stopLock = NSLock()
+    var stopped = false
+    let finished = DispatchSemaphore(value: 0)
+
+    /// Starts a coordinator on `tcp://127.0.0.1:*` with its state in `stateDirectory`, and `workers` worker
+    /// processes with `threadsPerWorker` threads each.
+    public init(stateDirectory: URL, weights: URL, workers count: Int, threadsPerWorker: Int,
+                log: @escaping @Sendable (String) -> Void) throws {
+        var config = Coordinator.Config(stateDirectory: stateDirectory, weights: weights)
+        config.bind = "tcp://127.0.0.1:*"
+        config.log = { log("coordinator: " + $0) }
+        let coordinator = try Coordinator(config: config)
+        self.coordinator = coordinator
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        workers = try (0 ..< count).map { i in
+            let p = Process()
+            p.executableURL = exe
+            p.arguments = ["worker", "--connect", coordinator.endpoint, "--threads", "\(threadsPerWorker)", "--name", "local\(i + 1)",
+                           "--weights", weights.path, "--parent-pid", "\(getpid())", "--quiet"]
+            try p.run()
+            return p
+        }
+        let box = UnsafeSendableBox(self)
+        Thread {
+            box.value.coordinator.run(until: { box.value.isStopped })
+            box.value.finished.signal()
+        }.start()
+    }
+
+    var isStopped: Bool {
+        stopLock.lock()
+        defer { stopLock.unlock() }
+        return stopped
+    }
+
+    /// Stops the coordinator and the workers.
+    public func shutdown() {
+        stopLock.lock()
+        let already = stopped
+        stopped = true
+        stopLock.unlock()
+        guard !already else { return }
+        finished.wait()
+        for p in workers where p.isRunning { p.terminate() }
+        for p in workers { p.waitUntilExit() }
+    }
+}
+
+struct UnsafeSendableBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

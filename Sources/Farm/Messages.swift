@@ -1,0 +1,163 @@
+import Imaging
+import StyleCore
+
+// The bodies of the protocol's messages (Docs/protocol.md, "Messages"). Every field is required unless
+// it is an optional here.
+
+/// worker → coordinator: first message after connecting (and after every reconnect).
+public struct ReadyBody: Codable, Sendable {
+    public var name: String
+    public var threads: Int
+    /// Protocol versions the worker speaks.
+    public var versions: [UInt8]
+    /// SHA-256 of the weights the worker has cached, if any.
+    public var weights: String?
+    /// Leases of tiles the worker is still computing from before a reconnect (they hold its credit).
+    public var busy: [String]
+}
+
+/// coordinator → worker: the answer to `ready`.
+public struct WelcomeBody: Codable, Sendable {
+    public var worker: String
+    public var heartbeatSeconds: Double
+    public var liveness: Int
+    /// SHA-256 of the weights the farm renders with; the worker fetches them if it lacks them.
+    public var weights: String
+    public var weightsBytes: Int
+}
+
+/// Either way: ask for content-addressed bytes (`kind` is "weights" or "targets").
+public struct FetchBody: Codable, Sendable {
+    public var kind: String
+    public var sha256: String
+}
+
+/// coordinator → worker: one tile to render, under a lease. Payload: the content crop and the start canvas
+/// crop of the tile's render rectangle, each (3, h, w) little-endian float32.
+public struct AssignBody: Codable, Sendable {
+    public var lease: String
+    public var job: String
+    public var stage: Int
+    public var task: TileTask
+    public var options: RenderOptions
+    public var pooling: Pool2x2.Kind
+    /// SHA-256 of the job's Gram targets (fetch them when not cached).
+    public var targets: String
+    public var canvasWidth: Int
+    public var canvasHeight: Int
+    /// Seconds after which the lease lapses unless progress renews it.
+    public var leaseSeconds: Double
+}
+
+/// worker → coordinator: renews a lease.
+public struct ProgressBody: Codable, Sendable {
+    public var lease: String
+    public var iteration: Int
+    public var iterations: Int
+    public var loss: Double
+}
+
+/// worker → coordinator: a finished tile. Payload: the tile's core, (3, h, w) little-endian float32.
+public struct ResultBody: Codable, Sendable {
+    public var lease: String
+    public var seconds: Double
+    public var loss: Double
+}
+
+/// worker → coordinator: the tile could not be rendered.
+public struct FailedBody: Codable, Sendable {
+    public var lease: String
+    public var reason: String
+}
+
+/// coordinator → worker or client: a message was refused (stale lease, unknown job, ...). Not fatal.
+public struct RejectBody: Codable, Sendable {
+    public var lease: String?
+    public var reason: String
+}
+
+/// Either way: a protocol error (`code` is framing, version, command, size, body, or state). The sender of
+/// the offending message should not repeat it.
+public struct ErrorBody: Codable, Sendable {
+    public var code: String
+    public var message: String
+    public var versions: [UInt8]?
+}
+
+/// client → coordinator: a job. Payload: the content image file, then each style image file (PNG, JPEG
+/// or TIFF bytes, as on disk).
+public struct SubmitBody: Codable, Sendable {
+    public var spec: JobSpec
+}
+
+/// coordinator → client.
+public struct SubmittedBody: Codable, Sendable {
+    public var job: String
+}
+
+/// client → coordinator: `job` nil asks for every job.
+public struct StatusBody: Codable, Sendable {
+    public var job: String?
+}
+
+/// client → coordinator.
+public struct CancelBody: Codable, Sendable {
+    public var job: String
+}
+
+/// A job as `status` reports it.
+public struct JobStatus: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var priority: Int
+    public var state: JobState
+    /// Why it failed, or what it waits for.
+    public var detail: String?
+    public var stage: Int
+    public var stages: Int
+    public var tilesDone: Int
+    public var tilesTotal: Int
+    /// Pixel-iterations done over the job's total (what an ETA should use).
+    public var workFraction: Double
+    public var elapsed: Double
+}
+
+/// A worker as `status` reports it.
+public struct WorkerStatus: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var threads: Int
+    public var tiles: Int
+    public var computeSeconds: Double
+    public var leases: [String]
+}
+
+/// coordinator → client: the answer to `status`, `cancel` and `submit` errors.
+public struct StatusReplyBody: Codable, Sendable {
+    public var jobs: [JobStatus]
+    public var workers: [WorkerStatus]
+}
+
+/// coordinator → client: the answer to `fetchOutput`. Payload: the output file.
+public struct OutputBody: Codable, Sendable {
+    public var job: String
+    public var file: String
+}
+
+/// Tile pixels on the wire: planar float32, little-endian.
+public enum PixelCodec {
+    public static func encode(_ image: PlanarImage) -> [UInt8] {
+        image.pixels.withUnsafeBytes { Array($0) }  // little-endian hosts only (x86-64, arm64)
+    }
+
+    public static func decode(_ bytes: [UInt8], width: Int, height: Int, channels: Int = 3) throws -> PlanarImage {
+        let n = width * height * channels
+        guard bytes.count == n * 4 else {
+            throw ProtocolError.malformedBody("pixel payload of \(bytes.count) bytes, expected \(n * 4) for \(width)x\(height)x\(channels)")
+        }
+        var pixels = [Float](repeating: 0, count: n)
+        pixels.withUnsafeMutableBytes { $0.copyBytes(from: bytes) }
+        guard pixels.allSatisfy(\.isFinite) else { throw ProtocolError.malformedBody("pixel payload has non-finite values") }
+        return PlanarImage(width: width, height: height, channels: channels, pixels: pixels)
+    }
+}

@@ -1,0 +1,126 @@
+import CZmq
+import Foundation
+
+/// A libzmq error: the failing call and `zmq_strerror`'s text.
+public struct ZMQError: Error, CustomStringConvertible {
+    public let call: String
+    public let code: Int32
+    public var description: String { "\(call): \(String(cString: zmq_strerror(code)))" }
+
+    static func last(_ call: String) -> ZMQError { ZMQError(call: call, code: zmq_errno()) }
+}
+
+/// One libzmq context per process (it owns the I/O thread).
+public final class ZMQContext: @unchecked Sendable {
+    let handle: UnsafeMutableRawPointer
+
+    public static let shared = ZMQContext()
+
+    public init() {
+        handle = zmq_ctx_new()!
+    }
+}
+
+/// A thin, typed wrapper of the libzmq sockets the farm uses (ROUTER in the coordinator, DEALER in workers
+/// and clients). Not thread-safe, as libzmq sockets are not: one thread owns each socket.
+public final class ZMQSocket {
+    public enum Kind { case router, dealer }
+
+    private var handle: UnsafeMutableRawPointer?
+
+    public init(_ kind: Kind, context: ZMQContext = .shared) throws {
+        guard let h = zmq_socket(context.handle, kind == .router ? ZMQ_ROUTER : ZMQ_DEALER) else {
+            throw ZMQError.last("zmq_socket")
+        }
+        handle = h
+        try set(ZMQ_LINGER, int: 0)
+    }
+
+    deinit { close() }
+
+    public func close() {
+        if let h = handle { zmq_close(h) }
+        handle = nil
+    }
+
+    public func set(_ option: Int32, int value: Int32) throws {
+        var v = value
+        guard zmq_setsockopt(handle, option, &v, MemoryLayout<Int32>.size) == 0 else { throw ZMQError.last("zmq_setsockopt(\(option))") }
+    }
+
+    public func set(_ option: Int32, int64 value: Int64) throws {
+        var v = value
+        guard zmq_setsockopt(handle, option, &v, MemoryLayout<Int64>.size) == 0 else { throw ZMQError.last("zmq_setsockopt(\(option))") }
+    }
+
+    public func set(_ option: Int32, bytes: [UInt8]) throws {
+        guard zmq_setsockopt(handle, option, bytes, bytes.count) == 0 else { throw ZMQError.last("zmq_setsockopt(\(option))") }
+    }
+
+    /// Binds and returns the endpoint actually bound (a `*` port resolved).
+    @discardableResult
+    public func bind(_ endpoint: String) throws -> String {
+        guard zmq_bind(handle, endpoint) == 0 else { throw ZMQError.last("zmq_bind(\(endpoint))") }
+        var buf = [CChar](repeating: 0, count: 256)
+        var size = buf.count
+        guard zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buf, &size) == 0 else { return endpoint }
+        return String(cString: buf)
+    }
+
+    public func connect(_ endpoint: String) throws {
+        guard zmq_connect(handle, endpoint) == 0 else { throw ZMQError.last("zmq_connect(\(endpoint))") }
+    }
+
+    /// Sends a multipart message without blocking. Returns false when it cannot be sent now: the peer is
+    /// unknown or gone (ROUTER_MANDATORY), or its queue is full.
+    @discardableResult
+    public func send(_ frames: [[UInt8]]) throws -> Bool {
+        for (i, frame) in frames.enumerated() {
+            let flags = ZMQ_DONTWAIT | (i < frames.count - 1 ? ZMQ_SNDMORE : 0)
+            let rc = frame.withUnsafeBytes { zmq_send(handle, $0.baseAddress, frame.count, flags) }
+            if rc < 0 {
+                let e = zmq_errno()
+                if e == EAGAIN || e == EHOSTUNREACH {
+                    // A partly sent message is dropped by libzmq when the first frame fails; later frames
+                    // cannot fail for these reasons once the first went out.
+                    return false
+                }
+                throw ZMQError(call: "zmq_send", code: e)
+            }
+        }
+        return true
+    }
+
+    /// Waits up to `timeout` seconds for a message; returns its frames, or nil on timeout. Frames beyond
+    /// `maxFrames` are read and dropped, and `truncated` says so.
+    public func receive(timeout: Double, maxFrames: Int = 16) throws -> (frames: [[UInt8]], truncated: Bool)? {
+        var item = zmq_pollitem_t(socket: handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
+        let rc = zmq_poll(&item, 1, max(0, Int(timeout * 1000)))
+        if rc < 0 {
+            if zmq_errno() == EINTR { return nil }
+            throw ZMQError.last("zmq_poll")
+        }
+        guard rc > 0 else { return nil }
+        var frames: [[UInt8]] = []
+        var more = true
+        var overflow = false
+        while more {
+            var msg = zmq_msg_t()
+            zmq_msg_init(&msg)
+            defer { zmq_msg_close(&msg) }
+            guard zmq_msg_recv(&msg, handle, ZMQ_DONTWAIT) >= 0 else {
+                if zmq_errno() == EAGAIN { break }
+                throw ZMQError.last("zmq_msg_recv")
+            }
+            if frames.count < maxFrames {
+                let size = zmq_msg_size(&msg)
+                let data = zmq_msg_data(&msg)
+                frames.append(size == 0 ? [] : Array(UnsafeRawBufferPointer(start: data, count: size)))
+            } else {
+                overflow = true
+            }
+            more = zmq_msg_more(&msg) != 0
+        }
+        return (frames, overflow)
+    }
+}

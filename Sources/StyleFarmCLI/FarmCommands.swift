@@ -1,0 +1,235 @@
+import ArgumentParser
+import Farm
+import Foundation
+import Imaging
+import StyleCore
+import VGGWeights
+
+/// `stylefarm render`: one image, in this process or on an embedded local farm.
+struct RenderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Render one image in this process, or on an embedded local farm with --local-farm N.",
+        discussion: """
+            Optimises an image so that its VGG19 features match CONTENT (at --content-layer) and the Gram
+            matrices of the STYLE images (relu1_1 … relu5_1), plus total variation. Output: 16-bit PNG (or
+            8-bit with --bit-depth 8), or 16-bit TIFF when OUT ends in .tif/.tiff. Outputs larger than
+            --coarse-size are rendered coarse-to-fine in overlapping tiles.
+            """)
+
+    @OptionGroup var job: RenderArguments
+    @OptionGroup var compute: ComputeOptions
+    @Option(help: "Render on an embedded farm: a coordinator and N worker processes on loopback (0: in this process).")
+    var localFarm = 0
+
+    func validate() throws {
+        guard (0 ... 64).contains(localFarm) else { throw ValidationError("--local-farm must be between 0 and 64") }
+    }
+
+    func run() throws {
+        guard localFarm > 0 else { return try job.render(compute: compute) }
+        let (spec, content, styles) = try job.farmJob(name: URL(fileURLWithPath: job.output).lastPathComponent, priority: 50)
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("stylefarm-local-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let perWorker = max(1, compute.threads / localFarm)
+        printError("embedded farm: a coordinator and \(localFarm) workers × \(perWorker) threads on loopback")
+        let farm = try LocalFarm(stateDirectory: state, weights: WeightsLocation.resolve(explicit: compute.weights),
+                                 workers: localFarm, threadsPerWorker: perWorker, log: { _ in })
+        defer { farm.shutdown() }
+        let client = FarmClient(endpoint: farm.coordinator.endpoint)
+        let id = try client.submit(spec, content: content, styles: styles)
+        try FarmWait.untilDone(client: client, job: id, output: URL(fileURLWithPath: job.output))
+    }
+}
+
+extension RenderArguments {
+    /// A farm job for these arguments, with the image files' bytes (read and decoded here first, so that
+    /// a bad file is reported before anything is sent).
+    func farmJob(name: String, priority: Int) throws -> (JobSpec, [UInt8], [[UInt8]]) {
+        let contentURL = URL(fileURLWithPath: content)
+        let contentImage = try ImageIO.read(contentURL).image
+        let styleURLs = styles.map { URL(fileURLWithPath: $0) }
+        for url in styleURLs { _ = try ImageIO.read(url) }
+        let weights = try styleBlend.map { try Self.floats($0, count: styles.count, name: "--style-blend") } ?? styles.map { _ in 1 }
+        let target = try outputSize(content: contentImage)
+        let blank = PlanarImage(width: 1, height: 1, channels: 3, fill: 0)
+        let poster = try posterJob(content: blank, styles: weights.map { (blank, $0) }, width: target.width, height: target.height)
+        let ext = URL(fileURLWithPath: output).pathExtension.lowercased()
+        let spec = JobSpec(name: name, priority: priority, poster: poster.settings, styleWeights: weights, crop: target.crop,
+                           preserveColors: preserveColors, bitDepth: bitDepth, dpi: target.dpi,
+                           format: ext == "tif" || ext == "tiff" ? "tiff" : "png")
+        try spec.validate()
+        return (spec, [UInt8](try Data(contentsOf: contentURL)), try styleURLs.map { [UInt8](try Data(contentsOf: $0)) })
+    }
+}
+
+/// Waiting for a farm job with a progress bar, then fetching its output.
+enum FarmWait {
+    static func untilDone(client: FarmClient, job id: String, output: URL) throws {
+        var bar: ProgressBar?
+        let final = try client.wait(job: id) { s in
+            if bar == nil { bar = ProgressBar(total: s.tilesTotal, label: "farm") }
+            bar!.update(s.tilesDone, status: "stage \(min(s.stage + 1, s.stages))/\(s.stages) \(s.state.rawValue)"
+                + (s.detail.map { ": " + $0 } ?? ""), elapsed: s.elapsed, work: s.workFraction)
+        }
+        bar?.finish()
+        guard final.state == .done else {
+            throw ValidationError("job \(id) \(final.state.rawValue): \(final.detail ?? "no reason given")")
+        }
+        let bytes = try client.output(job: id)
+        try Journal.writeDurably(Data(bytes), to: output)
+        print("wrote \(output.path) (job \(id), \(String(format: "%.1f", final.elapsed)) s on the farm)")
+    }
+}
+
+/// Set by SIGINT/SIGTERM; the long-running commands poll it.
+nonisolated(unsafe) var stopRequested = false
+
+func stopOnSignals() {
+    signal(SIGINT) { _ in stopRequested = true }
+    signal(SIGTERM) { _ in stopRequested = true }
+}
+
+/// `stylefarm coordinator`.
+struct CoordinatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the farm's coordinator: queue jobs, lease tiles to workers, blend, write outputs.",
+        discussion: "State (jobs, finished tiles, outputs) lives in --state and survives restarts; see Docs/operations.md.")
+
+    @Option(help: "ZeroMQ endpoint to bind.") var bind = "tcp://*:5555"
+    @Option(help: "State directory (journal, tiles, outputs).")
+    var state = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share/stylefarm/coordinator").path
+    @Option(help: ArgumentHelp("Weights file (.sfw), sent to workers that lack it.", valueName: "path")) var weights: String?
+    @Option(help: "Seconds between heartbeats.") var heartbeat = 1.0
+    @Option(help: "Missed heartbeats before a worker is lost.") var liveness = 3
+    @Option(help: "Seconds a tile lease lasts without progress.") var leaseSeconds = 60.0
+    @Option(help: "Tiles in flight per worker (1 or 2).") var credit = 1
+
+    func validate() throws {
+        guard heartbeat >= 0.05, liveness >= 2, leaseSeconds >= 1, (1 ... 2).contains(credit) else {
+            throw ValidationError("need --heartbeat ≥ 0.05, --liveness ≥ 2, --lease-seconds ≥ 1, --credit 1 or 2")
+        }
+    }
+
+    func run() throws {
+        var config = Coordinator.Config(stateDirectory: URL(fileURLWithPath: state),
+                                        weights: WeightsLocation.resolve(explicit: weights))
+        config.bind = bind
+        config.scheduler.heartbeat = heartbeat
+        config.scheduler.liveness = liveness
+        config.scheduler.leaseSeconds = leaseSeconds
+        config.scheduler.credit = credit
+        let coordinator = try Coordinator(config: config)
+        stopOnSignals()
+        coordinator.run(until: { stopRequested })
+    }
+}
+
+/// `stylefarm worker`.
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a farm worker: render tiles for a coordinator. Needs only this binary.",
+        discussion: "The coordinator sends the weights (cached under --cache) and each job's Gram targets.")
+
+    @Option(help: "Coordinator endpoint.") var connect: String
+    @Option(help: "Threads for OpenBLAS and the compute core.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Name shown in status.") var name = ProcessInfo.processInfo.hostName
+    @Option(help: ArgumentHelp("Local weights to use when they match the farm's (default: the usual location, if present).",
+                               valueName: "path")) var weights: String?
+    @Option(help: "Cache directory for fetched weights.")
+    var cache = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/stylefarm").path
+    @Option(help: .hidden) var parentPid: Int32?
+    @Flag(help: "Log only errors.") var quiet = false
+
+    func validate() throws {
+        guard (1 ... 1024).contains(threads) else { throw ValidationError("--threads must be between 1 and 1024") }
+    }
+
+    func run() throws {
+        var config = Worker.Config(endpoint: connect, name: name, threads: threads, cacheDirectory: URL(fileURLWithPath: cache))
+        let local = WeightsLocation.resolve(explicit: weights)
+        config.localWeights = FileManager.default.fileExists(atPath: local.path) ? local : nil
+        config.parentPID = parentPid
+        if quiet { config.log = { _ in } }
+        // A cached fetch from an earlier run counts as local weights too.
+        if config.localWeights == nil, let cached = try? FileManager.default.contentsOfDirectory(
+            at: config.cacheDirectory.appendingPathComponent("weights"), includingPropertiesForKeys: nil).first {
+            config.localWeights = cached
+        }
+        stopOnSignals()
+        Worker(config: config).run(until: { stopRequested })
+    }
+}
+
+/// Options naming the coordinator, for the client commands.
+struct ConnectOptions: ParsableArguments {
+    @Option(help: "Coordinator endpoint.") var connect = "tcp://127.0.0.1:5555"
+    @Option(help: "Seconds to wait for an answer (each of 3 tries).") var timeout = 10.0
+}
+
+/// `stylefarm submit`.
+struct SubmitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit a render to a farm; wait for it with a progress bar (default) or --detach.",
+        discussion: "Takes the same job options as `render`. With --detach, prints the job id; fetch later with status.")
+
+    @OptionGroup var job: RenderArguments
+    @OptionGroup var farm: ConnectOptions
+    @Option(help: "Priority 0...100 (higher first).") var priority = 50
+    @Option(help: "Job name (default: the output's file name).") var name: String?
+    @Flag(help: "Print the job id and return without waiting.") var detach = false
+
+    func run() throws {
+        let (spec, content, styles) = try job.farmJob(name: name ?? URL(fileURLWithPath: job.output).lastPathComponent,
+                                                      priority: priority)
+        let client = FarmClient(endpoint: farm.connect, timeout: farm.timeout)
+        let id = try client.submit(spec, content: content, styles: styles)
+        print("submitted job \(id)")
+        if !detach { try FarmWait.untilDone(client: client, job: id, output: URL(fileURLWithPath: job.output)) }
+    }
+}
+
+/// `stylefarm status`.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a farm's jobs and workers.")
+
+    @OptionGroup var farm: ConnectOptions
+    @Argument(help: "A job id (default: every job).") var job: String?
+    @Option(help: "Also fetch the finished job's output to this file.") var output: String?
+
+    func run() throws {
+        let client = FarmClient(endpoint: farm.connect, timeout: farm.timeout)
+        let s = try client.status(job: job)
+        print("jobs:")
+        for j in s.jobs {
+            print(String(format: "  %@  %-9@ prio %3d  stage %d/%d  tiles %d/%d  %5.1f%%  %@  %@", j.id, j.state.rawValue, j.priority,
+                         min(j.stage + 1, j.stages), j.stages, j.tilesDone, j.tilesTotal, 100 * j.workFraction,
+                         ProgressBar.format(j.elapsed), j.name + (j.detail.map { " (\($0))" } ?? "")))
+        }
+        print("workers:")
+        for w in s.workers {
+            print(String(format: "  %@  %@  %d threads  %d tiles  %.1f s compute  %@", w.id, w.name, w.threads, w.tiles,
+                         w.computeSeconds, w.leases.isEmpty ? "idle" : "leases " + w.leases.joined(separator: ",")))
+        }
+        if let output, let job {
+            try Journal.writeDurably(Data(try client.output(job: job)), to: URL(fileURLWithPath: output))
+            print("wrote \(output)")
+        }
+    }
+}
+
+/// `stylefarm cancel`.
+struct CancelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a farm job.")
+
+    @OptionGroup var farm: ConnectOptions
+    @Argument(help: "The job id.") var job: String
+
+    func run() throws {
+        _ = try FarmClient(endpoint: farm.connect, timeout: farm.timeout).cancel(job: job)
+        print("cancelled \(job)")
+    }
+}
