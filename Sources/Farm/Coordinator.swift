@@ -243,6 +243,7 @@ public final class Coordinator: @unchecked Sendable {
         let body = try m.decode(ResultBody.self)
         guard let lease = scheduler.lease(body.lease), lease.worker == peer, let job = jobs[lease.tile.job] else {
             _ = scheduler.complete(lease: body.lease, worker: peer, seconds: 0, now: t)  // frees an unknown lease's credit
+            config.log("rejected a result from \(peer) under lease \(body.lease): not live (lapsed, revoked or from before a restart)")
             send(peer, Message(.reject, RejectBody(lease: body.lease, reason: "lease \(body.lease) is not live")))
             return
         }

@@ -1,0 +1,250 @@
+import Farm
+import Foundation
+import Imaging
+import StyleCore
+import Testing
+
+/// A `stylefarm` child process with its stderr in a file; killed when the test ends.
+final class Child {
+    let process = Process()
+    let log: URL
+
+    static var executable: URL {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        #if DEBUG
+        return root.appendingPathComponent(".build/debug/stylefarm")
+        #else
+        return root.appendingPathComponent(".build/release/stylefarm")
+        #endif
+    }
+
+    init(_ arguments: [String], log: URL) throws {
+        self.log = log
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+    func signal(_ s: Int32) { kill(process.processIdentifier, s) }
+
+    func stop() {
+        if process.isRunning { signal(SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+/// A farm on loopback for one test: a coordinator and workers as separate processes.
+final class TestFarm {
+    let dir: URL
+    let port: Int
+    var coordinator: Child?
+    var workers: [Child] = []
+    var endpoint: String { "tcp://127.0.0.1:\(port)" }
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("farmtest-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        port = Int.random(in: 20000 ... 60000)
+    }
+
+    /// Fast liveness (0.25 s × 3) so that the fault tests take seconds.
+    func startCoordinator(extra: [String] = []) throws {
+        coordinator = try Child(["coordinator", "--bind", endpoint, "--state", dir.appendingPathComponent("state").path,
+                                 "--heartbeat", "0.25", "--liveness", "3"] + extra,
+                                log: dir.appendingPathComponent("coordinator-\(Int.random(in: 0 ... 1_000_000)).log"))
+    }
+
+    func startWorker() throws {
+        let i = workers.count
+        workers.append(try Child(["worker", "--connect", endpoint, "--threads", "1", "--name", "w\(i)",
+                                  "--cache", dir.appendingPathComponent("cache\(i)").path],
+                                 log: dir.appendingPathComponent("worker\(i).log")))
+    }
+
+    var client: FarmClient { FarmClient(endpoint: endpoint, timeout: 5, retries: 2) }
+
+    /// Polls status until `condition` holds, for at most `seconds`.
+    func waitFor(_ what: String, seconds: Double, _ condition: (StatusReplyBody) -> Bool) throws -> StatusReplyBody {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let s = try? client.status(), condition(s) { return s }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw FarmTestError.timeout(what, coordinator?.output ?? "")
+    }
+
+    func finish(_ job: String, seconds: Double = 90) throws -> [UInt8] {
+        let s = try waitFor("job \(job) to end", seconds: seconds) { $0.jobs.first { $0.id == job }?.state.isFinal ?? false }
+        let state = s.jobs.first { $0.id == job }!
+        guard state.state == .done else { throw FarmTestError.failed(state.detail ?? "", coordinator?.output ?? "") }
+        return try client.output(job: job)
+    }
+
+    deinit {
+        workers.forEach { $0.stop() }
+        coordinator?.stop()
+        try? FileManager.default.removeItem(at: dir)
+    }
+}
+
+enum FarmTestError: Error {
+    case timeout(String, String)
+    case failed(String, String)
+}
+
+/// The small job every farm test renders: 96×64 in three stages (coarse 48×32, then two tiled passes).
+enum SmallJob {
+    static let assets = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Assets/demo")
+
+    static var spec: JobSpec {
+        let blank = PlanarImage(width: 1, height: 1, channels: 3, fill: 0)
+        var job = PosterJob(content: blank, styles: [(blank, 1)], width: 96, height: 64)
+        job.coarseSize = 48
+        job.tileSize = 48
+        job.overlap = 8
+        job.margin = 8
+        job.iterations = [10, 24]
+        job.styleSize = 96
+        job.options.loss.contentWeight = 2000
+        job.options.loss.tvWeight = 10
+        job.options.loss.anchorWeight = 10
+        return JobSpec(name: "small", poster: job.settings, styleWeights: [1], crop: true)
+    }
+
+    static func submit(_ client: FarmClient) throws -> String {
+        try client.submit(spec, content: [UInt8](try Data(contentsOf: assets.appendingPathComponent("chelsea.png"))),
+                          styles: [[UInt8](try Data(contentsOf: assets.appendingPathComponent("hokusai_great_wave.jpg")))])
+    }
+
+    /// The fault-free output with two workers, rendered once and shared by the tests.
+    static let reference: Result<[UInt8], Error> = Result {
+        let farm = try TestFarm()
+        try farm.startCoordinator()
+        try farm.startWorker()
+        try farm.startWorker()
+        return try farm.finish(try submit(farm.client))
+    }
+}
+
+/// Multi-process farm tests on loopback. Serialized: each runs a coordinator and workers on 2 cores.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct FarmProcessTests {
+    @Test func twoWorkersFinishAndOneWorkerGivesTheSameBytes() throws {
+        let two = try SmallJob.reference.get()
+        #expect(two.count > 1000 && two.prefix(4) == [0x89, 0x50, 0x4E, 0x47])
+        let farm = try TestFarm()
+        try farm.startCoordinator()
+        try farm.startWorker()
+        let one = try farm.finish(try SmallJob.submit(farm.client))
+        #expect(one == two, "the output must not depend on how many workers rendered it")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("farm-\(UUID().uuidString).png")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data(two).write(to: file)
+        let decoded = try ImageIO.read(file)
+        #expect(decoded.image.width == 96 && decoded.image.height == 64 && decoded.bitDepth == 16)
+    }
+
+    @Test func workerKilledMidTileIsRequeuedAndTheOutputIsUnchanged() throws {
+        let reference = try SmallJob.reference.get()
+        let farm = try TestFarm()
+        try farm.startCoordinator()
+        try farm.startWorker()
+        try farm.startWorker()
+        let job = try SmallJob.submit(farm.client)
+        // Wait until the tiled stages run and worker w0 holds a lease, then kill it.
+        _ = try farm.waitFor("w0 to hold a tiled lease", seconds: 60) { s in
+            (s.jobs.first?.stage ?? 0) >= 1 && s.workers.contains { $0.name == "w0" && !$0.leases.isEmpty }
+        }
+        farm.workers[0].signal(SIGKILL)
+        let out = try farm.finish(job)
+        #expect(out == reference, "a requeued tile must render to the same bytes")
+        #expect(farm.coordinator!.output.contains("requeued"))
+    }
+
+    @Test func stoppedWorkerLosesItsLeaseAndItsLateResultIsRejected() throws {
+        let reference = try SmallJob.reference.get()
+        let farm = try TestFarm()
+        try farm.startCoordinator()
+        try farm.startWorker()
+        try farm.startWorker()
+        let job = try SmallJob.submit(farm.client)
+        _ = try farm.waitFor("w0 to hold a tiled lease", seconds: 60) { s in
+            (s.jobs.first?.stage ?? 0) >= 1 && s.workers.contains { $0.name == "w0" && !$0.leases.isEmpty }
+        }
+        farm.workers[0].signal(SIGSTOP)
+        _ = try farm.waitFor("w0 to be declared lost", seconds: 10) { s in !s.workers.contains { $0.name == "w0" } }
+        farm.workers[0].signal(SIGCONT)
+        let out = try farm.finish(job)
+        #expect(out == reference)
+        _ = try farm.waitFor("the late result to arrive", seconds: 30) { _ in
+            farm.coordinator!.output.contains("rejected a result from w0")
+        }
+    }
+
+    @Test func workersStartedBeforeTheCoordinatorJoin() throws {
+        let reference = try SmallJob.reference.get()
+        let farm = try TestFarm()
+        try farm.startWorker()
+        try farm.startWorker()
+        Thread.sleep(forTimeInterval: 1.5)
+        try farm.startCoordinator()
+        _ = try farm.waitFor("both workers to join", seconds: 20) { $0.workers.count == 2 }
+        #expect(try farm.finish(try SmallJob.submit(farm.client)) == reference)
+    }
+
+    @Test func coordinatorKilledAndRestartedResumesWithoutRedoingTiles() throws {
+        let reference = try SmallJob.reference.get()
+        let farm = try TestFarm()
+        try farm.startCoordinator()
+        try farm.startWorker()
+        try farm.startWorker()
+        let job = try SmallJob.submit(farm.client)
+        let before = try farm.waitFor("some tiled tiles to finish", seconds: 60) { s in
+            guard let j = s.jobs.first else { return false }
+            return j.stage >= 1 && j.tilesDone >= 3
+        }.jobs[0]
+        farm.coordinator!.signal(SIGKILL)
+        farm.coordinator!.stop()
+        try farm.startCoordinator()
+        let after = try farm.waitFor("the job to be restored", seconds: 20) { s in s.jobs.first?.state == .running }.jobs[0]
+        #expect(after.tilesDone >= before.tilesDone, "finished tiles survive a kill -9 (before \(before.tilesDone), after \(after.tilesDone))")
+        #expect(try farm.finish(job) == reference)
+        let log = farm.coordinator!.output
+        #expect(log.contains("resumes stage") || after.stage > before.stage, Comment(rawValue: log))
+    }
+
+    @Test func jobWhoseWorkersAllDiedWaitsAndTheCoordinatorStillAnswers() throws {
+        let farm = try TestFarm()
+        try farm.startCoordinator()
+        try farm.startWorker()
+        let job = try SmallJob.submit(farm.client)
+        _ = try farm.waitFor("the worker to take a tile", seconds: 30) { s in s.workers.contains { !$0.leases.isEmpty } }
+        farm.workers[0].signal(SIGKILL)
+        let s = try farm.waitFor("the job to say it waits", seconds: 10) { s in
+            s.workers.isEmpty && s.jobs.first?.detail == "waiting for workers: none connected"
+        }
+        #expect(s.jobs[0].state == .running)
+        let cancelled = try farm.client.cancel(job: job)
+        #expect(cancelled.jobs.first?.state == .cancelled)
+    }
+
+    @Test func badRequestsGetClearErrors() throws {
+        let farm = try TestFarm()
+        try farm.startCoordinator()
+        _ = try farm.waitFor("the coordinator", seconds: 10) { _ in true }
+        var spec = SmallJob.spec
+        spec.poster.tileSize = 8
+        #expect(throws: FarmClient.ClientError.self) { try farm.client.submit(spec, content: [1, 2, 3], styles: [[4]]) }
+        // A corrupt image fails the job with a reason naming it, and the coordinator carries on.
+        let job = try farm.client.submit(SmallJob.spec, content: Array("not an image".utf8), styles: [[0x89, 0x50]])
+        let s = try farm.waitFor("the job to fail", seconds: 20) { $0.jobs.first?.state == .failed }
+        #expect(s.jobs[0].id == job && (s.jobs[0].detail ?? "").contains("content image"))
+        #expect(throws: FarmClient.ClientError.self) { try farm.client.status(job: "nope") }
+    }
+}
