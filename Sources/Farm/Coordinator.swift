@@ -28,6 +28,8 @@ public final class Coordinator: @unchecked Sendable {
         var poster: PosterJob?
         var stages: [PosterStage] = []
         var targetsSHA = ""
+        /// The current stage's reference Grams (`PosterJob.stageReference`), if it localises tile targets.
+        var referenceSHA: String?
         var content: PlanarImage?
         var start: PlanarImage?
         var results: [Int: PlanarImage] = [:]
@@ -305,7 +307,7 @@ public final class Coordinator: @unchecked Sendable {
             break
         }
         let journal = self.journal, network = self.network
-        offload({ () -> (PosterJob, [UInt8], PlanarImage, PlanarImage, [Int: PlanarImage]) in
+        offload({ () -> (PosterJob, [UInt8], PlanarImage, PlanarImage, [UInt8]?, [Int: PlanarImage]) in
             let images = try stored.inputs.enumerated().map { i, url -> PlanarImage in
                 do { return try ImageIO.read(url).image } catch {
                     throw ProtocolError.malformedBody("\(i == 0 ? "content" : "style \(i)") image: \(error)")
@@ -318,13 +320,15 @@ public final class Coordinator: @unchecked Sendable {
             let content = poster.content(for: stage)
             let previous = stored.stage > 0 ? try journal.canvas(job: stored.id, stage: stored.stage - 1) : nil
             let start = PosterJob.startCanvas(for: stage, previous: previous, content: content)
-            return (poster, targets, content, start, try journal.finishedTiles(job: stored.id, stage: stored.stage))
+            let reference = Self.reference(poster, stage, start: start, network: network)
+            return (poster, targets, content, start, reference, try journal.finishedTiles(job: stored.id, stage: stored.stage))
         }, then: { [self] r in
             switch r {
-            case let .success((poster, targetBytes, content, start, done)):
+            case let .success((poster, targetBytes, content, start, reference, done)):
                 job.poster = poster
                 job.targetsSHA = ContentHash.sha256(targetBytes)
                 targets[job.targetsSHA] = targetBytes
+                job.referenceSHA = reference.map(register)
                 job.content = content
                 job.start = start
                 job.results = done
@@ -335,6 +339,19 @@ public final class Coordinator: @unchecked Sendable {
                 fail(job: stored.id, reason: "\(e)")
             }
         })
+    }
+
+    /// A stage's reference Grams, encoded (computed here, once, for all of the stage's tiles).
+    static func reference(_ poster: PosterJob, _ stage: PosterStage, start: PlanarImage, network: VGG19) -> [UInt8]? {
+        let net = network.pooling == poster.pooling ? network : network.with(pooling: poster.pooling)
+        return poster.stageReference(stage, start: start, network: net).map(TargetsCodec.encode)
+    }
+
+    /// Makes bytes fetchable by their SHA-256; returns it.
+    func register(_ bytes: [UInt8]) -> String {
+        let sha = ContentHash.sha256(bytes)
+        targets[sha] = bytes
+        return sha
     }
 
     func fail(job id: String, reason: String) {
@@ -367,7 +384,7 @@ public final class Coordinator: @unchecked Sendable {
         guard let job = jobs[id.job], let poster = job.poster, let content = job.content, let start = job.start else { return }
         let stage = job.stages[id.stage], tile = stage.plan.tiles[id.tile], r = tile.render
         let body = AssignBody(lease: lease, job: id.job, stage: id.stage, task: stage.task(tile), options: poster.options,
-                              pooling: poster.pooling, targets: job.targetsSHA, canvasWidth: stage.width,
+                              pooling: poster.pooling, targets: job.targetsSHA, reference: job.referenceSHA, canvasWidth: stage.width,
                               canvasHeight: stage.height, leaseSeconds: config.scheduler.leaseSeconds)
         let payload = [PixelCodec.encode(content.cropped(x: r.x, y: r.y, width: r.width, height: r.height)),
                        PixelCodec.encode(start.cropped(x: r.x, y: r.y, width: r.width, height: r.height))]
@@ -379,8 +396,8 @@ public final class Coordinator: @unchecked Sendable {
     func finishStage(job id: String, stage: Int) {
         guard let job = jobs[id], let poster = job.poster, let start = job.start, !job.finishing else { return }
         job.finishing = true
-        let stages = job.stages, results = job.results, journal = self.journal, spec = job.stored.spec
-        offload({ () -> (PlanarImage?, PlanarImage)? in
+        let stages = job.stages, results = job.results, journal = self.journal, spec = job.stored.spec, network = self.network
+        offload({ () -> (PlanarImage?, PlanarImage, [UInt8]?)? in
             let s = stages[stage]
             let canvas = PosterJob.finish(s, cores: (0 ..< s.plan.tiles.count).map { results[$0]! }, start: start)
             try journal.stageFinished(job: id, stage: stage, canvas: canvas)
@@ -395,16 +412,19 @@ public final class Coordinator: @unchecked Sendable {
             }
             let next = stages[stage + 1]
             let content = next.level == s.level ? nil : poster.content(for: next)
-            return (content, PosterJob.startCanvas(for: next, previous: canvas, content: content ?? canvas))
+            let start = PosterJob.startCanvas(for: next, previous: canvas, content: content ?? canvas)
+            return (content, start, Self.reference(poster, next, start: start, network: network))
         }, then: { [self] r in
             job.finishing = false
             switch r {
             case .success(nil):
                 scheduler.finish(job: id, now: now)
                 config.log("job \(id) done: \(journal.outputURL(job: id, format: spec.format).path)")
-            case let .success((content, start)?):
+            case let .success((content, start, reference)?):
                 if let content { job.content = content }
                 job.start = start
+                if let old = job.referenceSHA { targets[old] = nil }
+                job.referenceSHA = reference.map(register)
                 job.results = [:]
                 handle(events: scheduler.startStage(job: id, stage: stage + 1, now: now))
             case let .failure(e):

@@ -43,6 +43,9 @@ public struct AssignBody: Codable, Sendable {
     public var pooling: Pool2x2.Kind
     /// SHA-256 of the job's Gram targets (fetch them when not cached).
     public var targets: String
+    /// SHA-256 of the stage's reference Grams, when tile targets are localised (`GramTargets.localized`);
+    /// fetched like the targets.
+    public var reference: String?
     public var canvasWidth: Int
     public var canvasHeight: Int
     /// Seconds after which the lease lapses unless progress renews it.

@@ -36,6 +36,7 @@ public final class Worker: @unchecked Sendable {
         var content: PlanarImage
         var canvas: PlanarImage
         var targets: GramTargets
+        var reference: GramTargets?
     }
 
     public let config: Config
@@ -177,13 +178,15 @@ public final class Worker: @unchecked Sendable {
                 } else {
                     targetsCache[body.sha256] = try TargetsCodec.decode(m.payload[0])
                 }
-                let ready = waiting.filter { network != nil && targetsCache[$0.0.targets] != nil }
-                waiting.removeAll { network != nil && targetsCache[$0.0.targets] != nil }
+                let ready = waiting.filter { canRender($0.0) }
+                waiting.removeAll { canRender($0.0) }
                 for (a, p) in ready { try enqueue(a, payload: p) }
             case .assign:
                 let body = try m.decode(AssignBody.self)
-                if network == nil || targetsCache[body.targets] == nil {
-                    if targetsCache[body.targets] == nil { send(Message(.fetch, FetchBody(kind: "targets", sha256: body.targets))) }
+                if !canRender(body) {
+                    for sha in [body.targets] + (body.reference.map { [$0] } ?? []) where targetsCache[sha] == nil {
+                        send(Message(.fetch, FetchBody(kind: "targets", sha256: sha)))
+                    }
                     waiting.append((body, m.payload))
                 } else {
                     try enqueue(body, payload: m.payload)
@@ -202,6 +205,11 @@ public final class Worker: @unchecked Sendable {
         } catch {
             config.log("cannot handle \(m.command): \(error)")
         }
+    }
+
+    /// The weights, the job's targets and the stage's reference are all here.
+    func canRender(_ a: AssignBody) -> Bool {
+        network != nil && targetsCache[a.targets] != nil && (a.reference.map { targetsCache[$0] != nil } ?? true)
     }
 
     func cacheWeights(_ bytes: [UInt8], store: Bool) {
@@ -228,7 +236,8 @@ public final class Worker: @unchecked Sendable {
             let content = try PixelCodec.decode(payload[0], width: r.width, height: r.height)
             let canvas = try PixelCodec.decode(payload[1], width: r.width, height: r.height)
             lock.lock()
-            queue.append(Assignment(body: body, content: content, canvas: canvas, targets: targetsCache[body.targets]!))
+            queue.append(Assignment(body: body, content: content, canvas: canvas, targets: targetsCache[body.targets]!,
+                                    reference: body.reference.flatMap { targetsCache[$0] }))
             computing.insert(body.lease)
             lock.unlock()
             workAvailable.signal()
@@ -256,7 +265,8 @@ public final class Worker: @unchecked Sendable {
             var lastProgress = started
             var lastLoss = 0.0
             let core = renderer.render(a.body.task, contentCrop: a.content, canvasCrop: a.canvas,
-                                       canvasWidth: a.body.canvasWidth, canvasHeight: a.body.canvasHeight) { p in
+                                       canvasWidth: a.body.canvasWidth, canvasHeight: a.body.canvasHeight,
+                                       reference: a.reference) { p in
                 lastLoss = p.bestLoss
                 let t = now
                 if t - lastProgress >= 0.5 {

@@ -1,4 +1,5 @@
 import Imaging
+import Tiling
 
 /// The style targets of a job: one normalised Gram matrix (C, C) per style layer.
 ///
@@ -65,5 +66,41 @@ public struct GramTargets: Sendable, Equatable, Codable {
             result.grams[name] = acc
         }
         return result
+    }
+
+    /// The area-weighted mean of the Grams of a tile plan's render rectangles of `canvas` (weights: the
+    /// tiles' core areas): the whole image's Gram as the tiles see it. See `localized(tile:reference:)`.
+    public static func tileMean(network: VGG19, canvas: PlanarImage, plan: TilePlan, layers: [String]) -> GramTargets {
+        var sum: GramTargets?
+        var total: Float = 0
+        for tile in plan.tiles {
+            let r = tile.render, w = Float(tile.core.area)
+            let g = compute(network: network, image: CaffeImage(canvas.cropped(x: r.x, y: r.y, width: r.width, height: r.height)),
+                            layers: layers)
+            total += w
+            guard var acc = sum else { sum = g.scaled(by: w); continue }
+            for name in layers { for i in acc.grams[name]!.indices { acc.grams[name]![i] += w * g.grams[name]![i] } }
+            sum = acc
+        }
+        return sum!.scaled(by: 1 / total)
+    }
+
+    func scaled(by f: Float) -> GramTargets {
+        var out = self
+        for name in layers { out.grams[name] = grams[name]!.map { $0 * f } }
+        return out
+    }
+
+    /// The target of one tile: these (whole-image) targets plus how the tile's start already differs from the
+    /// whole, `A + G_tile − G_mean`. Every tile matching its own target makes the tiles' mean Gram, which is
+    /// what the whole image's Gram is, match `A`; a tile of sky need not carry as much wave as a tile of sea,
+    /// exactly as in an untiled render, instead of every tile being forced to the whole image's statistics.
+    public func localized(tile: GramTargets, reference: GramTargets) -> GramTargets {
+        var out = self
+        for name in layers {
+            let a = grams[name]!, t = tile.grams[name]!, m = reference.grams[name]!
+            out.grams[name] = (0 ..< a.count).map { a[$0] + t[$0] - m[$0] }
+        }
+        return out
     }
 }

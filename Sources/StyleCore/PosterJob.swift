@@ -27,6 +27,9 @@ public struct PosterJob: Sendable {
     public var shiftedPassFraction: Float = 0.5
     /// Run the half-tile-shifted second pass (turn off only to measure seams).
     public var shiftedPass = true
+    /// Localise each tile's style target (`GramTargets.localized`); off, every tile matches the whole
+    /// image's Grams on its own (only to measure what localising gains).
+    public var localTargets = true
     /// Long side of the style images when their Gram targets are computed (× `styleScale`).
     public var styleSize = 512
     public var styleScale: Float = 1
@@ -45,13 +48,14 @@ public struct PosterJob: Sendable {
         get {
             PosterSettings(width: width, height: height, coarseSize: coarseSize, tileSize: tileSize, overlap: overlap,
                            margin: margin, iterations: iterations, shiftedPassFraction: shiftedPassFraction,
-                           shiftedPass: shiftedPass, styleSize: styleSize, styleScale: styleScale, options: options,
+                           shiftedPass: shiftedPass, localTargets: localTargets, styleSize: styleSize, styleScale: styleScale, options: options,
                            pooling: pooling)
         }
         set {
             (width, height, coarseSize, tileSize, overlap, margin) = (newValue.width, newValue.height, newValue.coarseSize,
                                                                        newValue.tileSize, newValue.overlap, newValue.margin)
-            (iterations, shiftedPassFraction, shiftedPass) = (newValue.iterations, newValue.shiftedPassFraction, newValue.shiftedPass)
+            (iterations, shiftedPassFraction, shiftedPass, localTargets) = (newValue.iterations, newValue.shiftedPassFraction,
+                                                                        newValue.shiftedPass, newValue.localTargets)
             (styleSize, styleScale, options, pooling) = (newValue.styleSize, newValue.styleScale, newValue.options, newValue.pooling)
         }
     }
@@ -132,6 +136,13 @@ public struct PosterJob: Sendable {
         return Resampler.resize(previous, width: stage.width, height: stage.height).clamped()
     }
 
+    /// The reference Grams that localise a tiled stage's tile targets (nil for the untiled first level, or
+    /// when `localTargets` is off).
+    public func stageReference(_ stage: PosterStage, start: PlanarImage, network: VGG19) -> GramTargets? {
+        guard localTargets, stage.level > 0 else { return nil }
+        return GramTargets.tileMean(network: network, canvas: start, plan: stage.plan, layers: options.loss.styleLayers.map(\.name))
+    }
+
     /// A stage's result: its tiles' cores (in tile order, whoever rendered them) blended over its start canvas.
     /// Blending in tile order makes the result the same however tiles were scheduled.
     public static func finish(_ stage: PosterStage, cores: [PlanarImage], start: PlanarImage) -> PlanarImage {
@@ -161,9 +172,10 @@ public struct PosterJob: Sendable {
             var opts = options
             opts.iterations = stage.iterations
             let renderer = TileRenderer(network: network, options: opts, targets: targets)
+            let reference = stageReference(stage, start: start, network: network)
             var cores: [PlanarImage] = []
             for tile in stage.plan.tiles {
-                cores.append(renderer.render(stage.task(tile), content: content, canvas: start) { p in
+                cores.append(renderer.render(stage.task(tile), content: content, canvas: start, reference: reference) { p in
                     progress(Progress(level: stage.level, levels: levels, pass: stage.pass, tile: tile.index,
                                       tiles: stage.plan.tiles.count, iterationsDone: done + p.iteration, iterationsTotal: total,
                                       workFraction: (workDone + Double(p.iteration * tile.render.area)) / work,
@@ -211,6 +223,7 @@ public struct PosterSettings: Sendable, Equatable, Codable {
     public var iterations: [Int]
     public var shiftedPassFraction: Float
     public var shiftedPass: Bool
+    public var localTargets: Bool
     public var styleSize: Int
     public var styleScale: Float
     public var options: RenderOptions

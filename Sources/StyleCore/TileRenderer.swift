@@ -34,22 +34,26 @@ public struct TileRenderer {
 
     /// Optimises `task.tile.render` of a level whose content is `content` and whose current state is
     /// `canvas` (both RGB, the level's size). Returns the tile's core, RGB.
-    public func render(_ task: TileTask, content: PlanarImage, canvas: PlanarImage,
+    /// With `reference` (the stage's `GramTargets.tileMean`), the tile's style target is localised to it.
+    public func render(_ task: TileTask, content: PlanarImage, canvas: PlanarImage, reference: GramTargets? = nil,
                        progress: (RenderProgress) -> Void = { _ in }) -> PlanarImage {
         let r = task.tile.render
         return render(task, contentCrop: content.cropped(x: r.x, y: r.y, width: r.width, height: r.height),
                       canvasCrop: canvas.cropped(x: r.x, y: r.y, width: r.width, height: r.height),
-                      canvasWidth: canvas.width, canvasHeight: canvas.height, progress: progress)
+                      canvasWidth: canvas.width, canvasHeight: canvas.height, reference: reference, progress: progress)
     }
 
     /// The same from the render rectangle's crops alone (what a farm worker receives) and the level's size.
     public func render(_ task: TileTask, contentCrop: PlanarImage, canvasCrop: PlanarImage, canvasWidth: Int, canvasHeight: Int,
-                       progress: (RenderProgress) -> Void = { _ in }) -> PlanarImage {
+                       reference: GramTargets? = nil, progress: (RenderProgress) -> Void = { _ in }) -> PlanarImage {
         let r = task.tile.render, core = task.tile.core
         precondition(contentCrop.width == r.width && contentCrop.height == r.height && canvasCrop.width == r.width
             && canvasCrop.height == r.height, "crops must be the tile's render rectangle")
         let start = CaffeImage(canvasCrop)
-        let objective = GatysObjective(network: network, config: options.loss, content: CaffeImage(contentCrop), targets: targets)
+        let tileTargets = reference.map {
+            targets.localized(tile: GramTargets.compute(network: network, image: start, layers: targets.layers), reference: $0)
+        } ?? targets
+        let objective = GatysObjective(network: network, config: options.loss, content: CaffeImage(contentCrop), targets: tileTargets)
         if task.pass > 0 && options.loss.anchorWeight > 0 {
             objective.anchor = (start, Self.anchorMask(task.tile, canvasWidth: canvasWidth, canvasHeight: canvasHeight,
                                                        overlap: task.overlap))

@@ -18,6 +18,8 @@ struct TilingOptions: ParsableArguments {
     var levelIterations = "200,100,60"
     @Flag(help: "Skip the half-tile-shifted second pass of each tiled level.")
     var noShift = false
+    @Flag(help: "Make every tile match the whole image's Grams, instead of targets localised to the tile.")
+    var globalTileTargets = false
     @Option(help: "Long side of the style images when the shared Gram targets are computed.")
     var styleSize = 512
     @Option(help: "Weight holding the shifted pass's overlaps near the first pass (0: off).")
@@ -52,6 +54,7 @@ struct TilingOptions: ParsableArguments {
         job.margin = margin
         job.iterations = try iterations()
         job.shiftedPass = !noShift
+        job.localTargets = !globalTileTargets
         job.styleSize = styleSize
         job.shiftedPassFraction = shiftedFraction
     }
