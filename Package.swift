@@ -43,7 +43,7 @@ let package = Package(
         ]),
         // Subcommands, kept in a library so tests can drive them in-process.
         .target(name: "StyleFarmCLI", dependencies: [
-            "Imaging", "VGGWeights", "StyleCore", "Tiling", "Farm",
+            "CZmq", "Imaging", "VGGWeights", "StyleCore", "Tiling", "Farm",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "stylefarm", dependencies: ["StyleFarmCLI"]),

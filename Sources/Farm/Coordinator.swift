@@ -53,8 +53,32 @@ public final class Coordinator: @unchecked Sendable {
     let mailboxLock = NSLock()
     var mailbox: [() -> Void] = []
     let clock = ContinuousClock.now
-    /// Tile messages handled (assign, progress, result), for throughput measurements.
-    public private(set) var tileMessages = 0
+    /// What went over the wire, for `stylefarm bench-farm`.
+    public struct WireStats: Sendable {
+        /// Tile messages (assign, progress, result) sent and received.
+        public var tileMessages = 0
+        public var assigns = 0
+        public var results = 0
+        /// Frame bytes of assign and result messages (header, body, payload).
+        public var assignBytes = 0
+        public var resultBytes = 0
+        /// Bytes of the finished tiles' cores as 16-bit RGB: the "raw tile".
+        public var rawTileBytes = 0
+    }
+
+    let statsLock = NSLock()
+    var _stats = WireStats()
+    public var stats: WireStats {
+        statsLock.lock()
+        defer { statsLock.unlock() }
+        return _stats
+    }
+
+    func count(_ update: (inout WireStats) -> Void) {
+        statsLock.lock()
+        update(&_stats)
+        statsLock.unlock()
+    }
 
     public init(config: Config) throws {
         self.config = config
@@ -199,14 +223,18 @@ public final class Coordinator: @unchecked Sendable {
                 send(peer, Message(.reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")))
             }
         case .progress:
-            tileMessages += 1
+            count { $0.tileMessages += 1 }
             guard scheduler.heard(from: peer, now: t) else { return }
             let body = try m.decode(ProgressBody.self)
             if case let .rejected(why) = scheduler.progress(lease: body.lease, worker: peer, now: t) {
                 send(peer, Message(.reject, RejectBody(lease: body.lease, reason: why)))
             }
         case .result:
-            tileMessages += 1
+            count { s in
+                s.tileMessages += 1
+                s.results += 1
+                s.resultBytes += m.frames.reduce(0) { $0 + $1.count }
+            }
             _ = scheduler.heard(from: peer, now: t)
             try result(m, from: peer, now: t)
         case .failed:
@@ -266,7 +294,10 @@ public final class Coordinator: @unchecked Sendable {
             return
         }
         let (verdict, events) = scheduler.complete(lease: body.lease, worker: peer, seconds: body.seconds, now: t)
-        if case .accepted = verdict { job.results[lease.tile.tile] = pixels }
+        if case .accepted = verdict {
+            job.results[lease.tile.tile] = pixels
+            count { $0.rawTileBytes += 6 * core.area }
+        }
         handle(events: events)
     }
 
@@ -388,8 +419,13 @@ public final class Coordinator: @unchecked Sendable {
                               canvasHeight: stage.height, leaseSeconds: config.scheduler.leaseSeconds)
         let payload = [PixelCodec.encode(content.cropped(x: r.x, y: r.y, width: r.width, height: r.height)),
                        PixelCodec.encode(start.cropped(x: r.x, y: r.y, width: r.width, height: r.height))]
-        tileMessages += 1
-        send(worker, Message(.assign, body, payload: payload))
+        let message = Message(.assign, body, payload: payload)
+        count { s in
+            s.tileMessages += 1
+            s.assigns += 1
+            s.assignBytes += message.frames.reduce(0) { $0 + $1.count }
+        }
+        send(worker, message)
     }
 
     /// Blends a finished stage in the background, then starts the next stage or writes the output.

@@ -14,6 +14,14 @@ public struct ReadyBody: Codable, Sendable {
     public var weights: String?
     /// Leases of tiles the worker is still computing from before a reconnect (they hold its credit).
     public var busy: [String]
+
+    public init(name: String, threads: Int, versions: [UInt8], weights: String? = nil, busy: [String]) {
+        self.name = name
+        self.threads = threads
+        self.versions = versions
+        self.weights = weights
+        self.busy = busy
+    }
 }
 
 /// coordinator → worker: the answer to `ready`.
@@ -24,12 +32,25 @@ public struct WelcomeBody: Codable, Sendable {
     /// SHA-256 of the weights the farm renders with; the worker fetches them if it lacks them.
     public var weights: String
     public var weightsBytes: Int
+
+    public init(worker: String, heartbeatSeconds: Double, liveness: Int, weights: String, weightsBytes: Int) {
+        self.worker = worker
+        self.heartbeatSeconds = heartbeatSeconds
+        self.liveness = liveness
+        self.weights = weights
+        self.weightsBytes = weightsBytes
+    }
 }
 
 /// Either way: ask for content-addressed bytes (`kind` is "weights" or "targets").
 public struct FetchBody: Codable, Sendable {
     public var kind: String
     public var sha256: String
+
+    public init(kind: String, sha256: String) {
+        self.kind = kind
+        self.sha256 = sha256
+    }
 }
 
 /// coordinator → worker: one tile to render, under a lease. Payload: the content crop and the start canvas
@@ -50,6 +71,20 @@ public struct AssignBody: Codable, Sendable {
     public var canvasHeight: Int
     /// Seconds after which the lease lapses unless progress renews it.
     public var leaseSeconds: Double
+
+    public init(lease: String, job: String, stage: Int, task: TileTask, options: RenderOptions, pooling: Pool2x2.Kind, targets: String, reference: String? = nil, canvasWidth: Int, canvasHeight: Int, leaseSeconds: Double) {
+        self.lease = lease
+        self.job = job
+        self.stage = stage
+        self.task = task
+        self.options = options
+        self.pooling = pooling
+        self.targets = targets
+        self.reference = reference
+        self.canvasWidth = canvasWidth
+        self.canvasHeight = canvasHeight
+        self.leaseSeconds = leaseSeconds
+    }
 }
 
 /// worker → coordinator: renews a lease.
@@ -58,6 +93,13 @@ public struct ProgressBody: Codable, Sendable {
     public var iteration: Int
     public var iterations: Int
     public var loss: Double
+
+    public init(lease: String, iteration: Int, iterations: Int, loss: Double) {
+        self.lease = lease
+        self.iteration = iteration
+        self.iterations = iterations
+        self.loss = loss
+    }
 }
 
 /// worker → coordinator: a finished tile. Payload: the tile's core, (3, h, w) little-endian float32.
@@ -65,18 +107,34 @@ public struct ResultBody: Codable, Sendable {
     public var lease: String
     public var seconds: Double
     public var loss: Double
+
+    public init(lease: String, seconds: Double, loss: Double) {
+        self.lease = lease
+        self.seconds = seconds
+        self.loss = loss
+    }
 }
 
 /// worker → coordinator: the tile could not be rendered.
 public struct FailedBody: Codable, Sendable {
     public var lease: String
     public var reason: String
+
+    public init(lease: String, reason: String) {
+        self.lease = lease
+        self.reason = reason
+    }
 }
 
 /// coordinator → worker or client: a message was refused (stale lease, unknown job, ...). Not fatal.
 public struct RejectBody: Codable, Sendable {
     public var lease: String?
     public var reason: String
+
+    public init(lease: String? = nil, reason: String) {
+        self.lease = lease
+        self.reason = reason
+    }
 }
 
 /// Either way: a protocol error (`code` is framing, version, command, size, body, or state). The sender of
@@ -85,27 +143,49 @@ public struct ErrorBody: Codable, Sendable {
     public var code: String
     public var message: String
     public var versions: [UInt8]?
+
+    public init(code: String, message: String, versions: [UInt8]? = nil) {
+        self.code = code
+        self.message = message
+        self.versions = versions
+    }
 }
 
 /// client → coordinator: a job. Payload: the content image file, then each style image file (PNG, JPEG
 /// or TIFF bytes, as on disk).
 public struct SubmitBody: Codable, Sendable {
     public var spec: JobSpec
+
+    public init(spec: JobSpec) {
+        self.spec = spec
+    }
 }
 
 /// coordinator → client.
 public struct SubmittedBody: Codable, Sendable {
     public var job: String
+
+    public init(job: String) {
+        self.job = job
+    }
 }
 
 /// client → coordinator: `job` nil asks for every job.
 public struct StatusBody: Codable, Sendable {
     public var job: String?
+
+    public init(job: String? = nil) {
+        self.job = job
+    }
 }
 
 /// client → coordinator.
 public struct CancelBody: Codable, Sendable {
     public var job: String
+
+    public init(job: String) {
+        self.job = job
+    }
 }
 
 /// A job as `status` reports it.
@@ -123,6 +203,20 @@ public struct JobStatus: Codable, Sendable, Equatable {
     /// Pixel-iterations done over the job's total (what an ETA should use).
     public var workFraction: Double
     public var elapsed: Double
+
+    public init(id: String, name: String, priority: Int, state: JobState, detail: String? = nil, stage: Int, stages: Int, tilesDone: Int, tilesTotal: Int, workFraction: Double, elapsed: Double) {
+        self.id = id
+        self.name = name
+        self.priority = priority
+        self.state = state
+        self.detail = detail
+        self.stage = stage
+        self.stages = stages
+        self.tilesDone = tilesDone
+        self.tilesTotal = tilesTotal
+        self.workFraction = workFraction
+        self.elapsed = elapsed
+    }
 }
 
 /// A worker as `status` reports it.
@@ -133,18 +227,37 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     public var tiles: Int
     public var computeSeconds: Double
     public var leases: [String]
+
+    public init(id: String, name: String, threads: Int, tiles: Int, computeSeconds: Double, leases: [String]) {
+        self.id = id
+        self.name = name
+        self.threads = threads
+        self.tiles = tiles
+        self.computeSeconds = computeSeconds
+        self.leases = leases
+    }
 }
 
 /// coordinator → client: the answer to `status`, `cancel` and `submit` errors.
 public struct StatusReplyBody: Codable, Sendable {
     public var jobs: [JobStatus]
     public var workers: [WorkerStatus]
+
+    public init(jobs: [JobStatus], workers: [WorkerStatus]) {
+        self.jobs = jobs
+        self.workers = workers
+    }
 }
 
 /// coordinator → client: the answer to `fetchOutput`. Payload: the output file.
 public struct OutputBody: Codable, Sendable {
     public var job: String
     public var file: String
+
+    public init(job: String, file: String) {
+        self.job = job
+        self.file = file
+    }
 }
 
 /// Tile pixels on the wire: planar float32, little-endian.
