@@ -2,7 +2,7 @@
 # Sourced, not run.
 
 # Debian packages StyleFarm builds against (see Docs/architecture.md).
-STYLEFARM_APT_PACKAGES=(libzmq3-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libtiff-dev pkg-config
+STYLEFARM_APT_PACKAGES=(libzmq3-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libtiff-dev libsqlite3-dev pkg-config
                         python3 python3-pip ca-certificates)
 
 as_root() {
