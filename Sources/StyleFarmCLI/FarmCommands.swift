@@ -174,21 +174,68 @@ struct SubmitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
         abstract: "Submit a render to a farm; wait for it with a progress bar (default) or --detach.",
-        discussion: "Takes the same job options as `render`. With --detach, prints the job id; fetch later with status.")
+        discussion: """
+            Takes every option of `render` (see `stylefarm help render`): CONTENT STYLE... -o OUT and the rest,
+            from the command line, from a job file (--job), or both (the command line wins). A job file is a
+            JSON object of render options by their long names, plus "content", "styles" and "output" (paths
+            relative to the file), e.g. Configs/jobs/demo-farm.json:
+              {"content": "../../Assets/demo/chelsea.png", "styles": ["../../Assets/demo/hokusai_great_wave.jpg"],
+               "output": "demo-farm.png", "size": 512, "coarse-size": 256, "level-iterations": "100,40"}
+            With --detach, prints the job id; `status JOB --output FILE` fetches the result later.
+            """)
 
-    @OptionGroup var job: RenderArguments
     @OptionGroup var farm: ConnectOptions
+    @Option(help: "A JSON job file.") var job: String?
     @Option(help: "Priority 0...100 (higher first).") var priority = 50
     @Option(help: "Job name (default: the output's file name).") var name: String?
     @Flag(help: "Print the job id and return without waiting.") var detach = false
+    @Argument(parsing: .allUnrecognized, help: "render's arguments and options.") var renderArguments: [String] = []
 
     func run() throws {
-        let (spec, content, styles) = try job.farmJob(name: name ?? URL(fileURLWithPath: job.output).lastPathComponent,
-                                                      priority: priority)
+        let fileArguments = try job.map { try JobFile.arguments(URL(fileURLWithPath: $0)) } ?? []
+        let args = try RenderArguments.parse(fileArguments + renderArguments)
+        let (spec, content, styles) = try args.farmJob(name: name ?? URL(fileURLWithPath: args.output).lastPathComponent,
+                                                       priority: priority)
         let client = FarmClient(endpoint: farm.connect, timeout: farm.timeout)
         let id = try client.submit(spec, content: content, styles: styles)
         print("submitted job \(id)")
-        if !detach { try FarmWait.untilDone(client: client, job: id, output: URL(fileURLWithPath: job.output)) }
+        if !detach { try FarmWait.untilDone(client: client, job: id, output: URL(fileURLWithPath: args.output)) }
+    }
+}
+
+/// A JSON job file as `render` arguments.
+public enum JobFile {
+    public static func arguments(_ url: URL) throws -> [String] {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw ValidationError("cannot read job file \(url.path): \(error.localizedDescription)") }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ValidationError("job file \(url.path) is not a JSON object")
+        }
+        let base = url.deletingLastPathComponent()
+        func path(_ v: Any, _ key: String) throws -> String {
+            guard let p = v as? String else { throw ValidationError("job file \(url.path): \"\(key)\" must be a path string") }
+            return p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardized.path
+        }
+        var positional: [String] = [], options: [String] = []
+        for key in object.keys.sorted() {
+            let value = object[key]!
+            switch key {
+            case "content": positional.insert(try path(value, key), at: 0)
+            case "styles":
+                guard let list = value as? [Any] else { throw ValidationError("job file \(url.path): \"styles\" must be a list") }
+                positional += try list.map { try path($0, key) }
+            case "output": options += ["--output", try path(value, key)]
+            default:
+                switch value {
+                case let n as NSNumber where String(cString: n.objCType) == "c":  // a JSON boolean: a flag
+                    if n.boolValue { options.append("--\(key)") }
+                case let n as NSNumber: options += ["--\(key)", n.stringValue]
+                case let s as String: options += ["--\(key)", s]
+                default: throw ValidationError("job file \(url.path): \"\(key)\" must be a string, number or boolean")
+                }
+            }
+        }
+        return positional + options
     }
 }
 

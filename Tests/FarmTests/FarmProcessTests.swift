@@ -60,10 +60,10 @@ final class TestFarm {
                                 log: dir.appendingPathComponent("coordinator-\(Int.random(in: 0 ... 1_000_000)).log"))
     }
 
-    func startWorker() throws {
+    func startWorker(extra: [String] = []) throws {
         let i = workers.count
         workers.append(try Child(["worker", "--connect", endpoint, "--threads", "1", "--name", "w\(i)",
-                                  "--cache", dir.appendingPathComponent("cache\(i)").path],
+                                  "--cache", dir.appendingPathComponent("cache\(i)").path] + extra,
                                  log: dir.appendingPathComponent("worker\(i).log")))
     }
 
@@ -187,15 +187,19 @@ enum SmallJob {
         }
     }
 
-    @Test func workersStartedBeforeTheCoordinatorJoin() throws {
+    /// Also: worker w1 has no weights of its own, so the coordinator sends them.
+    @Test func workersStartedBeforeTheCoordinatorJoinAndAWorkerWithoutWeightsFetchesThem() throws {
         let reference = try SmallJob.reference.get()
         let farm = try TestFarm()
         try farm.startWorker()
-        try farm.startWorker()
+        try farm.startWorker(extra: ["--weights", farm.dir.appendingPathComponent("none.sfw").path])
         Thread.sleep(forTimeInterval: 1.5)
         try farm.startCoordinator()
         _ = try farm.waitFor("both workers to join", seconds: 20) { $0.workers.count == 2 }
         #expect(try farm.finish(try SmallJob.submit(farm.client)) == reference)
+        #expect(farm.workers[1].output.contains("received and cached"), Comment(rawValue: farm.workers[1].output))
+        let cached = try FileManager.default.contentsOfDirectory(atPath: farm.dir.appendingPathComponent("cache1/weights").path)
+        #expect(cached.count == 1 && cached[0].hasSuffix(".sfw"))
     }
 
     @Test func coordinatorKilledAndRestartedResumesWithoutRedoingTiles() throws {
