@@ -415,8 +415,8 @@ public final class Coordinator: @unchecked Sendable {
         guard let job = jobs[id.job], let poster = job.poster, let content = job.content, let start = job.start else { return }
         let stage = job.stages[id.stage], tile = stage.plan.tiles[id.tile], r = tile.render
         let body = AssignBody(lease: lease, job: id.job, stage: id.stage, task: stage.task(tile), options: poster.options,
-                              pooling: poster.pooling, targets: job.targetsSHA, reference: job.referenceSHA, canvasWidth: stage.width,
-                              canvasHeight: stage.height, leaseSeconds: config.scheduler.leaseSeconds)
+                              pooling: poster.pooling, targets: job.targetsSHA, reference: job.referenceSHA,
+                              leaseSeconds: config.scheduler.leaseSeconds)
         let payload = [PixelCodec.encode(content.cropped(x: r.x, y: r.y, width: r.width, height: r.height)),
                        PixelCodec.encode(start.cropped(x: r.x, y: r.y, width: r.width, height: r.height))]
         let message = Message(.assign, body, payload: payload)
@@ -455,6 +455,7 @@ public final class Coordinator: @unchecked Sendable {
             switch r {
             case .success(nil):
                 scheduler.finish(job: id, now: now)
+                (job.poster, job.content, job.start, job.results) = (nil, nil, nil, [:])  // keep only what status needs
                 config.log("job \(id) done: \(journal.outputURL(job: id, format: spec.format).path)")
             case let .success((content, start, reference)?):
                 if let content { job.content = content }

@@ -50,7 +50,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
         let l = p.options.loss
         try check(VGG19.layerNames.contains(l.contentLayer) && l.styleLayers.allSatisfy { VGG19.layerNames.contains($0.name) },
                   "unknown layer")
-        try check([l.contentWeight, l.styleWeight, l.tvWeight, l.anchorWeight].allSatisfy { $0 >= 0 && $0.isFinite },
+        try check([l.contentWeight, l.styleWeight, l.tvWeight].allSatisfy { $0 >= 0 && $0.isFinite },
                   "loss weights must be finite and non-negative")
     }
 

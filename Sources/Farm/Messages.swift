@@ -67,12 +67,10 @@ public struct AssignBody: Codable, Sendable {
     /// SHA-256 of the stage's reference Grams, when tile targets are localised (`GramTargets.localized`);
     /// fetched like the targets.
     public var reference: String?
-    public var canvasWidth: Int
-    public var canvasHeight: Int
     /// Seconds after which the lease lapses unless progress renews it.
     public var leaseSeconds: Double
 
-    public init(lease: String, job: String, stage: Int, task: TileTask, options: RenderOptions, pooling: Pool2x2.Kind, targets: String, reference: String? = nil, canvasWidth: Int, canvasHeight: Int, leaseSeconds: Double) {
+    public init(lease: String, job: String, stage: Int, task: TileTask, options: RenderOptions, pooling: Pool2x2.Kind, targets: String, reference: String? = nil, leaseSeconds: Double) {
         self.lease = lease
         self.job = job
         self.stage = stage
@@ -81,8 +79,6 @@ public struct AssignBody: Codable, Sendable {
         self.pooling = pooling
         self.targets = targets
         self.reference = reference
-        self.canvasWidth = canvasWidth
-        self.canvasHeight = canvasHeight
         self.leaseSeconds = leaseSeconds
     }
 }

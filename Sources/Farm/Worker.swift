@@ -265,7 +265,6 @@ public final class Worker: @unchecked Sendable {
             var lastProgress = started
             var lastLoss = 0.0
             let core = renderer.render(a.body.task, contentCrop: a.content, canvasCrop: a.canvas,
-                                       canvasWidth: a.body.canvasWidth, canvasHeight: a.body.canvasHeight,
                                        reference: a.reference) { p in
                 lastLoss = p.bestLoss
                 let t = now

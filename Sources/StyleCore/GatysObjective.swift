@@ -11,13 +11,11 @@ public struct LossConfig: Sendable, Equatable, Codable {
     public var styleLayerExponent: Float = 0
     public var styleWeight: Float = 1
     public var tvWeight: Float = 0
-    /// Weight of the overlap anchor (`AnchorLoss`) in tiled passes after the first; 0 turns it off.
-    public var anchorWeight: Float = 0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case contentLayer, contentWeight, styleLayers, styleLayerExponent, styleWeight, tvWeight, anchorWeight
+        case contentLayer, contentWeight, styleLayers, styleLayerExponent, styleWeight, tvWeight
     }
 
     struct StyleLayer: Codable { var name: String, weight: Float }
@@ -30,7 +28,6 @@ public struct LossConfig: Sendable, Equatable, Codable {
         styleLayerExponent = try c.decode(Float.self, forKey: .styleLayerExponent)
         styleWeight = try c.decode(Float.self, forKey: .styleWeight)
         tvWeight = try c.decode(Float.self, forKey: .tvWeight)
-        anchorWeight = try c.decode(Float.self, forKey: .anchorWeight)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -41,7 +38,6 @@ public struct LossConfig: Sendable, Equatable, Codable {
         try c.encode(styleLayerExponent, forKey: .styleLayerExponent)
         try c.encode(styleWeight, forKey: .styleWeight)
         try c.encode(tvWeight, forKey: .tvWeight)
-        try c.encode(anchorWeight, forKey: .anchorWeight)
     }
 
     public static func == (a: LossConfig, b: LossConfig) -> Bool {
@@ -49,7 +45,6 @@ public struct LossConfig: Sendable, Equatable, Codable {
             && a.styleLayers.map(\.name) == b.styleLayers.map(\.name)
             && a.styleLayers.map(\.weight) == b.styleLayers.map(\.weight)
             && a.styleLayerExponent == b.styleLayerExponent && a.styleWeight == b.styleWeight && a.tvWeight == b.tvWeight
-            && a.anchorWeight == b.anchorWeight
     }
 
     /// The effective per-layer weights w_l (summing to 1), given each layer's channel count.
@@ -65,10 +60,9 @@ public struct LossBreakdown: Sendable, Equatable {
     public var content = 0.0
     public var style = 0.0
     public var tv = 0.0
-    public var anchor = 0.0
     /// Unweighted E_l per style layer.
     public var styleLayers: [String: Double] = [:]
-    public var total: Double { content + style + tv + anchor }
+    public var total: Double { content + style + tv }
 }
 
 import Foundation
@@ -84,8 +78,6 @@ public final class GatysObjective {
     let contentIndex: Int?
     let contentTarget: [Float]
     let styleTerms: [(index: Int, name: String, weight: Float, target: [Float])]
-    /// Pixels to hold near a reference (Caffe space) with a per-pixel mask (H·W); see `AnchorLoss`.
-    public var anchor: (image: CaffeImage, mask: [Float])?
 
     /// - content: the content image (or tile) at this size, or nil for no content loss.
     public init(network: VGG19, config: LossConfig, content: CaffeImage?, targets: GramTargets) {
@@ -148,15 +140,6 @@ public final class GatysObjective {
             out.tv = Double(config.tvWeight)
                 * TotalVariation.evaluate(image: x, channels: 3, height: height, width: width, weight: config.tvWeight,
                                           dImage: wantGrad ? gradient : nil)
-        }
-        if let anchor, config.anchorWeight != 0 {
-            precondition(anchor.image.width == width && anchor.image.height == height && anchor.mask.count == width * height)
-            out.anchor = Double(config.anchorWeight) * anchor.image.pixels.withUnsafeBufferPointer { a in
-                anchor.mask.withUnsafeBufferPointer { m in
-                    AnchorLoss.evaluate(image: x, anchor: a.baseAddress!, mask: m.baseAddress!, channels: 3,
-                                        positions: width * height, weight: config.anchorWeight, dImage: gradient)
-                }
-            }
         }
         return out
     }

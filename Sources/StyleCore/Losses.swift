@@ -65,24 +65,3 @@ public enum TotalVariation {
         return sum / Double(c * h * w)
     }
 }
-
-/// Anchor: keeps pixels near a reference image where a mask says so,
-/// `L = Σ_p m_p · Σ_c (x[c,p] − a[c,p])² / (C·H·W)`. A later tiled pass uses it to hold each tile's overlaps
-/// (where its neighbours' results will be blended in) close to the previous pass, so that the blend mixes
-/// two near-identical textures instead of two independent ones.
-public enum AnchorLoss {
-    /// Returns L and adds `weight · dL/dx` into `dImage`. image, anchor: (C, H·W); mask: (H·W).
-    public static func evaluate(image x: UnsafePointer<Float>, anchor a: UnsafePointer<Float>, mask m: UnsafePointer<Float>,
-                                channels c: Int, positions n: Int, weight: Float, dImage: UnsafeMutablePointer<Float>?) -> Double {
-        var sum = 0.0
-        let scale = 2 * weight / Float(c * n)
-        for ch in 0 ..< c {
-            for p in 0 ..< n where m[p] != 0 {
-                let i = ch * n + p, d = x[i] - a[i]
-                sum += Double(m[p] * d * d)
-                dImage?[i] += scale * m[p] * d
-            }
-        }
-        return sum / Double(c * n)
-    }
-}

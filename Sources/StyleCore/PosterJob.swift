@@ -205,7 +205,7 @@ public struct PosterStage: Sendable, Hashable, Codable {
 
     /// The work of one of its tiles.
     public func task(_ tile: Tile) -> TileTask {
-        TileTask(level: level, pass: pass, tile: tile, iterations: iterations, overlap: plan.overlap)
+        TileTask(level: level, pass: pass, tile: tile, iterations: iterations)
     }
 
     /// Pixel-iterations of the stage.

@@ -8,15 +8,12 @@ public struct TileTask: Sendable, Hashable, Codable {
     public var pass: Int
     public var tile: Tile
     public var iterations: Int
-    /// The plan's overlap: the width of the blend ramps (and of the anchored band in later passes).
-    public var overlap: Int
 
-    public init(level: Int, pass: Int, tile: Tile, iterations: Int, overlap: Int) {
+    public init(level: Int, pass: Int, tile: Tile, iterations: Int) {
         self.level = level
         self.pass = pass
         self.tile = tile
         self.iterations = iterations
-        self.overlap = overlap
     }
 }
 
@@ -40,12 +37,11 @@ public struct TileRenderer {
         let r = task.tile.render
         return render(task, contentCrop: content.cropped(x: r.x, y: r.y, width: r.width, height: r.height),
                       canvasCrop: canvas.cropped(x: r.x, y: r.y, width: r.width, height: r.height),
-                      canvasWidth: canvas.width, canvasHeight: canvas.height, reference: reference, progress: progress)
+                      reference: reference, progress: progress)
     }
 
-    /// The same from the render rectangle's crops alone (what a farm worker receives) and the level's size.
-    public func render(_ task: TileTask, contentCrop: PlanarImage, canvasCrop: PlanarImage, canvasWidth: Int, canvasHeight: Int,
-                       reference: GramTargets? = nil, progress: (RenderProgress) -> Void = { _ in }) -> PlanarImage {
+    /// The same from the render rectangle's crops alone (what a farm worker receives).
+    public func render(_ task: TileTask, contentCrop: PlanarImage, canvasCrop: PlanarImage, reference: GramTargets? = nil, progress: (RenderProgress) -> Void = { _ in }) -> PlanarImage {
         let r = task.tile.render, core = task.tile.core
         precondition(contentCrop.width == r.width && contentCrop.height == r.height && canvasCrop.width == r.width
             && canvasCrop.height == r.height, "crops must be the tile's render rectangle")
@@ -54,27 +50,9 @@ public struct TileRenderer {
             targets.localized(tile: GramTargets.compute(network: network, image: start, layers: targets.layers), reference: $0)
         } ?? targets
         let objective = GatysObjective(network: network, config: options.loss, content: CaffeImage(contentCrop), targets: tileTargets)
-        if task.pass > 0 && options.loss.anchorWeight > 0 {
-            objective.anchor = (start, Self.anchorMask(task.tile, canvasWidth: canvasWidth, canvasHeight: canvasHeight,
-                                                       overlap: task.overlap))
-        }
         var opts = options
         opts.iterations = task.iterations
         let result = StyleOptimization.run(objective: objective, start: start, options: opts, progress: progress)
         return result.image.planarImage().cropped(x: core.x - r.x, y: core.y - r.y, width: core.width, height: core.height)
-    }
-
-    /// The anchor mask over a tile's render rectangle, (H·W): 1 − its blend weight, so 1 in the margin, rising
-    /// across the overlaps where neighbours blend in, 0 in the interior and along the canvas edges.
-    public static func anchorMask(_ tile: Tile, canvasWidth: Int, canvasHeight: Int, overlap: Int) -> [Float] {
-        let r = tile.render, core = tile.core
-        let w = BlendWindow.weights(core: core, canvasWidth: canvasWidth, canvasHeight: canvasHeight, overlap: overlap)
-        var mask = [Float](repeating: 1, count: r.area)
-        for y in 0 ..< core.height {
-            for x in 0 ..< core.width {
-                mask[(core.y - r.y + y) * r.width + core.x - r.x + x] = 1 - w[y * core.width + x]
-            }
-        }
-        return mask
     }
 }

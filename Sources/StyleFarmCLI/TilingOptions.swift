@@ -22,8 +22,6 @@ struct TilingOptions: ParsableArguments {
     var globalTileTargets = false
     @Option(help: "Long side of the style images when the shared Gram targets are computed.")
     var styleSize = 512
-    @Option(help: "Weight holding the shifted pass's overlaps near the first pass (0: off).")
-    var anchorWeight: Float = 10
     @Option(help: "Iterations of the shifted pass as a fraction of the level's.")
     var shiftedFraction: Float = 0.5
 
@@ -32,7 +30,6 @@ struct TilingOptions: ParsableArguments {
         guard tile >= 32 else { throw ValidationError("--tile must be at least 32") }
         guard overlap >= 0, tile >= 2 * overlap + 2 else { throw ValidationError("--overlap must be less than half of --tile") }
         guard margin >= 0 else { throw ValidationError("--margin must be non-negative") }
-        guard anchorWeight >= 0 else { throw ValidationError("--anchor-weight must be non-negative") }
         guard shiftedFraction > 0 else { throw ValidationError("--shifted-fraction must be positive") }
         guard styleSize >= 16 else { throw ValidationError("--style-size must be at least 16") }
         _ = try iterations()
@@ -70,7 +67,6 @@ extension RenderArguments {
         var job = PosterJob(content: content, styles: styles, width: width, height: height)
         try tiling.configure(&job)
         job.options.loss = try lossConfig()
-        job.options.loss.anchorWeight = tiling.anchorWeight
         job.options.optimizer = optimizerKind
         job.options.relativeTolerance = tolerance
         job.pooling = poolingKind

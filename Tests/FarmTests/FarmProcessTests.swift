@@ -114,7 +114,6 @@ enum SmallJob {
         job.styleSize = 96
         job.options.loss.contentWeight = 2000
         job.options.loss.tvWeight = 10
-        job.options.loss.anchorWeight = 10
         return JobSpec(name: "small", poster: job.settings, styleWeights: [1], crop: true)
     }
 

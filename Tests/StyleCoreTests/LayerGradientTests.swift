@@ -201,25 +201,4 @@ import Testing
         let err = GradientCheck.relativeError(x: x, analytic: g, h: 1e-2) { 3 * loss($0, nil) }
         #expect(err < 1e-3, "relative error \(err)")
     }
-
-    @Test func anchorGradientMatchesFiniteDifferences() {
-        let (c, n) = (3, 20)
-        let x = GradientCheck.random(c * n, seed: 17), a = GradientCheck.random(c * n, seed: 18)
-        // A mask with zeros, ones and a ramp, as a tile's anchor mask has.
-        let mask = (0 ..< n).map { Float(max(0, $0 - 5)) / Float(n - 6) }
-        func loss(_ v: [Float], _ g: UnsafeMutablePointer<Float>?) -> Double {
-            v.withUnsafeBufferPointer { vp in a.withUnsafeBufferPointer { ap in mask.withUnsafeBufferPointer { mp in
-                AnchorLoss.evaluate(image: vp.baseAddress!, anchor: ap.baseAddress!, mask: mp.baseAddress!, channels: c,
-                                    positions: n, weight: 4, dImage: g)
-            } } }
-        }
-        var g = [Float](repeating: 0, count: x.count)
-        _ = g.withUnsafeMutableBufferPointer { loss(x, $0.baseAddress!) }
-        // Masked-out pixels get no gradient; the rest match finite differences.
-        #expect((0 ..< 6).allSatisfy { p in (0 ..< c).allSatisfy { g[$0 * n + p] == 0 } })
-        #expect(g.contains { $0 != 0 })
-        let err = GradientCheck.relativeError(x: x, analytic: g, h: 1e-2) { 4 * loss($0, nil) }
-        #expect(err < 1e-3, "relative error \(err)")
-        #expect(loss(a, nil) == 0)
-    }
 }
