@@ -38,7 +38,11 @@ struct RenderCommand: ParsableCommand {
         defer { farm.shutdown() }
         let client = FarmClient(endpoint: farm.coordinator.endpoint)
         let id = try client.submit(spec, content: content, styles: styles)
-        try FarmWait.untilDone(client: client, job: id, output: URL(fileURLWithPath: job.output))
+        let final = try FarmWait.untilDone(client: client, job: id, output: URL(fileURLWithPath: job.output))
+        let compute = try client.status().workers.reduce(0) { $0 + $1.computeSeconds }
+        printError(String(format: "farm: %d tiles, %.1f s wall, %.1f s of worker compute: %.0f%% of %d workers busy",
+                          final.tilesTotal, final.elapsed, compute, 100 * compute / (Double(localFarm) * max(final.elapsed, 1e-9)),
+                          localFarm))
     }
 }
 
@@ -65,7 +69,8 @@ extension RenderArguments {
 
 /// Waiting for a farm job with a progress bar, then fetching its output.
 enum FarmWait {
-    static func untilDone(client: FarmClient, job id: String, output: URL) throws {
+    @discardableResult
+    static func untilDone(client: FarmClient, job id: String, output: URL) throws -> JobStatus {
         var bar: ProgressBar?
         let final = try client.wait(job: id) { s in
             if bar == nil { bar = ProgressBar(total: s.tilesTotal, label: "farm") }
@@ -79,6 +84,7 @@ enum FarmWait {
         let bytes = try client.output(job: id)
         try Journal.writeDurably(Data(bytes), to: output)
         print("wrote \(output.path) (job \(id), \(String(format: "%.1f", final.elapsed)) s on the farm)")
+        return final
     }
 }
 

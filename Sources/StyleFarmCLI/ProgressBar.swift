@@ -6,7 +6,7 @@ final class ProgressBar {
     let total: Int
     let label: String
     let isTerminal = isatty(STDERR_FILENO) != 0
-    var lastPrinted = -1
+    var lastPrinted = -10
     let width = 30
 
     init(total: Int, label: String) {

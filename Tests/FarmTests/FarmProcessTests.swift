@@ -149,17 +149,22 @@ enum SmallJob {
         #expect(decoded.image.width == 96 && decoded.image.height == 64 && decoded.bitDepth == 16)
     }
 
-    @Test func workerKilledMidTileIsRequeuedAndTheOutputIsUnchanged() throws {
-        let reference = try SmallJob.reference.get()
+    /// A two-worker farm running the small job, once worker w0 holds a lease of a tiled stage.
+    func farmWithW0MidTile() throws -> (TestFarm, String) {
         let farm = try TestFarm()
         try farm.startCoordinator()
         try farm.startWorker()
         try farm.startWorker()
         let job = try SmallJob.submit(farm.client)
-        // Wait until the tiled stages run and worker w0 holds a lease, then kill it.
         _ = try farm.waitFor("w0 to hold a tiled lease", seconds: 60) { s in
             (s.jobs.first?.stage ?? 0) >= 1 && s.workers.contains { $0.name == "w0" && !$0.leases.isEmpty }
         }
+        return (farm, job)
+    }
+
+    @Test func workerKilledMidTileIsRequeuedAndTheOutputIsUnchanged() throws {
+        let reference = try SmallJob.reference.get()
+        let (farm, job) = try farmWithW0MidTile()
         farm.workers[0].signal(SIGKILL)
         let out = try farm.finish(job)
         #expect(out == reference, "a requeued tile must render to the same bytes")
@@ -168,14 +173,7 @@ enum SmallJob {
 
     @Test func stoppedWorkerLosesItsLeaseAndItsLateResultIsRejected() throws {
         let reference = try SmallJob.reference.get()
-        let farm = try TestFarm()
-        try farm.startCoordinator()
-        try farm.startWorker()
-        try farm.startWorker()
-        let job = try SmallJob.submit(farm.client)
-        _ = try farm.waitFor("w0 to hold a tiled lease", seconds: 60) { s in
-            (s.jobs.first?.stage ?? 0) >= 1 && s.workers.contains { $0.name == "w0" && !$0.leases.isEmpty }
-        }
+        let (farm, job) = try farmWithW0MidTile()
         farm.workers[0].signal(SIGSTOP)
         _ = try farm.waitFor("w0 to be declared lost", seconds: 10) { s in !s.workers.contains { $0.name == "w0" } }
         farm.workers[0].signal(SIGCONT)
