@@ -13,6 +13,9 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages (see Docs/architecture.md).
@@ -40,10 +43,17 @@ let package = Package(
             "CZmq", "Imaging", "StyleCore", "Tiling", "VGGWeights",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        // The coordinator's web dashboard, JSON API and /metrics (Hummingbird).
+        .target(name: "Dashboard", dependencies: [
+            "Farm",
+            .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         // Subcommands, kept in a library so tests can drive them in-process.
         .target(name: "StyleFarmCLI", dependencies: [
-            "CZmq", "Imaging", "VGGWeights", "StyleCore", "Tiling", "Farm",
+            "CZmq", "Imaging", "VGGWeights", "StyleCore", "Tiling", "Farm", "Dashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "stylefarm", dependencies: ["StyleFarmCLI"]),

@@ -34,11 +34,21 @@ public final class Coordinator: @unchecked Sendable {
         var start: PlanarImage?
         var results: [Int: PlanarImage] = [:]
         var finishing = false
+        /// The dashboard's low-resolution copy of the current stage's canvas, tiles pasted as they land.
+        var preview: PlanarImage?
+        var previewDirty = false
+        /// The stage being rendered.
+        var stage = 0
         init(stored: Journal.StoredJob) { self.stored = stored }
     }
 
     public let config: Config
     public private(set) var endpoint = ""
+    /// Snapshots, previews and metrics for the dashboard.
+    public let monitor = FarmMonitor()
+    /// The latest progress of each live lease, for the dashboard.
+    var progress: [String: ProgressBody] = [:]
+    var lastSnapshot = 0.0
     let socket: ZMQSocket
     let journal: Journal
     let network: VGG19
@@ -149,6 +159,48 @@ public final class Coordinator: @unchecked Sendable {
         for wid in scheduler.liveWorkers where t - (lastSent[wid] ?? 0) >= config.scheduler.heartbeat {
             send(wid, Message(.heartbeat))
         }
+        if t - lastSnapshot >= 0.5 {
+            lastSnapshot = t
+            publishSnapshot(now: t)
+        }
+    }
+
+    /// Refreshes the dashboard's snapshot and the previews that changed.
+    func publishSnapshot(now t: Double) {
+        progress = progress.filter { scheduler.lease($0.key) != nil }
+        var views: [JobView] = []
+        for status in scheduler.jobStatuses(now: t) {
+            guard let job = jobs[status.id] else { continue }
+            let stage = job.stages[min(job.stage, job.stages.count - 1)]
+            let states = scheduler.tileStates(job: status.id)
+            let tiles = stage.plan.tiles.map { tile -> TileView in
+                let r = tile.core
+                var v = TileView(index: tile.index, x: r.x, y: r.y, width: r.width, height: r.height, state: "pending")
+                if status.state == .done || states?.done.contains(tile.index) == true {
+                    v.state = "done"
+                } else if let lease = states?.leased[tile.index] {
+                    v.state = "rendering"
+                    v.worker = lease.worker
+                    if let p = progress[lease.token] { (v.iteration, v.iterations, v.loss) = (p.iteration, p.iterations, p.loss) }
+                }
+                return v
+            }
+            let minutes = status.elapsed / 60
+            views.append(JobView(status: status, level: stage.level, levels: (job.stages.last?.level ?? 0) + 1,
+                                 pass: stage.level == 0 ? "coarse" : stage.pass == 0 ? "tiles" : "shifted tiles",
+                                 width: stage.width, height: stage.height, tiles: tiles,
+                                 tilesPerMinute: minutes > 0 ? Double(status.tilesDone) / minutes : 0,
+                                 eta: status.workFraction > 0 && !status.state.isFinal
+                                     ? status.elapsed / status.workFraction * (1 - status.workFraction) : nil))
+            if job.previewDirty, let preview = job.preview {
+                job.previewDirty = false
+                let url = journal.jobDirectory(status.id).appendingPathComponent("preview.png")
+                if (try? ImageIO.write(preview, to: url, bitDepth: 8)) != nil, let bytes = try? [UInt8](Data(contentsOf: url)) {
+                    monitor.publish(preview: bytes, job: status.id)
+                }
+            }
+        }
+        monitor.publish(FarmSnapshot(time: Date().timeIntervalSince1970, jobs: views, workers: scheduler.workerStatuses(now: t)))
     }
 
     // MARK: Messages
@@ -161,9 +213,11 @@ public final class Coordinator: @unchecked Sendable {
     @discardableResult
     func send(_ peer: String, _ message: Message) -> Bool {
         guard let id = routingIDs[peer] else { return false }
-        let ok = (try? socket.send([id] + message.frames)) ?? false
+        let frames = message.frames
+        let ok = (try? socket.send([id] + frames)) ?? false
         if ok {
             lastSent[peer] = now
+            monitor.bytesOut.increment(by: frames.reduce(0) { $0 + $1.count })
         } else if scheduler.liveWorkers.contains(peer) {
             handle(events: scheduler.remove(worker: peer, reason: "unreachable", now: now))
         }
@@ -174,6 +228,7 @@ public final class Coordinator: @unchecked Sendable {
         guard let id = frames.first, !id.isEmpty else { return }
         let peer = peerName(id)
         routingIDs[peer] = id
+        monitor.bytesIn.increment(by: frames.dropFirst().reduce(0) { $0 + $1.count })
         let message: Message
         do {
             message = try Message(frames: Array(frames.dropFirst()), truncated: truncated)
@@ -228,6 +283,8 @@ public final class Coordinator: @unchecked Sendable {
             let body = try m.decode(ProgressBody.self)
             if case let .rejected(why) = scheduler.progress(lease: body.lease, worker: peer, now: t) {
                 send(peer, Message(.reject, RejectBody(lease: body.lease, reason: why)))
+            } else {
+                progress[body.lease] = body
             }
         case .result:
             count { s in
@@ -241,6 +298,7 @@ public final class Coordinator: @unchecked Sendable {
             _ = scheduler.heard(from: peer, now: t)
             let body = try m.decode(FailedBody.self)
             config.log("worker \(peer) failed \(body.lease): \(body.reason)")
+            monitor.tilesFailed.increment()
             handle(events: scheduler.failed(lease: body.lease, worker: peer, reason: body.reason, now: t).1)
         case .submit:
             try submit(m, from: peer)
@@ -249,14 +307,14 @@ public final class Coordinator: @unchecked Sendable {
             let all = scheduler.jobStatuses(now: t)
             let jobs = body.job.map { j in all.filter { $0.id == j } } ?? all
             if let j = body.job, jobs.isEmpty { throw ProtocolError.malformedBody("no job \(j)") }
-            send(peer, Message(.statusReply, StatusReplyBody(jobs: jobs, workers: scheduler.workerStatuses)))
+            send(peer, Message(.statusReply, StatusReplyBody(jobs: jobs, workers: scheduler.workerStatuses(now: t))))
         case .cancel:
             let body = try m.decode(CancelBody.self)
             guard scheduler.cancel(job: body.job, now: t) else { throw ProtocolError.malformedBody("no running job \(body.job)") }
             try journal.setState(job: body.job, .cancelled, detail: "cancelled")
             config.log("job \(body.job) cancelled")
             send(peer, Message(.statusReply, StatusReplyBody(jobs: scheduler.jobStatuses(now: t).filter { $0.id == body.job },
-                                                             workers: scheduler.workerStatuses)))
+                                                             workers: scheduler.workerStatuses(now: t))))
         case .fetchOutput:
             let body = try m.decode(StatusBody.self)
             guard let j = body.job, let job = jobs[j], scheduler.state(of: j) == .done else {
@@ -283,6 +341,7 @@ public final class Coordinator: @unchecked Sendable {
             guard m.payload.count == 1 else { throw ProtocolError.malformedBody("a result has one payload frame") }
             pixels = try PixelCodec.decode(m.payload[0], width: core.width, height: core.height)
         } catch {
+            monitor.tilesFailed.increment()
             handle(events: scheduler.failed(lease: body.lease, worker: peer, reason: "bad result: \(error)", now: t).1)
             throw error
         }
@@ -296,6 +355,9 @@ public final class Coordinator: @unchecked Sendable {
         let (verdict, events) = scheduler.complete(lease: body.lease, worker: peer, seconds: body.seconds, now: t)
         if case .accepted = verdict {
             job.results[lease.tile.tile] = pixels
+            paste(pixels, tile: lease.tile.tile, of: job)
+            monitor.tilesDone.increment()
+            monitor.tileSeconds.record(body.seconds)
             count { $0.rawTileBytes += 6 * core.area }
         }
         handle(events: events)
@@ -338,7 +400,7 @@ public final class Coordinator: @unchecked Sendable {
             break
         }
         let journal = self.journal, network = self.network
-        offload({ () -> (PosterJob, [UInt8], PlanarImage, PlanarImage, [UInt8]?, [Int: PlanarImage]) in
+        offload({ () -> (PosterJob, [UInt8], StagePrep, [Int: PlanarImage]) in
             let images = try stored.inputs.enumerated().map { i, url -> PlanarImage in
                 do { return try ImageIO.read(url).image } catch {
                     throw ProtocolError.malformedBody("\(i == 0 ? "content" : "style \(i)") image: \(error)")
@@ -347,21 +409,17 @@ public final class Coordinator: @unchecked Sendable {
             let poster = stored.spec.posterJob(content: images[0], styles: Array(images.dropFirst()))
             let net = network.pooling == poster.pooling ? network : network.with(pooling: poster.pooling)
             let targets = TargetsCodec.encode(poster.gramTargets(network: net))
-            let stage = stages[stored.stage]
-            let content = poster.content(for: stage)
             let previous = stored.stage > 0 ? try journal.canvas(job: stored.id, stage: stored.stage - 1) : nil
-            let start = PosterJob.startCanvas(for: stage, previous: previous, content: content)
-            let reference = Self.reference(poster, stage, start: start, network: network)
-            return (poster, targets, content, start, reference, try journal.finishedTiles(job: stored.id, stage: stored.stage))
+            let prep = Self.prepare(poster, stages[stored.stage], previous: previous, network: network)
+            return (poster, targets, prep, try journal.finishedTiles(job: stored.id, stage: stored.stage))
         }, then: { [self] r in
             switch r {
-            case let .success((poster, targetBytes, content, start, reference, done)):
+            case let .success((poster, targetBytes, prep, done)):
                 job.poster = poster
                 job.targetsSHA = ContentHash.sha256(targetBytes)
                 targets[job.targetsSHA] = targetBytes
-                job.referenceSHA = reference.map(register)
-                job.content = content
-                job.start = start
+                begin(prep, stage: stored.stage, of: job)
+                for (t, core) in done { paste(core, tile: t, of: job) }
                 job.results = done
                 try? journal.setState(job: stored.id, .running)
                 if !done.isEmpty { config.log("job \(stored.id) resumes stage \(stored.stage) with \(done.count) finished tiles") }
@@ -372,10 +430,59 @@ public final class Coordinator: @unchecked Sendable {
         })
     }
 
-    /// A stage's reference Grams, encoded (computed here, once, for all of the stage's tiles).
-    static func reference(_ poster: PosterJob, _ stage: PosterStage, start: PlanarImage, network: VGG19) -> [UInt8]? {
+    /// What a stage needs before its tiles go out, computed off the loop thread.
+    struct StagePrep {
+        /// The level's content (nil when the level did not change).
+        var content: PlanarImage?
+        var start: PlanarImage
+        /// The stage's reference Grams, encoded (computed here, once, for all of the stage's tiles).
+        var reference: [UInt8]?
+        var preview: PlanarImage
+    }
+
+    static let previewSize = 384
+
+    static func prepare(_ poster: PosterJob, _ stage: PosterStage, previous: PlanarImage?, network: VGG19,
+                        levelChanged: Bool = true) -> StagePrep {
+        let content = levelChanged || previous == nil ? poster.content(for: stage) : nil
+        let start = PosterJob.startCanvas(for: stage, previous: previous, content: content ?? previous!)
         let net = network.pooling == poster.pooling ? network : network.with(pooling: poster.pooling)
-        return poster.stageReference(stage, start: start, network: net).map(TargetsCodec.encode)
+        let reference = poster.stageReference(stage, start: start, network: net).map(TargetsCodec.encode)
+        let preview = Resampler.resize(start, longSide: min(previewSize, max(start.width, start.height))).clamped()
+        return StagePrep(content: content, start: start, reference: reference, preview: preview)
+    }
+
+    /// Installs a prepared stage.
+    func begin(_ prep: StagePrep, stage: Int, of job: ActiveJob) {
+        job.stage = stage
+        if let content = prep.content { job.content = content }
+        job.start = prep.start
+        if let old = job.referenceSHA { targets[old] = nil }
+        job.referenceSHA = prep.reference.map(register)
+        job.results = [:]
+        job.preview = prep.preview
+        job.previewDirty = true
+    }
+
+    /// Pastes a finished tile's core into the job's preview.
+    func paste(_ core: PlanarImage, tile: Int, of job: ActiveJob) {
+        guard var preview = job.preview, let start = job.start else { return }
+        let rect = job.stages[job.stage].plan.tiles[tile].core
+        let sx = Double(preview.width) / Double(start.width), sy = Double(preview.height) / Double(start.height)
+        let x0 = Int(Double(rect.x) * sx), y0 = Int(Double(rect.y) * sy)
+        let w = max(1, min(preview.width - x0, Int((Double(rect.width) * sx).rounded())))
+        let h = max(1, min(preview.height - y0, Int((Double(rect.height) * sy).rounded())))
+        let small = Resampler.resize(core, width: w, height: h)
+        let n = preview.width * preview.height
+        for c in 0 ..< 3 {
+            for y in 0 ..< h {
+                for x in 0 ..< w {
+                    preview.pixels[c * n + (y0 + y) * preview.width + x0 + x] = min(1, max(0, small.pixels[(c * h + y) * w + x]))
+                }
+            }
+        }
+        job.preview = preview
+        job.previewDirty = true
     }
 
     /// Makes bytes fetchable by their SHA-256; returns it.
@@ -404,6 +511,7 @@ public final class Coordinator: @unchecked Sendable {
                 config.log("worker \(worker) lost")
             case let .requeued(tile, worker, lease, reason):
                 config.log("tile \(tile) requeued (lease \(lease)): \(reason)")
+                monitor.tilesRequeued.increment()
                 send(worker, Message(.reject, RejectBody(lease: lease, reason: reason)))
             case let .workerBlocklisted(worker, job):
                 config.log("worker \(worker) blocklisted for job \(job)")
@@ -433,7 +541,7 @@ public final class Coordinator: @unchecked Sendable {
         guard let job = jobs[id], let poster = job.poster, let start = job.start, !job.finishing else { return }
         job.finishing = true
         let stages = job.stages, results = job.results, journal = self.journal, spec = job.stored.spec, network = self.network
-        offload({ () -> (PlanarImage?, PlanarImage, [UInt8]?)? in
+        offload({ () -> StagePrep? in
             let s = stages[stage]
             let canvas = PosterJob.finish(s, cores: (0 ..< s.plan.tiles.count).map { results[$0]! }, start: start)
             try journal.stageFinished(job: id, stage: stage, canvas: canvas)
@@ -447,9 +555,7 @@ public final class Coordinator: @unchecked Sendable {
                 return nil
             }
             let next = stages[stage + 1]
-            let content = next.level == s.level ? nil : poster.content(for: next)
-            let start = PosterJob.startCanvas(for: next, previous: canvas, content: content ?? canvas)
-            return (content, start, Self.reference(poster, next, start: start, network: network))
+            return Self.prepare(poster, next, previous: canvas, network: network, levelChanged: next.level != s.level)
         }, then: { [self] r in
             job.finishing = false
             switch r {
@@ -457,12 +563,8 @@ public final class Coordinator: @unchecked Sendable {
                 scheduler.finish(job: id, now: now)
                 (job.poster, job.content, job.start, job.results) = (nil, nil, nil, [:])  // keep only what status needs
                 config.log("job \(id) done: \(journal.outputURL(job: id, format: spec.format).path)")
-            case let .success((content, start, reference)?):
-                if let content { job.content = content }
-                job.start = start
-                if let old = job.referenceSHA { targets[old] = nil }
-                job.referenceSHA = reference.map(register)
-                job.results = [:]
+            case let .success(prep?):
+                begin(prep, stage: stage + 1, of: job)
                 handle(events: scheduler.startStage(job: id, stage: stage + 1, now: now))
             case let .failure(e):
                 fail(job: id, reason: "finishing stage \(stage): \(e)")

@@ -339,10 +339,18 @@ public struct FarmScheduler: Sendable {
         jobs.values.sorted { $0.seq < $1.seq }.compactMap { status(job: $0.id, now: now) }
     }
 
-    public var workerStatuses: [WorkerStatus] {
+    /// The current stage's tiles of a job: done, or leased (with the lease), or pending (nil).
+    public func tileStates(job id: String) -> (stage: Int, done: Set<Int>, leased: [Int: Lease])? {
+        guard let j = jobs[id] else { return nil }
+        var leased: [Int: Lease] = [:]
+        for lease in leases.values where lease.tile.job == id && lease.tile.stage == j.stage { leased[lease.tile.tile] = lease }
+        return (j.stage, j.done, leased)
+    }
+
+    public func workerStatuses(now: Double) -> [WorkerStatus] {
         workers.values.sorted { $0.id < $1.id }.map {
             WorkerStatus(id: $0.id, name: $0.name, threads: $0.threads, tiles: $0.tiles, computeSeconds: $0.computeSeconds,
-                         leases: $0.leases.sorted())
+                         leases: $0.leases.sorted(), silentFor: now - $0.lastHeard)
         }
     }
 }

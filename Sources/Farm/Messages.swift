@@ -223,14 +223,17 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     public var tiles: Int
     public var computeSeconds: Double
     public var leases: [String]
+    /// Seconds since the worker's last message.
+    public var silentFor: Double?
 
-    public init(id: String, name: String, threads: Int, tiles: Int, computeSeconds: Double, leases: [String]) {
+    public init(id: String, name: String, threads: Int, tiles: Int, computeSeconds: Double, leases: [String], silentFor: Double? = nil) {
         self.id = id
         self.name = name
         self.threads = threads
         self.tiles = tiles
         self.computeSeconds = computeSeconds
         self.leases = leases
+        self.silentFor = silentFor
     }
 }
 

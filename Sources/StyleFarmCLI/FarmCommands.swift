@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dashboard
 import Farm
 import Foundation
 import Imaging
@@ -21,6 +22,8 @@ struct RenderCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
     @Option(help: "Render on an embedded farm: a coordinator and N worker processes on loopback (0: in this process).")
     var localFarm = 0
+    @Option(help: ArgumentHelp("With --local-farm, serve the dashboard on HOST:PORT (e.g. 127.0.0.1:8787).", valueName: "host:port"))
+    var dashboard: String?
 
     func validate() throws {
         guard (0 ... 64).contains(localFarm) else { throw ValidationError("--local-farm must be between 0 and 64") }
@@ -36,6 +39,10 @@ struct RenderCommand: ParsableCommand {
         let farm = try LocalFarm(stateDirectory: state, weights: WeightsLocation.resolve(explicit: compute.weights),
                                  workers: localFarm, threadsPerWorker: perWorker, log: { _ in })
         defer { farm.shutdown() }
+        var options = DashboardOptions()
+        options.dashboard = dashboard ?? "off"
+        let server = try options.start(farm.coordinator.monitor)
+        defer { server?.stop() }
         let client = FarmClient(endpoint: farm.coordinator.endpoint)
         let id = try client.submit(spec, content: content, styles: styles)
         let final = try FarmWait.untilDone(client: client, job: id, output: URL(fileURLWithPath: job.output))
@@ -111,6 +118,7 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Missed heartbeats before a worker is lost.") var liveness = 3
     @Option(help: "Seconds a tile lease lasts without progress.") var leaseSeconds = 60.0
     @Option(help: "Tiles in flight per worker (1 or 2).") var credit = 1
+    @OptionGroup var dashboard: DashboardOptions
 
     func validate() throws {
         guard heartbeat >= 0.05, liveness >= 2, leaseSeconds >= 1, (1 ... 2).contains(credit) else {
@@ -127,6 +135,8 @@ struct CoordinatorCommand: ParsableCommand {
         config.scheduler.leaseSeconds = leaseSeconds
         config.scheduler.credit = credit
         let coordinator = try Coordinator(config: config)
+        let server = try dashboard.start(coordinator.monitor)
+        defer { server?.stop() }
         stopOnSignals()
         coordinator.run(until: { stopRequested })
     }
@@ -166,6 +176,35 @@ struct WorkerCommand: ParsableCommand {
         }
         stopOnSignals()
         Worker(config: config).run(until: { stopRequested })
+    }
+}
+
+/// Where the coordinator serves its dashboard.
+struct DashboardOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Serve the dashboard, JSON API and /metrics on HOST:PORT (port 0: any free port; 'off': none). "
+        + "Bind 0.0.0.0 only on a trusted network, ideally with --dashboard-token.", valueName: "host:port"))
+    var dashboard = "127.0.0.1:8787"
+    @Option(help: "Require this token (Authorization: Bearer … or ?token=…) on every dashboard request.")
+    var dashboardToken: String?
+
+    func validate() throws { _ = try address() }
+
+    func address() throws -> (host: String, port: Int)? {
+        if dashboard == "off" { return nil }
+        guard let colon = dashboard.lastIndex(of: ":"), let port = Int(dashboard[dashboard.index(after: colon)...]),
+              (0 ... 65535).contains(port), colon > dashboard.startIndex else {
+            throw ValidationError("--dashboard must be HOST:PORT or off, got '\(dashboard)'")
+        }
+        return (String(dashboard[..<colon]), port)
+    }
+
+    /// Starts the dashboard for a coordinator's monitor, and says where it is.
+    func start(_ monitor: FarmMonitor) throws -> DashboardServer? {
+        guard let (host, port) = try address() else { return nil }
+        let server = DashboardServer(monitor: monitor, host: host, port: port, token: dashboardToken)
+        try server.start()
+        printError("dashboard: http://\(host):\(server.port)/" + (dashboardToken == nil ? "" : "?token=…"))
+        return server
     }
 }
 
@@ -252,21 +291,48 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "A job id (default: every job).") var job: String?
     @Option(help: "Also fetch the finished job's output to this file.") var output: String?
+    @Flag(help: "Redraw every second (progress bars per job, the workers table) until Ctrl-C.") var watch = false
 
     func run() throws {
         let client = FarmClient(endpoint: farm.connect, timeout: farm.timeout)
-        let s = try client.status(job: job)
+        guard watch else { return try show(client.status(job: job), client: client) }
+        stopOnSignals()
+        while !stopRequested {
+            let s = try client.status(job: job)
+            print("\u{1B}[H\u{1B}[2J", terminator: "")  // home, clear
+            print("StyleFarm at \(farm.connect) — \(Date().formatted(date: .omitted, time: .standard)) (Ctrl-C to stop)\n")
+            for j in s.jobs {
+                let filled = Int(j.workFraction * 30)
+                let eta = j.workFraction > 0 && !j.state.isFinal ? ProgressBar.format(j.elapsed / j.workFraction * (1 - j.workFraction)) : "–"
+                print(String(format: "%@ %@ %5.1f%%  %@ %@  stage %d/%d  tiles %d/%d  elapsed %@  eta %@", j.id,
+                             String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled), 100 * j.workFraction,
+                             j.state.rawValue, j.name, min(j.stage + 1, j.stages), j.stages, j.tilesDone, j.tilesTotal,
+                             ProgressBar.format(j.elapsed), eta) + (j.detail.map { "  (\($0))" } ?? ""))
+            }
+            print("")
+            printWorkers(s.workers)
+            if let job, s.jobs.first?.state.isFinal == true { break }
+            Thread.sleep(forTimeInterval: 1)
+        }
+    }
+
+    func printWorkers(_ workers: [WorkerStatus]) {
+        print("workers:")
+        for w in workers {
+            print(String(format: "  %@  %@  %d threads  %d tiles  %.1f s compute  heard %.1f s ago  %@", w.id, w.name, w.threads, w.tiles,
+                         w.computeSeconds, w.silentFor ?? 0, w.leases.isEmpty ? "idle" : "leases " + w.leases.joined(separator: ",")))
+        }
+        if workers.isEmpty { print("  none connected") }
+    }
+
+    func show(_ s: StatusReplyBody, client: FarmClient) throws {
         print("jobs:")
         for j in s.jobs {
             print(String(format: "  %@  %-9@ prio %3d  stage %d/%d  tiles %d/%d  %5.1f%%  %@  %@", j.id, j.state.rawValue, j.priority,
                          min(j.stage + 1, j.stages), j.stages, j.tilesDone, j.tilesTotal, 100 * j.workFraction,
                          ProgressBar.format(j.elapsed), j.name + (j.detail.map { " (\($0))" } ?? "")))
         }
-        print("workers:")
-        for w in s.workers {
-            print(String(format: "  %@  %@  %d threads  %d tiles  %.1f s compute  %@", w.id, w.name, w.threads, w.tiles,
-                         w.computeSeconds, w.leases.isEmpty ? "idle" : "leases " + w.leases.joined(separator: ",")))
-        }
+        printWorkers(s.workers)
         if let output, let job {
             try Journal.writeDurably(Data(try client.output(job: job)), to: URL(fileURLWithPath: output))
             print("wrote \(output)")

@@ -53,10 +53,10 @@ final class TestFarm {
         port = Int.random(in: 20000 ... 60000)
     }
 
-    /// Fast liveness (0.25 s × 3) so that the fault tests take seconds.
-    func startCoordinator(extra: [String] = []) throws {
+    /// Fast liveness (0.5 s × 3) so that the fault tests take seconds.
+    func startCoordinator(extra: [String] = ["--dashboard", "off"]) throws {
         coordinator = try Child(["coordinator", "--bind", endpoint, "--state", dir.appendingPathComponent("state").path,
-                                 "--heartbeat", "0.25", "--liveness", "3"] + extra,
+                                 "--heartbeat", "0.5", "--liveness", "3"] + extra,
                                 log: dir.appendingPathComponent("coordinator-\(Int.random(in: 0 ... 1_000_000)).log"))
     }
 

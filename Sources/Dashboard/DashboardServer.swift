@@ -1,0 +1,139 @@
+import Farm
+import Foundation
+import Hummingbird
+
+/// The coordinator's web dashboard and API (Docs/dashboard.md), served by Hummingbird on threads of its own:
+///
+/// | route | answer |
+/// |---|---|
+/// | `GET /` | the dashboard page (HTML + JavaScript, no external assets) |
+/// | `GET /api/status` | `FarmSnapshot` as JSON |
+/// | `GET /api/events` | Server-Sent Events: a `FarmSnapshot` every second |
+/// | `GET /api/jobs/{id}` | one `JobView` |
+/// | `GET /api/jobs/{id}/preview.png` | the job's low-resolution canvas, as its tiles land |
+/// | `GET /metrics` | Prometheus text format |
+///
+/// With a token, every request needs `Authorization: Bearer TOKEN` or `?token=TOKEN`; others get 401 and
+/// count as authentication failures. Unknown routes get 404, unknown jobs 404.
+public final class DashboardServer: @unchecked Sendable {
+    public let monitor: FarmMonitor
+    public let host: String
+    public let token: String?
+    public private(set) var port = 0
+    var task: Task<Void, Error>?
+
+    public init(monitor: FarmMonitor, host: String = "127.0.0.1", port: Int = 8787, token: String? = nil) {
+        self.monitor = monitor
+        self.host = host
+        self.port = port
+        self.token = token
+    }
+
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Starts serving; returns once the socket is bound (port 0 picks a free port, see `port`).
+    public func start() throws {
+        let bound = DispatchSemaphore(value: 0)
+        let box = PortBox()
+        let app = Application(router: makeRouter(), configuration: .init(address: .hostname(host, port: port)),
+                              onServerRunning: { channel in
+                                  box.set(channel.localAddress?.port ?? 0)
+                                  bound.signal()
+                              })
+        task = Task.detached {
+            do {
+                try await app.runService(gracefulShutdownSignals: [])
+            } catch {
+                box.fail("\(error)")
+                bound.signal()
+                throw error
+            }
+        }
+        guard bound.wait(timeout: .now() + 30) == .success else { throw StartError(description: "dashboard did not start in 30 s") }
+        if let error = box.error { throw StartError(description: "dashboard on \(host):\(port): \(error)") }
+        port = box.port
+    }
+
+    public func stop() {
+        task?.cancel()
+        task = nil
+    }
+
+    var url: String { "http://\(host):\(port)/" }
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        if let token { router.add(middleware: TokenMiddleware(token: token, monitor: monitor)) }
+        let monitor = self.monitor
+        router.get("/") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
+        }
+        router.get("/api/status") { _, _ in try Self.json(monitor.snapshot) }
+        router.get("/api/jobs/:id") { _, context in
+            let id = try context.parameters.require("id")
+            guard let job = monitor.snapshot.jobs.first(where: { $0.status.id == id }) else {
+                throw HTTPError(.notFound, message: "no job \(id)")
+            }
+            return try Self.json(job)
+        }
+        router.get("/api/jobs/:id/preview.png") { _, context in
+            let id = try context.parameters.require("id")
+            guard let png = monitor.preview(job: id) else { throw HTTPError(.notFound, message: "no preview for job \(id)") }
+            return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "no-store"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: png)))
+        }
+        router.get("/api/events") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+                     body: ResponseBody { writer in
+                         let encoder = JSONEncoder()
+                         while !Task.isCancelled {
+                             let data = try encoder.encode(monitor.snapshot)
+                             try await writer.write(ByteBuffer(string: "data: " + String(decoding: data, as: UTF8.self) + "\n\n"))
+                             try await Task.sleep(for: .seconds(1))
+                         }
+                         try await writer.finish(nil)
+                     })
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(string: monitor.prometheusText())))
+        }
+        return router
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}
+
+/// Refuses requests without the dashboard's token.
+struct TokenMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let token: String
+    let monitor: FarmMonitor
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let bearer = request.headers[.authorization].map { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : "" }
+        let query = request.uri.queryParameters.get("token")
+        guard bearer == token || query == token else {
+            monitor.countAuthFailure()
+            throw HTTPError(.unauthorized, message: "a valid token is required (Authorization: Bearer … or ?token=…)")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// The bound port, or why binding failed, handed from the server's task to `start`.
+final class PortBox: @unchecked Sendable {
+    let lock = NSLock()
+    var port = 0
+    var error: String?
+    func set(_ p: Int) { lock.lock(); port = p; lock.unlock() }
+    func fail(_ e: String) { lock.lock(); error = e; lock.unlock() }
+}

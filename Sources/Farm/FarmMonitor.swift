@@ -1,0 +1,108 @@
+import CoreMetrics
+import Foundation
+import Prometheus
+
+/// What the dashboard shows: a snapshot of the farm the coordinator refreshes about twice a second.
+public struct FarmSnapshot: Codable, Sendable {
+    public var time: Double
+    public var jobs: [JobView]
+    public var workers: [WorkerStatus]
+
+    public init(time: Double = 0, jobs: [JobView] = [], workers: [WorkerStatus] = []) {
+        self.time = time
+        self.jobs = jobs
+        self.workers = workers
+    }
+}
+
+/// One job on the dashboard: its status, its current stage's tile grid, throughput and ETA.
+public struct JobView: Codable, Sendable {
+    public var status: JobStatus
+    /// Level of the current stage (0 = the coarse, untiled level) and how many there are.
+    public var level: Int
+    public var levels: Int
+    /// "coarse", "tiles" or "shifted tiles".
+    public var pass: String
+    /// The current stage's canvas size and tiles (core rectangles).
+    public var width: Int
+    public var height: Int
+    public var tiles: [TileView]
+    public var tilesPerMinute: Double
+    /// Seconds left, from the elapsed time and the fraction of work done; nil before any progress.
+    public var eta: Double?
+}
+
+/// One tile of the current stage.
+public struct TileView: Codable, Sendable {
+    public var index: Int
+    public var x: Int, y: Int, width: Int, height: Int
+    /// "pending", "rendering" or "done".
+    public var state: String
+    public var worker: String?
+    public var iteration: Int?
+    public var iterations: Int?
+    public var loss: Double?
+}
+
+/// The coordinator's window for monitoring: the latest snapshot, each job's preview PNG, and the Prometheus
+/// metrics (through swift-metrics, with a registry of its own). Thread-safe: the coordinator writes, the
+/// dashboard's threads read.
+public final class FarmMonitor: @unchecked Sendable {
+    let lock = NSLock()
+    var _snapshot = FarmSnapshot()
+    var _previews: [String: [UInt8]] = [:]
+
+    public let registry = PrometheusCollectorRegistry()
+    let tilesDone: CoreMetrics.Counter
+    let tilesFailed: CoreMetrics.Counter
+    let tilesRequeued: CoreMetrics.Counter
+    let tileSeconds: CoreMetrics.Recorder
+    let workersAlive: CoreMetrics.Gauge
+    let bytesIn: CoreMetrics.Counter
+    let bytesOut: CoreMetrics.Counter
+    let authFailures: CoreMetrics.Counter
+
+    public init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultValueHistogramBuckets = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 3600]
+        tilesDone = CoreMetrics.Counter(label: "stylefarm_tiles_done_total", factory: factory)
+        tilesFailed = CoreMetrics.Counter(label: "stylefarm_tiles_failed_total", factory: factory)
+        tilesRequeued = CoreMetrics.Counter(label: "stylefarm_tiles_requeued_total", factory: factory)
+        tileSeconds = CoreMetrics.Recorder(label: "stylefarm_tile_seconds", aggregate: true, factory: factory)
+        workersAlive = CoreMetrics.Gauge(label: "stylefarm_workers_alive", factory: factory)
+        bytesIn = CoreMetrics.Counter(label: "stylefarm_bytes_in_total", factory: factory)
+        bytesOut = CoreMetrics.Counter(label: "stylefarm_bytes_out_total", factory: factory)
+        authFailures = CoreMetrics.Counter(label: "stylefarm_auth_failures_total", factory: factory)
+    }
+
+    public var snapshot: FarmSnapshot {
+        lock.lock()
+        defer { lock.unlock() }
+        return _snapshot
+    }
+
+    public func preview(job: String) -> [UInt8]? {
+        lock.lock()
+        defer { lock.unlock() }
+        return _previews[job]
+    }
+
+    func publish(_ snapshot: FarmSnapshot) {
+        lock.lock()
+        _snapshot = snapshot
+        lock.unlock()
+        workersAlive.record(snapshot.workers.count)
+    }
+
+    func publish(preview: [UInt8], job: String) {
+        lock.lock()
+        _previews[job] = preview
+        lock.unlock()
+    }
+
+    /// A request to the dashboard was refused for a missing or wrong token.
+    public func countAuthFailure() { authFailures.increment() }
+
+    /// The metrics in Prometheus's text format.
+    public func prometheusText() -> String { registry.emitToString() }
+}

@@ -1,0 +1,150 @@
+import Farm
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+/// HTTP GET with a time limit: (status, body).
+func httpGet(_ url: String, headers: [String: String] = [:]) throws -> (Int, Data) {
+    var request = URLRequest(url: URL(string: url)!, timeoutInterval: 10)
+    for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result: (Int, Data)?
+    nonisolated(unsafe) var failure: Error?
+    URLSession.shared.dataTask(with: request) { data, response, error in
+        if let error { failure = error } else { result = ((response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data()) }
+        done.signal()
+    }.resume()
+    guard done.wait(timeout: .now() + 15) == .success else { throw FarmTestError.timeout("GET \(url)", "") }
+    if let failure { throw failure }
+    return result!
+}
+
+extension TestFarm {
+    /// The dashboard's base URL, from the coordinator's log line.
+    func dashboardURL() throws -> String {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let line = coordinator?.output.split(separator: "\n").first(where: { $0.hasPrefix("dashboard: ") }) {
+                return String(line.dropFirst("dashboard: ".count).prefix { $0 != "?" })
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw FarmTestError.timeout("the dashboard to start", coordinator?.output ?? "")
+    }
+}
+
+/// The dashboard, API and metrics against a real job on loopback, and headless Chromium on the page.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct DashboardTests {
+    @Test func apiMetricsPreviewAndPageShowARunningJob() throws {
+        let farm = try TestFarm()
+        try farm.startCoordinator(extra: ["--dashboard", "127.0.0.1:0"])
+        try farm.startWorker()
+        try farm.startWorker()
+        let base = try farm.dashboardURL()
+        let job = try SmallJob.submit(farm.client)
+        // Mid-render: a tiled stage with some tiles done.
+        _ = try farm.waitFor("tiled tiles to finish", seconds: 90) { s in
+            guard let j = s.jobs.first else { return false }
+            return j.stage >= 1 && j.tilesDone >= 3 && !j.state.isFinal
+        }
+        Thread.sleep(forTimeInterval: 1)  // a snapshot after those tiles
+        let (code, body) = try httpGet(base + "api/status")
+        #expect(code == 200)
+        let snapshot = try JSONDecoder().decode(FarmSnapshot.self, from: body)
+        let view = try #require(snapshot.jobs.first { $0.status.id == job })
+        #expect(view.level >= 1 && view.pass.contains("tiles") && !view.tiles.isEmpty)
+        #expect(view.tiles.allSatisfy { ["pending", "rendering", "done"].contains($0.state) })
+        #expect(view.tiles.contains { $0.state == "done" } || view.status.stage > 1)
+        #expect(snapshot.workers.count == 2 && snapshot.workers.allSatisfy { ($0.silentFor ?? 99) < 3 })
+
+        let (pcode, png) = try httpGet(base + "api/jobs/\(job)/preview.png")
+        #expect(pcode == 200 && png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+        #expect(try httpGet(base + "api/jobs/nope").0 == 404)
+        #expect(try httpGet(base + "no/such/route").0 == 404)
+
+        let metrics = String(decoding: try httpGet(base + "metrics").1, as: UTF8.self)
+        func value(_ name: String) -> Double? {
+            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+        }
+        #expect((value("stylefarm_tiles_done_total") ?? 0) >= 1, Comment(rawValue: metrics))
+        #expect(value("stylefarm_workers_alive") == 2)
+        #expect((value("stylefarm_bytes_in_total") ?? 0) > 10_000 && (value("stylefarm_bytes_out_total") ?? 0) > 10_000)
+        #expect(metrics.contains("stylefarm_tile_seconds_bucket"))
+
+        // The event stream pushes snapshots.
+        let event = try firstEvent(base + "api/events")
+        let pushed = try JSONDecoder().decode(FarmSnapshot.self, from: Data(event.utf8))
+        #expect(pushed.jobs.contains { $0.status.id == job })
+
+        // Headless Chromium runs the page's JavaScript: the tile grid and the preview must show progress.
+        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-headless-shell"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let browser = try #require(chromium, "headless Chromium is needed (scripts/test.sh installs the Debian package chromium)")
+        let dom = try runChromium(browser, ["--dump-dom", base + "?poll=1"])
+        #expect(dom.contains("rect class=\"tile done\""), Comment(rawValue: String(dom.prefix(3000))))
+        #expect(dom.contains("data-loaded=\"1\""), "the preview image loaded")
+        #expect(dom.contains("class=\"worker\""))
+        _ = try farm.finish(job)
+    }
+
+    @Test func tokenIsRequiredWhenSetAndFailuresAreCounted() throws {
+        let farm = try TestFarm()
+        try farm.startCoordinator(extra: ["--dashboard", "127.0.0.1:0", "--dashboard-token", "s3cret"])
+        let base = try farm.dashboardURL()
+        #expect(try httpGet(base + "api/status").0 == 401)
+        #expect(try httpGet(base + "api/status?token=wrong").0 == 401)
+        #expect(try httpGet(base + "api/status?token=s3cret").0 == 200)
+        let (code, metrics) = try httpGet(base + "metrics", headers: ["Authorization": "Bearer s3cret"])
+        #expect(code == 200 && String(decoding: metrics, as: UTF8.self).contains("stylefarm_auth_failures_total 2"))
+    }
+}
+
+/// Runs headless Chromium (as root it needs --no-sandbox) with a virtual time budget so the page's scripts run.
+func runChromium(_ path: String, _ args: [String]) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    let profile = FileManager.default.temporaryDirectory.appendingPathComponent("chromium-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: profile) }
+    p.arguments = (path.hasSuffix("headless-shell") ? [] : ["--headless"])
+        + ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--log-level=3", "--user-data-dir=\(profile.path)",
+           "--virtual-time-budget=5000"] + args
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: killer)
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    killer.cancel()
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// Reads the first Server-Sent Event's data from a URL over a raw socket (the stream never ends).
+func firstEvent(_ url: String) throws -> String {
+    let u = URL(string: url)!
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var tv = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(u.port!).bigEndian)
+    addr.sin_addr.s_addr = inet_addr(u.host!)
+    let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard rc == 0 else { throw FarmTestError.failed("connect to \(url)", "") }
+    let request = "GET \(u.path) HTTP/1.1\r\nHost: \(u.host!)\r\nAccept: text/event-stream\r\n\r\n"
+    _ = request.withCString { send(fd, $0, strlen($0), 0) }
+    var received = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = recv(fd, &buffer, buffer.count, 0)
+        guard n > 0 else { throw FarmTestError.failed("no event from \(url)", String(decoding: received, as: UTF8.self)) }
+        received += buffer[0 ..< n]
+        let text = String(decoding: received, as: UTF8.self)
+        if let start = text.range(of: "data: "), let end = text.range(of: "\n\n", range: start.upperBound ..< text.endIndex) {
+            return String(text[start.upperBound ..< end.lowerBound])
+        }
+    }
+}
