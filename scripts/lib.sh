@@ -9,10 +9,14 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Installs the missing packages only; apt-get update runs only when something is missing.
+# What the test suite needs besides: headless Chromium drives the dashboard.
+STYLEFARM_TEST_APT_PACKAGES=(chromium)
+
+# Installs the missing packages only (the build's, plus any given as arguments); apt-get update runs only
+# when something is missing.
 install_system_packages() {
     local missing=()
-    for p in "${STYLEFARM_APT_PACKAGES[@]}"; do
+    for p in "${STYLEFARM_APT_PACKAGES[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     if [ ${#missing[@]} -gt 0 ]; then
