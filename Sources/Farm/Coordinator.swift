@@ -15,6 +15,10 @@ public final class Coordinator: @unchecked Sendable {
         public var stateDirectory: URL
         public var weights: URL
         public var scheduler = FarmScheduler.Config()
+        /// CURVE keys and the allowlist of client keys; nil runs plaintext (only when asked for explicitly).
+        public var security: ServerSecurity?
+        /// ZMQ_MAXMSGSIZE for what peers send: libzmq disconnects a peer that sends a bigger frame.
+        public var maxMessageBytes = Int64(FarmProtocol.Limits.maxPayload)
         public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("coordinator: " + $0 + "\n").utf8)) }
         public init(stateDirectory: URL, weights: URL) {
             self.stateDirectory = stateDirectory
@@ -60,6 +64,8 @@ public final class Coordinator: @unchecked Sendable {
     var routingIDs: [String: [UInt8]] = [:]
     var lastSent: [String: Double] = [:]
     let work = DispatchQueue(label: "stylefarm.coordinator.work")
+    var zap: ZapHandler?
+    var handshakes: HandshakeMonitor?
     let mailboxLock = NSLock()
     var mailbox: [() -> Void] = []
     let clock = ContinuousClock.now
@@ -103,12 +109,52 @@ public final class Coordinator: @unchecked Sendable {
         socket = try ZMQSocket(.router)
         try socket.set(ZMQ_ROUTER_MANDATORY, int: 1)
         try socket.set(ZMQ_ROUTER_HANDOVER, int: 1)
-        try socket.set(ZMQ_MAXMSGSIZE, int64: FarmProtocol.Limits.maxFrameSize)
+        try socket.set(ZMQ_MAXMSGSIZE, int64: config.maxMessageBytes)
         try socket.set(ZMQ_SNDHWM, int: 100)
         try socket.set(ZMQ_RCVHWM, int: 100)
+        try socket.set(ZMQ_HANDSHAKE_IVL, int: 5000)
+        if let security = config.security {
+            // The ZAP handler must exist before the socket that asks it (same context).
+            zap = try ZapHandler(allowlist: security.allowlist)
+            try socket.makeCurveServer(secretKey: security.keys.secretKey)
+        }
         endpoint = try socket.bind(config.bind)
+        if let security = config.security { try selfTest(security) }
+        let monitor = self.monitor
+        handshakes = try HandshakeMonitor(watching: socket) { _ in monitor.countAuthFailure() }
         try restore()
-        config.log("listening on \(endpoint), state in \(config.stateDirectory.path)")
+        let mode = config.security.map { "CURVE, \($0.allowlist.count) allowed client keys" }
+            ?? "PLAINTEXT: anyone who reaches this port can use the farm"
+        config.log("listening on \(endpoint) (\(mode)), state in \(config.stateDirectory.path)")
+    }
+
+    public struct SecurityError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Connects with a fresh, unknown key and checks that the ZAP handler refuses it. libzmq 4.3.4 lets any
+    /// client that knows the server key in when no handler answers, so a farm that cannot prove the handler
+    /// works must not start.
+    func selfTest(_ security: ServerSecurity) throws {
+        let probe = try CurveKeyPair.generate()
+        let client = try ZMQSocket(.dealer)
+        defer { client.close() }
+        try client.makeCurveClient(serverKey: security.keys.publicKey, keys: probe)
+        try client.connect(Self.loopback(endpoint))
+        _ = try client.send(Message(.heartbeat).frames)
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            if zap?.rejected.contains(probe.publicKey) == true { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw SecurityError(description: "CURVE self-test failed: an unknown key was not refused by the ZAP handler within 5 s; "
+            + "refusing to start (without a working handler libzmq would admit any client that knows the server key)")
+    }
+
+    /// The bound endpoint as a local client reaches it (`tcp://0.0.0.0:P` → `tcp://127.0.0.1:P`).
+    static func loopback(_ endpoint: String) -> String {
+        endpoint.replacingOccurrences(of: "tcp://0.0.0.0:", with: "tcp://127.0.0.1:")
+            .replacingOccurrences(of: "tcp://[::]:", with: "tcp://127.0.0.1:")
     }
 
     var now: Double {
@@ -132,6 +178,9 @@ public final class Coordinator: @unchecked Sendable {
         for wid in scheduler.liveWorkers { send(wid, Message(.error, ErrorBody(code: "shutdown", message: "coordinator stopping"))) }
         work.sync {}
         drainMailbox()
+        handshakes?.stop()
+        zap?.stop()
+        socket.close()
     }
 
     func drainMailbox() {
@@ -574,5 +623,15 @@ public final class Coordinator: @unchecked Sendable {
 
     func restore() throws {
         for stored in try journal.jobs() { admit(stored) }
+    }
+}
+
+/// The coordinator's CURVE identity and the public keys of the clients (workers, submitters) it admits.
+public struct ServerSecurity: Sendable {
+    public var keys: CurveKeyPair
+    public var allowlist: Set<String>
+    public init(keys: CurveKeyPair, allowlist: Set<String>) {
+        self.keys = keys
+        self.allowlist = allowlist
     }
 }

@@ -5,12 +5,14 @@ import Foundation
 /// request unanswered within `timeout` is sent again on a fresh socket, `retries` times).
 public final class FarmClient {
     public let endpoint: String
+    public let security: ClientSecurity
     public var timeout: Double
     public var retries: Int
     var socket: ZMQSocket?
 
-    public init(endpoint: String, timeout: Double = 10, retries: Int = 3) {
+    public init(endpoint: String, security: ClientSecurity = .plaintext, timeout: Double = 10, retries: Int = 3) {
         self.endpoint = endpoint
+        self.security = security
         self.timeout = timeout
         self.retries = retries
     }
@@ -31,6 +33,7 @@ public final class FarmClient {
         for _ in 0 ..< max(1, retries) {
             if socket == nil {
                 let s = try ZMQSocket(.dealer)
+                try security.apply(to: s)
                 try s.set(ZMQ_MAXMSGSIZE, int64: FarmProtocol.Limits.maxFrameSize)
                 try s.connect(endpoint)
                 socket = s

@@ -5,17 +5,24 @@ import Foundation
 public final class LocalFarm: @unchecked Sendable {
     public let coordinator: Coordinator
     public let workers: [Process]
+    /// What an in-process client uses to talk to this farm's coordinator.
+    public let clientSecurity: ClientSecurity
     let stopLock = NSLock()
     var stopped = false
     let finished = DispatchSemaphore(value: 0)
 
     /// Starts a coordinator on `tcp://127.0.0.1:*` with its state in `stateDirectory`, and `workers` worker
-    /// processes with `threadsPerWorker` threads each.
+    /// processes with `threadsPerWorker` threads each. Even on loopback the farm speaks CURVE, with key pairs
+    /// made for this run (the workers' secret key is written to the state directory, mode 0600).
     public init(stateDirectory: URL, weights: URL, workers count: Int, threadsPerWorker: Int,
                 log: @escaping @Sendable (String) -> Void) throws {
         var config = Coordinator.Config(stateDirectory: stateDirectory, weights: weights)
         config.bind = "tcp://127.0.0.1:*"
         config.log = { log("coordinator: " + $0) }
+        let server = try CurveKeyPair.generate(), worker = try CurveKeyPair.generate(), client = try CurveKeyPair.generate()
+        config.security = ServerSecurity(keys: server, allowlist: [worker.publicKey, client.publicKey])
+        clientSecurity = ClientSecurity(serverKey: server.publicKey, keys: client)
+        let workerKey = try worker.write(directory: stateDirectory.appendingPathComponent("keys"), name: "worker").secret
         let coordinator = try Coordinator(config: config)
         self.coordinator = coordinator
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -23,7 +30,8 @@ public final class LocalFarm: @unchecked Sendable {
             let p = Process()
             p.executableURL = exe
             p.arguments = ["worker", "--connect", coordinator.endpoint, "--threads", "\(threadsPerWorker)", "--name", "local\(i + 1)",
-                           "--weights", weights.path, "--parent-pid", "\(getpid())", "--quiet"]
+                           "--weights", weights.path, "--parent-pid", "\(getpid())", "--quiet",
+                           "--server-key", server.publicKey, "--curve-secret", workerKey.path]
             try p.run()
             return p
         }

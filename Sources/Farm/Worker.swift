@@ -22,6 +22,8 @@ public final class Worker: @unchecked Sendable {
         public var localWeights: URL?
         /// Exit when this process is no longer the parent (embedded farms).
         public var parentPID: Int32?
+        /// CURVE keys, or plaintext.
+        public var security = ClientSecurity.plaintext
         public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("worker: " + $0 + "\n").utf8)) }
         public init(endpoint: String, name: String, threads: Int, cacheDirectory: URL) {
             self.endpoint = endpoint
@@ -105,6 +107,7 @@ public final class Worker: @unchecked Sendable {
     func connect() {
         do {
             let s = try ZMQSocket(.dealer)
+            try config.security.apply(to: s)
             try s.set(ZMQ_ROUTING_ID, bytes: Array("\(config.name)-\(getpid())-\(UInt16.random(in: 0 ... .max))".utf8))
             try s.set(ZMQ_MAXMSGSIZE, int64: FarmProtocol.Limits.maxFrameSize)
             try s.connect(config.endpoint)

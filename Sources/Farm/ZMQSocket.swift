@@ -24,12 +24,12 @@ public final class ZMQContext: @unchecked Sendable {
 /// A thin, typed wrapper of the libzmq sockets the farm uses (ROUTER in the coordinator, DEALER in workers
 /// and clients). Not thread-safe, as libzmq sockets are not: one thread owns each socket.
 public final class ZMQSocket {
-    public enum Kind { case router, dealer }
+    public enum Kind { case router, dealer, rep, pair }
 
     private var handle: UnsafeMutableRawPointer?
 
     public init(_ kind: Kind, context: ZMQContext = .shared) throws {
-        guard let h = zmq_socket(context.handle, kind == .router ? ZMQ_ROUTER : ZMQ_DEALER) else {
+        guard let h = zmq_socket(context.handle, [.router: ZMQ_ROUTER, .dealer: ZMQ_DEALER, .rep: ZMQ_REP, .pair: ZMQ_PAIR][kind]!) else {
             throw ZMQError.last("zmq_socket")
         }
         handle = h
@@ -65,6 +65,11 @@ public final class ZMQSocket {
         var size = buf.count
         guard zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buf, &size) == 0 else { return endpoint }
         return String(cString: buf)
+    }
+
+    /// Publishes this socket's events matching `events` on a PAIR socket bound to `endpoint` (inproc).
+    public func monitor(_ endpoint: String, events: Int32) throws {
+        guard zmq_socket_monitor(handle, endpoint, events) == 0 else { throw ZMQError.last("zmq_socket_monitor") }
     }
 
     public func connect(_ endpoint: String) throws {

@@ -62,7 +62,7 @@ struct FarmBenchCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: state) }
         let farm = try LocalFarm(stateDirectory: state, weights: weightsURL, workers: workers, threadsPerWorker: 1, log: { _ in })
         defer { farm.shutdown() }
-        let client = FarmClient(endpoint: farm.coordinator.endpoint)
+        let client = FarmClient(endpoint: farm.coordinator.endpoint, security: farm.clientSecurity)
         _ = try client.status()  // the coordinator is up
         let t0 = Date()
         let id = try client.submit(spec, content: content, styles: [style])
@@ -92,13 +92,14 @@ struct FarmBenchCommand: ParsableCommand {
         // Simulated workers: DEALERs in this thread that answer every assign at once with zero pixels.
         let sockets = try (0 ..< simulated).map { i -> ZMQSocket in
             let s = try ZMQSocket(.dealer)
+            try farm.clientSecurity.apply(to: s)
             try s.set(ZMQ_ROUTING_ID, bytes: Array("sim\(i)".utf8))
             try s.connect(endpoint)
             _ = try s.send(Message(.ready, ReadyBody(name: "sim\(i)", threads: 1, versions: FarmProtocol.versions, weights: nil,
                                                      busy: [])).frames)
             return s
         }
-        let client = FarmClient(endpoint: endpoint)
+        let client = FarmClient(endpoint: endpoint, security: farm.clientSecurity)
         let id = try client.submit(spec, content: content, styles: [style])
         let t0 = Date()
         var lastBeat = Date.distantPast, lastPoll = Date()

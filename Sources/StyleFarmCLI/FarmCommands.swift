@@ -43,7 +43,7 @@ struct RenderCommand: ParsableCommand {
         options.dashboard = dashboard ?? "off"
         let server = try options.start(farm.coordinator.monitor)
         defer { server?.stop() }
-        let client = FarmClient(endpoint: farm.coordinator.endpoint)
+        let client = FarmClient(endpoint: farm.coordinator.endpoint, security: farm.clientSecurity)
         let id = try client.submit(spec, content: content, styles: styles)
         let final = try FarmWait.untilDone(client: client, job: id, output: URL(fileURLWithPath: job.output))
         let compute = try client.status().workers.reduce(0) { $0 + $1.computeSeconds }
@@ -118,6 +118,15 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Missed heartbeats before a worker is lost.") var liveness = 3
     @Option(help: "Seconds a tile lease lasts without progress.") var leaseSeconds = 60.0
     @Option(help: "Tiles in flight per worker (1 or 2).") var credit = 1
+    @Option(help: ArgumentHelp("The coordinator's CURVE key file (from `stylefarm keygen`): secure mode.", valueName: "file"))
+    var curveSecret: String?
+    @Option(help: ArgumentHelp("Allowed client public keys: .pub files, directories of them, or keys (repeatable).",
+                               valueName: "path"))
+    var allow: [String] = []
+    @Flag(help: "Run without encryption or authentication (anyone reaching the port can use the farm).")
+    var insecure = false
+    @Option(help: "Largest frame a peer may send, in bytes; a peer that sends more is disconnected.")
+    var maxMessageBytes = Int64(FarmProtocol.Limits.maxPayload)
     @OptionGroup var dashboard: DashboardOptions
 
     func validate() throws {
@@ -134,6 +143,20 @@ struct CoordinatorCommand: ParsableCommand {
         config.scheduler.liveness = liveness
         config.scheduler.leaseSeconds = leaseSeconds
         config.scheduler.credit = credit
+        config.maxMessageBytes = maxMessageBytes
+        switch (curveSecret, insecure) {
+        case let (file?, false):
+            guard !allow.isEmpty else { throw ValidationError("--curve-secret needs --allow with the workers' and clients' public keys") }
+            config.security = ServerSecurity(keys: try CurveKeyPair.read(secretFile: URL(fileURLWithPath: file)),
+                                             allowlist: try CurveKeyPair.allowlist(allow))
+        case (nil, true):
+            printError("WARNING: --insecure: the farm protocol runs in PLAINTEXT with no authentication. Anyone who can reach "
+                + "\(bind) can submit jobs and read results. Use `stylefarm keygen` and --curve-secret/--allow instead.")
+        case (_?, true):
+            throw ValidationError("--curve-secret and --insecure contradict each other")
+        case (nil, false):
+            throw ValidationError("configure CURVE keys (stylefarm keygen; --curve-secret FILE --allow KEYS) or pass --insecure for plaintext")
+        }
         let coordinator = try Coordinator(config: config)
         let server = try dashboard.start(coordinator.monitor)
         defer { server?.stop() }
@@ -158,6 +181,7 @@ struct WorkerCommand: ParsableCommand {
     var cache = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/stylefarm").path
     @Option(help: .hidden) var parentPid: Int32?
     @Flag(help: "Log only errors.") var quiet = false
+    @OptionGroup var security: ClientSecurityOptions
 
     func validate() throws {
         guard (1 ... 1024).contains(threads) else { throw ValidationError("--threads must be between 1 and 1024") }
@@ -168,6 +192,7 @@ struct WorkerCommand: ParsableCommand {
         let local = WeightsLocation.resolve(explicit: weights)
         config.localWeights = FileManager.default.fileExists(atPath: local.path) ? local : nil
         config.parentPID = parentPid
+        config.security = try security.resolve()
         if quiet { config.log = { _ in } }
         // A cached fetch from an earlier run counts as local weights too.
         if config.localWeights == nil, let cached = try? FileManager.default.contentsOfDirectory(
@@ -208,10 +233,53 @@ struct DashboardOptions: ParsableArguments {
     }
 }
 
+/// How a worker or client authenticates to the coordinator.
+struct ClientSecurityOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The coordinator's public key (Z85) or its .pub file.", valueName: "key")) var serverKey: String?
+    @Option(help: ArgumentHelp("This client's CURVE key file (from `stylefarm keygen`; its .pub must be on the coordinator's --allow).",
+                               valueName: "file")) var curveSecret: String?
+    @Flag(help: "Talk plaintext to a coordinator started with --insecure.") var insecure = false
+
+    func resolve() throws -> ClientSecurity {
+        switch (serverKey, curveSecret, insecure) {
+        case let (key?, file?, false):
+            return ClientSecurity(serverKey: try CurveKeyPair.publicKey(key), keys: try CurveKeyPair.read(secretFile: URL(fileURLWithPath: file)))
+        case (nil, nil, true):
+            return .plaintext
+        case (_, _, true):
+            throw ValidationError("--insecure contradicts --server-key/--curve-secret")
+        default:
+            throw ValidationError("give --server-key and --curve-secret (CURVE), or --insecure for a plaintext coordinator")
+        }
+    }
+}
+
 /// Options naming the coordinator, for the client commands.
 struct ConnectOptions: ParsableArguments {
     @Option(help: "Coordinator endpoint.") var connect = "tcp://127.0.0.1:5555"
     @Option(help: "Seconds to wait for an answer (each of 3 tries).") var timeout = 10.0
+    @OptionGroup var security: ClientSecurityOptions
+
+    func client() throws -> FarmClient {
+        FarmClient(endpoint: connect, security: try security.resolve(), timeout: timeout)
+    }
+}
+
+/// `stylefarm keygen`.
+struct KeygenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen",
+        abstract: "Make a CURVE key pair: NAME.key (secret, mode 0600) and NAME.pub (public).",
+        discussion: "One pair for the coordinator, one per worker or client; put the clients' .pub files in the coordinator's --allow.")
+
+    @Argument(help: "Name of the pair (e.g. coordinator, worker1).") var name: String
+    @Option(help: "Directory for the files.") var dir = "."
+
+    func run() throws {
+        let pair = try CurveKeyPair.generate()
+        let (secret, pub) = try pair.write(directory: URL(fileURLWithPath: dir), name: name)
+        print("wrote \(secret.path) (secret, 0600) and \(pub.path)\npublic key: \(pair.publicKey)")
+    }
 }
 
 /// `stylefarm submit`.
@@ -241,7 +309,7 @@ struct SubmitCommand: ParsableCommand {
         let args = try RenderArguments.parse(fileArguments + renderArguments)
         let (spec, content, styles) = try args.farmJob(name: name ?? URL(fileURLWithPath: args.output).lastPathComponent,
                                                        priority: priority)
-        let client = FarmClient(endpoint: farm.connect, timeout: farm.timeout)
+        let client = try farm.client()
         let id = try client.submit(spec, content: content, styles: styles)
         print("submitted job \(id)")
         if !detach { try FarmWait.untilDone(client: client, job: id, output: URL(fileURLWithPath: args.output)) }
@@ -294,7 +362,7 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Redraw every second (progress bars per job, the workers table) until Ctrl-C.") var watch = false
 
     func run() throws {
-        let client = FarmClient(endpoint: farm.connect, timeout: farm.timeout)
+        let client = try farm.client()
         guard watch else { return try show(client.status(job: job), client: client) }
         stopOnSignals()
         while !stopRequested {
@@ -348,7 +416,7 @@ struct CancelCommand: ParsableCommand {
     @Argument(help: "The job id.") var job: String
 
     func run() throws {
-        _ = try FarmClient(endpoint: farm.connect, timeout: farm.timeout).cancel(job: job)
+        _ = try farm.client().cancel(job: job)
         print("cancelled \(job)")
     }
 }

@@ -54,20 +54,22 @@ final class TestFarm {
     }
 
     /// Fast liveness (0.5 s × 3) so that the fault tests take seconds.
-    func startCoordinator(extra: [String] = ["--dashboard", "off"]) throws {
+    /// Plaintext unless `security` gives the coordinator's flags (see SecurityTests).
+    func startCoordinator(extra: [String] = ["--dashboard", "off"], security: [String] = ["--insecure"]) throws {
         coordinator = try Child(["coordinator", "--bind", endpoint, "--state", dir.appendingPathComponent("state").path,
-                                 "--heartbeat", "0.5", "--liveness", "3"] + extra,
+                                 "--heartbeat", "0.5", "--liveness", "3"] + security + extra,
                                 log: dir.appendingPathComponent("coordinator-\(Int.random(in: 0 ... 1_000_000)).log"))
     }
 
-    func startWorker(extra: [String] = []) throws {
+    func startWorker(extra: [String] = [], security: [String] = ["--insecure"]) throws {
         let i = workers.count
         workers.append(try Child(["worker", "--connect", endpoint, "--threads", "1", "--name", "w\(i)",
-                                  "--cache", dir.appendingPathComponent("cache\(i)").path] + extra,
+                                  "--cache", dir.appendingPathComponent("cache\(i)").path] + security + extra,
                                  log: dir.appendingPathComponent("worker\(i).log")))
     }
 
-    var client: FarmClient { FarmClient(endpoint: endpoint, timeout: 5, retries: 2) }
+    var clientSecurity = ClientSecurity.plaintext
+    var client: FarmClient { FarmClient(endpoint: endpoint, security: clientSecurity, timeout: 5, retries: 2) }
 
     /// Polls status until `condition` holds, for at most `seconds`.
     func waitFor(_ what: String, seconds: Double, _ condition: (StatusReplyBody) -> Bool) throws -> StatusReplyBody {
