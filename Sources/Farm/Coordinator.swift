@@ -283,6 +283,7 @@ public final class Coordinator: @unchecked Sendable {
             message = try Message(frames: Array(frames.dropFirst()), truncated: truncated)
         } catch let e as ProtocolError {
             config.log("bad message from \(peer): \(e)")
+            monitor.messagesDropped.increment()
             send(peer, Message(.error, ErrorBody(code: e.code, message: e.description, versions: FarmProtocol.versions)))
             return
         } catch { return }
@@ -290,6 +291,7 @@ public final class Coordinator: @unchecked Sendable {
             try dispatch(message, from: peer)
         } catch let e as ProtocolError {
             config.log("bad \(message.command) from \(peer): \(e)")
+            monitor.messagesDropped.increment()
             send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)))
         } catch {
             config.log("\(message.command) from \(peer) failed: \(error)")

@@ -61,6 +61,7 @@ public final class FarmMonitor: @unchecked Sendable {
     let bytesIn: CoreMetrics.Counter
     let bytesOut: CoreMetrics.Counter
     let authFailures: CoreMetrics.Counter
+    let messagesDropped: CoreMetrics.Counter
 
     public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -73,6 +74,7 @@ public final class FarmMonitor: @unchecked Sendable {
         bytesIn = CoreMetrics.Counter(label: "stylefarm_bytes_in_total", factory: factory)
         bytesOut = CoreMetrics.Counter(label: "stylefarm_bytes_out_total", factory: factory)
         authFailures = CoreMetrics.Counter(label: "stylefarm_auth_failures_total", factory: factory)
+        messagesDropped = CoreMetrics.Counter(label: "stylefarm_messages_dropped_total", factory: factory)
     }
 
     public var snapshot: FarmSnapshot {
