@@ -450,7 +450,7 @@ public final class Coordinator: @unchecked Sendable {
         case .queued, .running:
             break
         }
-        let journal = self.journal, network = self.network
+        let journal = self.journal, network = self.network, log = config.log
         offload({ () -> (PosterJob, [UInt8], StagePrep, [Int: PlanarImage]) in
             let images = try stored.inputs.enumerated().map { i, url -> PlanarImage in
                 do { return try ImageIO.read(url).image } catch {
@@ -462,7 +462,11 @@ public final class Coordinator: @unchecked Sendable {
             let targets = TargetsCodec.encode(poster.gramTargets(network: net))
             let previous = stored.stage > 0 ? try journal.canvas(job: stored.id, stage: stored.stage - 1) : nil
             let prep = Self.prepare(poster, stages[stored.stage], previous: previous, network: network)
-            return (poster, targets, prep, try journal.finishedTiles(job: stored.id, stage: stored.stage))
+            let finished = try journal.finishedTiles(job: stored.id, stage: stored.stage)
+            if !finished.forgotten.isEmpty {
+                log("job \(stored.id): torn tile records \(finished.forgotten) of stage \(stored.stage) forgotten; they will be rendered again")
+            }
+            return (poster, targets, prep, finished.tiles)
         }, then: { [self] r in
             switch r {
             case let .success((poster, targetBytes, prep, done)):

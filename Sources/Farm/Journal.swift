@@ -87,14 +87,22 @@ public final class Journal: @unchecked Sendable {
         }
     }
 
-    /// The finished tiles of a stage, by tile index.
-    public func finishedTiles(job id: String, stage: Int) throws -> [Int: PlanarImage] {
+    /// The finished tiles of a stage, by tile index. A tile whose file is missing or torn (a crash or a disk
+    /// error) is forgotten, row and file, and so rendered again: recovery never fails on one bad record.
+    public func finishedTiles(job id: String, stage: Int) throws -> (tiles: [Int: PlanarImage], forgotten: [Int]) {
         let rows = try db.read { try Int.fetchAll($0, sql: "SELECT tile FROM tile WHERE job = ? AND stage = ?", arguments: [id, stage]) }
-        var out: [Int: PlanarImage] = [:]
+        var out: [Int: PlanarImage] = [:], forgotten: [Int] = []
         for t in rows {
-            out[t] = try Self.decode(Data(contentsOf: jobDirectory(id).appendingPathComponent("s\(stage)-t\(t).px")))
+            let url = jobDirectory(id).appendingPathComponent("s\(stage)-t\(t).px")
+            if let data = try? Data(contentsOf: url), let image = try? Self.decode(data) {
+                out[t] = image
+            } else {
+                forgotten.append(t)
+                try? FileManager.default.removeItem(at: url)
+                try db.write { try $0.execute(sql: "DELETE FROM tile WHERE job = ? AND stage = ? AND tile = ?", arguments: [id, stage, t]) }
+            }
         }
-        return out
+        return (out, forgotten)
     }
 
     /// Records a finished stage: its canvas, then the job's stage counter. Its tiles' files are deleted.

@@ -1,0 +1,53 @@
+import Farm
+import Foundation
+import Imaging
+import StyleCore
+import Testing
+
+@Suite struct JournalTests {
+    func spec() -> JobSpec {
+        let blank = PlanarImage(width: 1, height: 1, channels: 3, fill: 0)
+        return JobSpec(name: "j", poster: PosterJob(content: blank, styles: [], width: 64, height: 64).settings,
+                       styleWeights: [1], crop: false)
+    }
+
+    @Test func jobsTilesAndStagesSurviveAReopen() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tile = PlanarImage(width: 3, height: 2, channels: 3, pixels: (0 ..< 18).map { Float($0) / 17 })
+        do {
+            let j = try Journal(directory: dir)
+            _ = try j.add(job: "a", spec: spec(), inputs: [[1, 2, 3], [4]])
+            try j.tileFinished(job: "a", stage: 0, tile: 0, pixels: tile, worker: "w", seconds: 1)
+            try j.stageFinished(job: "a", stage: 0, canvas: tile)
+            try j.tileFinished(job: "a", stage: 1, tile: 4, pixels: tile, worker: "w", seconds: 1)
+            try j.setState(job: "a", .running)
+        }
+        let j = try Journal(directory: dir)
+        let jobs = try j.jobs()
+        #expect(jobs.count == 1 && jobs[0].spec == spec() && jobs[0].stage == 1 && jobs[0].state == .running)
+        #expect(try Data(contentsOf: jobs[0].inputs[0]) == Data([1, 2, 3]))
+        #expect(try j.canvas(job: "a", stage: 0) == tile)
+        let finished = try j.finishedTiles(job: "a", stage: 1)
+        #expect(finished.tiles == [4: tile] && finished.forgotten.isEmpty)
+    }
+
+    @Test func tornTileRecordsAreForgottenNotFatal() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tile = PlanarImage(width: 4, height: 4, channels: 3, fill: 0.5)
+        let j = try Journal(directory: dir)
+        _ = try j.add(job: "a", spec: spec(), inputs: [[1]])
+        for t in 0 ..< 3 { try j.tileFinished(job: "a", stage: 0, tile: t, pixels: tile, worker: "w", seconds: 1) }
+        let jobDir = dir.appendingPathComponent("jobs/a")
+        // Tile 1's file torn in half, tile 2's gone, and a half-written temporary file left behind.
+        let t1 = jobDir.appendingPathComponent("s0-t1.px")
+        try Data(try Data(contentsOf: t1).prefix(40)).write(to: t1)
+        try FileManager.default.removeItem(at: jobDir.appendingPathComponent("s0-t2.px"))
+        try Data([1, 2, 3]).write(to: jobDir.appendingPathComponent("s0-t3.px.tmp"))
+        let reopened = try Journal(directory: dir)
+        let finished = try reopened.finishedTiles(job: "a", stage: 0)
+        #expect(Array(finished.tiles.keys) == [0] && finished.forgotten.sorted() == [1, 2])
+        #expect(try reopened.finishedTiles(job: "a", stage: 0).forgotten.isEmpty, "the torn rows are gone")
+    }
+}
