@@ -9,8 +9,9 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# What the test suite needs besides: headless Chromium drives the dashboard.
-STYLEFARM_TEST_APT_PACKAGES=(chromium)
+# What the test suite needs besides: headless Chromium drives the dashboard; iproute2 makes the network
+# namespaces of the partition test.
+STYLEFARM_TEST_APT_PACKAGES=(chromium iproute2)
 
 # Installs the missing packages only (the build's, plus any given as arguments); apt-get update runs only
 # when something is missing.

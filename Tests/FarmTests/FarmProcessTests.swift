@@ -18,10 +18,10 @@ final class Child {
         #endif
     }
 
-    init(_ arguments: [String], log: URL) throws {
+    init(_ arguments: [String], log: URL, executable: URL = Child.executable) throws {
         self.log = log
         FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.executableURL = Self.executable
+        process.executableURL = executable
         process.arguments = arguments
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice
