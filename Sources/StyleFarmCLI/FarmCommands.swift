@@ -324,10 +324,12 @@ public enum JobFile {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw ValidationError("job file \(url.path) is not a JSON object")
         }
-        let base = url.deletingLastPathComponent()
+        // Plain path strings: URL's relative-path handling loses the base when standardising.
+        let file = url.path.hasPrefix("/") ? url.path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(url.path)
+        let base = (file as NSString).deletingLastPathComponent
         func path(_ v: Any, _ key: String) throws -> String {
             guard let p = v as? String else { throw ValidationError("job file \(url.path): \"\(key)\" must be a path string") }
-            return p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardized.path
+            return p.hasPrefix("/") ? p : ((base as NSString).appendingPathComponent(p) as NSString).standardizingPath
         }
         var positional: [String] = [], options: [String] = []
         for key in object.keys.sorted() {

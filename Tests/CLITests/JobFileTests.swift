@@ -27,6 +27,16 @@ import Testing
         }
     }
 
+    @Test func relativeJobFilePathsResolveFromTheWorkingDirectory() throws {
+        let url = try write(#"{"content": "../x/photo.png", "styles": [], "output": "o.png"}"#)
+        let dir = url.deletingLastPathComponent()
+        let saved = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(dir.deletingLastPathComponent().path)
+        defer { FileManager.default.changeCurrentDirectoryPath(saved) }
+        let args = try JobFile.arguments(URL(fileURLWithPath: "\(dir.lastPathComponent)/job.json"))
+        #expect(args.first == dir.deletingLastPathComponent().appendingPathComponent("x/photo.png").path)
+    }
+
     @Test func badFilesSayWhatIsWrong() throws {
         #expect(throws: (any Error).self) { try JobFile.arguments(URL(fileURLWithPath: "/nonexistent/job.json")) }
         let notObject = try write("[1, 2]")
