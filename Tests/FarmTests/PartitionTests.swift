@@ -32,13 +32,17 @@ final class NetworkNamespace {
                     ["ip", "link", "set", inner, "netns", name],
                     ["ip", "addr", "add", "\(hostAddress)/30", "dev", hostLink],
                     ["ip", "link", "set", hostLink, "up"],
-                    ["ip", "netns", "exec", name, "ip", "addr", "add", "10.213.\(subnet).2/30", "dev", inner],
-                    ["ip", "netns", "exec", name, "ip", "link", "set", inner, "up"],
-                    ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"]] where sh(cmd) != 0 {
+                    enter + ["ip", "addr", "add", "10.213.\(subnet).2/30", "dev", inner],
+                    enter + ["ip", "link", "set", inner, "up"],
+                    enter + ["ip", "link", "set", "lo", "up"]] where sh(cmd) != 0 {
             cleanup()
-            throw FarmTestError.failed("`\(cmd.joined(separator: " "))` failed: this test needs root and iproute2 (scripts/test.sh installs it)", "")
+            throw FarmTestError.failed("`\(cmd.joined(separator: " "))` failed: this test needs root, iproute2 (scripts/test.sh installs it) and nsenter", "")
         }
     }
+
+    /// A command prefix that runs in the namespace. `nsenter` switches only the network namespace; `ip netns
+    /// exec` would also remount /sys, which fails in a chroot.
+    var enter: [String] { ["nsenter", "--net=/run/netns/\(name)"] }
 
     /// Cuts or restores the link.
     func link(up: Bool) { sh(["ip", "link", "set", hostLink, up ? "up" : "down"]) }
@@ -62,10 +66,10 @@ final class NetworkNamespace {
                                       "--heartbeat", "0.5", "--liveness", "3", "--lease-seconds", "3", "--insecure",
                                       "--dashboard", "127.0.0.1:0"], log: farm.dir.appendingPathComponent("coordinator.log"))
         let base = try farm.dashboardURL()
-        let inside = try Child(["netns", "exec", ns.name, Child.executable.path, "worker", "--connect",
+        let inside = try Child([ns.enter[1], Child.executable.path, "worker", "--connect",
                                 "tcp://\(ns.hostAddress):\(farm.port)", "--threads", "1", "--name", "netns", "--insecure",
                                 "--cache", farm.dir.appendingPathComponent("cache-ns").path], log: farm.dir.appendingPathComponent("netns.log"),
-                               executable: URL(fileURLWithPath: "/usr/sbin/ip"))
+                               executable: URL(fileURLWithPath: "/usr/bin/nsenter"))
         defer { inside.stop() }
         try farm.startWorker()
         _ = try farm.waitFor("both workers", seconds: 20) { $0.workers.count == 2 }
