@@ -381,7 +381,7 @@ struct StatusCommand: ParsableCommand {
             }
             print("")
             printWorkers(s.workers)
-            if let job, s.jobs.first?.state.isFinal == true { break }
+            if job != nil, s.jobs.first?.state.isFinal == true { break }  // watching one job: stop when it ends
             Thread.sleep(forTimeInterval: 1)
         }
     }

@@ -36,7 +36,7 @@ extension TestFarm {
 }
 
 /// The dashboard, API and metrics against a real job on loopback, and headless Chromium on the page.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct DashboardTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DashboardTests {
     @Test func apiMetricsPreviewAndPageShowARunningJob() throws {
         let farm = try TestFarm()
         try farm.startCoordinator(extra: ["--dashboard", "127.0.0.1:0"])

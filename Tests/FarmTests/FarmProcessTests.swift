@@ -135,7 +135,7 @@ enum SmallJob {
 }
 
 /// Multi-process farm tests on loopback. Serialized: each runs a coordinator and workers on 2 cores.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct FarmProcessTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct FarmProcessTests {
     @Test func twoWorkersFinishAndOneWorkerGivesTheSameBytes() throws {
         let two = try SmallJob.reference.get()
         #expect(two.count > 1000 && two.prefix(4) == [0x89, 0x50, 0x4E, 0x47])
@@ -151,22 +151,29 @@ enum SmallJob {
         #expect(decoded.image.width == 96 && decoded.image.height == 64 && decoded.bitDepth == 16)
     }
 
-    /// A two-worker farm running the small job, once worker w0 holds a lease of a tiled stage.
-    func farmWithW0MidTile() throws -> (TestFarm, String) {
+    /// A two-worker farm running the small job, with worker w0 stopped (SIGSTOP) while it holds a lease of a
+    /// tiled stage: stopped first, then checked, so it cannot finish the tile between the check and the fault.
+    func farmWithW0StoppedMidTile() throws -> (TestFarm, String) {
         let farm = try TestFarm()
         try farm.startCoordinator()
         try farm.startWorker()
         try farm.startWorker()
         let job = try SmallJob.submit(farm.client)
-        _ = try farm.waitFor("w0 to hold a tiled lease", seconds: 60) { s in
+        func holdsTiledLease(_ s: StatusReplyBody) -> Bool {
             (s.jobs.first?.stage ?? 0) >= 1 && s.workers.contains { $0.name == "w0" && !$0.leases.isEmpty }
         }
-        return (farm, job)
+        for _ in 0 ..< 20 {
+            _ = try farm.waitFor("w0 to hold a tiled lease", seconds: 60, holdsTiledLease)
+            farm.workers[0].signal(SIGSTOP)
+            if holdsTiledLease(try farm.client.status()) { return (farm, job) }
+            farm.workers[0].signal(SIGCONT)  // it finished the tile just before the stop: try the next one
+        }
+        throw FarmTestError.timeout("w0 stopped mid-tile", farm.coordinator?.output ?? "")
     }
 
     @Test func workerKilledMidTileIsRequeuedAndTheOutputIsUnchanged() throws {
         let reference = try SmallJob.reference.get()
-        let (farm, job) = try farmWithW0MidTile()
+        let (farm, job) = try farmWithW0StoppedMidTile()
         farm.workers[0].signal(SIGKILL)
         let out = try farm.finish(job)
         #expect(out == reference, "a requeued tile must render to the same bytes")
@@ -175,8 +182,7 @@ enum SmallJob {
 
     @Test func stoppedWorkerLosesItsLeaseAndItsLateResultIsRejected() throws {
         let reference = try SmallJob.reference.get()
-        let (farm, job) = try farmWithW0MidTile()
-        farm.workers[0].signal(SIGSTOP)
+        let (farm, job) = try farmWithW0StoppedMidTile()
         _ = try farm.waitFor("w0 to be declared lost", seconds: 10) { s in !s.workers.contains { $0.name == "w0" } }
         farm.workers[0].signal(SIGCONT)
         let out = try farm.finish(job)

@@ -56,7 +56,7 @@ final class NetworkNamespace {
 }
 
 /// A worker behind a link that is cut for longer than its lease, then restored.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct PartitionTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct PartitionTests {
     @Test func partitionedWorkerLosesItsTileRejoinsAndNothingIsCommittedTwice() throws {
         let reference = try SmallJob.reference.get()
         let ns = try NetworkNamespace()
@@ -74,10 +74,20 @@ final class NetworkNamespace {
         try farm.startWorker()
         _ = try farm.waitFor("both workers", seconds: 20) { $0.workers.count == 2 }
         let job = try SmallJob.submit(farm.client)
-        _ = try farm.waitFor("the namespaced worker to hold a tiled lease", seconds: 60) { s in
+        func holdsTiledLease(_ s: StatusReplyBody) -> Bool {
             (s.jobs.first?.stage ?? 0) >= 1 && s.workers.contains { $0.name == "netns" && !$0.leases.isEmpty }
         }
+        // Freeze it while it holds a lease (so it cannot finish the tile before the cut), cut, then let it run on.
+        var frozenMidTile = false
+        for _ in 0 ..< 20 where !frozenMidTile {
+            _ = try farm.waitFor("the namespaced worker to hold a tiled lease", seconds: 60, holdsTiledLease)
+            inside.signal(SIGSTOP)
+            frozenMidTile = holdsTiledLease(try farm.client.status())
+            if !frozenMidTile { inside.signal(SIGCONT) }
+        }
+        #expect(frozenMidTile)
         ns.link(up: false)
+        inside.signal(SIGCONT)
         _ = try farm.waitFor("the namespaced worker to be lost", seconds: 15) { s in !s.workers.contains { $0.name == "netns" } }
         Thread.sleep(forTimeInterval: 3.5)  // past the lease
         ns.link(up: true)

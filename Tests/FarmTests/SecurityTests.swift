@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// CURVE, the allowlist, a garbage-spewing TCP client and a flood of oversized frames, on loopback.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct SecurityTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct SecurityTests {
     /// Runs `stylefarm keygen NAME --dir DIR` and returns the pair.
     func keygen(_ name: String, _ dir: URL) throws -> CurveKeyPair {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
