@@ -50,7 +50,24 @@ final class TestFarm {
     init() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("farmtest-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        port = Int.random(in: 20000 ... 60000)
+        port = Self.freePort()
+    }
+
+    /// A port below Linux's ephemeral range (32768+, where outgoing connections take theirs) that nothing
+    /// listens on now.
+    static func freePort() -> Int {
+        for _ in 0 ..< 100 {
+            let port = Int.random(in: 20000 ... 32000)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            addr.sin_addr.s_addr = 0  // INADDR_ANY: free on every interface
+            let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            close(fd)
+            if rc == 0 { return port }
+        }
+        return Int.random(in: 20000 ... 32000)
     }
 
     /// Fast liveness (0.5 s × 3) so that the fault tests take seconds.
