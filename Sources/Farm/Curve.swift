@@ -127,37 +127,23 @@ public struct ClientSecurity: Sendable {
     }
 }
 
-/// The ZAP handler (RFC 27): answers libzmq's authentication requests for the coordinator's CURVE socket from
-/// an allowlist of client public keys. Runs on its own thread with a REP socket on `inproc://zeromq.zap.01`,
-/// in the same context as the socket it guards, bound before that socket.
-public final class ZapHandler: @unchecked Sendable {
-    public static let domain = "stylefarm"
-    let allowlist: Set<String>
+/// Reads one socket on a thread of its own, handing each message to `handle` on that thread, until
+/// `stop`; then closes the socket. The ZAP handler and the handshake monitor are two of these.
+final class SocketReader: @unchecked Sendable {
     let socket: ZMQSocket
+    let handle: ([[UInt8]]) -> Void
     let lock = NSLock()
     var stopped = false
-    var _rejected: [String] = []
-    var _accepted = 0
-    let onReject: @Sendable (String) -> Void
     let done = DispatchSemaphore(value: 0)
 
-    public init(allowlist: Set<String>, onReject: @escaping @Sendable (String) -> Void = { _ in }) throws {
-        self.allowlist = allowlist
-        self.onReject = onReject
-        socket = try ZMQSocket(.rep)
-        try socket.bind("inproc://zeromq.zap.01")
+    init(socket: ZMQSocket, handle: @escaping ([[UInt8]]) -> Void) {
+        self.socket = socket
+        self.handle = handle
         let box = UnsafeSendableBox(self)
         Thread { box.value.loop() }.start()
     }
 
-    /// Client keys refused so far (Z85; "" for a client that did not offer CURVE).
-    public var rejected: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return _rejected
-    }
-
-    public func stop() {
+    func stop() {
         lock.lock()
         stopped = true
         lock.unlock()
@@ -176,82 +162,84 @@ public final class ZapHandler: @unchecked Sendable {
             done.signal()
         }
         while !isStopped {
-            guard let (frames, _) = try? socket.receive(timeout: 0.1, maxFrames: 16) else { continue }
-            // 1.0, request id, domain, address, routing id, mechanism, credentials…
-            let requestID = frames.count > 1 ? frames[1] : []
-            var key = ""
-            var ok = false
-            if frames.count >= 7, String(decoding: frames[0], as: UTF8.self) == "1.0",
-               String(decoding: frames[2], as: UTF8.self) == Self.domain, String(decoding: frames[5], as: UTF8.self) == "CURVE",
-               frames[6].count == 32 {
-                var z = [CChar](repeating: 0, count: 41)
-                _ = frames[6].withUnsafeBufferPointer { zmq_z85_encode(&z, $0.baseAddress, 32) }
-                key = String(cString: z)
-                ok = allowlist.contains(key)
-            }
-            lock.lock()
-            if ok { _accepted += 1 } else { _rejected.append(key) }
-            lock.unlock()
-            if !ok { onReject(key) }
-            let reply: [[UInt8]] = [Array("1.0".utf8), requestID, Array((ok ? "200" : "400").utf8),
-                                    Array((ok ? "OK" : "key not on the allowlist").utf8), Array((ok ? key : "").utf8), []]
-            _ = try? socket.send(reply)
+            if let (frames, _) = try? socket.receive(timeout: 0.1, maxFrames: 16) { handle(frames) }
         }
+    }
+}
+
+/// The ZAP handler (RFC 27): answers libzmq's authentication requests for the coordinator's CURVE socket from
+/// an allowlist of client public keys. Runs on its own thread with a REP socket on `inproc://zeromq.zap.01`,
+/// in the same context as the socket it guards, bound before that socket.
+public final class ZapHandler: @unchecked Sendable {
+    public static let domain = "stylefarm"
+    let allowlist: Set<String>
+    let lock = NSLock()
+    var _rejected: [String] = []
+    var reader: SocketReader!
+
+    public init(allowlist: Set<String>) throws {
+        self.allowlist = allowlist
+        let socket = try ZMQSocket(.rep)
+        try socket.bind("inproc://zeromq.zap.01")
+        let box = UnsafeSendableBox(self)
+        reader = SocketReader(socket: socket) { box.value.answer($0, on: socket) }
+    }
+
+    /// Client keys refused so far (Z85; "" for a client that did not offer CURVE).
+    public var rejected: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return _rejected
+    }
+
+    public func stop() { reader.stop() }
+
+    /// One request: 1.0, request id, domain, address, routing id, mechanism, credentials…
+    func answer(_ frames: [[UInt8]], on socket: ZMQSocket) {
+        let requestID = frames.count > 1 ? frames[1] : []
+        var key = ""
+        var ok = false
+        if frames.count >= 7, String(decoding: frames[0], as: UTF8.self) == "1.0",
+           String(decoding: frames[2], as: UTF8.self) == Self.domain, String(decoding: frames[5], as: UTF8.self) == "CURVE",
+           frames[6].count == 32 {
+            var z = [CChar](repeating: 0, count: 41)
+            _ = frames[6].withUnsafeBufferPointer { zmq_z85_encode(&z, $0.baseAddress, 32) }
+            key = String(cString: z)
+            ok = allowlist.contains(key)
+        }
+        if !ok {
+            lock.lock()
+            _rejected.append(key)
+            lock.unlock()
+        }
+        let reply: [[UInt8]] = [Array("1.0".utf8), requestID, Array((ok ? "200" : "400").utf8),
+                                Array((ok ? "OK" : "key not on the allowlist").utf8), Array((ok ? key : "").utf8), []]
+        _ = try? socket.send(reply)
     }
 }
 
 /// Counts failed handshakes on a socket (a plaintext client at a CURVE socket, a wrong server key, a key the
 /// ZAP handler refused) from libzmq's socket monitor, on a thread of its own.
 public final class HandshakeMonitor: @unchecked Sendable {
-    let pair: ZMQSocket
-    let lock = NSLock()
-    var stopped = false
-    var _failures = 0
-    let onFailure: @Sendable (Int32) -> Void
-    let done = DispatchSemaphore(value: 0)
-    static var counter = 0
+    var reader: SocketReader!
+    static let counter = NSLock()
+    nonisolated(unsafe) static var count = 0
 
     public init(watching socket: ZMQSocket, onFailure: @escaping @Sendable (Int32) -> Void) throws {
-        self.onFailure = onFailure
-        Self.counter += 1
-        let endpoint = "inproc://stylefarm-monitor-\(getpid())-\(Self.counter)"
+        Self.counter.lock()
+        Self.count += 1
+        let endpoint = "inproc://stylefarm-monitor-\(getpid())-\(Self.count)"
+        Self.counter.unlock()
         try socket.monitor(endpoint, events: ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
             | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-        pair = try ZMQSocket(.pair)
+        let pair = try ZMQSocket(.pair)
         try pair.connect(endpoint)
-        let box = UnsafeSendableBox(self)
-        Thread { box.value.loop() }.start()
-    }
-
-    public var failures: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return _failures
-    }
-
-    public func stop() {
-        lock.lock()
-        stopped = true
-        lock.unlock()
-        done.wait()
-    }
-
-    func loop() {
-        defer {
-            pair.close()
-            done.signal()
-        }
-        while true {
-            lock.lock()
-            let stop = stopped
-            lock.unlock()
-            if stop { return }
-            guard let (frames, _) = try? pair.receive(timeout: 0.1), let first = frames.first, first.count >= 2 else { continue }
-            let event = Int32(first[0]) | Int32(first[1]) << 8
-            lock.lock()
-            _failures += 1
-            lock.unlock()
-            onFailure(event)
+        reader = SocketReader(socket: pair) { frames in
+            // Frame 0: the event (UInt16) and a value (UInt32); frame 1: the peer's address.
+            guard let first = frames.first, first.count >= 2 else { return }
+            onFailure(Int32(first[0]) | Int32(first[1]) << 8)
         }
     }
+
+    public func stop() { reader.stop() }
 }
