@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages (see Docs/architecture.md).
@@ -55,6 +56,7 @@ let package = Package(
         .target(name: "StyleFarmCLI", dependencies: [
             "CZmq", "Imaging", "VGGWeights", "StyleCore", "Tiling", "Farm", "Dashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "stylefarm", dependencies: ["StyleFarmCLI"]),
 

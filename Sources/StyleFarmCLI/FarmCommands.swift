@@ -289,68 +289,31 @@ struct SubmitCommand: ParsableCommand {
         abstract: "Submit a render to a farm; wait for it with a progress bar (default) or --detach.",
         discussion: """
             Takes every option of `render` (see `stylefarm help render`): CONTENT STYLE... -o OUT and the rest,
-            from the command line, from a job file (--job), or both (the command line wins). A job file is a
-            JSON object of render options by their long names, plus "content", "styles" and "output" (paths
-            relative to the file), e.g. Configs/jobs/demo-farm.json:
-              {"content": "../../Assets/demo/chelsea.png", "styles": ["../../Assets/demo/hokusai_great_wave.jpg"],
-               "output": "demo-farm.png", "size": 512, "coarse-size": 256, "level-iterations": "100,40"}
+            from the command line, from a TOML job file, or both (the command line wins):
+              stylefarm submit Configs/examples/poster.toml
+              stylefarm submit --job Configs/examples/poster.toml --tile 384
+            Job files are documented field by field in Configs/examples/reference.toml and Docs/operations.md.
             With --detach, prints the job id; `status JOB --output FILE` fetches the result later.
             """)
 
     @OptionGroup var farm: ConnectOptions
-    @Option(help: "A JSON job file.") var job: String?
-    @Option(help: "Priority 0...100 (higher first).") var priority = 50
+    @Option(help: "A TOML job file (also accepted as the first argument, FILE.toml).") var job: String?
+    @Option(help: "Priority 0...100 (higher first; default: the job file's, else 50).") var priority: Int?
     @Option(help: "Job name (default: the output's file name).") var name: String?
     @Flag(help: "Print the job id and return without waiting.") var detach = false
     @Argument(parsing: .allUnrecognized, help: "render's arguments and options.") var renderArguments: [String] = []
 
     func run() throws {
-        let fileArguments = try job.map { try JobFile.arguments(URL(fileURLWithPath: $0)) } ?? []
-        let args = try RenderArguments.parse(fileArguments + renderArguments)
-        let (spec, content, styles) = try args.farmJob(name: name ?? URL(fileURLWithPath: args.output).lastPathComponent,
-                                                       priority: priority)
+        var rest = renderArguments, path = job
+        if path == nil, let first = rest.first, first.lowercased().hasSuffix(".toml") { path = rest.removeFirst() }
+        let file = try path.map { try JobFile.read(URL(fileURLWithPath: $0)) }
+        let args = try RenderArguments.parse((file?.arguments ?? []) + rest)
+        let (spec, content, styles) = try args.farmJob(name: name ?? file?.name ?? URL(fileURLWithPath: args.output).lastPathComponent,
+                                                       priority: priority ?? file?.priority ?? 50)
         let client = try farm.client()
         let id = try client.submit(spec, content: content, styles: styles)
         print("submitted job \(id)")
         if !detach { try FarmWait.untilDone(client: client, job: id, output: URL(fileURLWithPath: args.output)) }
-    }
-}
-
-/// A JSON job file as `render` arguments.
-public enum JobFile {
-    public static func arguments(_ url: URL) throws -> [String] {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw ValidationError("cannot read job file \(url.path): \(error.localizedDescription)") }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ValidationError("job file \(url.path) is not a JSON object")
-        }
-        // Plain path strings: URL's relative-path handling loses the base when standardising.
-        let file = url.path.hasPrefix("/") ? url.path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(url.path)
-        let base = (file as NSString).deletingLastPathComponent
-        func path(_ v: Any, _ key: String) throws -> String {
-            guard let p = v as? String else { throw ValidationError("job file \(url.path): \"\(key)\" must be a path string") }
-            return p.hasPrefix("/") ? p : ((base as NSString).appendingPathComponent(p) as NSString).standardizingPath
-        }
-        var positional: [String] = [], options: [String] = []
-        for key in object.keys.sorted() {
-            let value = object[key]!
-            switch key {
-            case "content": positional.insert(try path(value, key), at: 0)
-            case "styles":
-                guard let list = value as? [Any] else { throw ValidationError("job file \(url.path): \"styles\" must be a list") }
-                positional += try list.map { try path($0, key) }
-            case "output": options += ["--output", try path(value, key)]
-            default:
-                switch value {
-                case let n as NSNumber where String(cString: n.objCType) == "c":  // a JSON boolean: a flag
-                    if n.boolValue { options.append("--\(key)") }
-                case let n as NSNumber: options += ["--\(key)", n.stringValue]
-                case let s as String: options += ["--\(key)", s]
-                default: throw ValidationError("job file \(url.path): \"\(key)\" must be a string, number or boolean")
-                }
-            }
-        }
-        return positional + options
     }
 }
 

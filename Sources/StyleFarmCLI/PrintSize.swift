@@ -1,6 +1,7 @@
 import Foundation
+import TOMLKit
 
-/// A physical print size, from a preset name (Configs/print-presets.json) or `WxH` with a unit
+/// A physical print size, from a preset name (Configs/print-presets.toml) or `WxH` with a unit
 /// (`24x36in`, `30x40cm`, `210x297mm`), converted to pixels at a DPI.
 struct PrintSize: Equatable {
     var widthInches: Double
@@ -11,9 +12,6 @@ struct PrintSize: Equatable {
         (Int((widthInches * dpi).rounded()), Int((heightInches * dpi).rounded()))
     }
 
-    struct Preset: Decodable { var width: Double; var height: Double; var unit: String }
-    struct PresetFile: Decodable { var presets: [String: Preset] }
-
     static func inches(_ value: Double, unit: String) -> Double? {
         switch unit.lowercased() {
         case "in": return value
@@ -23,17 +21,23 @@ struct PrintSize: Equatable {
         }
     }
 
-    /// The presets file: next to the executable's repository checkout, or `STYLEFARM_CONFIGS`.
+    /// The presets file: `$STYLEFARM_CONFIGS/print-presets.toml`, else `Configs/print-presets.toml` in the checkout the
+    /// executable was built in (any ancestor of it), else `/usr/local/share/stylefarm/` (Cluster/ installs it there),
+    /// else `Configs/` under the working directory.
     static func presetsURL() -> URL {
+        let name = "print-presets.toml"
         if let dir = ProcessInfo.processInfo.environment["STYLEFARM_CONFIGS"] {
-            return URL(fileURLWithPath: dir).appendingPathComponent("print-presets.json")
+            return URL(fileURLWithPath: dir).appendingPathComponent(name)
         }
-        // .build/release/stylefarm → repository root.
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let repo = exe.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let candidate = repo.appendingPathComponent("Configs/print-presets.json")
-        if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Configs/print-presets.json")
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("Configs/\(name)")
+            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        let shared = URL(fileURLWithPath: "/usr/local/share/stylefarm/\(name)")
+        if FileManager.default.fileExists(atPath: shared.path) { return shared }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Configs/\(name)")
     }
 
     static func parse(_ text: String, presets url: URL = presetsURL()) throws -> PrintSize {
@@ -44,10 +48,11 @@ struct PrintSize: Equatable {
         let pattern = #/^([0-9]+(?:\.[0-9]+)?)x([0-9]+(?:\.[0-9]+)?)(in|cm|mm)$/#
         if let m = name.lowercased().wholeMatch(of: pattern), let w = Double(m.1), let h = Double(m.2) {
             size = PrintSize(widthInches: inches(w, unit: String(m.3))!, heightInches: inches(h, unit: String(m.3))!)
-        } else if let data = FileManager.default.contents(atPath: url.path) {
-            let file = try JSONDecoder().decode(PresetFile.self, from: data)
-            if let p = file.presets.first(where: { $0.key.lowercased() == name.lowercased() })?.value,
-               let w = inches(p.width, unit: p.unit), let h = inches(p.height, unit: p.unit) {
+        } else if let text = try? String(contentsOf: url, encoding: .utf8) {
+            let presets = try TOMLTable(string: text)
+            if let p = presets.first(where: { $0.0.lowercased() == name.lowercased() })?.1.table,
+               let w = JobFile.number(p["width"] ?? 0), let h = JobFile.number(p["height"] ?? 0),
+               let w = inches(w, unit: p["unit"]?.string ?? ""), let h = inches(h, unit: p["unit"]?.string ?? "") {
                 size = PrintSize(widthInches: w, heightInches: h)
             }
         }
@@ -63,7 +68,7 @@ enum PrintSizeError: Error, CustomStringConvertible {
     case unknown(String, presets: String)
     var description: String {
         switch self {
-        case let .unknown(t, p): return "unknown print size '\(t)': use WxHin, WxHcm, WxHmm or a preset from \(p)"
+        case let .unknown(t, p): return "--print: unknown print size '\(t)': use WxHin, WxHcm, WxHmm or a preset from \(p)"
         }
     }
 }

@@ -18,7 +18,7 @@ struct RenderArguments: ParsableArguments {
     var width: Int?
     @Option(help: "Output height in pixels.")
     var height: Int?
-    @Option(name: .customLong("print"), help: ArgumentHelp("Print size: a preset from Configs/print-presets.json (A0…A6, poster-large, …, add -landscape) or WxHin, WxHcm, WxHmm; pixels = size × --dpi (default 300).", valueName: "size"))
+    @Option(name: .customLong("print"), help: ArgumentHelp("Print size: a preset from Configs/print-presets.toml (A0…A6, poster-large, …, add -landscape) or WxHin, WxHcm, WxHmm; pixels = size × --dpi (default 300).", valueName: "size"))
     var printSize: String?
     @OptionGroup(title: "Tiled levels (outputs larger than --coarse-size)") var tiling: TilingOptions
     @Option(help: "Maximum iterations.")
