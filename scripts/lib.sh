@@ -10,8 +10,21 @@ as_root() {
 }
 
 # What the test suite needs besides: headless Chromium drives the dashboard; iproute2 makes the network
-# namespaces of the partition test.
-STYLEFARM_TEST_APT_PACKAGES=(chromium iproute2)
+# namespaces of the partition test; the cluster tests run a single-node Slurm (slurmctld, slurmd,
+# slurm-client, munge), an sshd on loopback (openssh-server) and systemd-analyze (systemd).
+STYLEFARM_TEST_APT_PACKAGES=(chromium iproute2 slurmctld slurmd slurm-client munge openssh-server openssh-client systemd python3-venv)
+
+# kubernetes-validate (PyPI; Kubernetes' JSON schemas bundled, validation offline) in a venv of its own,
+# for the manifest test. STYLEFARM_K8S_VALIDATE tells the test where it is.
+install_kubernetes_validate() {
+    local venv=.build/venv-kubernetes-validate
+    if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+        echo "==> pip install kubernetes-validate (into $venv)"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q kubernetes-validate==1.37.0
+    fi
+    export STYLEFARM_K8S_VALIDATE=$PWD/$venv/bin
+}
 
 # Installs the missing packages only (the build's, plus any given as arguments); apt-get update runs only
 # when something is missing.

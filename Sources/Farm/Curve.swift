@@ -64,9 +64,10 @@ public struct CurveKeyPair: Sendable, Equatable {
         return CurveKeyPair(publicKey: p, secretKey: s)
     }
 
-    /// A public key given inline, or a file holding one (a `.pub`, or the first key of a line).
+    /// A public key given inline, or a file holding one (a `.pub`, or the first key of a line). An existing file
+    /// wins: Z85's alphabet holds `/` and `.`, so a 40-character path would also pass for a key.
     public static func publicKey(_ valueOrPath: String) throws -> String {
-        if isKey(valueOrPath) { return valueOrPath }
+        if isKey(valueOrPath), !FileManager.default.fileExists(atPath: valueOrPath) { return valueOrPath }
         let url = URL(fileURLWithPath: valueOrPath)
         guard let text = try? String(contentsOf: url, encoding: .utf8),
               let key = text.split(whereSeparator: \.isWhitespace).map(String.init).first(where: isKey) else {

@@ -147,7 +147,8 @@ public final class Journal: @unchecked Sendable {
 
     /// Writes to a temporary file, fsyncs it and renames it into place.
     public static func writeDurably(_ data: Data, to url: URL) throws {
-        let tmp = url.appendingPathExtension("tmp")
+        // Unique per process: workers sharing a cache directory may write the same file at once.
+        let tmp = url.appendingPathExtension("\(getpid()).tmp")
         try data.write(to: tmp)
         let handle = try FileHandle(forWritingTo: tmp)
         try handle.synchronize()

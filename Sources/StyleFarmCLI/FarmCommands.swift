@@ -95,13 +95,33 @@ enum FarmWait {
     }
 }
 
-/// Set by SIGINT/SIGTERM; the long-running commands poll it.
-nonisolated(unsafe) var stopRequested = false
+/// SIGINT and SIGTERM, delivered on a dispatch queue and kept behind a lock. (A plain global set from a C
+/// signal handler was read once and hoisted out of the worker's loop by the optimiser: SIGTERM never stopped it.)
+enum StopSignal {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var requested = false
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
-func stopOnSignals() {
-    signal(SIGINT) { _ in stopRequested = true }
-    signal(SIGTERM) { _ in stopRequested = true }
+    static var isRequested: Bool { lock.withLock { requested } }
+
+    static func install() {
+        lock.withLock {
+            guard sources.isEmpty else { return }
+            for s in [SIGINT, SIGTERM] {
+                signal(s, SIG_IGN)  // the dispatch source receives it instead
+                let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
+                source.setEventHandler { lock.withLock { requested = true } }
+                source.resume()
+                sources.append(source)
+            }
+        }
+    }
 }
+
+/// True once SIGINT or SIGTERM arrived (after `stopOnSignals`); the long-running commands poll it.
+var stopRequested: Bool { StopSignal.isRequested }
+
+func stopOnSignals() { StopSignal.install() }
 
 /// `stylefarm coordinator`.
 struct CoordinatorCommand: ParsableCommand {

@@ -68,6 +68,21 @@ import Testing
         _ = worker
     }
 
+    /// Z85's alphabet holds '/' and '.', so a 40-character path looks like a key: the file must win
+    /// (a Slurm run directory once made every client send the path as the server key).
+    @Test func aPublicKeyFileWhosePathIsFortyCharactersIsReadAsAFile() throws {
+        let pair = try CurveKeyPair.generate()
+        var dir = "/tmp/"
+        dir += String(repeating: "k", count: 40 - dir.count - "/c.pub".count)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/c.pub"
+        try Data((pair.publicKey + "\n").utf8).write(to: URL(fileURLWithPath: path))
+        #expect(path.count == 40 && CurveKeyPair.isKey(path))
+        #expect(try CurveKeyPair.publicKey(path) == pair.publicKey)
+        #expect(try CurveKeyPair.publicKey(pair.publicKey) == pair.publicKey)
+    }
+
     @Test func coordinatorRefusesToStartWithoutKeysOrAnExplicitInsecureFlag() throws {
         let farm = try TestFarm()
         try farm.startCoordinator(security: [])
