@@ -14,6 +14,11 @@ if [ "$cmd" = stop ]; then
     exit 0
 fi
 
+# slurmd initialises its cgroup plugin even with proctrack/linuxproc and task/none, and fails
+# ("No filesystem mounted on /sys/fs/cgroup") where nothing is mounted there, as in a bare chroot.
+# Debian 12 mounts cgroup2 there by default; do the same when it is missing.
+mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup
+
 mkdir -p "$SD/state" "$SD/spool" "$SD/log" "$SD/munge"
 chown munge:munge "$SD/munge"; chmod 0755 "$SD" "$SD/munge"
 M=$SD/munge

@@ -5,14 +5,7 @@ import Testing
 /// Runs a command; returns its exit status.
 @discardableResult
 func sh(_ args: [String]) -> Int32 {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = args
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    do { try p.run() } catch { return -1 }
-    p.waitUntilExit()
-    return p.terminationStatus
+    (try? runCommand(args, timeout: 60))?.status ?? -1
 }
 
 /// A network namespace joined to this one by a veth pair on a private /30: 10.213.N.1 here, 10.213.N.2 inside.
