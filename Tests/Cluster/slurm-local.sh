@@ -16,8 +16,17 @@ fi
 
 # slurmd initialises its cgroup plugin even with proctrack/linuxproc and task/none, and fails
 # ("No filesystem mounted on /sys/fs/cgroup") where nothing is mounted there, as in a bare chroot.
-# Debian 12 mounts cgroup2 there by default; do the same when it is missing.
-mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup
+# Mount what the kernel's hierarchy calls for: cgroup2 alone on a unified host; on a v1 host the
+# plugin wants a tmpfs with the name=systemd hierarchy (a cgroup2 mount there is "hybrid", refused).
+if ! mountpoint -q /sys/fs/cgroup; then
+    if grep -qv '^0::' /proc/self/cgroup; then
+        mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup
+        mkdir -p /sys/fs/cgroup/systemd
+        mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
+    else
+        mount -t cgroup2 none /sys/fs/cgroup
+    fi
+fi
 
 mkdir -p "$SD/state" "$SD/spool" "$SD/log" "$SD/munge"
 chown munge:munge "$SD/munge"; chmod 0755 "$SD" "$SD/munge"
