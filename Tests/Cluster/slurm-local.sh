@@ -7,10 +7,15 @@ set -euo pipefail
 cmd=${1:?start|stop}; SD=${2:?scratch directory}
 
 if [ "$cmd" = stop ]; then
-    SLURM_CONF=$SD/slurm.conf scontrol shutdown >/dev/null 2>&1 || true
-    for f in "$SD/slurmctld.pid" "$SD/slurmd.pid" "$SD/munge/munged.pid"; do
-        [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+    SLURM_CONF=$SD/slurm.conf timeout 10 scontrol shutdown >/dev/null 2>&1 || true
+    pids=$(cat "$SD/slurmctld.pid" "$SD/slurmd.pid" "$SD/munge/munged.pid" 2>/dev/null || true)
+    [ -n "$pids" ] && kill $pids 2>/dev/null
+    pkill -f -- "$SD/" 2>/dev/null  # munged names its socket there
+    for _ in $(seq 1 25); do
+        alive=""; for p in $pids; do kill -0 "$p" 2>/dev/null && alive+=" $p"; done
+        [ -z "$alive" ] && break; sleep 0.2
     done
+    [ -n "${alive:-}" ] && kill -KILL $alive 2>/dev/null
     exit 0
 fi
 
