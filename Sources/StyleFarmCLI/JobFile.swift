@@ -5,7 +5,7 @@ import TOMLKit
 /// A TOML job file (Configs/examples/*.toml): everything `submit` takes, as `render` arguments plus the
 /// job's name and priority. Paths are relative to the file. Every field is checked against ``fields``:
 /// an unknown field, a value of the wrong type or a value `render` rejects is an error that names the
-/// field, e.g. `poster.toml: tiling.overlap: --overlap must be less than half of --tile (got 300)`.
+/// field, e.g. `poster.toml: tiling.overlap: --overlap must be less than half of --tile`.
 public struct JobFile {
     /// `render`'s arguments: content, styles, then options.
     public var arguments: [String]
@@ -17,8 +17,8 @@ public struct JobFile {
     /// What a field's value is, and how it becomes a command-line option.
     enum Kind {
         case int, number, string, path
-        case flag(String)           // true → the flag
-        case inverseFlag(String)    // false → the flag (e.g. tiling.shift = false → --no-shift)
+        case flag          // true → the option, a flag
+        case inverseFlag   // false → the option (e.g. tiling.shift = false → --no-shift)
         case intList, numberList, stringList  // → comma-separated
     }
 
@@ -27,47 +27,46 @@ public struct JobFile {
         var path: String
         var option: String
         var kind: Kind
-        var help: String
     }
 
     /// The fields a job file may hold, besides `content`, `[[style]]`, `name` and `priority`.
     static let fields: [Field] = [
-        Field(path: "output", option: "--output", kind: .path, help: "output image (.png, .tif)"),
-        Field(path: "seed", option: "--seed", kind: .int, help: "random seed"),
-        Field(path: "initialisation", option: "--initialisation", kind: .string, help: "content, noise or an image"),
-        Field(path: "init-noise", option: "--init-noise", kind: .number, help: "noise mixed into the initialisation"),
-        Field(path: "preserve-colors", option: "--preserve-colors", kind: .flag("--preserve-colors"), help: "keep the content's colours"),
-        Field(path: "size.pixels", option: "--size", kind: .int, help: "long side in pixels"),
-        Field(path: "size.width", option: "--width", kind: .int, help: "width in pixels"),
-        Field(path: "size.height", option: "--height", kind: .int, help: "height in pixels"),
-        Field(path: "size.print", option: "--print", kind: .string, help: "print size: preset or WxHin/cm/mm"),
-        Field(path: "size.dpi", option: "--dpi", kind: .number, help: "dots per inch"),
-        Field(path: "size.bit-depth", option: "--bit-depth", kind: .int, help: "PNG bit depth, 8 or 16"),
-        Field(path: "tiling.coarse-size", option: "--coarse-size", kind: .int, help: "long side of the untiled first level"),
-        Field(path: "tiling.tile", option: "--tile", kind: .int, help: "tile size in pixels"),
-        Field(path: "tiling.overlap", option: "--overlap", kind: .int, help: "overlap between tiles"),
-        Field(path: "tiling.margin", option: "--margin", kind: .int, help: "context margin around a tile"),
-        Field(path: "tiling.shift", option: "--no-shift", kind: .inverseFlag("--no-shift"), help: "run the half-tile-shifted pass"),
-        Field(path: "tiling.shifted-fraction", option: "--shifted-fraction", kind: .number, help: "shifted pass iterations, as a fraction"),
-        Field(path: "tiling.local-targets", option: "--global-tile-targets", kind: .inverseFlag("--global-tile-targets"), help: "localised Gram targets per tile"),
-        Field(path: "tiling.style-size", option: "--style-size", kind: .int, help: "style images' long side for the Gram targets"),
-        Field(path: "levels.iterations", option: "--level-iterations", kind: .intList, help: "iterations per level, coarse first"),
-        Field(path: "optimizer.kind", option: "--optimizer", kind: .string, help: "lbfgs or adam"),
-        Field(path: "optimizer.iterations", option: "--iterations", kind: .int, help: "iterations of an untiled render"),
-        Field(path: "optimizer.lbfgs-history", option: "--lbfgs-history", kind: .int, help: "L-BFGS correction pairs"),
-        Field(path: "optimizer.lr", option: "--lr", kind: .number, help: "learning rate"),
-        Field(path: "optimizer.beta1", option: "--beta1", kind: .number, help: "Adam beta1"),
-        Field(path: "optimizer.beta2", option: "--beta2", kind: .number, help: "Adam beta2"),
-        Field(path: "optimizer.tolerance", option: "--tolerance", kind: .number, help: "relative loss change to stop at"),
-        Field(path: "loss.content-weight", option: "--content-weight", kind: .number, help: "content weight"),
-        Field(path: "loss.style-weight", option: "--style-weight", kind: .number, help: "style weight"),
-        Field(path: "loss.tv-weight", option: "--tv-weight", kind: .number, help: "total-variation weight"),
-        Field(path: "loss.content-layer", option: "--content-layer", kind: .string, help: "content layer"),
-        Field(path: "loss.style-layers", option: "--style-layers", kind: .stringList, help: "style layers"),
-        Field(path: "loss.style-layer-weights", option: "--style-layer-weights", kind: .numberList, help: "style layers' weights"),
-        Field(path: "loss.layer-weight-exponent", option: "--layer-weight-exponent", kind: .number, help: "channel-count exponent"),
-        Field(path: "loss.pooling", option: "--pooling", kind: .string, help: "max or average"),
-        Field(path: "loss.style-scale", option: "--style-scale", kind: .number, help: "style image scale"),
+        Field(path: "output", option: "--output", kind: .path),
+        Field(path: "seed", option: "--seed", kind: .int),
+        Field(path: "initialisation", option: "--initialisation", kind: .string),
+        Field(path: "init-noise", option: "--init-noise", kind: .number),
+        Field(path: "preserve-colors", option: "--preserve-colors", kind: .flag),
+        Field(path: "size.pixels", option: "--size", kind: .int),
+        Field(path: "size.width", option: "--width", kind: .int),
+        Field(path: "size.height", option: "--height", kind: .int),
+        Field(path: "size.print", option: "--print", kind: .string),
+        Field(path: "size.dpi", option: "--dpi", kind: .number),
+        Field(path: "size.bit-depth", option: "--bit-depth", kind: .int),
+        Field(path: "tiling.coarse-size", option: "--coarse-size", kind: .int),
+        Field(path: "tiling.tile", option: "--tile", kind: .int),
+        Field(path: "tiling.overlap", option: "--overlap", kind: .int),
+        Field(path: "tiling.margin", option: "--margin", kind: .int),
+        Field(path: "tiling.shift", option: "--no-shift", kind: .inverseFlag),
+        Field(path: "tiling.shifted-fraction", option: "--shifted-fraction", kind: .number),
+        Field(path: "tiling.local-targets", option: "--global-tile-targets", kind: .inverseFlag),
+        Field(path: "tiling.style-size", option: "--style-size", kind: .int),
+        Field(path: "levels.iterations", option: "--level-iterations", kind: .intList),
+        Field(path: "optimizer.kind", option: "--optimizer", kind: .string),
+        Field(path: "optimizer.iterations", option: "--iterations", kind: .int),
+        Field(path: "optimizer.lbfgs-history", option: "--lbfgs-history", kind: .int),
+        Field(path: "optimizer.lr", option: "--lr", kind: .number),
+        Field(path: "optimizer.beta1", option: "--beta1", kind: .number),
+        Field(path: "optimizer.beta2", option: "--beta2", kind: .number),
+        Field(path: "optimizer.tolerance", option: "--tolerance", kind: .number),
+        Field(path: "loss.content-weight", option: "--content-weight", kind: .number),
+        Field(path: "loss.style-weight", option: "--style-weight", kind: .number),
+        Field(path: "loss.tv-weight", option: "--tv-weight", kind: .number),
+        Field(path: "loss.content-layer", option: "--content-layer", kind: .string),
+        Field(path: "loss.style-layers", option: "--style-layers", kind: .stringList),
+        Field(path: "loss.style-layer-weights", option: "--style-layer-weights", kind: .numberList),
+        Field(path: "loss.layer-weight-exponent", option: "--layer-weight-exponent", kind: .number),
+        Field(path: "loss.pooling", option: "--pooling", kind: .string),
+        Field(path: "loss.style-scale", option: "--style-scale", kind: .number),
     ]
 
     /// Every field's dotted path (besides `content`, `[[style]]`, `name` and `priority`).
@@ -184,10 +183,10 @@ public struct JobFile {
         case .path:
             guard let s = value.string else { throw fail("expected a path string, got \(describe(value))") }
             return [field.option, resolve(s)]
-        case let .flag(flag), let .inverseFlag(flag):
+        case .flag, .inverseFlag:
             guard let b = value.bool else { throw fail("expected true or false, got \(describe(value))") }
-            if case .flag = field.kind { return b ? [flag] : [] }
-            return b ? [] : [flag]
+            if case .flag = field.kind { return b ? [field.option] : [] }
+            return b ? [] : [field.option]
         case .intList: return try list({ $0.int.map(String.init) }, "integers")
         case .numberList: return try list({ number($0).map(format) }, "numbers")
         case .stringList: return try list({ $0.string }, "strings")
