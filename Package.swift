@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "Tiling", dependencies: ["Imaging"]),
         // The compute core: VGG19 forward/backward on OpenBLAS, the Gatys losses, optimizers, tiled levels.
         .target(name: "StyleCore", dependencies: ["COpenBLAS", "VGGWeights", "Imaging", "Tiling"]),
+        // Video: frame sequences, dense optical flow, consistency masks, the flicker metric (pure, no compute core).
+        .target(name: "Video", dependencies: ["Imaging"]),
         // The render farm: protocol, scheduler, journal, coordinator, worker, client over ZeroMQ.
         .target(name: "Farm", dependencies: [
             "CZmq", "Imaging", "StyleCore", "Tiling", "VGGWeights",
@@ -54,7 +56,7 @@ let package = Package(
         ]),
         // Subcommands, kept in a library so tests can drive them in-process.
         .target(name: "StyleFarmCLI", dependencies: [
-            "CZmq", "Imaging", "VGGWeights", "StyleCore", "Tiling", "Farm", "Dashboard",
+            "CZmq", "Imaging", "VGGWeights", "StyleCore", "Tiling", "Farm", "Dashboard", "Video",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
@@ -65,6 +67,7 @@ let package = Package(
         .testTarget(name: "StyleCoreTests", dependencies: ["StyleCore", "VGGWeights", "Imaging"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "TilingTests", dependencies: ["Tiling", "Imaging"]),
+        .testTarget(name: "VideoTests", dependencies: ["Video", "Imaging"]),
         .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI"]),
         .testTarget(name: "FarmTests", dependencies: ["Farm", "StyleCore", "Imaging", "Tiling"]),
     ],

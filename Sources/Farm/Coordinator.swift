@@ -36,6 +36,8 @@ public final class Coordinator: @unchecked Sendable {
         var referenceSHA: String?
         var content: PlanarImage?
         var start: PlanarImage?
+        /// The current stage's temporal target (video frames with a temporal loss).
+        var temporal: TemporalTarget?
         var results: [Int: PlanarImage] = [:]
         var finishing = false
         /// The dashboard's low-resolution copy of the current stage's canvas, tiles pasted as they land.
@@ -417,8 +419,9 @@ public final class Coordinator: @unchecked Sendable {
     func submit(_ m: Message, from peer: String) throws {
         let body = try m.decode(SubmitBody.self)
         try body.spec.validate()
-        guard m.payload.count == 1 + body.spec.styleWeights.count else {
-            throw ProtocolError.malformedBody("a submit carries the content and \(body.spec.styleWeights.count) style image(s)")
+        guard m.payload.count == body.spec.inputCount else {
+            throw ProtocolError.malformedBody("a submit carries the content, \(body.spec.styleWeights.count) style image(s)"
+                + (body.spec.frame == nil ? "" : ", the frame's start image" + (body.spec.frame!.temporalMask ? " and its mask" : "")))
         }
         let id = "j" + String(UInt64.random(in: 0 ... .max) % 1_000_000_000_000, radix: 36)
         let stored = try journal.add(job: id, spec: body.spec, inputs: m.payload)
@@ -434,9 +437,7 @@ public final class Coordinator: @unchecked Sendable {
         let job = ActiveJob(stored: stored)
         jobs[stored.id] = job
         let blank = PlanarImage(width: 1, height: 1, channels: 3, fill: 0)
-        var shape = stored.spec.posterJob(content: blank, styles: stored.spec.styleWeights.map { _ in blank })
-        shape.settings = stored.spec.poster
-        let stages = shape.stages
+        let stages = stored.spec.posterJob(images: Array(repeating: blank, count: stored.spec.inputCount)).stages
         job.stages = stages
         scheduler.addJob(id: stored.id, name: stored.spec.name, priority: stored.spec.priority,
                          work: stages.map { s in s.plan.tiles.map { Double($0.render.area * s.iterations) } })
@@ -452,12 +453,14 @@ public final class Coordinator: @unchecked Sendable {
         }
         let journal = self.journal, network = self.network, log = config.log
         offload({ () -> (PosterJob, [UInt8], StagePrep, [Int: PlanarImage]) in
+            let styleCount = stored.spec.styleWeights.count
             let images = try stored.inputs.enumerated().map { i, url -> PlanarImage in
                 do { return try ImageIO.read(url).image } catch {
-                    throw ProtocolError.malformedBody("\(i == 0 ? "content" : "style \(i)") image: \(error)")
+                    let what = i == 0 ? "content" : i <= styleCount ? "style \(i)" : i == styleCount + 1 ? "frame start" : "temporal mask"
+                    throw ProtocolError.malformedBody("\(what) image: \(error)")
                 }
             }
-            let poster = stored.spec.posterJob(content: images[0], styles: Array(images.dropFirst()))
+            let poster = stored.spec.posterJob(images: images)
             let net = network.pooling == poster.pooling ? network : network.with(pooling: poster.pooling)
             let targets = TargetsCodec.encode(poster.gramTargets(network: net))
             let previous = stored.stage > 0 ? try journal.canvas(job: stored.id, stage: stored.stage - 1) : nil
@@ -492,6 +495,7 @@ public final class Coordinator: @unchecked Sendable {
         var start: PlanarImage
         /// The stage's reference Grams, encoded (computed here, once, for all of the stage's tiles).
         var reference: [UInt8]?
+        var temporal: TemporalTarget?
         var preview: PlanarImage
     }
 
@@ -500,11 +504,11 @@ public final class Coordinator: @unchecked Sendable {
     static func prepare(_ poster: PosterJob, _ stage: PosterStage, previous: PlanarImage?, network: VGG19,
                         levelChanged: Bool = true) -> StagePrep {
         let content = levelChanged || previous == nil ? poster.content(for: stage) : nil
-        let start = PosterJob.startCanvas(for: stage, previous: previous, content: content ?? previous!)
+        let start = poster.startCanvas(for: stage, previous: previous, content: content ?? previous!)
         let net = network.pooling == poster.pooling ? network : network.with(pooling: poster.pooling)
         let reference = poster.stageReference(stage, start: start, network: net).map(TargetsCodec.encode)
         let preview = Resampler.resize(start, longSide: min(previewSize, max(start.width, start.height))).clamped()
-        return StagePrep(content: content, start: start, reference: reference, preview: preview)
+        return StagePrep(content: content, start: start, reference: reference, temporal: poster.temporal(for: stage), preview: preview)
     }
 
     /// Installs a prepared stage.
@@ -512,6 +516,7 @@ public final class Coordinator: @unchecked Sendable {
         job.stage = stage
         if let content = prep.content { job.content = content }
         job.start = prep.start
+        job.temporal = prep.temporal
         if let old = job.referenceSHA { targets[old] = nil }
         job.referenceSHA = prep.reference.map(register)
         job.results = [:]
@@ -580,8 +585,11 @@ public final class Coordinator: @unchecked Sendable {
         let body = AssignBody(lease: lease, job: id.job, stage: id.stage, task: stage.task(tile), options: poster.options,
                               pooling: poster.pooling, targets: job.targetsSHA, reference: job.referenceSHA,
                               leaseSeconds: config.scheduler.leaseSeconds)
-        let payload = [PixelCodec.encode(content.cropped(x: r.x, y: r.y, width: r.width, height: r.height)),
+        var payload = [PixelCodec.encode(content.cropped(x: r.x, y: r.y, width: r.width, height: r.height)),
                        PixelCodec.encode(start.cropped(x: r.x, y: r.y, width: r.width, height: r.height))]
+        if let temporal = job.temporal?.cropped(x: r.x, y: r.y, width: r.width, height: r.height) {
+            payload += [PixelCodec.encode(temporal.image), PixelCodec.encode(temporal.mask)]
+        }
         let message = Message(.assign, body, payload: payload)
         count { s in
             s.tileMessages += 1
@@ -616,7 +624,7 @@ public final class Coordinator: @unchecked Sendable {
             switch r {
             case .success(nil):
                 scheduler.finish(job: id, now: now)
-                (job.poster, job.content, job.start, job.results) = (nil, nil, nil, [:])  // keep only what status needs
+                (job.poster, job.content, job.start, job.temporal, job.results) = (nil, nil, nil, nil, [:])  // keep only what status needs
                 config.log("job \(id) done: \(journal.outputURL(job: id, format: spec.format).path)")
             case let .success(prep?):
                 begin(prep, stage: stage + 1, of: job)

@@ -55,7 +55,13 @@ public final class FarmClient {
 
     /// Submits a job with its image files (content first); returns the job id.
     public func submit(_ spec: JobSpec, content: [UInt8], styles: [[UInt8]]) throws -> String {
-        try request(Message(.submit, SubmitBody(spec: spec), payload: [content] + styles)).decode(SubmittedBody.self).job
+        try submit(spec, inputs: [content] + styles)
+    }
+
+    /// Submits a job with all its image files in `JobSpec.inputCount` order (content, styles, a frame's start
+    /// image and mask); returns the job id.
+    public func submit(_ spec: JobSpec, inputs: [[UInt8]]) throws -> String {
+        try request(Message(.submit, SubmitBody(spec: spec), payload: inputs)).decode(SubmittedBody.self).job
     }
 
     public func status(job: String? = nil) throws -> StatusReplyBody {

@@ -17,6 +17,20 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var dpi: Double?
     /// "png" or "tiff".
     public var format: String
+    /// A video frame: the submit carries the start image (the previous frame's result, warped) after the
+    /// styles, and with `temporalMask` also the temporal loss's mask; only the output level is rendered.
+    public var frame: FrameInputs?
+
+    /// What a video frame's job carries besides the content and styles (see `JobSpec.frame`).
+    public struct FrameInputs: Codable, Sendable, Equatable {
+        /// The submit also carries a mask (gray or RGB image, white = keep) for the temporal loss, whose
+        /// target is the start image.
+        public var temporalMask: Bool
+        public init(temporalMask: Bool) { self.temporalMask = temporalMask }
+    }
+
+    /// Image files a submit carries: content, styles, then the frame's start image and mask.
+    public var inputCount: Int { 1 + styleWeights.count + (frame == nil ? 0 : 1) + (frame?.temporalMask == true ? 1 : 0) }
 
     public init(name: String, priority: Int = 50, poster: PosterSettings, styleWeights: [Float], crop: Bool,
                 preserveColors: Bool = false, bitDepth: Int = 16, dpi: Double? = nil, format: String = "png") {
@@ -50,16 +64,29 @@ public struct JobSpec: Codable, Sendable, Equatable {
         let l = p.options.loss
         try check(VGG19.layerNames.contains(l.contentLayer) && l.styleLayers.allSatisfy { VGG19.layerNames.contains($0.name) },
                   "unknown layer")
-        try check([l.contentWeight, l.styleWeight, l.tvWeight].allSatisfy { $0 >= 0 && $0.isFinite },
+        try check([l.contentWeight, l.styleWeight, l.tvWeight, l.temporalWeight].allSatisfy { $0 >= 0 && $0.isFinite },
                   "loss weights must be finite and non-negative")
+        try check(l.temporalWeight == 0 || frame?.temporalMask == true, "a temporal weight needs a frame with a temporal mask")
     }
 
-    /// The poster job for decoded images (the content already as decoded from its file).
-    public func posterJob(content: PlanarImage, styles: [PlanarImage]) -> PosterJob {
-        let fitted = crop ? CenterCrop.toAspect(content, width: poster.width, height: poster.height) : content
+    /// The poster job for decoded images, in submit order (content, styles, then a frame's start image and
+    /// mask), the content as decoded from its file.
+    public func posterJob(images: [PlanarImage]) -> PosterJob {
+        precondition(images.count == inputCount, "a job of this spec has \(inputCount) images")
+        let fitted = crop ? CenterCrop.toAspect(images[0], width: poster.width, height: poster.height) : images[0]
+        let styles = images[1 ... styleWeights.count]
         var job = PosterJob(content: fitted, styles: Array(zip(styles, styleWeights)).map { (image: $0.0, weight: $0.1) },
                             width: poster.width, height: poster.height)
         job.settings = poster
+        if frame != nil {
+            let start = Resampler.resize(images[styleWeights.count + 1], width: poster.width, height: poster.height).clamped()
+            job.initial = start
+            if frame?.temporalMask == true {
+                let m = Resampler.resize(images[styleWeights.count + 2], width: poster.width, height: poster.height)
+                job.temporal = TemporalTarget(image: start, mask: PlanarImage(width: m.width, height: m.height, channels: 1,
+                                                                               pixels: m.pixels[0 ..< m.width * m.height].map { $0 >= 0.5 ? 1 : 0 }))
+            }
+        }
         return job
     }
 }

@@ -37,6 +37,7 @@ public final class Worker: @unchecked Sendable {
         var body: AssignBody
         var content: PlanarImage
         var canvas: PlanarImage
+        var temporal: TemporalTarget?
         var targets: GramTargets
         var reference: GramTargets?
     }
@@ -235,11 +236,17 @@ public final class Worker: @unchecked Sendable {
     func enqueue(_ body: AssignBody, payload: [[UInt8]]) throws {
         let r = body.task.tile.render
         do {
-            guard payload.count == 2 else { throw ProtocolError.malformedBody("an assign carries two crops") }
+            guard payload.count == 2 || payload.count == 4 else {
+                throw ProtocolError.malformedBody("an assign carries two crops, or four with a temporal target and mask")
+            }
             let content = try PixelCodec.decode(payload[0], width: r.width, height: r.height)
             let canvas = try PixelCodec.decode(payload[1], width: r.width, height: r.height)
+            let temporal = payload.count == 4
+                ? TemporalTarget(image: try PixelCodec.decode(payload[2], width: r.width, height: r.height),
+                                 mask: try PixelCodec.decode(payload[3], width: r.width, height: r.height, channels: 1))
+                : nil
             lock.lock()
-            queue.append(Assignment(body: body, content: content, canvas: canvas, targets: targetsCache[body.targets]!,
+            queue.append(Assignment(body: body, content: content, canvas: canvas, temporal: temporal, targets: targetsCache[body.targets]!,
                                     reference: body.reference.flatMap { targetsCache[$0] }))
             computing.insert(body.lease)
             lock.unlock()
@@ -268,7 +275,7 @@ public final class Worker: @unchecked Sendable {
             var lastProgress = started
             var lastLoss = 0.0
             let core = renderer.render(a.body.task, contentCrop: a.content, canvasCrop: a.canvas,
-                                       reference: a.reference) { p in
+                                       reference: a.reference, temporal: a.temporal) { p in
                 lastLoss = p.bestLoss
                 let t = now
                 if t - lastProgress >= 0.5 {

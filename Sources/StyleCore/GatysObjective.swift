@@ -11,11 +11,13 @@ public struct LossConfig: Sendable, Equatable, Codable {
     public var styleLayerExponent: Float = 0
     public var styleWeight: Float = 1
     public var tvWeight: Float = 0
+    /// Weight of the temporal loss (video: pull towards the previous frame's warped result); 0 disables it.
+    public var temporalWeight: Float = 0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case contentLayer, contentWeight, styleLayers, styleLayerExponent, styleWeight, tvWeight
+        case contentLayer, contentWeight, styleLayers, styleLayerExponent, styleWeight, tvWeight, temporalWeight
     }
 
     struct StyleLayer: Codable { var name: String, weight: Float }
@@ -28,6 +30,7 @@ public struct LossConfig: Sendable, Equatable, Codable {
         styleLayerExponent = try c.decode(Float.self, forKey: .styleLayerExponent)
         styleWeight = try c.decode(Float.self, forKey: .styleWeight)
         tvWeight = try c.decode(Float.self, forKey: .tvWeight)
+        temporalWeight = try c.decodeIfPresent(Float.self, forKey: .temporalWeight) ?? 0  // absent in older journals
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -38,6 +41,7 @@ public struct LossConfig: Sendable, Equatable, Codable {
         try c.encode(styleLayerExponent, forKey: .styleLayerExponent)
         try c.encode(styleWeight, forKey: .styleWeight)
         try c.encode(tvWeight, forKey: .tvWeight)
+        if temporalWeight != 0 { try c.encode(temporalWeight, forKey: .temporalWeight) }
     }
 
     public static func == (a: LossConfig, b: LossConfig) -> Bool {
@@ -45,6 +49,7 @@ public struct LossConfig: Sendable, Equatable, Codable {
             && a.styleLayers.map(\.name) == b.styleLayers.map(\.name)
             && a.styleLayers.map(\.weight) == b.styleLayers.map(\.weight)
             && a.styleLayerExponent == b.styleLayerExponent && a.styleWeight == b.styleWeight && a.tvWeight == b.tvWeight
+            && a.temporalWeight == b.temporalWeight
     }
 
     /// The effective per-layer weights w_l (summing to 1), given each layer's channel count.
@@ -60,9 +65,10 @@ public struct LossBreakdown: Sendable, Equatable {
     public var content = 0.0
     public var style = 0.0
     public var tv = 0.0
+    public var temporal = 0.0
     /// Unweighted E_l per style layer.
     public var styleLayers: [String: Double] = [:]
-    public var total: Double { content + style + tv }
+    public var total: Double { content + style + tv + temporal }
 }
 
 import Foundation
@@ -78,15 +84,22 @@ public final class GatysObjective {
     let contentIndex: Int?
     let contentTarget: [Float]
     let styleTerms: [(index: Int, name: String, weight: Float, target: [Float])]
+    let temporal: (target: CaffeImage, mask: [Float])?
 
     /// - content: the content image (or tile) at this size, or nil for no content loss.
-    public init(network: VGG19, config: LossConfig, content: CaffeImage?, targets: GramTargets) {
+    /// - temporal: the previous frame's warped result at this size and the mask of where it holds (H, W); with
+    ///   `config.temporalWeight` > 0, the temporal loss pulls the image towards it there.
+    public init(network: VGG19, config: LossConfig, content: CaffeImage?, targets: GramTargets,
+                temporal: (target: CaffeImage, mask: [Float])? = nil) {
         precondition(config.contentWeight == 0 || content != nil, "a content weight needs a content image")
         let width = content?.width ?? 0, height = content?.height ?? 0
         self.network = network
         self.config = config
         self.width = width
         self.height = height
+        precondition(temporal.map { $0.target.width == width && $0.target.height == height && $0.mask.count == width * height } ?? true,
+                     "the temporal target must have the content's size")
+        self.temporal = config.temporalWeight > 0 ? temporal : nil
         let weights = config.effectiveStyleWeights { targets.channels[$0] ?? 1 }
         styleTerms = weights.compactMap { name, w in
             guard w > 0, let i = network.index(of: name), let g = targets.grams[name] else { return nil }
@@ -140,6 +153,14 @@ public final class GatysObjective {
             out.tv = Double(config.tvWeight)
                 * TotalVariation.evaluate(image: x, channels: 3, height: height, width: width, weight: config.tvWeight,
                                           dImage: wantGrad ? gradient : nil)
+        }
+        if let temporal {
+            out.temporal = Double(config.temporalWeight) * temporal.target.pixels.withUnsafeBufferPointer { t in
+                temporal.mask.withUnsafeBufferPointer { m in
+                    TemporalLoss.evaluate(image: x, target: t.baseAddress!, mask: m.baseAddress!, channels: 3, positions: width * height,
+                                          weight: config.temporalWeight, dImage: wantGrad ? gradient : nil)
+                }
+            }
         }
         return out
     }

@@ -65,3 +65,23 @@ public enum TotalVariation {
         return sum / Double(c * h * w)
     }
 }
+
+/// Temporal loss (Ruder et al. 2016): `L = Σ_c Σ_p m_p (x[c,p] − w[c,p])² / (C·N)`, the masked mean squared
+/// difference between the image x and the previous frame's result warped onto this frame, w (both (C, N));
+/// the mask m (N) is 1 where the warp holds and 0 at occlusions.
+public enum TemporalLoss {
+    /// Returns L and adds `weight · dL/dx` into `dImage`.
+    public static func evaluate(image x: UnsafePointer<Float>, target w: UnsafePointer<Float>, mask m: UnsafePointer<Float>,
+                                channels c: Int, positions n: Int, weight: Float, dImage: UnsafeMutablePointer<Float>?) -> Double {
+        var sum = 0.0
+        let scale = 2 * weight / Float(c * n)
+        for ch in 0 ..< c {
+            for p in 0 ..< n where m[p] != 0 {
+                let i = ch * n + p, d = x[i] - w[i]
+                sum += Double(m[p] * d * d)
+                dImage?[i] += scale * m[p] * d
+            }
+        }
+        return sum / Double(c * n)
+    }
+}

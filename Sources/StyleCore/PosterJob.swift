@@ -35,6 +35,12 @@ public struct PosterJob: Sendable {
     public var styleScale: Float = 1
     public var options = RenderOptions()
     public var pooling: Pool2x2.Kind = .max
+    /// A video frame's start: the previous frame's result (warped onto this frame, or not). With it, only the
+    /// output level is rendered (its tiled passes, or the one untiled pass of a small output), starting from
+    /// this image instead of coarser levels.
+    public var initial: PlanarImage?
+    /// The temporal loss's target and mask at the output size (with `options.loss.temporalWeight` > 0).
+    public var temporal: TemporalTarget?
 
     public init(content: PlanarImage, styles: [(image: PlanarImage, weight: Float)], width: Int, height: Int) {
         self.content = content
@@ -100,7 +106,8 @@ public struct PosterJob: Sendable {
     /// tiled level. Stages run in order; the tiles of one stage are independent of each other.
     public var stages: [PosterStage] {
         var out: [PosterStage] = []
-        for (li, level) in levels.enumerated() {
+        let levels = self.levels
+        for (li, level) in levels.enumerated() where initial == nil || li == levels.count - 1 {
             let plans = level.passes.isEmpty
                 ? [TilePlan(width: level.width, height: level.height, tileSize: max(level.width, level.height, 2), overlap: 0, margin: 0)]
                 : level.passes
@@ -128,12 +135,20 @@ public struct PosterJob: Sendable {
         Resampler.resize(content, width: stage.width, height: stage.height)
     }
 
-    /// The canvas a stage starts from: the content for the first level, the previous stage's result upsampled
-    /// for the first pass of a finer level, the previous pass's result otherwise.
-    public static func startCanvas(for stage: PosterStage, previous: PlanarImage?, content: PlanarImage) -> PlanarImage {
+    /// The canvas a stage starts from: the previous pass's result after the first pass of a level; for a first
+    /// pass, the `initial` image when there is one (its only level), the content for the coarsest level, else the
+    /// previous level's result upsampled.
+    public func startCanvas(for stage: PosterStage, previous: PlanarImage?, content: PlanarImage) -> PlanarImage {
+        if stage.pass > 0, let previous { return previous }
+        if let initial { return Resampler.resize(initial, width: stage.width, height: stage.height).clamped() }
         guard let previous, stage.level > 0 else { return content }
-        guard stage.pass == 0 else { return previous }
         return Resampler.resize(previous, width: stage.width, height: stage.height).clamped()
+    }
+
+    /// The temporal target at a stage's size (nil without one, or when its weight is 0).
+    public func temporal(for stage: PosterStage) -> TemporalTarget? {
+        guard options.loss.temporalWeight > 0 else { return nil }
+        return temporal?.resized(width: stage.width, height: stage.height)
     }
 
     /// The reference Grams that localise a tiled stage's tile targets (nil for the untiled first level, or
@@ -168,14 +183,16 @@ public struct PosterJob: Sendable {
         var content = self.content(for: stages[0])
         for stage in stages {
             if stage.pass == 0 && stage.level > 0 { content = self.content(for: stage) }
-            let start = Self.startCanvas(for: stage, previous: canvas, content: content)
+            let start = startCanvas(for: stage, previous: canvas, content: content)
+            let temporal = self.temporal(for: stage)
             var opts = options
             opts.iterations = stage.iterations
             let renderer = TileRenderer(network: network, options: opts, targets: targets)
             let reference = stageReference(stage, start: start, network: network)
             var cores: [PlanarImage] = []
             for tile in stage.plan.tiles {
-                cores.append(renderer.render(stage.task(tile), content: content, canvas: start, reference: reference) { p in
+                cores.append(renderer.render(stage.task(tile), content: content, canvas: start, reference: reference,
+                                             temporal: temporal) { p in
                     progress(Progress(level: stage.level, levels: levels, pass: stage.pass, tile: tile.index,
                                       tiles: stage.plan.tiles.count, iterationsDone: done + p.iteration, iterationsTotal: total,
                                       workFraction: (workDone + Double(p.iteration * tile.render.area)) / work,

@@ -32,24 +32,31 @@ public struct TileRenderer {
     /// Optimises `task.tile.render` of a level whose content is `content` and whose current state is
     /// `canvas` (both RGB, the level's size). Returns the tile's core, RGB.
     /// With `reference` (the stage's `GramTargets.tileMean`), the tile's style target is localised to it.
+    /// With `temporal` (a video frame's, the level's size) and `options.loss.temporalWeight` > 0, the temporal
+    /// loss applies.
     public func render(_ task: TileTask, content: PlanarImage, canvas: PlanarImage, reference: GramTargets? = nil,
-                       progress: (RenderProgress) -> Void = { _ in }) -> PlanarImage {
+                       temporal: TemporalTarget? = nil, progress: (RenderProgress) -> Void = { _ in }) -> PlanarImage {
         let r = task.tile.render
         return render(task, contentCrop: content.cropped(x: r.x, y: r.y, width: r.width, height: r.height),
                       canvasCrop: canvas.cropped(x: r.x, y: r.y, width: r.width, height: r.height),
-                      reference: reference, progress: progress)
+                      reference: reference, temporal: temporal?.cropped(x: r.x, y: r.y, width: r.width, height: r.height),
+                      progress: progress)
     }
 
     /// The same from the render rectangle's crops alone (what a farm worker receives).
-    public func render(_ task: TileTask, contentCrop: PlanarImage, canvasCrop: PlanarImage, reference: GramTargets? = nil, progress: (RenderProgress) -> Void = { _ in }) -> PlanarImage {
+    public func render(_ task: TileTask, contentCrop: PlanarImage, canvasCrop: PlanarImage, reference: GramTargets? = nil,
+                       temporal: TemporalTarget? = nil, progress: (RenderProgress) -> Void = { _ in }) -> PlanarImage {
         let r = task.tile.render, core = task.tile.core
         precondition(contentCrop.width == r.width && contentCrop.height == r.height && canvasCrop.width == r.width
             && canvasCrop.height == r.height, "crops must be the tile's render rectangle")
+        precondition(temporal.map { $0.image.width == r.width && $0.image.height == r.height } ?? true,
+                     "the temporal crop must be the tile's render rectangle")
         let start = CaffeImage(canvasCrop)
         let tileTargets = reference.map {
             targets.localized(tile: GramTargets.compute(network: network, image: start, layers: targets.layers), reference: $0)
         } ?? targets
-        let objective = GatysObjective(network: network, config: options.loss, content: CaffeImage(contentCrop), targets: tileTargets)
+        let objective = GatysObjective(network: network, config: options.loss, content: CaffeImage(contentCrop), targets: tileTargets,
+                                       temporal: temporal?.objectiveTerm)
         var opts = options
         opts.iterations = task.iterations
         let result = StyleOptimization.run(objective: objective, start: start, options: opts, progress: progress)

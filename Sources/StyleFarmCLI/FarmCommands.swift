@@ -77,9 +77,11 @@ extension RenderArguments {
 /// Waiting for a farm job with a progress bar, then fetching its output.
 enum FarmWait {
     @discardableResult
-    static func untilDone(client: FarmClient, job id: String, output: URL) throws -> JobStatus {
+    /// With `progress`, it gets each status instead of the progress bar drawing it.
+    static func untilDone(client: FarmClient, job id: String, output: URL, progress: ((JobStatus) -> Void)? = nil) throws -> JobStatus {
         var bar: ProgressBar?
         let final = try client.wait(job: id) { s in
+            if let progress { return progress(s) }
             if bar == nil { bar = ProgressBar(total: s.tilesTotal, label: "farm") }
             bar!.update(s.tilesDone, status: "stage \(min(s.stage + 1, s.stages))/\(s.stages) \(s.state.rawValue)"
                 + (s.detail.map { ": " + $0 } ?? ""), elapsed: s.elapsed, work: s.workFraction)
@@ -90,7 +92,7 @@ enum FarmWait {
         }
         let bytes = try client.output(job: id)
         try Journal.writeDurably(Data(bytes), to: output)
-        print("wrote \(output.path) (job \(id), \(String(format: "%.1f", final.elapsed)) s on the farm)")
+        if progress == nil { print("wrote \(output.path) (job \(id), \(String(format: "%.1f", final.elapsed)) s on the farm)") }
         return final
     }
 }

@@ -10,7 +10,7 @@ public struct StyleFarmCommand: ParsableCommand {
               stylefarm render Assets/demo/chelsea.png Assets/demo/hokusai_great_wave.jpg -o out.png
             Run `stylefarm help SUBCOMMAND` for the options of each subcommand.
             """,
-        subcommands: [RenderCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self,
+        subcommands: [RenderCommand.self, VideoCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self,
                       CancelCommand.self, KeygenCommand.self, FarmBenchCommand.self, PlanCommand.self, SeamsCommand.self, EvaluateCommand.self, WeightsCommand.self, BenchCommand.self]
     )
 

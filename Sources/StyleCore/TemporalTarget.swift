@@ -1,0 +1,32 @@
+import Imaging
+
+/// A previous video frame's result carried onto the current frame: the image the temporal loss pulls towards
+/// (RGB, 0...1) and the mask (1 channel) of where that pull applies. Weighted by `LossConfig.temporalWeight`.
+public struct TemporalTarget: Sendable, Equatable {
+    public var image: PlanarImage
+    public var mask: PlanarImage
+
+    public init(image: PlanarImage, mask: PlanarImage) {
+        precondition(image.channels == 3 && mask.channels == 1 && image.width == mask.width && image.height == mask.height,
+                     "a temporal target is an RGB image and a 1-channel mask of the same size")
+        self.image = image
+        self.mask = mask
+    }
+
+    /// Both resized to another size (the mask thresholded at ½ again).
+    public func resized(width: Int, height: Int) -> TemporalTarget {
+        guard width != image.width || height != image.height else { return self }
+        let m = Resampler.resize(mask, width: width, height: height)
+        return TemporalTarget(image: Resampler.resize(image, width: width, height: height).clamped(),
+                              mask: PlanarImage(width: width, height: height, channels: 1, pixels: m.pixels.map { $0 >= 0.5 ? 1 : 0 }))
+    }
+
+    /// The rectangle of both.
+    public func cropped(x: Int, y: Int, width: Int, height: Int) -> TemporalTarget {
+        TemporalTarget(image: image.cropped(x: x, y: y, width: width, height: height),
+                       mask: mask.cropped(x: x, y: y, width: width, height: height))
+    }
+
+    /// What `GatysObjective` takes.
+    var objectiveTerm: (target: CaffeImage, mask: [Float]) { (CaffeImage(image), mask.pixels) }
+}
