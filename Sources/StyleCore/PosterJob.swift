@@ -168,9 +168,10 @@ public struct PosterJob: Sendable {
     }
 
     /// Renders in this process, tiles one after another. Returns the RGB result.
-    public func render(network baseNetwork: VGG19, progress: (Progress) -> Void = { _ in }) -> PlanarImage {
+    /// `targets`: this job's `gramTargets`, when already computed (the frames of a video share them).
+    public func render(network baseNetwork: VGG19, targets: GramTargets? = nil, progress: (Progress) -> Void = { _ in }) -> PlanarImage {
         let network = baseNetwork.pooling == pooling ? baseNetwork : baseNetwork.with(pooling: pooling)
-        let targets = gramTargets(network: network)
+        let targets = targets ?? gramTargets(network: network)
         let stages = self.stages, levels = stages.last!.level + 1
         let total = totalIterations, work = totalWork
         var done = 0, workDone = 0.0

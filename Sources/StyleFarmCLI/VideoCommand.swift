@@ -241,13 +241,23 @@ protocol FrameBackend {
 }
 
 /// Frames rendered one after another in this process.
-struct InProcessFrames: FrameBackend {
+final class InProcessFrames: FrameBackend {
     let network: VGG19
     let threads: Int
+    /// The style's Gram targets, computed for the first frame and shared by the rest.
+    var targets: GramTargets?
     var name: String { "in this process, \(threads) threads, OpenBLAS \(BLAS.coreName)" }
 
+    init(network: VGG19, threads: Int) {
+        self.network = network
+        self.threads = threads
+    }
+
     func render(_ frame: VideoFrame, manifest: inout VideoManifest, directory: URL, progress: @escaping (Double, String) -> Void) throws {
-        var result = frame.job.render(network: network) { p in
+        let net = network.pooling == frame.job.pooling ? network : network.with(pooling: frame.job.pooling)
+        let targets = self.targets ?? frame.job.gramTargets(network: net)
+        self.targets = targets
+        var result = frame.job.render(network: network, targets: targets) { p in
             progress(p.workFraction, String(format: "level %d/%d tile %d/%d loss %.4g", p.level + 1, p.levels, p.tile + 1, p.tiles, p.loss))
         }
         if frame.preserveColors {

@@ -40,6 +40,12 @@ import VGGWeights
         (["render", "a.png", "b.png", "-o", "o.png", "--bit-depth", "12"], "--bit-depth must be 8 or 16"),
         (["render", "a.png", "b.png", "-o", "o.png", "--threads", "0"], "--threads must be between"),
         (["render", "a.png"], "Missing expected argument"),
+        (["video", "clip", "-o", "out"], "give at least one --style"),
+        (["video", "clip", "--style", "s.png", "-o", "out", "--temporal-weight", "1"], "--temporal-weight needs --flow"),
+        (["video", "clip", "--style", "s.png", "-o", "out", "--start", "sideways"], "--start must be previous or independent"),
+        (["video", "clip", "--style", "s.png", "-o", "out", "--start", "independent", "--flow"], "--flow warps the previous result"),
+        (["video", "clip", "--style", "s.png", "-o", "out", "--video", "clip.avi"], "use .mp4, .mkv, .mov, .webm or .gif"),
+        (["video", "clip", "--style", "s.png", "-o", "out", "--local-farm", "2", "--connect", "tcp://127.0.0.1:1"], "not combined with --connect"),
         (["frobnicate"], "Unexpected argument 'frobnicate'"),
     ])
     func badArgumentsAreExplained(args: [String], expected: String) {
@@ -66,5 +72,17 @@ import VGGWeights
         } catch let e as WeightsError {
             #expect(e.description.contains("stylefarm weights install"))
         }
+    }
+
+    @Test func videoWithoutFramesSaysWhereItLooked() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("empty-clip-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for frames in [dir.path, dir.appendingPathComponent("frame_%04d.png").path] {
+            var command = try Self.parse(["video", frames, "--style", "s.png", "-o", dir.appendingPathComponent("out").path])
+            #expect { try command.run() } throws: { "\($0)" == "\(frames): no frames found" }
+        }
+        var command = try Self.parse(["video", "--size", "64", "--style", "s.png", "-o", dir.path])
+        #expect { try command.run() } throws: { StyleFarmCommand.message(for: $0).contains("give FRAMES") }
     }
 }

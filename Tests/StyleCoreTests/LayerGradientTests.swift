@@ -201,4 +201,25 @@ import Testing
         let err = GradientCheck.relativeError(x: x, analytic: g, h: 1e-2) { 3 * loss($0, nil) }
         #expect(err < 1e-3, "relative error \(err)")
     }
+
+    @Test(arguments: [(3, 5, 6), (3, 1, 1)])
+    func temporalLossGradientMatchesFiniteDifferences(shape: (Int, Int, Int)) {
+        let (c, h, w) = shape, n = h * w
+        let x = GradientCheck.random(c * n, seed: 17), target = GradientCheck.random(c * n, seed: 18)
+        let mask = (0 ..< n).map { Float($0 % 3 == 1 ? 0 : 1) }
+        func loss(_ v: [Float], _ g: UnsafeMutablePointer<Float>?) -> Double {
+            v.withUnsafeBufferPointer { xp in
+                TemporalLoss.evaluate(image: xp.baseAddress!, target: target, mask: mask, channels: c, positions: n, weight: 3, dImage: g)
+            }
+        }
+        var g = [Float](repeating: 0, count: x.count)
+        _ = g.withUnsafeMutableBufferPointer { loss(x, $0.baseAddress!) }
+        let err = GradientCheck.relativeError(x: x, analytic: g, h: 1e-2) { 3 * loss($0, nil) }
+        #expect(err < 1e-3, "relative error \(err)")
+        // Masked-out pixels neither count nor move.
+        for p in 0 ..< n where mask[p] == 0 { for ch in 0 ..< c { #expect(g[ch * n + p] == 0) } }
+        var moved = x
+        for p in 0 ..< n where mask[p] == 0 { for ch in 0 ..< c { moved[ch * n + p] += 5 } }
+        #expect(loss(moved, nil) == loss(x, nil))
+    }
 }

@@ -53,4 +53,34 @@ import Testing
         let l2 = x.withPointers(&g2) { objective.evaluate($0, gradient: $1) }
         #expect(l1 == l2 && g1 == g2)
     }
+
+    /// The objective with a video frame's temporal term: the whole gradient still matches finite differences,
+    /// and the term adds exactly 2·w·m·(x − t)/(3·H·W) to it.
+    @Test func temporalTermGradientMatchesFiniteDifferences() {
+        let network = Self.syntheticNetwork(pooling: .max)
+        let (w, h) = (16, 16), n = w * h
+        let content = CaffeImage(width: w, height: h, pixels: GradientCheck.random(3 * n, seed: 6))
+        let targets = GramTargets.compute(network: network, image: content, layers: ["relu1_1", "relu2_1"])
+        var config = LossConfig()
+        config.styleLayers = [("relu1_1", 1), ("relu2_1", 1)]
+        config.contentWeight = 1
+        let temporal = (target: CaffeImage(width: w, height: h, pixels: GradientCheck.random(3 * n, seed: 7)),
+                        mask: (0 ..< n).map { Float(($0 / 5) % 2) })
+        let plain = GatysObjective(network: network, config: config, content: content, targets: targets, temporal: temporal)
+        config.temporalWeight = 4
+        let objective = GatysObjective(network: network, config: config, content: content, targets: targets, temporal: temporal)
+        let x = GradientCheck.random(3 * n, seed: 8)
+        var g = [Float](repeating: 0, count: x.count), g0 = g
+        let breakdown = x.withPointers(&g) { objective.evaluate($0, gradient: $1) }
+        let without = x.withPointers(&g0) { plain.evaluate($0, gradient: $1) }
+        #expect(breakdown.temporal > 0 && without.temporal == 0, "a zero temporal weight must switch the term off")
+        for i in 0 ..< x.count {
+            let expected = 2 * 4 * temporal.mask[i % n] * (x[i] - temporal.target.pixels[i]) / Float(3 * n)
+            #expect(abs(g[i] - g0[i] - expected) <= 1e-5 * max(1, abs(expected)))
+        }
+        let err = GradientCheck.relativeError(x: x, analytic: g, h: 1e-3, samples: 60) { v in
+            v.withUnsafeBufferPointer { objective.evaluate($0.baseAddress!, gradient: nil).total }
+        }
+        #expect(err < 2e-2, "relative error \(err)")
+    }
 }
