@@ -11,8 +11,10 @@ as_root() {
 
 # What the test suite needs besides: headless Chromium drives the dashboard; iproute2 makes the network
 # namespaces of the partition test; the cluster tests run a single-node Slurm (slurmctld, slurmd,
-# slurm-client, munge), an sshd on loopback (openssh-server) and systemd-analyze (systemd).
-STYLEFARM_TEST_APT_PACKAGES=(chromium iproute2 slurmctld slurmd slurm-client munge openssh-server openssh-client systemd python3-venv)
+# slurm-client, munge), an sshd on loopback (openssh-server) and systemd-analyze (systemd); ffmpeg assembles
+# (and ffprobe checks) the video test's frames.
+STYLEFARM_TEST_APT_PACKAGES=(chromium iproute2 slurmctld slurmd slurm-client munge openssh-server openssh-client systemd python3-venv
+                             ffmpeg)
 
 # kubernetes-validate (PyPI; Kubernetes' JSON schemas bundled, validation offline) in a venv of its own,
 # for the manifest test. STYLEFARM_K8S_VALIDATE tells the test where it is.

@@ -1,0 +1,91 @@
+import Foundation
+import Imaging
+import StyleFarmCLI
+import Testing
+import Video
+
+/// `stylefarm video` in this process on the real weights, tiny and short: frames, the manifest, resuming,
+/// a corrupt frame, and assembly with ffmpeg (which the test command installs).
+@Suite(.serialized) struct VideoCommandTests {
+    static let clip = RenderCommandTests.repo.appendingPathComponent("Assets/video/bbb_burrow")
+    static let style = RenderCommandTests.repo.appendingPathComponent("Assets/demo/hokusai_great_wave.jpg")
+
+    static func video(_ frames: String, _ out: URL, extra: [String] = []) throws {
+        var command = try StyleFarmCommand.parseAsRoot([
+            "video", frames, "--style", style.path, "-o", out.path, "--size", "48", "--level-iterations", "4",
+            "--style-size", "64", "--threads", "2", "--flow", "--temporal-weight", "1e6",
+        ] + extra)
+        try command.run()
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("video-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    static func manifest(_ dir: URL) throws -> VideoManifest {
+        try JSONDecoder().decode(VideoManifest.self, from: Data(contentsOf: dir.appendingPathComponent(VideoManifest.fileName)))
+    }
+
+    static func ffprobeFrames(_ url: URL) throws -> Int? {
+        let p = Process(), pipe = Pipe()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames",
+                       "-of", "csv=p=0", url.path]
+        p.standardOutput = pipe
+        try p.run()
+        p.waitUntilExit()
+        return Int(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    @Test func rendersResumesAndAssemblesWithFFmpeg() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out")
+        try Self.video(Self.clip.path, out, extra: ["--frame-count", "4", "--video", dir.appendingPathComponent("clip.mp4").path])
+        let m = try Self.manifest(out)
+        #expect(m.frames.keys.sorted() == (1 ... 4).map { String(format: "frame_%04d.png", $0) })
+        #expect(m.frames["frame_0001.png"]?.flicker == nil && (2 ... 4).allSatisfy { m.frames[String(format: "frame_%04d.png", $0)]?.flicker != nil })
+        let first = try ImageIO.read(out.appendingPathComponent("frame_0001.png"))
+        #expect(first.image.width == 48 && first.image.height == 27 && first.bitDepth == 16)
+        #expect(try Self.ffprobeFrames(dir.appendingPathComponent("clip.mp4")) == 4)
+
+        // Run again: nothing is rendered again, nothing rewritten; a GIF this time, from --first-frame 2.
+        let before = try (1 ... 4).map { try Data(contentsOf: out.appendingPathComponent(String(format: "frame_%04d.png", $0))) }
+        try Self.video(Self.clip.path, out, extra: ["--frame-count", "4"])
+        #expect(try (1 ... 4).map { try Data(contentsOf: out.appendingPathComponent(String(format: "frame_%04d.png", $0))) } == before)
+        #expect(try Self.manifest(out) == m)
+        try Self.video(Self.clip.path, dir.appendingPathComponent("gif"), extra: ["--first-frame", "5", "--video",
+                                                                                 dir.appendingPathComponent("clip.gif").path])
+        #expect(try Data(contentsOf: dir.appendingPathComponent("clip.gif")).prefix(4) == Data("GIF8".utf8))
+        #expect(try Self.ffprobeFrames(dir.appendingPathComponent("clip.gif")) == 2)
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("gif/frame_0005.png").path))
+
+        // Other settings into the same directory are refused, not mixed in.
+        #expect { try Self.video(Self.clip.path, out, extra: ["--frame-count", "4", "--tv-weight", "1"]) } throws: {
+            "\($0)".contains("records frames rendered with other settings (render differ)")
+        }
+    }
+
+    @Test func aCorruptFrameStopsWithItsNameAndLosesNothing() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let frames = dir.appendingPathComponent("frames"), out = dir.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: frames, withIntermediateDirectories: true)
+        for n in 1 ... 3 {
+            try FileManager.default.copyItem(at: Self.clip.appendingPathComponent(String(format: "frame_%04d.png", n)),
+                                             to: frames.appendingPathComponent(String(format: "f%d.png", n)))
+        }
+        let bad = frames.appendingPathComponent("f3.png")
+        let good = try Data(contentsOf: bad)
+        try good.prefix(good.count / 3).write(to: bad)  // truncated
+        #expect { try Self.video(frames.path, out) } throws: { "\($0)".contains(bad.path) }
+        #expect(try Self.manifest(out).frames.keys.sorted() == ["frame_0001.png", "frame_0002.png"])
+        let kept = try Data(contentsOf: out.appendingPathComponent("frame_0002.png"))
+        try good.write(to: bad)
+        try Self.video(frames.path, out)
+        #expect(try Self.manifest(out).frames.count == 3)
+        #expect(try Data(contentsOf: out.appendingPathComponent("frame_0002.png")) == kept)
+    }
+}
