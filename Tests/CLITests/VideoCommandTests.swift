@@ -50,6 +50,13 @@ import Video
         let first = try ImageIO.read(out.appendingPathComponent("frame_0001.png"))
         #expect(first.image.width == 48 && first.image.height == 27 && first.bitDepth == 16)
         #expect(try Self.ffprobeFrames(dir.appendingPathComponent("clip.mp4")) == 4)
+        // A strip of frames: two per row, cells 20 px high, a 2 px gap.
+        var montage = try StyleFarmCommand.parseAsRoot(["montage", dir.appendingPathComponent("strip.png").path]
+            + (1 ... 3).map { out.appendingPathComponent(String(format: "frame_%04d.png", $0)).path } + ["--columns", "2", "--height", "20", "--gap", "2"])
+        try montage.run()
+        let strip = try ImageIO.read(dir.appendingPathComponent("strip.png")).image
+        #expect(strip.width == 2 * 36 + 2 && strip.height == 2 * 20 + 2)
+        #expect(strip[0, 39, 60] == 1 && strip[1, 39, 60] == 1, "the empty cell is white")
 
         // Run again: nothing is rendered again, nothing rewritten; a GIF this time, from --first-frame 2.
         let before = try (1 ... 4).map { try Data(contentsOf: out.appendingPathComponent(String(format: "frame_%04d.png", $0))) }
