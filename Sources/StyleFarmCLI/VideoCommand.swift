@@ -114,13 +114,13 @@ struct VideoCommand: ParsableCommand {
             let target = try args.outputSize(content: contentImage)
             let fitted = target.crop ? CenterCrop.toAspect(contentImage, width: target.width, height: target.height) : contentImage
             let content = Resampler.resize(fitted, width: target.width, height: target.height)
-            let done = manifest.frames[name] != nil ? try? ImageIO.read(outURL).image : nil
-            let motion = previous.map { FrameMotion.estimate(previous: $0.content, current: content) }
-            if let done {
+            if manifest.frames[name] != nil, let done = try? ImageIO.read(outURL).image {
                 previous = (content, done)
                 bar.update(k + 1, status: "\(name) already done", elapsed: elapsed())
                 continue
             }
+            // Between the input frames: what carries the previous result onto this frame, and the flicker metric.
+            let motion = previous.map { FrameMotion.estimate(previous: $0.content, current: content) }
             var job = try args.posterJob(content: fitted, styles: styleInputs, width: target.width, height: target.height)
             if start == "previous", let previous {
                 let startImage = flow ? motion!.warpPrevious(previous.output) : previous.output

@@ -19,14 +19,6 @@ public struct FrameMotion: Sendable {
 
     /// An image of the previous frame (input or output, the frames' size) brought onto the current frame.
     public func warpPrevious(_ image: PlanarImage) -> PlanarImage { backward.warp(image) }
-
-    /// The same motion at another size (flows resampled and scaled, mask resampled and thresholded at ½).
-    public func resized(width: Int, height: Int) -> FrameMotion {
-        guard width != backward.width || height != backward.height else { return self }
-        let m = Resampler.resize(mask, width: width, height: height)
-        return FrameMotion(backward: backward.resized(width: width, height: height), forward: forward.resized(width: width, height: height),
-                           mask: PlanarImage(width: width, height: height, channels: 1, pixels: m.pixels.map { $0 >= 0.5 ? 1 : 0 }))
-    }
 }
 
 /// Temporal flicker of a stylised sequence.
