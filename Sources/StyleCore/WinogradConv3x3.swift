@@ -94,35 +94,71 @@ public enum WinogradConv3x3 {
 
     // MARK: - Transforms (each with its adjoint)
     //
-    // Each works on one channel's tiles with two 36-float scratch tiles per thread; interior tiles skip the
-    // bounds checks. V and M are (36, channels, P): for a fixed channel, consecutive tiles write 36
-    // sequential streams.
+    // Each works on one channel at a time (channels in parallel) and on 8 consecutive tiles at once, one tile
+    // per SIMD lane: V and M are (36, channels, P), so a position's 8 tiles are 8 consecutive floats and load
+    // or store as one vector. Within a tile row the 8 tiles' pixels are 32 consecutive columns: interior groups
+    // read and write image rows directly; groups at the image's edges, across a tile row or past the chunk's
+    // end go lane by lane with bounds checks.
+
+    typealias Lanes = SIMD8<Float>
+    static let lanes = 8
+
+    /// Where tile `index` starts (its 4x4 output block's top-left pixel).
+    @inline(__always)
+    static func origin(_ index: Int, across: Int) -> (y: Int, x: Int) { ((index / across) * 4, (index % across) * 4) }
+
+    /// Whether tiles `first ..< first + 8` lie in one tile row and their blocks, grown by `pad` before and
+    /// `extra` after, stay inside the image.
+    @inline(__always)
+    static func interior(_ first: Int, across: Int, h: Int, w: Int, pad: Int, extent: Int) -> Bool {
+        let (y0, x0) = origin(first, across: across)
+        return first % across + lanes <= across && y0 - pad >= 0 && x0 - pad >= 0 && y0 - pad + extent <= h
+            && x0 - pad + 4 * (lanes - 1) + extent <= w
+    }
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> Lanes { UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
+
+    @inline(__always)
+    static func store(_ v: Lanes, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self) }
 
     /// v (36, C, P): Bᵀ d B for each channel and tile; d is the 6x6 patch at (4ty − 1, 4tx − 1), zero outside.
     static func inputTransform(v: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, channels c: Int, height h: Int,
                                width w: Int, firstTile p0: Int, tiles p: Int, across: Int) {
         let stride = c * p
         Parallel.forEach(c) { range in
-            let d = UnsafeMutablePointer<Float>.allocate(capacity: 72), t = d + 36
+            let d = UnsafeMutablePointer<Lanes>.allocate(capacity: 72), t = d + 36
             defer { d.deallocate() }
             for ch in range {
                 let plane = input + ch * h * w
-                for j in 0 ..< p {
-                    let tileIndex = p0 + j, y0 = (tileIndex / across) * 4 - 1, x0 = (tileIndex % across) * 4 - 1
-                    if y0 >= 0 && x0 >= 0 && y0 + 6 <= h && x0 + 6 <= w {
-                        for r in 0 ..< 6 { (d + r * 6).update(from: plane + (y0 + r) * w + x0, count: 6) }
-                    } else {
+                for j0 in Swift.stride(from: 0, to: p, by: lanes) {
+                    let n = min(lanes, p - j0)
+                    if n == lanes, interior(p0 + j0, across: across, h: h, w: w, pad: 1, extent: 6) {
+                        let (y0, x0) = origin(p0 + j0, across: across)
                         for r in 0 ..< 6 {
-                            let y = y0 + r
+                            let row = plane + (y0 - 1 + r) * w + x0 - 1
                             for q in 0 ..< 6 {
-                                let x = x0 + q
-                                d[r * 6 + q] = (y >= 0 && y < h && x >= 0 && x < w) ? plane[y * w + x] : 0
+                                d[r * 6 + q] = Lanes(row[q], row[q + 4], row[q + 8], row[q + 12], row[q + 16], row[q + 20], row[q + 24],
+                                                     row[q + 28])
+                            }
+                        }
+                    } else {
+                        for i in 0 ..< 36 { d[i] = .zero }
+                        for lane in 0 ..< n {
+                            let (ty, tx) = origin(p0 + j0 + lane, across: across)
+                            for r in 0 ..< 6 where ty - 1 + r >= 0 && ty - 1 + r < h {
+                                for q in 0 ..< 6 where tx - 1 + q >= 0 && tx - 1 + q < w {
+                                    d[r * 6 + q][lane] = plane[(ty - 1 + r) * w + tx - 1 + q]
+                                }
                             }
                         }
                     }
                     for q in 0 ..< 6 { bt(d + q, 6, t + q, 6) }  // t = Bᵀ d
-                    let base = v + ch * p + j
-                    for r in 0 ..< 6 { bt(t + r * 6, 1, base + r * 6 * stride, stride) }  // (Bᵀ d) B, scattered
+                    for r in 0 ..< 6 { bt(t + r * 6, 1, d + r * 6, 1) }  // d = (Bᵀ d) B
+                    let base = v + ch * p + j0
+                    for xi in 0 ..< 36 {
+                        if n == lanes { store(d[xi], base + xi * stride) } else { for lane in 0 ..< n { base[xi * stride + lane] = d[xi][lane] } }
+                    }
                 }
             }
         }
@@ -133,28 +169,27 @@ public enum WinogradConv3x3 {
                                       height h: Int, width w: Int, firstTile p0: Int, tiles p: Int, across: Int) {
         let stride = c * p
         Parallel.forEach(c) { range in
-            let d = UnsafeMutablePointer<Float>.allocate(capacity: 72), t = d + 36
+            let d = UnsafeMutablePointer<Lanes>.allocate(capacity: 72), t = d + 36
             defer { d.deallocate() }
             for ch in range {
                 let plane = dInput + ch * h * w
-                for j in 0 ..< p {
-                    let base = UnsafeMutablePointer(mutating: v + ch * p + j)
-                    for q in 0 ..< 6 { b(base + q * stride, 6 * stride, t + q, 6) }  // t = B v
-                    for r in 0 ..< 6 { b(t + r * 6, 1, d + r * 6, 1) }  // d = t Bᵀ
-                    let tileIndex = p0 + j, y0 = (tileIndex / across) * 4 - 1, x0 = (tileIndex % across) * 4 - 1
-                    if y0 >= 0 && x0 >= 0 && y0 + 6 <= h && x0 + 6 <= w {
-                        for r in 0 ..< 6 {
-                            let row = plane + (y0 + r) * w + x0, src = d + r * 6
-                            for q in 0 ..< 6 { row[q] += src[q] }
+                for j0 in Swift.stride(from: 0, to: p, by: lanes) {
+                    let n = min(lanes, p - j0), base = v + ch * p + j0
+                    for xi in 0 ..< 36 {
+                        if n == lanes { d[xi] = load(base + xi * stride) } else {
+                            d[xi] = .zero
+                            for lane in 0 ..< n { d[xi][lane] = base[xi * stride + lane] }
                         }
-                    } else {
-                        for r in 0 ..< 6 {
-                            let y = y0 + r
-                            guard y >= 0 && y < h else { continue }
-                            for q in 0 ..< 6 {
-                                let x = x0 + q
-                                if x >= 0 && x < w { plane[y * w + x] += d[r * 6 + q] }
-                            }
+                    }
+                    for q in 0 ..< 6 { b(d + q, 6, t + q, 6) }  // t = B v
+                    for r in 0 ..< 6 { b(t + r * 6, 1, d + r * 6, 1) }  // d = t Bᵀ
+                    // Lane by lane: neighbouring tiles' patches overlap.
+                    let fast = n == lanes && interior(p0 + j0, across: across, h: h, w: w, pad: 1, extent: 6)
+                    for lane in 0 ..< n {
+                        let (ty, tx) = origin(p0 + j0 + lane, across: across)
+                        for r in 0 ..< 6 where fast || (ty - 1 + r >= 0 && ty - 1 + r < h) {
+                            let row = plane + (ty - 1 + r) * w + tx - 1
+                            for q in 0 ..< 6 where fast || (tx - 1 + q >= 0 && tx - 1 + q < w) { row[q] += d[r * 6 + q][lane] }
                         }
                     }
                 }
@@ -167,18 +202,26 @@ public enum WinogradConv3x3 {
                                 channels k: Int, height h: Int, width w: Int, firstTile p0: Int, tiles p: Int, across: Int) {
         let stride = k * p
         Parallel.forEach(k) { range in
-            let t = UnsafeMutablePointer<Float>.allocate(capacity: 40), y = t + 24
-            defer { t.deallocate() }
+            let s = UnsafeMutablePointer<Lanes>.allocate(capacity: 36 + 24 + 16), t = s + 36, y = t + 24
+            defer { s.deallocate() }
             for ch in range {
                 let bv = bias?[ch] ?? 0, plane = out + ch * h * w
-                for j in 0 ..< p {
-                    let base = UnsafeMutablePointer(mutating: m + ch * p + j)
-                    for q in 0 ..< 6 { at(base + q * stride, 6 * stride, t + q, 6) }  // t (4, 6) = Aᵀ m
+                for j0 in Swift.stride(from: 0, to: p, by: lanes) {
+                    let n = min(lanes, p - j0), base = m + ch * p + j0
+                    for xi in 0 ..< 36 {
+                        if n == lanes { s[xi] = load(base + xi * stride) } else {
+                            s[xi] = .zero
+                            for lane in 0 ..< n { s[xi][lane] = base[xi * stride + lane] }
+                        }
+                    }
+                    for q in 0 ..< 6 { at(s + q, 6, t + q, 6) }  // t (4, 6) = Aᵀ m
                     for r in 0 ..< 4 { at(t + r * 6, 1, y + r * 4, 1) }  // y (4, 4) = t A
-                    let tileIndex = p0 + j, y0 = (tileIndex / across) * 4, x0 = (tileIndex % across) * 4
-                    for r in 0 ..< min(4, h - y0) {
-                        let row = plane + (y0 + r) * w + x0
-                        for q in 0 ..< min(4, w - x0) { row[q] = y[r * 4 + q] + bv }
+                    for lane in 0 ..< n {
+                        let (ty, tx) = origin(p0 + j0 + lane, across: across)
+                        for r in 0 ..< min(4, h - ty) {
+                            let row = plane + (ty + r) * w + tx
+                            for q in 0 ..< min(4, w - tx) { row[q] = y[r * 4 + q][lane] + bv }
+                        }
                     }
                 }
             }
@@ -190,32 +233,44 @@ public enum WinogradConv3x3 {
                                        height h: Int, width w: Int, firstTile p0: Int, tiles p: Int, across: Int) {
         let stride = k * p
         Parallel.forEach(k) { range in
-            let g = UnsafeMutablePointer<Float>.allocate(capacity: 40), t = g + 16
-            defer { g.deallocate() }
+            let s = UnsafeMutablePointer<Lanes>.allocate(capacity: 16 + 24 + 36), t = s + 16, out = t + 24
+            defer { s.deallocate() }
             for ch in range {
                 let plane = dOut + ch * h * w
-                for j in 0 ..< p {
-                    let tileIndex = p0 + j, y0 = (tileIndex / across) * 4, x0 = (tileIndex % across) * 4
-                    if y0 + 4 <= h && x0 + 4 <= w {
-                        for r in 0 ..< 4 { (g + r * 4).update(from: plane + (y0 + r) * w + x0, count: 4) }
-                    } else {
+                for j0 in Swift.stride(from: 0, to: p, by: lanes) {
+                    let n = min(lanes, p - j0)
+                    if n == lanes, interior(p0 + j0, across: across, h: h, w: w, pad: 0, extent: 4) {
+                        let (y0, x0) = origin(p0 + j0, across: across)
                         for r in 0 ..< 4 {
-                            for q in 0 ..< 4 { g[r * 4 + q] = (y0 + r < h && x0 + q < w) ? plane[(y0 + r) * w + x0 + q] : 0 }
+                            let row = plane + (y0 + r) * w + x0
+                            for q in 0 ..< 4 {
+                                s[r * 4 + q] = Lanes(row[q], row[q + 4], row[q + 8], row[q + 12], row[q + 16], row[q + 20], row[q + 24],
+                                                     row[q + 28])
+                            }
+                        }
+                    } else {
+                        for i in 0 ..< 16 { s[i] = .zero }
+                        for lane in 0 ..< n {
+                            let (ty, tx) = origin(p0 + j0 + lane, across: across)
+                            for r in 0 ..< min(4, h - ty) { for q in 0 ..< min(4, w - tx) { s[r * 4 + q][lane] = plane[(ty + r) * w + tx + q] } }
                         }
                     }
-                    for q in 0 ..< 4 { a(g + q, 4, t + q, 4) }  // t (6, 4) = A g
-                    let base = m + ch * p + j
-                    for r in 0 ..< 6 { a(t + r * 4, 1, base + r * 6 * stride, stride) }  // (A g) Aᵀ, scattered
+                    for q in 0 ..< 4 { a(s + q, 4, t + q, 4) }  // t (6, 4) = A g
+                    for r in 0 ..< 6 { a(t + r * 4, 1, out + r * 6, 1) }  // (A g) Aᵀ
+                    let base = m + ch * p + j0
+                    for xi in 0 ..< 36 {
+                        if n == lanes { store(out[xi], base + xi * stride) } else { for lane in 0 ..< n { base[xi * stride + lane] = out[xi][lane] } }
+                    }
                 }
             }
         }
     }
 
-    // MARK: - 1-D transforms: read a line of 6 (or 4) at s[i·ss], write d[i·ds].
+    // MARK: - 1-D transforms on 8 tiles at once: read a line of 6 (or 4) at s[i·ss], write d[i·ds].
 
     /// Bᵀ (6x6).
     @inline(__always)
-    static func bt(_ s: UnsafeMutablePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+    static func bt(_ s: UnsafeMutablePointer<Lanes>, _ ss: Int, _ d: UnsafeMutablePointer<Lanes>, _ ds: Int) {
         let d0 = s[0], d1 = s[ss], d2 = s[2 * ss], d3 = s[3 * ss], d4 = s[4 * ss], d5 = s[5 * ss]
         d[0] = 4 * d0 - 5 * d2 + d4
         d[ds] = -4 * (d1 + d2) + d3 + d4
@@ -227,7 +282,7 @@ public enum WinogradConv3x3 {
 
     /// B (6x6), the transpose of Bᵀ.
     @inline(__always)
-    static func b(_ s: UnsafeMutablePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+    static func b(_ s: UnsafeMutablePointer<Lanes>, _ ss: Int, _ d: UnsafeMutablePointer<Lanes>, _ ds: Int) {
         let v0 = s[0], v1 = s[ss], v2 = s[2 * ss], v3 = s[3 * ss], v4 = s[4 * ss], v5 = s[5 * ss]
         d[0] = 4 * v0
         d[ds] = 4 * (v2 - v1) + 2 * (v4 - v3) + 4 * v5
@@ -239,7 +294,7 @@ public enum WinogradConv3x3 {
 
     /// Aᵀ (4x6): a line of 6 to 4.
     @inline(__always)
-    static func at(_ s: UnsafeMutablePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+    static func at(_ s: UnsafeMutablePointer<Lanes>, _ ss: Int, _ d: UnsafeMutablePointer<Lanes>, _ ds: Int) {
         let m0 = s[0], m1 = s[ss], m2 = s[2 * ss], m3 = s[3 * ss], m4 = s[4 * ss], m5 = s[5 * ss]
         d[0] = m0 + m1 + m2 + m3 + m4
         d[ds] = m1 - m2 + 2 * (m3 - m4)
@@ -249,7 +304,7 @@ public enum WinogradConv3x3 {
 
     /// A (6x4): a line of 4 to 6.
     @inline(__always)
-    static func a(_ s: UnsafeMutablePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+    static func a(_ s: UnsafeMutablePointer<Lanes>, _ ss: Int, _ d: UnsafeMutablePointer<Lanes>, _ ds: Int) {
         let g0 = s[0], g1 = s[ss], g2 = s[2 * ss], g3 = s[3 * ss]
         d[0] = g0
         d[ds] = g0 + g1 + g2 + g3

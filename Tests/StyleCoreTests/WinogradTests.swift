@@ -29,7 +29,8 @@ import Testing
 
     /// (in, out, height, width, scratch budget): VGG-like and odd sizes, budgets forcing many chunks.
     static let shapes: [(Int, Int, Int, Int, Int)] = [(16, 8, 8, 8, 1 << 20), (16, 32, 13, 7, 1 << 20), (24, 16, 5, 9, 3000),
-                                                      (16, 16, 1, 1, 1 << 20), (32, 16, 17, 3, 5000), (64, 64, 32, 32, 1 << 22)]
+                                                      (16, 16, 1, 1, 1 << 20), (32, 16, 17, 3, 5000), (64, 64, 32, 32, 1 << 22),
+                                                      (8, 8, 21, 100, 1 << 20), (8, 8, 36, 70, 20000)]
 
     @Test(arguments: shapes, [false, true])
     func matchesIm2col(shape: (Int, Int, Int, Int, Int), backward: Bool) {
