@@ -26,16 +26,27 @@ struct BenchCommand: ParsableCommand {
         if let single { return try runOne(single) }
         let sizeList = sizes.split(separator: ",").compactMap { Int($0) }
         let threadList = threads.split(separator: ",").compactMap { Int($0) }
-        print("OpenBLAS core: \(BLAS.coreName)   OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
-        print("impl       size threads  forward_s  fwdbwd_s  GFLOP/s  %sgemm-peak  peak_rss_MiB")
-        var ours: [String: Double] = [:]
+        // The OPENBLAS_CORETYPE trap (Docs/performance.md): some environments force OpenBLAS's Haswell kernels. When
+        // either variable is set, every configuration runs twice: as the environment is, and with both unset in
+        // that child alone (the kernel a user's machine would pick). Neither set: the two runs would be the same.
+        let environment = ProcessInfo.processInfo.environment
+        let forced = Self.blasVariables.filter { environment[$0] != nil }
+        let settings: [(label: String, unset: [String])] = forced.isEmpty
+            ? [("as is", [])] : [("as is: " + forced.map { "\($0)=\(environment[$0]!)" }.joined(separator: " "), []), ("both unset", Self.blasVariables)]
+        if forced.isEmpty { print("OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset: OpenBLAS picks its kernel itself (one setting)") }
+        print("impl       size threads  forward_s  fwdbwd_s  GFLOP/s  %sgemm-peak  peak_rss_MiB  openblas_core  setting")
+        var ours: [String: [Double]] = [:]
         for s in sizeList {
             for t in threadList {
-                let output = try childOutput(["bench", "--single", "\(s)x\(t)", "--repeats", "\(repeats)"]
-                                             + (weights.map { ["--weights", $0] } ?? []) + (layers ? ["--layers"] : []))
-                print(output)
-                let f = (output.split(separator: "\n").first ?? "").split(separator: " ", omittingEmptySubsequences: true)
-                if f.count > 4, let v = Double(f[4]) { ours["\(s)x\(t)"] = v }
+                for setting in settings {
+                    let output = try childOutput(["bench", "--single", "\(s)x\(t)", "--repeats", "\(repeats)"]
+                                                 + (weights.map { ["--weights", $0] } ?? []) + (layers ? ["--layers"] : []), unset: setting.unset)
+                    var lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                    if !lines.isEmpty { lines[0] += "  " + setting.label }
+                    print(lines.joined(separator: "\n"))
+                    let f = (lines.first ?? "").split(separator: " ", omittingEmptySubsequences: true)
+                    if f.count > 4, let v = Double(f[4]) { ours["\(s)x\(t)", default: []].append(v) }
+                }
             }
         }
         guard !torchScript.isEmpty, FileManager.default.fileExists(atPath: torchScript) else { return }
@@ -50,7 +61,8 @@ struct BenchCommand: ParsableCommand {
             guard let s = obj["size"] as? Int, let t = obj["threads"] as? Int, let fb = obj["fwdbwd_s"] as? Double,
                   let fw = obj["forward_s"] as? Double else { continue }
             let rss = obj["peak_rss_mib"] as? Double ?? 0
-            let ratio = ours["\(s)x\(t)"].map { String(format: "  stylefarm/pytorch = %.2fx", $0 / fb) } ?? ""
+            let ratio = zip(settings, ours["\(s)x\(t)"] ?? []).map { String(format: "  stylefarm/pytorch = %.2fx (%@)", $1 / fb, $0.label) }
+                .joined()
             print(String(format: "pytorch   %5d %7d %10.3f %9.3f %8s %12s %13.0f", s, t, fw, fb, "-", "-", rss) + ratio)
         }
     }
@@ -89,8 +101,8 @@ struct BenchCommand: ParsableCommand {
         let flops = 2 * network.forwardFLOPs(height: size, width: size, depth: objective.arena.depth)
         let peak = Self.sgemmPeak()
         let gflops = flops / both / 1e9
-        print(String(format: "stylefarm %5d %7d %10.3f %9.3f %8.1f %11.0f%% %13.0f", size, threads, forward, both, gflops,
-                     100 * gflops / peak, Self.peakRSSMiB()))
+        print(String(format: "stylefarm %5d %7d %10.3f %9.3f %8.1f %11.0f%% %13.0f  %@", size, threads, forward, both, gflops,
+                     100 * gflops / peak, Self.peakRSSMiB(), BLAS.coreName))
         if layers { printLayerTimes(network: network, image: image, targets: targets, config: config) }
     }
 
@@ -140,16 +152,19 @@ struct BenchCommand: ParsableCommand {
         return Double(usage.ru_maxrss) / 1024
     }
 
-    func childOutput(_ args: [String]) throws -> String {
-        try runProcess([CommandLine.arguments[0]] + args).trimmingCharacters(in: .whitespacesAndNewlines)
+    static let blasVariables = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]
+
+    func childOutput(_ args: [String], unset: [String] = []) throws -> String {
+        try runProcess([CommandLine.arguments[0]] + args, unset: unset).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
-/// Runs a command and returns its standard output; standard error passes through.
-func runProcess(_ args: [String]) throws -> String {
+/// Runs a command, with the variables in `unset` removed from its environment, and returns its standard
+/// output; standard error passes through.
+func runProcess(_ args: [String], unset: [String] = []) throws -> String {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = args
+    p.arguments = unset.flatMap { ["-u", $0] } + args
     let out = Pipe()
     p.standardOutput = out
     try p.run()
