@@ -35,20 +35,29 @@ import Tiling
     /// tile the whole image's targets (`localTargets` off), so that only the blending differs: localised
     /// targets soften naive seams too (measured: naive 1.045, blended 1.094 on this small, short render),
     /// which would hide what this test is about.
+    ///
+    /// Both render only the tiled output level, from the content itself (`initial`), for 25 iterations: tiles
+    /// that start from a coarse level's stylised result and stop after a few dozen iterations barely diverge,
+    /// so their seams depended on the machine's rounding (on an AVX-512 OpenBLAS kernel, 30 + 30 iterations gave
+    /// naive 1.098 against blended 1.094); stylising from the content makes every naive tile paint its own
+    /// pattern.
     @Test func blendedTilingLeavesNoSeamWhereNaiveTilingDoes() throws {
         let network = PyTorchReferenceTests.network
         var naiveJob = try Self.job(overlap: 0, margin: 0, shifted: false), blendedJob = try Self.job(overlap: 32, margin: 16, shifted: true)
         naiveJob.localTargets = false
         blendedJob.localTargets = false
+        naiveJob.initial = Resampler.resize(naiveJob.content, width: 320, height: 192)
+        blendedJob.initial = naiveJob.initial
+        naiveJob.iterations = [25]
+        blendedJob.iterations = [25]
         let naive = naiveJob.render(network: network)
         let blended = blendedJob.render(network: network)
         // Score both against the grid the naive render used (its hard tile edges).
         let grid = TilePlan(width: 320, height: 192, tileSize: 128, overlap: 0, margin: 0)
         let naiveScore = SeamMetric.score(naive, plan: grid), blendedScore = SeamMetric.score(blended, plan: grid)
-        // Measured: naive 1.14, blended 1.08 (the visible seams of the naive render are one strong edge
-        // among the many of a stylised image, so the global ratio moves by a few percent).
-        #expect(naiveScore > 1.1, "naive \(naiveScore)")
-        #expect(blendedScore < naiveScore - 0.03, "blended \(blendedScore), naive \(naiveScore)")
+        // Measured (25 iterations from the content): naive 1.34, blended 1.07; with 40, 1.48 and 0.99.
+        #expect(naiveScore > 1.2, "naive \(naiveScore)")
+        #expect(blendedScore < naiveScore - 0.15, "blended \(blendedScore), naive \(naiveScore)")
     }
 
     @Test func tiledRenderIsDeterministic() throws {
