@@ -19,10 +19,10 @@ public final class VGG19: @unchecked Sendable {
         case winograd
 
         /// The default choice for a layer, from per-layer measurements (`stylefarm bench --layers`,
-        /// Docs/performance.md): Winograd wins from 128 input channels up (blocks 3–5, 1.3–1.8× faster per
-        /// layer); below that its transforms, which are memory-bound and scale with H·W·C, cost more than
-        /// the sgemm time they save.
-        public static func preferred(inChannels: Int) -> Algorithm { inChannels >= 128 ? .winograd : .im2col }
+        /// Docs/performance.md): with its transforms vectorised (8 tiles per SIMD lane group), Winograd wins
+        /// on every layer from 64 input channels up (relu1_2 1.4×, relu2_1 1.4×, blocks 3–5 1.6–2×); on the
+        /// first layer (3 input channels) the transforms cost what the sgemm saves, and im2col stays.
+        public static func preferred(inChannels: Int) -> Algorithm { inChannels >= 64 ? .winograd : .im2col }
     }
 
     /// One convolution's parameters in the layouts its algorithm needs.
