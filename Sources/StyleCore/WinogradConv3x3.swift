@@ -116,11 +116,27 @@ public enum WinogradConv3x3 {
             && x0 - pad + 4 * (lanes - 1) + extent <= w
     }
 
+    /// The 36 positions of `lanes` consecutive tiles from a (36, channels, P) buffer (`base` at the channel's
+    /// first tile of the group, positions `stride` apart); missing lanes are zero.
     @inline(__always)
-    static func load(_ p: UnsafePointer<Float>) -> Lanes { UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
+    static func loadPositions(_ x: UnsafeMutablePointer<Lanes>, from base: UnsafePointer<Float>, stride: Int, lanes n: Int) {
+        for xi in 0 ..< 36 {
+            if n == lanes { x[xi] = UnsafeRawPointer(base + xi * stride).loadUnaligned(as: Lanes.self) } else {
+                x[xi] = .zero
+                for lane in 0 ..< n { x[xi][lane] = base[xi * stride + lane] }
+            }
+        }
+    }
 
+    /// The inverse of `loadPositions`: writes the first `lanes` lanes of the 36 positions.
     @inline(__always)
-    static func store(_ v: Lanes, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self) }
+    static func storePositions(_ x: UnsafeMutablePointer<Lanes>, to base: UnsafeMutablePointer<Float>, stride: Int, lanes n: Int) {
+        for xi in 0 ..< 36 {
+            if n == lanes { UnsafeMutableRawPointer(base + xi * stride).storeBytes(of: x[xi], as: Lanes.self) } else {
+                for lane in 0 ..< n { base[xi * stride + lane] = x[xi][lane] }
+            }
+        }
+    }
 
     /// v (36, C, P): Bᵀ d B for each channel and tile; d is the 6x6 patch at (4ty − 1, 4tx − 1), zero outside.
     static func inputTransform(v: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, channels c: Int, height h: Int,
@@ -155,10 +171,7 @@ public enum WinogradConv3x3 {
                     }
                     for q in 0 ..< 6 { bt(d + q, 6, t + q, 6) }  // t = Bᵀ d
                     for r in 0 ..< 6 { bt(t + r * 6, 1, d + r * 6, 1) }  // d = (Bᵀ d) B
-                    let base = v + ch * p + j0
-                    for xi in 0 ..< 36 {
-                        if n == lanes { store(d[xi], base + xi * stride) } else { for lane in 0 ..< n { base[xi * stride + lane] = d[xi][lane] } }
-                    }
+                    storePositions(d, to: v + ch * p + j0, stride: stride, lanes: n)
                 }
             }
         }
@@ -174,13 +187,8 @@ public enum WinogradConv3x3 {
             for ch in range {
                 let plane = dInput + ch * h * w
                 for j0 in Swift.stride(from: 0, to: p, by: lanes) {
-                    let n = min(lanes, p - j0), base = v + ch * p + j0
-                    for xi in 0 ..< 36 {
-                        if n == lanes { d[xi] = load(base + xi * stride) } else {
-                            d[xi] = .zero
-                            for lane in 0 ..< n { d[xi][lane] = base[xi * stride + lane] }
-                        }
-                    }
+                    let n = min(lanes, p - j0)
+                    loadPositions(d, from: v + ch * p + j0, stride: stride, lanes: n)
                     for q in 0 ..< 6 { b(d + q, 6, t + q, 6) }  // t = B v
                     for r in 0 ..< 6 { b(t + r * 6, 1, d + r * 6, 1) }  // d = t Bᵀ
                     // Lane by lane: neighbouring tiles' patches overlap.
@@ -207,13 +215,8 @@ public enum WinogradConv3x3 {
             for ch in range {
                 let bv = bias?[ch] ?? 0, plane = out + ch * h * w
                 for j0 in Swift.stride(from: 0, to: p, by: lanes) {
-                    let n = min(lanes, p - j0), base = m + ch * p + j0
-                    for xi in 0 ..< 36 {
-                        if n == lanes { s[xi] = load(base + xi * stride) } else {
-                            s[xi] = .zero
-                            for lane in 0 ..< n { s[xi][lane] = base[xi * stride + lane] }
-                        }
-                    }
+                    let n = min(lanes, p - j0)
+                    loadPositions(s, from: m + ch * p + j0, stride: stride, lanes: n)
                     for q in 0 ..< 6 { at(s + q, 6, t + q, 6) }  // t (4, 6) = Aᵀ m
                     for r in 0 ..< 4 { at(t + r * 6, 1, y + r * 4, 1) }  // y (4, 4) = t A
                     for lane in 0 ..< n {
@@ -257,10 +260,7 @@ public enum WinogradConv3x3 {
                     }
                     for q in 0 ..< 4 { a(s + q, 4, t + q, 4) }  // t (6, 4) = A g
                     for r in 0 ..< 6 { a(t + r * 4, 1, out + r * 6, 1) }  // (A g) Aᵀ
-                    let base = m + ch * p + j0
-                    for xi in 0 ..< 36 {
-                        if n == lanes { store(out[xi], base + xi * stride) } else { for lane in 0 ..< n { base[xi * stride + lane] = out[xi][lane] } }
-                    }
+                    storePositions(out, to: m + ch * p + j0, stride: stride, lanes: n)
                 }
             }
         }
