@@ -82,9 +82,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
             let start = Resampler.resize(images[styleWeights.count + 1], width: poster.width, height: poster.height).clamped()
             job.initial = start
             if frame?.temporalMask == true {
-                let m = Resampler.resize(images[styleWeights.count + 2], width: poster.width, height: poster.height)
-                job.temporal = TemporalTarget(image: start, mask: PlanarImage(width: m.width, height: m.height, channels: 1,
-                                                                               pixels: m.pixels[0 ..< m.width * m.height].map { $0 >= 0.5 ? 1 : 0 }))
+                job.temporal = TemporalTarget(image: start, mask: TemporalTarget.binaryMask(images[styleWeights.count + 2],
+                                                                                            width: poster.width, height: poster.height))
             }
         }
         return job

@@ -107,13 +107,40 @@ public enum WinogradConv3x3 {
     @inline(__always)
     static func origin(_ index: Int, across: Int) -> (y: Int, x: Int) { ((index / across) * 4, (index % across) * 4) }
 
-    /// Whether tiles `first ..< first + 8` lie in one tile row and their blocks, grown by `pad` before and
-    /// `extra` after, stay inside the image.
+    /// Whether tiles `first ..< first + 8` lie in one tile row and their `extent`-pixel patches, starting `pad`
+    /// pixels before each tile's block, stay inside the image.
     @inline(__always)
     static func interior(_ first: Int, across: Int, h: Int, w: Int, pad: Int, extent: Int) -> Bool {
         let (y0, x0) = origin(first, across: across)
         return first % across + lanes <= across && y0 - pad >= 0 && x0 - pad >= 0 && y0 - pad + extent <= h
             && x0 - pad + 4 * (lanes - 1) + extent <= w
+    }
+
+    /// The `size`×`size` patches of `lanes` consecutive tiles, each starting `pad` pixels before its tile's block,
+    /// into `x` (size², one tile per lane); pixels outside the plane and missing lanes are zero. Interior groups
+    /// read image rows directly (the 8 tiles' patches sit 4 pixels apart), others go lane by lane.
+    @inline(__always)
+    static func gatherPatches(_ x: UnsafeMutablePointer<Lanes>, from plane: UnsafePointer<Float>, size: Int, pad: Int, firstTile: Int,
+                              lanes n: Int, across: Int, height h: Int, width w: Int) {
+        if n == lanes, interior(firstTile, across: across, h: h, w: w, pad: pad, extent: size) {
+            let (y0, x0) = origin(firstTile, across: across)
+            for r in 0 ..< size {
+                let row = plane + (y0 - pad + r) * w + x0 - pad
+                for q in 0 ..< size {
+                    x[r * size + q] = Lanes(row[q], row[q + 4], row[q + 8], row[q + 12], row[q + 16], row[q + 20], row[q + 24], row[q + 28])
+                }
+            }
+            return
+        }
+        for i in 0 ..< size * size { x[i] = .zero }
+        for lane in 0 ..< n {
+            let (ty, tx) = origin(firstTile + lane, across: across)
+            for r in 0 ..< size where ty - pad + r >= 0 && ty - pad + r < h {
+                for q in 0 ..< size where tx - pad + q >= 0 && tx - pad + q < w {
+                    x[r * size + q][lane] = plane[(ty - pad + r) * w + tx - pad + q]
+                }
+            }
+        }
     }
 
     /// The 36 positions of `lanes` consecutive tiles from a (36, channels, P) buffer (`base` at the channel's
@@ -149,26 +176,7 @@ public enum WinogradConv3x3 {
                 let plane = input + ch * h * w
                 for j0 in Swift.stride(from: 0, to: p, by: lanes) {
                     let n = min(lanes, p - j0)
-                    if n == lanes, interior(p0 + j0, across: across, h: h, w: w, pad: 1, extent: 6) {
-                        let (y0, x0) = origin(p0 + j0, across: across)
-                        for r in 0 ..< 6 {
-                            let row = plane + (y0 - 1 + r) * w + x0 - 1
-                            for q in 0 ..< 6 {
-                                d[r * 6 + q] = Lanes(row[q], row[q + 4], row[q + 8], row[q + 12], row[q + 16], row[q + 20], row[q + 24],
-                                                     row[q + 28])
-                            }
-                        }
-                    } else {
-                        for i in 0 ..< 36 { d[i] = .zero }
-                        for lane in 0 ..< n {
-                            let (ty, tx) = origin(p0 + j0 + lane, across: across)
-                            for r in 0 ..< 6 where ty - 1 + r >= 0 && ty - 1 + r < h {
-                                for q in 0 ..< 6 where tx - 1 + q >= 0 && tx - 1 + q < w {
-                                    d[r * 6 + q][lane] = plane[(ty - 1 + r) * w + tx - 1 + q]
-                                }
-                            }
-                        }
-                    }
+                    gatherPatches(d, from: plane, size: 6, pad: 1, firstTile: p0 + j0, lanes: n, across: across, height: h, width: w)
                     for q in 0 ..< 6 { bt(d + q, 6, t + q, 6) }  // t = Bᵀ d
                     for r in 0 ..< 6 { bt(t + r * 6, 1, d + r * 6, 1) }  // d = (Bᵀ d) B
                     storePositions(d, to: v + ch * p + j0, stride: stride, lanes: n)
@@ -242,22 +250,7 @@ public enum WinogradConv3x3 {
                 let plane = dOut + ch * h * w
                 for j0 in Swift.stride(from: 0, to: p, by: lanes) {
                     let n = min(lanes, p - j0)
-                    if n == lanes, interior(p0 + j0, across: across, h: h, w: w, pad: 0, extent: 4) {
-                        let (y0, x0) = origin(p0 + j0, across: across)
-                        for r in 0 ..< 4 {
-                            let row = plane + (y0 + r) * w + x0
-                            for q in 0 ..< 4 {
-                                s[r * 4 + q] = Lanes(row[q], row[q + 4], row[q + 8], row[q + 12], row[q + 16], row[q + 20], row[q + 24],
-                                                     row[q + 28])
-                            }
-                        }
-                    } else {
-                        for i in 0 ..< 16 { s[i] = .zero }
-                        for lane in 0 ..< n {
-                            let (ty, tx) = origin(p0 + j0 + lane, across: across)
-                            for r in 0 ..< min(4, h - ty) { for q in 0 ..< min(4, w - tx) { s[r * 4 + q][lane] = plane[(ty + r) * w + tx + q] } }
-                        }
-                    }
+                    gatherPatches(s, from: plane, size: 4, pad: 0, firstTile: p0 + j0, lanes: n, across: across, height: h, width: w)
                     for q in 0 ..< 4 { a(s + q, 4, t + q, 4) }  // t (6, 4) = A g
                     for r in 0 ..< 6 { a(t + r * 4, 1, out + r * 6, 1) }  // (A g) Aᵀ
                     storePositions(out, to: m + ch * p + j0, stride: stride, lanes: n)

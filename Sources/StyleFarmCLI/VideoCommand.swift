@@ -135,7 +135,7 @@ struct VideoCommand: ParsableCommand {
                 }
             }
             let began = elapsed()
-            let frame = VideoFrame(number: number, name: name, content: all[number - 1], styles: styles.map { URL(fileURLWithPath: $0) },
+            let frame = VideoFrame(name: name, content: all[number - 1], styles: styles.map { URL(fileURLWithPath: $0) },
                                    output: outURL, job: job, crop: target.crop,
                                    dpi: target.dpi, preserveColors: args.preserveColors, bitDepth: args.bitDepth)
             let count = Double(numbers.count)
@@ -220,7 +220,6 @@ struct VideoCommand: ParsableCommand {
 /// One frame to render: its poster job (with the previous frame's start and temporal target when it has them)
 /// and where the result goes.
 struct VideoFrame {
-    var number: Int
     var name: String
     var content: URL
     var styles: [URL]
