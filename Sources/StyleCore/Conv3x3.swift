@@ -15,21 +15,22 @@ public enum Conv3x3 {
         max(1, min(height, maxColumnFloats / max(1, inChannels * 9 * width)))
     }
 
-    /// out = conv(input, weights) + bias.
+    /// out = conv(input, weights) + bias (out += … with `accumulate`).
     /// - input: (C, H, W); weights: (K, C*9) row-major, i.e. OIHW flattened; bias: (K) or nil; out: (K, H, W);
     ///   columns: scratch of at least `columnFloats(...)` floats.
     public static func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                                weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                inChannels c: Int, outChannels k: Int, height h: Int, width w: Int,
-                               columns: UnsafeMutablePointer<Float>, maxColumnFloats: Int) {
+                               columns: UnsafeMutablePointer<Float>, maxColumnFloats: Int, accumulate: Bool = false) {
         let rows = rowsPerChunk(inChannels: c, height: h, width: w, maxColumnFloats: maxColumnFloats)
         var r0 = 0
         while r0 < h {
             let r1 = min(h, r0 + rows)
             let n = (r1 - r0) * w
             im2col(columns: columns, input: input, channels: c, height: h, width: w, rowStart: r0, rowEnd: r1)
-            // (K, n) = (K, C*9) x (C*9, n), written into columns r0*w ..< r1*w of out (ldc = H*W).
-            BLAS.sgemm(m: k, n: n, k: c * 9, a: weights, lda: c * 9, b: columns, ldb: n, c: out + r0 * w, ldc: h * w)
+            // (K, n) = (K, C*9) x (C*9, n), written (or added) into columns r0*w ..< r1*w of out (ldc = H*W).
+            BLAS.sgemm(m: k, n: n, k: c * 9, a: weights, lda: c * 9, b: columns, ldb: n, beta: accumulate ? 1 : 0,
+                       c: out + r0 * w, ldc: h * w)
             r0 = r1
         }
         if let bias {
@@ -43,14 +44,15 @@ public enum Conv3x3 {
         }
     }
 
-    /// dInput = conv(dOut, backwardKernels(weights)): the gradient with respect to the input (overwritten).
+    /// dInput = conv(dOut, backwardKernels(weights)): the gradient with respect to the input (overwritten, or
+    /// added with `accumulate`).
     /// - dOut: (K, H, W); backwardWeights: (C, K*9); dInput: (C, H, W).
     public static func backward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
                                 backwardWeights: UnsafePointer<Float>,
                                 inChannels c: Int, outChannels k: Int, height h: Int, width w: Int,
-                                columns: UnsafeMutablePointer<Float>, maxColumnFloats: Int) {
+                                columns: UnsafeMutablePointer<Float>, maxColumnFloats: Int, accumulate: Bool = false) {
         forward(out: dInput, input: dOut, weights: backwardWeights, bias: nil, inChannels: k, outChannels: c,
-                height: h, width: w, columns: columns, maxColumnFloats: maxColumnFloats)
+                height: h, width: w, columns: columns, maxColumnFloats: maxColumnFloats, accumulate: accumulate)
     }
 
     /// Rearranges OIHW weights (K, C, 3, 3) into the kernels of the input-gradient convolution:

@@ -82,7 +82,8 @@ public final class GatysObjective {
     public let height: Int
     public let arena: ActivationArena
     let contentIndex: Int?
-    let contentTarget: [Float]
+    /// The content image's features at the content layer (empty without content loss); owned, freed in deinit.
+    let contentTarget: UnsafeMutableBufferPointer<Float>
     let styleTerms: [(index: Int, name: String, weight: Float, target: [Float])]
     let temporal: (target: CaffeImage, mask: [Float])?
 
@@ -108,15 +109,19 @@ public final class GatysObjective {
         let cIndex = content == nil || config.contentWeight == 0 ? nil : network.index(of: config.contentLayer)
         contentIndex = cIndex
         let depth = max(styleTerms.map(\.index).max() ?? 0, cIndex ?? 0) + 1
-        let arena = ActivationArena(network: network, height: height, width: width, depth: depth)
+        let arena = ActivationArena(network: network, height: height, width: width, depth: depth,
+                                    kept: Set(styleTerms.map(\.index) + [cIndex].compactMap { $0 }))
         self.arena = arena
         if let cIndex, let content {
             content.pixels.withUnsafeBufferPointer { network.forward($0.baseAddress!, arena: arena) }
-            contentTarget = Array(UnsafeBufferPointer(start: arena.output(cIndex), count: arena.outputShapes[cIndex].count))
+            contentTarget = .allocate(capacity: arena.outputShapes[cIndex].count)
+            _ = contentTarget.initialize(from: UnsafeBufferPointer(start: arena.output(cIndex), count: contentTarget.count))
         } else {
-            contentTarget = []
+            contentTarget = .allocate(capacity: 0)
         }
     }
+
+    deinit { contentTarget.deallocate() }
 
     /// Loss at x (3, H, W); writes dLoss/dx into `gradient` (3, H, W) when given.
     @discardableResult
@@ -125,30 +130,34 @@ public final class GatysObjective {
         network.forward(x, arena: arena, profile: profile)
         var out = LossBreakdown()
         let wantGrad = gradient != nil
-        let perLayer: (Int, UnsafeMutablePointer<Float>?) -> Void = { i, g in
-            let s = self.arena.outputShapes[i], f = UnsafePointer(self.arena.output(i))
-            if i == self.contentIndex {
-                let l = self.contentTarget.withUnsafeBufferPointer {
-                    ContentLoss.evaluate(features: f, target: $0.baseAddress!, count: s.count,
-                                         weight: self.config.contentWeight, dFeatures: g)
-                }
-                out.content += Double(self.config.contentWeight) * l
+        // Each kept layer: its losses, then (for a gradient) its features overwritten by their loss gradient.
+        for i in arena.kept.sorted() {
+            let s = arena.outputShapes[i], f = arena.output(i)
+            var content: (target: UnsafePointer<Float>, scale: Float)?
+            if i == contentIndex, let target = UnsafePointer(contentTarget.baseAddress) {
+                content = (target, ContentLoss.gradientScale(weight: config.contentWeight, count: s.count))
+                out.content += Double(config.contentWeight)
+                    * ContentLoss.evaluate(features: f, target: target, count: s.count, weight: config.contentWeight, dFeatures: nil)
             }
-            for term in self.styleTerms where term.index == i {
+            var terms = 0
+            for term in styleTerms where term.index == i {
                 let e = term.target.withUnsafeBufferPointer {
-                    StyleLayerLoss.evaluate(features: f, target: $0.baseAddress!, channels: s.channels,
-                                            positions: s.positions, weight: term.weight, gram: self.arena.gramScratch,
-                                            dFeatures: g)
+                    StyleLayerLoss.evaluate(features: f, target: $0.baseAddress!, channels: s.channels, positions: s.positions,
+                                            weight: term.weight, gram: arena.gramScratch, dFeatures: nil)
                 }
                 out.styleLayers[term.name] = e
                 out.style += Double(term.weight) * e
+                // gramScratch now holds this term's weighted dE/dG; sum the layer's terms in dGramScratch.
+                let cc = s.channels * s.channels, dGram = arena.dGramScratch, gram = arena.gramScratch
+                if terms == 0 { dGram.update(from: gram, count: cc) } else { for j in 0 ..< cc { dGram[j] += gram[j] } }
+                terms += 1
             }
+            guard wantGrad else { continue }
+            FeatureGradient.overwrite(features: f, channels: s.channels, positions: s.positions,
+                                      dGram: terms > 0 ? UnsafePointer(arena.dGramScratch) : nil, content: content,
+                                      scratch: arena.scratch, scratchFloats: arena.layout.scratchFloats)
         }
-        if let gradient {
-            network.backward(arena: arena, dInput: gradient, profile: profile) { i, g in perLayer(i, g) }
-        } else {
-            for i in 0 ..< arena.depth { perLayer(i, nil) }
-        }
+        if let gradient { network.backward(arena: arena, dInput: gradient, profile: profile) }
         if config.tvWeight != 0 {
             out.tv = Double(config.tvWeight)
                 * TotalVariation.evaluate(image: x, channels: 3, height: height, width: width, weight: config.tvWeight,

@@ -4,7 +4,7 @@ public enum ContentLoss {
     public static func evaluate(features f: UnsafePointer<Float>, target p: UnsafePointer<Float>, count n: Int,
                                 weight: Float, dFeatures: UnsafeMutablePointer<Float>?) -> Double {
         var sum = 0.0
-        let scale = 2 * weight / Float(n)
+        let scale = gradientScale(weight: weight, count: n)
         for i in 0 ..< n {
             let d = f[i] - p[i]
             sum += Double(d * d)
@@ -12,12 +12,15 @@ public enum ContentLoss {
         }
         return sum / Double(n)
     }
+
+    /// weight · dL/dF = scale · (F − P).
+    public static func gradientScale(weight: Float, count n: Int) -> Float { 2 * weight / Float(n) }
 }
 
 /// Style loss of one layer: `E = Σ (G − A)² / C²` with G the normalised Gram of the features and A the target.
 public enum StyleLayerLoss {
-    /// Returns E and adds `weight · dE/dF` into `dFeatures`.
-    /// - features: (C, N); target: (C, C); gram, dGram: scratch (C, C) each.
+    /// Returns E and adds `weight · dE/dF` into `dFeatures`. Leaves `weight · dE/dG` in `gram`.
+    /// - features: (C, N); target: (C, C); gram: scratch (C, C).
     public static func evaluate(features: UnsafePointer<Float>, target: UnsafePointer<Float>, channels c: Int,
                                 positions n: Int, weight: Float, gram: UnsafeMutablePointer<Float>,
                                 dFeatures: UnsafeMutablePointer<Float>?) -> Double {
@@ -83,5 +86,39 @@ public enum TemporalLoss {
             }
         }
         return sum / Double(c * n)
+    }
+}
+
+/// A kept layer's loss gradient written over its features, which the backward pass then starts from
+/// (see `ActivationArena`): `F ← 2·dG·F/N + s·(F − P)`, with dG the layer's summed, weighted dE/dG (symmetric,
+/// so this is `Gram.backward`) and s·(F − P) its content term. Each output column needs only the same column of
+/// F, so the work goes in chunks of positions through a small scratch instead of a second full-size buffer.
+public enum FeatureGradient {
+    /// - features: (C, N), overwritten; dGram: (C, C) or nil; content: the target P (C, N) and the scale s, or nil;
+    ///   scratch: at least C floats (`scratchFloats` of them).
+    public static func overwrite(features f: UnsafeMutablePointer<Float>, channels c: Int, positions n: Int,
+                                 dGram: UnsafePointer<Float>?, content: (target: UnsafePointer<Float>, scale: Float)?,
+                                 scratch: UnsafeMutablePointer<Float>, scratchFloats: Int) {
+        precondition(scratchFloats >= c)
+        let chunk = min(n, scratchFloats / c)
+        var p0 = 0
+        while p0 < n {
+            let m = min(chunk, n - p0)
+            Parallel.forEach(c) { r in for ch in r { (scratch + ch * m).update(from: f + ch * n + p0, count: m) } }
+            if let dGram {
+                BLAS.sgemm(m: c, n: m, k: c, alpha: 2 / Float(n), a: dGram, lda: c, b: scratch, ldb: m, c: f + p0, ldc: n)
+            } else {
+                Parallel.forEach(c) { r in for ch in r { (f + ch * n + p0).update(repeating: 0, count: m) } }
+            }
+            if let (p, s) = content {
+                Parallel.forEach(c) { r in
+                    for ch in r {
+                        let d = f + ch * n + p0, x = scratch + ch * m, t = p + ch * n + p0
+                        for j in 0 ..< m { d[j] += s * (x[j] - t[j]) }
+                    }
+                }
+            }
+            p0 += m
+        }
     }
 }

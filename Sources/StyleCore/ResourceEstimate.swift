@@ -3,16 +3,18 @@ import Foundation
 /// What rendering an image of a given size costs one worker: memory from the arena layout and the
 /// optimizer, time from a quick measurement on this machine.
 public enum ResourceEstimate {
-    /// Peak bytes of one render of a (width, height) image or tile: activation arena, network weights in
-    /// both layouts, L-BFGS history and vectors, and the image buffers around them.
+    /// Peak bytes of one render of a (width, height) image or tile with the default loss layers: activation
+    /// arena, network parameters, L-BFGS history and vectors, and the image buffers around them.
     public static func peakBytes(network: VGG19, width: Int, height: Int, lbfgsHistory: Int) -> Int {
-        let arena = ActivationArena.Layout(network: network, height: height, width: width, depth: network.convs.count,
-                                           maxColumnFloats: 4 << 20).totalFloats
-        let weights = network.convs.reduce(0) { $0 + $1.weights.count + $1.backwardWeights.count + $1.winogradFilters.count + $1.bias.count }
+        let config = LossConfig()
+        let kept = Set((config.styleLayers.map(\.name) + [config.contentLayer]).compactMap(network.index(of:)))
+        let arena = ActivationArena.Layout(network: network, height: height, width: width, depth: (kept.max() ?? 0) + 1,
+                                           kept: kept, maxColumnFloats: 4 << 20).totalBytes
+        let weights = network.convs.reduce(0) { $0 + $1.bytes }
         let n = 3 * width * height
         let optimizer = (2 * lbfgsHistory + 3) * n
         let images = 6 * n  // x, best x, content, canvas crop, result, gradient
-        return 4 * (arena + weights + optimizer + images)
+        return arena + weights + 4 * (optimizer + images)
     }
 
     /// Seconds per iteration per pixel, from timing one forward+backward at `size`² (after a warm-up).

@@ -25,13 +25,14 @@ public final class VGG19: @unchecked Sendable {
         public static func preferred(inChannels: Int) -> Algorithm { inChannels >= 64 ? .winograd : .im2col }
     }
 
-    /// One convolution's parameters in the layouts its algorithm needs.
+    /// One convolution's parameters in the layouts its algorithm needs, and no others: a Winograd layer holds
+    /// only its Winograd-domain filters (4× the weights), not the weights as floats besides.
     public struct Conv: Sendable {
         public let name: String
         public let inChannels: Int
         public let outChannels: Int
         public let algorithm: Algorithm
-        /// (K, C*9): OIHW flattened; im2col's forward sgemm A.
+        /// (K, C*9): OIHW flattened; im2col's forward sgemm A (im2col only).
         public let weights: [Float]
         /// (C, K*9): kernels rotated 180° with channel axes swapped; im2col's backward sgemm A (im2col only).
         public let backwardWeights: [Float]
@@ -39,27 +40,40 @@ public final class VGG19: @unchecked Sendable {
         public let winogradFilters: [Float]
         /// (K)
         public let bias: [Float]
+        /// The OIHW weights again, for `with(algorithm:)`: from the quantised file for the real network.
+        let source: @Sendable () -> [Float]
 
+        /// A layer from OIHW weights (K, C, 3, 3) flattened.
         public init(name: String, inChannels: Int, outChannels: Int, weights: [Float], bias: [Float],
                     algorithm: Algorithm? = nil) {
+            self.init(name: name, inChannels: inChannels, outChannels: outChannels, bias: bias, algorithm: algorithm) { weights }
+        }
+
+        init(name: String, inChannels: Int, outChannels: Int, bias: [Float], algorithm: Algorithm?,
+             source: @escaping @Sendable () -> [Float]) {
+            let weights = source()
             precondition(weights.count == outChannels * inChannels * 9 && bias.count == outChannels)
             self.name = name
             self.inChannels = inChannels
             self.outChannels = outChannels
             let algorithm = algorithm ?? .preferred(inChannels: inChannels)
             self.algorithm = algorithm
-            self.weights = weights
+            self.weights = algorithm == .im2col ? weights : []
             self.backwardWeights = algorithm == .im2col
                 ? Conv3x3.backwardKernels(weights, inChannels: inChannels, outChannels: outChannels) : []
             self.winogradFilters = algorithm == .winograd
                 ? WinogradConv3x3.transformFilters(weights, inChannels: inChannels, outChannels: outChannels) : []
             self.bias = bias
+            self.source = source
         }
 
         /// The same layer computed another way.
         public func with(algorithm: Algorithm) -> Conv {
-            Conv(name: name, inChannels: inChannels, outChannels: outChannels, weights: weights, bias: bias, algorithm: algorithm)
+            Conv(name: name, inChannels: inChannels, outChannels: outChannels, bias: bias, algorithm: algorithm, source: source)
         }
+
+        /// Bytes of parameters held.
+        public var bytes: Int { 4 * (weights.count + backwardWeights.count + winogradFilters.count + bias.count) }
     }
 
     public let convs: [Conv]
@@ -79,8 +93,8 @@ public final class VGG19: @unchecked Sendable {
     /// The real VGG19 from its weights, up to relu5_1. `algorithm` forces one algorithm for every layer.
     public convenience init(weights: VGG19Weights, pooling: Pool2x2.Kind = .max, algorithm: Algorithm? = nil) {
         let convs = zip(Self.layerNames, weights.layers).map { name, w in
-            Conv(name: name, inChannels: w.inChannels, outChannels: w.outChannels, weights: w.dequantised(), bias: w.bias,
-                 algorithm: algorithm)
+            Conv(name: name, inChannels: w.inChannels, outChannels: w.outChannels, bias: w.bias, algorithm: algorithm,
+                 source: { w.dequantised() })
         }
         self.init(convs: convs, pooling: pooling)
     }

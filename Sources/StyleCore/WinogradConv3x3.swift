@@ -71,13 +71,13 @@ public enum WinogradConv3x3 {
         }
     }
 
-    /// dInput (C, H, W) = adjoint of `forward` applied to dOut (K, H, W) (overwritten).
+    /// dInput (C, H, W) = adjoint of `forward` applied to dOut (K, H, W) (overwritten, or added with `accumulate`).
     public static func backward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, filters u: UnsafePointer<Float>,
                                 inChannels c: Int, outChannels k: Int, height h: Int, width w: Int,
-                                scratch: UnsafeMutablePointer<Float>, maxFloats: Int) {
+                                scratch: UnsafeMutablePointer<Float>, maxFloats: Int, accumulate: Bool = false) {
         let across = (w + 3) / 4, down = (h + 3) / 4, total = across * down
         let chunk = min(total, tilesPerChunk(channels: max(c, k), maxFloats: maxFloats, tilesAcross: across))
-        dInput.update(repeating: 0, count: c * h * w)
+        if !accumulate { dInput.update(repeating: 0, count: c * h * w) }
         var p0 = 0
         while p0 < total {
             let p = min(chunk, total - p0)

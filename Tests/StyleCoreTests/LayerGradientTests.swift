@@ -91,14 +91,16 @@ import Testing
         // Keep inputs away from the kink at 0 so ±h never crosses it.
         let x = GradientCheck.random(200, seed: 7).map { $0 + ($0 >= 0 ? 0.1 : -0.1) }
         let r = GradientCheck.random(200, seed: 8)
+        var mask = [UInt64](repeating: 0, count: ReLU.maskWords(200))
         func f(_ v: [Float]) -> [Float] {
             var y = v
-            y.withUnsafeMutableBufferPointer { ReLU.forward($0.baseAddress!, count: $0.count) }
+            y.withUnsafeMutableBufferPointer { ReLU.forward($0.baseAddress!, mask: &mask, count: $0.count) }
             return y
         }
         var g = r
         let y = f(x)
-        y.withUnsafeBufferPointer { yp in g.withUnsafeMutableBufferPointer { ReLU.backward($0.baseAddress!, output: yp.baseAddress!, count: 200) } }
+        #expect(mask.count == 4 && (0 ..< 200).allSatisfy { (mask[$0 / 64] >> UInt64($0 % 64)) & 1 == (y[$0] > 0 ? 1 : 0) })
+        g.withUnsafeMutableBufferPointer { ReLU.backward($0.baseAddress!, mask: mask, count: 200) }
         #expect(g.contains(0) && g.contains { $0 != 0 })
         let err = GradientCheck.relativeError(x: x, analytic: g, h: 1e-2, samples: 200) { GradientCheck.weightedSum(f($0), r) }
         #expect(err < 1e-4, "relative error \(err)")
@@ -113,19 +115,25 @@ import Testing
         x.shuffle(using: &rng)
         let oh = h / 2, ow = w / 2
         let r = GradientCheck.random(c * oh * ow, seed: 10)
+        var argmax = [UInt8](repeating: 9, count: c * oh * ow)
         func f(_ v: [Float]) -> [Float] {
             var out = [Float](repeating: 0, count: c * oh * ow)
-            v.withPointers(&out) { Pool2x2.forward(kind, out: $1, input: $0, channels: c, height: h, width: w) }
+            v.withPointers(&out) { Pool2x2.forward(kind, out: $1, input: $0, argmax: &argmax, channels: c, height: h, width: w) }
             return out
         }
-        let y = f(x)
-        var dx = [Float](repeating: 0, count: x.count)
-        x.withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in r.withUnsafeBufferPointer { rp in
-            dx.withUnsafeMutableBufferPointer {
-                Pool2x2.backward(kind, dInput: $0.baseAddress!, dOut: rp.baseAddress!, input: xp.baseAddress!,
-                                 output: yp.baseAddress!, channels: c, height: h, width: w)
+        _ = f(x)
+        // Accumulating onto a prior gradient adds exactly the overwritten result.
+        let prior = GradientCheck.random(x.count, seed: 11)
+        func backward(_ d: inout [Float], accumulate: Bool) {
+            d.withUnsafeMutableBufferPointer {
+                Pool2x2.backward(kind, dInput: $0.baseAddress!, dOut: r, argmax: kind == .max ? argmax : nil, channels: c,
+                                 height: h, width: w, accumulate: accumulate)
             }
-        } } }
+        }
+        var dx = [Float](repeating: 0, count: x.count), sum = prior
+        backward(&dx, accumulate: false)
+        backward(&sum, accumulate: true)
+        #expect(zip(sum, zip(prior, dx)).allSatisfy { $0 == $1.0 + $1.1 })
         let err = GradientCheck.relativeError(x: x, analytic: dx, h: 1e-2, samples: 500) { GradientCheck.weightedSum(f($0), r) }
         #expect(err < 1e-3, "relative error \(err)")
     }

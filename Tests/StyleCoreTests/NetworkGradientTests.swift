@@ -40,6 +40,46 @@ import Testing
         #expect(err < 2e-2, "relative error \(err)")
     }
 
+    /// Loss layers that are pooled (relu1_2, relu3_4), two style terms on one layer and content on a style
+    /// layer: the backward pass adds into kept layers through pooling, and one layer's terms are summed.
+    @Test(arguments: Pool2x2.Kind.allCases)
+    func gradientThroughPooledAndSharedLossLayersMatchesFiniteDifferences(pooling: Pool2x2.Kind) {
+        let network = Self.syntheticNetwork(pooling: pooling)
+        let (w, h) = (16, 14)
+        let content = CaffeImage(width: w, height: h, pixels: GradientCheck.random(3 * w * h, seed: 11))
+        let style = CaffeImage(width: 16, height: 16, pixels: GradientCheck.random(3 * 256, seed: 12))
+        var config = LossConfig()
+        config.styleLayers = [("relu1_2", 1), ("relu2_1", 2), ("relu3_4", 1), ("relu2_1", 0.5)]
+        config.contentLayer = "relu2_1"
+        config.contentWeight = 1
+        config.styleWeight = 5
+        let targets = GramTargets.compute(network: network, image: style, layers: ["relu1_2", "relu2_1", "relu3_4"])
+        let objective = GatysObjective(network: network, config: config, content: content, targets: targets)
+        #expect(objective.arena.kept == [1, 2, 7])
+        let x = GradientCheck.random(3 * w * h, seed: 13)
+        var g = [Float](repeating: 0, count: x.count)
+        let breakdown = x.withPointers(&g) { objective.evaluate($0, gradient: $1) }
+        #expect(breakdown.content > 0 && breakdown.style > 0)
+        let err = GradientCheck.relativeError(x: x, analytic: g, h: 1e-3, samples: 60) { v in
+            v.withUnsafeBufferPointer { objective.evaluate($0.baseAddress!, gradient: nil).total }
+        }
+        #expect(err < 2e-2, "relative error \(err)")
+    }
+
+    /// The arena at 512² through relu5_1 holds the default loss layers' outputs and two transients (the largest
+    /// other activation, relu1_2, and pool1's output beside it), and nothing else of activation size.
+    @Test func arenaKeepsOnlyTheLossLayers() {
+        let network = Self.syntheticNetwork(pooling: .max)
+        let config = LossConfig()
+        let kept = Set((config.styleLayers.map(\.name) + [config.contentLayer]).compactMap(network.index(of:)))
+        #expect(kept == [0, 2, 4, 8, 9, 12])
+        let diet = ActivationArena.Layout(network: network, height: 512, width: 512, depth: 13, kept: kept, maxColumnFloats: 1 << 16)
+        // Channels here are 4…8 (relu1_1 has 4): the kept outputs are 4+6+8+8+8+8 channel-planes at their sizes.
+        let keptFloats = [4 * 512 * 512, 6 * 256 * 256, 8 * 128 * 128, 8 * 64 * 64, 8 * 64 * 64, 8 * 32 * 32].reduce(0, +)
+        let transients = 4 * 512 * 512 + 4 * 256 * 256  // relu1_2, and pool1 beside it
+        #expect(diet.totalFloats - diet.scratchFloats - 2 * 8 * 8 == keptFloats + transients)  // minus two 8x8 Grams
+    }
+
     @Test func evaluationIsDeterministic() {
         let network = Self.syntheticNetwork(pooling: .max)
         let content = CaffeImage(width: 16, height: 16, pixels: GradientCheck.random(768, seed: 4))

@@ -19,11 +19,9 @@ import Testing
         let x = [Float](repeating: 0, count: c * h * w)
         x.withUnsafeBufferPointer { network.forward($0.baseAddress!, arena: arena) }
         var dx = [Float](repeating: 0, count: c * h * w)
-        dx.withUnsafeMutableBufferPointer { d in
-            network.backward(arena: arena, dInput: d.baseAddress!) { _, g in
-                input.withUnsafeBufferPointer { g.update(from: $0.baseAddress!, count: k * h * w) }
-            }
-        }
+        // The loss gradient goes over the kept layer's output, where the backward pass starts.
+        input.withUnsafeBufferPointer { arena.output(0).update(from: $0.baseAddress!, count: k * h * w) }
+        dx.withUnsafeMutableBufferPointer { network.backward(arena: arena, dInput: $0.baseAddress!) }
         return dx
     }
 
