@@ -99,10 +99,11 @@ struct BenchCommand: ParsableCommand {
             }
         }
         let flops = 2 * network.forwardFLOPs(height: size, width: size, depth: objective.arena.depth)
+        let rss = Self.peakRSSMiB()  // before the sgemm peak's own 48 MiB of matrices
         let peak = Self.sgemmPeak()
         let gflops = flops / both / 1e9
         print(String(format: "stylefarm %5d %7d %10.3f %9.3f %8.1f %11.0f%% %13.0f  %@", size, threads, forward, both, gflops,
-                     100 * gflops / peak, Self.peakRSSMiB(), BLAS.coreName))
+                     100 * gflops / peak, rss, BLAS.coreName))
         if layers { printLayerTimes(network: network, image: image, targets: targets, config: config) }
     }
 
