@@ -26,7 +26,7 @@ public struct GramTargets: Sendable, Equatable, Codable {
             return i
         }
         let arena = ActivationArena(network: network, height: image.height, width: image.width,
-                                    depth: (indices.max() ?? 0) + 1)
+                                    depth: (indices.max() ?? 0) + 1, kept: Set(indices))
         image.pixels.withUnsafeBufferPointer { network.forward($0.baseAddress!, arena: arena) }
         var channels: [String: Int] = [:], grams: [String: [Float]] = [:]
         for (name, i) in zip(layers, indices) {

@@ -14,6 +14,9 @@ public enum OptimizerKind: Sendable, Equatable, Codable {
     /// Adam with learning rate and betas.
     case adam(learningRate: Float = 2, beta1: Float = 0.9, beta2: Float = 0.999)
 
+    /// Correction pairs L-BFGS keeps (0 for Adam): what its memory grows with.
+    public var lbfgsHistory: Int { if case let .lbfgs(history, _) = self { return history } else { return 0 } }
+
     public func make(count: Int) -> any Optimizer {
         switch self {
         case let .lbfgs(history, lr): return LBFGS(count: count, history: history, learningRate: lr)

