@@ -309,8 +309,11 @@ public final class Coordinator: @unchecked Sendable {
             guard body.versions.contains(FarmProtocol.version) else {
                 throw ProtocolError.unsupportedVersion(body.versions.max() ?? 0)
             }
-            scheduler.workerReady(id: peer, name: body.name, threads: body.threads, busy: body.busy.count, now: t)
-            config.log("worker \(peer) (\(body.name), \(body.threads) threads) joined")
+            scheduler.workerReady(id: peer, name: body.name, threads: body.threads, busy: body.busy.count,
+                                  memoryLimit: body.memoryLimit, speed: body.speed, now: t)
+            config.log("worker \(peer) (\(body.name), \(body.threads) threads"
+                       + (body.memoryLimit.map { ", \($0 >> 20) MiB" } ?? "") + (body.speed.map { String(format: ", %.2g px·it/s", $0) } ?? "")
+                       + ") joined")
             send(peer, Message(.welcome, WelcomeBody(worker: peer, heartbeatSeconds: config.scheduler.heartbeat,
                                                      liveness: config.scheduler.liveness, weights: weightsSHA,
                                                      weightsBytes: weightsBytes.count)))
@@ -439,8 +442,20 @@ public final class Coordinator: @unchecked Sendable {
         let blank = PlanarImage(width: 1, height: 1, channels: 3, fill: 0)
         let stages = stored.spec.posterJob(images: Array(repeating: blank, count: stored.spec.inputCount)).stages
         job.stages = stages
+        // Each tile's planned peak memory on a worker, so no worker gets a tile past its --max-memory.
+        let history = stored.spec.poster.options.optimizer.lbfgsHistory
+        var peak: [Int: Int] = [:]
+        let memory = stages.map { s in
+            s.plan.tiles.map { t -> Int in
+                let r = t.render, key = r.width << 32 | r.height
+                if let known = peak[key] { return known }
+                let bytes = ResourceEstimate.peakBytes(network: self.network, width: r.width, height: r.height, lbfgsHistory: history)
+                peak[key] = bytes
+                return bytes
+            }
+        }
         scheduler.addJob(id: stored.id, name: stored.spec.name, priority: stored.spec.priority,
-                         work: stages.map { s in s.plan.tiles.map { Double($0.render.area * s.iterations) } })
+                         work: stages.map { s in s.plan.tiles.map { Double($0.render.area * s.iterations) } }, memory: memory)
         switch stored.state {
         case .done:
             scheduler.finish(job: stored.id, now: now)
@@ -575,6 +590,10 @@ public final class Coordinator: @unchecked Sendable {
                 send(worker, Message(.reject, RejectBody(lease: lease, reason: reason)))
             case let .workerBlocklisted(worker, job):
                 config.log("worker \(worker) blocklisted for job \(job)")
+            case let .revoked(worker, tile, lease):
+                config.log("tile \(tile): another copy won; lease \(lease) on \(worker) revoked")
+                monitor.copiesRevoked.increment()
+                send(worker, Message(.reject, RejectBody(lease: lease, reason: "another copy of tile \(tile) won")))
             }
         }
     }

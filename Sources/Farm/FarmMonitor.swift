@@ -56,6 +56,8 @@ public final class FarmMonitor: @unchecked Sendable {
     let tilesDone: CoreMetrics.Counter
     let tilesFailed: CoreMetrics.Counter
     let tilesRequeued: CoreMetrics.Counter
+    /// Straggler copies whose other copy won.
+    let copiesRevoked: CoreMetrics.Counter
     let tileSeconds: CoreMetrics.Recorder
     let workersAlive: CoreMetrics.Gauge
     let bytesIn: CoreMetrics.Counter
@@ -69,6 +71,7 @@ public final class FarmMonitor: @unchecked Sendable {
         tilesDone = CoreMetrics.Counter(label: "stylefarm_tiles_done_total", factory: factory)
         tilesFailed = CoreMetrics.Counter(label: "stylefarm_tiles_failed_total", factory: factory)
         tilesRequeued = CoreMetrics.Counter(label: "stylefarm_tiles_requeued_total", factory: factory)
+        copiesRevoked = CoreMetrics.Counter(label: "stylefarm_copies_revoked_total", factory: factory)
         tileSeconds = CoreMetrics.Recorder(label: "stylefarm_tile_seconds", aggregate: true, factory: factory)
         workersAlive = CoreMetrics.Gauge(label: "stylefarm_workers_alive", factory: factory)
         bytesIn = CoreMetrics.Counter(label: "stylefarm_bytes_in_total", factory: factory)

@@ -11,6 +11,13 @@
 /// - A worker that fails `workerFailureLimit` tiles of a job is blocklisted for that job; a tile that failed
 ///   on `tileFailureLimit` different workers fails the job.
 /// - A job whose tiles wait with no usable worker waits and says why; nothing blocks.
+/// - A worker never gets a tile whose planned peak memory exceeds the limit it reported (`--max-memory`).
+/// - Faster workers are served first, and when a stage's last tiles are fewer than the workers, a tile goes to
+///   the worker expected to finish it first (speed: measured from results, else reported in `ready`), so a slow
+///   worker is left idle rather than handed a tile that would hold the stage up.
+/// - Straggler copies: a worker with nothing to do, while a stage has no pending tiles but tiles still running,
+///   gets a copy of the running tile expected to finish last (at most two leases per tile). The first valid
+///   result wins; the other lease is revoked (`revoked` tells its worker to stop) and its result is rejected.
 public struct FarmScheduler: Sendable {
     public struct Config: Sendable {
         public var heartbeat = 1.0
@@ -19,6 +26,8 @@ public struct FarmScheduler: Sendable {
         public var credit = 1
         public var workerFailureLimit = 3
         public var tileFailureLimit = 3
+        /// Send copies of a stage's last running tiles to idle workers.
+        public var stragglerCopies = true
         public init() {}
     }
 
@@ -35,6 +44,10 @@ public struct FarmScheduler: Sendable {
         public var tile: TileID
         public var worker: String
         public var expires: Double
+        /// When it was granted.
+        public var started: Double
+        /// A straggler copy of a tile that another lease still runs.
+        public var copy: Bool
     }
 
     public enum Event: Equatable, Sendable {
@@ -47,6 +60,8 @@ public struct FarmScheduler: Sendable {
         /// The lease lapsed or its worker was lost; the tile is pending again.
         case requeued(tile: TileID, worker: String, lease: String, reason: String)
         case workerBlocklisted(worker: String, job: String)
+        /// Another lease of this tile won (straggler copies): tell this worker to stop; its lease is no longer live.
+        case revoked(worker: String, tile: TileID, lease: String)
     }
 
     /// What became of a result or progress message.
@@ -65,6 +80,12 @@ public struct FarmScheduler: Sendable {
         var leases: Set<String> = []
         var tiles = 0
         var computeSeconds = 0.0
+        /// The most planned peak memory of a tile it may take (bytes), if it said.
+        var memoryLimit: Int?
+        /// Pixel-iterations per second it reported (a start-up measurement), and what its results show.
+        var reportedSpeed: Double?
+        var measuredSpeed: Double?
+        var speed: Double? { measuredSpeed ?? reportedSpeed }
     }
 
     struct JobRecord: Sendable {
@@ -76,6 +97,8 @@ public struct FarmScheduler: Sendable {
         var detail: String?
         /// Pixel-iterations of each tile of each stage.
         var work: [[Double]]
+        /// Planned peak memory (bytes) of each tile of each stage; empty when not planned.
+        var memory: [[Int]]
         var stage = 0
         /// The current stage's tiles are known and may be leased.
         var runnable = false
@@ -104,9 +127,11 @@ public struct FarmScheduler: Sendable {
 
     // MARK: Jobs
 
-    /// Adds a job; it waits until `startStage` makes its first stage runnable.
-    public mutating func addJob(id: String, name: String, priority: Int, work: [[Double]]) {
-        jobs[id] = JobRecord(id: id, name: name, priority: priority, seq: nextSeq, detail: "preparing", work: work)
+    /// Adds a job; it waits until `startStage` makes its first stage runnable. `memory`, when given, is each tile's
+    /// planned peak memory in bytes (same shape as `work`).
+    public mutating func addJob(id: String, name: String, priority: Int, work: [[Double]], memory: [[Int]] = []) {
+        precondition(memory.isEmpty || memory.map(\.count) == work.map(\.count), "memory must match work tile for tile")
+        jobs[id] = JobRecord(id: id, name: name, priority: priority, seq: nextSeq, detail: "preparing", work: work, memory: memory)
         nextSeq += 1
     }
 
@@ -158,10 +183,13 @@ public struct FarmScheduler: Sendable {
 
     // MARK: Workers
 
-    /// A worker said `ready` (first contact or after a reconnect).
-    public mutating func workerReady(id: String, name: String, threads: Int, busy: Int, now: Double) {
+    /// A worker said `ready` (first contact or after a reconnect). `memoryLimit` (bytes) bounds the tiles it gets;
+    /// `speed` (pixel-iterations per second) orders workers until its results measure it.
+    public mutating func workerReady(id: String, name: String, threads: Int, busy: Int, memoryLimit: Int? = nil,
+                                     speed: Double? = nil, now: Double) {
         if workers[id] != nil { _ = lose(worker: id, reason: "re-registered", now: now) }
-        workers[id] = WorkerState(id: id, name: name, threads: threads, lastHeard: now, busy: busy)
+        workers[id] = WorkerState(id: id, name: name, threads: threads, lastHeard: now, busy: busy, memoryLimit: memoryLimit,
+                                  reportedSpeed: speed.flatMap { $0 > 0 && $0.isFinite ? $0 : nil })
     }
 
     /// Any message from a worker proves it alive. Returns false for an unknown worker (it must say `ready`).
@@ -198,10 +226,21 @@ public struct FarmScheduler: Sendable {
         workers[worker]?.tiles += 1
         workers[worker]?.computeSeconds += seconds
         var job = jobs[lease.tile.job]!
+        let work = job.work[lease.tile.stage][lease.tile.tile]
+        if seconds > 0, work > 0, let w = workers[worker] {
+            // Exponentially weighted, so a worker that slows down (or speeds up) is seen within a few tiles.
+            let sample = work / seconds
+            workers[worker]!.measuredSpeed = w.measuredSpeed.map { 0.5 * $0 + 0.5 * sample } ?? sample
+        }
         job.done.insert(lease.tile.tile)
         jobs[job.id] = job
+        var events: [Event] = []
+        for (other, copy) in leases.sorted(by: { $0.key < $1.key }) where copy.tile == lease.tile {
+            revoke(other)
+            events.append(.revoked(worker: copy.worker, tile: copy.tile, lease: other))
+        }
         let finished = job.done.count == job.work[job.stage].count
-        return (.accepted(lease.tile), finished ? [.stageFinished(job: job.id, stage: job.stage)] : [])
+        return (.accepted(lease.tile), events + (finished ? [.stageFinished(job: job.id, stage: job.stage)] : []))
     }
 
     /// The worker could not render the tile.
@@ -230,17 +269,25 @@ public struct FarmScheduler: Sendable {
         return events
     }
 
-    /// Fills every worker's free credit. Deterministic: workers by id, jobs by priority then age.
+    /// Fills every worker's free credit. Deterministic: workers by speed (fastest first, unknown last) then id,
+    /// jobs by priority then age.
     public mutating func assignments(now: Double) -> [Event] {
         var events: [Event] = []
         let order = jobs.values.filter { $0.runnable }.sorted { ($0.priority, -$0.seq) > ($1.priority, -$1.seq) }.map(\.id)
-        for wid in workers.keys.sorted() {
+        guard !order.isEmpty else { return [] }
+        for wid in workersBySpeed() {
             while let w = workers[wid], w.leases.count + w.busy < config.credit {
-                guard let (jid, tile) = nextTile(for: wid, jobs: order) else { break }
+                var copy = false
+                var next = nextTile(for: wid, jobs: order, now: now)
+                if next == nil, config.stragglerCopies {
+                    next = stragglerCopy(for: wid, jobs: order, now: now)
+                    copy = next != nil
+                }
+                guard let (jid, tile) = next else { break }
                 counter += 1
                 let token = "\(epoch)-\(counter)"
                 let id = TileID(job: jid, stage: jobs[jid]!.stage, tile: tile)
-                leases[token] = Lease(token: token, tile: id, worker: wid, expires: now + config.leaseSeconds)
+                leases[token] = Lease(token: token, tile: id, worker: wid, expires: now + config.leaseSeconds, started: now, copy: copy)
                 workers[wid]!.leases.insert(token)
                 jobs[jid]!.pending.removeAll { $0 == tile }
                 events.append(.assign(worker: wid, tile: id, lease: token))
@@ -250,11 +297,84 @@ public struct FarmScheduler: Sendable {
         return events
     }
 
-    func nextTile(for worker: String, jobs order: [String]) -> (String, Int)? {
+    func workersBySpeed() -> [String] {
+        workers.values.sorted { a, b in
+            a.speed == b.speed ? a.id < b.id : (a.speed ?? -1) > (b.speed ?? -1)
+        }.map(\.id)
+    }
+
+    /// Whether `worker` may take tile `t` of `job` at all: not failed there, and within its memory limit.
+    func eligible(_ worker: WorkerState, tile t: Int, of job: JobRecord) -> Bool {
+        if job.tileFailures[t]?.contains(worker.id) ?? false { return false }
+        guard let limit = worker.memoryLimit, !job.memory.isEmpty else { return true }
+        return job.memory[job.stage][t] <= limit
+    }
+
+    func nextTile(for worker: String, jobs order: [String], now: Double) -> (String, Int)? {
+        guard let w = workers[worker] else { return nil }
         for jid in order {
             let job = jobs[jid]!
             guard !job.blocklist.contains(worker) else { continue }
-            if let t = job.pending.first(where: { !(job.tileFailures[$0]?.contains(worker) ?? false) }) { return (jid, t) }
+            guard let first = job.pending.first(where: { eligible(w, tile: $0, of: job) }) else { continue }
+            guard let tail = tailAssignment(job: job, now: now) else { return (jid, first) }
+            // The stage's last tiles: take the one the earliest-finish plan gives this worker now, or none.
+            if let t = tail[worker] { return (jid, t) }
+        }
+        return nil
+    }
+
+    /// When a job's pending tiles are no more than the workers that may take them and every such worker's speed
+    /// is known: plans them greedily in order, each on the worker expected to finish it first (a busy worker from
+    /// when its current tiles should end), and returns the tile each free worker should start now. Nil otherwise.
+    func tailAssignment(job: JobRecord, now: Double) -> [String: Int]? {
+        let candidates = workers.values.filter { !job.blocklist.contains($0.id) }.sorted { $0.id < $1.id }
+        guard job.pending.count <= candidates.count, candidates.count > 1,
+              candidates.allSatisfy({ $0.speed != nil }) else { return nil }
+        var available: [String: Double] = [:]
+        for w in candidates {
+            available[w.id] = w.leases.count + w.busy < config.credit ? now
+                : max(now, w.leases.compactMap { leases[$0] }.map { expectedFinish($0, now: now) }.min() ?? now)
+        }
+        var plan: [String: Int] = [:]
+        for t in job.pending {
+            let work = job.work[job.stage][t]
+            let best = candidates.filter { eligible($0, tile: t, of: job) }
+                .min { (available[$0.id]! + work / $0.speed!, $0.id) < (available[$1.id]! + work / $1.speed!, $1.id) }
+            guard let best else { continue }
+            if available[best.id]! == now, plan[best.id] == nil { plan[best.id] = t }
+            available[best.id]! += work / best.speed!
+        }
+        return plan
+    }
+
+    /// When a lease's tile should be done: from its holder's speed, or, once overdue or with no speed known,
+    /// as long again as it has run so far.
+    func expectedFinish(_ lease: Lease, now: Double) -> Double {
+        let work = jobs[lease.tile.job]?.work[lease.tile.stage][lease.tile.tile] ?? 0
+        guard let speed = workers[lease.worker]?.speed else { return now + (now - lease.started) }
+        let end = lease.started + work / speed
+        return end > now ? end : now + (now - lease.started)
+    }
+
+    /// A copy for an idle worker: among runnable jobs with no pending tiles, the running tile (one lease, not
+    /// this worker's) expected to finish last, if this worker is expected to finish a copy sooner.
+    func stragglerCopy(for worker: String, jobs order: [String], now: Double) -> (String, Int)? {
+        guard let w = workers[worker] else { return nil }
+        for jid in order {
+            let job = jobs[jid]!
+            guard job.pending.isEmpty, !job.blocklist.contains(worker) else { continue }
+            var holders: [Int: [Lease]] = [:]
+            for lease in leases.values where lease.tile.job == jid && lease.tile.stage == job.stage {
+                holders[lease.tile.tile, default: []].append(lease)
+            }
+            let running = holders.compactMap { t, ls -> (Int, Lease)? in
+                guard ls.count == 1, ls[0].worker != worker, eligible(w, tile: t, of: job) else { return nil }
+                return (t, ls[0])
+            }
+            guard let (t, lease) = running.max(by: { (expectedFinish($0.1, now: now), -$0.0) < (expectedFinish($1.1, now: now), -$1.0) })
+            else { continue }
+            let copyFinish = now + (w.speed.map { job.work[job.stage][t] / $0 } ?? 0)
+            if copyFinish < expectedFinish(lease, now: now) { return (jid, t) }
         }
         return nil
     }
@@ -292,7 +412,8 @@ public struct FarmScheduler: Sendable {
             end(job: job.id, state: .failed, detail: why, now: now)
             return events + [.jobFailed(job: job.id, reason: why)]
         }
-        if !jobs[job.id]!.pending.contains(t) {
+        // A straggler copy of this tile may still run elsewhere: then it is not pending again.
+        if !leases.values.contains(where: { $0.tile == lease.tile }), !jobs[job.id]!.pending.contains(t) {
             jobs[job.id]!.pending.append(t)
             jobs[job.id]!.pending.sort()
         }
@@ -309,6 +430,11 @@ public struct FarmScheduler: Sendable {
                 jobs[id]!.detail = "waiting for workers: none connected"
             } else if workers.keys.allSatisfy({ job.blocklist.contains($0) }) {
                 jobs[id]!.detail = "waiting for workers: every connected worker is blocklisted for this job"
+            } else if !job.memory.isEmpty, let t = job.pending.first(where: { t in
+                !workers.values.contains { !job.blocklist.contains($0.id) && eligible($0, tile: t, of: job) }
+            }), workers.values.allSatisfy({ $0.memoryLimit != nil }) {
+                let need = job.memory[job.stage][t] >> 20, most = (workers.values.compactMap(\.memoryLimit).max() ?? 0) >> 20
+                jobs[id]!.detail = "waiting for a worker with memory for tile \(t): it needs \(need) MiB, the largest --max-memory is \(most) MiB"
             } else {
                 jobs[id]!.detail = "waiting for a free worker"
             }
@@ -350,7 +476,7 @@ public struct FarmScheduler: Sendable {
     public func workerStatuses(now: Double) -> [WorkerStatus] {
         workers.values.sorted { $0.id < $1.id }.map {
             WorkerStatus(id: $0.id, name: $0.name, threads: $0.threads, tiles: $0.tiles, computeSeconds: $0.computeSeconds,
-                         leases: $0.leases.sorted(), silentFor: now - $0.lastHeard)
+                         leases: $0.leases.sorted(), silentFor: now - $0.lastHeard, memoryLimit: $0.memoryLimit, speed: $0.speed)
         }
     }
 }

@@ -14,8 +14,18 @@ public struct ReadyBody: Codable, Sendable {
     public var weights: String?
     /// Leases of tiles the worker is still computing from before a reconnect (they hold its credit).
     public var busy: [String]
+    /// Logical CPUs of its machine.
+    public var cores: Int?
+    /// The most planned peak memory of a tile it accepts, in bytes (`--max-memory`, else its physical memory).
+    public var memoryLimit: Int?
+    /// Pixel-iterations per second of a forward+backward pass at 192², measured when its weights load.
+    public var speed: Double?
 
-    public init(name: String, threads: Int, versions: [UInt8], weights: String? = nil, busy: [String]) {
+    public init(name: String, threads: Int, versions: [UInt8], weights: String? = nil, busy: [String], cores: Int? = nil,
+                memoryLimit: Int? = nil, speed: Double? = nil) {
+        self.cores = cores
+        self.memoryLimit = memoryLimit
+        self.speed = speed
         self.name = name
         self.threads = threads
         self.versions = versions
@@ -225,8 +235,15 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     public var leases: [String]
     /// Seconds since the worker's last message.
     public var silentFor: Double?
+    /// The memory limit it reported (bytes), and its speed (pixel-iterations per second: measured from its results,
+    /// else what it reported).
+    public var memoryLimit: Int?
+    public var speed: Double?
 
-    public init(id: String, name: String, threads: Int, tiles: Int, computeSeconds: Double, leases: [String], silentFor: Double? = nil) {
+    public init(id: String, name: String, threads: Int, tiles: Int, computeSeconds: Double, leases: [String], silentFor: Double? = nil,
+                memoryLimit: Int? = nil, speed: Double? = nil) {
+        self.memoryLimit = memoryLimit
+        self.speed = speed
         self.id = id
         self.name = name
         self.threads = threads

@@ -24,6 +24,11 @@ public final class Worker: @unchecked Sendable {
         public var parentPID: Int32?
         /// CURVE keys, or plaintext.
         public var security = ClientSecurity.plaintext
+        /// The most planned peak memory of a tile to accept (bytes); nil: this machine's physical memory.
+        public var maxMemory: Int?
+        /// Testing and demos only: sleep (slowdown − 1) × each iteration's compute time, as a machine under other
+        /// load would. The speed reported in `ready` is measured without it, so the coordinator learns it from results.
+        public var slowdown = 1.0
         public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("worker: " + $0 + "\n").utf8)) }
         public init(endpoint: String, name: String, threads: Int, cacheDirectory: URL) {
             self.endpoint = endpoint
@@ -53,6 +58,8 @@ public final class Worker: @unchecked Sendable {
     var backoff = 1.0
     var weightsSHA: String?
     var network: VGG19?
+    /// Pixel-iterations per second, measured when the weights load.
+    var speed: Double?
     var targetsCache: [String: GramTargets] = [:]
     /// Assignments waiting for their Gram targets.
     var waiting: [(AssignBody, [[UInt8]])] = []
@@ -64,6 +71,8 @@ public final class Worker: @unchecked Sendable {
     var queue: [Assignment] = []
     var outbox: [Message] = []
     var computing: Set<String> = []
+    /// Leases the coordinator rejected (revoked, lapsed): dropped from the queue, or stopped mid-render.
+    var cancelled: Set<String> = []
     /// Tiles rendered and compute seconds, for reports.
     public private(set) var tilesDone = 0
 
@@ -123,7 +132,9 @@ public final class Worker: @unchecked Sendable {
         let busy = Array(computing)
         lock.unlock()
         send(Message(.ready, ReadyBody(name: config.name, threads: config.threads, versions: FarmProtocol.versions,
-                                       weights: weightsSHA, busy: busy)))
+                                       weights: weightsSHA, busy: busy, cores: ProcessInfo.processInfo.activeProcessorCount,
+                                       memoryLimit: config.maxMemory ?? Int(clamping: ProcessInfo.processInfo.physicalMemory),
+                                       speed: speed)))
     }
 
     func reconnect() {
@@ -172,6 +183,7 @@ public final class Worker: @unchecked Sendable {
             case .reject:
                 let body = try m.decode(RejectBody.self)
                 config.log("coordinator rejected \(body.lease ?? "a request"): \(body.reason)")
+                if let lease = body.lease { cancel(lease) }
             case .blob:
                 let body = try m.decode(FetchBody.self)
                 guard m.payload.count == 1, ContentHash.sha256(m.payload[0]) == body.sha256 else {
@@ -211,6 +223,15 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
+    /// Stops work under a lease that is no longer live: unqueued if not started, else stopped at its next iteration.
+    func cancel(_ lease: String) {
+        waiting.removeAll { $0.0.lease == lease }
+        lock.lock()
+        defer { lock.unlock() }
+        guard computing.contains(lease) else { return }
+        cancelled.insert(lease)
+    }
+
     /// The weights, the job's targets and the stage's reference are all here.
     func canRender(_ a: AssignBody) -> Bool {
         network != nil && targetsCache[a.targets] != nil && (a.reference.map { targetsCache[$0] != nil } ?? true)
@@ -219,8 +240,10 @@ public final class Worker: @unchecked Sendable {
     func cacheWeights(_ bytes: [UInt8], store: Bool) {
         do {
             let sha = ContentHash.sha256(bytes)
-            network = VGG19(weights: try WeightsFile.decode(bytes))
+            let network = VGG19(weights: try WeightsFile.decode(bytes))
+            self.network = network
             weightsSHA = sha
+            speed = 1 / ResourceEstimate.secondsPerPixelIteration(network: network)
             if store {
                 let dir = config.cacheDirectory.appendingPathComponent("weights")
                 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -267,28 +290,50 @@ public final class Worker: @unchecked Sendable {
             workAvailable.wait()
             lock.lock()
             let a = queue.removeFirst()
+            let skip = cancelled.contains(a.body.lease)
             lock.unlock()
-            guard let base = network else { continue }
+            guard let base = network, !skip else {
+                finish(a.body.lease)
+                continue
+            }
             let net = base.pooling == a.body.pooling ? base : base.with(pooling: a.body.pooling)
             let renderer = TileRenderer(network: net, options: a.body.options, targets: a.targets)
             let started = now
-            var lastProgress = started
+            var lastProgress = started, lastIteration = started
             var lastLoss = 0.0
+            let stop = { [self] () -> Bool in
+                lock.lock()
+                defer { lock.unlock() }
+                return cancelled.contains(a.body.lease)
+            }
             let core = renderer.render(a.body.task, contentCrop: a.content, canvasCrop: a.canvas,
-                                       reference: a.reference, temporal: a.temporal) { p in
+                                       reference: a.reference, temporal: a.temporal, stop: stop) { p in
                 lastLoss = p.bestLoss
+                if config.slowdown > 1 { Thread.sleep(forTimeInterval: (config.slowdown - 1) * (now - lastIteration)) }
                 let t = now
+                lastIteration = t
                 if t - lastProgress >= 0.5 {
                     lastProgress = t
                     post(Message(.progress, ProgressBody(lease: a.body.lease, iteration: p.iteration, iterations: p.iterations, loss: p.loss)))
                 }
             }
-            lock.lock()
-            computing.remove(a.body.lease)
-            tilesDone += 1
-            lock.unlock()
+            guard !finish(a.body.lease) else {
+                config.log("stopped \(a.body.lease): the coordinator revoked it")
+                continue
+            }
             post(Message(.result, ResultBody(lease: a.body.lease, seconds: now - started, loss: lastLoss),
                          payload: [PixelCodec.encode(core)]))
         }
+    }
+
+    /// Forgets a lease's work; returns whether it had been cancelled (then no result is sent).
+    @discardableResult
+    func finish(_ lease: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        computing.remove(lease)
+        if cancelled.remove(lease) != nil { return true }
+        tilesDone += 1
+        return false
     }
 }

@@ -140,6 +140,8 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Missed heartbeats before a worker is lost.") var liveness = 3
     @Option(help: "Seconds a tile lease lasts without progress.") var leaseSeconds = 60.0
     @Option(help: "Tiles in flight per worker (1 or 2).") var credit = 1
+    @Flag(help: "Do not send copies of a stage's last running tiles to idle workers (straggler copies).")
+    var noStragglerCopies = false
     @Option(help: ArgumentHelp("The coordinator's CURVE key file (from `stylefarm keygen`): secure mode.", valueName: "file"))
     var curveSecret: String?
     @Option(help: ArgumentHelp("Allowed client public keys: .pub files, directories of them, or keys (repeatable).",
@@ -165,6 +167,7 @@ struct CoordinatorCommand: ParsableCommand {
         config.scheduler.liveness = liveness
         config.scheduler.leaseSeconds = leaseSeconds
         config.scheduler.credit = credit
+        config.scheduler.stragglerCopies = !noStragglerCopies
         config.maxMessageBytes = maxMessageBytes
         switch (curveSecret, insecure) {
         case let (file?, false):
@@ -201,12 +204,19 @@ struct WorkerCommand: ParsableCommand {
                                valueName: "path")) var weights: String?
     @Option(help: "Cache directory for fetched weights.")
     var cache = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/stylefarm").path
+    @Option(help: ArgumentHelp("Take only tiles whose planned peak memory fits in this (e.g. 600M, 2G; default: this machine's memory).",
+                               valueName: "bytes")) var maxMemory: String?
+    @Option(help: .hidden) var slowdown = 1.0
     @Option(help: .hidden) var parentPid: Int32?
     @Flag(help: "Log only errors.") var quiet = false
     @OptionGroup var security: ClientSecurityOptions
 
     func validate() throws {
         guard (1 ... 1024).contains(threads) else { throw ValidationError("--threads must be between 1 and 1024") }
+        if let maxMemory, ByteSize.parse(maxMemory) == nil {
+            throw ValidationError("--max-memory must be a size such as 600M, 1.5G or 2147483648, got '\(maxMemory)'")
+        }
+        guard slowdown >= 1 else { throw ValidationError("--slowdown must be at least 1") }
     }
 
     func run() throws {
@@ -214,6 +224,8 @@ struct WorkerCommand: ParsableCommand {
         let local = WeightsLocation.resolve(explicit: weights)
         config.localWeights = FileManager.default.fileExists(atPath: local.path) ? local : nil
         config.parentPID = parentPid
+        config.maxMemory = maxMemory.flatMap(ByteSize.parse)
+        config.slowdown = slowdown
         config.security = try security.resolve()
         if quiet { config.log = { _ in } }
         // A cached fetch from an earlier run counts as local weights too.
@@ -405,5 +417,18 @@ struct CancelCommand: ParsableCommand {
     func run() throws {
         _ = try farm.client().cancel(job: job)
         print("cancelled \(job)")
+    }
+}
+
+/// Sizes on the command line: bytes, or a number with K, M, G or T (powers of 1024; "MiB", "MB" and "m" alike).
+enum ByteSize {
+    static func parse(_ text: String) -> Int? {
+        var t = text.trimmingCharacters(in: .whitespaces).uppercased()
+        for suffix in ["IB", "B"] where t.hasSuffix(suffix) && t.count > suffix.count { t.removeLast(suffix.count); break }
+        let units: [Character: Double] = ["K": 0x1p10, "M": 0x1p20, "G": 0x1p30, "T": 0x1p40]
+        var scale = 1.0
+        if let last = t.last, let u = units[last] { scale = u; t.removeLast() }
+        guard let v = Double(t), v > 0, v.isFinite, v * scale < 9e18 else { return nil }
+        return Int(v * scale)
     }
 }
