@@ -87,6 +87,14 @@ public final class Journal: @unchecked Sendable {
         }
     }
 
+    /// Who rendered each finished tile of a job (the worker's peer id) and in how many seconds, by stage and tile.
+    public func tileRecords(job id: String) throws -> [(stage: Int, tile: Int, worker: String, seconds: Double)] {
+        try db.read {
+            try Row.fetchAll($0, sql: "SELECT stage, tile, worker, seconds FROM tile WHERE job = ? ORDER BY stage, tile", arguments: [id])
+                .map { (stage: $0["stage"], tile: $0["tile"], worker: $0["worker"], seconds: $0["seconds"]) }
+        }
+    }
+
     /// The finished tiles of a stage, by tile index. A tile whose file is missing or torn (a crash or a disk
     /// error) is forgotten, row and file, and so rendered again: recovery never fails on one bad record.
     public func finishedTiles(job id: String, stage: Int) throws -> (tiles: [Int: PlanarImage], forgotten: [Int]) {
