@@ -353,9 +353,14 @@ public final class Coordinator: @unchecked Sendable {
         case .failed:
             _ = scheduler.heard(from: peer, now: t)
             let body = try m.decode(FailedBody.self)
-            config.log("worker \(peer) failed \(body.lease): \(body.reason)")
-            monitor.tilesFailed.increment()
-            handle(events: scheduler.failed(lease: body.lease, worker: peer, reason: body.reason, now: t).1)
+            let (verdict, events) = scheduler.failed(lease: body.lease, worker: peer, reason: body.reason, now: t)
+            if case .accepted = verdict {
+                config.log("worker \(peer) failed \(body.lease): \(body.reason)")
+                monitor.tilesFailed.increment()
+            } else {
+                config.log("worker \(peer) gave up stale lease \(body.lease): \(body.reason)")
+            }
+            handle(events: events)
         case .submit:
             try submit(m, from: peer)
         case .status:

@@ -293,7 +293,9 @@ public final class Worker: @unchecked Sendable {
             let skip = cancelled.contains(a.body.lease)
             lock.unlock()
             guard let base = network, !skip else {
-                finish(a.body.lease)
+                if finish(a.body.lease) {
+                    post(Message(.failed, FailedBody(lease: a.body.lease, reason: "stopped: the lease was revoked")))
+                }
                 continue
             }
             let net = base.pooling == a.body.pooling ? base : base.with(pooling: a.body.pooling)
@@ -318,7 +320,9 @@ public final class Worker: @unchecked Sendable {
                 }
             }
             guard !finish(a.body.lease) else {
+                // Said, so that a coordinator still counting this lease as `busy` (from a reconnect) frees the credit.
                 config.log("stopped \(a.body.lease): the coordinator revoked it")
+                post(Message(.failed, FailedBody(lease: a.body.lease, reason: "stopped: the lease was revoked")))
                 continue
             }
             post(Message(.result, ResultBody(lease: a.body.lease, seconds: now - started, loss: lastLoss),

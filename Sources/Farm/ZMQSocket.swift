@@ -16,8 +16,10 @@ public final class ZMQContext: @unchecked Sendable {
 
     public static let shared = ZMQContext()
 
-    public init() {
+    /// A context; `maxSockets` raises libzmq's limit of 1,023 sockets (e.g. for simulated workers).
+    public init(maxSockets: Int32? = nil) {
         handle = zmq_ctx_new()!
+        if let maxSockets { zmq_ctx_set(handle, ZMQ_MAX_SOCKETS, maxSockets) }
     }
 }
 

@@ -23,12 +23,18 @@ struct FarmBenchCommand: ParsableCommand {
     @Option(help: "Iterations per level of the efficiency job.") var levelIterations = "40,20"
     @Option(help: "Simulated workers for the throughput run (0: skip it).") var simulated = 64
     @Option(help: "Output size of the throughput job (tiles of 48 px, one iteration).") var throughputSize = 1024
+    @Option(help: "Comma-separated simulated-worker counts for the scale simulation, e.g. 10,100,1000 (empty: skip it).")
+    var scale = ""
+    @Option(help: "Median simulated tile time of the scale simulation, in seconds.") var tileSeconds = 1.0
+    @Option(help: "Tiles per simulated worker in the scale simulation's job.") var tilesPerWorker = 4
     @Option(help: ArgumentHelp("Weights file (.sfw).", valueName: "path")) var weights: String?
 
     func run() throws {
         let weightsURL = WeightsLocation.resolve(explicit: weights)
-        if workers > 0 { try efficiency(weightsURL) }
+        let tileTimes = workers > 0 ? try efficiency(weightsURL) : []
         if simulated > 0 { try throughput(weightsURL) }
+        let counts = scale.split(separator: ",").compactMap { Int($0) }
+        if !counts.isEmpty { try scaleSimulation(weightsURL, counts: counts, shape: tileTimes) }
     }
 
     static func files() throws -> ([UInt8], [UInt8]) {
@@ -52,7 +58,9 @@ struct FarmBenchCommand: ParsableCommand {
         FileManager.default.temporaryDirectory.appendingPathComponent("stylefarm-bench-\(getpid())-\(UInt32.random(in: 0 ... .max))")
     }
 
-    func efficiency(_ weightsURL: URL) throws {
+    /// Runs the efficiency job; returns its tiled stages' tile compute seconds (the scale simulation's distribution).
+    @discardableResult
+    func efficiency(_ weightsURL: URL) throws -> [Double] {
         let its = levelIterations.split(separator: ",").compactMap { Int($0) }
         let (content, style) = try Self.files()
         let h = size * 2 / 3
@@ -70,6 +78,7 @@ struct FarmBenchCommand: ParsableCommand {
         let wall = Date().timeIntervalSince(t0)
         guard final.state == .done else { throw ValidationError("bench job \(final.state): \(final.detail ?? "")") }
         let computeSeconds = try client.status().workers.reduce(0) { $0 + $1.computeSeconds }
+        let tileTimes = try Journal(directory: state).tileRecords(job: id).filter { $0.stage > 0 }.map(\.seconds)
         let s = farm.coordinator.stats
         print(String(format: "efficiency: %dx%d, levels %@, %d tiles on %d one-thread workers: wall %.1f s, compute %.1f s, efficiency %.1f%%",
                      size, h, levelIterations, final.tilesTotal, workers, wall, computeSeconds, 100 * computeSeconds / (Double(workers) * wall)))
@@ -78,6 +87,7 @@ struct FarmBenchCommand: ParsableCommand {
                      Double(s.assignBytes) / Double(max(1, s.assigns)) / 1024, Double(s.resultBytes) / Double(max(1, s.results)) / 1024,
                      Double(s.rawTileBytes) / Double(max(1, s.results)) / 1024,
                      Double(s.assignBytes + s.resultBytes) / Double(max(1, s.rawTileBytes))))
+        return tileTimes
     }
 
     func throughput(_ weightsURL: URL) throws {
