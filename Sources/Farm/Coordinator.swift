@@ -168,8 +168,14 @@ public final class Coordinator: @unchecked Sendable {
     public func run(until stop: () -> Bool) {
         while !stop() {
             do {
-                if let (frames, truncated) = try socket.receive(timeout: 0.1, maxFrames: FarmProtocol.Limits.maxFrames + 1) {
+                // Every message already waiting (up to 512), then the housekeeping once: with a thousand workers
+                // the messages arrive faster than a full pass over the workers could run after each one.
+                var timeout = 0.1
+                for _ in 0 ..< 512 {
+                    guard let (frames, truncated) = try socket.receive(timeout: timeout, maxFrames: FarmProtocol.Limits.maxFrames + 1)
+                    else { break }
                     handle(frames: frames, truncated: truncated)
+                    timeout = 0
                 }
             } catch {
                 config.log("receive failed: \(error)")
@@ -207,7 +213,7 @@ public final class Coordinator: @unchecked Sendable {
         let t = now
         handle(events: scheduler.tick(now: t))
         handle(events: scheduler.assignments(now: t))
-        for wid in scheduler.liveWorkers where t - (lastSent[wid] ?? 0) >= config.scheduler.heartbeat {
+        for wid in scheduler.liveWorkerIDs where t - (lastSent[wid] ?? 0) >= config.scheduler.heartbeat {
             send(wid, Message(.heartbeat))
         }
         if t - lastSnapshot >= 0.5 {
@@ -368,14 +374,14 @@ public final class Coordinator: @unchecked Sendable {
             let all = scheduler.jobStatuses(now: t)
             let jobs = body.job.map { j in all.filter { $0.id == j } } ?? all
             if let j = body.job, jobs.isEmpty { throw ProtocolError.malformedBody("no job \(j)") }
-            send(peer, Message(.statusReply, StatusReplyBody(jobs: jobs, workers: scheduler.workerStatuses(now: t))))
+            send(peer, StatusReplyBody(jobs: jobs, workers: scheduler.workerStatuses(now: t)).message)
         case .cancel:
             let body = try m.decode(CancelBody.self)
             guard scheduler.cancel(job: body.job, now: t) else { throw ProtocolError.malformedBody("no running job \(body.job)") }
             try journal.setState(job: body.job, .cancelled, detail: "cancelled")
             config.log("job \(body.job) cancelled")
-            send(peer, Message(.statusReply, StatusReplyBody(jobs: scheduler.jobStatuses(now: t).filter { $0.id == body.job },
-                                                             workers: scheduler.workerStatuses(now: t))))
+            send(peer, StatusReplyBody(jobs: scheduler.jobStatuses(now: t).filter { $0.id == body.job },
+                                       workers: scheduler.workerStatuses(now: t)).message)
         case .fetchOutput:
             let body = try m.decode(StatusBody.self)
             guard let j = body.job, let job = jobs[j], scheduler.state(of: j) == .done else {

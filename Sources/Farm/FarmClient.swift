@@ -65,11 +65,11 @@ public final class FarmClient {
     }
 
     public func status(job: String? = nil) throws -> StatusReplyBody {
-        try request(Message(.status, StatusBody(job: job))).decode(StatusReplyBody.self)
+        try StatusReplyBody.decode(try request(Message(.status, StatusBody(job: job))))
     }
 
     public func cancel(job: String) throws -> StatusReplyBody {
-        try request(Message(.cancel, CancelBody(job: job))).decode(StatusReplyBody.self)
+        try StatusReplyBody.decode(try request(Message(.cancel, CancelBody(job: job))))
     }
 
     /// The finished job's output file bytes.

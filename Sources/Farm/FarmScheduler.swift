@@ -118,6 +118,8 @@ public struct FarmScheduler: Sendable {
     var jobs: [String: JobRecord] = [:]
     var workers: [String: WorkerState] = [:]
     var leases: [String: Lease] = [:]
+    /// The live leases of each tile (two while a straggler copy runs).
+    var tileLeases: [TileID: Set<String>] = [:]
     var nextSeq = 0
 
     public init(config: Config = Config(), epoch: String) {
@@ -206,6 +208,8 @@ public struct FarmScheduler: Sendable {
     }
 
     public var liveWorkers: [String] { workers.keys.sorted() }
+    /// The live workers' ids in no particular order (cheaper than `liveWorkers`, for per-loop work).
+    var liveWorkerIDs: Dictionary<String, WorkerState>.Keys { workers.keys }
 
     // MARK: Leases
 
@@ -235,7 +239,8 @@ public struct FarmScheduler: Sendable {
         job.done.insert(lease.tile.tile)
         jobs[job.id] = job
         var events: [Event] = []
-        for (other, copy) in leases.sorted(by: { $0.key < $1.key }) where copy.tile == lease.tile {
+        for other in (tileLeases[lease.tile] ?? []).sorted() {
+            let copy = leases[other]!
             revoke(other)
             events.append(.revoked(worker: copy.worker, tile: copy.tile, lease: other))
         }
@@ -257,10 +262,10 @@ public struct FarmScheduler: Sendable {
     public mutating func tick(now: Double) -> [Event] {
         var events: [Event] = []
         let silence = config.heartbeat * Double(config.liveness)
-        for id in workers.keys.sorted() where now - workers[id]!.lastHeard > silence {
+        for id in workers.values.filter({ now - $0.lastHeard > silence }).map(\.id).sorted() {
             events += lose(worker: id, reason: "silent for \(Int(silence)) s", now: now)
         }
-        for token in leases.keys.sorted() where leases[token]!.expires < now {
+        for token in leases.values.filter({ $0.expires < now }).map(\.token).sorted() {
             let lease = leases[token]!
             revoke(token)
             events += requeue(lease, reason: "lease lapsed after \(Int(config.leaseSeconds)) s without progress", now: now)
@@ -270,17 +275,20 @@ public struct FarmScheduler: Sendable {
     }
 
     /// Fills every worker's free credit. Deterministic: workers by speed (fastest first, unknown last) then id,
-    /// jobs by priority then age.
+    /// jobs by priority then age. Cost per call: O(W log W) for W workers, plus, per job at a stage's end,
+    /// one earliest-finish plan of its last tiles (O(P·W), P ≤ W) and one ranking of its running tiles.
     public mutating func assignments(now: Double) -> [Event] {
         var events: [Event] = []
         let order = jobs.values.filter { $0.runnable }.sorted { ($0.priority, -$0.seq) > ($1.priority, -$1.seq) }.map(\.id)
         guard !order.isEmpty else { return [] }
-        for wid in workersBySpeed() {
+        var tailPlans: [String: [String: Int]?] = [:]  // per job, computed once per call
+        var copyCandidates: [String: [(tile: Int, lease: Lease, finish: Double)]] = [:]
+        for wid in freeWorkersBySpeed() {
             while let w = workers[wid], w.leases.count + w.busy < config.credit {
                 var copy = false
-                var next = nextTile(for: wid, jobs: order, now: now)
+                var next = nextTile(for: wid, jobs: order, now: now, plans: &tailPlans)
                 if next == nil, config.stragglerCopies {
-                    next = stragglerCopy(for: wid, jobs: order, now: now)
+                    next = stragglerCopy(for: wid, jobs: order, now: now, candidates: &copyCandidates)
                     copy = next != nil
                 }
                 guard let (jid, tile) = next else { break }
@@ -288,6 +296,7 @@ public struct FarmScheduler: Sendable {
                 let token = "\(epoch)-\(counter)"
                 let id = TileID(job: jid, stage: jobs[jid]!.stage, tile: tile)
                 leases[token] = Lease(token: token, tile: id, worker: wid, expires: now + config.leaseSeconds, started: now, copy: copy)
+                tileLeases[id, default: []].insert(token)
                 workers[wid]!.leases.insert(token)
                 jobs[jid]!.pending.removeAll { $0 == tile }
                 events.append(.assign(worker: wid, tile: id, lease: token))
@@ -297,8 +306,10 @@ public struct FarmScheduler: Sendable {
         return events
     }
 
-    func workersBySpeed() -> [String] {
-        workers.values.sorted { a, b in
+    /// Workers with free credit, fastest first (unknown speeds last), then by id. Only the free ones are
+    /// sorted: the coordinator calls `assignments` after every batch of messages.
+    func freeWorkersBySpeed() -> [String] {
+        workers.values.filter { $0.leases.count + $0.busy < config.credit }.sorted { a, b in
             a.speed == b.speed ? a.id < b.id : (a.speed ?? -1) > (b.speed ?? -1)
         }.map(\.id)
     }
@@ -310,15 +321,18 @@ public struct FarmScheduler: Sendable {
         return job.memory[job.stage][t] <= limit
     }
 
-    func nextTile(for worker: String, jobs order: [String], now: Double) -> (String, Int)? {
+    func nextTile(for worker: String, jobs order: [String], now: Double, plans: inout [String: [String: Int]?]) -> (String, Int)? {
         guard let w = workers[worker] else { return nil }
         for jid in order {
             let job = jobs[jid]!
             guard !job.blocklist.contains(worker) else { continue }
             guard let first = job.pending.first(where: { eligible(w, tile: $0, of: job) }) else { continue }
-            guard let tail = tailAssignment(job: job, now: now) else { return (jid, first) }
+            if plans[jid] == nil { plans[jid] = .some(tailAssignment(job: job, now: now)) }
+            guard var tail = plans[jid]! else { return (jid, first) }
             // The stage's last tiles: take the one the earliest-finish plan gives this worker now, or none.
-            if let t = tail[worker] { return (jid, t) }
+            guard let t = tail.removeValue(forKey: worker), job.pending.contains(t) else { continue }
+            plans[jid] = .some(tail)
+            return (jid, t)
         }
         return nil
     }
@@ -327,9 +341,9 @@ public struct FarmScheduler: Sendable {
     /// is known: plans them greedily in order, each on the worker expected to finish it first (a busy worker from
     /// when its current tiles should end), and returns the tile each free worker should start now. Nil otherwise.
     func tailAssignment(job: JobRecord, now: Double) -> [String: Int]? {
+        guard job.pending.count <= workers.count - job.blocklist.count(where: { workers[$0] != nil }) else { return nil }
         let candidates = workers.values.filter { !job.blocklist.contains($0.id) }.sorted { $0.id < $1.id }
-        guard job.pending.count <= candidates.count, candidates.count > 1,
-              candidates.allSatisfy({ $0.speed != nil }) else { return nil }
+        guard candidates.count > 1, candidates.allSatisfy({ $0.speed != nil }) else { return nil }
         var available: [String: Double] = [:]
         for w in candidates {
             available[w.id] = w.leases.count + w.busy < config.credit ? now
@@ -357,30 +371,37 @@ public struct FarmScheduler: Sendable {
     }
 
     /// A copy for an idle worker: among runnable jobs with no pending tiles, the running tile (one lease, not
-    /// this worker's) expected to finish last, if this worker is expected to finish a copy sooner.
-    func stragglerCopy(for worker: String, jobs order: [String], now: Double) -> (String, Int)? {
+    /// this worker's) expected to finish last, if this worker is expected to finish a copy sooner. The ranking of
+    /// a job's running tiles is made once per `assignments` call; a tile leaves it when copied.
+    func stragglerCopy(for worker: String, jobs order: [String], now: Double,
+                       candidates: inout [String: [(tile: Int, lease: Lease, finish: Double)]]) -> (String, Int)? {
         guard let w = workers[worker] else { return nil }
         for jid in order {
             let job = jobs[jid]!
             guard job.pending.isEmpty, !job.blocklist.contains(worker) else { continue }
-            var holders: [Int: [Lease]] = [:]
-            for lease in leases.values where lease.tile.job == jid && lease.tile.stage == job.stage {
-                holders[lease.tile.tile, default: []].append(lease)
+            if candidates[jid] == nil {
+                candidates[jid] = tileLeases.filter { $0.key.job == jid && $0.key.stage == job.stage && $0.value.count == 1 }
+                    .map { id, tokens in
+                        let lease = leases[tokens.first!]!
+                        return (tile: id.tile, lease: lease, finish: expectedFinish(lease, now: now))
+                    }
+                    .sorted { ($0.finish, -$0.tile) > ($1.finish, -$1.tile) }
             }
-            let running = holders.compactMap { t, ls -> (Int, Lease)? in
-                guard ls.count == 1, ls[0].worker != worker, eligible(w, tile: t, of: job) else { return nil }
-                return (t, ls[0])
-            }
-            guard let (t, lease) = running.max(by: { (expectedFinish($0.1, now: now), -$0.0) < (expectedFinish($1.1, now: now), -$1.0) })
+            guard let i = candidates[jid]!.firstIndex(where: { $0.lease.worker != worker && eligible(w, tile: $0.tile, of: job) })
             else { continue }
-            let copyFinish = now + (w.speed.map { job.work[job.stage][t] / $0 } ?? 0)
-            if copyFinish < expectedFinish(lease, now: now) { return (jid, t) }
+            let c = candidates[jid]![i]
+            let copyFinish = now + (w.speed.map { job.work[job.stage][c.tile] / $0 } ?? 0)
+            guard copyFinish < c.finish else { continue }
+            candidates[jid]!.remove(at: i)
+            return (jid, c.tile)
         }
         return nil
     }
 
     mutating func revoke(_ token: String) {
         guard let lease = leases.removeValue(forKey: token) else { return }
+        tileLeases[lease.tile]?.remove(token)
+        if tileLeases[lease.tile]?.isEmpty == true { tileLeases[lease.tile] = nil }
         workers[lease.worker]?.leases.remove(token)
     }
 
@@ -413,7 +434,7 @@ public struct FarmScheduler: Sendable {
             return events + [.jobFailed(job: job.id, reason: why)]
         }
         // A straggler copy of this tile may still run elsewhere: then it is not pending again.
-        if !leases.values.contains(where: { $0.tile == lease.tile }), !jobs[job.id]!.pending.contains(t) {
+        if tileLeases[lease.tile] == nil, !jobs[job.id]!.pending.contains(t) {
             jobs[job.id]!.pending.append(t)
             jobs[job.id]!.pending.sort()
         }

@@ -258,10 +258,30 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
 public struct StatusReplyBody: Codable, Sendable {
     public var jobs: [JobStatus]
     public var workers: [WorkerStatus]
+    /// The whole reply did not fit a body (64 KiB: a farm of more than about a hundred workers), so it is the
+    /// JSON of payload frame 0 and this body's lists are empty.
+    public var inPayload: Bool?
 
     public init(jobs: [JobStatus], workers: [WorkerStatus]) {
         self.jobs = jobs
         self.workers = workers
+    }
+
+    /// The `statusReply` message: the reply as its body when it fits, else in payload frame 0.
+    public var message: Message {
+        let inline = Message(.statusReply, self)
+        guard inline.body.count > FarmProtocol.Limits.maxBody else { return inline }
+        var stub = StatusReplyBody(jobs: [], workers: [])
+        stub.inPayload = true
+        return Message(.statusReply, stub, payload: [inline.body])
+    }
+
+    /// Reads a `statusReply`, from its payload when its body says so.
+    public static func decode(_ m: Message) throws -> StatusReplyBody {
+        let body = try m.decode(StatusReplyBody.self)
+        guard body.inPayload == true else { return body }
+        guard m.payload.count == 1 else { throw ProtocolError.malformedBody("statusReply says inPayload but has \(m.payload.count) payload frames") }
+        return try Message(.statusReply, body: m.payload[0]).decode(StatusReplyBody.self)
     }
 }
 

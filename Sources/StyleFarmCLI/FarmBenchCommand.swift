@@ -25,7 +25,7 @@ struct FarmBenchCommand: ParsableCommand {
     @Option(help: "Output size of the throughput job (tiles of 48 px, one iteration).") var throughputSize = 1024
     @Option(help: "Comma-separated simulated-worker counts for the scale simulation, e.g. 10,100,1000 (empty: skip it).")
     var scale = ""
-    @Option(help: "Median simulated tile time of the scale simulation, in seconds.") var tileSeconds = 1.0
+    @Option(help: "Median simulated tile time of the scale simulation, in seconds.") var tileSeconds = 10.0
     @Option(help: "Tiles per simulated worker in the scale simulation's job.") var tilesPerWorker = 4
     @Option(help: ArgumentHelp("Weights file (.sfw).", valueName: "path")) var weights: String?
 

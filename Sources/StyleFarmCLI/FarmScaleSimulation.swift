@@ -50,10 +50,11 @@ extension FarmBenchCommand {
         }
         // Saturation: the coordinator serves at most 1 / (CPU per tile) results per second on one core; N workers
         // ask for N / (median tile time).
-        if let worst = results.max(by: { $0.cpuPerTile < $1.cpuPerTile }) {
-            let capacity = 1 / worst.cpuPerTile
+        // The largest run spreads the job's fixed costs (decoding, preparing, writing the output) over the most tiles.
+        if let largest = results.max(by: { $0.tiles < $1.tiles }) {
+            let capacity = 1 / largest.cpuPerTile
             print(String(format: "one coordinator core serves at most ~%.0f tiles/s (its CPU per tile at %d workers): it saturates near "
-                + "%.0f workers at %.1f s per tile, or %.0f workers at 60 s per tile", capacity, worst.workers, capacity * tileSeconds,
+                + "%.0f workers at %.1f s per tile, or %.0f workers at 60 s per tile", capacity, largest.workers, capacity * tileSeconds,
                          tileSeconds, capacity * 60))
         }
     }
@@ -93,7 +94,14 @@ extension FarmBenchCommand {
                                                      cores: 1, memoryLimit: 1 << 40, speed: 1)).frames)
             return s
         }
-        _ = try waitUntil(seconds: 60) { (try? client.status().workers.count) == n }
+        // Registered when the coordinator lists them all; heartbeats keep them alive meanwhile.
+        _ = try waitUntil(seconds: 120) {
+            for s in sockets {
+                while let (frames, _) = try? s.receive(timeout: 0), !frames.isEmpty {}
+                _ = try? s.send(Message(.heartbeat).frames)
+            }
+            return (try? client.status().workers.count) == n
+        }
         let cpu0 = Self.cpuSeconds(pid: coordinator.processIdentifier)
         let t0 = Date()
         let id = try client.submit(spec, inputs: [content, style, content])
@@ -175,7 +183,7 @@ extension FarmBenchCommand {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.1)
+            Thread.sleep(forTimeInterval: 0.25)
         }
         throw ValidationError("timed out after \(Int(seconds)) s")
     }
