@@ -91,6 +91,22 @@ import Tiling
         #expect(rejected > 1000 && accepted > 100, "the mutations reach both outcomes (\(rejected) rejected, \(accepted) accepted)")
     }
 
+    /// A thousand workers' statuses are far more than a 64 KiB body: the reply moves to a payload frame and reads back whole.
+    @Test func aLargeStatusReplyTravelsInItsPayload() throws {
+        let workers = (0 ..< 1000).map {
+            WorkerStatus(id: "worker-\($0)", name: "node\($0)", threads: 8, tiles: $0, computeSeconds: 1.5, leases: ["e-\($0)"],
+                         memoryLimit: 1 << 33, speed: 1e5)
+        }
+        let big = StatusReplyBody(jobs: [], workers: workers).message
+        #expect(big.body.count <= FarmProtocol.Limits.maxBody && big.payload.count == 1)
+        let wire = try Message(frames: big.frames)
+        let read = try StatusReplyBody.decode(wire)
+        #expect(read.workers.count == 1000 && read.workers[999].id == "worker-999" && read.workers[5].memoryLimit == 1 << 33)
+        let small = StatusReplyBody(jobs: [], workers: Array(workers.prefix(3))).message
+        let smallRead = try StatusReplyBody.decode(small)
+        #expect(small.payload.isEmpty && smallRead.workers.count == 3)
+    }
+
     @Test func framingErrorsAreTyped() {
         #expect(throws: ProtocolError.tooFewFrames) { try Message(frames: [[0x53, 0x46, 1, 1]]) }
         #expect(throws: ProtocolError.badHeader) { try Message(frames: [[0x53, 0x46, 1], Array("{}".utf8)]) }
