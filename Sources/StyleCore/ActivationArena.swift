@@ -15,7 +15,7 @@
 /// columns or Winograd tiles); two (C_max, C_max) Gram scratches. Separately: the ReLU masks (UInt64 words,
 /// per layer) and the max-pooling argmax bytes (per pooled layer).
 ///
-/// At 512² through relu5_1 with the default loss layers this is 245 MiB, against 464 MiB for keeping
+/// At 512² through relu5_1 with the default loss layers this is 260 MiB, against 464 MiB for keeping
 /// every activation and two full-size gradient buffers.
 public final class ActivationArena {
     public struct Shape: Equatable, Sendable {
