@@ -275,8 +275,9 @@ public struct FarmScheduler: Sendable {
     }
 
     /// Fills every worker's free credit. Deterministic: workers by speed (fastest first, unknown last) then id,
-    /// jobs by priority then age. Cost per call: O(W log W) for W workers, plus, per job at a stage's end,
-    /// one earliest-finish plan of its last tiles (O(P·W), P ≤ W) and one ranking of its running tiles.
+    /// jobs by priority then age. Cost per call: O(W) for W workers and a sort of the free ones, plus, per job
+    /// at a stage's end, one earliest-finish plan of its last tiles (O(P·W), P ≤ W) and one ranking of its
+    /// running tiles.
     public mutating func assignments(now: Double) -> [Event] {
         var events: [Event] = []
         let order = jobs.values.filter { $0.runnable }.sorted { ($0.priority, -$0.seq) > ($1.priority, -$1.seq) }.map(\.id)
