@@ -80,10 +80,11 @@ public final class FarmClient {
     }
 
     /// Polls until the job ends, calling `progress` with each status; returns the final status.
-    public func wait(job: String, poll: Double = 0.5, progress: (JobStatus) -> Void = { _ in }) throws -> JobStatus {
+    /// `progress` may throw to stop waiting.
+    public func wait(job: String, poll: Double = 0.5, progress: (JobStatus) throws -> Void = { _ in }) throws -> JobStatus {
         while true {
             guard let s = try status(job: job).jobs.first else { throw ClientError.refused("the coordinator forgot job \(job)") }
-            progress(s)
+            try progress(s)
             if s.state.isFinal { return s }
             Thread.sleep(forTimeInterval: poll)
         }

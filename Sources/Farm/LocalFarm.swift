@@ -31,7 +31,7 @@ public final class LocalFarm: @unchecked Sendable {
             p.executableURL = exe
             p.arguments = ["worker", "--connect", coordinator.endpoint, "--threads", "\(threadsPerWorker)", "--name", "local\(i + 1)",
                            "--weights", weights.path, "--parent-pid", "\(getpid())", "--quiet",
-                           "--server-key", server.publicKey, "--curve-secret", workerKey.path]
+                           "--server-key=\(server.publicKey)", "--curve-secret", workerKey.path]  // "=": a Z85 key may begin with "-"
             try p.run()
             return p
         }
@@ -41,6 +41,9 @@ public final class LocalFarm: @unchecked Sendable {
             box.value.finished.signal()
         }.start()
     }
+
+    /// Whether any worker process still runs (a worker that cannot start exits at once).
+    public var anyWorkerRunning: Bool { workers.contains { $0.isRunning } }
 
     var isStopped: Bool {
         stopLock.lock()

@@ -45,7 +45,7 @@ struct RenderCommand: ParsableCommand {
         defer { server?.stop() }
         let client = FarmClient(endpoint: farm.coordinator.endpoint, security: farm.clientSecurity)
         let id = try client.submit(spec, content: content, styles: styles)
-        let final = try FarmWait.untilDone(client: client, job: id, output: URL(fileURLWithPath: job.output))
+        let final = try FarmWait.untilDone(client: client, job: id, output: URL(fileURLWithPath: job.output), localFarm: farm)
         let compute = try client.status().workers.reduce(0) { $0 + $1.computeSeconds }
         printError(String(format: "farm: %d tiles, %.1f s wall, %.1f s of worker compute: %.0f%% of %d workers busy",
                           final.tilesTotal, final.elapsed, compute, 100 * compute / (Double(localFarm) * max(final.elapsed, 1e-9)),
@@ -77,10 +77,16 @@ extension RenderArguments {
 /// Waiting for a farm job with a progress bar, then fetching its output.
 enum FarmWait {
     @discardableResult
-    /// With `progress`, it gets each status instead of the progress bar drawing it.
-    static func untilDone(client: FarmClient, job id: String, output: URL, progress: ((JobStatus) -> Void)? = nil) throws -> JobStatus {
+    /// With `progress`, it gets each status instead of the progress bar drawing it. With `localFarm`, waiting
+    /// stops with an error once none of its workers runs (the job could never finish).
+    static func untilDone(client: FarmClient, job id: String, output: URL, localFarm: LocalFarm? = nil,
+                          progress: ((JobStatus) -> Void)? = nil) throws -> JobStatus {
         var bar: ProgressBar?
         let final = try client.wait(job: id) { s in
+            if let localFarm, !s.state.isFinal, !localFarm.anyWorkerRunning {
+                bar?.finish()
+                throw ValidationError("every worker of the embedded farm has exited (see their messages above); job \(id) cannot finish")
+            }
             if let progress { return progress(s) }
             if bar == nil { bar = ProgressBar(total: s.tilesTotal, label: "farm") }
             bar!.update(s.tilesDone, status: "stage \(min(s.stage + 1, s.stages))/\(s.stages) \(s.state.rawValue)"

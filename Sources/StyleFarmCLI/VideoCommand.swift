@@ -295,7 +295,7 @@ final class FarmFrames: FrameBackend {
             manifest.pending = .init(output: frame.name, job: id, endpoint: client.endpoint)
             try manifest.save(directory: directory)
         }
-        try FarmWait.untilDone(client: client, job: id, output: frame.output) { s in
+        try FarmWait.untilDone(client: client, job: id, output: frame.output, localFarm: farm) { s in
             progress(s.workFraction, "job \(id) stage \(min(s.stage + 1, s.stages))/\(s.stages) tiles \(s.tilesDone)/\(s.tilesTotal)")
         }
     }

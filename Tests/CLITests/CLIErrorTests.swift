@@ -20,6 +20,16 @@ import VGGWeights
         }
     }
 
+    /// Z85 keys may begin with "-": as a separate argument such a key reads as an option (the embedded farm's
+    /// workers once failed to start that way, about one run in 85), so keys travel as `--option=KEY`.
+    @Test func keysThatBeginWithADashParseInTheEqualsForm() throws {
+        let key = "-" + String(repeating: "a", count: 39)
+        #expect(!Self.message(["worker", "--connect", "tcp://127.0.0.1:1", "--server-key", key]).isEmpty)
+        #expect(Self.message(["worker", "--connect", "tcp://127.0.0.1:1", "--server-key=\(key)"]).isEmpty)
+        #expect(Self.message(["worker", "--connect", "tcp://127.0.0.1:1", "--max-memory", "1.5G"]).isEmpty)
+        #expect(Self.message(["worker", "--connect", "tcp://127.0.0.1:1", "--max-memory", "lots"]).contains("--max-memory"))
+    }
+
     @Test func helpNamesEverySubcommand() throws {
         let help = StyleFarmCommand.helpMessage()
         for sub in ["render", "weights", "bench"] { #expect(help.contains(sub), "help lacks \(sub)") }

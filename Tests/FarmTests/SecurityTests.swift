@@ -41,7 +41,7 @@ import Testing
         let client = try keygen("client", keys), stranger = try keygen("stranger", keys)
         try farm.startCoordinator(extra: ["--dashboard", "127.0.0.1:0"],
                                   security: ["--curve-secret", keys.appendingPathComponent("coordinator.key").path,
-                                             "--allow", keys.appendingPathComponent("worker.pub").path, "--allow", client.publicKey])
+                                             "--allow", keys.appendingPathComponent("worker.pub").path, "--allow=\(client.publicKey)"])
         let base = try farm.dashboardURL()
         #expect(farm.coordinator!.output.contains("CURVE, 2 allowed client keys"))
         try farm.startWorker(security: ["--server-key", keys.appendingPathComponent("coordinator.pub").path,
