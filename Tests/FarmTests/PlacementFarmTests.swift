@@ -28,7 +28,7 @@ import VGGWeights
         #expect(with.log.contains("another copy won"), "a copy must have raced the slow worker")
         #expect(!without.log.contains("another copy won"))
         print(String(format: "straggler copies: %.1f s without, %.1f s with", without.seconds, with.seconds))
-        #expect(with.seconds < 0.8 * without.seconds, "with copies \(with.seconds) s, without \(without.seconds) s")
+        #expect(with.seconds < 0.9 * without.seconds, "with copies \(with.seconds) s, without \(without.seconds) s")
     }
 
     @Test func aWorkerNeverGetsATileBeyondItsMemoryLimit() throws {
