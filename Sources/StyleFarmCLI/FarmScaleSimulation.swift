@@ -86,16 +86,19 @@ extension FarmBenchCommand {
         let (content, style) = try Self.files()
 
         let context = ZMQContext(maxSockets: Int32(n + 64))
+        func ready(_ i: Int) -> [[UInt8]] {
+            Message(.ready, ReadyBody(name: "sim\(i)", threads: 1, versions: FarmProtocol.versions, busy: [], cores: 1,
+                                      memoryLimit: 1 << 40, speed: 1)).frames
+        }
         let sockets = try (0 ..< n).map { i -> ZMQSocket in
             let s = try ZMQSocket(.dealer, context: context)
             try s.set(ZMQ_ROUTING_ID, bytes: Array("sim\(i)".utf8))
             try s.connect(endpoint)
-            _ = try s.send(Message(.ready, ReadyBody(name: "sim\(i)", threads: 1, versions: FarmProtocol.versions, busy: [],
-                                                     cores: 1, memoryLimit: 1 << 40, speed: 1)).frames)
+            _ = try s.send(ready(i))
             return s
         }
         // Registered when the coordinator lists them all; heartbeats keep them alive meanwhile.
-        _ = try waitUntil(seconds: 120) {
+        try waitUntil(seconds: 120) {
             for s in sockets {
                 while let (frames, _) = try? s.receive(timeout: 0), !frames.isEmpty {}
                 _ = try? s.send(Message(.heartbeat).frames)
@@ -140,8 +143,7 @@ extension FarmBenchCommand {
                         freeSince[i] = t
                     case .error:
                         lost += 1
-                        _ = try s.send(Message(.ready, ReadyBody(name: "sim\(i)", threads: 1, versions: FarmProtocol.versions, busy: [],
-                                                                 cores: 1, memoryLimit: 1 << 40, speed: 1)).frames)
+                        _ = try s.send(ready(i))
                     default:
                         break
                     }
@@ -179,10 +181,10 @@ extension FarmBenchCommand {
                            p50: pct(0.5), p99: pct(0.99), lost: lost)
     }
 
-    func waitUntil(seconds: Double, _ condition: () -> Bool) throws -> Bool {
+    func waitUntil(seconds: Double, _ condition: () -> Bool) throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if condition() { return true }
+            if condition() { return }
             Thread.sleep(forTimeInterval: 0.25)
         }
         throw ValidationError("timed out after \(Int(seconds)) s")
