@@ -175,7 +175,9 @@ int imgshim_tiff_write(const char *path, const imgshim_write_spec *spec, char *m
     int fd = imgshim_create_exclusive(path, msg, msg_cap);
     if (fd < 0) return IMGSHIM_ERR_OPEN;
     begin_tiff(path);
-    TIFF *tif = TIFFFdOpen(fd, path, "w");
+    // Classic TIFF offsets are 32-bit: past ~4 GiB of samples (a gigapixel canvas), write BigTIFF.
+    uint64_t raw_bytes = (uint64_t)spec->width * (uint64_t)spec->height * (uint64_t)spec->channels * (uint64_t)(spec->bit_depth / 8);
+    TIFF *tif = TIFFFdOpen(fd, path, raw_bytes > 0xF0000000ull ? "w8" : "w");
     if (tif == NULL) {
         close(fd);
         return fail_tiff(NULL, IMGSHIM_ERR_WRITE, "TIFFFdOpen failed", msg, msg_cap);

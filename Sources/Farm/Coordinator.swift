@@ -2,6 +2,7 @@ import CZmq
 import Foundation
 import Imaging
 import StyleCore
+import Tiling
 import VGGWeights
 
 /// The farm's coordinator: one ROUTER socket, the pure `FarmScheduler`, the `Journal`, and the jobs' canvases.
@@ -19,6 +20,9 @@ public final class Coordinator: @unchecked Sendable {
         public var security: ServerSecurity?
         /// ZMQ_MAXMSGSIZE for what peers send: libzmq disconnects a peer that sends a bigger frame.
         public var maxMessageBytes = Int64(FarmProtocol.Limits.maxPayload)
+        /// A stage's content and start canvas are held in memory up to this many bytes each; bigger ones (a
+        /// gigapixel canvas) are read from disk and resized per tile and strip, so memory does not grow with size.
+        public var canvasMemory = 256 << 20
         public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("coordinator: " + $0 + "\n").utf8)) }
         public init(stateDirectory: URL, weights: URL) {
             self.stateDirectory = stateDirectory
@@ -34,11 +38,13 @@ public final class Coordinator: @unchecked Sendable {
         var targetsSHA = ""
         /// The current stage's reference Grams (`PosterJob.stageReference`), if it localises tile targets.
         var referenceSHA: String?
-        var content: PlanarImage?
-        var start: PlanarImage?
+        /// The level's content and the stage's start canvas: in memory, or read per region from disk.
+        var content: ImageRegionSource?
+        var start: ImageRegionSource?
         /// The current stage's temporal target (video frames with a temporal loss).
         var temporal: TemporalTarget?
-        var results: [Int: PlanarImage] = [:]
+        /// The current stage's finished tiles (their pixels are in the journal).
+        var done: Set<Int> = []
         var finishing = false
         /// The dashboard's low-resolution copy of the current stage's canvas, tiles pasted as they land.
         var preview: PlanarImage?
@@ -388,6 +394,11 @@ public final class Coordinator: @unchecked Sendable {
                 throw ProtocolError.malformedBody("job \(body.job ?? "?") has no output (not done)")
             }
             let url = journal.outputURL(job: j, format: job.stored.spec.format)
+            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+            guard size <= FarmProtocol.Limits.maxPayload else {
+                throw ProtocolError.malformedBody("job \(j)'s output is \(size >> 20) MiB, more than a message carries "
+                    + "(\(FarmProtocol.Limits.maxPayload >> 20) MiB); copy it from the coordinator's \(url.path)")
+            }
             send(peer, Message(.output, OutputBody(job: j, file: url.lastPathComponent), payload: [[UInt8](try Data(contentsOf: url))]))
         case .welcome, .assign, .blob, .reject, .error, .submitted, .statusReply, .output:
             throw ProtocolError.malformedBody("\(m.command) is not sent to a coordinator")
@@ -421,7 +432,7 @@ public final class Coordinator: @unchecked Sendable {
         }
         let (verdict, events) = scheduler.complete(lease: body.lease, worker: peer, seconds: body.seconds, now: t)
         if case .accepted = verdict {
-            job.results[lease.tile.tile] = pixels
+            job.done.insert(lease.tile.tile)
             paste(pixels, tile: lease.tile.tile, of: job)
             monitor.tilesDone.increment()
             monitor.tileSeconds.record(body.seconds)
@@ -477,8 +488,8 @@ public final class Coordinator: @unchecked Sendable {
         case .queued, .running:
             break
         }
-        let journal = self.journal, network = self.network, log = config.log
-        offload({ () -> (PosterJob, [UInt8], StagePrep, [Int: PlanarImage]) in
+        let journal = self.journal, network = self.network, log = config.log, limit = config.canvasMemory
+        offload({ () -> (PosterJob, [UInt8], StagePrep, Set<Int>) in
             let styleCount = stored.spec.styleWeights.count
             let images = try stored.inputs.enumerated().map { i, url -> PlanarImage in
                 do { return try ImageIO.read(url).image } catch {
@@ -490,12 +501,15 @@ public final class Coordinator: @unchecked Sendable {
             let net = network.pooling == poster.pooling ? network : network.with(pooling: poster.pooling)
             let targets = TargetsCodec.encode(poster.gramTargets(network: net))
             let previous = stored.stage > 0 ? try journal.canvas(job: stored.id, stage: stored.stage - 1) : nil
-            let prep = Self.prepare(poster, stages[stored.stage], previous: previous, network: network)
-            let finished = try journal.finishedTiles(job: stored.id, stage: stored.stage)
+            let stage = stages[stored.stage]
+            var prep = try Self.prepare(poster, stage, previous: previous, network: network, memory: limit)
+            let finished = try journal.finishedTiles(job: stored.id, stage: stored.stage) { t, core in
+                Self.paste(core, at: stage.plan.tiles[t].core, of: stage, into: &prep.preview)
+            }
             if !finished.forgotten.isEmpty {
                 log("job \(stored.id): torn tile records \(finished.forgotten) of stage \(stored.stage) forgotten; they will be rendered again")
             }
-            return (poster, targets, prep, finished.tiles)
+            return (poster, targets, prep, finished.done)
         }, then: { [self] r in
             switch r {
             case let .success((poster, targetBytes, prep, done)):
@@ -503,11 +517,10 @@ public final class Coordinator: @unchecked Sendable {
                 job.targetsSHA = ContentHash.sha256(targetBytes)
                 targets[job.targetsSHA] = targetBytes
                 begin(prep, stage: stored.stage, of: job)
-                for (t, core) in done { paste(core, tile: t, of: job) }
-                job.results = done
+                job.done = done
                 try? journal.setState(job: stored.id, .running)
                 if !done.isEmpty { config.log("job \(stored.id) resumes stage \(stored.stage) with \(done.count) finished tiles") }
-                handle(events: scheduler.startStage(job: stored.id, stage: stored.stage, done: Set(done.keys), now: now))
+                handle(events: scheduler.startStage(job: stored.id, stage: stored.stage, done: done, now: now))
             case let .failure(e):
                 fail(job: stored.id, reason: "\(e)")
             }
@@ -517,8 +530,8 @@ public final class Coordinator: @unchecked Sendable {
     /// What a stage needs before its tiles go out, computed off the loop thread.
     struct StagePrep {
         /// The level's content (nil when the level did not change).
-        var content: PlanarImage?
-        var start: PlanarImage
+        var content: ImageRegionSource?
+        var start: ImageRegionSource
         /// The stage's reference Grams, encoded (computed here, once, for all of the stage's tiles).
         var reference: [UInt8]?
         var temporal: TemporalTarget?
@@ -527,13 +540,15 @@ public final class Coordinator: @unchecked Sendable {
 
     static let previewSize = 384
 
-    static func prepare(_ poster: PosterJob, _ stage: PosterStage, previous: PlanarImage?, network: VGG19,
-                        levelChanged: Bool = true) -> StagePrep {
-        let content = levelChanged || previous == nil ? poster.content(for: stage) : nil
-        let start = poster.startCanvas(for: stage, previous: previous, content: content ?? previous!)
+    /// `previous`: the canvas the last stage left. Content and start are held in memory when each takes at most
+    /// `memory` bytes; otherwise they stay sources read per region (the start resized from `previous` on disk).
+    static func prepare(_ poster: PosterJob, _ stage: PosterStage, previous: DiskImage?, network: VGG19,
+                        levelChanged: Bool = true, memory: Int) throws -> StagePrep {
+        let content = levelChanged || previous == nil ? try poster.contentSource(for: stage).materialized(limit: memory) : nil
+        let start = try poster.startSource(for: stage, previous: previous, content: content ?? previous!).materialized(limit: memory)
         let net = network.pooling == poster.pooling ? network : network.with(pooling: poster.pooling)
-        let reference = poster.stageReference(stage, start: start, network: net).map(TargetsCodec.encode)
-        let preview = Resampler.resize(start, longSide: min(previewSize, max(start.width, start.height))).clamped()
+        let reference = try poster.stageReference(stage, start: start, network: net).map(TargetsCodec.encode)
+        let preview = try start.boxDownscaled(longSide: previewSize).clamped()
         return StagePrep(content: content, start: start, reference: reference, temporal: poster.temporal(for: stage), preview: preview)
     }
 
@@ -545,16 +560,22 @@ public final class Coordinator: @unchecked Sendable {
         job.temporal = prep.temporal
         if let old = job.referenceSHA { targets[old] = nil }
         job.referenceSHA = prep.reference.map(register)
-        job.results = [:]
+        job.done = []
         job.preview = prep.preview
         job.previewDirty = true
     }
 
     /// Pastes a finished tile's core into the job's preview.
     func paste(_ core: PlanarImage, tile: Int, of job: ActiveJob) {
-        guard var preview = job.preview, let start = job.start else { return }
-        let rect = job.stages[job.stage].plan.tiles[tile].core
-        let sx = Double(preview.width) / Double(start.width), sy = Double(preview.height) / Double(start.height)
+        guard job.preview != nil else { return }
+        let stage = job.stages[job.stage]
+        Self.paste(core, at: stage.plan.tiles[tile].core, of: stage, into: &job.preview!)
+        job.previewDirty = true
+    }
+
+    /// Pastes a tile's core, at `rect` of a stage's canvas, into a preview of that canvas.
+    static func paste(_ core: PlanarImage, at rect: PixelRect, of stage: PosterStage, into preview: inout PlanarImage) {
+        let sx = Double(preview.width) / Double(stage.width), sy = Double(preview.height) / Double(stage.height)
         let x0 = Int(Double(rect.x) * sx), y0 = Int(Double(rect.y) * sy)
         let w = max(1, min(preview.width - x0, Int((Double(rect.width) * sx).rounded())))
         let h = max(1, min(preview.height - y0, Int((Double(rect.height) * sy).rounded())))
@@ -567,8 +588,6 @@ public final class Coordinator: @unchecked Sendable {
                 }
             }
         }
-        job.preview = preview
-        job.previewDirty = true
     }
 
     /// Makes bytes fetchable by their SHA-256; returns it.
@@ -615,8 +634,14 @@ public final class Coordinator: @unchecked Sendable {
         let body = AssignBody(lease: lease, job: id.job, stage: id.stage, task: stage.task(tile), options: poster.options,
                               pooling: poster.pooling, targets: job.targetsSHA, reference: job.referenceSHA,
                               leaseSeconds: config.scheduler.leaseSeconds)
-        var payload = [PixelCodec.encode(content.cropped(x: r.x, y: r.y, width: r.width, height: r.height)),
-                       PixelCodec.encode(start.cropped(x: r.x, y: r.y, width: r.width, height: r.height))]
+        var payload: [[UInt8]]
+        do {
+            payload = [PixelCodec.encode(try content.region(x: r.x, y: r.y, width: r.width, height: r.height)),
+                       PixelCodec.encode(try start.region(x: r.x, y: r.y, width: r.width, height: r.height))]
+        } catch {
+            fail(job: id.job, reason: "reading tile \(id.tile)'s canvas: \(error)")
+            return
+        }
         if let temporal = job.temporal?.cropped(x: r.x, y: r.y, width: r.width, height: r.height) {
             payload += [PixelCodec.encode(temporal.image), PixelCodec.encode(temporal.mask)]
         }
@@ -629,32 +654,36 @@ public final class Coordinator: @unchecked Sendable {
         send(worker, message)
     }
 
-    /// Blends a finished stage in the background, then starts the next stage or writes the output.
+    /// Blends a finished stage in the background, strip by strip from the journal's tiles into the stage's canvas
+    /// file, then starts the next stage or writes the output (also strip by strip).
     func finishStage(job id: String, stage: Int) {
         guard let job = jobs[id], let poster = job.poster, let start = job.start, !job.finishing else { return }
         job.finishing = true
-        let stages = job.stages, results = job.results, journal = self.journal, spec = job.stored.spec, network = self.network
+        let stages = job.stages, journal = self.journal, spec = job.stored.spec, network = self.network, limit = config.canvasMemory
         offload({ () -> StagePrep? in
             let s = stages[stage]
-            let canvas = PosterJob.finish(s, cores: (0 ..< s.plan.tiles.count).map { results[$0]! }, start: start)
-            try journal.stageFinished(job: id, stage: stage, canvas: canvas)
+            let strip = start.stripRows(bytes: Self.stripBytes)
+            let canvas = try journal.stageFinished(job: id, stage: stage, width: s.width, height: s.height) { file in
+                try PosterJob.finish(s, start: start, stripRows: strip, core: { t, rows in
+                    let tile = try journal.tile(job: id, stage: stage, tile: t)
+                    return try tile.region(x: 0, y: rows.lowerBound, width: tile.width, height: rows.count)
+                }, emit: { y, pixels in try file.write(pixels, y: y) })
+            }
             guard stage + 1 < stages.count else {
-                var out = canvas
-                if spec.preserveColors {
-                    out = ColorTransfer.preserveColors(styled: out, original: poster.content(for: s)).clamped()
-                }
-                try ImageIO.write(out, to: journal.outputURL(job: id, format: spec.format), bitDepth: spec.bitDepth, dpi: spec.dpi)
+                let out: ImageRegionSource = spec.preserveColors ? ColorPreserved(styled: canvas, original: poster.contentSource(for: s)) : canvas
+                try ImageIO.write(out, to: journal.outputURL(job: id, format: spec.format), bitDepth: spec.bitDepth, dpi: spec.dpi,
+                                  stripRows: strip)
                 try journal.setState(job: id, .done)
                 return nil
             }
             let next = stages[stage + 1]
-            return Self.prepare(poster, next, previous: canvas, network: network, levelChanged: next.level != s.level)
+            return try Self.prepare(poster, next, previous: canvas, network: network, levelChanged: next.level != s.level, memory: limit)
         }, then: { [self] r in
             job.finishing = false
             switch r {
             case .success(nil):
                 scheduler.finish(job: id, now: now)
-                (job.poster, job.content, job.start, job.temporal, job.results) = (nil, nil, nil, nil, [:])  // keep only what status needs
+                (job.poster, job.content, job.start, job.temporal, job.done) = (nil, nil, nil, nil, [])  // keep only what status needs
                 config.log("job \(id) done: \(journal.outputURL(job: id, format: spec.format).path)")
             case let .success(prep?):
                 begin(prep, stage: stage + 1, of: job)
@@ -664,6 +693,9 @@ public final class Coordinator: @unchecked Sendable {
             }
         })
     }
+
+    /// Bytes of one strip of a canvas when a stage is blended or written.
+    static let stripBytes = 64 << 20
 
     func restore() throws {
         for stored in try journal.jobs() { admit(stored) }

@@ -80,7 +80,7 @@ public final class Journal: @unchecked Sendable {
 
     /// Records a finished tile: its pixels, then its row.
     public func tileFinished(job id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) throws {
-        try Self.writeDurably(Self.encode(pixels), to: jobDirectory(id).appendingPathComponent("s\(stage)-t\(tile).px"))
+        try Self.writeDurably(Self.encode(pixels), to: tileURL(id, stage: stage, tile: tile))
         try db.write {
             try $0.execute(sql: "INSERT OR REPLACE INTO tile (job, stage, tile, worker, seconds) VALUES (?, ?, ?, ?, ?)",
                            arguments: [id, stage, tile, worker, seconds])
@@ -95,38 +95,62 @@ public final class Journal: @unchecked Sendable {
         }
     }
 
-    /// The finished tiles of a stage, by tile index. A tile whose file is missing or torn (a crash or a disk
-    /// error) is forgotten, row and file, and so rendered again: recovery never fails on one bad record.
-    public func finishedTiles(job id: String, stage: Int) throws -> (tiles: [Int: PlanarImage], forgotten: [Int]) {
+    func tileURL(_ id: String, stage: Int, tile: Int) -> URL { jobDirectory(id).appendingPathComponent("s\(stage)-t\(tile).px") }
+
+    /// The finished tiles of a stage, each read, checked and handed to `each` one at a time (a gigapixel stage's
+    /// tiles are never all in memory). A tile whose file is missing or torn (a crash or a disk error) is
+    /// forgotten, row and file, and so rendered again: recovery never fails on one bad record.
+    public func finishedTiles(job id: String, stage: Int,
+                              each: (Int, PlanarImage) -> Void = { _, _ in }) throws -> (done: Set<Int>, forgotten: [Int]) {
         let rows = try db.read { try Int.fetchAll($0, sql: "SELECT tile FROM tile WHERE job = ? AND stage = ?", arguments: [id, stage]) }
-        var out: [Int: PlanarImage] = [:], forgotten: [Int] = []
+        var done: Set<Int> = [], forgotten: [Int] = []
         for t in rows {
-            let url = jobDirectory(id).appendingPathComponent("s\(stage)-t\(t).px")
+            let url = tileURL(id, stage: stage, tile: t)
             if let data = try? Data(contentsOf: url), let image = try? Self.decode(data) {
-                out[t] = image
+                done.insert(t)
+                each(t, image)
             } else {
                 forgotten.append(t)
                 try? FileManager.default.removeItem(at: url)
                 try db.write { try $0.execute(sql: "DELETE FROM tile WHERE job = ? AND stage = ? AND tile = ?", arguments: [id, stage, t]) }
             }
         }
-        return (out, forgotten)
+        return (done, forgotten)
     }
 
-    /// Records a finished stage: its canvas, then the job's stage counter. Its tiles' files are deleted.
-    public func stageFinished(job id: String, stage: Int, canvas: PlanarImage) throws {
-        try Self.writeDurably(Self.encode(canvas), to: jobDirectory(id).appendingPathComponent("stage-\(stage).px"))
+    /// A finished tile's pixels, read by region.
+    public func tile(job id: String, stage: Int, tile: Int) throws -> DiskImage {
+        try DiskImage(opening: tileURL(id, stage: stage, tile: tile))
+    }
+
+    /// Records a finished stage: its `width` x `height` canvas, written by `write` strip by strip into a file
+    /// that is fsynced and renamed into place, then the job's stage counter. The stage's tiles' files and the
+    /// previous stage's canvas are deleted. Returns the canvas.
+    @discardableResult
+    public func stageFinished(job id: String, stage: Int, width: Int, height: Int, write: (DiskImage) throws -> Void) throws -> DiskImage {
+        let url = jobDirectory(id).appendingPathComponent("stage-\(stage).px")
+        let tmp = url.appendingPathExtension("\(getpid()).tmp")
+        do {
+            let file = try DiskImage.create(at: tmp, width: width, height: height)
+            try write(file)
+            try file.synchronize()
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
+        try Self.rename(tmp, to: url)
         try db.write { try $0.execute(sql: "UPDATE job SET stage = ? WHERE id = ?", arguments: [stage + 1, id]) }
         let fm = FileManager.default
         if stage > 0 { try? fm.removeItem(at: jobDirectory(id).appendingPathComponent("stage-\(stage - 1).px")) }
         for name in (try? fm.contentsOfDirectory(atPath: jobDirectory(id).path)) ?? [] where name.hasPrefix("s\(stage)-t") {
             try? fm.removeItem(at: jobDirectory(id).appendingPathComponent(name))
         }
+        return try DiskImage(opening: url)
     }
 
     /// The canvas a finished stage left.
-    public func canvas(job id: String, stage: Int) throws -> PlanarImage {
-        try Self.decode(Data(contentsOf: jobDirectory(id).appendingPathComponent("stage-\(stage).px")))
+    public func canvas(job id: String, stage: Int) throws -> DiskImage {
+        try DiskImage(opening: jobDirectory(id).appendingPathComponent("stage-\(stage).px"))
     }
 
     /// Where a job's output is written.
@@ -136,9 +160,10 @@ public final class Journal: @unchecked Sendable {
 
     // MARK: Files
 
-    /// Raw pixels: "SFPX", width, height, channels (UInt32 little-endian), then float32 little-endian.
+    /// Raw pixels in the SFPX format (`DiskImage`): "SFPX", width, height, channels (UInt32 little-endian), then
+    /// float32 little-endian.
     static func encode(_ image: PlanarImage) -> Data {
-        var d = Data("SFPX".utf8)
+        var d = Data(DiskImage.magic)
         for v in [image.width, image.height, image.channels] { withUnsafeBytes(of: UInt32(v).littleEndian) { d.append(contentsOf: $0) } }
         image.pixels.withUnsafeBytes { d.append(contentsOf: $0) }
         return d
@@ -146,11 +171,11 @@ public final class Journal: @unchecked Sendable {
 
     static func decode(_ data: Data) throws -> PlanarImage {
         let bytes = [UInt8](data)
-        guard bytes.count >= 16, bytes.prefix(4) == [0x53, 0x46, 0x50, 0x58] else { throw JournalError.corrupt("not an SFPX file") }
+        guard bytes.count >= DiskImage.headerBytes, Array(bytes.prefix(4)) == DiskImage.magic else { throw JournalError.corrupt("not an SFPX file") }
         func u32(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 | Int(bytes[o + 2]) << 16 | Int(bytes[o + 3]) << 24 }
         let (w, h, c) = (u32(4), u32(8), u32(12))
         guard w > 0, h > 0, c > 0, bytes.count == 16 + 4 * w * h * c else { throw JournalError.corrupt("SFPX size mismatch") }
-        return try PixelCodec.decode(Array(bytes[16...]), width: w, height: h, channels: c)
+        return try PixelCodec.decode(Array(bytes[DiskImage.headerBytes...]), width: w, height: h, channels: c)
     }
 
     /// Writes to a temporary file, fsyncs it and renames it into place.
@@ -161,7 +186,11 @@ public final class Journal: @unchecked Sendable {
         let handle = try FileHandle(forWritingTo: tmp)
         try handle.synchronize()
         try handle.close()
-        guard rename(tmp.path, url.path) == 0 else {
+        try rename(tmp, to: url)
+    }
+
+    static func rename(_ tmp: URL, to url: URL) throws {
+        guard Foundation.rename(tmp.path, url.path) == 0 else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
         }
     }

@@ -40,3 +40,22 @@ public enum ColorTransfer {
         0.299 * r + 0.587 * g + 0.114 * b
     }
 }
+
+/// `ColorTransfer.preserveColors` of two same-size sources, computed per region (for canvases on disk).
+public struct ColorPreserved: ImageRegionSource {
+    public let styled: ImageRegionSource
+    public let original: ImageRegionSource
+    public var width: Int { styled.width }
+    public var height: Int { styled.height }
+    public var channels: Int { styled.channels }
+
+    public init(styled: ImageRegionSource, original: ImageRegionSource) {
+        precondition(styled.width == original.width && styled.height == original.height, "preserveColors per region needs equal sizes")
+        (self.styled, self.original) = (styled, original)
+    }
+
+    public func region(x: Int, y: Int, width: Int, height: Int) throws -> PlanarImage {
+        ColorTransfer.preserveColors(styled: try styled.region(x: x, y: y, width: width, height: height),
+                                     original: try original.region(x: x, y: y, width: width, height: height))
+    }
+}

@@ -35,6 +35,13 @@ public enum ImageIO {
     /// - Throws: `ImageError.unsupported` for an unknown extension, bit depth, channel count, empty image or
     ///   invalid DPI; `ImageError.writeFailed` if the file cannot be created or written (nothing is left behind).
     public static func write(_ image: PlanarImage, to url: URL, bitDepth: Int = 16, dpi: Double? = nil) throws {
+        try write(image, to: url, bitDepth: bitDepth, dpi: dpi, stripRows: max(1, image.height))
+    }
+
+    /// Writes any region source the same way, reading it `stripRows` rows at a time: an image bigger than memory
+    /// (a `DiskImage` canvas) is encoded without ever being held whole. The same source gives the same bytes as
+    /// the in-memory `write`. TIFFs past 4 GiB are written as BigTIFF.
+    public static func write(_ image: ImageRegionSource, to url: URL, bitDepth: Int = 16, dpi: Double? = nil, stripRows: Int) throws {
         let path = url.path
         guard url.isFileURL else { throw ImageError.writeFailed(path, reason: "not a file URL") }
         guard let format = ImageFormat.forWriting(pathExtension: url.pathExtension) else {
@@ -53,6 +60,6 @@ public enum ImageIO {
         if let dpi, !(dpi.isFinite && dpi > 0 && dpi < 1e8) {
             throw ImageError.unsupported(path, reason: "invalid resolution \(dpi) dpi")
         }
-        try ImageEncoding.write(image, path: path, format: format, bitDepth: bitDepth, dpi: dpi)
+        try ImageEncoding.write(image, path: path, format: format, bitDepth: bitDepth, dpi: dpi, stripRows: stripRows)
     }
 }

@@ -57,6 +57,20 @@ struct ResampleTable {
         self.weights = weights
     }
 
+    init(inputCount: Int, outputCount: Int, taps: Int, indices: [Int32], weights: [Float]) {
+        (self.inputCount, self.outputCount, self.taps, self.indices, self.weights) = (inputCount, outputCount, taps, indices, weights)
+    }
+
+    /// The table of `outputs` alone, over just the inputs they read (`inputs`, indices shifted to start at 0).
+    func slice(_ outputs: Range<Int>) -> (table: ResampleTable, inputs: Range<Int>) {
+        let part = indices[outputs.lowerBound * taps ..< outputs.upperBound * taps]
+        let lo = Int(part.min()!), hi = Int(part.max()!)
+        let table = ResampleTable(inputCount: hi - lo + 1, outputCount: outputs.count, taps: taps,
+                                  indices: part.map { $0 - Int32(lo) },
+                                  weights: Array(weights[outputs.lowerBound * taps ..< outputs.upperBound * taps]))
+        return (table, lo ..< hi + 1)
+    }
+
     /// The Lanczos-3 kernel: `sinc(x) * sinc(x / 3)` for `|x| < 3`, else 0.
     static func lanczos(_ x: Double) -> Double {
         let ax = abs(x)

@@ -9,33 +9,54 @@ import Foundation
 public enum Resampler {
     /// Resizes `image` to exactly `width` x `height` (both at least 1). Same-size input is returned unchanged.
     public static func resize(_ image: PlanarImage, width: Int, height: Int) -> PlanarImage {
-        precondition(width > 0 && height > 0, "target size \(width)x\(height) must be positive")
         precondition(image.width > 0 && image.height > 0, "cannot resize an empty image")
-        if width == image.width && height == image.height { return image }
-        let channels = image.channels
-        let horizontal = width == image.width ? nil : ResampleTable(inputCount: image.width, outputCount: width)
-        let vertical = height == image.height ? nil : ResampleTable(inputCount: image.height, outputCount: height)
+        let plan = Plan(inputWidth: image.width, inputHeight: image.height, width: width, height: height)
+        return plan.region(x: 0, y: 0, width: width, height: height, channels: image.channels) { x, y, w, h in
+            x == 0 && y == 0 && w == image.width && h == image.height ? image : image.cropped(x: x, y: y, width: w, height: h)
+        }
+    }
 
-        guard let horizontal else {
-            return PlanarImage(width: width, height: height, channels: channels,
-                               pixels: resampleColumns(image.pixels, width: width, channels: channels, vertical!))
+    /// A resize from one size to another: its two weight tables and the order of its passes. `region` computes
+    /// any rectangle of the output from just the input rectangle it depends on, with exactly the arithmetic of
+    /// resizing the whole image, so a canvas too big to hold can be resized strip by strip or tile by tile.
+    public struct Plan: Sendable {
+        public let inputWidth: Int, inputHeight: Int, width: Int, height: Int
+        let horizontal: ResampleTable?
+        let vertical: ResampleTable?
+        /// Whether the row pass (along x) runs before the column pass (along y).
+        let rowsFirst: Bool
+
+        public init(inputWidth: Int, inputHeight: Int, width: Int, height: Int) {
+            precondition(width > 0 && height > 0, "target size \(width)x\(height) must be positive")
+            precondition(inputWidth > 0 && inputHeight > 0, "cannot resize an empty image")
+            (self.inputWidth, self.inputHeight, self.width, self.height) = (inputWidth, inputHeight, width, height)
+            let horizontal = width == inputWidth ? nil : ResampleTable(inputCount: inputWidth, outputCount: width)
+            let vertical = height == inputHeight ? nil : ResampleTable(inputCount: inputHeight, outputCount: height)
+            (self.horizontal, self.vertical) = (horizontal, vertical)
+            if let horizontal, let vertical {
+                // Row passes gather through an index table; column passes are contiguous vector work, so count them
+                // as half the cost when choosing the order.
+                let rows = 2 * inputHeight * width * horizontal.taps + height * width * vertical.taps
+                let columns = height * inputWidth * vertical.taps + 2 * height * width * horizontal.taps
+                rowsFirst = rows <= columns
+            } else {
+                rowsFirst = true
+            }
         }
-        guard let vertical else {
-            return PlanarImage(width: width, height: height, channels: channels,
-                               pixels: resampleRows(image.pixels, rows: image.height, channels: channels, horizontal))
-        }
-        // Row passes gather through an index table; column passes are contiguous vector work, so count them as
-        // half the cost when choosing the order.
-        let rowsFirst = 2 * image.height * width * horizontal.taps + height * width * vertical.taps
-        let columnsFirst = height * image.width * vertical.taps + 2 * height * width * horizontal.taps
-        if rowsFirst <= columnsFirst {
-            let mid = resampleRows(image.pixels, rows: image.height, channels: channels, horizontal)
-            return PlanarImage(width: width, height: height, channels: channels,
-                               pixels: resampleColumns(mid, width: width, channels: channels, vertical))
-        } else {
-            let mid = resampleColumns(image.pixels, width: image.width, channels: channels, vertical)
-            return PlanarImage(width: width, height: height, channels: channels,
-                               pixels: resampleRows(mid, rows: height, channels: channels, horizontal))
+
+        /// Output pixels [x, x + w) × [y, y + h), all channels. `read(x, y, w, h)` supplies an input rectangle.
+        public func region(x: Int, y: Int, width w: Int, height h: Int, channels: Int,
+                           read: (Int, Int, Int, Int) throws -> PlanarImage) rethrows -> PlanarImage {
+            precondition(x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= width && y + h <= height,
+                         "region \(w)x\(h)+\(x)+\(y) outside \(width)x\(height)")
+            let hs = horizontal?.slice(x ..< x + w), vs = vertical?.slice(y ..< y + h)
+            let cols = hs?.inputs ?? x ..< x + w, rows = vs?.inputs ?? y ..< y + h
+            let input = try read(cols.lowerBound, rows.lowerBound, cols.count, rows.count)
+            var pixels = input.pixels
+            if rowsFirst, let hs { pixels = resampleRows(pixels, rows: rows.count, channels: channels, hs.table) }
+            if let vs { pixels = resampleColumns(pixels, width: hs == nil || rowsFirst ? w : cols.count, channels: channels, vs.table) }
+            if !rowsFirst, let hs { pixels = resampleRows(pixels, rows: h, channels: channels, hs.table) }
+            return PlanarImage(width: w, height: h, channels: channels, pixels: pixels)
         }
     }
 

@@ -70,12 +70,13 @@ public struct GramTargets: Sendable, Equatable, Codable {
 
     /// The area-weighted mean of the Grams of a tile plan's render rectangles of `canvas` (weights: the
     /// tiles' core areas): the whole image's Gram as the tiles see it. See `localized(tile:reference:)`.
-    public static func tileMean(network: VGG19, canvas: PlanarImage, plan: TilePlan, layers: [String]) -> GramTargets {
+    /// The canvas is read one render rectangle at a time, so it may be a canvas on disk.
+    public static func tileMean(network: VGG19, canvas: ImageRegionSource, plan: TilePlan, layers: [String]) throws -> GramTargets {
         var sum: GramTargets?
         var total: Float = 0
         for tile in plan.tiles {
             let r = tile.render, w = Float(tile.core.area)
-            let g = compute(network: network, image: CaffeImage(canvas.cropped(x: r.x, y: r.y, width: r.width, height: r.height)),
+            let g = compute(network: network, image: CaffeImage(try canvas.region(x: r.x, y: r.y, width: r.width, height: r.height)),
                             layers: layers)
             total += w
             guard var acc = sum else { sum = g.scaled(by: w); continue }

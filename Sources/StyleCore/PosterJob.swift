@@ -135,14 +135,26 @@ public struct PosterJob: Sendable {
         Resampler.resize(content, width: stage.width, height: stage.height)
     }
 
+    /// The content image at a stage's size, computed per region (for canvases too big to hold; the pixels are
+    /// those of `content(for:)`).
+    public func contentSource(for stage: PosterStage) -> ImageRegionSource {
+        ResizedImage(content, width: stage.width, height: stage.height)
+    }
+
     /// The canvas a stage starts from: the previous pass's result after the first pass of a level; for a first
     /// pass, the `initial` image when there is one (its only level), the content for the coarsest level, else the
     /// previous level's result upsampled.
     public func startCanvas(for stage: PosterStage, previous: PlanarImage?, content: PlanarImage) -> PlanarImage {
+        // Every source here is in memory, and reading memory cannot fail.
+        try! startSource(for: stage, previous: previous, content: content).whole()
+    }
+
+    /// `startCanvas` as a source read per region: `previous` and `content` may be canvases on disk.
+    public func startSource(for stage: PosterStage, previous: ImageRegionSource?, content: ImageRegionSource) -> ImageRegionSource {
         if stage.pass > 0, let previous { return previous }
-        if let initial { return Resampler.resize(initial, width: stage.width, height: stage.height).clamped() }
+        if let initial { return ResizedImage(initial, width: stage.width, height: stage.height, clamp: true) }
         guard let previous, stage.level > 0 else { return content }
-        return Resampler.resize(previous, width: stage.width, height: stage.height).clamped()
+        return ResizedImage(previous, width: stage.width, height: stage.height, clamp: true)
     }
 
     /// The temporal target at a stage's size (nil without one, or when its weight is 0).
@@ -152,19 +164,41 @@ public struct PosterJob: Sendable {
     }
 
     /// The reference Grams that localise a tiled stage's tile targets (nil for the untiled first level, or
-    /// when `localTargets` is off).
-    public func stageReference(_ stage: PosterStage, start: PlanarImage, network: VGG19) -> GramTargets? {
+    /// when `localTargets` is off). The start canvas is read one tile at a time.
+    public func stageReference(_ stage: PosterStage, start: ImageRegionSource, network: VGG19) throws -> GramTargets? {
         guard localTargets, stage.level > 0 else { return nil }
-        return GramTargets.tileMean(network: network, canvas: start, plan: stage.plan, layers: options.loss.styleLayers.map(\.name))
+        return try GramTargets.tileMean(network: network, canvas: start, plan: stage.plan, layers: options.loss.styleLayers.map(\.name))
     }
 
     /// A stage's result: its tiles' cores (in tile order, whoever rendered them) blended over its start canvas.
     /// Blending in tile order makes the result the same however tiles were scheduled.
     public static func finish(_ stage: PosterStage, cores: [PlanarImage], start: PlanarImage) -> PlanarImage {
         precondition(cores.count == stage.plan.tiles.count, "every tile of the stage is needed")
-        var blender = TileBlender(width: stage.width, height: stage.height, overlap: stage.plan.overlap)
-        for (tile, core) in zip(stage.plan.tiles, cores) { blender.add(core, at: tile.core) }
-        return blender.result(fallback: start)
+        var out = start
+        // In memory: reading the cores and the start cannot fail.
+        try! finish(stage, start: start, stripRows: stage.height, core: { t, rows in
+            try cores[t].region(x: 0, y: rows.lowerBound, width: cores[t].width, height: rows.count)
+        }, emit: { _, strip in out = strip })
+        return out
+    }
+
+    /// A stage's result, strip by strip, for canvases too big to hold: `core(t, rows)` reads rows `rows` of tile
+    /// `t`'s core, and `emit(y, strip)` receives the blended rows from `y`, top to bottom. Each pixel is the same
+    /// whatever `stripRows` is.
+    public static func finish(_ stage: PosterStage, start: ImageRegionSource, stripRows: Int,
+                              core: (Int, Range<Int>) throws -> PlanarImage, emit: (Int, PlanarImage) throws -> Void) throws {
+        var y = 0
+        while y < stage.height {
+            let h = min(max(1, stripRows), stage.height - y)
+            var blender = TileBlender(width: stage.width, height: stage.height, overlap: stage.plan.overlap,
+                                      window: PixelRect(x: 0, y: y, width: stage.width, height: h))
+            for (t, tile) in stage.plan.tiles.enumerated() where tile.core.y < y + h && tile.core.maxY > y {
+                let rows = max(0, y - tile.core.y) ..< min(tile.core.height, y + h - tile.core.y)
+                blender.add(try core(t, rows), rows: rows, at: tile.core)
+            }
+            try emit(y, blender.result(fallback: try start.region(x: 0, y: y, width: stage.width, height: h)))
+            y += h
+        }
     }
 
     /// Renders in this process, tiles one after another. Returns the RGB result.
@@ -189,7 +223,7 @@ public struct PosterJob: Sendable {
             var opts = options
             opts.iterations = stage.iterations
             let renderer = TileRenderer(network: network, options: opts, targets: targets)
-            let reference = stageReference(stage, start: start, network: network)
+            let reference = try! stageReference(stage, start: start, network: network)  // in memory: cannot fail
             var cores: [PlanarImage] = []
             for tile in stage.plan.tiles {
                 cores.append(renderer.render(stage.task(tile), content: content, canvas: start, reference: reference,

@@ -157,11 +157,17 @@ struct CoordinatorCommand: ParsableCommand {
     var insecure = false
     @Option(help: "Largest frame a peer may send, in bytes; a peer that sends more is disconnected.")
     var maxMessageBytes = Int64(FarmProtocol.Limits.maxPayload)
+    @Option(help: ArgumentHelp("Hold a stage's content and start canvas in memory up to this size each (e.g. 256M, 1G, 0); "
+                               + "bigger ones are read from the state directory per tile and strip.", valueName: "bytes"))
+    var canvasMemory = "256M"
     @OptionGroup var dashboard: DashboardOptions
 
     func validate() throws {
         guard heartbeat >= 0.05, liveness >= 2, leaseSeconds >= 1, (1 ... 2).contains(credit) else {
             throw ValidationError("need --heartbeat ≥ 0.05, --liveness ≥ 2, --lease-seconds ≥ 1, --credit 1 or 2")
+        }
+        guard canvasMemory == "0" || ByteSize.parse(canvasMemory) != nil else {
+            throw ValidationError("--canvas-memory must be a size such as 256M, 1G or 0, got '\(canvasMemory)'")
         }
     }
 
@@ -175,6 +181,7 @@ struct CoordinatorCommand: ParsableCommand {
         config.scheduler.credit = credit
         config.scheduler.stragglerCopies = !noStragglerCopies
         config.maxMessageBytes = maxMessageBytes
+        config.canvasMemory = ByteSize.parse(canvasMemory) ?? 0
         switch (curveSecret, insecure) {
         case let (file?, false):
             guard !allow.isEmpty else { throw ValidationError("--curve-secret needs --allow with the workers' and clients' public keys") }

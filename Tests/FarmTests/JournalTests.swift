@@ -19,7 +19,7 @@ import Testing
             let j = try Journal(directory: dir)
             _ = try j.add(job: "a", spec: spec(), inputs: [[1, 2, 3], [4]])
             try j.tileFinished(job: "a", stage: 0, tile: 0, pixels: tile, worker: "w", seconds: 1)
-            try j.stageFinished(job: "a", stage: 0, canvas: tile)
+            try j.stageFinished(job: "a", stage: 0, width: 3, height: 2) { try $0.write(tile, y: 0) }
             try j.tileFinished(job: "a", stage: 1, tile: 4, pixels: tile, worker: "w", seconds: 1)
             try j.setState(job: "a", .running)
         }
@@ -27,9 +27,11 @@ import Testing
         let jobs = try j.jobs()
         #expect(jobs.count == 1 && jobs[0].spec == spec() && jobs[0].stage == 1 && jobs[0].state == .running)
         #expect(try Data(contentsOf: jobs[0].inputs[0]) == Data([1, 2, 3]))
-        #expect(try j.canvas(job: "a", stage: 0) == tile)
-        let finished = try j.finishedTiles(job: "a", stage: 1)
-        #expect(finished.tiles == [4: tile] && finished.forgotten.isEmpty)
+        #expect(try j.canvas(job: "a", stage: 0).whole() == tile)
+        var read: [Int: PlanarImage] = [:]
+        let finished = try j.finishedTiles(job: "a", stage: 1) { read[$0] = $1 }
+        #expect(read == [4: tile] && finished.done == [4] && finished.forgotten.isEmpty)
+        #expect(try j.tile(job: "a", stage: 1, tile: 4).region(x: 1, y: 1, width: 2, height: 1) == tile.cropped(x: 1, y: 1, width: 2, height: 1))
     }
 
     @Test func tornTileRecordsAreForgottenNotFatal() throws {
@@ -47,7 +49,19 @@ import Testing
         try Data([1, 2, 3]).write(to: jobDir.appendingPathComponent("s0-t3.px.tmp"))
         let reopened = try Journal(directory: dir)
         let finished = try reopened.finishedTiles(job: "a", stage: 0)
-        #expect(Array(finished.tiles.keys) == [0] && finished.forgotten.sorted() == [1, 2])
+        #expect(finished.done == [0] && finished.forgotten.sorted() == [1, 2])
         #expect(try reopened.finishedTiles(job: "a", stage: 0).forgotten.isEmpty, "the torn rows are gone")
+    }
+
+    @Test func aStageWhoseCanvasCannotBeWrittenLeavesNothingBehind() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let j = try Journal(directory: dir)
+        _ = try j.add(job: "a", spec: spec(), inputs: [[1]])
+        struct Broken: Error {}
+        #expect(throws: Broken.self) { try j.stageFinished(job: "a", stage: 0, width: 8, height: 8) { _ in throw Broken() } }
+        #expect(try j.jobs()[0].stage == 0, "the stage is not recorded as finished")
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("jobs/a").path)
+        #expect(left.allSatisfy { $0.hasPrefix("input-") }, "no canvas or temporary file: \(left)")
     }
 }

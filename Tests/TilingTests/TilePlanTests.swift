@@ -84,3 +84,27 @@ import Tiling
         #expect(SeamMetric.score(blocky, plan: plan) > 3)
     }
 }
+
+@Suite struct BlendWindowTests {
+    @Test(arguments: [1, 7, 31, 90]) func blendingStripByStripEqualsBlendingTheWholeCanvas(rows: Int) {
+        let w = 150, h = 90
+        let plan = TilePlan(width: w, height: h, tileSize: 64, overlap: 12, margin: 4)
+        let cores = plan.tiles.map { t in
+            PlanarImage(width: t.core.width, height: t.core.height, channels: 3,
+                        pixels: (0 ..< 3 * t.core.area).map { Float(($0 * 31 + t.index * 97) % 211) / 211 })
+        }
+        let fallback = PlanarImage(width: w, height: h, channels: 3, fill: 0.25)
+        var whole = TileBlender(width: w, height: h, overlap: 12)
+        for (t, core) in zip(plan.tiles, cores) { whole.add(core, at: t.core) }
+        let expected = whole.result(fallback: fallback)
+        var y = 0
+        while y < h {
+            let n = min(rows, h - y)
+            var strip = TileBlender(width: w, height: h, overlap: 12, window: PixelRect(x: 0, y: y, width: w, height: n))
+            for (t, core) in zip(plan.tiles, cores) { strip.add(core, at: t.core) }
+            #expect(strip.uncovered == 0)
+            #expect(strip.result(fallback: fallback.cropped(x: 0, y: y, width: w, height: n)) == expected.cropped(x: 0, y: y, width: w, height: n))
+            y += n
+        }
+    }
+}
