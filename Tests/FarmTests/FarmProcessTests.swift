@@ -228,10 +228,14 @@ enum SmallJob {
         #expect(cached.count == 1 && cached[0].hasSuffix(".sfw"))
     }
 
+    /// With `--canvas-memory 0` the coordinator holds no canvas in memory: content and start are resized per tile
+    /// and strip from the source and the journal's canvas on disk, stages are blended strip by strip, and the
+    /// output is written from the canvas file. The bytes must be those of the in-memory reference.
     @Test func coordinatorKilledAndRestartedResumesWithoutRedoingTiles() throws {
         let reference = try SmallJob.reference.get()
         let farm = try TestFarm()
-        try farm.startCoordinator()
+        let onDisk = ["--dashboard", "off", "--canvas-memory", "0"]
+        try farm.startCoordinator(extra: onDisk)
         try farm.startWorker()
         try farm.startWorker()
         let job = try SmallJob.submit(farm.client)
@@ -241,7 +245,7 @@ enum SmallJob {
         }.jobs[0]
         farm.coordinator!.signal(SIGKILL)
         farm.coordinator!.stop()
-        try farm.startCoordinator()
+        try farm.startCoordinator(extra: onDisk)
         let after = try farm.waitFor("the job to be restored", seconds: 20) { s in s.jobs.first?.state == .running }.jobs[0]
         #expect(after.tilesDone >= before.tilesDone, "finished tiles survive a kill -9 (before \(before.tilesDone), after \(after.tilesDone))")
         #expect(try farm.finish(job) == reference)

@@ -95,4 +95,29 @@ import Tiling
         // Measured: 0.080 free, 0.029 held.
         #expect(distance(held, target) < 0.5 * distance(free, target), "held \(distance(held, target)), free \(distance(free, target))")
     }
+
+    /// What the farm's coordinator does with a canvas too big to hold: the start resized per region from the
+    /// previous level's canvas, and the stage blended strip by strip, gives exactly the in-memory result.
+    @Test func aStageBlendedStripByStripFromSourcesEqualsTheInMemoryStage() throws {
+        let job = try Self.job(overlap: 8, margin: 4, shifted: true)
+        let stage = job.stages[1]  // the first tiled pass: its start is the coarse canvas upsampled
+        let coarse = job.content(for: job.stages[0]).clamped()
+        let start = job.startCanvas(for: stage, previous: coarse, content: job.content(for: stage))
+        let lazyStart = job.startSource(for: stage, previous: coarse, content: job.contentSource(for: stage))
+        #expect(try lazyStart.region(x: 17, y: 9, width: 101, height: 77) == start.cropped(x: 17, y: 9, width: 101, height: 77))
+        let cores = stage.plan.tiles.map { t in
+            PlanarImage(width: t.core.width, height: t.core.height, channels: 3,
+                        pixels: (0 ..< 3 * t.core.area).map { Float(($0 * 13 + t.index * 7) % 101) / 100 })
+        }
+        let expected = PosterJob.finish(stage, cores: cores, start: start)
+        for rows in [1, 23, 64] {
+            var out = PlanarImage(width: stage.width, height: stage.height, channels: 3, fill: -1)
+            try PosterJob.finish(stage, start: lazyStart, stripRows: rows, core: { t, r in
+                cores[t].cropped(x: 0, y: r.lowerBound, width: cores[t].width, height: r.count)
+            }, emit: { y, strip in
+                for c in 0 ..< 3 { for sy in 0 ..< strip.height { for x in 0 ..< strip.width { out[c, y + sy, x] = strip[c, sy, x] } } }
+            })
+            #expect(out == expected, "strips of \(rows) rows")
+        }
+    }
 }
