@@ -180,9 +180,21 @@ public final class Journal: @unchecked Sendable {
 
     /// Writes to a temporary file, fsyncs it and renames it into place.
     public static func writeDurably(_ data: Data, to url: URL) throws {
+        try replaceDurably(url) { try data.write(to: $0) }
+    }
+
+    /// Copies `file` to `url` the same way (a file of any size: it is not read into memory).
+    public static func copyDurably(_ file: URL, to url: URL) throws {
+        try replaceDurably(url) { tmp in
+            try? FileManager.default.removeItem(at: tmp)
+            try FileManager.default.copyItem(at: file, to: tmp)
+        }
+    }
+
+    static func replaceDurably(_ url: URL, write: (URL) throws -> Void) throws {
         // Unique per process: workers sharing a cache directory may write the same file at once.
         let tmp = url.appendingPathExtension("\(getpid()).tmp")
-        try data.write(to: tmp)
+        try write(tmp)
         let handle = try FileHandle(forWritingTo: tmp)
         try handle.synchronize()
         try handle.close()

@@ -27,6 +27,10 @@ struct FarmBenchCommand: ParsableCommand {
     var scale = ""
     @Option(help: "Median simulated tile time of the scale simulation, in seconds.") var tileSeconds = 10.0
     @Option(help: "Tiles per simulated worker in the scale simulation's job.") var tilesPerWorker = 4
+    @Option(help: "Comma-separated output sides for the canvas simulation, e.g. 4096,8192,16384,32768 (empty: skip it).")
+    var canvas = ""
+    @Option(help: "Simulated workers of the canvas simulation.") var canvasWorkers = 8
+    @Option(help: "The canvas simulation coordinator's --canvas-memory.") var canvasMemory = "256M"
     @Option(help: ArgumentHelp("Weights file (.sfw).", valueName: "path")) var weights: String?
 
     func run() throws {
@@ -35,6 +39,8 @@ struct FarmBenchCommand: ParsableCommand {
         if simulated > 0 { try throughput(weightsURL) }
         let counts = scale.split(separator: ",").compactMap { Int($0) }
         if !counts.isEmpty { try scaleSimulation(weightsURL, counts: counts, shape: tileTimes) }
+        let sides = canvas.split(separator: ",").compactMap { Int($0) }
+        if !sides.isEmpty { try canvasSimulation(weightsURL, sizes: sides) }
     }
 
     static func files() throws -> ([UInt8], [UInt8]) {

@@ -281,4 +281,26 @@ enum SmallJob {
         #expect(s.jobs[0].id == job && (s.jobs[0].detail ?? "").contains("content image"))
         #expect(throws: FarmClient.ClientError.self) { try farm.client.status(job: "nope") }
     }
+
+    /// Docs/operations.md, "Determinism": with one-thread workers the farm renders `render --threads 1`'s bytes.
+    /// Also covers the embedded farm handing its output over by copying the coordinator's file.
+    @Test func anEmbeddedFarmRendersTheBytesOfTheSingleProcessRender() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("embedded-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func render(_ name: String, _ extra: [String]) throws -> Data {
+            let out = dir.appendingPathComponent(name)
+            let child = try Child(["render", SmallJob.assets.appendingPathComponent("chelsea.png").path,
+                                   SmallJob.assets.appendingPathComponent("hokusai_great_wave.jpg").path, "-o", out.path,
+                                   "--width", "96", "--height", "64", "--coarse-size", "48", "--tile", "48", "--overlap", "8",
+                                   "--margin", "8", "--level-iterations", "6,4", "--style-size", "96", "--threads", "1"] + extra,
+                                  log: dir.appendingPathComponent(name + ".log"))
+            child.process.waitUntilExit()
+            #expect(child.process.terminationStatus == 0, Comment(rawValue: child.output))
+            return try Data(contentsOf: out)
+        }
+        let alone = try render("alone.png", [])
+        let farm = try render("farm.png", ["--local-farm", "1"])
+        #expect(alone.count > 1000 && farm == alone)
+    }
 }

@@ -1,0 +1,128 @@
+import ArgumentParser
+import CZmq
+import Farm
+import Foundation
+import Imaging
+import StyleCore
+import Tiling
+
+/// `stylefarm bench-farm --canvas 4096,8192,16384,32768`: the coordinator's memory against the output size.
+///
+/// One real coordinator process per size renders a square job of that side (coarse 512, then tiled levels of two
+/// passes each, 1024-px tiles) with simulated workers in this process: each answers an assignment at once with
+/// the tile's start canvas (the core of the start crop it was sent), so compute is replaced but every byte of
+/// canvas still flows through the coordinator, its journal and its output writer. The output is a 16-bit PNG of
+/// the content upsampled level by level. Reported per size: wall time, the coordinator's peak resident memory
+/// (VmHWM) and CPU, the state directory's peak disk use, and the output file's size.
+extension FarmBenchCommand {
+    func canvasSimulation(_ weightsURL: URL, sizes: [Int]) throws {
+        print("side    megapixels  tiles  wall_s  coord_peak_rss_MiB  coord_cpu_s  peak_disk_GiB  output_MiB")
+        for side in sizes {
+            let r = try simulateCanvas(side: side, weightsURL: weightsURL)
+            print(String(format: "%6d %10.0f %6d %7.0f %19.0f %12.0f %14.1f %11.0f", side, Double(side * side) / 1e6, r.tiles, r.wall,
+                         Double(r.peakRSS) / 1048576, r.cpu, Double(r.peakDisk) / 1073741824, Double(r.outputBytes) / 1048576))
+            fflush(stdout)
+        }
+    }
+
+    struct CanvasResult { var tiles: Int, wall: Double, peakRSS: Int, cpu: Double, peakDisk: Int, outputBytes: Int }
+
+    func simulateCanvas(side: Int, weightsURL: URL) throws -> CanvasResult {
+        let state = Self.temporaryState()
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: state) }
+        let endpoint = "tcp://127.0.0.1:\(Int.random(in: 20000 ... 32000))"
+        let coordinator = Process()
+        coordinator.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        coordinator.arguments = ["coordinator", "--bind", endpoint, "--state", state.path, "--weights", weightsURL.path, "--insecure",
+                                 "--dashboard", "off", "--heartbeat", "2", "--liveness", "10", "--canvas-memory", canvasMemory]
+        coordinator.standardError = FileHandle(forWritingAtPath: "/dev/stderr")
+        try coordinator.run()
+        defer {
+            coordinator.terminate()
+            coordinator.waitUntilExit()
+        }
+        let client = FarmClient(endpoint: endpoint, security: .plaintext, timeout: 30, retries: 3)
+        _ = try client.status()
+        var spec = Self.spec(width: side, height: side, coarse: 512, tile: 1024, overlap: 64, margin: 32, iterations: [1], localTargets: false)
+        spec.name = "canvas-\(side)"
+        let (content, style) = try Self.files()
+
+        let sockets = try (0 ..< canvasWorkers).map { i -> ZMQSocket in
+            let s = try ZMQSocket(.dealer)
+            try s.set(ZMQ_ROUTING_ID, bytes: Array("canvas\(i)".utf8))
+            try s.connect(endpoint)
+            _ = try s.send(Message(.ready, ReadyBody(name: "canvas\(i)", threads: 1, versions: FarmProtocol.versions, busy: [], cores: 1,
+                                                     memoryLimit: 1 << 40, speed: 1)).frames)
+            return s
+        }
+        let diskAtStart = Self.usedBytes(state)
+        var peakDisk = 0
+        let t0 = Date()
+        let id = try client.submit(spec, content: content, styles: [style])
+        var lastBeat = Date.distantPast, lastPoll = Date()
+        var done = false
+        while !done {
+            var idle = true
+            for s in sockets {
+                while let (frames, _) = try s.receive(timeout: 0), let m = try? Message(frames: frames) {
+                    idle = false
+                    guard m.command == .assign, let a = try? m.decode(AssignBody.self), m.payload.count >= 2 else { continue }
+                    _ = try s.send(Message(.result, ResultBody(lease: a.lease, seconds: 0, loss: 0),
+                                           payload: [Self.core(of: m.payload[1], tile: a.task.tile)]).frames)
+                }
+            }
+            if Date().timeIntervalSince(lastBeat) > 0.5 {
+                for s in sockets { _ = try s.send(Message(.heartbeat).frames) }
+                lastBeat = Date()
+                peakDisk = max(peakDisk, Self.usedBytes(state) - diskAtStart)
+            }
+            if Date().timeIntervalSince(lastPoll) > 2 {
+                done = try client.status(job: id).jobs.first?.state.isFinal ?? true
+                lastPoll = Date()
+            }
+            if idle { usleep(500) }
+        }
+        let wall = Date().timeIntervalSince(t0)
+        let final = try client.status(job: id).jobs[0]
+        guard final.state == .done else { throw ValidationError("canvas job \(final.state): \(final.detail ?? "")") }
+        let peakRSS = Self.peakRSS(pid: coordinator.processIdentifier)
+        let cpu = Self.cpuSeconds(pid: coordinator.processIdentifier)
+        let output = state.appendingPathComponent("jobs/\(id)/output.png")
+        // The PNG's header must say the requested size (the file is too big to decode here).
+        let header = try FileHandle(forReadingFrom: output).read(upToCount: 24) ?? Data()
+        func be32(_ o: Int) -> Int { header.count >= o + 4 ? header[o ..< o + 4].reduce(0) { $0 << 8 | Int($1) } : 0 }
+        guard be32(16) == side, be32(20) == side else { throw ValidationError("output header says \(be32(16))x\(be32(20)), not \(side)x\(side)") }
+        let bytes = (try FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
+        return CanvasResult(tiles: final.tilesTotal, wall: wall, peakRSS: peakRSS, cpu: cpu, peakDisk: peakDisk, outputBytes: bytes)
+    }
+
+    /// The core of a tile, cut from the float32 planar bytes of its render rectangle.
+    static func core(of render: [UInt8], tile: Tile) -> [UInt8] {
+        let r = tile.render, c = tile.core, row = 4 * c.width
+        var out = [UInt8](repeating: 0, count: 12 * c.area)
+        for ch in 0 ..< 3 {
+            for y in 0 ..< c.height {
+                let sourceRow: Int = ch * r.height + c.y - r.y + y
+                let from: Int = 4 * (sourceRow * r.width + c.x - r.x)
+                let to: Int = (ch * c.height + y) * row
+                out.replaceSubrange(to ..< to + row, with: render[from ..< from + row])
+            }
+        }
+        return out
+    }
+
+    /// Bytes in use on the file system that holds `url`.
+    static func usedBytes(_ url: URL) -> Int {
+        var s = statvfs()
+        guard statvfs(url.path, &s) == 0 else { return 0 }
+        return Int(s.f_blocks - s.f_bfree) * Int(s.f_frsize)
+    }
+
+    /// A process's peak resident memory (VmHWM in /proc/PID/status), in bytes.
+    static func peakRSS(pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+}
