@@ -697,12 +697,10 @@ public final class Coordinator: @unchecked Sendable {
     /// Bytes of one strip of a canvas when a stage is blended or written.
     static let stripBytes = 64 << 20
 
-    /// Where a finished job's output lies in the state directory (nil until the job is done): an embedded farm's
-    /// client copies it from there rather than fetching it over the socket, so outputs of any size arrive.
-    public func outputFile(job id: String) -> URL? {
-        guard let job = jobs[id], scheduler.state(of: id) == .done else { return nil }
-        return journal.outputURL(job: id, format: job.stored.spec.format)
-    }
+    /// Where a job's output is (or will be) written in the state directory: an embedded farm's client copies it
+    /// from there rather than fetching it over the socket, so outputs of any size arrive. A path only: safe to
+    /// call from any thread.
+    public func outputURL(job id: String, format: String) -> URL { journal.outputURL(job: id, format: format) }
 
     func restore() throws {
         for stored in try journal.jobs() { admit(stored) }

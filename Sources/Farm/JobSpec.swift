@@ -1,3 +1,4 @@
+import Foundation
 import Imaging
 import StyleCore
 
@@ -17,6 +18,11 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var dpi: Double?
     /// "png" or "tiff".
     public var format: String
+
+    /// The `format` for an output path: "tiff" for .tif/.tiff, else "png".
+    public static func format(for output: URL) -> String {
+        ["tif", "tiff"].contains(output.pathExtension.lowercased()) ? "tiff" : "png"
+    }
     /// A video frame: the submit carries the start image (the previous frame's result, warped) after the
     /// styles, and with `temporalMask` also the temporal loss's mask; only the output level is rendered.
     public var frame: FrameInputs?

@@ -65,10 +65,9 @@ extension RenderArguments {
         let target = try outputSize(content: contentImage)
         let blank = PlanarImage(width: 1, height: 1, channels: 3, fill: 0)
         let poster = try posterJob(content: blank, styles: weights.map { (blank, $0) }, width: target.width, height: target.height)
-        let ext = URL(fileURLWithPath: output).pathExtension.lowercased()
         let spec = JobSpec(name: name, priority: priority, poster: poster.settings, styleWeights: weights, crop: target.crop,
                            preserveColors: preserveColors, bitDepth: bitDepth, dpi: target.dpi,
-                           format: ext == "tif" || ext == "tiff" ? "tiff" : "png")
+                           format: JobSpec.format(for: URL(fileURLWithPath: output)))
         try spec.validate()
         return (spec, [UInt8](try Data(contentsOf: contentURL)), try styleURLs.map { [UInt8](try Data(contentsOf: $0)) })
     }
@@ -96,8 +95,8 @@ enum FarmWait {
         guard final.state == .done else {
             throw ValidationError("job \(id) \(final.state.rawValue): \(final.detail ?? "no reason given")")
         }
-        if let localFarm, let file = localFarm.coordinator.outputFile(job: id) {
-            try Journal.copyDurably(file, to: output)  // same machine: a gigapixel output is bigger than any message
+        if let localFarm {  // same machine: copy the file (a gigapixel output is bigger than any message)
+            try Journal.copyDurably(localFarm.coordinator.outputURL(job: id, format: JobSpec.format(for: output)), to: output)
         } else {
             try Journal.writeDurably(Data(try client.output(job: id)), to: output)
         }
