@@ -31,7 +31,12 @@ struct FarmBenchCommand: ParsableCommand {
     var canvas = ""
     @Option(help: "Simulated workers of the canvas simulation.") var canvasWorkers = 8
     @Option(help: "The canvas simulation coordinator's --canvas-memory.") var canvasMemory = "256M"
+    @Option(help: "The canvas simulation's output format: png or tiff.") var canvasFormat = "png"
     @Option(help: ArgumentHelp("Weights file (.sfw).", valueName: "path")) var weights: String?
+
+    func validate() throws {
+        guard ["png", "tiff"].contains(canvasFormat) else { throw ValidationError("--canvas-format must be png or tiff") }
+    }
 
     func run() throws {
         let weightsURL = WeightsLocation.resolve(explicit: weights)
@@ -118,6 +123,19 @@ struct FarmBenchCommand: ParsableCommand {
         let client = FarmClient(endpoint: endpoint, security: farm.clientSecurity)
         let id = try client.submit(spec, content: content, styles: [style])
         let t0 = Date()
+        try Self.answerAtOnce(sockets, client: client, job: id) { a, _ in [UInt8](repeating: 0, count: 12 * a.task.tile.core.area) }
+        let wall = Date().timeIntervalSince(t0)
+        let s = farm.coordinator.stats
+        let final = try client.status(job: id).jobs[0]
+        print(String(format: "throughput: %d simulated workers, %dx%d in 48-px tiles: %d tiles (%@) in %.1f s: %.0f tile results/s, "
+            + "%.0f tile messages/s (assign + result), journal included", simulated, throughputSize, throughputSize, s.results,
+                     final.state.rawValue, wall, Double(s.results) / wall, Double(s.tileMessages) / wall))
+    }
+
+    /// Simulated workers on `sockets` that answer every assignment at once with `answer`'s result payload, and
+    /// heartbeat every 0.5 s (then also calling `tick`), until the job ends.
+    static func answerAtOnce(_ sockets: [ZMQSocket], client: FarmClient, job id: String,
+                             tick: () -> Void = {}, answer: (AssignBody, Message) -> [UInt8]) throws {
         var lastBeat = Date.distantPast, lastPoll = Date()
         var done = false
         while !done {
@@ -126,14 +144,13 @@ struct FarmBenchCommand: ParsableCommand {
                 while let (frames, _) = try s.receive(timeout: 0), let m = try? Message(frames: frames) {
                     idle = false
                     guard m.command == .assign, let a = try? m.decode(AssignBody.self) else { continue }
-                    let core = a.task.tile.core
-                    _ = try s.send(Message(.result, ResultBody(lease: a.lease, seconds: 0, loss: 0),
-                                           payload: [[UInt8](repeating: 0, count: 12 * core.area)]).frames)
+                    _ = try s.send(Message(.result, ResultBody(lease: a.lease, seconds: 0, loss: 0), payload: [answer(a, m)]).frames)
                 }
             }
             if Date().timeIntervalSince(lastBeat) > 0.5 {
                 for s in sockets { _ = try s.send(Message(.heartbeat).frames) }
                 lastBeat = Date()
+                tick()
             }
             if Date().timeIntervalSince(lastPoll) > 0.5 {
                 done = try client.status(job: id).jobs.first?.state.isFinal ?? true
@@ -141,11 +158,24 @@ struct FarmBenchCommand: ParsableCommand {
             }
             if idle { usleep(200) }
         }
-        let wall = Date().timeIntervalSince(t0)
-        let s = farm.coordinator.stats
-        let final = try client.status(job: id).jobs[0]
-        print(String(format: "throughput: %d simulated workers, %dx%d in 48-px tiles: %d tiles (%@) in %.1f s: %.0f tile results/s, "
-            + "%.0f tile messages/s (assign + result), journal included", simulated, throughputSize, throughputSize, s.results,
-                     final.state.rawValue, wall, Double(s.results) / wall, Double(s.tileMessages) / wall))
+    }
+
+    /// A coordinator process on `endpoint` (plaintext, no dashboard, heartbeat 2 s), stopped by `stop`.
+    static func coordinatorProcess(endpoint: String, state: URL, weights: URL, extra: [String], stderr: FileHandle?) throws -> Process {
+        let coordinator = Process()
+        coordinator.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        coordinator.arguments = ["coordinator", "--bind", endpoint, "--state", state.path, "--weights", weights.path, "--insecure",
+                                 "--dashboard", "off", "--heartbeat", "2"] + extra
+        coordinator.standardError = stderr ?? FileHandle.nullDevice
+        try coordinator.run()
+        return coordinator
+    }
+}
+
+extension Process {
+    /// Terminates the process and waits for it.
+    func stop() {
+        terminate()
+        waitUntilExit()
     }
 }

@@ -11,8 +11,8 @@ import Tiling
 /// One real coordinator process per size renders a square job of that side (coarse 512, then tiled levels of two
 /// passes each, 1024-px tiles) with simulated workers in this process: each answers an assignment at once with
 /// the tile's start canvas (the core of the start crop it was sent), so compute is replaced but every byte of
-/// canvas still flows through the coordinator, its journal and its output writer. The output is a 16-bit PNG of
-/// the content upsampled level by level. Reported per size: wall time, the coordinator's peak resident memory
+/// canvas still flows through the coordinator, its journal and its output writer. The output is a 16-bit PNG
+/// (or TIFF, `--canvas-format tiff`) of the content upsampled level by level. Reported per size: wall time, the coordinator's peak resident memory
 /// (VmHWM) and CPU, the state directory's peak disk use, and the output file's size.
 extension FarmBenchCommand {
     func canvasSimulation(_ weightsURL: URL, sizes: [Int]) throws {
@@ -32,20 +32,15 @@ extension FarmBenchCommand {
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: state) }
         let endpoint = "tcp://127.0.0.1:\(Int.random(in: 20000 ... 32000))"
-        let coordinator = Process()
-        coordinator.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        coordinator.arguments = ["coordinator", "--bind", endpoint, "--state", state.path, "--weights", weightsURL.path, "--insecure",
-                                 "--dashboard", "off", "--heartbeat", "2", "--liveness", "10", "--canvas-memory", canvasMemory]
-        coordinator.standardError = FileHandle(forWritingAtPath: "/dev/stderr")
-        try coordinator.run()
-        defer {
-            coordinator.terminate()
-            coordinator.waitUntilExit()
-        }
+        let coordinator = try Self.coordinatorProcess(endpoint: endpoint, state: state, weights: weightsURL,
+                                                      extra: ["--liveness", "10", "--canvas-memory", canvasMemory],
+                                                      stderr: FileHandle.standardError)
+        defer { coordinator.stop() }
         let client = FarmClient(endpoint: endpoint, security: .plaintext, timeout: 30, retries: 3)
         _ = try client.status()
         var spec = Self.spec(width: side, height: side, coarse: 512, tile: 1024, overlap: 64, margin: 32, iterations: [1], localTargets: false)
         spec.name = "canvas-\(side)"
+        spec.format = canvasFormat
         let (content, style) = try Self.files()
 
         let sockets = try (0 ..< canvasWorkers).map { i -> ZMQSocket in
@@ -60,39 +55,26 @@ extension FarmBenchCommand {
         var peakDisk = 0
         let t0 = Date()
         let id = try client.submit(spec, content: content, styles: [style])
-        var lastBeat = Date.distantPast, lastPoll = Date()
-        var done = false
-        while !done {
-            var idle = true
-            for s in sockets {
-                while let (frames, _) = try s.receive(timeout: 0), let m = try? Message(frames: frames) {
-                    idle = false
-                    guard m.command == .assign, let a = try? m.decode(AssignBody.self), m.payload.count >= 2 else { continue }
-                    _ = try s.send(Message(.result, ResultBody(lease: a.lease, seconds: 0, loss: 0),
-                                           payload: [Self.core(of: m.payload[1], tile: a.task.tile)]).frames)
-                }
-            }
-            if Date().timeIntervalSince(lastBeat) > 0.5 {
-                for s in sockets { _ = try s.send(Message(.heartbeat).frames) }
-                lastBeat = Date()
-                peakDisk = max(peakDisk, Self.usedBytes(state) - diskAtStart)
-            }
-            if Date().timeIntervalSince(lastPoll) > 2 {
-                done = try client.status(job: id).jobs.first?.state.isFinal ?? true
-                lastPoll = Date()
-            }
-            if idle { usleep(500) }
+        try Self.answerAtOnce(sockets, client: client, job: id, tick: { peakDisk = max(peakDisk, Self.usedBytes(state) - diskAtStart) }) { a, m in
+            m.payload.count >= 2 ? Self.core(of: m.payload[1], tile: a.task.tile) : []  // no start crop: a bad result, refused
         }
         let wall = Date().timeIntervalSince(t0)
         let final = try client.status(job: id).jobs[0]
         guard final.state == .done else { throw ValidationError("canvas job \(final.state): \(final.detail ?? "")") }
         let peakRSS = Self.peakRSS(pid: coordinator.processIdentifier)
         let cpu = Self.cpuSeconds(pid: coordinator.processIdentifier)
-        let output = state.appendingPathComponent("jobs/\(id)/output.png")
-        // The PNG's header must say the requested size (the file is too big to decode here).
+        let output = state.appendingPathComponent("jobs/\(id)/output.\(canvasFormat)")
         let header = try FileHandle(forReadingFrom: output).read(upToCount: 24) ?? Data()
-        func be32(_ o: Int) -> Int { header.count >= o + 4 ? header[o ..< o + 4].reduce(0) { $0 << 8 | Int($1) } : 0 }
-        guard be32(16) == side, be32(20) == side else { throw ValidationError("output header says \(be32(16))x\(be32(20)), not \(side)x\(side)") }
+        if canvasFormat == "png" {
+            // The PNG's header must say the requested size (the file is too big to decode here).
+            func be32(_ o: Int) -> Int { header.count >= o + 4 ? header[o ..< o + 4].reduce(0) { $0 << 8 | Int($1) } : 0 }
+            guard be32(16) == side, be32(20) == side else { throw ValidationError("output header says \(be32(16))x\(be32(20)), not \(side)x\(side)") }
+        } else {
+            // Little-endian TIFF: 42 classic, 43 BigTIFF (past 4 GiB of samples).
+            let version = header.count >= 4 && header.prefix(2) == Data("II".utf8) ? Int(header[2]) : 0
+            guard version == 42 || version == 43 else { throw ValidationError("output is not a little-endian TIFF") }
+            print("output: \(version == 43 ? "BigTIFF" : "classic TIFF")")
+        }
         let bytes = (try FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
         return CanvasResult(tiles: final.tilesTotal, wall: wall, peakRSS: peakRSS, cpu: cpu, peakDisk: peakDisk, outputBytes: bytes)
     }

@@ -64,16 +64,8 @@ extension FarmBenchCommand {
         defer { try? FileManager.default.removeItem(at: state) }
         let port = Int.random(in: 20000 ... 32000)
         let endpoint = "tcp://127.0.0.1:\(port)"
-        let coordinator = Process()
-        coordinator.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        coordinator.arguments = ["coordinator", "--bind", endpoint, "--state", state.path, "--weights", weightsURL.path, "--insecure",
-                                 "--dashboard", "off", "--heartbeat", "2", "--liveness", "5"]
-        coordinator.standardError = FileHandle.nullDevice
-        try coordinator.run()
-        defer {
-            coordinator.terminate()
-            coordinator.waitUntilExit()
-        }
+        let coordinator = try Self.coordinatorProcess(endpoint: endpoint, state: state, weights: weightsURL, extra: ["--liveness", "5"], stderr: nil)
+        defer { coordinator.stop() }
         let client = FarmClient(endpoint: endpoint, security: .plaintext, timeout: 10, retries: 3)
         _ = try client.status()
 
