@@ -174,7 +174,7 @@ public final class Journal: @unchecked Sendable {
         guard bytes.count >= DiskImage.headerBytes, Array(bytes.prefix(4)) == DiskImage.magic else { throw JournalError.corrupt("not an SFPX file") }
         func u32(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 | Int(bytes[o + 2]) << 16 | Int(bytes[o + 3]) << 24 }
         let (w, h, c) = (u32(4), u32(8), u32(12))
-        guard w > 0, h > 0, c > 0, bytes.count == 16 + 4 * w * h * c else { throw JournalError.corrupt("SFPX size mismatch") }
+        guard w > 0, h > 0, c > 0, bytes.count == DiskImage.headerBytes + 4 * w * h * c else { throw JournalError.corrupt("SFPX size mismatch") }
         return try PixelCodec.decode(Array(bytes[DiskImage.headerBytes...]), width: w, height: h, channels: c)
     }
 
