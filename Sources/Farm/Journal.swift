@@ -39,6 +39,19 @@ public final class Journal: @unchecked Sendable {
                 """)
         }
         try migrator.migrate(db)
+        removeTemporaryFiles()
+    }
+
+    /// Deletes what a coordinator killed mid-write left: temporary files are never state (every file is written
+    /// under a temporary name and renamed), and a gigapixel canvas's is gigabytes.
+    func removeTemporaryFiles() {
+        let fm = FileManager.default, jobs = directory.appendingPathComponent("jobs")
+        for job in (try? fm.contentsOfDirectory(atPath: jobs.path)) ?? [] {
+            let dir = jobs.appendingPathComponent(job)
+            for name in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] where name.hasSuffix(".tmp") {
+                try? fm.removeItem(at: dir.appendingPathComponent(name))
+            }
+        }
     }
 
     func jobDirectory(_ id: String) -> URL { directory.appendingPathComponent("jobs/\(id)") }

@@ -51,6 +51,7 @@ import Testing
         let finished = try reopened.finishedTiles(job: "a", stage: 0)
         #expect(finished.done == [0] && finished.forgotten.sorted() == [1, 2])
         #expect(try reopened.finishedTiles(job: "a", stage: 0).forgotten.isEmpty, "the torn rows are gone")
+        #expect(!FileManager.default.fileExists(atPath: jobDir.appendingPathComponent("s0-t3.px.tmp").path), "the temporary file is gone")
     }
 
     @Test func aStageWhoseCanvasCannotBeWrittenLeavesNothingBehind() throws {
