@@ -176,19 +176,16 @@ public final class Journal: @unchecked Sendable {
     /// Raw pixels in the SFPX format (`DiskImage`): "SFPX", width, height, channels (UInt32 little-endian), then
     /// float32 little-endian.
     static func encode(_ image: PlanarImage) -> Data {
-        var d = Data(DiskImage.magic)
-        for v in [image.width, image.height, image.channels] { withUnsafeBytes(of: UInt32(v).littleEndian) { d.append(contentsOf: $0) } }
+        var d = Data(DiskImage.header(width: image.width, height: image.height, channels: image.channels))
         image.pixels.withUnsafeBytes { d.append(contentsOf: $0) }
         return d
     }
 
     static func decode(_ data: Data) throws -> PlanarImage {
         let bytes = [UInt8](data)
-        guard bytes.count >= DiskImage.headerBytes, Array(bytes.prefix(4)) == DiskImage.magic else { throw JournalError.corrupt("not an SFPX file") }
-        func u32(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 | Int(bytes[o + 2]) << 16 | Int(bytes[o + 3]) << 24 }
-        let (w, h, c) = (u32(4), u32(8), u32(12))
-        guard w > 0, h > 0, c > 0, bytes.count == DiskImage.headerBytes + 4 * w * h * c else { throw JournalError.corrupt("SFPX size mismatch") }
-        return try PixelCodec.decode(Array(bytes[DiskImage.headerBytes...]), width: w, height: h, channels: c)
+        guard let shape = DiskImage.shape(header: bytes) else { throw JournalError.corrupt("not an SFPX file") }
+        guard bytes.count == shape.byteCount else { throw JournalError.corrupt("SFPX size mismatch") }
+        return try PixelCodec.decode(Array(bytes[DiskImage.headerBytes...]), width: shape.width, height: shape.height, channels: shape.channels)
     }
 
     /// Writes to a temporary file, fsyncs it and renames it into place.

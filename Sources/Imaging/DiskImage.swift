@@ -28,31 +28,28 @@ public final class DiskImage: ImageRegionSource, @unchecked Sendable {
         let fd = open(url.path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DiskImageError(url, "cannot create: \(Self.lastError())") }
         let image = DiskImage(url: url, fd: fd, width: width, height: height, channels: channels)
-        var header = magic
-        for v in [width, height, channels] { withUnsafeBytes(of: UInt32(v).littleEndian) { header += $0 } }
-        try image.writeAll(header, at: 0)
+        try image.writeAll(header(width: width, height: height, channels: channels), at: 0)
         guard ftruncate(fd, off_t(headerBytes + 4 * width * height * channels)) == 0 else {
             throw DiskImageError(url, "cannot size to \(4 * width * height * channels) bytes: \(Self.lastError())")
         }
         return image
     }
 
-    /// Opens an existing SFPX file, checking its header against its size.
-    public init(opening url: URL, writable: Bool = false) throws {
-        let fd = open(url.path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
+    /// Opens an existing SFPX file for reading, checking its header against its size.
+    public init(opening url: URL) throws {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw DiskImageError(url, "cannot open: \(Self.lastError())") }
         var header = [UInt8](repeating: 0, count: Self.headerBytes)
         var st = stat()
         let got = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Self.headerBytes, 0) }
-        func u32(_ o: Int) -> Int { Int(header[o]) | Int(header[o + 1]) << 8 | Int(header[o + 2]) << 16 | Int(header[o + 3]) << 24 }
-        guard got == Self.headerBytes, Array(header.prefix(4)) == Self.magic, fstat(fd, &st) == 0 else {
+        guard got == Self.headerBytes, let shape = Self.shape(header: header), fstat(fd, &st) == 0 else {
             close(fd)
             throw DiskImageError(url, "not an SFPX file")
         }
-        (width, height, channels) = (u32(4), u32(8), u32(12))
-        guard width > 0, height > 0, channels > 0, Int(st.st_size) == Self.headerBytes + 4 * width * height * channels else {
+        (width, height, channels) = (shape.width, shape.height, shape.channels)
+        guard Int(st.st_size) == shape.byteCount else {
             close(fd)
-            throw DiskImageError(url, "SFPX size mismatch: \(st.st_size) bytes for \(u32(4))x\(u32(8))x\(u32(12))")
+            throw DiskImageError(url, "SFPX size mismatch: \(st.st_size) bytes for \(width)x\(height)x\(channels)")
         }
         self.url = url
         self.fd = fd
@@ -63,6 +60,24 @@ public final class DiskImage: ImageRegionSource, @unchecked Sendable {
     }
 
     deinit { close(fd) }
+
+    /// The SFPX header of a `width` x `height` x `channels` image.
+    public static func header(width: Int, height: Int, channels: Int) -> [UInt8] {
+        var header = magic
+        for v in [width, height, channels] { withUnsafeBytes(of: UInt32(v).littleEndian) { header += $0 } }
+        return header
+    }
+
+    /// The shape an SFPX header (at least `headerBytes` bytes) gives, and the whole file's size in bytes; nil if
+    /// the bytes are not an SFPX header of a non-empty image.
+    public static func shape(header: some Collection<UInt8>) -> (width: Int, height: Int, channels: Int, byteCount: Int)? {
+        let bytes = Array(header.prefix(headerBytes))
+        guard bytes.count == headerBytes, Array(bytes.prefix(4)) == magic else { return nil }
+        func u32(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 | Int(bytes[o + 2]) << 16 | Int(bytes[o + 3]) << 24 }
+        let (w, h, c) = (u32(4), u32(8), u32(12))
+        guard w > 0, h > 0, c > 0 else { return nil }
+        return (w, h, c, headerBytes + 4 * w * h * c)
+    }
 
     func offset(_ c: Int, _ y: Int, _ x: Int) -> off_t { off_t(Self.headerBytes + 4 * ((c * height + y) * width + x)) }
 

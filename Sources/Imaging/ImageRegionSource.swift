@@ -11,7 +11,7 @@ public protocol ImageRegionSource: Sendable {
 
 extension PlanarImage: ImageRegionSource {
     public func region(x: Int, y: Int, width: Int, height: Int) throws -> PlanarImage {
-        x == 0 && y == 0 && width == self.width && height == self.height ? self : cropped(x: x, y: y, width: width, height: height)
+        cropped(x: x, y: y, width: width, height: height)
     }
 }
 

@@ -53,11 +53,13 @@ public struct PlanarImage: Sendable, Equatable {
         }
     }
 
-    /// The rectangle at (`x`, `y`) of size `width` x `height`, all channels. The rectangle must lie inside the image.
+    /// The rectangle at (`x`, `y`) of size `width` x `height`, all channels. The rectangle must lie inside the image;
+    /// the whole image is returned as it is (no copy).
     public func cropped(x: Int, y: Int, width: Int, height: Int) -> PlanarImage {
         precondition(x >= 0 && y >= 0 && width >= 0 && height >= 0 && x + width <= self.width &&
                      y + height <= self.height,
                      "crop \(width)x\(height)+\(x)+\(y) outside \(self.width)x\(self.height)")
+        if x == 0 && y == 0 && width == self.width && height == self.height { return self }
         var out = [Float]()
         out.reserveCapacity(width * height * channels)
         for c in 0..<channels {

@@ -11,9 +11,7 @@ public enum Resampler {
     public static func resize(_ image: PlanarImage, width: Int, height: Int) -> PlanarImage {
         precondition(image.width > 0 && image.height > 0, "cannot resize an empty image")
         let plan = Plan(inputWidth: image.width, inputHeight: image.height, width: width, height: height)
-        return plan.region(x: 0, y: 0, width: width, height: height, channels: image.channels) { x, y, w, h in
-            x == 0 && y == 0 && w == image.width && h == image.height ? image : image.cropped(x: x, y: y, width: w, height: h)
-        }
+        return plan.region(x: 0, y: 0, width: width, height: height, channels: image.channels, read: image.cropped)
     }
 
     /// A resize from one size to another: its two weight tables and the order of its passes. `region` computes
