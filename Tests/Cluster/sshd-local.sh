@@ -26,7 +26,10 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
+AcceptEnv OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 CONF
 /usr/sbin/sshd -f "$D/sshd_config" -E "$D/sshd.log"
 for _ in $(seq 1 50); do [ -s "$D/sshd.pid" ] && break; sleep 0.1; done
-echo "-p $PORT -i $D/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+# The "remote" hosts are this machine: the farm they run must use the BLAS kernel the test's own reference
+# render used, so an OPENBLAS_CORETYPE set for the test reaches them too (sshd passes no environment by default).
+echo "-p $PORT -i $D/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o SendEnv=OPENBLAS_CORETYPE -o SendEnv=OPENBLAS_L2_SIZE"

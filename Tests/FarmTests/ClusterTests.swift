@@ -75,7 +75,8 @@ import Testing
                let e = show.range(of: #"ExitCode=[0-9:]+"#, options: .regularExpression) {
                 state = "\(show[j].dropFirst(9)) \(show[e].dropFirst(9))"
             }
-            if !state.hasPrefix("PENDING"), !state.hasPrefix("RUNNING"), !state.isEmpty { break }
+            // COMPLETING: the batch script has ended but Slurm is still tearing its steps down.
+            if let word = state.split(separator: " ").first, !["PENDING", "CONFIGURING", "RUNNING", "COMPLETING"].contains(word) { break }
             Thread.sleep(forTimeInterval: 0.5)
         }
         let log = (try? String(contentsOf: dir.appendingPathComponent("slurm-\(id).out"), encoding: .utf8)) ?? ""

@@ -6,7 +6,9 @@ import Testing
 import VGGWeights
 
 /// Straggler copies and memory limits on a real farm on loopback (Docs/protocol.md, "Scheduling").
-@Suite(.serialized, .timeLimit(.minutes(5))) struct PlacementFarmTests {
+/// Limits per test (Docs/testing.md): the straggler test renders the small job twice with a worker slowed
+/// tenfold, and a third time when it is the first to need `SmallJob.reference`.
+@Suite(.serialized) struct PlacementFarmTests {
     /// Renders the small job with a worker 10 times slower (`--slowdown`) holding the coarse level's one tile, then
     /// a normal worker joining; returns the output and the seconds from submit to done. Without copies the whole
     /// job waits for the slow worker's coarse tile; with them the normal worker races it. (Which worker held the
@@ -24,7 +26,7 @@ import VGGWeights
         return (bytes, Date().timeIntervalSince(start), farm.coordinator?.output ?? "")
     }
 
-    @Test func stragglerCopiesCutTheWallTimeAndKeepTheBytes() throws {
+    @Test(.timeLimit(.minutes(10))) func stragglerCopiesCutTheWallTimeAndKeepTheBytes() throws {
         let reference = try SmallJob.reference.get()
         let without = try renderWithASlowWorker(copies: false)
         let with = try renderWithASlowWorker(copies: true)
@@ -35,7 +37,7 @@ import VGGWeights
         #expect(with.seconds < 0.9 * without.seconds, "with copies \(with.seconds) s, without \(without.seconds) s")
     }
 
-    @Test func aWorkerNeverGetsATileBeyondItsMemoryLimit() throws {
+    @Test(.timeLimit(.minutes(5))) func aWorkerNeverGetsATileBeyondItsMemoryLimit() throws {
         // Each tile's planned peak, as the coordinator computes it.
         let network = VGG19(weights: try WeightsFile.read(WeightsLocation.resolve()))
         let blank = PlanarImage(width: 1, height: 1, channels: 3, fill: 0)
