@@ -14,10 +14,13 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 install_system_packages "${STYLEFARM_TEST_APT_PACKAGES[@]}"
 install_kubernetes_validate
-build_release
+# The tests with everything else, in one release build: `swift test -c release` alone would compile every module
+# a second time with testing enabled (the tests need no @testable import).
+echo "==> swift build -c release --build-tests"
+swift build -c release --build-tests
 install_weights
 PROCESS_SUITES='^FarmTests\.(FarmProcessTests|PartitionTests|DashboardTests|PlacementFarmTests|SecurityTests|ClusterTests|VideoFarmTests)/'
 echo "==> swift test -c release (in-process suites, in parallel)"
-swift test -c release --skip "$PROCESS_SUITES"
+swift test -c release --skip-build --skip "$PROCESS_SUITES"
 echo "==> swift test -c release (suites that start processes, one test at a time)"
 swift test -c release --skip-build --no-parallel --filter "$PROCESS_SUITES"
