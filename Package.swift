@@ -41,22 +41,39 @@ let package = Package(
         .target(name: "StyleCore", dependencies: ["COpenBLAS", "VGGWeights", "Imaging", "Tiling"]),
         // Video: frame sequences, dense optical flow, consistency masks, the flicker metric (pure, no compute core).
         .target(name: "Video", dependencies: ["Imaging"]),
-        // The render farm: protocol, scheduler, journal, coordinator, worker, client over ZeroMQ.
-        .target(name: "Farm", dependencies: [
-            "CZmq", "Imaging", "StyleCore", "Tiling", "VGGWeights",
-            .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "Crypto", package: "swift-crypto"),
+        // The render farm, one concern per target (Docs/architecture.md, "The farm's targets").
+        // Messages, identifiers, the job description, limits and codecs: what crosses the wire. No I/O.
+        .target(name: "FarmProtocol", dependencies: [
+            "Imaging", "StyleCore", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // The only target that imports libzmq: sockets, CURVE keys, the ZAP handler, handshake monitoring.
+        .target(name: "FarmTransport", dependencies: ["CZmq"]),
+        // The pure scheduling state machine: jobs' tiles, workers, leases, credit, blocklists, copies.
+        .target(name: "FarmScheduler", dependencies: ["FarmProtocol"]),
+        // What the farm shows: snapshots, previews, swift-metrics counters with a Prometheus registry.
+        .target(name: "FarmMonitor", dependencies: [
+            "FarmProtocol",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
-        // The coordinator's web dashboard, JSON API and /metrics (Hummingbird).
+        // The coordinator: the scheduler, the journal (GRDB), the jobs' canvases, the embedded farm.
+        .target(name: "FarmCoordinator", dependencies: [
+            "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "Imaging", "StyleCore", "Tiling", "VGGWeights",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // A worker: renders leased tiles with the compute core. No GRDB, no Prometheus.
+        .target(name: "FarmWorker", dependencies: ["FarmProtocol", "FarmTransport", "Imaging", "StyleCore", "VGGWeights"]),
+        // Submitting, watching, cancelling and fetching jobs.
+        .target(name: "FarmClient", dependencies: ["FarmProtocol", "FarmTransport"]),
+        // The coordinator's web dashboard, JSON API and /metrics (Hummingbird); it reads the monitor alone.
         .target(name: "Dashboard", dependencies: [
-            "Farm",
+            "FarmMonitor",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         // Subcommands, kept in a library so tests can drive them in-process.
         .target(name: "StyleFarmCLI", dependencies: [
-            "CZmq", "Imaging", "VGGWeights", "StyleCore", "Tiling", "Farm", "Dashboard", "Video",
+            "Imaging", "VGGWeights", "StyleCore", "Tiling", "Video",
+            "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient", "Dashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
@@ -69,7 +86,10 @@ let package = Package(
         .testTarget(name: "TilingTests", dependencies: ["Tiling", "Imaging"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "Imaging"]),
         .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI"]),
-        .testTarget(name: "FarmTests", dependencies: ["Farm", "StyleCore", "Imaging", "Tiling"]),
+        .testTarget(name: "FarmTests", dependencies: [
+            "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient",
+            "StyleCore", "Imaging", "Tiling", "Video",
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,4 +1,4 @@
-import Farm
+import FarmMonitor
 import Foundation
 import Hummingbird
 

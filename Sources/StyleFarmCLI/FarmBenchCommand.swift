@@ -1,6 +1,8 @@
 import ArgumentParser
-import CZmq
-import Farm
+import FarmClient
+import FarmCoordinator
+import FarmProtocol
+import FarmTransport
 import Foundation
 import Imaging
 import StyleCore
@@ -114,7 +116,7 @@ struct FarmBenchCommand: ParsableCommand {
         let sockets = try (0 ..< simulated).map { i -> ZMQSocket in
             let s = try ZMQSocket(.dealer)
             try farm.clientSecurity.apply(to: s)
-            try s.set(ZMQ_ROUTING_ID, bytes: Array("sim\(i)".utf8))
+            try s.setRoutingID(Array("sim\(i)".utf8))
             try s.connect(endpoint)
             _ = try s.send(Message(.ready, ReadyBody(name: "sim\(i)", threads: 1, versions: FarmProtocol.versions, weights: nil,
                                                      busy: [])).frames)

@@ -1,6 +1,7 @@
 import ArgumentParser
-import CZmq
-import Farm
+import FarmClient
+import FarmProtocol
+import FarmTransport
 import Foundation
 import Imaging
 import StyleCore
@@ -45,7 +46,7 @@ extension FarmBenchCommand {
 
         let sockets = try (0 ..< canvasWorkers).map { i -> ZMQSocket in
             let s = try ZMQSocket(.dealer)
-            try s.set(ZMQ_ROUTING_ID, bytes: Array("canvas\(i)".utf8))
+            try s.setRoutingID(Array("canvas\(i)".utf8))
             try s.connect(endpoint)
             _ = try s.send(Message(.ready, ReadyBody(name: "canvas\(i)", threads: 1, versions: FarmProtocol.versions, busy: [], cores: 1,
                                                      memoryLimit: 1 << 40, speed: 1)).frames)

@@ -1,6 +1,11 @@
 import ArgumentParser
 import Dashboard
-import Farm
+import FarmClient
+import FarmCoordinator
+import FarmMonitor
+import FarmProtocol
+import FarmTransport
+import FarmWorker
 import Foundation
 import Imaging
 import StyleCore
@@ -96,9 +101,9 @@ enum FarmWait {
             throw ValidationError("job \(id) \(final.state.rawValue): \(final.detail ?? "no reason given")")
         }
         if let localFarm {  // same machine: copy the file (a gigapixel output is bigger than any message)
-            try Journal.copyDurably(localFarm.coordinator.outputURL(job: id, format: JobSpec.format(for: output)), to: output)
+            try DurableFile.copy(localFarm.coordinator.outputURL(job: id, format: JobSpec.format(for: output)), to: output)
         } else {
-            try Journal.writeDurably(Data(try client.output(job: id)), to: output)
+            try DurableFile.write(Data(try client.output(job: id)), to: output)
         }
         if progress == nil { print("wrote \(output.path) (job \(id), \(String(format: "%.1f", final.elapsed)) s on the farm)") }
         return final
@@ -416,7 +421,7 @@ struct StatusCommand: ParsableCommand {
         }
         printWorkers(s.workers)
         if let output, let job {
-            try Journal.writeDurably(Data(try client.output(job: job)), to: URL(fileURLWithPath: output))
+            try DurableFile.write(Data(try client.output(job: job)), to: URL(fileURLWithPath: output))
             print("wrote \(output)")
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
-import CZmq
-import Farm
+import FarmClient
+import FarmProtocol
+import FarmTransport
 import Foundation
 import Imaging
 import StyleCore
@@ -84,7 +85,7 @@ extension FarmBenchCommand {
         }
         let sockets = try (0 ..< n).map { i -> ZMQSocket in
             let s = try ZMQSocket(.dealer, context: context)
-            try s.set(ZMQ_ROUTING_ID, bytes: Array("sim\(i)".utf8))
+            try s.setRoutingID(Array("sim\(i)".utf8))
             try s.connect(endpoint)
             _ = try s.send(ready(i))
             return s

@@ -1,10 +1,12 @@
 import ArgumentParser
-import Farm
+import FarmClient
+import FarmCoordinator
+import FarmProtocol
 import Foundation
 import Imaging
 import StyleCore
-import Video
 import VGGWeights
+import Video
 
 /// `stylefarm video`: a frame sequence, each frame started from the previous frame's result.
 struct VideoCommand: ParsableCommand {

@@ -1,9 +1,9 @@
-import Farm
+import FarmMonitor
 import Foundation
-#if canImport(FoundationNetworking)
 import FoundationNetworking
-#endif
 import Testing
+#if canImport(FoundationNetworking)
+#endif
 
 /// HTTP GET with a time limit: (status, body).
 func httpGet(_ url: String, headers: [String: String] = [:]) throws -> (Int, Data) {

@@ -1,4 +1,6 @@
-import Farm
+import FarmClient
+import FarmProtocol
+import FarmTransport
 import Foundation
 import Imaging
 import StyleCore

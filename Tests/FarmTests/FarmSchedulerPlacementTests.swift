@@ -1,4 +1,4 @@
-import Farm
+import FarmScheduler
 import Testing
 
 /// Where tiles go: memory limits, speeds, and straggler copies (Docs/protocol.md, "Scheduling").

@@ -1,4 +1,4 @@
-import Farm
+import FarmScheduler
 import Testing
 
 /// The scheduler's rules, driven with a fake clock.

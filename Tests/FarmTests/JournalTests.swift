@@ -1,4 +1,5 @@
-import Farm
+import FarmCoordinator
+import FarmProtocol
 import Foundation
 import Imaging
 import StyleCore

@@ -1,4 +1,4 @@
-import Farm
+import FarmCoordinator
 import Foundation
 import Imaging
 import StyleCore

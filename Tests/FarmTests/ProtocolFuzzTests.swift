@@ -1,4 +1,4 @@
-import Farm
+import FarmProtocol
 import Foundation
 import Imaging
 import StyleCore

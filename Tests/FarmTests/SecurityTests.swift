@@ -1,4 +1,5 @@
-import Farm
+import FarmClient
+import FarmTransport
 import Foundation
 import Testing
 

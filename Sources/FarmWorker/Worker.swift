@@ -1,4 +1,5 @@
-import CZmq
+import FarmProtocol
+import FarmTransport
 import Foundation
 import Imaging
 import StyleCore
@@ -118,8 +119,8 @@ public final class Worker: @unchecked Sendable {
         do {
             let s = try ZMQSocket(.dealer)
             try config.security.apply(to: s)
-            try s.set(ZMQ_ROUTING_ID, bytes: Array("\(config.name)-\(getpid())-\(UInt16.random(in: 0 ... .max))".utf8))
-            try s.set(ZMQ_MAXMSGSIZE, int64: FarmProtocol.Limits.maxFrameSize)
+            try s.setRoutingID(Array("\(config.name)-\(getpid())-\(UInt16.random(in: 0 ... .max))".utf8))
+            try s.setMaxFrameSize(FarmProtocol.Limits.maxFrameSize)
             try s.connect(config.endpoint)
             socket = s
         } catch {
@@ -247,7 +248,7 @@ public final class Worker: @unchecked Sendable {
             if store {
                 let dir = config.cacheDirectory.appendingPathComponent("weights")
                 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-                try Journal.writeDurably(Data(bytes), to: dir.appendingPathComponent("\(sha).sfw"))
+                try DurableFile.write(Data(bytes), to: dir.appendingPathComponent("\(sha).sfw"))
                 config.log("weights \(sha.prefix(12)) received and cached")
             }
         } catch {

@@ -1,3 +1,4 @@
+import FarmProtocol
 /// The coordinator's state machine: jobs, their current stage's tiles, workers, leases. Pure: no I/O and no
 /// clock (callers pass `now` in seconds), so every rule below is unit-tested directly.
 ///
@@ -209,7 +210,7 @@ public struct FarmScheduler: Sendable {
 
     public var liveWorkers: [String] { workers.keys.sorted() }
     /// The live workers' ids in no particular order (cheaper than `liveWorkers`, for per-loop work).
-    var liveWorkerIDs: Dictionary<String, WorkerState>.Keys { workers.keys }
+    public var liveWorkerIDs: some Collection<String> { workers.keys }
 
     // MARK: Leases
 

@@ -1,3 +1,7 @@
+import FarmMonitor
+import FarmProtocol
+import FarmScheduler
+import FarmTransport
 import Foundation
 
 /// An embedded farm on loopback: a coordinator on a thread of this process and worker processes of this same
@@ -35,10 +39,9 @@ public final class LocalFarm: @unchecked Sendable {
             try p.run()
             return p
         }
-        let box = UnsafeSendableBox(self)
-        Thread {
-            box.value.coordinator.run(until: { box.value.isStopped })
-            box.value.finished.signal()
+        Thread { [self] in
+            coordinator.run(until: { isStopped })
+            finished.signal()
         }.start()
     }
 
@@ -62,9 +65,4 @@ public final class LocalFarm: @unchecked Sendable {
         for p in workers where p.isRunning { p.terminate() }
         for p in workers { p.waitUntilExit() }
     }
-}
-
-struct UnsafeSendableBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -1,4 +1,5 @@
-import CZmq
+import FarmProtocol
+import FarmTransport
 import Foundation
 
 /// What `submit`, `status` and `cancel` use: request–reply over a DEALER with the Lazy Pirate pattern (a
@@ -34,7 +35,7 @@ public final class FarmClient {
             if socket == nil {
                 let s = try ZMQSocket(.dealer)
                 try security.apply(to: s)
-                try s.set(ZMQ_MAXMSGSIZE, int64: FarmProtocol.Limits.maxFrameSize)
+                try s.setMaxFrameSize(FarmProtocol.Limits.maxFrameSize)
                 try s.connect(endpoint)
                 socket = s
             }

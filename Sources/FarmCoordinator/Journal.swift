@@ -1,3 +1,7 @@
+import FarmMonitor
+import FarmProtocol
+import FarmScheduler
+import FarmTransport
 import Foundation
 import GRDB
 import Imaging
@@ -60,7 +64,7 @@ public final class Journal: @unchecked Sendable {
     public func add(job id: String, spec: JobSpec, inputs: [[UInt8]]) throws -> StoredJob {
         let dir = jobDirectory(id)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for (i, bytes) in inputs.enumerated() { try Self.writeDurably(Data(bytes), to: dir.appendingPathComponent("input-\(i)")) }
+        for (i, bytes) in inputs.enumerated() { try DurableFile.write(Data(bytes), to: dir.appendingPathComponent("input-\(i)")) }
         let json = String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)
         let seq = try db.write { db -> Int in
             let seq = (try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM job") ?? 0) + 1
@@ -93,7 +97,7 @@ public final class Journal: @unchecked Sendable {
 
     /// Records a finished tile: its pixels, then its row.
     public func tileFinished(job id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) throws {
-        try Self.writeDurably(Self.encode(pixels), to: tileURL(id, stage: stage, tile: tile))
+        try DurableFile.write(Self.encode(pixels), to: tileURL(id, stage: stage, tile: tile))
         try db.write {
             try $0.execute(sql: "INSERT OR REPLACE INTO tile (job, stage, tile, worker, seconds) VALUES (?, ?, ?, ?, ?)",
                            arguments: [id, stage, tile, worker, seconds])
@@ -151,7 +155,7 @@ public final class Journal: @unchecked Sendable {
             try? FileManager.default.removeItem(at: tmp)
             throw error
         }
-        try Self.rename(tmp, to: url)
+        try DurableFile.rename(tmp, to: url)
         try db.write { try $0.execute(sql: "UPDATE job SET stage = ? WHERE id = ?", arguments: [stage + 1, id]) }
         let fm = FileManager.default
         if stage > 0 { try? fm.removeItem(at: jobDirectory(id).appendingPathComponent("stage-\(stage - 1).px")) }
@@ -186,35 +190,6 @@ public final class Journal: @unchecked Sendable {
         guard let shape = DiskImage.shape(header: bytes) else { throw JournalError.corrupt("not an SFPX file") }
         guard bytes.count == shape.byteCount else { throw JournalError.corrupt("SFPX size mismatch") }
         return try PixelCodec.decode(Array(bytes[DiskImage.headerBytes...]), width: shape.width, height: shape.height, channels: shape.channels)
-    }
-
-    /// Writes to a temporary file, fsyncs it and renames it into place.
-    public static func writeDurably(_ data: Data, to url: URL) throws {
-        try replaceDurably(url) { try data.write(to: $0) }
-    }
-
-    /// Copies `file` to `url` the same way (a file of any size: it is not read into memory).
-    public static func copyDurably(_ file: URL, to url: URL) throws {
-        try replaceDurably(url) { tmp in
-            try? FileManager.default.removeItem(at: tmp)
-            try FileManager.default.copyItem(at: file, to: tmp)
-        }
-    }
-
-    static func replaceDurably(_ url: URL, write: (URL) throws -> Void) throws {
-        // Unique per process: workers sharing a cache directory may write the same file at once.
-        let tmp = url.appendingPathExtension("\(getpid()).tmp")
-        try write(tmp)
-        let handle = try FileHandle(forWritingTo: tmp)
-        try handle.synchronize()
-        try handle.close()
-        try rename(tmp, to: url)
-    }
-
-    static func rename(_ tmp: URL, to url: URL) throws {
-        guard Foundation.rename(tmp.path, url.path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
-        }
     }
 }
 

@@ -140,8 +140,7 @@ final class SocketReader: @unchecked Sendable {
     init(socket: ZMQSocket, handle: @escaping ([[UInt8]]) -> Void) {
         self.socket = socket
         self.handle = handle
-        let box = UnsafeSendableBox(self)
-        Thread { box.value.loop() }.start()
+        Thread { [self] in loop() }.start()
     }
 
     func stop() {
@@ -182,8 +181,7 @@ public final class ZapHandler: @unchecked Sendable {
         self.allowlist = allowlist
         let socket = try ZMQSocket(.rep)
         try socket.bind("inproc://zeromq.zap.01")
-        let box = UnsafeSendableBox(self)
-        reader = SocketReader(socket: socket) { box.value.answer($0, on: socket) }
+        reader = SocketReader(socket: socket) { [self] in answer($0, on: socket) }
     }
 
     /// Client keys refused so far (Z85; "" for a client that did not offer CURVE).
@@ -243,4 +241,14 @@ public final class HandshakeMonitor: @unchecked Sendable {
     }
 
     public func stop() { reader.stop() }
+}
+
+/// The coordinator's CURVE identity and the public keys of the clients (workers, submitters) it admits.
+public struct ServerSecurity: Sendable {
+    public var keys: CurveKeyPair
+    public var allowlist: Set<String>
+    public init(keys: CurveKeyPair, allowlist: Set<String>) {
+        self.keys = keys
+        self.allowlist = allowlist
+    }
 }

@@ -45,17 +45,41 @@ public final class ZMQSocket {
         handle = nil
     }
 
-    public func set(_ option: Int32, int value: Int32) throws {
+    // MARK: Options, by name (no caller outside this target needs libzmq's constants)
+
+    /// The identity a ROUTER peer sees (`ZMQ_ROUTING_ID`).
+    public func setRoutingID(_ id: [UInt8]) throws { try set(ZMQ_ROUTING_ID, bytes: id) }
+
+    /// `ZMQ_MAXMSGSIZE`: libzmq disconnects a peer that sends a bigger frame.
+    public func setMaxFrameSize(_ bytes: Int64) throws { try set(ZMQ_MAXMSGSIZE, int64: bytes) }
+
+    /// `ZMQ_SNDHWM` and `ZMQ_RCVHWM`: messages queued per peer before sends fail (we never block).
+    public func setHighWaterMarks(_ messages: Int32) throws {
+        try set(ZMQ_SNDHWM, int: messages)
+        try set(ZMQ_RCVHWM, int: messages)
+    }
+
+    /// `ZMQ_HANDSHAKE_IVL`: how long a connecting peer may take over its (CURVE) handshake.
+    public func setHandshakeTimeout(milliseconds: Int32) throws { try set(ZMQ_HANDSHAKE_IVL, int: milliseconds) }
+
+    /// A ROUTER's options: `ZMQ_ROUTER_MANDATORY` (a send to an unknown peer fails instead of vanishing) and
+    /// `ZMQ_ROUTER_HANDOVER` (a reconnecting peer with the same routing id takes over its old connection).
+    public func setRouterOptions(mandatory: Bool, handover: Bool) throws {
+        try set(ZMQ_ROUTER_MANDATORY, int: mandatory ? 1 : 0)
+        try set(ZMQ_ROUTER_HANDOVER, int: handover ? 1 : 0)
+    }
+
+    func set(_ option: Int32, int value: Int32) throws {
         var v = value
         guard zmq_setsockopt(handle, option, &v, MemoryLayout<Int32>.size) == 0 else { throw ZMQError.last("zmq_setsockopt(\(option))") }
     }
 
-    public func set(_ option: Int32, int64 value: Int64) throws {
+    func set(_ option: Int32, int64 value: Int64) throws {
         var v = value
         guard zmq_setsockopt(handle, option, &v, MemoryLayout<Int64>.size) == 0 else { throw ZMQError.last("zmq_setsockopt(\(option))") }
     }
 
-    public func set(_ option: Int32, bytes: [UInt8]) throws {
+    func set(_ option: Int32, bytes: [UInt8]) throws {
         guard zmq_setsockopt(handle, option, bytes, bytes.count) == 0 else { throw ZMQError.last("zmq_setsockopt(\(option))") }
     }
 

@@ -1,4 +1,7 @@
-import CZmq
+import FarmMonitor
+import FarmProtocol
+import FarmScheduler
+import FarmTransport
 import Foundation
 import Imaging
 import StyleCore
@@ -18,7 +21,7 @@ public final class Coordinator: @unchecked Sendable {
         public var scheduler = FarmScheduler.Config()
         /// CURVE keys and the allowlist of client keys; nil runs plaintext (only when asked for explicitly).
         public var security: ServerSecurity?
-        /// ZMQ_MAXMSGSIZE for what peers send: libzmq disconnects a peer that sends a bigger frame.
+        /// The largest frame (`setMaxFrameSize`) for what peers send: libzmq disconnects a peer that sends a bigger frame.
         public var maxMessageBytes = Int64(FarmProtocol.Limits.maxPayload)
         /// A stage's content and start canvas are held in memory up to this many bytes each; bigger ones (a
         /// gigapixel canvas) are read from disk and resized per tile and strip, so memory does not grow with size.
@@ -115,12 +118,10 @@ public final class Coordinator: @unchecked Sendable {
         Compute.configure(threads: 1)
         scheduler = FarmScheduler(config: config.scheduler, epoch: String(UInt32.random(in: 0 ... .max), radix: 36))
         socket = try ZMQSocket(.router)
-        try socket.set(ZMQ_ROUTER_MANDATORY, int: 1)
-        try socket.set(ZMQ_ROUTER_HANDOVER, int: 1)
-        try socket.set(ZMQ_MAXMSGSIZE, int64: config.maxMessageBytes)
-        try socket.set(ZMQ_SNDHWM, int: 100)
-        try socket.set(ZMQ_RCVHWM, int: 100)
-        try socket.set(ZMQ_HANDSHAKE_IVL, int: 5000)
+        try socket.setRouterOptions(mandatory: true, handover: true)
+        try socket.setMaxFrameSize(config.maxMessageBytes)
+        try socket.setHighWaterMarks(100)
+        try socket.setHandshakeTimeout(milliseconds: 5000)
         if let security = config.security {
             // The ZAP handler must exist before the socket that asks it (same context).
             zap = try ZapHandler(allowlist: security.allowlist)
@@ -704,15 +705,5 @@ public final class Coordinator: @unchecked Sendable {
 
     func restore() throws {
         for stored in try journal.jobs() { admit(stored) }
-    }
-}
-
-/// The coordinator's CURVE identity and the public keys of the clients (workers, submitters) it admits.
-public struct ServerSecurity: Sendable {
-    public var keys: CurveKeyPair
-    public var allowlist: Set<String>
-    public init(keys: CurveKeyPair, allowlist: Set<String>) {
-        self.keys = keys
-        self.allowlist = allowlist
     }
 }

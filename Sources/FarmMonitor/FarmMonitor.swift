@@ -1,4 +1,5 @@
 import CoreMetrics
+import FarmProtocol
 import Foundation
 import Prometheus
 
@@ -30,6 +31,12 @@ public struct JobView: Codable, Sendable {
     public var tilesPerMinute: Double
     /// Seconds left, from the elapsed time and the fraction of work done; nil before any progress.
     public var eta: Double?
+
+    public init(status: JobStatus, level: Int, levels: Int, pass: String, width: Int, height: Int, tiles: [TileView],
+                tilesPerMinute: Double, eta: Double?) {
+        (self.status, self.level, self.levels, self.pass) = (status, level, levels, pass)
+        (self.width, self.height, self.tiles, self.tilesPerMinute, self.eta) = (width, height, tiles, tilesPerMinute, eta)
+    }
 }
 
 /// One tile of the current stage.
@@ -42,6 +49,10 @@ public struct TileView: Codable, Sendable {
     public var iteration: Int?
     public var iterations: Int?
     public var loss: Double?
+
+    public init(index: Int, x: Int, y: Int, width: Int, height: Int, state: String) {
+        (self.index, self.x, self.y, self.width, self.height, self.state) = (index, x, y, width, height, state)
+    }
 }
 
 /// The coordinator's window for monitoring: the latest snapshot, each job's preview PNG, and the Prometheus
@@ -53,17 +64,17 @@ public final class FarmMonitor: @unchecked Sendable {
     var _previews: [String: [UInt8]] = [:]
 
     public let registry = PrometheusCollectorRegistry()
-    let tilesDone: CoreMetrics.Counter
-    let tilesFailed: CoreMetrics.Counter
-    let tilesRequeued: CoreMetrics.Counter
+    public let tilesDone: CoreMetrics.Counter
+    public let tilesFailed: CoreMetrics.Counter
+    public let tilesRequeued: CoreMetrics.Counter
     /// Straggler copies whose other copy won.
-    let copiesRevoked: CoreMetrics.Counter
-    let tileSeconds: CoreMetrics.Recorder
-    let workersAlive: CoreMetrics.Gauge
-    let bytesIn: CoreMetrics.Counter
-    let bytesOut: CoreMetrics.Counter
-    let authFailures: CoreMetrics.Counter
-    let messagesDropped: CoreMetrics.Counter
+    public let copiesRevoked: CoreMetrics.Counter
+    public let tileSeconds: CoreMetrics.Recorder
+    public let workersAlive: CoreMetrics.Gauge
+    public let bytesIn: CoreMetrics.Counter
+    public let bytesOut: CoreMetrics.Counter
+    public let authFailures: CoreMetrics.Counter
+    public let messagesDropped: CoreMetrics.Counter
 
     public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -92,14 +103,14 @@ public final class FarmMonitor: @unchecked Sendable {
         return _previews[job]
     }
 
-    func publish(_ snapshot: FarmSnapshot) {
+    public func publish(_ snapshot: FarmSnapshot) {
         lock.lock()
         _snapshot = snapshot
         lock.unlock()
         workersAlive.record(snapshot.workers.count)
     }
 
-    func publish(preview: [UInt8], job: String) {
+    public func publish(preview: [UInt8], job: String) {
         lock.lock()
         _previews[job] = preview
         lock.unlock()
