@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages (see Docs/architecture.md).
@@ -62,7 +63,9 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // A worker: renders leased tiles with the compute core. No GRDB, no Prometheus.
-        .target(name: "FarmWorker", dependencies: ["FarmProtocol", "FarmTransport", "Imaging", "StyleCore", "VGGWeights"]),
+        .target(name: "FarmWorker", dependencies: [
+            "FarmProtocol", "FarmTransport", "Imaging", "StyleCore", "VGGWeights", .product(name: "Logging", package: "swift-log"),
+        ]),
         // Submitting, watching, cancelling and fetching jobs.
         .target(name: "FarmClient", dependencies: ["FarmProtocol", "FarmTransport"]),
         // The coordinator's web dashboard, JSON API and /metrics (Hummingbird); it reads the monitor alone.
@@ -75,6 +78,7 @@ let package = Package(
             "Imaging", "VGGWeights", "StyleCore", "Tiling", "Video",
             "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient", "Dashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "stylefarm", dependencies: ["StyleFarmCLI"]),

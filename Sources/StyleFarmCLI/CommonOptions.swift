@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import StyleCore
 import VGGWeights
 
@@ -27,4 +28,25 @@ struct ComputeOptions: ParsableArguments {
 /// Prints a message to standard error.
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// `--log-level` (and `--quiet`) for the commands that run for long: the coordinator and the worker.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Least severe messages logged: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+    @Flag(help: "Log only errors (the same as --log-level error).") var quiet = false
+
+    /// A logger with this level, labelled `label` (the process's role).
+    func logger(_ label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = quiet ? .error : logLevel
+        return logger
+    }
+}
+
+/// Logs go to standard error (swift-log's stream handler), so standard output carries only results.
+public func bootstrapLogging() {
+    LoggingSystem.bootstrap(StreamLogHandler.standardError)
 }

@@ -228,7 +228,7 @@ struct WorkerCommand: ParsableCommand {
                                valueName: "bytes")) var maxMemory: String?
     @Option(help: .hidden) var slowdown = 1.0
     @Option(help: .hidden) var parentPid: Int32?
-    @Flag(help: "Log only errors.") var quiet = false
+    @OptionGroup var logging: LoggingOptions
     @OptionGroup var security: ClientSecurityOptions
 
     func validate() throws {
@@ -247,7 +247,7 @@ struct WorkerCommand: ParsableCommand {
         config.maxMemory = maxMemory.flatMap(ByteSize.parse)
         config.slowdown = slowdown
         config.security = try security.resolve()
-        if quiet { config.log = { _ in } }
+        config.logger = logging.logger("worker")
         // A cached fetch from an earlier run counts as local weights too.
         if config.localWeights == nil, let cached = try? FileManager.default.contentsOfDirectory(
             at: config.cacheDirectory.appendingPathComponent("weights"), includingPropertiesForKeys: nil).first {

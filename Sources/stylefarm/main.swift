@@ -1,2 +1,3 @@
 import StyleFarmCLI
+bootstrapLogging()
 StyleFarmCommand.main()
