@@ -60,7 +60,7 @@ let package = Package(
         // The coordinator: the scheduler, the journal (GRDB), the jobs' canvases, the embedded farm.
         .target(name: "FarmCoordinator", dependencies: [
             "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "Imaging", "StyleCore", "Tiling", "VGGWeights",
-            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
         ]),
         // A worker: renders leased tiles with the compute core. No GRDB, no Prometheus.
         .target(name: "FarmWorker", dependencies: [
@@ -68,6 +68,10 @@ let package = Package(
         ]),
         // Submitting, watching, cancelling and fetching jobs.
         .target(name: "FarmClient", dependencies: ["FarmProtocol", "FarmTransport"]),
+        // Test support: the coordinator's core in an in-memory shell (fake clock, transport and journal).
+        .target(name: "FarmTestSupport", dependencies: [
+            "FarmCoordinator", "FarmMonitor", "FarmProtocol", "FarmScheduler", "Imaging", "StyleCore",
+        ]),
         // The coordinator's web dashboard, JSON API and /metrics (Hummingbird); it reads the monitor alone.
         .target(name: "Dashboard", dependencies: [
             "FarmMonitor",
@@ -92,7 +96,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI"]),
         .testTarget(name: "FarmTests", dependencies: [
             "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient",
-            "StyleCore", "Imaging", "Tiling", "Video",
+            "FarmTestSupport", "StyleCore", "Imaging", "Tiling", "Video",
         ]),
     ],
     swiftLanguageModes: [.v5]

@@ -119,24 +119,16 @@ int imgshim_png_read(const char *path, imgshim_limits limits, imgshim_image *out
 }
 
 /// Shared writer: either rows come from spec->fill_row, or (raw mode) straight from `raw` in PNG byte order.
-static int write_png(const char *path, int width, int height, int color_type, int bit_depth, double dpi,
-                     const imgshim_write_spec *spec, const unsigned char *raw,
-                     const unsigned char *palette, int npalette, const unsigned char *trns, int ntrns,
-                     char *msg, size_t msg_cap) {
+/// Encodes onto `fp`, which the caller opened and closes.
+static int write_png_stream(FILE *fp, int width, int height, int color_type, int bit_depth, double dpi,
+                            const imgshim_write_spec *spec, const unsigned char *raw,
+                            const unsigned char *palette, int npalette, const unsigned char *trns, int ntrns,
+                            char *msg, size_t msg_cap) {
     png_error_sink sink = { msg, msg_cap };
-    int fd = imgshim_create_exclusive(path, msg, msg_cap);
-    if (fd < 0) return IMGSHIM_ERR_OPEN;
-    FILE *fp = fdopen(fd, "wb");
-    if (fp == NULL) {
-        close(fd);
-        imgshim_set_message(msg, msg_cap, "fdopen failed");
-        return IMGSHIM_ERR_WRITE;
-    }
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &sink, shim_png_error, shim_png_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (info == NULL) {
         png_destroy_write_struct(png ? &png : NULL, NULL);
-        fclose(fp);
         imgshim_set_message(msg, msg_cap, "out of memory");
         return IMGSHIM_ERR_NOMEM;
     }
@@ -144,7 +136,6 @@ static int write_png(const char *path, int width, int height, int color_type, in
     if (setjmp(png_jmpbuf(png))) {
         free(row);
         png_destroy_write_struct(&png, &info);
-        fclose(fp);
         return IMGSHIM_ERR_WRITE;
     }
     png_init_io(png, fp);
@@ -187,16 +178,71 @@ static int write_png(const char *path, int width, int height, int color_type, in
     png_write_end(png, NULL);
     free(row);
     png_destroy_write_struct(&png, &info);
+    return IMGSHIM_OK;
+}
+
+/// Encodes into a new file at `path` (O_EXCL), flushed and fsynced.
+static int write_png(const char *path, int width, int height, int color_type, int bit_depth, double dpi,
+                     const imgshim_write_spec *spec, const unsigned char *raw,
+                     const unsigned char *palette, int npalette, const unsigned char *trns, int ntrns,
+                     char *msg, size_t msg_cap) {
+    int fd = imgshim_create_exclusive(path, msg, msg_cap);
+    if (fd < 0) return IMGSHIM_ERR_OPEN;
+    FILE *fp = fdopen(fd, "wb");
+    if (fp == NULL) {
+        close(fd);
+        imgshim_set_message(msg, msg_cap, "fdopen failed");
+        return IMGSHIM_ERR_WRITE;
+    }
+    int status = write_png_stream(fp, width, height, color_type, bit_depth, dpi, spec, raw, palette, npalette, trns, ntrns,
+                                  msg, msg_cap);
+    if (status != IMGSHIM_OK) {
+        fclose(fp);
+        return status;
+    }
     return imgshim_finish_file(fp, msg, msg_cap);
 }
 
-int imgshim_png_write(const char *path, const imgshim_write_spec *spec, char *msg, size_t msg_cap) {
+/// Checks a spec for the fill-row writers; sets the message and returns false when PNG cannot hold it.
+static int png_spec_ok(const imgshim_write_spec *spec, char *msg, size_t msg_cap) {
     if ((spec->channels != 1 && spec->channels != 3) || (spec->bit_depth != 8 && spec->bit_depth != 16) ||
         spec->width <= 0 || spec->height <= 0 || spec->fill_row == NULL) {
         imgshim_set_message(msg, msg_cap, "cannot write %d-channel %d-bit %dx%d PNG",
                             spec->channels, spec->bit_depth, spec->width, spec->height);
-        return IMGSHIM_ERR_UNSUPPORTED;
+        return 0;
     }
+    return 1;
+}
+
+int imgshim_png_encode(const imgshim_write_spec *spec, unsigned char **out, size_t *out_size, char *msg, size_t msg_cap) {
+    *out = NULL;
+    *out_size = 0;
+    if (!png_spec_ok(spec, msg, msg_cap)) return IMGSHIM_ERR_UNSUPPORTED;
+    char *buffer = NULL;
+    size_t size = 0;
+    FILE *fp = open_memstream(&buffer, &size);
+    if (fp == NULL) {
+        imgshim_set_message(msg, msg_cap, "open_memstream failed");
+        return IMGSHIM_ERR_NOMEM;
+    }
+    int color_type = spec->channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB;
+    int status = write_png_stream(fp, spec->width, spec->height, color_type, spec->bit_depth, spec->dpi, spec, NULL,
+                                  NULL, 0, NULL, 0, msg, msg_cap);
+    if (fclose(fp) != 0 && status == IMGSHIM_OK) {
+        imgshim_set_message(msg, msg_cap, "out of memory");
+        status = IMGSHIM_ERR_NOMEM;
+    }
+    if (status != IMGSHIM_OK) {
+        free(buffer);
+        return status;
+    }
+    *out = (unsigned char *)buffer;
+    *out_size = size;
+    return IMGSHIM_OK;
+}
+
+int imgshim_png_write(const char *path, const imgshim_write_spec *spec, char *msg, size_t msg_cap) {
+    if (!png_spec_ok(spec, msg, msg_cap)) return IMGSHIM_ERR_UNSUPPORTED;
     int color_type = spec->channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB;
     return write_png(path, spec->width, spec->height, color_type, spec->bit_depth, spec->dpi, spec, NULL,
                      NULL, 0, NULL, 0, msg, msg_cap);

@@ -1,7 +1,4 @@
-import FarmMonitor
 import FarmProtocol
-import FarmScheduler
-import FarmTransport
 import Foundation
 import GRDB
 import Imaging

@@ -1,8 +1,6 @@
-import FarmMonitor
-import FarmProtocol
-import FarmScheduler
 import FarmTransport
 import Foundation
+import Logging
 
 /// An embedded farm on loopback: a coordinator on a thread of this process and worker processes of this same
 /// executable. What `stylefarm render --local-farm N` and the demo use.
@@ -18,11 +16,11 @@ public final class LocalFarm: @unchecked Sendable {
     /// Starts a coordinator on `tcp://127.0.0.1:*` with its state in `stateDirectory`, and `workers` worker
     /// processes with `threadsPerWorker` threads each. Even on loopback the farm speaks CURVE, with key pairs
     /// made for this run (the workers' secret key is written to the state directory, mode 0600).
-    public init(stateDirectory: URL, weights: URL, workers count: Int, threadsPerWorker: Int,
-                log: @escaping @Sendable (String) -> Void) throws {
+    /// The coordinator logs at `logLevel` and above; the workers log errors only.
+    public init(stateDirectory: URL, weights: URL, workers count: Int, threadsPerWorker: Int, logLevel: Logger.Level = .error) throws {
         var config = Coordinator.Config(stateDirectory: stateDirectory, weights: weights)
         config.bind = "tcp://127.0.0.1:*"
-        config.log = { log("coordinator: " + $0) }
+        config.logger.logLevel = logLevel
         let server = try CurveKeyPair.generate(), worker = try CurveKeyPair.generate(), client = try CurveKeyPair.generate()
         config.security = ServerSecurity(keys: server, allowlist: [worker.publicKey, client.publicKey])
         clientSecurity = ClientSecurity(serverKey: server.publicKey, keys: client)

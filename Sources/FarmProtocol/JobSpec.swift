@@ -75,6 +75,9 @@ public struct JobSpec: Codable, Sendable, Equatable {
         try check(l.temporalWeight == 0 || frame?.temporalMask == true, "a temporal weight needs a frame with a temporal mask")
     }
 
+    /// The job's stages, from its settings alone (a frame renders only its output level).
+    public var stages: [PosterStage] { poster.stages(startsFromImage: frame != nil) }
+
     /// The poster job for decoded images, in submit order (content, styles, then a frame's start image and
     /// mask), the content as decoded from its file.
     public func posterJob(images: [PlanarImage]) -> PosterJob {

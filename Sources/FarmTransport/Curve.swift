@@ -167,6 +167,11 @@ final class SocketReader: @unchecked Sendable {
     }
 }
 
+/// A CURVE setup that must not be used.
+public struct SecurityError: Error, CustomStringConvertible {
+    public let description: String
+}
+
 /// The ZAP handler (RFC 27): answers libzmq's authentication requests for the coordinator's CURVE socket from
 /// an allowlist of client public keys. Runs on its own thread with a REP socket on `inproc://zeromq.zap.01`,
 /// in the same context as the socket it guards, bound before that socket.
@@ -192,6 +197,31 @@ public final class ZapHandler: @unchecked Sendable {
     }
 
     public func stop() { reader.stop() }
+
+    /// Connects to `endpoint` with a fresh, unknown key and checks that this handler refuses it within 5 s.
+    /// libzmq 4.3.4 lets any client that knows the server key in when no handler answers, so a coordinator that
+    /// cannot prove its handler works must not start.
+    public func selfTest(serverKey: String, endpoint: String) throws {
+        let probe = try CurveKeyPair.generate()
+        let client = try ZMQSocket(.dealer)
+        defer { client.close() }
+        try client.makeCurveClient(serverKey: serverKey, keys: probe)
+        try client.connect(Self.loopback(endpoint))
+        _ = try client.send([[0]])
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            if rejected.contains(probe.publicKey) { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw SecurityError(description: "CURVE self-test failed: an unknown key was not refused by the ZAP handler within 5 s; "
+            + "refusing to start (without a working handler libzmq would admit any client that knows the server key)")
+    }
+
+    /// A bound endpoint as a local client reaches it (`tcp://0.0.0.0:P` → `tcp://127.0.0.1:P`).
+    static func loopback(_ endpoint: String) -> String {
+        endpoint.replacingOccurrences(of: "tcp://0.0.0.0:", with: "tcp://127.0.0.1:")
+            .replacingOccurrences(of: "tcp://[::]:", with: "tcp://127.0.0.1:")
+    }
 
     /// One request: 1.0, request id, domain, address, routing id, mechanism, credentials…
     func answer(_ frames: [[UInt8]], on socket: ZMQSocket) {

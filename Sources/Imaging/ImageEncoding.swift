@@ -91,4 +91,25 @@ enum ImageEncoding {
             throw ImageError.writeFailed(path, reason: ImageDecoding.systemMessage(code))
         }
     }
+
+    /// Encodes `image` as a PNG in memory (no file): for previews served over HTTP.
+    static func encodePNG(_ image: PlanarImage, bitDepth: Int) throws -> [UInt8] {
+        var message = [CChar](repeating: 0, count: ImageDecoding.messageCapacity)
+        let cap = message.count
+        let source = RowSource(image: image, stripRows: max(1, image.height), bitDepth: bitDepth)
+        var spec = imgshim_write_spec(width: Int32(clamping: image.width), height: Int32(clamping: image.height),
+                                      channels: Int32(clamping: image.channels), bit_depth: Int32(clamping: bitDepth),
+                                      dpi: 0, fill_row: { context, y, row in
+                                          Unmanaged<RowSource>.fromOpaque(context!).takeUnretainedValue().fill(row: Int(y), into: row!)
+                                      }, context: Unmanaged.passUnretained(source).toOpaque())
+        var out: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        let status = imgshim_png_encode(&spec, &out, &size, &message, cap)
+        withExtendedLifetime(source) {}
+        defer { free(out) }
+        guard status == IMGSHIM_OK, let out else {
+            throw ImageError.writeFailed("(memory)", reason: "PNG encoder: \(ImageDecoding.string(fromC: message))")
+        }
+        return Array(UnsafeBufferPointer(start: out, count: size))
+    }
 }

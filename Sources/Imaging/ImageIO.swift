@@ -38,6 +38,14 @@ public enum ImageIO {
         try write(image, to: url, bitDepth: bitDepth, dpi: dpi, stripRows: max(1, image.height))
     }
 
+    /// The PNG bytes `write(_:to:bitDepth:)` would put in a file without DPI, encoded in memory.
+    public static func encodePNG(_ image: PlanarImage, bitDepth: Int = 8) throws -> [UInt8] {
+        guard bitDepth == 8 || bitDepth == 16, image.channels == 1 || image.channels == 3, image.width > 0, image.height > 0 else {
+            throw ImageError.unsupported("(memory)", reason: "cannot encode a \(image.channels)-channel \(bitDepth)-bit \(image.width)x\(image.height) PNG")
+        }
+        return try ImageEncoding.encodePNG(image, bitDepth: bitDepth)
+    }
+
     /// Writes any region source the same way, reading it `stripRows` rows at a time: an image bigger than memory
     /// (a `DiskImage` canvas) is encoded without ever being held whole. The same source gives the same bytes as
     /// the in-memory `write`. TIFFs past 4 GiB are written as BigTIFF.

@@ -67,22 +67,7 @@ public struct PosterJob: Sendable {
     }
 
     /// Level sizes: the coarse size, doubling up to the output size (the last level is the output).
-    public var levels: [LevelSpec] {
-        let long = max(width, height)
-        var longs = [min(coarseSize, long)]
-        while longs.last! < long { longs.append(min(long, longs.last! * 2)) }
-        return longs.enumerated().map { i, l in
-            let w = max(1, Int((Double(width) * Double(l) / Double(long)).rounded()))
-            let h = max(1, Int((Double(height) * Double(l) / Double(long)).rounded()))
-            let its = iterations[min(i, iterations.count - 1)]
-            guard i > 0 else { return LevelSpec(width: w, height: h, iterations: its, passes: []) }
-            var passes = [TilePlan(width: w, height: h, tileSize: tileSize, overlap: overlap, margin: margin)]
-            if shiftedPass {
-                passes.append(TilePlan(width: w, height: h, tileSize: tileSize, overlap: overlap, margin: margin, shifted: true))
-            }
-            return LevelSpec(width: w, height: h, iterations: its, passes: passes)
-        }
-    }
+    public var levels: [LevelSpec] { settings.levels }
 
     /// The job's Gram targets, computed once and shared by every level and tile.
     public func gramTargets(network: VGG19) -> GramTargets {
@@ -102,33 +87,14 @@ public struct PosterJob: Sendable {
         public var elapsed: Double
     }
 
-    /// The job as a sequence of stages: the untiled first level (one tile covering it), then each pass of each
-    /// tiled level. Stages run in order; the tiles of one stage are independent of each other.
-    public var stages: [PosterStage] {
-        var out: [PosterStage] = []
-        let levels = self.levels
-        for (li, level) in levels.enumerated() where initial == nil || li == levels.count - 1 {
-            let plans = level.passes.isEmpty
-                ? [TilePlan(width: level.width, height: level.height, tileSize: max(level.width, level.height, 2), overlap: 0, margin: 0)]
-                : level.passes
-            for (pi, plan) in plans.enumerated() {
-                out.append(PosterStage(index: out.count, level: li, pass: pi, width: level.width, height: level.height,
-                                       plan: plan, iterations: passIterations(level, pi)))
-            }
-        }
-        return out
-    }
+    /// The job as a sequence of stages (`PosterSettings.stages`).
+    public var stages: [PosterStage] { settings.stages(startsFromImage: initial != nil) }
 
     /// Total pixel-iterations of the job: the work measure behind ETAs and `stylefarm plan`.
     public var totalWork: Double { stages.reduce(0.0) { $0 + $1.work } }
 
     /// Total iterations of the job (per tile and pass).
     public var totalIterations: Int { stages.reduce(0) { $0 + $1.plan.tiles.count * $1.iterations } }
-
-    /// Iterations of a pass of a level: the level's for the first, a fraction for the shifted one.
-    public func passIterations(_ level: LevelSpec, _ pass: Int) -> Int {
-        pass == 0 ? level.iterations : max(1, Int((Float(level.iterations) * shiftedPassFraction).rounded()))
-    }
 
     /// The content image at a stage's size.
     public func content(for stage: PosterStage) -> PlanarImage {
@@ -280,4 +246,48 @@ public struct PosterSettings: Sendable, Equatable, Codable {
     public var styleScale: Float
     public var options: RenderOptions
     public var pooling: Pool2x2.Kind
+}
+
+extension PosterSettings {
+    /// Level sizes: the coarse size, doubling up to the output size (the last level is the output).
+    public var levels: [LevelSpec] {
+        let long = max(width, height)
+        var longs = [min(coarseSize, long)]
+        while longs.last! < long { longs.append(min(long, longs.last! * 2)) }
+        return longs.enumerated().map { i, l in
+            let w = max(1, Int((Double(width) * Double(l) / Double(long)).rounded()))
+            let h = max(1, Int((Double(height) * Double(l) / Double(long)).rounded()))
+            let its = iterations[min(i, iterations.count - 1)]
+            guard i > 0 else { return LevelSpec(width: w, height: h, iterations: its, passes: []) }
+            var passes = [TilePlan(width: w, height: h, tileSize: tileSize, overlap: overlap, margin: margin)]
+            if shiftedPass {
+                passes.append(TilePlan(width: w, height: h, tileSize: tileSize, overlap: overlap, margin: margin, shifted: true))
+            }
+            return LevelSpec(width: w, height: h, iterations: its, passes: passes)
+        }
+    }
+
+    /// The job as a sequence of stages: the untiled first level (one tile covering it), then each pass of each
+    /// tiled level. Stages run in order; the tiles of one stage are independent of each other. A job that
+    /// `startsFromImage` (a video frame) renders only its output level. A function of the settings alone: planning
+    /// a job needs no images.
+    public func stages(startsFromImage: Bool) -> [PosterStage] {
+        var out: [PosterStage] = []
+        let levels = self.levels
+        for (li, level) in levels.enumerated() where !startsFromImage || li == levels.count - 1 {
+            let plans = level.passes.isEmpty
+                ? [TilePlan(width: level.width, height: level.height, tileSize: max(level.width, level.height, 2), overlap: 0, margin: 0)]
+                : level.passes
+            for (pi, plan) in plans.enumerated() {
+                out.append(PosterStage(index: out.count, level: li, pass: pi, width: level.width, height: level.height,
+                                       plan: plan, iterations: passIterations(level, pi)))
+            }
+        }
+        return out
+    }
+
+    /// Iterations of a pass of a level: the level's for the first, a fraction for the shifted one.
+    public func passIterations(_ level: LevelSpec, _ pass: Int) -> Int {
+        pass == 0 ? level.iterations : max(1, Int((Float(level.iterations) * shiftedPassFraction).rounded()))
+    }
 }

@@ -48,5 +48,5 @@ struct LoggingOptions: ParsableArguments {
 
 /// Logs go to standard error (swift-log's stream handler), so standard output carries only results.
 public func bootstrapLogging() {
-    LoggingSystem.bootstrap(StreamLogHandler.standardError)
+    LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
 }

@@ -81,7 +81,7 @@ struct FarmBenchCommand: ParsableCommand {
                              iterations: its, localTargets: true)
         let state = Self.temporaryState()
         defer { try? FileManager.default.removeItem(at: state) }
-        let farm = try LocalFarm(stateDirectory: state, weights: weightsURL, workers: workers, threadsPerWorker: 1, log: { _ in })
+        let farm = try LocalFarm(stateDirectory: state, weights: weightsURL, workers: workers, threadsPerWorker: 1)
         defer { farm.shutdown() }
         let client = FarmClient(endpoint: farm.coordinator.endpoint, security: farm.clientSecurity)
         _ = try client.status()  // the coordinator is up
@@ -109,7 +109,7 @@ struct FarmBenchCommand: ParsableCommand {
                              iterations: [1], localTargets: false)
         let state = Self.temporaryState()
         defer { try? FileManager.default.removeItem(at: state) }
-        let farm = try LocalFarm(stateDirectory: state, weights: weightsURL, workers: 0, threadsPerWorker: 1, log: { _ in })
+        let farm = try LocalFarm(stateDirectory: state, weights: weightsURL, workers: 0, threadsPerWorker: 1)
         defer { farm.shutdown() }
         let endpoint = farm.coordinator.endpoint
         // Simulated workers: DEALERs in this thread that answer every assign at once with zero pixels.

@@ -42,7 +42,7 @@ struct RenderCommand: ParsableCommand {
         let perWorker = max(1, compute.threads / localFarm)
         printError("embedded farm: a coordinator and \(localFarm) workers × \(perWorker) threads on loopback")
         let farm = try LocalFarm(stateDirectory: state, weights: WeightsLocation.resolve(explicit: compute.weights),
-                                 workers: localFarm, threadsPerWorker: perWorker, log: { _ in })
+                                 workers: localFarm, threadsPerWorker: perWorker)
         defer { farm.shutdown() }
         var options = DashboardOptions()
         options.dashboard = dashboard ?? "off"
@@ -168,6 +168,7 @@ struct CoordinatorCommand: ParsableCommand {
                                + "bigger ones are read from the state directory per tile and strip.", valueName: "bytes"))
     var canvasMemory = "256M"
     @OptionGroup var dashboard: DashboardOptions
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard heartbeat >= 0.05, liveness >= 2, leaseSeconds >= 1, (1 ... 2).contains(credit) else {
@@ -189,6 +190,7 @@ struct CoordinatorCommand: ParsableCommand {
         config.scheduler.stragglerCopies = !noStragglerCopies
         config.maxMessageBytes = maxMessageBytes
         config.canvasMemory = ByteSize.parse(canvasMemory) ?? 0
+        config.logger = logging.logger("coordinator")
         switch (curveSecret, insecure) {
         case let (file?, false):
             guard !allow.isEmpty else { throw ValidationError("--curve-secret needs --allow with the workers' and clients' public keys") }

@@ -40,7 +40,7 @@ struct PlanCommand: ParsableCommand {
             let grids = level.passes.map { "\($0.columns)x\($0.rows)" }.joined(separator: " + shifted ")
             let tiles = level.passes.map(\.tiles.count).reduce(0, +)
             print("level \(i + 1): \(level.width)x\(level.height), tiles \(grids) (\(tiles) tiles), \(level.iterations) iterations"
-                + (level.passes.count > 1 ? " (shifted pass \(job.passIterations(level, 1)))" : ""))
+                + (level.passes.count > 1 ? " (shifted pass \(job.settings.passIterations(level, 1)))" : ""))
             for plan in level.passes {
                 let r = plan.largestRender
                 largest = Self.larger(largest, (r.width, r.height))

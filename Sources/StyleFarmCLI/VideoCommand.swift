@@ -180,7 +180,7 @@ struct VideoCommand: ParsableCommand {
             // coordinator's journal; it is removed once every frame is done.
             let state = outDir.appendingPathComponent(".farm")
             let farm = try LocalFarm(stateDirectory: state, weights: WeightsLocation.resolve(explicit: compute.weights),
-                                     workers: localFarm, threadsPerWorker: max(1, compute.threads / localFarm), log: { _ in })
+                                     workers: localFarm, threadsPerWorker: max(1, compute.threads / localFarm))
             return FarmFrames(client: FarmClient(endpoint: farm.coordinator.endpoint, security: farm.clientSecurity), farm: farm,
                               name: "embedded farm of \(localFarm) workers")
         }

@@ -82,6 +82,9 @@ typedef struct imgshim_write_spec {
 /// Write a PNG with a pHYs chunk of round(dpi / 0.0254) pixels per metre. The file must not exist yet (O_EXCL).
 int imgshim_png_write(const char *path, const imgshim_write_spec *spec, char *msg, size_t msg_cap);
 
+/// Encode a PNG (with pHYs when dpi > 0) into memory: *out is malloc'd (free it), *out_size its length.
+int imgshim_png_encode(const imgshim_write_spec *spec, unsigned char **out, size_t *out_size, char *msg, size_t msg_cap);
+
 /// Write a deflate-compressed TIFF strip by strip, with XResolution/YResolution and ResolutionUnit = inch.
 /// The file must not exist yet (O_EXCL).
 int imgshim_tiff_write(const char *path, const imgshim_write_spec *spec, char *msg, size_t msg_cap);

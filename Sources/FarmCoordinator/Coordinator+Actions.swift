@@ -1,0 +1,228 @@
+import FarmMonitor
+import FarmProtocol
+import FarmScheduler
+import Foundation
+import Imaging
+import StyleCore
+import Tiling
+
+/// Performing the core's actions: the only place the coordinator touches the socket, the journal and the queues.
+extension Coordinator {
+    func perform(_ actions: [CoordinatorCore.Action]) {
+        for action in actions {
+            switch action {
+            case let .send(peer, m): send(peer, m)
+            case let .assign(peer, body, rect): assign(peer, body, rect: rect)
+            case let .admit(spec, inputs, replyTo): admit(spec, inputs: inputs, replyTo: replyTo)
+            case let .prepare(job, stage): prepare(job, stage: stage)
+            case let .storeTile(job, stage, tile, pixels, worker, seconds):
+                storeTile(job, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds)
+            case let .blend(job, stage, _): blend(job, stage: stage)
+            case let .write(job): write(job)
+            case let .persistState(job, state, detail):
+                let journal = self.journal, logger = self.logger
+                store.async {
+                    do { try journal.setState(job: job, state, detail: detail) } catch {
+                        logger.error("cannot record job \(job) as \(state.rawValue): \(error)")
+                    }
+                }
+            case let .sendBlob(peer, body):
+                let bytes = body.kind == "weights" ? weightsBytes : targets[body.sha256]
+                send(peer, bytes.map { Message(.blob, body, payload: [$0]) }
+                    ?? Message(.reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")))
+            case let .sendOutput(peer, job, format): sendOutput(peer, job: job, format: format)
+            case let .forget(job, blobs):
+                blobs.forEach { targets[$0] = nil }
+                if core.phase(of: job)?.isFinal ?? true { assets[job] = nil }
+            case let .publish(snapshot): publish(snapshot)
+            case let .count(metric): count(metric)
+            case let .log(level, text, metadata): logger.log(level: level, "\(text)", metadata: metadata)
+            }
+        }
+    }
+
+    /// Restores a job from the journal at start.
+    func restore(_ job: Journal.StoredJob) {
+        stored[job.id] = job
+        feed(.admitted(info(job), replyTo: nil, now: now))
+    }
+
+    /// The core's view of a stored job: its spec, where it is, and each tile's planned peak memory on a worker (so
+    /// no worker gets a tile past its --max-memory).
+    func info(_ job: Journal.StoredJob) -> CoordinatorCore.StoredJobInfo {
+        let history = job.spec.poster.options.optimizer.lbfgsHistory
+        var peak: [Int: Int] = [:]
+        let memory = job.spec.stages.map { s in
+            s.plan.tiles.map { t -> Int in
+                let r = t.render, key = r.width << 32 | r.height
+                if let known = peak[key] { return known }
+                let bytes = ResourceEstimate.peakBytes(network: network, width: r.width, height: r.height, lbfgsHistory: history)
+                peak[key] = bytes
+                return bytes
+            }
+        }
+        return .init(id: job.id, spec: job.spec, state: job.state, detail: job.detail, stage: job.stage, memory: memory)
+    }
+
+    func admit(_ spec: JobSpec, inputs: [[UInt8]], replyTo: String) {
+        let journal = self.journal
+        offload(store, { () -> Journal.StoredJob in
+            let id = "j" + String(UInt64.random(in: 0 ... .max) % 1_000_000_000_000, radix: 36)
+            return try journal.add(job: id, spec: spec, inputs: inputs)
+        }, then: { [self] r in
+            switch r {
+            case let .success(job):
+                stored[job.id] = job
+                feed(.admitted(info(job), replyTo: replyTo, now: now))
+            case let .failure(e):
+                feed(.admissionFailed(replyTo: replyTo, reason: "cannot store the job: \(e)"))
+            }
+        })
+    }
+
+    func prepare(_ id: String, stage: Int) {
+        guard let job = stored[id] else { return }
+        let journal = self.journal, network = self.network, memory = config.canvasMemory
+        offload(work, { try StageWork.prepareJob(job, stage: stage, journal: journal, network: network, memory: memory) }, then: { [self] r in
+            switch r {
+            case let .success(p):
+                if !p.forgotten.isEmpty {
+                    logger.warning("torn tile records \(p.forgotten) of stage \(stage) forgotten; they will be rendered again", metadata: ["job": "\(id)"])
+                }
+                assets[id] = JobAssets(poster: p.poster, prep: p.prep)
+                let sha = ContentHash.sha256(p.targets)
+                targets[sha] = p.targets
+                feed(.prepared(job: id, stage: stage, targets: sha, reference: p.prep.reference.map(register), done: p.done, now: now))
+            case let .failure(e):
+                feed(.workFailed(job: id, reason: "\(e)", now: now))
+            }
+        })
+    }
+
+    /// Makes bytes fetchable by their SHA-256; returns it.
+    func register(_ bytes: [UInt8]) -> String {
+        let sha = ContentHash.sha256(bytes)
+        targets[sha] = bytes
+        return sha
+    }
+
+    func assign(_ peer: String, _ body: AssignBody, rect: PixelRect) {
+        guard let a = assets[body.job], let content = a.content, let start = a.start else { return }
+        let temporal = a.temporal
+        offload(crops, { try StageWork.crops(rect, content: content, start: start, temporal: temporal) }, then: { [self] r in
+            switch r {
+            case let .success(payload):
+                let message = Message(.assign, body, payload: payload)
+                count { s in
+                    s.tileMessages += 1
+                    s.assigns += 1
+                    s.assignBytes += message.frames.reduce(0) { $0 + $1.count }
+                }
+                send(peer, message)
+            case let .failure(e):
+                feed(.workFailed(job: body.job, reason: "reading tile \(body.task.tile.index)'s canvas: \(e)", now: now))
+            }
+        })
+    }
+
+    func storeTile(_ id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) {
+        guard let job = core.jobs[id], let preview = assets[id]?.preview else { return }
+        let s = job.stages[stage], rect = s.plan.tiles[tile].core, journal = self.journal
+        let (w, h) = (preview.width, preview.height)
+        offload(store, { () -> (image: PlanarImage, x: Int, y: Int) in
+            try journal.tileFinished(job: id, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds)
+            return StageWork.previewPiece(pixels, at: rect, of: s, previewWidth: w, previewHeight: h)
+        }, then: { [self] r in
+            switch r {
+            case let .success(piece):
+                if let a = assets[id], core.phase(of: id) == .running(stage: stage) {
+                    StageWork.paste(piece, into: &a.preview)
+                    a.previewDirty = true
+                }
+                count { $0.rawTileBytes += 6 * rect.area }
+                feed(.tileStored(job: id, stage: stage, tile: tile, now: now))
+            case let .failure(e):
+                feed(.workFailed(job: id, reason: "cannot write the journal: \(e)", now: now))
+            }
+        })
+    }
+
+    func blend(_ id: String, stage: Int) {
+        guard let a = assets[id], let start = a.start else { return }
+        let poster = a.poster, journal = self.journal, network = self.network, memory = config.canvasMemory
+        offload(work, {
+            try StageWork.blend(job: id, poster: poster, stage: stage, start: start, journal: journal, network: network, memory: memory)
+        }, then: { [self] r in
+            switch r {
+            case let .success(prep):
+                var next: CoordinatorCore.Prepared?
+                if let prep, let a = assets[id], let sha = core.jobs[id]?.targets {
+                    a.install(prep)
+                    next = .init(targets: sha, reference: prep.reference.map(register))
+                }
+                feed(.blended(job: id, stage: stage, next: next, now: now))
+            case let .failure(e):
+                feed(.workFailed(job: id, reason: "finishing stage \(stage): \(e)", now: now))
+            }
+        })
+    }
+
+    func write(_ id: String) {
+        guard let a = assets[id], let spec = stored[id]?.spec else { return }
+        let poster = a.poster, journal = self.journal
+        offload(work, { try StageWork.writeOutput(job: id, poster: poster, spec: spec, journal: journal) }, then: { [self] r in
+            switch r {
+            case .success:
+                logger.info("output written: \(journal.outputURL(job: id, format: spec.format).path)", metadata: ["job": "\(id)"])
+                feed(.written(job: id, now: now))
+            case let .failure(e):
+                feed(.workFailed(job: id, reason: "writing the output: \(e)", now: now))
+            }
+        })
+    }
+
+    func sendOutput(_ peer: String, job: String, format: String) {
+        let url = journal.outputURL(job: job, format: format)
+        offload(store, { () -> Message in
+            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+            guard size <= FarmProtocol.Limits.maxPayload else {
+                throw ProtocolError.malformedBody("job \(job)'s output is \(size >> 20) MiB, more than a message carries "
+                    + "(\(FarmProtocol.Limits.maxPayload >> 20) MiB); copy it from the coordinator's \(url.path)")
+            }
+            return Message(.output, OutputBody(job: job, file: url.lastPathComponent), payload: [[UInt8](try Data(contentsOf: url))])
+        }, then: { [self] r in
+            switch r {
+            case let .success(m): send(peer, m)
+            case let .failure(e):
+                let e = e as? ProtocolError ?? .malformedBody("\(e)")
+                send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)))
+            }
+        })
+    }
+
+    /// Publishes the snapshot, and encodes (off the loop) the previews that changed since the last one.
+    func publish(_ snapshot: FarmSnapshot) {
+        var snapshot = snapshot
+        snapshot.time = Date().timeIntervalSince1970
+        monitor.publish(snapshot)
+        for (id, a) in assets where a.previewDirty {
+            a.previewDirty = false
+            let preview = a.preview, monitor = self.monitor
+            store.async {
+                if let png = try? ImageIO.encodePNG(preview, bitDepth: 8) { monitor.publish(preview: png, job: id) }
+            }
+        }
+    }
+
+    func count(_ metric: CoordinatorCore.Metric) {
+        switch metric {
+        case let .tileDone(seconds):
+            monitor.tilesDone.increment()
+            monitor.tileSeconds.record(seconds)
+        case .tileFailed: monitor.tilesFailed.increment()
+        case .tileRequeued: monitor.tilesRequeued.increment()
+        case .copyRevoked: monitor.copiesRevoked.increment()
+        case .messageDropped: monitor.messagesDropped.increment()
+        }
+    }
+}

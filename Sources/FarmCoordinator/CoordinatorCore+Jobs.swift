@@ -1,0 +1,98 @@
+import FarmProtocol
+import FarmScheduler
+import Logging
+
+/// A job's lifecycle: admitted, preparing, running, blending, writing; done, failed or cancelled.
+extension CoordinatorCore {
+    /// A job the journal holds: registered with the scheduler (each tile's work and planned memory), then prepared
+    /// from the stage the journal says is next, unless it has ended.
+    mutating func admitted(_ info: StoredJobInfo, replyTo: String?, now: Double) -> [Action] {
+        let stages = info.spec.stages
+        scheduler.addJob(id: info.id, name: info.spec.name, priority: info.spec.priority,
+                         work: stages.map { s in s.plan.tiles.map { Double($0.render.area * s.iterations) } },
+                         memory: info.memory.map(\.count) == stages.map(\.plan.tiles.count) ? info.memory : [])
+        var job = Job(id: info.id, spec: info.spec, stages: stages, phase: .preparing(stage: info.stage))
+        var actions: [Action] = []
+        if let replyTo {
+            let size = "\(info.spec.poster.width)x\(info.spec.poster.height)"
+            actions = [.log(.info, "submitted '\(info.spec.name)': \(size)", ["job": "\(info.id)"]),
+                       .send(peer: replyTo, Message(.submitted, SubmittedBody(job: info.id)))]
+        }
+        switch info.state {
+        case .done:
+            job.phase = .done
+            scheduler.finish(job: info.id, now: now)
+        case .failed, .cancelled:
+            let why = info.detail ?? info.state.rawValue
+            job.phase = info.state == .cancelled ? .cancelled : .failed(why)
+            scheduler.fail(job: info.id, reason: why, now: now)
+        case .queued, .running:
+            guard info.stage < stages.count else {
+                jobs[info.id] = job
+                return actions + fail(info.id, reason: "the journal's stage \(info.stage) is past the job's \(stages.count) stages", now: now)
+            }
+            actions.append(.prepare(job: info.id, stage: info.stage))
+        }
+        jobs[info.id] = job
+        return actions
+    }
+
+    mutating func prepared(_ id: String, stage: Int, blobs prepared: Prepared, done: Set<Int>, now: Double) -> [Action] {
+        guard let job = jobs[id], job.phase == .preparing(stage: stage) else { return [] }
+        var actions: [Action] = []
+        if let old = job.reference, old != prepared.reference {
+            blobs.remove(old)
+            actions.append(.forget(job: id, blobs: [old]))
+        }
+        blobs.insert(prepared.targets)
+        if let reference = prepared.reference { blobs.insert(reference) }
+        jobs[id]!.targets = prepared.targets
+        jobs[id]!.reference = prepared.reference
+        jobs[id]!.phase = .running(stage: stage)
+        (jobs[id]!.storing, jobs[id]!.stageComplete, jobs[id]!.progress) = ([], false, [:])
+        actions.append(.persistState(job: id, .running, detail: nil))
+        if !done.isEmpty { actions.append(.log(.info, "resumes stage \(stage) with \(done.count) finished tiles", ["job": "\(id)"])) }
+        return actions + schedule(scheduler.startStage(job: id, stage: stage, done: done, now: now), now: now)
+    }
+
+    mutating func tileStored(_ id: String, stage: Int, tile: Int, now: Double) -> [Action] {
+        guard jobs[id]?.phase == .running(stage: stage), jobs[id]!.storing.remove(tile) != nil else { return [] }
+        return blendIfStored(id, stage: stage)
+    }
+
+    /// Blends a stage whose tiles are all accepted and stored.
+    mutating func blendIfStored(_ id: String, stage: Int) -> [Action] {
+        guard let job = jobs[id], job.phase == .running(stage: stage), job.stageComplete, job.storing.isEmpty else { return [] }
+        jobs[id]!.phase = .blending(stage: stage)
+        return [.blend(job: id, stage: stage, last: stage + 1 == job.stages.count)]
+    }
+
+    mutating func blended(_ id: String, stage: Int, next: Prepared?, now: Double) -> [Action] {
+        guard let job = jobs[id], job.phase == .blending(stage: stage) else { return [] }
+        guard let next, stage + 1 < job.stages.count else {
+            jobs[id]!.phase = .writing
+            return [.write(job: id)]
+        }
+        jobs[id]!.phase = .preparing(stage: stage + 1)
+        return prepared(id, stage: stage + 1, blobs: next, done: [], now: now)
+    }
+
+    /// Fails a job that has not ended; its leases are revoked, its state persisted, its blobs forgotten.
+    mutating func fail(_ id: String, reason: String, now: Double) -> [Action] {
+        guard let job = jobs[id], !job.phase.isFinal else { return [] }
+        jobs[id]!.phase = .failed(reason)
+        scheduler.fail(job: id, reason: reason, now: now)
+        return [.log(.error, "failed: \(reason)", ["job": "\(id)"]), .persistState(job: id, .failed, detail: reason),
+                .forget(job: id, blobs: jobBlobs(id))]
+    }
+
+    /// The blobs only this job uses (no other job that has not ended shares its targets).
+    mutating func jobBlobs(_ id: String) -> [String] {
+        guard let job = jobs[id] else { return [] }
+        let mine = [job.targets, job.reference].compactMap { $0 }
+        let shared = Set(jobs.values.filter { $0.id != id && !$0.phase.isFinal }.flatMap { [$0.targets, $0.reference].compactMap { $0 } })
+        let gone = mine.filter { !shared.contains($0) }
+        gone.forEach { blobs.remove($0) }
+        return gone
+    }
+}

@@ -1,0 +1,250 @@
+import FarmMonitor
+import FarmProtocol
+import FarmScheduler
+import Imaging
+import Logging
+import StyleCore
+import Tiling
+
+/// The coordinator as a pure state machine (Flamenco's manager; swift-nio's state machines): one value owns
+/// every job's lifecycle and, through `FarmScheduler`, the workers, leases and tiles. It takes events (an
+/// authenticated message, a tick of the clock, work the shell finished off the loop) and returns actions (send,
+/// persist, run this off the loop, publish). No I/O, no clock, no randomness: CoordinatorCoreTests drive it
+/// transition by transition.
+///
+/// A job's life (`Phase`): admitted → preparing a stage (images decoded, targets and the stage's start computed
+/// off the loop) → running (its tiles leased) → blending (every tile stored; blended into the stage's canvas off
+/// the loop, the next stage prepared in the same work) → … → writing the output → done. It fails when work
+/// fails or a tile fails on too many workers, and is cancelled on request; late work for a job that has ended
+/// is dropped.
+public struct CoordinatorCore: Sendable {
+    public struct Config: Sendable {
+        public var scheduler = FarmScheduler.Config()
+        /// The weights every worker renders with: their SHA-256 (fetched by it) and size.
+        public var weightsSHA: String
+        public var weightsBytes: Int
+        /// How often the dashboard's snapshot is refreshed.
+        public var snapshotInterval = 0.5
+        public init(weightsSHA: String, weightsBytes: Int) {
+            self.weightsSHA = weightsSHA
+            self.weightsBytes = weightsBytes
+        }
+    }
+
+    public enum Phase: Equatable, Sendable {
+        case preparing(stage: Int)
+        case running(stage: Int)
+        case blending(stage: Int)
+        case writing
+        case done
+        case failed(String)
+        case cancelled
+
+        public var isFinal: Bool {
+            switch self {
+            case .done, .failed, .cancelled: true
+            case .preparing, .running, .blending, .writing: false
+            }
+        }
+    }
+
+    /// Everything the core knows of a job: its description, its plan and where it is.
+    public struct Job: Sendable {
+        public var id: String
+        public var spec: JobSpec
+        public var stages: [PosterStage]
+        public var phase: Phase
+        /// SHA-256 of its Gram targets and of the current stage's reference Grams, once prepared.
+        public var targets: String?
+        public var reference: String?
+        /// Accepted tiles of the current stage whose pixels are being written to the journal.
+        public var storing: Set<Int> = []
+        /// Every tile of the current stage is accepted: it blends once `storing` is empty.
+        public var stageComplete = false
+        /// The latest progress of each of its live leases (for the dashboard).
+        public var progress: [String: ProgressBody] = [:]
+    }
+
+    /// What the shell learned off the loop and reports back.
+    public enum Event: Sendable {
+        /// A message from an authenticated peer.
+        case message(peer: String, Message, now: Double)
+        /// Frames from a peer that are not a valid message.
+        case malformed(peer: String, ProtocolError, now: Double)
+        case tick(now: Double)
+        /// A peer could not be sent to (gone, or its queue is full).
+        case unreachable(peer: String, now: Double)
+        /// A job was stored in the journal (new, answering `replyTo`; or restored at start when nil).
+        case admitted(StoredJobInfo, replyTo: String?, now: Double)
+        /// Submitting failed before the job was stored.
+        case admissionFailed(replyTo: String, reason: String)
+        /// A stage is ready to lease: `done` are its tiles already in the journal (after a restart).
+        case prepared(job: String, stage: Int, targets: String, reference: String?, done: Set<Int>, now: Double)
+        case tileStored(job: String, stage: Int, tile: Int, now: Double)
+        /// The stage was blended into its canvas; the next one is prepared (`next`), or it was the last.
+        case blended(job: String, stage: Int, next: Prepared?, now: Double)
+        case written(job: String, now: Double)
+        /// Work for a job failed (decoding, preparing, storing, blending, writing).
+        case workFailed(job: String, reason: String, now: Double)
+    }
+
+    /// A prepared stage's blobs.
+    public struct Prepared: Sendable, Equatable {
+        public var targets: String
+        public var reference: String?
+        public init(targets: String, reference: String?) { (self.targets, self.reference) = (targets, reference) }
+    }
+
+    /// What the journal holds about a job, as the core needs it.
+    public struct StoredJobInfo: Sendable {
+        public var id: String
+        public var spec: JobSpec
+        public var state: JobState
+        public var detail: String?
+        /// The first stage not yet finished.
+        public var stage: Int
+        /// Planned peak memory of each tile of each stage, in bytes (computed with the network by the shell).
+        public var memory: [[Int]]
+        public init(id: String, spec: JobSpec, state: JobState, detail: String?, stage: Int, memory: [[Int]]) {
+            (self.id, self.spec, self.state, self.detail, self.stage, self.memory) = (id, spec, state, detail, stage, memory)
+        }
+    }
+
+    /// Counters for the monitor.
+    public enum Metric: Sendable, Equatable {
+        case tileDone(seconds: Double), tileFailed, tileRequeued, copyRevoked, messageDropped
+    }
+
+    public enum Action: Sendable {
+        case send(peer: String, Message)
+        /// Crop the tile's render rectangle from the job's level content and start canvas (and temporal target) and
+        /// send the assignment with them.
+        case assign(peer: String, AssignBody, rect: PixelRect)
+        /// Store a submitted job and its images in the journal, plan it, and report `admitted` (a new id).
+        case admit(spec: JobSpec, inputs: [[UInt8]], replyTo: String)
+        /// Decode the job's images, compute its targets, prepare `stage` and report `prepared`.
+        case prepare(job: String, stage: Int)
+        /// Write an accepted tile's pixels to the journal (and the preview), then report `tileStored`.
+        case storeTile(job: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double)
+        /// Blend the finished stage into its canvas; prepare the next (or not, for the last), report `blended`.
+        case blend(job: String, stage: Int, last: Bool)
+        /// Write the output and record the job done, then report `written`.
+        case write(job: String)
+        case persistState(job: String, JobState, detail: String?)
+        /// Send a weights or targets blob (the shell holds the bytes).
+        case sendBlob(peer: String, FetchBody)
+        /// Send a finished job's output file.
+        case sendOutput(peer: String, job: String, format: String)
+        /// Targets that are no longer needed (a stage's reference Grams; an ended job's targets and assets).
+        case forget(job: String, blobs: [String])
+        case publish(FarmSnapshot)
+        case count(Metric)
+        case log(Logger.Level, String, Logger.Metadata)
+    }
+
+    public let config: Config
+    public internal(set) var scheduler: FarmScheduler
+    public internal(set) var jobs: [String: Job] = [:]
+    /// Target blobs that workers may fetch.
+    public internal(set) var blobs: Set<String> = []
+    var lastSent: [String: Double] = [:]
+    var lastSnapshot = -Double.infinity
+
+    /// `epoch` makes lease tokens unique across restarts (the shell passes a random one).
+    public init(config: Config, epoch: String) {
+        self.config = config
+        scheduler = FarmScheduler(config: config.scheduler, epoch: epoch)
+    }
+
+    public func phase(of job: String) -> Phase? { jobs[job]?.phase }
+
+    // MARK: Events
+
+    public mutating func handle(_ event: Event) -> [Action] {
+        switch event {
+        case let .message(peer, m, now): return receive(m, from: peer, now: now)
+        case let .malformed(peer, error, now):
+            return [.count(.messageDropped), .log(.warning, "bad message: \(error)", ["peer": "\(peer)"])]
+                + send(peer, Message(.error, ErrorBody(code: error.code, message: error.description, versions: FarmProtocol.versions)), now: now)
+        case let .tick(now): return tick(now: now)
+        case let .unreachable(peer, now):
+            lastSent[peer] = nil
+            guard scheduler.liveWorkers.contains(peer) else { return [] }
+            return schedule(scheduler.remove(worker: peer, reason: "unreachable", now: now), now: now)
+        case let .admitted(info, replyTo, now): return admitted(info, replyTo: replyTo, now: now)
+        case let .admissionFailed(peer, reason):
+            return [.log(.warning, "submit refused: \(reason)", ["peer": "\(peer)"]),
+                    .send(peer: peer, Message(.error, ErrorBody(code: "malformed", message: reason)))]
+        case let .prepared(job, stage, targets, reference, done, now):
+            return prepared(job, stage: stage, blobs: Prepared(targets: targets, reference: reference), done: done, now: now)
+        case let .tileStored(job, stage, tile, now): return tileStored(job, stage: stage, tile: tile, now: now)
+        case let .blended(job, stage, next, now): return blended(job, stage: stage, next: next, now: now)
+        case let .written(id, now):
+            guard jobs[id]?.phase == .writing else { return [] }
+            jobs[id]!.phase = .done
+            scheduler.finish(job: id, now: now)
+            return [.log(.info, "done", ["job": "\(id)"]), .forget(job: id, blobs: jobBlobs(id))]
+        case let .workFailed(id, reason, now): return fail(id, reason: reason, now: now)
+        }
+    }
+
+    mutating func tick(now: Double) -> [Action] {
+        var actions = schedule(scheduler.tick(now: now) + scheduler.assignments(now: now), now: now)
+        for worker in scheduler.liveWorkerIDs where now - (lastSent[worker] ?? 0) >= config.scheduler.heartbeat {
+            actions += send(worker, Message(.heartbeat), now: now)
+        }
+        if now - lastSnapshot >= config.snapshotInterval {
+            lastSnapshot = now
+            actions.append(.publish(snapshot(now: now)))
+        }
+        return actions
+    }
+
+    /// Sends `m` to `peer`; heartbeats are due `heartbeat` seconds after the last thing sent.
+    mutating func send(_ peer: String, _ m: Message, now: Double) -> [Action] {
+        lastSent[peer] = now
+        return [.send(peer: peer, m)]
+    }
+
+    /// Turns the scheduler's decisions into actions.
+    mutating func schedule(_ events: [FarmScheduler.Event], now: Double) -> [Action] {
+        var actions: [Action] = []
+        for e in events {
+            switch e {
+            case let .assign(worker, tile, lease):
+                actions += assign(worker: worker, tile: tile, lease: lease, now: now)
+            case let .stageFinished(job, stage):
+                jobs[job]?.stageComplete = true
+                actions += blendIfStored(job, stage: stage)
+            case let .jobFailed(job, reason):
+                actions += fail(job, reason: reason, now: now)
+            case let .workerLost(worker):
+                lastSent[worker] = nil
+                actions.append(.log(.warning, "worker lost", ["worker": "\(worker)"]))
+            case let .requeued(tile, worker, lease, reason):
+                actions += [.count(.tileRequeued), .log(.warning, "tile requeued (lease \(lease)): \(reason)", Self.metadata(tile, worker))]
+                actions += send(worker, Message(.reject, RejectBody(lease: lease, reason: reason)), now: now)
+            case let .workerBlocklisted(worker, job):
+                actions.append(.log(.warning, "worker blocklisted for this job", ["job": "\(job)", "worker": "\(worker)"]))
+            case let .revoked(worker, tile, lease):
+                actions += [.count(.copyRevoked), .log(.info, "another copy won; lease \(lease) revoked", Self.metadata(tile, worker))]
+                actions += send(worker, Message(.reject, RejectBody(lease: lease, reason: "another copy of tile \(tile) won")), now: now)
+            }
+        }
+        return actions
+    }
+
+    static func metadata(_ tile: FarmScheduler.TileID, _ worker: String) -> Logger.Metadata {
+        ["job": "\(tile.job)", "stage": "\(tile.stage)", "tile": "\(tile.tile)", "worker": "\(worker)"]
+    }
+
+    mutating func assign(worker: String, tile id: FarmScheduler.TileID, lease: String, now: Double) -> [Action] {
+        guard let job = jobs[id.job], case .running = job.phase, let targets = job.targets else { return [] }
+        let stage = job.stages[id.stage], tile = stage.plan.tiles[id.tile]
+        let body = AssignBody(lease: lease, job: id.job, stage: id.stage, task: stage.task(tile), options: job.spec.poster.options,
+                              pooling: job.spec.poster.pooling, targets: targets, reference: job.reference,
+                              leaseSeconds: config.scheduler.leaseSeconds)
+        lastSent[worker] = now
+        return [.assign(peer: worker, body, rect: tile.render)]
+    }
+}

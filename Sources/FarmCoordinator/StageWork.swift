@@ -1,0 +1,156 @@
+import FarmProtocol
+import Foundation
+import Imaging
+import StyleCore
+import Tiling
+
+/// A job's images and canvases as the shell holds them (loop thread only): what tiles are cut from. The core
+/// knows none of this; it knows the job's plan and blobs' SHA-256s.
+final class JobAssets {
+    var poster: PosterJob
+    /// The level's content and the stage's start canvas: in memory, or read per region from disk.
+    var content: ImageRegionSource?
+    var start: ImageRegionSource?
+    /// The current stage's temporal target (video frames with a temporal loss).
+    var temporal: TemporalTarget?
+    /// The dashboard's low-resolution copy of the current stage's canvas, tiles pasted as they land.
+    var preview: PlanarImage
+    var previewDirty = true
+
+    init(poster: PosterJob, prep: StagePrep) {
+        self.poster = poster
+        preview = prep.preview
+        install(prep)
+    }
+
+    /// Installs a prepared stage.
+    func install(_ prep: StagePrep) {
+        if let content = prep.content { self.content = content }
+        start = prep.start
+        temporal = prep.temporal
+        preview = prep.preview
+        previewDirty = true
+    }
+}
+
+/// What a stage needs before its tiles go out, computed off the loop thread.
+struct StagePrep {
+    /// The level's content (nil when the level did not change).
+    var content: ImageRegionSource?
+    var start: ImageRegionSource
+    /// The stage's reference Grams, encoded (computed here, once, for all of the stage's tiles).
+    var reference: [UInt8]?
+    var temporal: TemporalTarget?
+    var preview: PlanarImage
+}
+
+/// The coordinator's heavy work, as functions of their inputs: run on its work queues, never on the loop thread.
+enum StageWork {
+    /// Long side of a job's dashboard preview.
+    static let previewSize = 384
+    /// Bytes of one strip of a canvas when a stage is blended or written.
+    static let stripBytes = 64 << 20
+
+    /// The network with the job's pooling (the same object when it already has it).
+    static func pooled(_ network: VGG19, _ pooling: Pool2x2.Kind) -> VGG19 {
+        network.pooling == pooling ? network : network.with(pooling: pooling)
+    }
+
+    /// A job's images decoded, its Gram targets (encoded) and its first stage to run prepared, with the tiles of
+    /// that stage the journal already holds pasted into the preview.
+    static func prepareJob(_ stored: Journal.StoredJob, stage index: Int, journal: Journal, network: VGG19, memory: Int)
+        throws -> (poster: PosterJob, targets: [UInt8], prep: StagePrep, done: Set<Int>, forgotten: [Int]) {
+        let styleCount = stored.spec.styleWeights.count
+        let images = try stored.inputs.enumerated().map { i, url -> PlanarImage in
+            do { return try ImageIO.read(url).image } catch {
+                let what = i == 0 ? "content" : i <= styleCount ? "style \(i)" : i == styleCount + 1 ? "frame start" : "temporal mask"
+                throw ProtocolError.malformedBody("\(what) image: \(error)")
+            }
+        }
+        let poster = stored.spec.posterJob(images: images)
+        let targets = TargetsCodec.encode(poster.gramTargets(network: pooled(network, poster.pooling)))
+        let previous = index > 0 ? try journal.canvas(job: stored.id, stage: index - 1) : nil
+        let stage = poster.stages[index]
+        var prep = try prepare(poster, stage, previous: previous, network: network, memory: memory)
+        let finished = try journal.finishedTiles(job: stored.id, stage: index) { t, core in
+            let piece = previewPiece(core, at: stage.plan.tiles[t].core, of: stage, previewWidth: prep.preview.width,
+                                     previewHeight: prep.preview.height)
+            paste(piece, into: &prep.preview)
+        }
+        return (poster, targets, prep, finished.done, finished.forgotten)
+    }
+
+    /// `previous`: the canvas the last stage left. Content and start are held in memory when each takes at most
+    /// `memory` bytes; otherwise they stay sources read per region (the start resized from `previous` on disk).
+    static func prepare(_ poster: PosterJob, _ stage: PosterStage, previous: DiskImage?, network: VGG19,
+                        levelChanged: Bool = true, memory: Int) throws -> StagePrep {
+        let content = levelChanged || previous == nil ? try poster.contentSource(for: stage).materialized(limit: memory) : nil
+        guard let base = content ?? previous else { throw JournalError.corrupt("stage \(stage.index) has no content and no canvas") }
+        let start = try poster.startSource(for: stage, previous: previous, content: base).materialized(limit: memory)
+        let reference = try poster.stageReference(stage, start: start, network: pooled(network, poster.pooling))
+            .map(TargetsCodec.encode)
+        let preview = try start.boxDownscaled(longSide: previewSize).clamped()
+        return StagePrep(content: content, start: start, reference: reference, temporal: poster.temporal(for: stage), preview: preview)
+    }
+
+    /// Blends a finished stage strip by strip from the journal's tiles into the stage's canvas file, then
+    /// prepares the next stage (nil after the last).
+    static func blend(job id: String, poster: PosterJob, stage index: Int, start: ImageRegionSource, journal: Journal,
+                      network: VGG19, memory: Int) throws -> StagePrep? {
+        let stages = poster.stages, s = stages[index]
+        let canvas = try journal.stageFinished(job: id, stage: index, width: s.width, height: s.height) { file in
+            try PosterJob.finish(s, start: start, stripRows: start.stripRows(bytes: stripBytes), core: { t, rows in
+                let tile = try journal.tile(job: id, stage: index, tile: t)
+                return try tile.region(x: 0, y: rows.lowerBound, width: tile.width, height: rows.count)
+            }, emit: { y, pixels in try file.write(pixels, y: y) })
+        }
+        guard index + 1 < stages.count else { return nil }
+        let next = stages[index + 1]
+        return try prepare(poster, next, previous: canvas, network: network, levelChanged: next.level != s.level, memory: memory)
+    }
+
+    /// Writes the output from the last stage's canvas (strip by strip) and records the job done.
+    static func writeOutput(job id: String, poster: PosterJob, spec: JobSpec, journal: Journal) throws {
+        let last = poster.stages.count - 1
+        let canvas = try journal.canvas(job: id, stage: last)
+        let out: ImageRegionSource = spec.preserveColors
+            ? ColorPreserved(styled: canvas, original: poster.contentSource(for: poster.stages[last])) : canvas
+        try ImageIO.write(out, to: journal.outputURL(job: id, format: spec.format), bitDepth: spec.bitDepth, dpi: spec.dpi,
+                          stripRows: canvas.stripRows(bytes: stripBytes))
+        try journal.setState(job: id, .done)
+    }
+
+    /// The frames of an assignment: the tile's render rectangle of the content and the start canvas (and of the
+    /// temporal target and its mask).
+    static func crops(_ rect: PixelRect, content: ImageRegionSource, start: ImageRegionSource, temporal: TemporalTarget?) throws -> [[UInt8]] {
+        let r = rect
+        var payload = [PixelCodec.encode(try content.region(x: r.x, y: r.y, width: r.width, height: r.height)),
+                       PixelCodec.encode(try start.region(x: r.x, y: r.y, width: r.width, height: r.height))]
+        if let temporal = temporal?.cropped(x: r.x, y: r.y, width: r.width, height: r.height) {
+            payload += [PixelCodec.encode(temporal.image), PixelCodec.encode(temporal.mask)]
+        }
+        return payload
+    }
+
+    /// A tile's core, at `rect` of a stage's canvas, resized to its place in a preview of that canvas.
+    static func previewPiece(_ core: PlanarImage, at rect: PixelRect, of stage: PosterStage, previewWidth pw: Int, previewHeight ph: Int)
+        -> (image: PlanarImage, x: Int, y: Int) {
+        let sx = Double(pw) / Double(stage.width), sy = Double(ph) / Double(stage.height)
+        let x0 = min(pw - 1, Int(Double(rect.x) * sx)), y0 = min(ph - 1, Int(Double(rect.y) * sy))
+        let w = max(1, min(pw - x0, Int((Double(rect.width) * sx).rounded())))
+        let h = max(1, min(ph - y0, Int((Double(rect.height) * sy).rounded())))
+        return (Resampler.resize(core, width: w, height: h), x0, y0)
+    }
+
+    /// Pastes a preview piece (clamped to 0…1).
+    static func paste(_ piece: (image: PlanarImage, x: Int, y: Int), into preview: inout PlanarImage) {
+        let small = piece.image, w = small.width, h = small.height, n = preview.width * preview.height
+        for c in 0 ..< 3 {
+            for y in 0 ..< h {
+                for x in 0 ..< w {
+                    preview.pixels[c * n + (piece.y + y) * preview.width + piece.x + x] = min(1, max(0, small.pixels[(c * h + y) * w + x]))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+/// Placement: which worker gets which tile (Docs/protocol.md, "Scheduling"): by speed, within memory limits,
+/// the stage's last tiles on the workers expected to finish them first, and straggler copies.
+extension FarmScheduler {
+    /// Fills every worker's free credit. Deterministic: workers by speed (fastest first, unknown last) then id,
+    /// jobs by priority then age. Cost per call: O(W) for W workers and a sort of the free ones, plus, per job
+    /// at a stage's end, one earliest-finish plan of its last tiles (O(P·W), P ≤ W) and one ranking of its
+    /// running tiles.
+    public mutating func assignments(now: Double) -> [Event] {
+        var events: [Event] = []
+        let order = jobs.values.filter { $0.runnable }.sorted { ($0.priority, -$0.seq) > ($1.priority, -$1.seq) }.map(\.id)
+        guard !order.isEmpty else { return [] }
+        var tailPlans: [String: [String: Int]?] = [:]  // per job, computed once per call
+        var copyCandidates: [String: [(tile: Int, lease: Lease, finish: Double)]] = [:]
+        for wid in freeWorkersBySpeed() {
+            while let w = workers[wid], w.leases.count + w.busy < config.credit {
+                var copy = false
+                var next = nextTile(for: wid, jobs: order, now: now, plans: &tailPlans)
+                if next == nil, config.stragglerCopies {
+                    next = stragglerCopy(for: wid, jobs: order, now: now, candidates: &copyCandidates)
+                    copy = next != nil
+                }
+                guard let (jid, tile) = next else { break }
+                counter += 1
+                let token = "\(epoch)-\(counter)"
+                let id = TileID(job: jid, stage: jobs[jid]!.stage, tile: tile)
+                leases[token] = Lease(token: token, tile: id, worker: wid, expires: now + config.leaseSeconds, started: now, copy: copy)
+                tileLeases[id, default: []].insert(token)
+                workers[wid]!.leases.insert(token)
+                jobs[jid]!.pending.removeAll { $0 == tile }
+                events.append(.assign(worker: wid, tile: id, lease: token))
+            }
+        }
+        updateWaitingDetails()
+        return events
+    }
+
+    /// Workers with free credit, fastest first (unknown speeds last), then by id. Only the free ones are
+    /// sorted: the coordinator calls `assignments` after every batch of messages.
+    func freeWorkersBySpeed() -> [String] {
+        workers.values.filter { $0.leases.count + $0.busy < config.credit }.sorted { a, b in
+            a.speed == b.speed ? a.id < b.id : (a.speed ?? -1) > (b.speed ?? -1)
+        }.map(\.id)
+    }
+
+    /// Whether `worker` may take tile `t` of `job` at all: not failed there, and within its memory limit.
+    func eligible(_ worker: WorkerState, tile t: Int, of job: JobRecord) -> Bool {
+        if job.tileFailures[t]?.contains(worker.id) ?? false { return false }
+        guard let limit = worker.memoryLimit, !job.memory.isEmpty else { return true }
+        return job.memory[job.stage][t] <= limit
+    }
+
+    func nextTile(for worker: String, jobs order: [String], now: Double, plans: inout [String: [String: Int]?]) -> (String, Int)? {
+        guard let w = workers[worker] else { return nil }
+        for jid in order {
+            let job = jobs[jid]!
+            guard !job.blocklist.contains(worker) else { continue }
+            guard let first = job.pending.first(where: { eligible(w, tile: $0, of: job) }) else { continue }
+            if plans[jid] == nil { plans[jid] = .some(tailAssignment(job: job, now: now)) }
+            guard var tail = plans[jid]! else { return (jid, first) }
+            // The stage's last tiles: take the one the earliest-finish plan gives this worker now, or none.
+            guard let t = tail.removeValue(forKey: worker), job.pending.contains(t) else { continue }
+            plans[jid] = .some(tail)
+            return (jid, t)
+        }
+        return nil
+    }
+
+    /// When a job's pending tiles are no more than the workers that may take them and every such worker's speed
+    /// is known: plans them greedily in order, each on the worker expected to finish it first (a busy worker from
+    /// when its current tiles should end), and returns the tile each free worker should start now. Nil otherwise.
+    func tailAssignment(job: JobRecord, now: Double) -> [String: Int]? {
+        guard job.pending.count <= workers.count - job.blocklist.count(where: { workers[$0] != nil }) else { return nil }
+        let candidates = workers.values.filter { !job.blocklist.contains($0.id) }.sorted { $0.id < $1.id }
+        guard candidates.count > 1, candidates.allSatisfy({ $0.speed != nil }) else { return nil }
+        var available: [String: Double] = [:]
+        for w in candidates {
+            available[w.id] = w.leases.count + w.busy < config.credit ? now
+                : max(now, w.leases.compactMap { leases[$0] }.map { expectedFinish($0, now: now) }.min() ?? now)
+        }
+        var plan: [String: Int] = [:]
+        for t in job.pending {
+            let work = job.work[job.stage][t]
+            let best = candidates.filter { eligible($0, tile: t, of: job) }
+                .min { (available[$0.id]! + work / $0.speed!, $0.id) < (available[$1.id]! + work / $1.speed!, $1.id) }
+            guard let best else { continue }
+            if available[best.id]! == now, plan[best.id] == nil { plan[best.id] = t }
+            available[best.id]! += work / best.speed!
+        }
+        return plan
+    }
+
+    /// When a lease's tile should be done: from its holder's speed, or, once overdue or with no speed known,
+    /// as long again as it has run so far.
+    func expectedFinish(_ lease: Lease, now: Double) -> Double {
+        let work = jobs[lease.tile.job]?.work[lease.tile.stage][lease.tile.tile] ?? 0
+        guard let speed = workers[lease.worker]?.speed else { return now + (now - lease.started) }
+        let end = lease.started + work / speed
+        return end > now ? end : now + (now - lease.started)
+    }
+
+    /// A copy for an idle worker: among runnable jobs with no pending tiles, the running tile (one lease, not
+    /// this worker's) expected to finish last, if this worker is expected to finish a copy sooner. The ranking of
+    /// a job's running tiles is made once per `assignments` call; a tile leaves it when copied.
+    func stragglerCopy(for worker: String, jobs order: [String], now: Double,
+                       candidates: inout [String: [(tile: Int, lease: Lease, finish: Double)]]) -> (String, Int)? {
+        guard let w = workers[worker] else { return nil }
+        for jid in order {
+            let job = jobs[jid]!
+            guard job.pending.isEmpty, !job.blocklist.contains(worker) else { continue }
+            if candidates[jid] == nil {
+                candidates[jid] = tileLeases.filter { $0.key.job == jid && $0.key.stage == job.stage && $0.value.count == 1 }
+                    .map { id, tokens in
+                        let lease = leases[tokens.first!]!
+                        return (tile: id.tile, lease: lease, finish: expectedFinish(lease, now: now))
+                    }
+                    .sorted { ($0.finish, -$0.tile) > ($1.finish, -$1.tile) }
+            }
+            guard let i = candidates[jid]!.firstIndex(where: { $0.lease.worker != worker && eligible(w, tile: $0.tile, of: job) })
+            else { continue }
+            let c = candidates[jid]![i]
+            let copyFinish = now + (w.speed.map { job.work[job.stage][c.tile] / $0 } ?? 0)
+            guard copyFinish < c.finish else { continue }
+            candidates[jid]!.remove(at: i)
+            return (jid, c.tile)
+        }
+        return nil
+    }
+}
