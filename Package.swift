@@ -99,5 +99,5 @@ let package = Package(
             "FarmTestSupport", "StyleCore", "Imaging", "Tiling", "Video",
         ]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import FarmMonitor
 import Foundation
 import Hummingbird
+import Synchronization
 
 /// The coordinator's web dashboard and API (Docs/dashboard.md), served by Hummingbird on threads of its own:
 ///
@@ -15,19 +16,22 @@ import Hummingbird
 ///
 /// With a token, every request needs `Authorization: Bearer TOKEN` or `?token=TOKEN`; others get 401 and
 /// count as authentication failures. Unknown routes get 404, unknown jobs 404.
-public final class DashboardServer: @unchecked Sendable {
+public final class DashboardServer: Sendable {
     public let monitor: FarmMonitor
     public let host: String
     public let token: String?
-    public private(set) var port = 0
-    var task: Task<Void, Error>?
+    /// The port asked for, then the port bound; and the serving task while it runs.
+    let state: Mutex<(port: Int, task: Task<Void, Error>?)>
 
     public init(monitor: FarmMonitor, host: String = "127.0.0.1", port: Int = 8787, token: String? = nil) {
         self.monitor = monitor
         self.host = host
-        self.port = port
         self.token = token
+        state = Mutex((port, nil))
     }
+
+    /// The port: the one bound, once `start` returned.
+    public var port: Int { state.withLock { $0.port } }
 
     public struct StartError: Error, CustomStringConvertible {
         public let description: String
@@ -42,7 +46,7 @@ public final class DashboardServer: @unchecked Sendable {
                                   box.set(channel.localAddress?.port ?? 0)
                                   bound.signal()
                               })
-        task = Task.detached {
+        let task = Task.detached {
             do {
                 try await app.runService(gracefulShutdownSignals: [])
             } catch {
@@ -51,14 +55,18 @@ public final class DashboardServer: @unchecked Sendable {
                 throw error
             }
         }
+        state.withLock { $0.task = task }
         guard bound.wait(timeout: .now() + 30) == .success else { throw StartError(description: "dashboard did not start in 30 s") }
-        if let error = box.error { throw StartError(description: "dashboard on \(host):\(port): \(error)") }
-        port = box.port
+        let (port, error) = box.state.withLock { ($0.port, $0.error) }
+        if let error { throw StartError(description: "dashboard on \(host):\(self.port): \(error)") }
+        state.withLock { $0.port = port }
     }
 
     public func stop() {
-        task?.cancel()
-        task = nil
+        state.withLock { s in
+            s.task?.cancel()
+            s.task = nil
+        }
     }
 
     var url: String { "http://\(host):\(port)/" }
@@ -130,10 +138,8 @@ struct TokenMiddleware: RouterMiddleware {
 }
 
 /// The bound port, or why binding failed, handed from the server's task to `start`.
-final class PortBox: @unchecked Sendable {
-    let lock = NSLock()
-    var port = 0
-    var error: String?
-    func set(_ p: Int) { lock.lock(); port = p; lock.unlock() }
-    func fail(_ e: String) { lock.lock(); error = e; lock.unlock() }
+final class PortBox: Sendable {
+    let state = Mutex<(port: Int, error: String?)>((0, nil))
+    func set(_ p: Int) { state.withLock { $0.port = p } }
+    func fail(_ e: String) { state.withLock { $0.error = e } }
 }

@@ -63,7 +63,7 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
     var zap: ZapHandler?
     var handshakes: HandshakeMonitor?
     let mailboxLock = NSLock()
-    var mailbox: [() -> Void] = []
+    var mailbox: [@Sendable () -> Void] = []
     let clock = ContinuousClock.now
     let statsLock = NSLock()
     var _stats = WireStats()
@@ -179,7 +179,8 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
     }
 
     /// Runs `body` on `queue` and `then` with its result back on the loop thread.
-    func offload<T>(_ queue: DispatchQueue, _ body: @escaping () throws -> T, then: @escaping (Result<T, Error>) -> Void) {
+    func offload<T: Sendable>(_ queue: DispatchQueue, _ body: @escaping @Sendable () throws -> T,
+                              then: @escaping @Sendable (Result<T, Error>) -> Void) {
         queue.async {
             let r = Result { try body() }
             self.mailboxLock.lock()

@@ -9,7 +9,7 @@ import Imaging
 ///   (`stage-S.px`) and the output.
 /// Pixels are written first (to a temporary file, fsynced, renamed), the row that points at them second, so
 /// after a `kill -9` a row always has its file; a file without a row is simply written again.
-public final class Journal: @unchecked Sendable {
+public final class Journal: Sendable {
     public let directory: URL
     let db: DatabaseQueue
 

@@ -1,16 +1,16 @@
 import FarmTransport
 import Foundation
 import Logging
+import Synchronization
 
 /// An embedded farm on loopback: a coordinator on a thread of this process and worker processes of this same
 /// executable. What `stylefarm render --local-farm N` and the demo use.
-public final class LocalFarm: @unchecked Sendable {
+public final class LocalFarm: Sendable {
     public let coordinator: Coordinator
     public let workers: [Process]
     /// What an in-process client uses to talk to this farm's coordinator.
     public let clientSecurity: ClientSecurity
-    let stopLock = NSLock()
-    var stopped = false
+    let stopped = Atomic(false)
     let finished = DispatchSemaphore(value: 0)
 
     /// Starts a coordinator on `tcp://127.0.0.1:*` with its state in `stateDirectory`, and `workers` worker
@@ -38,7 +38,7 @@ public final class LocalFarm: @unchecked Sendable {
             return p
         }
         Thread { [self] in
-            coordinator.run(until: { isStopped })
+            coordinator.run(until: { stopped.load(ordering: .acquiring) })
             finished.signal()
         }.start()
     }
@@ -46,19 +46,9 @@ public final class LocalFarm: @unchecked Sendable {
     /// Whether any worker process still runs (a worker that cannot start exits at once).
     public var anyWorkerRunning: Bool { workers.contains { $0.isRunning } }
 
-    var isStopped: Bool {
-        stopLock.lock()
-        defer { stopLock.unlock() }
-        return stopped
-    }
-
     /// Stops the coordinator and the workers.
     public func shutdown() {
-        stopLock.lock()
-        let already = stopped
-        stopped = true
-        stopLock.unlock()
-        guard !already else { return }
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         finished.wait()
         for p in workers where p.isRunning { p.terminate() }
         for p in workers { p.waitUntilExit() }

@@ -2,6 +2,7 @@ import CoreMetrics
 import FarmProtocol
 import Foundation
 import Prometheus
+import Synchronization
 
 /// What the dashboard shows: a snapshot of the farm the coordinator refreshes about twice a second.
 public struct FarmSnapshot: Codable, Sendable {
@@ -58,10 +59,9 @@ public struct TileView: Codable, Sendable {
 /// The coordinator's window for monitoring: the latest snapshot, each job's preview PNG, and the Prometheus
 /// metrics (through swift-metrics, with a registry of its own). Thread-safe: the coordinator writes, the
 /// dashboard's threads read.
-public final class FarmMonitor: @unchecked Sendable {
-    let lock = NSLock()
-    var _snapshot = FarmSnapshot()
-    var _previews: [String: [UInt8]] = [:]
+public final class FarmMonitor: Sendable {
+    /// The latest snapshot and each job's preview PNG.
+    let published = Mutex<(snapshot: FarmSnapshot, previews: [String: [UInt8]])>((FarmSnapshot(), [:]))
 
     public let registry = PrometheusCollectorRegistry()
     public let tilesDone: CoreMetrics.Counter
@@ -91,29 +91,17 @@ public final class FarmMonitor: @unchecked Sendable {
         messagesDropped = CoreMetrics.Counter(label: "stylefarm_messages_dropped_total", factory: factory)
     }
 
-    public var snapshot: FarmSnapshot {
-        lock.lock()
-        defer { lock.unlock() }
-        return _snapshot
-    }
+    public var snapshot: FarmSnapshot { published.withLock { $0.snapshot } }
 
-    public func preview(job: String) -> [UInt8]? {
-        lock.lock()
-        defer { lock.unlock() }
-        return _previews[job]
-    }
+    public func preview(job: String) -> [UInt8]? { published.withLock { $0.previews[job] } }
 
     public func publish(_ snapshot: FarmSnapshot) {
-        lock.lock()
-        _snapshot = snapshot
-        lock.unlock()
+        published.withLock { $0.snapshot = snapshot }
         workersAlive.record(snapshot.workers.count)
     }
 
     public func publish(preview: [UInt8], job: String) {
-        lock.lock()
-        _previews[job] = preview
-        lock.unlock()
+        published.withLock { $0.previews[job] = preview }
     }
 
     /// A request to the dashboard was refused for a missing or wrong token.

@@ -11,7 +11,7 @@ public struct ZMQError: Error, CustomStringConvertible {
 }
 
 /// One libzmq context per process (it owns the I/O thread).
-public final class ZMQContext: @unchecked Sendable {
+public final class ZMQContext: @unchecked Sendable {  // unchecked: a thin wrapper of a libzmq context, which is thread-safe
     let handle: UnsafeMutableRawPointer
 
     public static let shared = ZMQContext()

@@ -2,15 +2,17 @@ import FarmProtocol
 import Foundation
 import Imaging
 import StyleCore
+import Synchronization
 import VGGWeights
 
 /// The worker's compute thread: installs weights (decoding and measuring them takes seconds) and renders tiles,
-/// in order, reporting each outcome as a `WorkerMachine.Event` through `report`. The network thread only ever
-/// submits jobs and marks leases cancelled; everything the compute thread reads travels inside its job, so
-/// nothing is shared but the queue and the cancelled set (both under `lock`).
-final class TileComputer: @unchecked Sendable {  // unchecked: `queue` and `cancelled` are only touched under `lock`
+/// in order, recording each outcome as a `WorkerMachine.Event` that the network thread `take`s. The network
+/// thread only ever submits jobs, marks leases cancelled and takes outcomes; everything the compute thread reads
+/// travels inside its job, so nothing is shared but the queue, the cancelled set and the outcomes (each behind a
+/// mutex).
+final class TileComputer: Sendable {
     /// One tile, with everything it needs decoded.
-    struct RenderJob {
+    struct RenderJob: Sendable {
         var body: AssignBody
         var network: VGG19
         var content: PlanarImage
@@ -20,35 +22,31 @@ final class TileComputer: @unchecked Sendable {  // unchecked: `queue` and `canc
         var reference: GramTargets?
     }
 
-    enum Job {
+    enum Job: Sendable {
         case installWeights(sha: String, bytes: [UInt8])
         case render(RenderJob)
     }
 
     /// What an installed set of weights gives the network thread.
-    struct Installed {
+    struct Installed: Sendable {
         var network: VGG19
         var sha: String
         var speed: Double
     }
 
     let slowdown: Double
-    let report: @Sendable (WorkerMachine.Event) -> Void
-    let installed: @Sendable (Installed) -> Void
-    let lock = NSLock()
     let available = DispatchSemaphore(value: 0)
-    var queue: [Job] = []
-    var cancelled: Set<String> = []
+    let queue = Mutex<[Job]>([])
+    let cancelled = Mutex<Set<String>>([])
+    /// Outcomes not yet taken: events in order, and the network installed last.
+    let outcomes = Mutex<(events: [WorkerMachine.Event], installed: Installed?)>(([], nil))
     let epoch: ContinuousClock.Instant
 
     /// `epoch`: the network thread's time zero, so both threads' `now` agree. `slowdown` (tests and demos only): sleep (slowdown − 1) × each iteration's compute time, as a machine
     /// under other load would. The speed measured at install is not slowed, so the coordinator learns it from results.
-    init(epoch: ContinuousClock.Instant, slowdown: Double, installed: @escaping @Sendable (Installed) -> Void,
-         report: @escaping @Sendable (WorkerMachine.Event) -> Void) {
+    init(epoch: ContinuousClock.Instant, slowdown: Double) {
         self.epoch = epoch
         self.slowdown = slowdown
-        self.installed = installed
-        self.report = report
         let thread = Thread { [self] in loop() }
         thread.stackSize = 16 << 20
         thread.start()
@@ -59,32 +57,34 @@ final class TileComputer: @unchecked Sendable {  // unchecked: `queue` and `canc
         return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 
+    /// The outcomes recorded since the last call.
+    func take() -> (events: [WorkerMachine.Event], installed: Installed?) {
+        outcomes.withLock { box in
+            defer { box = ([], nil) }
+            return box
+        }
+    }
+
+    func report(_ event: WorkerMachine.Event) {
+        outcomes.withLock { $0.events.append(event) }
+    }
+
     func submit(_ job: Job) {
-        lock.lock()
-        queue.append(job)
-        lock.unlock()
+        queue.withLock { $0.append(job) }
         available.signal()
     }
 
     /// The tile under `lease` stops at its next iteration (or is skipped if it has not started).
     func cancel(_ lease: String) {
-        lock.lock()
-        cancelled.insert(lease)
-        lock.unlock()
+        _ = cancelled.withLock { $0.insert(lease) }
     }
 
-    func isCancelled(_ lease: String) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return cancelled.contains(lease)
-    }
+    func isCancelled(_ lease: String) -> Bool { cancelled.withLock { $0.contains(lease) } }
 
     func loop() {
         while true {
             available.wait()
-            lock.lock()
-            let job = queue.removeFirst()
-            lock.unlock()
+            let job = queue.withLock { $0.removeFirst() }
             switch job {
             case let .installWeights(sha, bytes): install(sha: sha, bytes: bytes)
             case let .render(r): render(r)
@@ -96,8 +96,10 @@ final class TileComputer: @unchecked Sendable {  // unchecked: `queue` and `canc
         do {
             let network = VGG19(weights: try WeightsFile.decode(bytes))
             let speed = 1 / ResourceEstimate.secondsPerPixelIteration(network: network)
-            installed(Installed(network: network, sha: sha, speed: speed))
-            report(.weightsInstalled(sha: sha, speed: speed))
+            outcomes.withLock { box in
+                box.installed = Installed(network: network, sha: sha, speed: speed)
+                box.events.append(.weightsInstalled(sha: sha, speed: speed))
+            }
         } catch {
             report(.installFailed(kind: "weights", sha: sha, reason: "\(error)"))
         }
@@ -105,11 +107,7 @@ final class TileComputer: @unchecked Sendable {  // unchecked: `queue` and `canc
 
     func render(_ r: RenderJob) {
         let lease = r.body.lease
-        defer {
-            lock.lock()
-            cancelled.remove(lease)
-            lock.unlock()
-        }
+        defer { _ = cancelled.withLock { $0.remove(lease) } }
         guard !isCancelled(lease) else { return report(.stoppedTile(lease: lease, reason: "stopped before it started")) }
         let net = r.network.pooling == r.body.pooling ? r.network : r.network.with(pooling: r.body.pooling)
         let renderer = TileRenderer(network: net, options: r.body.options, targets: r.targets)

@@ -8,7 +8,7 @@ import VGGWeights
 
 /// A farm worker: the shell around `WorkerMachine`. The network thread (the one that calls `run`) owns the
 /// DEALER socket, the machine and the caches; it turns messages and ticks into events and performs the actions
-/// the machine returns. The `TileComputer` thread renders; its outcomes come back as events through `inbox`, so
+/// the machine returns. The `TileComputer` thread renders; its outcomes come back as events (`TileComputer.take`), so
 /// the machine is only ever touched by the network thread, and a long tile never makes the worker look dead.
 public final class Worker {
     public struct Config: Sendable {
@@ -46,10 +46,6 @@ public final class Worker {
     var network: VGG19?
     /// Bytes of weights fetched from the coordinator, cached on disk once they install.
     var pendingWeights: [UInt8]?
-    /// Events from the compute thread, and networks it installed, drained by the network thread.
-    let inboxLock = NSLock()
-    var inbox: [WorkerMachine.Event] = []
-    var installedNetwork: TileComputer.Installed?
     let epoch = ContinuousClock.now
     /// How long one wait for a message may last: the granularity of ticks.
     static let pollSeconds = 0.1
@@ -72,8 +68,7 @@ public final class Worker {
     /// restarts: it reconnects and says `ready` again.
     public func run(until stop: () -> Bool) {
         Compute.configure(threads: config.threads)  // before the weights' install, which measures the speed `ready` reports
-        let computer = TileComputer(epoch: epoch, slowdown: config.slowdown, installed: { [self] in post(installed: $0) },
-                                    report: { [self] in post($0) })
+        let computer = TileComputer(epoch: epoch, slowdown: config.slowdown)
         if let w = config.localWeights, let bytes = try? [UInt8](Data(contentsOf: w)) {
             // Installed before the first `ready`, so that it reports the weights and the speed.
             computer.install(sha: ContentHash.sha256(bytes), bytes: bytes)
@@ -100,24 +95,9 @@ public final class Worker {
         perform(machine.handle(.stop), computer)
     }
 
-    func post(_ event: WorkerMachine.Event) {
-        inboxLock.lock()
-        inbox.append(event)
-        inboxLock.unlock()
-    }
-
-    func post(installed: TileComputer.Installed) {
-        inboxLock.lock()
-        installedNetwork = installed
-        inboxLock.unlock()
-    }
-
     /// Feeds the compute thread's events to the machine.
     func drain(_ computer: TileComputer) {
-        inboxLock.lock()
-        let events = inbox, installed = installedNetwork
-        (inbox, installedNetwork) = ([], nil)
-        inboxLock.unlock()
+        let (events, installed) = computer.take()
         if let installed {
             network = installed.network
             cacheWeights(sha: installed.sha)

@@ -12,7 +12,7 @@ import Darwin
 /// height and channels as UInt32 little-endian, then the samples as float32 little-endian in `PlanarImage` order
 /// (every row of channel 0, then channel 1, ...). Reads and writes are `pread`/`pwrite`: nothing is mapped, so
 /// the process's resident memory is only what the caller holds.
-public final class DiskImage: ImageRegionSource, @unchecked Sendable {
+public final class DiskImage: ImageRegionSource, @unchecked Sendable {  // unchecked: a thin wrapper of a file descriptor; pread/pwrite at explicit offsets are safe from any thread
     public static let magic: [UInt8] = Array("SFPX".utf8)
     public static let headerBytes = 16
 

@@ -13,6 +13,9 @@ enum Parallel {
             body(0..<count)
             return
         }
+        // concurrentPerform returns when every chunk has run, so `body` never outlives this call, and the ranges are
+        // disjoint: what each chunk writes no other reads.
+        nonisolated(unsafe) let body = body
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             let start = count * chunk / chunks
             let end = count * (chunk + 1) / chunks

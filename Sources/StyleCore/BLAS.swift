@@ -1,5 +1,6 @@
 import COpenBLAS
 import Foundation
+import Synchronization
 
 /// The few OpenBLAS entry points the compute core uses, with its threading controls.
 public enum BLAS {
@@ -28,7 +29,11 @@ public enum BLAS {
 /// The compute core's own data-parallel loops (im2col, pooling, element-wise passes).
 public enum Parallel {
     /// Number of threads for the core's own loops; set together with `BLAS.setThreads` by `Compute.configure`.
-    nonisolated(unsafe) public static var threads = 1
+    public static var threads: Int {
+        get { threadCount.load(ordering: .relaxed) }
+        set { threadCount.store(newValue, ordering: .relaxed) }
+    }
+    static let threadCount = Atomic(1)
 
     /// Runs `body` over `0..<count` split into contiguous chunks, one per thread. The split depends only on
     /// `count` and `threads`, so results are deterministic.
@@ -39,6 +44,8 @@ public enum Parallel {
             body(0 ..< count)
             return
         }
+        // concurrentPerform returns when every chunk has run, so `body` never outlives this call; chunks are disjoint.
+        nonisolated(unsafe) let body = body
         DispatchQueue.concurrentPerform(iterations: t) { i in
             let lo = count * i / t, hi = count * (i + 1) / t
             if lo < hi { body(lo ..< hi) }

@@ -2,7 +2,7 @@ import VGGWeights
 
 /// VGG19 up to a chosen ReLU (at most relu5_1): 3x3 convolutions with ReLU, and 2x2 pooling after
 /// relu1_2, relu2_2, relu3_4 and relu4_4. Inputs are Caffe-preprocessed (see `CaffeImage`).
-public final class VGG19: @unchecked Sendable {
+public final class VGG19: Sendable {
     /// The ReLU outputs in network order; convolution i produces `layerNames[i]`.
     public static let layerNames = [
         "relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu3_4",

@@ -22,7 +22,7 @@ extension FarmBenchCommand {
             let r = try simulateCanvas(side: side, weightsURL: weightsURL)
             print(String(format: "%6d %10.0f %6d %7.0f %19.0f %12.0f %14.1f %11.0f", side, Double(side * side) / 1e6, r.tiles, r.wall,
                          Double(r.peakRSS) / 1048576, r.cpu, Double(r.peakDisk) / 1073741824, Double(r.outputBytes) / 1048576))
-            fflush(stdout)
+            fflush(nil)  // every output stream: a long simulation shows each row as it ends
         }
     }
 

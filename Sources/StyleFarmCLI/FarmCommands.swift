@@ -9,6 +9,7 @@ import FarmWorker
 import Foundation
 import Imaging
 import StyleCore
+import Synchronization
 import VGGWeights
 
 /// `stylefarm render`: one image, in this process or on an embedded local farm.
@@ -113,19 +114,19 @@ enum FarmWait {
 /// SIGINT and SIGTERM, delivered on a dispatch queue and kept behind a lock. (A plain global set from a C
 /// signal handler was read once and hoisted out of the worker's loop by the optimiser: SIGTERM never stopped it.)
 enum StopSignal {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var requested = false
-    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+    /// Whether a signal arrived, and the dispatch sources that listen (kept alive here).
+    static let requested = Atomic(false)
+    static let sources = Mutex<[DispatchSourceSignal]>([])
 
-    static var isRequested: Bool { lock.withLock { requested } }
+    static var isRequested: Bool { requested.load(ordering: .acquiring) }
 
     static func install() {
-        lock.withLock {
+        sources.withLock { sources in
             guard sources.isEmpty else { return }
             for s in [SIGINT, SIGTERM] {
                 signal(s, SIG_IGN)  // the dispatch source receives it instead
                 let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
-                source.setEventHandler { lock.withLock { requested = true } }
+                source.setEventHandler { requested.store(true, ordering: .releasing) }
                 source.resume()
                 sources.append(source)
             }

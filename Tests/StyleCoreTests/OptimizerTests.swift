@@ -50,7 +50,7 @@ import Testing
         let targets = GramTargets.compute(network: network, image: style, layers: options.loss.styleLayers.map(\.name))
         let objective = GatysObjective(network: network, config: options.loss, content: content, targets: targets)
         var seen: [Double] = []
-        let result = StyleOptimization.run(objective: objective, start: content, options: options) { seen.append($0.loss) }
+        let result = StyleOptimization.run(objective: objective, start: content, options: options, progress: { seen.append($0.loss) })
         #expect(seen.count == 30)
         #expect(result.loss < seen[0] * 0.5, "loss \(seen[0]) -> \(result.loss)")
         #expect(result.loss <= seen.min()!)
@@ -70,7 +70,7 @@ import Testing
         let targets = GramTargets.compute(network: network, image: style, layers: options.loss.styleLayers.map(\.name))
         let objective = GatysObjective(network: network, config: options.loss, content: content, targets: targets)
         var seen: [Double] = []
-        let result = StyleOptimization.run(objective: objective, start: content, options: options) { seen.append($0.loss) }
+        let result = StyleOptimization.run(objective: objective, start: content, options: options, progress: { seen.append($0.loss) })
         #expect(seen.contains { $0 > StyleOptimization.divergenceFactor * seen[0] } , "the test needs a diverging step")
         #expect(result.loss.isFinite && result.loss < seen[0], "loss \(seen[0]) -> \(result.loss)")
         #expect(result.loss <= seen.min()!)
