@@ -72,6 +72,10 @@ let package = Package(
         .target(name: "FarmTestSupport", dependencies: [
             "FarmCoordinator", "FarmMonitor", "FarmProtocol", "FarmScheduler", "Imaging", "StyleCore",
         ]),
+        // The farm's benchmarks and simulations (`stylefarm bench-farm`).
+        .target(name: "FarmBench", dependencies: [
+            "FarmClient", "FarmCoordinator", "FarmProtocol", "FarmTransport", "StyleCore", "Tiling",
+        ]),
         // The coordinator's web dashboard, JSON API and /metrics (Hummingbird); it reads the monitor alone.
         .target(name: "Dashboard", dependencies: [
             "FarmMonitor",
@@ -80,7 +84,8 @@ let package = Package(
         // Subcommands, kept in a library so tests can drive them in-process.
         .target(name: "StyleFarmCLI", dependencies: [
             "Imaging", "VGGWeights", "StyleCore", "Tiling", "Video",
-            "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient", "Dashboard",
+            "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient", "FarmBench",
+            "Dashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),

@@ -46,6 +46,21 @@ int imgshim_create_exclusive(const char *path, char *msg, size_t msg_cap) {
     return fd;
 }
 
+FILE *imgshim_create_file(const char *path, int *status, char *msg, size_t msg_cap) {
+    int fd = imgshim_create_exclusive(path, msg, msg_cap);
+    if (fd < 0) {
+        *status = IMGSHIM_ERR_OPEN;
+        return NULL;
+    }
+    FILE *fp = fdopen(fd, "wb");
+    if (fp == NULL) {
+        close(fd);
+        imgshim_set_message(msg, msg_cap, "fdopen failed");
+        *status = IMGSHIM_ERR_WRITE;
+    }
+    return fp;
+}
+
 int imgshim_finish_file(FILE *fp, char *msg, size_t msg_cap) {
     int failed = 0;
     errno = 0;

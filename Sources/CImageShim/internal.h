@@ -19,6 +19,10 @@ FILE *imgshim_open_read(const char *path, char *msg, size_t msg_cap);
 /// Creates path exclusively (O_CREAT | O_EXCL, mode 0666 & umask) read/write; returns the fd or -1 with a message.
 int imgshim_create_exclusive(const char *path, char *msg, size_t msg_cap);
 
+/// Creates path exclusively as a FILE* for writing ("wb"); NULL with *status IMGSHIM_ERR_OPEN (cannot create) or
+/// IMGSHIM_ERR_WRITE (fdopen failed) and a message.
+FILE *imgshim_create_file(const char *path, int *status, char *msg, size_t msg_cap);
+
 /// Flushes, fsyncs and closes a FILE*; IMGSHIM_OK or IMGSHIM_ERR_WRITE with a message.
 int imgshim_finish_file(FILE *fp, char *msg, size_t msg_cap);
 

@@ -138,14 +138,9 @@ int imgshim_testing_jpeg_write(const char *path, int width, int height, int comp
         imgshim_set_message(msg, msg_cap, "unsupported component count %d", components);
         return IMGSHIM_ERR_UNSUPPORTED;
     }
-    int fd = imgshim_create_exclusive(path, msg, msg_cap);
-    if (fd < 0) return IMGSHIM_ERR_OPEN;
-    FILE *fp = fdopen(fd, "wb");
-    if (fp == NULL) {
-        close(fd);
-        imgshim_set_message(msg, msg_cap, "fdopen failed");
-        return IMGSHIM_ERR_WRITE;
-    }
+    int status = IMGSHIM_OK;
+    FILE *fp = imgshim_create_file(path, &status, msg, msg_cap);
+    if (fp == NULL) return status;
     struct jpeg_compress_struct cinfo;
     shim_jpeg_error err;
     install_errors(&err, msg, msg_cap);

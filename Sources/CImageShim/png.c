@@ -186,16 +186,11 @@ static int write_png(const char *path, int width, int height, int color_type, in
                      const imgshim_write_spec *spec, const unsigned char *raw,
                      const unsigned char *palette, int npalette, const unsigned char *trns, int ntrns,
                      char *msg, size_t msg_cap) {
-    int fd = imgshim_create_exclusive(path, msg, msg_cap);
-    if (fd < 0) return IMGSHIM_ERR_OPEN;
-    FILE *fp = fdopen(fd, "wb");
-    if (fp == NULL) {
-        close(fd);
-        imgshim_set_message(msg, msg_cap, "fdopen failed");
-        return IMGSHIM_ERR_WRITE;
-    }
-    int status = write_png_stream(fp, width, height, color_type, bit_depth, dpi, spec, raw, palette, npalette, trns, ntrns,
-                                  msg, msg_cap);
+    int status = IMGSHIM_OK;
+    FILE *fp = imgshim_create_file(path, &status, msg, msg_cap);
+    if (fp == NULL) return status;
+    status = write_png_stream(fp, width, height, color_type, bit_depth, dpi, spec, raw, palette, npalette, trns, ntrns,
+                              msg, msg_cap);
     if (status != IMGSHIM_OK) {
         fclose(fp);
         return status;

@@ -25,6 +25,14 @@ public struct CoordinatorCore: Sendable {
         public var weightsBytes: Int
         /// How often the dashboard's snapshot is refreshed.
         public var snapshotInterval = 0.5
+        /// How often lapsed leases, silent workers, heartbeats and time-based placement (straggler copies) are
+        /// checked. Tiles are also placed at once whenever something frees credit or adds tiles; a pass over a
+        /// thousand workers after every batch of heartbeats would cost more CPU than the tiles.
+        public var housekeepingInterval = 0.1
+        /// The shortest time between two placement passes. A pass at a stage's end plans its last tiles over every
+        /// worker (O(tiles × workers)); one after every single result would spend more CPU than the tiles, while
+        /// results that arrive within this interval share one pass.
+        public var placementInterval = 0.02
         public init(weightsSHA: String, weightsBytes: Int) {
             self.weightsSHA = weightsSHA
             self.weightsBytes = weightsBytes
@@ -149,6 +157,10 @@ public struct CoordinatorCore: Sendable {
     public internal(set) var blobs: Set<String> = []
     var lastSent: [String: Double] = [:]
     var lastSnapshot = -Double.infinity
+    var lastHousekeeping = -Double.infinity
+    var lastPlacement = -Double.infinity
+    /// Something happened that may let a tile be placed (credit freed, a worker or a stage added).
+    var placementDue = true
 
     /// `epoch` makes lease tokens unique across restarts (the shell passes a random one).
     public init(config: Config, epoch: String) {
@@ -161,6 +173,11 @@ public struct CoordinatorCore: Sendable {
     // MARK: Events
 
     public mutating func handle(_ event: Event) -> [Action] {
+        switch event {
+        case .tick: break
+        case let .message(_, m, _): placementDue = placementDue || Self.mayFreeCredit.contains(m.command)
+        default: placementDue = true
+        }
         switch event {
         case let .message(peer, m, now): return receive(m, from: peer, now: now)
         case let .malformed(peer, error, now):
@@ -188,10 +205,24 @@ public struct CoordinatorCore: Sendable {
         }
     }
 
+    /// Commands after which a tile may be placed.
+    static let mayFreeCredit: Set<Command> = [.ready, .result, .failed, .goodbye, .cancel]
+
     mutating func tick(now: Double) -> [Action] {
-        var actions = schedule(scheduler.tick(now: now) + scheduler.assignments(now: now), now: now)
-        for worker in scheduler.liveWorkerIDs where now - (lastSent[worker] ?? 0) >= config.scheduler.heartbeat {
-            actions += send(worker, Message(.heartbeat), now: now)
+        var actions: [Action] = []
+        let housekeeping = now - lastHousekeeping >= config.housekeepingInterval
+        if housekeeping {
+            lastHousekeeping = now
+            actions = schedule(scheduler.tick(now: now), now: now)
+        }
+        if housekeeping || (placementDue && now - lastPlacement >= config.placementInterval) {
+            (placementDue, lastPlacement) = (false, now)
+            actions += schedule(scheduler.assignments(now: now), now: now)
+        }
+        if housekeeping {
+            for worker in scheduler.liveWorkerIDs where now - (lastSent[worker] ?? 0) >= config.scheduler.heartbeat {
+                actions += send(worker, Message(.heartbeat), now: now)
+            }
         }
         if now - lastSnapshot >= config.snapshotInterval {
             lastSnapshot = now

@@ -68,23 +68,29 @@ extension FarmScheduler {
     /// When a job's pending tiles are no more than the workers that may take them and every such worker's speed
     /// is known: plans them greedily in order, each on the worker expected to finish it first (a busy worker from
     /// when its current tiles should end), and returns the tile each free worker should start now. Nil otherwise.
+    /// Cost: O(P·W) for P pending tiles and W workers, in arrays indexed like the workers (sorted by id), so a
+    /// farm of a thousand workers plans its last round in about a millisecond.
     func tailAssignment(job: JobRecord, now: Double) -> [String: Int]? {
         guard job.pending.count <= workers.count - job.blocklist.count(where: { workers[$0] != nil }) else { return nil }
         let candidates = workers.values.filter { !job.blocklist.contains($0.id) }.sorted { $0.id < $1.id }
-        guard candidates.count > 1, candidates.allSatisfy({ $0.speed != nil }) else { return nil }
-        var available: [String: Double] = [:]
-        for w in candidates {
-            available[w.id] = w.leases.count + w.busy < config.credit ? now
+        let speeds = candidates.compactMap(\.speed)
+        guard candidates.count > 1, speeds.count == candidates.count else { return nil }
+        var available = candidates.map { w in
+            w.leases.count + w.busy < config.credit ? now
                 : max(now, w.leases.compactMap { leases[$0] }.map { expectedFinish($0, now: now) }.min() ?? now)
         }
         var plan: [String: Int] = [:]
         for t in job.pending {
             let work = job.work[job.stage][t]
-            let best = candidates.filter { eligible($0, tile: t, of: job) }
-                .min { (available[$0.id]! + work / $0.speed!, $0.id) < (available[$1.id]! + work / $1.speed!, $1.id) }
-            guard let best else { continue }
-            if available[best.id]! == now, plan[best.id] == nil { plan[best.id] = t }
-            available[best.id]! += work / best.speed!
+            // The earliest finish; on a tie the lowest id (the first in id order), as `min` over (finish, id) would.
+            var best = -1, bestFinish = Double.infinity
+            for i in candidates.indices where eligible(candidates[i], tile: t, of: job) {
+                let finish = available[i] + work / speeds[i]
+                if finish < bestFinish { (best, bestFinish) = (i, finish) }
+            }
+            guard best >= 0 else { continue }
+            if available[best] == now, plan[candidates[best].id] == nil { plan[candidates[best].id] = t }
+            available[best] += work / speeds[best]
         }
         return plan
     }

@@ -16,6 +16,16 @@ public struct LossConfig: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// The weights every command starts from unless told otherwise (tuned on the demo, Docs/style-core.md):
+    /// content 2000, style 1, total variation 10. `init()` is the bare loss (content 1, no total variation) the
+    /// gradient tests and fixtures use.
+    public static var recommended: LossConfig {
+        var config = LossConfig()
+        config.contentWeight = 2000
+        config.tvWeight = 10
+        return config
+    }
+
     enum CodingKeys: String, CodingKey {
         case contentLayer, contentWeight, styleLayers, styleLayerExponent, styleWeight, tvWeight, temporalWeight
     }

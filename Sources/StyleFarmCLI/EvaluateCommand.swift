@@ -14,9 +14,9 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Content image.") var content: String
     @Option(help: "Style image(s), comma-separated.") var style: String
     @Option(help: "Long side of the style images for the Gram targets (default: the image's long side).") var styleSize: Int?
-    @Option(help: "Content loss weight.") var contentWeight: Float = Defaults.contentWeight
-    @Option(help: "Style loss weight.") var styleWeight: Float = Defaults.styleWeight
-    @Option(help: "Total-variation weight.") var tvWeight: Float = Defaults.tvWeight
+    @Option(help: "Content loss weight.") var contentWeight: Float = LossConfig.recommended.contentWeight
+    @Option(help: "Style loss weight.") var styleWeight: Float = LossConfig.recommended.styleWeight
+    @Option(help: "Total-variation weight.") var tvWeight: Float = LossConfig.recommended.tvWeight
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {

@@ -1,11 +1,6 @@
 import ArgumentParser
-import FarmClient
-import FarmCoordinator
-import FarmProtocol
-import FarmTransport
+import FarmBench
 import Foundation
-import Imaging
-import StyleCore
 import VGGWeights
 
 /// `stylefarm bench-farm`: farm efficiency on a real job, coordinator throughput with simulated workers,
@@ -42,142 +37,68 @@ struct FarmBenchCommand: ParsableCommand {
 
     func run() throws {
         let weightsURL = WeightsLocation.resolve(explicit: weights)
-        let tileTimes = workers > 0 ? try efficiency(weightsURL) : []
-        if simulated > 0 { try throughput(weightsURL) }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0])
+        var tileTimes: [Double] = []
+        if workers > 0 {
+            let its = levelIterations.split(separator: ",").compactMap { Int($0) }
+            let r = try FarmBench.efficiency(weights: weightsURL, workers: workers, size: size, levelIterations: its)
+            tileTimes = r.tileSeconds
+            let s = r.wire
+            print(String(format: "efficiency: %dx%d, levels %@, %d tiles on %d one-thread workers: wall %.1f s, compute %.1f s, efficiency %.1f%%",
+                         r.width, r.height, levelIterations, r.tiles, r.workers, r.wall, r.compute, 100 * r.efficiency))
+            print(String(format: "wire per tile: assign %.0f KiB (content + start crops with margin, float32), result %.0f KiB (core, float32); "
+                + "raw tile (core, 16-bit RGB) %.0f KiB; assign+result = %.2fx raw",
+                         Double(s.assignBytes) / Double(max(1, s.assigns)) / 1024, Double(s.resultBytes) / Double(max(1, s.results)) / 1024,
+                         Double(s.rawTileBytes) / Double(max(1, s.results)) / 1024,
+                         Double(s.assignBytes + s.resultBytes) / Double(max(1, s.rawTileBytes))))
+        }
+        if simulated > 0 {
+            let r = try FarmBench.throughput(weights: weightsURL, workers: simulated, size: throughputSize)
+            print(String(format: "throughput: %d simulated workers, %dx%d in 48-px tiles: %d tiles (%@) in %.1f s: %.0f tile results/s, "
+                + "%.0f tile messages/s (assign + result), journal included", r.workers, r.size, r.size, r.results, r.state.rawValue,
+                         r.wall, Double(r.results) / r.wall, Double(r.tileMessages) / r.wall))
+        }
         let counts = scale.split(separator: ",").compactMap { Int($0) }
-        if !counts.isEmpty { try scaleSimulation(weightsURL, counts: counts, shape: tileTimes) }
+        if !counts.isEmpty { try scaleSimulation(executable, weightsURL, counts: counts, shape: tileTimes) }
         let sides = canvas.split(separator: ",").compactMap { Int($0) }
-        if !sides.isEmpty { try canvasSimulation(weightsURL, sizes: sides) }
+        if !sides.isEmpty { try canvasSimulation(executable, weightsURL, sides: sides) }
     }
 
-    static func files() throws -> ([UInt8], [UInt8]) {
-        let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Assets/demo")
-        return ([UInt8](try Data(contentsOf: root.appendingPathComponent("chelsea.png"))),
-                [UInt8](try Data(contentsOf: root.appendingPathComponent("hokusai_great_wave.jpg"))))
-    }
-
-    static func spec(width: Int, height: Int, coarse: Int, tile: Int, overlap: Int, margin: Int, iterations: [Int],
-                     localTargets: Bool) -> JobSpec {
-        let blank = PlanarImage(width: 1, height: 1, channels: 3, fill: 0)
-        var job = PosterJob(content: blank, styles: [(blank, 1)], width: width, height: height)
-        (job.coarseSize, job.tileSize, job.overlap, job.margin, job.iterations) = (coarse, tile, overlap, margin, iterations)
-        job.localTargets = localTargets
-        job.options.loss.contentWeight = Defaults.contentWeight
-        job.options.loss.tvWeight = Defaults.tvWeight
-        return JobSpec(name: "bench", poster: job.settings, styleWeights: [1], crop: true)
-    }
-
-    static func temporaryState() -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("stylefarm-bench-\(getpid())-\(UInt32.random(in: 0 ... .max))")
-    }
-
-    /// Runs the efficiency job; returns its tiled stages' tile compute seconds (the scale simulation's distribution).
-    @discardableResult
-    func efficiency(_ weightsURL: URL) throws -> [Double] {
-        let its = levelIterations.split(separator: ",").compactMap { Int($0) }
-        let (content, style) = try Self.files()
-        let h = size * 2 / 3
-        let spec = Self.spec(width: size, height: h, coarse: size / 2, tile: size / 2, overlap: size / 16, margin: size / 32,
-                             iterations: its, localTargets: true)
-        let state = Self.temporaryState()
-        defer { try? FileManager.default.removeItem(at: state) }
-        let farm = try LocalFarm(stateDirectory: state, weights: weightsURL, workers: workers, threadsPerWorker: 1)
-        defer { farm.shutdown() }
-        let client = FarmClient(endpoint: farm.coordinator.endpoint, security: farm.clientSecurity)
-        _ = try client.status()  // the coordinator is up
-        let t0 = Date()
-        let id = try client.submit(spec, content: content, styles: [style])
-        let final = try client.wait(job: id, poll: 0.2)
-        let wall = Date().timeIntervalSince(t0)
-        guard final.state == .done else { throw ValidationError("bench job \(final.state): \(final.detail ?? "")") }
-        let computeSeconds = try client.status().workers.reduce(0) { $0 + $1.computeSeconds }
-        let tileTimes = try Journal(directory: state).tileRecords(job: id).filter { $0.stage > 0 }.map(\.seconds)
-        let s = farm.coordinator.stats
-        print(String(format: "efficiency: %dx%d, levels %@, %d tiles on %d one-thread workers: wall %.1f s, compute %.1f s, efficiency %.1f%%",
-                     size, h, levelIterations, final.tilesTotal, workers, wall, computeSeconds, 100 * computeSeconds / (Double(workers) * wall)))
-        print(String(format: "wire per tile: assign %.0f KiB (content + start crops with margin, float32), result %.0f KiB (core, float32); "
-            + "raw tile (core, 16-bit RGB) %.0f KiB; assign+result = %.2fx raw",
-                     Double(s.assignBytes) / Double(max(1, s.assigns)) / 1024, Double(s.resultBytes) / Double(max(1, s.results)) / 1024,
-                     Double(s.rawTileBytes) / Double(max(1, s.results)) / 1024,
-                     Double(s.assignBytes + s.resultBytes) / Double(max(1, s.rawTileBytes))))
-        return tileTimes
-    }
-
-    func throughput(_ weightsURL: URL) throws {
-        let (content, style) = try Self.files()
-        let spec = Self.spec(width: throughputSize, height: throughputSize, coarse: 64, tile: 48, overlap: 8, margin: 4,
-                             iterations: [1], localTargets: false)
-        let state = Self.temporaryState()
-        defer { try? FileManager.default.removeItem(at: state) }
-        let farm = try LocalFarm(stateDirectory: state, weights: weightsURL, workers: 0, threadsPerWorker: 1)
-        defer { farm.shutdown() }
-        let endpoint = farm.coordinator.endpoint
-        // Simulated workers: DEALERs in this thread that answer every assign at once with zero pixels.
-        let sockets = try (0 ..< simulated).map { i -> ZMQSocket in
-            let s = try ZMQSocket(.dealer)
-            try farm.clientSecurity.apply(to: s)
-            try s.setRoutingID(Array("sim\(i)".utf8))
-            try s.connect(endpoint)
-            _ = try s.send(Message(.ready, ReadyBody(name: "sim\(i)", threads: 1, versions: FarmProtocol.versions, weights: nil,
-                                                     busy: [])).frames)
-            return s
+    func scaleSimulation(_ executable: URL, _ weightsURL: URL, counts: [Int], shape: [Double]) throws {
+        let relative = FarmBench.relativeTileTimes(shape)
+        print(shape.count >= 4
+            ? String(format: "tile times: %d measured tiles from the efficiency run, relative spread %.2f…%.2f of the median",
+                     shape.count, relative.min() ?? 0, relative.max() ?? 0)
+            : "tile times: log-normal, σ = 0.25 (no efficiency run to measure them)")
+        print(String(format: "median tile time %.2f s; coordinator --heartbeat 2 --liveness 5; %d tiles per worker", tileSeconds, tilesPerWorker))
+        print("workers  tiles   wall_s  efficiency  coord_cpu_ms/tile  tile_msgs/s  results/s  sched_p50_ms  sched_p99_ms  lost")
+        var results: [FarmBench.ScaleResult] = []
+        for n in counts {
+            let r = try FarmBench.simulateScale(executable, weights: weightsURL, workers: n, tileSeconds: tileSeconds,
+                                                tilesPerWorker: tilesPerWorker, relative: relative)
+            results.append(r)
+            print(String(format: "%7d %6d %8.1f %10.1f%% %18.2f %12.0f %10.0f %13.1f %13.1f %5d", r.workers, r.tiles, r.wall, 100 * r.efficiency,
+                         1000 * r.cpuPerTile, r.messagesPerSecond, r.resultsPerSecond, 1000 * r.p50, 1000 * r.p99, r.lost))
         }
-        let client = FarmClient(endpoint: endpoint, security: farm.clientSecurity)
-        let id = try client.submit(spec, content: content, styles: [style])
-        let t0 = Date()
-        try Self.answerAtOnce(sockets, client: client, job: id) { a, _ in [UInt8](repeating: 0, count: 12 * a.task.tile.core.area) }
-        let wall = Date().timeIntervalSince(t0)
-        let s = farm.coordinator.stats
-        let final = try client.status(job: id).jobs[0]
-        print(String(format: "throughput: %d simulated workers, %dx%d in 48-px tiles: %d tiles (%@) in %.1f s: %.0f tile results/s, "
-            + "%.0f tile messages/s (assign + result), journal included", simulated, throughputSize, throughputSize, s.results,
-                     final.state.rawValue, wall, Double(s.results) / wall, Double(s.tileMessages) / wall))
-    }
-
-    /// Simulated workers on `sockets` that answer every assignment at once with `answer`'s result payload, and
-    /// heartbeat every 0.5 s (then also calling `tick`), until the job ends.
-    static func answerAtOnce(_ sockets: [ZMQSocket], client: FarmClient, job id: String,
-                             tick: () -> Void = {}, answer: (AssignBody, Message) -> [UInt8]) throws {
-        var lastBeat = Date.distantPast, lastPoll = Date()
-        var done = false
-        while !done {
-            var idle = true
-            for s in sockets {
-                while let (frames, _) = try s.receive(timeout: 0), let m = try? Message(frames: frames) {
-                    idle = false
-                    guard m.command == .assign, let a = try? m.decode(AssignBody.self) else { continue }
-                    _ = try s.send(Message(.result, ResultBody(lease: a.lease, seconds: 0, loss: 0), payload: [answer(a, m)]).frames)
-                }
-            }
-            if Date().timeIntervalSince(lastBeat) > 0.5 {
-                for s in sockets { _ = try s.send(Message(.heartbeat).frames) }
-                lastBeat = Date()
-                tick()
-            }
-            if Date().timeIntervalSince(lastPoll) > 0.5 {
-                done = try client.status(job: id).jobs.first?.state.isFinal ?? true
-                lastPoll = Date()
-            }
-            if idle { usleep(200) }
+        // Saturation: one coordinator core serves at most 1 / (CPU per tile) results per second; N workers ask for
+        // N / (median tile time). The largest run spreads the job's fixed costs over the most tiles.
+        if let largest = results.max(by: { $0.tiles < $1.tiles }) {
+            let capacity = 1 / largest.cpuPerTile
+            print(String(format: "one coordinator core serves at most ~%.0f tiles/s (its CPU per tile at %d workers): it saturates near "
+                + "%.0f workers at %.1f s per tile, or %.0f workers at 60 s per tile", capacity, largest.workers, capacity * tileSeconds,
+                         tileSeconds, capacity * 60))
         }
     }
 
-    /// A coordinator process on `endpoint` (plaintext, no dashboard, heartbeat 2 s), stopped by `stop`.
-    static func coordinatorProcess(endpoint: String, state: URL, weights: URL, extra: [String], stderr: FileHandle?) throws -> Process {
-        let coordinator = Process()
-        coordinator.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        coordinator.arguments = ["coordinator", "--bind", endpoint, "--state", state.path, "--weights", weights.path, "--insecure",
-                                 "--dashboard", "off", "--heartbeat", "2"] + extra
-        coordinator.standardError = stderr ?? FileHandle.nullDevice
-        try coordinator.run()
-        return coordinator
-    }
-}
-
-extension Process {
-    /// Terminates the process and waits for it.
-    func stop() {
-        terminate()
-        waitUntilExit()
+    func canvasSimulation(_ executable: URL, _ weightsURL: URL, sides: [Int]) throws {
+        print("side    megapixels  tiles  wall_s  coord_peak_rss_MiB  coord_cpu_s  peak_disk_GiB  output_MiB")
+        for side in sides {
+            let r = try FarmBench.simulateCanvas(executable, weights: weightsURL, side: side, workers: canvasWorkers,
+                                                 canvasMemory: canvasMemory, format: canvasFormat)
+            if let big = r.bigTIFF { print("output: \(big ? "BigTIFF" : "classic TIFF")") }
+            print(String(format: "%6d %10.0f %6d %7.0f %19.0f %12.0f %14.1f %11.0f", side, Double(side * side) / 1e6, r.tiles, r.wall,
+                         Double(r.peakRSS) / 1048576, r.cpu, Double(r.peakDisk) / 1073741824, Double(r.outputBytes) / 1048576))
+            fflush(nil)  // every output stream: a long simulation shows each row as it ends
+        }
     }
 }

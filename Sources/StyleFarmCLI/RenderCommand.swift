@@ -34,9 +34,9 @@ struct RenderArguments: ParsableArguments {
     @Option(help: "Stop when the relative loss change falls below this (0: never).")
     var tolerance = 0.0
 
-    @Option(help: "Content loss weight.") var contentWeight: Float = Defaults.contentWeight
-    @Option(help: "Style loss weight.") var styleWeight: Float = Defaults.styleWeight
-    @Option(help: "Total-variation weight.") var tvWeight: Float = Defaults.tvWeight
+    @Option(help: "Content loss weight.") var contentWeight: Float = LossConfig.recommended.contentWeight
+    @Option(help: "Style loss weight.") var styleWeight: Float = LossConfig.recommended.styleWeight
+    @Option(help: "Total-variation weight.") var tvWeight: Float = LossConfig.recommended.tvWeight
     @Option(help: "Content layer.") var contentLayer = "relu4_2"
     @Option(help: "Comma-separated style layers.") var styleLayers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
     @Option(help: "Comma-separated relative weights of the style layers (default: all 1).")
@@ -188,11 +188,4 @@ struct RenderArguments: ParsableArguments {
         let stem = url.deletingPathExtension().lastPathComponent
         return url.deletingLastPathComponent().appendingPathComponent(String(format: "%@.iter%04d.%@", stem, iteration, ext))
     }
-}
-
-/// Default loss weights (tuned on the demo; see Docs/style-core.md).
-enum Defaults {
-    static let contentWeight: Float = 2000
-    static let styleWeight: Float = 1
-    static let tvWeight: Float = 10
 }

@@ -307,17 +307,11 @@ final class FarmFrames: FrameBackend {
         var spec = JobSpec(name: "\(directory.lastPathComponent)/\(frame.name)", poster: job.settings, styleWeights: job.styles.map(\.weight),
                            crop: frame.crop, preserveColors: frame.preserveColors, bitDepth: frame.bitDepth, dpi: frame.dpi)
         var payload = try ([frame.content] + frame.styles).map { [UInt8](try Data(contentsOf: $0)) }
-        // The frame's start image and mask travel as 16-bit PNGs.
-        let scratch = directory.appendingPathComponent(".submit.png")
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        func png(_ image: PlanarImage) throws -> [UInt8] {
-            try ImageIO.write(image, to: scratch, bitDepth: 16)
-            return [UInt8](try Data(contentsOf: scratch))
-        }
+        // The frame's start image and mask travel as 16-bit PNGs, encoded in memory.
         if let initial = job.initial {
             spec.frame = .init(temporalMask: job.temporal != nil)
-            payload.append(try png(initial))
-            if let temporal = job.temporal { payload.append(try png(temporal.mask)) }
+            payload.append(try ImageIO.encodePNG(initial, bitDepth: 16))
+            if let temporal = job.temporal { payload.append(try ImageIO.encodePNG(temporal.mask, bitDepth: 16)) }
         }
         try spec.validate()
         return try client.submit(spec, inputs: payload)

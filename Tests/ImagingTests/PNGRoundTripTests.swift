@@ -98,3 +98,23 @@ struct PNGRoundTripTests {
         #expect(try dir.contents() == ["out.png"])
     }
 }
+
+@Suite("PNG encoded in memory")
+struct InMemoryPNGTests {
+    @Test("the same bytes as the file write, and the same pixels back", arguments: [8, 16])
+    func sameBytesAsTheFile(bitDepth: Int) throws {
+        let image = Fixtures.gradient(width: 37, height: 23, levels: (1 << bitDepth) - 1)
+        let dir = try TemporaryDirectory()
+        let url = dir.file("out.png")
+        try ImageIO.write(image, to: url, bitDepth: bitDepth)
+        let bytes = try ImageIO.encodePNG(image, bitDepth: bitDepth)
+        #expect(bytes == [UInt8](try Data(contentsOf: url)))
+        expectIdentical(try ImageIO.read(url).image, image)
+    }
+
+    @Test("what PNG cannot hold is refused")
+    func refused() {
+        #expect(throws: ImageError.self) { try ImageIO.encodePNG(PlanarImage(width: 2, height: 2, channels: 2, fill: 0)) }
+        #expect(throws: ImageError.self) { try ImageIO.encodePNG(PlanarImage(width: 2, height: 2, channels: 3, fill: 0), bitDepth: 12) }
+    }
+}

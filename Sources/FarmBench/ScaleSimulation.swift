@@ -1,9 +1,7 @@
-import ArgumentParser
 import FarmClient
 import FarmProtocol
 import FarmTransport
 import Foundation
-import Imaging
 import StyleCore
 
 /// `stylefarm bench-farm --scale 10,100,1000`: one real coordinator process against N simulated workers.
@@ -17,55 +15,35 @@ import StyleCore
 /// second through it, scheduling latency (from a worker's `result` to its next `assign`, as the workers see it:
 /// this includes their own loop's delay, about 1 ms per 1,000 sockets), and efficiency = Σ simulated render
 /// seconds / (N × the stage's wall seconds, first assign to last result).
-extension FarmBenchCommand {
-    struct ScaleResult {
-        var workers: Int, tiles: Int, wall: Double, efficiency: Double, cpuPerTile: Double
-        var messagesPerSecond: Double, resultsPerSecond: Double, p50: Double, p99: Double, lost: Int
+extension FarmBench {
+    public struct ScaleResult: Sendable {
+        public var workers: Int, tiles: Int, wall: Double, efficiency: Double, cpuPerTile: Double
+        public var messagesPerSecond: Double, resultsPerSecond: Double, p50: Double, p99: Double, lost: Int
     }
 
-    func scaleSimulation(_ weightsURL: URL, counts: [Int], shape: [Double]) throws {
-        // The tile-time distribution: the measured tiles' times relative to their median (from the efficiency
-        // run, when it ran), else a log-normal spread of σ = 0.25; scaled so the median is --tile-seconds.
-        let relative: [Double]
+    /// The tile-time distribution relative to its median: measured tile times (`shape`, 4 or more), else a
+    /// log-normal spread of σ = 0.25 (256 draws, seeded).
+    public static func relativeTileTimes(_ shape: [Double]) -> [Double] {
         if shape.count >= 4 {
             let median = shape.sorted()[shape.count / 2]
-            relative = shape.map { $0 / median }
-            print(String(format: "tile times: %d measured tiles from the efficiency run, relative spread %.2f…%.2f of the median",
-                         shape.count, relative.min()!, relative.max()!))
-        } else {
-            var rng = SeededRandom(seed: 7)
-            relative = (0 ..< 256).map { _ in
-                let u1 = max(1e-12, Double(rng.next() >> 11) / Double(1 << 53)), u2 = Double(rng.next() >> 11) / Double(1 << 53)
-                return exp(0.25 * (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
-            }
-            print("tile times: log-normal, σ = 0.25 (no efficiency run to measure them)")
+            return shape.map { $0 / median }
         }
-        print(String(format: "median tile time %.2f s; coordinator --heartbeat 2 --liveness 5; %d tiles per worker", tileSeconds, tilesPerWorker))
-        print("workers  tiles   wall_s  efficiency  coord_cpu_ms/tile  tile_msgs/s  results/s  sched_p50_ms  sched_p99_ms  lost")
-        var results: [ScaleResult] = []
-        for n in counts {
-            let r = try simulate(workers: n, weightsURL: weightsURL, relative: relative)
-            results.append(r)
-            print(String(format: "%7d %6d %8.1f %10.1f%% %18.2f %12.0f %10.0f %13.1f %13.1f %5d", r.workers, r.tiles, r.wall, 100 * r.efficiency,
-                         1000 * r.cpuPerTile, r.messagesPerSecond, r.resultsPerSecond, 1000 * r.p50, 1000 * r.p99, r.lost))
-        }
-        // Saturation: the coordinator serves at most 1 / (CPU per tile) results per second on one core; N workers
-        // ask for N / (median tile time).
-        // The largest run spreads the job's fixed costs (decoding, preparing, writing the output) over the most tiles.
-        if let largest = results.max(by: { $0.tiles < $1.tiles }) {
-            let capacity = 1 / largest.cpuPerTile
-            print(String(format: "one coordinator core serves at most ~%.0f tiles/s (its CPU per tile at %d workers): it saturates near "
-                + "%.0f workers at %.1f s per tile, or %.0f workers at 60 s per tile", capacity, largest.workers, capacity * tileSeconds,
-                         tileSeconds, capacity * 60))
+        var rng = SeededRandom(seed: 7)
+        return (0 ..< 256).map { _ in
+            let u1 = max(1e-12, Double(rng.next() >> 11) / Double(1 << 53)), u2 = Double(rng.next() >> 11) / Double(1 << 53)
+            return exp(0.25 * (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
         }
     }
 
-    func simulate(workers n: Int, weightsURL: URL, relative: [Double]) throws -> ScaleResult {
-        let state = Self.temporaryState()
+    /// One real coordinator process (`executable`) against `n` simulated workers whose tile times are `tileSeconds`
+    /// × a draw from `relative`.
+    public static func simulateScale(_ executable: URL, weights: URL, workers n: Int, tileSeconds: Double, tilesPerWorker: Int,
+                                     relative: [Double]) throws -> ScaleResult {
+        let state = temporaryState()
         defer { try? FileManager.default.removeItem(at: state) }
         let port = Int.random(in: 20000 ... 32000)
         let endpoint = "tcp://127.0.0.1:\(port)"
-        let coordinator = try Self.coordinatorProcess(endpoint: endpoint, state: state, weights: weightsURL, extra: ["--liveness", "5"], stderr: nil)
+        let coordinator = try coordinatorProcess(executable, endpoint: endpoint, state: state, weights: weights, extra: ["--liveness", "5"], stderr: nil)
         defer { coordinator.stop() }
         let client = FarmClient(endpoint: endpoint, security: .plaintext, timeout: 10, retries: 3)
         _ = try client.status()
@@ -73,10 +51,10 @@ extension FarmBenchCommand {
         // The job: one tiled stage of about tilesPerWorker × n tiles of 48 px (40 px apart).
         let grid = Int((Double(tilesPerWorker * n)).squareRoot().rounded(.up))
         let side = 40 * grid + 8
-        var spec = Self.spec(width: side, height: side, coarse: 64, tile: 48, overlap: 8, margin: 4, iterations: [10], localTargets: false)
-        spec.poster.shiftedPass = false
-        spec.frame = .init(temporalMask: false)
-        let (content, style) = try Self.files()
+        var job = spec(width: side, height: side, coarse: 64, tile: 48, overlap: 8, margin: 4, iterations: [10], localTargets: false)
+        job.poster.shiftedPass = false
+        job.frame = .init(temporalMask: false)
+        let (content, style) = try files()
 
         let context = ZMQContext(maxSockets: Int32(n + 64))
         func ready(_ i: Int) -> [[UInt8]] {
@@ -98,9 +76,9 @@ extension FarmBenchCommand {
             }
             return (try? client.status().workers.count) == n
         }
-        let cpu0 = Self.cpuSeconds(pid: coordinator.processIdentifier)
+        let cpu0 = ProcessStats.cpuSeconds(pid: coordinator.processIdentifier)
         let t0 = Date()
-        let id = try client.submit(spec, inputs: [content, style, content])
+        let id = try client.submit(job, inputs: [content, style, content])
 
         var rng = SeededRandom(seed: 11)
         var due: [(time: Double, worker: Int, lease: String, bytes: Int)] = []  // sorted by time, latest first
@@ -161,9 +139,9 @@ extension FarmBenchCommand {
             if idle { usleep(200) }
         }
         let wall = Date().timeIntervalSince(t0)
-        let cpu = Self.cpuSeconds(pid: coordinator.processIdentifier) - cpu0
+        let cpu = ProcessStats.cpuSeconds(pid: coordinator.processIdentifier) - cpu0
         let final = try client.status(job: id).jobs[0]
-        guard final.state == .done else { throw ValidationError("scale job \(final.state): \(final.detail ?? "")") }
+        guard final.state == .done else { throw FarmBenchError("scale job \(final.state): \(final.detail ?? "")") }
         let stageWall = max(1e-9, lastResult - (firstAssign ?? lastResult))
         latencies.sort()
         func pct(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(p * Double(latencies.count)))] }
@@ -172,23 +150,5 @@ extension FarmBenchCommand {
         return ScaleResult(workers: n, tiles: tiles, wall: wall, efficiency: busy / (Double(n) * stageWall), cpuPerTile: cpu / Double(tiles),
                            messagesPerSecond: Double(2 * tiles) / stageWall, resultsPerSecond: Double(tiles) / stageWall,
                            p50: pct(0.5), p99: pct(0.99), lost: lost)
-    }
-
-    func waitUntil(seconds: Double, _ condition: () -> Bool) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return }
-            Thread.sleep(forTimeInterval: 0.25)
-        }
-        throw ValidationError("timed out after \(Int(seconds)) s")
-    }
-
-    /// utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15).
-    static func cpuSeconds(pid: Int32) -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) else { return 0 }
-        return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
