@@ -81,7 +81,7 @@ extension Coordinator {
     }
 
     func prepare(_ id: String, stage: Int) {
-        guard let job = stored[id] else { return }
+        guard let job = stored[id] else { return feed(.workFailed(job: id, reason: "not in the journal", now: now)) }
         let journal = self.journal, network = self.network, memory = config.canvasMemory
         offload(work, { try StageWork.prepareJob(job, stage: stage, journal: journal, network: network, memory: memory) }, then: { [self] r in
             switch r {
@@ -126,16 +126,16 @@ extension Coordinator {
     }
 
     func storeTile(_ id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) {
-        guard let job = core.jobs[id], let preview = assets[id]?.preview else { return }
+        guard let job = core.jobs[id] else { return }
         let s = job.stages[stage], rect = s.plan.tiles[tile].core, journal = self.journal
-        let (w, h) = (preview.width, preview.height)
-        offload(store, { () -> (image: PlanarImage, x: Int, y: Int) in
+        let size = assets[id].map { ($0.preview.width, $0.preview.height) }
+        offload(store, { () -> (image: PlanarImage, x: Int, y: Int)? in
             try journal.tileFinished(job: id, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds)
-            return StageWork.previewPiece(pixels, at: rect, of: s, previewWidth: w, previewHeight: h)
+            return size.map { StageWork.previewPiece(pixels, at: rect, of: s, previewWidth: $0.0, previewHeight: $0.1) }
         }, then: { [self] r in
             switch r {
             case let .success(piece):
-                if let a = assets[id], core.phase(of: id) == .running(stage: stage) {
+                if let piece, let a = assets[id], core.phase(of: id) == .running(stage: stage) {
                     StageWork.paste(piece, into: &a.preview)
                     a.previewDirty = true
                 }
@@ -148,7 +148,9 @@ extension Coordinator {
     }
 
     func blend(_ id: String, stage: Int) {
-        guard let a = assets[id], let start = a.start else { return }
+        guard let a = assets[id], let start = a.start else {
+            return feed(.workFailed(job: id, reason: "finishing stage \(stage): the stage's canvas is not loaded", now: now))
+        }
         let poster = a.poster, journal = self.journal, network = self.network, memory = config.canvasMemory
         offload(work, {
             try StageWork.blend(job: id, poster: poster, stage: stage, start: start, journal: journal, network: network, memory: memory)
@@ -168,7 +170,9 @@ extension Coordinator {
     }
 
     func write(_ id: String) {
-        guard let a = assets[id], let spec = stored[id]?.spec else { return }
+        guard let a = assets[id], let spec = stored[id]?.spec else {
+            return feed(.workFailed(job: id, reason: "writing the output: the job's images are not loaded", now: now))
+        }
         let poster = a.poster, journal = self.journal
         offload(work, { try StageWork.writeOutput(job: id, poster: poster, spec: spec, journal: journal) }, then: { [self] r in
             switch r {
