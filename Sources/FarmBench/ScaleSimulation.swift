@@ -48,44 +48,15 @@ extension FarmBench {
         let client = FarmClient(endpoint: endpoint, security: .plaintext, timeout: 10, retries: 3)
         _ = try client.status()
 
-        // The job: one tiled stage of about tilesPerWorker × n tiles of 48 px (40 px apart).
-        let grid = Int((Double(tilesPerWorker * n)).squareRoot().rounded(.up))
-        let side = 40 * grid + 8
-        var job = spec(width: side, height: side, coarse: 64, tile: 48, overlap: 8, margin: 4, iterations: [10], localTargets: false)
-        job.poster.shiftedPass = false
-        job.frame = .init(temporalMask: false)
+        let job = scaleJob(workers: n, tilesPerWorker: tilesPerWorker)
         let (content, style) = try files()
-
-        let context = ZMQContext(maxSockets: Int32(n + 64))
-        func ready(_ i: Int) -> [[UInt8]] {
-            Message(.ready, ReadyBody(name: "sim\(i)", threads: 1, versions: FarmProtocol.versions, busy: [], cores: 1,
-                                      memoryLimit: 1 << 40, speed: 1)).frames
-        }
-        let sockets = try (0 ..< n).map { i -> ZMQSocket in
-            let s = try ZMQSocket(.dealer, context: context)
-            try s.setRoutingID(Array("sim\(i)".utf8))
-            try s.connect(endpoint)
-            _ = try s.send(ready(i))
-            return s
-        }
-        // Registered when the coordinator lists them all; heartbeats keep them alive meanwhile.
-        try waitUntil(seconds: 120) {
-            for s in sockets {
-                while let (frames, _) = try? s.receive(timeout: 0), !frames.isEmpty {}
-                _ = try? s.send(Message(.heartbeat).frames)
-            }
-            return (try? client.status().workers.count) == n
-        }
+        let sockets = try registerSimulatedWorkers(n, endpoint: endpoint, client: client)
         let cpu0 = ProcessStats.cpuSeconds(pid: coordinator.processIdentifier)
         let t0 = Date()
         let id = try client.submit(job, inputs: [content, style, content])
 
-        var rng = SeededRandom(seed: 11)
-        var due: [(time: Double, worker: Int, lease: String, bytes: Int)] = []  // sorted by time, latest first
-        var freeSince = [Double?](repeating: nil, count: n)
-        var latencies: [Double] = []
-        var busy = 0.0, firstAssign: Double?, lastResult = 0.0
-        var lastBeat = 0.0, lastPoll = 0.0, lost = 0
+        var work = SimulatedWork(workers: n, tileSeconds: tileSeconds, relative: relative)
+        var lastBeat = 0.0, lastPoll = 0.0
         var done = false
         let clock = ContinuousClock.now
         func now() -> Double { let d = clock.duration(to: .now); return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
@@ -95,37 +66,11 @@ extension FarmBench {
             for (i, s) in sockets.enumerated() {
                 while let (frames, _) = try s.receive(timeout: 0), let m = try? Message(frames: frames) {
                     idle = false
-                    switch m.command {
-                    case .assign:
-                        guard let a = try? m.decode(AssignBody.self) else { continue }
-                        if let since = freeSince[i] { latencies.append(t - since) }
-                        freeSince[i] = nil
-                        firstAssign = firstAssign ?? t
-                        let seconds = tileSeconds * relative[Int(rng.next() % UInt64(relative.count))]
-                        busy += seconds
-                        let item = (time: t + seconds, worker: i, lease: a.lease, bytes: 12 * a.task.tile.core.area)
-                        let at = due.firstIndex { $0.time < item.time } ?? due.count
-                        due.insert(item, at: at)
-                    case .reject:
-                        // A straggler copy lost (or a lease lapsed): stop "rendering" it, as a real worker does.
-                        guard let r = try? m.decode(RejectBody.self), let at = due.firstIndex(where: { $0.lease == r.lease }) else { continue }
-                        busy -= max(0, due[at].time - t)
-                        due.remove(at: at)
-                        freeSince[i] = t
-                    case .error:
-                        lost += 1
-                        _ = try s.send(ready(i))
-                    default:
-                        break
-                    }
+                    if let reply = work.receive(m, worker: i, at: t) { _ = try s.send(reply) }
                 }
             }
-            while let last = due.last, last.time <= now() {
-                due.removeLast()
-                _ = try sockets[last.worker].send(Message(.result, ResultBody(lease: last.lease, seconds: tileSeconds, loss: 0),
-                                                          payload: [[UInt8](repeating: 0, count: last.bytes)]).frames)
-                freeSince[last.worker] = now()
-                lastResult = now()
+            for (worker, frames) in work.results(dueBy: now()) {
+                _ = try sockets[worker].send(frames)
                 idle = false
             }
             if now() - lastBeat > 0.5 {
@@ -142,13 +87,110 @@ extension FarmBench {
         let cpu = ProcessStats.cpuSeconds(pid: coordinator.processIdentifier) - cpu0
         let final = try client.status(job: id).jobs[0]
         guard final.state == .done else { throw FarmBenchError("scale job \(final.state): \(final.detail ?? "")") }
-        let stageWall = max(1e-9, lastResult - (firstAssign ?? lastResult))
-        latencies.sort()
+        let stageWall = max(1e-9, work.lastResult - (work.firstAssign ?? work.lastResult))
+        let latencies = work.latencies.sorted()
         func pct(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(p * Double(latencies.count)))] }
         let tiles = final.tilesTotal
         // Tile messages: one assign and one result per tile (no progress from simulated workers).
-        return ScaleResult(workers: n, tiles: tiles, wall: wall, efficiency: busy / (Double(n) * stageWall), cpuPerTile: cpu / Double(tiles),
-                           messagesPerSecond: Double(2 * tiles) / stageWall, resultsPerSecond: Double(tiles) / stageWall,
-                           p50: pct(0.5), p99: pct(0.99), lost: lost)
+        return ScaleResult(workers: n, tiles: tiles, wall: wall, efficiency: work.busy / (Double(n) * stageWall),
+                           cpuPerTile: cpu / Double(tiles), messagesPerSecond: Double(2 * tiles) / stageWall,
+                           resultsPerSecond: Double(tiles) / stageWall, p50: pct(0.5), p99: pct(0.99), lost: work.lost)
+    }
+
+    /// The scale job: one tiled stage (a video frame's: no coarse levels, no shifted pass) of about
+    /// `tilesPerWorker × workers` tiles of 48 px, 40 px apart.
+    static func scaleJob(workers n: Int, tilesPerWorker: Int) -> JobSpec {
+        let grid = Int((Double(tilesPerWorker * n)).squareRoot().rounded(.up))
+        let side = 40 * grid + 8
+        var job = spec(width: side, height: side, coarse: 64, tile: 48, overlap: 8, margin: 4, iterations: [10], localTargets: false)
+        job.poster.shiftedPass = false
+        job.frame = .init(temporalMask: false)
+        return job
+    }
+
+    /// A simulated worker's `ready`: one thread, ample memory, speed 1.
+    static func simulatedReady(_ i: Int) -> [[UInt8]] {
+        Message(.ready, ReadyBody(name: "sim\(i)", threads: 1, versions: FarmProtocol.versions, busy: [], cores: 1,
+                                  memoryLimit: 1 << 40, speed: 1)).frames
+    }
+
+    /// `n` DEALERs (their own libzmq context) that said `ready`, once the coordinator lists them all; heartbeats
+    /// keep them alive meanwhile.
+    static func registerSimulatedWorkers(_ n: Int, endpoint: String, client: FarmClient) throws -> [ZMQSocket] {
+        let context = ZMQContext(maxSockets: Int32(n + 64))
+        let sockets = try (0 ..< n).map { i -> ZMQSocket in
+            let s = try ZMQSocket(.dealer, context: context)
+            try s.setRoutingID(Array("sim\(i)".utf8))
+            try s.connect(endpoint)
+            _ = try s.send(simulatedReady(i))
+            return s
+        }
+        try waitUntil(seconds: 120) {
+            for s in sockets {
+                while let (frames, _) = try? s.receive(timeout: 0), !frames.isEmpty {}
+                _ = try? s.send(Message(.heartbeat).frames)
+            }
+            return (try? client.status().workers.count) == n
+        }
+        return sockets
+    }
+}
+
+/// The simulated workers' tiles: each assignment "renders" until a due time drawn from the tile-time
+/// distribution, then its result (zero pixels of the core's size) goes back; and what they measured.
+struct SimulatedWork {
+    var rng = SeededRandom(seed: 11)
+    /// Tiles in progress, sorted by due time, latest first.
+    var due: [(time: Double, worker: Int, lease: String, bytes: Int)] = []
+    /// When each worker last became free (for the scheduling latency), nil while it renders.
+    var freeSince: [Double?]
+    var latencies: [Double] = []
+    /// Simulated render seconds, the first assignment and the last result, and re-registrations.
+    var busy = 0.0, firstAssign: Double?, lastResult = 0.0, lost = 0
+    let tileSeconds: Double, relative: [Double]
+
+    init(workers n: Int, tileSeconds: Double, relative: [Double]) {
+        freeSince = Array(repeating: nil, count: n)
+        (self.tileSeconds, self.relative) = (tileSeconds, relative)
+    }
+
+    /// A message to worker `i` at time `t`; returns the frames to answer with, if any.
+    mutating func receive(_ m: Message, worker i: Int, at t: Double) -> [[UInt8]]? {
+        switch m.command {
+        case .assign:
+            guard let a = try? m.decode(AssignBody.self) else { return nil }
+            if let since = freeSince[i] { latencies.append(t - since) }
+            freeSince[i] = nil
+            firstAssign = firstAssign ?? t
+            let seconds = tileSeconds * relative[Int(rng.next() % UInt64(relative.count))]
+            busy += seconds
+            let item = (time: t + seconds, worker: i, lease: a.lease, bytes: 12 * a.task.tile.core.area)
+            due.insert(item, at: due.firstIndex { $0.time < item.time } ?? due.count)
+        case .reject:
+            // A straggler copy lost (or a lease lapsed): stop "rendering" it, as a real worker does.
+            guard let r = try? m.decode(RejectBody.self), let at = due.firstIndex(where: { $0.lease == r.lease }) else { return nil }
+            busy -= max(0, due[at].time - t)
+            due.remove(at: at)
+            freeSince[i] = t
+        case .error:
+            lost += 1
+            return FarmBench.simulatedReady(i)
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// The results due by `t`: each worker and the frames of its `result`.
+    mutating func results(dueBy t: Double) -> [(worker: Int, frames: [[UInt8]])] {
+        var out: [(worker: Int, frames: [[UInt8]])] = []
+        while let last = due.last, last.time <= t {
+            due.removeLast()
+            out.append((last.worker, Message(.result, ResultBody(lease: last.lease, seconds: tileSeconds, loss: 0),
+                                             payload: [[UInt8](repeating: 0, count: last.bytes)]).frames))
+            freeSince[last.worker] = t
+            lastResult = t
+        }
+        return out
     }
 }

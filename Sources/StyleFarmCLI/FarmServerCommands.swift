@@ -1,0 +1,177 @@
+import ArgumentParser
+import Dashboard
+import FarmClient
+import FarmCoordinator
+import FarmMonitor
+import FarmProtocol
+import FarmTransport
+import FarmWorker
+import Foundation
+import Imaging
+import StyleCore
+import Synchronization
+import VGGWeights
+
+/// `stylefarm coordinator`.
+struct CoordinatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the farm's coordinator: queue jobs, lease tiles to workers, blend, write outputs.",
+        discussion: "State (jobs, finished tiles, outputs) lives in --state and survives restarts; see Docs/operations.md.")
+
+    @Option(help: "ZeroMQ endpoint to bind.") var bind = "tcp://*:5555"
+    @Option(help: "State directory (journal, tiles, outputs).")
+    var state = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share/stylefarm/coordinator").path
+    @Option(help: ArgumentHelp("Weights file (.sfw), sent to workers that lack it.", valueName: "path")) var weights: String?
+    @Option(help: "Seconds between heartbeats.") var heartbeat = 1.0
+    @Option(help: "Missed heartbeats before a worker is lost.") var liveness = 3
+    @Option(help: "Seconds a tile lease lasts without progress.") var leaseSeconds = 60.0
+    @Option(help: "Tiles in flight per worker (1 or 2).") var credit = 1
+    @Flag(help: "Do not send copies of a stage's last running tiles to idle workers (straggler copies).")
+    var noStragglerCopies = false
+    @Option(help: ArgumentHelp("The coordinator's CURVE key file (from `stylefarm keygen`): secure mode.", valueName: "file"))
+    var curveSecret: String?
+    @Option(help: ArgumentHelp("Allowed client public keys: .pub files, directories of them, or keys (repeatable).",
+                               valueName: "path"))
+    var allow: [String] = []
+    @Flag(help: "Run without encryption or authentication (anyone reaching the port can use the farm).")
+    var insecure = false
+    @Option(help: "Largest frame a peer may send, in bytes; a peer that sends more is disconnected.")
+    var maxMessageBytes = Int64(FarmProtocol.Limits.maxPayload)
+    @Option(help: ArgumentHelp("Hold a stage's content and start canvas in memory up to this size each (e.g. 256M, 1G, 0); "
+                               + "bigger ones are read from the state directory per tile and strip.", valueName: "bytes"))
+    var canvasMemory = "256M"
+    @OptionGroup var dashboard: DashboardOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard heartbeat >= 0.05, liveness >= 2, leaseSeconds >= 1, (1 ... 2).contains(credit) else {
+            throw ValidationError("need --heartbeat ≥ 0.05, --liveness ≥ 2, --lease-seconds ≥ 1, --credit 1 or 2")
+        }
+        guard canvasMemory == "0" || ByteSize.parse(canvasMemory) != nil else {
+            throw ValidationError("--canvas-memory must be a size such as 256M, 1G or 0, got '\(canvasMemory)'")
+        }
+    }
+
+    func run() throws {
+        var config = Coordinator.Config(stateDirectory: URL(fileURLWithPath: state),
+                                        weights: WeightsLocation.resolve(explicit: weights))
+        config.bind = bind
+        config.scheduler.heartbeat = heartbeat
+        config.scheduler.liveness = liveness
+        config.scheduler.leaseSeconds = leaseSeconds
+        config.scheduler.credit = credit
+        config.scheduler.stragglerCopies = !noStragglerCopies
+        config.maxMessageBytes = maxMessageBytes
+        config.canvasMemory = ByteSize.parse(canvasMemory) ?? 0
+        config.logger = logging.logger("coordinator")
+        switch (curveSecret, insecure) {
+        case let (file?, false):
+            guard !allow.isEmpty else { throw ValidationError("--curve-secret needs --allow with the workers' and clients' public keys") }
+            config.security = ServerSecurity(keys: try CurveKeyPair.read(secretFile: URL(fileURLWithPath: file)),
+                                             allowlist: try CurveKeyPair.allowlist(allow))
+        case (nil, true):
+            printError("WARNING: --insecure: the farm protocol runs in PLAINTEXT with no authentication. Anyone who can reach "
+                + "\(bind) can submit jobs and read results. Use `stylefarm keygen` and --curve-secret/--allow instead.")
+        case (_?, true):
+            throw ValidationError("--curve-secret and --insecure contradict each other")
+        case (nil, false):
+            throw ValidationError("configure CURVE keys (stylefarm keygen; --curve-secret FILE --allow KEYS) or pass --insecure for plaintext")
+        }
+        let coordinator = try Coordinator(config: config)
+        let server = try dashboard.start(coordinator.monitor)
+        defer { server?.stop() }
+        stopOnSignals()
+        coordinator.run(until: { stopRequested })
+    }
+}
+
+/// `stylefarm worker`.
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a farm worker: render tiles for a coordinator. Needs only this binary.",
+        discussion: "The coordinator sends the weights (cached under --cache) and each job's Gram targets.")
+
+    @Option(help: "Coordinator endpoint.") var connect: String
+    @Option(help: "Threads for OpenBLAS and the compute core.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Name shown in status.") var name = ProcessInfo.processInfo.hostName
+    @Option(help: ArgumentHelp("Local weights to use when they match the farm's (default: the usual location, if present).",
+                               valueName: "path")) var weights: String?
+    @Option(help: "Cache directory for fetched weights.")
+    var cache = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/stylefarm").path
+    @Option(help: ArgumentHelp("Take only tiles whose planned peak memory fits in this (e.g. 600M, 2G; default: this machine's memory).",
+                               valueName: "bytes")) var maxMemory: String?
+    @Option(help: .hidden) var slowdown = 1.0
+    @Option(help: .hidden) var parentPid: Int32?
+    @OptionGroup var logging: LoggingOptions
+    @OptionGroup var security: ClientSecurityOptions
+
+    func validate() throws {
+        guard (1 ... 1024).contains(threads) else { throw ValidationError("--threads must be between 1 and 1024") }
+        if let maxMemory, ByteSize.parse(maxMemory) == nil {
+            throw ValidationError("--max-memory must be a size such as 600M, 1.5G or 2147483648, got '\(maxMemory)'")
+        }
+        guard slowdown >= 1 else { throw ValidationError("--slowdown must be at least 1") }
+    }
+
+    func run() throws {
+        var config = Worker.Config(endpoint: connect, name: name, threads: threads, cacheDirectory: URL(fileURLWithPath: cache))
+        let local = WeightsLocation.resolve(explicit: weights)
+        config.localWeights = FileManager.default.fileExists(atPath: local.path) ? local : nil
+        config.parentPID = parentPid
+        config.maxMemory = maxMemory.flatMap(ByteSize.parse)
+        config.slowdown = slowdown
+        config.security = try security.resolve()
+        config.logger = logging.logger("worker")
+        // A cached fetch from an earlier run counts as local weights too.
+        if config.localWeights == nil, let cached = try? FileManager.default.contentsOfDirectory(
+            at: config.cacheDirectory.appendingPathComponent("weights"), includingPropertiesForKeys: nil).first {
+            config.localWeights = cached
+        }
+        stopOnSignals()
+        Worker(config: config).run(until: { stopRequested })
+    }
+}
+
+/// Where the coordinator serves its dashboard.
+struct DashboardOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Serve the dashboard, JSON API and /metrics on HOST:PORT (port 0: any free port; 'off': none). "
+        + "Bind 0.0.0.0 only on a trusted network, ideally with --dashboard-token.", valueName: "host:port"))
+    var dashboard = "127.0.0.1:8787"
+    @Option(help: "Require this token (Authorization: Bearer … or ?token=…) on every dashboard request.")
+    var dashboardToken: String?
+
+    func validate() throws { _ = try address() }
+
+    func address() throws -> (host: String, port: Int)? {
+        if dashboard == "off" { return nil }
+        guard let colon = dashboard.lastIndex(of: ":"), let port = Int(dashboard[dashboard.index(after: colon)...]),
+              (0 ... 65535).contains(port), colon > dashboard.startIndex else {
+            throw ValidationError("--dashboard must be HOST:PORT or off, got '\(dashboard)'")
+        }
+        return (String(dashboard[..<colon]), port)
+    }
+
+    /// Starts the dashboard for a coordinator's monitor, and says where it is.
+    func start(_ monitor: FarmMonitor) throws -> DashboardServer? {
+        guard let (host, port) = try address() else { return nil }
+        let server = DashboardServer(monitor: monitor, host: host, port: port, token: dashboardToken)
+        try server.start()
+        printError("dashboard: http://\(host):\(server.port)/" + (dashboardToken == nil ? "" : "?token=…"))
+        return server
+    }
+}
+
+/// Sizes on the command line: bytes, or a number with K, M, G or T (powers of 1024; "MiB", "MB" and "m" alike).
+enum ByteSize {
+    static func parse(_ text: String) -> Int? {
+        var t = text.trimmingCharacters(in: .whitespaces).uppercased()
+        for suffix in ["IB", "B"] where t.hasSuffix(suffix) && t.count > suffix.count { t.removeLast(suffix.count); break }
+        let units: [Character: Double] = ["K": 0x1p10, "M": 0x1p20, "G": 0x1p30, "T": 0x1p40]
+        var scale = 1.0
+        if let last = t.last, let u = units[last] { scale = u; t.removeLast() }
+        guard let v = Double(t), v > 0, v.isFinite, v * scale < 9e18 else { return nil }
+        return Int(v * scale)
+    }
+}
