@@ -59,7 +59,7 @@ extension FarmBench {
         var lastBeat = 0.0, lastPoll = 0.0
         var done = false
         let clock = ContinuousClock.now
-        func now() -> Double { let d = clock.duration(to: .now); return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+        func now() -> Double { clock.elapsedSeconds }
         while !done {
             var idle = true
             let t = now()

@@ -100,10 +100,7 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         logger.info("listening on \(endpoint) (\(mode)), state in \(config.stateDirectory.path)")
     }
 
-    var now: Double {
-        let d = clock.duration(to: .now)
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
+    var now: Double { clock.elapsedSeconds }
 
     /// Runs the loop until `stop` returns true (checked about every 100 ms).
     public func run(until stop: () -> Bool) {

@@ -46,41 +46,43 @@ extension CoordinatorCore {
         }
         blobs.insert(prepared.targets)
         if let reference = prepared.reference { blobs.insert(reference) }
-        jobs[id]!.targets = prepared.targets
-        jobs[id]!.reference = prepared.reference
-        jobs[id]!.phase = .running(stage: stage)
-        (jobs[id]!.storing, jobs[id]!.stageComplete, jobs[id]!.progress) = ([], false, [:])
+        jobs[id]?.targets = prepared.targets
+        jobs[id]?.reference = prepared.reference
+        jobs[id]?.phase = .running(stage: stage)
+        jobs[id]?.storing = []
+        jobs[id]?.stageComplete = false
+        jobs[id]?.progress = [:]
         actions.append(.persistState(job: id, .running, detail: nil))
         if !done.isEmpty { actions.append(.log(.info, "resumes stage \(stage) with \(done.count) finished tiles", ["job": "\(id)"])) }
         return actions + schedule(scheduler.startStage(job: id, stage: stage, done: done, now: now), now: now)
     }
 
     mutating func tileStored(_ id: String, stage: Int, tile: Int, now: Double) -> [Action] {
-        guard jobs[id]?.phase == .running(stage: stage), jobs[id]!.storing.remove(tile) != nil else { return [] }
+        guard jobs[id]?.phase == .running(stage: stage), jobs[id]?.storing.remove(tile) != nil else { return [] }
         return blendIfStored(id, stage: stage)
     }
 
     /// Blends a stage whose tiles are all accepted and stored.
     mutating func blendIfStored(_ id: String, stage: Int) -> [Action] {
         guard let job = jobs[id], job.phase == .running(stage: stage), job.stageComplete, job.storing.isEmpty else { return [] }
-        jobs[id]!.phase = .blending(stage: stage)
+        jobs[id]?.phase = .blending(stage: stage)
         return [.blend(job: id, stage: stage, last: stage + 1 == job.stages.count)]
     }
 
     mutating func blended(_ id: String, stage: Int, next: Prepared?, now: Double) -> [Action] {
         guard let job = jobs[id], job.phase == .blending(stage: stage) else { return [] }
         guard let next, stage + 1 < job.stages.count else {
-            jobs[id]!.phase = .writing
+            jobs[id]?.phase = .writing
             return [.write(job: id)]
         }
-        jobs[id]!.phase = .preparing(stage: stage + 1)
+        jobs[id]?.phase = .preparing(stage: stage + 1)
         return prepared(id, stage: stage + 1, blobs: next, done: [], now: now)
     }
 
     /// Fails a job that has not ended; its leases are revoked, its state persisted, its blobs forgotten.
     mutating func fail(_ id: String, reason: String, now: Double) -> [Action] {
         guard let job = jobs[id], !job.phase.isFinal else { return [] }
-        jobs[id]!.phase = .failed(reason)
+        jobs[id]?.phase = .failed(reason)
         scheduler.fail(job: id, reason: reason, now: now)
         return [.log(.error, "failed: \(reason)", ["job": "\(id)"]), .persistState(job: id, .failed, detail: reason),
                 .forget(job: id, blobs: jobBlobs(id))]

@@ -36,7 +36,7 @@ extension CoordinatorCore {
         case .submit: return try submit(m, from: peer)
         case .status:
             let body = try m.decode(StatusBody.self)
-            let all = scheduler.jobStatuses(now: t)
+            let all = jobStatuses(now: t)
             let jobs = body.job.map { j in all.filter { $0.id == j } } ?? all
             if let j = body.job, jobs.isEmpty { throw ProtocolError.malformedBody("no job \(j)") }
             return send(peer, StatusReplyBody(jobs: jobs, workers: scheduler.workerStatuses(now: t)).message, now: t)
@@ -113,8 +113,8 @@ extension CoordinatorCore {
         let (verdict, events) = scheduler.complete(lease: body.lease, worker: peer, seconds: body.seconds, now: t)
         var actions: [Action] = []
         if case .accepted = verdict {
-            jobs[job.id]!.storing.insert(lease.tile.tile)
-            jobs[job.id]!.progress[body.lease] = nil
+            jobs[job.id]?.storing.insert(lease.tile.tile)
+            jobs[job.id]?.progress[body.lease] = nil
             actions = [.count(.tileDone(seconds: body.seconds)),
                        .storeTile(job: job.id, stage: lease.tile.stage, tile: lease.tile.tile, pixels: pixels, worker: peer,
                                   seconds: body.seconds)]
@@ -149,8 +149,8 @@ extension CoordinatorCore {
         guard let job = jobs[body.job], !job.phase.isFinal, scheduler.cancel(job: body.job, now: t) else {
             throw ProtocolError.malformedBody("no running job \(body.job)")
         }
-        jobs[body.job]!.phase = .cancelled
-        let reply = StatusReplyBody(jobs: scheduler.jobStatuses(now: t).filter { $0.id == body.job }, workers: scheduler.workerStatuses(now: t))
+        jobs[body.job]?.phase = .cancelled
+        let reply = StatusReplyBody(jobs: jobStatuses(now: t).filter { $0.id == body.job }, workers: scheduler.workerStatuses(now: t))
         return [.persistState(job: body.job, .cancelled, detail: "cancelled"), .log(.info, "cancelled", ["job": "\(body.job)"]),
                 .forget(job: body.job, blobs: jobBlobs(body.job))] + send(peer, reply.message, now: t)
     }

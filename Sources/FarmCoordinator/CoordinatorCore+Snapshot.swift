@@ -6,11 +6,21 @@ import FarmScheduler
 extension CoordinatorCore {
     /// Each job's status, its current stage's tile grid (with live progress), throughput and ETA; the workers.
     /// `time` is left 0: the shell stamps it.
+    /// Jobs' statuses as the journal holds them: a tile accepted but still being stored is not counted as done
+    /// until it is, so a status never promises a tile that a kill -9 would lose.
+    func jobStatuses(now t: Double) -> [JobStatus] {
+        scheduler.jobStatuses(now: t).map { status in
+            var status = status
+            status.tilesDone -= jobs[status.id]?.storing.count ?? 0
+            return status
+        }
+    }
+
     mutating func snapshot(now t: Double) -> FarmSnapshot {
         var views: [JobView] = []
-        for status in scheduler.jobStatuses(now: t) {
+        for status in jobStatuses(now: t) {
             guard let job = jobs[status.id], !job.stages.isEmpty else { continue }
-            jobs[status.id]!.progress = job.progress.filter { scheduler.lease($0.key) != nil }
+            jobs[status.id]?.progress = job.progress.filter { scheduler.lease($0.key) != nil }
             let stage = job.stages[min(status.stage, job.stages.count - 1)]
             let states = scheduler.tileStates(job: status.id)
             let tiles = stage.plan.tiles.map { tile -> TileView in

@@ -198,7 +198,7 @@ public struct CoordinatorCore: Sendable {
         case let .blended(job, stage, next, now): return blended(job, stage: stage, next: next, now: now)
         case let .written(id, now):
             guard jobs[id]?.phase == .writing else { return [] }
-            jobs[id]!.phase = .done
+            jobs[id]?.phase = .done
             scheduler.finish(job: id, now: now)
             return [.log(.info, "done", ["job": "\(id)"]), .forget(job: id, blobs: jobBlobs(id))]
         case let .workFailed(id, reason, now): return fail(id, reason: reason, now: now)

@@ -52,10 +52,7 @@ final class TileComputer: Sendable {
         thread.start()
     }
 
-    var now: Double {
-        let d = epoch.duration(to: .now)
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
+    var now: Double { epoch.elapsedSeconds }
 
     /// The outcomes recorded since the last call.
     func take() -> (events: [WorkerMachine.Event], installed: Installed?) {

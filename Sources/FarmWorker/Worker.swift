@@ -59,10 +59,7 @@ public final class Worker {
             memoryLimit: config.maxMemory ?? Int(clamping: ProcessInfo.processInfo.physicalMemory)), timing: config.timing)
     }
 
-    var now: Double {
-        let d = epoch.duration(to: .now)
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
+    var now: Double { epoch.elapsedSeconds }
 
     /// Runs until `stop` returns true or, with `parentPID`, the parent exits. A worker outlives coordinator
     /// restarts: it reconnects and says `ready` again.

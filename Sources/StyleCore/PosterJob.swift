@@ -176,10 +176,7 @@ public struct PosterJob: Sendable {
         let total = totalIterations, work = totalWork
         var done = 0, workDone = 0.0
         let clock = ContinuousClock.now
-        func seconds() -> Double {
-            let d = clock.duration(to: .now)
-            return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-        }
+        func seconds() -> Double { clock.elapsedSeconds }
         var canvas: PlanarImage?
         var content = self.content(for: stages[0])
         for stage in stages {

@@ -99,8 +99,7 @@ public enum StyleOptimization {
                 }
             }
             done = it
-            let duration = clock.duration(to: .now)
-            let elapsed = Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+            let elapsed = clock.elapsedSeconds
             progress(RenderProgress(iteration: it, iterations: options.iterations, loss: loss, bestLoss: bestLoss, elapsed: elapsed))
             if let seconds, elapsed >= seconds { break }
             if stop() { break }

@@ -106,10 +106,7 @@ struct VideoCommand: ParsableCommand {
         stopOnSignals()
         let bar = ProgressBar(total: numbers.count, label: "video")
         let clock = ContinuousClock.now
-        func elapsed() -> Double {
-            let d = clock.duration(to: .now)
-            return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-        }
+        func elapsed() -> Double { clock.elapsedSeconds }
         var previous: (content: PlanarImage, output: PlanarImage)?
         for (k, number) in numbers.enumerated() {
             guard !stopRequested else { throw ValidationError("interrupted; run the same command again to resume") }
