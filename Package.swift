@@ -76,6 +76,15 @@ let package = Package(
         .target(name: "FarmBench", dependencies: [
             "FarmClient", "FarmCoordinator", "FarmProtocol", "FarmTransport", "StyleCore", "Tiling",
         ]),
+        // The job description: one Codable model of a render with its defaults, read from TOML job files, checked
+        // field by field and resolved into settings (no images, no compute).
+        .target(name: "JobModel", dependencies: [
+            "Imaging", "StyleCore", .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        // Rendering a job: in this process, on a farm (submit and wait), and a video's frames on either.
+        .target(name: "Rendering", dependencies: [
+            "JobModel", "Imaging", "StyleCore", "Video", "FarmProtocol", "FarmClient", "FarmCoordinator",
+        ]),
         // The coordinator's web dashboard, JSON API and /metrics (Hummingbird); it reads the monitor alone.
         .target(name: "Dashboard", dependencies: [
             "FarmMonitor",
@@ -83,12 +92,11 @@ let package = Package(
         ]),
         // Subcommands, kept in a library so tests can drive them in-process.
         .target(name: "StyleFarmCLI", dependencies: [
-            "Imaging", "VGGWeights", "StyleCore", "Tiling", "Video",
+            "Imaging", "VGGWeights", "StyleCore", "Tiling", "Video", "JobModel", "Rendering",
             "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient", "FarmBench",
             "Dashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "stylefarm", dependencies: ["StyleFarmCLI"]),
 
@@ -98,7 +106,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "TilingTests", dependencies: ["Tiling", "Imaging"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "Imaging"]),
-        .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI"]),
+        .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI", "JobModel", "Rendering"]),
         .testTarget(name: "FarmTests", dependencies: [
             "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient",
             "FarmTestSupport", "StyleCore", "Imaging", "Tiling", "Video",

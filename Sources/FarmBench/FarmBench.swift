@@ -17,10 +17,9 @@ public enum FarmBench {
     /// A benchmark job: the default losses, one style, the content cropped to the size.
     public static func spec(width: Int, height: Int, coarse: Int, tile: Int, overlap: Int, margin: Int, iterations: [Int],
                             localTargets: Bool) -> JobSpec {
-        var settings = PosterJob(content: .init(width: 1, height: 1, channels: 3, fill: 0), styles: [], width: width, height: height).settings
+        var settings = PosterSettings(width: width, height: height)
         (settings.coarseSize, settings.tileSize, settings.overlap, settings.margin, settings.iterations) = (coarse, tile, overlap, margin, iterations)
         settings.localTargets = localTargets
-        settings.options.loss = .recommended
         return JobSpec(name: "bench", poster: settings, styleWeights: [1], crop: true)
     }
 

@@ -128,8 +128,8 @@ public struct CoreHarness {
 
     /// A small job: 96x64 in two levels (a coarse tile, then two passes of 48-px tiles).
     public static func smallSpec(name: String = "small", priority: Int = 50) -> JobSpec {
-        var poster = PosterJob(content: PlanarImage(width: 1, height: 1, channels: 3, fill: 0), styles: [], width: 96, height: 64)
+        var poster = PosterSettings(width: 96, height: 64)
         (poster.coarseSize, poster.tileSize, poster.overlap, poster.margin, poster.iterations) = (48, 48, 8, 4, [2, 1])
-        return JobSpec(name: name, priority: priority, poster: poster.settings, styleWeights: [1], crop: false)
+        return JobSpec(name: name, priority: priority, poster: poster, styleWeights: [1], crop: false)
     }
 }

@@ -10,31 +10,13 @@ public struct LevelSpec: Sendable, Hashable, Codable {
     public var passes: [TilePlan]
 }
 
-/// A print-size render: the whole image at a coarse size, then tiled levels up to the output size.
+/// A print-size render: the whole image at a coarse size, then tiled levels up to the output size. Its
+/// settings (`PosterSettings`, read through as `job.tileSize` and so on) are everything but the images.
+@dynamicMemberLookup
 public struct PosterJob: Sendable {
     public var content: PlanarImage
     public var styles: [(image: PlanarImage, weight: Float)]
-    public var width: Int
-    public var height: Int
-    /// Long side of the first, untiled level.
-    public var coarseSize = 512
-    public var tileSize = 512
-    public var overlap = 64
-    public var margin = 32
-    /// Iterations per level; the last value repeats for further levels.
-    public var iterations = [200, 100, 60]
-    /// Iterations of the shifted second pass, as a fraction of the level's.
-    public var shiftedPassFraction: Float = 0.5
-    /// Run the half-tile-shifted second pass (turn off only to measure seams).
-    public var shiftedPass = true
-    /// Localise each tile's style target (`GramTargets.localized`); off, every tile matches the whole
-    /// image's Grams on its own (only to measure what localising gains).
-    public var localTargets = true
-    /// Long side of the style images when their Gram targets are computed (× `styleScale`).
-    public var styleSize = 512
-    public var styleScale: Float = 1
-    public var options = RenderOptions()
-    public var pooling: Pool2x2.Kind = .max
+    public var settings: PosterSettings
     /// A video frame's start: the previous frame's result (warped onto this frame, or not). With it, only the
     /// output level is rendered (its tiled passes, or the one untiled pass of a small output), starting from
     /// this image instead of coarser levels.
@@ -42,28 +24,20 @@ public struct PosterJob: Sendable {
     /// The temporal loss's target and mask at the output size (with `options.loss.temporalWeight` > 0).
     public var temporal: TemporalTarget?
 
-    public init(content: PlanarImage, styles: [(image: PlanarImage, weight: Float)], width: Int, height: Int) {
+    public init(content: PlanarImage, styles: [(image: PlanarImage, weight: Float)], settings: PosterSettings) {
         self.content = content
         self.styles = styles
-        self.width = width
-        self.height = height
+        self.settings = settings
     }
 
-    /// Everything but the images: what a farm job carries.
-    public var settings: PosterSettings {
-        get {
-            PosterSettings(width: width, height: height, coarseSize: coarseSize, tileSize: tileSize, overlap: overlap,
-                           margin: margin, iterations: iterations, shiftedPassFraction: shiftedPassFraction,
-                           shiftedPass: shiftedPass, localTargets: localTargets, styleSize: styleSize, styleScale: styleScale, options: options,
-                           pooling: pooling)
-        }
-        set {
-            (width, height, coarseSize, tileSize, overlap, margin) = (newValue.width, newValue.height, newValue.coarseSize,
-                                                                       newValue.tileSize, newValue.overlap, newValue.margin)
-            (iterations, shiftedPassFraction, shiftedPass, localTargets) = (newValue.iterations, newValue.shiftedPassFraction,
-                                                                        newValue.shiftedPass, newValue.localTargets)
-            (styleSize, styleScale, options, pooling) = (newValue.styleSize, newValue.styleScale, newValue.options, newValue.pooling)
-        }
+    /// A job with the default settings (`PosterSettings(width:height:)`).
+    public init(content: PlanarImage, styles: [(image: PlanarImage, weight: Float)], width: Int, height: Int) {
+        self.init(content: content, styles: styles, settings: PosterSettings(width: width, height: height))
+    }
+
+    public subscript<T>(dynamicMember keyPath: WritableKeyPath<PosterSettings, T>) -> T {
+        get { settings[keyPath: keyPath] }
+        set { settings[keyPath: keyPath] = newValue }
     }
 
     /// Level sizes: the coarse size, doubling up to the output size (the last level is the output).
@@ -71,8 +45,8 @@ public struct PosterJob: Sendable {
 
     /// The job's Gram targets, computed once and shared by every level and tile.
     public func gramTargets(network: VGG19) -> GramTargets {
-        GramTargets.compute(network: network, styles: styles, longSide: max(16, Int((Float(styleSize) * styleScale).rounded())),
-                            layers: options.loss.styleLayers.map(\.name))
+        GramTargets.compute(network: network, styles: styles, longSide: max(16, Int((Float(settings.styleSize) * settings.styleScale).rounded())),
+                            layers: settings.options.loss.styleLayers.map(\.name))
     }
 
     /// Where a render is: level, pass, tile, and the tile's own optimisation progress.
@@ -125,15 +99,15 @@ public struct PosterJob: Sendable {
 
     /// The temporal target at a stage's size (nil without one, or when its weight is 0).
     public func temporal(for stage: PosterStage) -> TemporalTarget? {
-        guard options.loss.temporalWeight > 0 else { return nil }
+        guard settings.options.loss.temporalWeight > 0 else { return nil }
         return temporal?.resized(width: stage.width, height: stage.height)
     }
 
     /// The reference Grams that localise a tiled stage's tile targets (nil for the untiled first level, or
     /// when `localTargets` is off). The start canvas is read one tile at a time.
     public func stageReference(_ stage: PosterStage, start: ImageRegionSource, network: VGG19) throws -> GramTargets? {
-        guard localTargets, stage.level > 0 else { return nil }
-        return try GramTargets.tileMean(network: network, canvas: start, plan: stage.plan, layers: options.loss.styleLayers.map(\.name))
+        guard settings.localTargets, stage.level > 0 else { return nil }
+        return try GramTargets.tileMean(network: network, canvas: start, plan: stage.plan, layers: settings.options.loss.styleLayers.map(\.name))
     }
 
     /// A stage's result: its tiles' cores (in tile order, whoever rendered them) blended over its start canvas.
@@ -170,7 +144,7 @@ public struct PosterJob: Sendable {
     /// Renders in this process, tiles one after another. Returns the RGB result.
     /// `targets`: this job's `gramTargets`, when already computed (the frames of a video share them).
     public func render(network baseNetwork: VGG19, targets: GramTargets? = nil, progress: (Progress) -> Void = { _ in }) -> PlanarImage {
-        let network = baseNetwork.pooling == pooling ? baseNetwork : baseNetwork.with(pooling: pooling)
+        let network = baseNetwork.pooling == settings.pooling ? baseNetwork : baseNetwork.with(pooling: settings.pooling)
         let targets = targets ?? gramTargets(network: network)
         let stages = self.stages, levels = stages.last!.level + 1
         let total = totalIterations, work = totalWork
@@ -183,7 +157,7 @@ public struct PosterJob: Sendable {
             if stage.pass == 0 && stage.level > 0 { content = self.content(for: stage) }
             let start = startCanvas(for: stage, previous: canvas, content: content)
             let temporal = self.temporal(for: stage)
-            var opts = options
+            var opts = settings.options
             opts.iterations = stage.iterations
             let renderer = TileRenderer(network: network, options: opts, targets: targets)
             let reference = try! stageReference(stage, start: start, network: network)  // in memory: cannot fail
@@ -227,22 +201,40 @@ public struct PosterStage: Sendable, Hashable, Codable {
     public var work: Double { Double(plan.tiles.reduce(0) { $0 + $1.render.area } * iterations) }
 }
 
-/// A `PosterJob`'s settings without its images (see `PosterJob` for what each means).
+/// A poster's settings without its images: what a farm job carries, and all a plan needs. The defaults of every
+/// render live here (`render`, job files, `submit`, `video` and `plan` start from them).
 public struct PosterSettings: Sendable, Equatable, Codable {
     public var width: Int
     public var height: Int
-    public var coarseSize: Int
-    public var tileSize: Int
-    public var overlap: Int
-    public var margin: Int
-    public var iterations: [Int]
-    public var shiftedPassFraction: Float
-    public var shiftedPass: Bool
-    public var localTargets: Bool
-    public var styleSize: Int
-    public var styleScale: Float
-    public var options: RenderOptions
-    public var pooling: Pool2x2.Kind
+    /// Long side of the first, untiled level.
+    public var coarseSize = 512
+    /// Tile size: the optimised part of a tile, before the margin.
+    public var tileSize = 512
+    /// Overlap between neighbouring tiles, blended with smooth windows.
+    public var overlap = 64
+    /// Context around each tile: optimised, then cropped away.
+    public var margin = 32
+    /// Iterations per level; the last value repeats for further levels.
+    public var iterations = [200, 100, 60]
+    /// Iterations of the shifted second pass, as a fraction of the level's.
+    public var shiftedPassFraction: Float = 0.5
+    /// Run the half-tile-shifted second pass (turn off only to measure seams).
+    public var shiftedPass = true
+    /// Localise each tile's style target (`GramTargets.localized`); off, every tile matches the whole
+    /// image's Grams on its own (only to measure what localising gains).
+    public var localTargets = true
+    /// Long side of the style images when their Gram targets are computed (× `styleScale`).
+    public var styleSize = 512
+    public var styleScale: Float = 1
+    /// The loss (`LossConfig.recommended`), the optimizer and the tolerance; `options.iterations` is that of an
+    /// untiled render in one process (a poster's levels have `iterations`).
+    public var options = RenderOptions.recommended
+    public var pooling: Pool2x2.Kind = .max
+
+    public init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+    }
 }
 
 extension PosterSettings {

@@ -8,6 +8,13 @@ public struct RenderOptions: Sendable, Equatable, Codable {
     /// Stop early when |f_prev − f| / |f_prev| falls below this (0 disables).
     public var relativeTolerance = 0.0
     public init() {}
+
+    /// What a user gets without options: `LossConfig.recommended`, L-BFGS, 300 iterations.
+    public static var recommended: RenderOptions {
+        var options = RenderOptions()
+        options.loss = .recommended
+        return options
+    }
 }
 
 /// Progress of a run, reported after every iteration.

@@ -7,6 +7,8 @@ import FarmProtocol
 import FarmTransport
 import FarmWorker
 import Foundation
+import JobModel
+import Rendering
 import Imaging
 import StyleCore
 import Synchronization
@@ -78,21 +80,32 @@ struct SubmitCommand: ParsableCommand {
     @OptionGroup var farm: ConnectOptions
     @Option(help: "A TOML job file (also accepted as the first argument, FILE.toml).") var job: String?
     @Option(help: "Priority 0...100 (higher first; default: the job file's, else 50).") var priority: Int?
-    @Option(help: "Job name (default: the output's file name).") var name: String?
+    @Option(help: "Job name (default: the job file's, else the output's file name).") var name: String?
     @Flag(help: "Print the job id and return without waiting.") var detach = false
-    @Argument(parsing: .allUnrecognized, help: "render's arguments and options.") var renderArguments: [String] = []
+    @Argument(help: "CONTENT STYLE... (or FILE.toml, then any STYLE... replaces the file's styles).") var inputs: [String] = []
+    @Option(name: .shortAndLong, help: "Output image (.png, .tif).") var output: String?
+    @OptionGroup(title: "Render settings") var settings: JobOptions
+
+    /// The job file's description (if any) with the command line over it.
+    func jobDescription() throws -> JobDescription {
+        var rest = inputs, path = job
+        if path == nil, let first = rest.first, first.lowercased().hasSuffix(".toml") { path = rest.removeFirst() }
+        let file = try path.map { try JobDescription.read(URL(fileURLWithPath: $0)) } ?? JobDescription()
+        var given = try settings.description(styles: file.content == nil ? Array(rest.dropFirst()) : rest)
+        if file.content == nil { given.content = rest.first }
+        (given.output, given.name, given.priority) = (output, name, priority)
+        let merged = try file.overriding(given)
+        do { try merged.check() } catch let problem as JobProblem { throw JobOptions.explain(problem) }
+        return merged
+    }
 
     func run() throws {
-        var rest = renderArguments, path = job
-        if path == nil, let first = rest.first, first.lowercased().hasSuffix(".toml") { path = rest.removeFirst() }
-        let file = try path.map { try JobFile.read(URL(fileURLWithPath: $0)) }
-        let args = try RenderArguments.parse((file?.arguments ?? []) + rest)
-        let (spec, content, styles) = try args.farmJob(name: name ?? file?.name ?? URL(fileURLWithPath: args.output).lastPathComponent,
-                                                       priority: priority ?? file?.priority ?? 50)
+        let job: FarmJob
+        do { job = try FarmJob(try jobDescription()) } catch let problem as JobProblem { throw JobOptions.explain(problem) }
         let client = try farm.client()
-        let id = try client.submit(spec, content: content, styles: styles)
+        let id = try job.submit(to: client)
         print("submitted job \(id)")
-        if !detach { try FarmWait.untilDone(client: client, job: id, output: URL(fileURLWithPath: args.output)) }
+        if !detach { try FarmProgress.wait(client: client, job: id, output: job.output) }
     }
 }
 

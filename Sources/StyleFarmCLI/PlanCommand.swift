@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Imaging
+import JobModel
 import StyleCore
 import Tiling
 import VGGWeights
@@ -13,25 +14,25 @@ struct PlanCommand: ParsableCommand {
         discussion: "Takes the same size options as `render`. The time comes from timing one iteration on this machine.")
 
     @Option(help: "Content image (for its aspect ratio when only --size or one side is given).") var content: String?
-    @Option(help: "Long side in pixels.") var size: Int?
-    @Option(help: "Width in pixels.") var width: Int?
-    @Option(help: "Height in pixels.") var height: Int?
-    @Option(name: .customLong("print"), help: "Print size (see `render --help`).") var printSize: String?
-    @Option(help: "Dots per inch for --print.") var dpi: Double = 300
-    @Option(help: "L-BFGS history (memory).") var lbfgsHistory = 10
-    @OptionGroup(title: "Tiled levels") var tiling: TilingOptions
+    @Option(help: "A TOML job file (its settings; options given here win).") var job: String?
+    @OptionGroup(title: "Render settings") var settings: JobOptions
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
-        let (w, h) = try outputSize()
-        var job = PosterJob(content: PlanarImage(width: 1, height: 1, channels: 3, fill: 0), styles: [], width: w, height: h)
-        try tiling.configure(&job)
-        let label = printSize.map { " (\($0) at \(Int(dpi)) DPI)" } ?? ""
+        var description = try job.map { try JobDescription.read(URL(fileURLWithPath: $0)) } ?? JobDescription()
+        description = try description.overriding(try settings.description(styles: []))
+        let image = try (content ?? description.content).map { try ImageIO.read(URL(fileURLWithPath: $0)).image }
+        let poster: PosterSettings
+        do { poster = try description.settings(contentWidth: image?.width ?? 1, contentHeight: image?.height ?? 1).poster } catch let p as JobProblem {
+            throw JobOptions.explain(p)
+        }
+        let (w, h) = (poster.width, poster.height), lbfgsHistory = poster.options.optimizer.lbfgsHistory
+        let label = description.size?.print.map { " (\($0) at \(Int(description.size?.dpi ?? 300)) DPI)" } ?? ""
         print("output \(w)x\(h)\(label), \(String(format: "%.1f", Double(w * h) / 1e6)) megapixels")
         let weights = try? WeightsFile.read(WeightsLocation.resolve(explicit: compute.weights))
         let network = weights.map { VGG19(weights: $0) }
         var largest = (0, 0)
-        for (i, level) in job.levels.enumerated() {
+        for (i, level) in poster.levels.enumerated() {
             if level.passes.isEmpty {
                 print("level \(i + 1): \(level.width)x\(level.height) untiled, \(level.iterations) iterations")
                 largest = Self.larger(largest, (level.width, level.height))
@@ -40,7 +41,7 @@ struct PlanCommand: ParsableCommand {
             let grids = level.passes.map { "\($0.columns)x\($0.rows)" }.joined(separator: " + shifted ")
             let tiles = level.passes.map(\.tiles.count).reduce(0, +)
             print("level \(i + 1): \(level.width)x\(level.height), tiles \(grids) (\(tiles) tiles), \(level.iterations) iterations"
-                + (level.passes.count > 1 ? " (shifted pass \(job.settings.passIterations(level, 1)))" : ""))
+                + (level.passes.count > 1 ? " (shifted pass \(poster.passIterations(level, 1)))" : ""))
             for plan in level.passes {
                 let r = plan.largestRender
                 largest = Self.larger(largest, (r.width, r.height))
@@ -55,24 +56,12 @@ struct PlanCommand: ParsableCommand {
                      Double(bytes) / 1048576, largest.0, largest.1, lbfgsHistory))
         Compute.configure(threads: compute.threads)
         let rate = ResourceEstimate.secondsPerPixelIteration(network: network)
-        let seconds = rate * job.totalWork
+        let seconds = rate * poster.stages(startsFromImage: false).reduce(0) { $0 + $1.work }
         print(String(format: "estimated time on this machine (%d threads, OpenBLAS %@): %@ (%.3g µs per pixel-iteration)",
                      compute.threads, BLAS.coreName, ProgressBar.format(seconds), rate * 1e6))
     }
 
     static func larger(_ a: (Int, Int), _ b: (Int, Int)) -> (Int, Int) { a.0 * a.1 >= b.0 * b.1 ? a : b }
-
-    func outputSize() throws -> (Int, Int) {
-        if let printSize { return try PrintSize.parse(printSize).pixels(dpi: dpi) }
-        if let width, let height { return (width, height) }
-        let aspect: Double
-        if let content { let img = try ImageIO.read(URL(fileURLWithPath: content)).image; aspect = Double(img.width) / Double(img.height) }
-        else { aspect = 1 }
-        if let width { return (width, max(1, Int((Double(width) / aspect).rounded()))) }
-        if let height { return (max(1, Int((Double(height) * aspect).rounded())), height) }
-        let long = size ?? 512
-        return aspect >= 1 ? (long, max(1, Int((Double(long) / aspect).rounded()))) : (max(1, Int((Double(long) * aspect).rounded())), long)
-    }
 }
 
 /// `stylefarm seams`: how visible a tile grid is in an image.

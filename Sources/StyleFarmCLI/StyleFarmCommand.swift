@@ -15,4 +15,7 @@ public struct StyleFarmCommand: ParsableCommand {
     )
 
     public init() {}
+
+    /// The option that sets each field of a job description, by the field's dotted path.
+    public static var jobFieldOptions: [String: String] { JobOptions.optionForField }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Imaging
+import JobModel
 import StyleFarmCLI
 import Testing
 import VGGWeights
@@ -41,18 +42,21 @@ import VGGWeights
     }
 
     @Test(arguments: [
-        (["render", "a.png", "b.png", "-o", "o.png", "--size", "0"], "--size must be between"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--size", "0"], "--size: must be between 16 and 100000"),
         (["render", "a.png", "b.png", "-o", "o.png", "--size", "big"], "--size"),
-        (["render", "a.png", "b.png", "-o", "o.png", "--optimizer", "sgd"], "--optimizer must be lbfgs or adam"),
-        (["render", "a.png", "b.png", "-o", "o.png", "--pooling", "min"], "--pooling must be max or average"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--optimizer", "sgd"], "'sgd' is invalid for '--optimizer"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--pooling", "min"], "'min' is invalid for '--pooling"),
         (["render", "a.png", "b.png", "-o", "o.png", "--style-layers", "relu9_9"], "unknown layer 'relu9_9'"),
         (["render", "a.png", "b.png", "c.png", "-o", "o.png", "--style-blend", "1"], "--style-blend needs 2"),
-        (["render", "a.png", "b.png", "-o", "o.png", "--bit-depth", "12"], "--bit-depth must be 8 or 16"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--bit-depth", "12"], "--bit-depth: must be 8 or 16"),
         (["render", "a.png", "b.png", "-o", "o.png", "--threads", "0"], "--threads must be between"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--tile", "256", "--overlap", "200"], "--overlap: must be less than half of the tile size"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--lbfgs-history", "0"], "--lbfgs-history: must be 1...1000"),
+        (["plan", "--level-iterations", "100,x"], "--level-iterations: expected comma-separated values"),
         (["render", "a.png"], "Missing expected argument"),
         (["video", "clip", "-o", "out"], "give at least one --style"),
         (["video", "clip", "--style", "s.png", "-o", "out", "--temporal-weight", "1"], "--temporal-weight needs --flow"),
-        (["video", "clip", "--style", "s.png", "-o", "out", "--start", "sideways"], "--start must be previous or independent"),
+        (["video", "clip", "--style", "s.png", "-o", "out", "--start", "sideways"], "'sideways' is invalid for '--start"),
         (["video", "clip", "--style", "s.png", "-o", "out", "--start", "independent", "--flow"], "--flow warps the previous result"),
         (["video", "clip", "--style", "s.png", "-o", "out", "--video", "clip.avi"], "use .mp4, .mkv, .mov, .webm or .gif"),
         (["video", "clip", "--style", "s.png", "-o", "out", "--local-farm", "2", "--connect", "tcp://127.0.0.1:1"], "not combined with --connect"),
@@ -61,6 +65,17 @@ import VGGWeights
     func badArgumentsAreExplained(args: [String], expected: String) {
         let text = Self.message(args)
         #expect(text.contains(expected), "got: \(text)")
+    }
+
+    /// Every field of a job description has its option, and `render` (or `submit`, for name and priority) takes it.
+    @Test func everyJobFieldHasAnOption() throws {
+        let options = StyleFarmCommand.jobFieldOptions
+        #expect(Set(options.keys) == Set(JobDescription.fieldPaths + ["name", "priority", "content", "style"]))
+        let render = try #require(StyleFarmCommand.configuration.subcommands.first { $0.configuration.commandName == "render" })
+        let help = StyleFarmCommand.helpMessage(for: render)
+        for option in options.values where option.hasPrefix("--") && !["--name", "--priority"].contains(option) {
+            #expect(help.contains(option), "render's help lacks \(option)")
+        }
     }
 
     @Test func missingContentFileIsNamed() throws {
@@ -92,7 +107,6 @@ import VGGWeights
             var command = try Self.parse(["video", frames, "--style", "s.png", "-o", dir.appendingPathComponent("out").path])
             #expect { try command.run() } throws: { "\($0)" == "\(frames): no frames found" }
         }
-        var command = try Self.parse(["video", "--size", "64", "--style", "s.png", "-o", dir.path])
-        #expect { try command.run() } throws: { StyleFarmCommand.message(for: $0).contains("give FRAMES") }
+        #expect(Self.message(["video", "--size", "64", "--style", "s.png", "-o", dir.path]).contains("Missing expected argument '<frames>'"))
     }
 }

@@ -3,14 +3,16 @@ import TOMLKit
 
 /// A physical print size, from a preset name (Configs/print-presets.toml) or `WxH` with a unit
 /// (`24x36in`, `30x40cm`, `210x297mm`), converted to pixels at a DPI.
-struct PrintSize: Equatable {
-    var widthInches: Double
-    var heightInches: Double
+public struct PrintSize: Equatable, Sendable {
+    public var widthInches: Double
+    public var heightInches: Double
 
     /// Pixels at `dpi`, rounded.
-    func pixels(dpi: Double) -> (width: Int, height: Int) {
+    public func pixels(dpi: Double) -> (width: Int, height: Int) {
         (Int((widthInches * dpi).rounded()), Int((heightInches * dpi).rounded()))
     }
+
+    static func number(_ v: TOMLValueConvertible?) -> Double? { v?.double ?? v?.int.map(Double.init) }
 
     static func inches(_ value: Double, unit: String) -> Double? {
         switch unit.lowercased() {
@@ -24,7 +26,7 @@ struct PrintSize: Equatable {
     /// The presets file: `$STYLEFARM_CONFIGS/print-presets.toml`, else `Configs/print-presets.toml` in the checkout the
     /// executable was built in (any ancestor of it), else `/usr/local/share/stylefarm/` (Cluster/ installs it there),
     /// else `Configs/` under the working directory.
-    static func presetsURL() -> URL {
+    public static func presetsURL() -> URL {
         let name = "print-presets.toml"
         if let dir = ProcessInfo.processInfo.environment["STYLEFARM_CONFIGS"] {
             return URL(fileURLWithPath: dir).appendingPathComponent(name)
@@ -40,7 +42,7 @@ struct PrintSize: Equatable {
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Configs/\(name)")
     }
 
-    static func parse(_ text: String, presets url: URL = presetsURL()) throws -> PrintSize {
+    public static func parse(_ text: String, presets url: URL = presetsURL()) throws -> PrintSize {
         var name = text
         let landscape = name.lowercased().hasSuffix("-landscape")
         if landscape { name = String(name.dropLast("-landscape".count)) }
@@ -51,24 +53,15 @@ struct PrintSize: Equatable {
         } else if let text = try? String(contentsOf: url, encoding: .utf8) {
             let presets = try TOMLTable(string: text)
             if let p = presets.first(where: { $0.0.lowercased() == name.lowercased() })?.1.table,
-               let w = JobFile.number(p["width"] ?? 0), let h = JobFile.number(p["height"] ?? 0),
+               let w = number(p["width"]), let h = number(p["height"]),
                let w = inches(w, unit: p["unit"]?.string ?? ""), let h = inches(h, unit: p["unit"]?.string ?? "") {
                 size = PrintSize(widthInches: w, heightInches: h)
             }
         }
         guard var s = size, s.widthInches > 0, s.heightInches > 0 else {
-            throw PrintSizeError.unknown(text, presets: url.path)
+            throw JobProblem(field: "size.print", message: "unknown print size '\(text)': use WxHin, WxHcm, WxHmm or a preset from \(url.path)")
         }
         if landscape { swap(&s.widthInches, &s.heightInches) }
         return s
-    }
-}
-
-enum PrintSizeError: Error, CustomStringConvertible {
-    case unknown(String, presets: String)
-    var description: String {
-        switch self {
-        case let .unknown(t, p): return "--print: unknown print size '\(t)': use WxHin, WxHcm, WxHmm or a preset from \(p)"
-        }
     }
 }

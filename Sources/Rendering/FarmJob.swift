@@ -1,0 +1,70 @@
+import FarmClient
+import FarmCoordinator
+import FarmProtocol
+import Foundation
+import Imaging
+import JobModel
+import StyleCore
+
+/// A job for a farm: the wire spec and the image files' bytes, from a description.
+public struct FarmJob {
+    public var spec: JobSpec
+    public var content: [UInt8]
+    public var styles: [[UInt8]]
+    public var output: URL
+
+    /// Reads and decodes the images first, so that a bad file is reported before anything is sent. The name
+    /// defaults to the description's, else the output's file name; the priority to the description's, else 50.
+    public init(_ description: JobDescription) throws {
+        let inputs = try description.inputs()
+        let contentImage = try ImageIO.read(inputs.content).image
+        for url in inputs.styles { _ = try ImageIO.read(url) }
+        let settings = try description.settings(contentWidth: contentImage.width, contentHeight: contentImage.height)
+        guard settings.initialisation == .content else {
+            throw JobProblem(field: "initialisation", message: "a farm job starts from its content (tiled levels start from the coarser level)")
+        }
+        spec = JobSpec(name: description.name ?? inputs.output.lastPathComponent, priority: description.priority ?? 50,
+                       poster: settings.poster, styleWeights: inputs.styleWeights, crop: settings.crop,
+                       preserveColors: settings.preserveColors, bitDepth: settings.bitDepth, dpi: settings.dpi, format: JobSpec.format(for: inputs.output))
+        try spec.validate()
+        content = [UInt8](try Data(contentsOf: inputs.content))
+        styles = try inputs.styles.map { [UInt8](try Data(contentsOf: $0)) }
+        output = inputs.output
+    }
+
+    /// Submits the job; returns its id.
+    public func submit(to client: FarmClient) throws -> String {
+        try client.submit(spec, content: content, styles: styles)
+    }
+}
+
+/// Waiting for a farm job, then fetching its output.
+public enum FarmWait {
+    /// Polls the job, giving `progress` each status, until it ends; writes its output to `output` when it is done
+    /// and throws when it failed or was cancelled. With `localFarm`, waiting stops with an error once none of its
+    /// workers runs (the job could never finish), and the output is copied from the coordinator's directory (a
+    /// gigapixel output is bigger than any message).
+    @discardableResult
+    public static func untilDone(client: FarmClient, job id: String, output: URL, localFarm: LocalFarm? = nil,
+                                 progress: (JobStatus) throws -> Void) throws -> JobStatus {
+        let final = try client.wait(job: id) { s in
+            if let localFarm, !s.state.isFinal, !localFarm.anyWorkerRunning {
+                throw RenderFailure("every worker of the embedded farm has exited (see their messages above); job \(id) cannot finish")
+            }
+            try progress(s)
+        }
+        guard final.state == .done else { throw RenderFailure("job \(id) \(final.state.rawValue): \(final.detail ?? "no reason given")") }
+        if let localFarm {
+            try DurableFile.copy(localFarm.coordinator.outputURL(job: id, format: JobSpec.format(for: output)), to: output)
+        } else {
+            try DurableFile.write(Data(try client.output(job: id)), to: output)
+        }
+        return final
+    }
+}
+
+/// Why a render stopped without its output, in words for its user.
+public struct RenderFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,117 @@
+import FarmClient
+import FarmCoordinator
+import FarmProtocol
+import Foundation
+import Imaging
+import JobModel
+import StyleCore
+import Video
+
+/// One frame to render: its files, settings and poster job (with the previous frame's start and temporal target
+/// when it has them).
+public struct VideoFrame {
+    public var inputs: JobInputs
+    public var settings: JobSettings
+    public var job: PosterJob
+    /// The frame's content at the output size: what the next frame's motion is estimated from.
+    var fittedContent: PlanarImage
+    /// The motion from the previous frame (nil for the first).
+    var motion: FrameMotion?
+
+    public var output: URL { inputs.output }
+}
+
+/// Where frames are rendered: in this process, or on a farm (each frame's tiles spread over its workers).
+public protocol FrameBackend {
+    var name: String { get }
+    /// Renders the frame and writes `frame.output` (atomically); `progress` gets the frame's fraction done.
+    func render(_ frame: VideoFrame, manifest: inout VideoManifest, directory: URL, progress: @escaping (Double, String) -> Void) throws
+    /// Every frame is done: stop, and remove what only a resume would need.
+    func finished(outDir: URL)
+    /// Stop (idempotent).
+    func close()
+}
+
+/// Frames rendered one after another in this process.
+public final class InProcessFrames: FrameBackend {
+    let network: VGG19
+    let threads: Int
+    /// The style's Gram targets, computed for the first frame and shared by the rest.
+    var targets: GramTargets?
+    public var name: String { "in this process, \(threads) threads, OpenBLAS \(BLAS.coreName)" }
+
+    public init(network: VGG19, threads: Int) {
+        self.network = network
+        self.threads = threads
+    }
+
+    public func render(_ frame: VideoFrame, manifest: inout VideoManifest, directory: URL, progress: @escaping (Double, String) -> Void) throws {
+        let net = network.pooling == frame.job.pooling ? network : network.with(pooling: frame.job.pooling)
+        let targets = self.targets ?? frame.job.gramTargets(network: net)
+        self.targets = targets
+        var result = frame.job.render(network: network, targets: targets) { p in
+            progress(p.workFraction, String(format: "level %d/%d tile %d/%d loss %.4g", p.level + 1, p.levels, p.tile + 1, p.tiles, p.loss))
+        }
+        if frame.settings.preserveColors {
+            result = ColorTransfer.preserveColors(styled: result, original: frame.fittedContent).clamped()
+        }
+        try ImageIO.write(result, to: frame.output, bitDepth: frame.settings.bitDepth, dpi: frame.settings.dpi)
+    }
+
+    public func finished(outDir: URL) {}
+    public func close() {}
+}
+
+/// Frames submitted one at a time to a coordinator: the frames are sequential, each frame's tiles go to all
+/// the farm's workers.
+public final class FarmFrames: FrameBackend {
+    let client: FarmClient
+    let farm: LocalFarm?
+    public let name: String
+
+    /// Frames for the farm `client` speaks to; `farm` when it is an embedded one, stopped when the video ends.
+    public init(client: FarmClient, farm: LocalFarm?, name: String) {
+        self.client = client
+        self.farm = farm
+        self.name = name
+    }
+
+    public func render(_ frame: VideoFrame, manifest: inout VideoManifest, directory: URL, progress: @escaping (Double, String) -> Void) throws {
+        let id: String, name = frame.output.lastPathComponent
+        if let pending = manifest.pending, pending.output == name, pending.endpoint == client.endpoint || farm != nil,
+           let s = try? client.status(job: pending.job).jobs.first, s.state == .running || s.state == .queued || s.state == .done {
+            id = pending.job  // submitted before a restart: wait for it rather than render it twice
+        } else {
+            id = try submit(frame, directory: directory)
+            manifest.pending = .init(output: name, job: id, endpoint: client.endpoint)
+            try manifest.save(directory: directory)
+        }
+        try FarmWait.untilDone(client: client, job: id, output: frame.output, localFarm: farm) { s in
+            progress(s.workFraction, "job \(id) stage \(min(s.stage + 1, s.stages))/\(s.stages) tiles \(s.tilesDone)/\(s.tilesTotal)")
+        }
+    }
+
+    func submit(_ frame: VideoFrame, directory: URL) throws -> String {
+        let job = frame.job, settings = frame.settings
+        var spec = JobSpec(name: "\(directory.lastPathComponent)/\(frame.output.lastPathComponent)", poster: job.settings,
+                           styleWeights: frame.inputs.styleWeights, crop: settings.crop, preserveColors: settings.preserveColors,
+                           bitDepth: settings.bitDepth, dpi: settings.dpi)
+        var payload = try ([frame.inputs.content] + frame.inputs.styles).map { [UInt8](try Data(contentsOf: $0)) }
+        // The frame's start image and mask travel as 16-bit PNGs, encoded in memory.
+        if let initial = job.initial {
+            spec.frame = .init(temporalMask: job.temporal != nil)
+            payload.append(try ImageIO.encodePNG(initial, bitDepth: 16))
+            if let temporal = job.temporal { payload.append(try ImageIO.encodePNG(temporal.mask, bitDepth: 16)) }
+        }
+        try spec.validate()
+        return try client.submit(spec, inputs: payload)
+    }
+
+    public func finished(outDir: URL) {
+        guard let farm else { return }
+        farm.shutdown()
+        try? FileManager.default.removeItem(at: outDir.appendingPathComponent(".farm"))
+    }
+
+    public func close() { farm?.shutdown() }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Imaging
+import JobModel
+import StyleCore
+
+/// One image rendered in this process: untiled when its long side fits the coarse size, else coarse-to-fine in
+/// tiled levels, tiles one after another. Everything that can be wrong with the inputs is found by `init`,
+/// before any compute.
+public struct LocalRender {
+    public let inputs: JobInputs
+    public let settings: JobSettings
+    /// Save the best image so far every N iterations (untiled renders; 0: never).
+    public let checkpointEvery: Int
+    /// The content, fitted to the output's aspect.
+    let content: PlanarImage
+    let styles: [(image: PlanarImage, weight: Float)]
+
+    /// Where a render is: steps done of `steps`, a status line, seconds, and the fraction of the work done.
+    public struct Progress: Sendable {
+        public var done: Int
+        public var status: String
+        public var elapsed: Double
+        public var workFraction: Double?
+    }
+
+    /// Reads the images and resolves the description; throws on a missing or corrupt file, a missing output
+    /// directory or settings that do not apply.
+    public init(_ description: JobDescription, checkpointEvery: Int = 0) throws {
+        inputs = try description.inputs()
+        let contentImage = try ImageIO.read(inputs.content).image
+        styles = try zip(inputs.styles, inputs.styleWeights).map { (image: try ImageIO.read($0).image, weight: $1) }
+        let directory = inputs.output.deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: directory) else {
+            throw JobProblem(field: "output", message: "the output directory \(directory) does not exist")
+        }
+        settings = try description.settings(contentWidth: contentImage.width, contentHeight: contentImage.height)
+        guard !settings.isTiled || (settings.initialisation == .content && checkpointEvery == 0) else {
+            throw JobProblem(field: "initialisation", message: "an initialisation and checkpoints apply to untiled renders in this "
+                + "process (long side ≤ the coarse size); tiled levels start from the upsampled coarser level")
+        }
+        self.checkpointEvery = checkpointEvery
+        let p = settings.poster
+        content = settings.crop ? CenterCrop.toAspect(contentImage, width: p.width, height: p.height) : contentImage
+    }
+
+    /// The poster job (tiled renders).
+    var posterJob: PosterJob { PosterJob(content: content, styles: styles, settings: settings.poster) }
+
+    /// Steps of the progress: iterations, over every tile of every level when tiled.
+    public var steps: Int { settings.isTiled ? posterJob.totalIterations : settings.poster.options.iterations }
+
+    /// What will be rendered, in a line.
+    public var summary: String {
+        let p = settings.poster
+        guard settings.isTiled else {
+            return "rendering \(p.width)x\(p.height), \(p.options.iterations) iterations, \(p.options.optimizer.name)"
+        }
+        let levels = p.levels.map { level in
+            "\(level.width)x\(level.height)" + (level.passes.isEmpty ? "" : " (\(level.passes.map { "\($0.columns)x\($0.rows)" }.joined(separator: "+")) tiles)")
+        }
+        return "rendering \(p.width)x\(p.height) in \(levels.count) levels " + levels.joined(separator: ", ")
+    }
+
+    /// Renders and writes the output; returns a line saying what was written.
+    public func run(network: VGG19, progress: (Progress) -> Void) throws -> String {
+        let p = settings.poster
+        guard settings.isTiled else { return try renderUntiled(network: network, progress: progress) }
+        var result = posterJob.render(network: network) { s in
+            progress(Progress(done: s.iterationsDone, status: "level \(s.level + 1)/\(s.levels) pass \(s.pass + 1) tile \(s.tile + 1)/\(s.tiles) "
+                + String(format: "loss %.4g", s.loss), elapsed: s.elapsed, workFraction: s.workFraction))
+        }
+        if settings.preserveColors {
+            result = ColorTransfer.preserveColors(styled: result, original: Resampler.resize(content, width: p.width, height: p.height)).clamped()
+        }
+        try ImageIO.write(result, to: inputs.output, bitDepth: settings.bitDepth, dpi: settings.dpi)
+        return "wrote \(inputs.output.path) (\(p.width)x\(p.height))"
+    }
+
+    func renderUntiled(network: VGG19, progress: (Progress) -> Void) throws -> String {
+        let p = settings.poster
+        var job = StyleJob(content: content, styles: styles, size: max(p.width, p.height))
+        job.exactSize = (p.width, p.height)
+        job.styleScale = p.styleScale
+        job.seed = settings.seed
+        job.pooling = p.pooling
+        job.preserveColors = settings.preserveColors
+        job.options = p.options
+        switch settings.initialisation {
+        case .content: job.initialisation = .content
+        case .noise: job.initialisation = .noise
+        case let .image(path, noise): job.initialisation = .image(try ImageIO.read(URL(fileURLWithPath: path)).image, noise: noise)
+        }
+        let (output, bitDepth, dpi) = (inputs.output, settings.bitDepth, settings.dpi)
+        let result = job.render(network: network, checkpointEvery: checkpointEvery, checkpoint: { iteration, image in
+            try? ImageIO.write(image, to: Self.checkpointURL(output, iteration: iteration), bitDepth: bitDepth, dpi: dpi)
+        }) { s in
+            progress(Progress(done: s.iteration, status: String(format: "loss %.4g", s.loss), elapsed: s.elapsed))
+        }
+        try ImageIO.write(result.image, to: output, bitDepth: bitDepth, dpi: dpi)
+        return "wrote \(output.path) (\(p.width)x\(p.height), best loss \(String(format: "%.6g", result.loss)), \(result.iterations) iterations)"
+    }
+
+    /// `out.png` → `out.iter0100.png`.
+    public static func checkpointURL(_ url: URL, iteration: Int) -> URL {
+        let ext = url.pathExtension
+        let stem = url.deletingPathExtension().lastPathComponent
+        return url.deletingLastPathComponent().appendingPathComponent(String(format: "%@.iter%04d.%@", stem, iteration, ext))
+    }
+}
+
+extension OptimizerKind {
+    /// `lbfgs` or `adam`.
+    public var name: String {
+        switch self {
+        case .lbfgs: "lbfgs"
+        case .adam: "adam"
+        }
+    }
+}

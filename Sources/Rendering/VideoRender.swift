@@ -1,0 +1,152 @@
+import Foundation
+import Imaging
+import JobModel
+import StyleCore
+import Video
+
+/// A frame sequence rendered frame after frame, each started from the previous frame's result (optionally
+/// warped by optical flow, with a temporal loss towards it), resumable from `OUTDIR/video.json`.
+public struct VideoRender {
+    /// How a frame starts.
+    public enum Start: String, CaseIterable, Sendable {
+        /// From the previous frame's result (the first frame from its content).
+        case previous
+        /// Every frame from its own content, coarse to fine.
+        case independent
+    }
+
+    /// Every frame of the sequence, in order.
+    public var frames: [URL]
+    /// The frames to render: places in `frames`, from 1.
+    public var numbers: [Int]
+    public var outputDirectory: URL
+    /// The render settings of every frame; `style` must be given, `content` and `output` are each frame's. Without
+    /// a size, frames keep their own.
+    public var description: JobDescription
+    public var start = Start.previous
+    /// Warp the previous result onto the frame (pyramidal Lucas–Kanade) before starting from it.
+    public var flow = false
+    /// Weight of the temporal loss towards the warped previous result where the flows agree (0: off).
+    public var temporalWeight: Float = 0
+    /// Iterations of a frame started from the previous result (default: half the output level's).
+    public var frameIterations: Int?
+
+    /// Where a video is: frames done, the fraction of the whole sequence, and a status line.
+    public struct Progress: Sendable {
+        public var framesDone: Int
+        public var workFraction: Double?
+        public var status: String
+    }
+
+    public init(frames: [URL], numbers: [Int], outputDirectory: URL, description: JobDescription) {
+        self.frames = frames
+        self.numbers = numbers
+        self.outputDirectory = outputDirectory
+        self.description = description
+    }
+
+    /// The output file of frame `number`.
+    public func outputURL(_ number: Int) -> URL {
+        outputDirectory.appendingPathComponent(String(format: "frame_%04d.png", number))
+    }
+
+    /// Renders the frames not yet done on `backend`; `shouldStop` is asked before each frame. Returns the mean
+    /// flicker over the rendered frame pairs (nil with fewer than two frames).
+    public func run(on backend: FrameBackend, shouldStop: () -> Bool, progress: @escaping (Progress) -> Void) throws -> (flicker: Double, pairs: Int)? {
+        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        var manifest = try VideoManifest.open(directory: outputDirectory, settings: try manifestSettings())
+        let base = try sizedDescription()
+        let styleImages = try base.inputs(content: frames[0], output: outputURL(1)).styles.map { try ImageIO.read($0).image }
+        let clock = ContinuousClock.now
+        var previous: (content: PlanarImage, output: PlanarImage)?
+        for (k, number) in numbers.enumerated() {
+            guard !shouldStop() else { throw RenderFailure("interrupted; run the same command again to resume") }
+            let frame = try prepare(number, base: base, styleImages: styleImages, previous: previous)
+            let name = frame.output.lastPathComponent
+            if manifest.frames[name] != nil, let done = try? ImageIO.read(frame.output).image {
+                previous = (frame.fittedContent, done)
+                progress(Progress(framesDone: k + 1, status: "\(name) already done"))
+                continue
+            }
+            let began = clock.elapsedSeconds, count = Double(numbers.count)
+            try backend.render(frame, manifest: &manifest, directory: outputDirectory) { fraction, status in
+                progress(Progress(framesDone: k, workFraction: (Double(k) + fraction) / count, status: name + " " + status))
+            }
+            let result = try ImageIO.read(frame.output).image
+            var flicker: Double?
+            if let previous, let motion = frame.motion {
+                flicker = Flicker.temporalError(current: result, warpedPrevious: motion.warpPrevious(previous.output), mask: motion.mask)
+            }
+            manifest.frames[name] = .init(number: number, input: frames[number - 1].path, seconds: clock.elapsedSeconds - began,
+                                          flicker: flicker, maskCoverage: frame.motion.map { ConsistencyMask.coverage($0.mask) })
+            manifest.pending = nil
+            try manifest.save(directory: outputDirectory)
+            progress(Progress(framesDone: k + 1, status: name + (flicker.map { String(format: " flicker %.2f", $0) } ?? "")))
+            previous = (frame.fittedContent, result)
+        }
+        let errors = numbers.compactMap { manifest.frames[outputURL($0).lastPathComponent]?.flicker }
+        return errors.isEmpty ? nil : (errors.reduce(0, +) / Double(errors.count), errors.count)
+    }
+
+    /// Frame `number`'s job: its content fitted to the output size, started from the previous result when there is one.
+    func prepare(_ number: Int, base: JobDescription, styleImages: [PlanarImage],
+                 previous: (content: PlanarImage, output: PlanarImage)?) throws -> VideoFrame {
+        let inputs = try base.inputs(content: frames[number - 1], output: outputURL(number))
+        let image = try ImageIO.read(inputs.content).image
+        let settings = try base.settings(contentWidth: image.width, contentHeight: image.height)
+        let (width, height) = (settings.poster.width, settings.poster.height)
+        let fitted = settings.crop ? CenterCrop.toAspect(image, width: width, height: height) : image
+        let content = Resampler.resize(fitted, width: width, height: height)
+        // Between the input frames: what carries the previous result onto this frame, and the flicker metric.
+        let motion = previous.map { FrameMotion.estimate(previous: $0.content, current: content) }
+        var job = PosterJob(content: fitted, styles: Array(zip(styleImages, inputs.styleWeights)).map { (image: $0.0, weight: $0.1) },
+                            settings: settings.poster)
+        if start == .previous, let previous {
+            let startImage = flow ? motion?.warpPrevious(previous.output) ?? previous.output : previous.output
+            job.initial = startImage
+            job.iterations = [frameIterations ?? max(1, ((job.levels.last?.iterations ?? 1) + 1) / 2)]
+            if temporalWeight > 0, let motion {
+                job.temporal = TemporalTarget(image: startImage, mask: motion.mask)
+                job.options.loss.temporalWeight = temporalWeight
+            }
+        }
+        return VideoFrame(inputs: inputs, settings: settings, job: job, fittedContent: content, motion: motion)
+    }
+
+    /// The description with the frames' own size unless it gives one.
+    func sizedDescription() throws -> JobDescription {
+        var d = description
+        let s = d.size ?? .init()
+        if s.pixels == nil, s.width == nil, s.height == nil, s.print == nil {
+            let first = try ImageIO.read(frames[numbers[0] - 1]).image
+            d.size = s
+            d.size?.width = first.width
+            d.size?.height = first.height
+        }
+        return d
+    }
+
+    /// Everything that decides the frames' pixels, recorded in the manifest so other settings are never mixed in.
+    func manifestSettings() throws -> [String: String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var render = description
+        render.style = nil
+        return [
+            "frames": frames.map(\.path).joined(separator: "\n"),
+            "styles": (description.style ?? []).map { "\($0.image) \($0.weight ?? 1)" }.joined(separator: "\n"),
+            "render": String(decoding: try encoder.encode(render), as: UTF8.self), "start": start.rawValue, "flow": "\(flow)",
+            "temporal-weight": "\(temporalWeight)", "frame-iterations": frameIterations.map(String.init) ?? "default",
+        ]
+    }
+}
+
+extension JobDescription {
+    /// The inputs with this content and output.
+    func inputs(content: URL, output: URL) throws -> JobInputs {
+        var d = self
+        d.content = content.path
+        d.output = output.path
+        return try d.inputs()
+    }
+}
