@@ -110,6 +110,7 @@ let package = Package(
         .testTarget(name: "FarmTests", dependencies: [
             "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient",
             "FarmTestSupport", "StyleCore", "Imaging", "Tiling", "Video",
+            .product(name: "GRDB", package: "GRDB.swift"),  // to poison a journal the way a hand edit would
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -129,11 +129,21 @@ struct TokenMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let bearer = request.headers[.authorization].map { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : "" }
         let query = request.uri.queryParameters.get("token")
-        guard bearer == token || query == token else {
+        guard Self.matches(bearer, token) || Self.matches(query, token) else {
             monitor.countAuthFailure()
             throw HTTPError(.unauthorized, message: "a valid token is required (Authorization: Bearer … or ?token=…)")
         }
         return try await next(request, context)
+    }
+
+    /// Compares in time that depends on the lengths only, not on where the first difference is, so the token
+    /// cannot be guessed byte by byte from response times.
+    static func matches(_ given: String?, _ token: String) -> Bool {
+        guard let given else { return false }
+        let a = Array(given.utf8), b = Array(token.utf8)
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0 ..< max(a.count, b.count) { difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0) }
+        return difference == 0
     }
 }
 

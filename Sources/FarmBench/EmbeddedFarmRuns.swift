@@ -35,7 +35,7 @@ extension FarmBench {
         let wall = Date().timeIntervalSince(t0)
         guard final.state == .done else { throw FarmBenchError("bench job \(final.state): \(final.detail ?? "")") }
         let compute = try client.status().workers.reduce(0) { $0 + $1.computeSeconds }
-        let tileTimes = try Journal(directory: state).tileRecords(job: id).filter { $0.stage > 0 }.map(\.seconds)
+        let tileTimes = try farm.coordinator.tileRecords(job: id).filter { $0.stage > 0 }.map(\.seconds)
         return EfficiencyResult(width: size, height: h, tiles: final.tilesTotal, workers: workers, wall: wall, compute: compute,
                                 tileSeconds: tileTimes, wire: farm.coordinator.stats)
     }

@@ -41,10 +41,21 @@ extension Coordinator {
         }
     }
 
-    /// Restores a job from the journal at start.
+    /// Restores a job from the journal at start. One whose spec is outside the limits (stored by an older version, or
+    /// written by hand) is admitted failed with its reason, unplanned: a restart never dies on what it finds.
     func restore(_ job: Journal.StoredJob) {
         stored[job.id] = job
+        do { try job.spec.validate() } catch {
+            return feed(.admitted(.init(id: job.id, spec: job.spec, state: job.state, detail: job.detail, problem: "\(error)"),
+                                  replyTo: nil, now: now))
+        }
         feed(.admitted(info(job), replyTo: nil, now: now))
+    }
+
+    /// A journal row that cannot be read at all: recorded failed, and logged.
+    func restore(_ unreadable: Journal.UnreadableJob) {
+        logger.error("job \(unreadable.id) \(unreadable.reason); marked failed")
+        try? journal.setState(job: unreadable.id, .failed, detail: unreadable.reason)
     }
 
     /// The core's view of a stored job: its spec, where it is, and each tile's planned peak memory on a worker (so
@@ -52,7 +63,8 @@ extension Coordinator {
     func info(_ job: Journal.StoredJob) -> CoordinatorCore.StoredJobInfo {
         let history = job.spec.poster.options.optimizer.lbfgsHistory
         var peak: [Int: Int] = [:]
-        let memory = job.spec.stages.map { s in
+        let stages = job.spec.stages
+        let memory = stages.map { s in
             s.plan.tiles.map { t -> Int in
                 let r = t.render, key = r.width << 32 | r.height
                 if let known = peak[key] { return known }
@@ -61,7 +73,7 @@ extension Coordinator {
                 return bytes
             }
         }
-        return .init(id: job.id, spec: job.spec, state: job.state, detail: job.detail, stage: job.stage, memory: memory)
+        return .init(id: job.id, spec: job.spec, state: job.state, detail: job.detail, stage: job.stage, memory: memory, stages: stages)
     }
 
     func admit(_ spec: JobSpec, inputs: [[UInt8]], replyTo: String) {
@@ -125,25 +137,44 @@ extension Coordinator {
         })
     }
 
+    /// Queues a tile for the journal; tiles that arrive while a batch is being written go together in the next.
     func storeTile(_ id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) {
-        guard let job = core.jobs[id] else { return }
-        let s = job.stages[stage], rect = s.plan.tiles[tile].core, journal = self.journal
-        let size = assets[id].map { ($0.preview.width, $0.preview.height) }
-        offload(store, { () -> (image: PlanarImage, x: Int, y: Int)? in
-            try journal.tileFinished(job: id, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds)
-            return size.map { StageWork.previewPiece(pixels, at: rect, of: s, previewWidth: $0.0, previewHeight: $0.1) }
-        }, then: { [self] r in
-            switch r {
-            case let .success(piece):
-                if let piece, let a = assets[id], core.phase(of: id) == .running(stage: stage) {
-                    StageWork.paste(piece, into: &a.preview)
-                    a.previewDirty = true
-                }
-                count { $0.rawTileBytes += 6 * rect.area }
-                feed(.tileStored(job: id, stage: stage, tile: tile, now: now))
-            case let .failure(e):
-                feed(.workFailed(job: id, reason: "cannot write the journal: \(e)", now: now))
+        pendingTiles.append(Journal.FinishedTile(job: id, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds))
+        if !storingTiles { storePendingTiles() }
+    }
+
+    /// Writes the queued tiles and their preview pieces on the store queue, then reports each one stored.
+    func storePendingTiles() {
+        let batch = pendingTiles, journal = self.journal
+        guard !batch.isEmpty else { return }
+        pendingTiles = []
+        storingTiles = true
+        let pieces = batch.map { t -> (rect: PixelRect, stage: PosterStage, preview: (Int, Int)?)? in
+            guard let s = core.jobs[t.job]?.stages[t.stage] else { return nil }
+            return (s.plan.tiles[t.tile].core, s, assets[t.job].map { ($0.preview.width, $0.preview.height) })
+        }
+        offload(store, { () -> [(image: PlanarImage, x: Int, y: Int)?] in
+            try journal.tilesFinished(batch)
+            return zip(batch, pieces).map { t, p in
+                guard let p, let size = p.preview else { return nil }
+                return StageWork.previewPiece(t.pixels, at: p.rect, of: p.stage, previewWidth: size.0, previewHeight: size.1)
             }
+        }, then: { [self] r in
+            storingTiles = false
+            for (i, t) in batch.enumerated() {
+                switch r {
+                case let .success(previewPieces):
+                    if let piece = previewPieces[i], let a = assets[t.job], core.phase(of: t.job) == .running(stage: t.stage) {
+                        StageWork.paste(piece, into: &a.preview)
+                        a.previewDirty = true
+                    }
+                    count { $0.rawTileBytes += 6 * t.pixels.width * t.pixels.height }
+                    feed(.tileStored(job: t.job, stage: t.stage, tile: t.tile, now: now))
+                case let .failure(e):
+                    feed(.workFailed(job: t.job, reason: "cannot write the journal: \(e)", now: now))
+                }
+            }
+            storePendingTiles()
         })
     }
 

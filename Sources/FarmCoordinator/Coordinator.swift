@@ -54,6 +54,9 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
     /// Encoded Gram targets by SHA-256: what workers fetch.
     var targets: [String: [UInt8]] = [:]
     var routingIDs: [String: [UInt8]] = [:]
+    /// Accepted tiles waiting for the journal, and whether a batch of them is being written (`storePendingTiles`).
+    var pendingTiles: [Journal.FinishedTile] = []
+    var storingTiles = false
     /// Preparing and blending stages, writing outputs (long).
     let work = DispatchQueue(label: "stylefarm.coordinator.work")
     /// Cutting tiles' crops for assignments.
@@ -94,7 +97,9 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         if let security = config.security, let zap { try zap.selfTest(serverKey: security.keys.publicKey, endpoint: endpoint) }
         let monitor = self.monitor
         handshakes = try HandshakeMonitor(watching: socket) { _ in monitor.countAuthFailure() }
-        for job in try journal.jobs() { restore(job) }
+        let (stored, unreadable) = try journal.jobs()
+        unreadable.forEach(restore)
+        stored.forEach(restore)
         let mode = config.security.map { "CURVE, \($0.allowlist.count) allowed client keys" }
             ?? "PLAINTEXT: anyone who reaches this port can use the farm"
         logger.info("listening on \(endpoint) (\(mode)), state in \(config.stateDirectory.path)")
@@ -131,6 +136,11 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
     /// from there rather than fetching it over the socket, so outputs of any size arrive. A path only: safe to
     /// call from any thread.
     public func outputURL(job id: String, format: String) -> URL { journal.outputURL(job: id, format: format) }
+
+    /// Who rendered each finished tile of a job and in how many seconds (`Journal.tileRecords`).
+    public func tileRecords(job id: String) throws -> [(stage: Int, tile: Int, worker: String, seconds: Double)] {
+        try journal.tileRecords(job: id)
+    }
 
     // MARK: The loop
 

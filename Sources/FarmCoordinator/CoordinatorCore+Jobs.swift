@@ -7,7 +7,7 @@ extension CoordinatorCore {
     /// A job the journal holds: registered with the scheduler (each tile's work and planned memory), then prepared
     /// from the stage the journal says is next, unless it has ended.
     mutating func admitted(_ info: StoredJobInfo, replyTo: String?, now: Double) -> [Action] {
-        let stages = info.spec.stages
+        let stages = info.stages
         scheduler.addJob(id: info.id, name: info.spec.name, priority: info.spec.priority,
                          work: stages.map { s in s.plan.tiles.map { Double($0.render.area * s.iterations) } },
                          memory: info.memory.map(\.count) == stages.map(\.plan.tiles.count) ? info.memory : [])
@@ -27,7 +27,11 @@ extension CoordinatorCore {
             job.phase = info.state == .cancelled ? .cancelled : .failed(why)
             scheduler.fail(job: info.id, reason: why, now: now)
         case .queued, .running:
-            guard info.stage < stages.count else {
+            if let problem = info.problem {
+                jobs[info.id] = job
+                return actions + fail(info.id, reason: "cannot be loaded: \(problem)", now: now)
+            }
+            guard (0 ..< stages.count).contains(info.stage) else {
                 jobs[info.id] = job
                 return actions + fail(info.id, reason: "the journal's stage \(info.stage) is past the job's \(stages.count) stages", now: now)
             }

@@ -27,7 +27,14 @@ extension CoordinatorCore {
             }
             return []
         case .goodbye: return schedule(scheduler.remove(worker: peer, reason: "said goodbye", now: t), now: t)
-        case .fetch: return try fetch(m, from: peer, now: t)
+        case .fetch:
+            // Blobs (the weights, a job's targets) go to registered workers only: an unregistered peer gets
+            // nothing but the answer to say `ready` first, counted as a refusal.
+            guard scheduler.heard(from: peer, now: t) else {
+                return [.count(.messageDropped)]
+                    + send(peer, Message(.error, ErrorBody(code: "unknown-worker", message: "say ready first")), now: t)
+            }
+            return try fetch(m, from: peer, now: t)
         case .progress: return try progress(m, from: peer, now: t)
         case .result:
             _ = scheduler.heard(from: peer, now: t)

@@ -113,8 +113,19 @@ public struct CoordinatorCore: Sendable {
         public var stage: Int
         /// Planned peak memory of each tile of each stage, in bytes (computed with the network by the shell).
         public var memory: [[Int]]
-        public init(id: String, spec: JobSpec, state: JobState, detail: String?, stage: Int, memory: [[Int]]) {
+        /// The spec's stages, planned once (`JobSpec.stages`, unless given).
+        public var stages: [PosterStage]
+        /// Why a stored job cannot run (its spec is outside `JobSpec.Limits`): it is admitted failed, with this reason.
+        public var problem: String?
+        public init(id: String, spec: JobSpec, state: JobState, detail: String?, stage: Int, memory: [[Int]], stages: [PosterStage]? = nil) {
             (self.id, self.spec, self.state, self.detail, self.stage, self.memory) = (id, spec, state, detail, stage, memory)
+            self.stages = stages ?? spec.stages
+        }
+
+        /// A stored job whose spec is outside the limits: nothing of it is planned.
+        public init(id: String, spec: JobSpec, state: JobState, detail: String?, problem: String) {
+            (self.id, self.spec, self.state, self.detail, self.stage, self.memory, self.stages) = (id, spec, state, detail, 0, [], [])
+            self.problem = problem
         }
     }
 

@@ -12,6 +12,10 @@ import Imaging
 public final class Journal: Sendable {
     public let directory: URL
     let db: DatabaseQueue
+    /// `DIR/lock`, held with `flock` for the journal's life: two coordinators on one state directory would
+    /// silently corrupt each other's jobs, so the second is refused at start. The kernel drops the lock when the
+    /// process dies, so a coordinator killed with -9 never blocks its own restart.
+    let lock: Int32
 
     public struct StoredJob: Sendable {
         public var id: String
@@ -27,7 +31,31 @@ public final class Journal: Sendable {
     public init(directory: URL) throws {
         self.directory = directory
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("jobs"), withIntermediateDirectories: true)
-        db = try DatabaseQueue(path: directory.appendingPathComponent("farm.sqlite").path)
+        lock = open(directory.appendingPathComponent("lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw JournalError.locked(directory.path, "cannot open its lock file: \(String(cString: strerror(errno)))") }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            close(lock)
+            throw JournalError.locked(directory.path, "another coordinator is using it (it holds \(directory.path)/lock)")
+        }
+        do {
+            db = try Self.openDatabase(directory.appendingPathComponent("farm.sqlite"))
+        } catch {
+            close(lock)
+            throw error
+        }
+        removeTemporaryFiles()
+    }
+
+    deinit { close(lock) }
+
+    /// The database, migrated. Write-ahead logging: a commit appends to farm.sqlite-wal and fsyncs it, where the
+    /// default rollback journal created, synced and deleted a file per transaction (a tile's row each); kept fully
+    /// synchronous, so a committed row survives a power cut as well as a kill -9.
+    static func openDatabase(_ url: URL) throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        let db = try DatabaseQueue(path: url.path, configuration: configuration)
+        try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }  // GRDB's WAL set-up chose NORMAL
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
@@ -40,7 +68,7 @@ public final class Journal: Sendable {
                 """)
         }
         try migrator.migrate(db)
-        removeTemporaryFiles()
+        return db
     }
 
     /// Deletes what a coordinator killed mid-write left: temporary files are never state (every file is written
@@ -76,15 +104,33 @@ public final class Journal: Sendable {
         (0 ..< count).map { jobDirectory(id).appendingPathComponent("input-\($0)") }
     }
 
-    /// Every job, oldest first.
-    public func jobs() throws -> [StoredJob] {
+    /// A job row that could not be read back, and why.
+    public struct UnreadableJob: Sendable {
+        public var id: String
+        public var reason: String
+    }
+
+    /// Every job, oldest first. A row that cannot be read back (a spec that does not decode, a column of the wrong
+    /// type: a journal edited or damaged by hand) comes back in `unreadable` with its reason instead of stopping the
+    /// coordinator's start.
+    public func jobs() throws -> (jobs: [StoredJob], unreadable: [UnreadableJob]) {
         try db.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM job ORDER BY seq").map { row in
-                let id: String = row["id"]
-                let spec = try JSONDecoder().decode(JobSpec.self, from: Data((row["spec"] as String).utf8))
-                return StoredJob(id: id, seq: row["seq"], spec: spec, state: JobState(rawValue: row["state"]) ?? .failed,
-                                 detail: row["detail"], stage: row["stage"], inputs: inputURLs(id, count: row["inputs"]))
+            var jobs: [StoredJob] = [], unreadable: [UnreadableJob] = []
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM job ORDER BY seq") {
+                let id = (try? row.decode(String.self, forColumn: "id")) ?? "?"
+                do {
+                    let spec = try JSONDecoder().decode(JobSpec.self, from: Data(try row.decode(String.self, forColumn: "spec").utf8))
+                    let state = JobState(rawValue: try row.decode(String.self, forColumn: "state")) ?? .failed
+                    let inputs = try row.decode(Int.self, forColumn: "inputs")
+                    guard (1 ... FarmProtocol.Limits.maxPayloadFrames).contains(inputs) else { throw JournalError.corrupt("\(inputs) input files") }
+                    jobs.append(StoredJob(id: id, seq: try row.decode(Int.self, forColumn: "seq"), spec: spec, state: state,
+                                          detail: try row.decode(String?.self, forColumn: "detail"),
+                                          stage: try row.decode(Int.self, forColumn: "stage"), inputs: inputURLs(id, count: inputs)))
+                } catch {
+                    unreadable.append(UnreadableJob(id: id, reason: "its journal row cannot be read: \(error)"))
+                }
             }
+            return (jobs, unreadable)
         }
     }
 
@@ -92,13 +138,35 @@ public final class Journal: Sendable {
         try db.write { try $0.execute(sql: "UPDATE job SET state = ?, detail = ? WHERE id = ?", arguments: [state.rawValue, detail, id]) }
     }
 
-    /// Records a finished tile: its pixels, then its row.
-    public func tileFinished(job id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) throws {
-        try DurableFile.write(Self.encode(pixels), to: tileURL(id, stage: stage, tile: tile))
-        try db.write {
-            try $0.execute(sql: "INSERT OR REPLACE INTO tile (job, stage, tile, worker, seconds) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [id, stage, tile, worker, seconds])
+    /// A finished tile to record.
+    public struct FinishedTile: Sendable {
+        public var job: String
+        public var stage: Int
+        public var tile: Int
+        public var pixels: PlanarImage
+        public var worker: String
+        public var seconds: Double
+
+        public init(job: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) {
+            (self.job, self.stage, self.tile, self.pixels, self.worker, self.seconds) = (job, stage, tile, pixels, worker, seconds)
         }
+    }
+
+    /// Records finished tiles: each one's pixels, then all their rows in one transaction (one commit for however many
+    /// tiles arrived while the previous ones were being written).
+    public func tilesFinished(_ tiles: [FinishedTile]) throws {
+        for t in tiles { try DurableFile.write(Self.encode(t.pixels), to: tileURL(t.job, stage: t.stage, tile: t.tile)) }
+        try db.write { db in
+            for t in tiles {
+                try db.execute(sql: "INSERT OR REPLACE INTO tile (job, stage, tile, worker, seconds) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [t.job, t.stage, t.tile, t.worker, t.seconds])
+            }
+        }
+    }
+
+    /// Records one finished tile (`tilesFinished`).
+    public func tileFinished(job id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) throws {
+        try tilesFinished([FinishedTile(job: id, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds)])
     }
 
     /// Who rendered each finished tile of a job (the worker's peer id) and in how many seconds, by stage and tile.
@@ -192,7 +260,13 @@ public final class Journal: Sendable {
 
 public enum JournalError: Error, CustomStringConvertible {
     case corrupt(String)
+    /// The state directory cannot be taken: its path, and why.
+    case locked(String, String)
     public var description: String {
-        switch self { case let .corrupt(why): "journal file is corrupt: \(why)" }
+        switch self {
+        case let .corrupt(why): "journal file is corrupt: \(why)"
+        case let .locked(path, why): "state directory \(path): \(why)"
+        }
     }
 }
+

@@ -67,7 +67,7 @@ enum StageWork {
                 throw ProtocolError.malformedBody("\(what) image: \(error)")
             }
         }
-        let poster = stored.spec.posterJob(images: images)
+        let poster = try stored.spec.posterJob(images: images)
         let targets = TargetsCodec.encode(poster.gramTargets(network: pooled(network, poster.pooling)))
         let previous = index > 0 ? try journal.canvas(job: stored.id, stage: index - 1) : nil
         let stage = poster.stages[index]

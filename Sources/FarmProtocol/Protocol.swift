@@ -81,11 +81,13 @@ public struct Message: Sendable {
         self.payload = payload
     }
 
-    /// A message whose body is `value` as JSON.
+    /// A message whose body is `value` as JSON. Encoding cannot fail: a non-finite number (which JSON cannot
+    /// hold) is written as a string, which the receiver refuses as a malformed body instead of either side dying.
     public init<T: Encodable>(_ command: Command, _ value: T, payload: [[UInt8]] = []) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        self.init(command, body: Array(try! encoder.encode(value)), payload: payload)
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        self.init(command, body: Array((try? encoder.encode(value)) ?? Data("{}".utf8)), payload: payload)
     }
 
     /// The frames to send: header, body, payload.

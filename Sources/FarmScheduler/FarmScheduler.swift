@@ -20,6 +20,10 @@ import FarmProtocol
 ///   gets a copy of the running tile expected to finish last (at most two leases per tile). The first valid
 ///   result wins; the other lease is revoked (`revoked` tells its worker to stop) and its result is rejected.
 public struct FarmScheduler: Sendable {
+    /// The shortest time a tile is taken to have: a result on the same clock tick as its lease (a fake clock, a
+    /// coarse one) must not make a speed infinite.
+    static let shortestTile = 0.001
+
     public struct Config: Sendable {
         public var heartbeat = 1.0
         public var liveness = 3
@@ -86,6 +90,8 @@ public struct FarmScheduler: Sendable {
         /// Pixel-iterations per second it reported (a start-up measurement), and what its results show.
         var reportedSpeed: Double?
         var measuredSpeed: Double?
+        /// When its last result arrived.
+        var lastResult: Double?
         var speed: Double? { measuredSpeed ?? reportedSpeed }
     }
 
@@ -228,13 +234,19 @@ public struct FarmScheduler: Sendable {
             return (.rejected("lease \(token) is not live (lapsed, revoked or from before a restart)"), [])
         }
         revoke(token)
+        // The tile's time as measured here, not as the worker says: its compute began no earlier than the later of
+        // the lease and the worker's previous result (a worker renders one tile at a time). The reported seconds
+        // only count towards the worker's compute time, clamped to that.
+        let since = max(lease.started, workers[worker]?.lastResult ?? lease.started)
+        let measured = max(now - since, Self.shortestTile)
         workers[worker]?.tiles += 1
-        workers[worker]?.computeSeconds += seconds
+        workers[worker]?.computeSeconds += seconds.isFinite ? min(max(seconds, 0), now - lease.started) : 0
+        workers[worker]?.lastResult = now
         var job = jobs[lease.tile.job]!
         let work = job.work[lease.tile.stage][lease.tile.tile]
-        if seconds > 0, work > 0, let w = workers[worker] {
+        if work > 0, let w = workers[worker] {
             // Exponentially weighted, so a worker that slows down (or speeds up) is seen within a few tiles.
-            let sample = work / seconds
+            let sample = work / measured
             workers[worker]!.measuredSpeed = w.measuredSpeed.map { 0.5 * $0 + 0.5 * sample } ?? sample
         }
         job.done.insert(lease.tile.tile)

@@ -270,6 +270,11 @@ public struct WorkerMachine: Sendable {
                 : [.installTargets(sha: body.sha256, bytes: m.payload[0])]
         case .assign:
             let body = try m.decode(AssignBody.self)
+            do { try body.validate() } catch {
+                // Refused, not computed: a tile outside the limits must not take the worker down.
+                return [.log(.warning, "refused: \(error)", lease: body.lease)]
+                    + send(Message(.failed, FailedBody(lease: body.lease, reason: "refused by the worker: \(error)")))
+            }
             waiting.append((body, m.payload))
             var actions: [Action] = []
             for sha in [body.targets] + (body.reference.map { [$0] } ?? []) where !targets.contains(sha) {

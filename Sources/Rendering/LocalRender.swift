@@ -61,6 +61,28 @@ public struct LocalRender {
         return "rendering \(p.width)x\(p.height) in \(levels.count) levels " + levels.joined(separator: ", ")
     }
 
+    /// The memory this render needs at its peak, in bytes: one optimisation's (the whole image untiled, else the
+    /// largest tile) plus, tiled, the canvases a poster in one process holds whole (content, start, stage result,
+    /// blend: float32 RGB each).
+    public func peakBytes(network: VGG19) -> Int {
+        let p = settings.poster, history = p.options.optimizer.lbfgsHistory
+        guard settings.isTiled else { return ResourceEstimate.peakBytes(network: network, width: p.width, height: p.height, lbfgsHistory: history) }
+        let tile = p.levels.flatMap(\.passes).map(\.largestRender).max { $0.width * $0.height < $1.width * $1.height }
+        let optimisation = tile.map { ResourceEstimate.peakBytes(network: network, width: $0.width, height: $0.height, lbfgsHistory: history) } ?? 0
+        return optimisation + 4 * 12 * p.width * p.height
+    }
+
+    /// Throws, before any compute, when the render needs more memory than `available` bytes, saying how much and
+    /// what does fit: an embedded or a real farm, which keeps the canvas on disk and tiles on workers.
+    public func checkFits(network: VGG19, available: Int) throws {
+        let needed = peakBytes(network: network)
+        guard needed > available else { return }
+        let gib = { (bytes: Int) in String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) }
+        throw RenderFailure("a \(settings.poster.width)x\(settings.poster.height) render in this process needs about \(gib(needed)) of memory "
+            + "and this machine has \(gib(available)); render it with --local-farm N (canvases on disk, tiles in worker processes) "
+            + "or submit it to a farm (`stylefarm plan` shows what each worker needs)")
+    }
+
     /// Renders and writes the output; returns a line saying what was written.
     public func run(network: VGG19, progress: (Progress) -> Void) throws -> String {
         let p = settings.poster

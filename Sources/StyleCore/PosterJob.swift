@@ -65,7 +65,7 @@ public struct PosterJob: Sendable {
     public var stages: [PosterStage] { settings.stages(startsFromImage: initial != nil) }
 
     /// Total pixel-iterations of the job: the work measure behind ETAs and `stylefarm plan`.
-    public var totalWork: Double { stages.reduce(0.0) { $0 + $1.work } }
+    public var totalWork: Double { settings.totalWork(startsFromImage: initial != nil) }
 
     /// Total iterations of the job (per tile and pass).
     public var totalIterations: Int { stages.reduce(0) { $0 + $1.plan.tiles.count * $1.iterations } }
@@ -274,6 +274,9 @@ extension PosterSettings {
         }
         return out
     }
+
+    /// Total pixel-iterations of the job's stages.
+    public func totalWork(startsFromImage: Bool) -> Double { stages(startsFromImage: startsFromImage).reduce(0.0) { $0 + $1.work } }
 
     /// Iterations of a pass of a level: the level's for the first, a fraction for the shifted one.
     public func passIterations(_ level: LevelSpec, _ pass: Int) -> Int {

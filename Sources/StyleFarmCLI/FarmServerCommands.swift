@@ -137,12 +137,35 @@ struct WorkerCommand: ParsableCommand {
 /// Where the coordinator serves its dashboard.
 struct DashboardOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Serve the dashboard, JSON API and /metrics on HOST:PORT (port 0: any free port; 'off': none). "
-        + "Bind 0.0.0.0 only on a trusted network, ideally with --dashboard-token.", valueName: "host:port"))
+        + "Bind 0.0.0.0 only on a trusted network, ideally with a token (--dashboard-token-file).", valueName: "host:port"))
     var dashboard = "127.0.0.1:8787"
-    @Option(help: "Require this token (Authorization: Bearer … or ?token=…) on every dashboard request.")
+    @Option(help: ArgumentHelp("Require this token (Authorization: Bearer … or ?token=…) on every dashboard request (visible in "
+        + "ps: prefer --dashboard-token-file or $STYLEFARM_DASHBOARD_TOKEN)."))
     var dashboardToken: String?
+    @Option(help: ArgumentHelp("Read the dashboard's token from this file (its first line).", valueName: "path"))
+    var dashboardTokenFile: String?
 
-    func validate() throws { _ = try address() }
+    func validate() throws {
+        _ = try address()
+        guard dashboardToken == nil || dashboardTokenFile == nil else {
+            throw ValidationError("give --dashboard-token or --dashboard-token-file, not both")
+        }
+    }
+
+    /// The token: from the option, the file, or $STYLEFARM_DASHBOARD_TOKEN, in that order (nil: none).
+    func token() throws -> String? {
+        if let dashboardToken { return dashboardToken }
+        if let dashboardTokenFile {
+            let text: String
+            do { text = try String(contentsOfFile: dashboardTokenFile, encoding: .utf8) } catch {
+                throw ValidationError("--dashboard-token-file \(dashboardTokenFile): \(error.localizedDescription)")
+            }
+            let line = text.split(whereSeparator: \.isNewline).first.map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""
+            guard !line.isEmpty else { throw ValidationError("--dashboard-token-file \(dashboardTokenFile) is empty") }
+            return line
+        }
+        return ProcessInfo.processInfo.environment["STYLEFARM_DASHBOARD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     func address() throws -> (host: String, port: Int)? {
         if dashboard == "off" { return nil }
@@ -156,9 +179,10 @@ struct DashboardOptions: ParsableArguments {
     /// Starts the dashboard for a coordinator's monitor, and says where it is.
     func start(_ monitor: FarmMonitor) throws -> DashboardServer? {
         guard let (host, port) = try address() else { return nil }
-        let server = DashboardServer(monitor: monitor, host: host, port: port, token: dashboardToken)
+        let token = try token()
+        let server = DashboardServer(monitor: monitor, host: host, port: port, token: token)
         try server.start()
-        printError("dashboard: http://\(host):\(server.port)/" + (dashboardToken == nil ? "" : "?token=…"))
+        printError("dashboard: http://\(host):\(server.port)/" + (token == nil ? "" : "?token=…"))
         return server
     }
 }

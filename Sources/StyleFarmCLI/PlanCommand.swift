@@ -56,7 +56,7 @@ struct PlanCommand: ParsableCommand {
                      Double(bytes) / 1048576, largest.0, largest.1, lbfgsHistory))
         Compute.configure(threads: compute.threads)
         let rate = ResourceEstimate.secondsPerPixelIteration(network: network)
-        let seconds = rate * poster.stages(startsFromImage: false).reduce(0) { $0 + $1.work }
+        let seconds = rate * poster.totalWork(startsFromImage: false)
         print(String(format: "estimated time on this machine (%d threads, OpenBLAS %@): %@ (%.3g µs per pixel-iteration)",
                      compute.threads, BLAS.coreName, ProgressBar.format(seconds), rate * 1e6))
     }

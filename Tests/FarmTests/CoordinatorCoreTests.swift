@@ -241,6 +241,9 @@ import Testing
         h.receive(Message(.fetch, FetchBody(kind: "targets", sha256: "T-\(id)")), from: "a")
         h.receive(Message(.fetch, FetchBody(kind: "targets", sha256: "nope")), from: "a")
         #expect(h.commands(to: "a").suffix(3) == [.blob, .blob, .reject])
+        // A peer that never said ready gets nothing but the request to.
+        h.receive(Message(.fetch, FetchBody(kind: "weights", sha256: "W")), from: "stranger")
+        #expect(h.commands(to: "stranger") == [.error] && h.sent(to: "stranger", .error, as: ErrorBody.self).first?.code == "unknown-worker")
     }
 
     @Test func heartbeatsGoOnlyToQuietWorkers() {

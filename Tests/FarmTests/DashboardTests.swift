@@ -90,7 +90,10 @@ extension TestFarm {
 
     @Test func tokenIsRequiredWhenSetAndFailuresAreCounted() throws {
         let farm = try TestFarm()
-        try farm.startCoordinator(extra: ["--dashboard", "127.0.0.1:0", "--dashboard-token", "s3cret"])
+        // From a file (first line), so it is not on the command line for `ps` to show.
+        let file = farm.dir.appendingPathComponent("token")
+        try Data("s3cret\nignored\n".utf8).write(to: file)
+        try farm.startCoordinator(extra: ["--dashboard", "127.0.0.1:0", "--dashboard-token-file", file.path])
         let base = try farm.dashboardURL()
         #expect(try httpGet(base + "api/status").0 == 401)
         #expect(try httpGet(base + "api/status?token=wrong").0 == 401)

@@ -25,7 +25,7 @@ import Testing
             try j.setState(job: "a", .running)
         }
         let j = try Journal(directory: dir)
-        let jobs = try j.jobs()
+        let jobs = try j.jobs().jobs
         #expect(jobs.count == 1 && jobs[0].spec == spec() && jobs[0].stage == 1 && jobs[0].state == .running)
         #expect(try Data(contentsOf: jobs[0].inputs[0]) == Data([1, 2, 3]))
         #expect(try j.canvas(job: "a", stage: 0).whole() == tile)
@@ -39,9 +39,11 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let tile = PlanarImage(width: 4, height: 4, channels: 3, fill: 0.5)
-        let j = try Journal(directory: dir)
-        _ = try j.add(job: "a", spec: spec(), inputs: [[1]])
-        for t in 0 ..< 3 { try j.tileFinished(job: "a", stage: 0, tile: t, pixels: tile, worker: "w", seconds: 1) }
+        do {
+            let j = try Journal(directory: dir)
+            _ = try j.add(job: "a", spec: spec(), inputs: [[1]])
+            for t in 0 ..< 3 { try j.tileFinished(job: "a", stage: 0, tile: t, pixels: tile, worker: "w", seconds: 1) }
+        }
         let jobDir = dir.appendingPathComponent("jobs/a")
         // Tile 1's file torn in half, tile 2's gone, and a half-written temporary file left behind.
         let t1 = jobDir.appendingPathComponent("s0-t1.px")
@@ -62,8 +64,21 @@ import Testing
         _ = try j.add(job: "a", spec: spec(), inputs: [[1]])
         struct Broken: Error {}
         #expect(throws: Broken.self) { try j.stageFinished(job: "a", stage: 0, width: 8, height: 8) { _ in throw Broken() } }
-        #expect(try j.jobs()[0].stage == 0, "the stage is not recorded as finished")
+        #expect(try j.jobs().jobs[0].stage == 0, "the stage is not recorded as finished")
         let left = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("jobs/a").path)
         #expect(left.allSatisfy { $0.hasPrefix("input-") }, "no canvas or temporary file: \(left)")
+    }
+
+    /// Two coordinators on one state directory would corrupt each other: the second is refused while the first
+    /// holds it, and the directory is free again once the first is gone.
+    @Test func aSecondJournalOnTheSameDirectoryIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        do {
+            let first = try Journal(directory: dir)
+            #expect { try Journal(directory: dir) } throws: { "\($0)".contains("another coordinator is using it") }
+            _ = try first.jobs()
+        }
+        _ = try Journal(directory: dir)
     }
 }

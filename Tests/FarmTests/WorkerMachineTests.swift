@@ -214,4 +214,18 @@ import Tiling
         _ = fresh.handle(.start(now: 0))
         #expect(Self.words(fresh.handle(.stop)) == ["disconnect"])
     }
+
+    /// An assignment outside the limits (history 0 once hit a precondition in L-BFGS) is refused with `failed`,
+    /// never rendered, and the worker takes the next one.
+    @Test func anAssignOutsideTheLimitsIsRefusedNotRendered() throws {
+        var m = Self.working()
+        var body = try Self.assign("bad").decode(AssignBody.self)
+        body.options.optimizer = .lbfgs(history: 0)
+        let refused = m.handle(Self.receive(Message(.assign, body, payload: [[], []]), at: 2))
+        #expect(Self.words(refused) == ["send failed"])
+        #expect(Self.sent(refused, .failed, as: FailedBody.self).first?.reason.contains("lbfgs.history") == true)
+        body.task.tile.render.x = Int.max  // the sums of a rectangle must not trap either
+        #expect(Self.words(m.handle(Self.receive(Message(.assign, body, payload: [[], []]), at: 2))) == ["send failed"])
+        #expect(Self.words(m.handle(Self.receive(Self.assign("good"), at: 3))) == ["render good"])
+    }
 }
