@@ -7,9 +7,9 @@ import FarmProtocol
 import FarmTransport
 import FarmWorker
 import Foundation
+import Imaging
 import JobModel
 import Rendering
-import Imaging
 import StyleCore
 import Synchronization
 import VGGWeights

@@ -4,7 +4,7 @@ import StyleCore
 import Testing
 
 /// Job files: TOML decoded into the job description, every field checked and named in its errors.
-@Suite struct JobFileTests {
+@Suite struct JobDescriptionTests {
     /// The repository root (Configs/ lives there).
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
