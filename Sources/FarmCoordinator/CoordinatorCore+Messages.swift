@@ -111,20 +111,24 @@ extension CoordinatorCore {
         do {
             guard m.payload.count == 1 else { throw ProtocolError.malformedBody("a result has one payload frame") }
             pixels = try PixelCodec.decode(m.payload[0], width: core.width, height: core.height)
+            // A worker's tile is RGB in 0...1 (`CaffeImage.planarImage` clamps): anything else is not a rendering.
+            guard pixels.pixels.allSatisfy({ $0 >= 0 && $0 <= 1 }) else { throw ProtocolError.malformedBody("pixels outside 0...1") }
         } catch {
             let e = error as? ProtocolError ?? .malformedBody("\(error)")
             let (_, events) = scheduler.failed(lease: body.lease, worker: peer, reason: "bad result: \(e)", now: t)
             return [.count(.tileFailed), .count(.messageDropped), .log(.warning, "bad result: \(e)", ["worker": "\(peer)"])]
                 + schedule(events, now: t) + send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)), now: t)
         }
-        let (verdict, events) = scheduler.complete(lease: body.lease, worker: peer, seconds: body.seconds, now: t)
+        // The reported seconds, as far as they can be true: finite, and no longer than the lease has existed.
+        let seconds = body.seconds.isFinite ? min(max(body.seconds, 0), t - lease.started) : 0
+        let (verdict, events) = scheduler.complete(lease: body.lease, worker: peer, seconds: seconds, now: t)
         var actions: [Action] = []
         if case .accepted = verdict {
             jobs[job.id]?.storing.insert(lease.tile.tile)
             jobs[job.id]?.progress[body.lease] = nil
-            actions = [.count(.tileDone(seconds: body.seconds)),
+            actions = [.count(.tileDone(seconds: seconds)),
                        .storeTile(job: job.id, stage: lease.tile.stage, tile: lease.tile.tile, pixels: pixels, worker: peer,
-                                  seconds: body.seconds)]
+                                  seconds: seconds)]
         }
         return actions + schedule(events, now: t)
     }

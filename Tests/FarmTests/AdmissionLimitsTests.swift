@@ -102,4 +102,24 @@ import Testing
         let reply = Message(.status, StatusReplyBody(jobs: scheduler.jobStatuses(now: 3), workers: [worker]))
         #expect(try reply.decode(StatusReplyBody.self).workers.first?.speed == speed)
     }
+
+    /// A tile outside 0...1 is not a rendering: refused, counted against the worker, and the tile is rendered again
+    /// elsewhere; its claimed 1e300 seconds count for nothing.
+    @Test func aResultOutsideTheValidRangeIsRefusedAndTheTileRequeued() throws {
+        var h = CoreHarness()
+        let submitted = h.submit(CoreHarness.smallSpec())
+        let id = try #require(submitted)
+        h.ready("a")
+        h.advance(to: 0.1)
+        let lease = try #require(h.leases(of: "a").first)
+        let core = lease.task.tile.core
+        let two = [UInt8](repeating: 0, count: 3) + [0x40]  // 2.0 as a little-endian Float32
+        h.receive(Message(.result, ResultBody(lease: lease.lease, seconds: 1e300, loss: 1),
+                          payload: [Array([[UInt8]](repeating: two, count: 3 * core.width * core.height).joined())]), from: "a")
+        #expect(h.sent(to: "a", .error, as: ErrorBody.self).last?.message.contains("outside 0...1") == true)
+        #expect(h.core.scheduler.tileStates(job: id)?.done.isEmpty == true, "nothing was accepted")
+        h.ready("b")
+        h.advance(to: 0.2)
+        #expect(h.leases(of: "b").first?.task.tile.index == lease.task.tile.index, "rendered again, by a worker that did not fail it")
+    }
 }
