@@ -106,7 +106,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "TilingTests", dependencies: ["Tiling", "Imaging"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "Imaging"]),
-        .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI", "JobModel", "Rendering"]),
+        .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI", "JobModel", "Rendering", "StyleCore", "VGGWeights"]),
         .testTarget(name: "FarmTests", dependencies: [
             "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient",
             "FarmTestSupport", "StyleCore", "Imaging", "Tiling", "Video",

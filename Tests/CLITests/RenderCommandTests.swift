@@ -1,7 +1,11 @@
 import Foundation
 import Imaging
+import JobModel
+import Rendering
+import StyleCore
 import StyleFarmCLI
 import Testing
+import VGGWeights
 
 /// `stylefarm render` end to end on the real weights, small and short.
 @Suite struct RenderCommandTests {
@@ -67,5 +71,29 @@ import Testing
         ])
         #expect { try command.run() } throws: { ($0 as? ImageError)?.path == broken.path }
         #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+
+    /// A render that cannot fit this process is refused before any compute, saying how much it needs and what
+    /// does fit; the memory available is given, so the decision is the same on any machine.
+    @Test func aRenderThatCannotFitIsRefusedUpFront() throws {
+        let network = VGG19(weights: try WeightsFile.read(WeightsLocation.resolve()))
+        var job = JobDescription()
+        job.content = Self.repo.appendingPathComponent("Assets/demo/chelsea.png").path
+        job.style = [.init(image: Self.repo.appendingPathComponent("Assets/demo/hokusai_great_wave.jpg").path)]
+        job.output = FileManager.default.temporaryDirectory.appendingPathComponent("never-\(UUID().uuidString).png").path
+        var size = JobDescription.Size()
+        (size.width, size.height) = (4096, 4096)
+        job.size = size
+        let poster = try LocalRender(job)
+        // Four whole 4096² RGB float canvases (768 MiB) and the largest tile's optimisation: more than 1 GiB.
+        #expect(poster.peakBytes(network: network) > 4 * 12 * 4096 * 4096)
+        #expect { try poster.checkFits(network: network, available: 1 << 30) } throws: {
+            "\($0)".contains("needs about") && "\($0)".contains("--local-farm")
+        }
+        try poster.checkFits(network: network, available: 1 << 36)
+        (size.width, size.height) = (64, 64)
+        job.size = size
+        try LocalRender(job).checkFits(network: network, available: 1 << 30)
+        #expect(!FileManager.default.fileExists(atPath: job.output ?? ""))
     }
 }
