@@ -69,11 +69,12 @@ extension JobDescription {
             let px = try PrintSize.parse(print).pixels(dpi: dpi)
             return (px.width, px.height, true, dpi)
         }
-        let aspect = Double(contentWidth) / Double(max(1, contentHeight))
+        // The other side in the content's aspect, computed as `render` always has (one rounding, no ratio first).
+        let (cw, ch) = (Double(max(1, contentWidth)), Double(max(1, contentHeight)))
         switch (s.width, s.height) {
         case let (w?, h?): return (w, h, true, s.dpi)
-        case let (w?, nil): return (w, max(1, Int((Double(w) / aspect).rounded())), false, s.dpi)
-        case let (nil, h?): return (max(1, Int((Double(h) * aspect).rounded())), h, false, s.dpi)
+        case let (w?, nil): return (w, max(1, Int((ch * Double(w) / cw).rounded())), false, s.dpi)
+        case let (nil, h?): return (max(1, Int((cw * Double(h) / ch).rounded())), h, false, s.dpi)
         default:
             let scaled = Resampler.scaledSize(width: contentWidth, height: contentHeight, longSide: s.pixels ?? 512)
             return (scaled.width, scaled.height, false, s.dpi)
