@@ -77,9 +77,9 @@ let package = Package(
             "FarmClient", "FarmCoordinator", "FarmProtocol", "FarmTransport", "StyleCore", "Tiling",
         ]),
         // The job description: one Codable model of a render with its defaults, read from TOML job files, checked
-        // field by field and resolved into settings (no images, no compute).
+        // field by field against the farm's limits and resolved into settings (no images, no compute).
         .target(name: "JobModel", dependencies: [
-            "Imaging", "StyleCore", .product(name: "TOMLKit", package: "TOMLKit"),
+            "Imaging", "StyleCore", "FarmProtocol", .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         // Rendering a job: in this process, on a farm (submit and wait), and a video's frames on either.
         .target(name: "Rendering", dependencies: [

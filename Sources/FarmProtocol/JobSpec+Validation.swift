@@ -30,6 +30,8 @@ extension JobSpec {
         public static let weight: ClosedRange<Float> = 0 ... 1e12
         public static let layerWeightExponent: ClosedRange<Float> = -16 ... 16
         public static let dpi = 1.0 ... 10_000
+        /// Higher runs first; 50 when not given.
+        public static let priority = 0 ... 100
         public static let nameLength = 256
     }
 
@@ -41,7 +43,7 @@ extension JobSpec {
         }
         let p = poster
         try check(name.utf8.count <= Limits.nameLength, "name", "at most \(Limits.nameLength) bytes")
-        try check((0 ... 100).contains(priority), "priority", "must be 0...100")
+        try check(Limits.priority.contains(priority), "priority", "must be \(Limits.priority)")
         try check(Limits.side.contains(p.width) && Limits.side.contains(p.height), "poster.width/height", "each must be \(Limits.side)")
         let (area, overflow) = p.width.multipliedReportingOverflow(by: p.height)
         try check(!overflow && area <= Limits.pixels, "poster.width/height", "\(p.width)x\(p.height) is above \(Limits.pixels) pixels")

@@ -1,23 +1,15 @@
+import FarmProtocol
 import StyleCore
 
 extension JobDescription {
-    /// The bounds a description's numbers must keep, named once (the coordinator's wire checks, `JobSpec.validate`,
-    /// are the farm's own and stricter where a shared machine needs it).
-    public enum Limits {
-        /// Output sides, in pixels.
-        public static let side = 16 ... 100_000
-        /// L-BFGS history: at least one correction pair; past a thousand the memory is the whole point of failure.
-        public static let lbfgsHistory = 1 ... 1000
-        public static let dpi = 1.0 ... 10_000
-        public static let priority = 0 ... 100
-    }
-
     /// Checks every given field on its own and against the others; throws the first `JobProblem`, naming the field.
+    /// The bounds are the farm's own (`JobSpec.Limits`), so a description that passes here is not refused for them on
+    /// a farm; tile and margin sizes are bounded there alone.
     public func check() throws {
         func require(_ ok: Bool, _ field: String, _ message: String) throws {
             if !ok { throw JobProblem(field: field, message: message) }
         }
-        try require(priority.map(Limits.priority.contains) ?? true, "priority", "must be 0...100")
+        try require(priority.map(JobSpec.Limits.priority.contains) ?? true, "priority", "must be \(JobSpec.Limits.priority)")
         try require((initNoise ?? 0) >= 0 && (initNoise ?? 0) <= 1, "init-noise", "must be between 0 and 1")
         for (i, s) in (style ?? []).enumerated() {
             try require((s.weight ?? 1) >= 0 && (s.weight ?? 1).isFinite, "style[\(i + 1)].weight", "must be a non-negative number")
@@ -37,10 +29,12 @@ typealias Requirement = (Bool, String, String) throws -> Void
 extension JobDescription.Size {
     func check(_ require: Requirement) throws {
         for (name, v) in [("size.pixels", pixels), ("size.width", width), ("size.height", height)] {
-            try require(v.map(JobDescription.Limits.side.contains) ?? true, name, "must be between 16 and 100000 pixels")
+            let side = JobSpec.Limits.side
+            try require(v.map(side.contains) ?? true, name, "must be between \(side.lowerBound) and \(side.upperBound) pixels")
         }
         if let print { _ = try PrintSize.parse(print) }
-        try require(dpi.map(JobDescription.Limits.dpi.contains) ?? true, "size.dpi", "must be between 1 and 10000")
+        let dpiLimit = JobSpec.Limits.dpi
+        try require(dpi.map(dpiLimit.contains) ?? true, "size.dpi", "must be between \(Int(dpiLimit.lowerBound)) and \(Int(dpiLimit.upperBound))")
         try require([8, 16].contains(bitDepth ?? 16), "size.bit-depth", "must be 8 or 16")
     }
 }
@@ -61,7 +55,7 @@ extension JobDescription.Tiling {
 extension JobDescription.Optimizer {
     func check(_ require: Requirement) throws {
         try require((iterations ?? 1) >= 1, "optimizer.iterations", "must be at least 1")
-        try require(lbfgsHistory.map(JobDescription.Limits.lbfgsHistory.contains) ?? true, "optimizer.lbfgs-history",
+        try require(lbfgsHistory.map(JobSpec.Limits.lbfgsHistory.contains) ?? true, "optimizer.lbfgs-history",
                     "must be 1...1000 correction pairs")
         try require(lr.map { $0 > 0 && $0.isFinite } ?? true, "optimizer.lr", "must be a positive number")
         for (name, beta) in [("optimizer.beta1", beta1), ("optimizer.beta2", beta2)] {
