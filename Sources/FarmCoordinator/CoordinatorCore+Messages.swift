@@ -119,8 +119,7 @@ extension CoordinatorCore {
             return [.count(.tileFailed), .count(.messageDropped), .log(.warning, "bad result: \(e)", ["worker": "\(peer)"])]
                 + schedule(events, now: t) + send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)), now: t)
         }
-        // The reported seconds, as far as they can be true: finite, and no longer than the lease has existed.
-        let seconds = body.seconds.isFinite ? min(max(body.seconds, 0), t - lease.started) : 0
+        let seconds = lease.plausible(seconds: body.seconds, now: t)  // for the metrics and the journal
         let (verdict, events) = scheduler.complete(lease: body.lease, worker: peer, seconds: seconds, now: t)
         var actions: [Action] = []
         if case .accepted = verdict {

@@ -53,6 +53,12 @@ public struct FarmScheduler: Sendable {
         public var started: Double
         /// A straggler copy of a tile that another lease still runs.
         public var copy: Bool
+
+        /// Seconds a worker reports for this lease's tile, as far as they can be true: finite, not negative, and no
+        /// longer than the lease has existed.
+        public func plausible(seconds: Double, now: Double) -> Double {
+            seconds.isFinite ? min(max(seconds, 0), max(now - started, 0)) : 0
+        }
     }
 
     public enum Event: Equatable, Sendable {
@@ -236,11 +242,11 @@ public struct FarmScheduler: Sendable {
         revoke(token)
         // The tile's time as measured here, not as the worker says: its compute began no earlier than the later of
         // the lease and the worker's previous result (a worker renders one tile at a time). The reported seconds
-        // only count towards the worker's compute time, clamped to that.
+        // only count towards the worker's compute time, clamped (`Lease.plausible`).
         let since = max(lease.started, workers[worker]?.lastResult ?? lease.started)
         let measured = max(now - since, Self.shortestTile)
         workers[worker]?.tiles += 1
-        workers[worker]?.computeSeconds += seconds.isFinite ? min(max(seconds, 0), now - lease.started) : 0
+        workers[worker]?.computeSeconds += lease.plausible(seconds: seconds, now: now)
         workers[worker]?.lastResult = now
         var job = jobs[lease.tile.job]!
         let work = job.work[lease.tile.stage][lease.tile.tile]
