@@ -10,14 +10,18 @@ enum FarmProgress {
     @discardableResult
     static func wait(client: FarmClient, job id: String, output: URL, localFarm: LocalFarm? = nil) throws -> JobStatus {
         var bar: ProgressBar?
-        defer { bar?.finish() }
-        let final = try FarmWait.untilDone(client: client, job: id, output: output, localFarm: localFarm) { s in
-            if bar == nil { bar = ProgressBar(total: s.tilesTotal, label: "farm") }
-            bar?.update(s.tilesDone, status: "stage \(min(s.stage + 1, s.stages))/\(s.stages) \(s.state.rawValue)"
-                + (s.detail.map { ": " + $0 } ?? ""), elapsed: s.elapsed, work: s.workFraction)
+        let final: JobStatus
+        do {
+            final = try FarmWait.untilDone(client: client, job: id, output: output, localFarm: localFarm) { s in
+                if bar == nil { bar = ProgressBar(total: s.tilesTotal, label: "farm") }
+                bar?.update(s.tilesDone, status: "stage \(min(s.stage + 1, s.stages))/\(s.stages) \(s.state.rawValue)"
+                    + (s.detail.map { ": " + $0 } ?? ""), elapsed: s.elapsed, work: s.workFraction)
+            }
+        } catch {
+            bar?.finish()
+            throw error
         }
         bar?.finish()
-        bar = nil
         print("wrote \(output.path) (job \(id), \(String(format: "%.1f", final.elapsed)) s on the farm)")
         return final
     }
