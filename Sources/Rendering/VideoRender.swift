@@ -61,13 +61,14 @@ public struct VideoRender {
         var previous: (content: PlanarImage, output: PlanarImage)?
         for (k, number) in numbers.enumerated() {
             guard !shouldStop() else { throw RenderFailure("interrupted; run the same command again to resume") }
-            let frame = try prepare(number, base: base, styleImages: styleImages, previous: previous)
-            let name = frame.output.lastPathComponent
-            if manifest.frames[name] != nil, let done = try? ImageIO.read(frame.output).image {
-                previous = (frame.fittedContent, done)
+            let fitted = try fit(number, base: base)
+            let name = fitted.inputs.output.lastPathComponent
+            if manifest.frames[name] != nil, let done = try? ImageIO.read(fitted.inputs.output).image {
+                previous = (fitted.content, done)  // no motion estimated for a frame already done
                 progress(Progress(framesDone: k + 1, status: "\(name) already done"))
                 continue
             }
+            let frame = prepare(fitted, styleImages: styleImages, previous: previous)
             let began = clock.elapsedSeconds, count = Double(numbers.count)
             try backend.render(frame, manifest: &manifest, directory: outputDirectory) { fraction, status in
                 progress(Progress(framesDone: k, workFraction: (Double(k) + fraction) / count, status: name + " " + status))
@@ -88,19 +89,31 @@ public struct VideoRender {
         return errors.isEmpty ? nil : (errors.reduce(0, +) / Double(errors.count), errors.count)
     }
 
-    /// Frame `number`'s job: its content fitted to the output size, started from the previous result when there is one.
-    func prepare(_ number: Int, base: JobDescription, styleImages: [PlanarImage],
-                 previous: (content: PlanarImage, output: PlanarImage)?) throws -> VideoFrame {
+    /// A frame's files, settings, content (as decoded, cropped to the output's aspect when it must be) and
+    /// content at the output size.
+    struct FittedFrame {
+        var inputs: JobInputs
+        var settings: JobSettings
+        var image: PlanarImage
+        var content: PlanarImage
+    }
+
+    /// Frame `number`, read and fitted to the output size.
+    func fit(_ number: Int, base: JobDescription) throws -> FittedFrame {
         let inputs = try base.inputs(content: frames[number - 1], output: outputURL(number))
         let image = try ImageIO.read(inputs.content).image
         let settings = try base.settings(contentWidth: image.width, contentHeight: image.height)
         let (width, height) = (settings.poster.width, settings.poster.height)
         let fitted = settings.crop ? CenterCrop.toAspect(image, width: width, height: height) : image
-        let content = Resampler.resize(fitted, width: width, height: height)
+        return FittedFrame(inputs: inputs, settings: settings, image: fitted, content: Resampler.resize(fitted, width: width, height: height))
+    }
+
+    /// A frame's job, started from the previous result when there is one.
+    func prepare(_ frame: FittedFrame, styleImages: [PlanarImage], previous: (content: PlanarImage, output: PlanarImage)?) -> VideoFrame {
         // Between the input frames: what carries the previous result onto this frame, and the flicker metric.
-        let motion = previous.map { FrameMotion.estimate(previous: $0.content, current: content) }
-        var job = PosterJob(content: fitted, styles: Array(zip(styleImages, inputs.styleWeights)).map { (image: $0.0, weight: $0.1) },
-                            settings: settings.poster)
+        let motion = previous.map { FrameMotion.estimate(previous: $0.content, current: frame.content) }
+        var job = PosterJob(content: frame.image, styles: Array(zip(styleImages, frame.inputs.styleWeights)).map { (image: $0.0, weight: $0.1) },
+                            settings: frame.settings.poster)
         if start == .previous, let previous {
             let startImage = flow ? motion?.warpPrevious(previous.output) ?? previous.output : previous.output
             job.initial = startImage
@@ -110,7 +123,7 @@ public struct VideoRender {
                 job.options.loss.temporalWeight = temporalWeight
             }
         }
-        return VideoFrame(inputs: inputs, settings: settings, job: job, fittedContent: content, motion: motion)
+        return VideoFrame(inputs: frame.inputs, settings: frame.settings, job: job, fittedContent: frame.content, motion: motion)
     }
 
     /// The description with the frames' own size unless it gives one.
