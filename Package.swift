@@ -48,7 +48,7 @@ let package = Package(
             "Imaging", "StyleCore", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The only target that imports libzmq: sockets, CURVE keys, the ZAP handler, handshake monitoring.
-        .target(name: "FarmTransport", dependencies: ["CZmq"]),
+        .target(name: "FarmTransport", dependencies: ["CZmq", "FarmProtocol"]),
         // The pure scheduling state machine: jobs' tiles, workers, leases, credit, blocklists, copies.
         .target(name: "FarmScheduler", dependencies: ["FarmProtocol"]),
         // What the farm shows: snapshots, previews, swift-metrics counters with a Prometheus registry.

@@ -49,7 +49,7 @@ public enum FarmBench {
         while !done {
             var idle = true
             for s in sockets {
-                while let (frames, _) = try s.receive(timeout: 0), let m = try? Message(frames: frames) {
+                while let (frames, _, _) = try s.receive(timeout: 0), let m = try? Message(frames: frames) {
                     idle = false
                     guard m.command == .assign, let a = try? m.decode(AssignBody.self) else { continue }
                     _ = try s.send(Message(.result, ResultBody(lease: a.lease, seconds: 0, loss: 0), payload: [answer(a, m)]).frames)

@@ -64,7 +64,7 @@ extension FarmBench {
             var idle = true
             let t = now()
             for (i, s) in sockets.enumerated() {
-                while let (frames, _) = try s.receive(timeout: 0), let m = try? Message(frames: frames) {
+                while let (frames, _, _) = try s.receive(timeout: 0), let m = try? Message(frames: frames) {
                     idle = false
                     if let reply = work.receive(m, worker: i, at: t) { _ = try s.send(reply) }
                 }
@@ -127,7 +127,7 @@ extension FarmBench {
         }
         try waitUntil(seconds: 120) {
             for s in sockets {
-                while let (frames, _) = try? s.receive(timeout: 0), !frames.isEmpty {}
+                while let (frames, _, _) = try? s.receive(timeout: 0), !frames.isEmpty {}
                 _ = try? s.send(Message(.heartbeat).frames)
             }
             return (try? client.status().workers.count) == n

@@ -40,7 +40,7 @@ public final class FarmClient {
                 socket = s
             }
             _ = try socket!.send(m.frames)
-            if let (frames, truncated) = try socket!.receive(timeout: timeout, maxFrames: FarmProtocol.Limits.maxFrames + 1) {
+            if let (frames, truncated, _) = try socket!.receive(timeout: timeout, maxFrames: FarmProtocol.Limits.maxFrames + 1) {
                 let reply = try Message(frames: frames, truncated: truncated)
                 switch reply.command {
                 case .error: throw ClientError.refused(try reply.decode(ErrorBody.self).message)

@@ -13,7 +13,7 @@ extension Coordinator {
             switch action {
             case let .send(peer, m): send(peer, m)
             case let .assign(peer, body, rect): assign(peer, body, rect: rect)
-            case let .admit(spec, inputs, replyTo): admit(spec, inputs: inputs, replyTo: replyTo)
+            case let .admit(spec, inputs, replyTo, owner): admit(spec, inputs: inputs, replyTo: replyTo, owner: owner)
             case let .prepare(job, stage): prepare(job, stage: stage)
             case let .storeTile(job, stage, tile, pixels, worker, seconds):
                 storeTile(job, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds)
@@ -34,6 +34,7 @@ extension Coordinator {
             case let .forget(job, blobs):
                 blobs.forEach { targets[$0] = nil }
                 if core.phase(of: job)?.isFinal ?? true { assets[job] = nil }
+            case let .prune(job): prune(job)
             case let .publish(snapshot): publish(snapshot)
             case let .count(metric): count(metric)
             case let .log(level, text, metadata): logger.log(level: level, "\(text)", metadata: metadata)
@@ -46,8 +47,9 @@ extension Coordinator {
     func restore(_ job: Journal.StoredJob) {
         stored[job.id] = job
         do { try job.spec.validate() } catch {
-            return feed(.admitted(.init(id: job.id, spec: job.spec, state: job.state, detail: job.detail, problem: "\(error)"),
-                                  replyTo: nil, now: now))
+            var info = CoordinatorCore.StoredJobInfo(id: job.id, spec: job.spec, state: job.state, detail: job.detail, problem: "\(error)")
+            info.owner = job.owner
+            return feed(.admitted(info, replyTo: nil, now: now))
         }
         feed(.admitted(info(job), replyTo: nil, now: now))
     }
@@ -73,14 +75,17 @@ extension Coordinator {
                 return bytes
             }
         }
-        return .init(id: job.id, spec: job.spec, state: job.state, detail: job.detail, stage: job.stage, memory: memory, stages: stages)
+        var info = CoordinatorCore.StoredJobInfo(id: job.id, spec: job.spec, state: job.state, detail: job.detail, stage: job.stage,
+                                                 memory: memory, stages: stages)
+        info.owner = job.owner
+        return info
     }
 
-    func admit(_ spec: JobSpec, inputs: [[UInt8]], replyTo: String) {
+    func admit(_ spec: JobSpec, inputs: [[UInt8]], replyTo: String, owner: String) {
         let journal = self.journal
         offload(store, { () -> Journal.StoredJob in
             let id = "j" + String(UInt64.random(in: 0 ... .max) % 1_000_000_000_000, radix: 36)
-            return try journal.add(job: id, spec: spec, inputs: inputs)
+            return try journal.add(job: id, spec: spec, inputs: inputs, owner: owner)
         }, then: { [self] r in
             switch r {
             case let .success(job):
@@ -90,6 +95,16 @@ extension Coordinator {
                 feed(.admissionFailed(replyTo: replyTo, reason: "cannot store the job: \(e)"))
             }
         })
+    }
+
+    /// Deletes an ended job past its retention: its rows, then its files.
+    func prune(_ id: String) {
+        stored[id] = nil
+        assets[id] = nil
+        let journal = self.journal, logger = self.logger
+        store.async {
+            do { try journal.remove(job: id) } catch { logger.error("cannot prune job \(id): \(error)") }
+        }
     }
 
     func prepare(_ id: String, stage: Int) {

@@ -26,6 +26,8 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         /// A stage's content and start canvas are held in memory up to this many bytes each; bigger ones (a
         /// gigapixel canvas) are read from disk and resized per tile and strip, so memory does not grow with size.
         public var canvasMemory = 256 << 20
+        /// How long an ended job and its files are kept (`CoordinatorCore.Config.retention`); nil keeps every job.
+        public var retention: Double? = CoordinatorCore.Config(weightsSHA: "", weightsBytes: 0).retention
         public var logger = Logger(label: "coordinator")
         public init(stateDirectory: URL, weights: URL) {
             self.stateDirectory = stateDirectory
@@ -53,7 +55,6 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
     var assets: [String: JobAssets] = [:]
     /// Encoded Gram targets by SHA-256: what workers fetch.
     var targets: [String: [UInt8]] = [:]
-    var routingIDs: [String: [UInt8]] = [:]
     /// Accepted tiles waiting for the journal, and whether a batch of them is being written (`storePendingTiles`).
     var pendingTiles: [Journal.FinishedTile] = []
     var storingTiles = false
@@ -82,9 +83,11 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         Compute.configure(threads: 1)
         var coreConfig = CoordinatorCore.Config(weightsSHA: ContentHash.sha256(weightsBytes), weightsBytes: weightsBytes.count)
         coreConfig.scheduler = config.scheduler
+        coreConfig.retention = config.retention
         core = CoordinatorCore(config: coreConfig, epoch: String(UInt32.random(in: 0 ... .max), radix: 36))
         socket = try ZMQSocket(.router)
-        try socket.setRouterOptions(mandatory: true, handover: true)
+        // No handover: a routing id in use cannot be taken by a second connection (a stolen id gets nothing).
+        try socket.setRouterOptions(mandatory: true, handover: false)
         try socket.setMaxFrameSize(config.maxMessageBytes)
         try socket.setHighWaterMarks(100)
         try socket.setHandshakeTimeout(milliseconds: 5000)
@@ -100,7 +103,7 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         let (stored, unreadable) = try journal.jobs()
         unreadable.forEach(restore)
         stored.forEach(restore)
-        let mode = config.security.map { "CURVE, \($0.allowlist.count) allowed client keys" }
+        let mode = config.security.map { "CURVE, allowed keys: \($0.allowlist.summary)" }
             ?? "PLAINTEXT: anyone who reaches this port can use the farm"
         logger.info("listening on \(endpoint) (\(mode)), state in \(config.stateDirectory.path)")
     }
@@ -113,9 +116,9 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
             do {
                 var timeout = Self.pollSeconds
                 for _ in 0 ..< Self.batch {
-                    guard let (frames, truncated) = try socket.receive(timeout: timeout, maxFrames: FarmProtocol.Limits.maxFrames + 1)
+                    guard let (frames, truncated, userID) = try socket.receive(timeout: timeout, maxFrames: FarmProtocol.Limits.maxFrames + 1)
                     else { break }
-                    receive(frames: frames, truncated: truncated)
+                    receive(frames: frames, truncated: truncated, userID: userID)
                     timeout = 0
                 }
             } catch {
@@ -148,27 +151,47 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         perform(core.handle(event))
     }
 
-    func receive(frames: [[UInt8]], truncated: Bool) {
+    /// One message from the socket. Its sender is the key the ZAP handler authenticated (`userID`), looked up in the
+    /// allowlist; in plaintext every peer is `Caller.insecure`. A CURVE message without a known key cannot come
+    /// from libzmq with a working handler, and is dropped.
+    func receive(frames: [[UInt8]], truncated: Bool, userID: String?) {
         guard let id = frames.first, !id.isEmpty else { return }
         let peer = Self.peerName(id)
-        routingIDs[peer] = id
         monitor.bytesIn.increment(by: frames.dropFirst().reduce(0) { $0 + $1.count })
+        var caller = Caller.insecure
+        if let security = config.security {
+            guard let known = userID.flatMap(security.allowlist.caller(key:)) else {
+                logger.error("a message without an allowed key was dropped (is the ZAP handler answering?)", metadata: ["peer": "\(peer)"])
+                return count(.messageDropped)
+            }
+            caller = known
+        }
         do {
             let message = try Message(frames: Array(frames.dropFirst()), truncated: truncated)
             count(received: message)
-            feed(.message(peer: peer, message, now: now))
+            feed(.message(peer: peer, message, caller: caller, now: now))
         } catch {
             feed(.malformed(peer: peer, error as? ProtocolError ?? .malformedBody("\(error)"), now: now))
         }
     }
 
+    /// A routing id as the core names its peer: printable ASCII as it is, anything else (libzmq's generated ids
+    /// start with a zero byte) and anything that could be mistaken for that as `0x` and hex. `routingID(_:)` reverses
+    /// it, so the shell keeps no table of ids that would grow with every client that connects.
     static func peerName(_ id: [UInt8]) -> String {
-        id.allSatisfy({ (0x21 ... 0x7e).contains($0) }) ? String(decoding: id, as: UTF8.self)
+        id.allSatisfy({ (0x21 ... 0x7e).contains($0) }) && !id.starts(with: Array("0x".utf8)) ? String(decoding: id, as: UTF8.self)
             : "0x" + id.map { String(format: "%02x", $0) }.joined()
     }
 
+    static func routingID(_ peer: String) -> [UInt8]? {
+        guard peer.hasPrefix("0x") else { return Array(peer.utf8) }
+        let hex = Array(peer.utf8.dropFirst(2))
+        guard hex.count % 2 == 0 else { return nil }
+        return stride(from: 0, to: hex.count, by: 2).compactMap { UInt8(String(decoding: hex[$0 ..< $0 + 2], as: UTF8.self), radix: 16) }
+    }
+
     func send(_ peer: String, _ message: Message) {
-        guard let id = routingIDs[peer] else { return }
+        guard let id = Self.routingID(peer), !id.isEmpty else { return }
         let frames = message.frames
         if (try? socket.send([id] + frames)) == true {
             monitor.bytesOut.increment(by: frames.reduce(0) { $0 + $1.count })

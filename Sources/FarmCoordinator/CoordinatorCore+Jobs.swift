@@ -11,7 +11,7 @@ extension CoordinatorCore {
         scheduler.addJob(id: info.id, name: info.spec.name, priority: info.spec.priority,
                          work: stages.map { s in s.plan.tiles.map { Double($0.render.area * s.iterations) } },
                          memory: info.memory.map(\.count) == stages.map(\.plan.tiles.count) ? info.memory : [])
-        var job = Job(id: info.id, spec: info.spec, stages: stages, phase: .preparing(stage: info.stage))
+        var job = Job(id: info.id, owner: info.owner, spec: info.spec, stages: stages, phase: .preparing(stage: info.stage))
         var actions: [Action] = []
         if let replyTo {
             let size = "\(info.spec.poster.width)x\(info.spec.poster.height)"
@@ -21,10 +21,12 @@ extension CoordinatorCore {
         switch info.state {
         case .done:
             job.phase = .done
+            job.ended = now
             scheduler.finish(job: info.id, now: now)
         case .failed, .cancelled:
             let why = info.detail ?? info.state.rawValue
             job.phase = info.state == .cancelled ? .cancelled : .failed(why)
+            job.ended = now
             scheduler.fail(job: info.id, reason: why, now: now)
         case .queued, .running:
             if let problem = info.problem {
@@ -87,6 +89,7 @@ extension CoordinatorCore {
     mutating func fail(_ id: String, reason: String, now: Double) -> [Action] {
         guard let job = jobs[id], !job.phase.isFinal else { return [] }
         jobs[id]?.phase = .failed(reason)
+        jobs[id]?.ended = now
         scheduler.fail(job: id, reason: reason, now: now)
         return [.log(.error, "failed: \(reason)", ["job": "\(id)"]), .persistState(job: id, .failed, detail: reason),
                 .forget(job: id, blobs: jobBlobs(id))]
@@ -100,5 +103,20 @@ extension CoordinatorCore {
         let gone = mine.filter { !shared.contains($0) }
         gone.forEach { blobs.remove($0) }
         return gone
+    }
+}
+
+/// Retention: ended jobs are forgotten, with their files, `Config.retention` seconds after they ended.
+extension CoordinatorCore {
+    mutating func pruneEndedJobs(now: Double) -> [Action] {
+        guard let retention = config.retention else { return [] }
+        let expired = jobs.values.filter { job in job.ended.map { now - $0 >= retention } ?? false }.map(\.id).sorted()
+        var actions: [Action] = []
+        for id in expired {
+            jobs[id] = nil
+            scheduler.forget(job: id)
+            actions += [.prune(job: id), .log(.info, "pruned: ended more than \(Int(retention)) s ago", ["job": "\(id)"])]
+        }
+        return actions
     }
 }

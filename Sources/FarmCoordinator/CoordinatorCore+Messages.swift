@@ -5,9 +5,29 @@ import Logging
 
 /// Every command a peer may send (Docs/protocol.md, "Messages"), one function each.
 extension CoordinatorCore {
-    mutating func receive(_ m: Message, from peer: String, now: Double) -> [Action] {
+    mutating func receive(_ m: Message, from peer: String, caller: Caller, now: Double) -> [Action] {
+        var actions: [Action] = []
+        switch bind(peer, to: caller, now: now) {
+        case .known: break
+        case .full:
+            return [.count(.messageDropped), .log(.warning, "refused a new peer: \(config.maxPeers) peers are known", ["peer": "\(peer)"]),
+                    .send(peer: peer, Message(.error, ErrorBody(code: "busy", message: "the coordinator knows too many peers; try again later")))]
+        case let .rebound(previous):
+            // libzmq hands a routing id to a new connection only once the old one is gone, so the peer that held it has
+            // left: whatever it held is given back, and this message (sent under another key) is not acted on.
+            actions = [.count(.messageDropped),
+                       .log(.warning, "routing id reused by another key (\(caller.role.rawValue) '\(caller.name)'); "
+                           + "the peer that held it ('\(previous.name)') is dropped", ["peer": "\(peer)"])]
+            if scheduler.liveWorkerIDs.contains(peer) { actions += schedule(scheduler.remove(worker: peer, reason: "its routing id was taken", now: now), now: now) }
+            return actions + send(peer, Message(.error, ErrorBody(code: "forbidden", message: "this routing id belongs to another key")), now: now)
+        }
+        guard caller.role.may(m.command) else {
+            return [.count(.messageDropped),
+                    .log(.warning, "\(m.command) refused: \(caller.role.rawValue) '\(caller.name)' may not send it", ["peer": "\(peer)"])]
+                + send(peer, Message(.error, ErrorBody(code: "forbidden", message: "a \(caller.role.rawValue) key may not send \(m.command)")), now: now)
+        }
         do {
-            return try dispatch(m, from: peer, now: now)
+            return try dispatch(m, from: peer, caller: caller, now: now)
         } catch let e as ProtocolError {
             return [.count(.messageDropped), .log(.warning, "bad \(m.command): \(e)", ["peer": "\(peer)"])]
                 + send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)), now: now)
@@ -17,8 +37,42 @@ extension CoordinatorCore {
         }
     }
 
+    enum Binding { case known, rebound(previous: Caller), full }
+
+    /// Binds `peer` (a routing id) to the key it speaks with. A routing id that arrives under another key than the
+    /// one it was bound to is a new connection reusing it: `rebound`.
+    mutating func bind(_ peer: String, to caller: Caller, now: Double) -> Binding {
+        if let entry = peers[peer] {
+            peers[peer]?.lastHeard = now
+            guard entry.caller.key != caller.key || entry.caller.role != caller.role else { return .known }
+            peers[peer] = PeerEntry(caller: caller, lastHeard: now)
+            return .rebound(previous: entry.caller)
+        }
+        guard peers.count < config.maxPeers else { return .full }
+        peers[peer] = PeerEntry(caller: caller, lastHeard: now)
+        return .known
+    }
+
+    /// Forgets peers that are not live workers and have been silent for `peerIdleSeconds`.
+    mutating func forgetIdlePeers(now: Double) {
+        for (peer, entry) in peers where now - entry.lastHeard >= config.peerIdleSeconds && !scheduler.liveWorkerIDs.contains(peer) {
+            peers[peer] = nil
+            lastSent[peer] = nil
+        }
+        for (peer, sent) in lastSent where now - sent >= config.peerIdleSeconds && peers[peer] == nil && !scheduler.liveWorkerIDs.contains(peer) {
+            lastSent[peer] = nil
+        }
+    }
+
+    /// A job `caller` may see and touch: its own, or any for an admin. Another client's job is answered as if it did
+    /// not exist, so ids cannot be probed.
+    func job(_ id: String?, for caller: Caller) -> Job? {
+        guard let id, let job = jobs[id], caller.role.seesEveryJob || job.owner == caller.key else { return nil }
+        return job
+    }
+
     /// The command table.
-    mutating func dispatch(_ m: Message, from peer: String, now t: Double) throws -> [Action] {
+    mutating func dispatch(_ m: Message, from peer: String, caller: Caller, now t: Double) throws -> [Action] {
         switch m.command {
         case .ready: return try ready(m, from: peer, now: t)
         case .heartbeat:
@@ -40,20 +94,19 @@ extension CoordinatorCore {
             _ = scheduler.heard(from: peer, now: t)
             return try result(m, from: peer, now: t)
         case .failed: return try failed(m, from: peer, now: t)
-        case .submit: return try submit(m, from: peer)
+        case .submit: return try submit(m, from: peer, owner: caller.key)
         case .status:
             let body = try m.decode(StatusBody.self)
-            let all = jobStatuses(now: t)
-            let jobs = body.job.map { j in all.filter { $0.id == j } } ?? all
-            if let j = body.job, jobs.isEmpty { throw ProtocolError.malformedBody("no job \(j)") }
-            return send(peer, StatusReplyBody(jobs: jobs, workers: scheduler.workerStatuses(now: t)).message, now: t)
-        case .cancel: return try cancel(m, from: peer, now: t)
+            if let j = body.job, job(j, for: caller) == nil { throw ProtocolError.malformedBody("no job \(j)") }
+            let jobs = jobStatuses(now: t).filter { body.job == nil ? job($0.id, for: caller) != nil : $0.id == body.job }
+            return send(peer, StatusReplyBody(jobs: jobs, workers: workerStatuses(for: caller, now: t)).message, now: t)
+        case .cancel: return try cancel(m, from: peer, caller: caller, now: t)
         case .fetchOutput:
             let body = try m.decode(StatusBody.self)
-            guard let j = body.job, let job = jobs[j], job.phase == .done else {
+            guard let job = job(body.job, for: caller), job.phase == .done else {
                 throw ProtocolError.malformedBody("job \(body.job ?? "?") has no output (not done)")
             }
-            return [.sendOutput(peer: peer, job: j, format: job.spec.format)]
+            return [.sendOutput(peer: peer, job: job.id, format: job.spec.format)]
         case .welcome, .assign, .blob, .reject, .error, .submitted, .statusReply, .output:
             throw ProtocolError.malformedBody("\(m.command) is not sent to a coordinator")
         }
@@ -144,23 +197,36 @@ extension CoordinatorCore {
         return log + schedule(events, now: t)
     }
 
-    func submit(_ m: Message, from peer: String) throws -> [Action] {
+    /// The farm's workers as `caller` may see them: an admin sees routing ids and lease tokens; a client sees each
+    /// worker's name, size and speed, and neither (a lease token is a worker's alone).
+    func workerStatuses(for caller: Caller, now t: Double) -> [WorkerStatus] {
+        let all = scheduler.workerStatuses(now: t)
+        guard !caller.role.seesEveryJob else { return all }
+        return all.map { w in
+            var w = w
+            (w.id, w.leases) = (w.name, [])
+            return w
+        }
+    }
+
+    func submit(_ m: Message, from peer: String, owner: String) throws -> [Action] {
         let body = try m.decode(SubmitBody.self)
         try body.spec.validate()
         guard m.payload.count == body.spec.inputCount else {
             throw ProtocolError.malformedBody("a submit carries the content, \(body.spec.styleWeights.count) style image(s)"
                 + (body.spec.frame == nil ? "" : ", the frame's start image" + (body.spec.frame?.temporalMask == true ? " and its mask" : "")))
         }
-        return [.admit(spec: body.spec, inputs: m.payload, replyTo: peer)]
+        return [.admit(spec: body.spec, inputs: m.payload, replyTo: peer, owner: owner)]
     }
 
-    mutating func cancel(_ m: Message, from peer: String, now t: Double) throws -> [Action] {
+    mutating func cancel(_ m: Message, from peer: String, caller: Caller, now t: Double) throws -> [Action] {
         let body = try m.decode(CancelBody.self)
-        guard let job = jobs[body.job], !job.phase.isFinal, scheduler.cancel(job: body.job, now: t) else {
+        guard let job = job(body.job, for: caller), !job.phase.isFinal, scheduler.cancel(job: body.job, now: t) else {
             throw ProtocolError.malformedBody("no running job \(body.job)")
         }
         jobs[body.job]?.phase = .cancelled
-        let reply = StatusReplyBody(jobs: jobStatuses(now: t).filter { $0.id == body.job }, workers: scheduler.workerStatuses(now: t))
+        jobs[body.job]?.ended = t
+        let reply = StatusReplyBody(jobs: jobStatuses(now: t).filter { $0.id == body.job }, workers: workerStatuses(for: caller, now: t))
         return [.persistState(job: body.job, .cancelled, detail: "cancelled"), .log(.info, "cancelled", ["job": "\(body.job)"]),
                 .forget(job: body.job, blobs: jobBlobs(body.job))] + send(peer, reply.message, now: t)
     }

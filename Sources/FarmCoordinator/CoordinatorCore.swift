@@ -33,6 +33,14 @@ public struct CoordinatorCore: Sendable {
         /// worker (O(tiles × workers)); one after every single result would spend more CPU than the tiles, while
         /// results that arrive within this interval share one pass.
         public var placementInterval = 0.02
+        /// A peer that is not a live worker and has not been heard from for this long is forgotten (its key binding
+        /// and send times): clients connect afresh for every command, so without it the table grows with use.
+        public var peerIdleSeconds = 600.0
+        /// The most peers remembered at once; a new one past it is answered `busy` and not remembered.
+        public var maxPeers = 10_000
+        /// How long an ended job (done, failed, cancelled) is kept, with its files, after it ended; nil keeps every
+        /// job. Seven days: long enough to fetch an output after a weekend.
+        public var retention: Double? = 7 * 86_400
         public init(weightsSHA: String, weightsBytes: Int) {
             self.weightsSHA = weightsSHA
             self.weightsBytes = weightsBytes
@@ -59,6 +67,8 @@ public struct CoordinatorCore: Sendable {
     /// Everything the core knows of a job: its description, its plan and where it is.
     public struct Job: Sendable {
         public var id: String
+        /// The key of the client that submitted it ("" in plaintext, or for a job journaled before owners were).
+        public var owner: String
         public var spec: JobSpec
         public var stages: [PosterStage]
         public var phase: Phase
@@ -71,12 +81,20 @@ public struct CoordinatorCore: Sendable {
         public var stageComplete = false
         /// The latest progress of each of its live leases (for the dashboard).
         public var progress: [String: ProgressBody] = [:]
+        /// When it ended (done, failed, cancelled; or was found ended at start): retention counts from here.
+        public var ended: Double?
+    }
+
+    /// A peer the core has heard from: the key its routing id is bound to, and when it last spoke.
+    public struct PeerEntry: Sendable {
+        public var caller: Caller
+        public var lastHeard: Double
     }
 
     /// What the shell learned off the loop and reports back.
     public enum Event: Sendable {
-        /// A message from an authenticated peer.
-        case message(peer: String, Message, now: Double)
+        /// A message from a peer, authenticated as `caller` (its key, name and role).
+        case message(peer: String, Message, caller: Caller, now: Double)
         /// Frames from a peer that are not a valid message.
         case malformed(peer: String, ProtocolError, now: Double)
         case tick(now: Double)
@@ -106,6 +124,8 @@ public struct CoordinatorCore: Sendable {
     /// What the journal holds about a job, as the core needs it.
     public struct StoredJobInfo: Sendable {
         public var id: String
+        /// The submitting client's key.
+        public var owner = ""
         public var spec: JobSpec
         public var state: JobState
         public var detail: String?
@@ -139,8 +159,9 @@ public struct CoordinatorCore: Sendable {
         /// Crop the tile's render rectangle from the job's level content and start canvas (and temporal target) and
         /// send the assignment with them.
         case assign(peer: String, AssignBody, rect: PixelRect)
-        /// Store a submitted job and its images in the journal, plan it, and report `admitted` (a new id).
-        case admit(spec: JobSpec, inputs: [[UInt8]], replyTo: String)
+        /// Store a submitted job (owned by the key `owner`) and its images in the journal, plan it, and report
+        /// `admitted` (a new id).
+        case admit(spec: JobSpec, inputs: [[UInt8]], replyTo: String, owner: String)
         /// Decode the job's images, compute its targets, prepare `stage` and report `prepared`.
         case prepare(job: String, stage: Int)
         /// Write an accepted tile's pixels to the journal (and the preview), then report `tileStored`.
@@ -156,6 +177,8 @@ public struct CoordinatorCore: Sendable {
         case sendOutput(peer: String, job: String, format: String)
         /// Targets that are no longer needed (a stage's reference Grams; an ended job's targets and assets).
         case forget(job: String, blobs: [String])
+        /// An ended job past its retention: delete its journal rows and files.
+        case prune(job: String)
         case publish(FarmSnapshot)
         case count(Metric)
         case log(Logger.Level, String, Logger.Metadata)
@@ -167,6 +190,8 @@ public struct CoordinatorCore: Sendable {
     /// Target blobs that workers may fetch.
     public internal(set) var blobs: Set<String> = []
     var lastSent: [String: Double] = [:]
+    /// Every peer heard from recently, bound to the key it spoke with (`bind`).
+    public internal(set) var peers: [String: PeerEntry] = [:]
     var lastSnapshot = -Double.infinity
     var lastHousekeeping = -Double.infinity
     var lastPlacement = -Double.infinity
@@ -186,11 +211,11 @@ public struct CoordinatorCore: Sendable {
     public mutating func handle(_ event: Event) -> [Action] {
         switch event {
         case .tick: break
-        case let .message(_, m, _): placementDue = placementDue || Self.mayFreeCredit.contains(m.command)
+        case let .message(_, m, _, _): placementDue = placementDue || Self.mayFreeCredit.contains(m.command)
         default: placementDue = true
         }
         switch event {
-        case let .message(peer, m, now): return receive(m, from: peer, now: now)
+        case let .message(peer, m, caller, now): return receive(m, from: peer, caller: caller, now: now)
         case let .malformed(peer, error, now):
             return [.count(.messageDropped), .log(.warning, "bad message: \(error)", ["peer": "\(peer)"])]
                 + send(peer, Message(.error, ErrorBody(code: error.code, message: error.description, versions: FarmProtocol.versions)), now: now)
@@ -210,6 +235,7 @@ public struct CoordinatorCore: Sendable {
         case let .written(id, now):
             guard jobs[id]?.phase == .writing else { return [] }
             jobs[id]?.phase = .done
+            jobs[id]?.ended = now
             scheduler.finish(job: id, now: now)
             return [.log(.info, "done", ["job": "\(id)"]), .forget(job: id, blobs: jobBlobs(id))]
         case let .workFailed(id, reason, now): return fail(id, reason: reason, now: now)
@@ -224,7 +250,8 @@ public struct CoordinatorCore: Sendable {
         let housekeeping = now - lastHousekeeping >= config.housekeepingInterval
         if housekeeping {
             lastHousekeeping = now
-            actions = schedule(scheduler.tick(now: now), now: now)
+            forgetIdlePeers(now: now)
+            actions = schedule(scheduler.tick(now: now), now: now) + pruneEndedJobs(now: now)
         }
         if housekeeping || (placementDue && now - lastPlacement >= config.placementInterval) {
             (placementDue, lastPlacement) = (false, now)

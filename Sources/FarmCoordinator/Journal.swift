@@ -26,6 +26,8 @@ public final class Journal: Sendable {
         /// The first stage not yet finished.
         public var stage: Int
         public var inputs: [URL]
+        /// The submitting client's key ("" for plaintext, and for jobs journaled before owners were).
+        public var owner = ""
     }
 
     public init(directory: URL) throws {
@@ -67,6 +69,9 @@ public final class Journal: Sendable {
                     worker TEXT NOT NULL, seconds REAL NOT NULL, PRIMARY KEY (job, stage, tile));
                 """)
         }
+        migrator.registerMigration("v2-owner") { db in
+            try db.execute(sql: "ALTER TABLE job ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        }
         try migrator.migrate(db)
         return db
     }
@@ -85,19 +90,25 @@ public final class Journal: Sendable {
 
     func jobDirectory(_ id: String) -> URL { directory.appendingPathComponent("jobs/\(id)") }
 
+    /// What a job id may look like (`admit` makes `j` and base-36 digits): 1 to 64 letters, digits, `-` and `_`. A row
+    /// whose id is anything else (`../x`, written by hand) is never turned into a path.
+    static func isJobID(_ id: String) -> Bool {
+        (1 ... 64).contains(id.utf8.count) && id.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" || $0 == "_" }
+    }
+
     /// Stores a new job and its input files (content first, then styles).
-    public func add(job id: String, spec: JobSpec, inputs: [[UInt8]]) throws -> StoredJob {
+    public func add(job id: String, spec: JobSpec, inputs: [[UInt8]], owner: String = "") throws -> StoredJob {
         let dir = jobDirectory(id)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for (i, bytes) in inputs.enumerated() { try DurableFile.write(Data(bytes), to: dir.appendingPathComponent("input-\(i)")) }
         let json = String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)
         let seq = try db.write { db -> Int in
             let seq = (try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM job") ?? 0) + 1
-            try db.execute(sql: "INSERT INTO job (id, seq, spec, state, inputs, created) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [id, seq, json, JobState.queued.rawValue, inputs.count, Date().timeIntervalSince1970])
+            try db.execute(sql: "INSERT INTO job (id, seq, spec, state, inputs, created, owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [id, seq, json, JobState.queued.rawValue, inputs.count, Date().timeIntervalSince1970, owner])
             return seq
         }
-        return StoredJob(id: id, seq: seq, spec: spec, state: .queued, stage: 0, inputs: inputURLs(id, count: inputs.count))
+        return StoredJob(id: id, seq: seq, spec: spec, state: .queued, stage: 0, inputs: inputURLs(id, count: inputs.count), owner: owner)
     }
 
     func inputURLs(_ id: String, count: Int) -> [URL] {
@@ -119,19 +130,32 @@ public final class Journal: Sendable {
             for row in try Row.fetchAll(db, sql: "SELECT * FROM job ORDER BY seq") {
                 let id = (try? row.decode(String.self, forColumn: "id")) ?? "?"
                 do {
+                    guard Self.isJobID(id) else { throw JournalError.corrupt("the job id is not 1 to 64 letters, digits, - and _") }
                     let spec = try JSONDecoder().decode(JobSpec.self, from: Data(try row.decode(String.self, forColumn: "spec").utf8))
                     let state = JobState(rawValue: try row.decode(String.self, forColumn: "state")) ?? .failed
                     let inputs = try row.decode(Int.self, forColumn: "inputs")
                     guard (1 ... FarmProtocol.Limits.maxPayloadFrames).contains(inputs) else { throw JournalError.corrupt("\(inputs) input files") }
                     jobs.append(StoredJob(id: id, seq: try row.decode(Int.self, forColumn: "seq"), spec: spec, state: state,
                                           detail: try row.decode(String?.self, forColumn: "detail"),
-                                          stage: try row.decode(Int.self, forColumn: "stage"), inputs: inputURLs(id, count: inputs)))
+                                          stage: try row.decode(Int.self, forColumn: "stage"), inputs: inputURLs(id, count: inputs),
+                                          owner: try row.decode(String.self, forColumn: "owner")))
                 } catch {
                     unreadable.append(UnreadableJob(id: id, reason: "its journal row cannot be read: \(error)"))
                 }
             }
             return (jobs, unreadable)
         }
+    }
+
+    /// Forgets a job: its tiles' and its own rows, then its directory (inputs, tiles, canvases, output).
+    public func remove(job id: String) throws {
+        guard Self.isJobID(id) else { throw JournalError.corrupt("job id '\(id)'") }
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM tile WHERE job = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id])
+        }
+        let dir = jobDirectory(id)
+        if FileManager.default.fileExists(atPath: dir.path) { try FileManager.default.removeItem(at: dir) }
     }
 
     public func setState(job id: String, _ state: JobState, detail: String? = nil) throws {

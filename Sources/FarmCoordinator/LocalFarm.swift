@@ -22,7 +22,8 @@ public final class LocalFarm: Sendable {
         config.bind = "tcp://127.0.0.1:*"
         config.logger.logLevel = logLevel
         let server = try CurveKeyPair.generate(), worker = try CurveKeyPair.generate(), client = try CurveKeyPair.generate()
-        config.security = ServerSecurity(keys: server, allowlist: [worker.publicKey, client.publicKey])
+        config.security = ServerSecurity(keys: server, allowlist: try Allowlist([(worker.publicKey, "local-workers", .worker),
+                                                                                 (client.publicKey, "local-client", .client)]))
         clientSecurity = ClientSecurity(serverKey: server.publicKey, keys: client)
         let workerKey = try worker.write(directory: stateDirectory.appendingPathComponent("keys"), name: "worker").secret
         let coordinator = try Coordinator(config: config)

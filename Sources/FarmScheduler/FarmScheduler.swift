@@ -187,6 +187,12 @@ public struct FarmScheduler: Sendable {
         return true
     }
 
+    /// Forgets an ended job (retention); a job that has not ended is kept.
+    public mutating func forget(job id: String) {
+        guard jobs[id]?.state.isFinal == true else { return }
+        jobs[id] = nil
+    }
+
     mutating func end(job id: String, state: JobState, detail: String?, now: Double) {
         jobs[id]!.state = state
         jobs[id]!.detail = detail

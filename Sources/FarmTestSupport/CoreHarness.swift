@@ -26,6 +26,10 @@ public struct CoreHarness {
     public var journalTiles: [String: [Int: Set<Int>]] = [:]
     /// Make the next tile stores fail (a full disk).
     public var failStores = false
+    /// Who each peer is (its key and role); a peer not listed is `Caller.insecure` (an admin, as in plaintext).
+    public var callers: [String: Caller] = [:]
+    /// Jobs pruned (retention), in order.
+    public private(set) var pruned: [String] = []
     var jobCount = 0
 
     public init(config: CoordinatorCore.Config = .init(weightsSHA: "W", weightsBytes: 3)) {
@@ -48,9 +52,9 @@ public struct CoreHarness {
         while !pending.isEmpty { handle(pending.removeFirst()) }
     }
 
-    /// A message from `peer`, now.
+    /// A message from `peer`, now, authenticated as `callers[peer]`.
     public mutating func receive(_ m: Message, from peer: String) {
-        handle(.message(peer: peer, m, now: now))
+        handle(.message(peer: peer, m, caller: callers[peer] ?? .insecure, now: now))
     }
 
     /// What `peer` was sent with `command`, decoded, in order.
@@ -68,9 +72,10 @@ public struct CoreHarness {
             switch action {
             case let .send(peer, m): outbox.append((peer, m))
             case let .assign(peer, body, _): outbox.append((peer, Message(.assign, body)))
-            case let .admit(spec, _, replyTo):
+            case let .admit(spec, _, replyTo, owner):
                 jobCount += 1
-                let info = CoordinatorCore.StoredJobInfo(id: "j\(jobCount)", spec: spec, state: .queued, detail: nil, stage: 0, memory: [])
+                var info = CoordinatorCore.StoredJobInfo(id: "j\(jobCount)", spec: spec, state: .queued, detail: nil, stage: 0, memory: [])
+                info.owner = owner
                 states[info.id] = .queued
                 pending.append(.admitted(info, replyTo: replyTo, now: now))
             case let .prepare(job, stage):
@@ -93,6 +98,7 @@ public struct CoreHarness {
             case let .sendBlob(peer, body): outbox.append((peer, Message(.blob, body)))
             case let .sendOutput(peer, job, _): outbox.append((peer, Message(.output, OutputBody(job: job, file: "output.png"))))
             case .forget: break
+            case let .prune(job): pruned.append(job)
             case let .publish(snapshot): snapshots.append(snapshot)
             case let .count(metric): metrics.append(metric)
             case let .log(_, text, metadata): logs.append(text + " " + metadata.map { "\($0)=\($1)" }.sorted().joined(separator: " "))

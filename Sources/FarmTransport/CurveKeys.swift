@@ -76,20 +76,11 @@ public struct CurveKeyPair: Sendable, Equatable {
         return key
     }
 
-    /// Public keys from files and directories (every `*.pub` in them): an allowlist.
-    public static func allowlist(_ paths: [String]) throws -> Set<String> {
-        var keys: Set<String> = []
-        for path in paths {
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-                for name in try FileManager.default.contentsOfDirectory(atPath: path).sorted() where name.hasSuffix(".pub") {
-                    keys.insert(try publicKey(URL(fileURLWithPath: path).appendingPathComponent(name).path))
-                }
-            } else {
-                keys.insert(try publicKey(path))
-            }
-        }
-        return keys
+    /// A Z85 key's 32 raw bytes (as a CURVE handshake carries it), or nil when it is not a key.
+    public static func raw(_ key: String) -> [UInt8]? {
+        guard isKey(key) else { return nil }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        return zmq_z85_decode(&bytes, key) == nil ? nil : bytes
     }
 
     static let z85 = Set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
@@ -128,11 +119,11 @@ public struct ClientSecurity: Sendable {
     }
 }
 
-/// The coordinator's CURVE identity and the public keys of the clients (workers, submitters) it admits.
+/// The coordinator's CURVE identity and the keys it admits, each with its role.
 public struct ServerSecurity: Sendable {
     public var keys: CurveKeyPair
-    public var allowlist: Set<String>
-    public init(keys: CurveKeyPair, allowlist: Set<String>) {
+    public var allowlist: Allowlist
+    public init(keys: CurveKeyPair, allowlist: Allowlist) {
         self.keys = keys
         self.allowlist = allowlist
     }

@@ -26,7 +26,7 @@ final class SocketReader: @unchecked Sendable {  // unchecked: `socket` (a libzm
             done.signal()
         }
         while !stopped.load(ordering: .acquiring) {
-            if let (frames, _) = try? socket.receive(timeout: 0.1, maxFrames: 16) { handle(frames, socket) }
+            if let (frames, _, _) = try? socket.receive(timeout: 0.1, maxFrames: 16) { handle(frames, socket) }
         }
     }
 }

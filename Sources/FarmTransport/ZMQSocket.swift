@@ -123,8 +123,9 @@ public final class ZMQSocket {
     }
 
     /// Waits up to `timeout` seconds for a message; returns its frames, or nil on timeout. Frames beyond
-    /// `maxFrames` are read and dropped, and `truncated` says so.
-    public func receive(timeout: Double, maxFrames: Int = 16) throws -> (frames: [[UInt8]], truncated: Bool)? {
+    /// `maxFrames` are read and dropped, and `truncated` says so. `userID` is the `User-Id` the ZAP handler
+    /// gave the sender's connection (the CURVE key it authenticated), nil on a connection without ZAP.
+    public func receive(timeout: Double, maxFrames: Int = 16) throws -> (frames: [[UInt8]], truncated: Bool, userID: String?)? {
         var item = zmq_pollitem_t(socket: handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
         let rc = zmq_poll(&item, 1, max(0, Int(timeout * 1000)))
         if rc < 0 {
@@ -135,6 +136,7 @@ public final class ZMQSocket {
         var frames: [[UInt8]] = []
         var more = true
         var overflow = false
+        var userID: String?
         while more {
             var msg = zmq_msg_t()
             zmq_msg_init(&msg)
@@ -150,8 +152,10 @@ public final class ZMQSocket {
             } else {
                 overflow = true
             }
+            // A ROUTER's routing-id frame carries no metadata; the peer's own frames do.
+            if userID == nil, let id = zmq_msg_gets(&msg, "User-Id") { userID = String(cString: id) }
             more = zmq_msg_more(&msg) != 0
         }
-        return (frames, overflow)
+        return (frames, overflow, userID)
     }
 }

@@ -1,4 +1,5 @@
 import CZmq
+import FarmProtocol
 import Foundation
 import Synchronization
 
@@ -8,33 +9,44 @@ public struct SecurityError: Error, CustomStringConvertible {
 }
 
 /// The ZAP handler (RFC 27): answers libzmq's authentication requests for the coordinator's CURVE socket from
-/// an allowlist of client public keys. Runs on its own thread with a REP socket on `inproc://zeromq.zap.01`,
-/// in the same context as the socket it guards, bound before that socket.
+/// the allowlist. Runs on its own thread with a REP socket on `inproc://zeromq.zap.01`, in the same context as the
+/// socket it guards, bound before that socket. An allowed key's connection gets the key as its `User-Id`, which
+/// libzmq attaches to every message the connection delivers: that is how the coordinator knows who sent what.
 public final class ZapHandler: Sendable {
     public static let domain = "stylefarm"
-    let allowlist: Set<String>
-    /// Keys refused so far: written by the reader thread, read by anyone.
+    /// Refused keys remembered (for `rejected` and the self-test): a bound, as anyone may knock.
+    static let refusalsKept = 64
+    let allowlist: Allowlist
+    /// The latest refused keys and how many were refused in all: written by the reader thread, read by anyone.
     final class Refused: Sendable {
-        let keys = Mutex<[String]>([])
+        let state = Mutex<(recent: [String], total: Int)>(([], 0))
     }
     let refused = Refused()
     let reader: SocketReader
 
-    public init(allowlist: Set<String>) throws {
+    public init(allowlist: Allowlist) throws {
         let socket = try ZMQSocket(.rep)
         try socket.bind("inproc://zeromq.zap.01")
         let refused = self.refused
         // The reader thread owns the REP socket: it reads each request and answers on it.
         reader = SocketReader(socket: socket) { [allowlist] frames, rep in
             let (reply, key) = Self.answer(frames, allowlist: allowlist)
-            if let key { refused.keys.withLock { $0.append(key) } }
+            if let key {
+                refused.state.withLock {
+                    $0.recent.append(key)
+                    if $0.recent.count > Self.refusalsKept { $0.recent.removeFirst($0.recent.count - Self.refusalsKept) }
+                    $0.total += 1
+                }
+            }
             _ = try? rep.send(reply)
         }
         self.allowlist = allowlist
     }
 
-    /// Client keys refused so far (Z85; "" for a client that did not offer CURVE).
-    public var rejected: [String] { refused.keys.withLock { $0 } }
+    /// The latest client keys refused (Z85; "" for a client that did not offer CURVE), at most `refusalsKept`.
+    public var rejected: [String] { refused.state.withLock { $0.recent } }
+    /// How many connections were refused in all.
+    public var rejectedTotal: Int { refused.state.withLock { $0.total } }
 
     public func stop() { reader.stop() }
 
@@ -63,9 +75,9 @@ public final class ZapHandler: Sendable {
             .replacingOccurrences(of: "tcp://[::]:", with: "tcp://127.0.0.1:")
     }
 
-    /// One request: 1.0, request id, domain, address, routing id, mechanism, credentials… Returns the reply and,
-    /// when it refuses, the key it refused.
-    static func answer(_ frames: [[UInt8]], allowlist: Set<String>) -> (reply: [[UInt8]], refused: String?) {
+    /// One request: 1.0, request id, domain, address, routing id, mechanism, credentials… Returns the reply (with
+    /// the key as its user id when allowed) and, when it refuses, the key it refused.
+    public static func answer(_ frames: [[UInt8]], allowlist: Allowlist) -> (reply: [[UInt8]], refused: String?) {
         let requestID = frames.count > 1 ? frames[1] : []
         var key = ""
         var ok = false
@@ -75,7 +87,7 @@ public final class ZapHandler: Sendable {
             var z = [CChar](repeating: 0, count: 41)
             _ = frames[6].withUnsafeBufferPointer { zmq_z85_encode(&z, $0.baseAddress, 32) }
             key = String(cString: z)
-            ok = allowlist.contains(key)
+            ok = allowlist.caller(key: key) != nil
         }
         let reply: [[UInt8]] = [Array("1.0".utf8), requestID, Array((ok ? "200" : "400").utf8),
                                 Array((ok ? "OK" : "key not on the allowlist").utf8), Array((ok ? key : "").utf8), []]

@@ -76,7 +76,7 @@ public final class Worker {
             if let p = config.parentPID, getppid() != p { break }
             if let socket {
                 do {
-                    if let (frames, truncated) = try socket.receive(timeout: Self.pollSeconds, maxFrames: FarmProtocol.Limits.maxFrames + 1) {
+                    if let (frames, truncated, _) = try socket.receive(timeout: Self.pollSeconds, maxFrames: FarmProtocol.Limits.maxFrames + 1) {
                         let message = Result { try Message(frames: frames, truncated: truncated) }.mapError { $0 as? ProtocolError ?? .malformedBody("\($0)") }
                         perform(machine.handle(.received(message, now: now)), computer)
                     }

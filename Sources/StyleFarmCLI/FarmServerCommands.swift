@@ -31,9 +31,17 @@ struct CoordinatorCommand: ParsableCommand {
     var noStragglerCopies = false
     @Option(help: ArgumentHelp("The coordinator's CURVE key file (from `stylefarm keygen`): secure mode.", valueName: "file"))
     var curveSecret: String?
-    @Option(help: ArgumentHelp("Allowed client public keys: .pub files, directories of them, or keys (repeatable).",
+    @Option(help: ArgumentHelp("Worker keys (render tiles only): .pub files, directories of them, or keys (repeatable).",
                                valueName: "path"))
-    var allow: [String] = []
+    var allowWorkers: [String] = []
+    @Option(help: ArgumentHelp("Client keys (submit, and see, cancel and fetch their own jobs): .pub files, directories, keys.",
+                               valueName: "path"))
+    var allowClients: [String] = []
+    @Option(help: ArgumentHelp("Admin keys (everything, on every job): .pub files, directories, keys.", valueName: "path"))
+    var allowAdmins: [String] = []
+    @Option(help: ArgumentHelp("Forget ended jobs and delete their files this long after they end (e.g. 7d, 12h, 30m; 0 keeps them).",
+                               valueName: "duration"))
+    var retention = "7d"
     @Flag(help: "Run without encryption or authentication (anyone reaching the port can use the farm).")
     var insecure = false
     @Option(help: "Largest frame a peer may send, in bytes; a peer that sends more is disconnected.")
@@ -47,6 +55,9 @@ struct CoordinatorCommand: ParsableCommand {
     func validate() throws {
         guard heartbeat >= 0.05, liveness >= 2, leaseSeconds >= 1, (1 ... 2).contains(credit) else {
             throw ValidationError("need --heartbeat ≥ 0.05, --liveness ≥ 2, --lease-seconds ≥ 1, --credit 1 or 2")
+        }
+        guard DurationText.seconds(retention) != nil else {
+            throw ValidationError("--retention must be a duration such as 7d, 12h, 30m, 90s or 0, got '\(retention)'")
         }
         guard canvasMemory == "0" || ByteSize.parse(canvasMemory) != nil else {
             throw ValidationError("--canvas-memory must be a size such as 256M, 1G or 0, got '\(canvasMemory)'")
@@ -64,19 +75,27 @@ struct CoordinatorCommand: ParsableCommand {
         config.scheduler.stragglerCopies = !noStragglerCopies
         config.maxMessageBytes = maxMessageBytes
         config.canvasMemory = ByteSize.parse(canvasMemory) ?? 0
+        let keep = DurationText.seconds(retention) ?? 0
+        config.retention = keep > 0 ? keep : nil
         config.logger = logging.logger("coordinator")
         switch (curveSecret, insecure) {
         case let (file?, false):
-            guard !allow.isEmpty else { throw ValidationError("--curve-secret needs --allow with the workers' and clients' public keys") }
-            config.security = ServerSecurity(keys: try CurveKeyPair.read(secretFile: URL(fileURLWithPath: file)),
-                                             allowlist: try CurveKeyPair.allowlist(allow))
+            var allowlist = Allowlist()
+            try allowlist.add(allowWorkers, as: .worker)
+            try allowlist.add(allowClients, as: .client)
+            try allowlist.add(allowAdmins, as: .admin)
+            guard !allowlist.isEmpty else {
+                throw ValidationError("--curve-secret needs the keys it admits: --allow-workers, --allow-clients, --allow-admins")
+            }
+            config.security = ServerSecurity(keys: try CurveKeyPair.read(secretFile: URL(fileURLWithPath: file)), allowlist: allowlist)
         case (nil, true):
             printError("WARNING: --insecure: the farm protocol runs in PLAINTEXT with no authentication. Anyone who can reach "
-                + "\(bind) can submit jobs and read results. Use `stylefarm keygen` and --curve-secret/--allow instead.")
+                + "\(bind) can submit jobs, read and cancel anyone's, and act as a worker: every peer is an admin. For one trusted machine only; "
+                + "elsewhere use `stylefarm keygen` and --curve-secret with --allow-workers/--allow-clients/--allow-admins.")
         case (_?, true):
             throw ValidationError("--curve-secret and --insecure contradict each other")
         case (nil, false):
-            throw ValidationError("configure CURVE keys (stylefarm keygen; --curve-secret FILE --allow KEYS) or pass --insecure for plaintext")
+            throw ValidationError("configure CURVE keys (stylefarm keygen; --curve-secret FILE --allow-workers/--allow-clients/--allow-admins KEYS) or pass --insecure for plaintext")
         }
         let coordinator = try Coordinator(config: config)
         let server = try dashboard.start(coordinator.monitor)
@@ -197,5 +216,17 @@ enum ByteSize {
         if let last = t.last, let u = units[last] { scale = u; t.removeLast() }
         guard let v = Double(t), v > 0, v.isFinite, v * scale < 9e18 else { return nil }
         return Int(v * scale)
+    }
+}
+
+/// Durations on the command line: seconds, or a number with s, m, h or d ("0" is zero).
+enum DurationText {
+    static func seconds(_ text: String) -> Double? {
+        var t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        var scale = 1.0
+        if let last = t.last, let u = units[last] { scale = u; t.removeLast() }
+        guard let v = Double(t), v >= 0, v.isFinite, v * scale < 1e12 else { return nil }
+        return v * scale
     }
 }

@@ -1,0 +1,163 @@
+import FarmCoordinator
+import FarmProtocol
+import FarmTestSupport
+import FarmTransport
+import Foundation
+import Testing
+
+/// Roles bound to keys (Docs/security.md, "Threat model"): every command authorised by the key that sent it, jobs
+/// owned by the client that submitted them, a routing id bound to one key; and the bounded tables and retention.
+@Suite struct RolesTests {
+    static let worker = Caller(key: "KW", name: "node7", role: .worker)
+    static let alice = Caller(key: "KA", name: "alice", role: .client)
+    static let bob = Caller(key: "KB", name: "bob", role: .client)
+    static let admin = Caller(key: "KR", name: "root", role: .admin)
+
+    /// A harness where "w" is a worker key, "alice" and "bob" clients and "root" an admin; alice's job is running
+    /// on "w".
+    static func farm() -> (CoreHarness, String) {
+        var h = CoreHarness()
+        h.callers = ["w": worker, "alice": alice, "bob": bob, "root": admin]
+        let id = h.submit(CoreHarness.smallSpec(), from: "alice")!
+        h.ready("w")
+        h.advance(to: 0.1)
+        return (h, id)
+    }
+
+    static func lastError(_ h: CoreHarness, to peer: String) -> ErrorBody? { h.sent(to: peer, .error, as: ErrorBody.self).last }
+
+    @Test(arguments: [Command.submit, .status, .cancel, .fetchOutput])
+    func aWorkerKeyCannotActAsAClient(_ command: Command) {
+        var (h, id) = Self.farm()
+        let drops = h.metrics.filter { $0 == .messageDropped }.count
+        h.receive(Message(command, CancelBody(job: id)), from: "w")
+        #expect(Self.lastError(h, to: "w")?.code == "forbidden")
+        #expect(h.metrics.filter { $0 == .messageDropped }.count == drops + 1, "counted")
+        #expect(h.core.phase(of: id) == .running(stage: 0), "nothing happened to the job")
+        #expect(h.commands(to: "w").allSatisfy { $0 != .statusReply && $0 != .submitted && $0 != .output })
+    }
+
+    @Test(arguments: [Command.ready, .fetch, .result, .progress, .failed, .heartbeat])
+    func aClientKeyCannotActAsAWorker(_ command: Command) {
+        var (h, _) = Self.farm()
+        let lease = h.leases(of: "w")[0]
+        let body: Message = switch command {
+        case .ready: Message(.ready, ReadyBody(name: "fake", threads: 64, versions: FarmProtocol.versions, busy: []))
+        case .result: Message(.result, ResultBody(lease: lease.lease, seconds: 1, loss: 1), payload: [[]])
+        default: Message(command, FailedBody(lease: lease.lease, reason: "x"))
+        }
+        h.receive(body, from: "bob")
+        #expect(Self.lastError(h, to: "bob")?.code == "forbidden")
+        #expect(!h.core.scheduler.liveWorkers.contains("bob"), "a client never becomes a worker")
+        #expect(h.core.scheduler.lease(lease.lease)?.worker == "w", "the worker's lease is untouched")
+    }
+
+    @Test func aClientSeesAndTouchesOnlyItsOwnJobs() throws {
+        var (h, id) = Self.farm()
+        h.receive(Message(.status, StatusBody()), from: "bob")
+        let reply = try #require(h.sent(to: "bob", .statusReply, as: StatusReplyBody.self).last)
+        #expect(reply.jobs.isEmpty, "bob sees none of alice's jobs")
+        #expect(reply.workers.count == 1 && reply.workers[0].leases.isEmpty && reply.workers[0].id == "w",
+                "workers by name, without their lease tokens")
+        for m in [Message(.status, StatusBody(job: id)), Message(.cancel, CancelBody(job: id)), Message(.fetchOutput, StatusBody(job: id))] {
+            h.receive(m, from: "bob")
+            #expect(Self.lastError(h, to: "bob")?.message.contains("no") == true, "\(m.command): as if the job did not exist")
+        }
+        #expect(h.core.phase(of: id) == .running(stage: 0))
+
+        h.receive(Message(.status, StatusBody()), from: "alice")
+        #expect(h.sent(to: "alice", .statusReply, as: StatusReplyBody.self).last?.jobs.map(\.id) == [id])
+        h.receive(Message(.status, StatusBody()), from: "root")
+        let full = try #require(h.sent(to: "root", .statusReply, as: StatusReplyBody.self).last)
+        #expect(full.jobs.map(\.id) == [id] && full.workers[0].leases == [h.leases(of: "w")[0].lease], "an admin sees leases")
+        h.receive(Message(.cancel, CancelBody(job: id)), from: "root")
+        #expect(h.core.phase(of: id) == .cancelled, "an admin may cancel anyone's job")
+    }
+
+    @Test func theOwnerCancelsItsJobAndTheJobRemembersItsOwner() {
+        var (h, id) = Self.farm()
+        #expect(h.core.jobs[id]?.owner == "KA")
+        h.receive(Message(.cancel, CancelBody(job: id)), from: "alice")
+        #expect(h.core.phase(of: id) == .cancelled && h.commands(to: "alice").last == .statusReply)
+    }
+
+    /// A routing id that speaks under another key than the one it was bound to: the message is refused and counted,
+    /// the worker that held the id is dropped and its lease goes back to the queue.
+    @Test func aStolenRoutingIDGetsNothing() {
+        var (h, _) = Self.farm()
+        let lease = h.leases(of: "w")[0]
+        h.callers["w"] = Self.bob
+        h.result(lease, from: "w")
+        #expect(Self.lastError(h, to: "w")?.code == "forbidden")
+        #expect(h.core.scheduler.lease(lease.lease) == nil, "the lease is revoked, not completed")
+        #expect(!h.core.scheduler.liveWorkers.contains("w"))
+        #expect(h.metrics.contains(.tileRequeued) && !h.metrics.contains { if case .tileDone = $0 { true } else { false } })
+    }
+
+    @Test func idlePeersAreForgottenAndTheTableIsBounded() {
+        var config = CoordinatorCore.Config(weightsSHA: "W", weightsBytes: 3)
+        (config.peerIdleSeconds, config.maxPeers) = (60, 3)
+        var h = CoreHarness(config: config)
+        h.ready("w")
+        for c in ["c1", "c2"] { h.receive(Message(.status, StatusBody()), from: c) }
+        h.receive(Message(.status, StatusBody()), from: "c3")
+        #expect(Self.lastError(h, to: "c3")?.code == "busy", "a fourth peer is refused")
+        #expect(h.core.peers.count == 3)
+        for t in stride(from: 1.0, through: 61, by: 1) {
+            h.receive(Message(.heartbeat), from: "w")
+            h.advance(to: t)
+        }
+        #expect(Set(h.core.peers.keys) == ["w"], "the clients are forgotten, the live worker is not")
+        h.receive(Message(.status, StatusBody()), from: "c3")
+        #expect(h.commands(to: "c3").last == .statusReply)
+    }
+
+    @Test func endedJobsArePrunedAfterTheRetention() {
+        var config = CoordinatorCore.Config(weightsSHA: "W", weightsBytes: 3)
+        config.retention = 100
+        var h = CoreHarness(config: config)
+        let done = h.submit(CoreHarness.smallSpec())!
+        h.ready("a")
+        h.advance(to: 0.1)
+        CoordinatorCoreTests.renderAll(&h, done)
+        let cancelled = h.submit(CoreHarness.smallSpec())!
+        h.receive(Message(.cancel, CancelBody(job: cancelled)), from: "client")
+        let running = h.submit(CoreHarness.smallSpec())!
+        let ended = h.now
+        h.advance(to: ended + 99)
+        #expect(h.pruned.isEmpty)
+        h.advance(to: ended + 101)
+        #expect(Set(h.pruned) == [done, cancelled] && h.core.jobs[running] != nil && h.core.jobs[done] == nil)
+        #expect(h.core.scheduler.status(job: done, now: h.now) == nil, "the scheduler forgot it too")
+    }
+
+    @Test func theZapHandlerGivesAnAllowedKeyAsItsUserID() throws {
+        let pair = try CurveKeyPair.generate(), stranger = try CurveKeyPair.generate()
+        let allowlist = try Allowlist([(pair.publicKey, "node7", .worker)])
+        func request(_ key: CurveKeyPair) throws -> [[UInt8]] {
+            let raw = try #require(CurveKeyPair.raw(key.publicKey))
+            return [Array("1.0".utf8), Array("7".utf8), Array("stylefarm".utf8), Array("127.0.0.1".utf8), [], Array("CURVE".utf8), raw]
+        }
+        let (ok, none) = ZapHandler.answer(try request(pair), allowlist: allowlist)
+        #expect(none == nil && String(decoding: ok[2], as: UTF8.self) == "200" && String(decoding: ok[4], as: UTF8.self) == pair.publicKey)
+        let (no, refused) = ZapHandler.answer(try request(stranger), allowlist: allowlist)
+        #expect(refused == stranger.publicKey && String(decoding: no[2], as: UTF8.self) == "400" && no[4].isEmpty)
+    }
+
+    @Test func anAllowlistNamesKeysByFileAndRefusesAKeyInTwoRoles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("allow-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let a = try CurveKeyPair.generate(), b = try CurveKeyPair.generate()
+        _ = try a.write(directory: dir.appendingPathComponent("workers"), name: "node7")
+        _ = try b.write(directory: dir.appendingPathComponent("clients"), name: "alice")
+        var list = Allowlist()
+        try list.add([dir.appendingPathComponent("workers").path], as: .worker)
+        try list.add([dir.appendingPathComponent("clients/alice.pub").path], as: .client)
+        #expect(list.caller(key: a.publicKey) == Caller(key: a.publicKey, name: "node7", role: .worker))
+        #expect(list.caller(key: b.publicKey)?.role == .client && list.caller(key: b.publicKey)?.name == "alice")
+        #expect(list.summary == "1 worker, 1 client, 0 admins")
+        #expect(throws: CurveKeyPair.KeyError.self) { try list.add([a.publicKey], as: .admin) }
+        try list.add([a.publicKey], as: .worker)
+        #expect(list.count == 2, "the same key in the same role twice is one entry")
+    }
+}
