@@ -13,20 +13,27 @@ import Synchronization
 /// | `GET /api/jobs/{id}` | one `JobView` |
 /// | `GET /api/jobs/{id}/preview.png` | the job's low-resolution canvas, as its tiles land |
 /// | `GET /metrics` | Prometheus text format |
+/// | `GET /healthz` | `ok`: for probes; the only route that needs no token and tells nothing |
 ///
-/// With a token, every request needs `Authorization: Bearer TOKEN` or `?token=TOKEN`; others get 401 and
-/// count as authentication failures. Unknown routes get 404, unknown jobs 404.
+/// With a token, every other request needs `Authorization: Bearer TOKEN` or `?token=TOKEN`; others get 401 and
+/// count as authentication failures. Unknown routes get 404, unknown jobs 404. At most `maxEventStreams` event
+/// streams are open at once; one more gets 503 (each holds a connection and encodes a snapshot a second).
 public final class DashboardServer: Sendable {
+    public static let maxEventStreamsDefault = 32
     public let monitor: FarmMonitor
     public let host: String
     public let token: String?
+    public let maxEventStreams: Int
+    let openStreams = Atomic(0)
     /// The port asked for, then the port bound; and the serving task while it runs.
     let state: Mutex<(port: Int, task: Task<Void, Error>?)>
 
-    public init(monitor: FarmMonitor, host: String = "127.0.0.1", port: Int = 8787, token: String? = nil) {
+    public init(monitor: FarmMonitor, host: String = "127.0.0.1", port: Int = 8787, token: String? = nil,
+                maxEventStreams: Int = DashboardServer.maxEventStreamsDefault) {
         self.monitor = monitor
         self.host = host
         self.token = token
+        self.maxEventStreams = maxEventStreams
         state = Mutex((port, nil))
     }
 
@@ -74,7 +81,8 @@ public final class DashboardServer: Sendable {
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         if let token { router.add(middleware: TokenMiddleware(token: token, monitor: monitor)) }
-        let monitor = self.monitor
+        let monitor = self.monitor, maxEventStreams = self.maxEventStreams
+        router.get("/healthz") { _, _ in "ok\n" }
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
@@ -93,9 +101,14 @@ public final class DashboardServer: Sendable {
             return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "no-store"],
                             body: .init(byteBuffer: ByteBuffer(bytes: png)))
         }
-        router.get("/api/events") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
-                     body: ResponseBody { writer in
+        router.get("/api/events") { [self] _, _ in
+            guard openStreams.add(1, ordering: .relaxed).newValue <= maxEventStreams else {
+                openStreams.subtract(1, ordering: .relaxed)
+                throw HTTPError(.serviceUnavailable, message: "\(maxEventStreams) event streams are open; poll /api/status instead")
+            }
+            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+                     body: ResponseBody { [self] writer in
+                         defer { openStreams.subtract(1, ordering: .relaxed) }
                          let encoder = JSONEncoder()
                          while !Task.isCancelled {
                              let data = try encoder.encode(monitor.snapshot)
@@ -127,6 +140,7 @@ struct TokenMiddleware: RouterMiddleware {
     let monitor: FarmMonitor
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.uri.path == "/healthz" { return try await next(request, context) }
         let bearer = request.headers[.authorization].map { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : "" }
         let query = request.uri.queryParameters.get("token")
         guard Self.matches(bearer, token) || Self.matches(query, token) else {

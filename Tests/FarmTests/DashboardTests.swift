@@ -1,3 +1,4 @@
+import Dashboard
 import FarmMonitor
 import Foundation
 import FoundationNetworking
@@ -103,6 +104,31 @@ extension TestFarm {
     }
 }
 
+/// The dashboard's own limits, in process: probes need no token, and event streams are capped.
+@Suite(.timeLimit(.minutes(1))) struct DashboardLimitsTests {
+    @Test func healthNeedsNoTokenAndEventStreamsAreCapped() throws {
+        let server = DashboardServer(monitor: FarmMonitor(), host: "127.0.0.1", port: 0, token: "t", maxEventStreams: 2)
+        try server.start()
+        defer { server.stop() }
+        let base = "http://127.0.0.1:\(server.port)/"
+        let (code, body) = try httpGet(base + "healthz")
+        #expect(code == 200 && String(decoding: body, as: UTF8.self) == "ok\n")
+        #expect(try httpGet(base + "api/status").0 == 401, "everything else still needs the token")
+        let streams = try (0 ..< 2).map { _ in try EventStream(base + "api/events?token=t") }
+        for s in streams { _ = try s.firstEvent() }
+        #expect(try httpGet(base + "api/events?token=t").0 == 503, "a third stream is refused")
+        #expect(try httpGet(base + "api/status?token=t").0 == 200, "polling still works")
+        streams[0].close()
+        var reopened = false
+        for _ in 0 ..< 50 where !reopened {  // the server notices the closed stream at its next write (≤ 1 s)
+            Thread.sleep(forTimeInterval: 0.1)
+            reopened = (try? firstEvent(base + "api/events?token=t")) != nil
+        }
+        #expect(reopened, "a closed stream frees its place")
+        streams[1].close()
+    }
+}
+
 /// Runs headless Chromium (as root it needs --no-sandbox) with a virtual time budget so the page's scripts run.
 func runChromium(_ path: String, _ args: [String]) throws -> String {
     let p = Process()
@@ -126,28 +152,53 @@ func runChromium(_ path: String, _ args: [String]) throws -> String {
 
 /// Reads the first Server-Sent Event's data from a URL over a raw socket (the stream never ends).
 func firstEvent(_ url: String) throws -> String {
-    let u = URL(string: url)!
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var tv = timeval(tv_sec: 10, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(u.port!).bigEndian)
-    addr.sin_addr.s_addr = inet_addr(u.host!)
-    let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    guard rc == 0 else { throw FarmTestError.failed("connect to \(url)", "") }
-    let request = "GET \(u.path) HTTP/1.1\r\nHost: \(u.host!)\r\nAccept: text/event-stream\r\n\r\n"
-    _ = request.withCString { send(fd, $0, strlen($0), 0) }
-    var received = [UInt8]()
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = recv(fd, &buffer, buffer.count, 0)
-        guard n > 0 else { throw FarmTestError.failed("no event from \(url)", String(decoding: received, as: UTF8.self)) }
-        received += buffer[0 ..< n]
-        let text = String(decoding: received, as: UTF8.self)
-        if let start = text.range(of: "data: "), let end = text.range(of: "\n\n", range: start.upperBound ..< text.endIndex) {
-            return String(text[start.upperBound ..< end.lowerBound])
+    let stream = try EventStream(url)
+    defer { stream.close() }
+    return try stream.firstEvent()
+}
+
+/// A Server-Sent Events request over a raw socket, held open until `close`.
+final class EventStream {
+    let fd: Int32
+    let url: String
+
+    init(_ url: String) throws {
+        self.url = url
+        let u = URL(string: url)!
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(u.port!).bigEndian)
+        addr.sin_addr.s_addr = inet_addr(u.host!)
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else {
+            Glibc.close(fd)
+            throw FarmTestError.failed("connect to \(url)", "")
+        }
+        let target = u.path + (u.query.map { "?" + $0 } ?? "")
+        let request = "GET \(target) HTTP/1.1\r\nHost: \(u.host!)\r\nAccept: text/event-stream\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+    }
+
+    /// The first event's data; throws with what arrived when the answer is not a stream.
+    func firstEvent() throws -> String {
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { throw FarmTestError.failed("no event from \(url)", String(decoding: received, as: UTF8.self)) }
+            received += buffer[0 ..< n]
+            let text = String(decoding: received, as: UTF8.self)
+            if text.hasPrefix("HTTP/"), text.contains("\r\n"), !text.hasPrefix("HTTP/1.1 200") {
+                throw FarmTestError.failed("no stream from \(url)", text)
+            }
+            if let start = text.range(of: "data: "), let end = text.range(of: "\n\n", range: start.upperBound ..< text.endIndex) {
+                return String(text[start.upperBound ..< end.lowerBound])
+            }
         }
     }
+
+    func close() { Glibc.close(fd) }
 }
