@@ -2,7 +2,8 @@
 # Installs StyleFarm's systemd units on this host (run as root, on every farm machine):
 #   Cluster/systemd/install.sh .build/release/stylefarm KEYS_DIR
 # KEYS_DIR holds what this host needs, from `stylefarm keygen` (see Docs/security.md):
-#   coordinator host: coordinator.key and allowed/*.pub (the workers' and clients' public keys)
+#   coordinator host: coordinator.key, and workers/*.pub, clients/*.pub, admins/*.pub (the public keys
+#                     it admits, by role)
 #   worker host:      worker.key and coordinator.pub
 # It copies the binary to /usr/local/bin, the units to /etc/systemd/system, the print presets and
 # docs to /usr/local/share, the keys to /etc/stylefarm/keys (root:stylefarm, secret keys 0640), and
@@ -31,9 +32,11 @@ for f in coordinator.key worker.key; do
     [ -e "$KEYS/$f" ] && install -m 0640 -g "$group" "$KEYS/$f" "$D/etc/stylefarm/keys/$f"
 done
 [ -e "$KEYS/coordinator.pub" ] && install -m 0644 "$KEYS/coordinator.pub" "$D/etc/stylefarm/keys/coordinator.pub"
-if [ -d "$KEYS/allowed" ]; then
-    install -d -m 0750 -g "$group" "$D/etc/stylefarm/keys/allowed"
-    for f in "$KEYS"/allowed/*.pub; do install -m 0644 "$f" "$D/etc/stylefarm/keys/allowed/"; done
+if [ -e "$KEYS/coordinator.key" ]; then
+    for role in workers clients admins; do  # each may be empty; the coordinator needs at least one key
+        install -d -m 0750 -g "$group" "$D/etc/stylefarm/keys/$role"
+        for f in "$KEYS/$role"/*.pub; do [ -e "$f" ] && install -m 0644 "$f" "$D/etc/stylefarm/keys/$role/"; done
+    done
 fi
 echo "installed StyleFarm under ${D:-/}; keys: $(ls "$D/etc/stylefarm/keys" | tr '\n' ' ')"
 

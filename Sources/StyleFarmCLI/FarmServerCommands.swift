@@ -199,6 +199,10 @@ struct DashboardOptions: ParsableArguments {
     func start(_ monitor: FarmMonitor) throws -> DashboardServer? {
         guard let (host, port) = try address() else { return nil }
         let token = try token()
+        if token == nil, !["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) {
+            printError("WARNING: the dashboard on \(host):\(port) has no token: anyone who reaches it sees every job and preview. "
+                + "Set --dashboard-token-file or $STYLEFARM_DASHBOARD_TOKEN.")
+        }
         let server = DashboardServer(monitor: monitor, host: host, port: port, token: token)
         try server.start()
         printError("dashboard: http://\(host):\(server.port)/" + (token == nil ? "" : "?token=…"))

@@ -59,9 +59,17 @@ for name, d in deployments.items():
         for flag in ("curve-secret", "server-key"):
             if flag in args:
                 need(args[flag] in files, f"{name}: --{flag} {args[flag]} is not a mounted key file")
-        if "allow" in args:
-            need(any(f.startswith(args["allow"].rstrip("/") + "/") and f.endswith(".pub") for f in files),
-                 f"{name}: --allow {args['allow']} holds no mounted .pub")
+        for flag in ("allow-workers", "allow-clients", "allow-admins"):
+            if flag in args:
+                need(any(f.startswith(args[flag].rstrip("/") + "/") and f.endswith(".pub") for f in files),
+                     f"{name}: --{flag} {args[flag]} holds no mounted .pub")
+        if args.get("dashboard", "").startswith("0.0.0.0"):
+            need(args.get("dashboard-token-file") in files, f"{name}: a dashboard on 0.0.0.0 needs --dashboard-token-file from a mounted Secret")
+        for probe in ("readinessProbe", "livenessProbe"):
+            if probe in c and "httpGet" in c[probe]:
+                need(c[probe]["httpGet"]["path"] == "/healthz", f"{name}: {probe} must use /healthz (the only route without a token)")
+        need(pod.get("automountServiceAccountToken") is False, f"{name}: mounts a service-account token it never uses")
+        need(pod.get("securityContext", {}).get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{name}: no seccomp profile")
         ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
         for probe in ("readinessProbe", "livenessProbe"):
             if probe in c and "httpGet" in c[probe]:

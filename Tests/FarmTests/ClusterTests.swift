@@ -150,9 +150,9 @@ import Testing
         for name in ["coordinator", "worker", "client"] {
             try #require(try runCommand([Self.binary, "keygen", name, "--dir", keys.path]).status == 0)
         }
-        try FileManager.default.createDirectory(at: keys.appendingPathComponent("allowed"), withIntermediateDirectories: true)
-        for name in ["worker", "client"] {
-            try FileManager.default.copyItem(at: keys.appendingPathComponent("\(name).pub"), to: keys.appendingPathComponent("allowed/\(name).pub"))
+        for (name, role) in [("worker", "workers"), ("client", "clients")] {
+            try FileManager.default.createDirectory(at: keys.appendingPathComponent(role), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: keys.appendingPathComponent("\(name).pub"), to: keys.appendingPathComponent("\(role)/\(name).pub"))
         }
         let root = dir.appendingPathComponent("root")
         let install = try runCommand(["bash", units.appendingPathComponent("install.sh").path, Self.binary, keys.path],
@@ -238,11 +238,12 @@ import Testing
         let validate = try runCommand([bin + "/kubernetes-validate", "--strict"] + files, timeout: 60)
         #expect(validate.status == 0, "kubernetes-validate: \(validate.output)")
         for resource in ["persistentvolumeclaim/stylefarm-state", "deployment/stylefarm-coordinator", "service/stylefarm-coordinator",
-                         "deployment/stylefarm-worker", "secret/stylefarm-coordinator-keys", "secret/stylefarm-worker-keys"] {
+                         "deployment/stylefarm-worker", "secret/stylefarm-coordinator-keys", "secret/stylefarm-worker-keys",
+                         "secret/stylefarm-dashboard"] {
             #expect(validate.output.contains("passed for resource \(resource)"), "\(resource) was not validated")
         }
         let check = try runCommand([bin + "/python", Self.repo.appendingPathComponent("Tests/Cluster/check-manifests.py").path] + files)
-        #expect(check.status == 0 && check.output.contains("6 resources: 0 problems"), "\(check.output)")
+        #expect(check.status == 0 && check.output.contains("7 resources: 0 problems"), "\(check.output)")
 
         // The cross-check is not vacuous: a worker pointed at a Service that does not exist is caught.
         let broken = dir.appendingPathComponent("worker-broken.yaml")

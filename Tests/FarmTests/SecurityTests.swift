@@ -1,4 +1,5 @@
 import FarmClient
+import FarmProtocol
 import FarmTransport
 import Foundation
 import Testing
@@ -34,21 +35,42 @@ import Testing
         } catch { return false }
     }
 
+    /// `error` answers come back as `ClientError.refused`: its text, or nil when the request went through.
+    func refusal(_ body: () throws -> Void) -> String? {
+        do {
+            try body()
+            return nil
+        } catch let FarmClient.ClientError.refused(why) {
+            return why
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// One CURVE farm: keys by role from `stylefarm keygen` (a directory of workers, a client file and a client key
+    /// inline, an admin), a job rendered byte-identical to the plaintext farm's while strangers are refused and
+    /// counted, and every role kept to its own commands and jobs (Docs/security.md, "Threat model").
     @Test func curveFarmRendersForAllowedKeysAndRefusesEveryoneElse() throws {
         let reference = try SmallJob.reference.get()
         let farm = try TestFarm()
         let keys = farm.dir.appendingPathComponent("keys")
-        let server = try keygen("coordinator", keys), worker = try keygen("worker", keys)
+        let server = try keygen("coordinator", keys), worker = try keygen("worker", keys.appendingPathComponent("workers"))
         let client = try keygen("client", keys), stranger = try keygen("stranger", keys)
+        let other = try keygen("other", keys), admin = try keygen("admin", keys)
         try farm.startCoordinator(extra: ["--dashboard", "127.0.0.1:0"],
                                   security: ["--curve-secret", keys.appendingPathComponent("coordinator.key").path,
-                                             "--allow", keys.appendingPathComponent("worker.pub").path, "--allow=\(client.publicKey)"])
+                                             "--allow-workers", keys.appendingPathComponent("workers").path,
+                                             "--allow-clients", keys.appendingPathComponent("client.pub").path, "--allow-clients=\(other.publicKey)",
+                                             "--allow-admins", keys.appendingPathComponent("admin.pub").path])
         let base = try farm.dashboardURL()
-        #expect(farm.coordinator!.output.contains("CURVE, 2 allowed client keys"))
+        #expect(farm.coordinator!.output.contains("CURVE, allowed keys: 1 worker, 2 clients, 1 admin"))
         try farm.startWorker(security: ["--server-key", keys.appendingPathComponent("coordinator.pub").path,
-                                        "--curve-secret", keys.appendingPathComponent("worker.key").path])
+                                        "--curve-secret", keys.appendingPathComponent("workers/worker.key").path])
         farm.clientSecurity = ClientSecurity(serverKey: server.publicKey, keys: client)
         let job = try SmallJob.submit(farm.client)
+        func as_(_ keys: CurveKeyPair) -> FarmClient {
+            FarmClient(endpoint: farm.endpoint, security: ClientSecurity(serverKey: server.publicKey, keys: keys), timeout: 5, retries: 1)
+        }
 
         // Each kind of stranger is refused and counted, while the job runs.
         var failures = try authFailures(base)
@@ -61,12 +83,41 @@ import Testing
             #expect(now > failures, "\(what) is counted")
             failures = now
         }
+        // A worker key cannot act as a client: submit, list, cancel, fetch.
+        let w = as_(worker)
+        for (what, request) in [("submit", { _ = try SmallJob.submit(w) }), ("status", { _ = try w.status() }),
+                                ("cancel", { _ = try w.cancel(job: job) }), ("fetch", { _ = try w.output(job: job) })] as [(String, () throws -> Void)] {
+            #expect(refusal(request)?.contains("a worker key may not send") == true, "a worker key may not \(what)")
+        }
+        // Another client sees none of this job and cannot touch it, nor register as a worker.
+        let o = as_(other)
+        #expect(try o.status().jobs.isEmpty && (try o.status().workers.allSatisfy { $0.leases.isEmpty }))
+        #expect(refusal { _ = try o.status(job: job) }?.contains("no job") == true)
+        #expect(refusal { _ = try o.cancel(job: job) }?.contains("no running job") == true)
+        #expect(refusal { _ = try o.request(Message(.ready, ReadyBody(name: "fake", threads: 64, versions: FarmProtocol.versions, busy: []))) }?
+            .contains("a client key may not send ready") == true)
+        // An admin sees the job and the worker's lease; a routing id taken from that view gets nothing.
+        let view = try as_(admin).status()
+        #expect(view.jobs.map(\.id) == [job])
+        if let victim = view.workers.first {
+            let thief = try ZMQSocket(.dealer)
+            try ClientSecurity(serverKey: server.publicKey, keys: other).apply(to: thief)
+            try thief.setRoutingID(Array(victim.id.utf8))
+            try thief.connect(farm.endpoint)
+            for lease in victim.leases {
+                _ = try thief.send(Message(.result, ResultBody(lease: lease, seconds: 1, loss: 0), payload: [[UInt8](repeating: 0, count: 12)]).frames)
+            }
+            _ = try thief.send(Message(.status, StatusBody()).frames)
+            #expect(try thief.receive(timeout: 2) == nil, "a connection with another peer's routing id gets nothing")
+            thief.close()
+        }
         // A raw TCP client spewing garbage does not stop the worker.
         let garbage = try RawTCP(port: farm.port)
         for i in 0 ..< 50 { garbage.send((0 ..< 512).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }) }
-        #expect(try farm.finish(job) == reference, "CURVE changes nothing in the output")
+        #expect(try farm.finish(job) == reference, "CURVE, roles and a thief change nothing in the output")
         garbage.close()
-        _ = worker
+        #expect(refusal { _ = try o.output(job: job) }?.contains("has no output") == true, "another client cannot fetch it")
+        #expect(try as_(admin).output(job: job) == reference, "an admin can")
     }
 
     /// Z85's alphabet holds '/' and '.', so a 40-character path looks like a key: the file must win
