@@ -32,7 +32,7 @@ extension CoordinatorCore {
             return [.count(.messageDropped), .log(.warning, "bad \(m.command): \(e)", ["peer": "\(peer)"])]
                 + send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)), now: now)
         } catch {
-            return [.log(.error, "\(m.command) failed: \(error)", ["peer": "\(peer)"])]
+            return [.count(.messageDropped), .log(.error, "\(m.command) failed: \(error)", ["peer": "\(peer)"])]
                 + send(peer, Message(.error, ErrorBody(code: "state", message: "\(error)")), now: now)
         }
     }
@@ -77,7 +77,8 @@ extension CoordinatorCore {
         case .ready: return try ready(m, from: peer, now: t)
         case .heartbeat:
             guard scheduler.heard(from: peer, now: t) else {
-                return send(peer, Message(.error, ErrorBody(code: "unknown-worker", message: "say ready first")), now: t)
+                return [.count(.messageDropped)]
+                    + send(peer, Message(.error, ErrorBody(code: "unknown-worker", message: "say ready first")), now: t)
             }
             return []
         case .goodbye: return schedule(scheduler.remove(worker: peer, reason: "said goodbye", now: t), now: t)
@@ -128,19 +129,40 @@ extension CoordinatorCore {
     mutating func fetch(_ m: Message, from peer: String, now t: Double) throws -> [Action] {
         _ = scheduler.heard(from: peer, now: t)
         let body = try m.decode(FetchBody.self)
+        if let refusal = fetchLimit(peer, weights: body.kind == "weights", now: t) {
+            return [.count(.messageDropped), .log(.warning, "fetch refused: \(refusal)", ["peer": "\(peer)"])]
+                + send(peer, Message(.reject, RejectBody(lease: nil, reason: refusal)), now: t)
+        }
         if (body.kind == "weights" && body.sha256 == config.weightsSHA) || (body.kind == "targets" && blobs.contains(body.sha256)) {
             lastSent[peer] = t
             return [.sendBlob(peer: peer, body)]
         }
-        return send(peer, Message(.reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")), now: t)
+        return [.count(.messageDropped)]
+            + send(peer, Message(.reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")), now: t)
+    }
+
+    /// Why this fetch is over the peer's limits (`Config.weightsRefetchSeconds`, `fetchesPerMinute`), or nil; counts it.
+    mutating func fetchLimit(_ peer: String, weights: Bool, now t: Double) -> String? {
+        guard var entry = peers[peer] else { return nil }
+        defer { peers[peer] = entry }
+        if t - entry.fetchWindow >= 60 { (entry.fetchWindow, entry.fetches) = (t, 0) }
+        entry.fetches += 1
+        guard entry.fetches <= config.fetchesPerMinute else { return "more than \(config.fetchesPerMinute) fetches in a minute" }
+        if weights {
+            if let last = entry.lastWeightsFetch, t - last < config.weightsRefetchSeconds {
+                return "the weights were sent \(Int(t - last)) s ago; at most once in \(Int(config.weightsRefetchSeconds)) s"
+            }
+            entry.lastWeightsFetch = t
+        }
+        return nil
     }
 
     mutating func progress(_ m: Message, from peer: String, now t: Double) throws -> [Action] {
-        guard scheduler.heard(from: peer, now: t) else { return [] }
+        guard scheduler.heard(from: peer, now: t) else { return [.count(.messageDropped)] }  // unanswered, as progress is
         let body = try m.decode(ProgressBody.self)
         switch scheduler.progress(lease: body.lease, worker: peer, now: t) {
         case let .rejected(why):
-            return send(peer, Message(.reject, RejectBody(lease: body.lease, reason: why)), now: t)
+            return [.count(.messageDropped)] + send(peer, Message(.reject, RejectBody(lease: body.lease, reason: why)), now: t)
         case let .accepted(tile):
             jobs[tile.job]?.progress[body.lease] = body
             return []
@@ -155,7 +177,7 @@ extension CoordinatorCore {
         guard let lease = scheduler.lease(body.lease), lease.worker == peer, let job = jobs[lease.tile.job],
               job.phase == .running(stage: lease.tile.stage) else {
             _ = scheduler.complete(lease: body.lease, worker: peer, seconds: 0, now: t)  // frees an unknown lease's credit
-            return [.log(.info, "result rejected: lease \(body.lease) is not live (lapsed, revoked or from before a restart)",
+            return [.count(.messageDropped), .log(.info, "result rejected: lease \(body.lease) is not live (lapsed, revoked or from before a restart)",
                          ["worker": "\(peer)"])]
                 + send(peer, Message(.reject, RejectBody(lease: body.lease, reason: "lease \(body.lease) is not live")), now: t)
         }

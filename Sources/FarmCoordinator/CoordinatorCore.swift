@@ -38,6 +38,11 @@ public struct CoordinatorCore: Sendable {
         public var peerIdleSeconds = 600.0
         /// The most peers remembered at once; a new one past it is answered `busy` and not remembered.
         public var maxPeers = 10_000
+        /// Per peer: the weights (tens of MB, queued whole in the peer's send queue) at most once in this many
+        /// seconds, and at most `fetchesPerMinute` fetches of anything. A worker fetches the weights once and each
+        /// job's targets once; a peer that asks again and again without reading would fill the coordinator's memory.
+        public var weightsRefetchSeconds = 30.0
+        public var fetchesPerMinute = 120
         /// How long an ended job (done, failed, cancelled) is kept, with its files, after it ended; nil keeps every
         /// job. Seven days: long enough to fetch an output after a weekend.
         public var retention: Double? = 7 * 86_400
@@ -89,6 +94,11 @@ public struct CoordinatorCore: Sendable {
     public struct PeerEntry: Sendable {
         public var caller: Caller
         public var lastHeard: Double
+        /// Its fetches: the last of the weights, and how many in the minute that began at `fetchWindow`.
+        var lastWeightsFetch: Double?
+        var fetchWindow = -Double.infinity
+        var fetches = 0
+        public init(caller: Caller, lastHeard: Double) { (self.caller, self.lastHeard) = (caller, lastHeard) }
     }
 
     /// What the shell learned off the loop and reports back.
@@ -226,7 +236,7 @@ public struct CoordinatorCore: Sendable {
             return schedule(scheduler.remove(worker: peer, reason: "unreachable", now: now), now: now)
         case let .admitted(info, replyTo, now): return admitted(info, replyTo: replyTo, now: now)
         case let .admissionFailed(peer, reason):
-            return [.log(.warning, "submit refused: \(reason)", ["peer": "\(peer)"]),
+            return [.count(.messageDropped), .log(.warning, "submit refused: \(reason)", ["peer": "\(peer)"]),
                     .send(peer: peer, Message(.error, ErrorBody(code: "malformed", message: reason)))]
         case let .prepared(job, stage, targets, reference, done, now):
             return prepared(job, stage: stage, blobs: Prepared(targets: targets, reference: reference), done: done, now: now)

@@ -112,6 +112,32 @@ import Testing
         #expect(h.commands(to: "c3").last == .statusReply)
     }
 
+    /// The weights are tens of MB queued whole for the peer: a peer asking again and again without reading is refused.
+    @Test func fetchesAreLimitedPerPeer() {
+        var (h, _) = Self.farm()
+        func wait(until t: Double) {  // the worker keeps beating meanwhile
+            while h.now < t {
+                h.receive(Message(.heartbeat), from: "w")
+                h.advance(to: min(t, h.now + 1))
+            }
+        }
+        h.receive(Message(.fetch, FetchBody(kind: "weights", sha256: "W")), from: "w")
+        wait(until: 10)
+        h.receive(Message(.fetch, FetchBody(kind: "weights", sha256: "W")), from: "w")
+        #expect(h.commands(to: "w").filter { $0 == .blob }.count == 1)
+        #expect(h.sent(to: "w", .reject, as: RejectBody.self).last?.reason.contains("at most once in 30 s") == true)
+        wait(until: 61)  // a new minute
+        h.clearOutbox()
+        for _ in 0 ..< 125 { h.receive(Message(.fetch, FetchBody(kind: "targets", sha256: "T-nothing")), from: "w") }
+        let refusals = h.sent(to: "w", .reject, as: RejectBody.self).map(\.reason)
+        #expect(refusals.filter { $0.contains("fetches in a minute") }.count == 5, "the 121st to 125th")
+        h.receive(Message(.fetch, FetchBody(kind: "weights", sha256: "W")), from: "w")
+        #expect(!h.commands(to: "w").contains(.blob), "over the minute's count, even the weights wait")
+        wait(until: 122)
+        h.receive(Message(.fetch, FetchBody(kind: "weights", sha256: "W")), from: "w")
+        #expect(h.commands(to: "w").last == .blob, "a new minute, and 30 s since the last weights")
+    }
+
     @Test func endedJobsArePrunedAfterTheRetention() {
         var config = CoordinatorCore.Config(weightsSHA: "W", weightsBytes: 3)
         config.retention = 100
