@@ -120,6 +120,8 @@ extension Coordinator {
                 let sha = ContentHash.sha256(p.targets)
                 targets[sha] = p.targets
                 feed(.prepared(job: id, stage: stage, targets: sha, reference: p.prep.reference.map(register), done: p.done, now: now))
+            case let .failure(e) where StorageFull.matches(e):
+                deferForSpace(.prepare(job: id, stage: stage), e)
             case let .failure(e):
                 feed(.workFailed(job: id, reason: "\(e)", now: now))
             }
@@ -155,6 +157,36 @@ extension Coordinator {
     /// Queues a tile for the journal; tiles that arrive while a batch is being written go together in the next.
     func storeTile(_ id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) {
         pendingTiles.append(Journal.FinishedTile(job: id, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds))
+        if !storingTiles && !storageFull { storePendingTiles() }
+    }
+
+    /// Work that failed because the disk is full is kept, the core stops leasing (`storageFull`), and the write is
+    /// tried again every `storageRetrySeconds`; nothing is lost and no job fails for it.
+    func deferForSpace(_ work: Deferred?, _ error: Error) {
+        if let work { deferred.append(work) }
+        if !storageFull { logger.error("disk full under \(config.stateDirectory.path): \(error)") }
+        storageFull = true
+        feed(.storageFull(reason: "\(error)", now: now))
+    }
+
+    /// A write succeeded: if the disk was full, it is not any more.
+    func storageWritable() {
+        if core.storagePaused { feed(.storageRecovered(now: now)) }
+    }
+
+    func retryStorage() {
+        guard storageFull, now - lastStorageRetry >= Self.storageRetrySeconds else { return }
+        lastStorageRetry = now
+        storageFull = false
+        let work = deferred
+        deferred = []
+        for w in work {
+            switch w {
+            case let .prepare(job, stage): prepare(job, stage: stage)
+            case let .blend(job, stage): blend(job, stage: stage)
+            case let .write(job): write(job)
+            }
+        }
         if !storingTiles { storePendingTiles() }
     }
 
@@ -176,6 +208,11 @@ extension Coordinator {
             }
         }, then: { [self] r in
             storingTiles = false
+            if case let .failure(e) = r, StorageFull.matches(e) {
+                pendingTiles = batch + pendingTiles
+                return deferForSpace(nil, e)
+            }
+            if case .success = r { storageWritable() }
             for (i, t) in batch.enumerated() {
                 switch r {
                 case let .success(previewPieces):
@@ -208,7 +245,10 @@ extension Coordinator {
                     a.install(prep)
                     next = .init(targets: sha, reference: prep.reference.map(register))
                 }
+                storageWritable()
                 feed(.blended(job: id, stage: stage, next: next, now: now))
+            case let .failure(e) where StorageFull.matches(e):
+                deferForSpace(.blend(job: id, stage: stage), e)
             case let .failure(e):
                 feed(.workFailed(job: id, reason: "finishing stage \(stage): \(e)", now: now))
             }
@@ -224,7 +264,10 @@ extension Coordinator {
             switch r {
             case .success:
                 logger.info("output written: \(journal.outputURL(job: id, format: spec.format).path)", metadata: ["job": "\(id)"])
+                storageWritable()
                 feed(.written(job: id, now: now))
+            case let .failure(e) where StorageFull.matches(e):
+                deferForSpace(.write(job: id), e)
             case let .failure(e):
                 feed(.workFailed(job: id, reason: "writing the output: \(e)", now: now))
             }

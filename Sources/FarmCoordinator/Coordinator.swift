@@ -58,6 +58,13 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
     /// Accepted tiles waiting for the journal, and whether a batch of them is being written (`storePendingTiles`).
     var pendingTiles: [Journal.FinishedTile] = []
     var storingTiles = false
+    /// The disk is full: the stages to blend and outputs to write that failed for it, retried with the tiles in
+    /// `pendingTiles` every `storageRetrySeconds` until a write succeeds.
+    enum Deferred { case prepare(job: String, stage: Int), blend(job: String, stage: Int), write(job: String) }
+    var deferred: [Deferred] = []
+    var storageFull = false
+    var lastStorageRetry = -Double.infinity
+    static let storageRetrySeconds = 2.0
     /// Preparing and blending stages, writing outputs (long).
     let work = DispatchQueue(label: "stylefarm.coordinator.work")
     /// Cutting tiles' crops for assignments.
@@ -125,6 +132,7 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
                 logger.error("receive failed: \(error)")
             }
             drainMailbox()
+            retryStorage()
             feed(.tick(now: now))
         }
         for worker in core.scheduler.liveWorkers { send(worker, Message(.error, ErrorBody(code: "shutdown", message: "coordinator stopping"))) }

@@ -122,6 +122,10 @@ public struct CoordinatorCore: Sendable {
         case written(job: String, now: Double)
         /// Work for a job failed (decoding, preparing, storing, blending, writing).
         case workFailed(job: String, reason: String, now: Double)
+        /// The state directory's disk is full: what could not be written waits in the shell, which retries it.
+        case storageFull(reason: String, now: Double)
+        /// A retry wrote what waited: space is back.
+        case storageRecovered(now: Double)
     }
 
     /// A prepared stage's blobs.
@@ -207,6 +211,9 @@ public struct CoordinatorCore: Sendable {
     var lastPlacement = -Double.infinity
     /// Something happened that may let a tile be placed (credit freed, a worker or a stage added).
     var placementDue = true
+    /// The disk is full (`storageFull`): no tile is leased until space is back, so what waits to be written (the
+    /// results of the leases already out) stays bounded; every other transition goes on.
+    public internal(set) var storagePaused = false
 
     /// `epoch` makes lease tokens unique across restarts (the shell passes a random one).
     public init(config: Config, epoch: String) {
@@ -249,6 +256,14 @@ public struct CoordinatorCore: Sendable {
             scheduler.finish(job: id, now: now)
             return [.log(.info, "done", ["job": "\(id)"]), .forget(job: id, blobs: jobBlobs(id))]
         case let .workFailed(id, reason, now): return fail(id, reason: reason, now: now)
+        case let .storageFull(reason, _):
+            guard !storagePaused else { return [] }
+            storagePaused = true
+            return [.log(.error, "storage full, no new tiles leased until space is back: \(reason)", [:])]
+        case .storageRecovered:
+            guard storagePaused else { return [] }
+            storagePaused = false
+            return [.log(.notice, "storage writable again; leasing resumes", [:])]
         }
     }
 
@@ -263,7 +278,7 @@ public struct CoordinatorCore: Sendable {
             forgetIdlePeers(now: now)
             actions = schedule(scheduler.tick(now: now), now: now) + pruneEndedJobs(now: now)
         }
-        if housekeeping || (placementDue && now - lastPlacement >= config.placementInterval) {
+        if !storagePaused, housekeeping || (placementDue && now - lastPlacement >= config.placementInterval) {
             (placementDue, lastPlacement) = (false, now)
             actions += schedule(scheduler.assignments(now: now), now: now)
         }

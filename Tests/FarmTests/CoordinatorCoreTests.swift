@@ -275,4 +275,23 @@ import Testing
         h.receive(Message(.cancel, CancelBody(job: id)), from: "client")
         #expect(h.sent(to: "client", .error, as: ErrorBody.self).last?.message.contains("no running job") == true)
     }
+
+    /// A full disk pauses leasing (what is out finishes and waits in the shell); space back resumes it.
+    @Test func aFullDiskPausesLeasingUntilSpaceIsBack() {
+        var (h, id) = Self.running(workers: ["a", "b"])
+        let out = { (h: CoreHarness) in h.leases(of: "a").count + h.leases(of: "b").count }
+        #expect(out(h) == 1, "the coarse tile")
+        h.handle(.storageFull(reason: "No space left on device", now: h.now))
+        #expect(h.core.storagePaused && h.logs.last?.contains("storage full") == true)
+        h.result(h.leases(of: "a").first ?? h.leases(of: "b")[0], from: h.leases(of: "a").isEmpty ? "b" : "a")
+        h.settle()
+        for t in stride(from: 1.0, through: 5, by: 1) {
+            for w in ["a", "b"] { h.receive(Message(.heartbeat), from: w) }
+            h.advance(to: t)
+        }
+        #expect(h.core.phase(of: id) == .running(stage: 1) && out(h) == 1, "stage 1 is ready, but nothing more is leased")
+        h.handle(.storageRecovered(now: h.now))
+        h.advance(to: h.now + 0.2)
+        #expect(!h.core.storagePaused && out(h) == 3, "leasing resumes: both workers get a tile of stage 1")
+    }
 }
