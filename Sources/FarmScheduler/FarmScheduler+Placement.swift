@@ -37,9 +37,10 @@ extension FarmScheduler {
     /// Workers with free credit, fastest first (unknown speeds last), then by id. Only the free ones are
     /// sorted: the coordinator calls `assignments` after every batch of messages.
     func freeWorkersBySpeed() -> [String] {
-        workers.values.filter { $0.leases.count + $0.busy < config.credit }.sorted { a, b in
-            a.speed == b.speed ? a.id < b.id : (a.speed ?? -1) > (b.speed ?? -1)
-        }.map(\.id)
+        workers.values.filter { $0.leases.count + $0.busy < config.credit }
+            .map { (id: $0.id, speed: $0.speed(cap: fastestMeasured) ?? -1) }
+            .sorted { a, b in a.speed == b.speed ? a.id < b.id : a.speed > b.speed }
+            .map(\.id)
     }
 
     /// Whether `worker` may take tile `t` of `job` at all: not failed there, and within its memory limit.
@@ -73,7 +74,7 @@ extension FarmScheduler {
     func tailAssignment(job: JobRecord, now: Double) -> [String: Int]? {
         guard job.pending.count <= workers.count - job.blocklist.count(where: { workers[$0] != nil }) else { return nil }
         let candidates = workers.values.filter { !job.blocklist.contains($0.id) }.sorted { $0.id < $1.id }
-        let speeds = candidates.compactMap(\.speed)
+        let speeds = candidates.compactMap { $0.speed(cap: fastestMeasured) }
         guard candidates.count > 1, speeds.count == candidates.count else { return nil }
         var available = candidates.map { w in
             w.leases.count + w.busy < config.credit ? now
@@ -99,7 +100,7 @@ extension FarmScheduler {
     /// as long again as it has run so far.
     func expectedFinish(_ lease: Lease, now: Double) -> Double {
         let work = jobs[lease.tile.job]?.work[lease.tile.stage][lease.tile.tile] ?? 0
-        guard let speed = workers[lease.worker]?.speed else { return now + (now - lease.started) }
+        guard let speed = workers[lease.worker]?.speed(cap: fastestMeasured) else { return now + (now - lease.started) }
         let end = lease.started + work / speed
         return end > now ? end : now + (now - lease.started)
     }
@@ -124,7 +125,7 @@ extension FarmScheduler {
             guard let i = candidates[jid]!.firstIndex(where: { $0.lease.worker != worker && eligible(w, tile: $0.tile, of: job) })
             else { continue }
             let c = candidates[jid]![i]
-            let copyFinish = now + (w.speed.map { job.work[job.stage][c.tile] / $0 } ?? 0)
+            let copyFinish = now + (w.speed(cap: fastestMeasured).map { job.work[job.stage][c.tile] / $0 } ?? 0)
             guard copyFinish < c.finish else { continue }
             candidates[jid]!.remove(at: i)
             return (jid, c.tile)

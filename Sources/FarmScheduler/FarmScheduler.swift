@@ -14,7 +14,8 @@ import FarmProtocol
 /// - A job whose tiles wait with no usable worker waits and says why; nothing blocks.
 /// - A worker never gets a tile whose planned peak memory exceeds the limit it reported (`--max-memory`).
 /// - Faster workers are served first, and when a stage's last tiles are fewer than the workers, a tile goes to
-///   the worker expected to finish it first (speed: measured from results, else reported in `ready`), so a slow
+///   the worker expected to finish it first (speed: measured from results; before a worker's first result, what
+///   it reported in `ready`, capped at the fastest measured speed), so a slow
 ///   worker is left idle rather than handed a tile that would hold the stage up.
 /// - Straggler copies: a worker with nothing to do, while a stage has no pending tiles but tiles still running,
 ///   gets a copy of the running tile expected to finish last (at most two leases per tile). The first valid
@@ -98,7 +99,11 @@ public struct FarmScheduler: Sendable {
         var measuredSpeed: Double?
         /// When its last result arrived.
         var lastResult: Double?
-        var speed: Double? { measuredSpeed ?? reportedSpeed }
+        /// What placement uses: the measured speed; before the first result, the reported one, never above `cap` (the
+        /// fastest speed measured on the farm), so a worker's claim cannot outrank what others have shown.
+        func speed(cap: Double?) -> Double? {
+            measuredSpeed ?? reportedSpeed.map { reported in cap.map { min(reported, $0) } ?? reported }
+        }
     }
 
     struct JobRecord: Sendable {
@@ -134,6 +139,8 @@ public struct FarmScheduler: Sendable {
     /// The live leases of each tile (two while a straggler copy runs).
     var tileLeases: [TileID: Set<String>] = [:]
     var nextSeq = 0
+    /// The fastest measured speed among the live workers (refreshed by `tick`, raised by results): the cap on reported ones.
+    var fastestMeasured: Double?
 
     public init(config: Config = Config(), epoch: String) {
         self.config = config
@@ -259,7 +266,9 @@ public struct FarmScheduler: Sendable {
         if work > 0, let w = workers[worker] {
             // Exponentially weighted, so a worker that slows down (or speeds up) is seen within a few tiles.
             let sample = work / measured
-            workers[worker]!.measuredSpeed = w.measuredSpeed.map { 0.5 * $0 + 0.5 * sample } ?? sample
+            let speed = w.measuredSpeed.map { 0.5 * $0 + 0.5 * sample } ?? sample
+            workers[worker]!.measuredSpeed = speed
+            fastestMeasured = max(fastestMeasured ?? 0, speed)
         }
         job.done.insert(lease.tile.tile)
         jobs[job.id] = job
@@ -296,6 +305,7 @@ public struct FarmScheduler: Sendable {
             events += requeue(lease, reason: "lease lapsed after \(Int(config.leaseSeconds)) s without progress", now: now)
         }
         updateWaitingDetails()
+        fastestMeasured = workers.values.compactMap(\.measuredSpeed).max()
         return events
     }
 

@@ -81,6 +81,20 @@ import Testing
         #expect(s.workerStatuses(now: 10).first?.speed == 10)
     }
 
+    /// A worker that claims a huge speed in `ready` cannot outrank one measured on the farm: until its own first
+    /// result, its claim is capped at the fastest measured speed, and ties go by id.
+    @Test func aReportedSpeedIsCappedByTheFastestMeasuredOne() {
+        var s = scheduler(copies: false)
+        s.addJob(id: "j", name: "j", priority: 50, work: [[100, 100, 100, 100]])
+        _ = s.startStage(job: "j", stage: 0, now: 0)
+        s.workerReady(id: "a", name: "a", threads: 1, busy: 0, now: 0)
+        let first = assigned(s.assignments(now: 0))
+        _ = s.complete(lease: first[0].lease, worker: "a", seconds: 10, now: 10)  // a: 10 px·it/s, measured
+        s.workerReady(id: "z-liar", name: "liar", threads: 1, busy: 0, speed: 1e300, now: 10)
+        #expect(s.workerStatuses(now: 10).first { $0.id == "z-liar" }?.speed == 10, "the claim is capped at 10")
+        #expect(assigned(s.assignments(now: 10)).map(\.worker) == ["a", "z-liar"], "the measured worker first (a tie, by id)")
+    }
+
     @Test func anIdleWorkerGetsACopyOfTheLastRunningTileAndTheFirstResultWins() {
         var s = scheduler()
         s.addJob(id: "j", name: "j", priority: 50, work: [[1, 1]])
