@@ -74,7 +74,7 @@ extension CoordinatorCore {
     /// The command table.
     mutating func dispatch(_ m: Message, from peer: String, caller: Caller, now t: Double) throws -> [Action] {
         switch m.command {
-        case .ready: return try ready(m, from: peer, now: t)
+        case .ready: return try ready(m, from: peer, caller: caller, now: t)
         case .heartbeat:
             guard scheduler.heard(from: peer, now: t) else {
                 return [.count(.messageDropped)]
@@ -113,10 +113,10 @@ extension CoordinatorCore {
         }
     }
 
-    mutating func ready(_ m: Message, from peer: String, now t: Double) throws -> [Action] {
+    mutating func ready(_ m: Message, from peer: String, caller: Caller, now t: Double) throws -> [Action] {
         let body = try m.decode(ReadyBody.self)
         guard body.versions.contains(FarmProtocol.version) else { throw ProtocolError.unsupportedVersion(body.versions.max() ?? 0) }
-        scheduler.workerReady(id: peer, name: body.name, threads: body.threads, busy: body.busy.count,
+        scheduler.workerReady(id: peer, identity: caller.key + "/" + body.name, name: body.name, threads: body.threads, busy: body.busy.count,
                               memoryLimit: body.memoryLimit, speed: body.speed, now: t)
         let about = "\(body.name), \(body.threads) threads" + (body.memoryLimit.map { ", \($0 >> 20) MiB" } ?? "")
             + (body.speed.map { ", \(Int($0)) px·it/s" } ?? "")

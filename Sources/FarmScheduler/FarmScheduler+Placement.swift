@@ -23,7 +23,7 @@ extension FarmScheduler {
                 counter += 1
                 let token = "\(epoch)-\(counter)"
                 let id = TileID(job: jid, stage: jobs[jid]!.stage, tile: tile)
-                leases[token] = Lease(token: token, tile: id, worker: wid, expires: now + config.leaseSeconds, started: now, copy: copy)
+                leases[token] = Lease(token: token, tile: id, worker: wid, identity: workers[wid]?.identity ?? wid, expires: now + config.leaseSeconds, started: now, copy: copy)
                 tileLeases[id, default: []].insert(token)
                 workers[wid]!.leases.insert(token)
                 jobs[jid]!.pending.removeAll { $0 == tile }
@@ -45,7 +45,7 @@ extension FarmScheduler {
 
     /// Whether `worker` may take tile `t` of `job` at all: not failed there, and within its memory limit.
     func eligible(_ worker: WorkerState, tile t: Int, of job: JobRecord) -> Bool {
-        if job.tileFailures[t]?.contains(worker.id) ?? false { return false }
+        if job.failedOn[t]?.contains(worker.id) ?? false { return false }
         guard let limit = worker.memoryLimit, !job.memory.isEmpty else { return true }
         return job.memory[job.stage][t] <= limit
     }
@@ -72,8 +72,9 @@ extension FarmScheduler {
     /// Cost: O(P·W) for P pending tiles and W workers, in arrays indexed like the workers (sorted by id), so a
     /// farm of a thousand workers plans its last round in about a millisecond.
     func tailAssignment(job: JobRecord, now: Double) -> [String: Int]? {
-        guard job.pending.count <= workers.count - job.blocklist.count(where: { workers[$0] != nil }) else { return nil }
+        guard job.pending.count <= workers.count else { return nil }  // the common case, before any sorting
         let candidates = workers.values.filter { !job.blocklist.contains($0.id) }.sorted { $0.id < $1.id }
+        guard job.pending.count <= candidates.count else { return nil }
         let speeds = candidates.compactMap { $0.speed(cap: fastestMeasured) }
         guard candidates.count > 1, speeds.count == candidates.count else { return nil }
         var available = candidates.map { w in

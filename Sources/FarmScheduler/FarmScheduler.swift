@@ -49,6 +49,8 @@ public struct FarmScheduler: Sendable {
         public var token: String
         public var tile: TileID
         public var worker: String
+        /// The holder's `identity` (what a failure of this lease counts against).
+        public var identity: String
         public var expires: Double
         /// When it was granted.
         public var started: Double
@@ -84,6 +86,10 @@ public struct FarmScheduler: Sendable {
 
     struct WorkerState: Sendable {
         var id: String
+        /// Who it is across reconnects (its key and name): a tile's failures count by this, not by connection, so a
+        /// worker whose link drops three times is one worker, not three. Placement preferences (not the failed
+        /// tile again, the blocklist) stay per connection: a worker that reconnects gets a fresh chance.
+        var identity: String
         var name: String
         var threads: Int
         var lastHeard: Double
@@ -122,9 +128,12 @@ public struct FarmScheduler: Sendable {
         var runnable = false
         var done: Set<Int> = []
         var pending: [Int] = []
+        /// Per connection: failures, the tiles each failed, the blocklist.
         var failuresByWorker: [String: Int] = [:]
-        var tileFailures: [Int: Set<String>] = [:]
+        var failedOn: [Int: Set<String>] = [:]
         var blocklist: Set<String> = []
+        /// Per tile, the worker identities it failed on (`tileFailureLimit`).
+        var tileFailures: [Int: Set<String>] = [:]
         var started: Double?
         var finished: Double?
     }
@@ -165,6 +174,7 @@ public struct FarmScheduler: Sendable {
         job.done = done
         job.pending = (0 ..< job.work[stage].count).filter { !done.contains($0) }
         job.tileFailures = [:]
+        job.failedOn = [:]
         job.runnable = true
         job.state = .running
         job.detail = nil
@@ -212,11 +222,13 @@ public struct FarmScheduler: Sendable {
     // MARK: Workers
 
     /// A worker said `ready` (first contact or after a reconnect). `memoryLimit` (bytes) bounds the tiles it gets;
-    /// `speed` (pixel-iterations per second) orders workers until its results measure it.
-    public mutating func workerReady(id: String, name: String, threads: Int, busy: Int, memoryLimit: Int? = nil,
+    /// `speed` (pixel-iterations per second) orders workers until its results measure it. `identity` is who the
+    /// worker is across connections (default: this connection's `id`).
+    public mutating func workerReady(id: String, identity: String? = nil, name: String, threads: Int, busy: Int, memoryLimit: Int? = nil,
                                      speed: Double? = nil, now: Double) {
         if workers[id] != nil { _ = lose(worker: id, reason: "re-registered", now: now) }
-        workers[id] = WorkerState(id: id, name: name, threads: threads, lastHeard: now, busy: busy, memoryLimit: memoryLimit,
+        workers[id] = WorkerState(id: id, identity: identity ?? id, name: name, threads: threads, lastHeard: now, busy: busy,
+                                  memoryLimit: memoryLimit,
                                   reportedSpeed: speed.flatMap { $0 > 0 && $0.isFinite ? $0 : nil })
     }
 
@@ -332,7 +344,8 @@ public struct FarmScheduler: Sendable {
         guard var job = jobs[lease.tile.job], !job.state.isFinal, lease.tile.stage == job.stage else { return [] }
         var events: [Event] = [.requeued(tile: lease.tile, worker: lease.worker, lease: lease.token, reason: reason)]
         let t = lease.tile.tile
-        job.tileFailures[t, default: []].insert(lease.worker)
+        job.tileFailures[t, default: []].insert(lease.identity)
+        job.failedOn[t, default: []].insert(lease.worker)
         job.failuresByWorker[lease.worker, default: 0] += 1
         if job.failuresByWorker[lease.worker]! >= config.workerFailureLimit, !job.blocklist.contains(lease.worker) {
             job.blocklist.insert(lease.worker)

@@ -94,6 +94,21 @@ import Testing
         #expect(h.metrics.contains(.tileRequeued) && !h.metrics.contains { if case .tileDone = $0 { true } else { false } })
     }
 
+    /// A worker whose link drops reconnects with a new routing id; its lost leases count against the worker (its key
+    /// and name), not against each connection, so three drops of one machine do not fail a tile "on 3 workers".
+    @Test func aWorkerThatReconnectsIsOneWorkerForTheFailureRules() {
+        var (h, id) = Self.farm()
+        for n in 1 ... 3 {
+            let connection = "w-\(n)"
+            h.callers[connection] = Self.worker
+            h.receive(Message(.ready, ReadyBody(name: "node7", threads: 1, versions: FarmProtocol.versions, busy: [])), from: connection)
+            h.handle(.unreachable(peer: n == 1 ? "w" : "w-\(n - 1)", now: h.now))
+            h.advance(to: h.now + 0.1)
+        }
+        #expect(h.core.phase(of: id) == .running(stage: 0), "the coarse tile was lost three times, by one worker")
+        #expect(h.leases(of: "w-3").count == 1, "and the reconnected worker still gets it")
+    }
+
     @Test func idlePeersAreForgottenAndTheTableIsBounded() {
         var config = CoordinatorCore.Config(weightsSHA: "W", weightsBytes: 3)
         (config.peerIdleSeconds, config.maxPeers) = (60, 3)
