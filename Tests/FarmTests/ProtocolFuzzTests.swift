@@ -7,17 +7,6 @@ import Tiling
 
 /// A bounded, seeded mutation fuzz of everything a coordinator or worker decodes from the wire.
 @Suite struct ProtocolFuzzTests {
-    struct RNG: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Valid messages of every kind to start from.
     static var seeds: [Message] {
         let tile = TilePlan(width: 64, height: 48, tileSize: 32, overlap: 8, margin: 4).tiles[1]
@@ -58,7 +47,7 @@ import Tiling
     }
 
     @Test func mutatedMessagesNeverCrashAndValidOnesRoundTrip() throws {
-        var rng = RNG(state: 20261125)
+        var rng = FuzzRNG(state: 20261125)
         var rejected = 0, accepted = 0
         for round in 0 ..< 6000 {
             var frames = Self.seeds[round % Self.seeds.count].frames
