@@ -102,10 +102,8 @@ extension TestFarm {
         let (code, metrics) = try httpGet(base + "metrics", headers: ["Authorization": "Bearer s3cret"])
         #expect(code == 200 && String(decoding: metrics, as: UTF8.self).contains("stylefarm_auth_failures_total 2"))
     }
-}
 
-/// The dashboard's own limits, in process: probes need no token, and event streams are capped.
-@Suite(.timeLimit(.minutes(1))) struct DashboardLimitsTests {
+    /// The dashboard's own limits, on a server in this process: probes need no token, and event streams are capped.
     @Test func healthNeedsNoTokenAndEventStreamsAreCapped() throws {
         let server = DashboardServer(monitor: FarmMonitor(), host: "127.0.0.1", port: 0, token: "t", maxEventStreams: 2)
         try server.start()
