@@ -101,6 +101,7 @@ extension Coordinator {
     func prune(_ id: String) {
         stored[id] = nil
         assets[id] = nil
+        monitor.forget(job: id)
         let journal = self.journal, logger = self.logger
         store.async {
             do { try journal.remove(job: id) } catch { logger.error("cannot prune job \(id): \(error)") }

@@ -104,6 +104,11 @@ public final class FarmMonitor: Sendable {
         published.withLock { $0.previews[job] = preview }
     }
 
+    /// Drops a pruned job's preview (retention), so the previews do not grow with every job ever run.
+    public func forget(job: String) {
+        _ = published.withLock { $0.previews.removeValue(forKey: job) }
+    }
+
     /// A request to the dashboard was refused for a missing or wrong token.
     public func countAuthFailure() { authFailures.increment() }
 
