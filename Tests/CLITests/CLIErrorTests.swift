@@ -31,6 +31,12 @@ import VGGWeights
         #expect(Self.message(["worker", "--connect", "tcp://127.0.0.1:1", "--max-memory", "lots"]).contains("--max-memory"))
     }
 
+    @Test func retentionsParse() {
+        for good in ["7d", "12h", "30m", "90s", "3600", "0"] {
+            #expect(Self.message(["coordinator", "--insecure", "--retention", good]).isEmpty, "\(good)")
+        }
+    }
+
     @Test func helpNamesEverySubcommand() throws {
         let help = StyleFarmCommand.helpMessage()
         for sub in ["render", "weights", "bench"] { #expect(help.contains(sub), "help lacks \(sub)") }
@@ -61,6 +67,9 @@ import VGGWeights
         (["video", "clip", "--style", "s.png", "-o", "out", "--video", "clip.avi"], "use .mp4, .mkv, .mov, .webm or .gif"),
         (["video", "clip", "--style", "s.png", "-o", "out", "--local-farm", "2", "--connect", "tcp://127.0.0.1:1"], "not combined with --connect"),
         (["frobnicate"], "Unexpected argument 'frobnicate'"),
+        (["coordinator", "--insecure", "--retention", "a week"], "--retention must be a duration such as 7d"),
+        (["coordinator", "--insecure", "--retention=-1d"], "--retention must be a duration"),
+        (["coordinator", "--allow", "keys"], "Unknown option '--allow'"),
     ])
     func badArgumentsAreExplained(args: [String], expected: String) {
         let text = Self.message(args)
