@@ -20,13 +20,11 @@ extension CoordinatorCore {
         }
         switch info.state {
         case .done:
-            job.phase = .done
-            job.ended = now
+            job.end(.done, now: now)
             scheduler.finish(job: info.id, now: now)
         case .failed, .cancelled:
             let why = info.detail ?? info.state.rawValue
-            job.phase = info.state == .cancelled ? .cancelled : .failed(why)
-            job.ended = now
+            job.end(info.state == .cancelled ? .cancelled : .failed(why), now: now)
             scheduler.fail(job: info.id, reason: why, now: now)
         case .queued, .running:
             if let problem = info.problem {
@@ -88,8 +86,7 @@ extension CoordinatorCore {
     /// Fails a job that has not ended; its leases are revoked, its state persisted, its blobs forgotten.
     mutating func fail(_ id: String, reason: String, now: Double) -> [Action] {
         guard let job = jobs[id], !job.phase.isFinal else { return [] }
-        jobs[id]?.phase = .failed(reason)
-        jobs[id]?.ended = now
+        jobs[id]?.end(.failed(reason), now: now)
         scheduler.fail(job: id, reason: reason, now: now)
         return [.log(.error, "failed: \(reason)", ["job": "\(id)"]), .persistState(job: id, .failed, detail: reason),
                 .forget(job: id, blobs: jobBlobs(id))]

@@ -6,7 +6,6 @@ import Logging
 /// Every command a peer may send (Docs/protocol.md, "Messages"), one function each.
 extension CoordinatorCore {
     mutating func receive(_ m: Message, from peer: String, caller: Caller, now: Double) -> [Action] {
-        var actions: [Action] = []
         switch bind(peer, to: caller, now: now) {
         case .known: break
         case .full:
@@ -15,7 +14,7 @@ extension CoordinatorCore {
         case let .rebound(previous):
             // libzmq hands a routing id to a new connection only once the old one is gone, so the peer that held it has
             // left: whatever it held is given back, and this message (sent under another key) is not acted on.
-            actions = [.count(.messageDropped),
+            var actions: [Action] = [.count(.messageDropped),
                        .log(.warning, "routing id reused by another key (\(caller.role.rawValue) '\(caller.name)'); "
                            + "the peer that held it ('\(previous.name)') is dropped", ["peer": "\(peer)"])]
             if scheduler.liveWorkerIDs.contains(peer) { actions += schedule(scheduler.remove(worker: peer, reason: "its routing id was taken", now: now), now: now) }
@@ -246,8 +245,7 @@ extension CoordinatorCore {
         guard let job = job(body.job, for: caller), !job.phase.isFinal, scheduler.cancel(job: body.job, now: t) else {
             throw ProtocolError.malformedBody("no running job \(body.job)")
         }
-        jobs[body.job]?.phase = .cancelled
-        jobs[body.job]?.ended = t
+        jobs[body.job]?.end(.cancelled, now: t)
         let reply = StatusReplyBody(jobs: jobStatuses(now: t).filter { $0.id == body.job }, workers: workerStatuses(for: caller, now: t))
         return [.persistState(job: body.job, .cancelled, detail: "cancelled"), .log(.info, "cancelled", ["job": "\(body.job)"]),
                 .forget(job: body.job, blobs: jobBlobs(body.job))] + send(peer, reply.message, now: t)

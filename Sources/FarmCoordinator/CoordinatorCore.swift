@@ -88,6 +88,11 @@ public struct CoordinatorCore: Sendable {
         public var progress: [String: ProgressBody] = [:]
         /// When it ended (done, failed, cancelled; or was found ended at start): retention counts from here.
         public var ended: Double?
+
+        /// Enters a final phase, stamped for retention.
+        mutating func end(_ final: Phase, now: Double) {
+            (phase, ended) = (final, now)
+        }
     }
 
     /// A peer the core has heard from: the key its routing id is bound to, and when it last spoke.
@@ -251,8 +256,7 @@ public struct CoordinatorCore: Sendable {
         case let .blended(job, stage, next, now): return blended(job, stage: stage, next: next, now: now)
         case let .written(id, now):
             guard jobs[id]?.phase == .writing else { return [] }
-            jobs[id]?.phase = .done
-            jobs[id]?.ended = now
+            jobs[id]?.end(.done, now: now)
             scheduler.finish(job: id, now: now)
             return [.log(.info, "done", ["job": "\(id)"]), .forget(job: id, blobs: jobBlobs(id))]
         case let .workFailed(id, reason, now): return fail(id, reason: reason, now: now)

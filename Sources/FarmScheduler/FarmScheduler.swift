@@ -279,7 +279,7 @@ public struct FarmScheduler: Sendable {
             // Exponentially weighted, so a worker that slows down (or speeds up) is seen within a few tiles.
             let sample = work / measured
             let speed = w.measuredSpeed.map { 0.5 * $0 + 0.5 * sample } ?? sample
-            workers[worker]!.measuredSpeed = speed
+            workers[worker]?.measuredSpeed = speed
             fastestMeasured = max(fastestMeasured ?? 0, speed)
         }
         job.done.insert(lease.tile.tile)

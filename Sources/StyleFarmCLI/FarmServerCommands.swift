@@ -118,15 +118,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Local weights to use when they match the farm's (default: the usual location, if present).",
                                valueName: "path")) var weights: String?
     @Option(help: "Cache directory for fetched weights (default: $XDG_CACHE_HOME/stylefarm, else $HOME/.cache/stylefarm).")
-    var cache = Self.defaultCache
-
-    /// `$XDG_CACHE_HOME/stylefarm`, else `$HOME/.cache/stylefarm`: from the environment, as the weights' location is,
-    /// so a worker run with another HOME has another cache.
-    static var defaultCache: String {
-        let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ((env["HOME"] ?? NSHomeDirectory()) + "/.cache")
-        return base + "/stylefarm"
-    }
+    var cache = WeightsLocation.directory("XDG_CACHE_HOME", else: ".cache") + "/stylefarm"
     @Option(help: ArgumentHelp("Take only tiles whose planned peak memory fits in this (e.g. 600M, 2G; default: this machine's memory).",
                                valueName: "bytes")) var maxMemory: String?
     @Option(help: .hidden) var slowdown = 1.0

@@ -13,8 +13,14 @@ public enum WeightsLocation {
                                environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
         if let explicit, !explicit.isEmpty { return URL(fileURLWithPath: explicit) }
         if let env = environment[environmentVariable], !env.isEmpty { return URL(fileURLWithPath: env) }
-        let dataHome = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.local/share")
-        return URL(fileURLWithPath: dataHome).appendingPathComponent("stylefarm").appendingPathComponent(fileName)
+        return URL(fileURLWithPath: directory("XDG_DATA_HOME", else: ".local/share", environment: environment))
+            .appendingPathComponent("stylefarm").appendingPathComponent(fileName)
+    }
+
+    /// An XDG base directory: `$variable` when set, else `$HOME/fallback` (from the environment, so a process run
+    /// with another HOME uses another directory).
+    public static func directory(_ variable: String, else fallback: String,
+                                 environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        environment[variable].flatMap { $0.isEmpty ? nil : $0 } ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/" + fallback)
     }
 }
