@@ -28,6 +28,10 @@ let package = Package(
         .systemLibrary(name: "CTIFF", providers: [.apt(["libtiff-dev"])]),
         // setjmp/longjmp error handling for libpng and libjpeg, which Swift cannot do itself.
         .target(name: "CImageShim", dependencies: ["CPNG", "CJPEG", "CTIFF"]),
+        // CPUID, XGETBV and the loaded OpenBLAS's path, which Swift cannot read itself.
+        .target(name: "CKernelShim", dependencies: ["COpenBLAS"]),
+        // Choosing OpenBLAS's kernel: what the CPU runs, a self-test in a child process, the cached choice.
+        .target(name: "BLASKernel", dependencies: ["CKernelShim", "COpenBLAS"]),
 
         // Images: decode, encode, resize. Planar float32.
         .target(name: "Imaging", dependencies: ["CImageShim"]),
@@ -64,7 +68,8 @@ let package = Package(
         ]),
         // A worker: renders leased tiles with the compute core. No GRDB, no Prometheus.
         .target(name: "FarmWorker", dependencies: [
-            "FarmProtocol", "FarmTransport", "Imaging", "StyleCore", "VGGWeights", .product(name: "Logging", package: "swift-log"),
+            "BLASKernel", "FarmProtocol", "FarmTransport", "Imaging", "StyleCore", "VGGWeights",
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // Submitting, watching, cancelling and fetching jobs.
         .target(name: "FarmClient", dependencies: ["FarmProtocol", "FarmTransport"]),
@@ -92,7 +97,7 @@ let package = Package(
         ]),
         // Subcommands, kept in a library so tests can drive them in-process.
         .target(name: "StyleFarmCLI", dependencies: [
-            "Imaging", "VGGWeights", "StyleCore", "Tiling", "Video", "JobModel", "Rendering",
+            "BLASKernel", "Imaging", "VGGWeights", "StyleCore", "Tiling", "Video", "JobModel", "Rendering",
             "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient", "FarmBench",
             "Dashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -101,6 +106,7 @@ let package = Package(
         .executableTarget(name: "stylefarm", dependencies: ["StyleFarmCLI"]),
 
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "BLASKernelTests", dependencies: ["BLASKernel"]),
         .testTarget(name: "VGGWeightsTests", dependencies: ["VGGWeights"]),
         .testTarget(name: "StyleCoreTests", dependencies: ["StyleCore", "VGGWeights", "Imaging"],
                     exclude: ["Fixtures"]),

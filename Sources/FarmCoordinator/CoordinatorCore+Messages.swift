@@ -116,9 +116,9 @@ extension CoordinatorCore {
         let body = try m.decode(ReadyBody.self)
         guard body.versions.contains(FarmProtocol.version) else { throw ProtocolError.unsupportedVersion(body.versions.max() ?? 0) }
         scheduler.workerReady(id: peer, identity: caller.key + "/" + body.name, name: body.name, threads: body.threads, busy: body.busy.count,
-                              memoryLimit: body.memoryLimit, speed: body.speed, now: t)
+                              memoryLimit: body.memoryLimit, speed: body.speed, kernel: body.kernel.map { String($0.prefix(300)) }, now: t)
         let about = "\(body.name), \(body.threads) threads" + (body.memoryLimit.map { ", \($0 >> 20) MiB" } ?? "")
-            + (body.speed.map { ", \(Int($0)) px·it/s" } ?? "")
+            + (body.speed.map { ", \(Int($0)) px·it/s" } ?? "") + (body.kernel.map { ", \($0.prefix(300))" } ?? "")
         return [.log(.info, "worker joined (\(about))", ["worker": "\(peer)"])]
             + send(peer, Message(.welcome, WelcomeBody(worker: peer, heartbeatSeconds: config.scheduler.heartbeat,
                                                       liveness: config.scheduler.liveness, weights: config.weightsSHA,

@@ -20,9 +20,13 @@ public struct ReadyBody: Codable, Sendable {
     public var memoryLimit: Int?
     /// Pixel-iterations per second of a forward+backward pass at 192², measured when its weights load.
     public var speed: Double?
+    /// The OpenBLAS kernel it computes with and why (`KernelInUse.line`); informative only (the coordinator keeps
+    /// its first 300 characters).
+    public var kernel: String?
 
     public init(name: String, threads: Int, versions: [UInt8], weights: String? = nil, busy: [String], cores: Int? = nil,
-                memoryLimit: Int? = nil, speed: Double? = nil) {
+                memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil) {
+        self.kernel = kernel
         self.cores = cores
         self.memoryLimit = memoryLimit
         self.speed = speed
@@ -239,9 +243,12 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     /// else what it reported).
     public var memoryLimit: Int?
     public var speed: Double?
+    /// The BLAS kernel it said it computes with (`ReadyBody.kernel`).
+    public var kernel: String?
 
     public init(id: String, name: String, threads: Int, tiles: Int, computeSeconds: Double, leases: [String], silentFor: Double? = nil,
-                memoryLimit: Int? = nil, speed: Double? = nil) {
+                memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil) {
+        self.kernel = kernel
         self.memoryLimit = memoryLimit
         self.speed = speed
         self.id = id

@@ -35,7 +35,8 @@ extension FarmScheduler {
     public func workerStatuses(now: Double) -> [WorkerStatus] {
         workers.values.sorted { $0.id < $1.id }.map {
             WorkerStatus(id: $0.id, name: $0.name, threads: $0.threads, tiles: $0.tiles, computeSeconds: $0.computeSeconds,
-                         leases: $0.leases.sorted(), silentFor: now - $0.lastHeard, memoryLimit: $0.memoryLimit, speed: $0.speed(cap: fastestMeasured))
+                         leases: $0.leases.sorted(), silentFor: now - $0.lastHeard, memoryLimit: $0.memoryLimit, speed: $0.speed(cap: fastestMeasured),
+                         kernel: $0.kernel)
         }
     }
 }

@@ -100,6 +100,8 @@ public struct FarmScheduler: Sendable {
         var computeSeconds = 0.0
         /// The most planned peak memory of a tile it may take (bytes), if it said.
         var memoryLimit: Int?
+        /// The BLAS kernel it said it computes with (shown, never used to decide).
+        var kernel: String?
         /// Pixel-iterations per second it reported (a start-up measurement), and what its results show.
         var reportedSpeed: Double?
         var measuredSpeed: Double?
@@ -225,10 +227,10 @@ public struct FarmScheduler: Sendable {
     /// `speed` (pixel-iterations per second) orders workers until its results measure it. `identity` is who the
     /// worker is across connections (default: this connection's `id`).
     public mutating func workerReady(id: String, identity: String? = nil, name: String, threads: Int, busy: Int, memoryLimit: Int? = nil,
-                                     speed: Double? = nil, now: Double) {
+                                     speed: Double? = nil, kernel: String? = nil, now: Double) {
         if workers[id] != nil { _ = lose(worker: id, reason: "re-registered", now: now) }
         workers[id] = WorkerState(id: id, identity: identity ?? id, name: name, threads: threads, lastHeard: now, busy: busy,
-                                  memoryLimit: memoryLimit,
+                                  memoryLimit: memoryLimit, kernel: kernel,
                                   reportedSpeed: speed.flatMap { $0 > 0 && $0.isFinite ? $0 : nil })
     }
 

@@ -1,3 +1,4 @@
+import BLASKernel
 import FarmProtocol
 import FarmTransport
 import Foundation
@@ -56,7 +57,8 @@ public final class Worker {
         logger[metadataKey: "worker"] = "\(config.name)"
         machine = WorkerMachine(identity: .init(
             name: config.name, threads: config.threads, cores: ProcessInfo.processInfo.activeProcessorCount,
-            memoryLimit: config.maxMemory ?? Int(clamping: ProcessInfo.processInfo.physicalMemory)), timing: config.timing)
+            memoryLimit: config.maxMemory ?? Int(clamping: ProcessInfo.processInfo.physicalMemory), kernel: KernelSelection.inUse.line),
+            timing: config.timing)
     }
 
     var now: Double { epoch.elapsedSeconds }

@@ -18,8 +18,10 @@ public struct WorkerMachine: Sendable {
         public var cores: Int
         /// The most planned peak memory of a tile it accepts (bytes).
         public var memoryLimit: Int
-        public init(name: String, threads: Int, cores: Int, memoryLimit: Int) {
-            (self.name, self.threads, self.cores, self.memoryLimit) = (name, threads, cores, memoryLimit)
+        /// The BLAS kernel it computes with and why (`KernelInUse.line`).
+        public var kernel: String?
+        public init(name: String, threads: Int, cores: Int, memoryLimit: Int, kernel: String? = nil) {
+            (self.name, self.threads, self.cores, self.memoryLimit, self.kernel) = (name, threads, cores, memoryLimit, kernel)
         }
     }
 
@@ -216,7 +218,8 @@ public struct WorkerMachine: Sendable {
         connection = .registering(since: now)
         lastHeard = now
         let ready = ReadyBody(name: identity.name, threads: identity.threads, versions: FarmProtocol.versions, weights: weights,
-                              busy: rendering.sorted(), cores: identity.cores, memoryLimit: identity.memoryLimit, speed: speed)
+                              busy: rendering.sorted(), cores: identity.cores, memoryLimit: identity.memoryLimit, speed: speed,
+                              kernel: identity.kernel)
         return [.connect] + send(Message(.ready, ready), now: now)
     }
 

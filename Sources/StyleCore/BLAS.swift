@@ -4,7 +4,9 @@ import Synchronization
 
 /// The few OpenBLAS entry points the compute core uses, with its threading controls.
 public enum BLAS {
-    /// Sets OpenBLAS's thread count (the compute core's own loops use `Parallel.threads`).
+    /// Sets OpenBLAS's own thread count. The compute core keeps it at 1 and runs its sgemms on its own threads
+    /// (`parallelSgemm`, Winograd's batches): OpenBLAS's threads would otherwise spin, between two calls, on the
+    /// cores the core's own loops need.
     public static func setThreads(_ n: Int) {
         openblas_set_num_threads(Int32(max(1, n)))
     }
@@ -23,6 +25,39 @@ public enum BLAS {
                              beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+}
+
+extension BLAS {
+    /// At most this many blocks per `parallelSgemm` (enough to keep 16 threads busy), each at least `minimumRows`
+    /// rows or `minimumColumns` columns, so that packing the other operand once per block stays cheap.
+    static let maximumBlocks = 16, minimumRows = 32, minimumColumns = 512
+
+    /// `sgemm` on the core's own threads: C is cut into blocks of rows (when M is the larger side) or of columns,
+    /// each one single-threaded OpenBLAS call. The blocks depend only on the shape, never on the thread count, so
+    /// every thread count computes the same bits.
+    public static func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let byRows = m * minimumColumns >= n * minimumRows
+        let extent = byRows ? m : n, minimum = byRows ? minimumRows : minimumColumns
+        let blocks = max(1, min(maximumBlocks, extent / minimum))
+        let block = (extent + blocks - 1) / blocks
+        Parallel.forEach(blocks) { range in
+            for i in range {
+                let lo = i * block, hi = min(extent, lo + block)
+                if lo >= hi { continue }
+                if byRows {
+                    // Rows lo..<hi of op(A) and C.
+                    sgemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha, a: a + (transA ? lo : lo * lda), lda: lda,
+                          b: b, ldb: ldb, beta: beta, c: c + lo * ldc, ldc: ldc)
+                } else {
+                    // Columns lo..<hi of op(B) and C.
+                    sgemm(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha, a: a, lda: lda,
+                          b: b + (transB ? lo * ldb : lo), ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+                }
+            }
+        }
     }
 }
 
@@ -55,10 +90,9 @@ public enum Parallel {
 
 /// Thread configuration for the whole compute core.
 public enum Compute {
-    /// Uses `threads` threads both for OpenBLAS and for the core's own loops.
+    /// Runs the core's loops and sgemms on `threads` threads of its own; OpenBLAS itself stays single-threaded.
     public static func configure(threads: Int) {
-        let n = max(1, threads)
-        BLAS.setThreads(n)
-        Parallel.threads = n
+        BLAS.setThreads(1)
+        Parallel.threads = max(1, threads)
     }
 }

@@ -29,7 +29,7 @@ public enum Conv3x3 {
             let n = (r1 - r0) * w
             im2col(columns: columns, input: input, channels: c, height: h, width: w, rowStart: r0, rowEnd: r1)
             // (K, n) = (K, C*9) x (C*9, n), written (or added) into columns r0*w ..< r1*w of out (ldc = H*W).
-            BLAS.sgemm(m: k, n: n, k: c * 9, a: weights, lda: c * 9, b: columns, ldb: n, beta: accumulate ? 1 : 0,
+            BLAS.parallelSgemm(m: k, n: n, k: c * 9, a: weights, lda: c * 9, b: columns, ldb: n, beta: accumulate ? 1 : 0,
                        c: out + r0 * w, ldc: h * w)
             r0 = r1
         }

@@ -6,7 +6,7 @@ public enum Gram {
     /// gram (C, C) = features (C, N) · features(C, N)ᵀ / N
     public static func forward(gram: UnsafeMutablePointer<Float>, features: UnsafePointer<Float>, channels c: Int,
                                positions n: Int) {
-        BLAS.sgemm(transB: true, m: c, n: c, k: n, alpha: 1 / Float(n), a: features, lda: n, b: features, ldb: n,
+        BLAS.parallelSgemm(transB: true, m: c, n: c, k: n, alpha: 1 / Float(n), a: features, lda: n, b: features, ldb: n,
                    c: gram, ldc: c)
     }
 
@@ -14,7 +14,7 @@ public enum Gram {
     /// - dGram: (C, C), assumed symmetric (true for any loss of a Gram matrix).
     public static func backward(dFeatures: UnsafeMutablePointer<Float>, dGram: UnsafePointer<Float>,
                                 features: UnsafePointer<Float>, channels c: Int, positions n: Int) {
-        BLAS.sgemm(m: c, n: n, k: c, alpha: 2 / Float(n), a: dGram, lda: c, b: features, ldb: n, beta: 1,
+        BLAS.parallelSgemm(m: c, n: n, k: c, alpha: 2 / Float(n), a: dGram, lda: c, b: features, ldb: n, beta: 1,
                    c: dFeatures, ldc: n)
     }
 }

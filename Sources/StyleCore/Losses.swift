@@ -106,7 +106,7 @@ public enum FeatureGradient {
             let m = min(chunk, n - p0)
             Parallel.forEach(c) { r in for ch in r { (scratch + ch * m).update(from: f + ch * n + p0, count: m) } }
             if let dGram {
-                BLAS.sgemm(m: c, n: m, k: c, alpha: 2 / Float(n), a: dGram, lda: c, b: scratch, ldb: m, c: f + p0, ldc: n)
+                BLAS.parallelSgemm(m: c, n: m, k: c, alpha: 2 / Float(n), a: dGram, lda: c, b: scratch, ldb: m, c: f + p0, ldc: n)
             } else {
                 Parallel.forEach(c) { r in for ch in r { (f + ch * n + p0).update(repeating: 0, count: m) } }
             }

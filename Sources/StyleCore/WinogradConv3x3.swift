@@ -5,7 +5,7 @@
 ///
 /// - Filters are transformed once, when the weights load: U[ξ] (K, C) for the 36 positions ξ.
 /// - Input tiles (6x6, stride 4) are transformed to V[ξ] (C, P) for a chunk of P tiles.
-/// - The multiply stage is 36 sgemms, M[ξ] (K, P) = U[ξ] · V[ξ].
+/// - The multiply stage is 36 sgemms, M[ξ] (K, P) = U[ξ] · V[ξ], spread over the core's threads.
 /// - Output tiles are M[ξ] → Aᵀ m A, 4x4, cropped at the image's edges, plus bias.
 ///
 /// The backward pass to the input is the exact adjoint of this map: output-gradient tiles go through
@@ -63,8 +63,11 @@ public enum WinogradConv3x3 {
             let p = min(chunk, total - p0)
             let v = scratch, m = scratch + positions * p * c
             inputTransform(v: v, input: input, channels: c, height: h, width: w, firstTile: p0, tiles: p, across: across)
-            for xi in 0 ..< positions {
-                BLAS.sgemm(m: k, n: p, k: c, a: u + xi * k * c, lda: c, b: v + xi * c * p, ldb: p, c: m + xi * k * p, ldc: p)
+            // The 36 sgemms spread over the core's threads, each single-threaded.
+            Parallel.forEach(positions) { range in
+                for xi in range {
+                    BLAS.sgemm(m: k, n: p, k: c, a: u + xi * k * c, lda: c, b: v + xi * c * p, ldb: p, c: m + xi * k * p, ldc: p)
+                }
             }
             outputTransform(out: out, m: m, bias: bias, channels: k, height: h, width: w, firstTile: p0, tiles: p, across: across)
             p0 += p
@@ -83,9 +86,11 @@ public enum WinogradConv3x3 {
             let p = min(chunk, total - p0)
             let v = scratch, m = scratch + positions * p * c
             outputTransformAdjoint(m: m, dOut: dOut, channels: k, height: h, width: w, firstTile: p0, tiles: p, across: across)
-            for xi in 0 ..< positions {
-                BLAS.sgemm(transA: true, m: c, n: p, k: k, a: u + xi * k * c, lda: c, b: m + xi * k * p, ldb: p,
-                           c: v + xi * c * p, ldc: p)
+            Parallel.forEach(positions) { range in
+                for xi in range {
+                    BLAS.sgemm(transA: true, m: c, n: p, k: k, a: u + xi * k * c, lda: c, b: m + xi * k * p, ldb: p,
+                               c: v + xi * c * p, ldc: p)
+                }
             }
             inputTransformAdjoint(dInput: dInput, v: v, channels: c, height: h, width: w, firstTile: p0, tiles: p, across: across)
             p0 += p

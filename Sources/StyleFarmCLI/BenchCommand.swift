@@ -1,4 +1,5 @@
 import ArgumentParser
+import BLASKernel
 import Foundation
 import StyleCore
 import VGGWeights
@@ -36,12 +37,16 @@ struct BenchCommand: ParsableCommand {
         let sizeList = sizes.split(separator: ",").compactMap { Int($0) }
         // The OPENBLAS_CORETYPE trap (Docs/performance.md): some environments force OpenBLAS's Haswell kernels. When
         // either variable is set, every configuration runs twice: as the environment is, and with both unset in
-        // that child alone (the kernel a user's machine would pick). Neither set: the two runs would be the same.
+        // that child alone (the kernel a user's machine gets: OpenBLAS's pick or StyleFarm's own choice, made again in
+        // that child). Neither set: the two runs would be the same.
         let environment = ProcessInfo.processInfo.environment
-        let forced = Self.blasVariables.filter { environment[$0] != nil }
+        print(KernelSelection.inUse.line)
+        // A kernel StyleFarm chose itself (KernelSelection) is what every user gets: not a forced setting.
+        let chosenByUs = environment[KernelSelection.chosenVariable] != nil && environment[KernelSelection.chosenVariable] == environment[KernelSelection.coreTypeVariable]
+        let forced = Self.blasVariables.filter { environment[$0] != nil && !(chosenByUs && $0 == KernelSelection.coreTypeVariable) }
         let settings: [(label: String, unset: [String])] = forced.isEmpty
-            ? [("as is", [])] : [("as is: " + forced.map { "\($0)=\(environment[$0]!)" }.joined(separator: " "), []), ("both unset", Self.blasVariables)]
-        if forced.isEmpty { print("OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset: OpenBLAS picks its kernel itself (one setting)") }
+            ? [("as is", [])] : [("as is: " + forced.map { "\($0)=\(environment[$0]!)" }.joined(separator: " "), []), ("both unset", Self.blasVariables + [KernelSelection.chosenVariable, KernelSelection.reasonVariable])]
+        if forced.isEmpty { print("OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are not set by you: the kernel is what every user gets (one setting)") }
         print("impl       size threads  forward_s  fwdbwd_s  GFLOP/s  %sgemm-peak  peak_rss_MiB  openblas_core  setting")
         var ours: [String: [Double]] = [:]
         for s in sizeList {
@@ -145,7 +150,7 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    /// GFLOP/s of a 2048³ sgemm with the current threads (best of 3).
+    /// GFLOP/s of a 2048³ sgemm on the core's threads (best of 3).
     static func sgemmPeak() -> Double {
         let n = 2048
         let a = [Float](repeating: 0.5, count: n * n), b = a
@@ -154,7 +159,7 @@ struct BenchCommand: ParsableCommand {
         for _ in 0 ..< 3 {
             let start = DispatchTime.now().uptimeNanoseconds
             a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
-                BLAS.sgemm(m: n, n: n, k: n, a: ap.baseAddress!, lda: n, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
+                BLAS.parallelSgemm(m: n, n: n, k: n, a: ap.baseAddress!, lda: n, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
             } } }
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
         }

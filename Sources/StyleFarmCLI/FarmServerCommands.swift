@@ -1,4 +1,5 @@
 import ArgumentParser
+import BLASKernel
 import Dashboard
 import FarmClient
 import FarmCoordinator
@@ -149,6 +150,7 @@ struct WorkerCommand: ParsableCommand {
             config.localWeights = cached
         }
         stopOnSignals()
+        config.logger.info("\(KernelSelection.inUse.line)")
         Worker(config: config).run(until: { stopRequested })
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BLASKernel
 import Foundation
 import Imaging
 import JobModel
@@ -57,8 +58,8 @@ struct PlanCommand: ParsableCommand {
         Compute.configure(threads: compute.threads)
         let rate = ResourceEstimate.secondsPerPixelIteration(network: network)
         let seconds = rate * poster.totalWork(startsFromImage: false)
-        print(String(format: "estimated time on this machine (%d threads, OpenBLAS %@): %@ (%.3g µs per pixel-iteration)",
-                     compute.threads, BLAS.coreName, ProgressBar.format(seconds), rate * 1e6))
+        print(String(format: "estimated time on this machine (%d threads): %@ (%.3g µs per pixel-iteration, measured with the %@)",
+                     compute.threads, ProgressBar.format(seconds), rate * 1e6, KernelSelection.inUse.line))
     }
 
     static func larger(_ a: (Int, Int), _ b: (Int, Int)) -> (Int, Int) { a.0 * a.1 >= b.0 * b.1 ? a : b }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BLASKernel
 import Dashboard
 import FarmClient
 import FarmCoordinator
@@ -58,7 +59,7 @@ struct RenderCommand: ParsableCommand {
         let render = try LocalRender(try jobDescription(), checkpointEvery: checkpointEvery)
         let network = try compute.loadNetwork(pooling: render.settings.poster.pooling)
         try render.checkFits(network: network, available: Int(clamping: ProcessInfo.processInfo.physicalMemory))
-        printError(render.summary + ", \(compute.threads) threads, OpenBLAS \(BLAS.coreName)")
+        printError(render.summary + ", \(compute.threads) threads, \(KernelSelection.inUse.line)")
         let bar = ProgressBar(total: render.steps, label: "render")
         let line = try render.run(network: network) { p in bar.update(p.done, status: p.status, elapsed: p.elapsed, work: p.workFraction) }
         bar.finish()

@@ -11,7 +11,8 @@ public struct StyleFarmCommand: ParsableCommand {
             Run `stylefarm help SUBCOMMAND` for the options of each subcommand.
             """,
         subcommands: [RenderCommand.self, VideoCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self,
-                      CancelCommand.self, KeygenCommand.self, FarmBenchCommand.self, PlanCommand.self, SeamsCommand.self, EvaluateCommand.self, MontageCommand.self, WeightsCommand.self, BenchCommand.self]
+                      CancelCommand.self, KeygenCommand.self, FarmBenchCommand.self, PlanCommand.self, SeamsCommand.self, EvaluateCommand.self, MontageCommand.self, WeightsCommand.self, BenchCommand.self,
+                      BLASCommand.self]
     )
 
     public init() {}

@@ -1,3 +1,4 @@
 import StyleFarmCLI
 bootstrapLogging()
+StyleFarmCommand.prepareBLASKernel()
 StyleFarmCommand.main()
