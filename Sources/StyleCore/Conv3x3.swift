@@ -1,9 +1,9 @@
 /// 3x3 convolution, stride 1, zero padding 1, as im2col + sgemm, chunked by output rows so the column
 /// buffer stays small (a full im2col of conv1_2 at 512x512 would be 604 MiB).
 ///
-/// The backward pass to the input is the same operation: a 3x3 convolution of the output gradient with the
-/// kernels flipped and the channel axes swapped (`Conv3x3.backwardKernels`). Weight gradients are not needed:
-/// style transfer optimises the image, not the network.
+/// The backward pass to the input is its adjoint: one sgemm with the weights transposed (C*9 rows, which OpenBLAS's
+/// kernels fill even for the first layer's 3 input channels) and `col2im`. Weight gradients are not needed: style
+/// transfer optimises the image, not the network.
 public enum Conv3x3 {
     /// Floats of column buffer needed for a convolution with `inChannels` inputs on `width`-wide rows and
     /// a chunk budget of `maxColumnFloats`.
@@ -44,27 +44,50 @@ public enum Conv3x3 {
         }
     }
 
-    /// dInput = conv(dOut, backwardKernels(weights)): the gradient with respect to the input (overwritten, or
-    /// added with `accumulate`).
-    /// - dOut: (K, H, W); backwardWeights: (C, K*9); dInput: (C, H, W).
-    public static func backward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
-                                backwardWeights: UnsafePointer<Float>,
+    /// dInput = the adjoint of `forward` (without bias) applied to dOut: the gradient with respect to the input
+    /// (overwritten, or added with `accumulate`). Chunk by chunk of output rows, columns (C*9, n) = Wᵀ · dOut
+    /// (one sgemm with transposed A, M = C*9), then `col2im` adds each column row back where `im2col` read it.
+    /// - dOut: (K, H, W); weights: (K, C*9) as in `forward`; dInput: (C, H, W); columns: `columnFloats(inChannels: C, …)`.
+    public static func backward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, weights: UnsafePointer<Float>,
                                 inChannels c: Int, outChannels k: Int, height h: Int, width w: Int,
                                 columns: UnsafeMutablePointer<Float>, maxColumnFloats: Int, accumulate: Bool = false) {
-        forward(out: dInput, input: dOut, weights: backwardWeights, bias: nil, inChannels: k, outChannels: c,
-                height: h, width: w, columns: columns, maxColumnFloats: maxColumnFloats, accumulate: accumulate)
+        if !accumulate { dInput.update(repeating: 0, count: c * h * w) }
+        let rows = rowsPerChunk(inChannels: c, height: h, width: w, maxColumnFloats: maxColumnFloats)
+        var r0 = 0
+        while r0 < h {
+            let r1 = min(h, r0 + rows)
+            let n = (r1 - r0) * w
+            // (C*9, n) = (K, C*9)ᵀ x (K, n): columns r0*w ..< r1*w of dOut (ldb = H*W).
+            BLAS.parallelSgemm(transA: true, m: c * 9, n: n, k: k, a: weights, lda: c * 9, b: dOut + r0 * w, ldb: h * w,
+                               c: columns, ldc: n)
+            col2im(dInput: dInput, columns: columns, channels: c, height: h, width: w, rowStart: r0, rowEnd: r1)
+            r0 = r1
+        }
     }
 
-    /// Rearranges OIHW weights (K, C, 3, 3) into the kernels of the input-gradient convolution:
-    /// (C, K, 3, 3) with each kernel rotated by 180 degrees.
-    public static func backwardKernels(_ weights: [Float], inChannels c: Int, outChannels k: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: weights.count)
-        for o in 0 ..< k {
-            for i in 0 ..< c {
-                for t in 0 ..< 9 { out[(i * k + o) * 9 + (8 - t)] = weights[(o * c + i) * 9 + t] }
+    /// The adjoint of `im2col`: dInput[c, y+ky-1, x+kx-1] += columns[c*9 + ky*3 + kx, (y-rowStart)*W + x]. Each input
+    /// row is summed by one thread, its nine contributions in a fixed order, so every thread count gives the same bits.
+    static func col2im(dInput: UnsafeMutablePointer<Float>, columns: UnsafePointer<Float>, channels c: Int,
+                       height h: Int, width w: Int, rowStart r0: Int, rowEnd r1: Int) {
+        let n = (r1 - r0) * w
+        // Input rows r0-1 ... r1 receive from output rows r0 ..< r1.
+        let first = max(0, r0 - 1), last = min(h - 1, r1), span = last - first + 1
+        Parallel.forEach(c * span, minimumPerThread: 4) { range in
+            for item in range {
+                let ch = item / span, sy = first + item % span
+                let d = dInput + (ch * h + sy) * w
+                for ky in 0 ..< 3 {
+                    let y = sy - ky + 1
+                    guard y >= r0, y < r1 else { continue }
+                    let base = columns + (ch * 9 + ky * 3) * n + (y - r0) * w
+                    let left = base, centre = base + n, right = base + 2 * n
+                    // kx = 0 read input column x-1: output column sx+1 feeds input column sx; kx = 2 the other way.
+                    for sx in 0 ..< w - 1 { d[sx] += left[sx + 1] }
+                    for sx in 0 ..< w { d[sx] += centre[sx] }
+                    for sx in 1 ..< max(1, w) { d[sx] += right[sx - 1] }
+                }
             }
         }
-        return out
     }
 
     /// columns (C*9, (rowEnd-rowStart)*W): row (c*9 + ky*3 + kx) holds input[c, y+ky-1, x+kx-1] (zero outside).

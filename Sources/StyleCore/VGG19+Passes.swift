@@ -68,8 +68,8 @@ extension VGG19 {
             let accumulate = i > 0 && pooled == nil && arena.isKept(i - 1)
             switch conv.algorithm {
             case .im2col:
-                conv.backwardWeights.withUnsafeBufferPointer { w in
-                    Conv3x3.backward(dInput: target, dOut: grad, backwardWeights: w.baseAddress!,
+                conv.weights.withUnsafeBufferPointer { w in
+                    Conv3x3.backward(dInput: target, dOut: grad, weights: w.baseAddress!,
                                      inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
                                      width: s.width, columns: arena.scratch, maxColumnFloats: arena.maxColumnFloats,
                                      accumulate: accumulate)

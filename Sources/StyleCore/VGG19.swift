@@ -32,10 +32,8 @@ public final class VGG19: Sendable {
         public let inChannels: Int
         public let outChannels: Int
         public let algorithm: Algorithm
-        /// (K, C*9): OIHW flattened; im2col's forward sgemm A (im2col only).
+        /// (K, C*9): OIHW flattened; im2col's sgemm A, transposed for the backward pass (im2col only).
         public let weights: [Float]
-        /// (C, K*9): kernels rotated 180° with channel axes swapped; im2col's backward sgemm A (im2col only).
-        public let backwardWeights: [Float]
         /// (36, K, C): Winograd-domain filters G g Gᵀ (Winograd only).
         public let winogradFilters: [Float]
         /// (K)
@@ -59,8 +57,6 @@ public final class VGG19: Sendable {
             let algorithm = algorithm ?? .preferred(inChannels: inChannels)
             self.algorithm = algorithm
             self.weights = algorithm == .im2col ? weights : []
-            self.backwardWeights = algorithm == .im2col
-                ? Conv3x3.backwardKernels(weights, inChannels: inChannels, outChannels: outChannels) : []
             self.winogradFilters = algorithm == .winograd
                 ? WinogradConv3x3.transformFilters(weights, inChannels: inChannels, outChannels: outChannels) : []
             self.bias = bias
@@ -73,7 +69,7 @@ public final class VGG19: Sendable {
         }
 
         /// Bytes of parameters held.
-        public var bytes: Int { 4 * (weights.count + backwardWeights.count + winogradFilters.count + bias.count) }
+        public var bytes: Int { 4 * (weights.count + winogradFilters.count + bias.count) }
     }
 
     public let convs: [Conv]

@@ -66,7 +66,7 @@ public enum WinogradConv3x3 {
             // The 36 sgemms spread over the core's threads, each single-threaded.
             Parallel.forEach(positions) { range in
                 for xi in range {
-                    BLAS.sgemm(m: k, n: p, k: c, a: u + xi * k * c, lda: c, b: v + xi * c * p, ldb: p, c: m + xi * k * p, ldc: p)
+                    BLAS.sgemm(m: k, n: p, k: c, a: u + xi * k * c, lda: c, b: v + xi * p, ldb: positions * p, c: m + xi * p, ldc: positions * p)
                 }
             }
             outputTransform(out: out, m: m, bias: bias, channels: k, height: h, width: w, firstTile: p0, tiles: p, across: across)
@@ -88,8 +88,8 @@ public enum WinogradConv3x3 {
             outputTransformAdjoint(m: m, dOut: dOut, channels: k, height: h, width: w, firstTile: p0, tiles: p, across: across)
             Parallel.forEach(positions) { range in
                 for xi in range {
-                    BLAS.sgemm(transA: true, m: c, n: p, k: k, a: u + xi * k * c, lda: c, b: m + xi * k * p, ldb: p,
-                               c: v + xi * c * p, ldc: p)
+                    BLAS.sgemm(transA: true, m: c, n: p, k: k, a: u + xi * k * c, lda: c, b: m + xi * p, ldb: positions * p,
+                               c: v + xi * p, ldc: positions * p)
                 }
             }
             inputTransformAdjoint(dInput: dInput, v: v, channels: c, height: h, width: w, firstTile: p0, tiles: p, across: across)
@@ -121,19 +121,29 @@ public enum WinogradConv3x3 {
             && x0 - pad + 4 * (lanes - 1) + extent <= w
     }
 
+    /// Floats of staging a transform needs beside its vectors: `patch` rows of `stagingRow` floats.
+    static let stagingRow = 40, stagingFloats = 6 * 40
+
     /// The `size`×`size` patches of `lanes` consecutive tiles, each starting `pad` pixels before its tile's block,
-    /// into `x` (size², one tile per lane); pixels outside the plane and missing lanes are zero. Interior groups
-    /// read image rows directly (the 8 tiles' patches sit 4 pixels apart), others go lane by lane.
+    /// into `x` (size², one tile per lane); pixels outside the plane and missing lanes are zero. Tiles of one tile
+    /// row read 32 (or 34) pixels per row as vectors: straight from the image inside it, through `staging`
+    /// (`stagingFloats`, zero-padded) at its edges. Tiles across two tile rows go lane by lane.
     @inline(__always)
     static func gatherPatches(_ x: UnsafeMutablePointer<Lanes>, from plane: UnsafePointer<Float>, size: Int, pad: Int, firstTile: Int,
-                              lanes n: Int, across: Int, height h: Int, width w: Int) {
+                              lanes n: Int, across: Int, height h: Int, width w: Int, staging: UnsafeMutablePointer<Float>) {
+        let (y0, x0) = origin(firstTile, across: across)
         if n == lanes, interior(firstTile, across: across, h: h, w: w, pad: pad, extent: size) {
-            let (y0, x0) = origin(firstTile, across: across)
+            for r in 0 ..< size { pickLanes(UnsafeRawPointer(plane + (y0 - pad + r) * w + x0 - pad), into: x + r * size, size: size) }
+            return
+        }
+        if firstTile % across + n <= across {
+            let xs = x0 - pad, span = 4 * (n - 1) + size
+            let lo = max(0, xs), hi = min(w, xs + span)
             for r in 0 ..< size {
-                let row = plane + (y0 - pad + r) * w + x0 - pad
-                for q in 0 ..< size {
-                    x[r * size + q] = Lanes(row[q], row[q + 4], row[q + 8], row[q + 12], row[q + 16], row[q + 20], row[q + 24], row[q + 28])
-                }
+                let row = staging + r * stagingRow, y = y0 - pad + r
+                row.update(repeating: 0, count: stagingRow)
+                if y >= 0, y < h, lo < hi { (row + lo - xs).update(from: plane + y * w + lo, count: hi - lo) }
+                pickLanes(UnsafeRawPointer(row), into: x + r * size, size: size)
             }
             return
         }
@@ -146,6 +156,32 @@ public enum WinogradConv3x3 {
                 }
             }
         }
+    }
+
+    /// One patch row of 8 tiles: `row` holds 32 (size 4) or 34 (size 6) pixels, tile i's starting at 4i; loaded as
+    /// four vectors (and a pair), each position's stride-4 lanes are picked from them in registers.
+    @inline(__always)
+    static func pickLanes(_ row: UnsafeRawPointer, into line: UnsafeMutablePointer<Lanes>, size: Int) {
+        let c0 = row.loadUnaligned(as: Lanes.self), c1 = row.loadUnaligned(fromByteOffset: 32, as: Lanes.self)
+        let c2 = row.loadUnaligned(fromByteOffset: 64, as: Lanes.self), c3 = row.loadUnaligned(fromByteOffset: 96, as: Lanes.self)
+        line[0] = Lanes(c0[0], c0[4], c1[0], c1[4], c2[0], c2[4], c3[0], c3[4])
+        line[1] = Lanes(c0[1], c0[5], c1[1], c1[5], c2[1], c2[5], c3[1], c3[5])
+        line[2] = Lanes(c0[2], c0[6], c1[2], c1[6], c2[2], c2[6], c3[2], c3[6])
+        line[3] = Lanes(c0[3], c0[7], c1[3], c1[7], c2[3], c2[7], c3[3], c3[7])
+        if size == 6 {
+            let c4 = row.loadUnaligned(fromByteOffset: 128, as: SIMD2<Float>.self)
+            line[4] = Lanes(c0[4], c1[0], c1[4], c2[0], c2[4], c3[0], c3[4], c4[0])
+            line[5] = Lanes(c0[5], c1[1], c1[5], c2[1], c2[5], c3[1], c3[5], c4[1])
+        }
+    }
+
+    /// The inverse of `pickLanes` for output rows: 4 positions' lanes (8 tiles) interleaved into 32 pixels.
+    @inline(__always)
+    static func interleave(_ q0: Lanes, _ q1: Lanes, _ q2: Lanes, _ q3: Lanes, to row: UnsafeMutableRawPointer) {
+        row.storeBytes(of: Lanes(q0[0], q1[0], q2[0], q3[0], q0[1], q1[1], q2[1], q3[1]), as: Lanes.self)
+        row.storeBytes(of: Lanes(q0[2], q1[2], q2[2], q3[2], q0[3], q1[3], q2[3], q3[3]), toByteOffset: 32, as: Lanes.self)
+        row.storeBytes(of: Lanes(q0[4], q1[4], q2[4], q3[4], q0[5], q1[5], q2[5], q3[5]), toByteOffset: 64, as: Lanes.self)
+        row.storeBytes(of: Lanes(q0[6], q1[6], q2[6], q3[6], q0[7], q1[7], q2[7], q3[7]), toByteOffset: 96, as: Lanes.self)
     }
 
     /// The 36 positions of `lanes` consecutive tiles from a (36, channels, P) buffer (`base` at the channel's
@@ -173,18 +209,20 @@ public enum WinogradConv3x3 {
     /// v (36, C, P): Bᵀ d B for each channel and tile; d is the 6x6 patch at (4ty − 1, 4tx − 1), zero outside.
     static func inputTransform(v: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, channels c: Int, height h: Int,
                                width w: Int, firstTile p0: Int, tiles p: Int, across: Int) {
-        let stride = c * p
+        let stride = p
         Parallel.forEach(c) { range in
             let d = UnsafeMutablePointer<Lanes>.allocate(capacity: 72), t = d + 36
-            defer { d.deallocate() }
+            let staging = UnsafeMutablePointer<Float>.allocate(capacity: stagingFloats)
+            defer { d.deallocate(); staging.deallocate() }
             for ch in range {
                 let plane = input + ch * h * w
                 for j0 in Swift.stride(from: 0, to: p, by: lanes) {
                     let n = min(lanes, p - j0)
-                    gatherPatches(d, from: plane, size: 6, pad: 1, firstTile: p0 + j0, lanes: n, across: across, height: h, width: w)
+                    gatherPatches(d, from: plane, size: 6, pad: 1, firstTile: p0 + j0, lanes: n, across: across, height: h, width: w,
+                                  staging: staging)
                     for q in 0 ..< 6 { bt(d + q, 6, t + q, 6) }  // t = Bᵀ d
                     for r in 0 ..< 6 { bt(t + r * 6, 1, d + r * 6, 1) }  // d = (Bᵀ d) B
-                    storePositions(d, to: v + ch * p + j0, stride: stride, lanes: n)
+                    storePositions(d, to: v + ch * positions * p + j0, stride: stride, lanes: n)
                 }
             }
         }
@@ -193,7 +231,7 @@ public enum WinogradConv3x3 {
     /// Adjoint of `inputTransform`: B v Bᵀ per tile, scattered (added) into dInput; patches overlap by 2.
     static func inputTransformAdjoint(dInput: UnsafeMutablePointer<Float>, v: UnsafePointer<Float>, channels c: Int,
                                       height h: Int, width w: Int, firstTile p0: Int, tiles p: Int, across: Int) {
-        let stride = c * p
+        let stride = p
         Parallel.forEach(c) { range in
             let d = UnsafeMutablePointer<Lanes>.allocate(capacity: 72), t = d + 36
             defer { d.deallocate() }
@@ -201,7 +239,7 @@ public enum WinogradConv3x3 {
                 let plane = dInput + ch * h * w
                 for j0 in Swift.stride(from: 0, to: p, by: lanes) {
                     let n = min(lanes, p - j0)
-                    loadPositions(d, from: v + ch * p + j0, stride: stride, lanes: n)
+                    loadPositions(d, from: v + ch * positions * p + j0, stride: stride, lanes: n)
                     for q in 0 ..< 6 { b(d + q, 6, t + q, 6) }  // t = B v
                     for r in 0 ..< 6 { b(t + r * 6, 1, d + r * 6, 1) }  // d = t Bᵀ
                     // Lane by lane: neighbouring tiles' patches overlap.
@@ -221,17 +259,32 @@ public enum WinogradConv3x3 {
     /// out tile (4x4) = Aᵀ m A + bias, for each output channel and tile, cropped at the edges.
     static func outputTransform(out: UnsafeMutablePointer<Float>, m: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                 channels k: Int, height h: Int, width w: Int, firstTile p0: Int, tiles p: Int, across: Int) {
-        let stride = k * p
+        let stride = p
         Parallel.forEach(k) { range in
             let s = UnsafeMutablePointer<Lanes>.allocate(capacity: 36 + 24 + 16), t = s + 36, y = t + 24
-            defer { s.deallocate() }
+            let staging = UnsafeMutablePointer<Float>.allocate(capacity: stagingFloats)
+            defer { s.deallocate(); staging.deallocate() }
             for ch in range {
                 let bv = bias?[ch] ?? 0, plane = out + ch * h * w
                 for j0 in Swift.stride(from: 0, to: p, by: lanes) {
                     let n = min(lanes, p - j0)
-                    loadPositions(s, from: m + ch * p + j0, stride: stride, lanes: n)
+                    loadPositions(s, from: m + ch * positions * p + j0, stride: stride, lanes: n)
                     for q in 0 ..< 6 { at(s + q, 6, t + q, 6) }  // t (4, 6) = Aᵀ m
                     for r in 0 ..< 4 { at(t + r * 6, 1, y + r * 4, 1) }  // y (4, 4) = t A
+                    let (ty, tx) = origin(p0 + j0, across: across)
+                    if (p0 + j0) % across + n <= across {
+                        // Tiles of one tile row: each output row is 32 pixels, the four positions' lanes interleaved
+                        // in registers; stored straight into the image inside it, through staging at its edges.
+                        let whole = n == lanes && ty + 4 <= h && tx + 4 * lanes <= w
+                        let columns = min(4 * n, w - tx)
+                        for r in 0 ..< min(4, h - ty) {
+                            let row = plane + (ty + r) * w + tx
+                            interleave(y[r * 4] + bv, y[r * 4 + 1] + bv, y[r * 4 + 2] + bv, y[r * 4 + 3] + bv,
+                                       to: UnsafeMutableRawPointer(whole ? row : staging))
+                            if !whole { row.update(from: staging, count: columns) }
+                        }
+                        continue
+                    }
                     for lane in 0 ..< n {
                         let (ty, tx) = origin(p0 + j0 + lane, across: across)
                         for r in 0 ..< min(4, h - ty) {
@@ -247,18 +300,20 @@ public enum WinogradConv3x3 {
     /// Adjoint of `outputTransform` (without bias): m = A g Aᵀ for each 4x4 gradient tile (zero past the edges).
     static func outputTransformAdjoint(m: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, channels k: Int,
                                        height h: Int, width w: Int, firstTile p0: Int, tiles p: Int, across: Int) {
-        let stride = k * p
+        let stride = p
         Parallel.forEach(k) { range in
             let s = UnsafeMutablePointer<Lanes>.allocate(capacity: 16 + 24 + 36), t = s + 16, out = t + 24
-            defer { s.deallocate() }
+            let staging = UnsafeMutablePointer<Float>.allocate(capacity: stagingFloats)
+            defer { s.deallocate(); staging.deallocate() }
             for ch in range {
                 let plane = dOut + ch * h * w
                 for j0 in Swift.stride(from: 0, to: p, by: lanes) {
                     let n = min(lanes, p - j0)
-                    gatherPatches(s, from: plane, size: 4, pad: 0, firstTile: p0 + j0, lanes: n, across: across, height: h, width: w)
+                    gatherPatches(s, from: plane, size: 4, pad: 0, firstTile: p0 + j0, lanes: n, across: across, height: h, width: w,
+                                  staging: staging)
                     for q in 0 ..< 4 { a(s + q, 4, t + q, 4) }  // t (6, 4) = A g
                     for r in 0 ..< 6 { a(t + r * 4, 1, out + r * 6, 1) }  // (A g) Aᵀ
-                    storePositions(out, to: m + ch * p + j0, stride: stride, lanes: n)
+                    storePositions(out, to: m + ch * positions * p + j0, stride: stride, lanes: n)
                 }
             }
         }

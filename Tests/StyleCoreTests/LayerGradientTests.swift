@@ -68,13 +68,12 @@ import Testing
         let zero = [Float](repeating: 0, count: k)
         let r = GradientCheck.random(k * h * w, seed: 6)
         var dx = [Float](repeating: 0, count: c * h * w)
-        let back = Conv3x3.backwardKernels(wt, inChannels: c, outChannels: k)
-        var cols = [Float](repeating: 0, count: Conv3x3.columnFloats(inChannels: k, height: h, width: w, maxColumnFloats: chunk))
+        var cols = [Float](repeating: 0, count: Conv3x3.columnFloats(inChannels: c, height: h, width: w, maxColumnFloats: chunk))
         r.withUnsafeBufferPointer { rp in
-            back.withUnsafeBufferPointer { bp in
+            wt.withUnsafeBufferPointer { bp in
                 cols.withUnsafeMutableBufferPointer { cp in
                     dx.withUnsafeMutableBufferPointer { dp in
-                        Conv3x3.backward(dInput: dp.baseAddress!, dOut: rp.baseAddress!, backwardWeights: bp.baseAddress!,
+                        Conv3x3.backward(dInput: dp.baseAddress!, dOut: rp.baseAddress!, weights: bp.baseAddress!,
                                          inChannels: c, outChannels: k, height: h, width: w, columns: cp.baseAddress!,
                                          maxColumnFloats: chunk)
                     }
