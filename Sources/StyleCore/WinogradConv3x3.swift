@@ -234,7 +234,8 @@ public enum WinogradConv3x3 {
         let stride = p
         Parallel.forEach(c) { range in
             let d = UnsafeMutablePointer<Lanes>.allocate(capacity: 72), t = d + 36
-            defer { d.deallocate() }
+            let staging = UnsafeMutablePointer<Float>.allocate(capacity: stagingFloats)
+            defer { d.deallocate(); staging.deallocate() }
             for ch in range {
                 let plane = dInput + ch * h * w
                 for j0 in Swift.stride(from: 0, to: p, by: lanes) {
@@ -242,13 +243,36 @@ public enum WinogradConv3x3 {
                     loadPositions(d, from: v + ch * positions * p + j0, stride: stride, lanes: n)
                     for q in 0 ..< 6 { b(d + q, 6, t + q, 6) }  // t = B v
                     for r in 0 ..< 6 { b(t + r * 6, 1, d + r * 6, 1) }  // d = t Bᵀ
-                    // Lane by lane: neighbouring tiles' patches overlap.
-                    let fast = n == lanes && interior(p0 + j0, across: across, h: h, w: w, pad: 1, extent: 6)
+                    if (p0 + j0) % across + n <= across {
+                        // Tiles of one tile row: a patch row of the 8 tiles is 34 pixels, tile i's at 4i, neighbours
+                        // overlapping by 2. Positions 0-3 interleave into pixels 0..<32, positions 4-5 (zero-padded)
+                        // into 4..<36; the sum is added to the image row, clipped to the image.
+                        let (y0, x0) = origin(p0 + j0, across: across)
+                        let xs = x0 - 1, lo = max(0, xs), hi = min(w, xs + 4 * (n - 1) + 6)
+                        let raw = UnsafeMutableRawPointer(staging)
+                        for r in 0 ..< 6 {
+                            let y = y0 - 1 + r
+                            guard y >= 0, y < h, lo < hi else { continue }
+                            let line = d + r * 6
+                            interleave(line[0], line[1], line[2], line[3], to: raw)
+                            (staging + 32).update(repeating: 0, count: stagingRow - 32)
+                            for i in 0 ..< 4 {
+                                let at = 16 + 32 * i
+                                let sum = raw.loadUnaligned(fromByteOffset: at, as: Lanes.self)
+                                    + Lanes(line[4][2 * i], line[5][2 * i], 0, 0, line[4][2 * i + 1], line[5][2 * i + 1], 0, 0)
+                                raw.storeBytes(of: sum, toByteOffset: at, as: Lanes.self)
+                            }
+                            let src = staging + (lo - xs), dst = plane + y * w + lo
+                            for i in 0 ..< hi - lo { dst[i] += src[i] }
+                        }
+                        continue
+                    }
+                    // Tiles across two tile rows: lane by lane.
                     for lane in 0 ..< n {
                         let (ty, tx) = origin(p0 + j0 + lane, across: across)
-                        for r in 0 ..< 6 where fast || (ty - 1 + r >= 0 && ty - 1 + r < h) {
+                        for r in 0 ..< 6 where ty - 1 + r >= 0 && ty - 1 + r < h {
                             let row = plane + (ty - 1 + r) * w + tx - 1
-                            for q in 0 ..< 6 where fast || (tx - 1 + q >= 0 && tx - 1 + q < w) { row[q] += d[r * 6 + q][lane] }
+                            for q in 0 ..< 6 where tx - 1 + q >= 0 && tx - 1 + q < w { row[q] += d[r * 6 + q][lane] }
                         }
                     }
                 }
