@@ -26,6 +26,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Square size of the loss race.") var raceSize = 512
     @Option(help: "Content image of the loss race.") var raceContent = "Assets/demo/chelsea.png"
     @Option(help: "Style image of the loss race.") var raceStyle = "Assets/demo/hokusai_great_wave.jpg"
+    @Option(help: "Also render a whole tiled poster of this print size (e.g. A4) and compare its wall time with `plan`'s estimate.")
+    var poster: String?
+    @Option(help: "DPI of the --poster render.") var posterDpi = 150.0
+    @Option(help: "Iterations of each level of the --poster render (default: the render's own).") var posterLevelIterations: String?
     @Option(help: ArgumentHelp(visibility: .private)) var single: String?
     @Option(help: ArgumentHelp(visibility: .private)) var raceOneDir: String?
 
@@ -64,6 +68,7 @@ struct BenchCommand: ParsableCommand {
         }
         printTorchRows(settings: settings, ours: ours)
         if lossSeconds > 0 { try race(settings: settings, threads: threadList.last ?? 2) }
+        if let poster { try wholeRender(print: poster, threads: threadList.last ?? 2) }
     }
 
     /// The PyTorch reference's rows (when its script and torch are there), with our ratio for each setting.

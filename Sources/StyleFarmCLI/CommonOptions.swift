@@ -10,7 +10,7 @@ struct ComputeOptions: ParsableArguments {
                                valueName: "path"))
     var weights: String?
 
-    @Option(help: "Threads for OpenBLAS and the compute core.")
+    @Option(help: "Threads of the compute core (its own loops and sgemm calls; OpenBLAS itself runs single-threaded).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {

@@ -114,7 +114,7 @@ struct WorkerCommand: ParsableCommand {
         discussion: "The coordinator sends the weights (cached under --cache) and each job's Gram targets.")
 
     @Option(help: "Coordinator endpoint.") var connect: String
-    @Option(help: "Threads for OpenBLAS and the compute core.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads of the compute core (its own loops and sgemm calls; OpenBLAS itself runs single-threaded).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Name shown in status.") var name = ProcessInfo.processInfo.hostName
     @Option(help: ArgumentHelp("Local weights to use when they match the farm's (default: the usual location, if present).",
                                valueName: "path")) var weights: String?

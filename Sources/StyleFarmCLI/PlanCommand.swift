@@ -56,10 +56,11 @@ struct PlanCommand: ParsableCommand {
         print(String(format: "peak memory per worker: %.0f MiB (largest optimisation %dx%d, L-BFGS history %d)",
                      Double(bytes) / 1048576, largest.0, largest.1, lbfgsHistory))
         Compute.configure(threads: compute.threads)
-        let rate = ResourceEstimate.secondsPerPixelIteration(network: network)
-        let seconds = rate * poster.totalWork(startsFromImage: false)
-        print(String(format: "estimated time on this machine (%d threads): %@ (%.3g µs per pixel-iteration, measured with the %@)",
-                     compute.threads, ProgressBar.format(seconds), rate * 1e6, KernelSelection.inUse.line))
+        let rate = ResourceEstimate.secondsPerPixelIteration(network: network,
+                                                             size: ResourceEstimate.estimateSize(width: largest.0, height: largest.1))
+        let seconds = rate * poster.estimatedWork(startsFromImage: false)
+        print(String(format: "estimated time on this machine (%d threads): %@ (%.0f s; %.3g µs per pixel-iteration, measured with the %@)",
+                     compute.threads, ProgressBar.format(seconds), seconds, rate * 1e6, KernelSelection.inUse.line))
     }
 
     static func larger(_ a: (Int, Int), _ b: (Int, Int)) -> (Int, Int) { a.0 * a.1 >= b.0 * b.1 ? a : b }

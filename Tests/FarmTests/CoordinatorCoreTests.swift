@@ -30,6 +30,23 @@ import Testing
         }
     }
 
+    /// A worker's `ready` says which BLAS kernel it computes with and why; status (and so the dashboard) shows it,
+    /// its first 300 characters of whatever a peer sends.
+    @Test func aWorkersBLASKernelReachesStatusBounded() throws {
+        var h = CoreHarness(config: CoordinatorCore.Config(weightsSHA: "W", weightsBytes: 3))
+        let line = "BLAS kernel Cooperlake (chosen by StyleFarm: OpenBLAS picked Prescott; …)"
+        h.receive(Message(.ready, ReadyBody(name: "fast", threads: 2, versions: FarmProtocol.versions, busy: [], kernel: line)), from: "fast")
+        h.receive(Message(.ready, ReadyBody(name: "long", threads: 2, versions: FarmProtocol.versions, busy: [],
+                                            kernel: String(repeating: "x", count: 5000))), from: "long")
+        h.receive(Message(.ready, ReadyBody(name: "old", threads: 2, versions: FarmProtocol.versions, busy: [])), from: "old")
+        h.receive(Message(.status, StatusBody()), from: "admin")
+        let workers = try #require(h.sent(to: "admin", .statusReply, as: StatusReplyBody.self).last).workers
+        let kernels = Dictionary(uniqueKeysWithValues: workers.map { ($0.name, $0.kernel) })
+        #expect(kernels["fast"] == line)
+        #expect(kernels["long"]??.count == 300)
+        #expect(kernels["old"] == .some(nil), "a worker from before the field says nothing, and that is fine")
+    }
+
     @Test func aJobGoesThroughEveryPhaseToDone() {
         var h = CoreHarness()
         h.receive(Message(.submit, SubmitBody(spec: CoreHarness.smallSpec()), payload: [[0], [0]]), from: "client")
