@@ -75,7 +75,9 @@ public enum KernelSelection {
             return (.keep(KernelInUse(core: picked, reason: "picked by OpenBLAS, \(level)")), nil)
         }
         let choice: KernelChoice, probed: KernelChoice?
-        if let cached, cached.key == key {
+        // A cached choice is used only if it names one of this CPU's candidates: a cache file edited (or copied from
+        // another machine) to name a kernel this CPU cannot run must not make every start die of SIGILL.
+        if let cached, cached.key == key, cached.chosen.map(candidates.contains) ?? true {
             (choice, probed) = (cached, nil)
         } else {
             choice = KernelChoice.probe(key: key, picked: picked, candidates: candidates, now: now, probe: probe)

@@ -59,7 +59,7 @@ function render(snap) {
   }
   document.querySelector("#workers tbody").innerHTML = snap.workers.map(w => `<tr class="worker"><td>${esc(w.id)}</td><td>${esc(w.name)}</td>
     <td>${w.leases.length ? "rendering" : "idle"}</td><td>${w.silentFor != null ? w.silentFor.toFixed(1) + " s ago" : "–"}</td>
-    <td>${w.tiles}</td><td>${fmt(w.computeSeconds)}</td><td title="${esc(w.kernel || "")}">${esc((w.kernel || "–").replace(/ \(.*/, ""))}</td></tr>`).join("") || '<tr><td colspan="7" class="muted">no workers connected</td></tr>';
+    <td>${w.tiles}</td><td>${fmt(w.computeSeconds)}</td><td title="${esc(w.kernel || "")}">${esc((w.kernel || "–").replace(/^BLAS kernel /, "").replace(/ \(.*/, ""))}</td></tr>`).join("") || '<tr><td colspan="7" class="muted">no workers connected</td></tr>';
 }
 function poll() { fetch("/api/status" + q).then(r => r.json()).then(render).catch(() => {}); }
 poll();

@@ -63,7 +63,7 @@ extension BLAS {
 
 /// The compute core's own data-parallel loops (im2col, pooling, element-wise passes).
 public enum Parallel {
-    /// Number of threads for the core's own loops; set together with `BLAS.setThreads` by `Compute.configure`.
+    /// Number of threads for the core's own loops and sgemms; set by `Compute.configure`.
     public static var threads: Int {
         get { threadCount.load(ordering: .relaxed) }
         set { threadCount.store(newValue, ordering: .relaxed) }

@@ -100,10 +100,11 @@ public enum WinogradConv3x3 {
     // MARK: - Transforms (each with its adjoint)
     //
     // Each works on one channel at a time (channels in parallel) and on 8 consecutive tiles at once, one tile
-    // per SIMD lane: V and M are (36, channels, P), so a position's 8 tiles are 8 consecutive floats and load
-    // or store as one vector. Within a tile row the 8 tiles' pixels are 32 consecutive columns: interior groups
-    // read and write image rows directly; groups at the image's edges, across a tile row or past the chunk's
-    // end go lane by lane with bounds checks.
+    // per SIMD lane: V and M are (channels, 36, P), so a position's 8 tiles are 8 consecutive floats and load
+    // or store as one vector, and a channel's 36 positions lie in one block of 36·P floats (each position's sgemm
+    // matrix has row stride 36·P). Within a tile row the 8 tiles' pixels are 32 consecutive columns, read and
+    // written as vectors (through a staging row at the image's edges); only groups across two tile rows go lane
+    // by lane with bounds checks.
 
     typealias Lanes = SIMD8<Float>
     static let lanes = 8
@@ -184,7 +185,7 @@ public enum WinogradConv3x3 {
         row.storeBytes(of: Lanes(q0[6], q1[6], q2[6], q3[6], q0[7], q1[7], q2[7], q3[7]), toByteOffset: 96, as: Lanes.self)
     }
 
-    /// The 36 positions of `lanes` consecutive tiles from a (36, channels, P) buffer (`base` at the channel's
+    /// The 36 positions of `lanes` consecutive tiles from a (channels, 36, P) buffer (`base` at the channel's
     /// first tile of the group, positions `stride` apart); missing lanes are zero.
     @inline(__always)
     static func loadPositions(_ x: UnsafeMutablePointer<Lanes>, from base: UnsafePointer<Float>, stride: Int, lanes n: Int) {
@@ -206,7 +207,7 @@ public enum WinogradConv3x3 {
         }
     }
 
-    /// v (36, C, P): Bᵀ d B for each channel and tile; d is the 6x6 patch at (4ty − 1, 4tx − 1), zero outside.
+    /// v (C, 36, P): Bᵀ d B for each channel and tile; d is the 6x6 patch at (4ty − 1, 4tx − 1), zero outside.
     static func inputTransform(v: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, channels c: Int, height h: Int,
                                width w: Int, firstTile p0: Int, tiles p: Int, across: Int) {
         let stride = p

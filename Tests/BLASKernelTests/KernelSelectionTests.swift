@@ -94,6 +94,15 @@ import Testing
         let hit = KernelSelection.decide(environment: [:], picked: "Prescott", cpu: Self.emeraldRapids, key: "k", cached: cached, now: 2) { prober($0) }
         #expect(hit.decision == .reexecute(kernel: "Cooperlake", reason: "measured") && hit.probed == nil)
         #expect(prober.asked.isEmpty)
+        // A cache naming a kernel that is not among this CPU's candidates (AVX-512 on an AVX2 machine) is ignored.
+        var poisoned = cached
+        poisoned.chosen = "SkylakeX"
+        let zenPicked = Prober(["(pick)": Self.report(nil, gflops: 80), "Zen": Self.report("Zen", gflops: 120)])
+        let ignored = KernelSelection.decide(environment: [:], picked: "Prescott", cpu: Self.zen3, key: "k", cached: poisoned, now: 2) {
+            zenPicked($0)
+        }
+        #expect(ignored.probed != nil && zenPicked.asked == ["(pick)", "Zen"])
+        #expect(ignored.decision == .reexecute(kernel: "Zen", reason: "OpenBLAS picked Prescott; Zen passed the self-test and ran 120 GFLOP/s against 80"))
     }
 
     @Test func theCacheSurvivesGarbageAndKeepsOneChoicePerKey() throws {
