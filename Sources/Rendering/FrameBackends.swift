@@ -38,7 +38,7 @@ public final class InProcessFrames: FrameBackend {
     let threads: Int
     /// The style's Gram targets, computed for the first frame and shared by the rest.
     var targets: GramTargets?
-    public var name: String { "in this process, \(threads) threads, OpenBLAS \(BLAS.coreName)" }
+    public var name: String { "in this process, \(threads) threads" }
 
     public init(network: VGG19, threads: Int) {
         self.network = network

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BLASKernel
 import FarmClient
 import FarmCoordinator
 import Foundation
@@ -78,7 +79,8 @@ struct VideoCommand: ParsableCommand {
         let backend = try makeBackend(outDir: render.outputDirectory, pooling: job.pooling ?? .max)
         defer { backend.close() }
         printError("video: \(render.numbers.count) frames of \(all.count) from \(frames), start \(start)"
-            + (flow ? ", optical flow" : "") + (temporalWeight > 0 ? ", temporal weight \(temporalWeight)" : "") + ", \(backend.name)")
+            + (flow ? ", optical flow" : "") + (temporalWeight > 0 ? ", temporal weight \(temporalWeight)" : "") + ", \(backend.name)"
+            + (backend is InProcessFrames ? ", \(KernelSelection.inUse.line)" : ""))
         stopOnSignals()
         let bar = ProgressBar(total: render.numbers.count, label: "video")
         let clock = ContinuousClock.now
