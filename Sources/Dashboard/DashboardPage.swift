@@ -25,7 +25,7 @@ table { border-collapse: collapse; } td, th { padding: 2px 10px; text-align: lef
 <h1>StyleFarm <span id="updated" class="muted"></span></h1>
 <div id="jobs"><p class="muted">no jobs yet</p></div>
 <h2>Workers</h2>
-<table id="workers"><thead><tr><th>worker</th><th>name</th><th>state</th><th>last heard</th><th>tiles</th><th>compute</th><th>BLAS kernel</th></tr></thead><tbody></tbody></table>
+<table id="workers"><thead><tr><th>worker</th><th>name</th><th>state</th><th>last heard</th><th>tiles</th><th>compute</th><th>threads</th><th>memory limit</th><th>speed (px·it/s)</th><th>BLAS kernel</th></tr></thead><tbody></tbody></table>
 <script>
 const params = new URLSearchParams(location.search), token = params.get("token");
 const q = token ? "?token=" + encodeURIComponent(token) : "";
@@ -59,7 +59,8 @@ function render(snap) {
   }
   document.querySelector("#workers tbody").innerHTML = snap.workers.map(w => `<tr class="worker"><td>${esc(w.id)}</td><td>${esc(w.name)}</td>
     <td>${w.leases.length ? "rendering" : "idle"}</td><td>${w.silentFor != null ? w.silentFor.toFixed(1) + " s ago" : "–"}</td>
-    <td>${w.tiles}</td><td>${fmt(w.computeSeconds)}</td><td title="${esc(w.kernel || "")}">${esc((w.kernel || "–").replace(/^BLAS kernel /, "").replace(/ \(.*/, ""))}</td></tr>`).join("") || '<tr><td colspan="7" class="muted">no workers connected</td></tr>';
+    <td>${w.tiles}</td><td>${fmt(w.computeSeconds)}</td><td>${w.threads}</td>
+    <td>${w.memoryLimit != null ? Math.round(w.memoryLimit / 1048576) + " MiB" : "–"}</td><td>${w.speed != null ? Math.round(w.speed) : "–"}</td><td title="${esc(w.kernel || "")}">${esc((w.kernel || "–").replace(/^BLAS kernel /, "").replace(/ \(.*/, ""))}</td></tr>`).join("") || '<tr><td colspan="10" class="muted">no workers connected</td></tr>';
 }
 function poll() { fetch("/api/status" + q).then(r => r.json()).then(render).catch(() => {}); }
 poll();
