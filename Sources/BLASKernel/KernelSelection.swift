@@ -56,14 +56,21 @@ public enum KernelSelection {
 
     public static func cacheKey(cpu: CPUFeatures, library: String) -> String { cpu.signature + " | " + library }
 
+    /// Whether `OPENBLAS_CORETYPE` in `environment` was set by StyleFarm's own choice (its marker agrees), not by
+    /// the user.
+    public static func isOwnChoice(_ environment: [String: String]) -> Bool {
+        guard let set = environment[coreTypeVariable], !set.isEmpty else { return false }
+        return environment[chosenVariable] == set
+    }
+
     /// The whole decision, pure: what the environment says, what OpenBLAS picked, what the processor runs, the
     /// cached choice (nil when none); `probe` runs only when a choice must be made, and its result is returned to
     /// be cached.
-    public static func decide(environment: [String: String], picked: String, cpu: CPUFeatures, key: String,
-                              cached: KernelChoice?, now: Double,
+    public static func decide(environment: [String: String], picked: String, cpu: CPUFeatures, key: @autoclosure () -> String,
+                              cached: @autoclosure () -> KernelChoice?, now: Double,
                               probe: (String?) -> ProbeReport) -> (decision: Decision, probed: KernelChoice?) {
         if let set = environment[coreTypeVariable], !set.isEmpty {
-            if environment[chosenVariable] == set {
+            if isOwnChoice(environment) {
                 return (.keep(KernelInUse(core: picked, reason: "chosen by StyleFarm: " + (environment[reasonVariable] ?? "for this CPU"))), nil)
             }
             let fallback = set.lowercased() == picked.lowercased() ? "" : "; OpenBLAS has no such kernel for this CPU and ran \(picked)"
@@ -74,10 +81,11 @@ public enum KernelSelection {
             let level = cpu.level.map { "the best this CPU (\($0)) runs" } ?? "this CPU's instruction set is unknown"
             return (.keep(KernelInUse(core: picked, reason: "picked by OpenBLAS, \(level)")), nil)
         }
-        let choice: KernelChoice, probed: KernelChoice?
+        // Only a weak pick needs the library's identity and the cache file (read lazily: not on every start).
+        let key = key(), choice: KernelChoice, probed: KernelChoice?
         // A cached choice is used only if it names one of this CPU's candidates: a cache file edited (or copied from
         // another machine) to name a kernel this CPU cannot run must not make every start die of SIGILL.
-        if let cached, cached.key == key, cached.chosen.map(candidates.contains) ?? true {
+        if let cached = cached(), cached.key == key, cached.chosen.map(candidates.contains) ?? true {
             (choice, probed) = (cached, nil)
         } else {
             choice = KernelChoice.probe(key: key, picked: picked, candidates: candidates, now: now, probe: probe)
@@ -113,12 +121,18 @@ public enum KernelSelection {
                                status: (String) -> Void) -> KernelInUse {
         let environment = ProcessInfo.processInfo.environment
         let cpu = CPUFeatures.current(), picked = openBLASCore
-        let key = cacheKey(cpu: cpu, library: libraryIdentity)
+        var knownKey: String?
+        func key() -> String {  // dladdr and stat, once, and only when the pick is weak
+            if let knownKey { return knownKey }
+            let made = cacheKey(cpu: cpu, library: libraryIdentity)
+            knownKey = made
+            return made
+        }
         let cache = KernelChoiceCache(directory: cacheDirectory)
         let probe = KernelProbe(executable: "/proc/self/exe", arguments: probeArguments)
         var announced = false
-        let (decision, probed) = decide(environment: environment, picked: picked, cpu: cpu, key: key,
-                                        cached: cache.load(key: key), now: Date().timeIntervalSince1970) { kernel in
+        let (decision, probed) = decide(environment: environment, picked: picked, cpu: cpu, key: key(),
+                                        cached: cache.load(key: key()), now: Date().timeIntervalSince1970) { kernel in
             if !announced {
                 status("OpenBLAS picked \(picked), weaker than this CPU (\(cpu.level.map(String.init(describing:)) ?? "?")) runs: "
                        + "testing its other kernels once (cached in \(cacheDirectory))")

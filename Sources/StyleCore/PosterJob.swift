@@ -197,8 +197,11 @@ public struct PosterStage: Sendable, Hashable, Codable {
         TileTask(level: level, pass: pass, tile: tile, iterations: iterations)
     }
 
+    /// Pixels one iteration of the stage optimises: its tiles' render rectangles.
+    public var area: Int { plan.tiles.reduce(0) { $0 + $1.render.area } }
+
     /// Pixel-iterations of the stage.
-    public var work: Double { Double(plan.tiles.reduce(0) { $0 + $1.render.area } * iterations) }
+    public var work: Double { Double(area * iterations) }
 }
 
 /// A poster's settings without its images: what a farm job carries, and all a plan needs. The defaults of every
@@ -283,7 +286,7 @@ extension PosterSettings {
     /// of `stylefarm plan`; at a few iterations per tile the set-up is a third of the work.
     public func estimatedWork(startsFromImage: Bool) -> Double {
         stages(startsFromImage: startsFromImage).reduce(0.0) {
-            $0 + Double($1.plan.tiles.reduce(0) { $0 + $1.render.area }) * (Double($1.iterations) + Self.setupIterations)
+            $0 + Double($1.area) * (Double($1.iterations) + Self.setupIterations)
         }
     }
 

@@ -26,19 +26,19 @@ struct BLASCommand: ParsableCommand {
             print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
             return
         }
-        let cpu = CPUFeatures.current()
-        let key = KernelSelection.cacheKey(cpu: cpu, library: KernelSelection.libraryIdentity)
+        let cpu = CPUFeatures.current(), library = KernelSelection.libraryIdentity, candidates = KernelCatalog.candidates(for: cpu)
+        let key = KernelSelection.cacheKey(cpu: cpu, library: library)
         let cache = KernelChoiceCache(directory: KernelChoiceCache.defaultDirectory)
         print("CPU:        \(cpu.signature)")
         print("runs:       \(cpu.level.map(String.init(describing:)) ?? "unknown instruction set"); candidates best first: "
-              + (KernelCatalog.candidates(for: cpu).joined(separator: ", ").nonEmpty ?? "none"))
-        print("library:    \(KernelSelection.libraryIdentity)")
+              + (candidates.isEmpty ? "none" : candidates.joined(separator: ", ")))
+        print("library:    \(library)")
         print("in use:     \(KernelSelection.inUse.line)")
         var choice = cache.load(key: key)
         if probe {
             let runner = KernelProbe(executable: "/proc/self/exe", arguments: Self.probeArguments)
             let picked = choice?.picked ?? KernelSelection.openBLASCore
-            choice = KernelChoice.probe(key: key, picked: picked, candidates: KernelCatalog.candidates(for: cpu),
+            choice = KernelChoice.probe(key: key, picked: picked, candidates: candidates,
                                         now: Date().timeIntervalSince1970) { runner.run(kernel: $0) }
             if let choice { cache.save(choice) }
         }
@@ -75,10 +75,6 @@ struct BLASCommand: ParsableCommand {
 extension KernelChoiceCache {
     /// `$XDG_CACHE_HOME/stylefarm`, else `~/.cache/stylefarm`: beside the weights' download cache.
     static var defaultDirectory: String { WeightsInstaller.cacheDirectory().path }
-}
-
-extension String {
-    var nonEmpty: String? { isEmpty ? nil : self }
 }
 
 extension StyleFarmCommand {

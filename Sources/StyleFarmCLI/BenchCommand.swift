@@ -46,10 +46,13 @@ struct BenchCommand: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         print(KernelSelection.inUse.line)
         // A kernel StyleFarm chose itself (KernelSelection) is what every user gets: not a forced setting.
-        let chosenByUs = environment[KernelSelection.chosenVariable] != nil && environment[KernelSelection.chosenVariable] == environment[KernelSelection.coreTypeVariable]
-        let forced = Self.blasVariables.filter { environment[$0] != nil && !(chosenByUs && $0 == KernelSelection.coreTypeVariable) }
+        let ownChoice = KernelSelection.isOwnChoice(environment)
+        let forced = Self.blasVariables.compactMap { name in environment[name].map { "\(name)=\($0)" } }
+            .filter { !(ownChoice && $0.hasPrefix(KernelSelection.coreTypeVariable + "=")) }
         let settings: [(label: String, unset: [String])] = forced.isEmpty
-            ? [("as is", [])] : [("as is: " + forced.map { "\($0)=\(environment[$0]!)" }.joined(separator: " "), []), ("both unset", Self.blasVariables + [KernelSelection.chosenVariable, KernelSelection.reasonVariable])]
+            ? [("as is", [])]
+            : [("as is: " + forced.joined(separator: " "), []),
+               ("both unset", Self.blasVariables + [KernelSelection.chosenVariable, KernelSelection.reasonVariable])]
         if forced.isEmpty { print("OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are not set by you: the kernel is what every user gets (one setting)") }
         print("impl       size threads  forward_s  fwdbwd_s  GFLOP/s  %sgemm-peak  peak_rss_MiB  openblas_core  setting")
         var ours: [String: [Double]] = [:]
