@@ -26,6 +26,14 @@ extension Coordinator {
                         logger.error("cannot record job \(job) as \(state.rawValue): \(error)")
                     }
                 }
+            case let .persistControl(job, priority, paused):
+                let journal = self.journal, logger = self.logger
+                store.async {
+                    do { try journal.setControl(job: job, priority: priority, paused: paused) } catch {
+                        logger.error("cannot record job \(job)'s priority and pause: \(error)")
+                    }
+                }
+            case let .answer(reply, outcome): reply.deliver(outcome)
             case let .sendBlob(peer, body):
                 let bytes = body.kind == "weights" ? weightsBytes : targets[body.sha256]
                 send(peer, bytes.map { Message(.blob, body, payload: [$0]) }
@@ -48,7 +56,7 @@ extension Coordinator {
         stored[job.id] = job
         do { try job.spec.validate() } catch {
             var info = CoordinatorCore.StoredJobInfo(id: job.id, spec: job.spec, state: job.state, detail: job.detail, problem: "\(error)")
-            info.owner = job.owner
+            stamp(&info, from: job)
             return feed(.admitted(info, replyTo: nil, now: now))
         }
         feed(.admitted(info(job), replyTo: nil, now: now))
@@ -77,8 +85,17 @@ extension Coordinator {
         }
         var info = CoordinatorCore.StoredJobInfo(id: job.id, spec: job.spec, state: job.state, detail: job.detail, stage: job.stage,
                                                  memory: memory, stages: stages)
-        info.owner = job.owner
+        stamp(&info, from: job)
         return info
+    }
+
+    /// What the journal keeps besides the spec: the owner (and the name the allowlist gives its key), the hand-set
+    /// priority and pause, the times.
+    func stamp(_ info: inout CoordinatorCore.StoredJobInfo, from job: Journal.StoredJob) {
+        info.owner = job.owner
+        info.ownerName = config.security.map { $0.allowlist.caller(key: job.owner)?.name ?? "" } ?? Caller.insecure.name
+        (info.priority, info.paused) = (job.priority, job.paused)
+        (info.submitted, info.started, info.finished) = (job.submitted, job.started, job.finished)
     }
 
     func admit(_ spec: JobSpec, inputs: [[UInt8]], replyTo: String, owner: String) {
@@ -102,6 +119,7 @@ extension Coordinator {
         stored[id] = nil
         assets[id] = nil
         monitor.forget(job: id)
+        canvasTiles.forget(job: id)
         let journal = self.journal, logger = self.logger
         store.async {
             do { try journal.remove(job: id) } catch { logger.error("cannot prune job \(id): \(error)") }

@@ -75,11 +75,17 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
     var handshakes: HandshakeMonitor?
     let mailboxLock = NSLock()
     var mailbox: [@Sendable () -> Void] = []
+    /// The loop has stopped: the dashboard's questions are answered on the asking thread.
+    var loopEnded = false
+    /// Cutting the deep-zoom viewer's tiles (`CanvasTiles`), and those already cut.
+    let canvasQueue = DispatchQueue(label: "stylefarm.coordinator.canvas")
+    let canvasTiles = CanvasTileCache()
     let clock = ContinuousClock.now
     let statsLock = NSLock()
     var _stats = WireStats()
 
     public init(config: Config) throws {
+        let wallAtStart = Date().timeIntervalSince1970  // `clock` started as this init began
         self.config = config
         logger = config.logger
         journal = try Journal(directory: config.stateDirectory)
@@ -91,6 +97,7 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         var coreConfig = CoordinatorCore.Config(weightsSHA: ContentHash.sha256(weightsBytes), weightsBytes: weightsBytes.count)
         coreConfig.scheduler = config.scheduler
         coreConfig.retention = config.retention
+        coreConfig.wallClockOffset = wallAtStart
         core = CoordinatorCore(config: coreConfig, epoch: String(UInt32.random(in: 0 ... .max), radix: 36))
         socket = try ZMQSocket(.router)
         // No handover: a routing id in use cannot be taken by a second connection (a stolen id gets nothing).
@@ -137,6 +144,9 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         }
         for worker in core.scheduler.liveWorkers { send(worker, Message(.error, ErrorBody(code: "shutdown", message: "coordinator stopping"))) }
         for queue in [work, crops, store] { queue.sync {} }
+        mailboxLock.lock()
+        loopEnded = true
+        mailboxLock.unlock()
         drainMailbox()
         handshakes?.stop()
         zap?.stop()
@@ -225,5 +235,93 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
             self.mailbox.append { then(r) }
             self.mailboxLock.unlock()
         }
+    }
+}
+
+/// The dashboard's questions and controls, answered on the loop thread.
+extension Coordinator: FarmConsole {
+    public func control(_ body: ControlBody, as caller: Caller) async -> Result<ControlledBody, ControlRefusal> {
+        await onLoop { [self] done in
+            feed(.control(body, caller: caller, reply: .init { done($0) }, now: now))
+        }
+    }
+
+    public func jobDetail(_ id: String, stage: Int?) async -> JobDetail? {
+        await onLoop { [self] done in done(core.detail(job: id, stage: stage, now: now)) }
+    }
+
+    public func tileDetail(job: String, stage: Int, tile: Int) async -> TileDetail? {
+        await onLoop { [self] done in done(core.tileDetail(job: job, stage: stage, tile: tile, now: now)) }
+    }
+
+    /// Runs `body` on the loop thread (or at once, once the loop has ended) and returns what it hands `done`.
+    func onLoop<T: Sendable>(_ body: @escaping @Sendable (@escaping @Sendable (T) -> Void) -> Void) async -> T {
+        await withCheckedContinuation { continuation in
+            let once = Once(continuation)
+            mailboxLock.lock()
+            let ended = loopEnded
+            if !ended { mailbox.append { body(once.resume) } }
+            mailboxLock.unlock()
+            if ended { body(once.resume) }
+        }
+    }
+}
+
+/// Resumes a continuation at most once.
+final class Once<T: Sendable>: @unchecked Sendable {  // unchecked: the continuation is taken under the lock
+    let lock = NSLock()
+    var continuation: CheckedContinuation<T, Never>?
+    init(_ c: CheckedContinuation<T, Never>) { continuation = c }
+    @Sendable func resume(_ value: T) {
+        lock.lock()
+        let c = continuation
+        continuation = nil
+        lock.unlock()
+        c?.resume(returning: value)
+    }
+}
+
+/// The deep-zoom viewer's canvas: what it shows is decided on the loop, cut on the canvas queue, cached.
+extension Coordinator {
+    public func canvasInfo(job: String) async -> CanvasInfo? {
+        await onLoop { [self] done in done(canvasView(job)?.info) }
+    }
+
+    public func canvasTile(job: String, zoom: Int, x: Int, y: Int) async -> [UInt8]? {
+        guard let view = await onLoop({ [self] done in done(canvasView(job)) }) else { return nil }
+        let cache = canvasTiles, logger = self.logger
+        return await withCheckedContinuation { continuation in
+            canvasQueue.async {
+                do {
+                    let key = "\(job)/\(view.info.version)/\(zoom)/\(x)/\(y)"
+                    continuation.resume(returning: try cache.tile(key) { try CanvasTiles.render(view, zoom: zoom, x: x, y: y) })
+                } catch {
+                    logger.warning("canvas tile \(zoom)/\(x)/\(y) not cut: \(error)", metadata: ["job": "\(job)"])
+                    continuation.resume(returning: nil)
+                }
+            }
+        }
+    }
+
+    /// The job's canvas now: while a stage renders, its start with the stored tiles over it; once done, the last
+    /// stage's canvas; otherwise the last finished stage's canvas. Nil before there is any.
+    func canvasView(_ id: String) -> CanvasView? {
+        guard let job = core.jobs[id], !job.stages.isEmpty else { return nil }
+        let landed = core.landedTiles(job: id)
+        if let landed, let start = assets[id]?.start, job.stages.indices.contains(landed.stage) {
+            let stage = job.stages[landed.stage]
+            guard start.width == stage.width, start.height == stage.height else { return nil }
+            let tiles = landed.tiles.map { t in
+                (rect: stage.plan.tiles[t].core, file: journal.tileURL(id, stage: landed.stage, tile: t))
+            }
+            let info = CanvasInfo(width: stage.width, height: stage.height, stage: landed.stage, tilesDone: tiles.count,
+                                  version: landed.stage << 20 | tiles.count)
+            return CanvasView(job: id, info: info, base: start, landed: tiles)
+        }
+        let finished = job.phase == .done ? job.stages.count - 1 : (core.scheduler.stage(of: id) ?? 0) - 1
+        guard finished >= 0, let canvas = try? journal.canvas(job: id, stage: finished) else { return nil }
+        let info = CanvasInfo(width: canvas.width, height: canvas.height, stage: finished, tilesDone: job.stages[finished].plan.tiles.count,
+                              version: (finished + 1) << 20 | 0xFFFFF)
+        return CanvasView(job: id, info: info, base: canvas, landed: [])
     }
 }

@@ -1,3 +1,4 @@
+import FarmMonitor
 import FarmProtocol
 import FarmScheduler
 import Logging
@@ -8,10 +9,13 @@ extension CoordinatorCore {
     /// from the stage the journal says is next, unless it has ended.
     mutating func admitted(_ info: StoredJobInfo, replyTo: String?, now: Double) -> [Action] {
         let stages = info.stages
-        scheduler.addJob(id: info.id, name: info.spec.name, priority: info.spec.priority,
+        scheduler.addJob(id: info.id, name: info.spec.name, priority: info.priority ?? info.spec.priority,
                          work: stages.map { s in s.plan.tiles.map { Double($0.render.area * s.iterations) } },
                          memory: info.memory.map(\.count) == stages.map(\.plan.tiles.count) ? info.memory : [])
         var job = Job(id: info.id, owner: info.owner, spec: info.spec, stages: stages, phase: .preparing(stage: info.stage))
+        (job.submitted, job.started, job.finished) = (info.submitted ?? wall(now), info.started, info.finished)
+        job.ownerName = info.ownerName
+        if info.paused { _ = scheduler.setPaused(job: info.id, true) }
         var actions: [Action] = []
         if let replyTo {
             let size = "\(info.spec.poster.width)x\(info.spec.poster.height)"
@@ -20,11 +24,11 @@ extension CoordinatorCore {
         }
         switch info.state {
         case .done:
-            job.end(.done, now: now)
+            job.end(.done, now: now, wall: wall(now))
             scheduler.finish(job: info.id, now: now)
         case .failed, .cancelled:
             let why = info.detail ?? info.state.rawValue
-            job.end(info.state == .cancelled ? .cancelled : .failed(why), now: now)
+            job.end(info.state == .cancelled ? .cancelled : .failed(why), now: now, wall: wall(now))
             scheduler.fail(job: info.id, reason: why, now: now)
         case .queued, .running:
             if let problem = info.problem {
@@ -56,6 +60,10 @@ extension CoordinatorCore {
         jobs[id]?.storing = []
         jobs[id]?.stageComplete = false
         jobs[id]?.progress = [:]
+        let wallTime = wall(now)
+        jobs[id]?.started = job.started ?? wallTime
+        jobs[id]?.log(JobEvent(time: wallTime, kind: "stage", stage: stage,
+                               message: "stage \(stage) started: \(job.stages[stage].plan.tiles.count) tiles" + (done.isEmpty ? "" : ", \(done.count) already done")))
         actions.append(.persistState(job: id, .running, detail: nil))
         if !done.isEmpty { actions.append(.log(.info, "resumes stage \(stage) with \(done.count) finished tiles", ["job": "\(id)"])) }
         return actions + schedule(scheduler.startStage(job: id, stage: stage, done: done, now: now), now: now)
@@ -86,11 +94,16 @@ extension CoordinatorCore {
     /// Fails a job that has not ended; its leases are revoked, its state persisted, its blobs forgotten.
     mutating func fail(_ id: String, reason: String, now: Double) -> [Action] {
         guard let job = jobs[id], !job.phase.isFinal else { return [] }
-        jobs[id]?.end(.failed(reason), now: now)
+        let wallTime = wall(now)
+        jobs[id]?.end(.failed(reason), now: now, wall: wallTime)
+        jobs[id]?.log(JobEvent(time: wallTime, kind: "state", message: "failed: \(reason)"))
         scheduler.fail(job: id, reason: reason, now: now)
         return [.log(.error, "failed: \(reason)", ["job": "\(id)"]), .persistState(job: id, .failed, detail: reason),
                 .forget(job: id, blobs: jobBlobs(id))]
     }
+
+    /// Unix seconds at core time `now`.
+    func wall(_ now: Double) -> Double { now + config.wallClockOffset }
 
     /// The blobs only this job uses (no other job that has not ended shares its targets).
     mutating func jobBlobs(_ id: String) -> [String] {

@@ -100,14 +100,17 @@ extension CoordinatorCore {
             if let j = body.job, job(j, for: caller) == nil { throw ProtocolError.malformedBody("no job \(j)") }
             let jobs = jobStatuses(now: t).filter { body.job == nil ? job($0.id, for: caller) != nil : $0.id == body.job }
             return send(peer, StatusReplyBody(jobs: jobs, workers: workerStatuses(for: caller, now: t)).message, now: t)
-        case .cancel: return try cancel(m, from: peer, caller: caller, now: t)
+        case .cancel:
+            let body = try m.decode(CancelBody.self)
+            return controlMessage(ControlBody(.cancel, job: body.job), from: peer, caller: caller, now: t, asCancel: true)
+        case .control: return controlMessage(try m.decode(ControlBody.self), from: peer, caller: caller, now: t)
         case .fetchOutput:
             let body = try m.decode(StatusBody.self)
             guard let job = job(body.job, for: caller), job.phase == .done else {
                 throw ProtocolError.malformedBody("job \(body.job ?? "?") has no output (not done)")
             }
             return [.sendOutput(peer: peer, job: job.id, format: job.spec.format)]
-        case .welcome, .assign, .blob, .reject, .error, .submitted, .statusReply, .output:
+        case .welcome, .assign, .blob, .reject, .error, .submitted, .statusReply, .output, .controlled:
             throw ProtocolError.malformedBody("\(m.command) is not sent to a coordinator")
         }
     }
@@ -116,7 +119,8 @@ extension CoordinatorCore {
         let body = try m.decode(ReadyBody.self)
         guard body.versions.contains(FarmProtocol.version) else { throw ProtocolError.unsupportedVersion(body.versions.max() ?? 0) }
         scheduler.workerReady(id: peer, identity: caller.key + "/" + body.name, name: body.name, threads: body.threads, busy: body.busy.count,
-                              memoryLimit: body.memoryLimit, speed: body.speed, kernel: body.kernel.map { String($0.prefix(300)) }, now: t)
+                              memoryLimit: body.memoryLimit, speed: body.speed, kernel: body.kernel.map { String($0.prefix(300)) },
+                              host: body.host.map { String($0.prefix(100)) }, now: t)
         let about = "\(body.name), \(body.threads) threads" + (body.memoryLimit.map { ", \($0 >> 20) MiB" } ?? "")
             + (body.speed.map { ", \(Int($0)) px·it/s" } ?? "") + (body.kernel.map { ", \($0.prefix(300))" } ?? "")
         return [.log(.info, "worker joined (\(about))", ["worker": "\(peer)"])]
@@ -164,6 +168,7 @@ extension CoordinatorCore {
             return [.count(.messageDropped)] + send(peer, Message(.reject, RejectBody(lease: body.lease, reason: why)), now: t)
         case let .accepted(tile):
             jobs[tile.job]?.progress[body.lease] = body
+            record(tile) { $0.record(iteration: body.iteration, loss: body.loss) }
             return []
         }
     }
@@ -175,6 +180,9 @@ extension CoordinatorCore {
         let body = try m.decode(ResultBody.self)
         guard let lease = scheduler.lease(body.lease), lease.worker == peer, let job = jobs[lease.tile.job],
               job.phase == .running(stage: lease.tile.stage) else {
+            if let known = scheduler.lease(body.lease) {
+                note(known.tile, "rejected", worker: peer, "result from \(workerName(peer)) rejected: its lease is not live here", now: t)
+            }
             _ = scheduler.complete(lease: body.lease, worker: peer, seconds: 0, now: t)  // frees an unknown lease's credit
             return [.count(.messageDropped), .log(.info, "result rejected: lease \(body.lease) is not live (lapsed, revoked or from before a restart)",
                          ["worker": "\(peer)"])]
@@ -189,6 +197,7 @@ extension CoordinatorCore {
             guard pixels.pixels.allSatisfy({ $0 >= 0 && $0 <= 1 }) else { throw ProtocolError.malformedBody("pixels outside 0...1") }
         } catch {
             let e = error as? ProtocolError ?? .malformedBody("\(error)")
+            note(lease.tile, "rejected", worker: peer, "result from \(workerName(peer)) rejected: \(e)", now: t)
             let (_, events) = scheduler.failed(lease: body.lease, worker: peer, reason: "bad result: \(e)", now: t)
             return [.count(.tileFailed), .count(.messageDropped), .log(.warning, "bad result: \(e)", ["worker": "\(peer)"])]
                 + schedule(events, now: t) + send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)), now: t)
@@ -199,6 +208,8 @@ extension CoordinatorCore {
         if case .accepted = verdict {
             jobs[job.id]?.storing.insert(lease.tile.tile)
             jobs[job.id]?.progress[body.lease] = nil
+            let name = scheduler.name(ofWorker: peer) ?? peer
+            record(lease.tile) { r in (r.worker, r.seconds, r.loss) = (name, seconds, body.loss.isFinite ? body.loss : nil) }
             actions = [.count(.tileDone(seconds: seconds)),
                        .storeTile(job: job.id, stage: lease.tile.stage, tile: lease.tile.tile, pixels: pixels, worker: peer,
                                   seconds: seconds)]
@@ -210,6 +221,7 @@ extension CoordinatorCore {
         _ = scheduler.heard(from: peer, now: t)
         let body = try m.decode(FailedBody.self)
         let (verdict, events) = scheduler.failed(lease: body.lease, worker: peer, reason: body.reason, now: t)
+        if case let .accepted(tile) = verdict { note(tile, "failed", worker: peer, "\(workerName(peer)) failed it: \(body.reason)", now: t) }
         let log: [Action] = if case .accepted = verdict {
             [.count(.tileFailed), .log(.warning, "tile failed under lease \(body.lease): \(body.reason)", ["worker": "\(peer)"])]
         } else {
@@ -221,11 +233,15 @@ extension CoordinatorCore {
     /// The farm's workers as `caller` may see them: an admin sees routing ids and lease tokens; a client sees each
     /// worker's name, size and speed, and neither (a lease token is a worker's alone).
     func workerStatuses(for caller: Caller, now t: Double) -> [WorkerStatus] {
-        let all = scheduler.workerStatuses(now: t)
+        let all = scheduler.workerStatuses(now: t).map { w in
+            var w = w
+            w.keyName = peers[w.id]?.caller.name
+            return w
+        }
         guard !caller.role.seesEveryJob else { return all }
         return all.map { w in
             var w = w
-            (w.id, w.leases) = (w.name, [])
+            (w.id, w.leases, w.tilesNow) = (w.name, [], nil)
             return w
         }
     }
@@ -238,16 +254,5 @@ extension CoordinatorCore {
                 + (body.spec.frame == nil ? "" : ", the frame's start image" + (body.spec.frame?.temporalMask == true ? " and its mask" : "")))
         }
         return [.admit(spec: body.spec, inputs: m.payload, replyTo: peer, owner: owner)]
-    }
-
-    mutating func cancel(_ m: Message, from peer: String, caller: Caller, now t: Double) throws -> [Action] {
-        let body = try m.decode(CancelBody.self)
-        guard let job = job(body.job, for: caller), !job.phase.isFinal, scheduler.cancel(job: body.job, now: t) else {
-            throw ProtocolError.malformedBody("no running job \(body.job)")
-        }
-        jobs[body.job]?.end(.cancelled, now: t)
-        let reply = StatusReplyBody(jobs: jobStatuses(now: t).filter { $0.id == body.job }, workers: workerStatuses(for: caller, now: t))
-        return [.persistState(job: body.job, .cancelled, detail: "cancelled"), .log(.info, "cancelled", ["job": "\(body.job)"]),
-                .forget(job: body.job, blobs: jobBlobs(body.job))] + send(peer, reply.message, now: t)
     }
 }

@@ -1,48 +1,90 @@
 import FarmMonitor
 import FarmProtocol
 import FarmScheduler
+import StyleCore
 
 /// What the dashboard shows, computed from the core's state alone.
 extension CoordinatorCore {
-    /// Each job's status, its current stage's tile grid (with live progress), throughput and ETA; the workers.
-    /// `time` is left 0: the shell stamps it.
     /// Jobs' statuses as the journal holds them: a tile accepted but still being stored is not counted as done
-    /// until it is, so a status never promises a tile that a kill -9 would lose.
+    /// until it is, so a status never promises a tile that a kill -9 would lose. With each job's owner and times.
     func jobStatuses(now t: Double) -> [JobStatus] {
         scheduler.jobStatuses(now: t).map { status in
             var status = status
-            status.tilesDone -= jobs[status.id]?.storing.count ?? 0
+            guard let job = jobs[status.id] else { return status }
+            status.tilesDone -= job.storing.count
+            (status.owner, status.submitted, status.started, status.finished) = (job.ownerName, job.submitted, job.started, job.finished)
             return status
         }
     }
 
+    /// Each job's status, its current stage's tile grid (with live progress), throughput and ETA; the workers.
+    /// `time` is left 0: the shell stamps it.
     mutating func snapshot(now t: Double) -> FarmSnapshot {
         var views: [JobView] = []
         for status in jobStatuses(now: t) {
             guard let job = jobs[status.id], !job.stages.isEmpty else { continue }
             jobs[status.id]?.progress = job.progress.filter { scheduler.lease($0.key) != nil }
-            let stage = job.stages[min(status.stage, job.stages.count - 1)]
-            let states = scheduler.tileStates(job: status.id)
-            let tiles = stage.plan.tiles.map { tile -> TileView in
-                let r = tile.core
-                var v = TileView(index: tile.index, x: r.x, y: r.y, width: r.width, height: r.height, state: "pending")
-                if status.state == .done || states?.done.contains(tile.index) == true {
-                    v.state = "done"
-                } else if let lease = states?.leased[tile.index] {
-                    v.state = "rendering"
-                    v.worker = lease.worker
-                    if let p = job.progress[lease.token] { (v.iteration, v.iterations, v.loss) = (p.iteration, p.iterations, p.loss) }
-                }
-                return v
-            }
+            let index = min(status.stage, job.stages.count - 1), stage = job.stages[index]
             let minutes = status.elapsed / 60
             views.append(JobView(status: status, level: stage.level, levels: (job.stages.last?.level ?? 0) + 1,
-                                 pass: stage.level == 0 ? "coarse" : stage.pass == 0 ? "tiles" : "shifted tiles",
-                                 width: stage.width, height: stage.height, tiles: tiles,
+                                 pass: Self.pass(of: stage), width: stage.width, height: stage.height,
+                                 tiles: tileViews(status.id, stage: index, state: status.state),
                                  tilesPerMinute: minutes > 0 ? Double(status.tilesDone) / minutes : 0,
                                  eta: status.workFraction > 0 && !status.state.isFinal
                                      ? status.elapsed / status.workFraction * (1 - status.workFraction) : nil))
         }
-        return FarmSnapshot(time: 0, jobs: views, workers: scheduler.workerStatuses(now: t))
+        return FarmSnapshot(time: 0, jobs: views, workers: workerStatuses(for: .insecure, now: t))
+    }
+
+    static func pass(of stage: PosterStage) -> String { stage.level == 0 ? "coarse" : stage.pass == 0 ? "tiles" : "shifted tiles" }
+
+    /// A stage's tiles: done (a past stage, or finished in this one), rendering (with the live lease's worker,
+    /// iteration and loss) or pending, each with its record (attempts; worker, seconds and final loss once done).
+    func tileViews(_ id: String, stage index: Int, state: JobState) -> [TileView] {
+        guard let job = jobs[id], job.stages.indices.contains(index) else { return [] }
+        let states = scheduler.tileStates(job: id)
+        let current = states?.stage ?? 0
+        return job.stages[index].plan.tiles.map { tile -> TileView in
+            let r = tile.core, record = job[index, tile.index]
+            var v = TileView(index: tile.index, x: r.x, y: r.y, width: r.width, height: r.height, state: "pending")
+            (v.attempts, v.worker, v.seconds, v.loss) = (record.attempts > 0 ? record.attempts : nil, record.worker, record.seconds, record.loss)
+            if state == .done || index < current || (index == current && states?.done.contains(tile.index) == true) {
+                v.state = "done"
+            } else if index == current, let lease = states?.leased[tile.index] {
+                v.state = "rendering"
+                (v.worker, v.seconds) = (scheduler.name(ofWorker: lease.worker) ?? lease.worker, nil)
+                if let p = job.progress[lease.token] { (v.iteration, v.iterations, v.loss) = (p.iteration, p.iterations, p.loss) }
+            }
+            return v
+        }
+    }
+
+    /// A job's page: its status and settings, its stages, the tiles of `stage` (default: the current one) and its
+    /// farm log. Nil for an unknown job.
+    public func detail(job id: String, stage: Int?, now t: Double) -> JobDetail? {
+        guard let job = jobs[id], let status = jobStatuses(now: t).first(where: { $0.id == id }) else { return nil }
+        let current = status.state == .done ? job.stages.count : status.stage
+        let summaries = job.stages.enumerated().map { i, s in
+            StageSummary(index: i, level: s.level, pass: Self.pass(of: s), width: s.width, height: s.height, iterations: s.iterations,
+                         tiles: s.plan.tiles.count, state: i < current ? "done" : i == current ? "current" : "waiting")
+        }
+        let shown = min(max(stage ?? status.stage, 0), max(job.stages.count - 1, 0))
+        return JobDetail(status: status, spec: job.spec, stages: summaries, stage: shown,
+                         tiles: tileViews(id, stage: shown, state: status.state), events: job.events)
+    }
+
+    /// One tile with its loss curve; nil when the job, stage or tile is unknown.
+    public func tileDetail(job id: String, stage: Int, tile: Int, now t: Double) -> TileDetail? {
+        guard let job = jobs[id], job.stages.indices.contains(stage), job.stages[stage].plan.tiles.indices.contains(tile),
+              let state = scheduler.state(of: id) else { return nil }
+        let views = tileViews(id, stage: stage, state: state)
+        return TileDetail(job: id, stage: stage, tile: views[tile], curve: job[stage, tile].curve)
+    }
+
+    /// The current stage of a running job and its tiles that are accepted and stored (their files are complete).
+    public func landedTiles(job id: String) -> (stage: Int, tiles: [Int])? {
+        guard let job = jobs[id], case let .running(stage) = job.phase, let states = scheduler.tileStates(job: id),
+              states.stage == stage else { return nil }
+        return (stage, states.done.subtracting(job.storing).sorted())
     }
 }

@@ -46,6 +46,8 @@ public struct CoordinatorCore: Sendable {
         /// How long an ended job (done, failed, cancelled) is kept, with its files, after it ended; nil keeps every
         /// job. Seven days: long enough to fetch an output after a weekend.
         public var retention: Double? = 7 * 86_400
+        /// Unix seconds at `now` = 0: the shell's wall clock, for the times a job shows (submitted, started, ended).
+        public var wallClockOffset = 0.0
         public init(weightsSHA: String, weightsBytes: Int) {
             self.weightsSHA = weightsSHA
             self.weightsBytes = weightsBytes
@@ -74,6 +76,8 @@ public struct CoordinatorCore: Sendable {
         public var id: String
         /// The key of the client that submitted it ("" in plaintext, or for a job journaled before owners were).
         public var owner: String
+        /// The name the allowlist gives that key ("insecure" in plaintext; "" when not known).
+        public var ownerName = ""
         public var spec: JobSpec
         public var stages: [PosterStage]
         public var phase: Phase
@@ -88,10 +92,30 @@ public struct CoordinatorCore: Sendable {
         public var progress: [String: ProgressBody] = [:]
         /// When it ended (done, failed, cancelled; or was found ended at start): retention counts from here.
         public var ended: Double?
+        /// Unix seconds: when it was submitted, first ran, and ended.
+        public var submitted: Double?
+        public var started: Double?
+        public var finished: Double?
+        /// Per stage, per tile: leases, who finished it, seconds, loss and loss curve (for the dashboard).
+        public var records: [Int: [Int: TileRecord]] = [:]
+        /// The farm's log of this job, oldest first, at most `JobDetail.maxEvents`.
+        public var events: [JobEvent] = []
 
         /// Enters a final phase, stamped for retention.
-        mutating func end(_ final: Phase, now: Double) {
+        mutating func end(_ final: Phase, now: Double, wall: Double) {
             (phase, ended) = (final, now)
+            finished = finished ?? wall
+        }
+
+        /// A tile's record (an empty one until it is first leased).
+        subscript(stage: Int, tile: Int) -> TileRecord {
+            get { records[stage]?[tile] ?? TileRecord() }
+            set { records[stage, default: [:]][tile] = newValue }
+        }
+
+        mutating func log(_ event: JobEvent) {
+            if events.count >= JobDetail.maxEvents { events.removeFirst(events.count - JobDetail.maxEvents + 1) }
+            events.append(event)
         }
     }
 
@@ -131,6 +155,14 @@ public struct CoordinatorCore: Sendable {
         case storageFull(reason: String, now: Double)
         /// A retry wrote what waited: space is back.
         case storageRecovered(now: Double)
+        /// A control from the dashboard (`ControlBody`), by `caller`; the outcome goes to `reply`.
+        case control(ControlBody, caller: Caller, reply: ControlReply, now: Double)
+    }
+
+    /// Where a control's outcome goes (the dashboard's request waits on it).
+    public struct ControlReply: Sendable {
+        public let deliver: @Sendable (Result<ControlledBody, ControlRefusal>) -> Void
+        public init(_ deliver: @escaping @Sendable (Result<ControlledBody, ControlRefusal>) -> Void) { self.deliver = deliver }
     }
 
     /// A prepared stage's blobs.
@@ -143,8 +175,9 @@ public struct CoordinatorCore: Sendable {
     /// What the journal holds about a job, as the core needs it.
     public struct StoredJobInfo: Sendable {
         public var id: String
-        /// The submitting client's key.
+        /// The submitting client's key, and the name the allowlist gives it.
         public var owner = ""
+        public var ownerName = ""
         public var spec: JobSpec
         public var state: JobState
         public var detail: String?
@@ -156,6 +189,13 @@ public struct CoordinatorCore: Sendable {
         public var stages: [PosterStage]
         /// Why a stored job cannot run (its spec is outside `JobSpec.Limits`): it is admitted failed, with this reason.
         public var problem: String?
+        /// Paused by hand, and the priority it was given by hand (nil: the spec's).
+        public var paused = false
+        public var priority: Int?
+        /// Unix seconds: submitted, first ran, ended (nil when not known).
+        public var submitted: Double?
+        public var started: Double?
+        public var finished: Double?
         public init(id: String, spec: JobSpec, state: JobState, detail: String?, stage: Int, memory: [[Int]], stages: [PosterStage]? = nil) {
             (self.id, self.spec, self.state, self.detail, self.stage, self.memory) = (id, spec, state, detail, stage, memory)
             self.stages = stages ?? spec.stages
@@ -190,6 +230,10 @@ public struct CoordinatorCore: Sendable {
         /// Write the output and record the job done, then report `written`.
         case write(job: String)
         case persistState(job: String, JobState, detail: String?)
+        /// Record a job's hand-set priority and pause in the journal (a restart keeps them).
+        case persistControl(job: String, priority: Int, paused: Bool)
+        /// Answer a dashboard's control.
+        case answer(ControlReply, Result<ControlledBody, ControlRefusal>)
         /// Send a weights or targets blob (the shell holds the bytes).
         case sendBlob(peer: String, FetchBody)
         /// Send a finished job's output file.
@@ -256,7 +300,9 @@ public struct CoordinatorCore: Sendable {
         case let .blended(job, stage, next, now): return blended(job, stage: stage, next: next, now: now)
         case let .written(id, now):
             guard jobs[id]?.phase == .writing else { return [] }
-            jobs[id]?.end(.done, now: now)
+            let wallTime = wall(now)
+            jobs[id]?.end(.done, now: now, wall: wallTime)
+            jobs[id]?.log(JobEvent(time: wallTime, kind: "state", message: "done"))
             scheduler.finish(job: id, now: now)
             return [.log(.info, "done", ["job": "\(id)"]), .forget(job: id, blobs: jobBlobs(id))]
         case let .workFailed(id, reason, now): return fail(id, reason: reason, now: now)
@@ -264,6 +310,9 @@ public struct CoordinatorCore: Sendable {
             guard !storagePaused else { return [] }
             storagePaused = true
             return [.log(.error, "storage full, no new tiles leased until space is back: \(reason)", [:])]
+        case let .control(body, caller, reply, now):
+            let (outcome, actions) = control(body, caller: caller, now: now, revealsOthersJobs: true)
+            return actions + [.answer(reply, outcome)]
         case .storageRecovered:
             guard storagePaused else { return [] }
             storagePaused = false
@@ -310,6 +359,8 @@ public struct CoordinatorCore: Sendable {
         for e in events {
             switch e {
             case let .assign(worker, tile, lease):
+                record(tile) { $0.attempts += 1 }
+                note(tile, "leased", worker: worker, "leased to \(workerName(worker)) (lease \(lease))", now: now)
                 actions += assign(worker: worker, tile: tile, lease: lease, now: now)
             case let .stageFinished(job, stage):
                 jobs[job]?.stageComplete = true
@@ -320,16 +371,38 @@ public struct CoordinatorCore: Sendable {
                 lastSent[worker] = nil
                 actions.append(.log(.warning, "worker lost", ["worker": "\(worker)"]))
             case let .requeued(tile, worker, lease, reason):
+                note(tile, "requeued", worker: worker, "requeued from \(workerName(worker)): \(reason)", now: now)
                 actions += [.count(.tileRequeued), .log(.warning, "tile requeued (lease \(lease)): \(reason)", Self.metadata(tile, worker))]
                 actions += send(worker, Message(.reject, RejectBody(lease: lease, reason: reason)), now: now)
             case let .workerBlocklisted(worker, job):
+                let event = JobEvent(time: wall(now), kind: "blocklisted", worker: worker,
+                                     message: "\(workerName(worker)) blocklisted after \(config.scheduler.workerFailureLimit) failures")
+                jobs[job]?.log(event)
                 actions.append(.log(.warning, "worker blocklisted for this job", ["job": "\(job)", "worker": "\(worker)"]))
             case let .revoked(worker, tile, lease):
+                note(tile, "copy-won", worker: worker, "another copy won; \(workerName(worker))'s lease \(lease) revoked", now: now)
                 actions += [.count(.copyRevoked), .log(.info, "another copy won; lease \(lease) revoked", Self.metadata(tile, worker))]
                 actions += send(worker, Message(.reject, RejectBody(lease: lease, reason: "another copy of tile \(tile) won")), now: now)
             }
         }
         return actions
+    }
+
+    /// Adds to a job's farm log.
+    mutating func note(_ tile: FarmScheduler.TileID, _ kind: String, worker: String?, _ message: String, now: Double) {
+        let wallTime = wall(now)
+        jobs[tile.job]?.log(JobEvent(time: wallTime, kind: kind, stage: tile.stage, tile: tile.tile, worker: worker, message: message))
+    }
+
+    /// Changes a tile's record (its job must be known).
+    mutating func record(_ tile: FarmScheduler.TileID, _ change: (inout TileRecord) -> Void) {
+        guard jobs[tile.job] != nil else { return }
+        change(&jobs[tile.job]![tile.stage, tile.tile])
+    }
+
+    /// A worker as people know it: its name (and id, which names do not make unique).
+    func workerName(_ id: String) -> String {
+        scheduler.name(ofWorker: id).map { "\($0) (\(id))" } ?? id
     }
 
     static func metadata(_ tile: FarmScheduler.TileID, _ worker: String) -> Logger.Metadata {

@@ -28,6 +28,13 @@ public final class Journal: Sendable {
         public var inputs: [URL]
         /// The submitting client's key ("" for plaintext, and for jobs journaled before owners were).
         public var owner = ""
+        /// Set by hand (`ControlBody`): the priority (nil: the spec's) and whether it is paused.
+        public var priority: Int?
+        public var paused = false
+        /// Unix seconds: submitted, first ran, ended.
+        public var submitted: Double?
+        public var started: Double?
+        public var finished: Double?
     }
 
     public init(directory: URL) throws {
@@ -72,6 +79,14 @@ public final class Journal: Sendable {
         migrator.registerMigration("v2-owner") { db in
             try db.execute(sql: "ALTER TABLE job ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
         }
+        migrator.registerMigration("v3-control") { db in
+            try db.execute(sql: """
+                ALTER TABLE job ADD COLUMN priority INTEGER;
+                ALTER TABLE job ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE job ADD COLUMN started REAL;
+                ALTER TABLE job ADD COLUMN finished REAL;
+                """)
+        }
         try migrator.migrate(db)
         return db
     }
@@ -108,7 +123,9 @@ public final class Journal: Sendable {
                            arguments: [id, seq, json, JobState.queued.rawValue, inputs.count, Date().timeIntervalSince1970, owner])
             return seq
         }
-        return StoredJob(id: id, seq: seq, spec: spec, state: .queued, stage: 0, inputs: inputURLs(id, count: inputs.count), owner: owner)
+        var job = StoredJob(id: id, seq: seq, spec: spec, state: .queued, stage: 0, inputs: inputURLs(id, count: inputs.count), owner: owner)
+        job.submitted = Date().timeIntervalSince1970
+        return job
     }
 
     func inputURLs(_ id: String, count: Int) -> [URL] {
@@ -135,10 +152,19 @@ public final class Journal: Sendable {
                     let state = JobState(rawValue: try row.decode(String.self, forColumn: "state")) ?? .failed
                     let inputs = try row.decode(Int.self, forColumn: "inputs")
                     guard (1 ... FarmProtocol.Limits.maxPayloadFrames).contains(inputs) else { throw JournalError.corrupt("\(inputs) input files") }
-                    jobs.append(StoredJob(id: id, seq: try row.decode(Int.self, forColumn: "seq"), spec: spec, state: state,
-                                          detail: try row.decode(String?.self, forColumn: "detail"),
-                                          stage: try row.decode(Int.self, forColumn: "stage"), inputs: inputURLs(id, count: inputs),
-                                          owner: try row.decode(String.self, forColumn: "owner")))
+                    var job = StoredJob(id: id, seq: try row.decode(Int.self, forColumn: "seq"), spec: spec, state: state,
+                                        detail: try row.decode(String?.self, forColumn: "detail"),
+                                        stage: try row.decode(Int.self, forColumn: "stage"), inputs: inputURLs(id, count: inputs),
+                                        owner: try row.decode(String.self, forColumn: "owner"))
+                    // Hand-set values out of range (a journal edited by hand) are ignored, not fatal.
+                    job.priority = (try? row.decode(Int?.self, forColumn: "priority")).flatMap { $0 }.flatMap {
+                        JobSpec.Limits.priority.contains($0) ? $0 : nil
+                    }
+                    job.paused = ((try? row.decode(Int.self, forColumn: "paused")) ?? 0) != 0
+                    job.submitted = try? row.decode(Double.self, forColumn: "created")
+                    job.started = (try? row.decode(Double?.self, forColumn: "started")).flatMap { $0 }
+                    job.finished = (try? row.decode(Double?.self, forColumn: "finished")).flatMap { $0 }
+                    jobs.append(job)
                 } catch {
                     unreadable.append(UnreadableJob(id: id, reason: "its journal row cannot be read: \(error)"))
                 }
@@ -158,8 +184,22 @@ public final class Journal: Sendable {
         if FileManager.default.fileExists(atPath: dir.path) { try FileManager.default.removeItem(at: dir) }
     }
 
+    /// Records a job's state; the first `running` stamps when it started, an end when it finished (a retry clears it).
     public func setState(job id: String, _ state: JobState, detail: String? = nil) throws {
-        try db.write { try $0.execute(sql: "UPDATE job SET state = ?, detail = ? WHERE id = ?", arguments: [state.rawValue, detail, id]) }
+        let now = Date().timeIntervalSince1970
+        try db.write {
+            try $0.execute(sql: """
+                UPDATE job SET state = ?, detail = ?,
+                    started = CASE WHEN ? = 'running' THEN COALESCE(started, ?) ELSE started END,
+                    finished = CASE WHEN ? IN ('done', 'failed', 'cancelled') THEN ? ELSE NULL END
+                WHERE id = ?
+                """, arguments: [state.rawValue, detail, state.rawValue, now, state.rawValue, now, id])
+        }
+    }
+
+    /// Records a job's hand-set priority and pause.
+    public func setControl(job id: String, priority: Int, paused: Bool) throws {
+        try db.write { try $0.execute(sql: "UPDATE job SET priority = ?, paused = ? WHERE id = ?", arguments: [priority, paused ? 1 : 0, id]) }
     }
 
     /// A finished tile to record.

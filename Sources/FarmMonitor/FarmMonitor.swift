@@ -49,7 +49,11 @@ public struct TileView: Codable, Sendable {
     public var worker: String?
     public var iteration: Int?
     public var iterations: Int?
+    /// The latest loss while rendering; the final loss once done.
     public var loss: Double?
+    /// Leases it was given, and the seconds its finished copy took.
+    public var attempts: Int?
+    public var seconds: Double?
 
     public init(index: Int, x: Int, y: Int, width: Int, height: Int, state: String) {
         (self.index, self.x, self.y, self.width, self.height, self.state) = (index, x, y, width, height, state)

@@ -23,10 +23,13 @@ public struct ReadyBody: Codable, Sendable {
     /// The OpenBLAS kernel it computes with and why (`KernelInUse.line`); informative only (the coordinator keeps
     /// its first 300 characters).
     public var kernel: String?
+    /// The host it runs on, for the dashboard (the coordinator keeps its first 100 characters).
+    public var host: String?
 
     public init(name: String, threads: Int, versions: [UInt8], weights: String? = nil, busy: [String], cores: Int? = nil,
-                memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil) {
+                memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil, host: String? = nil) {
         self.kernel = kernel
+        self.host = host
         self.cores = cores
         self.memoryLimit = memoryLimit
         self.speed = speed
@@ -213,6 +216,14 @@ public struct JobStatus: Codable, Sendable, Equatable {
     /// Pixel-iterations done over the job's total (what an ETA should use).
     public var workFraction: Double
     public var elapsed: Double
+    /// Its tiles are not leased until it is resumed (`ControlBody.Verb.pause`).
+    public var paused: Bool?
+    /// The name the allowlist gives the key that submitted it ("insecure" in plaintext).
+    public var owner: String?
+    /// When it was submitted, first ran and ended (Unix seconds).
+    public var submitted: Double?
+    public var started: Double?
+    public var finished: Double?
 
     public init(id: String, name: String, priority: Int, state: JobState, detail: String? = nil, stage: Int, stages: Int, tilesDone: Int, tilesTotal: Int, workFraction: Double, elapsed: Double) {
         self.id = id
@@ -245,6 +256,14 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     public var speed: Double?
     /// The BLAS kernel it said it computes with (`ReadyBody.kernel`).
     public var kernel: String?
+    /// The host it runs on (`ReadyBody.host`) and the name the allowlist gives its key.
+    public var host: String?
+    public var keyName: String?
+    /// Draining (`ControlBody.Verb.drain`): it finishes the tiles it holds and takes no more.
+    public var draining: Bool?
+    /// The tiles it renders now (`job/sSTAGE/tTILE`) and the jobs it is blocklisted on.
+    public var tilesNow: [String]?
+    public var blocklisted: [String]?
 
     public init(id: String, name: String, threads: Int, tiles: Int, computeSeconds: Double, leases: [String], silentFor: Double? = nil,
                 memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil) {

@@ -31,7 +31,7 @@ public enum Command: UInt8, Sendable, CaseIterable {
     case failed = 0x07, fetch = 0x08, blob = 0x09, reject = 0x0A, error = 0x0B, goodbye = 0x0C
     // Client ⇄ coordinator
     case submit = 0x10, submitted = 0x11, status = 0x12, statusReply = 0x13, cancel = 0x14
-    case fetchOutput = 0x15, output = 0x16
+    case fetchOutput = 0x15, output = 0x16, control = 0x17, controlled = 0x18
 }
 
 /// Why a message could not be decoded; sent back as an `error` message's `code`.

@@ -23,8 +23,11 @@ public enum PeerRole: String, Sendable, Codable, CaseIterable {
     /// Admins see and touch every job; a client only those it submitted.
     public var seesEveryJob: Bool { self == .admin }
 
+    /// Admins steer workers (drain, resume, clear a blocklist); clients steer their own jobs only.
+    public var steersWorkers: Bool { self == .admin }
+
     static let workerCommands: Set<Command> = [.ready, .heartbeat, .goodbye, .fetch, .progress, .result, .failed]
-    static let clientCommands: Set<Command> = [.submit, .status, .cancel, .fetchOutput]
+    static let clientCommands: Set<Command> = [.submit, .status, .cancel, .fetchOutput, .control]
 }
 
 /// Who sent a message: the authenticated key, the name the allowlist gives it, and its role. With `--insecure`

@@ -7,7 +7,7 @@ extension FarmScheduler {
     /// running tiles.
     public mutating func assignments(now: Double) -> [Event] {
         var events: [Event] = []
-        let order = jobs.values.filter { $0.runnable }.sorted { ($0.priority, -$0.seq) > ($1.priority, -$1.seq) }.map(\.id)
+        let order = jobs.values.filter { $0.runnable && !$0.paused }.sorted { ($0.priority, -$0.seq) > ($1.priority, -$1.seq) }.map(\.id)
         guard !order.isEmpty else { return [] }
         var tailPlans: [String: [String: Int]?] = [:]  // per job, computed once per call
         var copyCandidates: [String: [(tile: Int, lease: Lease, finish: Double)]] = [:]
@@ -27,6 +27,7 @@ extension FarmScheduler {
                 tileLeases[id, default: []].insert(token)
                 workers[wid]!.leases.insert(token)
                 jobs[jid]!.pending.removeAll { $0 == tile }
+                jobs[jid]!.attempts[tile, default: 0] += 1
                 events.append(.assign(worker: wid, tile: id, lease: token))
             }
         }
@@ -37,7 +38,7 @@ extension FarmScheduler {
     /// Workers with free credit, fastest first (unknown speeds last), then by id. Only the free ones are
     /// sorted: the coordinator calls `assignments` after every batch of messages.
     func freeWorkersBySpeed() -> [String] {
-        workers.values.filter { $0.leases.count + $0.busy < config.credit }
+        workers.values.filter { $0.leases.count + $0.busy < config.credit && !drained.contains($0.identity) }
             .map { (id: $0.id, speed: $0.speed(cap: fastestMeasured) ?? -1) }
             .sorted { a, b in a.speed == b.speed ? a.id < b.id : a.speed > b.speed }
             .map(\.id)
@@ -73,7 +74,7 @@ extension FarmScheduler {
     /// farm of a thousand workers plans its last round in about a millisecond.
     func tailAssignment(job: JobRecord, now: Double) -> [String: Int]? {
         guard job.pending.count <= workers.count else { return nil }  // the common case, before any sorting
-        let candidates = workers.values.filter { !job.blocklist.contains($0.id) }.sorted { $0.id < $1.id }
+        let candidates = workers.values.filter { !job.blocklist.contains($0.id) && !drained.contains($0.identity) }.sorted { $0.id < $1.id }
         guard job.pending.count <= candidates.count else { return nil }
         let speeds = candidates.compactMap { $0.speed(cap: fastestMeasured) }
         guard candidates.count > 1, speeds.count == candidates.count else { return nil }

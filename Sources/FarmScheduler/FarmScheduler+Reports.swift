@@ -6,6 +6,9 @@ extension FarmScheduler {
 
     public func state(of job: String) -> JobState? { jobs[job]?.state }
 
+    /// A live worker's name.
+    public func name(ofWorker id: String) -> String? { workers[id]?.name }
+
     public func status(job id: String, now: Double) -> JobStatus? {
         guard let j = jobs[id] else { return nil }
         let total = j.work.joined().reduce(0, +)
@@ -14,10 +17,12 @@ extension FarmScheduler {
             + (j.state == .done ? 0 : j.done.reduce(0.0) { $0 + j.work[j.stage][$1] })
         let tilesTotal = j.work.reduce(0) { $0 + $1.count }
         let tilesDone = j.work.prefix(finishedStages).reduce(0) { $0 + $1.count } + (j.state == .done ? 0 : j.done.count)
-        return JobStatus(id: j.id, name: j.name, priority: j.priority, state: j.state, detail: j.detail, stage: j.stage,
-                         stages: j.work.count, tilesDone: tilesDone, tilesTotal: tilesTotal,
-                         workFraction: total > 0 ? doneWork / total : 0,
-                         elapsed: j.started.map { (j.finished ?? now) - $0 } ?? 0)
+        var status = JobStatus(id: j.id, name: j.name, priority: j.priority, state: j.state, detail: j.detail, stage: j.stage,
+                               stages: j.work.count, tilesDone: tilesDone, tilesTotal: tilesTotal,
+                               workFraction: total > 0 ? doneWork / total : 0,
+                               elapsed: j.started.map { (j.finished ?? now) - $0 } ?? 0)
+        status.paused = j.paused ? true : nil
+        return status
     }
 
     public func jobStatuses(now: Double) -> [JobStatus] {
@@ -33,10 +38,16 @@ extension FarmScheduler {
     }
 
     public func workerStatuses(now: Double) -> [WorkerStatus] {
-        workers.values.sorted { $0.id < $1.id }.map {
-            WorkerStatus(id: $0.id, name: $0.name, threads: $0.threads, tiles: $0.tiles, computeSeconds: $0.computeSeconds,
-                         leases: $0.leases.sorted(), silentFor: now - $0.lastHeard, memoryLimit: $0.memoryLimit, speed: $0.speed(cap: fastestMeasured),
-                         kernel: $0.kernel)
+        let blocklisted = Dictionary(grouping: jobs.values.flatMap { j in j.blocklist.map { ($0, j.id) } }, by: \.0)
+        return workers.values.sorted { $0.id < $1.id }.map { w in
+            var s = WorkerStatus(id: w.id, name: w.name, threads: w.threads, tiles: w.tiles, computeSeconds: w.computeSeconds,
+                                 leases: w.leases.sorted(), silentFor: now - w.lastHeard, memoryLimit: w.memoryLimit,
+                                 speed: w.speed(cap: fastestMeasured), kernel: w.kernel)
+            s.host = w.host
+            s.draining = drained.contains(w.identity) ? true : nil
+            s.tilesNow = w.leases.compactMap { leases[$0]?.tile.description }.sorted()
+            s.blocklisted = blocklisted[w.id].map { $0.map(\.1).sorted() }
+            return s
         }
     }
 }

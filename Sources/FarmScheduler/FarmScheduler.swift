@@ -102,6 +102,8 @@ public struct FarmScheduler: Sendable {
         var memoryLimit: Int?
         /// The BLAS kernel it said it computes with (shown, never used to decide).
         var kernel: String?
+        /// The host it said it runs on (shown only).
+        var host: String?
         /// Pixel-iterations per second it reported (a start-up measurement), and what its results show.
         var reportedSpeed: Double?
         var measuredSpeed: Double?
@@ -138,6 +140,10 @@ public struct FarmScheduler: Sendable {
         var tileFailures: [Int: Set<String>] = [:]
         var started: Double?
         var finished: Double?
+        /// No tile is leased while paused (`setPaused`); leases already out run on.
+        var paused = false
+        /// Per tile of the current stage: how many leases it was given (copies and retries included).
+        var attempts: [Int: Int] = [:]
     }
 
     public let config: Config
@@ -152,6 +158,8 @@ public struct FarmScheduler: Sendable {
     var nextSeq = 0
     /// The fastest measured speed among the live workers (refreshed by `tick`, raised by results): the cap on reported ones.
     var fastestMeasured: Double?
+    /// The identities of draining workers (`drain`): they take no new tile, across reconnects, until `undrain`.
+    var drained: Set<String> = []
 
     public init(config: Config = Config(), epoch: String) {
         self.config = config
@@ -177,6 +185,7 @@ public struct FarmScheduler: Sendable {
         job.pending = (0 ..< job.work[stage].count).filter { !done.contains($0) }
         job.tileFailures = [:]
         job.failedOn = [:]
+        job.attempts = [:]
         job.runnable = true
         job.state = .running
         job.detail = nil
@@ -227,10 +236,10 @@ public struct FarmScheduler: Sendable {
     /// `speed` (pixel-iterations per second) orders workers until its results measure it. `identity` is who the
     /// worker is across connections (default: this connection's `id`).
     public mutating func workerReady(id: String, identity: String? = nil, name: String, threads: Int, busy: Int, memoryLimit: Int? = nil,
-                                     speed: Double? = nil, kernel: String? = nil, now: Double) {
+                                     speed: Double? = nil, kernel: String? = nil, host: String? = nil, now: Double) {
         if workers[id] != nil { _ = lose(worker: id, reason: "re-registered", now: now) }
         workers[id] = WorkerState(id: id, identity: identity ?? id, name: name, threads: threads, lastHeard: now, busy: busy,
-                                  memoryLimit: memoryLimit, kernel: kernel,
+                                  memoryLimit: memoryLimit, kernel: kernel, host: host,
                                   reportedSpeed: speed.flatMap { $0 > 0 && $0.isFinite ? $0 : nil })
     }
 
@@ -371,12 +380,16 @@ public struct FarmScheduler: Sendable {
     mutating func updateWaitingDetails() {
         for (id, job) in jobs where job.runnable {
             let leased = leases.values.contains { $0.tile.job == id }
-            if job.pending.isEmpty || leased {
+            if job.paused {
+                jobs[id]!.detail = "paused: no tile is leased until it is resumed"
+            } else if job.pending.isEmpty || leased {
                 jobs[id]!.detail = nil
             } else if workers.isEmpty {
                 jobs[id]!.detail = "waiting for workers: none connected"
             } else if workers.keys.allSatisfy({ job.blocklist.contains($0) }) {
                 jobs[id]!.detail = "waiting for workers: every connected worker is blocklisted for this job"
+            } else if workers.values.allSatisfy({ job.blocklist.contains($0.id) || drained.contains($0.identity) }) {
+                jobs[id]!.detail = "waiting for workers: every connected worker is draining or blocklisted for this job"
             } else if !job.memory.isEmpty, let t = job.pending.first(where: { t in
                 !workers.values.contains { !job.blocklist.contains($0.id) && eligible($0, tile: t, of: job) }
             }), workers.values.allSatisfy({ $0.memoryLimit != nil }) {

@@ -28,6 +28,8 @@ public struct CoreHarness {
     public var failStores = false
     /// Who each peer is (its key and role); a peer not listed is `Caller.insecure` (an admin, as in plaintext).
     public var callers: [String: Caller] = [:]
+    /// Each job's hand-set priority and pause as the journal would hold them.
+    public private(set) var controls: [String: (priority: Int, paused: Bool)] = [:]
     /// Jobs pruned (retention), in order.
     public private(set) var pruned: [String] = []
     var jobCount = 0
@@ -76,6 +78,7 @@ public struct CoreHarness {
                 jobCount += 1
                 var info = CoordinatorCore.StoredJobInfo(id: "j\(jobCount)", spec: spec, state: .queued, detail: nil, stage: 0, memory: [])
                 info.owner = owner
+                info.ownerName = callers.values.first { $0.key == owner }?.name ?? Caller.insecure.name
                 states[info.id] = .queued
                 pending.append(.admitted(info, replyTo: replyTo, now: now))
             case let .prepare(job, stage):
@@ -95,6 +98,8 @@ public struct CoreHarness {
                 states[job] = .done
                 pending.append(.written(job: job, now: now))
             case let .persistState(job, state, _): states[job] = state
+            case let .persistControl(job, priority, paused): controls[job] = (priority, paused)
+            case let .answer(reply, outcome): reply.deliver(outcome)
             case let .sendBlob(peer, body): outbox.append((peer, Message(.blob, body)))
             case let .sendOutput(peer, job, _): outbox.append((peer, Message(.output, OutputBody(job: job, file: "output.png"))))
             case .forget: break
@@ -104,6 +109,24 @@ public struct CoreHarness {
             case let .log(_, text, metadata): logs.append(text + " " + metadata.map { "\($0)=\($1)" }.sorted().joined(separator: " "))
             }
         }
+    }
+
+    // MARK: Controls
+
+    /// A control pressed on the dashboard by `caller`; its outcome.
+    public mutating func dashboardControl(_ body: ControlBody, as caller: Caller) -> Result<ControlledBody, ControlRefusal>? {
+        let box = OutcomeBox()
+        handle(.control(body, caller: caller, reply: .init { box.set($0) }, now: now))
+        return box.value
+    }
+
+    /// A `control` message from `peer`; the `controlled` answer, or the refusal's `error`.
+    public mutating func control(_ body: ControlBody, from peer: String) -> Result<ControlledBody, ControlRefusal> {
+        receive(Message(.control, body), from: peer)
+        let last = outbox.last { $0.peer == peer }?.message
+        if last?.command == .controlled, let done = try? last?.decode(ControlledBody.self) { return .success(done) }
+        let error = try? last?.decode(ErrorBody.self)
+        return .failure(ControlRefusal(ControlRefusal.Code(rawValue: error?.code ?? "") ?? .invalid, error?.message ?? "no answer"))
     }
 
     // MARK: Peers
@@ -138,4 +161,10 @@ public struct CoreHarness {
         (poster.coarseSize, poster.tileSize, poster.overlap, poster.margin, poster.iterations) = (48, 48, 8, 4, [2, 1])
         return JobSpec(name: name, priority: priority, poster: poster, styleWeights: [1], crop: false)
     }
+}
+
+/// A control's outcome, handed back from the core's reply.
+final class OutcomeBox: @unchecked Sendable {  // unchecked: the harness is single-threaded
+    var value: Result<ControlledBody, ControlRefusal>?
+    func set(_ v: Result<ControlledBody, ControlRefusal>) { value = v }
 }

@@ -57,7 +57,8 @@ public final class Worker {
         logger[metadataKey: "worker"] = "\(config.name)"
         machine = WorkerMachine(identity: .init(
             name: config.name, threads: config.threads, cores: ProcessInfo.processInfo.activeProcessorCount,
-            memoryLimit: config.maxMemory ?? Int(clamping: ProcessInfo.processInfo.physicalMemory), kernel: KernelSelection.inUse.line),
+            memoryLimit: config.maxMemory ?? Int(clamping: ProcessInfo.processInfo.physicalMemory), kernel: KernelSelection.inUse.line,
+            host: ProcessInfo.processInfo.hostName),
             timing: config.timing)
     }
 

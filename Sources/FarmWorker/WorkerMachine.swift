@@ -20,8 +20,10 @@ public struct WorkerMachine: Sendable {
         public var memoryLimit: Int
         /// The BLAS kernel it computes with and why (`KernelInUse.line`).
         public var kernel: String?
-        public init(name: String, threads: Int, cores: Int, memoryLimit: Int, kernel: String? = nil) {
-            (self.name, self.threads, self.cores, self.memoryLimit, self.kernel) = (name, threads, cores, memoryLimit, kernel)
+        /// The machine's host name (shown on the dashboard).
+        public var host: String?
+        public init(name: String, threads: Int, cores: Int, memoryLimit: Int, kernel: String? = nil, host: String? = nil) {
+            (self.name, self.threads, self.cores, self.memoryLimit, self.kernel, self.host) = (name, threads, cores, memoryLimit, kernel, host)
         }
     }
 
@@ -219,7 +221,7 @@ public struct WorkerMachine: Sendable {
         lastHeard = now
         let ready = ReadyBody(name: identity.name, threads: identity.threads, versions: FarmProtocol.versions, weights: weights,
                               busy: rendering.sorted(), cores: identity.cores, memoryLimit: identity.memoryLimit, speed: speed,
-                              kernel: identity.kernel)
+                              kernel: identity.kernel, host: identity.host)
         return [.connect] + send(Message(.ready, ready), now: now)
     }
 

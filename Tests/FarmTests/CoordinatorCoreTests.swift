@@ -290,7 +290,8 @@ import Testing
         h.result(lease, from: "a")
         #expect(h.sent(to: "a", .reject, as: RejectBody.self).map(\.lease) == [lease.lease])
         h.receive(Message(.cancel, CancelBody(job: id)), from: "client")
-        #expect(h.sent(to: "client", .error, as: ErrorBody.self).last?.message.contains("no running job") == true)
+        let refusal = h.sent(to: "client", .error, as: ErrorBody.self).last
+        #expect(refusal?.code == "conflict" && refusal?.message.contains("has already ended") == true)
     }
 
     /// A full disk pauses leasing (what is out finishes and waits in the shell); space back resumes it.

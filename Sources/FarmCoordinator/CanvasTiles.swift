@@ -1,0 +1,100 @@
+import FarmMonitor
+import Foundation
+import Imaging
+import Tiling
+
+/// A job's canvas as the deep-zoom viewer sees it at one moment (Docs/dashboard.md, "Looking inside the poster"): the
+/// stage's canvas (its start, in memory or on disk; or a finished stage's canvas file) with the tiles that have landed
+/// since pasted over it, core by core, as the preview does.
+struct CanvasView: Sendable {
+    var job: String
+    var info: CanvasInfo
+    var base: ImageRegionSource
+    /// The current stage's landed tiles: their core rectangles and the journal's files of their pixels.
+    var landed: [(rect: PixelRect, file: URL)]
+}
+
+/// Cutting and caching the viewer's tiles. A tile at zoom `z` covers `256·2^(maxZoom−z)` canvas pixels a side; each of
+/// its rows is one canvas row (the middle of the rows it stands for) averaged over `2^(maxZoom−z)` columns, so a tile
+/// reads 256 rows of the canvas however far out it is: a gigapixel canvas on disk is never read whole.
+enum CanvasTiles {
+    /// The grey beyond the canvas's edge (edge tiles are padded to full size, as the viewer expects).
+    static let background: Float = 0.133
+
+    static func render(_ view: CanvasView, zoom z: Int, x: Int, y: Int) throws -> [UInt8]? {
+        let size = CanvasInfo.tileSize, info = view.info
+        guard (0 ... info.maxZoom).contains(z), x >= 0, y >= 0 else { return nil }
+        let f = 1 << (info.maxZoom - z)
+        let (sx, sy) = (x.multipliedReportingOverflow(by: size * f), y.multipliedReportingOverflow(by: size * f))
+        guard !sx.overflow, !sy.overflow, sx.partialValue < info.width, sy.partialValue < info.height else { return nil }
+        let x0 = sx.partialValue, y0 = sy.partialValue
+        let span = min(size * f, info.width - x0)
+        let outWidth = (span + f - 1) / f, outHeight = min(size, (info.height - y0 + f - 1) / f)
+        let overlays = try view.landed.filter { r in
+            r.rect.x < x0 + span && r.rect.x + r.rect.width > x0 && r.rect.y < y0 + size * f && r.rect.y + r.rect.height > y0
+        }.map { (rect: $0.rect, image: try DiskImage(opening: $0.file)) }
+        var out = PlanarImage(width: size, height: size, channels: 3,
+                              pixels: [Float](repeating: background, count: 3 * size * size))
+        var row = [Float](repeating: 0, count: 3 * span)
+        for j in 0 ..< outHeight {
+            let cy = min(info.height - 1, y0 + j * f + f / 2)
+            let base = try view.base.region(x: x0, y: cy, width: span, height: 1)
+            for c in 0 ..< 3 { for i in 0 ..< span { row[c * span + i] = base.pixels[c * span + i] } }
+            for o in overlays where o.rect.y <= cy && cy < o.rect.y + o.rect.height {
+                let a = max(x0, o.rect.x), b = min(x0 + span, o.rect.x + o.rect.width)
+                let piece = try o.image.region(x: a - o.rect.x, y: cy - o.rect.y, width: b - a, height: 1)
+                for c in 0 ..< 3 { for i in 0 ..< b - a { row[c * span + a - x0 + i] = piece.pixels[c * (b - a) + i] } }
+            }
+            for c in 0 ..< 3 {
+                for i in 0 ..< outWidth {
+                    let lo = i * f, hi = min(span, lo + f)
+                    var sum: Float = 0
+                    for k in lo ..< hi { sum += row[c * span + k] }
+                    out.pixels[(c * size + j) * size + i] = sum / Float(hi - lo)
+                }
+            }
+        }
+        return try ImageIO.encodePNG(out.clamped(), bitDepth: 8)
+    }
+}
+
+/// Encoded viewer tiles by job, canvas version and position, up to `limit` bytes (the oldest go first).
+final class CanvasTileCache: @unchecked Sendable {  // unchecked: every field is used under `lock`
+    let limit: Int
+    let lock = NSLock()
+    var tiles: [String: [UInt8]] = [:]
+    var order: [String] = []
+    var bytes = 0
+
+    init(limit: Int = 64 << 20) { self.limit = limit }
+
+    func tile(_ key: String, make: () throws -> [UInt8]?) rethrows -> [UInt8]? {
+        lock.lock()
+        if let hit = tiles[key] {
+            lock.unlock()
+            return hit
+        }
+        lock.unlock()
+        guard let made = try make() else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        if tiles[key] == nil {
+            tiles[key] = made
+            order.append(key)
+            bytes += made.count
+        }
+        while bytes > limit, !order.isEmpty {
+            bytes -= tiles.removeValue(forKey: order.removeFirst())?.count ?? 0
+        }
+        return made
+    }
+
+    /// Drops a pruned job's tiles.
+    func forget(job: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        let prefix = job + "/"
+        for key in order where key.hasPrefix(prefix) { bytes -= tiles.removeValue(forKey: key)?.count ?? 0 }
+        order.removeAll { $0.hasPrefix(prefix) }
+    }
+}

@@ -1,0 +1,136 @@
+import FarmMonitor
+import FarmProtocol
+import FarmScheduler
+
+/// Steering by hand (`ControlBody`): one implementation for the `control` and `cancel` commands and the dashboard's
+/// buttons. A client steers its own jobs; an admin every job and the workers; a worker nothing.
+extension CoordinatorCore {
+    /// A control from the wire, answered to `peer`: `controlled` (or, for the older `cancel`, `statusReply`), or an
+    /// `error` with the refusal's code, counted.
+    mutating func controlMessage(_ body: ControlBody, from peer: String, caller: Caller, now t: Double, asCancel: Bool = false) -> [Action] {
+        let (outcome, actions) = control(body, caller: caller, now: t, revealsOthersJobs: false)
+        switch outcome {
+        case let .success(done):
+            let reply = asCancel
+                ? StatusReplyBody(jobs: jobStatuses(now: t).filter { $0.id == body.job }, workers: workerStatuses(for: caller, now: t)).message
+                : Message(.controlled, done)
+            return actions + send(peer, reply, now: t)
+        case let .failure(refusal):
+            return actions + [.count(.messageDropped),
+                              .log(.warning, "\(body.verb.rawValue) refused for \(caller.role.rawValue) '\(caller.name)': \(refusal.message)",
+                                   ["peer": "\(peer)"])]
+                + send(peer, Message(.error, ErrorBody(code: refusal.code.rawValue, message: refusal.message)), now: t)
+        }
+    }
+
+    /// Performs a control for `caller`. Another client's job is answered as unknown on the wire, where a client sees
+    /// only its own jobs; the dashboard shows every job, so there (`revealsOthersJobs`) the refusal says whose it is.
+    mutating func control(_ c: ControlBody, caller: Caller, now t: Double,
+                          revealsOthersJobs: Bool) -> (Result<ControlledBody, ControlRefusal>, [Action]) {
+        var actions: [Action] = []
+        do {
+            let done = try ControlBody.Verb.jobVerbs.contains(c.verb) && c.worker == nil
+                ? controlJob(c, caller: caller, now: t, reveals: revealsOthersJobs, actions: &actions)
+                : controlWorker(c, caller: caller, now: t)
+            placementDue = true
+            return (.success(done), actions + [.log(.notice, "\(caller.role.rawValue) '\(caller.name)': \(done.message)", [:])])
+        } catch {
+            return (.failure(error), [])
+        }
+    }
+
+    mutating func controlJob(_ c: ControlBody, caller: Caller, now t: Double, reveals: Bool,
+                             actions: inout [Action]) throws(ControlRefusal) -> ControlledBody {
+        guard caller.role != .worker else { throw ControlRefusal(.forbidden, "a worker key may not steer jobs") }
+        guard let id = c.job, !id.isEmpty else { throw ControlRefusal(.invalid, "\(c.verb.rawValue) needs a job") }
+        guard let job = jobs[id] else { throw ControlRefusal(.notFound, "no job \(id)") }
+        guard caller.role.seesEveryJob || job.owner == caller.key else {
+            throw reveals ? ControlRefusal(.forbidden, "job \(id) is \(job.ownerName.isEmpty ? "another client" : job.ownerName)'s: a client steers only its own jobs")
+                : ControlRefusal(.notFound, "no job \(id)")
+        }
+        let who = "\(caller.role.rawValue) '\(caller.name)'"
+        let message: String
+        switch c.verb {
+        case .cancel:
+            guard !job.phase.isFinal, scheduler.cancel(job: id, now: t) else { throw ControlRefusal(.conflict, "job \(id) has already ended (\(state(of: job)))") }
+            let wallTime = wall(t)
+            jobs[id]?.end(.cancelled, now: t, wall: wallTime)
+            actions += [.persistState(job: id, .cancelled, detail: "cancelled"), .forget(job: id, blobs: jobBlobs(id))]
+            message = "job \(id) cancelled"
+        case .pause, .resume:
+            let pause = c.verb == .pause
+            guard !job.phase.isFinal else { throw ControlRefusal(.conflict, "job \(id) has ended (\(state(of: job))): nothing to \(c.verb.rawValue)") }
+            guard scheduler.isPaused(job: id) != pause else { throw ControlRefusal(.conflict, "job \(id) is \(pause ? "already" : "not") paused") }
+            _ = scheduler.setPaused(job: id, pause)
+            actions.append(persistControl(id))
+            message = pause ? "job \(id) paused: no tile is leased until it is resumed; the tiles out finish" : "job \(id) resumed"
+        case .priority:
+            guard let p = c.priority, JobSpec.Limits.priority.contains(p) else {
+                throw ControlRefusal(.invalid, "priority must be in \(JobSpec.Limits.priority), got \(c.priority.map(String.init) ?? "none")")
+            }
+            _ = scheduler.setPriority(job: id, p)
+            actions.append(persistControl(id))
+            message = "job \(id) priority \(p)"
+        case .retry:
+            guard job.phase.isFinal, job.phase != .done else {
+                throw ControlRefusal(.conflict, "only a failed or cancelled job can be retried; job \(id) is \(state(of: job))")
+            }
+            guard !job.stages.isEmpty, scheduler.reopen(job: id), let stage = scheduler.stage(of: id) else {
+                throw ControlRefusal(.conflict, "job \(id) cannot be retried: it could not be loaded")
+            }
+            jobs[id]?.phase = .preparing(stage: stage)
+            jobs[id]?.ended = nil
+            jobs[id]?.finished = nil
+            actions += [.persistState(job: id, .queued, detail: nil), .prepare(job: id, stage: stage)]
+            message = "job \(id) retried from stage \(stage)"
+        case .requeue:
+            guard case .running = job.phase else { throw ControlRefusal(.conflict, "job \(id) is not rendering tiles (\(state(of: job)))") }
+            let tiles = scheduler.forgetTileFailures(job: id)
+            guard !tiles.isEmpty else { throw ControlRefusal(.conflict, "no tile of job \(id)'s current stage has failed") }
+            message = "job \(id): \(tiles.count) failed tile(s) of the current stage get fresh attempts (\(tiles.map(String.init).joined(separator: ", ")))"
+        case .drain, .clearBlocklist:
+            throw ControlRefusal(.invalid, "\(c.verb.rawValue) is for a worker")
+        }
+        let wallTime = wall(t)
+        jobs[id]?.log(JobEvent(time: wallTime, kind: "control", message: "\(message), by \(who)"))
+        return ControlledBody(message: message, job: jobStatuses(now: t).first { $0.id == id })
+    }
+
+    mutating func controlWorker(_ c: ControlBody, caller: Caller, now t: Double) throws(ControlRefusal) -> ControlledBody {
+        guard ControlBody.Verb.workerVerbs.contains(c.verb) else { throw ControlRefusal(.invalid, "\(c.verb.rawValue) is for a job") }
+        guard caller.role.steersWorkers else { throw ControlRefusal(.forbidden, "only an admin key may \(c.verb.rawValue) workers") }
+        guard let key = c.worker, !key.isEmpty else { throw ControlRefusal(.invalid, "\(c.verb.rawValue) needs a worker") }
+        let matches = scheduler.workers(named: key)
+        guard let id = matches.first else { throw ControlRefusal(.notFound, "no live worker \(key)") }
+        guard matches.count == 1 else {
+            throw ControlRefusal(.invalid, "\(matches.count) workers are named \(key) (\(matches.joined(separator: ", "))): give its id")
+        }
+        let draining = workerStatuses(for: caller, now: t).first { $0.id == id }?.draining == true
+        let message: String
+        switch c.verb {
+        case .drain, .resume:
+            let drain = c.verb == .drain
+            guard draining != drain else { throw ControlRefusal(.conflict, "worker \(key) is \(drain ? "already" : "not") draining") }
+            _ = scheduler.setDraining(worker: id, drain)
+            message = drain ? "worker \(key) draining: it finishes its tiles and takes no more" : "worker \(key) resumed"
+        default:
+            let cleared = scheduler.clearBlocklist(worker: id) ?? []
+            message = cleared.isEmpty ? "worker \(key) was on no blocklist; its failures are forgotten"
+                : "worker \(key) cleared from the blocklists of \(cleared.joined(separator: ", "))"
+        }
+        return ControlledBody(message: message, worker: workerStatuses(for: caller, now: t).first { $0.id == id })
+    }
+
+    func persistControl(_ id: String) -> Action {
+        .persistControl(job: id, priority: scheduler.status(job: id, now: 0)?.priority ?? 0, paused: scheduler.isPaused(job: id))
+    }
+
+    func state(of job: Job) -> String {
+        switch job.phase {
+        case .done: "done"
+        case .failed: "failed"
+        case .cancelled: "cancelled"
+        case .preparing, .running, .blending, .writing: "running"
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import FarmProtocol
+
+/// What people change by hand (`ControlBody`): pausing and prioritising jobs, giving failed tiles and failed jobs
+/// another chance, draining workers and clearing their blocklists. Each returns whether it applied; the coordinator's
+/// core decides who may ask and what to answer.
+extension FarmScheduler {
+    /// Pauses (no tile leased; the leases out run on) or resumes a job that has not ended. False if unknown or ended.
+    public mutating func setPaused(job id: String, _ paused: Bool) -> Bool {
+        guard let job = jobs[id], !job.state.isFinal else { return false }
+        jobs[id]!.paused = paused
+        updateWaitingDetails()
+        return true
+    }
+
+    public func isPaused(job id: String) -> Bool { jobs[id]?.paused ?? false }
+
+    /// Sets a job's priority (placement takes higher first). False if unknown.
+    public mutating func setPriority(job id: String, _ priority: Int) -> Bool {
+        guard jobs[id] != nil else { return false }
+        jobs[id]!.priority = priority
+        return true
+    }
+
+    /// Forgets the failures of the current stage's tiles (their counts towards `tileFailureLimit` and the workers they
+    /// may not go back to), so each gets fresh attempts anywhere. Returns the tiles that had failed (sorted).
+    public mutating func forgetTileFailures(job id: String) -> [Int] {
+        guard let job = jobs[id], !job.state.isFinal else { return [] }
+        let failed = Set(job.tileFailures.keys).union(job.failedOn.keys).subtracting(job.done).sorted()
+        jobs[id]!.tileFailures = [:]
+        jobs[id]!.failedOn = [:]
+        return failed
+    }
+
+    /// Reopens a failed or cancelled job: queued again at the stage it stopped in, with its failure records and
+    /// blocklist forgotten; the caller prepares the stage (`startStage`). False if unknown, running or done.
+    public mutating func reopen(job id: String) -> Bool {
+        guard let job = jobs[id], job.state == .failed || job.state == .cancelled else { return false }
+        var j = job
+        j.state = .queued
+        j.detail = "preparing"
+        (j.runnable, j.pending, j.finished, j.paused) = (false, [], nil, false)
+        (j.failuresByWorker, j.failedOn, j.blocklist, j.tileFailures, j.attempts) = ([:], [:], [], [:], [:])
+        jobs[id] = j
+        return true
+    }
+
+    /// The stage a job is in (the one to prepare again on `reopen`).
+    public func stage(of job: String) -> Int? { jobs[job]?.stage }
+
+    /// Drains a worker (it takes no new tile, across reconnects: by its identity) or undoes it. False if unknown.
+    public mutating func setDraining(worker id: String, _ draining: Bool) -> Bool {
+        guard let w = workers[id] else { return false }
+        if draining { drained.insert(w.identity) } else { drained.remove(w.identity) }
+        updateWaitingDetails()
+        return true
+    }
+
+    /// Removes a worker from every job's blocklist and forgets its failures there. Returns the jobs it was blocklisted
+    /// on (sorted); nil if the worker is unknown.
+    public mutating func clearBlocklist(worker id: String) -> [String]? {
+        guard workers[id] != nil else { return nil }
+        var cleared: [String] = []
+        for (jid, job) in jobs where job.blocklist.contains(id) || job.failuresByWorker[id] != nil {
+            if job.blocklist.contains(id) { cleared.append(jid) }
+            jobs[jid]!.blocklist.remove(id)
+            jobs[jid]!.failuresByWorker[id] = nil
+            for (t, on) in job.failedOn where on.contains(id) { jobs[jid]!.failedOn[t]!.remove(id) }
+        }
+        updateWaitingDetails()
+        return cleared.sorted()
+    }
+
+    /// The live workers whose id or name is `key`: the id first; a name may match several.
+    public func workers(named key: String) -> [String] {
+        if workers[key] != nil { return [key] }
+        return workers.values.filter { $0.name == key }.map(\.id).sorted()
+    }
+
+    /// How many leases each tile of the job's current stage was given.
+    public func attempts(job id: String) -> [Int: Int] { jobs[id]?.attempts ?? [:] }
+}
