@@ -52,7 +52,7 @@ let package = Package(
             "Imaging", "StyleCore", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The only target that imports libzmq: sockets, CURVE keys, the ZAP handler, handshake monitoring.
-        .target(name: "FarmTransport", dependencies: ["CZmq", "FarmProtocol"]),
+        .target(name: "FarmTransport", dependencies: ["CZmq", "FarmProtocol", .product(name: "Crypto", package: "swift-crypto")]),
         // The pure scheduling state machine: jobs' tiles, workers, leases, credit, blocklists, copies.
         .target(name: "FarmScheduler", dependencies: ["FarmProtocol"]),
         // What the farm shows: snapshots, previews, swift-metrics counters with a Prometheus registry.
@@ -90,9 +90,10 @@ let package = Package(
         .target(name: "Rendering", dependencies: [
             "JobModel", "Imaging", "StyleCore", "Video", "FarmProtocol", "FarmClient", "FarmCoordinator",
         ]),
-        // The coordinator's web dashboard, JSON API and /metrics (Hummingbird); it reads the monitor alone.
+        // The coordinator's control room, JSON API and /metrics (Hummingbird): it reads the monitor and asks the coordinator
+        // (`FarmConsole`) for the rest.
         .target(name: "Dashboard", dependencies: [
-            "FarmMonitor",
+            "FarmMonitor", "FarmProtocol", "JobModel",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         // Subcommands, kept in a library so tests can drive them in-process.

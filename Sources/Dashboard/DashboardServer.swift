@@ -1,39 +1,39 @@
 import FarmMonitor
+import FarmProtocol
 import Foundation
 import Hummingbird
+import JobModel
 import Synchronization
 
-/// The coordinator's web dashboard and API (Docs/dashboard.md), served by Hummingbird on threads of its own:
-///
-/// | route | answer |
-/// |---|---|
-/// | `GET /` | the dashboard page (HTML + JavaScript, no external assets) |
-/// | `GET /api/status` | `FarmSnapshot` as JSON |
-/// | `GET /api/events` | Server-Sent Events: a `FarmSnapshot` every second |
-/// | `GET /api/jobs/{id}` | one `JobView` |
-/// | `GET /api/jobs/{id}/preview.png` | the job's low-resolution canvas, as its tiles land |
-/// | `GET /metrics` | Prometheus text format |
-/// | `GET /healthz` | `ok`: for probes; the only route that needs no token and tells nothing |
-///
-/// With a token, every other request needs `Authorization: Bearer TOKEN` or `?token=TOKEN`; others get 401 and
-/// count as authentication failures. Unknown routes get 404, unknown jobs 404. At most `maxEventStreams` event
-/// streams are open at once; one more gets 503 (each holds a connection and encodes a snapshot a second).
+/// The coordinator's control room (Docs/dashboard.md; the API is specified in Docs/openapi.yaml), served by Hummingbird
+/// on threads of its own. Reads come from the monitor's published snapshot; a job's page, a tile's curve, the canvas and
+/// the controls are asked of the coordinator (`FarmConsole`), which answers on its loop. Every error is JSON
+/// `{"code", "message"}`; `/healthz` is the one route that needs no token and tells nothing. At most `maxEventStreams`
+/// event streams are open at once (each holds a connection); one more gets 503.
 public final class DashboardServer: Sendable {
     public static let maxEventStreamsDefault = 32
+    /// Where Debian's libjs-leaflet installs Leaflet, served at /vendor/leaflet/ for the deep-zoom viewer.
+    public static let leafletDirectory = "/usr/share/javascript/leaflet"
+    /// How often an event stream looks for changes, and how long it stays silent before a keep-alive comment.
+    static let streamInterval = Duration.seconds(1)
+    static let keepAliveSeconds = 15
+
     public let monitor: FarmMonitor
+    public let console: FarmConsole?
     public let host: String
-    public let token: String?
+    public let access: DashboardAccess
     public let maxEventStreams: Int
+    let leaflet: String
     let openStreams = Atomic(0)
     /// The port asked for, then the port bound; and the serving task while it runs.
     let state: Mutex<(port: Int, task: Task<Void, Error>?)>
 
-    public init(monitor: FarmMonitor, host: String = "127.0.0.1", port: Int = 8787, token: String? = nil,
-                maxEventStreams: Int = DashboardServer.maxEventStreamsDefault) {
-        self.monitor = monitor
-        self.host = host
-        self.token = token
+    public init(monitor: FarmMonitor, console: FarmConsole? = nil, host: String = "127.0.0.1", port: Int = 8787,
+                access: DashboardAccess = DashboardAccess(), maxEventStreams: Int = DashboardServer.maxEventStreamsDefault,
+                leafletDirectory: String = DashboardServer.leafletDirectory) {
+        (self.monitor, self.console, self.host, self.access) = (monitor, console, host, access)
         self.maxEventStreams = maxEventStreams
+        leaflet = leafletDirectory
         state = Mutex((port, nil))
     }
 
@@ -76,54 +76,164 @@ public final class DashboardServer: Sendable {
         }
     }
 
-    var url: String { "http://\(host):\(port)/" }
+    // MARK: Routes
 
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
-        if let token { router.add(middleware: TokenMiddleware(token: token, monitor: monitor)) }
-        let monitor = self.monitor, maxEventStreams = self.maxEventStreams
+        router.add(middleware: APIMiddleware(access: access, monitor: monitor))
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                      body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
         }
-        router.get("/api/status") { _, _ in try Self.json(monitor.snapshot) }
-        router.get("/api/jobs/:id") { _, context in
-            let id = try context.parameters.require("id")
-            guard let job = monitor.snapshot.jobs.first(where: { $0.status.id == id }) else {
-                throw HTTPError(.notFound, message: "no job \(id)")
+        router.get("/api/whoami") { [access] request, _ in
+            switch access.identify(token: APIMiddleware.token(request)) {
+            case let .caller(c)?: try Self.json(["name": c.name, "role": c.role.rawValue])
+            default: try Self.json(["name": "", "role": "viewer"])
             }
-            return try Self.json(job)
         }
-        router.get("/api/jobs/:id/preview.png") { _, context in
+        router.get("/api/status") { [monitor] _, _ in try Self.json(monitor.snapshot) }
+        router.get("/api/workers") { [monitor] _, _ in try Self.json(monitor.snapshot.workers) }
+        router.get("/api/jobs") { [monitor] request, _ in
+            let q = request.uri.queryParameters
+            let filter: JobFilter
+            do { filter = try JobFilter(states: q.get("state"), owner: q.get("owner")) } catch let e as ControlRefusal { throw APIError(e) }
+            return try Self.json(monitor.snapshot.jobs.map(\.status).filter(filter.matches))
+        }
+        router.get("/api/jobs/:id") { [self] request, context in
             let id = try context.parameters.require("id")
-            guard let png = monitor.preview(job: id) else { throw HTTPError(.notFound, message: "no preview for job \(id)") }
-            return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "no-store"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: png)))
+            let stage = request.uri.queryParameters.get("stage").flatMap { Int($0) }
+            guard let detail = await console?.jobDetail(id, stage: stage) else { throw Self.noJob(id) }
+            return try Self.json(detail)
         }
-        router.get("/api/events") { [self] _, _ in
-            guard openStreams.add(1, ordering: .relaxed).newValue <= maxEventStreams else {
-                openStreams.subtract(1, ordering: .relaxed)
-                throw HTTPError(.serviceUnavailable, message: "\(maxEventStreams) event streams are open; poll /api/status instead")
+        router.get("/api/jobs/:id/tiles/:stage/:tile") { [self] _, context in
+            let id = try context.parameters.require("id")
+            guard let stage = Int(try context.parameters.require("stage")), let tile = Int(try context.parameters.require("tile")),
+                  let detail = await console?.tileDetail(job: id, stage: stage, tile: tile) else {
+                throw APIError(404, "not-found", "no such tile of job \(id)")
             }
-            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
-                     body: ResponseBody { [self] writer in
-                         defer { openStreams.subtract(1, ordering: .relaxed) }
-                         let encoder = JSONEncoder()
-                         while !Task.isCancelled {
-                             let data = try encoder.encode(monitor.snapshot)
-                             try await writer.write(ByteBuffer(string: "data: " + String(decoding: data, as: UTF8.self) + "\n\n"))
-                             try await Task.sleep(for: .seconds(1))
-                         }
-                         try await writer.finish(nil)
-                     })
+            return try Self.json(detail)
         }
-        router.get("/metrics") { _, _ in
+        router.get("/api/jobs/:id/job.toml") { [self] _, context in
+            let id = try context.parameters.require("id")
+            guard let detail = await console?.jobDetail(id, stage: nil) else { throw Self.noJob(id) }
+            let styles = (1 ... max(1, detail.spec.styleWeights.count)).prefix(detail.spec.styleWeights.count).map { "\(id)-style-\($0)" }
+            let description = JobDescription(spec: detail.spec, content: "\(id)-content", styles: styles,
+                                             output: "\(id).\(detail.spec.format == "tiff" ? "tif" : "png")")
+            let text = "# Job \(id) as a job file: `stylefarm submit \(id).toml` with its images beside it (GET /api/jobs/\(id)/inputs/N)\n"
+                + (detail.spec.frame == nil ? "" : "# A video frame's job: its start image and mask are not part of a job file.\n")
+                + (try description.tomlText())
+            return Response(status: .ok, headers: [.contentType: "application/toml; charset=utf-8",
+                                                   .contentDisposition: "attachment; filename=\"\(id).toml\""],
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("/api/jobs/:id/inputs/:n") { [self] _, context in
+            let id = try context.parameters.require("id")
+            guard let n = Int(try context.parameters.require("n")), let bytes = await console?.jobInput(job: id, index: n) else {
+                throw APIError(404, "not-found", "no such input of job \(id)")
+            }
+            let name = n == 0 ? "\(id)-content" : "\(id)-style-\(n)"
+            return Response(status: .ok, headers: [.contentType: "application/octet-stream", .contentDisposition: "attachment; filename=\"\(name)\""],
+                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        router.get("/api/jobs/:id/preview.png") { [monitor] _, context in
+            let id = try context.parameters.require("id")
+            guard let png = monitor.preview(job: id) else { throw APIError(404, "not-found", "no preview for job \(id)") }
+            return Self.png(png)
+        }
+        router.get("/api/jobs/:id/canvas") { [self] _, context in
+            let id = try context.parameters.require("id")
+            guard let info = await console?.canvasInfo(job: id) else { throw APIError(404, "not-found", "job \(id) has no canvas yet") }
+            return try Self.json(info)
+        }
+        router.get("/api/jobs/:id/canvas/:z/:x/:y") { [self] _, context in
+            let id = try context.parameters.require("id")
+            let y = try context.parameters.require("y")
+            guard let z = Int(try context.parameters.require("z")), let x = Int(try context.parameters.require("x")),
+                  y.hasSuffix(".png"), let row = Int(y.dropLast(4)),
+                  let png = await console?.canvasTile(job: id, zoom: z, x: x, y: row) else {
+                throw APIError(404, "not-found", "no such canvas tile of job \(id)")
+            }
+            return Self.png(png, cache: "private, max-age=3600")  // the URL carries the canvas's version
+        }
+        for verb in ControlBody.Verb.jobVerbs {
+            router.post("/api/jobs/:id/\(verb.rawValue)") { [self] request, context in
+                let id = try context.parameters.require("id")
+                var priority: Int?
+                if verb == .priority {
+                    let body = try await request.body.collect(upTo: 4096)
+                    priority = (try? JSONDecoder().decode(PriorityBody.self, from: Data(buffer: body)))?.priority
+                }
+                return try await control(ControlBody(verb, job: id, priority: priority), request: request)
+            }
+        }
+        for verb in ControlBody.Verb.workerVerbs {
+            router.post("/api/workers/:id/\(verb.rawValue)") { [self] request, context in
+                try await control(ControlBody(verb, worker: try context.parameters.require("id")), request: request)
+            }
+        }
+        router.get("/api/events") { [self] _, _ in try eventStream() }
+        router.get("/vendor/leaflet/:file") { [leaflet] _, context in try Self.vendor(leaflet, try context.parameters.require("file")) }
+        router.get("/vendor/leaflet/images/:file") { [leaflet] _, context in
+            try Self.vendor(leaflet + "/images", try context.parameters.require("file"))
+        }
+        router.get("/metrics") { [monitor] _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(string: monitor.prometheusText())))
         }
         return router
     }
+
+    struct PriorityBody: Decodable { var priority: Int }
+
+    /// A control, as the request's key token allows; a viewer is refused before the coordinator is asked.
+    func control(_ body: ControlBody, request: Request) async throws -> Response {
+        guard case let .caller(caller)? = access.identify(token: APIMiddleware.token(request)) else {
+            throw APIError(403, "forbidden", "viewing only: sign in with a key token (`stylefarm dashboard-token`) to \(body.verb.rawValue)")
+        }
+        guard let console else { throw APIError(503, "unavailable", "this dashboard has no coordinator to steer") }
+        switch await console.control(body, as: caller) {
+        case let .success(done): return try Self.json(done)
+        case let .failure(refusal): throw APIError(refusal)
+        }
+    }
+
+    /// Server-Sent Events: the whole snapshot first (and again when a client fell too far behind), then what changed,
+    /// once a second, as `event: changes`; a comment when nothing did for `keepAliveSeconds`.
+    func eventStream() throws -> Response {
+        guard openStreams.add(1, ordering: .relaxed).newValue <= maxEventStreams else {
+            openStreams.subtract(1, ordering: .relaxed)
+            throw APIError(503, "unavailable", "\(maxEventStreams) event streams are open; poll /api/status instead")
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+                        body: ResponseBody { [self] writer in
+                            defer { openStreams.subtract(1, ordering: .relaxed) }
+                            let encoder = JSONEncoder()
+                            var snapshot = monitor.snapshot
+                            var revision = snapshot.revision ?? 0, quiet = 0
+                            try await writer.write(ByteBuffer(string: "data: " + String(decoding: try encoder.encode(snapshot), as: UTF8.self) + "\n\n"))
+                            while !Task.isCancelled {
+                                try await Task.sleep(for: Self.streamInterval)
+                                if let changes = monitor.changes(since: revision) {
+                                    guard !changes.isEmpty else {
+                                        quiet += 1
+                                        if quiet >= Self.keepAliveSeconds { (quiet = 0); try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
+                                        continue
+                                    }
+                                    (revision, quiet) = (changes.revision, 0)
+                                    try await writer.write(ByteBuffer(string: "event: changes\ndata: "
+                                            + String(decoding: try encoder.encode(changes), as: UTF8.self) + "\n\n"))
+                                } else {
+                                    snapshot = monitor.snapshot
+                                    revision = snapshot.revision ?? 0
+                                    try await writer.write(ByteBuffer(string: "data: " + String(decoding: try encoder.encode(snapshot), as: UTF8.self) + "\n\n"))
+                                }
+                            }
+                            try await writer.finish(nil)
+                        })
+    }
+
+    static func noJob(_ id: String) -> APIError { APIError(404, "not-found", "no job \(id)") }
 
     static func json<T: Encodable>(_ value: T) throws -> Response {
         let encoder = JSONEncoder()
@@ -131,33 +241,60 @@ public final class DashboardServer: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
-}
 
-/// Refuses requests without the dashboard's token.
-struct TokenMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
-    let token: String
-    let monitor: FarmMonitor
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.uri.path == "/healthz" { return try await next(request, context) }
-        let bearer = request.headers[.authorization].map { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : "" }
-        let query = request.uri.queryParameters.get("token")
-        guard Self.matches(bearer, token) || Self.matches(query, token) else {
-            monitor.countAuthFailure()
-            throw HTTPError(.unauthorized, message: "a valid token is required (Authorization: Bearer … or ?token=…)")
-        }
-        return try await next(request, context)
+    static func png(_ bytes: [UInt8], cache: String = "no-store") -> Response {
+        Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: cache], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    /// Compares in time that depends on the lengths only, not on where the first difference is, so the token
-    /// cannot be guessed byte by byte from response times.
-    static func matches(_ given: String?, _ token: String) -> Bool {
-        guard let given else { return false }
-        let a = Array(given.utf8), b = Array(token.utf8)
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0 ..< max(a.count, b.count) { difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0) }
-        return difference == 0
+    /// A file of Debian's Leaflet package: names of letters, digits, `-` and `.`, ending .js, .css or .png (nothing
+    /// else is ever opened); 404 when the package is not installed (the page then shows the plain preview).
+    static func vendor(_ directory: String, _ name: String) throws -> Response {
+        let types = ["js": "text/javascript", "css": "text/css", "png": "image/png"]
+        let ext = String(name.split(separator: ".").last ?? "")
+        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }), !name.hasPrefix("."),
+              let type = types[ext], let data = FileManager.default.contents(atPath: directory + "/" + name) else {
+            throw APIError(404, "not-found", "no \(name) (the deep-zoom viewer needs Debian's libjs-leaflet)")
+        }
+        return Response(status: .ok, headers: [.contentType: type, .cacheControl: "public, max-age=86400"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Checks every request's token (`DashboardAccess`) and answers every error as JSON `{"code", "message"}`.
+struct APIMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let access: DashboardAccess
+    let monitor: FarmMonitor
+
+    static func token(_ request: Request) -> String? {
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") { return String(header.dropFirst(7)) }
+        return request.uri.queryParameters.get("token")
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            if request.uri.path != "/healthz", access.identify(token: Self.token(request)) == nil {
+                monitor.countAuthFailure()
+                throw APIError(401, "unauthorized", "a valid token is required (Authorization: Bearer … or ?token=…)")
+            }
+            return try await next(request, context)
+        } catch let e as APIError {
+            return Self.error(e)
+        } catch let e as HTTPError {
+            let code = switch e.status.code {
+            case 404: "not-found"
+            case 401: "unauthorized"
+            case 400 ..< 500: "invalid"
+            default: "unavailable"
+            }
+            return Self.error(APIError(Int(e.status.code), code, e.body ?? e.status.reasonPhrase))
+        }
+    }
+
+    static func error(_ e: APIError) -> Response {
+        let body = (try? JSONEncoder().encode(["code": e.code, "message": e.message])) ?? Data()
+        return Response(status: .init(code: e.status), headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
 

@@ -2,7 +2,7 @@ import FarmProtocol
 import FarmTransport
 import Foundation
 
-/// What `submit`, `status` and `cancel` use: request–reply over a DEALER with the Lazy Pirate pattern (a
+/// What `submit`, `status`, `jobs` and the controls use: request–reply over a DEALER with the Lazy Pirate pattern (a
 /// request unanswered within `timeout` is sent again on a fresh socket, `retries` times).
 public final class FarmClient {
     public let endpoint: String
@@ -69,8 +69,11 @@ public final class FarmClient {
         try StatusReplyBody.decode(try request(Message(.status, StatusBody(job: job))))
     }
 
-    public func cancel(job: String) throws -> StatusReplyBody {
-        try StatusReplyBody.decode(try request(Message(.cancel, CancelBody(job: job))))
+    public func cancel(job: String) throws -> ControlledBody { try control(ControlBody(.cancel, job: job)) }
+
+    /// Steers a job or a worker (`ControlBody`); a refusal throws with the coordinator's reason.
+    public func control(_ body: ControlBody) throws -> ControlledBody {
+        try request(Message(.control, body)).decode(ControlledBody.self)
     }
 
     /// The finished job's output file bytes.

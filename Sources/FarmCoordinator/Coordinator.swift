@@ -325,3 +325,11 @@ extension Coordinator {
         return CanvasView(job: id, info: info, base: canvas, landed: [])
     }
 }
+
+extension Coordinator {
+    public func jobInput(job: String, index: Int) async -> [UInt8]? {
+        guard let url = await onLoop({ [self] done in done(stored[job]?.inputs.indices.contains(index) == true ? stored[job]?.inputs[index] : nil) })
+        else { return nil }
+        return try? [UInt8](Data(contentsOf: url))
+    }
+}

@@ -9,6 +9,8 @@ public struct FarmSnapshot: Codable, Sendable {
     public var time: Double
     public var jobs: [JobView]
     public var workers: [WorkerStatus]
+    /// The monitor's revision of it (`FarmMonitor.changes(since:)` counts from here).
+    public var revision: Int?
 
     public init(time: Double = 0, jobs: [JobView] = [], workers: [WorkerStatus] = []) {
         self.time = time
@@ -66,6 +68,8 @@ public struct TileView: Codable, Sendable {
 public final class FarmMonitor: Sendable {
     /// The latest snapshot and each job's preview PNG.
     let published = Mutex<(snapshot: FarmSnapshot, previews: [String: [UInt8]])>((FarmSnapshot(), [:]))
+    /// What changed in which revision, for the event streams (`changes(since:)`).
+    let tracker = Mutex(ChangeTracker())
 
     public let registry = PrometheusCollectorRegistry()
     public let tilesDone: CoreMetrics.Counter
@@ -99,10 +103,19 @@ public final class FarmMonitor: Sendable {
 
     public func preview(job: String) -> [UInt8]? { published.withLock { $0.previews[job] } }
 
+    /// Publishes a snapshot: what differs from the last one (job by job, worker by worker) becomes the next revision.
+    /// A worker's `silentFor` is kept in whole seconds, so a worker that heartbeats is not a change every time.
     public func publish(_ snapshot: FarmSnapshot) {
+        var snapshot = snapshot
+        for i in snapshot.workers.indices { snapshot.workers[i].silentFor = snapshot.workers[i].silentFor.map { $0.rounded(.down) } }
+        snapshot.revision = tracker.withLock { $0.record(snapshot) }
         published.withLock { $0.snapshot = snapshot }
         workersAlive.record(snapshot.workers.count)
     }
+
+    /// The jobs and workers that changed or went since revision `since`; nil when that is too old to tell (then send the
+    /// whole snapshot).
+    public func changes(since: Int) -> FarmChanges? { tracker.withLock { $0.changes(since: since) } }
 
     public func publish(preview: [UInt8], job: String) {
         published.withLock { $0.previews[job] = preview }

@@ -77,3 +77,32 @@ public struct ControlRefusal: Error, Sendable, Equatable, CustomStringConvertibl
     public init(_ code: Code, _ message: String) { (self.code, self.message) = (code, message) }
     public var description: String { "\(code.rawValue): \(message)" }
 }
+
+/// Which jobs a listing shows (`stylefarm jobs --state … --owner …`, the dashboard's `/api/jobs?state=…&owner=…`).
+public struct JobFilter: Sendable, Equatable {
+    /// nil: every state.
+    public var states: Set<JobState>?
+    /// The owner's name (as the allowlist gives it); nil: everyone's.
+    public var owner: String?
+
+    public init(states: Set<JobState>? = nil, owner: String? = nil) { (self.states, self.owner) = (states, owner) }
+
+    /// From comma-separated state names (`running,queued`); an unknown one is named in the error.
+    public init(states text: String?, owner: String?) throws(ControlRefusal) {
+        var states: Set<JobState>?
+        if let text, !text.isEmpty {
+            states = []
+            for name in text.split(separator: ",") {
+                guard let s = JobState(rawValue: String(name)) else {
+                    throw ControlRefusal(.invalid, "unknown state '\(name)' (queued, running, done, failed, cancelled)")
+                }
+                states?.insert(s)
+            }
+        }
+        self.init(states: states, owner: owner.flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    public func matches(_ job: JobStatus) -> Bool {
+        (states?.contains(job.state) ?? true) && (owner.map { $0 == job.owner } ?? true)
+    }
+}

@@ -164,16 +164,3 @@ struct StatusCommand: ParsableCommand {
         }
     }
 }
-
-/// `stylefarm cancel`.
-struct CancelCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a farm job.")
-
-    @OptionGroup var farm: ConnectOptions
-    @Argument(help: "The job id.") var job: String
-
-    func run() throws {
-        _ = try farm.client().cancel(job: job)
-        print("cancelled \(job)")
-    }
-}

@@ -99,7 +99,7 @@ struct CoordinatorCommand: ParsableCommand {
             throw ValidationError("configure CURVE keys (stylefarm keygen; --curve-secret FILE --allow-workers/--allow-clients/--allow-admins KEYS) or pass --insecure for plaintext")
         }
         let coordinator = try Coordinator(config: config)
-        let server = try dashboard.start(coordinator.monitor)
+        let server = try dashboard.start(coordinator)
         defer { server?.stop() }
         stopOnSignals()
         coordinator.run(until: { stopRequested })
@@ -197,15 +197,21 @@ struct DashboardOptions: ParsableArguments {
         return (String(dashboard[..<colon]), port)
     }
 
-    /// Starts the dashboard for a coordinator's monitor, and says where it is.
-    func start(_ monitor: FarmMonitor) throws -> DashboardServer? {
+    /// Starts the control room for a coordinator, and says where it is. Its key tokens are checked against the
+    /// coordinator's CURVE key and allowlist; a plaintext coordinator's dashboard acts for everyone, as its socket does.
+    func start(_ coordinator: Coordinator) throws -> DashboardServer? {
         guard let (host, port) = try address() else { return nil }
         let token = try token()
         if token == nil, !["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) {
             printError("WARNING: the dashboard on \(host):\(port) has no token: anyone who reaches it sees every job and preview. "
                 + "Set --dashboard-token-file or $STYLEFARM_DASHBOARD_TOKEN.")
         }
-        let server = DashboardServer(monitor: monitor, host: host, port: port, token: token)
+        var access = DashboardAccess(viewToken: token, insecure: coordinator.config.security == nil)
+        if let s = coordinator.config.security {
+            let (secret, allowlist) = (s.keys.secretKey, s.allowlist)
+            access.keyToken = { @Sendable token in DashboardToken.caller(token, serverSecret: secret, allowlist: allowlist) }
+        }
+        let server = DashboardServer(monitor: coordinator.monitor, console: coordinator, host: host, port: port, access: access)
         try server.start()
         printError("dashboard: http://\(host):\(server.port)/" + (token == nil ? "" : "?token=…"))
         return server

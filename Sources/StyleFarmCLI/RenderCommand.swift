@@ -77,7 +77,7 @@ struct RenderCommand: ParsableCommand {
         defer { farm.shutdown() }
         var options = DashboardOptions()
         options.dashboard = dashboard ?? "off"
-        let server = try options.start(farm.coordinator.monitor)
+        let server = try options.start(farm.coordinator)
         defer { server?.stop() }
         let client = FarmClient(endpoint: farm.coordinator.endpoint, security: farm.clientSecurity)
         let id = try job.submit(to: client)

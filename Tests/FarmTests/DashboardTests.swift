@@ -105,7 +105,7 @@ extension TestFarm {
 
     /// The dashboard's own limits, on a server in this process: probes need no token, and event streams are capped.
     @Test func healthNeedsNoTokenAndEventStreamsAreCapped() throws {
-        let server = DashboardServer(monitor: FarmMonitor(), host: "127.0.0.1", port: 0, token: "t", maxEventStreams: 2)
+        let server = DashboardServer(monitor: FarmMonitor(), host: "127.0.0.1", port: 0, access: DashboardAccess(viewToken: "t"), maxEventStreams: 2)
         try server.start()
         defer { server.stop() }
         let base = "http://127.0.0.1:\(server.port)/"

@@ -267,7 +267,7 @@ enum SmallJob {
         }
         #expect(s.jobs[0].state == .running)
         let cancelled = try farm.client.cancel(job: job)
-        #expect(cancelled.jobs.first?.state == .cancelled)
+        #expect(cancelled.job?.state == .cancelled)
     }
 
     @Test func badRequestsGetClearErrors() throws {
