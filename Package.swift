@@ -116,7 +116,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI", "JobModel", "Rendering", "StyleCore", "VGGWeights"]),
         .testTarget(name: "FarmTests", dependencies: [
             "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient",
-            "FarmTestSupport", "Dashboard", "StyleCore", "Imaging", "Tiling", "Video", "VGGWeights",
+            "FarmTestSupport", "Dashboard", "JobModel", "StyleCore", "Imaging", "Tiling", "Video", "VGGWeights",
             .product(name: "GRDB", package: "GRDB.swift"),  // to poison a journal the way a hand edit would
         ]),
     ],

@@ -19,7 +19,7 @@ extension CoordinatorCore {
 
     /// Each job's status, its current stage's tile grid (with live progress), throughput and ETA; the workers.
     /// `time` is left 0: the shell stamps it.
-    mutating func snapshot(now t: Double) -> FarmSnapshot {
+    public mutating func snapshot(now t: Double) -> FarmSnapshot {
         var views: [JobView] = []
         for status in jobStatuses(now: t) {
             guard let job = jobs[status.id], !job.stages.isEmpty else { continue }

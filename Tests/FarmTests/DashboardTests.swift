@@ -180,21 +180,31 @@ final class EventStream {
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
     }
 
+    var received = [UInt8]()
+    var consumed = 0
+
     /// The first event's data; throws with what arrived when the answer is not a stream.
-    func firstEvent() throws -> String {
-        var received = [UInt8]()
+    func firstEvent() throws -> String { try nextEvent().data }
+
+    /// The next event (past comments): its name ("message" when it has none) and data. The response is chunked:
+    /// chunk-size lines are dropped.
+    func nextEvent() throws -> (name: String, data: String) {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            guard n > 0 else { throw FarmTestError.failed("no event from \(url)", String(decoding: received, as: UTF8.self)) }
-            received += buffer[0 ..< n]
             let text = String(decoding: received, as: UTF8.self)
             if text.hasPrefix("HTTP/"), text.contains("\r\n"), !text.hasPrefix("HTTP/1.1 200") {
                 throw FarmTestError.failed("no stream from \(url)", text)
             }
-            if let start = text.range(of: "data: "), let end = text.range(of: "\n\n", range: start.upperBound ..< text.endIndex) {
-                return String(text[start.upperBound ..< end.lowerBound])
+            let rest = text.dropFirst(consumed)
+            if let data = rest.range(of: "data: "), let end = rest.range(of: "\n\n", range: data.upperBound ..< rest.endIndex) {
+                let head = rest[..<data.lowerBound]
+                let name = head.range(of: "event: ").map { String(head[$0.upperBound...].prefix { $0 != "\n" }) } ?? "message"
+                consumed = text.distance(from: text.startIndex, to: end.upperBound)
+                return (name, String(rest[data.upperBound ..< end.lowerBound]))
             }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { throw FarmTestError.failed("no event from \(url)", text) }
+            received += buffer[0 ..< n]
         }
     }
 
