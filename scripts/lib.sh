@@ -1,8 +1,8 @@
 # Shared by scripts/demo.sh and scripts/test.sh: install what a fresh Debian 12 machine lacks.
 # Sourced, not run.
 
-# Debian packages StyleFarm builds against (see Docs/architecture.md).
-STYLEFARM_APT_PACKAGES=(libzmq3-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libtiff-dev libsqlite3-dev pkg-config
+# Debian packages StyleFarm builds against (see Docs/architecture.md), and Leaflet for the dashboard's deep-zoom viewer.
+STYLEFARM_APT_PACKAGES=(libzmq3-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libtiff-dev libsqlite3-dev libjs-leaflet pkg-config
                         python3 python3-pip ca-certificates)
 
 as_root() {
