@@ -14,9 +14,9 @@ public final class DashboardServer: Sendable {
     public static let maxEventStreamsDefault = 32
     /// Where Debian's libjs-leaflet installs Leaflet, served at /vendor/leaflet/ for the deep-zoom viewer.
     public static let leafletDirectory = "/usr/share/javascript/leaflet"
-    /// How often an event stream looks for changes, and how long it stays silent before a keep-alive comment.
+    /// How often an event stream looks for changes. A second with none sends a two-byte comment instead: a closed
+    /// stream is only noticed at a write, and its place (`maxEventStreams`) must come back soon.
     static let streamInterval = Duration.seconds(1)
-    static let keepAliveSeconds = 15
 
     public let monitor: FarmMonitor
     public let console: FarmConsole?
@@ -199,7 +199,7 @@ public final class DashboardServer: Sendable {
     }
 
     /// Server-Sent Events: the whole snapshot first (and again when a client fell too far behind), then what changed,
-    /// once a second, as `event: changes`; a comment when nothing did for `keepAliveSeconds`.
+    /// once a second, as `event: changes`; a comment in a second when nothing did.
     func eventStream() throws -> Response {
         guard openStreams.add(1, ordering: .relaxed).newValue <= maxEventStreams else {
             openStreams.subtract(1, ordering: .relaxed)
@@ -210,17 +210,16 @@ public final class DashboardServer: Sendable {
                             defer { openStreams.subtract(1, ordering: .relaxed) }
                             let encoder = JSONEncoder()
                             var snapshot = monitor.snapshot
-                            var revision = snapshot.revision ?? 0, quiet = 0
+                            var revision = snapshot.revision ?? 0
                             try await writer.write(ByteBuffer(string: "data: " + String(decoding: try encoder.encode(snapshot), as: UTF8.self) + "\n\n"))
                             while !Task.isCancelled {
                                 try await Task.sleep(for: Self.streamInterval)
                                 if let changes = monitor.changes(since: revision) {
                                     guard !changes.isEmpty else {
-                                        quiet += 1
-                                        if quiet >= Self.keepAliveSeconds { (quiet = 0); try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
+                                        try await writer.write(ByteBuffer(string: ":\n\n"))
                                         continue
                                     }
-                                    (revision, quiet) = (changes.revision, 0)
+                                    revision = changes.revision
                                     try await writer.write(ByteBuffer(string: "event: changes\ndata: "
                                             + String(decoding: try encoder.encode(changes), as: UTF8.self) + "\n\n"))
                                 } else {

@@ -10,9 +10,10 @@ import JobModel
 import Testing
 
 /// An HTTP request with a time limit: (status, body).
-func httpRequest(_ method: String, _ url: String, token: String? = nil, body: Data? = nil) throws -> (Int, Data) {
+func httpRequest(_ method: String, _ url: String, token: String? = nil, body: Data? = nil, headers: [String: String] = [:]) throws -> (Int, Data) {
     var request = URLRequest(url: URL(string: url)!, timeoutInterval: 10)
     request.httpMethod = method
+    for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
     request.httpBody = body
     if let token { request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization") }
     if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }

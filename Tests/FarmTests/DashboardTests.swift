@@ -7,20 +7,7 @@ import Testing
 #endif
 
 /// HTTP GET with a time limit: (status, body).
-func httpGet(_ url: String, headers: [String: String] = [:]) throws -> (Int, Data) {
-    var request = URLRequest(url: URL(string: url)!, timeoutInterval: 10)
-    for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
-    let done = DispatchSemaphore(value: 0)
-    nonisolated(unsafe) var result: (Int, Data)?
-    nonisolated(unsafe) var failure: Error?
-    URLSession.shared.dataTask(with: request) { data, response, error in
-        if let error { failure = error } else { result = ((response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data()) }
-        done.signal()
-    }.resume()
-    guard done.wait(timeout: .now() + 15) == .success else { throw FarmTestError.timeout("GET \(url)", "") }
-    if let failure { throw failure }
-    return result!
-}
+func httpGet(_ url: String, headers: [String: String] = [:]) throws -> (Int, Data) { try httpRequest("GET", url, headers: headers) }
 
 extension TestFarm {
     /// The dashboard's base URL, from the coordinator's log line.
