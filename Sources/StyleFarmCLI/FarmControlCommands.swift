@@ -15,7 +15,7 @@ func steer(_ body: ControlBody, _ farm: ConnectOptions) throws {
 /// `stylefarm jobs`.
 struct JobsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "jobs", abstract: "List a farm's jobs, running and past (within the retention), with owner, state, priority, progress and times.")
+        commandName: "jobs", abstract: "List a farm's jobs, running and past (within the retention), with owner, state (* paused), priority, progress and times.")
 
     @OptionGroup var farm: ConnectOptions
     @Option(help: "Only these states (comma-separated: queued, running, done, failed, cancelled).") var state: String?
@@ -30,14 +30,19 @@ struct JobsCommand: ParsableCommand {
         if jobs.isEmpty { print("(no jobs)") }
     }
 
-    static let header = String(format: "%-14@ %-10@ %-10@ %4@ %6@ %-16@ %-16@ %-16@ %9@  %@", "ID", "OWNER", "STATE", "PRIO", "DONE",
-                               "SUBMITTED", "STARTED", "FINISHED", "WALL", "NAME")
+    /// Column widths; `%@` takes no width in Foundation's formatting, so the columns are padded here.
+    static let widths = [14, 10, 10, 4, 6, 16, 16, 16, 9]
+
+    static func line(_ cells: [String], name: String) -> String {
+        zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: " ") + "  " + name
+    }
+
+    static let header = line(["ID", "OWNER", "STATE", "PRIO", "DONE", "SUBMITTED", "STARTED", "FINISHED", "WALL"], name: "NAME")
 
     static func row(_ j: JobStatus) -> String {
-        let state = j.state.rawValue + (j.paused == true ? "*" : "")
-        return String(format: "%-14@ %-10@ %-10@ %4d %5.1f%% %-16@ %-16@ %-16@ %9@  %@", j.id, j.owner ?? "?", state, j.priority,
-                      100 * j.workFraction, time(j.submitted), time(j.started), time(j.finished), ProgressBar.format(j.elapsed),
-                      j.name + (j.detail.map { " (\($0))" } ?? ""))
+        line([j.id, j.owner ?? "?", j.state.rawValue + (j.paused == true ? "*" : ""), "\(j.priority)",
+              String(format: "%.1f%%", 100 * j.workFraction), time(j.submitted), time(j.started), time(j.finished),
+              ProgressBar.format(j.elapsed)], name: j.name + (j.detail.map { " (\($0))" } ?? ""))
     }
 
     static func time(_ t: Double?) -> String {
@@ -73,7 +78,7 @@ struct ResumeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A draining worker (its id or name) to take tiles again (admin).", valueName: "worker")) var worker: String?
 
     func validate() throws {
-        guard (job == nil) != (worker == nil) else { throw ValidationError("give a job id, or --worker, not both") }
+        guard (job == nil) != (worker == nil) else { throw ValidationError("give a job id or --worker WORKER (one of them)") }
     }
 
     func run() throws { try steer(ControlBody(.resume, job: job, worker: worker), farm) }
