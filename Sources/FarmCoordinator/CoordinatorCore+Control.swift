@@ -122,7 +122,7 @@ extension CoordinatorCore {
     }
 
     func persistControl(_ id: String) -> Action {
-        .persistControl(job: id, priority: scheduler.status(job: id, now: 0)?.priority ?? 0, paused: scheduler.isPaused(job: id))
+        .persistControl(job: id, priority: scheduler.priority(of: id) ?? 0, paused: scheduler.isPaused(job: id))
     }
 
     func state(of job: Job) -> String {

@@ -113,6 +113,10 @@ public struct CoordinatorCore: Sendable {
             set { records[stage, default: [:]][tile] = newValue }
         }
 
+        mutating func change(stage: Int, tile: Int, _ body: (inout TileRecord) -> Void) {
+            body(&self[stage, tile])
+        }
+
         mutating func log(_ event: JobEvent) {
             if events.count >= JobDetail.maxEvents { events.removeFirst(events.count - JobDetail.maxEvents + 1) }
             events.append(event)
@@ -394,10 +398,9 @@ public struct CoordinatorCore: Sendable {
         jobs[tile.job]?.log(JobEvent(time: wallTime, kind: kind, stage: tile.stage, tile: tile.tile, worker: worker, message: message))
     }
 
-    /// Changes a tile's record (its job must be known).
+    /// Changes a tile's record (nothing for an unknown job), in place.
     mutating func record(_ tile: FarmScheduler.TileID, _ change: (inout TileRecord) -> Void) {
-        guard jobs[tile.job] != nil else { return }
-        change(&jobs[tile.job]![tile.stage, tile.tile])
+        jobs[tile.job]?.change(stage: tile.stage, tile: tile.tile, change)
     }
 
     /// A worker as people know it: its name (and id, which names do not make unique).

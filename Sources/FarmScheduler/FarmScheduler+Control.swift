@@ -7,17 +7,19 @@ extension FarmScheduler {
     /// Pauses (no tile leased; the leases out run on) or resumes a job that has not ended. False if unknown or ended.
     public mutating func setPaused(job id: String, _ paused: Bool) -> Bool {
         guard let job = jobs[id], !job.state.isFinal else { return false }
-        jobs[id]!.paused = paused
+        jobs[id]?.paused = paused
         updateWaitingDetails()
         return true
     }
 
     public func isPaused(job id: String) -> Bool { jobs[id]?.paused ?? false }
 
+    public func priority(of job: String) -> Int? { jobs[job]?.priority }
+
     /// Sets a job's priority (placement takes higher first). False if unknown.
     public mutating func setPriority(job id: String, _ priority: Int) -> Bool {
         guard jobs[id] != nil else { return false }
-        jobs[id]!.priority = priority
+        jobs[id]?.priority = priority
         return true
     }
 
@@ -26,8 +28,8 @@ extension FarmScheduler {
     public mutating func forgetTileFailures(job id: String) -> [Int] {
         guard let job = jobs[id], !job.state.isFinal else { return [] }
         let failed = Set(job.tileFailures.keys).union(job.failedOn.keys).subtracting(job.done).sorted()
-        jobs[id]!.tileFailures = [:]
-        jobs[id]!.failedOn = [:]
+        jobs[id]?.tileFailures = [:]
+        jobs[id]?.failedOn = [:]
         return failed
     }
 
@@ -62,9 +64,9 @@ extension FarmScheduler {
         var cleared: [String] = []
         for (jid, job) in jobs where job.blocklist.contains(id) || job.failuresByWorker[id] != nil {
             if job.blocklist.contains(id) { cleared.append(jid) }
-            jobs[jid]!.blocklist.remove(id)
-            jobs[jid]!.failuresByWorker[id] = nil
-            for (t, on) in job.failedOn where on.contains(id) { jobs[jid]!.failedOn[t]!.remove(id) }
+            jobs[jid]?.blocklist.remove(id)
+            jobs[jid]?.failuresByWorker[id] = nil
+            for (t, on) in job.failedOn where on.contains(id) { jobs[jid]?.failedOn[t]?.remove(id) }
         }
         updateWaitingDetails()
         return cleared.sorted()
