@@ -77,9 +77,11 @@ let package = Package(
         .target(name: "FarmTestSupport", dependencies: [
             "FarmCoordinator", "FarmMonitor", "FarmProtocol", "FarmScheduler", "Imaging", "StyleCore",
         ]),
+        // A driver for headless Chromium over the DevTools pipe: the control room's browser tests and benchmark.
+        .target(name: "HeadlessBrowser"),
         // The farm's benchmarks and simulations (`stylefarm bench-farm`).
         .target(name: "FarmBench", dependencies: [
-            "FarmClient", "FarmCoordinator", "FarmProtocol", "FarmTransport", "StyleCore", "Tiling",
+            "FarmClient", "FarmCoordinator", "FarmProtocol", "FarmTransport", "HeadlessBrowser", "StyleCore", "Tiling",
         ]),
         // The job description: one Codable model of a render with its defaults, read from TOML job files, checked
         // field by field against the farm's limits and resolved into settings (no images, no compute).
@@ -116,7 +118,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI", "JobModel", "Rendering", "StyleCore", "VGGWeights"]),
         .testTarget(name: "FarmTests", dependencies: [
             "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient",
-            "FarmTestSupport", "Dashboard", "JobModel", "StyleCore", "Imaging", "Tiling", "Video", "VGGWeights",
+            "FarmTestSupport", "Dashboard", "HeadlessBrowser", "JobModel", "StyleCore", "Imaging", "Tiling", "Video", "VGGWeights",
             .product(name: "GRDB", package: "GRDB.swift"),  // to poison a journal the way a hand edit would
         ]),
     ],

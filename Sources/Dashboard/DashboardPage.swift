@@ -185,7 +185,13 @@ const jobActive = s => s && (s.state === "running" || s.state === "queued");
 const S = {jobs: new Map(), workers: new Map(), json: new Map(), time: 0, revision: 0,
            jobsDirty: false, changedJobs: new Set(), dirtyWorkers: new Set(), rebuildWorkers: true, rendered: false};
 function putJob(j) {
-  const id = j.status.id, s = JSON.stringify(j);
+  const id = j.status.id, old = S.jobs.get(id);
+  if (j.tilesChangedOnly) {  // a change carrying only the tiles that changed: merge them by index
+    const tiles = old ? old.tiles.slice() : [];
+    for (const t of j.tiles) tiles[t.index] = t;
+    j = Object.assign({}, j, {tiles}); delete j.tilesChangedOnly;
+  }
+  const s = JSON.stringify(j);
   if (S.json.get("j" + id) === s) return;
   S.json.set("j" + id, s); S.jobs.set(id, j); S.jobsDirty = true; S.changedJobs.add(id);
 }
@@ -216,7 +222,10 @@ function applyChanges(c) {
 // ---------- rendering, batched ----------
 let scheduled = false;
 function schedule() { if (!scheduled) { scheduled = true; setTimeout(flush, 0); } }
+// What the page costs: each flush's milliseconds and the stream's bytes (read by `stylefarm bench-farm --control-room`).
+window.pageStats = { flushes: [], streamBytes: 0, changeEvents: 0 };
 function flush() {
+  const t0 = performance.now();
   scheduled = false;
   $("#updated").textContent = S.time ? "updated " + when(S.time) : "";
   if (S.jobsDirty || !S.rendered) {
@@ -232,6 +241,7 @@ function flush() {
     document.body.dataset.renderMs = window.renderMs;
     document.body.dataset.ready = "1";
   }
+  const f = window.pageStats.flushes; f.push(performance.now() - t0); if (f.length > 2000) f.shift();
 }
 
 // ---------- jobs table and the running jobs' cards (overview) ----------
@@ -663,9 +673,11 @@ else {
   const es = new EventSource(withToken("/api/events"));
   es.onmessage = e => {  // a full snapshot: replace everything
     if (pollTimer) { clearInterval(pollTimer); pollTimer = null; }
-    setConn("live"); applySnapshot(JSON.parse(e.data));
+    setConn("live"); window.pageStats.streamBytes += e.data.length; applySnapshot(JSON.parse(e.data));
   };
-  es.addEventListener("changes", e => applyChanges(JSON.parse(e.data)));
+  es.addEventListener("changes", e => {
+    window.pageStats.streamBytes += e.data.length; window.pageStats.changeEvents += 1; applyChanges(JSON.parse(e.data));
+  });
   es.onerror = () => { setConn("stream lost: polling every 2 s"); startPolling(2000); };
   setTimeout(() => { if (!S.rendered) poll(); }, 4000);  // a stream that says nothing
 }

@@ -78,6 +78,9 @@ public final class DashboardServer: Sendable {
 
     // MARK: Routes
 
+    /// Every route served, as "METHOD /path/:parameter" (the reverse check of Docs/openapi.yaml).
+    public var routes: [String] { makeRouter().routes.map { "\($0.method) \($0.path)" } }
+
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: APIMiddleware(access: access, monitor: monitor))

@@ -31,6 +31,9 @@ public struct JobView: Codable, Sendable {
     public var width: Int
     public var height: Int
     public var tiles: [TileView]
+    /// In a change (`FarmChanges`) of a job whose tile layout stayed the same: `tiles` holds only the tiles that
+    /// changed, to be merged by index into the ones the page has. Absent in snapshots.
+    public var tilesChangedOnly: Bool?
     public var tilesPerMinute: Double
     /// Seconds left, from the elapsed time and the fraction of work done; nil before any progress.
     public var eta: Double?
@@ -43,7 +46,7 @@ public struct JobView: Codable, Sendable {
 }
 
 /// One tile of the current stage.
-public struct TileView: Codable, Sendable {
+public struct TileView: Codable, Sendable, Equatable {
     public var index: Int
     public var x: Int, y: Int, width: Int, height: Int
     /// "pending", "rendering" or "done".

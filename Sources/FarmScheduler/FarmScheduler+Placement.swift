@@ -10,11 +10,15 @@ extension FarmScheduler {
         let order = jobs.values.filter { $0.runnable && !$0.paused }.sorted { ($0.priority, -$0.seq) > ($1.priority, -$1.seq) }.map(\.id)
         guard !order.isEmpty else { return [] }
         var tailPlans: [String: [String: Int]?] = [:]  // per job, computed once per call
+        // Pending tiles of the jobs placed before each job: a job is at its stage's end only when these and its own
+        // are fewer than the workers (before that, every worker gets a pending tile of some job anyway).
+        var ahead: [String: Int] = [:], queued = 0
+        for jid in order { ahead[jid] = queued; queued += jobs[jid]!.pending.count }
         var copyCandidates: [String: [(tile: Int, lease: Lease, finish: Double)]] = [:]
         for wid in freeWorkersBySpeed() {
             while let w = workers[wid], w.leases.count + w.busy < config.credit {
                 var copy = false
-                var next = nextTile(for: wid, jobs: order, now: now, plans: &tailPlans)
+                var next = nextTile(for: wid, jobs: order, now: now, ahead: ahead, plans: &tailPlans)
                 if next == nil, config.stragglerCopies {
                     next = stragglerCopy(for: wid, jobs: order, now: now, candidates: &copyCandidates)
                     copy = next != nil
@@ -51,13 +55,14 @@ extension FarmScheduler {
         return job.memory[job.stage][t] <= limit
     }
 
-    func nextTile(for worker: String, jobs order: [String], now: Double, plans: inout [String: [String: Int]?]) -> (String, Int)? {
+    func nextTile(for worker: String, jobs order: [String], now: Double, ahead: [String: Int],
+                  plans: inout [String: [String: Int]?]) -> (String, Int)? {
         guard let w = workers[worker] else { return nil }
         for jid in order {
             let job = jobs[jid]!
             guard !job.blocklist.contains(worker) else { continue }
             guard let first = job.pending.first(where: { eligible(w, tile: $0, of: job) }) else { continue }
-            if plans[jid] == nil { plans[jid] = .some(tailAssignment(job: job, now: now)) }
+            if plans[jid] == nil { plans[jid] = .some(tailAssignment(job: job, now: now, ahead: ahead[jid] ?? 0)) }
             guard var tail = plans[jid]! else { return (jid, first) }
             // The stage's last tiles: take the one the earliest-finish plan gives this worker now, or none.
             guard let t = tail.removeValue(forKey: worker), job.pending.contains(t) else { continue }
@@ -67,13 +72,14 @@ extension FarmScheduler {
         return nil
     }
 
-    /// When a job's pending tiles are no more than the workers that may take them and every such worker's speed
-    /// is known: plans them greedily in order, each on the worker expected to finish it first (a busy worker from
+    /// When a job's pending tiles, with the `ahead` pending tiles of the jobs placed before it, are no more than the
+    /// workers that may take them and every such worker's speed is known: plans them greedily in order, each on the worker expected to finish it first (a busy worker from
     /// when its current tiles should end), and returns the tile each free worker should start now. Nil otherwise.
     /// Cost: O(P·W) for P pending tiles and W workers, in arrays indexed like the workers (sorted by id), so a
-    /// farm of a thousand workers plans its last round in about a millisecond.
-    func tailAssignment(job: JobRecord, now: Double) -> [String: Int]? {
-        guard job.pending.count <= workers.count else { return nil }  // the common case, before any sorting
+    /// farm of a thousand workers plans its last round in about a millisecond. Counting the jobs ahead keeps twenty
+    /// jobs of a few hundred tiles each from each planning a tail on every call while the farm is far from one.
+    func tailAssignment(job: JobRecord, now: Double, ahead: Int) -> [String: Int]? {
+        guard ahead + job.pending.count <= workers.count else { return nil }  // the common case, before any sorting
         let candidates = workers.values.filter { !job.blocklist.contains($0.id) && !drained.contains($0.identity) }.sorted { $0.id < $1.id }
         guard job.pending.count <= candidates.count else { return nil }
         let speeds = candidates.compactMap { $0.speed(cap: fastestMeasured) }

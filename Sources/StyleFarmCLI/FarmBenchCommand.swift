@@ -29,6 +29,12 @@ struct FarmBenchCommand: ParsableCommand {
     @Option(help: "Simulated workers of the canvas simulation.") var canvasWorkers = 8
     @Option(help: "The canvas simulation coordinator's --canvas-memory.") var canvasMemory = "256M"
     @Option(help: "The canvas simulation's output format: png or tiff.") var canvasFormat = "png"
+    @Flag(help: ArgumentHelp("Measure the control room: the coordinator's CPU with and without the page open, and the page's load and "
+        + "update times, with --control-room-workers simulated workers rendering --control-room-jobs jobs (needs Chromium)."))
+    var controlRoom = false
+    @Option(help: "Simulated workers of the control-room run.") var controlRoomWorkers = 1000
+    @Option(help: "Jobs rendering at once in the control-room run.") var controlRoomJobs = 20
+    @Option(help: "Seconds of each control-room measuring window (without the page, with it, without it again).") var controlRoomWindow = 20.0
     @Option(help: ArgumentHelp("Weights file (.sfw).", valueName: "path")) var weights: String?
 
     func validate() throws {
@@ -62,6 +68,22 @@ struct FarmBenchCommand: ParsableCommand {
         if !counts.isEmpty { try scaleSimulation(executable, weightsURL, counts: counts, shape: tileTimes) }
         let sides = canvas.split(separator: ",").compactMap { Int($0) }
         if !sides.isEmpty { try canvasSimulation(executable, weightsURL, sides: sides) }
+        if controlRoom { try controlRoomSimulation(executable, weightsURL, shape: tileTimes) }
+    }
+
+    func controlRoomSimulation(_ executable: URL, _ weightsURL: URL, shape: [Double]) throws {
+        let r = try FarmBench.simulateControlRoom(executable, weights: weightsURL, workers: controlRoomWorkers, jobs: controlRoomJobs,
+                                                  tileSeconds: tileSeconds, window: controlRoomWindow,
+                                                  relative: FarmBench.relativeTileTimes(shape))
+        print(String(format: "control room: %d simulated workers, %d jobs (%d tiles), median tile %.1f s, windows of %.0f s",
+                     r.workers, r.jobs, r.tiles, tileSeconds, r.window))
+        print(String(format: "  coordinator CPU: %.1f%% of a core without the page, %.1f%% with it open, %.1f%% without it again "
+            + "(%.0f, %.0f and %.0f results/s)", 100 * r.cpuBefore, 100 * r.cpuWith, 100 * r.cpuAfter, r.resultsBefore, r.resultsWith,
+                     r.resultsAfter))
+        print(String(format: "  page: first render %.0f ms after navigation (%.0f ms wall to the bench); %d change batches rendered in "
+            + "%.1f ms median, %.1f ms p99, %.1f ms max; stream %.1f KiB/s in %.1f change events/s",
+                     r.firstRenderMs, r.loadWallMs, r.flushes, r.flushP50, r.flushP99, r.flushMax, r.streamBytesPerSecond / 1024,
+                     r.changeEventsPerSecond))
     }
 
     func scaleSimulation(_ executable: URL, _ weightsURL: URL, counts: [Int], shape: [Double]) throws {

@@ -3,6 +3,7 @@ import FarmMonitor
 import FarmProtocol
 import FarmTransport
 import Foundation
+import HeadlessBrowser
 import Imaging
 import StyleCore
 import Testing

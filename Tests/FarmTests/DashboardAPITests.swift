@@ -150,8 +150,9 @@ func httpRequest(_ method: String, _ url: String, token: String? = nil, body: Da
         #expect(name == "changes" && changes.workers.map(\.id) == ["v"] && changes.jobs.isEmpty, "only the new worker")
     }
 
-    /// Docs/openapi.yaml is the spec: each of its paths is served (a route's own answer, not the router's bare 404).
-    @Test func everyPathOfTheSpecIsServed() throws {
+    /// Docs/openapi.yaml is the spec: each of its paths is served (a route's own answer, not the router's bare 404), and
+    /// each route served is in it.
+    @Test func theSpecAndTheServedRoutesAgree() throws {
         let (server, _, _, base, id) = try Self.serve()
         defer { server.stop() }
         let spec = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -170,6 +171,20 @@ func httpRequest(_ method: String, _ url: String, token: String? = nil, body: Da
         }
         let unknown = Self.refusal(try httpRequest("GET", base + "api/nothing-here", token: "tok-root"))
         #expect(unknown.0 == 404 && unknown.1?.code == "not-found", "an unknown route is JSON too")
+
+        // And the reverse: every route served is in the spec, but the page itself and Leaflet's files under /vendor.
+        let specSegments = paths.map { $0.replacingOccurrences(of: ".png", with: "").split(separator: "/").map(String.init) }
+        let served = server.routes.filter { !$0.hasSuffix(" /") && !$0.contains(" /vendor/") }
+        #expect(served.count >= 20, "\(served)")
+        for route in served {
+            let segments = route.split(separator: " ")[1].split(separator: "/").map(String.init)
+            let documented = specSegments.contains { spec in
+                spec.count == segments.count && zip(spec, segments).allSatisfy { s, r in
+                    s == r || (s.hasPrefix("{") && (r.hasPrefix(":") || s == "{verb}"))
+                }
+            }
+            #expect(documented, "\(route) is served but not in Docs/openapi.yaml")
+        }
     }
 
     @Test func aKeyTokenNamesItsKeyOnItsCoordinatorOnly() throws {

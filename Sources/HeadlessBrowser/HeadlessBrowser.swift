@@ -2,9 +2,9 @@ import Foundation
 import Glibc
 
 /// An error from `HeadlessBrowser`; `description` carries the whole message.
-struct HeadlessBrowserError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct HeadlessBrowserError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A small driver for headless Chromium over the Chrome DevTools Protocol, using
@@ -17,29 +17,29 @@ struct HeadlessBrowserError: Error, CustomStringConvertible {
 ///
 /// Chromium runs in its own process group, which `close()` (also run by `deinit`) kills
 /// as a whole before removing the temporary profile directory.
-final class HeadlessBrowser: @unchecked Sendable {
+public final class HeadlessBrowser: @unchecked Sendable {
     /// Executables tried, in order, by `defaultExecutable`.
-    static let candidateExecutables = ["/usr/bin/chromium", "/usr/bin/chromium-headless-shell"]
+    public static let candidateExecutables = ["/usr/bin/chromium", "/usr/bin/chromium-headless-shell"]
 
     /// The first existing candidate executable, or the first candidate if none exists.
-    static var defaultExecutable: String {
+    public static var defaultExecutable: String {
         candidateExecutables.first { FileManager.default.isExecutableFile(atPath: $0) }
             ?? candidateExecutables[0]
     }
 
     /// Whether any candidate executable exists (lets tests skip early).
-    static var isAvailable: Bool {
+    public static var isAvailable: Bool {
         candidateExecutables.contains { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// Process id of the browser (also its process group id).
-    let pid: pid_t
+    public let pid: pid_t
     /// The fresh `--user-data-dir`, removed by `close()`.
-    let profileDirectory: String
+    public let profileDirectory: String
     /// Target id of the page this browser drives.
-    private(set) var targetID = ""
+    public private(set) var targetID = ""
     /// Flattened CDP session id of that page.
-    private(set) var sessionID = ""
+    public private(set) var sessionID = ""
 
     private let pipe: CDPPipe
     private let closeLock = NSLock()
@@ -47,11 +47,11 @@ final class HeadlessBrowser: @unchecked Sendable {
 
     /// Console messages (`[log] ...`), uncaught exceptions (`[exception] ...`), accepted
     /// dialogs and crashes, in arrival order (the last 2000 are kept).
-    var consoleLog: [String] { pipe.consoleLog }
+    public var consoleLog: [String] { pipe.consoleLog }
 
     /// Launches Chromium with a fresh profile and opens a blank page whose viewport is exactly
     /// `width`×`height` CSS pixels (device scale factor 1).
-    init(executable: String = HeadlessBrowser.defaultExecutable, width: Int = 1400, height: Int = 1000) throws {
+    public init(executable: String = HeadlessBrowser.defaultExecutable, width: Int = 1400, height: Int = 1000) throws {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw HeadlessBrowserError(
                 "headless Chromium is needed (scripts/test.sh installs the Debian package chromium); "
@@ -168,19 +168,19 @@ final class HeadlessBrowser: @unchecked Sendable {
     /// Sends a command to the page session and returns its `result`.
     /// Throws on a CDP error response, on timeout, or when the browser has gone.
     @discardableResult
-    func command(_ method: String, _ params: [String: Any] = [:], timeout: Double = 30) throws -> [String: Any] {
+    public func command(_ method: String, _ params: [String: Any] = [:], timeout: Double = 30) throws -> [String: Any] {
         try pipe.call(method, params, sessionID: sessionID, timeout: timeout)
     }
 
     /// Sends a browser-level command (no session), e.g. `Browser.getVersion`.
     @discardableResult
-    func browserCommand(_ method: String, _ params: [String: Any] = [:], timeout: Double = 30) throws -> [String: Any] {
+    public func browserCommand(_ method: String, _ params: [String: Any] = [:], timeout: Double = 30) throws -> [String: Any] {
         try pipe.call(method, params, sessionID: nil, timeout: timeout)
     }
 
     /// Navigates the page and waits for its load event and `document.readyState == "complete"`.
     /// Throws on a failed navigation (e.g. `net::ERR_FILE_NOT_FOUND`) or after `timeout` seconds.
-    func navigate(_ url: String, timeout: Double = 30) throws {
+    public func navigate(_ url: String, timeout: Double = 30) throws {
         let deadline = Date().addingTimeInterval(timeout)
         let loadsBefore = pipe.loadEventCount
         let result = try command("Page.navigate", ["url": url], timeout: timeout)
@@ -206,7 +206,7 @@ final class HeadlessBrowser: @unchecked Sendable {
     /// `nil` for `undefined`/`null`. NaN, Infinity, -0 and BigInts come back as strings.
     /// Throws with the exception text if the expression throws.
     @discardableResult
-    func evaluate(_ js: String, timeout: Double = 30) throws -> Any? {
+    public func evaluate(_ js: String, timeout: Double = 30) throws -> Any? {
         let r = try command("Runtime.evaluate",
                             ["expression": js, "returnByValue": true, "awaitPromise": true], timeout: timeout)
         if let details = r["exceptionDetails"] as? [String: Any] {
@@ -220,7 +220,7 @@ final class HeadlessBrowser: @unchecked Sendable {
     /// Polls the JavaScript expression `js` every 100 ms until it is truthy (promises are
     /// awaited). On timeout throws an error naming `what`, the last value, and the last 20
     /// console lines.
-    func waitFor(_ js: String, timeout: Double = 20, what: String) throws {
+    public func waitFor(_ js: String, timeout: Double = 20, what: String) throws {
         let probe = """
             (async () => { const v = await (\(js)
             ); let d; try { d = (typeof Element !== 'undefined' && v instanceof Element)
@@ -252,7 +252,7 @@ final class HeadlessBrowser: @unchecked Sendable {
 
     /// Clicks the centre of the first element matching the CSS `selector` with real mouse
     /// events (after scrolling it into view). Throws if nothing matches or it has no size.
-    func click(_ selector: String) throws {
+    public func click(_ selector: String) throws {
         let js = """
             (() => { const el = document.querySelector(\(Self.jsString(selector)));
               if (!el) return null;
@@ -271,7 +271,7 @@ final class HeadlessBrowser: @unchecked Sendable {
     }
 
     /// Clicks the viewport point (`x`, `y`) in CSS pixels: move, left press, release.
-    func click(x: Double, y: Double) throws {
+    public func click(x: Double, y: Double) throws {
         try command("Input.dispatchMouseEvent", ["type": "mouseMoved", "x": x, "y": y])
         for type in ["mousePressed", "mouseReleased"] {
             try command("Input.dispatchMouseEvent", [
@@ -282,7 +282,7 @@ final class HeadlessBrowser: @unchecked Sendable {
     }
 
     /// Returns a PNG of the viewport, or of the whole page when `fullPage` is true.
-    func screenshot(fullPage: Bool = false) throws -> Data {
+    public func screenshot(fullPage: Bool = false) throws -> Data {
         var params: [String: Any] = ["format": "png"]
         if fullPage {
             let metrics = try command("Page.getLayoutMetrics")
@@ -302,13 +302,13 @@ final class HeadlessBrowser: @unchecked Sendable {
     }
 
     /// Writes a PNG of the viewport (or whole page) to `url`.
-    func screenshot(to url: URL, fullPage: Bool = false) throws {
+    public func screenshot(to url: URL, fullPage: Bool = false) throws {
         try screenshot(fullPage: fullPage).write(to: url)
     }
 
     /// Closes the browser: `Browser.close`, up to 5 s for it to exit, then SIGKILL to its
     /// whole process group; reaps it and removes the profile. Idempotent; run by `deinit`.
-    func close() {
+    public func close() {
         closeLock.lock()
         defer { closeLock.unlock() }
         guard !closed else { return }
@@ -358,255 +358,12 @@ final class HeadlessBrowser: @unchecked Sendable {
     }
 
     /// `s` as a JavaScript string literal.
-    static func jsString(_ s: String) -> String {
+    public static func jsString(_ s: String) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: [s])) ?? Data("[\"\"]".utf8)
         return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
     }
 
     private static func consoleTail(_ log: [String]) -> String {
         log.isEmpty ? "\n(console is empty)" : "\nlast console lines:\n" + log.suffix(20).joined(separator: "\n")
-    }
-}
-
-/// The CDP transport: NUL-delimited JSON over two pipes, a reader thread, and per-call
-/// semaphores. All mutable state is guarded by `lock`.
-private final class CDPPipe: @unchecked Sendable {
-    private final class Pending: @unchecked Sendable {
-        let done = DispatchSemaphore(value: 0)
-        var result: [String: Any]?
-        var failure: String?
-    }
-
-    private let readFD: Int32
-    private let writeFD: Int32
-    private let lock = NSLock()
-    private let writeLock = NSLock()
-    private let readerExited = DispatchSemaphore(value: 0)
-    private var nextID = 1
-    private var pending: [Int: Pending] = [:]
-    private var log: [String] = []
-    private var loads = 0
-    private var closed: String?
-    private var stopping = false
-    private var session = ""
-    private var fdsClosed = false
-
-    init(readFD: Int32, writeFD: Int32) {
-        self.readFD = readFD
-        self.writeFD = writeFD
-    }
-
-    var consoleLog: [String] { lock.withLock { log } }
-    var loadEventCount: Int { lock.withLock { loads } }
-    /// Why the connection is unusable (browser exited, pipe error), or nil while it works.
-    var closedReason: String? { lock.withLock { closed } }
-    /// Session whose `Page.loadEventFired` events are counted.
-    var pageSession: String {
-        get { lock.withLock { session } }
-        set { lock.withLock { session = newValue } }
-    }
-
-    func start() {
-        let thread = Thread { [self] in readLoop() }
-        thread.name = "HeadlessBrowser CDP reader"
-        thread.start()
-    }
-
-    /// Stops the reader (within ~200 ms) and closes both descriptors.
-    func stop() {
-        lock.withLock { stopping = true }
-        let exited = readerExited.wait(timeout: .now() + 3) == .success
-        fail("the browser was closed")
-        lock.lock()
-        let mayClose = exited && !fdsClosed
-        if mayClose { fdsClosed = true }
-        lock.unlock()
-        if mayClose {  // if the reader is somehow stuck in read(), leak rather than race on the fd
-            writeLock.withLock {
-                Glibc.close(readFD)
-                Glibc.close(writeFD)
-            }
-        }
-    }
-
-    func call(_ method: String, _ params: [String: Any], sessionID: String?, timeout: Double) throws -> [String: Any] {
-        let call = Pending()
-        lock.lock()
-        if let reason = closed {
-            lock.unlock()
-            throw HeadlessBrowserError("CDP \(method): \(reason)")
-        }
-        let id = nextID
-        nextID += 1
-        pending[id] = call
-        lock.unlock()
-
-        do {
-            try send(id: id, method, params, sessionID: sessionID, timeout: timeout)
-        } catch {
-            lock.withLock { _ = pending.removeValue(forKey: id) }
-            throw error
-        }
-        if call.done.wait(timeout: .now() + timeout) == .timedOut {
-            lock.withLock { _ = pending.removeValue(forKey: id) }
-            throw HeadlessBrowserError("CDP \(method) timed out after \(timeout)s")
-        }
-        return try lock.withLock {
-            if let failure = call.failure { throw HeadlessBrowserError("CDP \(method): \(failure)") }
-            return call.result ?? [:]
-        }
-    }
-
-    /// Sends without waiting for the response (used from the reader thread).
-    private func post(_ method: String, _ params: [String: Any], sessionID: String?) {
-        let id = lock.withLock { () -> Int in nextID += 1; return nextID - 1 }
-        try? send(id: id, method, params, sessionID: sessionID, timeout: 2)
-    }
-
-    private func send(id: Int, _ method: String, _ params: [String: Any], sessionID: String?, timeout: Double) throws {
-        var message: [String: Any] = ["id": id, "method": method, "params": params]
-        if let sessionID { message["sessionId"] = sessionID }
-        var bytes = [UInt8](try JSONSerialization.data(withJSONObject: message))
-        bytes.append(0)
-        let deadline = Date().addingTimeInterval(timeout)
-        writeLock.lock()
-        defer { writeLock.unlock() }
-        if lock.withLock({ fdsClosed }) { throw HeadlessBrowserError("CDP \(method): the browser was closed") }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(writeFD, $0.baseAddress! + offset, $0.count - offset) }
-            if n > 0 { offset += n; continue }
-            let err = errno
-            if n < 0 && err == EINTR { continue }
-            guard n < 0 && err == EAGAIN else {
-                throw HeadlessBrowserError("CDP \(method): writing to the browser failed: \(String(cString: strerror(err)))")
-            }
-            let left = deadline.timeIntervalSinceNow
-            if left <= 0 { throw HeadlessBrowserError("CDP \(method): timed out writing to the browser") }
-            var pfd = pollfd(fd: writeFD, events: Int16(POLLOUT), revents: 0)
-            _ = poll(&pfd, 1, Int32(min(left * 1000, 1000)) + 1)
-        }
-    }
-
-    private func readLoop() {
-        defer { readerExited.signal() }
-        var buffer: [UInt8] = []
-        var scanned = 0
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while !lock.withLock({ stopping }) {
-            var pfd = pollfd(fd: readFD, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&pfd, 1, 200)
-            if ready < 0 && errno != EINTR { fail("polling the browser pipe failed: \(String(cString: strerror(errno)))"); return }
-            if ready <= 0 { continue }
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(readFD, $0.baseAddress!, $0.count) }
-            if n == 0 { fail("the browser exited (its CDP pipe closed)"); return }
-            if n < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                fail("reading the browser pipe failed: \(String(cString: strerror(errno)))")
-                return
-            }
-            buffer.append(contentsOf: chunk[0..<n])
-            var start = 0
-            while let end = buffer[scanned...].firstIndex(of: 0) {
-                handle(Data(buffer[start..<end]))
-                start = end + 1
-                scanned = start
-            }
-            if start > 0 { buffer.removeFirst(start) }
-            scanned = buffer.count
-        }
-    }
-
-    /// Marks the connection dead and fails every waiting call at once.
-    private func fail(_ reason: String) {
-        lock.lock()
-        if closed == nil { closed = reason }
-        let waiting = pending.values
-        pending.removeAll()
-        for call in waiting { call.failure = closed }
-        lock.unlock()
-        for call in waiting { call.done.signal() }
-    }
-
-    private func handle(_ data: Data) {
-        guard let message = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return }
-        if let id = (message["id"] as? NSNumber)?.intValue {
-            lock.lock()
-            let call = pending.removeValue(forKey: id)
-            if let error = message["error"] as? [String: Any] {
-                var text = "\(error["message"] ?? "error") (code \(error["code"] ?? "?"))"
-                if let detail = error["data"] { text += ": \(detail)" }
-                call?.failure = text
-            } else {
-                call?.result = message["result"] as? [String: Any] ?? [:]
-            }
-            lock.unlock()
-            call?.done.signal()
-            return
-        }
-        guard let method = message["method"] as? String else { return }
-        let params = message["params"] as? [String: Any] ?? [:]
-        let sessionID = message["sessionId"] as? String
-        switch method {
-        case "Runtime.consoleAPICalled":
-            let args = (params["args"] as? [[String: Any]] ?? []).map(Self.describe(remote:))
-            record("[\(params["type"] as? String ?? "log")] \(args.joined(separator: " "))")
-        case "Runtime.exceptionThrown":
-            record("[exception] \(Self.describe(exception: params["exceptionDetails"] as? [String: Any] ?? [:]))")
-        case "Page.javascriptDialogOpening":
-            record("[dialog \(params["type"] as? String ?? "")] \(params["message"] as? String ?? "") (accepted)")
-            post("Page.handleJavaScriptDialog", ["accept": true], sessionID: sessionID)
-        case "Page.loadEventFired":
-            lock.withLock { if sessionID == session { loads += 1 } }
-        case "Inspector.targetCrashed":
-            record("[crash] the page's renderer crashed")
-        default:
-            break
-        }
-    }
-
-    private func record(_ line: String) {
-        lock.withLock {
-            log.append(line)
-            if log.count > 2000 { log.removeFirst(log.count - 2000) }
-        }
-    }
-
-    /// Text of a CDP `Runtime.RemoteObject`.
-    static func describe(remote: [String: Any]) -> String {
-        if let v = remote["value"] {
-            if let s = v as? String { return s }
-            if JSONSerialization.isValidJSONObject(v),
-               let data = try? JSONSerialization.data(withJSONObject: v) { return String(decoding: data, as: UTF8.self) }
-            return "\(v)"
-        }
-        if let u = remote["unserializableValue"] as? String { return u }
-        if let preview = remote["preview"] as? [String: Any],
-           let props = preview["properties"] as? [[String: Any]],
-           [nil, "array"].contains(remote["subtype"] as? String) {
-            let isArray = preview["subtype"] as? String == "array"
-            let items = props.map { p in
-                let v = p["value"] as? String ?? p["type"] as? String ?? "?"
-                return isArray ? v : "\(p["name"] as? String ?? "?"): \(v)"
-            }
-            let more = preview["overflow"] as? Bool == true ? ", …" : ""
-            return isArray ? "[\(items.joined(separator: ", "))\(more)]" : "{\(items.joined(separator: ", "))\(more)}"
-        }
-        if let d = remote["description"] as? String { return d }
-        return remote["type"] as? String ?? "?"
-    }
-
-    /// Text of a CDP `Runtime.ExceptionDetails`, with its location.
-    static func describe(exception details: [String: Any]) -> String {
-        var text = details["text"] as? String ?? "exception"
-        if let exception = details["exception"] as? [String: Any] {
-            let d = describe(remote: exception)
-            text = text == "Uncaught" || text == "exception" ? d : "\(text) \(d)"
-        }
-        if let url = details["url"] as? String, !url.isEmpty, !text.contains(url) {
-            let line = ((details["lineNumber"] as? NSNumber)?.intValue ?? 0) + 1
-            text += " (\(url):\(line))"
-        }
-        return text
     }
 }
