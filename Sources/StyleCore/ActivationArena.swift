@@ -111,7 +111,7 @@ public final class ActivationArena {
             let maxC = network.convs.prefix(depth).map(\.outChannels).max() ?? 1
             transientOffsets = (offset, offset + transients[0])
             scratchOffset = offset + transients[0] + transients[1]
-            scratchFloats = max(scratch, maxC)  // the loss-gradient conversion needs at least one position
+            scratchFloats = max(scratch, 2 * maxC)  // the loss-gradient conversion needs one position (two, guided)
             gramOffset = scratchOffset + scratchFloats
             gramFloats = maxC * maxC
             totalFloats = gramOffset + 2 * gramFloats

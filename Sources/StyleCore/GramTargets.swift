@@ -50,19 +50,24 @@ public struct GramTargets: Sendable, Equatable, Codable {
     }
 
     /// Weighted blend of several styles' targets: Σ wᵢ Aᵢ / Σ wᵢ. Minimising ‖G − blend‖² is minimising
-    /// Σ wᵢ ‖G − Aᵢ‖² up to a constant, so this is the usual multi-style loss at the cost of one target.
+    /// Σ wᵢ ‖G − Aᵢ‖² up to a constant, so this is the usual multi-style loss at the cost of one target. Layer by
+    /// layer over the styles that have it (scale control gives styles different layers); a layer in network order.
     public static func blend(_ parts: [(GramTargets, Float)]) -> GramTargets {
         precondition(!parts.isEmpty)
-        let total = parts.map(\.1).reduce(0, +)
-        precondition(total > 0, "style blend weights must sum to a positive number")
-        var result = parts[0].0
-        for name in result.layers {
-            var acc = [Float](repeating: 0, count: result.grams[name]!.count)
-            for (t, w) in parts {
+        let names = Set(parts.flatMap(\.0.layers))
+        var result = GramTargets(layers: [], channels: [:], grams: [:])
+        for name in VGG19.layerNames where names.contains(name) {
+            let having = parts.filter { $0.0.grams[name] != nil }
+            let total = having.map(\.1).reduce(0, +)
+            guard total > 0, let first = having.first?.0 else { continue }
+            var acc = [Float](repeating: 0, count: first.grams[name]!.count)
+            for (t, w) in having {
                 let g = t.grams[name]!
                 precondition(g.count == acc.count, "styles disagree on layer \(name)")
                 for i in acc.indices { acc[i] += g[i] * (w / total) }
             }
+            result.layers.append(name)
+            result.channels[name] = first.channels[name]
             result.grams[name] = acc
         }
         return result

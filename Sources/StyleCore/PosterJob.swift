@@ -23,6 +23,8 @@ public struct PosterJob: Sendable {
     public var initial: PlanarImage?
     /// The temporal loss's target and mask at the output size (with `options.loss.temporalWeight` > 0).
     public var temporal: TemporalTarget?
+    /// The images of perceptual control (`settings.control`): the regions' planes and the styles' masks.
+    public var controlImages = ControlImages()
 
     public init(content: PlanarImage, styles: [(image: PlanarImage, weight: Float)], settings: PosterSettings) {
         self.content = content
@@ -45,8 +47,32 @@ public struct PosterJob: Sendable {
 
     /// The job's Gram targets, computed once and shared by every level and tile.
     public func gramTargets(network: VGG19) -> GramTargets {
-        GramTargets.compute(network: network, styles: styles, longSide: max(16, Int((Float(settings.styleSize) * settings.styleScale).rounded())),
-                            layers: settings.options.loss.styleLayers.map(\.name))
+        let longSide = max(16, Int((Float(settings.styleSize) * settings.styleScale).rounded()))
+        let layers = settings.options.loss.styleLayers.map(\.name)
+        guard let control = settings.control else {
+            return GramTargets.compute(network: network, styles: styles, longSide: longSide, layers: layers)
+        }
+        return control.targets(network: network, styles: styles, images: controlImages, content: content, longSide: longSide, layers: layers)
+    }
+
+    /// Each region's targets (spatial control), or nil without regions; computed once and shared like `gramTargets`.
+    public func regionTargets(network: VGG19) -> RegionTargets? {
+        settings.control?.regionTargets(network: network, styles: styles, images: controlImages, content: content,
+                                        longSide: max(16, Int((Float(settings.styleSize) * settings.styleScale).rounded())),
+                                        layers: settings.options.loss.styleLayers.map(\.name))
+    }
+
+    /// The regions' guides at a stage's size, or nil without regions; read per tile.
+    public func guides(for stage: PosterStage) -> ImageRegionSource? {
+        settings.control?.guides(controlImages, width: stage.width, height: stage.height)
+    }
+
+    /// Each region's reference Grams that localise a tiled stage's tile targets (`GramTargets.tileMeans`), or nil (no
+    /// regions, the untiled first level, or `localTargets` off).
+    public func stageRegionReference(_ stage: PosterStage, start: ImageRegionSource, network: VGG19) throws -> [GramTargets?]? {
+        guard settings.localTargets, stage.level > 0, let guides = guides(for: stage) else { return nil }
+        return try GramTargets.tileMeans(network: network, canvas: start, guides: guides, plan: stage.plan,
+                                         layers: settings.options.loss.styleLayers.map(\.name))
     }
 
     /// Where a render is: level, pass, tile, and the tile's own optimisation progress.
@@ -146,6 +172,7 @@ public struct PosterJob: Sendable {
     public func render(network baseNetwork: VGG19, targets: GramTargets? = nil, progress: (Progress) -> Void = { _ in }) -> PlanarImage {
         let network = baseNetwork.pooling == settings.pooling ? baseNetwork : baseNetwork.with(pooling: settings.pooling)
         let targets = targets ?? gramTargets(network: network)
+        let regions = regionTargets(network: network)
         let stages = self.stages, levels = stages.last!.level + 1
         let total = totalIterations, work = totalWork
         var done = 0, workDone = 0.0
@@ -159,12 +186,15 @@ public struct PosterJob: Sendable {
             let temporal = self.temporal(for: stage)
             var opts = settings.options
             opts.iterations = stage.iterations
-            let renderer = TileRenderer(network: network, options: opts, targets: targets)
-            let reference = try! stageReference(stage, start: start, network: network)  // in memory: cannot fail
+            let renderer = TileRenderer(network: network, options: opts, targets: targets, regions: regions)
+            // In memory: reading the start and the guides cannot fail.
+            let reference = regions == nil ? try! stageReference(stage, start: start, network: network) : nil
+            let regionReference = try! stageRegionReference(stage, start: start, network: network)
+            let guides = try! guides(for: stage)?.whole()
             var cores: [PlanarImage] = []
             for tile in stage.plan.tiles {
                 cores.append(renderer.render(stage.task(tile), content: content, canvas: start, reference: reference,
-                                             temporal: temporal) { p in
+                                             temporal: temporal, guides: guides, regionReference: regionReference) { p in
                     progress(Progress(level: stage.level, levels: levels, pass: stage.pass, tile: tile.index,
                                       tiles: stage.plan.tiles.count, iterationsDone: done + p.iteration, iterationsTotal: total,
                                       workFraction: (workDone + Double(p.iteration * tile.render.area)) / work,
@@ -233,6 +263,8 @@ public struct PosterSettings: Sendable, Equatable, Codable {
     /// untiled render in one process (a poster's levels have `iterations`).
     public var options = RenderOptions.recommended
     public var pooling: Pool2x2.Kind = .max
+    /// Perceptual control: regions, colour and scale (nil: none).
+    public var control: StyleControl?
 
     public init(width: Int, height: Int) {
         self.width = width

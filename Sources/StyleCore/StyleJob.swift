@@ -16,6 +16,9 @@ public struct StyleJob: Sendable {
     public var seed: UInt64 = 0
     public var preserveColors = false
     public var pooling: Pool2x2.Kind = .max
+    /// Perceptual control (regions, colour, scale) and its images.
+    public var control: StyleControl?
+    public var controlImages = ControlImages()
 
     /// The user-level initialisation (images not yet resized).
     public enum InitialisationChoice: Sendable, Equatable {
@@ -37,8 +40,19 @@ public struct StyleJob: Sendable {
 
     /// The blended Gram targets of the styles at `styleScale · size`.
     public func gramTargets(network: VGG19) -> GramTargets {
-        GramTargets.compute(network: network, styles: styles, longSide: max(16, Int((Float(size) * styleScale).rounded())),
-                            layers: options.loss.styleLayers.map(\.name))
+        let longSide = max(16, Int((Float(size) * styleScale).rounded())), layers = options.loss.styleLayers.map(\.name)
+        guard let control else { return GramTargets.compute(network: network, styles: styles, longSide: longSide, layers: layers) }
+        return control.targets(network: network, styles: styles, images: controlImages, content: content, longSide: longSide, layers: layers)
+    }
+
+    /// With regions: the objective's spatial control at the output size (each region's targets and softened guides).
+    public func guidance(network: VGG19) -> StyleGuidance? {
+        let (w, h) = outputSize
+        guard let control, let targets = control.regionTargets(network: network, styles: styles, images: controlImages, content: content,
+                                                              longSide: max(16, Int((Float(size) * styleScale).rounded())),
+                                                              layers: options.loss.styleLayers.map(\.name)),
+              let guides = try? control.guides(controlImages, width: w, height: h)?.whole() else { return nil }
+        return StyleGuidance(masks: guides, regions: Array(zip(targets.regions, targets.weights)).map { (targets: $0.0, weight: $0.1) })
     }
 
     /// Renders the job in one process. Returns the RGB result (0...1) and its loss.
@@ -50,7 +64,8 @@ public struct StyleJob: Sendable {
         let contentRGB = Resampler.resize(content, width: w, height: h)
         let contentImage = CaffeImage(contentRGB)
         let targets = gramTargets(network: network)
-        let objective = GatysObjective(network: network, config: options.loss, content: contentImage, targets: targets)
+        let objective = GatysObjective(network: network, config: options.loss, content: contentImage, targets: targets,
+                                       guidance: guidance(network: network))
         let start: CaffeImage
         switch initialisation {
         case .content: start = StyleOptimization.initialImage(.content, content: contentImage, seed: seed)

@@ -1,0 +1,253 @@
+import Imaging
+
+/// Perceptual control of a render (Gatys, Ecker, Bethge, Hertzmann and Shechtman, "Controlling Perceptual Factors in
+/// Neural Style Transfer", CVPR 2017), as settings without images (a farm job carries these; the masks travel as
+/// files): which style goes where, colour, and scale. Docs/perceptual-control.md shows each with pictures.
+public struct StyleControl: Sendable, Equatable, Codable {
+    /// Per style image, in the job's order (missing entries take the defaults).
+    public var styles: [StyleOptions] = []
+    /// Regions of the output, named by colours of a region mask image (`RegionMap`); empty: one style for the whole
+    /// image.
+    public var regions: [Region] = []
+    /// The width over which neighbouring regions blend, as a fraction of the image's long side at each level.
+    public var feather: Float = 0.01
+    /// Match each style image's colour mean and covariance to the content's before its Grams are computed
+    /// (`ColorTransfer.matchColors`).
+    public var colorMatch = false
+
+    public init() {}
+
+    /// One style image's scale and layers.
+    public struct StyleOptions: Sendable, Equatable, Codable {
+        /// Its long side is this times the job's style size when its Grams are computed (coarser or finer brush strokes).
+        public var scale: Float = 1
+        /// The style layers it gives targets for (nil: all): scale control mixes one style's coarse layers
+        /// (relu3_1 and deeper) with another's fine ones (relu1_1, relu2_1).
+        public var layers: [String]?
+        /// Whether a mask of its region to draw from comes with it (`ControlImages.styleMasks`).
+        public var masked = false
+
+        public init(scale: Float = 1, layers: [String]? = nil, masked: Bool = false) {
+            (self.scale, self.layers, self.masked) = (scale, layers, masked)
+        }
+    }
+
+    /// A region of the output: the colour that names it in the region mask, the styles it takes (indices into the
+    /// job's styles, with blend weights), and the weight of its style loss. No styles: the region keeps the
+    /// content (photographic).
+    public struct Region: Sendable, Equatable, Codable {
+        /// RGB, 0...255 (one value: a gray level).
+        public var color: [Int]
+        public var styles: [Int]
+        /// Blend weights of `styles` (nil: equal).
+        public var blend: [Float]?
+        public var weight: Float = 1
+
+        public init(color: [Int], styles: [Int], blend: [Float]? = nil, weight: Float = 1) {
+            (self.color, self.styles, self.blend, self.weight) = (color, styles, blend, weight)
+        }
+
+        /// `color` as RGB.
+        public var rgb: [Int] { color.count == 1 ? [color[0], color[0], color[0]] : color }
+    }
+
+    /// Options of style `i` (the defaults when not given).
+    public func options(style i: Int) -> StyleOptions { i < styles.count ? styles[i] : StyleOptions() }
+
+    /// Whether anything differs from a plain render.
+    public var isActive: Bool { !regions.isEmpty || colorMatch || styles.contains { $0 != StyleOptions() } }
+
+    /// The problems with these settings for `styleCount` styles and the network's style `layers`: each as (field, message).
+    public func problems(styleCount: Int, layers: [String]) -> [(field: String, message: String)] {
+        var out: [(String, String)] = []
+        if styles.count > styleCount { out.append(("style", "\(styles.count) style options for \(styleCount) style images")) }
+        for (i, s) in styles.enumerated() {
+            if !(s.scale > 0 && s.scale <= 8) { out.append(("style[\(i)].scale", "must be in (0, 8], got \(s.scale)")) }
+            for name in s.layers ?? [] where !layers.contains(name) {
+                out.append(("style[\(i)].layers", "'\(name)' is not one of the style layers (\(layers.joined(separator: ", ")))"))
+            }
+            if let l = s.layers, l.isEmpty { out.append(("style[\(i)].layers", "an empty list gives the style nothing to do")) }
+        }
+        let covered = Set(styles.enumerated().flatMap { _, s in s.layers ?? layers } + (styles.count < styleCount ? layers : []))
+        if !styles.isEmpty, covered.isDisjoint(with: layers) { out.append(("style", "no style gives targets for any style layer")) }
+        if !(feather >= 0 && feather <= 0.25) { out.append(("regions.feather", "must be in [0, 0.25], got \(feather)")) }
+        var colors = Set<[Int]>()
+        for (r, region) in regions.enumerated() {
+            let field = "region[\(r)]"
+            if ![1, 3].contains(region.color.count) || region.color.contains(where: { !(0 ... 255).contains($0) }) {
+                out.append((field + ".color", "must be a gray level or an RGB triple, each 0...255, got \(region.color)"))
+            } else if !colors.insert(region.rgb).inserted {
+                out.append((field + ".color", "\(region.color) names two regions"))
+            }
+            for s in region.styles where !(0 ..< styleCount).contains(s) {
+                out.append((field + ".styles", "names style \(s + 1), but the job has \(styleCount) style image\(styleCount == 1 ? "" : "s")"))
+            }
+            if let b = region.blend, b.count != region.styles.count || b.contains(where: { !($0 >= 0) }) || b.reduce(0, +) <= 0 {
+                out.append((field + ".blend", "needs one non-negative weight per style, summing above 0"))
+            }
+            if !(region.weight >= 0 && region.weight.isFinite) { out.append((field + ".weight", "must be a finite number ≥ 0")) }
+        }
+        return out
+    }
+}
+
+/// The images of perceptual control: the output's regions and, per style, the mask of its region to draw from
+/// (nil: the whole style image).
+public struct ControlImages: Sendable {
+    /// One 0/1 plane per region (`RegionMap.planes` of the region mask), any size: resized to each level.
+    public var regions: PlanarImage?
+    public var styleMasks: [PlanarImage?]
+
+    public init(regions: PlanarImage? = nil, styleMasks: [PlanarImage?] = []) {
+        self.regions = regions
+        self.styleMasks = styleMasks
+    }
+
+    /// Style `i`'s mask as one channel of weights 0...1 (the luma of a colour image), or nil.
+    public func styleMask(_ i: Int) -> PlanarImage? {
+        guard i < styleMasks.count, let m = styleMasks[i] else { return nil }
+        return RegionMap.gray(m)
+    }
+}
+
+extension StyleControl {
+    /// The styles as the targets take them: each with its options and mask.
+    public func inputs(_ styles: [(image: PlanarImage, weight: Float)], images: ControlImages) -> [StyleInput] {
+        styles.enumerated().map { i, s in StyleInput(image: s.image, weight: s.weight, options: options(style: i), mask: images.styleMask(i)) }
+    }
+
+    /// The whole image's targets (no regions): the styles blended layer by layer, each over its mask at its scale and
+    /// layers, colour-matched to `content` when `colorMatch` is on.
+    public func targets(network: VGG19, styles: [(image: PlanarImage, weight: Float)], images: ControlImages, content: PlanarImage,
+                        longSide: Int, layers: [String]) -> GramTargets {
+        GramTargets.compute(network: network, styles: inputs(styles, images: images), longSide: longSide, layers: layers,
+                            colorsOf: colorMatch ? content : nil)
+    }
+
+    /// Each region's targets, or nil without regions.
+    public func regionTargets(network: VGG19, styles: [(image: PlanarImage, weight: Float)], images: ControlImages, content: PlanarImage,
+                              longSide: Int, layers: [String]) -> RegionTargets? {
+        guard !regions.isEmpty else { return nil }
+        return GramTargets.regions(network: network, styles: inputs(styles, images: images), control: self, longSide: longSide,
+                                   layers: layers, colorsOf: colorMatch ? content : nil)
+    }
+
+    /// The regions' guides at a size, edges softened (`RegionMap.guides`), or nil without regions.
+    public func guides(_ images: ControlImages, width: Int, height: Int) -> ImageRegionSource? {
+        guard !regions.isEmpty, let planes = images.regions else { return nil }
+        return RegionMap.guides(planes, width: width, height: height, feather: feather)
+    }
+}
+
+/// An unusable region mask: `message` says what and where.
+public struct RegionMapError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A region mask read into one plane per region, and its softened guides at any size.
+public enum RegionMap {
+    /// How far (0...255, per channel) a pixel's colour may be from its region's: what a JPEG or a resampled edge
+    /// does to a flat colour. Further from every region, the pixel is an error.
+    public static let colorTolerance = 40
+
+    /// One 0/1 plane per region (K, H, W) from a region mask (RGB or gray, 0...1): each pixel belongs to the region
+    /// whose colour is nearest, within `colorTolerance`; the first pixel near none is the error, with its place.
+    public static func planes(_ image: PlanarImage, regions: [StyleControl.Region]) throws -> PlanarImage {
+        let n = image.planeSize, k = regions.count
+        var out = [Float](repeating: 0, count: k * n)
+        let colors = regions.map(\.rgb)
+        for p in 0 ..< n {
+            let rgb = (0 ..< 3).map { c in Int((image.pixels[min(c, image.channels - 1) * n + p] * 255).rounded()) }
+            var best = -1, bestDistance = Int.max
+            for (r, color) in colors.enumerated() {
+                let d = zip(rgb, color).map { abs($0 - $1) }.max() ?? 0
+                if d < bestDistance { (best, bestDistance) = (r, d) }
+            }
+            guard best >= 0, bestDistance <= colorTolerance else {
+                throw RegionMapError("the colour \(rgb) at (\(p % image.width), \(p / image.width)) names no region (the regions' colours: "
+                    + colors.map { "\($0)" }.joined(separator: ", ") + ")")
+            }
+            out[best * n + p] = 1
+        }
+        return PlanarImage(width: image.width, height: image.height, channels: k, pixels: out)
+    }
+
+    /// The planes at a level's size with edges softened: resized (area-averaged, so edges are already partial), then
+    /// blurred by two box passes of radius `feather × long side` (a tent, clamped at the image's edges). Read per
+    /// region: a tile's rectangle is exactly that rectangle of the whole.
+    public static func guides(_ planes: PlanarImage, width: Int, height: Int, feather: Float) -> ImageRegionSource {
+        let radius = Int((feather * Float(max(width, height)) / 2).rounded())
+        let resized = ResizedImage(planes, width: width, height: height, clamp: true)
+        return radius > 0 ? BoxBlurred(resized, radius: radius) : resized
+    }
+
+    /// One channel from any image: itself, or the luma of RGB.
+    static func gray(_ image: PlanarImage) -> PlanarImage {
+        guard image.channels >= 3 else {
+            return PlanarImage(width: image.width, height: image.height, channels: 1, pixels: Array(image.pixels[0 ..< image.planeSize]))
+        }
+        let n = image.planeSize
+        return PlanarImage(width: image.width, height: image.height, channels: 1,
+                           pixels: (0 ..< n).map { 0.299 * image.pixels[$0] + 0.587 * image.pixels[n + $0] + 0.114 * image.pixels[2 * n + $0] })
+    }
+}
+
+/// A source blurred by two passes of a box of `radius` in each direction (a tent of radius 2·radius), clamped at the
+/// image's edges, computed per region from the region widened by 2·radius: each region's pixels are exactly those of
+/// blurring the whole image.
+public struct BoxBlurred: ImageRegionSource {
+    public let source: ImageRegionSource
+    public let radius: Int
+    public var width: Int { source.width }
+    public var height: Int { source.height }
+    public var channels: Int { source.channels }
+
+    public init(_ source: ImageRegionSource, radius: Int) {
+        self.source = source
+        self.radius = radius
+    }
+
+    public func region(x: Int, y: Int, width w: Int, height h: Int) throws -> PlanarImage {
+        let pad = 2 * radius
+        let x0 = max(0, x - pad), y0 = max(0, y - pad), x1 = min(width, x + w + pad), y1 = min(height, y + h + pad)
+        let image = try source.region(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+        // In fixed point (16 fraction bits), each sum exact: a value depends on its window alone, not on where the
+        // running sum began, so every region agrees with the whole to the bit. Clamping at the wider region's edges
+        // is clamping at the image's where the region reaches them; elsewhere the wrong values stay within 2·radius
+        // of that edge, in the padding cropped away.
+        var q = image.pixels.map { Int64(($0 * 65536).rounded()) }
+        for _ in 0 ..< 2 {
+            q = Self.pass(q, width: image.width, height: image.height, channels: image.channels, radius: radius, horizontal: true)
+            q = Self.pass(q, width: image.width, height: image.height, channels: image.channels, radius: radius, horizontal: false)
+        }
+        let out = PlanarImage(width: image.width, height: image.height, channels: image.channels, pixels: q.map { Float($0) / 65536 })
+        return out.cropped(x: x - x0, y: y - y0, width: w, height: h)
+    }
+
+    /// One box pass along rows or columns: the mean (rounded) of the 2r+1 samples around each, indices clamped.
+    static func pass(_ q: [Int64], width w: Int, height h: Int, channels: Int, radius r: Int, horizontal: Bool) -> [Int64] {
+        let (lines, length) = horizontal ? (h, w) : (w, h)
+        let stride = horizontal ? 1 : w, count = Int64(2 * r + 1)
+        var out = q
+        q.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                let s = src.baseAddress!, d = dst.baseAddress!
+                Parallel.forEach(channels * lines) { range in
+                    for line in range {
+                        let c = line / lines, l = line % lines
+                        let start = c * w * h + (horizontal ? l * w : l)
+                        func at(_ i: Int) -> Int64 { s[start + min(max(i, 0), length - 1) * stride] }
+                        var sum: Int64 = 0
+                        for i in -r ... r { sum += at(i) }
+                        for i in 0 ..< length {
+                            d[start + i * stride] = (sum + count / 2) / count
+                            sum += at(i + r + 1) - at(i - r)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
