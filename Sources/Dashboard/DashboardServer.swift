@@ -120,9 +120,11 @@ public final class DashboardServer: Sendable {
         router.get("/api/jobs/:id/job.toml") { [self] _, context in
             let id = try context.parameters.require("id")
             guard let detail = await console?.jobDetail(id, stage: nil) else { throw Self.noJob(id) }
-            let styles = (1 ... max(1, detail.spec.styleWeights.count)).prefix(detail.spec.styleWeights.count).map { "\(id)-style-\($0)" }
-            let description = JobDescription(spec: detail.spec, content: "\(id)-content", styles: styles,
-                                             output: "\(id).\(detail.spec.format == "tiff" ? "tif" : "png")")
+            let spec = detail.spec, names = spec.inputNames(id)
+            let styles = Array(names[1 ..< 1 + spec.styleWeights.count])
+            let description = JobDescription(spec: spec, content: names[0], styles: styles, output: "\(id).\(spec.format == "tiff" ? "tif" : "png")",
+                                             regionMask: names.first { $0.hasSuffix("-region-mask") },
+                                             styleMasks: styles.map { style in names.first { $0 == style + "-mask" } })
             let text = "# Job \(id) as a job file: `stylefarm submit \(id).toml` with its images beside it (GET /api/jobs/\(id)/inputs/N)\n"
                 + (detail.spec.frame == nil ? "" : "# A video frame's job: its start image and mask are not part of a job file.\n")
                 + (try description.tomlText())
@@ -135,7 +137,8 @@ public final class DashboardServer: Sendable {
             guard let n = Int(try context.parameters.require("n")), let bytes = await console?.jobInput(job: id, index: n) else {
                 throw APIError(404, "not-found", "no such input of job \(id)")
             }
-            let name = n == 0 ? "\(id)-content" : "\(id)-style-\(n)"
+            let names = await console?.jobDetail(id, stage: nil)?.spec.inputNames(id) ?? []
+            let name = n < names.count ? names[n] : "\(id)-input-\(n)"
             return Response(status: .ok, headers: [.contentType: "application/octet-stream", .contentDisposition: "attachment; filename=\"\(name)\""],
                             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }

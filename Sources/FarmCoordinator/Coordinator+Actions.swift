@@ -156,8 +156,8 @@ extension Coordinator {
 
     func assign(_ peer: String, _ body: AssignBody, rect: PixelRect) {
         guard let a = assets[body.job], let content = a.content, let start = a.start else { return }
-        let temporal = a.temporal
-        offload(crops, { try StageWork.crops(rect, content: content, start: start, temporal: temporal) }, then: { [self] r in
+        let (temporal, guides) = (a.temporal, a.guides)
+        offload(crops, { try StageWork.crops(rect, content: content, start: start, temporal: temporal, guides: guides) }, then: { [self] r in
             switch r {
             case let .success(payload):
                 let message = Message(.assign, body, payload: payload)

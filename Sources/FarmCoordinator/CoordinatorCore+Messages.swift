@@ -251,7 +251,8 @@ extension CoordinatorCore {
         try body.spec.validate()
         guard m.payload.count == body.spec.inputCount else {
             throw ProtocolError.malformedBody("a submit carries the content, \(body.spec.styleWeights.count) style image(s)"
-                + (body.spec.frame == nil ? "" : ", the frame's start image" + (body.spec.frame?.temporalMask == true ? " and its mask" : "")))
+                + (body.spec.frame == nil ? "" : ", the frame's start image" + (body.spec.frame?.temporalMask == true ? " and its mask" : ""))
+                + (body.spec.controlInputs == 0 ? "" : ", then \(body.spec.controlInputs) mask(s): the region mask and the masked styles'"))
         }
         return [.admit(spec: body.spec, inputs: m.payload, replyTo: peer, owner: owner)]
     }

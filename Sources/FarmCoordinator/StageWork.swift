@@ -13,6 +13,8 @@ final class JobAssets {
     var start: ImageRegionSource?
     /// The current stage's temporal target (video frames with a temporal loss).
     var temporal: TemporalTarget?
+    /// The current stage's region guides (spatial control), read per tile.
+    var guides: ImageRegionSource?
     /// The dashboard's low-resolution copy of the current stage's canvas, tiles pasted as they land.
     var preview: PlanarImage
     var previewDirty = true
@@ -28,6 +30,7 @@ final class JobAssets {
         if let content = prep.content { self.content = content }
         start = prep.start
         temporal = prep.temporal
+        guides = prep.guides
         preview = prep.preview
         previewDirty = true
     }
@@ -41,6 +44,7 @@ struct StagePrep {
     /// The stage's reference Grams, encoded (computed here, once, for all of the stage's tiles).
     var reference: [UInt8]?
     var temporal: TemporalTarget?
+    var guides: ImageRegionSource?
     var preview: PlanarImage
 }
 
@@ -63,12 +67,14 @@ enum StageWork {
         let styleCount = stored.spec.styleWeights.count
         let images = try stored.inputs.enumerated().map { i, url -> PlanarImage in
             do { return try ImageIO.read(url).image } catch {
-                let what = i == 0 ? "content" : i <= styleCount ? "style \(i)" : i == styleCount + 1 ? "frame start" : "temporal mask"
+                let what = i == 0 ? "content" : i <= styleCount ? "style \(i)" : "input \(i + 1)"
                 throw ProtocolError.malformedBody("\(what) image: \(error)")
             }
         }
         let poster = try stored.spec.posterJob(images: images)
-        let targets = TargetsCodec.encode(poster.gramTargets(network: pooled(network, poster.pooling)))
+        let network = pooled(network, poster.pooling)
+        let targets = poster.regionTargets(network: network).map(RegionTargetsCodec.encode)
+            ?? TargetsCodec.encode(poster.gramTargets(network: network))
         let previous = index > 0 ? try journal.canvas(job: stored.id, stage: index - 1) : nil
         let stage = poster.stages[index]
         var prep = try prepare(poster, stage, previous: previous, network: network, memory: memory)
@@ -87,10 +93,15 @@ enum StageWork {
         let content = levelChanged || previous == nil ? try poster.contentSource(for: stage).materialized(limit: memory) : nil
         guard let base = content ?? previous else { throw JournalError.corrupt("stage \(stage.index) has no content and no canvas") }
         let start = try poster.startSource(for: stage, previous: previous, content: base).materialized(limit: memory)
-        let reference = try poster.stageReference(stage, start: start, network: pooled(network, poster.pooling))
-            .map(TargetsCodec.encode)
+        let network = pooled(network, poster.pooling)
+        let guides = poster.guides(for: stage)
+        let reference = guides == nil
+            ? try poster.stageReference(stage, start: start, network: network).map(TargetsCodec.encode)
+            : try poster.stageRegionReference(stage, start: start, network: network)
+                .map { RegionTargetsCodec.encode(RegionTargets(regions: $0, weights: $0.map { _ in 1 })) }
         let preview = try start.boxDownscaled(longSide: previewSize).clamped()
-        return StagePrep(content: content, start: start, reference: reference, temporal: poster.temporal(for: stage), preview: preview)
+        return StagePrep(content: content, start: start, reference: reference, temporal: poster.temporal(for: stage), guides: guides,
+                         preview: preview)
     }
 
     /// Blends a finished stage strip by strip from the journal's tiles into the stage's canvas file, then
@@ -121,14 +132,16 @@ enum StageWork {
     }
 
     /// The frames of an assignment: the tile's render rectangle of the content and the start canvas (and of the
-    /// temporal target and its mask).
-    static func crops(_ rect: PixelRect, content: ImageRegionSource, start: ImageRegionSource, temporal: TemporalTarget?) throws -> [[UInt8]] {
+    /// temporal target and its mask, and of the region guides).
+    static func crops(_ rect: PixelRect, content: ImageRegionSource, start: ImageRegionSource, temporal: TemporalTarget?,
+                      guides: ImageRegionSource? = nil) throws -> [[UInt8]] {
         let r = rect
         var payload = [PixelCodec.encode(try content.region(x: r.x, y: r.y, width: r.width, height: r.height)),
                        PixelCodec.encode(try start.region(x: r.x, y: r.y, width: r.width, height: r.height))]
         if let temporal = temporal?.cropped(x: r.x, y: r.y, width: r.width, height: r.height) {
             payload += [PixelCodec.encode(temporal.image), PixelCodec.encode(temporal.mask)]
         }
+        if let guides { payload.append(PixelCodec.encode(try guides.region(x: r.x, y: r.y, width: r.width, height: r.height))) }
         return payload
     }
 

@@ -64,6 +64,13 @@ extension JobSpec {
         try check([8, 16].contains(bitDepth), "bitDepth", "must be 8 or 16")
         try check(dpi.map(Limits.dpi.contains) ?? true, "dpi", "must be \(Limits.dpi)")
         try check(["png", "tiff"].contains(format), "format", "must be png or tiff")
+        if let control = p.control {
+            try check(control.regions.count <= RegionTargetsCodec.maxRegions, "poster.control.regions", "at most \(RegionTargetsCodec.maxRegions)")
+            try check(control.styles.count <= styleWeights.count, "poster.control.styles", "one entry per style image at most")
+            if let problem = control.problems(styleCount: styleWeights.count, layers: p.options.loss.styleLayers.map(\.name)).first {
+                try check(false, "poster.control.\(problem.field)", problem.message)
+            }
+        }
     }
 }
 

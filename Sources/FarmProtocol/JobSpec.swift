@@ -35,8 +35,14 @@ public struct JobSpec: Codable, Sendable, Equatable {
         public init(temporalMask: Bool) { self.temporalMask = temporalMask }
     }
 
-    /// Image files a submit carries: content, styles, then the frame's start image and mask.
-    public var inputCount: Int { 1 + styleWeights.count + (frame == nil ? 0 : 1) + (frame?.temporalMask == true ? 1 : 0) }
+    /// Image files a submit carries: content, styles, then the frame's start image and mask, then perceptual
+    /// control's region mask (with regions) and the masks of the styles that have one (`StyleControl.StyleOptions.masked`).
+    public var inputCount: Int { 1 + styleWeights.count + frameInputs + controlInputs }
+    var frameInputs: Int { (frame == nil ? 0 : 1) + (frame?.temporalMask == true ? 1 : 0) }
+    public var controlInputs: Int {
+        guard let control = poster.control else { return 0 }
+        return (control.regions.isEmpty ? 0 : 1) + control.styles.prefix(styleWeights.count).filter(\.masked).count
+    }
 
     public init(name: String, priority: Int = 50, poster: PosterSettings, styleWeights: [Float], crop: Bool,
                 preserveColors: Bool = false, bitDepth: Int = 16, dpi: Double? = nil, format: String = "png") {
@@ -49,6 +55,19 @@ public struct JobSpec: Codable, Sendable, Equatable {
         self.bitDepth = bitDepth
         self.dpi = dpi
         self.format = format
+    }
+
+    /// A file name for each input, in `inputCount` order, for the job `id`: `ID-content`, `ID-style-1`, …,
+    /// `ID-frame-start`, `ID-frame-mask`, `ID-region-mask`, `ID-style-1-mask`.
+    public func inputNames(_ id: String) -> [String] {
+        var names = ["\(id)-content"] + styleWeights.indices.map { "\(id)-style-\($0 + 1)" }
+        if frame != nil { names.append("\(id)-frame-start") }
+        if frame?.temporalMask == true { names.append("\(id)-frame-mask") }
+        if let control = poster.control {
+            if !control.regions.isEmpty { names.append("\(id)-region-mask") }
+            names += styleWeights.indices.filter { control.options(style: $0).masked }.map { "\(id)-style-\($0 + 1)-mask" }
+        }
+        return names
     }
 
     /// The job's stages, from its settings alone (a frame renders only its output level).
@@ -71,6 +90,24 @@ public struct JobSpec: Codable, Sendable, Equatable {
             if frame?.temporalMask == true {
                 job.temporal = TemporalTarget(image: start, mask: TemporalTarget.binaryMask(images[styleWeights.count + 2],
                                                                                             width: poster.width, height: poster.height))
+            }
+        }
+        if let control = poster.control {
+            var next = 1 + styleWeights.count + frameInputs
+            if !control.regions.isEmpty {
+                do {
+                    let mask = try RegionMap.fitted(images[next], contentWidth: images[0].width, contentHeight: images[0].height,
+                                                    output: (poster.width, poster.height), crop: crop)
+                    job.controlImages.regions = try RegionMap.planes(mask, regions: control.regions)
+                } catch {
+                    throw ProtocolError.malformedBody("the region mask \(error)")
+                }
+                next += 1
+            }
+            job.controlImages.styleMasks = (0 ..< styleWeights.count).map { i in
+                guard control.options(style: i).masked else { return nil }
+                defer { next += 1 }
+                return images[next]
             }
         }
         return job

@@ -50,3 +50,53 @@ public enum TargetsCodec {
         return GramTargets(layers: layers, channels: channels, grams: grams)
     }
 }
+
+/// A job's region targets (`RegionTargets`, spatial control) and a stage's region references on the wire: "SFRT",
+/// the region count K (at most `maxRegions`), then per region its weight (float32) and one `TargetsCodec` blob,
+/// length-prefixed (length 0: no style there). A worker tells the two kinds of targets by their magic.
+public enum RegionTargetsCodec {
+    static let magic: [UInt8] = [0x53, 0x46, 0x52, 0x54]  // "SFRT"
+    /// Regions a job may have: every region adds a guided Gram per layer to each tile's loss.
+    public static let maxRegions = 16
+
+    public static func encode(_ t: RegionTargets) -> [UInt8] {
+        var out = magic
+        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out += $0 } }
+        u32(t.regions.count)
+        for (i, region) in t.regions.enumerated() {
+            withUnsafeBytes(of: (i < t.weights.count ? t.weights[i] : 1).bitPattern.littleEndian) { out += $0 }
+            let blob = region.map(TargetsCodec.encode) ?? []
+            u32(blob.count)
+            out += blob
+        }
+        return out
+    }
+
+    /// Whether bytes are region targets (else plain `TargetsCodec` ones).
+    public static func isRegionTargets(_ b: [UInt8]) -> Bool { Array(b.prefix(4)) == magic }
+
+    public static func decode(_ b: [UInt8]) throws -> RegionTargets {
+        var o = 4
+        func fail(_ why: String) -> ProtocolError { .malformedBody("region targets: \(why)") }
+        func u32() throws -> Int {
+            guard o + 4 <= b.count else { throw fail("truncated") }
+            defer { o += 4 }
+            return Int(b[o]) | Int(b[o + 1]) << 8 | Int(b[o + 2]) << 16 | Int(b[o + 3]) << 24
+        }
+        guard isRegionTargets(b) else { throw fail("bad magic") }
+        let count = try u32()
+        guard count <= maxRegions else { throw fail("\(count) regions, at most \(maxRegions)") }
+        var regions: [GramTargets?] = [], weights: [Float] = []
+        for _ in 0 ..< count {
+            let weight = Float(bitPattern: UInt32(try u32()))
+            guard weight >= 0, weight.isFinite else { throw fail("bad weight") }
+            let n = try u32()
+            guard o + n <= b.count else { throw fail("truncated") }
+            regions.append(n == 0 ? nil : try TargetsCodec.decode(Array(b[o ..< o + n])))
+            weights.append(weight)
+            o += n
+        }
+        guard o == b.count else { throw fail("trailing bytes") }
+        return RegionTargets(regions: regions, weights: weights)
+    }
+}

@@ -20,6 +20,10 @@ final class TileComputer: Sendable {
         var temporal: TemporalTarget?
         var targets: GramTargets
         var reference: GramTargets?
+        /// Spatial control: each region's targets, the tile's guides and each region's stage reference.
+        var regions: RegionTargets?
+        var guides: PlanarImage?
+        var regionReference: [GramTargets?]?
     }
 
     enum Job: Sendable {
@@ -107,12 +111,13 @@ final class TileComputer: Sendable {
         defer { _ = cancelled.withLock { $0.remove(lease) } }
         guard !isCancelled(lease) else { return report(.stoppedTile(lease: lease, reason: "stopped before it started")) }
         let net = r.network.pooling == r.body.pooling ? r.network : r.network.with(pooling: r.body.pooling)
-        let renderer = TileRenderer(network: net, options: r.body.options, targets: r.targets)
+        let renderer = TileRenderer(network: net, options: r.body.options, targets: r.targets, regions: r.regions)
         let started = now
         var lastIteration = started
         var lastLoss = 0.0
         let core = renderer.render(r.body.task, contentCrop: r.content, canvasCrop: r.canvas, reference: r.reference,
-                                   temporal: r.temporal, stop: { [self] in isCancelled(lease) }) { p in
+                                   temporal: r.temporal, guides: r.guides, regionReference: r.regionReference,
+                                   stop: { [self] in isCancelled(lease) }) { p in
             lastLoss = p.bestLoss
             if slowdown > 1 { Thread.sleep(forTimeInterval: (slowdown - 1) * (now - lastIteration)) }
             lastIteration = now

@@ -44,6 +44,8 @@ public final class Worker {
     var logger: Logger
     /// Decoded targets by SHA-256, and the installed network (network thread only).
     var targets: [String: GramTargets] = [:]
+    /// Decoded region targets and stage region references by SHA-256 (spatial control; `RegionTargetsCodec`).
+    var regionTargets: [String: RegionTargets] = [:]
     var network: VGG19?
     /// Bytes of weights fetched from the coordinator, cached on disk once they install.
     var pendingWeights: [UInt8]?
@@ -120,7 +122,11 @@ public final class Worker {
                 computer.submit(.installWeights(sha: sha, bytes: bytes))
             case let .installTargets(sha, bytes):
                 do {
-                    targets[sha] = try TargetsCodec.decode(bytes)
+                    if RegionTargetsCodec.isRegionTargets(bytes) {
+                        regionTargets[sha] = try RegionTargetsCodec.decode(bytes)
+                    } else {
+                        targets[sha] = try TargetsCodec.decode(bytes)
+                    }
                     perform(machine.handle(.targetsInstalled(sha: sha)), computer)
                 } catch {
                     perform(machine.handle(.installFailed(kind: "targets", sha: sha, reason: "\(error)")), computer)
@@ -171,17 +177,30 @@ public final class Worker {
 
     /// Decodes an assignment's crops; the machine only releases it when the network and its targets are installed.
     func renderJob(_ body: AssignBody, _ payload: [[UInt8]]) throws -> TileComputer.RenderJob {
-        guard payload.count == 2 || payload.count == 4 else {
-            throw ProtocolError.malformedBody("an assign carries two crops, or four with a temporal target and mask")
+        let regions = regionTargets[body.targets], extra = regions == nil ? 0 : 1
+        guard payload.count == 2 + extra || payload.count == 4 + extra else {
+            throw ProtocolError.malformedBody("an assign carries two crops, or four with a temporal target and mask, and the region guides "
+                + "after them when the job has regions")
         }
-        guard let network, let targets = targets[body.targets] else { throw ProtocolError.malformedBody("targets missing") }
+        guard let network, regions != nil || targets[body.targets] != nil else { throw ProtocolError.malformedBody("targets missing") }
+        let plain = targets[body.targets] ?? GramTargets(layers: [], channels: [:], grams: [:])
+        let reference = body.reference.flatMap { self.targets[$0] }, regionReference = body.reference.flatMap { regionTargets[$0]?.regions }
+        guard ([plain, reference] + (regions?.regions ?? []) + (regionReference ?? [])).allSatisfy({ $0?.fits(network) ?? true }) else {
+            throw ProtocolError.malformedBody("targets that do not fit the network's layers")
+        }
+        if let regions, regions.regions.isEmpty || (regionReference.map { $0.count != regions.regions.count } ?? false) {
+            throw ProtocolError.malformedBody("region targets of \(regions.regions.count) regions and a reference of \(regionReference?.count ?? 0)")
+        }
         let r = body.task.tile.render
-        let temporal = payload.count == 4
+        let guides = try regions.map {
+            try PixelCodec.decode(payload[payload.count - 1], width: r.width, height: r.height, channels: $0.regions.count)
+        }
+        let temporal = payload.count - extra == 4
             ? TemporalTarget(image: try PixelCodec.decode(payload[2], width: r.width, height: r.height),
                              mask: try PixelCodec.decode(payload[3], width: r.width, height: r.height, channels: 1))
             : nil
         return .init(body: body, network: network, content: try PixelCodec.decode(payload[0], width: r.width, height: r.height),
                      canvas: try PixelCodec.decode(payload[1], width: r.width, height: r.height), temporal: temporal,
-                     targets: targets, reference: body.reference.flatMap { self.targets[$0] })
+                     targets: plain, reference: reference, regions: regions, guides: guides, regionReference: regionReference)
     }
 }

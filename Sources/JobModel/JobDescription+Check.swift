@@ -21,6 +21,24 @@ extension JobDescription {
         }
         if let optimizer { try optimizer.check(require) }
         if let loss { try loss.check(require) }
+        try checkControl(require)
+    }
+
+    /// Perceptual control: regions need a region mask and the other way round, colours must parse, and the
+    /// rest is `StyleControl.problems` (styles named, scales, layers, blends, feather).
+    func checkControl(_ require: Requirement) throws {
+        let regions = region ?? []
+        try require(regions.isEmpty || regionMask != nil, "region-mask", "[[region]] tables need a region-mask image naming them")
+        try require(regionMask == nil || !regions.isEmpty, "region", "a region-mask needs [[region]] tables saying what each colour gets")
+        for (i, r) in regions.enumerated() {
+            try require(r.rgb != nil, "region[\(i + 1)].color", "expected #rrggbb, R,G,B or a gray level 0…255, got \"\(r.color)\"")
+        }
+        // The styles may come later (a command line's, merged over a job file's): what needs them is checked then.
+        guard let control else { return }
+        let layers = loss?.styleLayers ?? LossConfig.recommended.styleLayers.map(\.name)
+        if let problem = control.problems(styleCount: style?.count ?? .max, layers: layers).first {
+            throw JobProblem(field: problem.field, message: problem.message)
+        }
     }
 }
 

@@ -32,6 +32,9 @@ public struct JobInputs: Sendable, Equatable {
     /// The styles' blend weights.
     public var styleWeights: [Float]
     public var output: URL
+    /// The image naming the output's regions, and each style's mask of its region to draw from (perceptual control).
+    public var regionMask: URL?
+    public var styleMasks: [URL?]
 }
 
 extension JobDescription {
@@ -56,7 +59,8 @@ extension JobDescription {
         guard let style, !style.isEmpty else { throw JobProblem(field: "style", message: "missing: at least one [[style]] with an image") }
         guard let output else { throw JobProblem(field: "output", message: "missing: the output's path") }
         return JobInputs(content: URL(fileURLWithPath: content), styles: style.map { URL(fileURLWithPath: $0.image) },
-                         styleWeights: style.map { $0.weight ?? 1 }, output: URL(fileURLWithPath: output))
+                         styleWeights: style.map { $0.weight ?? 1 }, output: URL(fileURLWithPath: output),
+                         regionMask: regionMask.map { URL(fileURLWithPath: $0) }, styleMasks: style.map { $0.mask.map { URL(fileURLWithPath: $0) } })
     }
 
     /// The output size for a content image of this size: exact (`width` and `height`, or `print` at `dpi`, the
@@ -100,6 +104,7 @@ extension JobDescription {
         poster.styleScale = loss?.styleScale ?? poster.styleScale
         poster.pooling = loss?.pooling ?? poster.pooling
         poster.options = try renderOptions(poster.options)
+        poster.control = control
         let initialisation: JobSettings.Initialisation = switch self.initialisation ?? "content" {
         case "content": .content
         case "noise": .noise
@@ -107,6 +112,23 @@ extension JobDescription {
         }
         return JobSettings(poster: poster, crop: out.crop, dpi: out.dpi, bitDepth: size?.bitDepth ?? 16,
                            preserveColors: preserveColors ?? false, initialisation: initialisation, seed: seed ?? 0)
+    }
+
+    /// Perceptual control (regions, colour, per-style scale and layers), or nil when the description asks for none.
+    public var control: StyleControl? {
+        let styles = style ?? []
+        guard colorMatch == true || region?.isEmpty == false
+            || styles.contains(where: { $0.scale != nil || $0.layers != nil || $0.mask != nil }) else { return nil }
+        var control = StyleControl()
+        if styles.contains(where: { $0.scale != nil || $0.layers != nil || $0.mask != nil }) {
+            control.styles = styles.map { .init(scale: $0.scale ?? 1, layers: $0.layers, masked: $0.mask != nil) }
+        }
+        control.regions = (region ?? []).map { r in
+            .init(color: r.rgb ?? [0, 0, 0], styles: (r.styles ?? []).map { $0 - 1 }, blend: r.blend, weight: r.weight ?? 1)
+        }
+        control.feather = regionFeather ?? control.feather
+        control.colorMatch = colorMatch ?? false
+        return control
     }
 
     /// The optimizer and loss over `defaults`.

@@ -7,11 +7,26 @@ import TOMLKit
 /// named by the caller (the farm keeps their bytes, not their paths). `stylefarm submit FILE.toml` with those images
 /// beside it renders the same job.
 extension JobDescription {
-    public init(spec: JobSpec, content: String, styles: [String], output: String) {
+    /// - regionMask, styleMasks: the names of the perceptual-control images the job carries (`JobSpec.inputNames`).
+    public init(spec: JobSpec, content: String, styles: [String], output: String, regionMask: String? = nil, styleMasks: [String?] = []) {
         self.init()
         let p = spec.poster, o = p.options
         (name, priority, self.content, self.output, preserveColors) = (spec.name, spec.priority, content, output, spec.preserveColors)
-        style = zip(styles, spec.styleWeights).map { Style(image: $0.0, weight: $0.1) }
+        style = zip(styles, spec.styleWeights).enumerated().map { i, s in
+            let options = p.control?.styles.indices.contains(i) == true ? p.control?.styles[i] : nil
+            return Style(image: s.0, weight: s.1, scale: options?.scale, layers: options?.layers,
+                         mask: i < styleMasks.count ? styleMasks[i] : nil)
+        }
+        if let control = p.control {
+            colorMatch = control.colorMatch ? true : nil
+            if !control.regions.isEmpty {
+                (self.regionMask, regionFeather) = (regionMask, control.feather)
+                region = control.regions.map { r in
+                    Region(color: String(format: "#%02x%02x%02x", r.rgb[0], r.rgb[1], r.rgb[2]), styles: r.styles.map { $0 + 1 },
+                           blend: r.blend, weight: r.weight)
+                }
+            }
+        }
         var size = Size()
         // Both sides crop to the output's aspect; one side keeps the content's (the other is derived as it was).
         (size.width, size.height) = (p.width, spec.crop ? p.height : nil)

@@ -38,8 +38,8 @@ extension JobDescription {
         }
     }
 
-    /// Every field a job file may hold besides `[[style]]`'s image and weight, as a dotted path.
-    public static let fieldPaths: [String] = topLevelKeys.filter { $0 != "style" && sections[$0] == nil }
+    /// Every field a job file may hold besides `[[style]]`'s and `[[region]]`'s, as a dotted path.
+    public static let fieldPaths: [String] = topLevelKeys.filter { !["style", "region"].contains($0) && sections[$0] == nil }
         + sections.sorted { $0.key < $1.key }.flatMap { section, keys in keys.map { "\(section).\($0)" } }
 
     /// The values a closed field may take.
@@ -55,6 +55,7 @@ extension JobDescription {
         "optimizer": keys(of: Optimizer()), "loss": keys(of: Loss()),
     ]
     static let styleKeys = keys(of: Style(image: ""))
+    static let regionKeys = keys(of: Region(color: ""))
 
     /// A value's stored properties, in kebab case: the model is the one list of fields.
     static func keys(of value: Any) -> [String] { Mirror(reflecting: value).children.compactMap { $0.label.map(kebabCase) } }
@@ -66,10 +67,10 @@ extension JobDescription {
                 + "; see Docs/operations.md#job-files")
         }
         for (key, value) in table {
-            if key == "style" {
+            if let known = ["style": styleKeys, "region": regionKeys][key] {
                 for (i, item) in (value.array ?? []).enumerated() {
-                    for k in item.table?.keys ?? [] where !styleKeys.contains(k) {
-                        throw JobProblem(field: "style[\(i + 1)].\(k)", message: "unknown field (a style has image and weight)")
+                    for k in item.table?.keys ?? [] where !known.contains(k) {
+                        throw JobProblem(field: "\(key)[\(i + 1)].\(k)", message: "unknown field (a \(key) has \(known.joined(separator: ", ")))")
                     }
                 }
             } else if let known = sections[key], let sub = value.table {
@@ -137,7 +138,8 @@ extension JobDescription {
         }
         content = content.map(resolve)
         output = output.map(resolve)
-        style = style?.map { Style(image: resolve($0.image), weight: $0.weight) }
+        style = style?.map { Style(image: resolve($0.image), weight: $0.weight, scale: $0.scale, layers: $0.layers, mask: $0.mask.map(resolve)) }
+        regionMask = regionMask.map(resolve)
         if let i = initialisation, !["content", "noise"].contains(i) { initialisation = resolve(i) }
     }
 

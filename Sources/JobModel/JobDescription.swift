@@ -1,3 +1,4 @@
+import Foundation
 import StyleCore
 
 /// A render as its user describes it: the images, the size and every setting, each optional. The same value
@@ -26,6 +27,14 @@ public struct JobDescription: Codable, Sendable, Equatable {
     public var initNoise: Float?
     /// Keep the content's colours (luminance-only transfer).
     public var preserveColors: Bool?
+    /// Match each style's colour mean and covariance to the content's before its Grams (colour control).
+    public var colorMatch: Bool?
+    /// The image whose colours name the output's regions (`[[region]]`): the content's size, or its aspect.
+    public var regionMask: String?
+    /// How widely neighbouring regions blend, as a fraction of the long side (default 0.01).
+    public var regionFeather: Float?
+    /// The output's regions (`[[region]]` tables): each a colour of the region mask and the styles it takes.
+    public var region: [Region]?
     public var size: Size?
     public var tiling: Tiling?
     public var levels: Levels?
@@ -34,13 +43,45 @@ public struct JobDescription: Codable, Sendable, Equatable {
 
     public init() {}
 
-    /// One style image and its blend weight (default 1).
+    /// One style image, its blend weight (default 1) and its perceptual control: its scale (times the style size),
+    /// the style layers it gives (scale control) and the mask of its region to draw from.
     public struct Style: Codable, Sendable, Equatable {
         public var image: String
         public var weight: Float?
-        public init(image: String, weight: Float? = nil) {
-            self.image = image
-            self.weight = weight
+        public var scale: Float?
+        public var layers: [String]?
+        public var mask: String?
+        public init(image: String, weight: Float? = nil, scale: Float? = nil, layers: [String]? = nil, mask: String? = nil) {
+            (self.image, self.weight, self.scale, self.layers, self.mask) = (image, weight, scale, layers, mask)
+        }
+    }
+
+    /// One region of the output: the colour naming it in the region mask (`#rrggbb`, `R,G,B` or a gray level
+    /// `0`…`255`), the styles it takes (numbers of `[[style]]` tables, from 1; none: it keeps the content), their
+    /// blend weights and the weight of its style loss (default 1).
+    public struct Region: Codable, Sendable, Equatable {
+        public var color: String
+        public var styles: [Int]?
+        public var blend: [Float]?
+        public var weight: Float?
+        public init(color: String, styles: [Int]? = nil, blend: [Float]? = nil, weight: Float? = nil) {
+            (self.color, self.styles, self.blend, self.weight) = (color, styles, blend, weight)
+        }
+
+        /// The colour as RGB 0...255, or nil when it is none of the forms.
+        public var rgb: [Int]? {
+            let text = color.trimmingCharacters(in: .whitespaces)
+            if text.hasPrefix("#") {
+                let hex = Array(text.dropFirst())
+                let digits = hex.count == 3 ? hex.flatMap { [$0, $0] } : hex
+                guard digits.count == 6 else { return nil }
+                let values = stride(from: 0, to: 6, by: 2).map { Int(String(digits[$0 ... $0 + 1]), radix: 16) }
+                return values.contains(nil) ? nil : values.compactMap { $0 }
+            }
+            let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard [1, 3].contains(parts.count), parts.allSatisfy({ $0.map { (0 ... 255).contains($0) } ?? false }) else { return nil }
+            let values = parts.compactMap { $0 }
+            return values.count == 1 ? [values[0], values[0], values[0]] : values
         }
     }
 

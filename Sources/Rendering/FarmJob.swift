@@ -11,6 +11,8 @@ public struct FarmJob {
     public var spec: JobSpec
     public var content: [UInt8]
     public var styles: [[UInt8]]
+    /// Perceptual control's files, in `JobSpec.inputCount` order: the region mask, then the masked styles' masks.
+    public var controlFiles: [[UInt8]]
     public var output: URL
 
     /// Reads and decodes the images first, so that a bad file is reported before anything is sent. The name
@@ -27,14 +29,23 @@ public struct FarmJob {
                        poster: settings.poster, styleWeights: inputs.styleWeights, crop: settings.crop,
                        preserveColors: settings.preserveColors, bitDepth: settings.bitDepth, dpi: settings.dpi, format: JobSpec.format(for: inputs.output))
         try spec.validate()
+        _ = try LocalRender.controlImages(inputs, settings: settings, content: contentImage)  // a bad mask is found here, not on the farm
         content = [UInt8](try Data(contentsOf: inputs.content))
         styles = try inputs.styles.map { [UInt8](try Data(contentsOf: $0)) }
+        controlFiles = try Self.controlFiles(inputs, settings.poster.control)
         output = inputs.output
+    }
+
+    /// The region mask (with regions) and the masked styles' masks, as `JobSpec.inputCount` orders them.
+    static func controlFiles(_ inputs: JobInputs, _ control: StyleControl?) throws -> [[UInt8]] {
+        guard control != nil else { return [] }
+        let urls = [inputs.regionMask].compactMap { $0 } + inputs.styleMasks.compactMap { $0 }
+        return try urls.map { [UInt8](try Data(contentsOf: $0)) }
     }
 
     /// Submits the job; returns its id.
     public func submit(to client: FarmClient) throws -> String {
-        try client.submit(spec, content: content, styles: styles)
+        try client.submit(spec, inputs: [content] + styles + controlFiles)
     }
 }
 

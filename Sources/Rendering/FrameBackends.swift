@@ -103,6 +103,7 @@ public final class FarmFrames: FrameBackend {
             payload.append(try ImageIO.encodePNG(initial, bitDepth: 16))
             if let temporal = job.temporal { payload.append(try ImageIO.encodePNG(temporal.mask, bitDepth: 16)) }
         }
+        payload += try FarmJob.controlFiles(frame.inputs, job.settings.control)
         try spec.validate()
         return try client.submit(spec, inputs: payload)
     }

@@ -14,6 +14,8 @@ public struct LocalRender {
     /// The content, fitted to the output's aspect.
     let content: PlanarImage
     let styles: [(image: PlanarImage, weight: Float)]
+    /// The regions' planes and the styles' masks (perceptual control).
+    let controlImages: ControlImages
 
     /// Where a render is: steps done of `steps`, a status line, seconds, and the fraction of the work done.
     public struct Progress: Sendable {
@@ -41,10 +43,32 @@ public struct LocalRender {
         self.checkpointEvery = checkpointEvery
         let p = settings.poster
         content = settings.crop ? CenterCrop.toAspect(contentImage, width: p.width, height: p.height) : contentImage
+        controlImages = try Self.controlImages(inputs, settings: settings, content: contentImage)
+    }
+
+    /// Reads the region mask (fitted as the content is, then one plane per region) and the styles' masks; a bad
+    /// mask is a `JobProblem` naming its file.
+    static func controlImages(_ inputs: JobInputs, settings: JobSettings, content: PlanarImage) throws -> ControlImages {
+        var images = ControlImages()
+        if let url = inputs.regionMask, let control = settings.poster.control {
+            do {
+                let mask = try RegionMap.fitted(try ImageIO.read(url).image, contentWidth: content.width, contentHeight: content.height,
+                                                output: (settings.poster.width, settings.poster.height), crop: settings.crop)
+                images.regions = try RegionMap.planes(mask, regions: control.regions)
+            } catch let error as RegionMapError {
+                throw JobProblem(field: "region-mask", message: "\(url.path) \(error)")
+            }
+        }
+        images.styleMasks = try inputs.styleMasks.map { url in try url.map { try ImageIO.read($0).image } }
+        return images
     }
 
     /// The poster job (tiled renders).
-    var posterJob: PosterJob { PosterJob(content: content, styles: styles, settings: settings.poster) }
+    var posterJob: PosterJob {
+        var job = PosterJob(content: content, styles: styles, settings: settings.poster)
+        job.controlImages = controlImages
+        return job
+    }
 
     /// Steps of the progress: iterations, over every tile of every level when tiled.
     public var steps: Int { settings.isTiled ? posterJob.totalIterations : settings.poster.options.iterations }
@@ -65,10 +89,14 @@ public struct LocalRender {
     /// largest tile) plus, tiled, the canvases a poster in one process holds whole (content, start, stage result,
     /// blend: float32 RGB each).
     public func peakBytes(network: VGG19) -> Int {
-        let p = settings.poster, history = p.options.optimizer.lbfgsHistory
-        guard settings.isTiled else { return ResourceEstimate.peakBytes(network: network, width: p.width, height: p.height, lbfgsHistory: history) }
+        let p = settings.poster, history = p.options.optimizer.lbfgsHistory, regions = p.control?.regions.count ?? 0
+        guard settings.isTiled else {
+            return ResourceEstimate.peakBytes(network: network, width: p.width, height: p.height, lbfgsHistory: history, regions: regions)
+        }
         let tile = p.levels.flatMap(\.passes).map(\.largestRender).max { $0.width * $0.height < $1.width * $1.height }
-        let optimisation = tile.map { ResourceEstimate.peakBytes(network: network, width: $0.width, height: $0.height, lbfgsHistory: history) } ?? 0
+        let optimisation = tile.map {
+            ResourceEstimate.peakBytes(network: network, width: $0.width, height: $0.height, lbfgsHistory: history, regions: regions)
+        } ?? 0
         return optimisation + 4 * 12 * p.width * p.height
     }
 
@@ -107,6 +135,7 @@ public struct LocalRender {
         job.pooling = p.pooling
         job.preserveColors = settings.preserveColors
         job.options = p.options
+        (job.control, job.controlImages) = (p.control, controlImages)
         switch settings.initialisation {
         case .content: job.initialisation = .content
         case .noise: job.initialisation = .noise

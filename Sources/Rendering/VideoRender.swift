@@ -96,6 +96,8 @@ public struct VideoRender {
         var settings: JobSettings
         var image: PlanarImage
         var content: PlanarImage
+        /// Perceptual control's images: the one region mask, fitted to every frame as its content is.
+        var control: ControlImages
     }
 
     /// Frame `number`, read and fitted to the output size.
@@ -105,7 +107,8 @@ public struct VideoRender {
         let settings = try base.settings(contentWidth: image.width, contentHeight: image.height)
         let (width, height) = (settings.poster.width, settings.poster.height)
         let fitted = settings.crop ? CenterCrop.toAspect(image, width: width, height: height) : image
-        return FittedFrame(inputs: inputs, settings: settings, image: fitted, content: Resampler.resize(fitted, width: width, height: height))
+        return FittedFrame(inputs: inputs, settings: settings, image: fitted, content: Resampler.resize(fitted, width: width, height: height),
+                           control: try LocalRender.controlImages(inputs, settings: settings, content: image))
     }
 
     /// A frame's job, started from the previous result when there is one.
@@ -114,6 +117,7 @@ public struct VideoRender {
         let motion = previous.map { FrameMotion.estimate(previous: $0.content, current: frame.content) }
         var job = PosterJob(content: frame.image, styles: Array(zip(styleImages, frame.inputs.styleWeights)).map { (image: $0.0, weight: $0.1) },
                             settings: frame.settings.poster)
+        job.controlImages = frame.control
         if start == .previous, let previous {
             let startImage = flow ? motion?.warpPrevious(previous.output) ?? previous.output : previous.output
             job.initial = startImage

@@ -276,4 +276,9 @@ public struct StyleGuidance: Sendable {
         self.masks = masks
         self.regions = regions
     }
+
+    /// A job's region targets (or these targets in their place, e.g. localised to a tile) over these guides.
+    public init(masks: PlanarImage, targets: RegionTargets, localised: [GramTargets?]? = nil) {
+        self.init(masks: masks, regions: Array(zip(localised ?? targets.regions, targets.weights)).map { (targets: $0.0, weight: $0.1) })
+    }
 }

@@ -96,7 +96,7 @@ extension GramTargets {
         let side = max(16, Int((Float(longSide) * style.options.scale).rounded()))
         let image = Resampler.resize(matched, longSide: side)
         let own = style.options.layers.map { names in layers.filter { names.contains($0) } } ?? layers
-        let mask = style.mask.map { Resampler.resize($0, width: image.width, height: image.height) }
+        let mask = style.mask.map { Resampler.resize($0, width: image.width, height: image.height).clamped() }
         return compute(network: network, image: CaffeImage(image), layers: own, mask: mask)
     }
 

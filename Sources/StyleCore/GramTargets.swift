@@ -91,6 +91,15 @@ public struct GramTargets: Sendable, Equatable, Codable {
         return sum!.scaled(by: 1 / total)
     }
 
+    /// Whether every layer is one of `network`'s with its channel count and a C×C Gram: what a worker checks of
+    /// targets it was sent before a loss reads them.
+    public func fits(_ network: VGG19) -> Bool {
+        layers.allSatisfy { name in
+            guard let i = network.index(of: name), let c = channels[name], let g = grams[name] else { return false }
+            return c == network.convs[i].outChannels && g.count == c * c
+        }
+    }
+
     func scaled(by f: Float) -> GramTargets {
         var out = self
         for name in layers { out.grams[name] = grams[name]!.map { $0 * f } }

@@ -57,23 +57,24 @@ public struct StyleControl: Sendable, Equatable, Codable {
     /// Whether anything differs from a plain render.
     public var isActive: Bool { !regions.isEmpty || colorMatch || styles.contains { $0 != StyleOptions() } }
 
-    /// The problems with these settings for `styleCount` styles and the network's style `layers`: each as (field, message).
+    /// The problems with these settings for `styleCount` styles and the network's style `layers`: each as (field, message),
+    /// fields as a job file names them (`style[2].scale`, `region[1].styles`, counted from 1).
     public func problems(styleCount: Int, layers: [String]) -> [(field: String, message: String)] {
         var out: [(String, String)] = []
         if styles.count > styleCount { out.append(("style", "\(styles.count) style options for \(styleCount) style images")) }
         for (i, s) in styles.enumerated() {
-            if !(s.scale > 0 && s.scale <= 8) { out.append(("style[\(i)].scale", "must be in (0, 8], got \(s.scale)")) }
+            if !(s.scale > 0 && s.scale <= 8) { out.append(("style[\(i + 1)].scale", "must be in (0, 8], got \(s.scale)")) }
             for name in s.layers ?? [] where !layers.contains(name) {
-                out.append(("style[\(i)].layers", "'\(name)' is not one of the style layers (\(layers.joined(separator: ", ")))"))
+                out.append(("style[\(i + 1)].layers", "'\(name)' is not one of the style layers (\(layers.joined(separator: ", ")))"))
             }
-            if let l = s.layers, l.isEmpty { out.append(("style[\(i)].layers", "an empty list gives the style nothing to do")) }
+            if let l = s.layers, l.isEmpty { out.append(("style[\(i + 1)].layers", "an empty list gives the style nothing to do")) }
         }
         let covered = Set(styles.enumerated().flatMap { _, s in s.layers ?? layers } + (styles.count < styleCount ? layers : []))
         if !styles.isEmpty, covered.isDisjoint(with: layers) { out.append(("style", "no style gives targets for any style layer")) }
-        if !(feather >= 0 && feather <= 0.25) { out.append(("regions.feather", "must be in [0, 0.25], got \(feather)")) }
+        if !(feather >= 0 && feather <= 0.25) { out.append(("region-feather", "must be in [0, 0.25], got \(feather)")) }
         var colors = Set<[Int]>()
         for (r, region) in regions.enumerated() {
-            let field = "region[\(r)]"
+            let field = "region[\(r + 1)]"
             if ![1, 3].contains(region.color.count) || region.color.contains(where: { !(0 ... 255).contains($0) }) {
                 out.append((field + ".color", "must be a gray level or an RGB triple, each 0...255, got \(region.color)"))
             } else if !colors.insert(region.rgb).inserted {
@@ -171,6 +172,22 @@ public enum RegionMap {
             out[best * n + p] = 1
         }
         return PlanarImage(width: image.width, height: image.height, channels: k, pixels: out)
+    }
+
+    /// How far a mask's aspect ratio may be from the image it belongs to (relative): a mask drawn at another
+    /// resolution rounds its sides differently, a mask of another picture does not come this close.
+    public static let aspectTolerance = 0.02
+
+    /// A mask made for `content` (its size, or any size of its aspect), fitted as the content is: centre-cropped to
+    /// the output's aspect when the content is. Throws when its aspect is not the content's.
+    public static func fitted(_ mask: PlanarImage, contentWidth: Int, contentHeight: Int, output: (width: Int, height: Int),
+                              crop: Bool) throws -> PlanarImage {
+        let a = Double(mask.width) / Double(max(1, mask.height)), c = Double(contentWidth) / Double(max(1, contentHeight))
+        guard abs(a / c - 1) <= aspectTolerance else {
+            throw RegionMapError("is \(mask.width)x\(mask.height) but the content is \(contentWidth)x\(contentHeight): a mask must have "
+                + "the content's size or at least its aspect ratio")
+        }
+        return crop ? CenterCrop.toAspect(mask, width: output.width, height: output.height) : mask
     }
 
     /// The planes at a level's size with edges softened: resized (area-averaged, so edges are already partial), then

@@ -51,8 +51,9 @@ public struct StyleJob: Sendable {
         guard let control, let targets = control.regionTargets(network: network, styles: styles, images: controlImages, content: content,
                                                               longSide: max(16, Int((Float(size) * styleScale).rounded())),
                                                               layers: options.loss.styleLayers.map(\.name)),
-              let guides = try? control.guides(controlImages, width: w, height: h)?.whole() else { return nil }
-        return StyleGuidance(masks: guides, regions: Array(zip(targets.regions, targets.weights)).map { (targets: $0.0, weight: $0.1) })
+              let guides = try? control.guides(controlImages, width: w, height: h)?.whole()  // in memory: cannot fail
+        else { return nil }
+        return StyleGuidance(masks: guides, targets: targets)
     }
 
     /// Renders the job in one process. Returns the RGB result (0...1) and its loss.

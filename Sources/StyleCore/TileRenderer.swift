@@ -75,12 +75,11 @@ public struct TileRenderer {
     /// The tile's regions: their guides (the tile's crop) and targets, localised to the tile with `reference`.
     func guidance(guides: PlanarImage, start: CaffeImage, reference: [GramTargets?]?) -> StyleGuidance? {
         guard let regions else { return nil }
-        var targets = regions.regions
-        if let reference {
-            let layers = VGG19.layerNames.filter { name in targets.contains { $0?.grams[name] != nil } }
-            let tile = GramTargets.guided(network: network, image: start, layers: layers, masks: guides)
-            targets = targets.enumerated().map { r, t in t?.localizedRegion(tile: tile[r], reference: r < reference.count ? reference[r] : nil) }
-        }
-        return StyleGuidance(masks: guides, regions: Array(zip(targets, regions.weights)).map { (targets: $0.0, weight: $0.1) })
+        guard let reference else { return StyleGuidance(masks: guides, targets: regions) }
+        let layers = VGG19.layerNames.filter { name in regions.regions.contains { $0?.grams[name] != nil } }
+        let tile = GramTargets.guided(network: network, image: start, layers: layers, masks: guides)
+        return StyleGuidance(masks: guides, targets: regions, localised: regions.regions.enumerated().map { r, t in
+            t?.localizedRegion(tile: tile[r], reference: r < reference.count ? reference[r] : nil)
+        })
     }
 }

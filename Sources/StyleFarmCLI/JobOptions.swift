@@ -56,7 +56,24 @@ struct JobOptions: ParsableArguments {
     @Option(help: "Style layer weights are multiplied by channels^(-exponent), then normalised (default 0).")
     var layerWeightExponent: Float?
     @Option(help: "Comma-separated blend weights of the style images (default: equal).") var styleBlend: String?
-    @Option(help: "Style images are resized to this times the style size (default 1).") var styleScale: Float?
+    @Option(help: ArgumentHelp("Style images are resized to this times the style size (default 1); several, comma-separated, scale each "
+        + "style image on its own (one per style).", valueName: "s[,s...]"))
+    var styleScale: String?
+    @Option(help: ArgumentHelp("Scale control: the style layers style image N gives, e.g. 1=relu1_1,relu2_1 for its fine strokes and "
+        + "2=relu3_1,relu4_1,relu5_1 for another's coarse forms (repeatable; counted from 1).", valueName: "n=layers"))
+    var styleLayersFor: [String] = []
+    @Option(help: ArgumentHelp("The mask of style image N's region to draw from (white: use), e.g. 1=sky-mask.png (repeatable).", valueName: "n=path"))
+    var styleMask: [String] = []
+    @Flag(help: "Colour control: match each style image's colour mean and covariance to the content's before its Grams.")
+    var colorMatch = false
+    @Option(help: ArgumentHelp("An image whose colours name the output's regions (the content's size or aspect; with --region).", valueName: "path"))
+    var regionMask: String?
+    @Option(help: ArgumentHelp("A region: its colour in the region mask (#rrggbb, R,G,B or a gray level 0-255), then = the style images it "
+        + "takes (numbers from 1 joined by +, each optionally *weight; 'none' keeps the content there), optionally :weight of its style "
+        + "loss. Repeat per region, e.g. --region '#87ceeb=2' --region '#000000=1*0.7+2*0.3' --region 'white=none'.",
+        valueName: "color=styles[:weight]"))
+    var region: [String] = []
+    @Option(help: "How widely neighbouring regions blend, as a fraction of the long side (default 0.01).") var regionFeather: Float?
     @Option(help: "Pooling: max (default) or average.") var pooling: Pool2x2.Kind?
 
     @Option(help: "Initialisation of an untiled render: content (default), noise, or an image path.") var initialisation: String?
@@ -77,29 +94,42 @@ struct JobOptions: ParsableArguments {
         "loss.tv-weight": "--tv-weight", "loss.content-layer": "--content-layer", "loss.style-layers": "--style-layers",
         "loss.style-layer-weights": "--style-layer-weights", "loss.layer-weight-exponent": "--layer-weight-exponent",
         "loss.pooling": "--pooling", "loss.style-scale": "--style-scale", "name": "--name", "priority": "--priority",
+        "color-match": "--color-match", "region-mask": "--region-mask", "region-feather": "--region-feather",
         "content": "CONTENT", "style": "STYLE",
     ]
 
     func validate() throws {
-        do { try description(styles: []).check() } catch let problem as JobProblem { throw Self.explain(problem) }
+        do { try description(styles: [], perStyle: false).check() } catch let problem as JobProblem { throw Self.explain(problem) }
     }
 
     /// A problem in the options' terms: `--overlap: must be less than half of the tile size`.
     static func explain(_ problem: JobProblem) -> ValidationError {
-        let field = problem.field.map { f in f.hasPrefix("style[") ? "--style-blend" : optionForField[f] ?? f }
+        let field = problem.field.map { f -> String in
+            if f.hasPrefix("region[") { return "--region" }
+            guard f.hasPrefix("style[") else { return optionForField[f] ?? f }
+            return f.hasSuffix(".scale") ? "--style-scale" : f.hasSuffix(".layers") ? "--style-layers-for" : f.hasSuffix(".mask") ? "--style-mask" : "--style-blend"
+        }
         return ValidationError((field.map { "\($0): " } ?? "") + problem.message)
     }
 
-    /// The description these options give, for these style images (weighted by `--style-blend`).
-    func description(styles: [String]) throws -> JobDescription {
+    /// The description these options give, for these style images (weighted by `--style-blend`). The per-style
+    /// options need the style images here (`perStyle`: false only to check the rest before they are known).
+    func description(styles: [String], perStyle checkPerStyle: Bool = true) throws -> JobDescription {
         var d = JobDescription()
+        if checkPerStyle, styles.isEmpty, !styleLayersFor.isEmpty || !styleMask.isEmpty || styleScale?.contains(",") == true {
+            throw ValidationError("--style-layers-for, --style-mask and per-style --style-scale values need the style images on the command line")
+        }
         if !styles.isEmpty {
             let weights = try styleBlend.map { try Self.list($0, "--style-blend", Float.init) } ?? styles.map { _ in 1 }
             guard weights.count == styles.count else {
                 throw ValidationError("--style-blend needs \(styles.count) comma-separated numbers, one per style image")
             }
             d.style = zip(styles, weights).map { JobDescription.Style(image: $0, weight: $1) }
+            try perStyle(&d.style!)
         }
+        d.colorMatch = colorMatch ? true : nil
+        (d.regionMask, d.regionFeather) = (regionMask, regionFeather)
+        d.region = region.isEmpty ? nil : try region.map(Self.region)
         d.seed = seed
         d.initialisation = initialisation
         d.initNoise = initNoise
@@ -145,9 +175,58 @@ extension JobOptions {
     func lossSection() throws -> JobDescription.Loss {
         var l = JobDescription.Loss()
         (l.contentWeight, l.styleWeight, l.tvWeight, l.contentLayer) = (contentWeight, styleWeight, tvWeight, contentLayer)
-        (l.layerWeightExponent, l.styleScale, l.pooling) = (layerWeightExponent, styleScale, pooling)
+        (l.layerWeightExponent, l.pooling) = (layerWeightExponent, pooling)
+        if let styleScale, !styleScale.contains(",") { l.styleScale = try Self.list(styleScale, "--style-scale", Float.init)[0] }
         l.styleLayers = try styleLayers.map { try Self.list($0, "--style-layers") { $0 } }
         l.styleLayerWeights = try styleLayerWeights.map { try Self.list($0, "--style-layer-weights", Float.init) }
         return l
+    }
+}
+
+extension JobOptions {
+    /// The per-style options (`--style-scale` with several values, `--style-layers-for`, `--style-mask`) on the styles.
+    func perStyle(_ styles: inout [JobDescription.Style]) throws {
+        if let styleScale, styleScale.contains(",") {
+            let scales = try Self.list(styleScale, "--style-scale", Float.init)
+            guard scales.count == styles.count else {
+                throw ValidationError("--style-scale needs one number, or \(styles.count) comma-separated ones, one per style image")
+            }
+            for i in styles.indices { styles[i].scale = scales[i] }
+        }
+        for (option, values) in [("--style-layers-for", styleLayersFor), ("--style-mask", styleMask)] {
+            for text in values {
+                let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let n = Int(parts[0]), (1 ... styles.count).contains(n) else {
+                    throw ValidationError("\(option): expected N=VALUE with N a style image's number (1…\(styles.count)), got '\(text)'")
+                }
+                if option == "--style-mask" { styles[n - 1].mask = parts[1] } else {
+                    styles[n - 1].layers = try Self.list(parts[1], option) { $0 }
+                }
+            }
+        }
+    }
+
+    /// `--region COLOR=STYLES[:WEIGHT]`: `#87ceeb=2`, `0,0,0=1*0.7+2*0.3:2`, `255=none`.
+    static func region(_ text: String) throws -> JobDescription.Region {
+        let fail = ValidationError("--region: expected COLOR=STYLES[:WEIGHT] (e.g. '#87ceeb=2', '0,0,0=1*0.7+2*0.3:2', 'white=none'), got '\(text)'")
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { throw fail }
+        let names = ["white": "255", "black": "0"]
+        var rest = parts[1], weight: Float?
+        if let colon = rest.lastIndex(of: ":") {
+            guard let w = Float(rest[rest.index(after: colon)...]) else { throw fail }
+            (weight, rest) = (w, String(rest[..<colon]))
+        }
+        var styles: [Int] = [], blend: [Float] = []
+        if rest != "none" {
+            for term in rest.split(separator: "+") {
+                let factors = term.split(separator: "*").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard (1 ... 2).contains(factors.count), let n = Int(factors[0]), let w = factors.count == 2 ? Float(factors[1]) : 1 else { throw fail }
+                styles.append(n)
+                blend.append(w)
+            }
+        }
+        return JobDescription.Region(color: names[parts[0].lowercased()] ?? parts[0], styles: styles,
+                                     blend: blend.allSatisfy { $0 == 1 } ? nil : blend, weight: weight)
     }
 }

@@ -52,12 +52,15 @@ struct PlanCommand: ParsableCommand {
             print("peak memory per worker and time: need the weights (run `stylefarm weights install`)")
             return
         }
-        let bytes = ResourceEstimate.peakBytes(network: network, width: largest.0, height: largest.1, lbfgsHistory: lbfgsHistory)
-        print(String(format: "peak memory per worker: %.0f MiB (largest optimisation %dx%d, L-BFGS history %d)",
-                     Double(bytes) / 1048576, largest.0, largest.1, lbfgsHistory))
+        let regions = poster.control?.regions.count ?? 0
+        let bytes = ResourceEstimate.peakBytes(network: network, width: largest.0, height: largest.1, lbfgsHistory: lbfgsHistory,
+                                               regions: regions)
+        print(String(format: "peak memory per worker: %.0f MiB (largest optimisation %dx%d, L-BFGS history %d%@)",
+                     Double(bytes) / 1048576, largest.0, largest.1, lbfgsHistory, regions > 0 ? ", \(regions) regions' guides" : ""))
         Compute.configure(threads: compute.threads)
         let rate = ResourceEstimate.secondsPerPixelIteration(network: network,
-                                                             size: ResourceEstimate.estimateSize(width: largest.0, height: largest.1))
+                                                             size: ResourceEstimate.estimateSize(width: largest.0, height: largest.1),
+                                                             regions: regions)
         let seconds = rate * poster.estimatedWork(startsFromImage: false)
         print(String(format: "estimated time on this machine (%d threads): %@ (%.0f s; %.3g µs per pixel-iteration, measured with the %@)",
                      compute.threads, ProgressBar.format(seconds), seconds, rate * 1e6, KernelSelection.inUse.line))

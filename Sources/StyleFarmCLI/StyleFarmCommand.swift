@@ -1,4 +1,5 @@
 import ArgumentParser
+import JobModel
 
 /// The `stylefarm` command: every subcommand of the render farm in one binary.
 public struct StyleFarmCommand: ParsableCommand {
@@ -20,4 +21,6 @@ public struct StyleFarmCommand: ParsableCommand {
 
     /// The option that sets each field of a job description, by the field's dotted path.
     public static var jobFieldOptions: [String: String] { JobOptions.optionForField }
+    /// A `--region COLOR=STYLES[:WEIGHT]` argument, as the job's region.
+    public static func region(_ text: String) throws -> JobDescription.Region { try JobOptions.region(text) }
 }

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Imaging
 import JobModel
+import Rendering
+import StyleCore
 import StyleFarmCLI
 import Testing
 import VGGWeights
@@ -66,6 +68,12 @@ import VGGWeights
         (["video", "clip", "--style", "s.png", "-o", "out", "--start", "independent", "--flow"], "--flow warps the previous result"),
         (["video", "clip", "--style", "s.png", "-o", "out", "--video", "clip.avi"], "use .mp4, .mkv, .mov, .webm or .gif"),
         (["video", "clip", "--style", "s.png", "-o", "out", "--local-farm", "2", "--connect", "tcp://127.0.0.1:1"], "not combined with --connect"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--region", "pink"], "--region: expected COLOR=STYLES[:WEIGHT]"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--region", "#123=1*x"], "--region: expected COLOR=STYLES[:WEIGHT]"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--region-mask", "r.png", "--region", "#12=1"], "--region: expected #rrggbb, R,G,B or a gray level"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--region", "black=1"], "--region-mask: [[region]] tables need a region-mask"),
+        (["render", "a.png", "b.png", "-o", "o.png", "--region-mask", "r.png", "--region", "black=1", "--region-feather", "2"],
+         "--region-feather: must be in [0, 0.25]"),
         (["frobnicate"], "Unexpected argument 'frobnicate'"),
         (["coordinator", "--insecure", "--retention", "a week"], "--retention must be a duration such as 7d"),
         (["coordinator", "--insecure", "--retention=-1d"], "--retention must be a duration"),
@@ -85,6 +93,39 @@ import VGGWeights
         for option in options.values where option.hasPrefix("--") && !["--name", "--priority"].contains(option) {
             #expect(help.contains(option), "render's help lacks \(option)")
         }
+    }
+
+    /// `--region COLOR=STYLES[:WEIGHT]` in all its forms, into the job's regions.
+    @Test func regionsParse() throws {
+        #expect(try ["#87ceeb=2", "0,0,0=1*0.7+2*0.3:2", "white=none"].map(StyleFarmCommand.region) == [
+            .init(color: "#87ceeb", styles: [2]), .init(color: "0,0,0", styles: [1, 2], blend: [0.7, 0.3], weight: 2),
+            .init(color: "255", styles: []),
+        ])
+    }
+
+    /// A region mask that does not fit the content, or names a colour no region has, is an error naming the file.
+    @Test func badMasksAreNamed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("masks-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let demo = JobDescriptionTests.repo.appendingPathComponent("Assets/demo")
+        func problem(_ mask: PlanarImage) throws -> String {
+            let url = dir.appendingPathComponent("mask-\(mask.width)x\(mask.height).png")
+            try ImageIO.write(mask, to: url, bitDepth: 8)
+            var d = JobDescription()
+            (d.content, d.output) = (demo.appendingPathComponent("chelsea.png").path, dir.appendingPathComponent("o.png").path)
+            d.style = [.init(image: demo.appendingPathComponent("hokusai_great_wave.jpg").path)]
+            (d.regionMask, d.region) = (url.path, [.init(color: "0", styles: [1]), .init(color: "255", styles: [])])
+            do { _ = try LocalRender(d) } catch { return "\(error)" }
+            Issue.record("mask accepted")
+            return ""
+        }
+        let square = try problem(PlanarImage(width: 100, height: 100, channels: 1, fill: 0))
+        #expect(square.contains("mask-100x100.png is 100x100 but the content is 451x300"), "\(square)")
+        var gray = PlanarImage(width: 451, height: 300, channels: 1, fill: 0)
+        gray[0, 10, 20] = 0.5
+        let unknown = try problem(gray)
+        #expect(unknown.contains("mask-451x300.png the colour [128, 128, 128] at (20, 10) names no region"), "\(unknown)")
     }
 
     @Test func missingContentFileIsNamed() throws {

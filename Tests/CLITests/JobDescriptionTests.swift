@@ -107,6 +107,55 @@ import Testing
         #expect { try JobDescription.read(missing) } throws: { "\($0)".contains("/nonexistent/job.toml: cannot read the job file") }
     }
 
+    /// Perceptual control in a job file: per-style scale, layers and mask, colour matching, a region mask and
+    /// `[[region]]` tables, into the settings' `StyleControl`; and the mistakes, each named.
+    @Test func regionsAndPerStyleControlDecodeAndTheirMistakesAreNamed() throws {
+        let url = try write("""
+            content = "c.png"
+            output = "o.png"
+            color-match = true
+            region-mask = "masks/regions.png"
+            region-feather = 0.02
+            [[style]]
+            image = "a.jpg"
+            scale = 1.5
+            layers = ["relu1_1", "relu2_1"]
+            [[style]]
+            image = "b.jpg"
+            mask = "b-sky.png"
+            [[region]]
+            color = "#87ceeb"
+            styles = [1, 2]
+            blend = [0.7, 0.3]
+            [[region]]
+            color = "128"
+            styles = [2]
+            weight = 2
+            [[region]]
+            color = "0, 0, 0"
+            """)
+        let job = try JobDescription.read(url)
+        let dir = url.deletingLastPathComponent().path
+        #expect(job.regionMask == dir + "/masks/regions.png" && job.style?[1].mask == dir + "/b-sky.png")
+        let control = try #require(try job.settings(contentWidth: 300, contentHeight: 200).poster.control)
+        #expect(control.colorMatch && control.feather == 0.02)
+        #expect(control.styles == [.init(scale: 1.5, layers: ["relu1_1", "relu2_1"]), .init(masked: true)])
+        #expect(control.regions == [.init(color: [135, 206, 235], styles: [0, 1], blend: [0.7, 0.3]), .init(color: [128, 128, 128], styles: [1], weight: 2),
+                                    .init(color: [0, 0, 0], styles: [])])
+        // Without any of it, no control at all (a plain job is unchanged).
+        #expect(try JobDescription.read(write("content = \"c.png\"\n[[style]]\nimage = \"a.jpg\"\n")).settings(contentWidth: 30, contentHeight: 20).poster.control == nil)
+
+        let base = "content = \"a.png\"\noutput = \"o.png\"\nregion-mask = \"r.png\"\n[[style]]\nimage = \"s.jpg\"\n"
+        #expect(try problem(base + "[[region]]\ncolor = \"#00ff00\"\nstyles = [2]\n").contains("region[1].styles: names style 2, but the job has 1 style image"))
+        #expect(try problem(base + "[[region]]\ncolor = \"green\"\n").contains("region[1].color: expected #rrggbb, R,G,B or a gray level"))
+        #expect(try problem(base).contains("region: a region-mask needs [[region]] tables"))
+        #expect(try problem(base + "[[region]]\ncolor = \"1\"\n[[region]]\ncolor = \"1,1,1\"\n").contains("region[2].color: [1, 1, 1] names two regions"))
+        #expect(try problem(base + "[[region]]\ncolor = \"1\"\nshade = 2\n").contains("region[1].shade: unknown field"))
+        #expect(try problem("content = \"a.png\"\n[[style]]\nimage = \"s.jpg\"\nlayers = [\"relu9_9\"]\n").contains("style[1].layers: 'relu9_9' is not one of the style layers"))
+        #expect(try problem("content = \"a.png\"\n[[style]]\nimage = \"s.jpg\"\nscale = 0\n").contains("style[1].scale: must be in (0, 8]"))
+        #expect(try problem("content = \"a.png\"\n[[style]]\nimage = \"s.jpg\"\n[[region]]\ncolor = \"1\"\n").contains("region-mask: [[region]] tables need a region-mask"))
+    }
+
     /// The shipped examples parse, and reference.toml documents every field a job file may hold.
     @Test func examplesParseAndTheReferenceListsEveryField() throws {
         let dir = Self.repo.appendingPathComponent("Configs/examples")
@@ -114,7 +163,8 @@ import Testing
         #expect(files.contains("poster.toml") && files.contains("reference.toml"))
         for f in files {
             let job = try JobDescription.read(dir.appendingPathComponent(f))
-            for path in try [job.inputs().content] + job.inputs().styles {
+            let inputs = try job.inputs()
+            for path in [inputs.content] + inputs.styles + [inputs.regionMask].compactMap({ $0 }) + inputs.styleMasks.compactMap({ $0 }) {
                 #expect(FileManager.default.fileExists(atPath: path.path), "\(f) names \(path.path), which does not exist")
             }
         }

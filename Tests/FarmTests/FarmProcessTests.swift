@@ -285,17 +285,31 @@ enum SmallJob {
     }
 
     /// Docs/operations.md, "Determinism": with one-thread workers the farm renders `render --threads 1`'s bytes.
-    /// Also covers the embedded farm handing its output over by copying the coordinator's file.
-    @Test func anEmbeddedFarmRendersTheBytesOfTheSingleProcessRender() throws {
+    /// Also covers the embedded farm handing its output over by copying the coordinator's file. Masked: perceptual
+    /// control (Docs/perceptual-control.md) on the farm: two regions of a region mask, each in its own style, the
+    /// styles colour-matched and scaled each on its own; the masks travel with the tiles.
+    @Test(arguments: [false, true])
+    func anEmbeddedFarmRendersTheBytesOfTheSingleProcessRender(masked: Bool) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("embedded-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
+        let content = SmallJob.assets.appendingPathComponent("chelsea.png")
+        var control: [String] = []
+        if masked {
+            // The content's size: the left part black, the right white, along a diagonal.
+            let image = try ImageIO.read(content).image
+            var mask = PlanarImage(width: image.width, height: image.height, channels: 1, fill: 0)
+            for y in 0 ..< mask.height { for x in 0 ..< mask.width where x > mask.width / 3 + y / 2 { mask[0, y, x] = 1 } }
+            let url = dir.appendingPathComponent("regions.png")
+            try ImageIO.write(mask, to: url, bitDepth: 8)
+            control = [SmallJob.assets.appendingPathComponent("turner_shipwreck_of_the_minotaur.jpg").path, "--region-mask", url.path,
+                       "--region", "black=1", "--region", "white=2:2", "--color-match", "--style-scale", "1,0.75"]
+        }
         func render(_ name: String, _ extra: [String]) throws -> Data {
             let out = dir.appendingPathComponent(name)
-            let child = try Child(["render", SmallJob.assets.appendingPathComponent("chelsea.png").path,
-                                   SmallJob.assets.appendingPathComponent("hokusai_great_wave.jpg").path, "-o", out.path,
-                                   "--width", "96", "--height", "64", "--coarse-size", "48", "--tile", "48", "--overlap", "8",
-                                   "--margin", "8", "--level-iterations", "6,4", "--style-size", "96", "--threads", "1"] + extra,
+            let child = try Child(["render", content.path, SmallJob.assets.appendingPathComponent("hokusai_great_wave.jpg").path] + control
+                                  + ["-o", out.path, "--width", "96", "--height", "64", "--coarse-size", "48", "--tile", "48", "--overlap", "8",
+                                     "--margin", "8", "--level-iterations", "6,4", "--style-size", "96", "--threads", "1"] + extra,
                                   log: dir.appendingPathComponent(name + ".log"))
             child.process.waitUntilExit()
             #expect(child.process.terminationStatus == 0, Comment(rawValue: child.output))
