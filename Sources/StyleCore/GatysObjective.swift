@@ -1,3 +1,6 @@
+import Foundation
+import Imaging
+
 /// Weights of the Gatys loss terms and where they apply.
 public struct LossConfig: Sendable, Equatable, Codable {
     /// Layer whose features must match the content image.
@@ -81,8 +84,6 @@ public struct LossBreakdown: Sendable, Equatable {
     public var total: Double { content + style + tv + temporal }
 }
 
-import Foundation
-import Imaging
 
 /// The Gatys et al. objective for one image (or tile) size: content loss, style loss against shared Gram
 /// targets, total variation; value and gradient with respect to the (Caffe-space) image.
@@ -275,6 +276,15 @@ public struct StyleGuidance: Sendable {
         precondition(masks.channels == regions.count, "one mask channel per region")
         self.masks = masks
         self.regions = regions
+    }
+
+    /// `count` soft random regions over a `width` × `height` image, each with `targets`: what a plan and a benchmark
+    /// time a job with regions by.
+    public static func random(width: Int, height: Int, count: Int, targets: GramTargets, seed: UInt64 = 2) -> StyleGuidance {
+        var rng = SeededRandom(seed: seed)
+        return StyleGuidance(masks: PlanarImage(width: width, height: height, channels: count,
+                                                pixels: rng.uniform(count * width * height, amplitude: 1).map(abs)),
+                             regions: Array(repeating: (targets: targets, weight: 1), count: count))
     }
 
     /// A job's region targets (or these targets in their place, e.g. localised to a tile) over these guides.

@@ -117,14 +117,7 @@ extension FeatureGradient {
                 }
                 BLAS.parallelSgemm(m: c, n: m, k: c, alpha: 2 / Float(n), a: dGram, lda: c, b: weighted, ldb: m, beta: 1, c: f + p0, ldc: n)
             }
-            if let (p, s) = content {
-                Parallel.forEach(c) { r in
-                    for ch in r {
-                        let d = f + ch * n + p0, x = copy + ch * m, t = p + ch * n + p0
-                        for j in 0 ..< m { d[j] += s * (x[j] - t[j]) }
-                    }
-                }
-            }
+            if let content { addContent(content, features: f, chunk: copy, channels: c, positions: n, from: p0, count: m) }
             p0 += m
         }
     }

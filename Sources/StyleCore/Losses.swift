@@ -110,15 +110,21 @@ public enum FeatureGradient {
             } else {
                 Parallel.forEach(c) { r in for ch in r { (f + ch * n + p0).update(repeating: 0, count: m) } }
             }
-            if let (p, s) = content {
-                Parallel.forEach(c) { r in
-                    for ch in r {
-                        let d = f + ch * n + p0, x = scratch + ch * m, t = p + ch * n + p0
-                        for j in 0 ..< m { d[j] += s * (x[j] - t[j]) }
-                    }
-                }
-            }
+            if let content { addContent(content, features: f, chunk: scratch, channels: c, positions: n, from: p0, count: m) }
             p0 += m
+        }
+    }
+
+    /// The content term of a chunk of positions `p0 ..< p0 + m`: `F[:, chunk] += s·(X − P[:, chunk])`, X the chunk's
+    /// features as they were (C, m).
+    static func addContent(_ content: (target: UnsafePointer<Float>, scale: Float), features f: UnsafeMutablePointer<Float>,
+                           chunk x: UnsafePointer<Float>, channels c: Int, positions n: Int, from p0: Int, count m: Int) {
+        let (p, s) = content
+        Parallel.forEach(c) { r in
+            for ch in r {
+                let d = f + ch * n + p0, xc = x + ch * m, t = p + ch * n + p0
+                for j in 0 ..< m { d[j] += s * (xc[j] - t[j]) }
+            }
         }
     }
 }

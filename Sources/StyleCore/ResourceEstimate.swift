@@ -1,5 +1,4 @@
 import Foundation
-import Imaging
 
 /// What rendering an image of a given size costs one worker: memory from the arena layout and the
 /// optimizer, time from a quick measurement on this machine.
@@ -34,11 +33,7 @@ public enum ResourceEstimate {
         var rng = SeededRandom(seed: 2)
         let image = CaffeImage(width: size, height: size, pixels: rng.uniform(3 * size * size, amplitude: 100))
         let targets = GramTargets.compute(network: network, image: image, layers: LossConfig().styleLayers.map(\.name))
-        let guidance = regions > 0
-            ? StyleGuidance(masks: PlanarImage(width: size, height: size, channels: regions,
-                                               pixels: rng.uniform(regions * size * size, amplitude: 1).map(abs)),
-                            regions: Array(repeating: (targets: targets, weight: 1), count: regions))
-            : nil
+        let guidance = regions > 0 ? StyleGuidance.random(width: size, height: size, count: regions, targets: targets) : nil
         let objective = GatysObjective(network: network, config: LossConfig(), content: image, targets: targets, guidance: guidance)
         var g = [Float](repeating: 0, count: image.pixels.count)
         let run = {

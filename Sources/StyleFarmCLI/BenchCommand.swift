@@ -21,6 +21,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "PyTorch reference script ('' to skip).") var torchScript = "Tests/Reference/bench_torch.py"
     @Option(help: "Weights file (.sfw).") var weights: String?
     @Flag(help: "Also print per-layer forward and backward times of both convolution algorithms.") var layers = false
+    @Option(help: "Spatial control: time the style loss guided over this many soft regions (0: the plain loss; PyTorch's stays plain).")
+    var regions = 0
     @Option(help: "Also race whole L-BFGS renders against PyTorch for this many seconds of wall time each (0: skip).")
     var lossSeconds = 0.0
     @Option(help: "Square size of the loss race.") var raceSize = 512
@@ -59,7 +61,7 @@ struct BenchCommand: ParsableCommand {
         for s in sizeList {
             for t in threadList {
                 for setting in settings {
-                    let output = try childOutput(["bench", "--single", "\(s)x\(t)", "--repeats", "\(repeats)"]
+                    let output = try childOutput(["bench", "--single", "\(s)x\(t)", "--repeats", "\(repeats)", "--regions", "\(regions)"]
                                                  + (weights.map { ["--weights", $0] } ?? []) + (layers ? ["--layers"] : []), unset: setting.unset)
                     var lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
                     if !lines.isEmpty { lines[0] += "  " + setting.label }
@@ -107,7 +109,8 @@ struct BenchCommand: ParsableCommand {
         var config = LossConfig()
         config.tvWeight = 1
         let targets = GramTargets.compute(network: network, image: style, layers: config.styleLayers.map(\.name))
-        let objective = GatysObjective(network: network, config: config, content: image, targets: targets)
+        let guidance = regions > 0 ? StyleGuidance.random(width: size, height: size, count: regions, targets: targets) : nil
+        let objective = GatysObjective(network: network, config: config, content: image, targets: targets, guidance: guidance)
         var grad = [Float](repeating: 0, count: image.pixels.count)
         func time(_ body: () -> Void) -> Double {
             body()  // warm-up
@@ -129,8 +132,8 @@ struct BenchCommand: ParsableCommand {
         let rss = Self.peakRSSMiB()  // before the sgemm peak's own 48 MiB of matrices
         let peak = Self.sgemmPeak()
         let gflops = flops / both / 1e9
-        print(String(format: "stylefarm %5d %7d %10.3f %9.3f %8.1f %11.0f%% %13.0f  %@", size, threads, forward, both, gflops,
-                     100 * gflops / peak, rss, BLAS.coreName))
+        print(String(format: "stylefarm %5d %7d %10.3f %9.3f %8.1f %11.0f%% %13.0f  %@%@", size, threads, forward, both, gflops,
+                     100 * gflops / peak, rss, BLAS.coreName, regions > 0 ? "  (\(regions) regions)" : ""))
         if layers { printLayerTimes(network: network, image: image, targets: targets, config: config) }
     }
 

@@ -1,3 +1,4 @@
+import FarmProtocol
 import Foundation
 import JobModel
 import StyleCore
@@ -154,6 +155,26 @@ import Testing
         #expect(try problem("content = \"a.png\"\n[[style]]\nimage = \"s.jpg\"\nlayers = [\"relu9_9\"]\n").contains("style[1].layers: 'relu9_9' is not one of the style layers"))
         #expect(try problem("content = \"a.png\"\n[[style]]\nimage = \"s.jpg\"\nscale = 0\n").contains("style[1].scale: must be in (0, 8]"))
         #expect(try problem("content = \"a.png\"\n[[style]]\nimage = \"s.jpg\"\n[[region]]\ncolor = \"1\"\n").contains("region-mask: [[region]] tables need a region-mask"))
+    }
+
+    /// A farm job with perceptual control, written back as a job file (the dashboard's download), reads back as the
+    /// same settings, its masks named as the farm names its inputs.
+    @Test func aControlledFarmJobRoundTripsThroughItsJobFile() throws {
+        var settings = PosterSettings(width: 300, height: 200)
+        var control = StyleControl()
+        control.styles = [.init(scale: 0.5, layers: ["relu3_1", "relu4_1"]), .init(masked: true)]
+        control.regions = [.init(color: [135, 206, 235], styles: [0, 1], blend: [0.7, 0.3], weight: 2), .init(color: [0, 0, 0], styles: [])]
+        (control.feather, control.colorMatch) = (0.03, true)
+        settings.control = control
+        let spec = JobSpec(name: "j", poster: settings, styleWeights: [1, 1], crop: true)
+        #expect(spec.inputCount == 5)
+        let names = spec.inputNames("j")
+        #expect(names == ["j-content", "j-style-1", "j-style-2", "j-region-mask", "j-style-2-mask"])
+        let description = JobDescription(spec: spec, content: names[0], styles: [names[1], names[2]], output: "j.png",
+                                         regionMask: names[3], styleMasks: [nil, names[4]])
+        let back = try JobDescription.decode(toml: try description.tomlText())
+        #expect(back.regionMask == "j-region-mask" && back.style?.map(\.mask) == [nil, "j-style-2-mask"])
+        #expect(try back.settings(contentWidth: 300, contentHeight: 200).poster.control == control)
     }
 
     /// The shipped examples parse, and reference.toml documents every field a job file may hold.

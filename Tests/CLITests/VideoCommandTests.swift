@@ -95,4 +95,34 @@ import Video
         #expect(try Self.manifest(out).frames.count == 3)
         #expect(try Data(contentsOf: out.appendingPathComponent("frame_0002.png")) == kept)
     }
+
+    /// Perceptual control in `video`: one region mask for every frame. The right half is a region with no style (it
+    /// keeps the photograph), so there every frame stays nearer its input than the same frame rendered without
+    /// regions; the left half is styled in both.
+    @Test func aRegionMaskAppliesToEveryFrame() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let first = try ImageIO.read(Self.clip.appendingPathComponent("frame_0001.png")).image
+        var mask = PlanarImage(width: first.width, height: first.height, channels: 1, fill: 0)
+        for y in 0 ..< mask.height { for x in mask.width / 2 ..< mask.width { mask[0, y, x] = 1 } }
+        let maskURL = dir.appendingPathComponent("halves.png")
+        try ImageIO.write(mask, to: maskURL, bitDepth: 8)
+        try Self.video(Self.clip.path, dir.appendingPathComponent("plain"), extra: ["--frame-count", "2"])
+        try Self.video(Self.clip.path, dir.appendingPathComponent("regions"),
+                       extra: ["--frame-count", "2", "--region-mask", maskURL.path, "--region", "black=1", "--region", "white=none"])
+        for n in 1 ... 2 {
+            let name = String(format: "frame_%04d.png", n)
+            let plain = try ImageIO.read(dir.appendingPathComponent("plain/" + name)).image
+            let regions = try ImageIO.read(dir.appendingPathComponent("regions/" + name)).image
+            let input = Resampler.resize(try ImageIO.read(Self.clip.appendingPathComponent(name)).image, width: plain.width, height: plain.height)
+            func distance(_ a: PlanarImage, _ xs: Range<Int>) -> Double {
+                var sum = 0.0
+                for c in 0 ..< 3 { for y in 0 ..< a.height { for x in xs { sum += Double(abs(a[c, y, x] - input[c, y, x])) } } }
+                return sum / Double(3 * a.height * xs.count)
+            }
+            let right = (plain.width * 5 / 8) ..< plain.width  // clear of the softened edge
+            print(String(format: "%@ right half from the input: %.4f with regions, %.4f without", name, distance(regions, right), distance(plain, right)))
+            #expect(distance(regions, right) < 0.7 * distance(plain, right), "\(name)")
+        }
+    }
 }

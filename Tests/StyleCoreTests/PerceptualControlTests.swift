@@ -201,4 +201,12 @@ import Tiling
         #expect(mixed.grams["relu1_1"] == onlyA.grams["relu1_1"] && mixed.grams["relu2_1"] == onlyA.grams["relu2_1"])
         #expect(mixed.grams["relu3_1"] == onlyB.grams["relu3_1"], "the coarse layer from the other style at half its size")
     }
+
+    /// `stylefarm plan` and the memory checks count the regions: their guides and Gram gradients.
+    @Test func plansCountTheRegionsGuides() {
+        let network = NetworkGradientTests.syntheticNetwork(pooling: .max)
+        let plain = ResourceEstimate.peakBytes(network: network, width: 100, height: 80, lbfgsHistory: 5)
+        let three = ResourceEstimate.peakBytes(network: network, width: 100, height: 80, lbfgsHistory: 5, regions: 3)
+        #expect(three - plain == 4 * 3 * (100 * 80 * 7 / 3 + 8 * 8), "the crop and its pooled copies, and a C×C gradient, per region")
+    }
 }
