@@ -78,7 +78,8 @@ extension Coordinator {
             s.plan.tiles.map { t -> Int in
                 let r = t.render, key = r.width << 32 | r.height
                 if let known = peak[key] { return known }
-                let bytes = ResourceEstimate.peakBytes(network: network, width: r.width, height: r.height, lbfgsHistory: history)
+                let bytes = ResourceEstimate.peakBytes(network: network, width: r.width, height: r.height, lbfgsHistory: history,
+                                                       regions: job.spec.poster.control?.regions.count ?? 0)
                 peak[key] = bytes
                 return bytes
             }

@@ -64,12 +64,18 @@ extension JobSpec {
         try check([8, 16].contains(bitDepth), "bitDepth", "must be 8 or 16")
         try check(dpi.map(Limits.dpi.contains) ?? true, "dpi", "must be \(Limits.dpi)")
         try check(["png", "tiff"].contains(format), "format", "must be png or tiff")
+        try check(inputCount <= FarmProtocol.Limits.maxPayloadFrames, "inputs",
+                  "\(inputCount) image files (content, styles, masks) but a message carries at most \(FarmProtocol.Limits.maxPayloadFrames)")
         if let control = p.control {
             try check(control.regions.count <= RegionTargetsCodec.maxRegions, "poster.control.regions", "at most \(RegionTargetsCodec.maxRegions)")
             try check(control.styles.count <= styleWeights.count, "poster.control.styles", "one entry per style image at most")
             if let problem = control.problems(styleCount: styleWeights.count, layers: p.options.loss.styleLayers.map(\.name)).first {
                 try check(false, "poster.control.\(problem.field)", problem.message)
             }
+            // Scales are finite and in (0, 8] here; their product with the style size has the bound styleScale has alone.
+            let largest = Float(p.styleSize) * p.styleScale * (control.styles.map(\.scale).max() ?? 1)
+            let bound = Float(Limits.styleSize.upperBound) * Limits.styleScale.upperBound
+            try check(largest <= bound, "poster.control.styles", "a style scaled to \(Int(largest)) px on its long side is above \(Int(bound))")
         }
     }
 }

@@ -124,7 +124,7 @@ extension JobDescription {
             control.styles = styles.map { .init(scale: $0.scale ?? 1, layers: $0.layers, masked: $0.mask != nil) }
         }
         control.regions = (region ?? []).map { r in
-            .init(color: r.rgb ?? [0, 0, 0], styles: (r.styles ?? []).map { $0 - 1 }, blend: r.blend, weight: r.weight ?? 1)
+            .init(color: r.rgb ?? [0, 0, 0], styles: (r.styles ?? []).map { $0 &- 1 }, blend: r.blend, weight: r.weight ?? 1)
         }
         control.feather = regionFeather ?? control.feather
         control.colorMatch = colorMatch ?? false

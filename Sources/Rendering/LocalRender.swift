@@ -97,7 +97,7 @@ public struct LocalRender {
         let optimisation = tile.map {
             ResourceEstimate.peakBytes(network: network, width: $0.width, height: $0.height, lbfgsHistory: history, regions: regions)
         } ?? 0
-        return optimisation + 4 * 12 * p.width * p.height
+        return optimisation + 4 * (12 + regions) * p.width * p.height  // and the level's region guides, held whole
     }
 
     /// Throws, before any compute, when the render needs more memory than `available` bytes, saying how much and

@@ -160,7 +160,8 @@ extension GramTargets {
         guard let tile, let reference else { return self }
         var out = self
         for name in layers {
-            guard let a = grams[name], let t = tile.grams[name], let m = reference.grams[name] else { continue }
+            guard let a = grams[name], let t = tile.grams[name], let m = reference.grams[name], t.count == a.count, m.count == a.count
+            else { continue }
             out.grams[name] = (0 ..< a.count).map { a[$0] + t[$0] - m[$0] }
         }
         return out

@@ -62,8 +62,9 @@ public enum GuidedGram {
 
 /// The style loss of one layer over regions: each region r with its guide T_r, target A_r and weight w_r adds
 /// `w_r · (ΣT_r²/N) · Σ (G_r − A_r)² / C²`: the unguided `StyleLayerLoss` per region, counted in proportion to how
-/// much of the image (or tile) the region covers, so regions that partition the image sum to the unguided loss when
-/// they share one target, and a region only touching a tile's corner weighs little there.
+/// much of the image (or tile) the region covers, so one region covering everything is the unguided loss (regions
+/// that partition the image with one target cost at least as much, by convexity), and a region only touching a
+/// tile's corner weighs little there.
 ///
 /// Its gradient needs no normalisation: with D_r = w_r · 2(G_r − A_r)/C² (symmetric),
 /// `dE/dF = Σ_r (2/N) · D_r · F · diag(T_r²)`; `FeatureGradient.overwriteGuided` applies it.

@@ -81,7 +81,8 @@ public struct StyleControl: Sendable, Equatable, Codable {
                 out.append((field + ".color", "\(region.color) names two regions"))
             }
             for s in region.styles where !(0 ..< styleCount).contains(s) {
-                out.append((field + ".styles", "names style \(s + 1), but the job has \(styleCount) style image\(styleCount == 1 ? "" : "s")"))
+                let named = (0 ..< 1_000_000).contains(s) ? "style \(s + 1)" : "a style numbered \(s) (counted from 0)"
+                out.append((field + ".styles", "names \(named), but the job has \(styleCount) style image\(styleCount == 1 ? "" : "s")"))
             }
             if let b = region.blend, b.count != region.styles.count || b.contains(where: { !($0 >= 0) }) || b.reduce(0, +) <= 0 {
                 out.append((field + ".blend", "needs one non-negative weight per style, summing above 0"))
@@ -148,6 +149,10 @@ public struct RegionMapError: Error, CustomStringConvertible {
 
 /// A region mask read into one plane per region, and its softened guides at any size.
 public enum RegionMap {
+    /// The blur's radius in pixels at most (a tent 4·128 px wide): a tile's guides are read from its rectangle widened
+    /// by twice the radius, so the radius bounds what each tile costs the coordinator however large the poster.
+    public static let maxBlurRadius = 128
+
     /// How far (0...255, per channel) a pixel's colour may be from its region's: what a JPEG or a resampled edge
     /// does to a flat colour. Further from every region, the pixel is an error.
     public static let colorTolerance = 40
@@ -190,11 +195,11 @@ public enum RegionMap {
         return crop ? CenterCrop.toAspect(mask, width: output.width, height: output.height) : mask
     }
 
-    /// The planes at a level's size with edges softened: resized (area-averaged, so edges are already partial), then
-    /// blurred by two box passes of radius `feather × long side` (a tent, clamped at the image's edges). Read per
-    /// region: a tile's rectangle is exactly that rectangle of the whole.
+    /// The planes at a level's size with edges softened: resized (Lanczos, its ringing clamped to 0…1), then blurred
+    /// by two box passes of radius `feather × long side / 2`, at most `maxBlurRadius` (a tent, clamped at the image's
+    /// edges). Read per region: a tile's rectangle is exactly that rectangle of the whole.
     public static func guides(_ planes: PlanarImage, width: Int, height: Int, feather: Float) -> ImageRegionSource {
-        let radius = Int((feather * Float(max(width, height)) / 2).rounded())
+        let radius = min(maxBlurRadius, Int((feather * Float(max(width, height)) / 2).rounded()))
         let resized = ResizedImage(planes, width: width, height: height, clamp: true)
         return radius > 0 ? BoxBlurred(resized, radius: radius) : resized
     }
@@ -229,42 +234,47 @@ public struct BoxBlurred: ImageRegionSource {
         let pad = 2 * radius
         let x0 = max(0, x - pad), y0 = max(0, y - pad), x1 = min(width, x + w + pad), y1 = min(height, y + h + pad)
         let image = try source.region(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+        let (pw, ph) = (image.width, image.height), n = pw * ph
         // In fixed point (16 fraction bits), each sum exact: a value depends on its window alone, not on where the
         // running sum began, so every region agrees with the whole to the bit. Clamping at the wider region's edges
         // is clamping at the image's where the region reaches them; elsewhere the wrong values stay within 2·radius
-        // of that edge, in the padding cropped away.
-        var q = image.pixels.map { Int64(($0 * 65536).rounded()) }
-        for _ in 0 ..< 2 {
-            q = Self.pass(q, width: image.width, height: image.height, channels: image.channels, radius: radius, horizontal: true)
-            q = Self.pass(q, width: image.width, height: image.height, channels: image.channels, radius: radius, horizontal: false)
+        // of that edge, in the padding cropped away. One channel at a time, in two buffers of Int32.
+        var out = PlanarImage(width: w, height: h, channels: image.channels, fill: 0)
+        var q = [Int32](repeating: 0, count: n), scratch = [Int32](repeating: 0, count: n)
+        for c in 0 ..< image.channels {
+            for i in 0 ..< n { q[i] = Int32((min(1, max(0, image.pixels[c * n + i])) * 65536).rounded()) }
+            for _ in 0 ..< 2 {
+                Self.pass(q, into: &scratch, width: pw, height: ph, radius: radius, horizontal: true)
+                Self.pass(scratch, into: &q, width: pw, height: ph, radius: radius, horizontal: false)
+            }
+            for row in 0 ..< h {
+                for col in 0 ..< w { out.pixels[(c * h + row) * w + col] = Float(q[(y - y0 + row) * pw + x - x0 + col]) / 65536 }
+            }
         }
-        let out = PlanarImage(width: image.width, height: image.height, channels: image.channels, pixels: q.map { Float($0) / 65536 })
-        return out.cropped(x: x - x0, y: y - y0, width: w, height: h)
+        return out
     }
 
-    /// One box pass along rows or columns: the mean (rounded) of the 2r+1 samples around each, indices clamped.
-    static func pass(_ q: [Int64], width w: Int, height h: Int, channels: Int, radius r: Int, horizontal: Bool) -> [Int64] {
+    /// One box pass along rows or columns of one plane: the mean (rounded) of the 2r+1 samples around each, indices
+    /// clamped. Values are at most 65536, so a sum of 2r+1 ≤ 257 of them fits an Int32's range many times over.
+    static func pass(_ q: [Int32], into out: inout [Int32], width w: Int, height h: Int, radius r: Int, horizontal: Bool) {
         let (lines, length) = horizontal ? (h, w) : (w, h)
         let stride = horizontal ? 1 : w, count = Int64(2 * r + 1)
-        var out = q
         q.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                let s = src.baseAddress!, d = dst.baseAddress!
-                Parallel.forEach(channels * lines) { range in
-                    for line in range {
-                        let c = line / lines, l = line % lines
-                        let start = c * w * h + (horizontal ? l * w : l)
-                        func at(_ i: Int) -> Int64 { s[start + min(max(i, 0), length - 1) * stride] }
+                guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+                Parallel.forEach(lines) { range in
+                    for l in range {
+                        let start = horizontal ? l * w : l
+                        func at(_ i: Int) -> Int64 { Int64(s[start + min(max(i, 0), length - 1) * stride]) }
                         var sum: Int64 = 0
                         for i in -r ... r { sum += at(i) }
                         for i in 0 ..< length {
-                            d[start + i * stride] = (sum + count / 2) / count
+                            d[start + i * stride] = Int32((sum + count / 2) / count)
                             sum += at(i + r + 1) - at(i - r)
                         }
                     }
                 }
             }
         }
-        return out
     }
 }

@@ -35,12 +35,34 @@ import Testing
             ("optimizer.adam.beta", { $0.poster.options.optimizer = .adam(beta1: 1) }),
             ("relativeTolerance", { $0.poster.options.relativeTolerance = .nan }),
             ("dpi", { $0.dpi = .infinity }),
+            // Perceptual control, as a hostile client might send it.
+            ("poster.control.region[1].styles", { $0.poster.control = Self.control(regions: [.init(color: [0], styles: [Int.max])]) }),
+            ("poster.control.region[1].styles", { $0.poster.control = Self.control(regions: [.init(color: [0], styles: [Int.min])]) }),
+            ("poster.control.region[1].blend", { $0.poster.control = Self.control(regions: [.init(color: [0], styles: [0], blend: [1, 2])]) }),
+            ("poster.control.region[1].color", { $0.poster.control = Self.control(regions: [.init(color: [1, 2], styles: [0])]) }),
+            ("poster.control.region[1].weight", { $0.poster.control = Self.control(regions: [.init(color: [0], styles: [0], weight: .nan)]) }),
+            ("poster.control.regions", { $0.poster.control = Self.control(regions: (0 ..< 17).map { .init(color: [$0], styles: [0]) }) }),
+            ("poster.control.region-feather", { $0.poster.control = Self.control(feather: .infinity) }),
+            ("poster.control.style[1].scale", { $0.poster.control = Self.control(styles: [.init(scale: .nan)]) }),
+            ("poster.control.style[1].layers", { $0.poster.control = Self.control(styles: [.init(layers: [])]) }),
+            ("poster.control.styles", { $0.poster.control = Self.control(styles: [.init(), .init(), .init()]) }),
+            ("poster.control.styles", { ($0.poster.styleSize, $0.poster.styleScale, $0.poster.control) = (8192, 8, Self.control(styles: [.init(scale: 8)])) }),
+            ("inputs", {
+                $0.styleWeights = Array(repeating: 1, count: 6)
+                $0.poster.control = Self.control(styles: Array(repeating: .init(masked: true), count: 6), regions: [.init(color: [0], styles: [0])])
+            }),
         ]
         for (field, mutate) in cases {
             spec = CoreHarness.smallSpec()
             mutate(&spec)
             #expect(Self.message(spec).contains(field), "\(field): \(Self.message(spec))")
         }
+    }
+
+    static func control(styles: [StyleControl.StyleOptions] = [], regions: [StyleControl.Region] = [], feather: Float = 0.01) -> StyleControl {
+        var c = StyleControl()
+        (c.styles, c.regions, c.feather) = (styles, regions, feather)
+        return c
     }
 
     @Test func aSubmitOutsideTheLimitsIsRefusedBeforeItIsJournaled() {

@@ -303,7 +303,7 @@ enum SmallJob {
             let url = dir.appendingPathComponent("regions.png")
             try ImageIO.write(mask, to: url, bitDepth: 8)
             control = [SmallJob.assets.appendingPathComponent("turner_shipwreck_of_the_minotaur.jpg").path, "--region-mask", url.path,
-                       "--region", "black=1", "--region", "white=2:2", "--color-match", "--style-scale", "1,0.75"]
+                       "--region", "black=1", "--region", "white=2:2", "--region-feather", "0.05", "--color-match", "--style-scale", "1,0.75"]
         }
         func render(_ name: String, _ extra: [String]) throws -> Data {
             let out = dir.appendingPathComponent(name)
