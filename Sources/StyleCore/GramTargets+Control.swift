@@ -153,17 +153,10 @@ extension GramTargets {
         }
     }
 
-
-    /// `localized(tile:reference:)` for one region's targets, on the layers all three have (a region a tile only grazes
+    /// `localized(tile:reference:)` for one region's targets (on the layers all three have: a region a tile only grazes
     /// may lack its deepest layers there); unchanged where the tile or the reference lacks the region.
     public func localizedRegion(tile: GramTargets?, reference: GramTargets?) -> GramTargets {
         guard let tile, let reference else { return self }
-        var out = self
-        for name in layers {
-            guard let a = grams[name], let t = tile.grams[name], let m = reference.grams[name], t.count == a.count, m.count == a.count
-            else { continue }
-            out.grams[name] = (0 ..< a.count).map { a[$0] + t[$0] - m[$0] }
-        }
-        return out
+        return localized(tile: tile, reference: reference)
     }
 }

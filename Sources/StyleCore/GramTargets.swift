@@ -113,7 +113,8 @@ public struct GramTargets: Sendable, Equatable, Codable {
     public func localized(tile: GramTargets, reference: GramTargets) -> GramTargets {
         var out = self
         for name in layers {
-            // A layer the tile or the reference lacks (targets from a peer that do not match) keeps its target.
+            // A layer the tile or the reference lacks (a region grazing a tile, or a peer's targets that do not match)
+            // keeps its target.
             guard let a = grams[name], let t = tile.grams[name], let m = reference.grams[name], t.count == a.count, m.count == a.count
             else { continue }
             out.grams[name] = (0 ..< a.count).map { a[$0] + t[$0] - m[$0] }
