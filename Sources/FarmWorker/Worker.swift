@@ -131,6 +131,9 @@ public final class Worker {
                 } catch {
                     perform(machine.handle(.installFailed(kind: "targets", sha: sha, reason: "\(error)")), computer)
                 }
+            case let .forgetTargets(sha):
+                targets[sha] = nil
+                regionTargets[sha] = nil
             case let .render(body, payload):
                 do {
                     computer.submit(.render(try renderJob(body, payload)))

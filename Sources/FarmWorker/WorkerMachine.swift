@@ -86,6 +86,8 @@ public struct WorkerMachine: Sendable {
         case installWeights(sha: String, bytes: [UInt8])
         /// Decode and cache these targets, then report `targetsInstalled`.
         case installTargets(sha: String, bytes: [UInt8])
+        /// Drop these decoded targets: no waiting tile needs them and the cache is full (`cachedTargets`).
+        case forgetTargets(sha: String)
         /// Decode the crops and render the tile on the compute thread.
         case render(AssignBody, payload: [[UInt8]])
         /// Stop the tile under this lease at its next iteration.
@@ -108,6 +110,11 @@ public struct WorkerMachine: Sendable {
     /// The weights requested from the coordinator (at most one fetch in flight).
     var fetchingWeights: String?
     public private(set) var targets: Set<String> = []
+    /// The installed targets, least recently used first.
+    var targetUse: [String] = []
+    /// Decoded targets kept at most: a job's and its current stage's reference for several jobs at once. A stage's
+    /// region reference may be 16 regions × 2.4 MB; without a bound a long-running worker grows with every stage.
+    public static let cachedTargets = 16
     var fetchingTargets: Set<String> = []
     /// Assignments waiting for their weights or targets.
     public private(set) var waiting: [(body: AssignBody, payload: [[UInt8]])] = []
@@ -161,8 +168,10 @@ public struct WorkerMachine: Sendable {
             return [.log(.info, "weights \(sha.prefix(12)) installed", lease: nil)] + release()
         case let .targetsInstalled(sha):
             targets.insert(sha)
+            targetUse.removeAll { $0 == sha }
+            targetUse.append(sha)
             fetchingTargets.remove(sha)
-            return release()
+            return release() + evictTargets()
         case let .installFailed(kind, sha, reason):
             if fetchingWeights == sha { fetchingWeights = nil }
             fetchingTargets.remove(sha)
@@ -287,7 +296,7 @@ public struct WorkerMachine: Sendable {
                     actions += send(Message(.fetch, FetchBody(kind: "targets", sha256: sha)), now: now)
                 }
             }
-            return actions + release()
+            return actions + release() + evictTargets()
         case .error:
             let body = try m.decode(ErrorBody.self)
             guard body.code == "unknown-worker" || body.code == "shutdown" else {
@@ -304,9 +313,29 @@ public struct WorkerMachine: Sendable {
         guard weights != nil else { return [] }
         let ready = waiting.filter { a in targets.contains(a.body.targets) && (a.body.reference.map(targets.contains) ?? true) }
         waiting.removeAll { a in ready.contains { $0.body.lease == a.body.lease } }
+        for sha in ready.flatMap({ [$0.body.targets] + ($0.body.reference.map { [$0] } ?? []) }) {  // recently used
+            targetUse.removeAll { $0 == sha }
+            targetUse.append(sha)
+        }
         return ready.map { a in
             rendering.insert(a.body.lease)
             return .render(a.body, payload: a.payload)
         }
+    }
+
+    /// Past `cachedTargets`, forgets the least recently used targets that no waiting assignment needs (a tile already
+    /// handed to the compute thread carries its own decoded copy; one that comes later fetches them again).
+    mutating func evictTargets() -> [Action] {
+        let needed = Set(waiting.flatMap { [$0.body.targets] + ($0.body.reference.map { [$0] } ?? []) })
+        var actions: [Action] = []
+        var i = 0
+        while targets.count > Self.cachedTargets, i < targetUse.count {
+            let sha = targetUse[i]
+            guard !needed.contains(sha) else { i += 1; continue }
+            targetUse.remove(at: i)
+            targets.remove(sha)
+            actions.append(.forgetTargets(sha: sha))
+        }
+        return actions
     }
 }

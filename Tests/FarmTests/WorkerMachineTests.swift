@@ -20,6 +20,7 @@ import Tiling
             case let .installTargets(sha, _): "install targets \(sha)"
             case let .render(body, _): "render \(body.lease)"
             case let .cancel(lease): "cancel \(lease)"
+            case let .forgetTargets(sha): "forget \(sha)"
             case .log: nil
             }
         }
@@ -114,6 +115,21 @@ import Tiling
         #expect(Self.words(m.handle(Self.receive(Self.blob("targets", bytes), at: 3))) == ["install targets \(sha)"])
         #expect(Self.words(m.handle(.targetsInstalled(sha: sha))) == ["render e-1", "render e-2"])
         #expect(m.phase == .rendering && m.rendering == ["e-1", "e-2"] && m.waiting.isEmpty)
+    }
+
+    /// Decoded targets are a bounded cache: past `cachedTargets` the least recently used go, never those a waiting
+    /// tile needs; a tile that needs forgotten targets later fetches them again.
+    @Test func theTargetCacheForgetsTheLeastRecentlyUsedButNeverWhatATileWaitsFor() {
+        var m = Self.working()  // "T" installed first
+        let n = WorkerMachine.cachedTargets
+        _ = m.handle(Self.receive(Self.assign("e-1", targets: "T", reference: "R-missing"), at: 2))  // waits for R-missing, needs T
+        var forgotten: [String] = []
+        for i in 1 ... n + 2 { forgotten += Self.words(m.handle(.targetsInstalled(sha: "S\(i)"))).filter { $0.hasPrefix("forget") } }
+        #expect(forgotten == ["forget S1", "forget S2", "forget S3"], "T is older but a waiting tile needs it")
+        #expect(m.targets.count == n && m.targets.contains("T"))
+        #expect(Self.words(m.handle(.targetsInstalled(sha: "R-missing"))) == ["render e-1", "forget S4"],
+                "T was just used: the oldest is now S4")
+        #expect(Self.words(m.handle(Self.receive(Self.assign("e-2", targets: "S1"), at: 3))) == ["send fetch"], "forgotten: fetched again")
     }
 
     @Test func aBlobThatDoesNotMatchItsSHAIsRefused() {
