@@ -39,10 +39,9 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// control's region mask (with regions) and the masks of the styles that have one (`StyleControl.StyleOptions.masked`).
     public var inputCount: Int { 1 + styleWeights.count + frameInputs + controlInputs }
     var frameInputs: Int { (frame == nil ? 0 : 1) + (frame?.temporalMask == true ? 1 : 0) }
-    public var controlInputs: Int {
-        guard let control = poster.control else { return 0 }
-        return (control.regions.isEmpty ? 0 : 1) + control.styles.prefix(styleWeights.count).filter(\.masked).count
-    }
+    public var controlInputs: Int { (poster.control?.regions.isEmpty == false ? 1 : 0) + maskedStyles.count }
+    /// The styles whose masks the submit carries, in order.
+    var maskedStyles: [Int] { styleWeights.indices.filter { poster.control?.options(style: $0).masked == true } }
 
     public init(name: String, priority: Int = 50, poster: PosterSettings, styleWeights: [Float], crop: Bool,
                 preserveColors: Bool = false, bitDepth: Int = 16, dpi: Double? = nil, format: String = "png") {
@@ -65,7 +64,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
         if frame?.temporalMask == true { names.append("\(id)-frame-mask") }
         if let control = poster.control {
             if !control.regions.isEmpty { names.append("\(id)-region-mask") }
-            names += styleWeights.indices.filter { control.options(style: $0).masked }.map { "\(id)-style-\($0 + 1)-mask" }
+            names += maskedStyles.map { "\(id)-style-\($0 + 1)-mask" }
         }
         return names
     }
@@ -104,11 +103,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
                 }
                 next += 1
             }
-            job.controlImages.styleMasks = (0 ..< styleWeights.count).map { i in
-                guard control.options(style: i).masked else { return nil }
-                defer { next += 1 }
-                return images[next]
-            }
+            let masked = maskedStyles
+            job.controlImages.styleMasks = styleWeights.indices.map { i in masked.firstIndex(of: i).map { images[next + $0] } }
         }
         return job
     }

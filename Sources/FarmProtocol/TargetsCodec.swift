@@ -7,7 +7,7 @@ public enum TargetsCodec {
 
     public static func encode(_ t: GramTargets) -> [UInt8] {
         var out = magic
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out += $0 } }
+        func u32(_ v: Int) { out.appendU32(v) }
         u32(t.layers.count)
         for name in t.layers {
             let n = Array(name.utf8), c = t.channels[name]!, g = t.grams[name]!
@@ -23,9 +23,8 @@ public enum TargetsCodec {
         var o = 0
         func fail(_ why: String) -> ProtocolError { .malformedBody("Gram targets: \(why)") }
         func u32() throws -> Int {
-            guard o + 4 <= b.count else { throw fail("truncated") }
-            defer { o += 4 }
-            return Int(b[o]) | Int(b[o + 1]) << 8 | Int(b[o + 2]) << 16 | Int(b[o + 3]) << 24
+            guard let v = b.u32(at: &o) else { throw fail("truncated") }
+            return v
         }
         guard b.count >= 8, Array(b.prefix(4)) == magic else { throw fail("bad magic") }
         o = 4
@@ -61,7 +60,7 @@ public enum RegionTargetsCodec {
 
     public static func encode(_ t: RegionTargets) -> [UInt8] {
         var out = magic
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out += $0 } }
+        func u32(_ v: Int) { out.appendU32(v) }
         u32(t.regions.count)
         for (i, region) in t.regions.enumerated() {
             withUnsafeBytes(of: (i < t.weights.count ? t.weights[i] : 1).bitPattern.littleEndian) { out += $0 }
@@ -79,9 +78,8 @@ public enum RegionTargetsCodec {
         var o = 4
         func fail(_ why: String) -> ProtocolError { .malformedBody("region targets: \(why)") }
         func u32() throws -> Int {
-            guard o + 4 <= b.count else { throw fail("truncated") }
-            defer { o += 4 }
-            return Int(b[o]) | Int(b[o + 1]) << 8 | Int(b[o + 2]) << 16 | Int(b[o + 3]) << 24
+            guard let v = b.u32(at: &o) else { throw fail("truncated") }
+            return v
         }
         guard isRegionTargets(b) else { throw fail("bad magic") }
         let count = try u32()
@@ -98,5 +96,17 @@ public enum RegionTargetsCodec {
         }
         guard o == b.count else { throw fail("trailing bytes") }
         return RegionTargets(regions: regions, weights: weights)
+    }
+}
+
+/// The codecs' integers: UInt32, little-endian.
+extension [UInt8] {
+    fileprivate mutating func appendU32(_ v: Int) { Swift.withUnsafeBytes(of: UInt32(v).littleEndian) { append(contentsOf: $0) } }
+
+    /// The UInt32 at `o`, moving `o` past it; nil when fewer than 4 bytes are left.
+    fileprivate func u32(at o: inout Int) -> Int? {
+        guard o >= 0, o + 4 <= count else { return nil }
+        defer { o += 4 }
+        return Int(self[o]) | Int(self[o + 1]) << 8 | Int(self[o + 2]) << 16 | Int(self[o + 3]) << 24
     }
 }

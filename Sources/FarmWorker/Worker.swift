@@ -186,7 +186,7 @@ public final class Worker {
                 + "after them when the job has regions")
         }
         guard let network, regions != nil || targets[body.targets] != nil else { throw ProtocolError.malformedBody("targets missing") }
-        let plain = targets[body.targets] ?? GramTargets(layers: [], channels: [:], grams: [:])
+        let plain = targets[body.targets] ?? .none
         let reference = body.reference.flatMap { self.targets[$0] }, regionReference = body.reference.flatMap { regionTargets[$0]?.regions }
         guard ([plain, reference] + (regions?.regions ?? []) + (regionReference ?? [])).allSatisfy({ $0?.fits(network) ?? true }) else {
             throw ProtocolError.malformedBody("targets that do not fit the network's layers")

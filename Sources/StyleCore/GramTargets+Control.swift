@@ -32,7 +32,7 @@ extension GramTargets {
     public static func compute(network: VGG19, image: CaffeImage, layers: [String], mask: PlanarImage?) -> GramTargets {
         guard let mask else { return compute(network: network, image: image, layers: layers) }
         return guided(network: network, image: image, layers: layers, masks: mask)[0]
-            ?? GramTargets(layers: [], channels: [:], grams: [:])
+            ?? .none
     }
 
     /// Per channel of `masks` (K, the image's size): the guided Grams of `image` at the `layers` where that channel is

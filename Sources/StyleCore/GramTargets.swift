@@ -13,6 +13,9 @@ public struct GramTargets: Sendable, Equatable, Codable {
     /// (C, C) per layer, row-major.
     public var grams: [String: [Float]]
 
+    /// No targets: what stands in where region targets replace them (`TileRenderer.regions`, `StyleGuidance`).
+    public static let none = GramTargets(layers: [], channels: [:], grams: [:])
+
     public init(layers: [String], channels: [String: Int], grams: [String: [Float]]) {
         self.layers = layers
         self.channels = channels
@@ -55,7 +58,7 @@ public struct GramTargets: Sendable, Equatable, Codable {
     public static func blend(_ parts: [(GramTargets, Float)]) -> GramTargets {
         precondition(!parts.isEmpty)
         let names = Set(parts.flatMap(\.0.layers))
-        var result = GramTargets(layers: [], channels: [:], grams: [:])
+        var result = GramTargets.none
         for name in VGG19.layerNames where names.contains(name) {
             let having = parts.filter { $0.0.grams[name] != nil }
             let total = having.map(\.1).reduce(0, +)

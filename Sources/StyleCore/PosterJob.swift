@@ -45,10 +45,12 @@ public struct PosterJob: Sendable {
     /// Level sizes: the coarse size, doubling up to the output size (the last level is the output).
     public var levels: [LevelSpec] { settings.levels }
 
+    /// Long side of the style images when their targets are computed (each style's own scale multiplies it).
+    var styleLongSide: Int { max(16, Int((Float(settings.styleSize) * settings.styleScale).rounded())) }
+
     /// The job's Gram targets, computed once and shared by every level and tile.
     public func gramTargets(network: VGG19) -> GramTargets {
-        let longSide = max(16, Int((Float(settings.styleSize) * settings.styleScale).rounded()))
-        let layers = settings.options.loss.styleLayers.map(\.name)
+        let longSide = styleLongSide, layers = settings.options.loss.styleLayers.map(\.name)
         guard let control = settings.control else {
             return GramTargets.compute(network: network, styles: styles, longSide: longSide, layers: layers)
         }
@@ -58,7 +60,7 @@ public struct PosterJob: Sendable {
     /// Each region's targets (spatial control), or nil without regions; computed once and shared like `gramTargets`.
     public func regionTargets(network: VGG19) -> RegionTargets? {
         settings.control?.regionTargets(network: network, styles: styles, images: controlImages, content: content,
-                                        longSide: max(16, Int((Float(settings.styleSize) * settings.styleScale).rounded())),
+                                        longSide: styleLongSide,
                                         layers: settings.options.loss.styleLayers.map(\.name))
     }
 
@@ -171,8 +173,8 @@ public struct PosterJob: Sendable {
     /// `targets`: this job's `gramTargets`, when already computed (the frames of a video share them).
     public func render(network baseNetwork: VGG19, targets: GramTargets? = nil, progress: (Progress) -> Void = { _ in }) -> PlanarImage {
         let network = baseNetwork.pooling == settings.pooling ? baseNetwork : baseNetwork.with(pooling: settings.pooling)
-        let targets = targets ?? gramTargets(network: network)
         let regions = regionTargets(network: network)
+        let targets = regions != nil ? .none : targets ?? gramTargets(network: network)  // regions replace them
         let stages = self.stages, levels = stages.last!.level + 1
         let total = totalIterations, work = totalWork
         var done = 0, workDone = 0.0

@@ -38,9 +38,12 @@ public struct StyleJob: Sendable {
         return Resampler.scaledSize(width: content.width, height: content.height, longSide: size)
     }
 
+    /// Long side of the style images when their targets are computed (each style's own scale multiplies it).
+    var styleLongSide: Int { max(16, Int((Float(size) * styleScale).rounded())) }
+
     /// The blended Gram targets of the styles at `styleScale · size`.
     public func gramTargets(network: VGG19) -> GramTargets {
-        let longSide = max(16, Int((Float(size) * styleScale).rounded())), layers = options.loss.styleLayers.map(\.name)
+        let longSide = styleLongSide, layers = options.loss.styleLayers.map(\.name)
         guard let control else { return GramTargets.compute(network: network, styles: styles, longSide: longSide, layers: layers) }
         return control.targets(network: network, styles: styles, images: controlImages, content: content, longSide: longSide, layers: layers)
     }
@@ -49,7 +52,7 @@ public struct StyleJob: Sendable {
     public func guidance(network: VGG19) -> StyleGuidance? {
         let (w, h) = outputSize
         guard let control, let targets = control.regionTargets(network: network, styles: styles, images: controlImages, content: content,
-                                                              longSide: max(16, Int((Float(size) * styleScale).rounded())),
+                                                              longSide: styleLongSide,
                                                               layers: options.loss.styleLayers.map(\.name)),
               let guides = try? control.guides(controlImages, width: w, height: h)?.whole()  // in memory: cannot fail
         else { return nil }
@@ -64,9 +67,9 @@ public struct StyleJob: Sendable {
         let (w, h) = outputSize
         let contentRGB = Resampler.resize(content, width: w, height: h)
         let contentImage = CaffeImage(contentRGB)
-        let targets = gramTargets(network: network)
-        let objective = GatysObjective(network: network, config: options.loss, content: contentImage, targets: targets,
-                                       guidance: guidance(network: network))
+        let guidance = guidance(network: network)  // regions replace the whole image's targets
+        let objective = GatysObjective(network: network, config: options.loss, content: contentImage,
+                                       targets: guidance == nil ? gramTargets(network: network) : .none, guidance: guidance)
         let start: CaffeImage
         switch initialisation {
         case .content: start = StyleOptimization.initialImage(.content, content: contentImage, seed: seed)
