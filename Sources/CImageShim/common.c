@@ -34,6 +34,95 @@ int imgshim_check_limits(long long width, long long height, imgshim_limits limit
     return IMGSHIM_OK;
 }
 
+int imgshim_reduction(long long width, long long height, imgshim_limits limits) {
+    long long f = 1;
+    if (limits.need_width > 0 && limits.need_height > 0) {
+        long long fw = width / limits.need_width, fh = height / limits.need_height;
+        f = fw < fh ? fw : fh;
+    } else if (limits.need_long > 0) {
+        f = (width > height ? width : height) / limits.need_long;
+    }
+    if (f < 1) f = 1;
+    return f > 65535 ? 65535 : (int)f;
+}
+
+int imgshim_check_reduced(long long width, long long height, int factor, int whole, imgshim_limits limits, char *msg,
+                          size_t msg_cap) {
+    int status = imgshim_check_limits(width, height, (imgshim_limits){ limits.max_side, 1LL << 62, 0, 0, 0 }, msg, msg_cap);
+    if (status != IMGSHIM_OK) return status;
+    long long w = imgshim_reduced(width, factor), h = imgshim_reduced(height, factor);
+    if (w * h > limits.max_pixels || (whole && width * height > limits.max_pixels)) {
+        if (factor == 1) {
+            imgshim_set_message(msg, msg_cap, "%lldx%lld exceeds the limit of %lld pixels", width, height, limits.max_pixels);
+        } else if (whole) {
+            imgshim_set_message(msg, msg_cap, "%lldx%lld is decoded whole (interlaced or in a layout read whole) and exceeds "
+                                "the limit of %lld pixels", width, height, limits.max_pixels);
+        } else {
+            imgshim_set_message(msg, msg_cap, "%lldx%lld, read at 1/%d as %lldx%lld, exceeds the limit of %lld pixels",
+                                width, height, factor, w, h, limits.max_pixels);
+        }
+        return IMGSHIM_ERR_TOO_LARGE;
+    }
+    return IMGSHIM_OK;
+}
+
+int imgshim_reducer_init(imgshim_reducer *r, size_t width, size_t height, int channels, int bytes, int factor) {
+    memset(r, 0, sizeof *r);
+    r->in_width = width;
+    r->in_height = height;
+    r->channels = channels;
+    r->bytes = bytes;
+    r->factor = factor;
+    r->out_width = (width + (size_t)factor - 1) / (size_t)factor;
+    r->out_height = (height + (size_t)factor - 1) / (size_t)factor;
+    r->sums = calloc(r->out_width * (size_t)channels, sizeof *r->sums);
+    r->pixels = malloc(r->out_width * r->out_height * (size_t)channels * (size_t)bytes);
+    if (r->sums == NULL || r->pixels == NULL) {
+        imgshim_reducer_free(r, 0);
+        return IMGSHIM_ERR_NOMEM;
+    }
+    return IMGSHIM_OK;
+}
+
+/// Writes the current block row's means as the next output row and clears the sums.
+static void reducer_flush(imgshim_reducer *r) {
+    size_t f = (size_t)r->factor, ch = (size_t)r->channels;
+    unsigned char *dest = r->pixels + r->out_y * r->out_width * ch * (size_t)r->bytes;
+    for (size_t x = 0; x < r->out_width; x++) {
+        size_t cols = r->in_width - x * f < f ? r->in_width - x * f : f;
+        unsigned long long count = (unsigned long long)(cols * r->rows);
+        for (size_t c = 0; c < ch; c++) {
+            unsigned long long *sum = &r->sums[x * ch + c];
+            unsigned long long mean = (*sum + count / 2) / count;
+            if (r->bytes == 1) dest[x * ch + c] = (unsigned char)mean;
+            else ((unsigned short *)dest)[x * ch + c] = (unsigned short)mean;
+            *sum = 0;
+        }
+    }
+    r->rows = 0;
+    r->out_y++;
+}
+
+void imgshim_reducer_push(imgshim_reducer *r, const unsigned char *row) {
+    size_t f = (size_t)r->factor, ch = (size_t)r->channels;
+    for (size_t x = 0; x < r->in_width; x++) {
+        unsigned long long *sum = &r->sums[(x / f) * ch];
+        for (size_t c = 0; c < ch; c++) {
+            sum[c] += r->bytes == 1 ? row[x * ch + c] : ((const unsigned short *)row)[x * ch + c];
+        }
+    }
+    r->rows++;
+    size_t consumed = r->out_y * f + r->rows;
+    if (r->rows == f || consumed == r->in_height) reducer_flush(r);
+}
+
+void imgshim_reducer_free(imgshim_reducer *r, int keep_pixels) {
+    free(r->sums);
+    r->sums = NULL;
+    if (!keep_pixels) free(r->pixels);
+    r->pixels = NULL;
+}
+
 FILE *imgshim_open_read(const char *path, char *msg, size_t msg_cap) {
     FILE *fp = fopen(path, "rb");
     if (fp == NULL) imgshim_set_message(msg, msg_cap, "%s", strerror(errno));

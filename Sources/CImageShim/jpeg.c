@@ -70,10 +70,15 @@ int imgshim_jpeg_read(const char *path, imgshim_limits limits, imgshim_image *ou
     cinfo.err = &err.mgr;
     unsigned char *volatile pixels = NULL;
     unsigned char *volatile cmyk_row = NULL;
+    unsigned char *volatile rgb_row = NULL;
     volatile int result = IMGSHIM_ERR_CORRUPT;
+    imgshim_reducer reducer;  // in memory (its address escapes), freed on the error path
+    memset(&reducer, 0, sizeof reducer);
     if (setjmp(err.jump)) {
         free(pixels);
         free(cmyk_row);
+        free(rgb_row);
+        imgshim_reducer_free(&reducer, 0);
         jpeg_destroy_decompress(&cinfo);
         fclose(fp);
         return result;
@@ -81,8 +86,19 @@ int imgshim_jpeg_read(const char *path, imgshim_limits limits, imgshim_image *ou
     jpeg_create_decompress(&cinfo);
     jpeg_stdio_src(&cinfo, fp);
     jpeg_read_header(&cinfo, TRUE);
+    out->file_width = (int)cinfo.image_width;
+    out->file_height = (int)cinfo.image_height;
 
-    int status = imgshim_check_limits(cinfo.image_width, cinfo.image_height, limits, msg, msg_cap);
+    // Larger than needed: libjpeg's DCT scaling decodes at 1/2, 1/4 or 1/8 for almost nothing, then the reducer
+    // takes the rest of the factor as rows arrive.
+    int factor = imgshim_reduction(cinfo.image_width, cinfo.image_height, limits);
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = factor >= 8 ? 8 : factor >= 4 ? 4 : factor >= 2 ? 2 : 1;
+    jpeg_calc_output_dimensions(&cinfo);
+    int rest = imgshim_reduction(cinfo.output_width, cinfo.output_height, limits);
+    int status = imgshim_check_limits(cinfo.image_width, cinfo.image_height,
+                                      (imgshim_limits){ limits.max_side, 1LL << 62, 0, 0, 0 }, msg, msg_cap);
+    if (status == IMGSHIM_OK) status = imgshim_check_reduced(cinfo.output_width, cinfo.output_height, rest, 0, limits, msg, msg_cap);
     if (status != IMGSHIM_OK) {
         out->width = (int)cinfo.image_width;
         out->height = (int)cinfo.image_height;
@@ -102,24 +118,38 @@ int imgshim_jpeg_read(const char *path, imgshim_limits limits, imgshim_image *ou
         longjmp(err.jump, 1);
     }
     size_t width = cinfo.output_width, height = cinfo.output_height;
-    pixels = malloc(width * height * 3);
+    int ok = 1;
+    if (rest > 1) {
+        rgb_row = malloc(width * 3);
+        ok = rgb_row != NULL && imgshim_reducer_init(&reducer, width, height, 3, 1, rest) == IMGSHIM_OK;
+    } else {
+        pixels = malloc(width * height * 3);
+        ok = pixels != NULL;
+    }
     if (is_cmyk) cmyk_row = malloc(width * 4);
-    if (pixels == NULL || (is_cmyk && cmyk_row == NULL)) {
+    if (!ok || (is_cmyk && cmyk_row == NULL)) {
         imgshim_set_message(msg, msg_cap, "out of memory for %zux%zu pixels", width, height);
         result = IMGSHIM_ERR_NOMEM;
         longjmp(err.jump, 1);
     }
     while (cinfo.output_scanline < cinfo.output_height) {
-        unsigned char *dest = pixels + (size_t)cinfo.output_scanline * width * 3;
+        unsigned char *dest = rest > 1 ? rgb_row : pixels + (size_t)cinfo.output_scanline * width * 3;
         JSAMPROW row = is_cmyk ? cmyk_row : dest;
         if (jpeg_read_scanlines(&cinfo, &row, 1) != 1) {
             imgshim_set_message(msg, msg_cap, "decoder returned no scanline");
             longjmp(err.jump, 1);
         }
         if (is_cmyk) cmyk_row_to_rgb(cmyk_row, dest, (int)width, cinfo.saw_Adobe_marker);
+        if (rest > 1) imgshim_reducer_push(&reducer, dest);
     }
     jpeg_finish_decompress(&cinfo);
 
+    if (rest > 1) {
+        pixels = reducer.pixels;
+        imgshim_reducer_free(&reducer, 1);
+        width = reducer.out_width;
+        height = reducer.out_height;
+    }
     out->pixels = pixels;
     out->width = (int)width;
     out->height = (int)height;
@@ -127,6 +157,7 @@ int imgshim_jpeg_read(const char *path, imgshim_limits limits, imgshim_image *ou
     out->bit_depth = 8;
     out->source_bit_depth = cinfo.data_precision;
     free(cmyk_row);
+    free(rgb_row);
     jpeg_destroy_decompress(&cinfo);
     fclose(fp);
     return IMGSHIM_OK;

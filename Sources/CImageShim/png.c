@@ -39,14 +39,20 @@ int imgshim_png_read(const char *path, imgshim_limits limits, imgshim_image *out
         imgshim_set_message(msg, msg_cap, "out of memory");
         return IMGSHIM_ERR_NOMEM;
     }
-    // Everything assigned after setjmp and used after a longjmp must be volatile.
+    // Everything assigned after setjmp and used after a longjmp must be volatile. The reducer's fields live in memory
+    // (its address goes to functions in another file), so the error path frees what they hold.
     unsigned char *volatile pixels = NULL;
+    unsigned char *volatile row = NULL;
     png_bytep *volatile rows = NULL;
     volatile int result = IMGSHIM_ERR_CORRUPT;
+    imgshim_reducer reducer;
+    memset(&reducer, 0, sizeof reducer);
 
     if (setjmp(png_jmpbuf(png))) {
         free(rows);
+        free(row);
         free(pixels);
+        imgshim_reducer_free(&reducer, 0);
         png_destroy_read_struct(&png, &info, NULL);
         fclose(fp);
         return result;
@@ -59,7 +65,12 @@ int imgshim_png_read(const char *path, imgshim_limits limits, imgshim_image *out
     png_uint_32 width = 0, height = 0;
     int bit_depth = 0, color_type = 0, interlace = 0;
     png_get_IHDR(png, info, &width, &height, &bit_depth, &color_type, &interlace, NULL, NULL);
-    int status = imgshim_check_limits(width, height, limits, msg, msg_cap);
+    out->file_width = (int)width;
+    out->file_height = (int)height;
+    int factor = imgshim_reduction(width, height, limits);
+    // An interlaced file's rows arrive in seven passes, so it is decoded whole before it is reduced.
+    int whole = interlace != PNG_INTERLACE_NONE;
+    int status = imgshim_check_reduced(width, height, factor, whole, limits, msg, msg_cap);
     if (status != IMGSHIM_OK) {
         out->width = (int)width;
         out->height = (int)height;
@@ -94,17 +105,46 @@ int imgshim_png_read(const char *path, imgshim_limits limits, imgshim_image *out
         result = IMGSHIM_ERR_UNSUPPORTED;
         png_longjmp(png, 1);
     }
-    pixels = malloc(rowbytes * height);
-    rows = malloc(sizeof(png_bytep) * height);
-    if (pixels == NULL || rows == NULL) {
-        imgshim_set_message(msg, msg_cap, "out of memory for %ux%u pixels", width, height);
-        result = IMGSHIM_ERR_NOMEM;
-        png_longjmp(png, 1);
+    if (factor > 1 && !whole) {
+        // Row by row into the reducer: only one row of the file's width is ever held.
+        row = malloc(rowbytes);
+        if (row == NULL || imgshim_reducer_init(&reducer, width, height, channels, out_depth / 8, factor) != IMGSHIM_OK) {
+            imgshim_set_message(msg, msg_cap, "out of memory for %ux%u pixels read at 1/%d", width, height, factor);
+            result = IMGSHIM_ERR_NOMEM;
+            png_longjmp(png, 1);
+        }
+        for (png_uint_32 y = 0; y < height; y++) {
+            png_read_row(png, row, NULL);
+            imgshim_reducer_push(&reducer, row);
+        }
+    } else {
+        pixels = malloc(rowbytes * height);
+        rows = malloc(sizeof(png_bytep) * height);
+        if (pixels == NULL || rows == NULL) {
+            imgshim_set_message(msg, msg_cap, "out of memory for %ux%u pixels", width, height);
+            result = IMGSHIM_ERR_NOMEM;
+            png_longjmp(png, 1);
+        }
+        for (png_uint_32 y = 0; y < height; y++) rows[y] = pixels + rowbytes * y;
+        png_read_image(png, rows);
+        if (factor > 1) {
+            if (imgshim_reducer_init(&reducer, width, height, channels, out_depth / 8, factor) != IMGSHIM_OK) {
+                imgshim_set_message(msg, msg_cap, "out of memory for %ux%u pixels read at 1/%d", width, height, factor);
+                result = IMGSHIM_ERR_NOMEM;
+                png_longjmp(png, 1);
+            }
+            for (png_uint_32 y = 0; y < height; y++) imgshim_reducer_push(&reducer, rows[y]);
+        }
     }
-    for (png_uint_32 y = 0; y < height; y++) rows[y] = pixels + rowbytes * y;
-    png_read_image(png, rows);
     png_read_end(png, NULL);
 
+    if (factor > 1) {
+        free(pixels);
+        pixels = reducer.pixels;
+        imgshim_reducer_free(&reducer, 1);
+        width = (png_uint_32)reducer.out_width;
+        height = (png_uint_32)reducer.out_height;
+    }
     out->pixels = pixels;
     out->width = (int)width;
     out->height = (int)height;
@@ -113,6 +153,7 @@ int imgshim_png_read(const char *path, imgshim_limits limits, imgshim_image *out
     out->source_bit_depth = bit_depth;
     out->had_alpha = had_alpha;
     free(rows);
+    free(row);
     png_destroy_read_struct(&png, &info, NULL);
     fclose(fp);
     return IMGSHIM_OK;

@@ -51,27 +51,37 @@ static int fail_tiff(TIFF *tif, int code, const char *fallback, char *msg, size_
     return code;
 }
 
-/// Reads strips of 8/16-bit gray or RGB (with optional alpha) scanline by scanline into RGB(A).
-static int read_scanlines(TIFF *tif, imgshim_image *out, int spp, int bytes, int alpha, unsigned char *pixels) {
+/// Reads strips of 8/16-bit gray or RGB (with optional alpha) scanline by scanline into RGB(A): into `pixels` (the
+/// whole image), or through `reducer` one row at a time when it is given.
+static int read_scanlines(TIFF *tif, imgshim_image *out, int spp, int bytes, int alpha, unsigned char *pixels,
+                          imgshim_reducer *reducer) {
     tsize_t line_size = TIFFScanlineSize(tif);
-    unsigned char *line = malloc((size_t)line_size);
-    if (line == NULL) return IMGSHIM_ERR_NOMEM;
     int gray = spp <= 2, out_ch = out->channels;
     size_t width = (size_t)out->width;
+    unsigned char *line = malloc((size_t)line_size);
+    unsigned char *row = reducer != NULL ? malloc(width * (size_t)(out_ch * bytes)) : NULL;
+    if (line == NULL || (reducer != NULL && row == NULL)) {
+        free(line);
+        free(row);
+        return IMGSHIM_ERR_NOMEM;
+    }
     for (int y = 0; y < out->height; y++) {
         if (TIFFReadScanline(tif, line, (uint32_t)y, 0) < 0) {
             free(line);
+            free(row);
             return IMGSHIM_ERR_CORRUPT;
         }
-        unsigned char *dest = pixels + (size_t)y * width * (size_t)(out_ch * bytes);
+        unsigned char *dest = reducer != NULL ? row : pixels + (size_t)y * width * (size_t)(out_ch * bytes);
         for (size_t x = 0; x < width; x++) {
             const unsigned char *src = line + x * (size_t)(spp * bytes);
             unsigned char *d = dest + x * (size_t)(out_ch * bytes);
             for (int c = 0; c < 3; c++) memcpy(d + c * bytes, src + (gray ? 0 : c) * bytes, (size_t)bytes);
             if (alpha) memcpy(d + 3 * bytes, src + (spp - 1) * bytes, (size_t)bytes);
         }
+        if (reducer != NULL) imgshim_reducer_push(reducer, dest);
     }
     free(line);
+    free(row);
     return IMGSHIM_OK;
 }
 
@@ -91,7 +101,9 @@ int imgshim_tiff_read(const char *path, imgshim_limits limits, imgshim_image *ou
     if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &width) || !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &height)) {
         return fail_tiff(tif, IMGSHIM_ERR_CORRUPT, "missing image dimensions", msg, msg_cap);
     }
-    int status = imgshim_check_limits(width, height, limits, msg, msg_cap);
+    out->file_width = (int)width;
+    out->file_height = (int)height;
+    int status = imgshim_check_limits(width, height, (imgshim_limits){ limits.max_side, 1LL << 62, 0, 0, 0 }, msg, msg_cap);
     if (status != IMGSHIM_OK) {
         TIFFClose(tif);
         out->width = (int)width;
@@ -132,12 +144,31 @@ int imgshim_tiff_read(const char *path, imgshim_limits limits, imgshim_image *ou
         imgshim_set_message(msg, msg_cap, "%s", reason);
         return IMGSHIM_ERR_UNSUPPORTED;
     }
+    // Strips are reduced as they are read; the layouts libtiff reads only whole (its RGBA reader) are reduced after.
+    int factor = imgshim_reduction(width, height, limits);
+    status = imgshim_check_reduced(width, height, factor, !simple, limits, msg, msg_cap);
+    if (status != IMGSHIM_OK) {
+        TIFFClose(tif);
+        tiff_path = NULL;
+        return status;
+    }
     out->bit_depth = simple ? bps : 8;
     size_t bytes = (size_t)out->bit_depth / 8;
-    unsigned char *pixels = malloc((size_t)width * height * (size_t)out->channels * bytes);
-    if (pixels == NULL) return fail_tiff(tif, IMGSHIM_ERR_NOMEM, "out of memory", msg, msg_cap);
+    imgshim_reducer reducer;
+    memset(&reducer, 0, sizeof reducer);
+    if (factor > 1 && imgshim_reducer_init(&reducer, width, height, out->channels, (int)bytes, factor) != IMGSHIM_OK) {
+        return fail_tiff(tif, IMGSHIM_ERR_NOMEM, "out of memory", msg, msg_cap);
+    }
+    unsigned char *pixels = NULL;
+    if (factor == 1 || !simple) {
+        pixels = malloc((size_t)width * height * (size_t)out->channels * bytes);
+        if (pixels == NULL) {
+            imgshim_reducer_free(&reducer, 0);
+            return fail_tiff(tif, IMGSHIM_ERR_NOMEM, "out of memory", msg, msg_cap);
+        }
+    }
     if (simple) {
-        status = read_scanlines(tif, out, spp, (int)bytes, alpha, pixels);
+        status = read_scanlines(tif, out, spp, (int)bytes, alpha, pixels, factor > 1 ? &reducer : NULL);
     } else {
         // libtiff's RGBA reader handles palettes, YCbCr, CMYK, tiles and low bit depths; it premultiplies alpha.
         uint32_t *raster = malloc((size_t)width * height * sizeof(uint32_t));
@@ -157,7 +188,19 @@ int imgshim_tiff_read(const char *path, imgshim_limits limits, imgshim_image *ou
     }
     if (status != IMGSHIM_OK) {
         free(pixels);
+        imgshim_reducer_free(&reducer, 0);
         return fail_tiff(tif, status, status == IMGSHIM_ERR_NOMEM ? "out of memory" : "read error", msg, msg_cap);
+    }
+    if (factor > 1) {
+        if (!simple) {
+            size_t rowbytes = (size_t)width * (size_t)out->channels * bytes;
+            for (size_t y = 0; y < height; y++) imgshim_reducer_push(&reducer, pixels + y * rowbytes);
+            free(pixels);
+        }
+        pixels = reducer.pixels;
+        imgshim_reducer_free(&reducer, 1);
+        out->width = (int)reducer.out_width;
+        out->height = (int)reducer.out_height;
     }
     TIFFClose(tif);
     tiff_path = NULL;

@@ -40,7 +40,7 @@ public struct DashboardAccess: Sendable {
     /// cannot be guessed byte by byte from response times.
     static func matches(_ given: String, _ token: String) -> Bool {
         let a = Array(given.utf8), b = Array(token.utf8)
-        var difference = UInt8(a.count == b.count ? 0 : 1)
+        var difference = UInt8(a.count == b.count ? 0 : 1)  // safe-int: a literal 0 or 1
         for i in 0 ..< max(a.count, b.count) { difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0) }
         return difference == 0
     }

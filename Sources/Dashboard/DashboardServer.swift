@@ -105,13 +105,13 @@ public final class DashboardServer: Sendable {
         }
         router.get("/api/jobs/:id") { [self] request, context in
             let id = try context.parameters.require("id")
-            let stage = request.uri.queryParameters.get("stage").flatMap { Int($0) }
+            let stage = request.uri.queryParameters.get("stage").flatMap { Int($0) }  // safe-int: a failable parse of text
             guard let detail = await console?.jobDetail(id, stage: stage) else { throw Self.noJob(id) }
             return try Self.json(detail)
         }
         router.get("/api/jobs/:id/tiles/:stage/:tile") { [self] _, context in
             let id = try context.parameters.require("id")
-            guard let stage = Int(try context.parameters.require("stage")), let tile = Int(try context.parameters.require("tile")),
+            guard let stage = Int(try context.parameters.require("stage")), let tile = Int(try context.parameters.require("tile")),  // safe-int: a failable parse of text
                   let detail = await console?.tileDetail(job: id, stage: stage, tile: tile) else {
                 throw APIError(404, "not-found", "no such tile of job \(id)")
             }
@@ -134,7 +134,7 @@ public final class DashboardServer: Sendable {
         }
         router.get("/api/jobs/:id/inputs/:n") { [self] _, context in
             let id = try context.parameters.require("id")
-            guard let n = Int(try context.parameters.require("n")), let bytes = await console?.jobInput(job: id, index: n) else {
+            guard let n = Int(try context.parameters.require("n")), let bytes = await console?.jobInput(job: id, index: n) else {  // safe-int: a failable parse of text
                 throw APIError(404, "not-found", "no such input of job \(id)")
             }
             let names = await console?.jobDetail(id, stage: nil)?.spec.inputNames(id) ?? []
@@ -155,8 +155,8 @@ public final class DashboardServer: Sendable {
         router.get("/api/jobs/:id/canvas/:z/:x/:y") { [self] _, context in
             let id = try context.parameters.require("id")
             let y = try context.parameters.require("y")
-            guard let z = Int(try context.parameters.require("z")), let x = Int(try context.parameters.require("x")),
-                  y.hasSuffix(".png"), let row = Int(y.dropLast(4)),
+            guard let z = Int(try context.parameters.require("z")), let x = Int(try context.parameters.require("x")),  // safe-int: a failable parse of text
+                  y.hasSuffix(".png"), let row = Int(y.dropLast(4)),  // safe-int: a failable parse of text
                   let png = await console?.canvasTile(job: id, zoom: z, x: x, y: row) else {
                 throw APIError(404, "not-found", "no such canvas tile of job \(id)")
             }
@@ -292,7 +292,7 @@ struct APIMiddleware: RouterMiddleware {
             case 400 ..< 500: "invalid"
             default: "unavailable"
             }
-            return Self.error(APIError(Int(e.status.code), code, e.body ?? e.status.reasonPhrase))
+            return Self.error(APIError(Int(e.status.code), code, e.body ?? e.status.reasonPhrase))  // safe-int: widening an HTTP status
         }
     }
 

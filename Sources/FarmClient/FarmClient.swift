@@ -10,6 +10,10 @@ public final class FarmClient {
     public var timeout: Double
     public var retries: Int
     var socket: ZMQSocket?
+    /// The current socket's handshakes (CURVE only): a refused key is reported within `handshakeCheck` seconds.
+    var watch: HandshakeWatch?
+    /// How often a request waiting for its answer looks at the handshake.
+    static let handshakeCheck = 0.2
 
     public init(endpoint: String, security: ClientSecurity = .plaintext, timeout: Double = 10, retries: Int = 3) {
         self.endpoint = endpoint
@@ -21,12 +25,38 @@ public final class FarmClient {
     public enum ClientError: Error, CustomStringConvertible {
         case noAnswer(String, Double, Int)
         case refused(String)
+        /// The CURVE handshake failed: the key was refused, or the server key is wrong (the message says which).
+        case handshake(String)
         public var description: String {
             switch self {
-            case let .noAnswer(e, t, n): "no answer from the coordinator at \(e) (\(n) tries, \(Int(t)) s each); is it running?"
-            case let .refused(why): why
+            case let .noAnswer(e, t, n): "no answer from the coordinator at \(e) (\(n) tries, \(Int(saturating: t)) s each); is it running?"
+            case let .refused(why), let .handshake(why): why
             }
         }
+    }
+
+    func closeSocket() {
+        watch?.stop()
+        watch = nil
+        socket?.close()
+        socket = nil
+    }
+
+    /// Waits up to `timeout` for an answer, looking at the handshake every `handshakeCheck` seconds.
+    func answer() throws -> (frames: [[UInt8]], truncated: Bool)? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while let socket {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { return nil }
+            if let (frames, truncated, _) = try socket.receive(timeout: min(left, Self.handshakeCheck), maxFrames: FarmProtocol.Limits.maxFrames + 1) {
+                return (frames, truncated)
+            }
+            if let failure = watch?.take(), let keys = security.keys {
+                closeSocket()
+                throw ClientError.handshake(failure.message(endpoint: endpoint, publicKey: keys.publicKey, role: "client"))
+            }
+        }
+        return nil
     }
 
     /// Sends a request and returns the answer; `error` and `reject` answers throw.
@@ -36,11 +66,12 @@ public final class FarmClient {
                 let s = try ZMQSocket(.dealer)
                 try security.apply(to: s)
                 try s.setMaxFrameSize(FarmProtocol.Limits.maxFrameSize)
+                if security.keys != nil { watch = try HandshakeWatch(s) }  // before connecting: the first handshake counts
                 try s.connect(endpoint)
                 socket = s
             }
-            _ = try socket!.send(m.frames)
-            if let (frames, truncated, _) = try socket!.receive(timeout: timeout, maxFrames: FarmProtocol.Limits.maxFrames + 1) {
+            _ = try socket?.send(m.frames)
+            if let (frames, truncated) = try answer() {
                 let reply = try Message(frames: frames, truncated: truncated)
                 switch reply.command {
                 case .error: throw ClientError.refused(try reply.decode(ErrorBody.self).message)
@@ -48,8 +79,7 @@ public final class FarmClient {
                 default: return reply
                 }
             }
-            socket?.close()
-            socket = nil
+            closeSocket()
         }
         throw ClientError.noAnswer(endpoint, timeout, max(1, retries))
     }

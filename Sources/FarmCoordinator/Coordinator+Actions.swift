@@ -50,12 +50,13 @@ extension Coordinator {
         }
     }
 
-    /// Restores a job from the journal at start. One whose spec is outside the limits (stored by an older version, or
-    /// written by hand) is admitted failed with its reason, unplanned: a restart never dies on what it finds.
+    /// Restores a job from the journal at start. One with a `problem` (a spec outside the limits, stored by an older
+    /// version or written by hand; a coordinator that died preparing it) is admitted failed with its reason,
+    /// unplanned: a restart never dies on what it finds.
     func restore(_ job: Journal.StoredJob) {
         stored[job.id] = job
-        do { try job.spec.validate() } catch {
-            var info = CoordinatorCore.StoredJobInfo(id: job.id, spec: job.spec, state: job.state, detail: job.detail, problem: "\(error)")
+        if let problem = job.problem {
+            var info = CoordinatorCore.StoredJobInfo(id: job.id, spec: job.spec, state: job.state, detail: job.detail, problem: problem)
             stamp(&info, from: job)
             return feed(.admitted(info, replyTo: nil, now: now))
         }

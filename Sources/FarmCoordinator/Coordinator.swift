@@ -22,7 +22,7 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         /// CURVE keys and the allowlist of client keys; nil runs plaintext (only when asked for explicitly).
         public var security: ServerSecurity?
         /// The largest frame (`setMaxFrameSize`) a peer may send: libzmq disconnects a peer that sends more.
-        public var maxMessageBytes = Int64(FarmProtocol.Limits.maxPayload)
+        public var maxMessageBytes = Int64(FarmProtocol.Limits.maxPayload)  // safe-int: widening a constant
         /// A stage's content and start canvas are held in memory up to this many bytes each; bigger ones (a
         /// gigapixel canvas) are read from disk and resized per tile and strip, so memory does not grow with size.
         public var canvasMemory = 256 << 20
@@ -205,7 +205,7 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         guard peer.hasPrefix("0x") else { return Array(peer.utf8) }
         let hex = Array(peer.utf8.dropFirst(2))
         guard hex.count % 2 == 0 else { return nil }
-        return stride(from: 0, to: hex.count, by: 2).compactMap { UInt8(String(decoding: hex[$0 ..< $0 + 2], as: UTF8.self), radix: 16) }
+        return stride(from: 0, to: hex.count, by: 2).compactMap { UInt8(String(decoding: hex[$0 ..< $0 + 2], as: UTF8.self), radix: 16) }  // safe-int: a failable parse of text
     }
 
     func send(_ peer: String, _ message: Message) {

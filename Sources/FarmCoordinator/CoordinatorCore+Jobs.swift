@@ -125,7 +125,7 @@ extension CoordinatorCore {
         for id in expired {
             jobs[id] = nil
             scheduler.forget(job: id)
-            actions += [.prune(job: id), .log(.info, "pruned: ended more than \(Int(retention)) s ago", ["job": "\(id)"])]
+            actions += [.prune(job: id), .log(.info, "pruned: ended more than \(Int(saturating: retention)) s ago", ["job": "\(id)"])]
         }
         return actions
     }

@@ -118,11 +118,11 @@ extension CoordinatorCore {
     mutating func ready(_ m: Message, from peer: String, caller: Caller, now t: Double) throws -> [Action] {
         let body = try m.decode(ReadyBody.self)
         guard body.versions.contains(FarmProtocol.version) else { throw ProtocolError.unsupportedVersion(body.versions.max() ?? 0) }
-        scheduler.workerReady(id: peer, identity: caller.key + "/" + body.name, name: body.name, threads: body.threads, busy: body.busy.count,
+        scheduler.workerReady(id: peer, identity: caller.key.isEmpty ? "insecure/" + body.name : caller.key, name: body.name, threads: body.threads, busy: body.busy.count,
                               memoryLimit: body.memoryLimit, speed: body.speed, kernel: body.kernel.map { String($0.prefix(300)) },
                               host: body.host.map { String($0.prefix(100)) }, now: t)
         let about = "\(body.name), \(body.threads) threads" + (body.memoryLimit.map { ", \($0 >> 20) MiB" } ?? "")
-            + (body.speed.map { ", \(Int($0)) px·it/s" } ?? "") + (body.kernel.map { ", \($0.prefix(300))" } ?? "")
+            + (body.speed.map { ", \(Int(saturating: $0)) px·it/s" } ?? "") + (body.kernel.map { ", \($0.prefix(300))" } ?? "")
         return [.log(.info, "worker joined (\(about))", ["worker": "\(peer)"])]
             + send(peer, Message(.welcome, WelcomeBody(worker: peer, heartbeatSeconds: config.scheduler.heartbeat,
                                                       liveness: config.scheduler.liveness, weights: config.weightsSHA,
@@ -153,7 +153,7 @@ extension CoordinatorCore {
         guard entry.fetches <= config.fetchesPerMinute else { return "more than \(config.fetchesPerMinute) fetches in a minute" }
         if weights {
             if let last = entry.lastWeightsFetch, t - last < config.weightsRefetchSeconds {
-                return "the weights were sent \(Int(t - last)) s ago; at most once in \(Int(config.weightsRefetchSeconds)) s"
+                return "the weights were sent \(Int(saturating: t - last)) s ago; at most once in \(Int(saturating: config.weightsRefetchSeconds)) s"
             }
             entry.lastWeightsFetch = t
         }
@@ -247,8 +247,7 @@ extension CoordinatorCore {
     }
 
     func submit(_ m: Message, from peer: String, owner: String) throws -> [Action] {
-        let body = try m.decode(SubmitBody.self)
-        try body.spec.validate()
+        let body = try m.decode(SubmitBody.self)  // its spec validated at decode
         guard m.payload.count == body.spec.inputCount else {
             throw ProtocolError.malformedBody("a submit carries the content, \(body.spec.styleWeights.count) style image(s)"
                 + (body.spec.frame == nil ? "" : ", the frame's start image" + (body.spec.frame?.temporalMask == true ? " and its mask" : ""))

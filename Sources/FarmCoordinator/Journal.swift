@@ -35,7 +35,15 @@ public final class Journal: Sendable {
         public var submitted: Double?
         public var started: Double?
         public var finished: Double?
+        /// Preparations begun and not ended (`preparationBegan`): each one a coordinator that died while decoding the
+        /// job's inputs and computing its targets.
+        public var preparing = 0
     }
+
+    /// A job whose preparation was under way when the coordinator died this many times is failed at the next start
+    /// (`Coordinator.restore`): whatever in it kills the coordinator (a decompression bomb past every check, say)
+    /// cannot crash-loop the farm. Two, so that one unrelated kill -9 during a preparation is forgiven.
+    public static let preparationDeaths = 2
 
     public init(directory: URL) throws {
         self.directory = directory
@@ -86,6 +94,9 @@ public final class Journal: Sendable {
                 ALTER TABLE job ADD COLUMN started REAL;
                 ALTER TABLE job ADD COLUMN finished REAL;
                 """)
+        }
+        migrator.registerMigration("v4-preparing") { db in
+            try db.execute(sql: "ALTER TABLE job ADD COLUMN preparing INTEGER NOT NULL DEFAULT 0")
         }
         try migrator.migrate(db)
         return db
@@ -164,6 +175,7 @@ public final class Journal: Sendable {
                     job.submitted = try? row.decode(Double.self, forColumn: "created")
                     job.started = (try? row.decode(Double?.self, forColumn: "started")).flatMap { $0 }
                     job.finished = (try? row.decode(Double?.self, forColumn: "finished")).flatMap { $0 }
+                    job.preparing = max(0, (try? row.decode(Int.self, forColumn: "preparing")) ?? 0)
                     jobs.append(job)
                 } catch {
                     unreadable.append(UnreadableJob(id: id, reason: "its journal row cannot be read: \(error)"))
@@ -195,6 +207,16 @@ public final class Journal: Sendable {
                 WHERE id = ?
                 """, arguments: [state.rawValue, detail, state.rawValue, now, state.rawValue, now, id])
         }
+    }
+
+    /// Records, durably, that the job's preparation begins (before its inputs are decoded); `preparationEnded` clears
+    /// it. A count left behind is a coordinator that died preparing it.
+    public func preparationBegan(job id: String) throws {
+        try db.write { try $0.execute(sql: "UPDATE job SET preparing = preparing + 1 WHERE id = ?", arguments: [id]) }
+    }
+
+    public func preparationEnded(job id: String) throws {
+        try db.write { try $0.execute(sql: "UPDATE job SET preparing = 0 WHERE id = ?", arguments: [id]) }
     }
 
     /// Records a job's hand-set priority and pause.
@@ -326,11 +348,25 @@ public enum JournalError: Error, CustomStringConvertible {
     case corrupt(String)
     /// The state directory cannot be taken: its path, and why.
     case locked(String, String)
+    /// A job the coordinator died preparing `Journal.preparationDeaths` times or more.
+    case diedPreparing(times: Int)
     public var description: String {
         switch self {
         case let .corrupt(why): "journal file is corrupt: \(why)"
+        case let .diedPreparing(n): "the coordinator died \(n) times while preparing it (decoding its inputs, computing its "
+            + "targets); failed so that it cannot stop the farm again"
         case let .locked(path, why): "state directory \(path): \(why)"
         }
     }
 }
 
+
+extension Journal.StoredJob {
+    /// Why a stored job cannot run again as it is, or nil: a spec outside the limits, or a coordinator that died
+    /// `Journal.preparationDeaths` times preparing it.
+    public var problem: String? {
+        do { try spec.validate() } catch { return "\(error)" }
+        guard preparing < Journal.preparationDeaths || state.isFinal else { return "\(JournalError.diedPreparing(times: preparing))" }
+        return nil
+    }
+}

@@ -64,13 +64,9 @@ enum StageWork {
     /// that stage the journal already holds pasted into the preview.
     static func prepareJob(_ stored: Journal.StoredJob, stage index: Int, journal: Journal, network: VGG19, memory: Int)
         throws -> (poster: PosterJob, targets: [UInt8], prep: StagePrep, done: Set<Int>, forgotten: [Int]) {
-        let styleCount = stored.spec.styleWeights.count
-        let images = try stored.inputs.enumerated().map { i, url -> PlanarImage in
-            do { return try ImageIO.read(url).image } catch {
-                let what = i == 0 ? "content" : i <= styleCount ? "style \(i)" : "input \(i + 1)"
-                throw ProtocolError.malformedBody("\(what) image: \(error)")
-            }
-        }
+        try journal.preparationBegan(job: stored.id)
+        defer { try? journal.preparationEnded(job: stored.id) }  // a throw is an end too; only a death leaves it counted
+        let images = try stored.spec.readInputs(stored.inputs)
         let poster = try stored.spec.posterJob(images: images)
         let network = pooled(network, poster.pooling)
         let targets = poster.regionTargets(network: network).map(RegionTargetsCodec.encode)
@@ -149,9 +145,9 @@ enum StageWork {
     static func previewPiece(_ core: PlanarImage, at rect: PixelRect, of stage: PosterStage, previewWidth pw: Int, previewHeight ph: Int)
         -> (image: PlanarImage, x: Int, y: Int) {
         let sx = Double(pw) / Double(stage.width), sy = Double(ph) / Double(stage.height)
-        let x0 = min(pw - 1, Int(Double(rect.x) * sx)), y0 = min(ph - 1, Int(Double(rect.y) * sy))
-        let w = max(1, min(pw - x0, Int((Double(rect.width) * sx).rounded())))
-        let h = max(1, min(ph - y0, Int((Double(rect.height) * sy).rounded())))
+        let x0 = min(pw - 1, Int(saturating: Double(rect.x) * sx)), y0 = min(ph - 1, Int(saturating: Double(rect.y) * sy))
+        let w = max(1, min(pw - x0, Int(saturating: (Double(rect.width) * sx).rounded())))
+        let h = max(1, min(ph - y0, Int(saturating: (Double(rect.height) * sy).rounded())))
         return (Resampler.resize(core, width: w, height: h), x0, y0)
     }
 

@@ -33,6 +33,11 @@ extension JobSpec {
         /// Higher runs first; 50 when not given.
         public static let priority = 0 ... 100
         public static let nameLength = 256
+        /// The decoded inputs of one job together (content, styles, masks; float32 RGB, after each is read reduced to
+        /// what the job uses): a 2^28-pixel content (the largest image read) is 3 GiB, and the rest is room for styles.
+        public static let decodedInputBytes = 4 << 30
+        /// Bytes a decoded pixel takes (three float32 planes).
+        public static let bytesPerDecodedPixel = 12
     }
 
     /// Checks every field against `Limits` with arithmetic that cannot overflow; throws `malformedBody` naming the
@@ -75,7 +80,7 @@ extension JobSpec {
             // Scales are finite and in (0, 8] here; their product with the style size has the bound styleScale has alone.
             let largest = Float(p.styleSize) * p.styleScale * (control.styles.map(\.scale).max() ?? 1)
             let bound = Float(Limits.styleSize.upperBound) * Limits.styleScale.upperBound
-            try check(largest <= bound, "poster.control.styles", "a style scaled to \(Int(largest)) px on its long side is above \(Int(bound))")
+            try check(largest <= bound, "poster.control.styles", "a style scaled to \(Int(saturating: Double(largest))) px on its long side is above \(Int(saturating: Double(bound)))")
         }
     }
 }

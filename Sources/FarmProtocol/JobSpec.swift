@@ -69,6 +69,37 @@ public struct JobSpec: Codable, Sendable, Equatable {
         return names
     }
 
+    /// What the job uses of each input, in `inputCount` order (`PosterSettings.contentNeed`, `styleNeed`): a larger
+    /// file is read reduced to that, here and in `render`, so both see the same pixels.
+    public var inputNeeds: [ImageNeed] {
+        var needs = [poster.contentNeed] + styleWeights.indices.map(poster.styleNeed)
+        needs += Array(repeating: poster.contentNeed, count: frameInputs)
+        if poster.control?.regions.isEmpty == false { needs.append(poster.contentNeed) }
+        return needs + maskedStyles.map(poster.styleNeed)
+    }
+
+    /// Reads the job's input files (in `inputCount` order), each reduced to what the job uses of it, all of them
+    /// together within `Limits.decodedInputBytes`: a file's declared size never decides the coordinator's memory.
+    public func readInputs(_ urls: [URL]) throws -> [PlanarImage] {
+        let needs = inputNeeds
+        guard urls.count == needs.count else { throw ProtocolError.malformedBody("a job of this spec has \(needs.count) inputs, not \(urls.count)") }
+        var pixelsLeft = Limits.decodedInputBytes / Limits.bytesPerDecodedPixel
+        return try urls.enumerated().map { i, url in
+            let limits = ImageLimits(maxSide: ImageLimits.default.maxSide, maxPixels: min(ImageLimits.default.maxPixels, pixelsLeft))
+            do {
+                let image = try ImageIO.read(url, limits: limits, need: needs[i]).image
+                pixelsLeft -= image.width * image.height
+                return image
+            } catch {
+                let styles = styleWeights.count
+                let what = i == 0 ? "content" : i <= styles ? "style \(i)" : "input \(i + 1)"
+                let budget = pixelsLeft < ImageLimits.default.maxPixels
+                    ? " (the job's inputs decode to at most \(Limits.decodedInputBytes >> 20) MiB together)" : ""
+                throw ProtocolError.malformedBody("\(what) image: \(error)\(budget)")
+            }
+        }
+    }
+
     /// The job's stages, from its settings alone (a frame renders only its output level).
     public var stages: [PosterStage] { poster.stages(startsFromImage: frame != nil) }
 

@@ -20,7 +20,7 @@ public enum FarmProtocol {
         /// Frames of one message, header and body included.
         public static var maxFrames: Int { 2 + maxPayloadFrames }
         /// ZMQ_MAXMSGSIZE: libzmq disconnects a peer that sends a bigger frame.
-        public static var maxFrameSize: Int64 { Int64(maxPayload) }
+        public static var maxFrameSize: Int64 { Int64(maxPayload) }  // safe-int: widening a constant
     }
 }
 
@@ -109,12 +109,16 @@ public struct Message: Sendable {
         self.init(command, body: frames[1], payload: Array(frames.dropFirst(2)))
     }
 
-    /// The body decoded as `T`.
+    /// The body decoded as `T`, its fields checked against `WireLimits` when `T` is `WireValidated` (every message
+    /// body is): a number or a string outside its bound is refused here, before any code acts on it.
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        let value: T
         do {
-            return try JSONDecoder().decode(T.self, from: Data(body))
+            value = try JSONDecoder().decode(T.self, from: Data(body))
         } catch {
             throw ProtocolError.malformedBody("\(command) body is not a valid \(T.self): \(error)")
         }
+        if let checked = value as? any WireValidated { try checked.validateWire() }
+        return value
     }
 }

@@ -86,7 +86,7 @@ public enum RegionTargetsCodec {
         guard count <= maxRegions else { throw fail("\(count) regions, at most \(maxRegions)") }
         var regions: [GramTargets?] = [], weights: [Float] = []
         for _ in 0 ..< count {
-            let weight = Float(bitPattern: UInt32(try u32()))
+            let weight = Float(bitPattern: UInt32(try u32()))  // safe-int: widening a UInt32 read
             guard weight >= 0, weight.isFinite else { throw fail("bad weight") }
             let n = try u32()
             guard o + n <= b.count else { throw fail("truncated") }
@@ -101,12 +101,12 @@ public enum RegionTargetsCodec {
 
 /// The codecs' integers: UInt32, little-endian.
 extension [UInt8] {
-    fileprivate mutating func appendU32(_ v: Int) { Swift.withUnsafeBytes(of: UInt32(v).littleEndian) { append(contentsOf: $0) } }
+    fileprivate mutating func appendU32(_ v: Int) { Swift.withUnsafeBytes(of: UInt32(v).littleEndian) { append(contentsOf: $0) } }  // safe-int: counts the encoder made, checked below 2^32 by the limits
 
     /// The UInt32 at `o`, moving `o` past it; nil when fewer than 4 bytes are left.
     fileprivate func u32(at o: inout Int) -> Int? {
         guard o >= 0, o + 4 <= count else { return nil }
         defer { o += 4 }
-        return Int(self[o]) | Int(self[o + 1]) << 8 | Int(self[o + 2]) << 16 | Int(self[o + 3]) << 24
+        return Int(self[o]) | Int(self[o + 1]) << 8 | Int(self[o + 2]) << 16 | Int(self[o + 3]) << 24  // safe-int: widening bytes
     }
 }

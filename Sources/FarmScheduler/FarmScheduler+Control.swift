@@ -57,15 +57,15 @@ extension FarmScheduler {
         return true
     }
 
-    /// Removes a worker from every job's blocklist and forgets its failures there. Returns the jobs it was blocklisted
+    /// Removes a worker (its identity: every connection of its key) from every job's blocklist and forgets its failures there. Returns the jobs it was blocklisted
     /// on (sorted); nil if the worker is unknown.
     public mutating func clearBlocklist(worker id: String) -> [String]? {
-        guard workers[id] != nil else { return nil }
+        guard let identity = workers[id]?.identity else { return nil }
         var cleared: [String] = []
-        for (jid, job) in jobs where job.blocklist.contains(id) || job.failuresByWorker[id] != nil {
-            if job.blocklist.contains(id) { cleared.append(jid) }
-            jobs[jid]?.blocklist.remove(id)
-            jobs[jid]?.failuresByWorker[id] = nil
+        for (jid, job) in jobs where job.blocklist.contains(identity) || job.failuresByWorker[identity] != nil || job.failedOn.values.contains(where: { $0.contains(id) }) {
+            if job.blocklist.contains(identity) { cleared.append(jid) }
+            jobs[jid]?.blocklist.remove(identity)
+            jobs[jid]?.failuresByWorker[identity] = nil
             for (t, on) in job.failedOn where on.contains(id) { jobs[jid]?.failedOn[t]?.remove(id) }
         }
         updateWaitingDetails()

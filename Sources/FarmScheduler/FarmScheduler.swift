@@ -34,6 +34,11 @@ public struct FarmScheduler: Sendable {
         public var tileFailureLimit = 3
         /// Send copies of a stage's last running tiles to idle workers.
         public var stragglerCopies = true
+        /// Progress renews a lease for at most this many times the slowest tile of its stage so far (from lease to
+        /// result, as measured here), and never less than `leaseSeconds`: a worker that keeps reporting progress on a
+        /// tile it never finishes loses it then, and the tile goes to another worker. Ten: a worker ten times slower
+        /// than the slowest yet still finishes; before a stage's first result there is no cap.
+        public var leaseLifeFactor = 10.0
         public init() {}
     }
 
@@ -86,9 +91,10 @@ public struct FarmScheduler: Sendable {
 
     struct WorkerState: Sendable {
         var id: String
-        /// Who it is across reconnects (its key and name): a tile's failures count by this, not by connection, so a
-        /// worker whose link drops three times is one worker, not three. Placement preferences (not the failed
-        /// tile again, the blocklist) stay per connection: a worker that reconnects gets a fresh chance.
+        /// Who it is across reconnects and names (its key; in plaintext, its name): failures and blocklists count by
+        /// this, not by connection, so a worker whose link drops three times is one worker, and one key registered
+        /// under three names is one worker too. Only the preference not to send a failed tile back to the same
+        /// connection stays per connection.
         var identity: String
         var name: String
         var threads: Int
@@ -132,7 +138,7 @@ public struct FarmScheduler: Sendable {
         var runnable = false
         var done: Set<Int> = []
         var pending: [Int] = []
-        /// Per connection: failures, the tiles each failed, the blocklist.
+        /// Per identity: failures and the blocklist; per connection: the tiles each failed.
         var failuresByWorker: [String: Int] = [:]
         var failedOn: [Int: Set<String>] = [:]
         var blocklist: Set<String> = []
@@ -144,6 +150,8 @@ public struct FarmScheduler: Sendable {
         var paused = false
         /// Per tile of the current stage: how many leases it was given (copies and retries included).
         var attempts: [Int: Int] = [:]
+        /// The longest a tile of the current stage took from lease to result (`lifeCap`).
+        var slowestTile = 0.0
     }
 
     public let config: Config
@@ -186,6 +194,7 @@ public struct FarmScheduler: Sendable {
         job.tileFailures = [:]
         job.failedOn = [:]
         job.attempts = [:]
+        job.slowestTile = 0
         job.runnable = true
         job.state = .running
         job.detail = nil
@@ -263,10 +272,18 @@ public struct FarmScheduler: Sendable {
     // MARK: Leases
 
     /// Progress renews a lease.
+    /// Progress renews a lease, up to its life's cap (`Config.leaseLifeFactor`).
     public mutating func progress(lease token: String, worker: String, now: Double) -> Verdict {
         guard let lease = leases[token], lease.worker == worker else { return .rejected("lease \(token) is not live") }
-        leases[token]!.expires = now + config.leaseSeconds
+        leases[token]!.expires = min(now + config.leaseSeconds, lifeCap(lease))
         return .accepted(lease.tile)
+    }
+
+    /// When `lease` may be renewed to at most: `leaseLifeFactor` times the slowest tile of its stage so far after it
+    /// was granted (no sooner than one renewal), or never before the stage's first result.
+    func lifeCap(_ lease: Lease) -> Double {
+        guard let slowest = jobs[lease.tile.job]?.slowestTile, slowest > 0 else { return .infinity }
+        return lease.started + max(config.leaseSeconds, config.leaseLifeFactor * slowest)
     }
 
     /// A finished tile. Accepted only under a live lease held by this worker.
@@ -294,6 +311,7 @@ public struct FarmScheduler: Sendable {
             fastestMeasured = max(fastestMeasured ?? 0, speed)
         }
         job.done.insert(lease.tile.tile)
+        if lease.tile.stage == job.stage { job.slowestTile = max(job.slowestTile, now - lease.started) }
         jobs[job.id] = job
         var events: [Event] = []
         for other in (tileLeases[lease.tile] ?? []).sorted() {
@@ -320,12 +338,15 @@ public struct FarmScheduler: Sendable {
         var events: [Event] = []
         let silence = config.heartbeat * Double(config.liveness)
         for id in workers.values.filter({ now - $0.lastHeard > silence }).map(\.id).sorted() {
-            events += lose(worker: id, reason: "silent for \(Int(silence)) s", now: now)
+            events += lose(worker: id, reason: "silent for \(Int(saturating: silence)) s", now: now)
         }
         for token in leases.values.filter({ $0.expires < now }).map(\.token).sorted() {
             let lease = leases[token]!
             revoke(token)
-            events += requeue(lease, reason: "lease lapsed after \(Int(config.leaseSeconds)) s without progress", now: now)
+            let capped = lease.expires >= lifeCap(lease)
+            events += requeue(lease, reason: capped
+                ? "lease reached its cap of \(Int(saturating: lifeCap(lease) - lease.started)) s (\(Int(saturating: config.leaseLifeFactor))x the stage's slowest tile) without a result"
+                : "lease lapsed after \(Int(saturating: config.leaseSeconds)) s without progress", now: now)
         }
         updateWaitingDetails()
         fastestMeasured = workers.values.compactMap(\.measuredSpeed).max()
@@ -357,9 +378,9 @@ public struct FarmScheduler: Sendable {
         let t = lease.tile.tile
         job.tileFailures[t, default: []].insert(lease.identity)
         job.failedOn[t, default: []].insert(lease.worker)
-        job.failuresByWorker[lease.worker, default: 0] += 1
-        if job.failuresByWorker[lease.worker]! >= config.workerFailureLimit, !job.blocklist.contains(lease.worker) {
-            job.blocklist.insert(lease.worker)
+        job.failuresByWorker[lease.identity, default: 0] += 1
+        if job.failuresByWorker[lease.identity]! >= config.workerFailureLimit, !job.blocklist.contains(lease.identity) {
+            job.blocklist.insert(lease.identity)
             events.append(.workerBlocklisted(worker: lease.worker, job: job.id))
         }
         jobs[job.id] = job
@@ -386,12 +407,12 @@ public struct FarmScheduler: Sendable {
                 jobs[id]!.detail = nil
             } else if workers.isEmpty {
                 jobs[id]!.detail = "waiting for workers: none connected"
-            } else if workers.keys.allSatisfy({ job.blocklist.contains($0) }) {
+            } else if workers.values.allSatisfy({ job.blocklist.contains($0.identity) }) {
                 jobs[id]!.detail = "waiting for workers: every connected worker is blocklisted for this job"
-            } else if workers.values.allSatisfy({ job.blocklist.contains($0.id) || drained.contains($0.identity) }) {
+            } else if workers.values.allSatisfy({ job.blocklist.contains($0.identity) || drained.contains($0.identity) }) {
                 jobs[id]!.detail = "waiting for workers: every connected worker is draining or blocklisted for this job"
             } else if !job.memory.isEmpty, let t = job.pending.first(where: { t in
-                !workers.values.contains { !job.blocklist.contains($0.id) && eligible($0, tile: t, of: job) }
+                !workers.values.contains { !job.blocklist.contains($0.identity) && eligible($0, tile: t, of: job) }
             }), workers.values.allSatisfy({ $0.memoryLimit != nil }) {
                 let need = job.memory[job.stage][t] >> 20, most = (workers.values.compactMap(\.memoryLimit).max() ?? 0) >> 20
                 jobs[id]!.detail = "waiting for a worker with memory for tile \(t): it needs \(need) MiB, the largest --max-memory is \(most) MiB"

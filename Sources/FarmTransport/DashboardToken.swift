@@ -47,7 +47,7 @@ public enum DashboardToken {
         var out: [UInt8] = []
         out.reserveCapacity(u.count / 2)
         for i in stride(from: 0, to: u.count, by: 2) {
-            guard let b = UInt8(String(decoding: u[i ..< i + 2], as: UTF8.self), radix: 16) else { return nil }
+            guard let b = UInt8(String(decoding: u[i ..< i + 2], as: UTF8.self), radix: 16) else { return nil }  // safe-int: a failable parse of text
             out.append(b)
         }
         return out

@@ -126,8 +126,8 @@ public final class ZMQSocket {
     /// `maxFrames` are read and dropped, and `truncated` says so. `userID` is the `User-Id` the ZAP handler
     /// gave the sender's connection (the CURVE key it authenticated), nil on a connection without ZAP.
     public func receive(timeout: Double, maxFrames: Int = 16) throws -> (frames: [[UInt8]], truncated: Bool, userID: String?)? {
-        var item = zmq_pollitem_t(socket: handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
-        let rc = zmq_poll(&item, 1, max(0, Int(timeout * 1000)))
+        var item = zmq_pollitem_t(socket: handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)  // safe-int: a libzmq constant
+        let rc = zmq_poll(&item, 1, Int(saturating: max(0, min(timeout * 1000, 2e9))))
         if rc < 0 {
             if zmq_errno() == EINTR { return nil }
             throw ZMQError.last("zmq_poll")

@@ -41,6 +41,8 @@ public final class Worker {
     public let config: Config
     var machine: WorkerMachine
     var socket: ZMQSocket?
+    /// The socket's CURVE handshakes: a refused key is logged by name (`reportHandshake`).
+    var watch: HandshakeWatch?
     var logger: Logger
     /// Decoded targets by SHA-256, and the installed network (network thread only).
     var targets: [String: GramTargets] = [:]
@@ -92,6 +94,7 @@ public final class Worker {
                 Thread.sleep(forTimeInterval: Self.pollSeconds)
             }
             drain(computer)
+            reportHandshake()
             perform(machine.handle(.tick(now: now)), computer)
         }
         perform(machine.handle(.stop), computer)
@@ -113,8 +116,7 @@ public final class Worker {
             case .connect:
                 connect()
             case .disconnect:
-                socket?.close()
-                socket = nil
+                disconnect()
             case let .send(m):
                 _ = try? socket?.send(m.frames)
             case let .installWeights(sha, bytes):
@@ -164,10 +166,11 @@ public final class Worker {
     }
 
     func connect() {
-        socket?.close()
+        disconnect()
         do {
             let s = try ZMQSocket(.dealer)
             try config.security.apply(to: s)
+            if config.security.keys != nil { watch = try HandshakeWatch(s) }
             try s.setRoutingID(Array("\(config.name)-\(getpid())-\(UInt16.random(in: 0 ... .max))".utf8))
             try s.setMaxFrameSize(FarmProtocol.Limits.maxFrameSize)
             try s.connect(config.endpoint)
@@ -176,6 +179,20 @@ public final class Worker {
             logger.error("cannot connect to \(config.endpoint): \(error)")
             socket = nil
         }
+    }
+
+    func disconnect() {
+        watch?.stop()
+        watch = nil
+        socket?.close()
+        socket = nil
+    }
+
+    /// Says so, naming this worker's public key, when the coordinator refused it or the handshake failed: the worker
+    /// keeps trying (an operator may add the key), but its log tells why nothing happens.
+    func reportHandshake() {
+        guard let failure = watch?.take(), let keys = config.security.keys else { return }
+        logger.error("\(failure.message(endpoint: config.endpoint, publicKey: keys.publicKey, role: "worker"))")
     }
 
     /// Decodes an assignment's crops; the machine only releases it when the network and its targets are installed.

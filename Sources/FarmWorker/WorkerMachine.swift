@@ -115,6 +115,9 @@ public struct WorkerMachine: Sendable {
     /// Decoded targets kept at most: a job's and its current stage's reference for several jobs at once. A stage's
     /// region reference may be 16 regions × 2.4 MB; without a bound a long-running worker grows with every stage.
     public static let cachedTargets = 16
+    /// Assignments held while their weights or targets arrive: a coordinator sends at most its credit (1 or 2) plus
+    /// what a reconnect left; each holds its crops, so a coordinator that sends more is refused past this.
+    public static let maxWaiting = 8
     var fetchingTargets: Set<String> = []
     /// Assignments waiting for their weights or targets.
     public private(set) var waiting: [(body: AssignBody, payload: [[UInt8]])] = []
@@ -215,10 +218,10 @@ public struct WorkerMachine: Sendable {
             return now >= until ? register(now: now) : []
         case let .registering(since):
             guard now - since > timing.registerTimeout else { return [] }
-            return backOff(now: now, why: "no answer to ready within \(Int(timing.registerTimeout)) s")
+            return backOff(now: now, why: "no answer to ready within \(Int(saturating: timing.registerTimeout)) s")
         case .registered:
             if now - lastHeard > heartbeat * Double(liveness) {
-                return backOff(now: now, why: "coordinator silent for \(Int(heartbeat * Double(liveness))) s")
+                return backOff(now: now, why: "coordinator silent for \(Int(saturating: heartbeat * Double(liveness))) s")
             }
             return now - lastSent >= heartbeat ? send(Message(.heartbeat), now: now) : []
         }
@@ -243,7 +246,7 @@ public struct WorkerMachine: Sendable {
         waiting = []
         fetchingWeights = nil
         fetchingTargets = []
-        return [.disconnect, .log(.warning, "\(why); reconnecting in \(Int(wait)) s", lease: nil)]
+        return [.disconnect, .log(.warning, "\(why); reconnecting in \(Int(saturating: wait)) s", lease: nil)]
     }
 
     mutating func send(_ m: Message, now: Double? = nil) -> [Action] {
@@ -288,6 +291,12 @@ public struct WorkerMachine: Sendable {
                 // Refused, not computed: a tile outside the limits must not take the worker down.
                 return [.log(.warning, "refused: \(error)", lease: body.lease)]
                     + send(Message(.failed, FailedBody(lease: body.lease, reason: "refused by the worker: \(error)")))
+            }
+            guard waiting.count < Self.maxWaiting else {
+                // A coordinator keeps at most its credit of tiles out per worker; more waiting than this is not one, and
+                // each holds its crops (up to 256 MiB).
+                return [.log(.warning, "refused: \(waiting.count) tiles already wait for weights or targets", lease: body.lease)]
+                    + send(Message(.failed, FailedBody(lease: body.lease, reason: "refused by the worker: \(waiting.count) tiles already wait")))
             }
             waiting.append((body, m.payload))
             var actions: [Action] = []

@@ -41,11 +41,17 @@ enum ImageDecoding {
     }
 
     /// Decodes `path` as `format` and converts it to a 3-channel planar image.
-    static func decode(path: String, format: ImageFormat, limits: ImageLimits) throws -> LoadedImage {
+    static func decode(path: String, format: ImageFormat, limits: ImageLimits, need: ImageNeed = .whole) throws -> LoadedImage {
         var raw = imgshim_image()
         var message = [CChar](repeating: 0, count: messageCapacity)
         let cap = message.count
-        let cLimits = imgshim_limits(max_side: Int64(limits.maxSide), max_pixels: Int64(limits.maxPixels))
+        var cLimits = imgshim_limits(max_side: Int64(limits.maxSide), max_pixels: Int64(limits.maxPixels), need_width: 0, need_height: 0,
+                                     need_long: 0)
+        switch need {
+        case .whole: break
+        case let .atLeast(w, h): (cLimits.need_width, cLimits.need_height) = (Int64(max(0, w)), Int64(max(0, h)))
+        case let .longSide(l): cLimits.need_long = Int64(max(0, l))
+        }
         let status: Int32 = path.withCString { cPath in
             switch format {
             case .png: return imgshim_png_read(cPath, cLimits, &raw, &message, cap)
@@ -82,7 +88,8 @@ enum ImageDecoding {
             image = planarRGB(pixels, layout)
         }
         return LoadedImage(image: image, format: format, bitDepth: Int(raw.source_bit_depth),
-                           dpi: dotsPerInch(raw.x_resolution, unit: raw.resolution_unit), hadAlpha: raw.had_alpha != 0)
+                           dpi: dotsPerInch(raw.x_resolution, unit: raw.resolution_unit), hadAlpha: raw.had_alpha != 0,
+                           fileWidth: Int(raw.file_width), fileHeight: Int(raw.file_height))
     }
 
     /// Shape of the decoder's interleaved buffer.

@@ -18,11 +18,13 @@ public enum ImageIO {
     /// - Throws: `ImageError` naming the file: `.fileNotFound`, `.unreadable`, `.emptyFile`, `.unknownFormat`,
     ///   `.corrupt` (with the decoder's message; JPEG warnings such as "Premature end of JPEG file" count as
     ///   corruption), `.tooLarge` or `.unsupported`.
-    public static func read(_ url: URL, limits: ImageLimits = .default) throws -> LoadedImage {
+    /// - Parameter need: what the caller uses of it: a larger file is read reduced (`ImageNeed`), and `limits`'
+    ///   pixel count then bounds the reduced image, not the file.
+    public static func read(_ url: URL, limits: ImageLimits = .default, need: ImageNeed = .whole) throws -> LoadedImage {
         let path = url.path
         guard url.isFileURL else { throw ImageError.unreadable(path, reason: "not a file URL") }
         let format = try ImageDecoding.sniff(path: path)
-        return try ImageDecoding.decode(path: path, format: format, limits: limits)
+        return try ImageDecoding.decode(path: path, format: format, limits: limits, need: need)
     }
 
     /// Writes `image` to `url`: PNG (8 or 16 bit, with a pHYs chunk when `dpi` is given) or TIFF (8 or 16 bit,

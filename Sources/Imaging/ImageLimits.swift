@@ -21,3 +21,27 @@ public struct ImageLimits: Sendable, Equatable {
         return width <= maxSide && height <= maxSide && !overflow && area <= maxPixels
     }
 }
+
+/// How much of an image the reader must keep: an image larger than needed is read reduced by an integer factor (the
+/// largest that keeps the need), each pixel the mean of a block of the file's, so a file's declared size never
+/// decides the memory its reading takes (a 1 MB PNG can declare 16384x16384 pixels). JPEG uses libjpeg's DCT
+/// scaling (1/2, 1/4, 1/8) first; PNG and TIFF strips are reduced row by row as they are read.
+public enum ImageNeed: Sendable, Equatable {
+    /// Every pixel of the file.
+    case whole
+    /// At least this size (the result's width and height each reach these, when the file's do).
+    case atLeast(width: Int, height: Int)
+    /// At least this long side.
+    case longSide(Int)
+
+    /// The factor a `width` x `height` file is read reduced by (1: none); the C reader computes the same.
+    public func factor(width: Int, height: Int) -> Int {
+        let f: Int
+        switch self {
+        case .whole: f = 1
+        case let .atLeast(w, h): f = w > 0 && h > 0 ? min(width / w, height / h) : 1
+        case let .longSide(l): f = l > 0 ? max(width, height) / l : 1
+        }
+        return min(max(f, 1), 65_535)
+    }
+}

@@ -10,10 +10,16 @@ public struct LoadedImage: Sendable, Equatable {
     public var dpi: Double?
     /// Whether the file had an alpha channel or transparency (it has been composited over white).
     public var hadAlpha: Bool
+    /// The file's own size: `image` is smaller when it was read reduced (`ImageNeed`).
+    public var fileWidth: Int
+    public var fileHeight: Int
 
     /// Creates a loaded image.
-    public init(image: PlanarImage, format: ImageFormat, bitDepth: Int, dpi: Double?, hadAlpha: Bool) {
+    public init(image: PlanarImage, format: ImageFormat, bitDepth: Int, dpi: Double?, hadAlpha: Bool, fileWidth: Int? = nil,
+                fileHeight: Int? = nil) {
         self.image = image
+        self.fileWidth = fileWidth ?? image.width
+        self.fileHeight = fileHeight ?? image.height
         self.format = format
         self.bitDepth = bitDepth
         self.dpi = dpi

@@ -52,7 +52,7 @@ extension JobDescription.Size {
         }
         if let print { _ = try PrintSize.parse(print) }
         let dpiLimit = JobSpec.Limits.dpi
-        try require(dpi.map(dpiLimit.contains) ?? true, "size.dpi", "must be between \(Int(dpiLimit.lowerBound)) and \(Int(dpiLimit.upperBound))")
+        try require(dpi.map(dpiLimit.contains) ?? true, "size.dpi", "must be between \(Int(saturating: dpiLimit.lowerBound)) and \(Int(saturating: dpiLimit.upperBound))")
         try require([8, 16].contains(bitDepth ?? 16), "size.bit-depth", "must be 8 or 16")
     }
 }

@@ -77,8 +77,8 @@ extension JobDescription {
         let (cw, ch) = (Double(max(1, contentWidth)), Double(max(1, contentHeight)))
         switch (s.width, s.height) {
         case let (w?, h?): return (w, h, true, s.dpi)
-        case let (w?, nil): return (w, max(1, Int((ch * Double(w) / cw).rounded())), false, s.dpi)
-        case let (nil, h?): return (max(1, Int((cw * Double(h) / ch).rounded())), h, false, s.dpi)
+        case let (w?, nil): return (w, max(1, Int(saturating: (ch * Double(w) / cw).rounded())), false, s.dpi)
+        case let (nil, h?): return (max(1, Int(saturating: (cw * Double(h) / ch).rounded())), h, false, s.dpi)
         default:
             let scaled = Resampler.scaledSize(width: contentWidth, height: contentHeight, longSide: s.pixels ?? 512)
             return (scaled.width, scaled.height, false, s.dpi)

@@ -9,7 +9,7 @@ public struct PrintSize: Equatable, Sendable {
 
     /// Pixels at `dpi`, rounded.
     public func pixels(dpi: Double) -> (width: Int, height: Int) {
-        (Int((widthInches * dpi).rounded()), Int((heightInches * dpi).rounded()))
+        (Int(saturating: (widthInches * dpi).rounded()), Int(saturating: (heightInches * dpi).rounded()))
     }
 
     static func number(_ v: TOMLValueConvertible?) -> Double? { v?.double ?? v?.int.map(Double.init) }

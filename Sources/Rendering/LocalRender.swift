@@ -29,19 +29,25 @@ public struct LocalRender {
     /// directory or settings that do not apply.
     public init(_ description: JobDescription, checkpointEvery: Int = 0) throws {
         inputs = try description.inputs()
-        let contentImage = try ImageIO.read(inputs.content).image
-        styles = try zip(inputs.styles, inputs.styleWeights).map { (image: try ImageIO.read($0).image, weight: $1) }
+        let contentFile = try ImageIO.read(inputs.content)  // whole: the settings follow its size
         let directory = inputs.output.deletingLastPathComponent().path
         guard FileManager.default.fileExists(atPath: directory) else {
             throw JobProblem(field: "output", message: "the output directory \(directory) does not exist")
         }
-        settings = try description.settings(contentWidth: contentImage.width, contentHeight: contentImage.height)
+        settings = try description.settings(contentWidth: contentFile.image.width, contentHeight: contentFile.image.height)
+        // Every input reduced to what the render uses of it, as the farm reads them (`JobSpec.inputNeeds`), so both
+        // compute on the same pixels.
+        let p = settings.poster
+        let contentImage = p.contentNeed.factor(width: contentFile.fileWidth, height: contentFile.fileHeight) > 1
+            ? try ImageIO.read(inputs.content, need: p.contentNeed).image : contentFile.image
+        styles = try zip(inputs.styles, inputs.styleWeights).enumerated().map { i, style in
+            (image: try ImageIO.read(style.0, need: p.styleNeed(style: i)).image, weight: style.1)
+        }
         guard !settings.isTiled || (settings.initialisation == .content && checkpointEvery == 0) else {
             throw JobProblem(field: "initialisation", message: "an initialisation and checkpoints apply to untiled renders in this "
                 + "process (long side ≤ the coarse size); tiled levels start from the upsampled coarser level")
         }
         self.checkpointEvery = checkpointEvery
-        let p = settings.poster
         content = settings.crop ? CenterCrop.toAspect(contentImage, width: p.width, height: p.height) : contentImage
         controlImages = try Self.controlImages(inputs, settings: settings, content: contentImage)
     }
@@ -52,14 +58,16 @@ public struct LocalRender {
         var images = ControlImages()
         if let url = inputs.regionMask, let control = settings.poster.control {
             do {
-                let mask = try RegionMap.fitted(try ImageIO.read(url).image, contentWidth: content.width, contentHeight: content.height,
+                let mask = try RegionMap.fitted(try ImageIO.read(url, need: settings.poster.contentNeed).image, contentWidth: content.width, contentHeight: content.height,
                                                 output: (settings.poster.width, settings.poster.height), crop: settings.crop)
                 images.regions = try RegionMap.planes(mask, regions: control.regions)
             } catch let error as RegionMapError {
                 throw JobProblem(field: "region-mask", message: "\(url.path) \(error)")
             }
         }
-        images.styleMasks = try inputs.styleMasks.map { url in try url.map { try ImageIO.read($0).image } }
+        images.styleMasks = try inputs.styleMasks.enumerated().map { i, url in
+            try url.map { try ImageIO.read($0, need: settings.poster.styleNeed(style: i)).image }
+        }
         return images
     }
 

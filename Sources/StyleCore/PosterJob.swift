@@ -275,6 +275,18 @@ public struct PosterSettings: Sendable, Equatable, Codable {
 }
 
 extension PosterSettings {
+    /// What of the content's file (and of a frame's start image, its mask and the region mask) a render uses: the
+    /// output's size. A larger file is read reduced to it (`ImageNeed`), in `render` and on the farm alike.
+    public var contentNeed: ImageNeed { .atLeast(width: width, height: height) }
+
+    /// What of style image `style`'s file (and of its mask) a render uses: the long side its targets are computed at
+    /// (`styleSize` x `styleScale` x its own scale, as `GramTargets` computes it).
+    public func styleNeed(style: Int) -> ImageNeed {
+        let base = max(16, Int((Float(styleSize) * styleScale).rounded()))
+        let scale = control?.options(style: style).scale ?? 1
+        return .longSide(max(16, Int((Float(base) * scale).rounded())))
+    }
+
     /// Level sizes: the coarse size, doubling up to the output size (the last level is the output).
     public var levels: [LevelSpec] {
         let long = max(width, height)

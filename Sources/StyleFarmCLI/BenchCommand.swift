@@ -35,12 +35,12 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp(visibility: .private)) var single: String?
     @Option(help: ArgumentHelp(visibility: .private)) var raceOneDir: String?
 
-    var threadList: [Int] { threads.split(separator: ",").compactMap { Int($0) } }
+    var threadList: [Int] { threads.split(separator: ",").compactMap { Int($0) } }  // safe-int: a failable parse of text
 
     func run() throws {
         if let single { return try runOne(single) }
         if let raceOneDir { return try raceOne(raceOneDir) }
-        let sizeList = sizes.split(separator: ",").compactMap { Int($0) }
+        let sizeList = sizes.split(separator: ",").compactMap { Int($0) }  // safe-int: a failable parse of text
         // The OPENBLAS_CORETYPE trap (Docs/performance.md): some environments force OpenBLAS's Haswell kernels. When
         // either variable is set, every configuration runs twice: as the environment is, and with both unset in
         // that child alone (the kernel a user's machine gets: OpenBLAS's pick or StyleFarm's own choice, made again in
@@ -98,7 +98,7 @@ struct BenchCommand: ParsableCommand {
 
     /// One configuration, in this process: prints one row.
     func runOne(_ spec: String) throws {
-        let parts = spec.split(separator: "x").compactMap { Int($0) }
+        let parts = spec.split(separator: "x").compactMap { Int($0) }  // safe-int: a failable parse of text
         guard parts.count == 2 else { throw ValidationError("--single expects SIZExTHREADS") }
         let (size, threads) = (parts[0], parts[1])
         Compute.configure(threads: threads)

@@ -1,3 +1,4 @@
+import FarmProtocol
 import Foundation
 
 /// `stylefarm bench --poster A4`: a whole tiled render of a print size, its wall time against what `stylefarm plan`
@@ -14,7 +15,7 @@ extension BenchCommand {
         let predicted = estimate.range(of: #"\((\d+) s;"#, options: .regularExpression).flatMap {
             Double(estimate[$0].dropFirst().prefix { $0.isNumber })
         }
-        print("\nwhole render: \(size) at \(Int(posterDpi)) DPI, \(threads) threads, content \(raceContent), style \(raceStyle)")
+        print("\nwhole render: \(size) at \(Int(saturating: posterDpi)) DPI, \(threads) threads, content \(raceContent), style \(raceStyle)")
         for line in plan.split(separator: "\n") where line.hasPrefix("output") || line.hasPrefix("level") { print("  plan: \(line)") }
         let start = DispatchTime.now().uptimeNanoseconds
         _ = try runProcess([CommandLine.arguments[0], "render", raceContent, raceStyle, "-o", dir.appendingPathComponent("poster.png").path]

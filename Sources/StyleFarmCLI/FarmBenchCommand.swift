@@ -46,7 +46,7 @@ struct FarmBenchCommand: ParsableCommand {
         let executable = URL(fileURLWithPath: CommandLine.arguments[0])
         var tileTimes: [Double] = []
         if workers > 0 {
-            let its = levelIterations.split(separator: ",").compactMap { Int($0) }
+            let its = levelIterations.split(separator: ",").compactMap { Int($0) }  // safe-int: a failable parse of text
             let r = try FarmBench.efficiency(weights: weightsURL, workers: workers, size: size, levelIterations: its)
             tileTimes = r.tileSeconds
             let s = r.wire
@@ -64,9 +64,9 @@ struct FarmBenchCommand: ParsableCommand {
                 + "%.0f tile messages/s (assign + result), journal included", r.workers, r.size, r.size, r.results, r.state.rawValue,
                          r.wall, Double(r.results) / r.wall, Double(r.tileMessages) / r.wall))
         }
-        let counts = scale.split(separator: ",").compactMap { Int($0) }
+        let counts = scale.split(separator: ",").compactMap { Int($0) }  // safe-int: a failable parse of text
         if !counts.isEmpty { try scaleSimulation(executable, weightsURL, counts: counts, shape: tileTimes) }
-        let sides = canvas.split(separator: ",").compactMap { Int($0) }
+        let sides = canvas.split(separator: ",").compactMap { Int($0) }  // safe-int: a failable parse of text
         if !sides.isEmpty { try canvasSimulation(executable, weightsURL, sides: sides) }
         if controlRoom { try controlRoomSimulation(executable, weightsURL, shape: tileTimes) }
     }

@@ -127,7 +127,7 @@ struct StatusCommand: ParsableCommand {
             print("\u{1B}[H\u{1B}[2J", terminator: "")  // home, clear
             print("StyleFarm at \(farm.connect) — \(Date().formatted(date: .omitted, time: .standard)) (Ctrl-C to stop)\n")
             for j in s.jobs {
-                let filled = Int(j.workFraction * 30)
+                let filled = max(0, min(30, Int(saturating: j.workFraction * 30)))
                 let eta = j.workFraction > 0 && !j.state.isFinal ? ProgressBar.format(j.elapsed / j.workFraction * (1 - j.workFraction)) : "–"
                 print(String(format: "%@ %@ %5.1f%%  %@ %@  stage %d/%d  tiles %d/%d  elapsed %@  eta %@", j.id,
                              String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled), 100 * j.workFraction,

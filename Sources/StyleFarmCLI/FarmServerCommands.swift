@@ -46,7 +46,7 @@ struct CoordinatorCommand: ParsableCommand {
     @Flag(help: "Run without encryption or authentication (anyone reaching the port can use the farm).")
     var insecure = false
     @Option(help: "Largest frame a peer may send, in bytes; a peer that sends more is disconnected.")
-    var maxMessageBytes = Int64(FarmProtocol.Limits.maxPayload)
+    var maxMessageBytes = Int64(FarmProtocol.Limits.maxPayload)  // safe-int: widening a constant
     @Option(help: ArgumentHelp("Hold a stage's content and start canvas in memory up to this size each (e.g. 256M, 1G, 0); "
                                + "bigger ones are read from the state directory per tile and strip.", valueName: "bytes"))
     var canvasMemory = "256M"
@@ -190,7 +190,7 @@ struct DashboardOptions: ParsableArguments {
 
     func address() throws -> (host: String, port: Int)? {
         if dashboard == "off" { return nil }
-        guard let colon = dashboard.lastIndex(of: ":"), let port = Int(dashboard[dashboard.index(after: colon)...]),
+        guard let colon = dashboard.lastIndex(of: ":"), let port = Int(dashboard[dashboard.index(after: colon)...]),  // safe-int: a failable parse of text
               (0 ... 65535).contains(port), colon > dashboard.startIndex else {
             throw ValidationError("--dashboard must be HOST:PORT or off, got '\(dashboard)'")
         }
@@ -227,7 +227,7 @@ enum ByteSize {
         var scale = 1.0
         if let last = t.last, let u = units[last] { scale = u; t.removeLast() }
         guard let v = Double(t), v > 0, v.isFinite, v * scale < 9e18 else { return nil }
-        return Int(v * scale)
+        return Int(v * scale)  // safe-int: finite, positive and below 9e18 (checked above)
     }
 }
 

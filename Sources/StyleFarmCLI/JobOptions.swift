@@ -196,7 +196,7 @@ extension JobOptions {
         for (option, values) in [("--style-layers-for", styleLayersFor), ("--style-mask", styleMask)] {
             for text in values {
                 let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2, let n = Int(parts[0]), (1 ... styles.count).contains(n) else {
+                guard parts.count == 2, let n = Int(parts[0]), (1 ... styles.count).contains(n) else {  // safe-int: a failable parse of text
                     throw ValidationError("\(option): expected N=VALUE with N a style image's number (1…\(styles.count)), got '\(text)'")
                 }
                 if option == "--style-mask" { styles[n - 1].mask = parts[1] } else {
@@ -221,7 +221,7 @@ extension JobOptions {
         if rest != "none" {
             for term in rest.split(separator: "+") {
                 let factors = term.split(separator: "*").map { $0.trimmingCharacters(in: .whitespaces) }
-                guard (1 ... 2).contains(factors.count), let n = Int(factors[0]), let w = factors.count == 2 ? Float(factors[1]) : 1 else { throw fail }
+                guard (1 ... 2).contains(factors.count), let n = Int(factors[0]), let w = factors.count == 2 ? Float(factors[1]) : 1 else { throw fail }  // safe-int: a failable parse of text
                 styles.append(n)
                 blend.append(w)
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FarmProtocol
 import Foundation
 import Imaging
 
@@ -26,7 +27,7 @@ struct MontageCommand: ParsableCommand {
     func run() throws {
         let loaded = try images.map { try ImageIO.read(URL(fileURLWithPath: $0)).image }
         let h = height ?? loaded[0].height
-        let cells = loaded.map { Resampler.resize($0, width: max(1, Int((Double($0.width) * Double(h) / Double($0.height)).rounded())), height: h).clamped() }
+        let cells = loaded.map { Resampler.resize($0, width: max(1, Int(saturating: (Double($0.width) * Double(h) / Double($0.height)).rounded())), height: h).clamped() }
         let perRow = columns ?? cells.count
         let rows = (cells.count + perRow - 1) / perRow
         let cellWidth = cells.map(\.width).max()!

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BLASKernel
+import FarmProtocol
 import Foundation
 import Imaging
 import JobModel
@@ -28,7 +29,7 @@ struct PlanCommand: ParsableCommand {
             throw JobOptions.explain(p)
         }
         let (w, h) = (poster.width, poster.height), lbfgsHistory = poster.options.optimizer.lbfgsHistory
-        let label = description.size?.print.map { " (\($0) at \(Int(description.size?.dpi ?? 300)) DPI)" } ?? ""
+        let label = description.size?.print.map { " (\($0) at \(Int(saturating: description.size?.dpi ?? 300)) DPI)" } ?? ""
         print("output \(w)x\(h)\(label), \(String(format: "%.1f", Double(w * h) / 1e6)) megapixels")
         let weights = try? WeightsFile.read(WeightsLocation.resolve(explicit: compute.weights))
         let network = weights.map { VGG19(weights: $0) }

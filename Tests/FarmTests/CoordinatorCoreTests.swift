@@ -37,7 +37,7 @@ import Testing
         let line = "BLAS kernel Cooperlake (chosen by StyleFarm: OpenBLAS picked Prescott; …)"
         h.receive(Message(.ready, ReadyBody(name: "fast", threads: 2, versions: FarmProtocol.versions, busy: [], kernel: line)), from: "fast")
         h.receive(Message(.ready, ReadyBody(name: "long", threads: 2, versions: FarmProtocol.versions, busy: [],
-                                            kernel: String(repeating: "x", count: 5000))), from: "long")
+                                            kernel: String(repeating: "x", count: 4000))), from: "long")
         h.receive(Message(.ready, ReadyBody(name: "old", threads: 2, versions: FarmProtocol.versions, busy: [])), from: "old")
         h.receive(Message(.status, StatusBody()), from: "admin")
         let workers = try #require(h.sent(to: "admin", .statusReply, as: StatusReplyBody.self).last).workers

@@ -9,11 +9,17 @@ import Testing
 /// mutated from a corpus of valid ones, plus the hand-made cases that once crashed the coordinator. The coordinator
 /// must never die, the good job's output must equal the fault-free one, and every refusal must be counted.
 ///
-/// `STYLEFARM_FUZZ_MESSAGES` (messages per peer, 1000 here) and `STYLEFARM_FUZZ_SEED` are for
-/// `Tests/Chaos/hostile-soak.sh`, which runs it longer and with many seeds; CI runs the default.
-@Suite(.serialized, .timeLimit(.minutes(6))) struct HostilePeerTests {
-    static var messagesPerPeer: Int { ProcessInfo.processInfo.environment["STYLEFARM_FUZZ_MESSAGES"].flatMap(Int.init) ?? 1000 }
-    static var seed: UInt64 { ProcessInfo.processInfo.environment["STYLEFARM_FUZZ_SEED"].flatMap(UInt64.init) ?? .random(in: 1 ... 1_000_000) }
+/// Half of each peer's messages are schema-driven (`SchemaMutations`): every field of every message it may send (and
+/// some it may not), each set in turn to each boundary value (absent, 0, -1, Int.min, Int.max, 2^53, ±1e300, a
+/// non-finite number as a string, empty, 1 MB long, the wrong type, deeply nested), so an optional field at an
+/// extreme (the `"speed": 1e300` that once killed the coordinator) is always tried; the other half are random
+/// mutations of valid messages.
+///
+/// `STYLEFARM_FUZZ_MESSAGES` (messages per peer, 7000 here: 21,000 in all) and `STYLEFARM_FUZZ_SEED` (fixed in CI) are
+/// for `Tests/Chaos/hostile-soak.sh`, which runs it longer and with many seeds.
+@Suite(.serialized, .timeLimit(.minutes(8))) struct HostilePeerTests {
+    static var messagesPerPeer: Int { ProcessInfo.processInfo.environment["STYLEFARM_FUZZ_MESSAGES"].flatMap(Int.init) ?? 7000 }
+    static var seed: UInt64 { ProcessInfo.processInfo.environment["STYLEFARM_FUZZ_SEED"].flatMap(UInt64.init) ?? 20_261_207 }
 
     @Test func hostilePeersOfEveryRoleNeverStopTheFarm() throws {
         let reference = try SmallJob.reference.get()
@@ -65,7 +71,25 @@ import Testing
         let dropped = try Self.metric("stylefarm_messages_dropped_total", base) - droppedBefore
         let refusals = peers.reduce(0) { $0 + $1.refusals }
         #expect(Double(refusals) <= dropped, "every refusal a peer saw is counted (\(refusals) seen, \(Int(dropped)) counted)")
-        #expect(refusals > Self.messagesPerPeer, "the mutations reach the refusals")
+        for peer in peers {
+            // Each peer on its own: everything it meant to send went out, the schema reached every field of every
+            // message in its corpus, its refusals are a real share of what it sent, and it was answered as its role is.
+            let who = "\(peer.role.rawValue) (seed \(seed))"
+            #expect(peer.sent >= Self.messagesPerPeer, "\(who): \(peer.sent) sent")
+            #expect(peer.schema.completedRounds >= 1, "\(who): the schema mutations covered every field once")
+            #expect(peer.refusals * 5 >= peer.sent, "\(who): \(peer.refusals) refusals of \(peer.sent)")
+            #expect((peer.replies["error:body"] ?? 0) > 0, "\(who): field values refused at decode")
+            switch peer.role {
+            case .worker:
+                #expect((peer.replies["welcome"] ?? 0) > 0 && (peer.replies["error:forbidden"] ?? 0) > 0, "\(who): \(peer.replies)")
+                #expect(peer.replies["submitted"] == nil && peer.replies["statusReply"] == nil, "\(who): a worker key never submits or reads")
+            case .client:
+                #expect((peer.replies["statusReply"] ?? 0) > 0 && (peer.replies["error:forbidden"] ?? 0) > 0, "\(who): \(peer.replies)")
+                #expect(peer.replies["welcome"] == nil && peer.replies["assign"] == nil, "\(who): a client key never joins as a worker")
+            case .admin:
+                #expect((peer.replies["statusReply"] ?? 0) > 0 && (peer.replies["welcome"] ?? 0) > 0, "\(who): \(peer.replies)")
+            }
+        }
         let summary = peers.map { "\($0.role.rawValue): \($0.sent) sent, \($0.refusals) refused, replies \($0.replies.sorted { $0.key < $1.key })" }
         print("hostile peers (seed \(seed)): \(Int(dropped)) refusals counted; " + summary.joined(separator: "; "))
         farm.coordinator?.signal(SIGTERM)
@@ -100,6 +124,9 @@ final class HostilePeer {
         var jobs: [String] = []
         var leases: [String] = []
         var weights = "00"
+        /// Bytes of every tile core of the good job: a result of one of these sizes, in range, under another worker's
+        /// lease is a result that could pass for a rendering, and must be refused for its holder alone.
+        var coreBytes: [Int] = Array(Set(SmallJob.spec.stages.flatMap { $0.plan.tiles.map { 12 * $0.core.area } })).sorted()
     }
 
     let role: PeerRole
@@ -111,6 +138,8 @@ final class HostilePeer {
     /// Leases the coordinator gave this peer (when it said `ready` as a worker or admin), with their tiles' core size.
     var own: [(lease: String, pixels: Int)] = []
     var submitted: [String] = []
+    var schema = SchemaMutations()
+    var steps = 0
 
     init(role: PeerRole, endpoint: String, security: ClientSecurity) throws {
         self.role = role
@@ -157,10 +186,13 @@ final class HostilePeer {
         }
     }
 
-    /// One message: a valid one from the corpus (a fifth of the time), or a mutation of one.
+    /// One message: every other one the next schema mutation; else a valid one from the corpus (a fifth of the
+    /// time), or a random mutation of one.
     func step(_ rng: inout FuzzRNG, _ world: inout World) {
         drain(&world)
+        steps += 1
         let corpus = self.corpus(world, &rng)
+        if steps % 2 == 0 { return send(schema.next(corpus)) }
         let seed = corpus[Int(rng.next() % UInt64(corpus.count))]
         send(rng.next() % 5 == 0 ? seed.frames : mutate(seed, corpus: corpus, world: world, &rng))
     }
@@ -173,17 +205,24 @@ final class HostilePeer {
         // since an admin may cancel any job and the good job must finish.
         let job = role == .admin ? pick(submitted, "j0") : pick(world.jobs + submitted, world.goodJob)
         let outOfRange = [UInt8](repeating: 0x40, count: own.last?.pixels ?? 48)  // 0x40404040 = 3.0: never a rendering
+        // In range (0x3F000000 = 0.5) and of a real tile's size, under a lease that is someone else's (or none).
+        let othersLease = pick(world.leases.filter { l in !own.contains { $0.lease == l } }, "e-1")
+        let plausible: [UInt8] = (0 ..< world.coreBytes[Int(rng.next() % UInt64(world.coreBytes.count))]).map { $0 % 4 == 3 ? 0x3F : 0 }
+        // Every optional field set, so that the schema mutations find each field.
         return [
-            Message(.ready, ReadyBody(name: "hostile-\(role)", threads: 1, versions: FarmProtocol.versions, busy: [])),
+            Message(.ready, ReadyBody(name: "hostile-\(role)", threads: 1, versions: FarmProtocol.versions, weights: world.weights, busy: [],
+                                      cores: 2, memoryLimit: 1 << 30, speed: 5000, kernel: "Haswell", host: "hostile")),
             Message(.heartbeat),
             Message(.fetch, FetchBody(kind: "weights", sha256: world.weights)),
             Message(.fetch, FetchBody(kind: "targets", sha256: String(repeating: "ab", count: 32))),
             Message(.progress, ProgressBody(lease: anyLease, iteration: 1, iterations: 2, loss: 1)),
             Message(.result, ResultBody(lease: anyLease, seconds: 5e-324, loss: 1), payload: [outOfRange]),
+            Message(.result, ResultBody(lease: othersLease, seconds: 1, loss: 1), payload: [plausible]),
             Message(.failed, FailedBody(lease: pick(world.leases, "e-1"), reason: "not mine")),
             Message(.submit, SubmitBody(spec: SmallJob.spec), payload: [Array("not an image".utf8), [0xFF, 0xD8, 0xFF]]),
-            Message(.status, StatusBody(job: rng.next() % 2 == 0 ? nil : job)),
+            Message(.status, StatusBody(job: job)),
             Message(.cancel, CancelBody(job: job)),
+            Message(.control, ControlBody(.priority, job: job, worker: "w0", priority: 50)),
             Message(.fetchOutput, StatusBody(job: job)),
             Message(.goodbye),
         ]
@@ -231,8 +270,8 @@ final class HostilePeer {
             case 1: frames += Array(repeating: frames.last ?? [], count: 1 + Int(rng.next() % 9))
             default: frames.append([UInt8](repeating: 0x3F, count: Int(rng.next() % 4096)))
             }
-        case 5:  // a huge payload
-            frames.append([UInt8](repeating: 0, count: 4 << 20))
+        case 5:  // a big payload frame (4 MiB one time in sixteen: it takes the coordinator's time, not its memory)
+            frames.append([UInt8](repeating: 0, count: rng.next() % 16 == 0 ? 4 << 20 : 64 << 10))
         case 6:  // the header broken: length, magic, version or command
             frames[0][Int(rng.next() % 4)] = UInt8(truncatingIfNeeded: rng.next())
             if rng.next() % 4 == 0 { frames[0] = Array(frames[0].prefix(Int(rng.next() % 4))) }
@@ -280,5 +319,73 @@ final class HostilePeer {
             return array
         }
         return poison[Int(rng.next() % UInt64(poison.count))]
+    }
+}
+
+/// Schema-driven mutations: each message of a peer's corpus (every optional field set), each field of its body (found
+/// by walking the body's JSON, nested objects and the first element of arrays included), each boundary value in turn.
+/// `next` walks that space in order and starts over, so a run of a few thousand messages tries every combination.
+struct SchemaMutations {
+    /// A step into a JSON value.
+    enum Step { case key(String), index(Int) }
+
+    /// What replaces a field: nil removes it; `nested` and `nonFinite` are spliced into the text (JSON cannot hold them
+    /// as values).
+    static var values: [Any?] {
+        [nil, 0, -1, Int64.min, Int64.max, 9_007_199_254_740_992, 1e300, -1e300, "nan", "-inf", "", String(repeating: "A", count: 1 << 20),
+         [Any](), [String: Any](), true, NSNull(), nested, nonFinite]
+    }
+    static let valueCount = values.count
+    static let nested = "@@NESTED@@", nonFinite = "@@NAN@@"
+
+    var message = 0, field = 0, value = 0
+    private(set) var completedRounds = 0
+
+    /// The frames of the next mutation of `corpus`.
+    mutating func next(_ corpus: [Message]) -> [[UInt8]] {
+        if message >= corpus.count { (message, field, value, completedRounds) = (0, 0, 0, completedRounds + 1) }
+        let seed = corpus[message]
+        guard let body = try? JSONSerialization.jsonObject(with: Data(seed.body)) else { return advance(fields: 0, seed.frames) }
+        let paths = Self.paths(body)
+        guard field < paths.count else { return advance(fields: paths.count, seed.frames) }
+        let mutated = Self.replacing(body, at: paths[field][...], with: Self.values[value])
+        var text = String(decoding: (try? JSONSerialization.data(withJSONObject: mutated, options: [.fragmentsAllowed])) ?? Data(), as: UTF8.self)
+        text = text.replacingOccurrences(of: "\"\(Self.nested)\"", with: String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000))
+        text = text.replacingOccurrences(of: "\"\(Self.nonFinite)\"", with: "NaN")
+        var frames = seed.frames
+        frames[1] = Array(text.utf8)
+        return advance(fields: paths.count, frames)
+    }
+
+    private mutating func advance(fields: Int, _ frames: [[UInt8]]) -> [[UInt8]] {
+        value += 1
+        if value == Self.valueCount { (value, field) = (0, field + 1) }
+        if field >= fields { (field, value, message) = (0, 0, message + 1) }
+        return frames
+    }
+
+    /// Every field's path in a body, containers before what they hold.
+    static func paths(_ value: Any, prefix: [Step] = []) -> [[Step]] {
+        if let object = value as? [String: Any] {
+            return object.keys.sorted().flatMap { key in [prefix + [.key(key)]] + paths(object[key] as Any, prefix: prefix + [.key(key)]) }
+        }
+        if let array = value as? [Any], let first = array.first {
+            return [prefix + [.index(0)]] + paths(first, prefix: prefix + [.index(0)])
+        }
+        return []
+    }
+
+    static func replacing(_ value: Any, at path: ArraySlice<Step>, with new: Any?) -> Any {
+        guard let step = path.first else { return new ?? NSNull() }
+        switch step {
+        case let .key(key):
+            guard var object = value as? [String: Any] else { return value }
+            object[key] = path.count == 1 && new == nil ? nil : replacing(object[key] as Any, at: path.dropFirst(), with: new)
+            return object
+        case let .index(i):
+            guard var array = value as? [Any], i < array.count else { return value }
+            if path.count == 1 && new == nil { array.remove(at: i) } else { array[i] = replacing(array[i], at: path.dropFirst(), with: new) }
+            return array
+        }
     }
 }

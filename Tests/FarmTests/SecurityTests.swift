@@ -24,15 +24,18 @@ import Testing
             .flatMap { Double($0.split(separator: " ")[1]) } ?? 0
     }
 
-    /// A request that must go unanswered: the handshake is refused, nothing reaches the coordinator.
-    func refused(_ endpoint: String, _ security: ClientSecurity) -> Bool {
+    /// A request that must not go through: the handshake is refused, nothing reaches the coordinator. Returns what the
+    /// client was told (a handshake failure names its key; a plaintext client only hears nothing), nil if it went through.
+    func refused(_ endpoint: String, _ security: ClientSecurity) -> String? {
         do {
             _ = try FarmClient(endpoint: endpoint, security: security, timeout: 1.5, retries: 1).status()
-            return false
+            return nil
         } catch let e as FarmClient.ClientError {
-            if case .noAnswer = e { return true }
-            return false
-        } catch { return false }
+            switch e {
+            case .noAnswer, .handshake: return "\(e)"
+            case .refused: return nil
+            }
+        } catch { return nil }
     }
 
     /// `error` answers come back as `ClientError.refused`: its text, or nil when the request went through.
@@ -77,7 +80,12 @@ import Testing
         for (what, security) in [("plaintext", ClientSecurity.plaintext),
                                  ("wrong server key", ClientSecurity(serverKey: stranger.publicKey, keys: client)),
                                  ("key not on the allowlist", ClientSecurity(serverKey: server.publicKey, keys: stranger))] {
-            #expect(refused(farm.endpoint, security), "\(what) must be refused")
+            let told = refused(farm.endpoint, security)
+            #expect(told != nil, "\(what) must be refused")
+            if what == "key not on the allowlist" {
+                // Told at once, naming the key, not "no answer … is it running?" after the timeout.
+                #expect(told?.contains("refused this client key (public key \(stranger.publicKey))") == true, "\(told ?? "")")
+            }
             Thread.sleep(forTimeInterval: 0.3)
             let now = try authFailures(base)
             #expect(now > failures, "\(what) is counted")

@@ -31,10 +31,20 @@ enum {
     IMGSHIM_UNIT_CM = 3,     ///< Pixels per centimetre (JFIF density unit 2, TIFF ResolutionUnit 3).
 };
 
-/// Size limits checked against the header before any pixel buffer is allocated.
+/// Size limits checked against the header before any pixel buffer is allocated, and the size the caller needs.
+///
+/// An image larger than it needs is read reduced: by an integer factor f, the largest that keeps the result at
+/// least need_width x need_height (or need_long on its long side), each output pixel the mean of an f x f block
+/// of the file's (partial blocks at the right and bottom edges average what they cover). JPEG is decoded at 1/2,
+/// 1/4 or 1/8 scale by libjpeg's DCT scaling first; PNG and TIFF strips are read row by row and reduced as they
+/// are read, so no buffer of the full size exists. Interlaced PNGs and TIFFs libtiff reads only whole (tiles,
+/// palettes, YCbCr) are decoded whole first, so their full size must fit max_pixels too.
 typedef struct imgshim_limits {
-    long long max_side;    ///< Largest allowed width or height.
-    long long max_pixels;  ///< Largest allowed width * height.
+    long long max_side;    ///< Largest allowed width or height of the file.
+    long long max_pixels;  ///< Largest allowed width * height of what is held: the result, or a whole decode.
+    long long need_width;  ///< With need_height: the least size the result must keep; 0 for no reduction.
+    long long need_height;
+    long long need_long;   ///< Or: the least long side the result must keep; 0 for none.
 } imgshim_limits;
 
 /// A decoded image: interleaved RGB or RGBA, 8 or 16 bits per sample.
@@ -49,6 +59,8 @@ typedef struct imgshim_image {
     int alpha_premultiplied;  ///< The alpha is associated (TIFF ExtraSamples = 1).
     double x_resolution;      ///< Horizontal resolution in resolution_unit; 0 if absent.
     int resolution_unit;      ///< One of IMGSHIM_UNIT_*.
+    int file_width;           ///< The file's own size (width and height are the result's, after any reduction).
+    int file_height;
 } imgshim_image;
 
 /// Read a PNG of any colour type and bit depth, expanded to 8- or 16-bit RGB(A). No gamma conversion is applied.
