@@ -54,7 +54,8 @@ extension JobSpec {
         try check(!overflow && area <= Limits.pixels, "poster.width/height", "\(p.width)x\(p.height) is above \(Limits.pixels) pixels")
         try check(Limits.coarseSize.contains(p.coarseSize), "poster.coarseSize", "must be \(Limits.coarseSize)")
         try check(Limits.tileSize.contains(p.tileSize), "poster.tileSize", "must be \(Limits.tileSize)")
-        try check(p.overlap >= 0 && p.tileSize >= 2 * p.overlap + 2, "poster.overlap", "must be less than half of the tile size")
+        // tileSize >= 2 * overlap + 2, written so that no overlap can overflow it (the schema fuzzer sent Int.max).
+        try check(p.overlap >= 0 && p.overlap <= (p.tileSize - 2) / 2, "poster.overlap", "must be less than half of the tile size")
         try check(Limits.margin.contains(p.margin), "poster.margin", "must be \(Limits.margin)")
         try check(area / (p.tileSize * p.tileSize) <= Limits.tilesPerPass, "poster.tileSize",
                   "\(p.width)x\(p.height) in tiles of \(p.tileSize) is more than \(Limits.tilesPerPass) tiles per pass")

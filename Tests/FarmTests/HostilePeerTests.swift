@@ -329,14 +329,17 @@ struct SchemaMutations {
     /// A step into a JSON value.
     enum Step { case key(String), index(Int) }
 
-    /// What replaces a field: nil removes it; `nested` and `nonFinite` are spliced into the text (JSON cannot hold them
-    /// as values).
+    /// What replaces a field: nil removes it; `long`, `nested` and `nonFinite` are spliced into the text (JSON cannot hold
+    /// the last two as values, and serialising a megabyte for every one of them would be most of the fuzzer's time).
     static var values: [Any?] {
-        [nil, 0, -1, Int64.min, Int64.max, 9_007_199_254_740_992, 1e300, -1e300, "nan", "-inf", "", String(repeating: "A", count: 1 << 20),
-         [Any](), [String: Any](), true, NSNull(), nested, nonFinite]
+        [nil, 0, -1, Int64.min, Int64.max, 9_007_199_254_740_992, 1e300, -1e300, "nan", "-inf", "", long, [Any](), [String: Any](), true,
+         NSNull(), nested, nonFinite]
     }
     static let valueCount = values.count
-    static let nested = "@@NESTED@@", nonFinite = "@@NAN@@"
+    /// Spliced into the body's text after it is serialised: a string of 1 MiB, 5,000 nested arrays, a bare NaN.
+    static let long = "@@LONG@@", nested = "@@NESTED@@", nonFinite = "@@NAN@@"
+    static let splices = [long: "\"" + String(repeating: "A", count: 1 << 20) + "\"",
+                          nested: String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000), nonFinite: "NaN"]
 
     var message = 0, field = 0, value = 0
     private(set) var completedRounds = 0
@@ -350,8 +353,9 @@ struct SchemaMutations {
         guard field < paths.count else { return advance(fields: paths.count, seed.frames) }
         let mutated = Self.replacing(body, at: paths[field][...], with: Self.values[value])
         var text = String(decoding: (try? JSONSerialization.data(withJSONObject: mutated, options: [.fragmentsAllowed])) ?? Data(), as: UTF8.self)
-        text = text.replacingOccurrences(of: "\"\(Self.nested)\"", with: String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000))
-        text = text.replacingOccurrences(of: "\"\(Self.nonFinite)\"", with: "NaN")
+        if let sentinel = Self.values[value] as? String, let splice = Self.splices[sentinel] {
+            text = text.replacingOccurrences(of: "\"\(sentinel)\"", with: splice)
+        }
         var frames = seed.frames
         frames[1] = Array(text.utf8)
         return advance(fields: paths.count, frames)
