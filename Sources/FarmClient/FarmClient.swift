@@ -106,11 +106,19 @@ public final class FarmClient {
         try request(Message(.control, body)).decode(ControlledBody.self)
     }
 
-    /// The finished job's output file bytes.
+    /// The finished job's output file bytes, fetched chunk by chunk (`OutputBody.chunk`).
     public func output(job: String) throws -> [UInt8] {
-        let reply = try request(Message(.fetchOutput, StatusBody(job: job)))
-        guard reply.command == .output, reply.payload.count == 1 else { throw ClientError.refused("no output in the answer") }
-        return reply.payload[0]
+        var bytes: [UInt8] = []
+        while true {
+            let reply = try request(Message(.fetchOutput, OutputRequestBody(job: job, offset: bytes.count)))
+            guard reply.command == .output, reply.payload.count == 1 else { throw ClientError.refused("no output in the answer") }
+            let body = try reply.decode(OutputBody.self)
+            guard (body.offset ?? 0) == bytes.count else { throw ClientError.refused("the output chunk is not the one asked for") }
+            bytes += reply.payload[0]
+            let size = body.size ?? bytes.count
+            guard bytes.count < size else { return bytes }
+            guard !reply.payload[0].isEmpty else { throw ClientError.refused("the output ended at \(bytes.count) of \(size) bytes") }
+        }
     }
 
     /// Polls until the job ends, calling `progress` with each status; returns the final status.

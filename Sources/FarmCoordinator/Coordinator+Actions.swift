@@ -38,7 +38,7 @@ extension Coordinator {
                 let bytes = body.kind == "weights" ? weightsBytes : targets[body.sha256]
                 send(peer, bytes.map { Message(.blob, body, payload: [$0]) }
                     ?? Message(.reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")))
-            case let .sendOutput(peer, job, format): sendOutput(peer, job: job, format: format)
+            case let .sendOutput(peer, job, format, offset, budget): sendOutput(peer, job: job, format: format, offset: offset, budget: budget)
             case let .forget(job, blobs):
                 blobs.forEach { targets[$0] = nil }
                 if core.phase(of: job)?.isFinal ?? true { assets[job] = nil }
@@ -295,15 +295,18 @@ extension Coordinator {
         })
     }
 
-    func sendOutput(_ peer: String, job: String, format: String) {
-        let url = journal.outputURL(job: job, format: format)
+    /// One chunk of a job's output, read from disk off the loop (`OutputBody.chunk` bytes from `offset`); the key's next
+    /// chunk may be asked for once it is queued (`outputSent`).
+    func sendOutput(_ peer: String, job: String, format: String, offset: Int, budget: String) {
+        let url = journal.outputURL(job: job, format: format), chunkBytes = config.outputChunkBytes
         offload(store, { () -> Message in
-            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
-            guard size <= FarmProtocol.Limits.maxPayload else {
-                throw ProtocolError.malformedBody("job \(job)'s output is \(size >> 20) MiB, more than a message carries "
-                    + "(\(FarmProtocol.Limits.maxPayload >> 20) MiB); copy it from the coordinator's \(url.path)")
-            }
-            return Message(.output, OutputBody(job: job, file: url.lastPathComponent), payload: [[UInt8](try Data(contentsOf: url))])
+            let file = try FileHandle(forReadingFrom: url)
+            defer { try? file.close() }
+            let size = Int(try file.seekToEnd())  // safe-int: a file's size, far below Int.max
+            guard offset <= size else { throw ProtocolError.malformedBody("offset \(offset) is past the output's \(size) bytes") }
+            try file.seek(toOffset: UInt64(offset))  // safe-int: checked non-negative at decode
+            let chunk = [UInt8](try file.read(upToCount: chunkBytes) ?? Data())
+            return Message(.output, OutputBody(job: job, file: url.lastPathComponent, offset: offset, size: size), payload: [chunk])
         }, then: { [self] r in
             switch r {
             case let .success(m): send(peer, m)
@@ -311,6 +314,7 @@ extension Coordinator {
                 let e = e as? ProtocolError ?? .malformedBody("\(e)")
                 send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)))
             }
+            feed(.outputSent(budget: budget))
         })
     }
 

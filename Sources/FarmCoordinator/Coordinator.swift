@@ -26,6 +26,8 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         /// A stage's content and start canvas are held in memory up to this many bytes each; bigger ones (a
         /// gigapixel canvas) are read from disk and resized per tile and strip, so memory does not grow with size.
         public var canvasMemory = 256 << 20
+        /// Bytes of one output chunk (`OutputBody.chunk`; smaller in tests, so that a small output takes many).
+        public var outputChunkBytes = OutputBody.chunk
         /// How long an ended job and its files are kept (`CoordinatorCore.Config.retention`); nil keeps every job.
         public var retention: Double? = CoordinatorCore.Config(weightsSHA: "", weightsBytes: 0).retention
         public var logger = Logger(label: "coordinator")

@@ -52,8 +52,11 @@ extension CoordinatorCore {
         return .known
     }
 
-    /// Forgets peers that are not live workers and have been silent for `peerIdleSeconds`.
+    /// Forgets peers that are not live workers and have been silent for `peerIdleSeconds`, and the budgets of keys
+    /// whose last fetch window is that old (none with an output chunk on its way).
     mutating func forgetIdlePeers(now: Double) {
+        budgets = budgets.filter { $0.value.outputInFlight || now - $0.value.fetchWindow < config.peerIdleSeconds
+            || now - ($0.value.lastWeightsFetch ?? -.infinity) < config.weightsRefetchSeconds }
         for (peer, entry) in peers where now - entry.lastHeard >= config.peerIdleSeconds && !scheduler.liveWorkerIDs.contains(peer) {
             peers[peer] = nil
             lastSent[peer] = nil
@@ -105,11 +108,18 @@ extension CoordinatorCore {
             return controlMessage(ControlBody(.cancel, job: body.job), from: peer, caller: caller, now: t, asCancel: true)
         case .control: return controlMessage(try m.decode(ControlBody.self), from: peer, caller: caller, now: t)
         case .fetchOutput:
-            let body = try m.decode(StatusBody.self)
+            let body = try m.decode(OutputRequestBody.self)
             guard let job = job(body.job, for: caller), job.phase == .done else {
-                throw ProtocolError.malformedBody("job \(body.job ?? "?") has no output (not done)")
+                throw ProtocolError.malformedBody("job \(body.job) has no output (not done)")
             }
-            return [.sendOutput(peer: peer, job: job.id, format: job.spec.format)]
+            let key = budgetKey(peer, caller)
+            if let refusal = fetchLimit(key, weights: false, perMinute: config.outputChunksPerMinute, now: t) ?? (budgets[key]?.outputInFlight == true
+                ? "one output chunk at a time per key: the last is still on its way" : nil) {
+                return [.count(.messageDropped), .log(.warning, "fetchOutput refused: \(refusal)", ["peer": "\(peer)"])]
+                    + send(peer, Message(.error, ErrorBody(code: "busy", message: refusal)), now: t)
+            }
+            budgets[key]?.outputInFlight = true
+            return [.sendOutput(peer: peer, job: job.id, format: job.spec.format, offset: body.offset ?? 0, budget: key)]
         case .welcome, .assign, .blob, .reject, .error, .submitted, .statusReply, .output, .controlled:
             throw ProtocolError.malformedBody("\(m.command) is not sent to a coordinator")
         }
@@ -132,7 +142,9 @@ extension CoordinatorCore {
     mutating func fetch(_ m: Message, from peer: String, now t: Double) throws -> [Action] {
         _ = scheduler.heard(from: peer, now: t)
         let body = try m.decode(FetchBody.self)
-        if let refusal = fetchLimit(peer, weights: body.kind == "weights", now: t) {
+        // Blobs go to registered workers only, each a connection the peer table bounds, and one worker key may serve a
+        // whole cluster of machines: they are budgeted per connection. Outputs (any client) are budgeted per key.
+        if let refusal = fetchLimit("peer:" + peer, weights: body.kind == "weights", now: t) {
             return [.count(.messageDropped), .log(.warning, "fetch refused: \(refusal)", ["peer": "\(peer)"])]
                 + send(peer, Message(.reject, RejectBody(lease: nil, reason: refusal)), now: t)
         }
@@ -144,13 +156,20 @@ extension CoordinatorCore {
             + send(peer, Message(.reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")), now: t)
     }
 
-    /// Why this fetch is over the peer's limits (`Config.weightsRefetchSeconds`, `fetchesPerMinute`), or nil; counts it.
-    mutating func fetchLimit(_ peer: String, weights: Bool, now t: Double) -> String? {
-        guard var entry = peers[peer] else { return nil }
-        defer { peers[peer] = entry }
+    /// Whose budget an output fetch spends (`KeyBudget`): its key's; in plaintext, where every peer is the same
+    /// "insecure" caller, its connection's.
+    func budgetKey(_ peer: String, _ caller: Caller) -> String {
+        caller.key.isEmpty ? "peer:" + peer : caller.key
+    }
+
+    /// Why this fetch is over the key's limits (`Config.weightsRefetchSeconds`, `fetchesPerMinute`), or nil; counts it.
+    mutating func fetchLimit(_ key: String, weights: Bool, perMinute: Int? = nil, now t: Double) -> String? {
+        var entry = budgets[key] ?? KeyBudget()
+        defer { budgets[key] = entry }
         if t - entry.fetchWindow >= 60 { (entry.fetchWindow, entry.fetches) = (t, 0) }
         entry.fetches += 1
-        guard entry.fetches <= config.fetchesPerMinute else { return "more than \(config.fetchesPerMinute) fetches in a minute" }
+        let limit = perMinute ?? config.fetchesPerMinute
+        guard entry.fetches <= limit else { return "more than \(limit) fetches in a minute" }
         if weights {
             if let last = entry.lastWeightsFetch, t - last < config.weightsRefetchSeconds {
                 return "the weights were sent \(Int(saturating: t - last)) s ago; at most once in \(Int(saturating: config.weightsRefetchSeconds)) s"

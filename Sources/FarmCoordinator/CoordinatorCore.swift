@@ -38,11 +38,15 @@ public struct CoordinatorCore: Sendable {
         public var peerIdleSeconds = 600.0
         /// The most peers remembered at once; a new one past it is answered `busy` and not remembered.
         public var maxPeers = 10_000
-        /// Per peer: the weights (tens of MB, queued whole in the peer's send queue) at most once in this many
-        /// seconds, and at most `fetchesPerMinute` fetches of anything. A worker fetches the weights once and each
-        /// job's targets once; a peer that asks again and again without reading would fill the coordinator's memory.
+        /// Budgets (`KeyBudget`): per worker connection, the weights (tens of MB, queued whole in the peer's send queue)
+        /// at most once in this many seconds, and at most `fetchesPerMinute` blob fetches; per client key (whatever its
+        /// connections), at most `outputChunksPerMinute` output chunks, one at a time. A worker fetches the weights once
+        /// and each job's targets once; a peer that asks again and again without reading would fill the coordinator's
+        /// memory.
         public var weightsRefetchSeconds = 30.0
         public var fetchesPerMinute = 120
+        /// Output chunks (`OutputBody.chunk`, 4 MiB) a key may fetch in a minute: 60 MiB/s, one chunk at a time.
+        public var outputChunksPerMinute = 900
         /// How long an ended job (done, failed, cancelled) is kept, with its files, after it ended; nil keeps every
         /// job. Seven days: long enough to fetch an output after a weekend.
         public var retention: Double? = 7 * 86_400
@@ -127,11 +131,17 @@ public struct CoordinatorCore: Sendable {
     public struct PeerEntry: Sendable {
         public var caller: Caller
         public var lastHeard: Double
-        /// Its fetches: the last of the weights, and how many in the minute that began at `fetchWindow`.
+        public init(caller: Caller, lastHeard: Double) { (self.caller, self.lastHeard) = (caller, lastHeard) }
+    }
+
+    /// What one key may still cost the farm (Docs/security.md, "Per-key budgets"), whatever connections it uses: its
+    /// fetches (the last of the weights, and how many in the minute that began at `fetchWindow`) and whether an output
+    /// chunk is on its way to it (one at a time).
+    struct KeyBudget: Sendable {
         var lastWeightsFetch: Double?
         var fetchWindow = -Double.infinity
         var fetches = 0
-        public init(caller: Caller, lastHeard: Double) { (self.caller, self.lastHeard) = (caller, lastHeard) }
+        var outputInFlight = false
     }
 
     /// What the shell learned off the loop and reports back.
@@ -143,6 +153,8 @@ public struct CoordinatorCore: Sendable {
         case tick(now: Double)
         /// A peer could not be sent to (gone, or its queue is full).
         case unreachable(peer: String, now: Double)
+        /// An output chunk for `budget` (`budgetKey`) was read and queued, or could not be: its next may be asked for.
+        case outputSent(budget: String)
         /// A job was stored in the journal (new, answering `replyTo`; or restored at start when nil).
         case admitted(StoredJobInfo, replyTo: String?, now: Double)
         /// Submitting failed before the job was stored.
@@ -241,7 +253,8 @@ public struct CoordinatorCore: Sendable {
         /// Send a weights or targets blob (the shell holds the bytes).
         case sendBlob(peer: String, FetchBody)
         /// Send a finished job's output file.
-        case sendOutput(peer: String, job: String, format: String)
+        /// Read `OutputBody.chunk` bytes of a job's output from `offset`, send them, then report `outputSent(budget:)`.
+        case sendOutput(peer: String, job: String, format: String, offset: Int, budget: String)
         /// Targets that are no longer needed (a stage's reference Grams; an ended job's targets and assets).
         case forget(job: String, blobs: [String])
         /// An ended job past its retention: delete its journal rows and files.
@@ -259,6 +272,8 @@ public struct CoordinatorCore: Sendable {
     var lastSent: [String: Double] = [:]
     /// Every peer heard from recently, bound to the key it spoke with (`bind`).
     public internal(set) var peers: [String: PeerEntry] = [:]
+    /// Per key (per connection in plaintext, where there is no key): `KeyBudget`.
+    var budgets: [String: KeyBudget] = [:]
     var lastSnapshot = -Double.infinity
     var lastHousekeeping = -Double.infinity
     var lastPlacement = -Double.infinity
@@ -290,6 +305,9 @@ public struct CoordinatorCore: Sendable {
             return [.count(.messageDropped), .log(.warning, "bad message: \(error)", ["peer": "\(peer)"])]
                 + send(peer, Message(.error, ErrorBody(code: error.code, message: error.description, versions: FarmProtocol.versions)), now: now)
         case let .tick(now): return tick(now: now)
+        case let .outputSent(key):
+            budgets[key]?.outputInFlight = false
+            return []
         case let .unreachable(peer, now):
             lastSent[peer] = nil
             guard scheduler.liveWorkers.contains(peer) else { return [] }

@@ -311,14 +311,32 @@ public struct StatusReplyBody: Codable, Sendable {
     }
 }
 
-/// coordinator → client: the answer to `fetchOutput`. Payload: the output file.
+/// client → coordinator: `fetchOutput`, one chunk of a done job's output file from `offset` (0 when absent).
+public struct OutputRequestBody: Codable, Sendable {
+    public var job: String
+    public var offset: Int?
+
+    public init(job: String, offset: Int? = nil) {
+        self.job = job
+        self.offset = offset
+    }
+}
+
+/// coordinator → client: the answer to `fetchOutput`. Payload: `chunk` bytes (or fewer, at the end) of the output file
+/// from `offset`; the client asks for the next chunk until it has `size` bytes. Read from disk chunk by chunk, so an
+/// output of gigabytes never sits in the coordinator's memory or send queue whole.
 public struct OutputBody: Codable, Sendable {
     public var job: String
     public var file: String
+    public var offset: Int?
+    /// The whole file's bytes.
+    public var size: Int?
 
-    public init(job: String, file: String) {
-        self.job = job
-        self.file = file
+    /// Bytes of one chunk: 4 MiB, so that the up to 100 messages a peer's send queue holds are at most 400 MiB.
+    public static let chunk = 4 << 20
+
+    public init(job: String, file: String, offset: Int? = nil, size: Int? = nil) {
+        (self.job, self.file, self.offset, self.size) = (job, file, offset, size)
     }
 }
 

@@ -37,6 +37,8 @@ public enum WireLimits {
     public static var blobBytes: ClosedRange<Int> { 1 ... FarmProtocol.Limits.maxPayload }
     /// Kinds of blob a peer may fetch.
     public static let blobKinds: Set<String> = ["weights", "targets"]
+    /// Bytes of an output file, and so an offset into one: a gigapixel 16-bit TIFF is 6 GiB; 2^40 leaves room.
+    public static let outputBytes = 0 ... (1 << 40)
     /// Status replies list at most this many jobs and workers (the peer table's bound is below it).
     public static let listedItems = 1_000_000
 
@@ -170,10 +172,20 @@ extension ControlBody: WireValidated {
     }
 }
 
+extension OutputRequestBody: WireValidated {
+    public func validateWire() throws {
+        try WireLimits.check(WireLimits.id(job), "fetchOutput", "job", "at most \(WireLimits.idLength) bytes")
+        try WireLimits.check(offset.map(WireLimits.outputBytes.contains) ?? true, "fetchOutput", "offset", "must be \(WireLimits.outputBytes)")
+    }
+}
+
 extension OutputBody: WireValidated {
     public func validateWire() throws {
-        try WireLimits.check(WireLimits.id(job), "output", "job", "at most \(WireLimits.idLength) bytes")
-        try WireLimits.check(file.utf8.count <= WireLimits.nameLength, "output", "file", "at most \(WireLimits.nameLength) bytes")
+        typealias L = WireLimits
+        try L.check(L.id(job), "output", "job", "at most \(L.idLength) bytes")
+        try L.check(file.utf8.count <= L.nameLength, "output", "file", "at most \(L.nameLength) bytes")
+        try L.check([offset, size].allSatisfy { $0.map(L.outputBytes.contains) ?? true } && (offset ?? 0) <= (size ?? .max), "output",
+                    "offset/size", "each \(L.outputBytes), the offset within the size")
     }
 }
 

@@ -101,7 +101,10 @@ public struct CoreHarness {
             case let .persistControl(job, priority, paused): controls[job] = (priority, paused)
             case let .answer(reply, outcome): reply.deliver(outcome)
             case let .sendBlob(peer, body): outbox.append((peer, Message(.blob, body)))
-            case let .sendOutput(peer, job, _): outbox.append((peer, Message(.output, OutputBody(job: job, file: "output.png"))))
+            case let .sendOutput(peer, job, _, offset, budget):
+                // An output of 10 MB, sent chunk by chunk like the shell's (the bytes themselves are not made here).
+                outbox.append((peer, Message(.output, OutputBody(job: job, file: "output.png", offset: offset, size: 10_000_000))))
+                pending.append(.outputSent(budget: budget))
             case .forget: break
             case let .prune(job): pruned.append(job)
             case let .publish(snapshot): snapshots.append(snapshot)

@@ -50,6 +50,8 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Hold a stage's content and start canvas in memory up to this size each (e.g. 256M, 1G, 0); "
                                + "bigger ones are read from the state directory per tile and strip.", valueName: "bytes"))
     var canvasMemory = "256M"
+    @Option(help: ArgumentHelp("Bytes of each chunk a client fetches an output in (one at a time per key).", valueName: "bytes"))
+    var outputChunkBytes = OutputBody.chunk
     @OptionGroup var dashboard: DashboardOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -62,6 +64,9 @@ struct CoordinatorCommand: ParsableCommand {
         }
         guard canvasMemory == "0" || ByteSize.parse(canvasMemory) != nil else {
             throw ValidationError("--canvas-memory must be a size such as 256M, 1G or 0, got '\(canvasMemory)'")
+        }
+        guard (1 ... FarmProtocol.Limits.maxPayload).contains(outputChunkBytes) else {
+            throw ValidationError("--output-chunk-bytes must be 1 to \(FarmProtocol.Limits.maxPayload)")
         }
     }
 
@@ -76,6 +81,7 @@ struct CoordinatorCommand: ParsableCommand {
         config.scheduler.stragglerCopies = !noStragglerCopies
         config.maxMessageBytes = maxMessageBytes
         config.canvasMemory = ByteSize.parse(canvasMemory) ?? 0
+        config.outputChunkBytes = outputChunkBytes
         let keep = DurationText.seconds(retention) ?? 0
         config.retention = keep > 0 ? keep : nil
         config.logger = logging.logger("coordinator")

@@ -65,8 +65,14 @@ import Testing
         Self.renderAll(&h, id)
         #expect(h.core.phase(of: id) == .done && h.states[id] == .done)
         #expect(Set(h.storedTiles.map(\.stage)) == [0, 1, 2], "the coarse level and both passes of the tiled level")
-        h.receive(Message(.fetchOutput, StatusBody(job: id)), from: "client")
+        h.receive(Message(.fetchOutput, OutputRequestBody(job: id)), from: "client")
         #expect(h.commands(to: "client").last == .output)
+        // One chunk at a time per key: a second request before the first is queued is refused, then served.
+        h.receive(Message(.fetchOutput, OutputRequestBody(job: id, offset: OutputBody.chunk)), from: "client")
+        #expect(h.sent(to: "client", .error, as: ErrorBody.self).last?.message.contains("one output chunk at a time") == true)
+        h.settle()
+        h.receive(Message(.fetchOutput, OutputRequestBody(job: id, offset: OutputBody.chunk)), from: "client")
+        #expect(h.sent(to: "client", .output, as: OutputBody.self).last?.offset == OutputBody.chunk)
     }
 
     /// (phase reached, event, phase after): late work for a job that has moved on is dropped.

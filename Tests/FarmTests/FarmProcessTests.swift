@@ -163,6 +163,12 @@ enum SmallJob {
         try farm.startWorker()
         let one = try farm.finish(try SmallJob.submit(farm.client))
         #expect(one == two, "the output must not depend on how many workers rendered it")
+        // Fetched again in chunks of 1000 bytes from a coordinator that serves it so: the same bytes.
+        farm.coordinator?.signal(SIGTERM)
+        farm.coordinator?.process.waitUntilExit()
+        try farm.startCoordinator(extra: ["--dashboard", "off", "--output-chunk-bytes", "1000"])
+        let jobs = try farm.waitFor("the restarted coordinator", seconds: 30) { !$0.jobs.isEmpty }.jobs
+        #expect(try farm.client.output(job: try #require(jobs.first).id) == two, "\(two.count) bytes in \((two.count + 999) / 1000) chunks")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("farm-\(UUID().uuidString).png")
         defer { try? FileManager.default.removeItem(at: file) }
         try Data(two).write(to: file)

@@ -223,7 +223,7 @@ final class HostilePeer {
             Message(.status, StatusBody(job: job)),
             Message(.cancel, CancelBody(job: job)),
             Message(.control, ControlBody(.priority, job: job, worker: "w0", priority: 50)),
-            Message(.fetchOutput, StatusBody(job: job)),
+            Message(.fetchOutput, OutputRequestBody(job: job, offset: 0)),
             Message(.goodbye),
         ]
     }

@@ -59,9 +59,20 @@ import Testing
         #expect(reply.jobs.isEmpty, "bob sees none of alice's jobs")
         #expect(reply.workers.count == 1 && reply.workers[0].leases.isEmpty && reply.workers[0].id == "w",
                 "workers by name, without their lease tokens")
-        for m in [Message(.status, StatusBody(job: id)), Message(.cancel, CancelBody(job: id)), Message(.fetchOutput, StatusBody(job: id))] {
-            h.receive(m, from: "bob")
-            #expect(Self.lastError(h, to: "bob")?.message.contains("no") == true, "\(m.command): as if the job did not exist")
+        // Each refused with its exact code and text, exactly as for a job that does not exist, and nothing else sent.
+        for (m, code, text) in [(Message(.status, StatusBody(job: id)), "body", "malformed body: no job \(id)"),
+                                (Message(.cancel, CancelBody(job: id)), "not-found", "no job \(id)"),
+                                (Message(.fetchOutput, OutputRequestBody(job: id)), "body", "malformed body: job \(id) has no output (not done)")] {
+            for job in [id, "jnothere"] {
+                var m = m
+                m.body = Array(String(decoding: m.body, as: UTF8.self).replacingOccurrences(of: id, with: job).utf8)
+                let before = h.commands(to: "bob").count
+                h.receive(m, from: "bob")
+                let error = Self.lastError(h, to: "bob")
+                #expect(h.commands(to: "bob").count == before + 1 && h.commands(to: "bob").last == .error, "\(m.command): one answer, an error")
+                #expect(error?.code == code && error?.message == text.replacingOccurrences(of: id, with: job),
+                        "\(m.command) of \(job == id ? "alice's job" : "no job"): \(String(describing: error))")
+            }
         }
         #expect(h.core.phase(of: id) == .running(stage: 0))
 

@@ -39,7 +39,7 @@ import Tiling
             Message(.status, StatusBody(job: "j1")),
             Message(.cancel, CancelBody(job: "j1")),
             Message(.control, ControlBody(.priority, job: "j1", worker: "w", priority: 60)),
-            Message(.fetchOutput, StatusBody(job: "j1")),
+            Message(.fetchOutput, OutputRequestBody(job: "j1", offset: 0)),
             Message(.goodbye),
         ]
     }
