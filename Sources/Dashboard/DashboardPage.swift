@@ -2,8 +2,8 @@
 /// Hash routes: `#/` jobs and workers, `#/job/ID` a job's page (status, controls, settings, stages, tile grid, farm log,
 /// deep-zoom canvas), `#/job/ID/tile/STAGE/TILE` with that tile's loss curve open, `#/workers`. It reads `/api/events`
 /// (a snapshot, then `changes`, applied to maps keyed by id: only what changed is redrawn; polls `/api/status` every 2 s
-/// if the stream fails, every 1 s with `?poll=1`). A `?token=` is kept in sessionStorage and sent as a bearer header,
-/// or as `token=` where a header cannot go (event stream, images, map tiles).
+/// if the stream fails, every 1 s with `?poll=1`). A token in the fragment (`#token=…`, or `#/route?token=…`) is exchanged
+/// for a session cookie (`POST /api/session`) and taken out of the address; tokens never go in a URL a server sees.
 enum DashboardPage {
     static let html = #"""
 <!doctype html>
@@ -144,18 +144,28 @@ tr[data-state=silent] td { color: #9b2c2c; } #workers td.cut { max-width: 9em; o
 "use strict";
 // ---------- token, requests, formatting ----------
 const params = new URLSearchParams(location.search);
-if (params.get("token")) sessionStorage.setItem("stylefarm-token", params.get("token"));
-const token = sessionStorage.getItem("stylefarm-token") || "";
 const pollOnly = params.get("poll") === "1";
 const $ = s => document.querySelector(s), enc = encodeURIComponent;
 const esc = v => String(v ?? "").replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
-/** For URLs that cannot carry a header (EventSource, <img>, Leaflet): the token as a query parameter. */
-const withToken = url => token ? url + (url.includes("?") ? "&" : "?") + "token=" + enc(token) : url;
+/**
+ * Signing in: a token in the address's fragment (`#token=…`, or `?token=…` after a route: never sent to a server, so
+ * never in a proxy's log) is exchanged for a session cookie, which every request then carries (the event stream and
+ * images included), and is taken out of the address at once.
+ */
+async function signIn() {
+  const [path, query] = location.hash.replace(/^#/, "").split("?");
+  const q = new URLSearchParams(query || (path.startsWith("token=") ? path : ""));
+  const t = q.get("token");
+  if (!t) return;
+  q.delete("token");
+  const rest = path.startsWith("token=") ? "/" : path;
+  history.replaceState(null, "", location.pathname + location.search + "#" + rest + (q.toString() ? "?" + q : ""));
+  await api("/api/session", {method: "POST", headers: {Authorization: "Bearer " + t}});
+}
 
-/** fetch with the bearer token; resolves to the JSON body, rejects with the server's `message` verbatim. */
+/** fetch (with the session cookie); resolves to the JSON body, rejects with the server's `message` verbatim. */
 async function api(path, opts = {}) {
-  const headers = Object.assign({}, opts.headers, token ? {Authorization: "Bearer " + token} : {});
-  const r = await fetch(path, Object.assign({cache: "no-store"}, opts, {headers}));
+  const r = await fetch(path, Object.assign({cache: "no-store", credentials: "same-origin"}, opts));
   let body = null;
   try { body = await r.json(); } catch (e) { /* not JSON */ }
   if (!r.ok) throw Object.assign(new Error(body && body.message ? body.message : `HTTP ${r.status} ${r.statusText}`), {status: r.status, code: body && body.code});
@@ -301,7 +311,7 @@ function renderLive() {
     card.querySelector(".g").innerHTML = gridSVG(j.width, j.height, j.tiles || [], s.stage);
     if (card.dataset.done !== String(s.tilesDone)) {  // a tile landed: reload the preview
       card.dataset.done = s.tilesDone;
-      card.querySelector("img").src = withToken(`/api/jobs/${enc(s.id)}/preview.png?t=${num(s.tilesDone)}-${Date.now()}`);
+      card.querySelector("img").src = `/api/jobs/${enc(s.id)}/preview.png?t=${num(s.tilesDone)}-${Date.now()}`;
     }
   }
   if (all.length > running.length) box.insertAdjacentHTML("beforeend", `<a class="more" href="#/?state=running">+${all.length - running.length} more running</a>`);
@@ -406,7 +416,7 @@ function enterJob(id, tile) {
   $("#job-title").textContent = id; $("#job-status").innerHTML = '<span class="muted">loading…</span>';
   for (const sel of ["#stages", "#tile-grid", "#job-progress", "#canvas-text", "#spec", "#events tbody"]) $(sel).innerHTML = "";
   $("#settings").open = false;
-  const a = $("#download-toml"); a.href = withToken(`/api/jobs/${enc(id)}/job.toml`); a.download = id + ".toml";
+  const a = $("#download-toml"); a.href = `/api/jobs/${enc(id)}/job.toml`; a.download = id + ".toml";
   $("#priority-input").value = ""; delete $("#priority-input").dataset.job;
   renderJobHead(); loadDetail(); startCanvas(id);
 }
@@ -541,14 +551,14 @@ function loadLeaflet() {
   if (window.L) return Promise.resolve(true);
   return leaflet = leaflet || new Promise(done => {
     const css = document.createElement("link");
-    css.rel = "stylesheet"; css.href = withToken("/vendor/leaflet/leaflet.css");
+    css.rel = "stylesheet"; css.href = "/vendor/leaflet/leaflet.css";
     const js = document.createElement("script");
-    js.src = withToken("/vendor/leaflet/leaflet.js");
+    js.src = "/vendor/leaflet/leaflet.js";
     js.onload = () => done(!!window.L); js.onerror = () => done(false);
     document.head.append(css, js);
   });
 }
-const canvasURL = info => withToken(`/api/jobs/${enc(C.job)}/canvas/{z}/{x}/{y}.png?v=${num(info.version)}`);
+const canvasURL = info => `/api/jobs/${enc(C.job)}/canvas/{z}/{x}/{y}.png?v=${num(info.version)}`;
 function startCanvas(id) { stopCanvas(); C.job = id; canvasTick(); }
 function stopCanvas() {
   clearTimeout(C.timer);
@@ -609,7 +619,7 @@ function showFallback(why) {
   }
   if (Date.now() - C.fallbackAt >= 3900) {  // refresh every few seconds while the job runs
     C.fallbackAt = Date.now();
-    img.src = withToken(`/api/jobs/${enc(C.job)}/preview.png?t=${Date.now()}`);
+    img.src = `/api/jobs/${enc(C.job)}/preview.png?t=${Date.now()}`;
   }
 }
 $("#zoom-1to1").onclick = () => {
@@ -655,22 +665,25 @@ document.addEventListener("click", e => {
 $("#priority-input").addEventListener("keydown", e => { if (e.key === "Enter") act($('button[data-action="priority"]')); });
 $("#filter-state").onchange = $("#filter-owner").onchange = setFilters;
 
-// ---------- start: who am I, the route, then the event stream (or polling) ----------
+// ---------- start: sign in, who am I, the route, then the event stream (or polling) ----------
 const viewing = "viewing (no key: actions need a key token — <code>stylefarm dashboard-token</code>)";
+let pollTimer = null;
+const setConn = t => { $("#conn").textContent = t; };
+function poll() { api("/api/status").then(applySnapshot).catch(e => setConn("offline: " + e.message)); }
+function startPolling(ms) { if (!pollTimer) { poll(); pollTimer = setInterval(poll, ms); } }
+signIn().catch(e => setConn("sign-in failed: " + e.message)).finally(start);
+function start() {
 api("/api/whoami").then(w => {
   document.body.dataset.role = w.role;
+  window.pageStats.signedIn = w.role;
   if (w.role === "viewer" || !w.name) $("#who").innerHTML = viewing;
   else $("#who").textContent = `signed in as ${w.name} (${w.role})`;
 }).catch(() => { $("#who").innerHTML = viewing; });
 window.addEventListener("hashchange", onRoute);
 onRoute();
-let pollTimer = null;
-const setConn = t => { $("#conn").textContent = t; };
-function poll() { api("/api/status").then(applySnapshot).catch(e => setConn("offline: " + e.message)); }
-function startPolling(ms) { if (!pollTimer) { poll(); pollTimer = setInterval(poll, ms); } }
 if (pollOnly || !window.EventSource) { setConn("polling"); startPolling(pollOnly ? 1000 : 2000); }
 else {
-  const es = new EventSource(withToken("/api/events"));
+  const es = new EventSource("/api/events");
   es.onmessage = e => {  // a full snapshot: replace everything
     if (pollTimer) { clearInterval(pollTimer); pollTimer = null; }
     setConn("live"); window.pageStats.streamBytes += e.data.length; applySnapshot(JSON.parse(e.data));
@@ -680,6 +693,7 @@ else {
   });
   es.onerror = () => { setConn("stream lost: polling every 2 s"); startPolling(2000); };
   setTimeout(() => { if (!S.rendered) poll(); }, 4000);  // a stream that says nothing
+}
 }
 </script></body></html>
 """#

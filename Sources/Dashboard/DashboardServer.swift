@@ -12,6 +12,11 @@ import Synchronization
 /// event streams are open at once (each holds a connection); one more gets 503.
 public final class DashboardServer: Sendable {
     public static let maxEventStreamsDefault = 32
+    /// Input files and canvas tiles served at once (each reads a file or renders a tile off the coordinator's loop);
+    /// one more gets 503 and tries again.
+    public static let maxFileRequests = 8
+    /// Bytes read from disk per write while an input file streams.
+    static let streamChunk = 64 << 10
     /// Where Debian's libjs-leaflet installs Leaflet, served at /vendor/leaflet/ for the deep-zoom viewer.
     public static let leafletDirectory = "/usr/share/javascript/leaflet"
     /// How often an event stream looks for changes. A second with none sends a two-byte comment instead: a closed
@@ -25,6 +30,7 @@ public final class DashboardServer: Sendable {
     public let maxEventStreams: Int
     let leaflet: String
     let openStreams = Atomic(0)
+    let fileRequests = Atomic(0)
     /// The port asked for, then the port bound; and the serving task while it runs.
     let state: Mutex<(port: Int, task: Task<Void, Error>?)>
 
@@ -89,36 +95,49 @@ public final class DashboardServer: Sendable {
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                      body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
         }
-        router.get("/api/whoami") { [access] request, _ in
-            switch access.identify(token: APIMiddleware.token(request)) {
-            case let .caller(c)?: try Self.json(["name": c.name, "role": c.role.rawValue])
-            default: try Self.json(["name": "", "role": "viewer"])
+        router.get("/api/whoami") { [access] request, _ in try Self.whoami(APIMiddleware.identity(request, access)) }
+        // A page exchanges its token (in the Authorization header, never in a URL) for a session cookie, which the
+        // browser then sends with everything, its event stream and images included.
+        router.post("/api/session") { [access] request, _ in
+            guard let token = APIMiddleware.bearer(request), let identity = access.identify(token: token) else {
+                throw APIError(401, "unauthorized", "POST /api/session needs a valid token in Authorization: Bearer …")
             }
+            var response = try Self.whoami(identity)
+            let id = access.sessions.start(identity)
+            response.headers[.setCookie] = "\(DashboardSessions.cookie)=\(id); Path=/; HttpOnly; SameSite=Strict; "
+                + "Max-Age=\(Int(DashboardSessions.lifetime))"  // safe-int: a constant
+            return response
         }
-        router.get("/api/status") { [monitor] _, _ in try Self.json(monitor.snapshot) }
-        router.get("/api/workers") { [monitor] _, _ in try Self.json(monitor.snapshot.workers) }
-        router.get("/api/jobs") { [monitor] request, _ in
+        router.delete("/api/session") { [access] request, _ in
+            if let id = APIMiddleware.session(request) { access.sessions.end(id) }
+            var response = try Self.json(["signedOut": true])
+            response.headers[.setCookie] = "\(DashboardSessions.cookie)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+            return response
+        }
+        router.get("/api/status") { [self] request, _ in try Self.json(scope(request).filter(monitor.snapshot)) }
+        router.get("/api/workers") { [self] request, _ in try Self.json(scope(request).filter(workers: monitor.snapshot.workers)) }
+        router.get("/api/jobs") { [self] request, _ in
             let q = request.uri.queryParameters
             let filter: JobFilter
             do { filter = try JobFilter(states: q.get("state"), owner: q.get("owner")) } catch let e as ControlRefusal { throw APIError(e) }
-            return try Self.json(monitor.snapshot.jobs.map(\.status).filter(filter.matches))
+            return try Self.json(scope(request).filter(monitor.snapshot).jobs.map(\.status).filter(filter.matches))
         }
         router.get("/api/jobs/:id") { [self] request, context in
-            let id = try context.parameters.require("id")
+            let id = try visibleJob(request, context)
             let stage = request.uri.queryParameters.get("stage").flatMap { Int($0) }  // safe-int: a failable parse of text
             guard let detail = await console?.jobDetail(id, stage: stage) else { throw Self.noJob(id) }
             return try Self.json(detail)
         }
-        router.get("/api/jobs/:id/tiles/:stage/:tile") { [self] _, context in
-            let id = try context.parameters.require("id")
+        router.get("/api/jobs/:id/tiles/:stage/:tile") { [self] request, context in
+            let id = try visibleJob(request, context)
             guard let stage = Int(try context.parameters.require("stage")), let tile = Int(try context.parameters.require("tile")),  // safe-int: a failable parse of text
                   let detail = await console?.tileDetail(job: id, stage: stage, tile: tile) else {
                 throw APIError(404, "not-found", "no such tile of job \(id)")
             }
             return try Self.json(detail)
         }
-        router.get("/api/jobs/:id/job.toml") { [self] _, context in
-            let id = try context.parameters.require("id")
+        router.get("/api/jobs/:id/job.toml") { [self] request, context in
+            let id = try visibleJob(request, context)
             guard let detail = await console?.jobDetail(id, stage: nil) else { throw Self.noJob(id) }
             let spec = detail.spec, names = spec.inputNames(id)
             let styles = Array(names[1 ..< 1 + spec.styleWeights.count])
@@ -132,32 +151,36 @@ public final class DashboardServer: Sendable {
                                                    .contentDisposition: "attachment; filename=\"\(id).toml\""],
                             body: .init(byteBuffer: ByteBuffer(string: text)))
         }
-        router.get("/api/jobs/:id/inputs/:n") { [self] _, context in
-            let id = try context.parameters.require("id")
-            guard let n = Int(try context.parameters.require("n")), let bytes = await console?.jobInput(job: id, index: n) else {  // safe-int: a failable parse of text
+        router.get("/api/jobs/:id/inputs/:n") { [self] request, context in
+            let id = try visibleJob(request, context)
+            guard let n = Int(try context.parameters.require("n")), let url = await console?.jobInputFile(job: id, index: n),  // safe-int: a failable parse of text
+                  let file = try? FileHandle(forReadingFrom: url) else {
                 throw APIError(404, "not-found", "no such input of job \(id)")
             }
             let names = await console?.jobDetail(id, stage: nil)?.spec.inputNames(id) ?? []
             let name = n < names.count ? names[n] : "\(id)-input-\(n)"
-            return Response(status: .ok, headers: [.contentType: "application/octet-stream", .contentDisposition: "attachment; filename=\"\(name)\""],
-                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return try streamed(file, headers: [.contentType: "application/octet-stream", .contentDisposition: "attachment; filename=\"\(name)\""])
         }
-        router.get("/api/jobs/:id/preview.png") { [monitor] _, context in
-            let id = try context.parameters.require("id")
+        router.get("/api/jobs/:id/preview.png") { [self] request, context in
+            let id = try visibleJob(request, context)
             guard let png = monitor.preview(job: id) else { throw APIError(404, "not-found", "no preview for job \(id)") }
             return Self.png(png)
         }
-        router.get("/api/jobs/:id/canvas") { [self] _, context in
-            let id = try context.parameters.require("id")
+        router.get("/api/jobs/:id/canvas") { [self] request, context in
+            let id = try visibleJob(request, context)
             guard let info = await console?.canvasInfo(job: id) else { throw APIError(404, "not-found", "job \(id) has no canvas yet") }
             return try Self.json(info)
         }
-        router.get("/api/jobs/:id/canvas/:z/:x/:y") { [self] _, context in
-            let id = try context.parameters.require("id")
+        router.get("/api/jobs/:id/canvas/:z/:x/:y") { [self] request, context in
+            let id = try visibleJob(request, context)
             let y = try context.parameters.require("y")
             guard let z = Int(try context.parameters.require("z")), let x = Int(try context.parameters.require("x")),  // safe-int: a failable parse of text
-                  y.hasSuffix(".png"), let row = Int(y.dropLast(4)),  // safe-int: a failable parse of text
-                  let png = await console?.canvasTile(job: id, zoom: z, x: x, y: row) else {
+                  y.hasSuffix(".png"), let row = Int(y.dropLast(4)) else {  // safe-int: a failable parse of text
+                throw APIError(404, "not-found", "no such canvas tile of job \(id)")
+            }
+            try takeFileRequest()
+            defer { fileRequests.subtract(1, ordering: .relaxed) }
+            guard let png = await console?.canvasTile(job: id, zoom: z, x: x, y: row) else {
                 throw APIError(404, "not-found", "no such canvas tile of job \(id)")
             }
             return Self.png(png, cache: "private, max-age=3600")  // the URL carries the canvas's version
@@ -178,7 +201,7 @@ public final class DashboardServer: Sendable {
                 try await control(ControlBody(verb, worker: try context.parameters.require("id")), request: request)
             }
         }
-        router.get("/api/events") { [self] _, _ in try eventStream() }
+        router.get("/api/events") { [self] request, _ in try eventStream(scope(request)) }
         router.get("/vendor/leaflet/:file") { [leaflet] _, context in try Self.vendor(leaflet, try context.parameters.require("file")) }
         router.get("/vendor/leaflet/images/:file") { [leaflet] _, context in
             try Self.vendor(leaflet + "/images", try context.parameters.require("file"))
@@ -192,9 +215,52 @@ public final class DashboardServer: Sendable {
 
     struct PriorityBody: Decodable { var priority: Int }
 
+    static func whoami(_ identity: DashboardAccess.Identity?) throws -> Response {
+        switch identity {
+        case let .caller(c)?: try json(["name": c.name, "role": c.role.rawValue])
+        default: try json(["name": "", "role": "viewer"])
+        }
+    }
+
+    /// What this request may read (`ReadScope`).
+    func scope(_ request: Request) -> ReadScope { ReadScope(APIMiddleware.identity(request, access)) }
+
+    /// The route's job id, when the request may read that job; another client's job is answered as unknown, as on the wire.
+    func visibleJob(_ request: Request, _ context: BasicRequestContext) throws -> String {
+        let id = try context.parameters.require("id")
+        guard scope(request).sees(job: id, in: monitor.snapshot) else { throw Self.noJob(id) }
+        return id
+    }
+
+    /// Takes one of `maxFileRequests` places (give it back with `fileRequests.subtract`), or refuses with 503.
+    func takeFileRequest() throws {
+        guard fileRequests.add(1, ordering: .relaxed).newValue <= Self.maxFileRequests else {
+            fileRequests.subtract(1, ordering: .relaxed)
+            throw APIError(503, "unavailable", "\(Self.maxFileRequests) files are being served; try again")
+        }
+    }
+
+    /// A file, read and written `streamChunk` bytes at a time, holding one of `maxFileRequests` places while it streams.
+    func streamed(_ file: FileHandle, headers: HTTPFields) throws -> Response {
+        do { try takeFileRequest() } catch {
+            try? file.close()
+            throw error
+        }
+        return Response(status: .ok, headers: headers, body: ResponseBody { [self] writer in
+            defer {
+                try? file.close()
+                fileRequests.subtract(1, ordering: .relaxed)
+            }
+            while let chunk = try file.read(upToCount: Self.streamChunk), !chunk.isEmpty {
+                try await writer.write(ByteBuffer(bytes: chunk))
+            }
+            try await writer.finish(nil)
+        })
+    }
+
     /// A control, as the request's key token allows; a viewer is refused before the coordinator is asked.
     func control(_ body: ControlBody, request: Request) async throws -> Response {
-        guard case let .caller(caller)? = access.identify(token: APIMiddleware.token(request)) else {
+        guard case let .caller(caller)? = APIMiddleware.identity(request, access) else {
             throw APIError(403, "forbidden", "viewing only: sign in with a key token (`stylefarm dashboard-token`) to \(body.verb.rawValue)")
         }
         guard let console else { throw APIError(503, "unavailable", "this dashboard has no coordinator to steer") }
@@ -206,7 +272,7 @@ public final class DashboardServer: Sendable {
 
     /// Server-Sent Events: the whole snapshot first (and again when a client fell too far behind), then what changed,
     /// once a second, as `event: changes`; a comment in a second when nothing did.
-    func eventStream() throws -> Response {
+    func eventStream(_ scope: ReadScope) throws -> Response {
         guard openStreams.add(1, ordering: .relaxed).newValue <= maxEventStreams else {
             openStreams.subtract(1, ordering: .relaxed)
             throw APIError(503, "unavailable", "\(maxEventStreams) event streams are open; poll /api/status instead")
@@ -215,12 +281,12 @@ public final class DashboardServer: Sendable {
                         body: ResponseBody { [self] writer in
                             defer { openStreams.subtract(1, ordering: .relaxed) }
                             let encoder = JSONEncoder()
-                            var snapshot = monitor.snapshot
+                            var snapshot = scope.filter(monitor.snapshot)
                             var revision = snapshot.revision ?? 0
                             try await writer.write(ByteBuffer(string: "data: " + String(decoding: try encoder.encode(snapshot), as: UTF8.self) + "\n\n"))
                             while !Task.isCancelled {
                                 try await Task.sleep(for: Self.streamInterval)
-                                if let changes = monitor.changes(since: revision) {
+                                if let changes = monitor.changes(since: revision).map(scope.filter) {
                                     guard !changes.isEmpty else {
                                         try await writer.write(ByteBuffer(string: ":\n\n"))
                                         continue
@@ -229,7 +295,7 @@ public final class DashboardServer: Sendable {
                                     try await writer.write(ByteBuffer(string: "event: changes\ndata: "
                                             + String(decoding: try encoder.encode(changes), as: UTF8.self) + "\n\n"))
                                 } else {
-                                    snapshot = monitor.snapshot
+                                    snapshot = scope.filter(monitor.snapshot)
                                     revision = snapshot.revision ?? 0
                                     try await writer.write(ByteBuffer(string: "data: " + String(decoding: try encoder.encode(snapshot), as: UTF8.self) + "\n\n"))
                                 }
@@ -271,16 +337,44 @@ struct APIMiddleware: RouterMiddleware {
     let access: DashboardAccess
     let monitor: FarmMonitor
 
-    static func token(_ request: Request) -> String? {
-        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") { return String(header.dropFirst(7)) }
-        return request.uri.queryParameters.get("token")
+    static func bearer(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return nil }
+        return String(header.dropFirst(7))
+    }
+
+    /// The session cookie's id, if the request carries one.
+    static func session(_ request: Request) -> String? {
+        for cookie in (request.headers[.cookie] ?? "").split(separator: ";") {
+            let pair = cookie.trimmingCharacters(in: .whitespaces)
+            if pair.hasPrefix(DashboardSessions.cookie + "=") { return String(pair.dropFirst(DashboardSessions.cookie.count + 1)) }
+        }
+        return nil
+    }
+
+    /// Who the request comes from: its bearer token, else its session cookie, else nobody in particular (a viewer when
+    /// no view token is set); nil when its token is not valid. A session cookie this dashboard does not know (expired,
+    /// or another dashboard's on the same host) counts as none.
+    static func identity(_ request: Request, _ access: DashboardAccess) -> DashboardAccess.Identity? {
+        if let token = bearer(request) { return access.identify(token: token) }
+        if let id = session(request), let known = access.sessions.identity(id) { return known }
+        return access.identify(token: nil)
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
-            if request.uri.path != "/healthz", access.identify(token: Self.token(request)) == nil {
+            guard access.allows(host: request.head.authority, origin: request.headers[.origin]) else {
                 monitor.countAuthFailure()
-                throw APIError(401, "unauthorized", "a valid token is required (Authorization: Bearer … or ?token=…)")
+                throw APIError(403, "forbidden", "this dashboard does not answer to \(request.head.authority ?? "a request without a Host"): "
+                    + "name it with --dashboard-host (a page elsewhere that points its own name at this address is refused)")
+            }
+            if request.uri.queryParameters.get("token") != nil {
+                monitor.countAuthFailure()
+                throw APIError(400, "invalid", "tokens do not go in URLs, which proxies and logs keep: send Authorization: Bearer TOKEN, "
+                    + "or open the page as http://HOST:PORT/#token=TOKEN and it starts a session")
+            }
+            if request.uri.path != "/healthz", Self.identity(request, access) == nil {
+                monitor.countAuthFailure()
+                throw APIError(401, "unauthorized", "a valid token is required (Authorization: Bearer …, or a session from POST /api/session)")
             }
             return try await next(request, context)
         } catch let e as APIError {
@@ -308,4 +402,51 @@ final class PortBox: Sendable {
     let state = Mutex<(port: Int, error: String?)>((0, nil))
     func set(_ p: Int) { state.withLock { $0.port = p } }
     func fail(_ e: String) { state.withLock { $0.error = e } }
+}
+
+/// What a request may read, as on the wire: everything (a viewer, an admin, a plaintext caller), or a client's own
+/// jobs (by the name the allowlist gives its key; names are unique) and the workers without their leases and tiles.
+enum ReadScope: Sendable {
+    case everything
+    case ownJobs(owner: String)
+
+    init(_ identity: DashboardAccess.Identity?) {
+        if case let .caller(c)? = identity, !c.role.seesEveryJob { self = .ownJobs(owner: c.name) } else { self = .everything }
+    }
+
+    func sees(_ status: JobStatus) -> Bool {
+        switch self {
+        case .everything: true
+        case let .ownJobs(owner): status.owner == owner
+        }
+    }
+
+    func sees(job id: String, in snapshot: FarmSnapshot) -> Bool {
+        guard case .ownJobs = self else { return true }
+        return snapshot.jobs.contains { $0.status.id == id && sees($0.status) }
+    }
+
+    func filter(workers: [WorkerStatus]) -> [WorkerStatus] {
+        guard case .ownJobs = self else { return workers }
+        return workers.map { w in
+            var w = w
+            (w.leases, w.tilesNow, w.blocklisted) = ([], nil, nil)
+            return w
+        }
+    }
+
+    func filter(_ snapshot: FarmSnapshot) -> FarmSnapshot {
+        var s = snapshot
+        s.jobs = s.jobs.filter { sees($0.status) }
+        s.workers = filter(workers: s.workers)
+        return s
+    }
+
+    func filter(_ changes: FarmChanges) -> FarmChanges {
+        guard case .ownJobs = self else { return changes }
+        var c = changes
+        c.jobs = c.jobs.filter { sees($0.status) }
+        c.workers = filter(workers: c.workers)
+        return c
+    }
 }

@@ -329,9 +329,7 @@ extension Coordinator {
 }
 
 extension Coordinator {
-    public func jobInput(job: String, index: Int) async -> [UInt8]? {
-        guard let url = await onLoop({ [self] done in done(stored[job]?.inputs.indices.contains(index) == true ? stored[job]?.inputs[index] : nil) })
-        else { return nil }
-        return try? [UInt8](Data(contentsOf: url))
+    public func jobInputFile(job: String, index: Int) async -> URL? {
+        await onLoop({ [self] done in done(stored[job]?.inputs.indices.contains(index) == true ? stored[job]?.inputs[index] : nil) })
     }
 }

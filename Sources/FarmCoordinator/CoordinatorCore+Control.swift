@@ -8,7 +8,7 @@ extension CoordinatorCore {
     /// A control from the wire, answered to `peer`: `controlled` (or, for the older `cancel`, `statusReply`), or an
     /// `error` with the refusal's code, counted.
     mutating func controlMessage(_ body: ControlBody, from peer: String, caller: Caller, now t: Double, asCancel: Bool = false) -> [Action] {
-        let (outcome, actions) = control(body, caller: caller, now: t, revealsOthersJobs: false)
+        let (outcome, actions) = control(body, caller: caller, now: t)
         switch outcome {
         case let .success(done):
             let reply = asCancel
@@ -23,14 +23,13 @@ extension CoordinatorCore {
         }
     }
 
-    /// Performs a control for `caller`. Another client's job is answered as unknown on the wire, where a client sees
-    /// only its own jobs; the dashboard shows every job, so there (`revealsOthersJobs`) the refusal says whose it is.
-    mutating func control(_ c: ControlBody, caller: Caller, now t: Double,
-                          revealsOthersJobs: Bool) -> (Result<ControlledBody, ControlRefusal>, [Action]) {
+    /// Performs a control for `caller`. Another client's job is answered as unknown, on the wire and on the dashboard
+    /// alike, where a client sees only its own jobs.
+    mutating func control(_ c: ControlBody, caller: Caller, now t: Double) -> (Result<ControlledBody, ControlRefusal>, [Action]) {
         var actions: [Action] = []
         do {
             let done = try ControlBody.Verb.jobVerbs.contains(c.verb) && c.worker == nil
-                ? controlJob(c, caller: caller, now: t, reveals: revealsOthersJobs, actions: &actions)
+                ? controlJob(c, caller: caller, now: t, actions: &actions)
                 : controlWorker(c, caller: caller, now: t)
             placementDue = true
             return (.success(done), actions + [.log(.notice, "\(caller.role.rawValue) '\(caller.name)': \(done.message)", [:])])
@@ -39,15 +38,11 @@ extension CoordinatorCore {
         }
     }
 
-    mutating func controlJob(_ c: ControlBody, caller: Caller, now t: Double, reveals: Bool,
-                             actions: inout [Action]) throws(ControlRefusal) -> ControlledBody {
+    mutating func controlJob(_ c: ControlBody, caller: Caller, now t: Double, actions: inout [Action]) throws(ControlRefusal) -> ControlledBody {
         guard caller.role != .worker else { throw ControlRefusal(.forbidden, "a worker key may not steer jobs") }
         guard let id = c.job, !id.isEmpty else { throw ControlRefusal(.invalid, "\(c.verb.rawValue) needs a job") }
         guard let job = jobs[id] else { throw ControlRefusal(.notFound, "no job \(id)") }
-        guard caller.role.seesEveryJob || job.owner == caller.key else {
-            throw reveals ? ControlRefusal(.forbidden, "job \(id) is \(job.ownerName.isEmpty ? "another client" : job.ownerName)'s: a client steers only its own jobs")
-                : ControlRefusal(.notFound, "no job \(id)")
-        }
+        guard caller.role.seesEveryJob || job.owner == caller.key else { throw ControlRefusal(.notFound, "no job \(id)") }
         let who = "\(caller.role.rawValue) '\(caller.name)'"
         let message: String
         switch c.verb {

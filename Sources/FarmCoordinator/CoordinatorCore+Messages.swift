@@ -128,7 +128,8 @@ extension CoordinatorCore {
     mutating func ready(_ m: Message, from peer: String, caller: Caller, now t: Double) throws -> [Action] {
         let body = try m.decode(ReadyBody.self)
         guard body.versions.contains(FarmProtocol.version) else { throw ProtocolError.unsupportedVersion(body.versions.max() ?? 0) }
-        scheduler.workerReady(id: peer, identity: caller.key.isEmpty ? "insecure/" + body.name : caller.key, name: body.name, threads: body.threads, busy: body.busy.count,
+        scheduler.workerReady(id: peer, identity: caller.key + "/" + body.name, account: caller.key.isEmpty ? "insecure/" + body.name : caller.key,
+                              name: body.name, threads: body.threads, busy: body.busy.count,
                               memoryLimit: body.memoryLimit, speed: body.speed, kernel: body.kernel.map { String($0.prefix(300)) },
                               host: body.host.map { String($0.prefix(100)) }, now: t)
         let about = "\(body.name), \(body.threads) threads" + (body.memoryLimit.map { ", \($0 >> 20) MiB" } ?? "")

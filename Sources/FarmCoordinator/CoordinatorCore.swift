@@ -333,7 +333,7 @@ public struct CoordinatorCore: Sendable {
             storagePaused = true
             return [.log(.error, "storage full, no new tiles leased until space is back: \(reason)", [:])]
         case let .control(body, caller, reply, now):
-            let (outcome, actions) = control(body, caller: caller, now: now, revealsOthersJobs: true)
+            let (outcome, actions) = control(body, caller: caller, now: now)
             return actions + [.answer(reply, outcome)]
         case .storageRecovered:
             guard storagePaused else { return [] }

@@ -1,3 +1,4 @@
+import Foundation
 import FarmProtocol
 
 /// What the dashboard asks of the coordinator beyond the published snapshot: a job's page, a tile's curve, a canvas
@@ -8,8 +9,8 @@ public protocol FarmConsole: Sendable {
     func control(_ body: ControlBody, as caller: Caller) async -> Result<ControlledBody, ControlRefusal>
     func jobDetail(_ id: String, stage: Int?) async -> JobDetail?
     func tileDetail(job: String, stage: Int, tile: Int) async -> TileDetail?
-    /// A job's input file as submitted (0: the content, then the styles).
-    func jobInput(job: String, index: Int) async -> [UInt8]?
+    /// Where a job's input file as submitted is (0: the content, then the styles): the dashboard streams it from there.
+    func jobInputFile(job: String, index: Int) async -> URL?
     /// A deep-zoom tile of the job's current canvas (`CanvasPyramid`), PNG; nil when there is none.
     func canvasTile(job: String, zoom: Int, x: Int, y: Int) async -> [UInt8]?
     /// The current canvas's size and deepest zoom, for the viewer; nil before the job has one.

@@ -54,8 +54,8 @@ public struct FarmScheduler: Sendable {
         public var token: String
         public var tile: TileID
         public var worker: String
-        /// The holder's `identity` (what a failure of this lease counts against).
-        public var identity: String
+        /// The holder's `account` (what a failure of this lease counts against).
+        public var account: String
         public var expires: Double
         /// When it was granted.
         public var started: Double
@@ -91,11 +91,13 @@ public struct FarmScheduler: Sendable {
 
     struct WorkerState: Sendable {
         var id: String
-        /// Who it is across reconnects and names (its key; in plaintext, its name): failures and blocklists count by
-        /// this, not by connection, so a worker whose link drops three times is one worker, and one key registered
-        /// under three names is one worker too. Only the preference not to send a failed tile back to the same
-        /// connection stays per connection.
+        /// Which machine it is across reconnects (its key and name): a drain holds by this.
         var identity: String
+        /// Whom its failures count against (its key; in plaintext, its name): failures, a tile's distinct failures and
+        /// blocklists count by this, not by connection or name, so a worker whose link drops three times is one worker,
+        /// and one stolen key registered under three names is one worker too (Docs/security.md, "Per-key budgets").
+        /// Only the preference not to send a failed tile back to the same connection stays per connection.
+        var account: String
         var name: String
         var threads: Int
         var lastHeard: Double
@@ -138,7 +140,7 @@ public struct FarmScheduler: Sendable {
         var runnable = false
         var done: Set<Int> = []
         var pending: [Int] = []
-        /// Per identity: failures and the blocklist; per connection: the tiles each failed.
+        /// Per account: failures and the blocklist; per connection: the tiles each failed.
         var failuresByWorker: [String: Int] = [:]
         var failedOn: [Int: Set<String>] = [:]
         var blocklist: Set<String> = []
@@ -242,12 +244,14 @@ public struct FarmScheduler: Sendable {
     // MARK: Workers
 
     /// A worker said `ready` (first contact or after a reconnect). `memoryLimit` (bytes) bounds the tiles it gets;
-    /// `speed` (pixel-iterations per second) orders workers until its results measure it. `identity` is who the
-    /// worker is across connections (default: this connection's `id`).
-    public mutating func workerReady(id: String, identity: String? = nil, name: String, threads: Int, busy: Int, memoryLimit: Int? = nil,
-                                     speed: Double? = nil, kernel: String? = nil, host: String? = nil, now: Double) {
+    /// `speed` (pixel-iterations per second) orders workers until its results measure it. `identity` is which
+    /// machine the worker is across connections (default: this connection's `id`), `account` whom its failures count
+    /// against (default: its identity).
+    public mutating func workerReady(id: String, identity: String? = nil, account: String? = nil, name: String, threads: Int, busy: Int,
+                                     memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil, host: String? = nil, now: Double) {
         if workers[id] != nil { _ = lose(worker: id, reason: "re-registered", now: now) }
-        workers[id] = WorkerState(id: id, identity: identity ?? id, name: name, threads: threads, lastHeard: now, busy: busy,
+        workers[id] = WorkerState(id: id, identity: identity ?? id, account: account ?? identity ?? id, name: name, threads: threads,
+                                  lastHeard: now, busy: busy,
                                   memoryLimit: memoryLimit, kernel: kernel, host: host,
                                   reportedSpeed: speed.flatMap { $0 > 0 && $0.isFinite ? $0 : nil })
     }
@@ -376,11 +380,11 @@ public struct FarmScheduler: Sendable {
         guard var job = jobs[lease.tile.job], !job.state.isFinal, lease.tile.stage == job.stage else { return [] }
         var events: [Event] = [.requeued(tile: lease.tile, worker: lease.worker, lease: lease.token, reason: reason)]
         let t = lease.tile.tile
-        job.tileFailures[t, default: []].insert(lease.identity)
+        job.tileFailures[t, default: []].insert(lease.account)
         job.failedOn[t, default: []].insert(lease.worker)
-        job.failuresByWorker[lease.identity, default: 0] += 1
-        if job.failuresByWorker[lease.identity]! >= config.workerFailureLimit, !job.blocklist.contains(lease.identity) {
-            job.blocklist.insert(lease.identity)
+        job.failuresByWorker[lease.account, default: 0] += 1
+        if job.failuresByWorker[lease.account]! >= config.workerFailureLimit, !job.blocklist.contains(lease.account) {
+            job.blocklist.insert(lease.account)
             events.append(.workerBlocklisted(worker: lease.worker, job: job.id))
         }
         jobs[job.id] = job
@@ -407,12 +411,12 @@ public struct FarmScheduler: Sendable {
                 jobs[id]!.detail = nil
             } else if workers.isEmpty {
                 jobs[id]!.detail = "waiting for workers: none connected"
-            } else if workers.values.allSatisfy({ job.blocklist.contains($0.identity) }) {
+            } else if workers.values.allSatisfy({ job.blocklist.contains($0.account) }) {
                 jobs[id]!.detail = "waiting for workers: every connected worker is blocklisted for this job"
-            } else if workers.values.allSatisfy({ job.blocklist.contains($0.identity) || drained.contains($0.identity) }) {
+            } else if workers.values.allSatisfy({ job.blocklist.contains($0.account) || drained.contains($0.identity) }) {
                 jobs[id]!.detail = "waiting for workers: every connected worker is draining or blocklisted for this job"
             } else if !job.memory.isEmpty, let t = job.pending.first(where: { t in
-                !workers.values.contains { !job.blocklist.contains($0.identity) && eligible($0, tile: t, of: job) }
+                !workers.values.contains { !job.blocklist.contains($0.account) && eligible($0, tile: t, of: job) }
             }), workers.values.allSatisfy({ $0.memoryLimit != nil }) {
                 let need = job.memory[job.stage][t] >> 20, most = (workers.values.compactMap(\.memoryLimit).max() ?? 0) >> 20
                 jobs[id]!.detail = "waiting for a worker with memory for tile \(t): it needs \(need) MiB, the largest --max-memory is \(most) MiB"

@@ -35,7 +35,7 @@ public final class HarnessConsole: FarmConsole, @unchecked Sendable {  // unchec
         with { $0.core.tileDetail(job: job, stage: stage, tile: tile, now: $0.now) }
     }
 
-    public func jobInput(job: String, index: Int) async -> [UInt8]? { nil }
+    public func jobInputFile(job: String, index: Int) async -> URL? { nil }
     public func canvasTile(job: String, zoom: Int, x: Int, y: Int) async -> [UInt8]? { nil }
     public func canvasInfo(job: String) async -> CanvasInfo? { nil }
 }

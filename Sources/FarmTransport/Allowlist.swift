@@ -53,6 +53,11 @@ public struct Allowlist: Sendable, Equatable {
             throw CurveKeyPair.KeyError.badFile(source, "this key is already allowed as \(known.role.rawValue) '\(known.name)'; "
                 + "a key has one role (allow it as admin for both)")
         }
+        if let other = members.values.first(where: { $0.name == name && $0.key != key }) {
+            // A name stands for one key wherever a name is shown or compared (the dashboard shows a client its jobs by it).
+            throw CurveKeyPair.KeyError.badFile(source, "another key (\(other.role.rawValue), \(other.key.prefix(8))…) is already named "
+                + "'\(name)'; give each key its own name (its file's name)")
+        }
         members[key] = Caller(key: key, name: name, role: role)
     }
 }

@@ -136,8 +136,10 @@ struct DashboardTokenCommand: ParsableCommand {
         abstract: "Print a key's token for a coordinator's dashboard: the page then acts with the key's role.",
         discussion: """
             The token is derived from this key pair and the coordinator's public key (X25519, as CURVE), so nothing new
-            is handed out and it is worth nothing on another coordinator. Open http://HOST:8787/?token=TOKEN; a client
-            then steers its own jobs, an admin every job and the workers. Keep it as secret as the key.
+            is handed out and it is worth nothing on another coordinator. Open http://HOST:8787/#token=TOKEN (the fragment
+            never reaches a server or a proxy's log; the page trades it for a session cookie); a client then sees and
+            steers its own jobs, an admin every job and the workers. Scripts send it as Authorization: Bearer TOKEN.
+            Keep it as secret as the key.
             """)
 
     @Option(help: ArgumentHelp("The coordinator's public key (Z85) or its .pub file.", valueName: "key")) var serverKey: String
@@ -149,6 +151,7 @@ struct DashboardTokenCommand: ParsableCommand {
         let token = try DashboardToken.make(keys: try CurveKeyPair.read(secretFile: URL(fileURLWithPath: curveSecret)),
                                             server: try CurveKeyPair.publicKey(serverKey))
         guard let url else { return print(token) }
-        print(url + (url.hasSuffix("/") ? "" : "/") + "?token=" + token)
+        // In the fragment, which a browser never sends: the page trades it for a session cookie and drops it from the address.
+        print(url + (url.hasSuffix("/") ? "" : "/") + "#token=" + token)
     }
 }

@@ -166,9 +166,12 @@ struct DashboardOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Serve the dashboard, JSON API and /metrics on HOST:PORT (port 0: any free port; 'off': none). "
         + "Bind 0.0.0.0 only on a trusted network, ideally with a token (--dashboard-token-file).", valueName: "host:port"))
     var dashboard = "127.0.0.1:8787"
-    @Option(help: ArgumentHelp("Require this token (Authorization: Bearer … or ?token=…) on every dashboard request (visible in "
-        + "ps: prefer --dashboard-token-file or $STYLEFARM_DASHBOARD_TOKEN)."))
+    @Option(help: ArgumentHelp("Require this token (Authorization: Bearer …, or a session the page starts from #token=…) on every "
+        + "dashboard request (visible in ps: prefer --dashboard-token-file or $STYLEFARM_DASHBOARD_TOKEN)."))
     var dashboardToken: String?
+    @Option(help: ArgumentHelp("A host name the dashboard answers to besides IP addresses and localhost (repeatable): the name in "
+        + "the address the operator opens. Requests naming any other Host or Origin are refused (DNS rebinding).", valueName: "name"))
+    var dashboardHost: [String] = []
     @Option(help: ArgumentHelp("Read the dashboard's token from this file (its first line).", valueName: "path"))
     var dashboardTokenFile: String?
 
@@ -212,14 +215,14 @@ struct DashboardOptions: ParsableArguments {
             printError("WARNING: the dashboard on \(host):\(port) has no token: anyone who reaches it sees every job and preview. "
                 + "Set --dashboard-token-file or $STYLEFARM_DASHBOARD_TOKEN.")
         }
-        var access = DashboardAccess(viewToken: token, insecure: coordinator.config.security == nil)
+        var access = DashboardAccess(viewToken: token, insecure: coordinator.config.security == nil, hosts: Set(dashboardHost))
         if let s = coordinator.config.security {
             let (secret, allowlist) = (s.keys.secretKey, s.allowlist)
             access.keyToken = { @Sendable token in DashboardToken.caller(token, serverSecret: secret, allowlist: allowlist) }
         }
         let server = DashboardServer(monitor: coordinator.monitor, console: coordinator, host: host, port: port, access: access)
         try server.start()
-        printError("dashboard: http://\(host):\(server.port)/" + (token == nil ? "" : "?token=…"))
+        printError("dashboard: http://\(host):\(server.port)/" + (token == nil ? "" : "#token=…"))
         return server
     }
 }

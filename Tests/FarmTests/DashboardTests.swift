@@ -15,7 +15,7 @@ extension TestFarm {
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
             if let line = coordinator?.output.split(separator: "\n").first(where: { $0.hasPrefix("dashboard: ") }) {
-                return String(line.dropFirst("dashboard: ".count).prefix { $0 != "?" })
+                return String(line.dropFirst("dashboard: ".count).prefix { $0 != "?" && $0 != "#" })
             }
             Thread.sleep(forTimeInterval: 0.1)
         }
@@ -84,10 +84,11 @@ extension TestFarm {
         try farm.startCoordinator(extra: ["--dashboard", "127.0.0.1:0", "--dashboard-token-file", file.path])
         let base = try farm.dashboardURL()
         #expect(try httpGet(base + "api/status").0 == 401)
-        #expect(try httpGet(base + "api/status?token=wrong").0 == 401)
-        #expect(try httpGet(base + "api/status?token=s3cret").0 == 200)
+        #expect(try httpRequest("GET", base + "api/status", token: "wrong").0 == 401)
+        #expect(try httpRequest("GET", base + "api/status", token: "s3cret").0 == 200)
+        #expect(try httpGet(base + "api/status?token=s3cret").0 == 400, "a token in a URL is refused: proxies and logs keep URLs")
         let (code, metrics) = try httpGet(base + "metrics", headers: ["Authorization": "Bearer s3cret"])
-        #expect(code == 200 && String(decoding: metrics, as: UTF8.self).contains("stylefarm_auth_failures_total 2"))
+        #expect(code == 200 && String(decoding: metrics, as: UTF8.self).contains("stylefarm_auth_failures_total 3"))
     }
 
     /// The dashboard's own limits, on a server in this process: probes need no token, and event streams are capped.
@@ -99,15 +100,15 @@ extension TestFarm {
         let (code, body) = try httpGet(base + "healthz")
         #expect(code == 200 && String(decoding: body, as: UTF8.self) == "ok\n")
         #expect(try httpGet(base + "api/status").0 == 401, "everything else still needs the token")
-        let streams = try (0 ..< 2).map { _ in try EventStream(base + "api/events?token=t") }
+        let streams = try (0 ..< 2).map { _ in try EventStream(base + "api/events", token: "t") }
         for s in streams { _ = try s.firstEvent() }
-        #expect(try httpGet(base + "api/events?token=t").0 == 503, "a third stream is refused")
-        #expect(try httpGet(base + "api/status?token=t").0 == 200, "polling still works")
+        #expect(try httpRequest("GET", base + "api/events", token: "t").0 == 503, "a third stream is refused")
+        #expect(try httpRequest("GET", base + "api/status", token: "t").0 == 200, "polling still works")
         streams[0].close()
         var reopened = false
         for _ in 0 ..< 50 where !reopened {  // the server notices the closed stream at its next write (≤ 1 s)
             Thread.sleep(forTimeInterval: 0.1)
-            reopened = (try? firstEvent(base + "api/events?token=t")) != nil
+            reopened = (try? firstEvent(base + "api/events", token: "t")) != nil
         }
         #expect(reopened, "a closed stream frees its place")
         streams[1].close()
@@ -136,8 +137,8 @@ func runChromium(_ path: String, _ args: [String]) throws -> String {
 }
 
 /// Reads the first Server-Sent Event's data from a URL over a raw socket (the stream never ends).
-func firstEvent(_ url: String) throws -> String {
-    let stream = try EventStream(url)
+func firstEvent(_ url: String, token: String? = nil) throws -> String {
+    let stream = try EventStream(url, token: token)
     defer { stream.close() }
     return try stream.firstEvent()
 }
@@ -147,7 +148,7 @@ final class EventStream {
     let fd: Int32
     let url: String
 
-    init(_ url: String) throws {
+    init(_ url: String, token: String? = nil) throws {
         self.url = url
         let u = URL(string: url)!
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -163,7 +164,8 @@ final class EventStream {
             throw FarmTestError.failed("connect to \(url)", "")
         }
         let target = u.path + (u.query.map { "?" + $0 } ?? "")
-        let request = "GET \(target) HTTP/1.1\r\nHost: \(u.host!)\r\nAccept: text/event-stream\r\n\r\n"
+        let auth = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
+        let request = "GET \(target) HTTP/1.1\r\nHost: \(u.host!)\r\nAccept: text/event-stream\r\n\(auth)\r\n"
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
     }
 
