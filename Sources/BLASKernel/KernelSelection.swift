@@ -29,6 +29,10 @@ public enum KernelSelection {
     /// Set with `OPENBLAS_CORETYPE` when StyleFarm chose the kernel (and inherited by the processes it starts),
     /// so that a choice of StyleFarm's is told from the user's own.
     public static let chosenVariable = "STYLEFARM_BLAS_KERNEL", reasonVariable = "STYLEFARM_BLAS_REASON"
+    /// A test switch: the kernel OpenBLAS is taken to have picked (its baseline probed as that kernel), so that the whole
+    /// path (probe, choose, cache, re-execute, read the cache back) runs on a machine whose real pick is already strong
+    /// (`BLASCommandTests`). Never set by StyleFarm; a user has no reason to.
+    public static let pretendPickVariable = "STYLEFARM_TEST_BLAS_PICK"
     static let variables = [coreTypeVariable, chosenVariable, reasonVariable]
 
     public enum Decision: Equatable, Sendable {
@@ -120,7 +124,9 @@ public enum KernelSelection {
     public static func prepare(arguments: [String], probeArguments: [String], cacheDirectory: String,
                                status: (String) -> Void) -> KernelInUse {
         let environment = ProcessInfo.processInfo.environment
-        let cpu = CPUFeatures.current(), picked = openBLASCore
+        // Pretending is for a process that chooses: one started with the kernel set (re-executed) reports what it runs.
+        let pretend = environment[coreTypeVariable]?.isEmpty == false ? nil : environment[pretendPickVariable].flatMap { $0.isEmpty ? nil : $0 }
+        let cpu = CPUFeatures.current(), picked = pretend ?? openBLASCore
         var knownKey: String?
         func key() -> String {  // dladdr and stat, once, and only when the pick is weak
             if let knownKey { return knownKey }
@@ -138,7 +144,7 @@ public enum KernelSelection {
                        + "testing its other kernels once (cached in \(cacheDirectory))")
                 announced = true
             }
-            return probe.run(kernel: kernel)
+            return probe.run(kernel: kernel ?? pretend)
         }
         if let probed { cache.save(probed) }
         switch decision {

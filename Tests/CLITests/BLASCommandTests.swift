@@ -82,4 +82,30 @@ import Testing
         #expect(bench.output.contains("BLAS kernel Prescott (set by you"), "\(bench.output)")
         #expect(bench.output.contains("Prescott  as is: OPENBLAS_CORETYPE=Prescott"), "\(bench.output)")
     }
+
+    /// The whole path on this machine, with OpenBLAS's strong pick made to look weak (`STYLEFARM_TEST_BLAS_PICK`): the
+    /// first computing command probes the kernels in child processes, chooses one faster than the "weak" pick, caches it
+    /// and re-executes itself with it; the next reads the cache (no probe); a corrupt cache is probed again.
+    @Test(.timeLimit(.minutes(3))) func aWeakPickIsProbedChosenCachedAndReexecuted() throws {
+        let cache = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let weak = ["STYLEFARM_TEST_BLAS_PICK": "Prescott"], plan = ["plan", "--width", "64", "--height", "64"]
+        func kernelLine(_ output: String) -> String { output.split(separator: "\n").first { $0.contains("estimated time") }.map(String.init) ?? "" }
+        let first = try Self.run(plan, cache: cache, environment: weak)
+        #expect(first.status == 0 && first.output.contains("OpenBLAS picked Prescott, weaker than this CPU"), "\(first.output)")
+        let chosen = kernelLine(first.output)
+        #expect(chosen.contains("(chosen by StyleFarm: OpenBLAS picked Prescott; ") && chosen.contains("passed the self-test"),
+                "re-executed with the chosen kernel: \(first.output)")
+        #expect(!chosen.contains("(cached)"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("stylefarm").path).filter { $0.hasPrefix("blas-kernel-") }
+        #expect(files.count == 1, "the choice is cached: \(files)")
+
+        let second = try Self.run(plan, cache: cache, environment: weak)
+        #expect(!second.output.contains("testing its other kernels") && kernelLine(second.output).contains("(cached)"), "\(second.output)")
+
+        for file in files { try Data("{\"key\": 7, \"chosen\": [".utf8).write(to: cache.appendingPathComponent("stylefarm/\(file)")) }
+        let third = try Self.run(plan, cache: cache, environment: weak)
+        #expect(third.status == 0 && third.output.contains("testing its other kernels once"), "a corrupt cache is probed again: \(third.output)")
+        #expect(kernelLine(third.output).contains("(chosen by StyleFarm: "), "\(third.output)")
+    }
 }
