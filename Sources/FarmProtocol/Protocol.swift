@@ -19,6 +19,9 @@ public enum FarmProtocol {
         public static let maxPayload = 256 * 1024 * 1024
         /// Frames of one message, header and body included.
         public static var maxFrames: Int { 2 + maxPayloadFrames }
+        /// Bytes of one message as received, a ROUTER's routing id (at most 255 bytes) included: frames past it are
+        /// dropped uncopied (`ZMQSocket.receive`).
+        public static var maxMessageBytes: Int { 256 + 4 + maxBody + maxPayload }
         /// ZMQ_MAXMSGSIZE: libzmq disconnects a peer that sends a bigger frame.
         public static var maxFrameSize: Int64 { Int64(maxPayload) }  // safe-int: widening a constant
     }
@@ -58,7 +61,7 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .tooFewFrames: "a message needs a header and a body frame"
-        case .tooManyFrames: "more than \(FarmProtocol.Limits.maxFrames) frames"
+        case .tooManyFrames: "more than \(FarmProtocol.Limits.maxFrames) frames or \(FarmProtocol.Limits.maxMessageBytes) bytes"
         case .badHeader: "the header frame is not 'S' 'F' version command"
         case let .unsupportedVersion(v): "protocol version \(v) is not supported (supported: \(FarmProtocol.versions))"
         case let .unknownCommand(c): "unknown command 0x\(String(c, radix: 16))"

@@ -1,4 +1,5 @@
 import CZmq
+import FarmProtocol
 import Foundation
 
 /// A libzmq error: the failing call and `zmq_strerror`'s text.
@@ -123,9 +124,12 @@ public final class ZMQSocket {
     }
 
     /// Waits up to `timeout` seconds for a message; returns its frames, or nil on timeout. Frames beyond
-    /// `maxFrames` are read and dropped, and `truncated` says so. `userID` is the `User-Id` the ZAP handler
-    /// gave the sender's connection (the CURVE key it authenticated), nil on a connection without ZAP.
-    public func receive(timeout: Double, maxFrames: Int = 16) throws -> (frames: [[UInt8]], truncated: Bool, userID: String?)? {
+    /// `maxFrames`, and every frame from the one that takes the message past `maxBytes`, are read and dropped
+    /// without being copied, and `truncated` says so: a peer's ten frames of 256 MiB are never held together.
+    /// `userID` is the `User-Id` the ZAP handler gave the sender's connection (the CURVE key it authenticated), nil
+    /// on a connection without ZAP.
+    public func receive(timeout: Double, maxFrames: Int = 16,
+                        maxBytes: Int = FarmProtocol.Limits.maxMessageBytes) throws -> (frames: [[UInt8]], truncated: Bool, userID: String?)? {
         var item = zmq_pollitem_t(socket: handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)  // safe-int: a libzmq constant
         let rc = zmq_poll(&item, 1, Int(saturating: max(0, min(timeout * 1000, 2e9))))
         if rc < 0 {
@@ -137,6 +141,7 @@ public final class ZMQSocket {
         var more = true
         var overflow = false
         var userID: String?
+        var bytes = 0
         while more {
             var msg = zmq_msg_t()
             zmq_msg_init(&msg)
@@ -145,8 +150,9 @@ public final class ZMQSocket {
                 if zmq_errno() == EAGAIN { break }
                 throw ZMQError.last("zmq_msg_recv")
             }
-            if frames.count < maxFrames {
-                let size = zmq_msg_size(&msg)
+            let size = zmq_msg_size(&msg)
+            bytes += size
+            if frames.count < maxFrames, !overflow, bytes <= maxBytes {
                 let data = zmq_msg_data(&msg)
                 frames.append(size == 0 ? [] : Array(UnsafeRawBufferPointer(start: data, count: size)))
             } else {

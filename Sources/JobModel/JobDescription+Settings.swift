@@ -1,3 +1,4 @@
+import FarmProtocol
 import Foundation
 import Imaging
 import StyleCore
