@@ -13,7 +13,7 @@ for name in coordinator worker client; do
     [ -s "$KEYS/$name.key" ] || "$BIN" keygen "$name" --dir "$KEYS" >/dev/null
 done
 # The dashboard token: 32 random bytes, hex; `kubectl port-forward service/stylefarm-coordinator 8787`
-# and open http://127.0.0.1:8787/?token=$(cat KEYS_DIR/dashboard.token).
+# and open http://127.0.0.1:8787/#token=$(cat KEYS_DIR/dashboard.token).
 [ -s "$KEYS/dashboard.token" ] || (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$KEYS/dashboard.token")
 b64() { base64 -w0 <"$1"; }
 secret() {

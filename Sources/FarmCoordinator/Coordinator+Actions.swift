@@ -211,21 +211,20 @@ extension Coordinator {
         if !storingTiles { storePendingTiles() }
     }
 
-    /// Writes the queued tiles and their preview pieces on the store queue, then reports each one stored.
+    /// Writes the queued tiles and their preview and overview pieces on the store queue, then reports each one stored.
     func storePendingTiles() {
         let batch = pendingTiles, journal = self.journal
         guard !batch.isEmpty else { return }
         pendingTiles = []
         storingTiles = true
-        let pieces = batch.map { t -> (rect: PixelRect, stage: PosterStage, preview: (Int, Int)?)? in
-            guard let s = core.jobs[t.job]?.stages[t.stage] else { return nil }
-            return (s.plan.tiles[t.tile].core, s, assets[t.job].map { ($0.preview.width, $0.preview.height) })
+        let places = batch.map { t -> (rect: PixelRect, stage: PosterStage, preview: (Int, Int), overview: (Int, Int))? in
+            guard let s = core.jobs[t.job]?.stages[t.stage], let a = assets[t.job] else { return nil }
+            return (s.plan.tiles[t.tile].core, s, (a.preview.width, a.preview.height), (a.overview.width, a.overview.height))
         }
-        offload(store, { () -> [(image: PlanarImage, x: Int, y: Int)?] in
+        offload(store, { () -> [StageWork.LandedPieces?] in
             try journal.tilesFinished(batch)
-            return zip(batch, pieces).map { t, p in
-                guard let p, let size = p.preview else { return nil }
-                return StageWork.previewPiece(t.pixels, at: p.rect, of: p.stage, previewWidth: size.0, previewHeight: size.1)
+            return zip(batch, places).map { t, p in
+                p.map { StageWork.landedPieces(t.pixels, at: $0.rect, of: $0.stage, preview: $0.preview, overview: $0.overview) }
             }
         }, then: { [self] r in
             storingTiles = false
@@ -236,10 +235,11 @@ extension Coordinator {
             if case .success = r { storageWritable() }
             for (i, t) in batch.enumerated() {
                 switch r {
-                case let .success(previewPieces):
-                    if let piece = previewPieces[i], let a = assets[t.job], core.phase(of: t.job) == .running(stage: t.stage) {
-                        StageWork.paste(piece, into: &a.preview)
-                        a.previewDirty = true
+                case let .success(landed):
+                    // Sizes as planned: a stage installed meanwhile has its own preview and overview.
+                    if let pieces = landed[i], let a = assets[t.job], core.phase(of: t.job) == .running(stage: t.stage),
+                       let p = places[i], (a.preview.width, a.preview.height) == p.preview, (a.overview.width, a.overview.height) == p.overview {
+                        a.paste(pieces)
                     }
                     count { $0.rawTileBytes += 6 * t.pixels.width * t.pixels.height }
                     feed(.tileStored(job: t.job, stage: t.stage, tile: t.tile, now: now))

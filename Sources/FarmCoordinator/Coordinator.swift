@@ -318,7 +318,7 @@ extension Coordinator {
             }
             let info = CanvasInfo(width: stage.width, height: stage.height, stage: landed.stage, tilesDone: tiles.count,
                                   version: landed.stage << 20 | tiles.count)
-            return CanvasView(job: id, info: info, base: start, landed: tiles)
+            return CanvasView(job: id, info: info, base: start, landed: tiles, overview: assets[id]?.overview)
         }
         let finished = job.phase == .done ? job.stages.count - 1 : (core.scheduler.stage(of: id) ?? 0) - 1
         guard finished >= 0, let canvas = try? journal.canvas(job: id, stage: finished) else { return nil }

@@ -18,11 +18,21 @@ final class JobAssets {
     /// The dashboard's low-resolution copy of the current stage's canvas, tiles pasted as they land.
     var preview: PlanarImage
     var previewDirty = true
+    /// The same at `StageWork.overviewSize`: the deep-zoom viewer's zoomed-out tiles are cut from it.
+    var overview: PlanarImage
 
     init(poster: PosterJob, prep: StagePrep) {
         self.poster = poster
         preview = prep.preview
+        overview = prep.overview
         install(prep)
+    }
+
+    /// Pastes a landed tile's pieces (`StageWork.landedPieces`) into the preview and the overview.
+    func paste(_ pieces: StageWork.LandedPieces) {
+        StageWork.paste(pieces.preview, into: &preview)
+        StageWork.paste(pieces.overview, into: &overview)
+        previewDirty = true
     }
 
     /// Installs a prepared stage.
@@ -32,6 +42,7 @@ final class JobAssets {
         temporal = prep.temporal
         guides = prep.guides
         preview = prep.preview
+        overview = prep.overview
         previewDirty = true
     }
 }
@@ -46,12 +57,17 @@ struct StagePrep {
     var temporal: TemporalTarget?
     var guides: ImageRegionSource?
     var preview: PlanarImage
+    var overview: PlanarImage
 }
 
 /// The coordinator's heavy work, as functions of their inputs: run on its work queues, never on the loop thread.
 enum StageWork {
     /// Long side of a job's dashboard preview.
     static let previewSize = 384
+    /// Long side of a stage's overview (about 34 MB of a 2:3 poster's float RGB): the deep-zoom viewer's zoomed-out
+    /// tiles are cut from it in memory, the landed tiles pasted in as they land, so no tile's file is opened for them
+    /// however many have landed (`CanvasTiles`).
+    static let overviewSize = 2048
     /// Bytes of one strip of a canvas when a stage is blended or written.
     static let stripBytes = 64 << 20
 
@@ -75,9 +91,9 @@ enum StageWork {
         let stage = poster.stages[index]
         var prep = try prepare(poster, stage, previous: previous, network: network, memory: memory)
         let finished = try journal.finishedTiles(job: stored.id, stage: index) { t, core in
-            let piece = previewPiece(core, at: stage.plan.tiles[t].core, of: stage, previewWidth: prep.preview.width,
-                                     previewHeight: prep.preview.height)
-            paste(piece, into: &prep.preview)
+            let pieces = landedPieces(core, at: stage.plan.tiles[t].core, of: stage, preview: prep.preview, overview: prep.overview)
+            paste(pieces.preview, into: &prep.preview)
+            paste(pieces.overview, into: &prep.overview)
         }
         return (poster, targets, prep, finished.done, finished.forgotten)
     }
@@ -95,9 +111,10 @@ enum StageWork {
             ? try poster.stageReference(stage, start: start, network: network).map(TargetsCodec.encode)
             : try poster.stageRegionReference(stage, start: start, network: network)
                 .map { RegionTargetsCodec.encode(RegionTargets(regions: $0, weights: $0.map { _ in 1 })) }
-        let preview = try start.boxDownscaled(longSide: previewSize).clamped()
+        let overview = try start.boxDownscaled(longSide: overviewSize).clamped()
+        let preview = try overview.boxDownscaled(longSide: previewSize).clamped()
         return StagePrep(content: content, start: start, reference: reference, temporal: poster.temporal(for: stage), guides: guides,
-                         preview: preview)
+                         preview: preview, overview: overview)
     }
 
     /// Blends a finished stage strip by strip from the journal's tiles into the stage's canvas file, then
@@ -149,6 +166,21 @@ enum StageWork {
         let w = max(1, min(pw - x0, Int(saturating: (Double(rect.width) * sx).rounded())))
         let h = max(1, min(ph - y0, Int(saturating: (Double(rect.height) * sy).rounded())))
         return (Resampler.resize(core, width: w, height: h), x0, y0)
+    }
+
+    typealias Piece = (image: PlanarImage, x: Int, y: Int)
+    /// A landed tile's core resized to its places in the preview and the overview.
+    typealias LandedPieces = (preview: Piece, overview: Piece)
+
+    static func landedPieces(_ core: PlanarImage, at rect: PixelRect, of stage: PosterStage, preview: (width: Int, height: Int),
+                             overview: (width: Int, height: Int)) -> LandedPieces {
+        (previewPiece(core, at: rect, of: stage, previewWidth: preview.width, previewHeight: preview.height),
+         previewPiece(core, at: rect, of: stage, previewWidth: overview.width, previewHeight: overview.height))
+    }
+
+    static func landedPieces(_ core: PlanarImage, at rect: PixelRect, of stage: PosterStage, preview: PlanarImage,
+                             overview: PlanarImage) -> LandedPieces {
+        landedPieces(core, at: rect, of: stage, preview: (preview.width, preview.height), overview: (overview.width, overview.height))
     }
 
     /// Pastes a preview piece (clamped to 0…1).
