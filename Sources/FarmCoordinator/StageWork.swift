@@ -165,7 +165,25 @@ enum StageWork {
         let x0 = min(pw - 1, Int(saturating: Double(rect.x) * sx)), y0 = min(ph - 1, Int(saturating: Double(rect.y) * sy))
         let w = max(1, min(pw - x0, Int(saturating: (Double(rect.width) * sx).rounded())))
         let h = max(1, min(ph - y0, Int(saturating: (Double(rect.height) * sy).rounded())))
-        return (Resampler.resize(core, width: w, height: h), x0, y0)
+        return (boxResized(core, width: w, height: h), x0, y0)
+    }
+
+    /// `image` averaged to `width` x `height`, each output pixel the mean of the input pixels whose centres fall in it,
+    /// serially: a landed tile's pieces are small and made for every tile, and a parallel resize (Lanczos, on a thread
+    /// pool) cost the coordinator more in waking threads than it computed (measured with `bench-farm --scale 1000`).
+    static func boxResized(_ image: PlanarImage, width w: Int, height h: Int) -> PlanarImage {
+        let iw = image.width, ih = image.height, plane = iw * ih
+        var sums = [Float](repeating: 0, count: 3 * w * h), counts = [Float](repeating: 0, count: w * h)
+        for y in 0 ..< ih {
+            let oy = min(h - 1, y * h / ih)
+            for x in 0 ..< iw {
+                let o = oy * w + min(w - 1, x * w / iw)
+                counts[o] += 1
+                for c in 0 ..< 3 { sums[c * w * h + o] += image.pixels[c * plane + y * iw + x] }
+            }
+        }
+        for c in 0 ..< 3 { for o in 0 ..< w * h where counts[o] > 0 { sums[c * w * h + o] /= counts[o] } }
+        return PlanarImage(width: w, height: h, channels: 3, pixels: sums)
     }
 
     typealias Piece = (image: PlanarImage, x: Int, y: Int)
