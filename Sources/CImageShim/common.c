@@ -48,7 +48,7 @@ int imgshim_reduction(long long width, long long height, imgshim_limits limits) 
 
 int imgshim_check_reduced(long long width, long long height, int factor, int whole, imgshim_limits limits, char *msg,
                           size_t msg_cap) {
-    int status = imgshim_check_limits(width, height, (imgshim_limits){ limits.max_side, 1LL << 62, 0, 0, 0 }, msg, msg_cap);
+    int status = imgshim_check_limits(width, height, (imgshim_limits){ limits.max_side, 1LL << 62, 0, 0, 0, 0 }, msg, msg_cap);
     if (status != IMGSHIM_OK) return status;
     long long w = imgshim_reduced(width, factor), h = imgshim_reduced(height, factor);
     if (w * h > limits.max_pixels || (whole && width * height > limits.max_pixels)) {
@@ -66,8 +66,9 @@ int imgshim_check_reduced(long long width, long long height, int factor, int who
     return IMGSHIM_OK;
 }
 
-int imgshim_reducer_init(imgshim_reducer *r, size_t width, size_t height, int channels, int bytes, int factor) {
+int imgshim_reducer_init(imgshim_reducer *r, size_t width, size_t height, int channels, int bytes, int factor, int nearest) {
     memset(r, 0, sizeof *r);
+    r->nearest = nearest;
     r->in_width = width;
     r->in_height = height;
     r->channels = channels;
@@ -90,7 +91,7 @@ static void reducer_flush(imgshim_reducer *r) {
     unsigned char *dest = r->pixels + r->out_y * r->out_width * ch * (size_t)r->bytes;
     for (size_t x = 0; x < r->out_width; x++) {
         size_t cols = r->in_width - x * f < f ? r->in_width - x * f : f;
-        unsigned long long count = (unsigned long long)(cols * r->rows);
+        unsigned long long count = r->nearest ? 1 : (unsigned long long)(cols * r->rows);
         for (size_t c = 0; c < ch; c++) {
             unsigned long long *sum = &r->sums[x * ch + c];
             unsigned long long mean = (*sum + count / 2) / count;
@@ -105,6 +106,21 @@ static void reducer_flush(imgshim_reducer *r) {
 
 void imgshim_reducer_push(imgshim_reducer *r, const unsigned char *row) {
     size_t f = (size_t)r->factor, ch = (size_t)r->channels;
+    if (r->nearest) {
+        // The middle row of the block (of what the block covers, at the bottom edge) and each block's middle column.
+        size_t block_rows = r->in_height - r->out_y * f < f ? r->in_height - r->out_y * f : f;
+        if (r->rows == block_rows / 2) {
+            for (size_t bx = 0; bx < r->out_width; bx++) {
+                size_t cols = r->in_width - bx * f < f ? r->in_width - bx * f : f, x = bx * f + cols / 2;
+                for (size_t c = 0; c < ch; c++) {
+                    r->sums[bx * ch + c] = r->bytes == 1 ? row[x * ch + c] : ((const unsigned short *)row)[x * ch + c];
+                }
+            }
+        }
+        r->rows++;
+        if (r->rows == f || r->out_y * f + r->rows == r->in_height) reducer_flush(r);
+        return;
+    }
     for (size_t x = 0; x < r->in_width; x++) {
         unsigned long long *sum = &r->sums[(x / f) * ch];
         for (size_t c = 0; c < ch; c++) {

@@ -28,6 +28,7 @@ int imgshim_check_reduced(long long width, long long height, int factor, int who
 typedef struct imgshim_reducer {
     size_t in_width, in_height, out_width, out_height;
     int channels, bytes, factor;
+    int nearest;               ///< each block's middle pixel instead of its mean
     unsigned long long *sums;  ///< out_width * channels running sums of the current block row
     size_t rows;               ///< input rows summed into the current block row
     size_t out_y;              ///< next output row
@@ -35,7 +36,7 @@ typedef struct imgshim_reducer {
 } imgshim_reducer;
 
 /// Allocates the sums and the result; IMGSHIM_OK or IMGSHIM_ERR_NOMEM.
-int imgshim_reducer_init(imgshim_reducer *r, size_t width, size_t height, int channels, int bytes, int factor);
+int imgshim_reducer_init(imgshim_reducer *r, size_t width, size_t height, int channels, int bytes, int factor, int nearest);
 /// Adds the next input row (in_width * channels samples).
 void imgshim_reducer_push(imgshim_reducer *r, const unsigned char *row);
 /// Frees the sums; the result too unless `keep_pixels`.

@@ -93,11 +93,11 @@ int imgshim_jpeg_read(const char *path, imgshim_limits limits, imgshim_image *ou
     // takes the rest of the factor as rows arrive.
     int factor = imgshim_reduction(cinfo.image_width, cinfo.image_height, limits);
     cinfo.scale_num = 1;
-    cinfo.scale_denom = factor >= 8 ? 8 : factor >= 4 ? 4 : factor >= 2 ? 2 : 1;
+    cinfo.scale_denom = limits.nearest ? 1 : factor >= 8 ? 8 : factor >= 4 ? 4 : factor >= 2 ? 2 : 1;
     jpeg_calc_output_dimensions(&cinfo);
     int rest = imgshim_reduction(cinfo.output_width, cinfo.output_height, limits);
     int status = imgshim_check_limits(cinfo.image_width, cinfo.image_height,
-                                      (imgshim_limits){ limits.max_side, 1LL << 62, 0, 0, 0 }, msg, msg_cap);
+                                      (imgshim_limits){ limits.max_side, 1LL << 62, 0, 0, 0, 0 }, msg, msg_cap);
     if (status == IMGSHIM_OK) status = imgshim_check_reduced(cinfo.output_width, cinfo.output_height, rest, 0, limits, msg, msg_cap);
     if (status != IMGSHIM_OK) {
         out->width = (int)cinfo.image_width;
@@ -121,7 +121,7 @@ int imgshim_jpeg_read(const char *path, imgshim_limits limits, imgshim_image *ou
     int ok = 1;
     if (rest > 1) {
         rgb_row = malloc(width * 3);
-        ok = rgb_row != NULL && imgshim_reducer_init(&reducer, width, height, 3, 1, rest) == IMGSHIM_OK;
+        ok = rgb_row != NULL && imgshim_reducer_init(&reducer, width, height, 3, 1, rest, limits.nearest) == IMGSHIM_OK;
     } else {
         pixels = malloc(width * height * 3);
         ok = pixels != NULL;

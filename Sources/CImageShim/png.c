@@ -108,7 +108,7 @@ int imgshim_png_read(const char *path, imgshim_limits limits, imgshim_image *out
     if (factor > 1 && !whole) {
         // Row by row into the reducer: only one row of the file's width is ever held.
         row = malloc(rowbytes);
-        if (row == NULL || imgshim_reducer_init(&reducer, width, height, channels, out_depth / 8, factor) != IMGSHIM_OK) {
+        if (row == NULL || imgshim_reducer_init(&reducer, width, height, channels, out_depth / 8, factor, limits.nearest) != IMGSHIM_OK) {
             imgshim_set_message(msg, msg_cap, "out of memory for %ux%u pixels read at 1/%d", width, height, factor);
             result = IMGSHIM_ERR_NOMEM;
             png_longjmp(png, 1);
@@ -128,7 +128,7 @@ int imgshim_png_read(const char *path, imgshim_limits limits, imgshim_image *out
         for (png_uint_32 y = 0; y < height; y++) rows[y] = pixels + rowbytes * y;
         png_read_image(png, rows);
         if (factor > 1) {
-            if (imgshim_reducer_init(&reducer, width, height, channels, out_depth / 8, factor) != IMGSHIM_OK) {
+            if (imgshim_reducer_init(&reducer, width, height, channels, out_depth / 8, factor, limits.nearest) != IMGSHIM_OK) {
                 imgshim_set_message(msg, msg_cap, "out of memory for %ux%u pixels read at 1/%d", width, height, factor);
                 result = IMGSHIM_ERR_NOMEM;
                 png_longjmp(png, 1);

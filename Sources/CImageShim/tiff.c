@@ -103,7 +103,7 @@ int imgshim_tiff_read(const char *path, imgshim_limits limits, imgshim_image *ou
     }
     out->file_width = (int)width;
     out->file_height = (int)height;
-    int status = imgshim_check_limits(width, height, (imgshim_limits){ limits.max_side, 1LL << 62, 0, 0, 0 }, msg, msg_cap);
+    int status = imgshim_check_limits(width, height, (imgshim_limits){ limits.max_side, 1LL << 62, 0, 0, 0, 0 }, msg, msg_cap);
     if (status != IMGSHIM_OK) {
         TIFFClose(tif);
         out->width = (int)width;
@@ -156,7 +156,7 @@ int imgshim_tiff_read(const char *path, imgshim_limits limits, imgshim_image *ou
     size_t bytes = (size_t)out->bit_depth / 8;
     imgshim_reducer reducer;
     memset(&reducer, 0, sizeof reducer);
-    if (factor > 1 && imgshim_reducer_init(&reducer, width, height, out->channels, (int)bytes, factor) != IMGSHIM_OK) {
+    if (factor > 1 && imgshim_reducer_init(&reducer, width, height, out->channels, (int)bytes, factor, limits.nearest) != IMGSHIM_OK) {
         return fail_tiff(tif, IMGSHIM_ERR_NOMEM, "out of memory", msg, msg_cap);
     }
     unsigned char *pixels = NULL;

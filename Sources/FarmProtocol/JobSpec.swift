@@ -74,7 +74,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var inputNeeds: [ImageNeed] {
         var needs = [poster.contentNeed] + styleWeights.indices.map(poster.styleNeed)
         needs += Array(repeating: poster.contentNeed, count: frameInputs)
-        if poster.control?.regions.isEmpty == false { needs.append(poster.contentNeed) }
+        if poster.control?.regions.isEmpty == false { needs.append(poster.contentNeed.nearestSampled) }  // colours name regions
         return needs + maskedStyles.map(poster.styleNeed)
     }
 

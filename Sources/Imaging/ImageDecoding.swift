@@ -46,8 +46,8 @@ enum ImageDecoding {
         var message = [CChar](repeating: 0, count: messageCapacity)
         let cap = message.count
         var cLimits = imgshim_limits(max_side: Int64(limits.maxSide), max_pixels: Int64(limits.maxPixels), need_width: 0, need_height: 0,
-                                     need_long: 0)
-        switch need {
+                                     need_long: 0, nearest: need.nearest ? 1 : 0)
+        switch need.size {
         case .whole: break
         case let .atLeast(w, h): (cLimits.need_width, cLimits.need_height) = (Int64(max(0, w)), Int64(max(0, h)))
         case let .longSide(l): cLimits.need_long = Int64(max(0, l))

@@ -25,19 +25,37 @@ public struct ImageLimits: Sendable, Equatable {
 /// How much of an image the reader must keep: an image larger than needed is read reduced by an integer factor (the
 /// largest that keeps the need), each pixel the mean of a block of the file's, so a file's declared size never
 /// decides the memory its reading takes (a 1 MB PNG can declare 16384x16384 pixels). JPEG uses libjpeg's DCT
-/// scaling (1/2, 1/4, 1/8) first; PNG and TIFF strips are reduced row by row as they are read.
-public enum ImageNeed: Sendable, Equatable {
-    /// Every pixel of the file.
-    case whole
-    /// At least this size (the result's width and height each reach these, when the file's do).
-    case atLeast(width: Int, height: Int)
-    /// At least this long side.
-    case longSide(Int)
+/// scaling (1/2, 1/4, 1/8) first; PNG and TIFF strips are reduced row by row as they are read. A map of colours (a
+/// region mask, whose means would name no region) is reduced `nearest`: each block's middle pixel.
+public struct ImageNeed: Sendable, Equatable {
+    public enum Size: Sendable, Equatable {
+        /// Every pixel of the file.
+        case whole
+        /// At least this size (the result's width and height each reach these, when the file's do).
+        case atLeast(width: Int, height: Int)
+        /// At least this long side.
+        case longSide(Int)
+    }
+
+    public var size: Size
+    /// Each block's middle pixel instead of its mean.
+    public var nearest = false
+
+    public static let whole = ImageNeed(size: .whole)
+    public static func atLeast(width: Int, height: Int) -> ImageNeed { ImageNeed(size: .atLeast(width: width, height: height)) }
+    public static func longSide(_ side: Int) -> ImageNeed { ImageNeed(size: .longSide(side)) }
+
+    /// The same need, reduced by each block's middle pixel.
+    public var nearestSampled: ImageNeed {
+        var need = self
+        need.nearest = true
+        return need
+    }
 
     /// The factor a `width` x `height` file is read reduced by (1: none); the C reader computes the same.
     public func factor(width: Int, height: Int) -> Int {
         let f: Int
-        switch self {
+        switch size {
         case .whole: f = 1
         case let .atLeast(w, h): f = w > 0 && h > 0 ? min(width / w, height / h) : 1
         case let .longSide(l): f = l > 0 ? max(width, height) / l : 1

@@ -58,7 +58,7 @@ public struct LocalRender {
         var images = ControlImages()
         if let url = inputs.regionMask, let control = settings.poster.control {
             do {
-                let mask = try RegionMap.fitted(try ImageIO.read(url, need: settings.poster.contentNeed).image, contentWidth: content.width, contentHeight: content.height,
+                let mask = try RegionMap.fitted(try ImageIO.read(url, need: settings.poster.contentNeed.nearestSampled).image, contentWidth: content.width, contentHeight: content.height,
                                                 output: (settings.poster.width, settings.poster.height), crop: settings.crop)
                 images.regions = try RegionMap.planes(mask, regions: control.regions)
             } catch let error as RegionMapError {

@@ -109,4 +109,24 @@ import Testing
             try ImageIO.read(url, limits: limits, need: .atLeast(width: 1000, height: 1000))
         }
     }
+
+    /// A map of colours (a region mask) is reduced by each block's middle pixel: no mean of two regions' colours appears.
+    @Test func aMapOfColoursIsReducedByItsBlocksMiddlePixels() throws {
+        let dir = try TemporaryDirectory()
+        let url = dir.file("regions.png")
+        let (width, height) = (451, 300)
+        let bytes = (0 ..< width * height).map { i -> UInt8 in i % width > width / 3 + i / width / 2 ? 255 : 0 }
+        try Fixtures.writeRawPNG(url, width: width, height: height, colorType: .gray, bitDepth: 8, data: bytes)
+        let need = ImageNeed.atLeast(width: 96, height: 64)
+        let mean = try ImageIO.read(url, need: need).image
+        #expect(mean.pixels.contains { $0 > 0 && $0 < 1 }, "block means mix the colours along the edge")
+        let nearest = try ImageIO.read(url, need: need.nearestSampled).image
+        #expect(nearest.width == 113 && nearest.height == 75 && nearest.pixels.allSatisfy { $0 == 0 || $0 == 1 })
+        // Each pixel is the file's pixel at its block's middle (for the partial last column: of what the block covers).
+        for (ox, oy) in [(0, 0), (112, 74), (40, 30), (60, 10)] {
+            let cols = min(4, width - ox * 4), rows = min(4, height - oy * 4)
+            let x = ox * 4 + cols / 2, y = oy * 4 + rows / 2
+            #expect(nearest[0, oy, ox] == Float(bytes[y * width + x]) / 255, "(\(ox), \(oy))")
+        }
+    }
 }

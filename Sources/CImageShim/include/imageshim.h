@@ -45,6 +45,8 @@ typedef struct imgshim_limits {
     long long need_width;  ///< With need_height: the least size the result must keep; 0 for no reduction.
     long long need_height;
     long long need_long;   ///< Or: the least long side the result must keep; 0 for none.
+    int nearest;           ///< Reduce by taking each block's middle pixel, not its mean (a map of colours, not a picture;
+                           ///< JPEG is then not DCT-scaled).
 } imgshim_limits;
 
 /// A decoded image: interleaved RGB or RGBA, 8 or 16 bits per sample.
