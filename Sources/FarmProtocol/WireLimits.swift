@@ -10,8 +10,9 @@ public protocol WireValidated {
 /// The bounds of every field a message may carry, named once with their reason (the job's own fields are in
 /// `JobSpec.Limits`). Optional fields are checked when present.
 public enum WireLimits {
-    /// Ids the coordinator makes (jobs, leases, routing ids) are under 40 bytes; a peer's id that is longer is not one.
-    public static let idLength = 128
+    /// Ids: jobs and leases are under 40 bytes; a worker's id is its routing id, at most 255 bytes (libzmq's limit),
+    /// written as `0x` and hex when it is not text: 512 bytes.
+    public static let idLength = 512
     /// A worker's or a job's name: what the dashboard shows in a column.
     public static let nameLength = 256
     /// Free text (a failure's reason, an error's message): logged and shown, so a screenful.

@@ -70,7 +70,7 @@ import Testing
         w = welcome; w.weightsBytes = -1
         #expect(refused(w, .welcome, "weightsBytes"))
         #expect(refused(ProgressBody(lease: "e-1", iteration: -1, iterations: 2, loss: 1), .progress, "iteration"))
-        #expect(refused(ResultBody(lease: String(repeating: "e", count: 129), seconds: 1, loss: 1), .result, "lease"))
+        #expect(refused(ResultBody(lease: String(repeating: "e", count: WireLimits.idLength + 1), seconds: 1, loss: 1), .result, "lease"))
         #expect(refused(FetchBody(kind: "passwords", sha256: "ab"), .fetch, "kind"))
         #expect(refused(ControlBody(.priority, job: "j1", priority: Int.min), .control, "priority"))
         #expect(refused(FailedBody(lease: "e-1", reason: String(repeating: "x", count: WireLimits.textLength + 1)), .failed, "reason"))
