@@ -98,6 +98,11 @@ int imgshim_jpeg_read(const char *path, imgshim_limits limits, imgshim_image *ou
     int rest = imgshim_reduction(cinfo.output_width, cinfo.output_height, limits);
     int status = imgshim_check_limits(cinfo.image_width, cinfo.image_height,
                                       (imgshim_limits){ limits.max_side, 1LL << 62, 0, 0, 0, 0 }, msg, msg_cap);
+    // A progressive (multi-scan) file makes libjpeg hold every coefficient of the whole image whatever the scale: its
+    // full size must fit, as an interlaced PNG's does.
+    if (status == IMGSHIM_OK && jpeg_has_multiple_scans(&cinfo)) {
+        status = imgshim_check_reduced(cinfo.image_width, cinfo.image_height, 1, 1, limits, msg, msg_cap);
+    }
     if (status == IMGSHIM_OK) status = imgshim_check_reduced(cinfo.output_width, cinfo.output_height, rest, 0, limits, msg, msg_cap);
     if (status != IMGSHIM_OK) {
         out->width = (int)cinfo.image_width;

@@ -241,16 +241,19 @@ public final class DashboardServer: Sendable {
     }
 
     /// A file, read and written `streamChunk` bytes at a time, holding one of `maxFileRequests` places while it streams.
+    /// The place and the file are given back when the body is done or dropped unwritten (a client gone before the
+    /// headers were written: the body never runs, and only its release says so).
     func streamed(_ file: FileHandle, headers: HTTPFields) throws -> Response {
         do { try takeFileRequest() } catch {
             try? file.close()
             throw error
         }
-        return Response(status: .ok, headers: headers, body: ResponseBody { [self] writer in
-            defer {
-                try? file.close()
-                fileRequests.subtract(1, ordering: .relaxed)
-            }
+        let held = Held { [self] in
+            try? file.close()
+            fileRequests.subtract(1, ordering: .relaxed)
+        }
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { held.release() }
             while let chunk = try file.read(upToCount: Self.streamChunk), !chunk.isEmpty {
                 try await writer.write(ByteBuffer(bytes: chunk))
             }
@@ -277,9 +280,10 @@ public final class DashboardServer: Sendable {
             openStreams.subtract(1, ordering: .relaxed)
             throw APIError(503, "unavailable", "\(maxEventStreams) event streams are open; poll /api/status instead")
         }
+        let held = Held { [self] in openStreams.subtract(1, ordering: .relaxed) }  // also when the body never runs
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
                         body: ResponseBody { [self] writer in
-                            defer { openStreams.subtract(1, ordering: .relaxed) }
+                            defer { held.release() }
                             let encoder = JSONEncoder()
                             var snapshot = scope.filter(monitor.snapshot)
                             var revision = snapshot.revision ?? 0
@@ -367,6 +371,13 @@ struct APIMiddleware: RouterMiddleware {
                 throw APIError(403, "forbidden", "this dashboard does not answer to \(request.head.authority ?? "a request without a Host"): "
                     + "name it with --dashboard-host (a page elsewhere that points its own name at this address is refused)")
             }
+            // A request that changes something from a browser must come from this very page: an Origin that is only
+            // some address or name it answers to (another port, another IP) could be another site's page.
+            if request.method != .get, request.method != .head, let origin = request.headers[.origin],
+               origin.split(separator: "/").dropFirst().first.map({ $0.lowercased() }) != request.head.authority?.lowercased() {
+                monitor.countAuthFailure()
+                throw APIError(403, "forbidden", "a change must come from this dashboard's own page (Origin \(origin))")
+            }
             if request.uri.queryParameters.get("token") != nil {
                 monitor.countAuthFailure()
                 throw APIError(400, "invalid", "tokens do not go in URLs, which proxies and logs keep: send Authorization: Bearer TOKEN, "
@@ -395,6 +406,14 @@ struct APIMiddleware: RouterMiddleware {
         return Response(status: .init(code: e.status), headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
+}
+
+/// Something given back once: when `release` is called or, failing that, when the last reference goes.
+final class Held: Sendable {
+    let action: Mutex<(@Sendable () -> Void)?>
+    init(_ action: @escaping @Sendable () -> Void) { self.action = Mutex(action) }
+    func release() { action.withLock { a in a?(); a = nil } }
+    deinit { release() }
 }
 
 /// The bound port, or why binding failed, handed from the server's task to `start`.

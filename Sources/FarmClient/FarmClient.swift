@@ -25,12 +25,15 @@ public final class FarmClient {
     public enum ClientError: Error, CustomStringConvertible {
         case noAnswer(String, Double, Int)
         case refused(String)
+        /// The coordinator is busy (`error` code `busy`: its peer table is full, or this key's output chunk is still
+        /// on its way or over its rate): the same request may succeed a moment later.
+        case busy(String)
         /// The CURVE handshake failed: the key was refused, or the server key is wrong (the message says which).
         case handshake(String)
         public var description: String {
             switch self {
             case let .noAnswer(e, t, n): "no answer from the coordinator at \(e) (\(n) tries, \(Int(saturating: t)) s each); is it running?"
-            case let .refused(why), let .handshake(why): why
+            case let .refused(why), let .handshake(why), let .busy(why): why
             }
         }
     }
@@ -74,7 +77,9 @@ public final class FarmClient {
             if let (frames, truncated) = try answer() {
                 let reply = try Message(frames: frames, truncated: truncated)
                 switch reply.command {
-                case .error: throw ClientError.refused(try reply.decode(ErrorBody.self).message)
+                case .error:
+                    let e = try reply.decode(ErrorBody.self)
+                    throw e.code == "busy" ? ClientError.busy(e.message) : ClientError.refused(e.message)
                 case .reject: throw ClientError.refused(try reply.decode(RejectBody.self).reason)
                 default: return reply
                 }
@@ -109,8 +114,18 @@ public final class FarmClient {
     /// The finished job's output file bytes, fetched chunk by chunk (`OutputBody.chunk`).
     public func output(job: String) throws -> [UInt8] {
         var bytes: [UInt8] = []
+        var wait = 0.05
         while true {
-            let reply = try request(Message(.fetchOutput, OutputRequestBody(job: job, offset: bytes.count)))
+            let reply: Message
+            do {
+                reply = try request(Message(.fetchOutput, OutputRequestBody(job: job, offset: bytes.count)))
+                wait = 0.05
+            } catch ClientError.busy {
+                // The last chunk still on its way, or this key over its chunks a minute: a moment later.
+                Thread.sleep(forTimeInterval: wait)
+                wait = min(2, wait * 2)
+                continue
+            }
             guard reply.command == .output, reply.payload.count == 1 else { throw ClientError.refused("no output in the answer") }
             let body = try reply.decode(OutputBody.self)
             guard (body.offset ?? 0) == bytes.count else { throw ClientError.refused("the output chunk is not the one asked for") }

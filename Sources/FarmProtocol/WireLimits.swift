@@ -168,7 +168,7 @@ extension ControlBody: WireValidated {
     public func validateWire() throws {
         typealias L = WireLimits
         try L.check(L.id(job), "control", "job", "at most \(L.idLength) bytes")
-        try L.check(worker.map { $0.utf8.count <= L.nameLength } ?? true, "control", "worker", "at most \(L.nameLength) bytes")
+        try L.check(L.id(worker), "control", "worker", "an id or name of at most \(L.idLength) bytes")
         try L.check(priority.map(JobSpec.Limits.priority.contains) ?? true, "control", "priority", "must be \(JobSpec.Limits.priority)")
     }
 }

@@ -57,15 +57,15 @@ extension FarmScheduler {
         return true
     }
 
-    /// Removes a worker (its account: every connection of its key) from every job's blocklist and forgets its failures there. Returns the jobs it was blocklisted
+    /// Removes a worker (its machine: every connection of its key and name) from every job's blocklist and forgets its failures there. Returns the jobs it was blocklisted
     /// on (sorted); nil if the worker is unknown.
     public mutating func clearBlocklist(worker id: String) -> [String]? {
-        guard let account = workers[id]?.account else { return nil }
+        guard let identity = workers[id]?.identity else { return nil }
         var cleared: [String] = []
-        for (jid, job) in jobs where job.blocklist.contains(account) || job.failuresByWorker[account] != nil || job.failedOn.values.contains(where: { $0.contains(id) }) {
-            if job.blocklist.contains(account) { cleared.append(jid) }
-            jobs[jid]?.blocklist.remove(account)
-            jobs[jid]?.failuresByWorker[account] = nil
+        for (jid, job) in jobs where job.blocklist.contains(identity) || job.failuresByWorker[identity] != nil || job.failedOn.values.contains(where: { $0.contains(id) }) {
+            if job.blocklist.contains(identity) { cleared.append(jid) }
+            jobs[jid]?.blocklist.remove(identity)
+            jobs[jid]?.failuresByWorker[identity] = nil
             for (t, on) in job.failedOn where on.contains(id) { jobs[jid]?.failedOn[t]?.remove(id) }
         }
         updateWaitingDetails()

@@ -27,7 +27,7 @@ extension FarmScheduler {
                 counter += 1
                 let token = "\(epoch)-\(counter)"
                 let id = TileID(job: jid, stage: jobs[jid]!.stage, tile: tile)
-                leases[token] = Lease(token: token, tile: id, worker: wid, account: workers[wid]?.account ?? wid, expires: now + config.leaseSeconds, started: now, copy: copy)
+                leases[token] = Lease(token: token, tile: id, worker: wid, identity: workers[wid]?.identity ?? wid, account: workers[wid]?.account ?? wid, expires: now + config.leaseSeconds, started: now, copy: copy)
                 tileLeases[id, default: []].insert(token)
                 workers[wid]!.leases.insert(token)
                 jobs[jid]!.pending.removeAll { $0 == tile }
@@ -60,7 +60,7 @@ extension FarmScheduler {
         guard let w = workers[worker] else { return nil }
         for jid in order {
             let job = jobs[jid]!
-            guard !job.blocklist.contains(w.account) else { continue }
+            guard !job.blocklist.contains(w.identity) else { continue }
             guard let first = job.pending.first(where: { eligible(w, tile: $0, of: job) }) else { continue }
             if plans[jid] == nil { plans[jid] = .some(tailAssignment(job: job, now: now, ahead: ahead[jid] ?? 0)) }
             guard var tail = plans[jid]! else { return (jid, first) }
@@ -80,7 +80,7 @@ extension FarmScheduler {
     /// jobs of a few hundred tiles each from each planning a tail on every call while the farm is far from one.
     func tailAssignment(job: JobRecord, now: Double, ahead: Int) -> [String: Int]? {
         guard ahead + job.pending.count <= workers.count else { return nil }  // the common case, before any sorting
-        let candidates = workers.values.filter { !job.blocklist.contains($0.account) && !drained.contains($0.identity) }.sorted { $0.id < $1.id }
+        let candidates = workers.values.filter { !job.blocklist.contains($0.identity) && !drained.contains($0.identity) }.sorted { $0.id < $1.id }
         guard job.pending.count <= candidates.count else { return nil }
         let speeds = candidates.compactMap { $0.speed(cap: fastestMeasured) }
         guard candidates.count > 1, speeds.count == candidates.count else { return nil }
@@ -121,7 +121,7 @@ extension FarmScheduler {
         guard let w = workers[worker] else { return nil }
         for jid in order {
             let job = jobs[jid]!
-            guard job.pending.isEmpty, !job.blocklist.contains(w.account) else { continue }
+            guard job.pending.isEmpty, !job.blocklist.contains(w.identity) else { continue }
             if candidates[jid] == nil {
                 candidates[jid] = tileLeases.filter { $0.key.job == jid && $0.key.stage == job.stage && $0.value.count == 1 }
                     .map { id, tokens in

@@ -46,7 +46,7 @@ extension FarmScheduler {
             s.host = w.host
             s.draining = drained.contains(w.identity) ? true : nil
             s.tilesNow = w.leases.compactMap { leases[$0]?.tile.description }.sorted()
-            s.blocklisted = blocklisted[w.account].map { $0.map(\.1).sorted() }
+            s.blocklisted = blocklisted[w.identity].map { $0.map(\.1).sorted() }
             return s
         }
     }

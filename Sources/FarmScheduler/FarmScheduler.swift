@@ -34,10 +34,11 @@ public struct FarmScheduler: Sendable {
         public var tileFailureLimit = 3
         /// Send copies of a stage's last running tiles to idle workers.
         public var stragglerCopies = true
-        /// Progress renews a lease for at most this many times the slowest tile of its stage so far (from lease to
-        /// result, as measured here), and never less than `leaseSeconds`: a worker that keeps reporting progress on a
-        /// tile it never finishes loses it then, and the tile goes to another worker. Ten: a worker ten times slower
-        /// than the slowest yet still finishes; before a stage's first result there is no cap.
+        /// Progress renews a lease for at most this many times what its tile should take at the slowest rate of its
+        /// stage so far (seconds per pixel-iteration, from lease to result, as measured here, times the tile's work),
+        /// and never less than `leaseSeconds`: a worker that keeps reporting progress on a tile it never finishes loses
+        /// it then, and the tile goes to another worker. Ten: a worker ten times slower than the slowest yet still
+        /// finishes, whatever its tile's size; before a stage's first result there is no cap.
         public var leaseLifeFactor = 10.0
         public init() {}
     }
@@ -54,7 +55,9 @@ public struct FarmScheduler: Sendable {
         public var token: String
         public var tile: TileID
         public var worker: String
-        /// The holder's `account` (what a failure of this lease counts against).
+        /// The holder's machine (`identity`: its failures and blocklist) and `account` (its key: a tile's distinct
+        /// failures count by it).
+        public var identity: String
         public var account: String
         public var expires: Double
         /// When it was granted.
@@ -91,12 +94,12 @@ public struct FarmScheduler: Sendable {
 
     struct WorkerState: Sendable {
         var id: String
-        /// Which machine it is across reconnects (its key and name): a drain holds by this.
+        /// Which machine it is across reconnects (its key and name): its failures, its blocklists and a drain hold by
+        /// this, so a worker whose link drops three times is one worker and stays blocklisted when it reconnects.
         var identity: String
-        /// Whom its failures count against (its key; in plaintext, its name): failures, a tile's distinct failures and
-        /// blocklists count by this, not by connection or name, so a worker whose link drops three times is one worker,
-        /// and one stolen key registered under three names is one worker too (Docs/security.md, "Per-key budgets").
-        /// Only the preference not to send a failed tile back to the same connection stays per connection.
+        /// Whose key it speaks with (in plaintext, its name): a tile fails its job only after failing on
+        /// `tileFailureLimit` accounts, so one stolen key registered under many names cannot fail a job, while one
+        /// key shared by a cluster's machines keeps each machine's blocklist its own (Docs/security.md, "Per-key budgets").
         var account: String
         var name: String
         var threads: Int
@@ -140,7 +143,7 @@ public struct FarmScheduler: Sendable {
         var runnable = false
         var done: Set<Int> = []
         var pending: [Int] = []
-        /// Per account: failures and the blocklist; per connection: the tiles each failed.
+        /// Per machine (identity): failures and the blocklist; per connection: the tiles each failed.
         var failuresByWorker: [String: Int] = [:]
         var failedOn: [Int: Set<String>] = [:]
         var blocklist: Set<String> = []
@@ -152,8 +155,8 @@ public struct FarmScheduler: Sendable {
         var paused = false
         /// Per tile of the current stage: how many leases it was given (copies and retries included).
         var attempts: [Int: Int] = [:]
-        /// The longest a tile of the current stage took from lease to result (`lifeCap`).
-        var slowestTile = 0.0
+        /// The slowest a tile of the current stage went, seconds per pixel-iteration from lease to result (`lifeCap`).
+        var slowestRate = 0.0
     }
 
     public let config: Config
@@ -196,7 +199,7 @@ public struct FarmScheduler: Sendable {
         job.tileFailures = [:]
         job.failedOn = [:]
         job.attempts = [:]
-        job.slowestTile = 0
+        job.slowestRate = 0
         job.runnable = true
         job.state = .running
         job.detail = nil
@@ -275,7 +278,6 @@ public struct FarmScheduler: Sendable {
 
     // MARK: Leases
 
-    /// Progress renews a lease.
     /// Progress renews a lease, up to its life's cap (`Config.leaseLifeFactor`).
     public mutating func progress(lease token: String, worker: String, now: Double) -> Verdict {
         guard let lease = leases[token], lease.worker == worker else { return .rejected("lease \(token) is not live") }
@@ -283,11 +285,12 @@ public struct FarmScheduler: Sendable {
         return .accepted(lease.tile)
     }
 
-    /// When `lease` may be renewed to at most: `leaseLifeFactor` times the slowest tile of its stage so far after it
-    /// was granted (no sooner than one renewal), or never before the stage's first result.
+    /// When `lease` may be renewed to at most: `leaseLifeFactor` times its tile's work at the stage's slowest rate so far
+    /// after it was granted (no sooner than one renewal), or never before the stage's first result.
     func lifeCap(_ lease: Lease) -> Double {
-        guard let slowest = jobs[lease.tile.job]?.slowestTile, slowest > 0 else { return .infinity }
-        return lease.started + max(config.leaseSeconds, config.leaseLifeFactor * slowest)
+        guard let job = jobs[lease.tile.job], job.slowestRate > 0 else { return .infinity }
+        let work = max(job.work[lease.tile.stage][lease.tile.tile], 1)
+        return lease.started + max(config.leaseSeconds, config.leaseLifeFactor * job.slowestRate * work)
     }
 
     /// A finished tile. Accepted only under a live lease held by this worker.
@@ -315,7 +318,7 @@ public struct FarmScheduler: Sendable {
             fastestMeasured = max(fastestMeasured ?? 0, speed)
         }
         job.done.insert(lease.tile.tile)
-        if lease.tile.stage == job.stage { job.slowestTile = max(job.slowestTile, now - lease.started) }
+        if lease.tile.stage == job.stage { job.slowestRate = max(job.slowestRate, (now - lease.started) / max(work, 1)) }
         jobs[job.id] = job
         var events: [Event] = []
         for other in (tileLeases[lease.tile] ?? []).sorted() {
@@ -349,7 +352,7 @@ public struct FarmScheduler: Sendable {
             revoke(token)
             let capped = lease.expires >= lifeCap(lease)
             events += requeue(lease, reason: capped
-                ? "lease reached its cap of \(Int(saturating: lifeCap(lease) - lease.started)) s (\(Int(saturating: config.leaseLifeFactor))x the stage's slowest tile) without a result"
+                ? "lease reached its cap of \(Int(saturating: lifeCap(lease) - lease.started)) s (\(Int(saturating: config.leaseLifeFactor))x its work at the stage's slowest rate) without a result"
                 : "lease lapsed after \(Int(saturating: config.leaseSeconds)) s without progress", now: now)
         }
         updateWaitingDetails()
@@ -382,9 +385,9 @@ public struct FarmScheduler: Sendable {
         let t = lease.tile.tile
         job.tileFailures[t, default: []].insert(lease.account)
         job.failedOn[t, default: []].insert(lease.worker)
-        job.failuresByWorker[lease.account, default: 0] += 1
-        if job.failuresByWorker[lease.account]! >= config.workerFailureLimit, !job.blocklist.contains(lease.account) {
-            job.blocklist.insert(lease.account)
+        job.failuresByWorker[lease.identity, default: 0] += 1
+        if job.failuresByWorker[lease.identity]! >= config.workerFailureLimit, !job.blocklist.contains(lease.identity) {
+            job.blocklist.insert(lease.identity)
             events.append(.workerBlocklisted(worker: lease.worker, job: job.id))
         }
         jobs[job.id] = job
@@ -411,12 +414,12 @@ public struct FarmScheduler: Sendable {
                 jobs[id]!.detail = nil
             } else if workers.isEmpty {
                 jobs[id]!.detail = "waiting for workers: none connected"
-            } else if workers.values.allSatisfy({ job.blocklist.contains($0.account) }) {
+            } else if workers.values.allSatisfy({ job.blocklist.contains($0.identity) }) {
                 jobs[id]!.detail = "waiting for workers: every connected worker is blocklisted for this job"
-            } else if workers.values.allSatisfy({ job.blocklist.contains($0.account) || drained.contains($0.identity) }) {
+            } else if workers.values.allSatisfy({ job.blocklist.contains($0.identity) || drained.contains($0.identity) }) {
                 jobs[id]!.detail = "waiting for workers: every connected worker is draining or blocklisted for this job"
             } else if !job.memory.isEmpty, let t = job.pending.first(where: { t in
-                !workers.values.contains { !job.blocklist.contains($0.account) && eligible($0, tile: t, of: job) }
+                !workers.values.contains { !job.blocklist.contains($0.identity) && eligible($0, tile: t, of: job) }
             }), workers.values.allSatisfy({ $0.memoryLimit != nil }) {
                 let need = job.memory[job.stage][t] >> 20, most = (workers.values.compactMap(\.memoryLimit).max() ?? 0) >> 20
                 jobs[id]!.detail = "waiting for a worker with memory for tile \(t): it needs \(need) MiB, the largest --max-memory is \(most) MiB"

@@ -10,10 +10,11 @@ import Testing
     static let stolen = Caller(key: "K-stolen", name: "stolen", role: .worker)
     static let honest = Caller(key: "K-honest", name: "honest", role: .worker)
 
-    /// One stolen worker key, registered under three names on three connections, fails tiles: its failures count as
-    /// one worker's, so it is blocklisted and can never fail the job (which needs three workers), and its new
-    /// connections and names stay blocklisted. An honest worker then finishes the job.
-    @Test func oneKeyUnderThreeNamesIsOneWorker() throws {
+    /// One stolen worker key, registered under five names on five connections, fails the job's tile on each: its
+    /// failures count as one key's towards failing the job (which needs three keys), so the job goes on; and each of
+    /// its machines (key and name) stays blocklisted across a reconnect once it failed three times. An honest worker
+    /// then finishes the job.
+    @Test func oneKeyUnderManyNamesCannotFailAJob() throws {
         var h = CoreHarness()
         let peers = ["c1", "c2", "c3", "c4", "c5"]
         for (peer, name) in zip(peers, ["a", "b", "c", "d", "e"]) {
@@ -33,13 +34,8 @@ import Testing
                 }
             }
         }
-        #expect(failures == 3, "blocklisted after three failures, on all five connections of the key (\(failures))")
-        #expect(h.states[job] != .failed, "one key cannot fail a job, whatever names it uses")
-        // A new connection of the same key, under a fresh name, is still blocklisted.
-        h.callers["c6"] = Self.stolen
-        h.receive(Message(.ready, ReadyBody(name: "f", threads: 1, versions: FarmProtocol.versions, busy: [])), from: "c6")
-        h.advance(to: h.now + 0.1)
-        #expect(h.leases(of: "c6").isEmpty)
+        #expect(failures == 5, "the tile went to each connection once (\(failures))")
+        #expect(h.states[job] != .failed && h.core.phase(of: job) == .running(stage: 0), "one key cannot fail a job, whatever names it uses")
         h.callers["ok"] = Self.honest
         h.ready("ok")
         h.advance(to: h.now + 0.1)
@@ -70,13 +66,13 @@ import Testing
         #expect(h.storedTiles.map(\.job) == [job])
     }
 
-    /// Progress renews a lease up to ten times the stage's slowest tile so far; past that it lapses and the tile is
-    /// leased again, even while progress keeps coming.
+    /// Progress renews a lease up to ten times its tile's work at the stage's slowest rate so far; past that it lapses
+    /// and the tile is leased again, even while progress keeps coming. A tile twice as large gets twice as long.
     @Test func progressRenewsALeaseOnlyUpToItsCap() {
         var c = FarmScheduler.Config()
         c.leaseSeconds = 5
         var s = FarmScheduler(config: c, epoch: "e")
-        s.addJob(id: "j", name: "j", priority: 50, work: [[1, 1, 1]])
+        s.addJob(id: "j", name: "j", priority: 50, work: [[1, 2, 1]])
         _ = s.startStage(job: "j", stage: 0, now: 0)
         s.workerReady(id: "fast", name: "fast", threads: 1, busy: 0, now: 0)
         s.workerReady(id: "stuck", name: "stuck", threads: 1, busy: 0, now: 0)
@@ -85,13 +81,13 @@ import Testing
         _ = s.complete(lease: fast, worker: "fast", seconds: 2, now: 2)  // the stage's slowest tile: 2 s
         var requeued = false
         var t = 2.0
-        while t < 60, !requeued {
+        while t < 80, !requeued {
             t += 1
             _ = s.progress(lease: stuck, worker: "stuck", now: t)
             _ = s.heard(from: "fast", now: t)
             _ = s.heard(from: "stuck", now: t)
             requeued = s.tick(now: t).contains { if case let .requeued(_, w, _, reason) = $0 { w == "stuck" && reason.contains("cap") } else { false } }
         }
-        #expect(requeued && t <= 21 && t >= 20, "lapsed at 10 x 2 s after it was granted, not later (t = \(t))")
+        #expect(requeued && t <= 41 && t >= 40, "lapsed at 10 x 2 s x its double work after it was granted, not later (t = \(t))")
     }
 }

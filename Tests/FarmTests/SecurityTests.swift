@@ -33,7 +33,7 @@ import Testing
         } catch let e as FarmClient.ClientError {
             switch e {
             case .noAnswer, .handshake: return "\(e)"
-            case .refused: return nil
+            case .refused, .busy: return nil
             }
         } catch { return nil }
     }
