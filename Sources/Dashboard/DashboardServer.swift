@@ -29,8 +29,8 @@ public final class DashboardServer: Sendable {
     public let access: DashboardAccess
     public let maxEventStreams: Int
     let leaflet: String
-    let openStreams = Atomic(0)
-    let fileRequests = Atomic(0)
+    let streamPlaces: Places
+    let filePlaces = Places(DashboardServer.maxFileRequests)
     /// The port asked for, then the port bound; and the serving task while it runs.
     let state: Mutex<(port: Int, task: Task<Void, Error>?)>
 
@@ -39,6 +39,7 @@ public final class DashboardServer: Sendable {
                 leafletDirectory: String = DashboardServer.leafletDirectory) {
         (self.monitor, self.console, self.host, self.access) = (monitor, console, host, access)
         self.maxEventStreams = maxEventStreams
+        streamPlaces = Places(maxEventStreams)
         leaflet = leafletDirectory
         state = Mutex((port, nil))
     }
@@ -178,8 +179,8 @@ public final class DashboardServer: Sendable {
                   y.hasSuffix(".png"), let row = Int(y.dropLast(4)) else {  // safe-int: a failable parse of text
                 throw APIError(404, "not-found", "no such canvas tile of job \(id)")
             }
-            try takeFileRequest()
-            defer { fileRequests.subtract(1, ordering: .relaxed) }
+            let place = try takeFilePlace()
+            defer { place.release() }
             guard let png = await console?.canvasTile(job: id, zoom: z, x: x, y: row) else {
                 throw APIError(404, "not-found", "no such canvas tile of job \(id)")
             }
@@ -232,25 +233,26 @@ public final class DashboardServer: Sendable {
         return id
     }
 
-    /// Takes one of `maxFileRequests` places (give it back with `fileRequests.subtract`), or refuses with 503.
-    func takeFileRequest() throws {
-        guard fileRequests.add(1, ordering: .relaxed).newValue <= Self.maxFileRequests else {
-            fileRequests.subtract(1, ordering: .relaxed)
+    /// One of `maxFileRequests` places, or a 503.
+    func takeFilePlace() throws -> Held {
+        guard let place = filePlaces.take() else {
             throw APIError(503, "unavailable", "\(Self.maxFileRequests) files are being served; try again")
         }
+        return place
     }
 
     /// A file, read and written `streamChunk` bytes at a time, holding one of `maxFileRequests` places while it streams.
     /// The place and the file are given back when the body is done or dropped unwritten (a client gone before the
     /// headers were written: the body never runs, and only its release says so).
     func streamed(_ file: FileHandle, headers: HTTPFields) throws -> Response {
-        do { try takeFileRequest() } catch {
+        let place: Held
+        do { place = try takeFilePlace() } catch {
             try? file.close()
             throw error
         }
-        let held = Held { [self] in
+        let held = Held {
             try? file.close()
-            fileRequests.subtract(1, ordering: .relaxed)
+            place.release()
         }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { held.release() }
@@ -276,11 +278,9 @@ public final class DashboardServer: Sendable {
     /// Server-Sent Events: the whole snapshot first (and again when a client fell too far behind), then what changed,
     /// once a second, as `event: changes`; a comment in a second when nothing did.
     func eventStream(_ scope: ReadScope) throws -> Response {
-        guard openStreams.add(1, ordering: .relaxed).newValue <= maxEventStreams else {
-            openStreams.subtract(1, ordering: .relaxed)
+        guard let held = streamPlaces.take() else {  // given back also when the body never runs (`Held`)
             throw APIError(503, "unavailable", "\(maxEventStreams) event streams are open; poll /api/status instead")
         }
-        let held = Held { [self] in openStreams.subtract(1, ordering: .relaxed) }  // also when the body never runs
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
                         body: ResponseBody { [self] writer in
                             defer { held.release() }
@@ -414,6 +414,22 @@ final class Held: Sendable {
     init(_ action: @escaping @Sendable () -> Void) { self.action = Mutex(action) }
     func release() { action.withLock { a in a?(); a = nil } }
     deinit { release() }
+}
+
+/// At most `limit` of something at once (event streams, files being served): `take` gives a place, held until released.
+final class Places: Sendable {
+    let limit: Int
+    let taken = Atomic(0)
+    init(_ limit: Int) { self.limit = limit }
+
+    /// A place, or nil when `limit` are taken.
+    func take() -> Held? {
+        guard taken.add(1, ordering: .relaxed).newValue <= limit else {
+            taken.subtract(1, ordering: .relaxed)
+            return nil
+        }
+        return Held { [self] in taken.subtract(1, ordering: .relaxed) }
+    }
 }
 
 /// The bound port, or why binding failed, handed from the server's task to `start`.

@@ -223,8 +223,8 @@ extension Coordinator {
         }
         offload(store, { () -> [StageWork.LandedPieces?] in
             try journal.tilesFinished(batch)
-            return zip(batch, places).map { t, p in
-                p.map { StageWork.landedPieces(t.pixels, at: $0.rect, of: $0.stage, preview: $0.preview, overview: $0.overview) }
+            return try zip(batch, places).map { t, p in
+                try p.map { try StageWork.landedPieces(t.pixels, at: $0.rect, of: $0.stage, preview: $0.preview, overview: $0.overview) }
             }
         }, then: { [self] r in
             storingTiles = false

@@ -91,7 +91,9 @@ enum StageWork {
         let stage = poster.stages[index]
         var prep = try prepare(poster, stage, previous: previous, network: network, memory: memory)
         let finished = try journal.finishedTiles(job: stored.id, stage: index) { t, core in
-            let pieces = landedPieces(core, at: stage.plan.tiles[t].core, of: stage, preview: prep.preview, overview: prep.overview)
+            // A tile read back but not pasted only leaves the dashboard's copies without it until the next stage.
+            guard let pieces = try? landedPieces(core, at: stage.plan.tiles[t].core, of: stage, preview: (prep.preview.width, prep.preview.height),
+                                                 overview: (prep.overview.width, prep.overview.height)) else { return }
             paste(pieces.preview, into: &prep.preview)
             paste(pieces.overview, into: &prep.overview)
         }
@@ -159,31 +161,15 @@ enum StageWork {
     }
 
     /// A tile's core, at `rect` of a stage's canvas, resized to its place in a preview of that canvas.
+    /// Box averages (`boxDownscaled`), serially: a landed tile's pieces are small and made for every tile, and the
+    /// parallel Lanczos resize cost the coordinator more in waking threads than it computed (`bench-farm --scale 1000`).
     static func previewPiece(_ core: PlanarImage, at rect: PixelRect, of stage: PosterStage, previewWidth pw: Int, previewHeight ph: Int)
-        -> (image: PlanarImage, x: Int, y: Int) {
+        throws -> Piece {
         let sx = Double(pw) / Double(stage.width), sy = Double(ph) / Double(stage.height)
         let x0 = min(pw - 1, Int(saturating: Double(rect.x) * sx)), y0 = min(ph - 1, Int(saturating: Double(rect.y) * sy))
         let w = max(1, min(pw - x0, Int(saturating: (Double(rect.width) * sx).rounded())))
         let h = max(1, min(ph - y0, Int(saturating: (Double(rect.height) * sy).rounded())))
-        return (boxResized(core, width: w, height: h), x0, y0)
-    }
-
-    /// `image` averaged to `width` x `height`, each output pixel the mean of the input pixels whose centres fall in it,
-    /// serially: a landed tile's pieces are small and made for every tile, and a parallel resize (Lanczos, on a thread
-    /// pool) cost the coordinator more in waking threads than it computed (measured with `bench-farm --scale 1000`).
-    static func boxResized(_ image: PlanarImage, width w: Int, height h: Int) -> PlanarImage {
-        let iw = image.width, ih = image.height, plane = iw * ih
-        var sums = [Float](repeating: 0, count: 3 * w * h), counts = [Float](repeating: 0, count: w * h)
-        for y in 0 ..< ih {
-            let oy = min(h - 1, y * h / ih)
-            for x in 0 ..< iw {
-                let o = oy * w + min(w - 1, x * w / iw)
-                counts[o] += 1
-                for c in 0 ..< 3 { sums[c * w * h + o] += image.pixels[c * plane + y * iw + x] }
-            }
-        }
-        for c in 0 ..< 3 { for o in 0 ..< w * h where counts[o] > 0 { sums[c * w * h + o] /= counts[o] } }
-        return PlanarImage(width: w, height: h, channels: 3, pixels: sums)
+        return (try core.boxDownscaled(width: min(w, core.width), height: min(h, core.height)), x0, y0)
     }
 
     typealias Piece = (image: PlanarImage, x: Int, y: Int)
@@ -191,14 +177,9 @@ enum StageWork {
     typealias LandedPieces = (preview: Piece, overview: Piece)
 
     static func landedPieces(_ core: PlanarImage, at rect: PixelRect, of stage: PosterStage, preview: (width: Int, height: Int),
-                             overview: (width: Int, height: Int)) -> LandedPieces {
-        (previewPiece(core, at: rect, of: stage, previewWidth: preview.width, previewHeight: preview.height),
-         previewPiece(core, at: rect, of: stage, previewWidth: overview.width, previewHeight: overview.height))
-    }
-
-    static func landedPieces(_ core: PlanarImage, at rect: PixelRect, of stage: PosterStage, preview: PlanarImage,
-                             overview: PlanarImage) -> LandedPieces {
-        landedPieces(core, at: rect, of: stage, preview: (preview.width, preview.height), overview: (overview.width, overview.height))
+                             overview: (width: Int, height: Int)) throws -> LandedPieces {
+        (try previewPiece(core, at: rect, of: stage, previewWidth: preview.width, previewHeight: preview.height),
+         try previewPiece(core, at: rect, of: stage, previewWidth: overview.width, previewHeight: overview.height))
     }
 
     /// Pastes a preview piece (clamped to 0…1).

@@ -281,7 +281,8 @@ public struct FarmScheduler: Sendable {
     /// Progress renews a lease, up to its life's cap (`Config.leaseLifeFactor`).
     public mutating func progress(lease token: String, worker: String, now: Double) -> Verdict {
         guard let lease = leases[token], lease.worker == worker else { return .rejected("lease \(token) is not live") }
-        leases[token]!.expires = min(now + config.leaseSeconds, lifeCap(lease))
+        let expires = min(now + config.leaseSeconds, lifeCap(lease))
+        leases[token]?.expires = expires
         return .accepted(lease.tile)
     }
 
@@ -350,9 +351,9 @@ public struct FarmScheduler: Sendable {
         for token in leases.values.filter({ $0.expires < now }).map(\.token).sorted() {
             let lease = leases[token]!
             revoke(token)
-            let capped = lease.expires >= lifeCap(lease)
-            events += requeue(lease, reason: capped
-                ? "lease reached its cap of \(Int(saturating: lifeCap(lease) - lease.started)) s (\(Int(saturating: config.leaseLifeFactor))x its work at the stage's slowest rate) without a result"
+            let cap = lifeCap(lease)
+            events += requeue(lease, reason: lease.expires >= cap
+                ? "lease reached its cap of \(Int(saturating: cap - lease.started)) s (\(Int(saturating: config.leaseLifeFactor))x its work at the stage's slowest rate) without a result"
                 : "lease lapsed after \(Int(saturating: config.leaseSeconds)) s without progress", now: now)
         }
         updateWaitingDetails()
@@ -385,9 +386,9 @@ public struct FarmScheduler: Sendable {
         let t = lease.tile.tile
         job.tileFailures[t, default: []].insert(lease.account)
         job.failedOn[t, default: []].insert(lease.worker)
-        job.failuresByWorker[lease.identity, default: 0] += 1
-        if job.failuresByWorker[lease.identity]! >= config.workerFailureLimit, !job.blocklist.contains(lease.identity) {
-            job.blocklist.insert(lease.identity)
+        let failures = job.failuresByWorker[lease.identity, default: 0] + 1
+        job.failuresByWorker[lease.identity] = failures
+        if failures >= config.workerFailureLimit, job.blocklist.insert(lease.identity).inserted {
             events.append(.workerBlocklisted(worker: lease.worker, job: job.id))
         }
         jobs[job.id] = job

@@ -42,7 +42,11 @@ public extension ImageRegionSource {
     /// strip (for previews of images too big to hold).
     func boxDownscaled(longSide: Int) throws -> PlanarImage {
         let scale = min(1, Double(longSide) / Double(max(width, height)))
-        let w = max(1, Int((Double(width) * scale).rounded())), h = max(1, Int((Double(height) * scale).rounded()))
+        return try boxDownscaled(width: max(1, Int((Double(width) * scale).rounded())), height: max(1, Int((Double(height) * scale).rounded())))
+    }
+
+    /// The same to exactly `w` x `h` (each at most the source's side).
+    func boxDownscaled(width w: Int, height h: Int) throws -> PlanarImage {
         var sum = [Double](repeating: 0, count: channels * w * h), count = [Double](repeating: 0, count: w * h)
         let columns = (0 ..< width).map { min(w - 1, $0 * w / width) }
         try forEachStrip(rows: stripRows(bytes: 32 << 20)) { y0, strip in
