@@ -25,8 +25,8 @@ public struct PrintSize: Equatable, Sendable {
     }
 
     /// The presets file: `$STYLEFARM_CONFIGS/print-presets.toml`, else `Configs/print-presets.toml` in the checkout the
-    /// executable was built in (any ancestor of it), else `/usr/local/share/stylefarm/` (Cluster/ installs it there),
-    /// else `Configs/` under the working directory.
+    /// executable was built in (any ancestor of it), else `/usr/share/stylefarm/` (where the Debian package
+    /// installs it), else `Configs/` under the working directory.
     public static func presetsURL() -> URL {
         let name = "print-presets.toml"
         if let dir = ProcessInfo.processInfo.environment["STYLEFARM_CONFIGS"] {
@@ -38,8 +38,8 @@ public struct PrintSize: Equatable, Sendable {
             if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
             dir = dir.deletingLastPathComponent()
         }
-        let shared = URL(fileURLWithPath: "/usr/local/share/stylefarm/\(name)")
-        if FileManager.default.fileExists(atPath: shared.path) { return shared }
+        let packaged = URL(fileURLWithPath: "/usr/share/stylefarm").appendingPathComponent(name)
+        if FileManager.default.fileExists(atPath: packaged.path) { return packaged }
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Configs/\(name)")
     }
 
