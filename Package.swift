@@ -65,6 +65,7 @@ let package = Package(
         .target(name: "FarmCoordinator", dependencies: [
             "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "Imaging", "StyleCore", "Tiling", "VGGWeights",
             .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),  // webhooks' HMAC signatures
         ]),
         // A worker: renders leased tiles with the compute core. No GRDB, no Prometheus.
         .target(name: "FarmWorker", dependencies: [

@@ -18,7 +18,7 @@ install_kubernetes_validate
 # a second time with testing enabled (the tests need no @testable import).
 build_release --build-tests
 install_weights
-PROCESS_SUITES='^FarmTests\.(FarmProcessTests|PartitionTests|DashboardTests|DashboardAPITests|DashboardSecurityTests|ControlRoomTests|PlacementFarmTests|SecurityTests|HostilePeerTests|StateDirectoryTests|InputBombTests|HostileCoordinatorTests|FourHostFarmTests|ClusterTests|VideoFarmTests)/'
+PROCESS_SUITES='^FarmTests\.(FarmProcessTests|PartitionTests|DashboardTests|DashboardAPITests|DashboardSecurityTests|ControlRoomTests|PlacementFarmTests|SecurityTests|HostilePeerTests|StateDirectoryTests|InputBombTests|HostileCoordinatorTests|FourHostFarmTests|ClusterTests|VideoFarmTests|WebhookFarmTests)/'
 echo "==> swift test -c release (in-process suites, in parallel)"
 swift test -c release --skip-build --skip "$PROCESS_SUITES"
 echo "==> swift test -c release (suites that start processes, one test at a time)"

@@ -46,7 +46,21 @@ extension Coordinator {
             case let .publish(snapshot): publish(snapshot)
             case let .count(metric): count(metric)
             case let .log(level, text, metadata): logger.log(level: level, "\(text)", metadata: metadata)
+            case let .notify(notice): notify(notice)
             }
+        }
+    }
+
+    /// Hands a notice to the webhooks; a done job's with its output's path and size (read on the store queue).
+    func notify(_ notice: FarmNotice) {
+        guard let webhooks else { return }
+        guard notice.event == .jobDone, let id = notice.job?.id, let format = core.jobs[id]?.spec.format else { return webhooks.post(notice) }
+        let url = journal.outputURL(job: id, format: format)
+        store.async {
+            var notice = notice
+            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size]) as? NSNumber
+            notice.job?.output = FarmNotice.Output(path: url.path, bytes: size?.intValue)
+            webhooks.post(notice)
         }
     }
 

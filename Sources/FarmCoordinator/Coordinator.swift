@@ -30,6 +30,8 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         public var outputChunkBytes = OutputBody.chunk
         /// How long an ended job and its files are kept (`CoordinatorCore.Config.retention`); nil keeps every job.
         public var retention: Double? = CoordinatorCore.Config(weightsSHA: "", weightsBytes: 0).retention
+        /// The operator's webhooks (`Webhooks`): told when a job ends or a worker is lost. No URLs: none.
+        public var webhooks = WebhookConfig()
         public var logger = Logger(label: "coordinator")
         public init(stateDirectory: URL, weights: URL) {
             self.stateDirectory = stateDirectory
@@ -42,6 +44,8 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
     static let batch = 512
     /// How long one wait for a message may last: the granularity of ticks.
     static let pollSeconds = 0.1
+    /// How long a stopping coordinator lets the webhooks' queued events go out.
+    static let webhookGraceSeconds = 2.0
 
     public let config: Config
     public private(set) var endpoint = ""
@@ -85,6 +89,8 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
     let clock = ContinuousClock.now
     let statsLock = NSLock()
     var _stats = WireStats()
+    /// Posts the core's notices to the operator's URLs off the loop; nil without URLs.
+    var webhooks: Webhooks?
 
     public init(config: Config) throws {
         let wallAtStart = Date().timeIntervalSince1970  // `clock` started as this init began
@@ -116,6 +122,9 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         if let security = config.security, let zap { try zap.selfTest(serverKey: security.keys.publicKey, endpoint: endpoint) }
         let monitor = self.monitor
         handshakes = try HandshakeMonitor(watching: socket) { _ in monitor.countAuthFailure() }
+        if !config.webhooks.urls.isEmpty {
+            webhooks = try Webhooks(config: config.webhooks, stateDirectory: config.stateDirectory, logger: logger, monitor: monitor)
+        }
         let (stored, unreadable) = try journal.jobs()
         unreadable.forEach(restore)
         stored.forEach(restore)
@@ -150,6 +159,7 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         loopEnded = true
         mailboxLock.unlock()
         drainMailbox()
+        webhooks?.stop(grace: Self.webhookGraceSeconds)
         handshakes?.stop()
         zap?.stop()
         socket.close()

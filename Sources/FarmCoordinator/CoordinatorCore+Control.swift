@@ -50,7 +50,7 @@ extension CoordinatorCore {
             guard !job.phase.isFinal, scheduler.cancel(job: id, now: t) else { throw ControlRefusal(.conflict, "job \(id) has already ended (\(state(of: job)))") }
             let wallTime = wall(t)
             jobs[id]?.end(.cancelled, now: t, wall: wallTime)
-            actions += [.persistState(job: id, .cancelled, detail: "cancelled"), .forget(job: id, blobs: jobBlobs(id))]
+            actions += [.persistState(job: id, .cancelled, detail: "cancelled"), .forget(job: id, blobs: jobBlobs(id))] + jobEndNotice(id, now: t)
             message = "job \(id) cancelled"
         case .pause, .resume:
             let pause = c.verb == .pause

@@ -99,7 +99,7 @@ extension CoordinatorCore {
         jobs[id]?.log(JobEvent(time: wallTime, kind: "state", message: "failed: \(reason)"))
         scheduler.fail(job: id, reason: reason, now: now)
         return [.log(.error, "failed: \(reason)", ["job": "\(id)"]), .persistState(job: id, .failed, detail: reason),
-                .forget(job: id, blobs: jobBlobs(id))]
+                .forget(job: id, blobs: jobBlobs(id))] + jobEndNotice(id, now: now)
     }
 
     /// Unix seconds at core time `now`.

@@ -262,6 +262,8 @@ public struct CoordinatorCore: Sendable {
         case publish(FarmSnapshot)
         case count(Metric)
         case log(Logger.Level, String, Logger.Metadata)
+        /// Tell the operator (`FarmNotice`: a job ended, a worker was lost) through the configured webhooks.
+        case notify(FarmNotice)
     }
 
     public let config: Config
@@ -326,7 +328,7 @@ public struct CoordinatorCore: Sendable {
             jobs[id]?.end(.done, now: now, wall: wallTime)
             jobs[id]?.log(JobEvent(time: wallTime, kind: "state", message: "done"))
             scheduler.finish(job: id, now: now)
-            return [.log(.info, "done", ["job": "\(id)"]), .forget(job: id, blobs: jobBlobs(id))]
+            return [.log(.info, "done", ["job": "\(id)"]), .forget(job: id, blobs: jobBlobs(id))] + jobEndNotice(id, now: now)
         case let .workFailed(id, reason, now): return fail(id, reason: reason, now: now)
         case let .storageFull(reason, _):
             guard !storagePaused else { return [] }
@@ -378,7 +380,7 @@ public struct CoordinatorCore: Sendable {
     /// Turns the scheduler's decisions into actions.
     mutating func schedule(_ events: [FarmScheduler.Event], now: Double) -> [Action] {
         var actions: [Action] = []
-        for e in events {
+        for (i, e) in events.enumerated() {
             switch e {
             case let .assign(worker, tile, lease):
                 record(tile) { $0.attempts += 1 }
@@ -389,9 +391,15 @@ public struct CoordinatorCore: Sendable {
                 actions += blendIfStored(job, stage: stage)
             case let .jobFailed(job, reason):
                 actions += fail(job, reason: reason, now: now)
-            case let .workerLost(worker):
+            case let .workerLost(worker, name, host, reason):
                 lastSent[worker] = nil
-                actions.append(.log(.warning, "worker lost", ["worker": "\(worker)"]))
+                actions.append(.log(.warning, "worker lost: \(reason)", ["worker": "\(worker)"]))
+                // Its leases' requeues follow it, up to the next worker lost.
+                let after = events[(i + 1)...]
+                let requeued = after.prefix { if case .workerLost = $0 { false } else { true } }.compactMap { next -> FarmScheduler.TileID? in
+                    if case let .requeued(tile, holder, _, _) = next, holder == worker { tile } else { nil }
+                }
+                actions.append(workerLostNotice(worker, name: name, host: host, reason: reason, requeued: requeued, now: now))
             case let .requeued(tile, worker, lease, reason):
                 note(tile, "requeued", worker: worker, "requeued from \(workerName(worker)): \(reason)", now: now)
                 actions += [.count(.tileRequeued), .log(.warning, "tile requeued (lease \(lease)): \(reason)", Self.metadata(tile, worker))]

@@ -86,6 +86,10 @@ public final class FarmMonitor: Sendable {
     public let bytesOut: CoreMetrics.Counter
     public let authFailures: CoreMetrics.Counter
     public let messagesDropped: CoreMetrics.Counter
+    /// Webhook events delivered, given up on after every try, and dropped from a full queue (one count per URL).
+    public let webhooksDelivered: CoreMetrics.Counter
+    public let webhooksFailed: CoreMetrics.Counter
+    public let webhooksDropped: CoreMetrics.Counter
 
     public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -100,6 +104,9 @@ public final class FarmMonitor: Sendable {
         bytesOut = CoreMetrics.Counter(label: "stylefarm_bytes_out_total", factory: factory)
         authFailures = CoreMetrics.Counter(label: "stylefarm_auth_failures_total", factory: factory)
         messagesDropped = CoreMetrics.Counter(label: "stylefarm_messages_dropped_total", factory: factory)
+        webhooksDelivered = CoreMetrics.Counter(label: "stylefarm_webhooks_delivered_total", factory: factory)
+        webhooksFailed = CoreMetrics.Counter(label: "stylefarm_webhooks_failed_total", factory: factory)
+        webhooksDropped = CoreMetrics.Counter(label: "stylefarm_webhooks_dropped_total", factory: factory)
     }
 
     public var snapshot: FarmSnapshot { published.withLock { $0.snapshot } }

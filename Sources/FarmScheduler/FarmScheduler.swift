@@ -78,7 +78,9 @@ public struct FarmScheduler: Sendable {
         /// Every tile of the stage is done: blend it and start the next one (`startStage`) or `finish` the job.
         case stageFinished(job: String, stage: Int)
         case jobFailed(job: String, reason: String)
-        case workerLost(worker: String)
+        /// A worker left or went silent (`reason`): its name and the host it said it runs on, as it registered; the
+        /// `requeued` events for its leases follow.
+        case workerLost(worker: String, name: String, host: String?, reason: String)
         /// The lease lapsed or its worker was lost; the tile is pending again.
         case requeued(tile: TileID, worker: String, lease: String, reason: String)
         case workerBlocklisted(worker: String, job: String)
@@ -369,7 +371,7 @@ public struct FarmScheduler: Sendable {
     }
 
     mutating func lose(worker id: String, reason: String, now: Double) -> [Event] {
-        var events: [Event] = [.workerLost(worker: id)]
+        var events: [Event] = [.workerLost(worker: id, name: workers[id]!.name, host: workers[id]!.host, reason: reason)]
         for token in workers[id]!.leases.sorted() {
             let lease = leases[token]!
             revoke(token)

@@ -16,6 +16,8 @@ public struct CoreHarness {
     public private(set) var outbox: [(peer: String, message: Message)] = []
     public private(set) var logs: [String] = []
     public private(set) var metrics: [CoordinatorCore.Metric] = []
+    /// What the operator was told (`notify`: jobs ended, workers lost), in order.
+    public private(set) var notices: [FarmNotice] = []
     public private(set) var snapshots: [FarmSnapshot] = []
     /// The in-memory journal: each job's recorded state, and its stored tiles.
     public private(set) var states: [String: JobState] = [:]
@@ -110,6 +112,7 @@ public struct CoreHarness {
             case let .publish(snapshot): snapshots.append(snapshot)
             case let .count(metric): metrics.append(metric)
             case let .log(_, text, metadata): logs.append(text + " " + metadata.map { "\($0)=\($1)" }.sorted().joined(separator: " "))
+            case let .notify(notice): notices.append(notice)
             }
         }
     }

@@ -51,20 +51,23 @@ public struct FarmJob {
 
 /// Waiting for a farm job, then fetching its output.
 public enum FarmWait {
-    /// Polls the job, giving `progress` each status, until it ends; writes its output to `output` when it is done
-    /// and throws when it failed or was cancelled. With `localFarm`, waiting stops with an error once none of its
+    /// Polls the job, giving `progress` each status, until it ends; writes its output to `output` (if given) when it
+    /// is done and throws `RenderFailure` when it failed or was cancelled (`submit` and `wait` exit 1), or
+    /// `WaitTimedOut` when `deadline` passes first. With `localFarm`, waiting stops with an error once none of its
     /// workers runs (the job could never finish), and the output is copied from the coordinator's directory (a
     /// gigapixel output is bigger than any message).
     @discardableResult
-    public static func untilDone(client: FarmClient, job id: String, output: URL, localFarm: LocalFarm? = nil,
+    public static func untilDone(client: FarmClient, job id: String, output: URL?, localFarm: LocalFarm? = nil, deadline: Date? = nil,
                                  progress: (JobStatus) throws -> Void) throws -> JobStatus {
         let final = try client.wait(job: id) { s in
             if let localFarm, !s.state.isFinal, !localFarm.anyWorkerRunning {
                 throw RenderFailure("every worker of the embedded farm has exited (see their messages above); job \(id) cannot finish")
             }
             try progress(s)
+            if let deadline, !s.state.isFinal, Date() >= deadline { throw WaitTimedOut(job: id, state: s.state) }
         }
         guard final.state == .done else { throw RenderFailure("job \(id) \(final.state.rawValue): \(final.detail ?? "no reason given")") }
+        guard let output else { return final }
         if let localFarm {
             try DurableFile.copy(localFarm.coordinator.outputURL(job: id, format: JobSpec.format(for: output)), to: output)
         } else {
@@ -72,6 +75,13 @@ public enum FarmWait {
         }
         return final
     }
+}
+
+/// Waiting for a job gave up at its deadline; the job goes on.
+public struct WaitTimedOut: Error, CustomStringConvertible {
+    public var job: String
+    public var state: JobState
+    public var description: String { "job \(job) is still \(state.rawValue); stopped waiting" }
 }
 
 /// Why a render stopped without its output, in words for its user.

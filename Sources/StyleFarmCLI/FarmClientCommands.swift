@@ -74,7 +74,9 @@ struct SubmitCommand: ParsableCommand {
               stylefarm submit Configs/examples/poster.toml
               stylefarm submit --job Configs/examples/poster.toml --tile 384
             Job files are documented field by field in Configs/examples/reference.toml and Docs/operations.md.
-            With --detach, prints the job id; `status JOB --output FILE` fetches the result later.
+            With --detach, prints the job id; `wait JOB [--output FILE]` waits for it later, exiting as this
+            command would, and `status JOB --output FILE` fetches the result.
+            Exit status: 0 when the job is done; 1 when it failed or was cancelled, or on any error.
             """)
 
     @OptionGroup var farm: ConnectOptions
@@ -106,6 +108,42 @@ struct SubmitCommand: ParsableCommand {
         let id = try job.submit(to: client)
         print("submitted job \(id)")
         if !detach { try FarmProgress.wait(client: client, job: id, output: job.output) }
+    }
+}
+
+/// `stylefarm wait`.
+struct WaitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wait",
+        abstract: "Wait for a job (one submitted with --detach, say) to end, and exit as `submit` does for its own job.",
+        discussion: """
+            Shows `submit`'s progress and, with --output, fetches the finished output as `submit` does.
+            Exit status: 0 when the job is done; 1 when it failed or was cancelled (as `submit`), or on any error
+            (coordinator unreachable, unknown job); 124 when --max-wait passed with the job still running.
+            --timeout is the wait for each answer, as in the other client commands.
+            """)
+
+    /// The exit status when `--max-wait` passes first (as timeout(1)'s).
+    static let timedOutStatus: Int32 = 124
+
+    @OptionGroup var farm: ConnectOptions
+    @Argument(help: "The job's id (as `submit` printed it).") var job: String
+    @Option(name: .shortAndLong, help: "Also fetch the finished job's output to this file.") var output: String?
+    @Option(help: ArgumentHelp("Stop waiting after this many seconds (exit 124); the job goes on.", valueName: "seconds"))
+    var maxWait: Double?
+
+    func validate() throws {
+        if let maxWait, !(maxWait >= 0) { throw ValidationError("--max-wait must be 0 or more seconds") }
+    }
+
+    func run() throws {
+        let deadline = maxWait.map { Date().addingTimeInterval($0) }
+        do {
+            try FarmProgress.wait(client: try farm.client(), job: job, output: output.map { URL(fileURLWithPath: $0) }, deadline: deadline)
+        } catch let timedOut as WaitTimedOut {
+            printError("\(timedOut)")
+            throw ExitCode(Self.timedOutStatus)
+        }
     }
 }
 

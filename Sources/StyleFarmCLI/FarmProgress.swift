@@ -5,14 +5,15 @@ import Foundation
 import Rendering
 import Synchronization
 
-/// Waiting for a farm job with a progress bar, then fetching its output (`FarmWait`).
+/// Waiting for a farm job with a progress bar, then fetching its output (`FarmWait`): `submit` without `--detach`,
+/// `render --local-farm` and `wait`. A job that failed or was cancelled throws (the command exits 1).
 enum FarmProgress {
     @discardableResult
-    static func wait(client: FarmClient, job id: String, output: URL, localFarm: LocalFarm? = nil) throws -> JobStatus {
+    static func wait(client: FarmClient, job id: String, output: URL?, localFarm: LocalFarm? = nil, deadline: Date? = nil) throws -> JobStatus {
         var bar: ProgressBar?
         let final: JobStatus
         do {
-            final = try FarmWait.untilDone(client: client, job: id, output: output, localFarm: localFarm) { s in
+            final = try FarmWait.untilDone(client: client, job: id, output: output, localFarm: localFarm, deadline: deadline) { s in
                 if bar == nil { bar = ProgressBar(total: s.tilesTotal, label: "farm") }
                 bar?.update(s.tilesDone, status: "stage \(min(s.stage + 1, s.stages))/\(s.stages) \(s.state.rawValue)"
                     + (s.detail.map { ": " + $0 } ?? ""), elapsed: s.elapsed, work: s.workFraction)
@@ -22,7 +23,8 @@ enum FarmProgress {
             throw error
         }
         bar?.finish()
-        print("wrote \(output.path) (job \(id), \(String(format: "%.1f", final.elapsed)) s on the farm)")
+        let elapsed = String(format: "%.1f", final.elapsed)
+        print(output.map { "wrote \($0.path) (job \(id), \(elapsed) s on the farm)" } ?? "job \(id) done (\(elapsed) s on the farm)")
         return final
     }
 }

@@ -52,6 +52,16 @@ struct CoordinatorCommand: ParsableCommand {
     var canvasMemory = "256M"
     @Option(help: ArgumentHelp("Bytes of each chunk a client fetches an output in (one at a time per key).", valueName: "bytes"))
     var outputChunkBytes = OutputBody.chunk
+    @Option(help: ArgumentHelp("POST a signed JSON event to this http(s) URL when a job ends or a worker is lost (repeatable; "
+                               + "Docs/operations.md, \"Webhooks\").", valueName: "url"))
+    var webhook: [String] = []
+    @Option(help: ArgumentHelp("File holding the webhooks' HMAC key (default: STATE/webhook-secret, generated with mode 0600 if missing).",
+                               valueName: "path"))
+    var webhookSecretFile: String?
+    @Option(help: ArgumentHelp("Tries per webhook event (1, 2, 4, 8 s apart, doubling) before it is given up.", valueName: "n"))
+    var webhookAttempts = WebhookPolicy().attempts
+    @Option(help: ArgumentHelp("Seconds a webhook request may take before it counts as failed.", valueName: "seconds"))
+    var webhookTimeout = WebhookPolicy().timeout
     @OptionGroup var dashboard: DashboardOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -68,6 +78,21 @@ struct CoordinatorCommand: ParsableCommand {
         guard (1 ... FarmProtocol.Limits.maxPayload).contains(outputChunkBytes) else {
             throw ValidationError("--output-chunk-bytes must be 1 to \(FarmProtocol.Limits.maxPayload)")
         }
+        do { _ = try webhookConfig() } catch { throw ValidationError("\(error)") }
+        guard (1 ... 20).contains(webhookAttempts), webhookTimeout > 0, webhookTimeout <= 300 else {
+            throw ValidationError("need --webhook-attempts 1 to 20 and --webhook-timeout above 0 and at most 300 s")
+        }
+        if webhookSecretFile != nil, webhook.isEmpty { throw ValidationError("--webhook-secret-file needs a --webhook URL") }
+    }
+
+    /// The operator's webhooks: each URL http or https with a host, or the coordinator does not start.
+    func webhookConfig() throws -> WebhookConfig {
+        var config = WebhookConfig()
+        config.urls = try webhook.map { text throws(WebhookError) in try WebhookConfig.url(text) }
+        config.secretFile = webhookSecretFile.map { URL(fileURLWithPath: $0) }
+        config.policy.attempts = webhookAttempts
+        config.policy.timeout = webhookTimeout
+        return config
     }
 
     func run() throws {
@@ -85,6 +110,7 @@ struct CoordinatorCommand: ParsableCommand {
         let keep = DurationText.seconds(retention) ?? 0
         config.retention = keep > 0 ? keep : nil
         config.logger = logging.logger("coordinator")
+        config.webhooks = try webhookConfig()
         switch (curveSecret, insecure) {
         case let (file?, false):
             var allowlist = Allowlist()

@@ -86,7 +86,7 @@ import Testing
         _ = s.assignments(now: 0)
         #expect(s.tick(now: 2.9).isEmpty)
         let ev = s.tick(now: 3.1)
-        #expect(ev.first == .workerLost(worker: "a") && ev.count == 2)
+        #expect(ev.first == .workerLost(worker: "a", name: "a", host: nil, reason: "silent for 3 s") && ev.count == 2)
         #expect(s.status(job: "j", now: 3.1)?.detail == "waiting for workers: none connected")
         #expect(s.state(of: "j") == .running, "a job without workers waits, it does not fail")
     }
