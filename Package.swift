@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "CImageShim", dependencies: ["CPNG", "CJPEG", "CTIFF"]),
         // CPUID, XGETBV and the loaded OpenBLAS's path, which Swift cannot read itself.
         .target(name: "CKernelShim", dependencies: ["COpenBLAS"]),
+        // The build stamp (commit, date) scripts/package.sh links into a packaged binary; NULL without it.
+        .target(name: "CBuildInfo"),
         // Choosing OpenBLAS's kernel: what the CPU runs, a self-test in a child process, the cached choice.
         .target(name: "BLASKernel", dependencies: ["CKernelShim", "COpenBLAS"]),
 
@@ -101,7 +103,7 @@ let package = Package(
         ]),
         // Subcommands, kept in a library so tests can drive them in-process.
         .target(name: "StyleFarmCLI", dependencies: [
-            "BLASKernel", "Imaging", "VGGWeights", "StyleCore", "Tiling", "Video", "JobModel", "Rendering",
+            "BLASKernel", "CBuildInfo", "Imaging", "VGGWeights", "StyleCore", "Tiling", "Video", "JobModel", "Rendering",
             "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient", "FarmBench",
             "Dashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

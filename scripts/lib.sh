@@ -12,9 +12,17 @@ as_root() {
 # What the test suite needs besides: headless Chromium drives the dashboard; iproute2 makes the network
 # namespaces of the partition test; the cluster tests run a single-node Slurm (slurmctld, slurmd,
 # slurm-client, munge), an sshd on loopback (openssh-server) and systemd-analyze (systemd); ffmpeg assembles
-# (and ffprobe checks) the video test's frames.
+# (and ffprobe checks) the video test's frames; prometheus brings promtool, which checks and unit-tests
+# Cluster/monitoring's alert rules (MonitoringTests). Nothing needs the Prometheus daemon: in a container (no init
+# system) the package does not start it; on a host with systemd it does (port 9090): `systemctl disable --now prometheus`.
 STYLEFARM_TEST_APT_PACKAGES=(chromium iproute2 slurmctld slurmd slurm-client munge openssh-server openssh-client systemd python3-venv
-                             ffmpeg)
+                             ffmpeg prometheus)
+
+# What scripts/package.sh needs besides the build's: dpkg-shlibdeps (dpkg-dev), strip (binutils), help2man for the
+# manual pages, libcurl.so to link the webhooks' HTTP client (FoundationNetworking) with the static Swift runtime;
+# lintian checks the package (scripts/test.sh); debootstrap makes the bare Debian root the package is installed
+# into by the cluster tests.
+STYLEFARM_PACKAGE_APT_PACKAGES=(dpkg-dev binutils help2man lintian debootstrap libcurl4-openssl-dev)
 
 # kubernetes-validate (PyPI; Kubernetes' JSON schemas bundled, validation offline) in a venv of its own,
 # for the manifest test. STYLEFARM_K8S_VALIDATE tells the test where it is.

@@ -11,6 +11,7 @@ public struct StyleFarmCommand: ParsableCommand {
               stylefarm render Assets/demo/chelsea.png Assets/demo/hokusai_great_wave.jpg -o out.png
             Run `stylefarm help SUBCOMMAND` for the options of each subcommand.
             """,
+        version: BuildInfo.description,
         subcommands: [RenderCommand.self, VideoCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self, WaitCommand.self, StatusCommand.self,
                       JobsCommand.self, CancelCommand.self, PauseCommand.self, ResumeCommand.self, PriorityCommand.self, RetryCommand.self,
                       RequeueCommand.self, DrainCommand.self, ClearBlocklistCommand.self, DashboardTokenCommand.self, KeygenCommand.self, FarmBenchCommand.self, PlanCommand.self, SeamsCommand.self, EvaluateCommand.self, MontageCommand.self, WeightsCommand.self, BenchCommand.self,

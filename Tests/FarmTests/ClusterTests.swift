@@ -2,10 +2,11 @@ import Foundation
 import Testing
 
 /// The deployment recipes in Cluster/, run for real on this machine: the Slurm batch script on a
-/// single-node Slurm, the SSH launcher through an sshd on loopback, the systemd units' command lines
-/// (and `systemd-analyze verify`), and the Kubernetes manifests through kubernetes-validate plus a
-/// cross-check of how they fit together. scripts/test.sh installs what they need.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct ClusterTests {
+/// single-node Slurm, the SSH launcher installing the Debian package on a bare Debian root over ssh, the
+/// packaged systemd units' command lines (and `systemd-analyze verify`), and the Kubernetes manifests through
+/// kubernetes-validate plus a cross-check of how they fit together. scripts/test.sh installs what they need and
+/// makes the package (scripts/package.sh) and the Debian root (Tests/Cluster/debian-root.sh) first.
+@Suite(.serialized, .timeLimit(.minutes(8))) struct ClusterTests {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let binary = Child.executable.path
 
@@ -91,38 +92,88 @@ import Testing
         #expect(Self.processesMentioning(dir.path + "/stylefarm-") == 0)
     }
 
-    @Test func sshLauncherStartsAFarmThatRendersAndStopsItCleanly() throws {
+    /// The Debian package scripts/package.sh made: STYLEFARM_PACKAGE, else the newest in dist/ (scripts/test.sh makes
+    /// it before the tests run).
+    static func package() throws -> URL {
+        if let path = ProcessInfo.processInfo.environment["STYLEFARM_PACKAGE"] { return URL(fileURLWithPath: path) }
+        let dist = repo.appendingPathComponent("dist")
+        let debs = ((try? FileManager.default.contentsOfDirectory(at: dist, includingPropertiesForKeys: [.contentModificationDateKey])) ?? [])
+            .filter { $0.lastPathComponent.hasPrefix("stylefarm_") && $0.pathExtension == "deb" }
+        let newest = debs.max { a, b in
+            let da = (try? a.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
+            let db = (try? b.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
+            return da < db
+        }
+        return try #require(newest, "no package in \(dist.path): run scripts/package.sh (scripts/test.sh does)")
+    }
+
+    /// The launcher installs the package on a bare Debian 12 root (debootstrap, no toolchain, none of the libraries:
+    /// apt-get fetches them) reached over its own sshd on 127.0.0.2, starts a coordinator from the build tree on this
+    /// machine (127.0.0.1) and a packaged worker in the root, `add` starts a second; they render a job file
+    /// byte-identically; `stop` stops all three; `dpkg -r` then leaves only the operator's keys, settings and state.
+    @Test(.timeLimit(.minutes(8))) func sshLauncherInstallsThePackageOnABareDebianAndItsWorkersRender() throws {
         let dir = try Self.scratch("ssh")
         defer { try? FileManager.default.removeItem(at: dir) }
+        let package = try Self.package()
         let harness = Self.repo.appendingPathComponent("Tests/Cluster/sshd-local.sh").path
         let sshd = dir.appendingPathComponent("sshd")
-        let up = try runCommand(["bash", harness, "start", sshd.path, "\(TestFarm.freePort())"], timeout: 30)
+        let sshPort = TestFarm.freePort()
+        let up = try runCommand(["bash", harness, "start", sshd.path, "\(sshPort)"], timeout: 30)
         defer { _ = try? runCommand(["bash", harness, "stop", sshd.path]) }
         try #require(up.status == 0, "sshd did not start: \(up.output)")
         let sshOptions = up.output.split(separator: "\n").last.map(String.init) ?? ""
+        // The bare Debian machine: its own sshd on 127.0.0.2, the same port and client key.
+        let debianRoot = Self.repo.appendingPathComponent("Tests/Cluster/debian-root.sh").path
+        let machine = dir.appendingPathComponent("debian")
+        let root = machine.appendingPathComponent("root").path
+        let debian = try runCommand(["bash", debianRoot, "up", machine.path, "127.0.0.2", "\(sshPort)",
+                                     sshd.appendingPathComponent("client_key.pub").path], timeout: 240)
+        defer { _ = try? runCommand(["bash", debianRoot, "down", machine.path], timeout: 60) }
+        try #require(debian.status == 0, "the Debian root did not come up: \(debian.output)")
+        func onDebian(_ command: String) throws -> CommandResult {
+            try runCommand(["ssh"] + sshOptions.split(separator: " ").map(String.init) + ["-o", "BatchMode=yes", "127.0.0.2", command],
+                           timeout: 60)
+        }
+        #expect(try onDebian("command -v stylefarm swift || true").output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
+                "the root must start without StyleFarm and without a toolchain")
 
         let port = TestFarm.freePort()
         let conf = dir.appendingPathComponent("farm.conf")
         try Data("""
             COORDINATOR=127.0.0.1
-            WORKERS="127.0.0.1 localhost"
+            COORDINATOR_STYLEFARM=\(Self.binary)
+            WORKERS="127.0.0.2"
             PORT=\(port)
             DASHBOARD=off
             THREADS=1
             REMOTE_DIR=\(dir.path)/remote
-            STYLEFARM=\(Self.binary)
             LOCAL_STYLEFARM=\(Self.binary)
             KEYS=\(dir.path)/keys
+            PACKAGE=\(package.path)
             SSH_OPTS="\(sshOptions)"
             """.utf8).write(to: conf)
         let launcher = Self.repo.appendingPathComponent("Cluster/ssh/stylefarm-ssh").path
+        let install = try runCommand(["bash", launcher, "install", conf.path], timeout: 240)
+        try #require(install.status == 0, "install: \(install.output)")
+        #expect(install.output.contains("127.0.0.2: installed stylefarm") && !install.output.contains("127.0.0.1:"),
+                "once per host, and not on the coordinator's (it runs its own binary): \(install.output)")
+        let version = try onDebian("stylefarm --version")
+        #expect(version.status == 0 && version.output.contains("(commit "), "the packaged binary is stamped: \(version.output)")
+
         defer { _ = try? runCommand(["bash", launcher, "stop", conf.path], timeout: 60) }
         let start = try runCommand(["bash", launcher, "start", conf.path], timeout: 90)
         try #require(start.status == 0, "start: \(start.output)")
-        #expect(start.output.contains("started coordinator") && start.output.contains("started worker-1"))
-
+        #expect(start.output.contains("started coordinator") && start.output.contains("started worker-0"))
+        // One more worker machine in one command (here the same machine again: it has the package already).
+        let add = try runCommand(["bash", launcher, "add", conf.path, "127.0.0.2"], timeout: 90)
+        #expect(add.status == 0 && add.output.contains("already installed") && add.output.contains("started worker-1"), "add: \(add.output)")
+        #expect(try String(contentsOf: conf, encoding: .utf8).contains("WORKERS=\"127.0.0.2 127.0.0.2\""))
         let status = try runCommand(["bash", launcher, "status", conf.path], timeout: 60)
         #expect(status.output.contains("worker-0 running") && status.output.contains("worker-1 running"))
+        // The workers run in the root, on its libraries, with the packaged binary.
+        let workerPid = try onDebian("cat \(dir.path)/remote/worker-0.pid").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(workerPid)/root")) == root)
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(workerPid)/exe")) == root + "/usr/bin/stylefarm")
 
         // The farm is CURVE-only: submit with the keys the launcher made.
         let job = try Self.writeSmallJob(to: dir)
@@ -135,17 +186,35 @@ import Testing
         let stop = try runCommand(["bash", launcher, "stop", conf.path], timeout: 60)
         #expect(stop.status == 0 && stop.output.components(separatedBy: "stopped").count == 4, "stop: \(stop.output)")
         #expect(Self.processesMentioning("\(dir.path)/remote") == 0, "a farm process outlived stop")
+
+        // Removal: every file the package brought is gone but the settings (a conffile, until purge); the keys
+        // directory and the state directory the maintainer scripts made stay.
+        let listing = try runCommand(["dpkg-deb", "--contents", package.path])
+        let shipped = listing.output.split(separator: "\n").compactMap { $0.split(separator: " ").last.map { String($0.dropFirst()) } }
+            .filter { !$0.hasSuffix("/") }
+        let removed = try onDebian("dpkg -r stylefarm >/dev/null 2>&1 && echo removed")
+        #expect(removed.output.contains("removed"), "dpkg -r: \(removed.output)")
+        #expect(shipped.contains("/usr/bin/stylefarm") && shipped.count > 20)
+        let left = shipped.filter { FileManager.default.fileExists(atPath: root + $0) }
+        #expect(left == ["/etc/stylefarm/stylefarm.env"], "left after dpkg -r: \(left)")
+        for gone in ["/usr/share/stylefarm", "/usr/share/doc/stylefarm", "/lib/systemd/system/stylefarm-worker@.service"] {
+            #expect(!FileManager.default.fileExists(atPath: root + gone), "\(gone) outlived dpkg -r")
+        }
+        for kept in ["/etc/stylefarm/keys", "/var/lib/stylefarm"] {
+            #expect(FileManager.default.fileExists(atPath: root + kept), "\(kept) is the operator's: dpkg -r keeps it")
+        }
     }
 
-    /// The units' own command lines, with /etc and /var paths moved into a scratch root, run a farm that
-    /// renders; `systemd-analyze verify` accepts both units.
+    /// install.sh unpacks the package into a scratch root (DESTDIR) with the keys; the packaged units' own command
+    /// lines, with /etc, /var and /usr/bin moved into that root, run a farm of the packaged binary that renders;
+    /// `systemd-analyze verify` accepts both units.
     @Test func systemdUnitsVerifyAndTheirCommandLinesRunAFarm() throws {
         let dir = try Self.scratch("systemd")
         defer { try? FileManager.default.removeItem(at: dir) }
         let units = Self.repo.appendingPathComponent("Cluster/systemd")
         let names = ["stylefarm-coordinator.service", "stylefarm-worker@.service"]
 
-        // Install into a scratch root with install.sh (DESTDIR), as an operator would into /.
+        // Install into a scratch root with install.sh (DESTDIR), as an operator would into / (from the package).
         let keys = dir.appendingPathComponent("keys")
         for name in ["coordinator", "worker", "client"] {
             try #require(try runCommand([Self.binary, "keygen", name, "--dir", keys.path]).status == 0)
@@ -155,7 +224,7 @@ import Testing
             try FileManager.default.copyItem(at: keys.appendingPathComponent("\(name).pub"), to: keys.appendingPathComponent("\(role)/\(name).pub"))
         }
         let root = dir.appendingPathComponent("root")
-        let install = try runCommand(["bash", units.appendingPathComponent("install.sh").path, Self.binary, keys.path],
+        let install = try runCommand(["bash", units.appendingPathComponent("install.sh").path, try Self.package().path, keys.path],
                                      environment: ["DESTDIR": root.path])
         try #require(install.status == 0, "\(install.output)")
         let secret = root.appendingPathComponent("etc/stylefarm/keys/worker.key").path
@@ -166,13 +235,16 @@ import Testing
         try FileManager.default.createDirectory(at: verifyDir, withIntermediateDirectories: true)
         var execStart: [String: String] = [:]
         for name in names {
-            let text = try String(contentsOf: root.appendingPathComponent("etc/systemd/system/\(name)"), encoding: .utf8)
-            try Data(text.replacingOccurrences(of: "/usr/local/bin/stylefarm", with: Self.binary).utf8)
+            let text = try String(contentsOf: root.appendingPathComponent("lib/systemd/system/\(name)"), encoding: .utf8)
+            try Data(text.replacingOccurrences(of: "/usr/bin/stylefarm", with: root.path + "/usr/bin/stylefarm").utf8)
                 .write(to: verifyDir.appendingPathComponent(name))
             let joined = text.replacingOccurrences(of: "\\\n", with: " ")
             execStart[name] = joined.split(separator: "\n").first { $0.hasPrefix("ExecStart=") }.map { String($0.dropFirst(10)) }
         }
-        let verify = try runCommand(["systemd-analyze", "verify"] + names.map { "./\($0)" }, directory: verifyDir, timeout: 60)
+        // The units name their manual pages (Documentation=man:…): verify finds them in the unpacked package.
+        let verify = try runCommand(["systemd-analyze", "verify"] + names.map { "./\($0)" },
+                                    environment: ["MANPATH": root.appendingPathComponent("usr/share/man").path],
+                                    directory: verifyDir, timeout: 60)
         #expect(verify.status == 0 && verify.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "verify: \(verify.output)")
 
         // Expand the ExecStart lines as systemd would: the environment file, then %i and %H.
@@ -195,14 +267,14 @@ import Testing
                 for (k, v) in env { w = w.replacingOccurrences(of: "${\(k)}", with: v) }
                 if w.hasPrefix("$"), let v = env[String(w.dropFirst())] { return v.split(separator: " ").map(String.init) }
                 w = w.replacingOccurrences(of: "%i", with: instance).replacingOccurrences(of: "%H", with: "host")
-                for prefix in ["/etc/stylefarm", "/var/lib/stylefarm", "/var/cache/stylefarm", "/usr/local/bin"] where w.hasPrefix(prefix) {
+                for prefix in ["/etc/stylefarm", "/var/lib/stylefarm", "/var/cache/stylefarm", "/usr/bin"] where w.hasPrefix(prefix) {
                     w = root.path + w
                 }
                 return [w]
             }
         }
         let coordinatorLine = expand(try #require(execStart[names[0]]), instance: "")
-        #expect(coordinatorLine.first == root.path + "/usr/local/bin/stylefarm")
+        #expect(coordinatorLine.first == root.path + "/usr/bin/stylefarm")
         let coordinator = try Child(Array(coordinatorLine.dropFirst()), log: dir.appendingPathComponent("coordinator.log"))
         let workers = try ["1", "2"].map { i in
             try Child(Array(expand(try #require(execStart[names[1]]), instance: i).dropFirst()), log: dir.appendingPathComponent("worker\(i).log"))
