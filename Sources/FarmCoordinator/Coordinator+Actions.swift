@@ -11,7 +11,9 @@ extension Coordinator {
     func perform(_ actions: [CoordinatorCore.Action]) {
         for action in actions {
             switch action {
-            case let .send(peer, m): send(peer, m)
+            case let .send(peer, m):
+                monitor.countRefusal(answering: m)
+                send(peer, m)
             case let .assign(peer, body, rect): assign(peer, body, rect: rect)
             case let .admit(spec, inputs, replyTo, owner): admit(spec, inputs: inputs, replyTo: replyTo, owner: owner)
             case let .prepare(job, stage): prepare(job, stage: stage)
@@ -33,9 +35,12 @@ extension Coordinator {
                         logger.error("cannot record job \(job)'s priority and pause: \(error)")
                     }
                 }
-            case let .answer(reply, outcome): reply.deliver(outcome)
+            case let .answer(reply, outcome):
+                if case let .failure(refusal) = outcome { monitor.countRefusal(refusal.code.rawValue) }
+                reply.deliver(outcome)
             case let .sendBlob(peer, body):
                 let bytes = body.kind == "weights" ? weightsBytes : targets[body.sha256]
+                if bytes == nil { monitor.countRefusal("fetch") }
                 send(peer, bytes.map { Message(.blob, body, payload: [$0]) }
                     ?? Message(.reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")))
             case let .sendOutput(peer, job, format, offset, budget): sendOutput(peer, job: job, format: format, offset: offset, budget: budget)
@@ -355,6 +360,7 @@ extension Coordinator {
         case .tileRequeued: monitor.tilesRequeued.increment()
         case .copyRevoked: monitor.copiesRevoked.increment()
         case .messageDropped: monitor.messagesDropped.increment()
+        case let .leaseFailed(cause): monitor.countLeaseFailure(cause.rawValue)
         }
     }
 }

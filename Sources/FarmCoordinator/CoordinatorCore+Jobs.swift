@@ -60,6 +60,7 @@ extension CoordinatorCore {
         jobs[id]?.storing = []
         jobs[id]?.stageComplete = false
         jobs[id]?.progress = [:]
+        jobs[id]?.stageStarted = now
         let wallTime = wall(now)
         jobs[id]?.started = job.started ?? wallTime
         jobs[id]?.log(JobEvent(time: wallTime, kind: "stage", stage: stage,

@@ -26,12 +26,14 @@ extension CoordinatorCore {
             jobs[status.id]?.progress = job.progress.filter { scheduler.lease($0.key) != nil }
             let index = min(status.stage, job.stages.count - 1), stage = job.stages[index]
             let minutes = status.elapsed / 60
-            views.append(JobView(status: status, level: stage.level, levels: (job.stages.last?.level ?? 0) + 1,
-                                 pass: Self.pass(of: stage), width: stage.width, height: stage.height,
-                                 tiles: tileViews(status.id, stage: index, state: status.state),
-                                 tilesPerMinute: minutes > 0 ? Double(status.tilesDone) / minutes : 0,
-                                 eta: status.workFraction > 0 && !status.state.isFinal
-                                     ? status.elapsed / status.workFraction * (1 - status.workFraction) : nil))
+            var view = JobView(status: status, level: stage.level, levels: (job.stages.last?.level ?? 0) + 1,
+                               pass: Self.pass(of: stage), width: stage.width, height: stage.height,
+                               tiles: tileViews(status.id, stage: index, state: status.state),
+                               tilesPerMinute: minutes > 0 ? Double(status.tilesDone) / minutes : 0,
+                               eta: status.workFraction > 0 && !status.state.isFinal
+                                   ? status.elapsed / status.workFraction * (1 - status.workFraction) : nil)
+            if !job.phase.isFinal, let since = job.stageStarted { view.stageElapsed = max(t - since, 0) }
+            views.append(view)
         }
         return FarmSnapshot(time: 0, jobs: views, workers: workerStatuses(for: .insecure, now: t))
     }

@@ -94,6 +94,9 @@ public struct CoordinatorCore: Sendable {
         public var stageComplete = false
         /// The latest progress of each of its live leases (for the dashboard).
         public var progress: [String: ProgressBody] = [:]
+        /// When its current stage became runnable (core seconds; since this start of the coordinator): the metrics'
+        /// stage age.
+        public var stageStarted: Double?
         /// When it ended (done, failed, cancelled; or was found ended at start): retention counts from here.
         public var ended: Double?
         /// Unix seconds: when it was submitted, first ran, and ended.
@@ -227,6 +230,8 @@ public struct CoordinatorCore: Sendable {
     /// Counters for the monitor.
     public enum Metric: Sendable, Equatable {
         case tileDone(seconds: Double), tileFailed, tileRequeued, copyRevoked, messageDropped
+        /// A lease ended without a result, and why (its tile is requeued: `tileRequeued` comes with it).
+        case leaseFailed(FarmScheduler.LeaseFailure)
     }
 
     public enum Action: Sendable {
@@ -397,12 +402,12 @@ public struct CoordinatorCore: Sendable {
                 // Its leases' requeues follow it, up to the next worker lost.
                 let after = events[(i + 1)...]
                 let requeued = after.prefix { if case .workerLost = $0 { false } else { true } }.compactMap { next -> FarmScheduler.TileID? in
-                    if case let .requeued(tile, holder, _, _) = next, holder == worker { tile } else { nil }
+                    if case let .requeued(tile, holder, _, _, _) = next, holder == worker { tile } else { nil }
                 }
                 actions.append(workerLostNotice(worker, name: name, host: host, reason: reason, requeued: requeued, now: now))
-            case let .requeued(tile, worker, lease, reason):
+            case let .requeued(tile, worker, lease, reason, cause):
                 note(tile, "requeued", worker: worker, "requeued from \(workerName(worker)): \(reason)", now: now)
-                actions += [.count(.tileRequeued), .log(.warning, "tile requeued (lease \(lease)): \(reason)", Self.metadata(tile, worker))]
+                actions += [.count(.tileRequeued), .count(.leaseFailed(cause)), .log(.warning, "tile requeued (lease \(lease)): \(reason)", Self.metadata(tile, worker))]
                 actions += send(worker, Message(.reject, RejectBody(lease: lease, reason: reason)), now: now)
             case let .workerBlocklisted(worker, job):
                 let event = JobEvent(time: wall(now), kind: "blocklisted", worker: worker,

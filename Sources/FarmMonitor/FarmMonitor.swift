@@ -37,6 +37,9 @@ public struct JobView: Codable, Sendable {
     public var tilesPerMinute: Double
     /// Seconds left, from the elapsed time and the fraction of work done; nil before any progress.
     public var eta: Double?
+    /// Seconds since its current stage became runnable (preparing, blending and writing count to the stage before):
+    /// nil before its first stage runs and once it has ended. The metrics' `stylefarm_oldest_stage_age_seconds`.
+    public var stageElapsed: Double?
 
     public init(status: JobStatus, level: Int, levels: Int, pass: String, width: Int, height: Int, tiles: [TileView],
                 tilesPerMinute: Double, eta: Double?) {
@@ -90,6 +93,9 @@ public final class FarmMonitor: Sendable {
     public let webhooksDelivered: CoreMetrics.Counter
     public let webhooksFailed: CoreMetrics.Counter
     public let webhooksDropped: CoreMetrics.Counter
+    /// The labelled series: jobs and workers by state, tiles leased and queued, the oldest stage's age, lease failures
+    /// and refusals by reason, the coordinator's CPU seconds.
+    public let metrics: FarmMetrics
 
     public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -107,6 +113,7 @@ public final class FarmMonitor: Sendable {
         webhooksDelivered = CoreMetrics.Counter(label: "stylefarm_webhooks_delivered_total", factory: factory)
         webhooksFailed = CoreMetrics.Counter(label: "stylefarm_webhooks_failed_total", factory: factory)
         webhooksDropped = CoreMetrics.Counter(label: "stylefarm_webhooks_dropped_total", factory: factory)
+        metrics = FarmMetrics(factory: factory)
     }
 
     public var snapshot: FarmSnapshot { published.withLock { $0.snapshot } }
@@ -121,6 +128,7 @@ public final class FarmMonitor: Sendable {
         snapshot.revision = tracker.withLock { $0.record(snapshot) }
         published.withLock { $0.snapshot = snapshot }
         workersAlive.record(snapshot.workers.count)
+        metrics.record(snapshot)
     }
 
     /// The jobs and workers that changed or went since revision `since`; nil when that is too old to tell (then send the
@@ -139,6 +147,29 @@ public final class FarmMonitor: Sendable {
     /// A request to the dashboard was refused for a missing or wrong token.
     public func countAuthFailure() { authFailures.increment() }
 
-    /// The metrics in Prometheus's text format.
-    public func prometheusText() -> String { registry.emitToString() }
+    /// A lease ended without a result: `reason` is a `FarmScheduler.LeaseFailure` (`FarmMetrics.leaseFailureReasons`).
+    public func countLeaseFailure(_ reason: String) { metrics.countLeaseFailure(reason) }
+
+    /// The coordinator refused something with this code (`FarmMetrics.refusalReasons`; any other counts as `other`).
+    public func countRefusal(_ code: String) { metrics.countRefusal(code) }
+
+    /// Counts `message` as a refusal when it is one: an `error` (by its code; `shutdown` is none) or a `reject` of a
+    /// fetch (one without a lease). Only those two commands' bodies are decoded, so the loop's common sends cost nothing.
+    public func countRefusal(answering message: Message) {
+        switch message.command {
+        case .error:
+            guard let body = try? message.decode(ErrorBody.self), body.code != "shutdown" else { return }
+            metrics.countRefusal(body.code)
+        case .reject:
+            guard let body = try? message.decode(RejectBody.self), body.lease == nil else { return }
+            metrics.countRefusal("fetch")
+        default: return
+        }
+    }
+
+    /// The metrics in Prometheus's text format (the coordinator's CPU time brought up to date first).
+    public func prometheusText() -> String {
+        metrics.recordCPU()
+        return registry.emitToString()
+    }
 }

@@ -51,7 +51,7 @@ public struct ControlledBody: Codable, Sendable, Equatable {
 /// Why a control was refused: sent as an `error` message (`code`, `message`), and by the dashboard as JSON with the
 /// HTTP status `httpStatus`.
 public struct ControlRefusal: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: String, Sendable, Codable {
+    public enum Code: String, Sendable, Codable, CaseIterable {
         /// The caller's role may not do this (a worker key; a client on another client's job or on a worker).
         case forbidden
         /// No such job or worker (for a client: none of its own).

@@ -142,7 +142,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
 }
 
 /// Where a job is in its life.
-public enum JobState: String, Codable, Sendable {
+public enum JobState: String, Codable, Sendable, CaseIterable {
     /// Waiting for the coordinator to prepare it, or for workers.
     case queued
     case running

@@ -82,10 +82,22 @@ public struct FarmScheduler: Sendable {
         /// `requeued` events for its leases follow.
         case workerLost(worker: String, name: String, host: String?, reason: String)
         /// The lease lapsed or its worker was lost; the tile is pending again.
-        case requeued(tile: TileID, worker: String, lease: String, reason: String)
+        case requeued(tile: TileID, worker: String, lease: String, reason: String, cause: LeaseFailure)
         case workerBlocklisted(worker: String, job: String)
         /// Another lease of this tile won (straggler copies): tell this worker to stop; its lease is no longer live.
         case revoked(worker: String, tile: TileID, lease: String)
+    }
+
+    /// Why a lease ended without a result (its tile is pending again): a bounded set, for the metrics' `reason` label.
+    public enum LeaseFailure: String, Sendable, CaseIterable {
+        /// No progress for `leaseSeconds`.
+        case lapsed
+        /// Progress went on past its life's cap (`Config.leaseLifeFactor`) without a result.
+        case capped
+        /// Its worker was lost: silent, unreachable, gone, or registered again.
+        case workerLost = "worker_lost"
+        /// Its worker said it could not render the tile (`failed`), or sent a result that was not valid.
+        case failed
     }
 
     /// What became of a result or progress message.
@@ -340,7 +352,7 @@ public struct FarmScheduler: Sendable {
             return (.rejected("lease \(token) is not live"), [])
         }
         revoke(token)
-        return (.accepted(lease.tile), requeue(lease, reason: reason, now: now))
+        return (.accepted(lease.tile), requeue(lease, reason: reason, cause: .failed, now: now))
     }
 
     /// Expires silent workers and lapsed leases.
@@ -353,10 +365,10 @@ public struct FarmScheduler: Sendable {
         for token in leases.values.filter({ $0.expires < now }).map(\.token).sorted() {
             let lease = leases[token]!
             revoke(token)
-            let cap = lifeCap(lease)
-            events += requeue(lease, reason: lease.expires >= cap
+            let cap = lifeCap(lease), capped = lease.expires >= cap
+            events += requeue(lease, reason: capped
                 ? "lease reached its cap of \(Int(saturating: cap - lease.started)) s (\(Int(saturating: config.leaseLifeFactor))x its work at the stage's slowest rate) without a result"
-                : "lease lapsed after \(Int(saturating: config.leaseSeconds)) s without progress", now: now)
+                : "lease lapsed after \(Int(saturating: config.leaseSeconds)) s without progress", cause: capped ? .capped : .lapsed, now: now)
         }
         updateWaitingDetails()
         fastestMeasured = workers.values.compactMap(\.measuredSpeed).max()
@@ -375,16 +387,16 @@ public struct FarmScheduler: Sendable {
         for token in workers[id]!.leases.sorted() {
             let lease = leases[token]!
             revoke(token)
-            events += requeue(lease, reason: "worker \(id) lost: \(reason)", now: now)
+            events += requeue(lease, reason: "worker \(id) lost: \(reason)", cause: .workerLost, now: now)
         }
         workers[id] = nil
         return events
     }
 
     /// Puts a tile back and counts the failure against the tile and the worker.
-    mutating func requeue(_ lease: Lease, reason: String, now: Double) -> [Event] {
+    mutating func requeue(_ lease: Lease, reason: String, cause: LeaseFailure, now: Double) -> [Event] {
         guard var job = jobs[lease.tile.job], !job.state.isFinal, lease.tile.stage == job.stage else { return [] }
-        var events: [Event] = [.requeued(tile: lease.tile, worker: lease.worker, lease: lease.token, reason: reason)]
+        var events: [Event] = [.requeued(tile: lease.tile, worker: lease.worker, lease: lease.token, reason: reason, cause: cause)]
         let t = lease.tile.tile
         job.tileFailures[t, default: []].insert(lease.account)
         job.failedOn[t, default: []].insert(lease.worker)

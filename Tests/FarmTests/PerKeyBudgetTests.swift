@@ -86,7 +86,7 @@ import Testing
             _ = s.progress(lease: stuck, worker: "stuck", now: t)
             _ = s.heard(from: "fast", now: t)
             _ = s.heard(from: "stuck", now: t)
-            requeued = s.tick(now: t).contains { if case let .requeued(_, w, _, reason) = $0 { w == "stuck" && reason.contains("cap") } else { false } }
+            requeued = s.tick(now: t).contains { if case let .requeued(_, w, _, reason, cause) = $0 { w == "stuck" && reason.contains("cap") && cause == .capped } else { false } }
         }
         #expect(requeued && t <= 41 && t >= 40, "lapsed at 10 x 2 s x its double work after it was granted, not later (t = \(t))")
     }
