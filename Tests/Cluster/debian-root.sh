@@ -80,6 +80,8 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 PidFile /run/sshd-stylefarm-test.pid
+# The farm's bytes depend on OpenBLAS's kernel: a kernel forced for the test reaches the root's workers too.
+AcceptEnv OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 EOF
     chroot "$root" /usr/sbin/sshd -E /var/log/sshd-test.log
     for _ in $(seq 1 50); do [ -s "$root/run/sshd-stylefarm-test.pid" ] && break; sleep 0.1; done
