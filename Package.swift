@@ -100,6 +100,12 @@ let package = Package(
         .target(name: "Dashboard", dependencies: [
             "FarmMonitor", "FarmProtocol", "JobModel",
             .product(name: "Hummingbird", package: "hummingbird"),
+        ], resources: [
+            // The page, its styles and its script's ES modules, compiled into the binary (one file to install).
+            .embedInCode("Public/index.html"), .embedInCode("Public/style.css"),
+            .embedInCode("Public/main.mjs"), .embedInCode("Public/util.mjs"), .embedInCode("Public/state.mjs"),
+            .embedInCode("Public/route.mjs"), .embedInCode("Public/overview.mjs"), .embedInCode("Public/workers.mjs"),
+            .embedInCode("Public/job.mjs"), .embedInCode("Public/canvas.mjs"), .embedInCode("Public/actions.mjs"),
         ]),
         // Subcommands, kept in a library so tests can drive them in-process.
         .target(name: "StyleFarmCLI", dependencies: [

@@ -13,10 +13,11 @@ as_root() {
 # namespaces of the partition test; the cluster tests run a single-node Slurm (slurmctld, slurmd,
 # slurm-client, munge), an sshd on loopback (openssh-server) and systemd-analyze (systemd); ffmpeg assembles
 # (and ffprobe checks) the video test's frames; prometheus brings promtool, which checks and unit-tests
-# Cluster/monitoring's alert rules (MonitoringTests). Nothing needs the Prometheus daemon: in a container (no init
-# system) the package does not start it; on a host with systemd it does (port 9090): `systemctl disable --now prometheus`.
+# Cluster/monitoring's alert rules (MonitoringTests); nodejs checks the control room's modules (`node --check`).
+# Nothing needs the Prometheus daemon: in a container (no init system) the package does not start it; on a host
+# with systemd it does (port 9090): `systemctl disable --now prometheus`.
 STYLEFARM_TEST_APT_PACKAGES=(chromium iproute2 slurmctld slurmd slurm-client munge openssh-server openssh-client systemd python3-venv
-                             ffmpeg prometheus)
+                             ffmpeg prometheus nodejs)
 
 # What scripts/package.sh needs besides the build's: dpkg-shlibdeps (dpkg-dev), strip (binutils), help2man for the
 # manual pages, libcurl.so to link the webhooks' HTTP client (FoundationNetworking) with the static Swift runtime;

@@ -92,9 +92,11 @@ public final class DashboardServer: Sendable {
         let router = Router()
         router.add(middleware: APIMiddleware(access: access, monitor: monitor))
         router.get("/healthz") { _, _ in "ok\n" }
-        router.get("/") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                     body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
+        router.get("/") { _, _ in Self.asset(DashboardAssets.page) }
+        router.get("/app/:file") { _, context in
+            let name = try context.parameters.require("file")
+            guard let asset = DashboardAssets.files[name] else { throw APIError(404, "not-found", "no /app/\(name)") }
+            return Self.asset(asset)
         }
         router.get("/api/whoami") { [access] request, _ in try Self.whoami(APIMiddleware.identity(request, access)) }
         // A page exchanges its token (in the Authorization header, never in a URL) for a session cookie, which the
@@ -315,6 +317,12 @@ public final class DashboardServer: Sendable {
         encoder.outputFormatting = .sortedKeys
         return Response(status: .ok, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    /// A file of the front end; `no-cache`: a browser asks again (an upgraded coordinator serves new files).
+    static func asset(_ asset: DashboardAssets.Asset) -> Response {
+        Response(status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "no-cache"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
     }
 
     static func png(_ bytes: [UInt8], cache: String = "no-store") -> Response {
