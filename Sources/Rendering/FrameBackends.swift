@@ -49,7 +49,7 @@ public final class InProcessFrames: FrameBackend {
         let net = network.pooling == frame.job.pooling ? network : network.with(pooling: frame.job.pooling)
         let targets = self.targets ?? frame.job.gramTargets(network: net)
         self.targets = targets
-        var result = frame.job.render(network: network, targets: targets) { p in
+        var result = try frame.job.render(network: network, targets: targets) { p in
             progress(p.workFraction, String(format: "level %d/%d tile %d/%d loss %.4g", p.level + 1, p.levels, p.tile + 1, p.tiles, p.loss))
         }
         if frame.settings.preserveColors {

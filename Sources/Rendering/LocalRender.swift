@@ -123,7 +123,7 @@ public struct LocalRender {
     public func run(network: VGG19, progress: (Progress) -> Void) throws -> String {
         let p = settings.poster
         guard settings.isTiled else { return try renderUntiled(network: network, progress: progress) }
-        var result = posterJob.render(network: network) { s in
+        var result = try posterJob.render(network: network) { s in
             progress(Progress(done: s.iterationsDone, status: "level \(s.level + 1)/\(s.levels) pass \(s.pass + 1) tile \(s.tile + 1)/\(s.tiles) "
                 + String(format: "loss %.4g", s.loss), elapsed: s.elapsed, workFraction: s.workFraction))
         }

@@ -112,9 +112,8 @@ public struct PosterJob: Sendable {
     /// The canvas a stage starts from: the previous pass's result after the first pass of a level; for a first
     /// pass, the `initial` image when there is one (its only level), the content for the coarsest level, else the
     /// previous level's result upsampled.
-    public func startCanvas(for stage: PosterStage, previous: PlanarImage?, content: PlanarImage) -> PlanarImage {
-        // Every source here is in memory, and reading memory cannot fail.
-        try! startSource(for: stage, previous: previous, content: content).whole()
+    public func startCanvas(for stage: PosterStage, previous: PlanarImage?, content: PlanarImage) throws -> PlanarImage {
+        try startSource(for: stage, previous: previous, content: content).whole()
     }
 
     /// `startCanvas` as a source read per region: `previous` and `content` may be canvases on disk.
@@ -140,11 +139,10 @@ public struct PosterJob: Sendable {
 
     /// A stage's result: its tiles' cores (in tile order, whoever rendered them) blended over its start canvas.
     /// Blending in tile order makes the result the same however tiles were scheduled.
-    public static func finish(_ stage: PosterStage, cores: [PlanarImage], start: PlanarImage) -> PlanarImage {
+    public static func finish(_ stage: PosterStage, cores: [PlanarImage], start: PlanarImage) throws -> PlanarImage {
         precondition(cores.count == stage.plan.tiles.count, "every tile of the stage is needed")
         var out = start
-        // In memory: reading the cores and the start cannot fail.
-        try! finish(stage, start: start, stripRows: stage.height, core: { t, rows in
+        try finish(stage, start: start, stripRows: stage.height, core: { t, rows in
             try cores[t].region(x: 0, y: rows.lowerBound, width: cores[t].width, height: rows.count)
         }, emit: { _, strip in out = strip })
         return out
@@ -171,7 +169,7 @@ public struct PosterJob: Sendable {
 
     /// Renders in this process, tiles one after another. Returns the RGB result.
     /// `targets`: this job's `gramTargets`, when already computed (the frames of a video share them).
-    public func render(network baseNetwork: VGG19, targets: GramTargets? = nil, progress: (Progress) -> Void = { _ in }) -> PlanarImage {
+    public func render(network baseNetwork: VGG19, targets: GramTargets? = nil, progress: (Progress) -> Void = { _ in }) throws -> PlanarImage {
         let network = baseNetwork.pooling == settings.pooling ? baseNetwork : baseNetwork.with(pooling: settings.pooling)
         let regions = regionTargets(network: network)
         let targets = regions != nil ? .none : targets ?? gramTargets(network: network)  // regions replace them
@@ -184,15 +182,14 @@ public struct PosterJob: Sendable {
         var content = self.content(for: stages[0])
         for stage in stages {
             if stage.pass == 0 && stage.level > 0 { content = self.content(for: stage) }
-            let start = startCanvas(for: stage, previous: canvas, content: content)
+            let start = try startCanvas(for: stage, previous: canvas, content: content)
             let temporal = self.temporal(for: stage)
             var opts = settings.options
             opts.iterations = stage.iterations
             let renderer = TileRenderer(network: network, options: opts, targets: targets, regions: regions)
-            // In memory: reading the start and the guides cannot fail.
-            let reference = regions == nil ? try! stageReference(stage, start: start, network: network) : nil
-            let regionReference = try! stageRegionReference(stage, start: start, network: network)
-            let guides = try! guides(for: stage)?.whole()
+            let reference = regions == nil ? try stageReference(stage, start: start, network: network) : nil
+            let regionReference = try stageRegionReference(stage, start: start, network: network)
+            let guides = try guides(for: stage)?.whole()
             var cores: [PlanarImage] = []
             for tile in stage.plan.tiles {
                 cores.append(renderer.render(stage.task(tile), content: content, canvas: start, reference: reference,
@@ -205,7 +202,7 @@ public struct PosterJob: Sendable {
                 done += stage.iterations
                 workDone += Double(stage.iterations * tile.render.area)
             }
-            canvas = Self.finish(stage, cores: cores, start: start)
+            canvas = try Self.finish(stage, cores: cores, start: start)
         }
         return canvas!
     }

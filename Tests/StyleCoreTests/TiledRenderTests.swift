@@ -50,8 +50,8 @@ import Tiling
         blendedJob.initial = naiveJob.initial
         naiveJob.iterations = [25]
         blendedJob.iterations = [25]
-        let naive = naiveJob.render(network: network)
-        let blended = blendedJob.render(network: network)
+        let naive = try naiveJob.render(network: network)
+        let blended = try blendedJob.render(network: network)
         // Score both against the grid the naive render used (its hard tile edges).
         let grid = TilePlan(width: 320, height: 192, tileSize: 128, overlap: 0, margin: 0)
         let naiveScore = SeamMetric.score(naive, plan: grid), blendedScore = SeamMetric.score(blended, plan: grid)
@@ -64,7 +64,7 @@ import Tiling
         let network = NetworkGradientTests.syntheticNetwork(pooling: .max)
         var job = try Self.job(overlap: 12, margin: 8, shifted: true)
         job.iterations = [5, 5]
-        let a = job.render(network: network), b = job.render(network: network)
+        let a = try job.render(network: network), b = try job.render(network: network)
         #expect(a == b)
     }
 
@@ -78,9 +78,9 @@ import Tiling
         let initial = Resampler.resize(job.content, width: 160, height: 96)  // any size: resized to the level's
         job.initial = initial
         #expect(job.stages == full.filter { $0.level == 1 }.enumerated().map { i, s in var s = s; s.index = i; return s })
-        let start = job.startCanvas(for: job.stages[0], previous: nil, content: job.content(for: job.stages[0]))
+        let start = try job.startCanvas(for: job.stages[0], previous: nil, content: job.content(for: job.stages[0]))
         #expect(start == Resampler.resize(initial, width: 320, height: 192).clamped())
-        #expect(job.stages[1].pass == 1 && job.startCanvas(for: job.stages[1], previous: start, content: start) == start)
+        #expect(try job.stages[1].pass == 1 && job.startCanvas(for: job.stages[1], previous: start, content: start) == start)
 
         func distance(_ a: PlanarImage, _ b: PlanarImage) -> Double {
             zip(a.pixels, b.pixels).reduce(0.0) { $0 + Double(abs($1.0 - $1.1)) } / Double(a.pixels.count)
@@ -88,10 +88,10 @@ import Tiling
         // The start is the content at half resolution: the content loss pulls the free render towards the sharp
         // content, the temporal loss holds it at its start.
         let target = start
-        let free = job.render(network: network)
+        let free = try job.render(network: network)
         job.options.loss.temporalWeight = 1e6
         job.temporal = TemporalTarget(image: target, mask: PlanarImage(width: 320, height: 192, channels: 1, fill: 1))
-        let held = job.render(network: network)
+        let held = try job.render(network: network)
         // Measured: 0.080 free, 0.029 held.
         #expect(distance(held, target) < 0.5 * distance(free, target), "held \(distance(held, target)), free \(distance(free, target))")
     }
@@ -102,14 +102,14 @@ import Tiling
         let job = try Self.job(overlap: 8, margin: 4, shifted: true)
         let stage = job.stages[1]  // the first tiled pass: its start is the coarse canvas upsampled
         let coarse = job.content(for: job.stages[0]).clamped()
-        let start = job.startCanvas(for: stage, previous: coarse, content: job.content(for: stage))
+        let start = try job.startCanvas(for: stage, previous: coarse, content: job.content(for: stage))
         let lazyStart = job.startSource(for: stage, previous: coarse, content: job.contentSource(for: stage))
         #expect(try lazyStart.region(x: 17, y: 9, width: 101, height: 77) == start.cropped(x: 17, y: 9, width: 101, height: 77))
         let cores = stage.plan.tiles.map { t in
             PlanarImage(width: t.core.width, height: t.core.height, channels: 3,
                         pixels: (0 ..< 3 * t.core.area).map { Float(($0 * 13 + t.index * 7) % 101) / 100 })
         }
-        let expected = PosterJob.finish(stage, cores: cores, start: start)
+        let expected = try PosterJob.finish(stage, cores: cores, start: start)
         for rows in [1, 23, 64] {
             var out = PlanarImage(width: stage.width, height: stage.height, channels: 3, fill: -1)
             try PosterJob.finish(stage, start: lazyStart, stripRows: rows, core: { t, r in
