@@ -44,14 +44,8 @@ extension FarmBench {
         let client = FarmClient(endpoint: endpoint, security: .plaintext, timeout: 10, retries: 3)
         _ = try client.status()
         let sockets = try registerSimulatedWorkers(n, endpoint: endpoint, client: client)
-        let (content, style) = try files()
         // Each job: one tiled stage; together they have enough tiles to outlast the warm-up and the three windows.
-        let tilesPerJob = Int((Double(n) * (3 * window + 40) / tileSeconds * 1.5 / Double(jobs)).rounded(.up))
-        for j in 0 ..< jobs {
-            var job = scaleJob(workers: max(1, tilesPerJob / 4), tilesPerWorker: 4)
-            job.name = "poster-\(j + 1)"
-            _ = try client.submit(job, inputs: [content, style, content])
-        }
+        try submitPosters(client, jobs: jobs, tilesPerJob: Int((Double(n) * (3 * window + 40) / tileSeconds * 1.5 / Double(jobs)).rounded(.up)))
 
         let loop = SimulatedFarmLoop(sockets: sockets, work: SimulatedWork(workers: n, tileSeconds: tileSeconds, relative: relative))
         let thread = Thread { loop.run() }
@@ -92,6 +86,16 @@ extension FarmBench {
                                  loadWallMs: loadWall, flushP50: pct(0.5), flushP99: pct(0.99), flushMax: flushes.last ?? 0,
                                  flushes: flushes.count, streamBytesPerSecond: page.streamBytes / window,
                                  changeEventsPerSecond: page.changeEvents / window)
+    }
+
+    /// `jobs` posters of one tiled stage of about `tilesPerJob` tiles each.
+    static func submitPosters(_ client: FarmClient, jobs: Int, tilesPerJob: Int) throws {
+        let (content, style) = try files()
+        for j in 0 ..< jobs {
+            var job = scaleJob(workers: max(1, tilesPerJob / 4), tilesPerWorker: 4)
+            job.name = "poster-\(j + 1)"
+            _ = try client.submit(job, inputs: [content, style, content])
+        }
     }
 }
 

@@ -286,26 +286,7 @@ public struct WorkerMachine: Sendable {
             return body.kind == "weights" ? [.installWeights(sha: body.sha256, bytes: m.payload[0])]
                 : [.installTargets(sha: body.sha256, bytes: m.payload[0])]
         case .assign:
-            let body = try m.decode(AssignBody.self)
-            do { try body.validate() } catch {
-                // Refused, not computed: a tile outside the limits must not take the worker down.
-                return [.log(.warning, "refused: \(error)", lease: body.lease)]
-                    + send(Message(.failed, FailedBody(lease: body.lease, reason: "refused by the worker: \(error)")))
-            }
-            guard waiting.count < Self.maxWaiting else {
-                // A coordinator keeps at most its credit of tiles out per worker; more waiting than this is not one, and
-                // each holds its crops (up to 256 MiB).
-                return [.log(.warning, "refused: \(waiting.count) tiles already wait for weights or targets", lease: body.lease)]
-                    + send(Message(.failed, FailedBody(lease: body.lease, reason: "refused by the worker: \(waiting.count) tiles already wait")))
-            }
-            waiting.append((body, m.payload))
-            var actions: [Action] = []
-            for sha in [body.targets] + (body.reference.map { [$0] } ?? []) where !targets.contains(sha) {
-                if fetchingTargets.insert(sha).inserted {
-                    actions += send(Message(.fetch, FetchBody(kind: "targets", sha256: sha)), now: now)
-                }
-            }
-            return actions + release() + evictTargets()
+            return accept(try m.decode(AssignBody.self), payload: m.payload, now: now)
         case .error:
             let body = try m.decode(ErrorBody.self)
             guard body.code == "unknown-worker" || body.code == "shutdown" else {
@@ -315,6 +296,30 @@ public struct WorkerMachine: Sendable {
         default:
             return [.log(.warning, "unexpected \(m.command) from the coordinator", lease: nil)]
         }
+    }
+
+    /// An assignment: refused under its lease when outside the limits or when too many wait; else it waits for its
+    /// weights and targets (fetched once each).
+    mutating func accept(_ body: AssignBody, payload: [[UInt8]], now: Double) -> [Action] {
+        do { try body.validate() } catch {
+            // Refused, not computed: a tile outside the limits must not take the worker down.
+            return [.log(.warning, "refused: \(error)", lease: body.lease)]
+                + send(Message(.failed, FailedBody(lease: body.lease, reason: "refused by the worker: \(error)")))
+        }
+        guard waiting.count < Self.maxWaiting else {
+            // A coordinator keeps at most its credit of tiles out per worker; more waiting than this is not one, and
+            // each holds its crops (up to 256 MiB).
+            return [.log(.warning, "refused: \(waiting.count) tiles already wait for weights or targets", lease: body.lease)]
+                + send(Message(.failed, FailedBody(lease: body.lease, reason: "refused by the worker: \(waiting.count) tiles already wait")))
+        }
+        waiting.append((body, payload))
+        var actions: [Action] = []
+        for sha in [body.targets] + (body.reference.map { [$0] } ?? []) where !targets.contains(sha) {
+            if fetchingTargets.insert(sha).inserted {
+                actions += send(Message(.fetch, FetchBody(kind: "targets", sha256: sha)), now: now)
+            }
+        }
+        return actions + release() + evictTargets()
     }
 
     /// Hands every waiting assignment whose weights and targets are installed to the compute thread.

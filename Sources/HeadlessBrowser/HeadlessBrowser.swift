@@ -60,69 +60,16 @@ public final class HeadlessBrowser: @unchecked Sendable {
         // Writing to the pipe after Chromium died must fail with EPIPE, not kill the tests.
         signal(SIGPIPE, SIG_IGN)
 
-        var template = Array((NSTemporaryDirectory() + "/headless-chromium.XXXXXX").utf8CString)
-        guard let dirPtr = mkdtemp(&template) else {
-            throw HeadlessBrowserError("mkdtemp failed: \(String(cString: strerror(errno)))")
-        }
-        let profile = String(cString: dirPtr)
+        let profile = try Self.makeProfile()
 
-        // toChild: parent writes [1], child reads [0] as fd 3. fromChild: child writes [1] as fd 4.
-        var toChild: [Int32] = [-1, -1], fromChild: [Int32] = [-1, -1]
-        guard Self.cloexecPipe(&toChild), Self.cloexecPipe(&fromChild) else {
-            let message = String(cString: strerror(errno))
-            for fd in toChild + fromChild where fd >= 0 { Glibc.close(fd) }
-            try? FileManager.default.removeItem(atPath: profile)
-            throw HeadlessBrowserError("pipe2 failed: \(message)")
-        }
-        // Keep every end above fd 4 so adddup2 never has source == target (which would keep CLOEXEC).
-        func lift(_ fd: Int32) -> Int32 {
-            guard fd <= 4 else { return fd }
-            let moved = fcntl(fd, F_DUPFD_CLOEXEC, 10)
-            Glibc.close(fd)
-            return moved
-        }
-        let childIn = lift(toChild[0]), parentOut = lift(toChild[1])
-        let parentIn = lift(fromChild[0]), childOut = lift(fromChild[1])
-
+        let (childIn, parentOut, parentIn, childOut) = try Self.pipes(removingOnFailure: profile)
         let args = [
             executable, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
             "--no-first-run", "--no-default-browser-check", "--hide-scrollbars",
             "--remote-debugging-pipe", "--user-data-dir=\(profile)", "--window-size=\(width),\(height)",
             "about:blank",
         ]
-        let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        posix_spawn_file_actions_adddup2(&actions, childIn, 3)
-        posix_spawn_file_actions_adddup2(&actions, childOut, 4)
-        // Don't leak the test process's other descriptors into Chromium (glibc >= 2.34).
-        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
-        if let sym = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
-            _ = unsafeBitCast(sym, to: CloseFrom.self)(&actions, 5)
-        }
-
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var noSignals = sigset_t(), defaults = sigset_t()
-        sigemptyset(&noSignals)
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigmask(&attr, &noSignals)
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setpgroup(&attr, 0)  // own process group, so close() can kill all of it
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let cArgs = args.map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup($0) } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
-        var childPID: pid_t = 0
-        let rc = posix_spawn(&childPID, executable, &actions, &attr, cArgs, cEnv)
+        let (rc, childPID) = Self.spawn(executable, args, stdin: childIn, stdout: childOut)
         Glibc.close(childIn)
         Glibc.close(childOut)
         guard rc == 0, childPID > 1 else {
@@ -164,6 +111,78 @@ public final class HeadlessBrowser: @unchecked Sendable {
     }
 
     deinit { close() }
+
+    /// A fresh, empty profile directory for one browser.
+    static func makeProfile() throws -> String {
+        var template = Array((NSTemporaryDirectory() + "/headless-chromium.XXXXXX").utf8CString)
+        guard let dirPtr = mkdtemp(&template) else {
+            throw HeadlessBrowserError("mkdtemp failed: \(String(cString: strerror(errno)))")
+        }
+        return String(cString: dirPtr)
+    }
+
+    /// The two pipes of the DevTools protocol, every end above fd 4: (the child's input, the parent's output, the
+    /// parent's input, the child's output). On failure `profile` is removed.
+    static func pipes(removingOnFailure profile: String) throws -> (Int32, Int32, Int32, Int32) {
+        // toChild: parent writes [1], child reads [0] as fd 3. fromChild: child writes [1] as fd 4.
+        var toChild: [Int32] = [-1, -1], fromChild: [Int32] = [-1, -1]
+        guard Self.cloexecPipe(&toChild), Self.cloexecPipe(&fromChild) else {
+            let message = String(cString: strerror(errno))
+            for fd in toChild + fromChild where fd >= 0 { Glibc.close(fd) }
+            try? FileManager.default.removeItem(atPath: profile)
+            throw HeadlessBrowserError("pipe2 failed: \(message)")
+        }
+        // Keep every end above fd 4 so adddup2 never has source == target (which would keep CLOEXEC).
+        func lift(_ fd: Int32) -> Int32 {
+            guard fd <= 4 else { return fd }
+            let moved = fcntl(fd, F_DUPFD_CLOEXEC, 10)
+            Glibc.close(fd)
+            return moved
+        }
+        let childIn = lift(toChild[0]), parentOut = lift(toChild[1])
+        let parentIn = lift(fromChild[0]), childOut = lift(fromChild[1])
+        return (childIn, parentOut, parentIn, childOut)
+    }
+
+    /// Spawns Chromium in its own process group, `stdin` as its fd 3 and `stdout` as its fd 4 (the pipe's ends), no
+    /// other descriptor of ours, SIGPIPE at its default: (posix_spawn's result, the child's pid).
+    static func spawn(_ executable: String, _ args: [String], stdin: Int32, stdout: Int32) -> (Int32, pid_t) {
+        let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        posix_spawn_file_actions_adddup2(&actions, stdin, 3)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 4)
+        // Don't leak the test process's other descriptors into Chromium (glibc >= 2.34).
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
+        if let sym = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(sym, to: CloseFrom.self)(&actions, 5)
+        }
+
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var noSignals = sigset_t(), defaults = sigset_t()
+        sigemptyset(&noSignals)
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigmask(&attr, &noSignals)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setpgroup(&attr, 0)  // own process group, so close() can kill all of it
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let cArgs = args.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup($0) } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var childPID: pid_t = 0
+        let rc = posix_spawn(&childPID, executable, &actions, &attr, cArgs, cEnv)
+        return (rc, childPID)
+    }
+
 
     /// Sends a command to the page session and returns its `result`.
     /// Throws on a CDP error response, on timeout, or when the browser has gone.
