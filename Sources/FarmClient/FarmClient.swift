@@ -79,7 +79,7 @@ public final class FarmClient {
                 switch reply.command {
                 case .error:
                     let e = try reply.decode(ErrorBody.self)
-                    throw e.code == "busy" ? ClientError.busy(e.message) : ClientError.refused(e.message)
+                    throw e.code == .busy ? ClientError.busy(e.message) : ClientError.refused(e.message)
                 case .reject: throw ClientError.refused(try reply.decode(RejectBody.self).reason)
                 default: return reply
                 }

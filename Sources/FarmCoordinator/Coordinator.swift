@@ -153,7 +153,7 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
             retryStorage()
             feed(.tick(now: now))
         }
-        for worker in core.scheduler.liveWorkers { send(worker, Message(.error, ErrorBody(code: "shutdown", message: "coordinator stopping"))) }
+        for worker in core.scheduler.liveWorkers { send(worker, Message(.error, ErrorBody(code: .shutdown, message: "coordinator stopping"))) }
         for queue in [work, crops, store] { queue.sync {} }
         mailboxLock.lock()
         loopEnded = true

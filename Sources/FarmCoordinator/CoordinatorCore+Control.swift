@@ -19,7 +19,7 @@ extension CoordinatorCore {
             return actions + [.count(.messageDropped),
                               .log(.warning, "\(body.verb.rawValue) refused for \(caller.role.rawValue) '\(caller.name)': \(refusal.message)",
                                    ["peer": "\(peer)"])]
-                + send(peer, Message(.error, ErrorBody(code: refusal.code.rawValue, message: refusal.message)), now: t)
+                + send(peer, Message(.error, ErrorBody(code: refusal.code.errorCode, message: refusal.message)), now: t)
         }
     }
 

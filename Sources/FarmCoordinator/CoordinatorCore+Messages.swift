@@ -10,7 +10,7 @@ extension CoordinatorCore {
         case .known: break
         case .full:
             return [.count(.messageDropped), .log(.warning, "refused a new peer: \(config.maxPeers) peers are known", ["peer": "\(peer)"]),
-                    .send(peer: peer, Message(.error, ErrorBody(code: "busy", message: "the coordinator knows too many peers; try again later")))]
+                    .send(peer: peer, Message(.error, ErrorBody(code: .busy, message: "the coordinator knows too many peers; try again later")))]
         case let .rebound(previous):
             // libzmq hands a routing id to a new connection only once the old one is gone, so the peer that held it has
             // left: whatever it held is given back, and this message (sent under another key) is not acted on.
@@ -18,12 +18,12 @@ extension CoordinatorCore {
                        .log(.warning, "routing id reused by another key (\(caller.role.rawValue) '\(caller.name)'); "
                            + "the peer that held it ('\(previous.name)') is dropped", ["peer": "\(peer)"])]
             if scheduler.liveWorkerIDs.contains(peer) { actions += schedule(scheduler.remove(worker: peer, reason: "its routing id was taken", now: now), now: now) }
-            return actions + send(peer, Message(.error, ErrorBody(code: "forbidden", message: "this routing id belongs to another key")), now: now)
+            return actions + send(peer, Message(.error, ErrorBody(code: .forbidden, message: "this routing id belongs to another key")), now: now)
         }
         guard caller.role.may(m.command) else {
             return [.count(.messageDropped),
                     .log(.warning, "\(m.command) refused: \(caller.role.rawValue) '\(caller.name)' may not send it", ["peer": "\(peer)"])]
-                + send(peer, Message(.error, ErrorBody(code: "forbidden", message: "a \(caller.role.rawValue) key may not send \(m.command)")), now: now)
+                + send(peer, Message(.error, ErrorBody(code: .forbidden, message: "a \(caller.role.rawValue) key may not send \(m.command)")), now: now)
         }
         do {
             return try dispatch(m, from: peer, caller: caller, now: now)
@@ -32,7 +32,7 @@ extension CoordinatorCore {
                 + send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)), now: now)
         } catch {
             return [.count(.messageDropped), .log(.error, "\(m.command) failed: \(error)", ["peer": "\(peer)"])]
-                + send(peer, Message(.error, ErrorBody(code: "state", message: "\(error)")), now: now)
+                + send(peer, Message(.error, ErrorBody(code: .state, message: "\(error)")), now: now)
         }
     }
 
@@ -80,7 +80,7 @@ extension CoordinatorCore {
         case .heartbeat:
             guard scheduler.heard(from: peer, now: t) else {
                 return [.count(.messageDropped)]
-                    + send(peer, Message(.error, ErrorBody(code: "unknown-worker", message: "say ready first")), now: t)
+                    + send(peer, Message(.error, ErrorBody(code: .unknownWorker, message: "say ready first")), now: t)
             }
             return []
         case .goodbye: return schedule(scheduler.remove(worker: peer, reason: "said goodbye", now: t), now: t)
@@ -89,7 +89,7 @@ extension CoordinatorCore {
             // nothing but the answer to say `ready` first, counted as a refusal.
             guard scheduler.heard(from: peer, now: t) else {
                 return [.count(.messageDropped)]
-                    + send(peer, Message(.error, ErrorBody(code: "unknown-worker", message: "say ready first")), now: t)
+                    + send(peer, Message(.error, ErrorBody(code: .unknownWorker, message: "say ready first")), now: t)
             }
             return try fetch(m, from: peer, now: t)
         case .progress: return try progress(m, from: peer, now: t)
@@ -116,7 +116,7 @@ extension CoordinatorCore {
             if let refusal = fetchLimit(key, weights: false, perMinute: config.outputChunksPerMinute, now: t) ?? (budgets[key]?.outputInFlight == true
                 ? "one output chunk at a time per key: the last is still on its way" : nil) {
                 return [.count(.messageDropped), .log(.warning, "fetchOutput refused: \(refusal)", ["peer": "\(peer)"])]
-                    + send(peer, Message(.error, ErrorBody(code: "busy", message: refusal)), now: t)
+                    + send(peer, Message(.error, ErrorBody(code: .busy, message: refusal)), now: t)
             }
             budgets[key]?.outputInFlight = true
             return [.sendOutput(peer: peer, job: job.id, format: job.spec.format, offset: body.offset ?? 0, budget: key)]

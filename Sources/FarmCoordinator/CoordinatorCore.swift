@@ -322,7 +322,7 @@ public struct CoordinatorCore: Sendable {
         case let .admitted(info, replyTo, now): return admitted(info, replyTo: replyTo, now: now)
         case let .admissionFailed(peer, reason):
             return [.count(.messageDropped), .log(.warning, "submit refused: \(reason)", ["peer": "\(peer)"]),
-                    .send(peer: peer, Message(.error, ErrorBody(code: "malformed", message: reason)))]
+                    .send(peer: peer, Message(.error, ErrorBody(code: .malformed, message: reason)))]
         case let .prepared(job, stage, targets, reference, done, now):
             return prepared(job, stage: stage, blobs: Prepared(targets: targets, reference: reference), done: done, now: now)
         case let .tileStored(job, stage, tile, now): return tileStored(job, stage: stage, tile: tile, now: now)

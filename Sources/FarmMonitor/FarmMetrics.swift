@@ -17,10 +17,9 @@ public final class FarmMetrics: Sendable {
     public static let leaseFailureReasons = ["lapsed", "capped", "worker_lost", "failed"]
     /// `stylefarm_refusals_total{reason}`: the `code` of every `error` the coordinator answers a peer with (a message
     /// that does not decode: `ProtocolError.code`; the coordinator's own: `malformed`, `busy`, `forbidden`, `state`,
-    /// `unknown-worker`), a control's `ControlRefusal.Code` (on the wire or from the dashboard), and `fetch` (a blob
-    /// fetch refused: over its budget, or no such blob). Any other code counts as `other`.
-    public static let refusalReasons = ["framing", "version", "command", "size", "body", "malformed", "busy", "state", "unknown-worker", "fetch"]
-        + ControlRefusal.Code.allCases.map(\.rawValue) + ["other"]
+    /// `unknown-worker`), a control's `ControlRefusal.Code` (on the wire or from the dashboard): every `ErrorCode` but
+    /// `shutdown`; and `fetch` (a blob fetch refused: over its budget, or no such blob). Any other code counts as `other`.
+    public static let refusalReasons = ErrorCode.known.filter { $0 != .shutdown }.map(\.rawValue) + ["fetch", "other"]
 
     let jobs: [String: Gauge]
     let workers: [String: Gauge]

@@ -158,8 +158,8 @@ public final class FarmMonitor: Sendable {
     public func countRefusal(answering message: Message) {
         switch message.command {
         case .error:
-            guard let body = try? message.decode(ErrorBody.self), body.code != "shutdown" else { return }
-            metrics.countRefusal(body.code)
+            guard let body = try? message.decode(ErrorBody.self), body.code != .shutdown else { return }
+            metrics.countRefusal(body.code.rawValue)
         case .reject:
             guard let body = try? message.decode(RejectBody.self), body.lease == nil else { return }
             metrics.countRefusal("fetch")

@@ -153,11 +153,11 @@ public struct RejectBody: Codable, Sendable {
 /// Either way: a protocol error (`code` is framing, version, command, size, body, or state). The sender of
 /// the offending message should not repeat it.
 public struct ErrorBody: Codable, Sendable {
-    public var code: String
+    public var code: ErrorCode
     public var message: String
     public var versions: [UInt8]?
 
-    public init(code: String, message: String, versions: [UInt8]? = nil) {
+    public init(code: ErrorCode, message: String, versions: [UInt8]? = nil) {
         self.code = code
         self.message = message
         self.versions = versions

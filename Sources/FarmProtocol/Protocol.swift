@@ -48,13 +48,13 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible {
     case payloadTooLarge(Int)
     case malformedBody(String)
 
-    public var code: String {
+    public var code: ErrorCode {
         switch self {
-        case .tooFewFrames, .tooManyFrames, .badHeader: "framing"
-        case .unsupportedVersion: "version"
-        case .unknownCommand: "command"
-        case .bodyTooLarge, .payloadTooLarge: "size"
-        case .malformedBody: "body"
+        case .tooFewFrames, .tooManyFrames, .badHeader: .framing
+        case .unsupportedVersion: .version
+        case .unknownCommand: .command
+        case .bodyTooLarge, .payloadTooLarge: .size
+        case .malformedBody: .body
         }
     }
 

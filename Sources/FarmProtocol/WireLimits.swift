@@ -142,7 +142,7 @@ extension RejectBody: WireValidated {
 
 extension ErrorBody: WireValidated {
     public func validateWire() throws {
-        try WireLimits.check(WireLimits.id(code), "error", "code", "at most \(WireLimits.idLength) bytes")
+        try WireLimits.check(WireLimits.id(code.rawValue), "error", "code", "at most \(WireLimits.idLength) bytes")
         try WireLimits.check(WireLimits.text(message), "error", "message", "at most \(WireLimits.textLength) bytes")
         try WireLimits.check((versions?.count ?? 0) <= WireLimits.versions, "error", "versions", "at most \(WireLimits.versions)")
     }

@@ -132,7 +132,7 @@ public struct CoreHarness {
         let last = outbox.last { $0.peer == peer }?.message
         if last?.command == .controlled, let done = try? last?.decode(ControlledBody.self) { return .success(done) }
         let error = try? last?.decode(ErrorBody.self)
-        return .failure(ControlRefusal(ControlRefusal.Code(rawValue: error?.code ?? "") ?? .invalid, error?.message ?? "no answer"))
+        return .failure(ControlRefusal(ControlRefusal.Code(rawValue: error?.code.rawValue ?? "") ?? .invalid, error?.message ?? "no answer"))
     }
 
     // MARK: Peers

@@ -289,7 +289,7 @@ public struct WorkerMachine: Sendable {
             return accept(try m.decode(AssignBody.self), payload: m.payload, now: now)
         case .error:
             let body = try m.decode(ErrorBody.self)
-            guard body.code == "unknown-worker" || body.code == "shutdown" else {
+            guard body.code == .unknownWorker || body.code == .shutdown else {
                 return [.log(.warning, "coordinator error \(body.code): \(body.message)", lease: nil)]
             }
             return backOff(now: now, why: "coordinator says \(body.code)")

@@ -164,7 +164,7 @@ final class HostilePeer {
             switch m.command {
             case .error:
                 refusals += 1
-                replies["error:" + ((try? m.decode(ErrorBody.self).code) ?? "?"), default: 0] += 1
+                replies["error:" + ((try? m.decode(ErrorBody.self).code.rawValue) ?? "?"), default: 0] += 1
             case .reject:
                 refusals += 1
                 replies["reject", default: 0] += 1

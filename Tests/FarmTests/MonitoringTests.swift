@@ -168,7 +168,7 @@ enum MonitoringFiles {
         // The label sets are the farm's own codes.
         #expect(FarmMetrics.leaseFailureReasons == FarmScheduler.LeaseFailure.allCases.map(\.rawValue))
         let protocolCodes = [ProtocolError.tooFewFrames, .tooManyFrames, .badHeader, .unsupportedVersion(9), .unknownCommand(0),
-                             .bodyTooLarge(1), .payloadTooLarge(1), .malformedBody("")].map(\.code)
+                             .bodyTooLarge(1), .payloadTooLarge(1), .malformedBody("")].map(\.code.rawValue)
         #expect(Set(protocolCodes + ControlRefusal.Code.allCases.map(\.rawValue)).isSubset(of: FarmMetrics.refusalReasons))
         #expect((m.value("stylefarm_coordinator_cpu_seconds_total") ?? 0) > 0, "this process has used CPU")
     }

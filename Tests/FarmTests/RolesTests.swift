@@ -70,7 +70,7 @@ import Testing
                 h.receive(m, from: "bob")
                 let error = Self.lastError(h, to: "bob")
                 #expect(h.commands(to: "bob").count == before + 1 && h.commands(to: "bob").last == .error, "\(m.command): one answer, an error")
-                #expect(error?.code == code && error?.message == text.replacingOccurrences(of: id, with: job),
+                #expect(error?.code.rawValue == code && error?.message == text.replacingOccurrences(of: id, with: job),
                         "\(m.command) of \(job == id ? "alice's job" : "no job"): \(String(describing: error))")
             }
         }
