@@ -5,7 +5,8 @@
 # .build-package, so the test build in .build is untouched), stripped, and stamped with the commit it was built
 # from (`stylefarm --version`). The package `Depends` on the Debian 12 libraries the binary loads, as
 # dpkg-shlibdeps reads them off the binary; it ships the systemd units (installed, not enabled), the settings
-# file (a conffile), the print presets, manual pages made from the binary's own help, and the operator's docs.
+# file (a conffile), the print presets, the Prometheus and Grafana files of Cluster/monitoring, manual pages made
+# from the binary's own help, and the operator's docs.
 # Its maintainer scripts (Cluster/debian/) make the system user `stylefarm` and /etc/stylefarm/keys.
 #
 # Version: the release number in Sources/StyleFarmCLI/BuildInfo.swift, then `+git<commits>.<commit>`, so every
@@ -51,10 +52,13 @@ install -D -m 0644 Cluster/systemd/stylefarm-coordinator.service "$root/lib/syst
 install -D -m 0644 Cluster/systemd/stylefarm-worker@.service "$root/lib/systemd/system/stylefarm-worker@.service"
 install -D -m 0644 Cluster/systemd/stylefarm.env.example "$root/etc/stylefarm/stylefarm.env"
 install -D -m 0644 Configs/print-presets.toml "$root/usr/share/stylefarm/print-presets.toml"
+# What an operator points Prometheus and Grafana at (Cluster/monitoring/README.md).
+for f in Cluster/monitoring/*.yml Cluster/monitoring/*.json; do
+    install -D -m 0644 "$f" "$root/usr/share/stylefarm/monitoring/$(basename "$f")"
+done
 doc=$root/usr/share/doc/stylefarm
 install -D -m 0644 Cluster/debian/copyright "$doc/copyright"
-for f in README.md Docs/operations.md Docs/security.md Docs/protocol.md Docs/printing.md Cluster/README.md; do
-    [ -e "$f" ] || continue
+for f in README.md Docs/operations.md Docs/security.md Docs/protocol.md Docs/dashboard.md Cluster/README.md; do
     name=$(basename "$f"); [ "$f" = Cluster/README.md ] && name=cluster.md
     gzip -9n < "$f" > "$doc/$name.gz"
 done
