@@ -44,14 +44,17 @@ let package = Package(
         ]),
         // Tile geometry and blending: pure values, no compute, no I/O.
         .target(name: "Tiling", dependencies: ["Imaging"]),
+        // A render's settings as plain values (poster, optimizer, loss, control, a tile's work, Gram targets): what
+        // job files, plans and the wire carry. No compute, so the farm's wire and clients need no OpenBLAS.
+        .target(name: "RenderSettings", dependencies: ["Imaging", "Tiling"]),
         // The compute core: VGG19 forward/backward on OpenBLAS, the Gatys losses, optimizers, tiled levels.
-        .target(name: "StyleCore", dependencies: ["COpenBLAS", "VGGWeights", "Imaging", "Tiling"]),
+        .target(name: "StyleCore", dependencies: ["COpenBLAS", "VGGWeights", "Imaging", "Tiling", "RenderSettings"]),
         // Video: frame sequences, dense optical flow, consistency masks, the flicker metric (pure, no compute core).
         .target(name: "Video", dependencies: ["Imaging"]),
         // The render farm, one concern per target (Docs/architecture.md, "The farm's targets").
         // Messages, identifiers, the job description, limits and codecs: what crosses the wire. No I/O.
         .target(name: "FarmProtocol", dependencies: [
-            "Imaging", "StyleCore", .product(name: "Crypto", package: "swift-crypto"),
+            "Imaging", "RenderSettings", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The only target that imports libzmq: sockets, CURVE keys, the ZAP handler, handshake monitoring.
         .target(name: "FarmTransport", dependencies: ["CZmq", "FarmProtocol", .product(name: "Crypto", package: "swift-crypto")]),
@@ -89,7 +92,7 @@ let package = Package(
         // The job description: one Codable model of a render with its defaults, read from TOML job files, checked
         // field by field against the farm's limits and resolved into settings (no images, no compute).
         .target(name: "JobModel", dependencies: [
-            "Imaging", "StyleCore", "FarmProtocol", .product(name: "TOMLKit", package: "TOMLKit"),
+            "Imaging", "RenderSettings", "FarmProtocol", .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         // Rendering a job: in this process, on a farm (submit and wait), and a video's frames on either.
         .target(name: "Rendering", dependencies: [

@@ -1,4 +1,4 @@
-import StyleCore
+import RenderSettings
 
 extension JobSpec {
     /// The bounds of every field a job may carry, named once with their reason (Docs/security.md, "Limits"). The
@@ -103,7 +103,7 @@ extension RenderOptions {
             try check(lr > 0 && Limits.weight.contains(lr), "optimizer.adam.learningRate", "must be positive and at most 1e12")
             try check((0 ..< 1).contains(beta1) && (0 ..< 1).contains(beta2), "optimizer.adam.beta", "must be in [0, 1)")
         }
-        let known = VGG19.layerNames
+        let known = VGG19Layers.names
         try check(known.contains(loss.contentLayer), "loss.contentLayer", "unknown layer")
         try check((1 ... known.count).contains(loss.styleLayers.count)
                   && loss.styleLayers.allSatisfy { known.contains($0.name) && Limits.weight.contains($0.weight) },

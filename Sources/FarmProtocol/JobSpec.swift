@@ -1,6 +1,6 @@
 import Foundation
 import Imaging
-import StyleCore
+import RenderSettings
 
 /// A farm job: the poster's settings and how to write the result. The images travel beside it as files.
 public struct JobSpec: Codable, Sendable, Equatable {
@@ -38,10 +38,10 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// Image files a submit carries: content, styles, then the frame's start image and mask, then perceptual
     /// control's region mask (with regions) and the masks of the styles that have one (`StyleControl.StyleOptions.masked`).
     public var inputCount: Int { 1 + styleWeights.count + frameInputs + controlInputs }
-    var frameInputs: Int { (frame == nil ? 0 : 1) + (frame?.temporalMask == true ? 1 : 0) }
+    public var frameInputs: Int { (frame == nil ? 0 : 1) + (frame?.temporalMask == true ? 1 : 0) }
     public var controlInputs: Int { (poster.control?.regions.isEmpty == false ? 1 : 0) + maskedStyles.count }
     /// The styles whose masks the submit carries, in order.
-    var maskedStyles: [Int] { styleWeights.indices.filter { poster.control?.options(style: $0).masked == true } }
+    public var maskedStyles: [Int] { styleWeights.indices.filter { poster.control?.options(style: $0).masked == true } }
 
     public init(name: String, priority: Int = 50, poster: PosterSettings, styleWeights: [Float], crop: Bool,
                 preserveColors: Bool = false, bitDepth: Int = 16, dpi: Double? = nil, format: String = "png") {
@@ -102,43 +102,6 @@ public struct JobSpec: Codable, Sendable, Equatable {
 
     /// The job's stages, from its settings alone (a frame renders only its output level).
     public var stages: [PosterStage] { poster.stages(startsFromImage: frame != nil) }
-
-    /// The poster job for decoded images, in submit order (content, styles, then a frame's start image and
-    /// mask), the content as decoded from its file.
-    public func posterJob(images: [PlanarImage]) throws -> PosterJob {
-        guard images.count == inputCount else {
-            throw ProtocolError.malformedBody("a job of this spec has \(inputCount) images, not \(images.count)")
-        }
-        let fitted = crop ? CenterCrop.toAspect(images[0], width: poster.width, height: poster.height) : images[0]
-        let styles = images[1 ... styleWeights.count]
-        var job = PosterJob(content: fitted, styles: Array(zip(styles, styleWeights)).map { (image: $0.0, weight: $0.1) },
-                            width: poster.width, height: poster.height)
-        job.settings = poster
-        if frame != nil {
-            let start = Resampler.resize(images[styleWeights.count + 1], width: poster.width, height: poster.height).clamped()
-            job.initial = start
-            if frame?.temporalMask == true {
-                job.temporal = TemporalTarget(image: start, mask: TemporalTarget.binaryMask(images[styleWeights.count + 2],
-                                                                                            width: poster.width, height: poster.height))
-            }
-        }
-        if let control = poster.control {
-            var next = 1 + styleWeights.count + frameInputs
-            if !control.regions.isEmpty {
-                do {
-                    let mask = try RegionMap.fitted(images[next], contentWidth: images[0].width, contentHeight: images[0].height,
-                                                    output: (poster.width, poster.height), crop: crop)
-                    job.controlImages.regions = try RegionMap.planes(mask, regions: control.regions)
-                } catch {
-                    throw ProtocolError.malformedBody("the region mask \(error)")
-                }
-                next += 1
-            }
-            let masked = maskedStyles
-            job.controlImages.styleMasks = styleWeights.indices.map { i in masked.firstIndex(of: i).map { images[next + $0] } }
-        }
-        return job
-    }
 }
 
 /// Where a job is in its life.

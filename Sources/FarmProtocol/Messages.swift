@@ -1,5 +1,5 @@
 import Imaging
-import StyleCore
+import RenderSettings
 
 // The bodies of the protocol's messages (Docs/protocol.md, "Messages"). Every field is required unless
 // it is an optional here.
@@ -78,7 +78,7 @@ public struct AssignBody: Codable, Sendable {
     public var stage: Int
     public var task: TileTask
     public var options: RenderOptions
-    public var pooling: Pool2x2.Kind
+    public var pooling: PoolingKind
     /// SHA-256 of the job's Gram targets (fetch them when not cached).
     public var targets: String
     /// SHA-256 of the stage's reference Grams, when tile targets are localised (`GramTargets.localized`);
@@ -87,7 +87,7 @@ public struct AssignBody: Codable, Sendable {
     /// Seconds after which the lease lapses unless progress renews it.
     public var leaseSeconds: Double
 
-    public init(lease: String, job: String, stage: Int, task: TileTask, options: RenderOptions, pooling: Pool2x2.Kind, targets: String, reference: String? = nil, leaseSeconds: Double) {
+    public init(lease: String, job: String, stage: Int, task: TileTask, options: RenderOptions, pooling: PoolingKind, targets: String, reference: String? = nil, leaseSeconds: Double) {
         self.lease = lease
         self.job = job
         self.stage = stage

@@ -1,4 +1,4 @@
-import StyleCore
+import RenderSettings
 
 /// Gram targets on the wire and in caches: "SFGT", layer count, then per layer its name (length-prefixed
 /// UTF-8), channels C and C·C float32, all little-endian. Exact floats, so every worker renders alike.
@@ -30,14 +30,14 @@ public enum TargetsCodec {
         o = 4
         var layers: [String] = [], channels: [String: Int] = [:], grams: [String: [Float]] = [:]
         let count = try u32()
-        guard count <= VGG19.layerNames.count else { throw fail("too many layers") }
+        guard count <= VGG19Layers.names.count else { throw fail("too many layers") }
         for _ in 0 ..< count {
             let n = try u32()
             guard n <= 64, o + n <= b.count else { throw fail("bad layer name") }
             let name = String(decoding: b[o ..< o + n], as: UTF8.self)
             o += n
             let c = try u32()
-            guard VGG19.layerNames.contains(name), (1 ... 512).contains(c), o + 4 * c * c <= b.count else { throw fail("bad layer \(name)") }
+            guard VGG19Layers.names.contains(name), (1 ... 512).contains(c), o + 4 * c * c <= b.count else { throw fail("bad layer \(name)") }
             var g = [Float](repeating: 0, count: c * c)
             g.withUnsafeMutableBytes { $0.copyBytes(from: b[o ..< o + 4 * c * c]) }
             o += 4 * c * c

@@ -1,5 +1,5 @@
 import FarmProtocol
-import StyleCore
+import RenderSettings
 
 extension JobDescription {
     /// Checks every given field on its own and against the others; throws the first `JobProblem`, naming the field.
@@ -88,7 +88,7 @@ extension JobDescription.Loss {
         for (name, w) in [("loss.content-weight", contentWeight), ("loss.style-weight", styleWeight), ("loss.tv-weight", tvWeight)] {
             try require(w.map { $0 >= 0 && $0.isFinite } ?? true, name, "must be a non-negative number")
         }
-        let known = VGG19.layerNames
+        let known = VGG19Layers.names
         for layer in styleLayers ?? [] {
             try require(known.contains(layer), "loss.style-layers", "unknown layer '\(layer)'; layers are \(known.joined(separator: ", "))")
         }

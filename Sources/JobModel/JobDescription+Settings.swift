@@ -1,7 +1,7 @@
 import FarmProtocol
 import Foundation
 import Imaging
-import StyleCore
+import RenderSettings
 
 /// A description resolved for a content image's size: every setting decided, defaults filled in.
 public struct JobSettings: Sendable, Equatable {

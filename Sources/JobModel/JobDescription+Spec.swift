@@ -1,6 +1,6 @@
 import FarmProtocol
 import Foundation
-import StyleCore
+import RenderSettings
 import TOMLKit
 
 /// A farm job written back as a job file (the dashboard's "download job file"): every setting explicit, the images

@@ -1,5 +1,5 @@
 import Foundation
-import StyleCore
+import RenderSettings
 import TOMLKit
 
 extension JobDescription {
@@ -44,7 +44,7 @@ extension JobDescription {
 
     /// The values a closed field may take.
     public static let choices: [String: [String]] = [
-        "optimizer.kind": OptimizerName.allCases.map(\.rawValue), "loss.pooling": Pool2x2.Kind.allCases.map(\.rawValue),
+        "optimizer.kind": OptimizerName.allCases.map(\.rawValue), "loss.pooling": PoolingKind.allCases.map(\.rawValue),
     ]
 
     // MARK: Field names

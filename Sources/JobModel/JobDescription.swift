@@ -1,5 +1,5 @@
 import Foundation
-import StyleCore
+import RenderSettings
 
 /// A render as its user describes it: the images, the size and every setting, each optional. The same value
 /// comes from a TOML job file (`JobDescription.read`), from `render`'s command-line options, or both (the
@@ -140,7 +140,7 @@ public struct JobDescription: Codable, Sendable, Equatable {
         public var styleLayers: [String]?
         public var styleLayerWeights: [Float]?
         public var layerWeightExponent: Float?
-        public var pooling: Pool2x2.Kind?
+        public var pooling: PoolingKind?
         /// Style images are resized to this times the style size.
         public var styleScale: Float?
         public init() {}

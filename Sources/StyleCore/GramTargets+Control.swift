@@ -15,17 +15,6 @@ public struct StyleInput: Sendable {
     }
 }
 
-/// The style targets of a job with regions: one set per region (nil: no style there), each with its weight.
-/// Computed once and shared by every level and tile, like `GramTargets`.
-public struct RegionTargets: Sendable, Equatable, Codable {
-    public var regions: [GramTargets?]
-    public var weights: [Float]
-
-    public init(regions: [GramTargets?], weights: [Float]) {
-        (self.regions, self.weights) = (regions, weights)
-    }
-}
-
 extension GramTargets {
     /// The guided Grams of a preprocessed style image over `mask` (1 channel, the image's size): the statistics of
     /// only the region to draw from (`GuidedGram`). Without a mask, `compute(network:image:layers:)`.

@@ -7,16 +7,7 @@ public protocol Optimizer: AnyObject {
     func step(_ x: UnsafeMutablePointer<Float>, count: Int, objective: ObjectiveFunction) -> Double
 }
 
-/// Which optimizer a render uses, with its options.
-public enum OptimizerKind: Sendable, Equatable, Codable {
-    /// L-BFGS with `history` correction pairs and step size `learningRate` (Torch's fixed-step scheme).
-    case lbfgs(history: Int = 10, learningRate: Float = 1)
-    /// Adam with learning rate and betas.
-    case adam(learningRate: Float = 2, beta1: Float = 0.9, beta2: Float = 0.999)
-
-    /// Correction pairs L-BFGS keeps (0 for Adam): what its memory grows with.
-    public var lbfgsHistory: Int { if case let .lbfgs(history, _) = self { return history } else { return 0 } }
-
+extension OptimizerKind {
     public func make(count: Int) -> any Optimizer {
         switch self {
         case let .lbfgs(history, lr): return LBFGS(count: count, history: history, learningRate: lr)

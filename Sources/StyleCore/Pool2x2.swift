@@ -1,6 +1,6 @@
 /// 2x2 pooling with stride 2, floor mode (a trailing odd row or column is dropped, as in PyTorch's default).
 public enum Pool2x2 {
-    public enum Kind: String, Sendable, CaseIterable, Codable { case max, average }
+    public typealias Kind = PoolingKind
 
     /// Output size for an input extent.
     public static func outputSize(_ n: Int) -> Int { n / 2 }

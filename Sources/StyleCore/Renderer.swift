@@ -1,22 +1,5 @@
 import Foundation
 
-/// Options of one optimisation run.
-public struct RenderOptions: Sendable, Equatable, Codable {
-    public var iterations = 300
-    public var optimizer: OptimizerKind = .lbfgs()
-    public var loss = LossConfig()
-    /// Stop early when |f_prev − f| / |f_prev| falls below this (0 disables).
-    public var relativeTolerance = 0.0
-    public init() {}
-
-    /// What a user gets without options: `LossConfig.recommended`, L-BFGS, 300 iterations.
-    public static var recommended: RenderOptions {
-        var options = RenderOptions()
-        options.loss = .recommended
-        return options
-    }
-}
-
 /// Progress of a run, reported after every iteration.
 public struct RenderProgress: Sendable {
     public var iteration: Int

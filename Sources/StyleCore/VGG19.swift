@@ -4,10 +4,7 @@ import VGGWeights
 /// relu1_2, relu2_2, relu3_4 and relu4_4. Inputs are Caffe-preprocessed (see `CaffeImage`).
 public final class VGG19: Sendable {
     /// The ReLU outputs in network order; convolution i produces `layerNames[i]`.
-    public static let layerNames = [
-        "relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu3_4",
-        "relu4_1", "relu4_2", "relu4_3", "relu4_4", "relu5_1",
-    ]
+    public static let layerNames = VGG19Layers.names
     /// Layers followed by a 2x2 pooling.
     public static let pooledLayers: Set<String> = ["relu1_2", "relu2_2", "relu3_4", "relu4_4"]
 
