@@ -12,7 +12,7 @@ extension CoordinatorCore {
         switch outcome {
         case let .success(done):
             let reply = asCancel
-                ? StatusReplyBody(jobs: jobStatuses(now: t).filter { $0.id == body.job }, workers: workerStatuses(for: caller, now: t)).message
+                ? StatusReplyBody(jobs: body.job.flatMap { status(job: $0, now: t) }.map { [$0] } ?? [], workers: workerStatuses(for: caller, now: t)).message
                 : Message(.controlled, done)
             return actions + send(peer, reply, now: t)
         case let .failure(refusal):
@@ -47,14 +47,15 @@ extension CoordinatorCore {
         let message: String
         switch c.verb {
         case .cancel:
-            guard !job.phase.isFinal, scheduler.cancel(job: id, now: t) else { throw ControlRefusal(.conflict, "job \(id) has already ended (\(state(of: job)))") }
+            guard !job.phase.isFinal else { throw ControlRefusal(.conflict, "job \(id) has already ended (\(jobState(job).rawValue))") }
+            scheduler.close(job: id)
             let wallTime = wall(t)
             jobs[id]?.end(.cancelled, now: t, wall: wallTime)
             actions += [.persistState(job: id, .cancelled, detail: "cancelled"), .forget(job: id, blobs: jobBlobs(id))] + jobEndNotice(id, now: t)
             message = "job \(id) cancelled"
         case .pause, .resume:
             let pause = c.verb == .pause
-            guard !job.phase.isFinal else { throw ControlRefusal(.conflict, "job \(id) has ended (\(state(of: job))): nothing to \(c.verb.rawValue)") }
+            guard !job.phase.isFinal else { throw ControlRefusal(.conflict, "job \(id) has ended (\(jobState(job).rawValue)): nothing to \(c.verb.rawValue)") }
             guard scheduler.isPaused(job: id) != pause else { throw ControlRefusal(.conflict, "job \(id) is \(pause ? "already" : "not") paused") }
             _ = scheduler.setPaused(job: id, pause)
             actions.append(persistControl(id))
@@ -68,7 +69,7 @@ extension CoordinatorCore {
             message = "job \(id) priority \(p)"
         case .retry:
             guard job.phase.isFinal, job.phase != .done else {
-                throw ControlRefusal(.conflict, "only a failed or cancelled job can be retried; job \(id) is \(state(of: job))")
+                throw ControlRefusal(.conflict, "only a failed or cancelled job can be retried; job \(id) is \(jobState(job).rawValue)")
             }
             guard !job.stages.isEmpty, scheduler.reopen(job: id), let stage = scheduler.stage(of: id) else {
                 throw ControlRefusal(.conflict, "job \(id) cannot be retried: it could not be loaded")
@@ -76,10 +77,11 @@ extension CoordinatorCore {
             jobs[id]?.phase = .preparing(stage: stage)
             jobs[id]?.ended = nil
             jobs[id]?.finished = nil
+            jobs[id]?.stageStarted = nil
             actions += [.persistState(job: id, .queued, detail: nil), .prepare(job: id, stage: stage)]
             message = "job \(id) retried from stage \(stage)"
         case .requeue:
-            guard case .running = job.phase else { throw ControlRefusal(.conflict, "job \(id) is not rendering tiles (\(state(of: job)))") }
+            guard case .running = job.phase else { throw ControlRefusal(.conflict, "job \(id) is not rendering tiles (\(jobState(job).rawValue))") }
             let tiles = scheduler.forgetTileFailures(job: id)
             guard !tiles.isEmpty else { throw ControlRefusal(.conflict, "no tile of job \(id)'s current stage has failed") }
             message = "job \(id): \(tiles.count) failed tile(s) of the current stage get fresh attempts (\(tiles.map(String.init).joined(separator: ", ")))"
@@ -88,7 +90,7 @@ extension CoordinatorCore {
         }
         let wallTime = wall(t)
         jobs[id]?.log(JobEvent(time: wallTime, kind: "control", message: "\(message), by \(who)"))
-        return ControlledBody(message: message, job: jobStatuses(now: t).first { $0.id == id })
+        return ControlledBody(message: message, job: status(job: id, now: t))
     }
 
     mutating func controlWorker(_ c: ControlBody, caller: Caller, now t: Double) throws(ControlRefusal) -> ControlledBody {
@@ -118,14 +120,5 @@ extension CoordinatorCore {
 
     func persistControl(_ id: String) -> Action {
         .persistControl(job: id, priority: scheduler.priority(of: id) ?? 0, paused: scheduler.isPaused(job: id))
-    }
-
-    func state(of job: Job) -> String {
-        switch job.phase {
-        case .done: "done"
-        case .failed: "failed"
-        case .cancelled: "cancelled"
-        case .preparing, .running, .blending, .writing: "running"
-        }
     }
 }

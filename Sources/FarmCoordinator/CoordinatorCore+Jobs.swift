@@ -11,7 +11,7 @@ extension CoordinatorCore {
         let stages = info.stages
         scheduler.addJob(id: info.id, name: info.spec.name, priority: info.priority ?? info.spec.priority,
                          work: stages.map { s in s.plan.tiles.map { Double($0.render.area * s.iterations) } },
-                         memory: info.memory.map(\.count) == stages.map(\.plan.tiles.count) ? info.memory : [])
+                         memory: info.memory.map(\.count) == stages.map(\.plan.tiles.count) ? info.memory : [], stage: info.stage)
         var job = Job(id: info.id, owner: info.owner, spec: info.spec, stages: stages, phase: .preparing(stage: info.stage))
         (job.submitted, job.started, job.finished) = (info.submitted ?? wall(now), info.started, info.finished)
         job.ownerName = info.ownerName
@@ -25,11 +25,11 @@ extension CoordinatorCore {
         switch info.state {
         case .done:
             job.end(.done, now: now, wall: wall(now))
-            scheduler.finish(job: info.id, now: now)
+            scheduler.close(job: info.id)
         case .failed, .cancelled:
             let why = info.detail ?? info.state.rawValue
             job.end(info.state == .cancelled ? .cancelled : .failed(why), now: now, wall: wall(now))
-            scheduler.fail(job: info.id, reason: why, now: now)
+            scheduler.close(job: info.id)
         case .queued, .running:
             if let problem = info.problem {
                 jobs[info.id] = job
@@ -98,7 +98,7 @@ extension CoordinatorCore {
         let wallTime = wall(now)
         jobs[id]?.end(.failed(reason), now: now, wall: wallTime)
         jobs[id]?.log(JobEvent(time: wallTime, kind: "state", message: "failed: \(reason)"))
-        scheduler.fail(job: id, reason: reason, now: now)
+        scheduler.close(job: id)
         return [.log(.error, "failed: \(reason)", ["job": "\(id)"]), .persistState(job: id, .failed, detail: reason),
                 .forget(job: id, blobs: jobBlobs(id))] + jobEndNotice(id, now: now)
     }

@@ -91,7 +91,7 @@ extension CoordinatorCore {
         case .cancelled: (kind, detail) = (.jobCancelled, "cancelled")
         case .preparing, .running, .blending, .writing: return []
         }
-        let end = FarmNotice.JobEnd(id: id, name: job.spec.name, owner: job.ownerName.isEmpty ? nil : job.ownerName, state: state(of: job),
+        let end = FarmNotice.JobEnd(id: id, name: job.spec.name, owner: job.ownerName.isEmpty ? nil : job.ownerName, state: jobState(job).rawValue,
                                     detail: detail, submitted: job.submitted, started: job.started, finished: job.finished)
         return [.notify(FarmNotice(event: kind, time: wall(now), job: end))]
     }

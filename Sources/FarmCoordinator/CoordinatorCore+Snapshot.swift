@@ -3,20 +3,64 @@ import FarmProtocol
 import FarmScheduler
 import StyleCore
 
-/// What the dashboard shows, computed from the core's state alone.
+/// A job's status, derived once, here, from its phase (the only job state) and the scheduler's counts.
+extension CoordinatorCore.Phase {
+    /// The stage it is preparing, running or blending; nil once it writes its output or has ended.
+    public var stage: Int? {
+        switch self {
+        case let .preparing(stage), let .running(stage), let .blending(stage): stage
+        case .writing, .done, .failed, .cancelled: nil
+        }
+    }
+}
+
 extension CoordinatorCore {
-    /// Jobs' statuses as the journal holds them: a tile accepted but still being stored is not counted as done
-    /// until it is, so a status never promises a tile that a kill -9 would lose. With each job's owner and times.
-    func jobStatuses(now t: Double) -> [JobStatus] {
-        scheduler.jobStatuses(now: t).map { status in
-            var status = status
-            guard let job = jobs[status.id] else { return status }
-            status.tilesDone -= job.storing.count
-            (status.owner, status.submitted, status.started, status.finished) = (job.ownerName, job.submitted, job.started, job.finished)
-            return status
+    /// What a job's phase means on the wire: queued until its first stage is prepared (again, after a retry), running
+    /// while it prepares, renders, blends or writes, then how it ended.
+    public func jobState(_ job: Job) -> JobState {
+        switch job.phase {
+        case .preparing: job.stageStarted == nil ? .queued : .running
+        case .running, .blending, .writing: .running
+        case .done: .done
+        case .failed: .failed
+        case .cancelled: .cancelled
         }
     }
 
+    /// Why a job ended, or what it waits for: "preparing" before a stage is ready, else the scheduler's `waiting`.
+    public func jobDetail(_ job: Job) -> String? {
+        switch job.phase {
+        case let .failed(why): why
+        case .cancelled: "cancelled"
+        case .done: nil
+        case .preparing where job.stageStarted == nil: "preparing"
+        case .preparing, .running, .blending, .writing: scheduler.waiting(job: job.id)
+        }
+    }
+
+    /// A job's status as the journal holds it: a tile accepted but still being stored is not counted as done until it
+    /// is, so a status never promises a tile that a kill -9 would lose. Its times are the wall clock's (`wall`): the
+    /// elapsed time runs from when it first ran to when it ended (or now).
+    public func status(job id: String, now t: Double) -> JobStatus? {
+        guard let job = jobs[id], let c = scheduler.counts(job: id) else { return nil }
+        let done = job.phase == .done
+        var status = JobStatus(id: id, name: job.spec.name, priority: c.priority, state: jobState(job), detail: jobDetail(job),
+                               stage: c.stage, stages: c.stages, tilesDone: done ? c.tilesTotal : c.tilesDone - job.storing.count,
+                               tilesTotal: c.tilesTotal, workFraction: done ? 1 : c.workFraction,
+                               elapsed: job.started.map { max((job.finished ?? wall(t)) - $0, 0) } ?? 0)
+        status.paused = c.paused ? true : nil
+        (status.owner, status.submitted, status.started, status.finished) = (job.ownerName, job.submitted, job.started, job.finished)
+        return status
+    }
+
+    /// Every job's status, oldest first.
+    public func jobStatuses(now t: Double) -> [JobStatus] {
+        scheduler.jobOrder.compactMap { status(job: $0, now: t) }
+    }
+}
+
+/// What the dashboard shows, computed from the core's state alone.
+extension CoordinatorCore {
     /// Each job's status, its current stage's tile grid (with live progress), throughput and ETA; the workers.
     /// `time` is left 0: the shell stamps it.
     public mutating func snapshot(now t: Double) -> FarmSnapshot {
@@ -28,7 +72,7 @@ extension CoordinatorCore {
             let minutes = status.elapsed / 60
             var view = JobView(status: status, level: stage.level, levels: (job.stages.last?.level ?? 0) + 1,
                                pass: Self.pass(of: stage), width: stage.width, height: stage.height,
-                               tiles: tileViews(status.id, stage: index, state: status.state),
+                               tiles: tileViews(status.id, stage: index),
                                tilesPerMinute: minutes > 0 ? Double(status.tilesDone) / minutes : 0,
                                eta: status.workFraction > 0 && !status.state.isFinal
                                    ? status.elapsed / status.workFraction * (1 - status.workFraction) : nil)
@@ -42,7 +86,7 @@ extension CoordinatorCore {
 
     /// A stage's tiles: done (a past stage, or finished in this one), rendering (with the live lease's worker,
     /// iteration and loss) or pending, each with its record (attempts; worker, seconds and final loss once done).
-    func tileViews(_ id: String, stage index: Int, state: JobState) -> [TileView] {
+    func tileViews(_ id: String, stage index: Int) -> [TileView] {
         guard let job = jobs[id], job.stages.indices.contains(index) else { return [] }
         let states = scheduler.tileStates(job: id)
         let current = states?.stage ?? 0
@@ -50,7 +94,7 @@ extension CoordinatorCore {
             let r = tile.core, record = job[index, tile.index]
             var v = TileView(index: tile.index, x: r.x, y: r.y, width: r.width, height: r.height, state: "pending")
             (v.attempts, v.worker, v.seconds, v.loss) = (record.attempts > 0 ? record.attempts : nil, record.worker, record.seconds, record.loss)
-            if state == .done || index < current || (index == current && states?.done.contains(tile.index) == true) {
+            if job.phase == .done || index < current || (index == current && states?.done.contains(tile.index) == true) {
                 v.state = "done"
             } else if index == current, let lease = states?.leased[tile.index] {
                 v.state = "rendering"
@@ -64,22 +108,21 @@ extension CoordinatorCore {
     /// A job's page: its status and settings, its stages, the tiles of `stage` (default: the current one) and its
     /// farm log. Nil for an unknown job.
     public func detail(job id: String, stage: Int?, now t: Double) -> JobDetail? {
-        guard let job = jobs[id], let status = jobStatuses(now: t).first(where: { $0.id == id }) else { return nil }
-        let current = status.state == .done ? job.stages.count : status.stage
+        guard let job = jobs[id], let status = status(job: id, now: t) else { return nil }
+        let current = job.phase == .done ? job.stages.count : status.stage
         let summaries = job.stages.enumerated().map { i, s in
             StageSummary(index: i, level: s.level, pass: Self.pass(of: s), width: s.width, height: s.height, iterations: s.iterations,
                          tiles: s.plan.tiles.count, state: i < current ? "done" : i == current ? "current" : "waiting")
         }
         let shown = min(max(stage ?? status.stage, 0), max(job.stages.count - 1, 0))
         return JobDetail(status: status, spec: job.spec, stages: summaries, stage: shown,
-                         tiles: tileViews(id, stage: shown, state: status.state), events: job.events)
+                         tiles: tileViews(id, stage: shown), events: job.events)
     }
 
     /// One tile with its loss curve; nil when the job, stage or tile is unknown.
     public func tileDetail(job id: String, stage: Int, tile: Int, now t: Double) -> TileDetail? {
-        guard let job = jobs[id], job.stages.indices.contains(stage), job.stages[stage].plan.tiles.indices.contains(tile),
-              let state = scheduler.state(of: id) else { return nil }
-        let views = tileViews(id, stage: stage, state: state)
+        guard let job = jobs[id], job.stages.indices.contains(stage), job.stages[stage].plan.tiles.indices.contains(tile) else { return nil }
+        let views = tileViews(id, stage: stage)
         return TileDetail(job: id, stage: stage, tile: views[tile], curve: job[stage, tile].curve)
     }
 

@@ -332,7 +332,7 @@ public struct CoordinatorCore: Sendable {
             let wallTime = wall(now)
             jobs[id]?.end(.done, now: now, wall: wallTime)
             jobs[id]?.log(JobEvent(time: wallTime, kind: "state", message: "done"))
-            scheduler.finish(job: id, now: now)
+            scheduler.close(job: id)
             return [.log(.info, "done", ["job": "\(id)"]), .forget(job: id, blobs: jobBlobs(id))] + jobEndNotice(id, now: now)
         case let .workFailed(id, reason, now): return fail(id, reason: reason, now: now)
         case let .storageFull(reason, _):

@@ -4,11 +4,10 @@ import FarmProtocol
 /// another chance, draining workers and clearing their blocklists. Each returns whether it applied; the coordinator's
 /// core decides who may ask and what to answer.
 extension FarmScheduler {
-    /// Pauses (no tile leased; the leases out run on) or resumes a job that has not ended. False if unknown or ended.
+    /// Pauses (no tile leased; the leases out run on) or resumes a job. False if unknown.
     public mutating func setPaused(job id: String, _ paused: Bool) -> Bool {
-        guard let job = jobs[id], !job.state.isFinal else { return false }
+        guard jobs[id] != nil else { return false }
         jobs[id]?.paused = paused
-        updateWaitingDetails()
         return true
     }
 
@@ -26,21 +25,19 @@ extension FarmScheduler {
     /// Forgets the failures of the current stage's tiles (their counts towards `tileFailureLimit` and the workers they
     /// may not go back to), so each gets fresh attempts anywhere. Returns the tiles that had failed (sorted).
     public mutating func forgetTileFailures(job id: String) -> [Int] {
-        guard let job = jobs[id], !job.state.isFinal else { return [] }
+        guard let job = jobs[id] else { return [] }
         let failed = Set(job.tileFailures.keys).union(job.failedOn.keys).subtracting(job.done).sorted()
         jobs[id]?.tileFailures = [:]
         jobs[id]?.failedOn = [:]
         return failed
     }
 
-    /// Reopens a failed or cancelled job: queued again at the stage it stopped in, with its failure records and
-    /// blocklist forgotten; the caller prepares the stage (`startStage`). False if unknown, running or done.
+    /// Reopens a closed job (the core retries a failed or cancelled one): not runnable, at the stage it stopped in, with
+    /// its failure records, blocklist and pause forgotten; the caller prepares the stage (`startStage`). False if unknown.
     public mutating func reopen(job id: String) -> Bool {
-        guard let job = jobs[id], job.state == .failed || job.state == .cancelled else { return false }
+        guard let job = jobs[id] else { return false }
         var j = job
-        j.state = .queued
-        j.detail = "preparing"
-        (j.runnable, j.pending, j.finished, j.paused) = (false, [], nil, false)
+        (j.runnable, j.pending, j.paused) = (false, [], false)
         (j.failuresByWorker, j.failedOn, j.blocklist, j.tileFailures, j.attempts) = ([:], [:], [], [:], [:])
         jobs[id] = j
         return true
@@ -53,7 +50,6 @@ extension FarmScheduler {
     public mutating func setDraining(worker id: String, _ draining: Bool) -> Bool {
         guard let w = workers[id] else { return false }
         if draining { drained.insert(w.identity) } else { drained.remove(w.identity) }
-        updateWaitingDetails()
         return true
     }
 
@@ -68,7 +64,6 @@ extension FarmScheduler {
             jobs[jid]?.failuresByWorker[identity] = nil
             for (t, on) in job.failedOn where on.contains(id) { jobs[jid]?.failedOn[t]?.remove(id) }
         }
-        updateWaitingDetails()
         return cleared.sorted()
     }
 

@@ -80,7 +80,6 @@ extension FarmScheduler {
                 ? "lease reached its cap of \(Int(saturating: cap - lease.started)) s (\(Int(saturating: config.leaseLifeFactor))x its work at the stage's slowest rate) without a result"
                 : "lease lapsed after \(Int(saturating: config.leaseSeconds)) s without progress", cause: capped ? .capped : .lapsed, now: now)
         }
-        updateWaitingDetails()
         fastestMeasured = workers.values.compactMap(\.measuredSpeed).max()
         return events
     }
@@ -105,7 +104,7 @@ extension FarmScheduler {
 
     /// Puts a tile back and counts the failure against the tile and the worker.
     mutating func requeue(_ lease: Lease, reason: String, cause: LeaseFailure, now: Double) -> [Event] {
-        guard var job = jobs[lease.tile.job], !job.state.isFinal, lease.tile.stage == job.stage else { return [] }
+        guard var job = jobs[lease.tile.job], job.runnable, lease.tile.stage == job.stage else { return [] }
         var events: [Event] = [.requeued(tile: lease.tile, worker: lease.worker, lease: lease.token, reason: reason, cause: cause)]
         let t = lease.tile.tile
         job.tileFailures[t, default: []].insert(lease.account)
@@ -118,7 +117,7 @@ extension FarmScheduler {
         jobs[job.id] = job
         if job.tileFailures[t]!.count >= config.tileFailureLimit {
             let why = "tile \(lease.tile) failed on \(job.tileFailures[t]!.count) workers; last: \(reason)"
-            end(job: job.id, state: .failed, detail: why, now: now)
+            close(job: job.id)
             return events + [.jobFailed(job: job.id, reason: why)]
         }
         // A straggler copy of this tile may still run elsewhere: then it is not pending again.
@@ -127,30 +126,5 @@ extension FarmScheduler {
             jobs[job.id]!.pending.sort()
         }
         return events
-    }
-
-    /// A runnable job with pending tiles and no lease says what it waits for.
-    mutating func updateWaitingDetails() {
-        for (id, job) in jobs where job.runnable {
-            let leased = leases.values.contains { $0.tile.job == id }
-            if job.paused {
-                jobs[id]!.detail = "paused: no tile is leased until it is resumed"
-            } else if job.pending.isEmpty || leased {
-                jobs[id]!.detail = nil
-            } else if workers.isEmpty {
-                jobs[id]!.detail = "waiting for workers: none connected"
-            } else if workers.values.allSatisfy({ job.blocklist.contains($0.identity) }) {
-                jobs[id]!.detail = "waiting for workers: every connected worker is blocklisted for this job"
-            } else if workers.values.allSatisfy({ job.blocklist.contains($0.identity) || drained.contains($0.identity) }) {
-                jobs[id]!.detail = "waiting for workers: every connected worker is draining or blocklisted for this job"
-            } else if !job.memory.isEmpty, let t = job.pending.first(where: { t in
-                !workers.values.contains { !job.blocklist.contains($0.identity) && eligible($0, tile: t, of: job) }
-            }), workers.values.allSatisfy({ $0.memoryLimit != nil }) {
-                let need = job.memory[job.stage][t] >> 20, most = (workers.values.compactMap(\.memoryLimit).max() ?? 0) >> 20
-                jobs[id]!.detail = "waiting for a worker with memory for tile \(t): it needs \(need) MiB, the largest --max-memory is \(most) MiB"
-            } else {
-                jobs[id]!.detail = "waiting for a free worker"
-            }
-        }
     }
 }

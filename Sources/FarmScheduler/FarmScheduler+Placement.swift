@@ -35,7 +35,6 @@ extension FarmScheduler {
                 events.append(.assign(worker: wid, tile: id, lease: token))
             }
         }
-        updateWaitingDetails()
         return events
     }
 

@@ -4,29 +4,57 @@ import FarmProtocol
 extension FarmScheduler {
     public func lease(_ token: String) -> Lease? { leases[token] }
 
-    public func state(of job: String) -> JobState? { jobs[job]?.state }
-
     /// A live worker's name.
     public func name(ofWorker id: String) -> String? { workers[id]?.name }
 
-    public func status(job id: String, now: Double) -> JobStatus? {
-        guard let j = jobs[id] else { return nil }
-        let total = j.work.joined().reduce(0, +)
-        let finishedStages = j.state == .done ? j.work.count : j.stage
-        let doneWork = j.work.prefix(finishedStages).joined().reduce(0, +)
-            + (j.state == .done ? 0 : j.done.reduce(0.0) { $0 + j.work[j.stage][$1] })
-        let tilesTotal = j.work.reduce(0) { $0 + $1.count }
-        let tilesDone = j.work.prefix(finishedStages).reduce(0) { $0 + $1.count } + (j.state == .done ? 0 : j.done.count)
-        var status = JobStatus(id: j.id, name: j.name, priority: j.priority, state: j.state, detail: j.detail, stage: j.stage,
-                               stages: j.work.count, tilesDone: tilesDone, tilesTotal: tilesTotal,
-                               workFraction: total > 0 ? doneWork / total : 0,
-                               elapsed: j.started.map { (j.finished ?? now) - $0 } ?? 0)
-        status.paused = j.paused ? true : nil
-        return status
+    /// A job's progress as the scheduler knows it: where its tiles are, its priority and pause. Its state (queued,
+    /// running, ended) is not the scheduler's: the coordinator's core derives it from the job's phase.
+    public struct JobCounts: Sendable, Equatable {
+        /// The current stage, and how many the job has.
+        public var stage: Int
+        public var stages: Int
+        /// Tiles of finished stages plus the current stage's finished tiles, and every stage's tiles.
+        public var tilesDone: Int
+        public var tilesTotal: Int
+        /// Pixel-iterations of those tiles over the job's total.
+        public var workFraction: Double
+        public var priority: Int
+        public var paused: Bool
     }
 
-    public func jobStatuses(now: Double) -> [JobStatus] {
-        jobs.values.sorted { $0.seq < $1.seq }.compactMap { status(job: $0.id, now: now) }
+    /// A job's counts; nil for an unknown job.
+    public func counts(job id: String) -> JobCounts? {
+        guard let j = jobs[id] else { return nil }
+        let total = j.work.joined().reduce(0, +)
+        let doneWork = j.work.prefix(j.stage).joined().reduce(0, +) + j.done.reduce(0.0) { $0 + j.work[j.stage][$1] }
+        let tilesDone = j.work.prefix(j.stage).reduce(0) { $0 + $1.count } + j.done.count
+        return JobCounts(stage: j.stage, stages: j.work.count, tilesDone: tilesDone, tilesTotal: j.work.reduce(0) { $0 + $1.count },
+                         workFraction: total > 0 ? doneWork / total : 0, priority: j.priority, paused: j.paused)
+    }
+
+    /// The jobs' ids, oldest first (in the order they were added).
+    public var jobOrder: [String] { jobs.values.sorted { $0.seq < $1.seq }.map(\.id) }
+
+    /// What a runnable job with pending tiles and no lease waits for (paused, no workers, every worker blocklisted or
+    /// draining, none with the memory for a tile, none free); nil when it is not runnable or not waiting.
+    public func waiting(job id: String) -> String? {
+        guard let job = jobs[id], job.runnable else { return nil }
+        if job.paused { return "paused: no tile is leased until it is resumed" }
+        if job.pending.isEmpty || leases.values.contains(where: { $0.tile.job == id }) { return nil }
+        if workers.isEmpty { return "waiting for workers: none connected" }
+        if workers.values.allSatisfy({ job.blocklist.contains($0.identity) }) {
+            return "waiting for workers: every connected worker is blocklisted for this job"
+        }
+        if workers.values.allSatisfy({ job.blocklist.contains($0.identity) || drained.contains($0.identity) }) {
+            return "waiting for workers: every connected worker is draining or blocklisted for this job"
+        }
+        if !job.memory.isEmpty, let t = job.pending.first(where: { t in
+            !workers.values.contains { !job.blocklist.contains($0.identity) && eligible($0, tile: t, of: job) }
+        }), workers.values.allSatisfy({ $0.memoryLimit != nil }) {
+            let need = job.memory[job.stage][t] >> 20, most = (workers.values.compactMap(\.memoryLimit).max() ?? 0) >> 20
+            return "waiting for a worker with memory for tile \(t): it needs \(need) MiB, the largest --max-memory is \(most) MiB"
+        }
+        return "waiting for a free worker"
     }
 
     /// The current stage's tiles of a job: done, or leased (with the lease), or pending (nil).

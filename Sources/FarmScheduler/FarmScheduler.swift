@@ -146,8 +146,6 @@ public struct FarmScheduler: Sendable {
         var name: String
         var priority: Int
         var seq: Int
-        var state: JobState = .queued
-        var detail: String?
         /// Pixel-iterations of each tile of each stage.
         var work: [[Double]]
         /// Planned peak memory (bytes) of each tile of each stage; empty when not planned.
@@ -163,8 +161,6 @@ public struct FarmScheduler: Sendable {
         var blocklist: Set<String> = []
         /// Per tile, the worker identities it failed on (`tileFailureLimit`).
         var tileFailures: [Int: Set<String>] = [:]
-        var started: Double?
-        var finished: Double?
         /// No tile is leased while paused (`setPaused`); leases already out run on.
         var paused = false
         /// Per tile of the current stage: how many leases it was given (copies and retries included).
@@ -195,18 +191,19 @@ public struct FarmScheduler: Sendable {
 
     // MARK: Jobs
 
-    /// Adds a job; it waits until `startStage` makes its first stage runnable. `memory`, when given, is each tile's
-    /// planned peak memory in bytes (same shape as `work`).
-    public mutating func addJob(id: String, name: String, priority: Int, work: [[Double]], memory: [[Int]] = []) {
+    /// Adds a job at `stage` (where the journal says it is; clamped to its stages); it waits until `startStage` makes a
+    /// stage runnable. `memory`, when given, is each tile's planned peak memory in bytes (same shape as `work`).
+    public mutating func addJob(id: String, name: String, priority: Int, work: [[Double]], memory: [[Int]] = [], stage: Int = 0) {
         precondition(memory.isEmpty || memory.map(\.count) == work.map(\.count), "memory must match work tile for tile")
-        jobs[id] = JobRecord(id: id, name: name, priority: priority, seq: nextSeq, detail: "preparing", work: work, memory: memory)
+        jobs[id] = JobRecord(id: id, name: name, priority: priority, seq: nextSeq, work: work, memory: memory,
+                             stage: min(max(stage, 0), max(work.count - 1, 0)))
         nextSeq += 1
     }
 
     /// Makes a stage runnable; `done` are its tiles already finished (restored from the journal).
     /// Returns `stageFinished` at once when nothing is left to do.
     public mutating func startStage(job id: String, stage: Int, done: Set<Int> = [], now: Double) -> [Event] {
-        guard var job = jobs[id], !job.state.isFinal else { return [] }
+        guard var job = jobs[id], job.work.indices.contains(stage) else { return [] }
         job.stage = stage
         job.done = done
         job.pending = (0 ..< job.work[stage].count).filter { !done.contains($0) }
@@ -215,47 +212,23 @@ public struct FarmScheduler: Sendable {
         job.attempts = [:]
         job.slowestRate = 0
         job.runnable = true
-        job.state = .running
-        job.detail = nil
-        job.started = job.started ?? now
         jobs[id] = job
         return job.pending.isEmpty ? [.stageFinished(job: id, stage: stage)] : []
     }
 
-    /// The job is complete.
-    public mutating func finish(job id: String, now: Double) {
-        jobs[id]?.state = .done
+    /// Closes a job that ended (done, failed, cancelled: the coordinator's core knows which): none of its tiles is
+    /// leased any more, and its leases are revoked so that late results are rejected. `reopen` opens it again.
+    public mutating func close(job id: String) {
+        guard jobs[id] != nil else { return }
         jobs[id]?.runnable = false
-        jobs[id]?.detail = nil
-        jobs[id]?.finished = now
-    }
-
-    /// Fails a job (e.g. its images did not decode); its leases are revoked.
-    public mutating func fail(job id: String, reason: String, now: Double) {
-        guard jobs[id] != nil, !jobs[id]!.state.isFinal else { return }
-        end(job: id, state: .failed, detail: reason, now: now)
-    }
-
-    /// Cancels a job; its leases are revoked so late results are rejected. Returns false if unknown or ended.
-    public mutating func cancel(job id: String, now: Double) -> Bool {
-        guard let job = jobs[id], !job.state.isFinal else { return false }
-        end(job: id, state: .cancelled, detail: "cancelled", now: now)
-        return true
-    }
-
-    /// Forgets an ended job (retention); a job that has not ended is kept.
-    public mutating func forget(job id: String) {
-        guard jobs[id]?.state.isFinal == true else { return }
-        jobs[id] = nil
-    }
-
-    mutating func end(job id: String, state: JobState, detail: String?, now: Double) {
-        jobs[id]!.state = state
-        jobs[id]!.detail = detail
-        jobs[id]!.runnable = false
-        jobs[id]!.pending = []
-        jobs[id]!.finished = now
+        jobs[id]?.pending = []
         for (token, lease) in leases where lease.tile.job == id { revoke(token) }
+    }
+
+    /// Forgets a job (an ended one, past its retention).
+    public mutating func forget(job id: String) {
+        close(job: id)
+        jobs[id] = nil
     }
 
     // MARK: Workers

@@ -121,7 +121,10 @@ import Testing
         let worker = try #require(scheduler.workerStatuses(now: 3).first)
         let speed = try #require(worker.speed)
         #expect(speed.isFinite && abs(speed - 50) < 1e-9, "100 pixel-iterations in the 2 s since the lease")
-        let reply = Message(.status, StatusReplyBody(jobs: scheduler.jobStatuses(now: 3), workers: [worker]))
+        let c = try #require(scheduler.counts(job: "j"))
+        let job = JobStatus(id: "j", name: "j", priority: c.priority, state: .running, stage: c.stage, stages: c.stages, tilesDone: c.tilesDone,
+                            tilesTotal: c.tilesTotal, workFraction: c.workFraction, elapsed: 2)
+        let reply = Message(.status, StatusReplyBody(jobs: [job], workers: [worker]))
         #expect(try reply.decode(StatusReplyBody.self).workers.first?.speed == speed)
     }
 

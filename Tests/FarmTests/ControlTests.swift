@@ -47,7 +47,7 @@ import Testing
         h.ready("w")
         h.advance(to: 1)
         #expect(h.leases(of: "w").isEmpty)
-        #expect(h.core.scheduler.status(job: id, now: 1)?.detail?.contains("paused") == true)
+        #expect(h.core.status(job: id, now: 1)?.detail?.contains("paused") == true)
         #expect(Self.done(h.control(ControlBody(.resume, job: id), from: "alice"))?.job?.paused == nil)
         h.advance(to: 1.2)
         #expect(h.leases(of: "w").count == 1 && h.controls[id]?.paused == false)
@@ -121,7 +121,7 @@ import Testing
         #expect(h.core.phase(of: id) == .running(stage: 1) && h.states[id] == .running)
         let again = h.leases(of: "w").last
         #expect(again?.stage == 1 && again?.task.tile.index == tile.task.tile.index, "the failed tile, on the worker it failed on")
-        #expect(h.core.scheduler.status(job: id, now: 1)?.tilesDone == 2, "the coarse tile and the journal's stage-1 tile")
+        #expect(h.core.status(job: id, now: 1)?.tilesDone == 2, "the coarse tile and the journal's stage-1 tile")
         CoordinatorCoreTests.renderAll(&h, id, workers: ["w"])
         #expect(h.core.phase(of: id) == .done)
         #expect(Self.refusal(h.control(ControlBody(.retry, job: id), from: "alice"))?.code == .conflict, "a done job is not retried")
@@ -156,7 +156,7 @@ import Testing
         h.advance(to: 1)
         #expect(h.storedTiles.count == 1, "its tile finished and was accepted")
         #expect(h.leases(of: "w").count == 1, "and it took no more")
-        #expect(h.core.scheduler.status(job: id, now: 1)?.detail?.contains("draining") == true)
+        #expect(h.core.status(job: id, now: 1)?.detail?.contains("draining") == true)
         h.ready("w")  // it reconnects
         h.advance(to: 1.5)
         #expect(h.leases(of: "w").count == 1, "still draining")

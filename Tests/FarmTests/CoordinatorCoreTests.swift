@@ -213,7 +213,7 @@ import Testing
         h.ready("small", memoryLimit: coarse - 1)
         h.advance(to: 0.1)
         #expect(h.leases(of: "small").isEmpty, "the coarse tile needs \(coarse) bytes")
-        #expect(h.core.scheduler.status(job: "m", now: 0.1)?.detail?.contains("memory") == true)
+        #expect(h.core.status(job: "m", now: 0.1)?.detail?.contains("memory") == true)
         h.ready("big", memoryLimit: coarse)
         h.advance(to: 0.2)
         #expect(h.leases(of: "big").count == 1)

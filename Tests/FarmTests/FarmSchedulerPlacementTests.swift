@@ -36,7 +36,7 @@ import Testing
             out = assigned(s.assignments(now: now))
         }
         #expect(got["small"] == [0, 2])
-        let detail = s.status(job: "j", now: now)?.detail ?? ""
+        let detail = s.waiting(job: "j") ?? ""
         #expect(detail.contains("needs 900 MiB") && detail.contains("300 MiB"), "\(detail)")
         // A large worker joins and takes the rest.
         s.workerReady(id: "large", name: "large", threads: 1, busy: 0, memoryLimit: 2048 * Self.mib, now: now)
@@ -68,7 +68,7 @@ import Testing
         // worker taken the last tile at 40 s, the stage would have ended at 80 s.
         #expect(count == ["a-slow": 1, "b-fast": 5])
         #expect(now == 50)
-        #expect(s.status(job: "j", now: now)?.tilesDone == 6)
+        #expect(s.counts(job: "j")?.tilesDone == 6)
     }
 
     @Test func measuredSpeedReplacesTheReportedOne() {
@@ -120,7 +120,7 @@ import Testing
                            .stageFinished(job: "j", stage: 0)])
         // …so its late result is rejected.
         if case .accepted = s.complete(lease: first[0].lease, worker: "a", seconds: 9, now: 9).0 { Issue.record("late copy accepted") }
-        #expect(s.status(job: "j", now: 9)?.tilesDone == 2)
+        #expect(s.counts(job: "j")?.tilesDone == 2)
     }
 
     @Test func aLostCopyLeavesTheTileToTheOtherLease() {

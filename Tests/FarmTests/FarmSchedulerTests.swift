@@ -31,7 +31,7 @@ import Testing
         _ = s.complete(lease: first[1].lease, worker: "b", seconds: 2, now: 2)
         let (_, done) = s.complete(lease: second[0].lease, worker: "a", seconds: 2, now: 2)
         #expect(done == [.stageFinished(job: "j", stage: 0)])
-        #expect(s.status(job: "j", now: 2)?.tilesDone == 3 && s.status(job: "j", now: 2)?.workFraction == 0.75)
+        #expect(s.counts(job: "j")?.tilesDone == 3 && s.counts(job: "j")?.workFraction == 0.75)
     }
 
     @Test func creditTwoKeepsTwoTilesInFlight() {
@@ -87,8 +87,8 @@ import Testing
         #expect(s.tick(now: 2.9).isEmpty)
         let ev = s.tick(now: 3.1)
         #expect(ev.first == .workerLost(worker: "a", name: "a", host: nil, reason: "silent for 3 s") && ev.count == 2)
-        #expect(s.status(job: "j", now: 3.1)?.detail == "waiting for workers: none connected")
-        #expect(s.state(of: "j") == .running, "a job without workers waits, it does not fail")
+        #expect(s.waiting(job: "j") == "waiting for workers: none connected", "a job without workers waits…")
+        #expect(!ev.contains { if case .jobFailed = $0 { true } else { false } }, "…it does not fail")
     }
 
     @Test func workerBlocklistedAfterThreeFailuresAndTileFailsTheJobOnThreeWorkers() {
@@ -103,7 +103,7 @@ import Testing
         }
         #expect(events.contains(.workerBlocklisted(worker: "a", job: "j")))
         #expect(assigned(s.assignments(now: 0)).isEmpty)
-        #expect(s.status(job: "j", now: 0)?.detail == "waiting for workers: every connected worker is blocklisted for this job")
+        #expect(s.waiting(job: "j") == "waiting for workers: every connected worker is blocklisted for this job")
         // Tile 0 failed on a; failing it on b and c fails the job with a reason.
         var last: [FarmScheduler.Event] = []
         for w in ["b", "c"] {
@@ -111,7 +111,8 @@ import Testing
             let a = assigned(s.assignments(now: 0)).first { $0.tile == 0 }!
             last = s.failed(lease: a.lease, worker: w, reason: "out of memory", now: 0).1
         }
-        #expect(s.state(of: "j") == .failed)
+        s.workerReady(id: "d", name: "d", threads: 1, busy: 0, now: 0)
+        #expect(assigned(s.assignments(now: 0)).isEmpty && s.waiting(job: "j") == nil, "the failed job is closed: nothing of it is leased")
         #expect(last.contains { if case let .jobFailed(_, why) = $0 { why.contains("failed on 3 workers") && why.contains("out of memory") } else { false } })
     }
 
@@ -121,10 +122,9 @@ import Testing
         _ = s.startStage(job: "j", stage: 0, now: 0)
         s.workerReady(id: "a", name: "a", threads: 1, busy: 0, now: 0)
         let l = assigned(s.assignments(now: 0))[0].lease
-        let cancelled = s.cancel(job: "j", now: 1)
-        #expect(cancelled)
+        s.close(job: "j")
         #expect(s.complete(lease: l, worker: "a", seconds: 1, now: 2).0 != .accepted(.init(job: "j", stage: 0, tile: 0)))
-        #expect(assigned(s.assignments(now: 2)).isEmpty && s.state(of: "j") == .cancelled)
+        #expect(assigned(s.assignments(now: 2)).isEmpty && s.waiting(job: "j") == nil)
     }
 
     @Test func restoredStageSkipsFinishedTiles() {
