@@ -85,6 +85,8 @@ let package = Package(
         ]),
         // A driver for headless Chromium over the DevTools pipe: the control room's browser tests and benchmark.
         .target(name: "HeadlessBrowser"),
+        // The compute core's benchmarks (`stylefarm bench`): passes, the loss race against PyTorch, a whole poster.
+        .target(name: "CoreBench", dependencies: ["StyleCore", "Imaging"]),
         // The farm's benchmarks and simulations (`stylefarm bench-farm`).
         .target(name: "FarmBench", dependencies: [
             "FarmClient", "FarmCoordinator", "FarmProtocol", "FarmTransport", "HeadlessBrowser", "StyleCore", "Tiling",
@@ -112,7 +114,7 @@ let package = Package(
         ]),
         // Subcommands, kept in a library so tests can drive them in-process.
         .target(name: "StyleFarmCLI", dependencies: [
-            "BLASKernel", "CBuildInfo", "Imaging", "VGGWeights", "StyleCore", "Tiling", "Video", "JobModel", "Rendering",
+            "BLASKernel", "CBuildInfo", "CoreBench", "Imaging", "VGGWeights", "StyleCore", "Tiling", "Video", "JobModel", "Rendering",
             "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient", "FarmBench",
             "Dashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -127,7 +129,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "TilingTests", dependencies: ["Tiling", "Imaging"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "Imaging"]),
-        .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI", "JobModel", "Rendering", "StyleCore", "VGGWeights"]),
+        .testTarget(name: "CLITests", dependencies: ["StyleFarmCLI", "CoreBench", "JobModel", "Rendering", "StyleCore", "VGGWeights"]),
         .testTarget(name: "FarmTests", dependencies: [
             "FarmProtocol", "FarmTransport", "FarmScheduler", "FarmMonitor", "FarmCoordinator", "FarmWorker", "FarmClient",
             "FarmTestSupport", "Dashboard", "HeadlessBrowser", "JobModel", "StyleCore", "Imaging", "Tiling", "Video", "VGGWeights",

@@ -22,18 +22,11 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let network = try compute.loadNetwork()
         let img = try ImageIO.read(URL(fileURLWithPath: image)).image
-        let contentImage = Resampler.resize(try ImageIO.read(URL(fileURLWithPath: content)).image, width: img.width, height: img.height)
         var config = LossConfig()
-        config.contentWeight = contentWeight
-        config.styleWeight = styleWeight
-        config.tvWeight = tvWeight
-        let styles = try style.split(separator: ",").map { (image: try ImageIO.read(URL(fileURLWithPath: String($0))).image,
-                                                            weight: Float(1)) }
-        let targets = GramTargets.compute(network: network, styles: styles, longSide: styleSize ?? max(img.width, img.height),
-                                          layers: config.styleLayers.map(\.name))
-        let objective = GatysObjective(network: network, config: config, content: CaffeImage(contentImage), targets: targets)
-        let x = CaffeImage(img)
-        let loss = x.pixels.withUnsafeBufferPointer { objective.evaluate($0.baseAddress!, gradient: nil) }
+        (config.contentWeight, config.styleWeight, config.tvWeight) = (contentWeight, styleWeight, tvWeight)
+        let styles = try style.split(separator: ",").map { try ImageIO.read(URL(fileURLWithPath: String($0))).image }
+        let loss = LossEvaluation.evaluate(network: network, image: img, content: try ImageIO.read(URL(fileURLWithPath: content)).image,
+                                           styles: styles, config: config, styleSize: styleSize)
         print(String(format: "%@ %dx%d: total %.6g  content %.6g  style %.6g  tv %.6g", image, img.width, img.height,
                      loss.total, loss.content, loss.style, loss.tv))
     }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import FarmProtocol
 import Foundation
 import Imaging
 
@@ -26,18 +25,10 @@ struct MontageCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try images.map { try ImageIO.read(URL(fileURLWithPath: $0)).image }
-        let h = height ?? loaded[0].height
-        let cells = loaded.map { Resampler.resize($0, width: max(1, Int(saturating: (Double($0.width) * Double(h) / Double($0.height)).rounded())), height: h).clamped() }
-        let perRow = columns ?? cells.count
-        let rows = (cells.count + perRow - 1) / perRow
-        let cellWidth = cells.map(\.width).max()!
-        let width = perRow * cellWidth + (perRow - 1) * gap, total = rows * h + (rows - 1) * gap
-        var sheet = PlanarImage(width: width, height: total, channels: 3, fill: 1)
-        for (i, cell) in cells.enumerated() {
-            let x0 = (i % perRow) * (cellWidth + gap), y0 = (i / perRow) * (h + gap)
-            for c in 0 ..< 3 { for y in 0 ..< cell.height { for x in 0 ..< cell.width { sheet[c, y0 + y, x0 + x] = cell[c, y, x] } } }
+        guard let sheet = Montage.compose(loaded, columns: columns, height: height, gap: gap) else {
+            throw ValidationError("nothing to lay out")
         }
         try ImageIO.write(sheet, to: URL(fileURLWithPath: output), bitDepth: bitDepth)
-        print("wrote \(output) (\(width)x\(total), \(cells.count) images)")
+        print("wrote \(output) (\(sheet.width)x\(sheet.height), \(loaded.count) images)")
     }
 }

@@ -28,46 +28,31 @@ struct PlanCommand: ParsableCommand {
         do { poster = try description.settings(contentWidth: image?.width ?? 1, contentHeight: image?.height ?? 1).poster } catch let p as JobProblem {
             throw JobOptions.explain(p)
         }
-        let (w, h) = (poster.width, poster.height), lbfgsHistory = poster.options.optimizer.lbfgsHistory
-        let label = description.size?.print.map { " (\($0) at \(Int(saturating: description.size?.dpi ?? 300)) DPI)" } ?? ""
-        print("output \(w)x\(h)\(label), \(String(format: "%.1f", Double(w * h) / 1e6)) megapixels")
         let weights = try? WeightsFile.read(WeightsLocation.resolve(explicit: compute.weights))
-        let network = weights.map { VGG19(weights: $0) }
-        var largest = (0, 0)
-        for (i, level) in poster.levels.enumerated() {
-            if level.passes.isEmpty {
+        Compute.configure(threads: compute.threads)
+        let plan = RenderPlan(poster, network: weights.map { VGG19(weights: $0) })
+        let label = description.size?.print.map { " (\($0) at \(Int(saturating: description.size?.dpi ?? 300)) DPI)" } ?? ""
+        print("output \(plan.width)x\(plan.height)\(label), \(String(format: "%.1f", Double(plan.width * plan.height) / 1e6)) megapixels")
+        for (i, level) in plan.levels.enumerated() {
+            guard !level.grids.isEmpty else {
                 print("level \(i + 1): \(level.width)x\(level.height) untiled, \(level.iterations) iterations")
-                largest = Self.larger(largest, (level.width, level.height))
                 continue
             }
-            let grids = level.passes.map { "\($0.columns)x\($0.rows)" }.joined(separator: " + shifted ")
-            let tiles = level.passes.map(\.tiles.count).reduce(0, +)
-            print("level \(i + 1): \(level.width)x\(level.height), tiles \(grids) (\(tiles) tiles), \(level.iterations) iterations"
-                + (level.passes.count > 1 ? " (shifted pass \(poster.passIterations(level, 1)))" : ""))
-            for plan in level.passes {
-                let r = plan.largestRender
-                largest = Self.larger(largest, (r.width, r.height))
-            }
+            let grids = level.grids.map { "\($0.columns)x\($0.rows)" }.joined(separator: " + shifted ")
+            print("level \(i + 1): \(level.width)x\(level.height), tiles \(grids) (\(level.tiles) tiles), \(level.iterations) iterations"
+                + (level.shiftedIterations.map { " (shifted pass \($0))" } ?? ""))
         }
-        guard let network else {
+        guard let bytes = plan.peakBytes, let rate = plan.secondsPerPixelIteration, let seconds = plan.seconds else {
             print("peak memory per worker and time: need the weights (run `stylefarm weights install`)")
             return
         }
-        let regions = poster.control?.regions.count ?? 0
-        let bytes = ResourceEstimate.peakBytes(network: network, width: largest.0, height: largest.1, lbfgsHistory: lbfgsHistory,
-                                               regions: regions)
         print(String(format: "peak memory per worker: %.0f MiB (largest optimisation %dx%d, L-BFGS history %d%@)",
-                     Double(bytes) / 1048576, largest.0, largest.1, lbfgsHistory, regions > 0 ? ", \(regions) regions' guides" : ""))
-        Compute.configure(threads: compute.threads)
-        let rate = ResourceEstimate.secondsPerPixelIteration(network: network,
-                                                             size: ResourceEstimate.estimateSize(width: largest.0, height: largest.1),
-                                                             regions: regions)
-        let seconds = rate * poster.estimatedWork(startsFromImage: false)
+                     Double(bytes) / 1048576, plan.largest.width, plan.largest.height, plan.lbfgsHistory,
+                     plan.regions > 0 ? ", \(plan.regions) regions' guides" : ""))
         print(String(format: "estimated time on this machine (%d threads): %@ (%.0f s; %.3g µs per pixel-iteration, measured with the %@)",
                      compute.threads, ProgressBar.format(seconds), seconds, rate * 1e6, KernelSelection.inUse.line))
     }
 
-    static func larger(_ a: (Int, Int), _ b: (Int, Int)) -> (Int, Int) { a.0 * a.1 >= b.0 * b.1 ? a : b }
 }
 
 /// `stylefarm seams`: how visible a tile grid is in an image.
