@@ -15,16 +15,16 @@ extension Coordinator {
                 monitor.countRefusal(answering: m)
                 send(peer, m)
             case let .assign(peer, body, rect): assign(peer, body, rect: rect)
-            case let .admit(spec, inputs, replyTo, owner): admit(spec, inputs: inputs, replyTo: replyTo, owner: owner)
+            case let .admit(spec, inputs, replyTo, owner, submitted): admit(spec, inputs: inputs, replyTo: replyTo, owner: owner, submitted: submitted)
             case let .prepare(job, stage): prepare(job, stage: stage)
             case let .storeTile(job, stage, tile, pixels, worker, seconds):
                 storeTile(job, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds)
             case let .blend(job, stage, _): blend(job, stage: stage)
             case let .write(job): write(job)
-            case let .persistState(job, state, detail):
+            case let .persistState(job, state, detail, at):
                 let journal = self.journal, logger = self.logger
                 store.async {
-                    do { try journal.setState(job: job, state, detail: detail) } catch {
+                    do { try journal.setState(job: job, state, detail: detail, at: at) } catch {
                         logger.error("cannot record job \(job) as \(state.rawValue): \(error)")
                     }
                 }
@@ -73,7 +73,7 @@ extension Coordinator {
     /// version or written by hand; a coordinator that died preparing it) is admitted failed with its reason,
     /// unplanned: a restart never dies on what it finds.
     func restore(_ job: Journal.StoredJob) {
-        stored[job.id] = job
+        inputs[job.id] = job.inputs
         if let problem = job.problem {
             var info = CoordinatorCore.StoredJobInfo(id: job.id, spec: job.spec, state: job.state, detail: job.detail, problem: problem)
             stamp(&info, from: job)
@@ -85,7 +85,7 @@ extension Coordinator {
     /// A journal row that cannot be read at all: recorded failed, and logged.
     func restore(_ unreadable: Journal.UnreadableJob) {
         logger.error("job \(unreadable.id) \(unreadable.reason); marked failed")
-        try? journal.setState(job: unreadable.id, .failed, detail: unreadable.reason)
+        try? journal.setState(job: unreadable.id, .failed, detail: unreadable.reason, at: wallNow)
     }
 
     /// The core's view of a stored job: its spec, where it is, and each tile's planned peak memory on a worker (so
@@ -119,15 +119,15 @@ extension Coordinator {
         (info.submitted, info.started, info.finished) = (job.submitted, job.started, job.finished)
     }
 
-    func admit(_ spec: JobSpec, inputs: [[UInt8]], replyTo: String, owner: String) {
+    func admit(_ spec: JobSpec, inputs: [[UInt8]], replyTo: String, owner: String, submitted: Double) {
         let journal = self.journal
         offload(store, { () -> Journal.StoredJob in
             let id = "j" + String(UInt64.random(in: 0 ... .max) % 1_000_000_000_000, radix: 36)
-            return try journal.add(job: id, spec: spec, inputs: inputs, owner: owner)
+            return try journal.add(job: id, spec: spec, inputs: inputs, owner: owner, submitted: submitted)
         }, then: { [self] r in
             switch r {
             case let .success(job):
-                stored[job.id] = job
+                self.inputs[job.id] = job.inputs
                 feed(.admitted(info(job), replyTo: replyTo, now: now))
             case let .failure(e):
                 feed(.admissionFailed(replyTo: replyTo, reason: "cannot store the job: \(e)"))
@@ -137,7 +137,7 @@ extension Coordinator {
 
     /// Deletes an ended job past its retention: its rows, then its files.
     func prune(_ id: String) {
-        stored[id] = nil
+        inputs[id] = nil
         assets[id] = nil
         monitor.forget(job: id)
         canvasTiles.forget(job: id)
@@ -148,14 +148,18 @@ extension Coordinator {
     }
 
     func prepare(_ id: String, stage: Int) {
-        guard let job = stored[id] else { return feed(.workFailed(job: id, reason: "not in the journal", now: now)) }
+        guard let spec = core.jobs[id]?.spec, let files = inputs[id] else {
+            return feed(.workFailed(job: id, reason: "not in the journal", now: now))
+        }
         let journal = self.journal, network = self.network, memory = config.canvasMemory
-        offload(work, { try StageWork.prepareJob(job, stage: stage, journal: journal, network: network, memory: memory) }, then: { [self] r in
+        offload(work, { try StageWork.prepareJob(id: id, spec: spec, inputs: files, stage: stage, journal: journal, network: network, memory: memory) },
+                then: { [self] r in
             switch r {
             case let .success(p):
                 if !p.forgotten.isEmpty {
                     logger.warning("torn tile records \(p.forgotten) of stage \(stage) forgotten; they will be rendered again", metadata: ["job": "\(id)"])
                 }
+                storageWritable()
                 assets[id] = JobAssets(poster: p.poster, prep: p.prep)
                 let sha = ContentHash.sha256(p.targets)
                 targets[sha] = p.targets
@@ -197,15 +201,14 @@ extension Coordinator {
     /// Queues a tile for the journal; tiles that arrive while a batch is being written go together in the next.
     func storeTile(_ id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) {
         pendingTiles.append(Journal.FinishedTile(job: id, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds))
-        if !storingTiles && !storageFull { storePendingTiles() }
+        if !storingTiles && !core.storagePaused { storePendingTiles() }
     }
 
-    /// Work that failed because the disk is full is kept, the core stops leasing (`storageFull`), and the write is
-    /// tried again every `storageRetrySeconds`; nothing is lost and no job fails for it.
+    /// Work that failed because the disk is full is kept, the core stops leasing (`storageFull`: its `storagePaused`),
+    /// and the write is tried again every `storageRetrySeconds`; nothing is lost and no job fails for it.
     func deferForSpace(_ work: Deferred?, _ error: Error) {
         if let work { deferred.append(work) }
-        if !storageFull { logger.error("disk full under \(config.stateDirectory.path): \(error)") }
-        storageFull = true
+        if !core.storagePaused { logger.error("disk full under \(config.stateDirectory.path): \(error)") }
         feed(.storageFull(reason: "\(error)", now: now))
     }
 
@@ -215,9 +218,8 @@ extension Coordinator {
     }
 
     func retryStorage() {
-        guard storageFull, now - lastStorageRetry >= Self.storageRetrySeconds else { return }
+        guard core.storagePaused, now - lastStorageRetry >= Self.storageRetrySeconds else { return }
         lastStorageRetry = now
-        storageFull = false
         let work = deferred
         deferred = []
         for w in work {
@@ -296,11 +298,12 @@ extension Coordinator {
     }
 
     func write(_ id: String) {
-        guard let a = assets[id], let spec = stored[id]?.spec else {
+        guard let a = assets[id], let spec = core.jobs[id]?.spec else {
             return feed(.workFailed(job: id, reason: "writing the output: the job's images are not loaded", now: now))
         }
-        let poster = a.poster, journal = self.journal
-        offload(work, { try StageWork.writeOutput(job: id, poster: poster, spec: spec, journal: journal) }, then: { [self] r in
+        let poster = a.poster, journal = self.journal, clock = self.clock, offset = core.config.wallClockOffset
+        offload(work, { try StageWork.writeOutput(job: id, poster: poster, spec: spec, journal: journal) { offset + clock.elapsedSeconds } },
+                then: { [self] r in
             switch r {
             case .success:
                 logger.info("output written: \(journal.outputURL(job: id, format: spec.format).path)", metadata: ["job": "\(id)"])
@@ -340,7 +343,7 @@ extension Coordinator {
     /// Publishes the snapshot, and encodes (off the loop) the previews that changed since the last one.
     func publish(_ snapshot: FarmSnapshot) {
         var snapshot = snapshot
-        snapshot.time = Date().timeIntervalSince1970
+        snapshot.time = wallNow
         monitor.publish(snapshot)
         for (id, a) in assets where a.previewDirty {
             a.previewDirty = false

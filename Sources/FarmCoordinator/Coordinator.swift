@@ -57,18 +57,20 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
     let journal: Journal
     let network: VGG19
     let weightsBytes: [UInt8]
-    var stored: [String: Journal.StoredJob] = [:]
+    /// Each job's input files (content, styles, then the frame's and the masks'), as the journal stored them: the rest
+    /// of what a job is lives in the core (`core.jobs`).
+    var inputs: [String: [URL]] = [:]
     var assets: [String: JobAssets] = [:]
     /// Encoded Gram targets by SHA-256: what workers fetch.
     var targets: [String: [UInt8]] = [:]
     /// Accepted tiles waiting for the journal, and whether a batch of them is being written (`storePendingTiles`).
     var pendingTiles: [Journal.FinishedTile] = []
     var storingTiles = false
-    /// The disk is full: the stages to blend and outputs to write that failed for it, retried with the tiles in
-    /// `pendingTiles` every `storageRetrySeconds` until a write succeeds.
+    /// The disk is full (the core's `storagePaused`, the one disk-full flag): the stages to prepare or blend and outputs
+    /// to write that failed for it, retried with the tiles in `pendingTiles` every `storageRetrySeconds` until a write
+    /// succeeds (`storageWritable`).
     enum Deferred { case prepare(job: String, stage: Int), blend(job: String, stage: Int), write(job: String) }
     var deferred: [Deferred] = []
-    var storageFull = false
     var lastStorageRetry = -Double.infinity
     static let storageRetrySeconds = 2.0
     /// Preparing and blending stages, writing outputs (long).
@@ -134,6 +136,8 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
     }
 
     var now: Double { clock.elapsedSeconds }
+    /// Unix seconds now on the core's clock (`CoordinatorCore.wall`): what the shell stamps in the journal itself.
+    var wallNow: Double { now + core.config.wallClockOffset }
 
     /// Runs the loop until `stop` returns true (checked about every 100 ms).
     public func run(until stop: () -> Bool) {
@@ -340,6 +344,6 @@ extension Coordinator {
 
 extension Coordinator {
     public func jobInputFile(job: String, index: Int) async -> URL? {
-        await onLoop({ [self] done in done(stored[job]?.inputs.indices.contains(index) == true ? stored[job]?.inputs[index] : nil) })
+        await onLoop({ [self] done in done(inputs[job].flatMap { $0.indices.contains(index) ? $0[index] : nil }) })
     }
 }

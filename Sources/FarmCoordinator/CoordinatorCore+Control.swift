@@ -51,7 +51,7 @@ extension CoordinatorCore {
             scheduler.close(job: id)
             let wallTime = wall(t)
             jobs[id]?.end(.cancelled, now: t, wall: wallTime)
-            actions += [.persistState(job: id, .cancelled, detail: "cancelled"), .forget(job: id, blobs: jobBlobs(id))] + jobEndNotice(id, now: t)
+            actions += persistState(id, now: t) + [.forget(job: id, blobs: jobBlobs(id))] + jobEndNotice(id, now: t)
             message = "job \(id) cancelled"
         case .pause, .resume:
             let pause = c.verb == .pause
@@ -78,7 +78,7 @@ extension CoordinatorCore {
             jobs[id]?.ended = nil
             jobs[id]?.finished = nil
             jobs[id]?.stageStarted = nil
-            actions += [.persistState(job: id, .queued, detail: nil), .prepare(job: id, stage: stage)]
+            actions += persistState(id, now: t) + [.prepare(job: id, stage: stage)]
             message = "job \(id) retried from stage \(stage)"
         case .requeue:
             guard case .running = job.phase else { throw ControlRefusal(.conflict, "job \(id) is not rendering tiles (\(jobState(job).rawValue))") }

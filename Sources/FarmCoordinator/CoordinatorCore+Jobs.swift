@@ -65,7 +65,7 @@ extension CoordinatorCore {
         jobs[id]?.started = job.started ?? wallTime
         jobs[id]?.log(JobEvent(time: wallTime, kind: "stage", stage: stage,
                                message: "stage \(stage) started: \(job.stages[stage].plan.tiles.count) tiles" + (done.isEmpty ? "" : ", \(done.count) already done")))
-        actions.append(.persistState(job: id, .running, detail: nil))
+        actions += persistState(id, now: now)
         if !done.isEmpty { actions.append(.log(.info, "resumes stage \(stage) with \(done.count) finished tiles", ["job": "\(id)"])) }
         return actions + schedule(scheduler.startStage(job: id, stage: stage, done: done, now: now), now: now)
     }
@@ -99,8 +99,14 @@ extension CoordinatorCore {
         jobs[id]?.end(.failed(reason), now: now, wall: wallTime)
         jobs[id]?.log(JobEvent(time: wallTime, kind: "state", message: "failed: \(reason)"))
         scheduler.close(job: id)
-        return [.log(.error, "failed: \(reason)", ["job": "\(id)"]), .persistState(job: id, .failed, detail: reason),
-                .forget(job: id, blobs: jobBlobs(id))] + jobEndNotice(id, now: now)
+        return [.log(.error, "failed: \(reason)", ["job": "\(id)"])] + persistState(id, now: now)
+            + [.forget(job: id, blobs: jobBlobs(id))] + jobEndNotice(id, now: now)
+    }
+
+    /// The journal's copy of a job's state: its state and detail as `status` derives them from its phase, at `wall(now)`.
+    func persistState(_ id: String, now: Double) -> [Action] {
+        guard let job = jobs[id] else { return [] }
+        return [.persistState(job: id, jobState(job), detail: jobDetail(job), at: wall(now))]
     }
 
     /// Unix seconds at core time `now`.

@@ -97,7 +97,7 @@ extension CoordinatorCore {
             _ = scheduler.heard(from: peer, now: t)
             return try result(m, from: peer, now: t)
         case .failed: return try failed(m, from: peer, now: t)
-        case .submit: return try submit(m, from: peer, owner: caller.key)
+        case .submit: return try submit(m, from: peer, owner: caller.key, now: t)
         case .status:
             let body = try m.decode(StatusBody.self)
             if let j = body.job, job(j, for: caller) == nil { throw ProtocolError.malformedBody("no job \(j)") }
@@ -266,13 +266,13 @@ extension CoordinatorCore {
         }
     }
 
-    func submit(_ m: Message, from peer: String, owner: String) throws -> [Action] {
+    func submit(_ m: Message, from peer: String, owner: String, now t: Double) throws -> [Action] {
         let body = try m.decode(SubmitBody.self)  // its spec validated at decode
         guard m.payload.count == body.spec.inputCount else {
             throw ProtocolError.malformedBody("a submit carries the content, \(body.spec.styleWeights.count) style image(s)"
                 + (body.spec.frame == nil ? "" : ", the frame's start image" + (body.spec.frame?.temporalMask == true ? " and its mask" : ""))
                 + (body.spec.controlInputs == 0 ? "" : ", then \(body.spec.controlInputs) mask(s): the region mask and the masked styles'"))
         }
-        return [.admit(spec: body.spec, inputs: m.payload, replyTo: peer, owner: owner)]
+        return [.admit(spec: body.spec, inputs: m.payload, replyTo: peer, owner: owner, submitted: wall(t))]
     }
 }

@@ -239,9 +239,9 @@ public struct CoordinatorCore: Sendable {
         /// Crop the tile's render rectangle from the job's level content and start canvas (and temporal target) and
         /// send the assignment with them.
         case assign(peer: String, AssignBody, rect: PixelRect)
-        /// Store a submitted job (owned by the key `owner`) and its images in the journal, plan it, and report
-        /// `admitted` (a new id).
-        case admit(spec: JobSpec, inputs: [[UInt8]], replyTo: String, owner: String)
+        /// Store a submitted job (owned by the key `owner`, submitted at `submitted`, Unix seconds on the core's clock)
+        /// and its images in the journal, plan it, and report `admitted` (a new id).
+        case admit(spec: JobSpec, inputs: [[UInt8]], replyTo: String, owner: String, submitted: Double)
         /// Decode the job's images, compute its targets, prepare `stage` and report `prepared`.
         case prepare(job: String, stage: Int)
         /// Write an accepted tile's pixels to the journal (and the preview), then report `tileStored`.
@@ -250,7 +250,9 @@ public struct CoordinatorCore: Sendable {
         case blend(job: String, stage: Int, last: Bool)
         /// Write the output and record the job done, then report `written`.
         case write(job: String)
-        case persistState(job: String, JobState, detail: String?)
+        /// Record a job's state and detail (as `status` derives them from its phase) in the journal, at `at` (Unix seconds
+        /// on the core's clock, `wall`): the first `running` stamps when it started, an end when it finished.
+        case persistState(job: String, JobState, detail: String?, at: Double)
         /// Record a job's hand-set priority and pause in the journal (a restart keeps them).
         case persistControl(job: String, priority: Int, paused: Bool)
         /// Answer a dashboard's control.

@@ -122,8 +122,9 @@ public final class Journal: Sendable {
         (1 ... 64).contains(id.utf8.count) && id.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" || $0 == "_" }
     }
 
-    /// Stores a new job and its input files (content first, then styles).
-    public func add(job id: String, spec: JobSpec, inputs: [[UInt8]], owner: String = "") throws -> StoredJob {
+    /// Stores a new job and its input files (content first, then styles), submitted at `submitted` (Unix seconds: the
+    /// coordinator's clock, as every time the journal records).
+    public func add(job id: String, spec: JobSpec, inputs: [[UInt8]], owner: String = "", submitted: Double) throws -> StoredJob {
         let dir = jobDirectory(id)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for (i, bytes) in inputs.enumerated() { try DurableFile.write(Data(bytes), to: dir.appendingPathComponent("input-\(i)")) }
@@ -131,11 +132,11 @@ public final class Journal: Sendable {
         let seq = try db.write { db -> Int in
             let seq = (try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM job") ?? 0) + 1
             try db.execute(sql: "INSERT INTO job (id, seq, spec, state, inputs, created, owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           arguments: [id, seq, json, JobState.queued.rawValue, inputs.count, Date().timeIntervalSince1970, owner])
+                           arguments: [id, seq, json, JobState.queued.rawValue, inputs.count, submitted, owner])
             return seq
         }
         var job = StoredJob(id: id, seq: seq, spec: spec, state: .queued, stage: 0, inputs: inputURLs(id, count: inputs.count), owner: owner)
-        job.submitted = Date().timeIntervalSince1970
+        job.submitted = submitted
         return job
     }
 
@@ -196,9 +197,9 @@ public final class Journal: Sendable {
         if FileManager.default.fileExists(atPath: dir.path) { try FileManager.default.removeItem(at: dir) }
     }
 
-    /// Records a job's state; the first `running` stamps when it started, an end when it finished (a retry clears it).
-    public func setState(job id: String, _ state: JobState, detail: String? = nil) throws {
-        let now = Date().timeIntervalSince1970
+    /// Records a job's state at `now` (Unix seconds: the coordinator's clock); the first `running` stamps when it
+    /// started, an end when it finished (a retry clears it).
+    public func setState(job id: String, _ state: JobState, detail: String? = nil, at now: Double) throws {
         try db.write {
             try $0.execute(sql: """
                 UPDATE job SET state = ?, detail = ?,

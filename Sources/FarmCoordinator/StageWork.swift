@@ -78,19 +78,19 @@ enum StageWork {
 
     /// A job's images decoded, its Gram targets (encoded) and its first stage to run prepared, with the tiles of
     /// that stage the journal already holds pasted into the preview.
-    static func prepareJob(_ stored: Journal.StoredJob, stage index: Int, journal: Journal, network: VGG19, memory: Int)
+    static func prepareJob(id: String, spec: JobSpec, inputs: [URL], stage index: Int, journal: Journal, network: VGG19, memory: Int)
         throws -> (poster: PosterJob, targets: [UInt8], prep: StagePrep, done: Set<Int>, forgotten: [Int]) {
-        try journal.preparationBegan(job: stored.id)
-        defer { try? journal.preparationEnded(job: stored.id) }  // a throw is an end too; only a death leaves it counted
-        let images = try stored.spec.readInputs(stored.inputs)
-        let poster = try stored.spec.posterJob(images: images)
+        try journal.preparationBegan(job: id)
+        defer { try? journal.preparationEnded(job: id) }  // a throw is an end too; only a death leaves it counted
+        let images = try spec.readInputs(inputs)
+        let poster = try spec.posterJob(images: images)
         let network = pooled(network, poster.pooling)
         let targets = poster.regionTargets(network: network).map(RegionTargetsCodec.encode)
             ?? TargetsCodec.encode(poster.gramTargets(network: network))
-        let previous = index > 0 ? try journal.canvas(job: stored.id, stage: index - 1) : nil
+        let previous = index > 0 ? try journal.canvas(job: id, stage: index - 1) : nil
         let stage = poster.stages[index]
         var prep = try prepare(poster, stage, previous: previous, network: network, memory: memory)
-        let finished = try journal.finishedTiles(job: stored.id, stage: index) { t, core in
+        let finished = try journal.finishedTiles(job: id, stage: index) { t, core in
             // A tile read back but not pasted only leaves the dashboard's copies without it until the next stage.
             guard let pieces = try? landedPieces(core, at: stage.plan.tiles[t].core, of: stage, preview: (prep.preview.width, prep.preview.height),
                                                  overview: (prep.overview.width, prep.overview.height)) else { return }
@@ -135,15 +135,16 @@ enum StageWork {
         return try prepare(poster, next, previous: canvas, network: network, levelChanged: next.level != s.level, memory: memory)
     }
 
-    /// Writes the output from the last stage's canvas (strip by strip) and records the job done.
-    static func writeOutput(job id: String, poster: PosterJob, spec: JobSpec, journal: Journal) throws {
+    /// Writes the output from the last stage's canvas (strip by strip) and records the job done at `wall()` (Unix
+    /// seconds on the core's clock, read once the output is written).
+    static func writeOutput(job id: String, poster: PosterJob, spec: JobSpec, journal: Journal, wall: () -> Double) throws {
         let last = poster.stages.count - 1
         let canvas = try journal.canvas(job: id, stage: last)
         let out: ImageRegionSource = spec.preserveColors
             ? ColorPreserved(styled: canvas, original: poster.contentSource(for: poster.stages[last])) : canvas
         try ImageIO.write(out, to: journal.outputURL(job: id, format: spec.format), bitDepth: spec.bitDepth, dpi: spec.dpi,
                           stripRows: canvas.stripRows(bytes: stripBytes))
-        try journal.setState(job: id, .done)
+        try journal.setState(job: id, .done, at: wall())
     }
 
     /// The frames of an assignment: the tile's render rectangle of the content and the start canvas (and of the

@@ -28,6 +28,10 @@ public struct CoreHarness {
     public var journalTiles: [String: [Int: Set<Int>]] = [:]
     /// Make the next tile stores fail (a full disk).
     public var failStores = false
+    /// The disk is full for preparations: a stage's preparation is kept (`storageFull`, as the shell does) until
+    /// `retryStorage` runs it again.
+    public var diskFull = false
+    var deferredPrepares: [(job: String, stage: Int)] = []
     /// Who each peer is (its key and role); a peer not listed is `Caller.insecure` (an admin, as in plaintext).
     public var callers: [String: Caller] = [:]
     /// Each job's hand-set priority and pause as the journal would hold them.
@@ -76,14 +80,20 @@ public struct CoreHarness {
             switch action {
             case let .send(peer, m): outbox.append((peer, m))
             case let .assign(peer, body, _): outbox.append((peer, Message(.assign, body)))
-            case let .admit(spec, _, replyTo, owner):
+            case let .admit(spec, _, replyTo, owner, submitted):
                 jobCount += 1
                 var info = CoordinatorCore.StoredJobInfo(id: "j\(jobCount)", spec: spec, state: .queued, detail: nil, stage: 0, memory: [])
-                info.owner = owner
+                (info.owner, info.submitted) = (owner, submitted)
                 info.ownerName = callers.values.first { $0.key == owner }?.name ?? Caller.insecure.name
                 states[info.id] = .queued
                 pending.append(.admitted(info, replyTo: replyTo, now: now))
             case let .prepare(job, stage):
+                if diskFull {
+                    deferredPrepares.append((job, stage))
+                    pending.append(.storageFull(reason: "no space left on device", now: now))
+                    continue
+                }
+                if core.storagePaused { pending.append(.storageRecovered(now: now)) }  // a write succeeded: space is back
                 pending.append(.prepared(job: job, stage: stage, targets: "T-\(job)", reference: nil,
                                          done: journalTiles[job]?[stage] ?? [], now: now))
             case let .storeTile(job, stage, tile, _, _, _):
@@ -99,7 +109,7 @@ public struct CoreHarness {
             case let .write(job):
                 states[job] = .done
                 pending.append(.written(job: job, now: now))
-            case let .persistState(job, state, _): states[job] = state
+            case let .persistState(job, state, _, _): states[job] = state
             case let .persistControl(job, priority, paused): controls[job] = (priority, paused)
             case let .answer(reply, outcome): reply.deliver(outcome)
             case let .sendBlob(peer, body): outbox.append((peer, Message(.blob, body)))
@@ -115,6 +125,13 @@ public struct CoreHarness {
             case let .notify(notice): notices.append(notice)
             }
         }
+    }
+
+    /// The shell's retry of what a full disk could not take: the preparations it kept run again.
+    public mutating func retryStorage() {
+        let work = deferredPrepares
+        deferredPrepares = []
+        perform(work.map { .prepare(job: $0.job, stage: $0.stage) })
     }
 
     // MARK: Controls

@@ -84,8 +84,8 @@ import Testing
         huge.poster.options.optimizer = .lbfgs(history: Int.max)
         do {
             let journal = try Journal(directory: dir)
-            _ = try journal.add(job: "good", spec: CoreHarness.smallSpec(name: "good"), inputs: [[1], [2]])
-            _ = try journal.add(job: "huge", spec: huge, inputs: [[1], [2]])
+            _ = try journal.add(job: "good", spec: CoreHarness.smallSpec(name: "good"), inputs: [[1], [2]], submitted: 0)
+            _ = try journal.add(job: "huge", spec: huge, inputs: [[1], [2]], submitted: 0)
         }
         let db = try DatabaseQueue(path: dir.appendingPathComponent("farm.sqlite").path)
         try db.write { db in
@@ -104,7 +104,7 @@ import Testing
         let bad = CoordinatorCore.StoredJobInfo(id: "bad", spec: CoreHarness.smallSpec(), state: .queued, detail: nil,
                                                 problem: "optimizer.lbfgs.history: must be 1...1000")
         let actions = core.handle(.admitted(bad, replyTo: nil, now: 0))
-        #expect(actions.contains { if case let .persistState(job, .failed, detail) = $0 { job == "bad" && detail?.contains("lbfgs.history") == true } else { false } })
+        #expect(actions.contains { if case let .persistState(job, .failed, detail, _) = $0 { job == "bad" && detail?.contains("lbfgs.history") == true } else { false } })
         let good = CoordinatorCore.StoredJobInfo(id: "good", spec: CoreHarness.smallSpec(), state: .queued, detail: nil, stage: 0, memory: [])
         #expect(core.handle(.admitted(good, replyTo: nil, now: 0)).contains { if case .prepare(job: "good", stage: 0) = $0 { true } else { false } })
     }

@@ -318,4 +318,25 @@ import Testing
         h.advance(to: h.now + 0.2)
         #expect(!h.core.storagePaused && out(h) == 3, "leasing resumes: both workers get a tile of stage 1")
     }
+
+    /// A disk full only while a stage prepares (the preparation kept by the shell, then retried) pauses leasing until
+    /// the retried preparation succeeds: that success says space is back, so the pause does not last for ever.
+    @Test func aDiskFullOnlyWhilePreparingPausesLeasingUntilThePreparationSucceeds() throws {
+        var h = CoreHarness()
+        h.ready("w")
+        h.diskFull = true
+        let submitted = h.submit(CoreHarness.smallSpec())
+        let id = try #require(submitted)
+        #expect(h.core.storagePaused && h.core.phase(of: id) == .preparing(stage: 0))
+        #expect(h.core.status(job: id, now: h.now)?.state == .queued)
+        h.advance(to: 0.5)
+        #expect(h.leases(of: "w").isEmpty)
+        h.diskFull = false
+        h.retryStorage()
+        h.settle()
+        h.receive(Message(.heartbeat), from: "w")
+        h.advance(to: 1)
+        #expect(!h.core.storagePaused && h.core.phase(of: id) == .running(stage: 0) && h.leases(of: "w").count == 1,
+                "space is back: the stage runs and its tile is leased")
+    }
 }

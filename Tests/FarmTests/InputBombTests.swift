@@ -64,7 +64,7 @@ import Testing
         do {
             let journal = try Journal(directory: state)
             let content = [UInt8](try Data(contentsOf: SmallJob.assets.appendingPathComponent("chelsea.png")))
-            _ = try journal.add(job: "jdeadly", spec: SmallJob.spec, inputs: [content, content])
+            _ = try journal.add(job: "jdeadly", spec: SmallJob.spec, inputs: [content, content], submitted: 0)
             try journal.preparationBegan(job: "jdeadly")  // the first death
             #expect(try journal.jobs().jobs.first?.problem == nil, "one death is forgiven")
             try journal.preparationBegan(job: "jdeadly")  // the second

@@ -18,15 +18,17 @@ import Testing
         let tile = PlanarImage(width: 3, height: 2, channels: 3, pixels: (0 ..< 18).map { Float($0) / 17 })
         do {
             let j = try Journal(directory: dir)
-            _ = try j.add(job: "a", spec: spec(), inputs: [[1, 2, 3], [4]])
+            _ = try j.add(job: "a", spec: spec(), inputs: [[1, 2, 3], [4]], submitted: 100)
             try j.tileFinished(job: "a", stage: 0, tile: 0, pixels: tile, worker: "w", seconds: 1)
             try j.stageFinished(job: "a", stage: 0, width: 3, height: 2) { try $0.write(tile, y: 0) }
             try j.tileFinished(job: "a", stage: 1, tile: 4, pixels: tile, worker: "w", seconds: 1)
-            try j.setState(job: "a", .running)
+            try j.setState(job: "a", .running, at: 200)
+            try j.setState(job: "a", .running, at: 300)
         }
         let j = try Journal(directory: dir)
         let jobs = try j.jobs().jobs
         #expect(jobs.count == 1 && jobs[0].spec == spec() && jobs[0].stage == 1 && jobs[0].state == .running)
+        #expect(jobs[0].submitted == 100 && jobs[0].started == 200 && jobs[0].finished == nil, "the times the coordinator gave, the first running kept")
         #expect(try Data(contentsOf: jobs[0].inputs[0]) == Data([1, 2, 3]))
         #expect(try j.canvas(job: "a", stage: 0).whole() == tile)
         var read: [Int: PlanarImage] = [:]
@@ -41,7 +43,7 @@ import Testing
         let tile = PlanarImage(width: 4, height: 4, channels: 3, fill: 0.5)
         do {
             let j = try Journal(directory: dir)
-            _ = try j.add(job: "a", spec: spec(), inputs: [[1]])
+            _ = try j.add(job: "a", spec: spec(), inputs: [[1]], submitted: 0)
             for t in 0 ..< 3 { try j.tileFinished(job: "a", stage: 0, tile: t, pixels: tile, worker: "w", seconds: 1) }
         }
         let jobDir = dir.appendingPathComponent("jobs/a")
@@ -61,7 +63,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let j = try Journal(directory: dir)
-        _ = try j.add(job: "a", spec: spec(), inputs: [[1]])
+        _ = try j.add(job: "a", spec: spec(), inputs: [[1]], submitted: 0)
         struct Broken: Error {}
         #expect(throws: Broken.self) { try j.stageFinished(job: "a", stage: 0, width: 8, height: 8) { _ in throw Broken() } }
         #expect(try j.jobs().jobs[0].stage == 0, "the stage is not recorded as finished")

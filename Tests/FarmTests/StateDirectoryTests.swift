@@ -35,7 +35,7 @@ import Testing
         poisoned.append(("jhuge", huge))
         do {
             let journal = try Journal(directory: state)
-            for p in poisoned { _ = try journal.add(job: p.id, spec: p.spec, inputs: [[1], [2]]) }
+            for p in poisoned { _ = try journal.add(job: p.id, spec: p.spec, inputs: [[1], [2]], submitted: 0) }
         }
         try DatabaseQueue(path: state.appendingPathComponent("farm.sqlite").path).write { db in
             try db.execute(sql: "INSERT INTO job (id, seq, spec, state, inputs, created) VALUES ('jgarbled', 90, '{not json', 'queued', 2, 0)")
