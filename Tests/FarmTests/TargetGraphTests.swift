@@ -11,11 +11,13 @@ import Testing
     static let computeFree = ["FarmProtocol", "FarmScheduler", "FarmClient", "FarmMonitor", "JobModel", "Dashboard", "RenderSettings"]
 
     /// Each target's direct dependencies (targets and products, by name), as SwiftPM reads Package.swift.
-    static func graph() throws -> [String: [String]] {
+    static func graph() throws -> [String: [String]] { try manifest().dependencies }
+
+    static func manifest() throws -> (dependencies: [String: [String]], tests: Set<String>) {
         let process = Process(), pipe = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // A scratch path of its own: the test build holds .build's lock while tests run.
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("target-graph-\(getpid())")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("target-graph-\(UUID().uuidString)")
         process.arguments = ["swift", "package", "--package-path", root.path, "--scratch-path", scratch.path, "dump-package"]
         process.standardOutput = pipe
         try process.run()
@@ -24,12 +26,22 @@ import Testing
         try? FileManager.default.removeItem(at: scratch)
         #expect(process.terminationStatus == 0)
         struct Manifest: Decodable {
-            struct Target: Decodable { var name: String; var dependencies: [[String: [String?]]] }
+            struct Target: Decodable { var name: String; var type: String; var dependencies: [[String: [String?]]] }
             var targets: [Target]
         }
         let manifest = try JSONDecoder().decode(Manifest.self, from: data)
-        return Dictionary(uniqueKeysWithValues: manifest.targets.map { target in
+        let dependencies = Dictionary(uniqueKeysWithValues: manifest.targets.map { target in
             (target.name, target.dependencies.compactMap { $0.values.first?.first ?? nil })
+        })
+        return (dependencies, Set(manifest.targets.filter { $0.type == "test" }.map(\.name)))
+    }
+
+    /// The edges of Docs/target-graph.dot (the picture in Docs/architecture.md), as "A -> B".
+    static func drawnEdges() throws -> Set<String> {
+        let text = try String(contentsOf: root.appendingPathComponent("Docs/target-graph.dot"), encoding: .utf8)
+        return Set(text.split(separator: "\n").compactMap { line -> String? in
+            let parts = line.split(separator: "\"")
+            return parts.count == 5 && parts[2].trimmingCharacters(in: .whitespaces) == "->" ? "\(parts[1]) -> \(parts[3])" : nil
         })
     }
 
@@ -51,6 +63,17 @@ import Testing
             let reached = Self.reachable(from: target, in: graph)
             #expect(!reached.contains("COpenBLAS") && !reached.contains("StyleCore"), "\(target) reaches \(reached.sorted())")
         }
+    }
+
+    /// The picture is the manifest's graph: a dependency added or removed in Package.swift without
+    /// `scripts/target-graph.sh` is caught (tests are not drawn).
+    @Test func thePictureDrawsTheManifest() throws {
+        let (graph, tests) = try Self.manifest()
+        let manifest = Set(graph.filter { !tests.contains($0.key) }.flatMap { target, dependencies in dependencies.map { "\(target) -> \($0)" } })
+        let drawn = try Self.drawnEdges()
+        #expect(manifest.count > 50)
+        #expect(manifest.subtracting(drawn).isEmpty, "not drawn: \(manifest.subtracting(drawn).sorted()); run scripts/target-graph.sh")
+        #expect(drawn.subtracting(manifest).isEmpty, "drawn but gone: \(drawn.subtracting(manifest).sorted()); run scripts/target-graph.sh")
     }
 
     @Test func noComputeFreeTargetImportsTheComputeCore() throws {
