@@ -39,7 +39,7 @@ extension Coordinator {
                 if case let .failure(refusal) = outcome { monitor.countRefusal(refusal.code.rawValue) }
                 reply.deliver(outcome)
             case let .sendBlob(peer, body):
-                let bytes = body.kind == "weights" ? weightsBytes : targets[body.sha256]
+                let bytes = body.kind == .weights ? weightsBytes : targets[body.sha256]
                 if bytes == nil { monitor.countRefusal("fetch") }
                 send(peer, bytes.map { Message(.blob, body, payload: [$0]) }
                     ?? Message(.reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")))

@@ -145,11 +145,11 @@ extension CoordinatorCore {
         let body = try m.decode(FetchBody.self)
         // Blobs go to registered workers only, each a connection the peer table bounds, and one worker key may serve a
         // whole cluster of machines: they are budgeted per connection. Outputs (any client) are budgeted per key.
-        if let refusal = fetchLimit("peer:" + peer, weights: body.kind == "weights", now: t) {
+        if let refusal = fetchLimit("peer:" + peer, weights: body.kind == .weights, now: t) {
             return [.count(.messageDropped), .log(.warning, "fetch refused: \(refusal)", ["peer": "\(peer)"])]
                 + send(peer, Message(.reject, RejectBody(lease: nil, reason: refusal)), now: t)
         }
-        if (body.kind == "weights" && body.sha256 == config.weightsSHA) || (body.kind == "targets" && blobs.contains(body.sha256)) {
+        if (body.kind == .weights && body.sha256 == config.weightsSHA) || (body.kind == .targets && blobs.contains(body.sha256)) {
             lastSent[peer] = t
             return [.sendBlob(peer: peer, body)]
         }

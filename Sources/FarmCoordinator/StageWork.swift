@@ -147,18 +147,15 @@ enum StageWork {
         try journal.setState(job: id, .done, at: wall())
     }
 
-    /// The frames of an assignment: the tile's render rectangle of the content and the start canvas (and of the
-    /// temporal target and its mask, and of the region guides).
-    static func crops(_ rect: PixelRect, content: ImageRegionSource, start: ImageRegionSource, temporal: TemporalTarget?,
+    /// The frames of an assignment (`AssignCrops`): the tile's render rectangle of the content and the start canvas,
+    /// and of the temporal target and its mask, and of the region guides.
+    static func crops(_ r: PixelRect, content: ImageRegionSource, start: ImageRegionSource, temporal: TemporalTarget?,
                       guides: ImageRegionSource? = nil) throws -> [[UInt8]] {
-        let r = rect
-        var payload = [PixelCodec.encode(try content.region(x: r.x, y: r.y, width: r.width, height: r.height)),
-                       PixelCodec.encode(try start.region(x: r.x, y: r.y, width: r.width, height: r.height))]
-        if let temporal = temporal?.cropped(x: r.x, y: r.y, width: r.width, height: r.height) {
-            payload += [PixelCodec.encode(temporal.image), PixelCodec.encode(temporal.mask)]
-        }
-        if let guides { payload.append(PixelCodec.encode(try guides.region(x: r.x, y: r.y, width: r.width, height: r.height))) }
-        return payload
+        let cropped = temporal?.cropped(x: r.x, y: r.y, width: r.width, height: r.height)
+        return AssignCrops(content: try content.region(x: r.x, y: r.y, width: r.width, height: r.height),
+                           canvas: try start.region(x: r.x, y: r.y, width: r.width, height: r.height),
+                           temporal: cropped.map { ($0.image, $0.mask) },
+                           guides: try guides?.region(x: r.x, y: r.y, width: r.width, height: r.height)).frames
     }
 
     /// A tile's core, at `rect` of a stage's canvas, resized to its place in a preview of that canvas.

@@ -1,11 +1,9 @@
 /// The code of an `error` message (Docs/protocol.md §4.3): one value per kind of refusal, spelled on the wire as
 /// today's strings. A code this build does not know (from a newer peer) decodes as itself, so a peer never fails on
 /// an `error` it cannot name; `known` lists the codes this protocol version defines.
-public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
+public struct ErrorCode: WireName {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(_ rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { rawValue = value }
 
     /// The frames do not make a message (too few or too many, a bad header).
     public static let framing = ErrorCode("framing")
@@ -35,14 +33,6 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     /// Every code this protocol version defines.
     public static let known: [ErrorCode] = [.framing, .version, .command, .size, .body, .malformed, .state, .unknownWorker,
                                             .forbidden, .busy, .shutdown, .notFound, .conflict, .invalid]
-
-    public var description: String { rawValue }
-
-    public init(from decoder: Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 extension ControlRefusal.Code {

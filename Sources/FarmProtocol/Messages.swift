@@ -59,12 +59,12 @@ public struct WelcomeBody: Codable, Sendable {
     }
 }
 
-/// Either way: ask for content-addressed bytes (`kind` is "weights" or "targets").
+/// Either way: ask for content-addressed bytes of a `BlobKind`.
 public struct FetchBody: Codable, Sendable {
-    public var kind: String
+    public var kind: BlobKind
     public var sha256: String
 
-    public init(kind: String, sha256: String) {
+    public init(kind: BlobKind, sha256: String) {
         self.kind = kind
         self.sha256 = sha256
     }

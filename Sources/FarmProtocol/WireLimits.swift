@@ -36,8 +36,6 @@ public enum WireLimits {
     public static let iterations = 0 ... 1_000_000_000
     /// Bytes of a blob (the weights, a job's targets): one payload frame.
     public static var blobBytes: ClosedRange<Int> { 1 ... FarmProtocol.Limits.maxPayload }
-    /// Kinds of blob a peer may fetch.
-    public static let blobKinds: Set<String> = ["weights", "targets"]
     /// Bytes of an output file, and so an offset into one: a gigapixel 16-bit TIFF is 6 GiB; 2^40 leaves room.
     public static let outputBytes = 0 ... (1 << 40)
     /// Status replies list at most this many jobs and workers (the peer table's bound is below it).
@@ -90,7 +88,7 @@ extension WelcomeBody: WireValidated {
 
 extension FetchBody: WireValidated {
     public func validateWire() throws {
-        try WireLimits.check(WireLimits.blobKinds.contains(kind), "fetch", "kind", "one of \(WireLimits.blobKinds.sorted())")
+        try WireLimits.check(BlobKind.known.contains(kind), "fetch", "kind", "one of \(BlobKind.known.map(\.rawValue))")
         try WireLimits.check(WireLimits.isBlobName(sha256), "fetch", "sha256", "a blob name (1 to 64 letters, digits or -)")
     }
 }

@@ -102,7 +102,7 @@ final class TileComputer: Sendable {
                 box.events.append(.weightsInstalled(sha: sha, speed: speed))
             }
         } catch {
-            report(.installFailed(kind: "weights", sha: sha, reason: "\(error)"))
+            report(.installFailed(kind: .weights, sha: sha, reason: "\(error)"))
         }
     }
 

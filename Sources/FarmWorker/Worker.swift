@@ -131,7 +131,7 @@ public final class Worker {
                     }
                     perform(machine.handle(.targetsInstalled(sha: sha)), computer)
                 } catch {
-                    perform(machine.handle(.installFailed(kind: "targets", sha: sha, reason: "\(error)")), computer)
+                    perform(machine.handle(.installFailed(kind: .targets, sha: sha, reason: "\(error)")), computer)
                 }
             case let .forgetTargets(sha):
                 targets[sha] = nil
@@ -197,11 +197,8 @@ public final class Worker {
 
     /// Decodes an assignment's crops; the machine only releases it when the network and its targets are installed.
     func renderJob(_ body: AssignBody, _ payload: [[UInt8]]) throws -> TileComputer.RenderJob {
-        let regions = regionTargets[body.targets], extra = regions == nil ? 0 : 1
-        guard payload.count == 2 + extra || payload.count == 4 + extra else {
-            throw ProtocolError.malformedBody("an assign carries two crops, or four with a temporal target and mask, and the region guides "
-                + "after them when the job has regions")
-        }
+        let regions = regionTargets[body.targets], r = body.task.tile.render
+        let crops = try AssignCrops(frames: payload, width: r.width, height: r.height, regions: regions?.regions.count)
         guard let network, regions != nil || targets[body.targets] != nil else { throw ProtocolError.malformedBody("targets missing") }
         let plain = targets[body.targets] ?? .none
         let reference = body.reference.flatMap { self.targets[$0] }, regionReference = body.reference.flatMap { regionTargets[$0]?.regions }
@@ -211,16 +208,8 @@ public final class Worker {
         if let regions, regions.regions.isEmpty || (regionReference.map { $0.count != regions.regions.count } ?? false) {
             throw ProtocolError.malformedBody("region targets of \(regions.regions.count) regions and a reference of \(regionReference?.count ?? 0)")
         }
-        let r = body.task.tile.render
-        let guides = try regions.map {
-            try PixelCodec.decode(payload[payload.count - 1], width: r.width, height: r.height, channels: $0.regions.count)
-        }
-        let temporal = payload.count - extra == 4
-            ? TemporalTarget(image: try PixelCodec.decode(payload[2], width: r.width, height: r.height),
-                             mask: try PixelCodec.decode(payload[3], width: r.width, height: r.height, channels: 1))
-            : nil
-        return .init(body: body, network: network, content: try PixelCodec.decode(payload[0], width: r.width, height: r.height),
-                     canvas: try PixelCodec.decode(payload[1], width: r.width, height: r.height), temporal: temporal,
-                     targets: plain, reference: reference, regions: regions, guides: guides, regionReference: regionReference)
+        return .init(body: body, network: network, content: crops.content, canvas: crops.canvas,
+                     temporal: crops.temporal.map { TemporalTarget(image: $0.image, mask: $0.mask) },
+                     targets: plain, reference: reference, regions: regions, guides: crops.guides, regionReference: regionReference)
     }
 }

@@ -66,7 +66,7 @@ public struct WorkerMachine: Sendable {
         /// Decoded Gram targets are cached.
         case targetsInstalled(sha: String)
         /// An install failed (the bytes did not decode).
-        case installFailed(kind: String, sha: String, reason: String)
+        case installFailed(kind: BlobKind, sha: String, reason: String)
         /// The compute thread rendered a tile and its message (`result`) is ready to go.
         case rendered(lease: String, result: Message)
         /// The compute thread stopped a tile because its lease was revoked, or could not start it.
@@ -265,7 +265,7 @@ public struct WorkerMachine: Sendable {
             var actions: [Action] = [.log(.info, "joined as \(body.worker)", lease: nil)]
             if body.weights != weights, fetchingWeights != body.weights {
                 fetchingWeights = body.weights
-                actions += send(Message(.fetch, FetchBody(kind: "weights", sha256: body.weights)), now: now)
+                actions += send(Message(.fetch, FetchBody(kind: .weights, sha256: body.weights)), now: now)
             }
             return actions
         case .heartbeat:
@@ -283,7 +283,7 @@ public struct WorkerMachine: Sendable {
             guard m.payload.count == 1, ContentHash.sha256(m.payload[0]) == body.sha256 else {
                 throw ProtocolError.malformedBody("\(body.kind) blob does not match its sha256")
             }
-            return body.kind == "weights" ? [.installWeights(sha: body.sha256, bytes: m.payload[0])]
+            return body.kind == .weights ? [.installWeights(sha: body.sha256, bytes: m.payload[0])]
                 : [.installTargets(sha: body.sha256, bytes: m.payload[0])]
         case .assign:
             return accept(try m.decode(AssignBody.self), payload: m.payload, now: now)
@@ -316,7 +316,7 @@ public struct WorkerMachine: Sendable {
         var actions: [Action] = []
         for sha in [body.targets] + (body.reference.map { [$0] } ?? []) where !targets.contains(sha) {
             if fetchingTargets.insert(sha).inserted {
-                actions += send(Message(.fetch, FetchBody(kind: "targets", sha256: sha)), now: now)
+                actions += send(Message(.fetch, FetchBody(kind: .targets, sha256: sha)), now: now)
             }
         }
         return actions + release() + evictTargets()

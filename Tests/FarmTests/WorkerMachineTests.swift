@@ -43,7 +43,7 @@ import Tiling
                                            leaseSeconds: 60), payload: [[], []])
     }
 
-    static func blob(_ kind: String, _ bytes: [UInt8]) -> Message {
+    static func blob(_ kind: BlobKind, _ bytes: [UInt8]) -> Message {
         Message(.blob, FetchBody(kind: kind, sha256: ContentHash.sha256(bytes)), payload: [bytes])
     }
 
