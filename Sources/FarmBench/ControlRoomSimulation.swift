@@ -101,6 +101,7 @@ extension FarmBench {
 
 /// The simulated workers' loop on a thread of its own (the bench's main thread drives the browser meanwhile):
 /// answers assignments when their simulated time is up and heartbeats every 0.5 s, until stopped.
+// unchecked: `sockets` (libzmq handles) and `work` belong to `run`'s thread; `stopped`, `finished` are under `lock`.
 final class SimulatedFarmLoop: @unchecked Sendable {
     private let sockets: [ZMQSocket]
     private var work: SimulatedWork

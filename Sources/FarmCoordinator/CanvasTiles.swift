@@ -1,6 +1,7 @@
 import FarmMonitor
 import Foundation
 import Imaging
+import Synchronization
 import Tiling
 
 /// A job's canvas as the deep-zoom viewer sees it at one moment (Docs/dashboard.md, "Looking inside the poster"): the
@@ -85,42 +86,41 @@ public enum CanvasTiles {
 }
 
 /// Encoded viewer tiles by job, canvas version and position, up to `limit` bytes (the oldest go first).
-final class CanvasTileCache: @unchecked Sendable {  // unchecked: every field is used under `lock`
+final class CanvasTileCache: Sendable {
+    private struct State {
+        var tiles: [String: [UInt8]] = [:]
+        var order: [String] = []
+        var bytes = 0
+    }
+
     let limit: Int
-    let lock = NSLock()
-    var tiles: [String: [UInt8]] = [:]
-    var order: [String] = []
-    var bytes = 0
+    private let state = Mutex(State())
 
     init(limit: Int = 64 << 20) { self.limit = limit }
 
     func tile(_ key: String, make: () throws -> [UInt8]?) rethrows -> [UInt8]? {
-        lock.lock()
-        if let hit = tiles[key] {
-            lock.unlock()
-            return hit
-        }
-        lock.unlock()
+        if let hit = state.withLock({ $0.tiles[key] }) { return hit }
         guard let made = try make() else { return nil }
-        lock.lock()
-        defer { lock.unlock() }
-        if tiles[key] == nil {
-            tiles[key] = made
-            order.append(key)
-            bytes += made.count
-        }
-        while bytes > limit, !order.isEmpty {
-            bytes -= tiles.removeValue(forKey: order.removeFirst())?.count ?? 0
+        let limit = self.limit
+        state.withLock { s in
+            if s.tiles[key] == nil {
+                s.tiles[key] = made
+                s.order.append(key)
+                s.bytes += made.count
+            }
+            while s.bytes > limit, !s.order.isEmpty {
+                s.bytes -= s.tiles.removeValue(forKey: s.order.removeFirst())?.count ?? 0
+            }
         }
         return made
     }
 
     /// Drops a pruned job's tiles.
     func forget(job: String) {
-        lock.lock()
-        defer { lock.unlock() }
         let prefix = job + "/"
-        for key in order where key.hasPrefix(prefix) { bytes -= tiles.removeValue(forKey: key)?.count ?? 0 }
-        order.removeAll { $0.hasPrefix(prefix) }
+        state.withLock { s in
+            for key in s.order where key.hasPrefix(prefix) { s.bytes -= s.tiles.removeValue(forKey: key)?.count ?? 0 }
+            s.order.removeAll { $0.hasPrefix(prefix) }
+        }
     }
 }

@@ -6,7 +6,8 @@ import Imaging
 import StyleCore
 import Tiling
 
-/// Performing the core's actions: the only place the coordinator touches the socket, the journal and the queues.
+/// Performing the core's actions: with `Coordinator+Stages` and `Coordinator+Storage`, the only place the coordinator
+/// touches the socket, the journal and the queues. Work off the loop reports back through the mailbox (`Completion`).
 extension Coordinator {
     func perform(_ actions: [CoordinatorCore.Action]) {
         for action in actions {
@@ -124,15 +125,17 @@ extension Coordinator {
         offload(store, { () -> Journal.StoredJob in
             let id = "j" + String(UInt64.random(in: 0 ... .max) % 1_000_000_000_000, radix: 36)
             return try journal.add(job: id, spec: spec, inputs: inputs, owner: owner, submitted: submitted)
-        }, then: { [self] r in
-            switch r {
-            case let .success(job):
-                self.inputs[job.id] = job.inputs
-                feed(.admitted(info(job), replyTo: replyTo, now: now))
-            case let .failure(e):
-                feed(.admissionFailed(replyTo: replyTo, reason: "cannot store the job: \(e)"))
-            }
-        })
+        }, as: { .admitted(replyTo: replyTo, $0) })
+    }
+
+    func finishedAdmitting(replyTo: String, _ r: Result<Journal.StoredJob, Error>) {
+        switch r {
+        case let .success(job):
+            inputs[job.id] = job.inputs
+            feed(.admitted(info(job), replyTo: replyTo, now: now))
+        case let .failure(e):
+            feed(.admissionFailed(replyTo: replyTo, reason: "cannot store the job: \(e)"))
+        }
     }
 
     /// Deletes an ended job past its retention: its rows, then its files.
@@ -147,174 +150,26 @@ extension Coordinator {
         }
     }
 
-    func prepare(_ id: String, stage: Int) {
-        guard let spec = core.jobs[id]?.spec, let files = inputs[id] else {
-            return feed(.workFailed(job: id, reason: "not in the journal", now: now))
-        }
-        let journal = self.journal, network = self.network, memory = config.canvasMemory
-        offload(work, { try StageWork.prepareJob(id: id, spec: spec, inputs: files, stage: stage, journal: journal, network: network, memory: memory) },
-                then: { [self] r in
-            switch r {
-            case let .success(p):
-                if !p.forgotten.isEmpty {
-                    logger.warning("torn tile records \(p.forgotten) of stage \(stage) forgotten; they will be rendered again", metadata: ["job": "\(id)"])
-                }
-                storageWritable()
-                assets[id] = JobAssets(poster: p.poster, prep: p.prep)
-                let sha = ContentHash.sha256(p.targets)
-                targets[sha] = p.targets
-                feed(.prepared(job: id, stage: stage, targets: sha, reference: p.prep.reference.map(register), done: p.done, now: now))
-            case let .failure(e) where StorageFull.matches(e):
-                deferForSpace(.prepare(job: id, stage: stage), e)
-            case let .failure(e):
-                feed(.workFailed(job: id, reason: "\(e)", now: now))
-            }
-        })
-    }
-
-    /// Makes bytes fetchable by their SHA-256; returns it.
-    func register(_ bytes: [UInt8]) -> String {
-        let sha = ContentHash.sha256(bytes)
-        targets[sha] = bytes
-        return sha
-    }
-
     func assign(_ peer: String, _ body: AssignBody, rect: PixelRect) {
         guard let a = assets[body.job], let content = a.content, let start = a.start else { return }
         let (temporal, guides) = (a.temporal, a.guides)
-        offload(crops, { try StageWork.crops(rect, content: content, start: start, temporal: temporal, guides: guides) }, then: { [self] r in
-            switch r {
-            case let .success(payload):
-                let message = Message(.assign, body, payload: payload)
-                count { s in
-                    s.tileMessages += 1
-                    s.assigns += 1
-                    s.assignBytes += message.frames.reduce(0) { $0 + $1.count }
-                }
-                send(peer, message)
-            case let .failure(e):
-                feed(.workFailed(job: body.job, reason: "reading tile \(body.task.tile.index)'s canvas: \(e)", now: now))
+        offload(crops, { try StageWork.crops(rect, content: content, start: start, temporal: temporal, guides: guides) },
+                as: { .cropped(peer: peer, body, $0) })
+    }
+
+    func finishedCropping(peer: String, _ body: AssignBody, _ r: Result<[[UInt8]], Error>) {
+        switch r {
+        case let .success(payload):
+            let message = Message(.assign, body, payload: payload)
+            count { s in
+                s.tileMessages += 1
+                s.assigns += 1
+                s.assignBytes += message.frames.reduce(0) { $0 + $1.count }
             }
-        })
-    }
-
-    /// Queues a tile for the journal; tiles that arrive while a batch is being written go together in the next.
-    func storeTile(_ id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) {
-        pendingTiles.append(Journal.FinishedTile(job: id, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds))
-        if !storingTiles && !core.storagePaused { storePendingTiles() }
-    }
-
-    /// Work that failed because the disk is full is kept, the core stops leasing (`storageFull`: its `storagePaused`),
-    /// and the write is tried again every `storageRetrySeconds`; nothing is lost and no job fails for it.
-    func deferForSpace(_ work: Deferred?, _ error: Error) {
-        if let work { deferred.append(work) }
-        if !core.storagePaused { logger.error("disk full under \(config.stateDirectory.path): \(error)") }
-        feed(.storageFull(reason: "\(error)", now: now))
-    }
-
-    /// A write succeeded: if the disk was full, it is not any more.
-    func storageWritable() {
-        if core.storagePaused { feed(.storageRecovered(now: now)) }
-    }
-
-    func retryStorage() {
-        guard core.storagePaused, now - lastStorageRetry >= Self.storageRetrySeconds else { return }
-        lastStorageRetry = now
-        let work = deferred
-        deferred = []
-        for w in work {
-            switch w {
-            case let .prepare(job, stage): prepare(job, stage: stage)
-            case let .blend(job, stage): blend(job, stage: stage)
-            case let .write(job): write(job)
-            }
+            send(peer, message)
+        case let .failure(e):
+            feed(.workFailed(job: body.job, reason: "reading tile \(body.task.tile.index)'s canvas: \(e)", now: now))
         }
-        if !storingTiles { storePendingTiles() }
-    }
-
-    /// Writes the queued tiles and their preview and overview pieces on the store queue, then reports each one stored.
-    func storePendingTiles() {
-        let batch = pendingTiles, journal = self.journal
-        guard !batch.isEmpty else { return }
-        pendingTiles = []
-        storingTiles = true
-        let places = batch.map { t -> (rect: PixelRect, stage: PosterStage, preview: (Int, Int), overview: (Int, Int))? in
-            guard let s = core.jobs[t.job]?.stages[t.stage], let a = assets[t.job] else { return nil }
-            return (s.plan.tiles[t.tile].core, s, (a.preview.width, a.preview.height), (a.overview.width, a.overview.height))
-        }
-        offload(store, { () -> [StageWork.LandedPieces?] in
-            try journal.tilesFinished(batch)
-            return try zip(batch, places).map { t, p in
-                try p.map { try StageWork.landedPieces(t.pixels, at: $0.rect, of: $0.stage, preview: $0.preview, overview: $0.overview) }
-            }
-        }, then: { [self] r in
-            storingTiles = false
-            if case let .failure(e) = r, StorageFull.matches(e) {
-                pendingTiles = batch + pendingTiles
-                return deferForSpace(nil, e)
-            }
-            if case .success = r { storageWritable() }
-            for (i, t) in batch.enumerated() {
-                switch r {
-                case let .success(landed):
-                    // Sizes as planned: a stage installed meanwhile has its own preview and overview.
-                    if let pieces = landed[i], let a = assets[t.job], core.phase(of: t.job) == .running(stage: t.stage),
-                       let p = places[i], (a.preview.width, a.preview.height) == p.preview, (a.overview.width, a.overview.height) == p.overview {
-                        a.paste(pieces)
-                    }
-                    count { $0.rawTileBytes += 6 * t.pixels.width * t.pixels.height }
-                    feed(.tileStored(job: t.job, stage: t.stage, tile: t.tile, now: now))
-                case let .failure(e):
-                    feed(.workFailed(job: t.job, reason: "cannot write the journal: \(e)", now: now))
-                }
-            }
-            storePendingTiles()
-        })
-    }
-
-    func blend(_ id: String, stage: Int) {
-        guard let a = assets[id], let start = a.start else {
-            return feed(.workFailed(job: id, reason: "finishing stage \(stage): the stage's canvas is not loaded", now: now))
-        }
-        let poster = a.poster, journal = self.journal, network = self.network, memory = config.canvasMemory
-        offload(work, {
-            try StageWork.blend(job: id, poster: poster, stage: stage, start: start, journal: journal, network: network, memory: memory)
-        }, then: { [self] r in
-            switch r {
-            case let .success(prep):
-                var next: CoordinatorCore.Prepared?
-                if let prep, let a = assets[id], let sha = core.jobs[id]?.targets {
-                    a.install(prep)
-                    next = .init(targets: sha, reference: prep.reference.map(register))
-                }
-                storageWritable()
-                feed(.blended(job: id, stage: stage, next: next, now: now))
-            case let .failure(e) where StorageFull.matches(e):
-                deferForSpace(.blend(job: id, stage: stage), e)
-            case let .failure(e):
-                feed(.workFailed(job: id, reason: "finishing stage \(stage): \(e)", now: now))
-            }
-        })
-    }
-
-    func write(_ id: String) {
-        guard let a = assets[id], let spec = core.jobs[id]?.spec else {
-            return feed(.workFailed(job: id, reason: "writing the output: the job's images are not loaded", now: now))
-        }
-        let poster = a.poster, journal = self.journal, clock = self.clock, offset = core.config.wallClockOffset
-        offload(work, { try StageWork.writeOutput(job: id, poster: poster, spec: spec, journal: journal) { offset + clock.elapsedSeconds } },
-                then: { [self] r in
-            switch r {
-            case .success:
-                logger.info("output written: \(journal.outputURL(job: id, format: spec.format).path)", metadata: ["job": "\(id)"])
-                storageWritable()
-                feed(.written(job: id, now: now))
-            case let .failure(e) where StorageFull.matches(e):
-                deferForSpace(.write(job: id), e)
-            case let .failure(e):
-                feed(.workFailed(job: id, reason: "writing the output: \(e)", now: now))
-            }
-        })
     }
 
     /// One chunk of a job's output, read from disk off the loop (`OutputBody.chunk` bytes from `offset`); the key's next
@@ -329,15 +184,17 @@ extension Coordinator {
             try file.seek(toOffset: UInt64(offset))  // safe-int: checked non-negative at decode
             let chunk = [UInt8](try file.read(upToCount: chunkBytes) ?? Data())
             return Message(.output, OutputBody(job: job, file: url.lastPathComponent, offset: offset, size: size), payload: [chunk])
-        }, then: { [self] r in
-            switch r {
-            case let .success(m): send(peer, m)
-            case let .failure(e):
-                let e = e as? ProtocolError ?? .malformedBody("\(e)")
-                send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)))
-            }
-            feed(.outputSent(budget: budget))
-        })
+        }, as: { .outputRead(peer: peer, budget: budget, $0) })
+    }
+
+    func finishedReading(peer: String, budget: String, _ r: Result<Message, Error>) {
+        switch r {
+        case let .success(m): send(peer, m)
+        case let .failure(e):
+            let e = e as? ProtocolError ?? .malformedBody("\(e)")
+            send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)))
+        }
+        feed(.outputSent(budget: budget))
     }
 
     /// Publishes the snapshot, and encodes (off the loop) the previews that changed since the last one.

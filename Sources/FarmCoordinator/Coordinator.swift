@@ -6,14 +6,21 @@ import Foundation
 import Imaging
 import Logging
 import StyleCore
+import Synchronization
 import VGGWeights
 
 /// The farm's coordinator: the shell around `CoordinatorCore`. One thread runs `run(until:)`: it reads messages
 /// from the ROUTER socket, feeds them and the clock to the core, and performs the actions the core returns. The
 /// socket, the core, the jobs' assets and the blob store belong to that thread; everything that reads or writes
 /// files or computes (decoding, targets, crops, storing tiles, blending, writing, previews) runs on the work
-/// queues and reports back through the mailbox, so the loop only moves messages.
-public final class Coordinator: @unchecked Sendable {  // unchecked: mutable state is the loop thread's; the mailbox and stats have locks
+/// queues and reports back through the mailbox (`Completion`), so the loop only moves messages.
+///
+/// Sendable unchecked: the `var`s (`core`, `inputs`, `assets`, `targets`, `pendingTiles`, `storingTiles`, `deferred`,
+/// `lastStorageRetry`) and the socket are the loop thread's alone: the work queues get copies of what they need and
+/// hand their results back through `mailbox`. What other threads reach (`outputURL`, `tileRecords`, `stats`, the
+/// dashboard's questions, which are posted to `mailbox`) is immutable (`let`) or under a `Mutex` (`mailbox`,
+/// `wireStats`). Once the loop has ended, a question is answered on the asking thread: the loop no longer runs.
+public final class Coordinator: @unchecked Sendable {
     public struct Config: Sendable {
         public var bind = "tcp://*:5555"
         public var stateDirectory: URL
@@ -48,7 +55,7 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
     static let webhookGraceSeconds = 2.0
 
     public let config: Config
-    public private(set) var endpoint = ""
+    public let endpoint: String
     /// Snapshots, previews and metrics for the dashboard.
     public let monitor = FarmMonitor()
     var core: CoordinatorCore
@@ -79,20 +86,17 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
     let crops = DispatchQueue(label: "stylefarm.coordinator.crops")
     /// Storing tiles and job states, encoding previews, reading outputs (short).
     let store = DispatchQueue(label: "stylefarm.coordinator.store")
-    var zap: ZapHandler?
-    var handshakes: HandshakeMonitor?
-    let mailboxLock = NSLock()
-    var mailbox: [@Sendable () -> Void] = []
-    /// The loop has stopped: the dashboard's questions are answered on the asking thread.
-    var loopEnded = false
+    let zap: ZapHandler?
+    let handshakes: HandshakeMonitor?
+    /// Finished work and the dashboard's questions, for the loop (`Completion`); closed when the loop ends.
+    let mailbox = Mailbox<Completion>()
     /// Cutting the deep-zoom viewer's tiles (`CanvasTiles`), and those already cut.
     let canvasQueue = DispatchQueue(label: "stylefarm.coordinator.canvas")
     let canvasTiles = CanvasTileCache()
     let clock = ContinuousClock.now
-    let statsLock = NSLock()
-    var _stats = WireStats()
+    let wireStats = Mutex(WireStats())
     /// Posts the core's notices to the operator's URLs off the loop; nil without URLs.
-    var webhooks: Webhooks?
+    let webhooks: Webhooks?
 
     public init(config: Config) throws {
         let wallAtStart = Date().timeIntervalSince1970  // `clock` started as this init began
@@ -115,18 +119,15 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         try socket.setMaxFrameSize(config.maxMessageBytes)
         try socket.setHighWaterMarks(100)
         try socket.setHandshakeTimeout(milliseconds: 5000)
-        if let security = config.security {
-            // The ZAP handler must exist before the socket that asks it (same context).
-            zap = try ZapHandler(allowlist: security.allowlist)
-            try socket.makeCurveServer(secretKey: security.keys.secretKey)
-        }
+        // The ZAP handler must exist before the socket that asks it (same context).
+        zap = try config.security.map { try ZapHandler(allowlist: $0.allowlist) }
+        if let security = config.security { try socket.makeCurveServer(secretKey: security.keys.secretKey) }
         endpoint = try socket.bind(config.bind)
         if let security = config.security, let zap { try zap.selfTest(serverKey: security.keys.publicKey, endpoint: endpoint) }
         let monitor = self.monitor
         handshakes = try HandshakeMonitor(watching: socket) { _ in monitor.countAuthFailure() }
-        if !config.webhooks.urls.isEmpty {
-            webhooks = try Webhooks(config: config.webhooks, stateDirectory: config.stateDirectory, logger: logger, monitor: monitor)
-        }
+        webhooks = config.webhooks.urls.isEmpty ? nil
+            : try Webhooks(config: config.webhooks, stateDirectory: config.stateDirectory, logger: logger, monitor: monitor)
         let (stored, unreadable) = try journal.jobs()
         unreadable.forEach(restore)
         stored.forEach(restore)
@@ -159,9 +160,7 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
         }
         for worker in core.scheduler.liveWorkers { send(worker, Message(.error, ErrorBody(code: .shutdown, message: "coordinator stopping"))) }
         for queue in [work, crops, store] { queue.sync {} }
-        mailboxLock.lock()
-        loopEnded = true
-        mailboxLock.unlock()
+        mailbox.close()
         drainMailbox()
         webhooks?.stop(grace: Self.webhookGraceSeconds)
         handshakes?.stop()
@@ -233,78 +232,16 @@ public final class Coordinator: @unchecked Sendable {  // unchecked: mutable sta
             feed(.unreachable(peer: peer, now: now))
         }
     }
-
-    func drainMailbox() {
-        mailboxLock.lock()
-        let jobs = mailbox
-        mailbox = []
-        mailboxLock.unlock()
-        jobs.forEach { $0() }
-    }
-
-    /// Runs `body` on `queue` and `then` with its result back on the loop thread.
-    func offload<T: Sendable>(_ queue: DispatchQueue, _ body: @escaping @Sendable () throws -> T,
-                              then: @escaping @Sendable (Result<T, Error>) -> Void) {
-        queue.async {
-            let r = Result { try body() }
-            self.mailboxLock.lock()
-            self.mailbox.append { then(r) }
-            self.mailboxLock.unlock()
-        }
-    }
-}
-
-/// The dashboard's questions and controls, answered on the loop thread.
-extension Coordinator: FarmConsole {
-    public func control(_ body: ControlBody, as caller: Caller) async -> Result<ControlledBody, ControlRefusal> {
-        await onLoop { [self] done in
-            feed(.control(body, caller: caller, reply: .init { done($0) }, now: now))
-        }
-    }
-
-    public func jobDetail(_ id: String, stage: Int?) async -> JobDetail? {
-        await onLoop { [self] done in done(core.detail(job: id, stage: stage, now: now)) }
-    }
-
-    public func tileDetail(job: String, stage: Int, tile: Int) async -> TileDetail? {
-        await onLoop { [self] done in done(core.tileDetail(job: job, stage: stage, tile: tile, now: now)) }
-    }
-
-    /// Runs `body` on the loop thread (or at once, once the loop has ended) and returns what it hands `done`.
-    func onLoop<T: Sendable>(_ body: @escaping @Sendable (@escaping @Sendable (T) -> Void) -> Void) async -> T {
-        await withCheckedContinuation { continuation in
-            let once = Once(continuation)
-            mailboxLock.lock()
-            let ended = loopEnded
-            if !ended { mailbox.append { body(once.resume) } }
-            mailboxLock.unlock()
-            if ended { body(once.resume) }
-        }
-    }
-}
-
-/// Resumes a continuation at most once.
-final class Once<T: Sendable>: @unchecked Sendable {  // unchecked: the continuation is taken under the lock
-    let lock = NSLock()
-    var continuation: CheckedContinuation<T, Never>?
-    init(_ c: CheckedContinuation<T, Never>) { continuation = c }
-    @Sendable func resume(_ value: T) {
-        lock.lock()
-        let c = continuation
-        continuation = nil
-        lock.unlock()
-        c?.resume(returning: value)
-    }
 }
 
 /// The deep-zoom viewer's canvas: what it shows is decided on the loop, cut on the canvas queue, cached.
 extension Coordinator {
     public func canvasInfo(job: String) async -> CanvasInfo? {
-        await onLoop { [self] done in done(canvasView(job)?.info) }
+        await ask { .canvasView(job: job, $0) }?.info
     }
 
     public func canvasTile(job: String, zoom: Int, x: Int, y: Int) async -> [UInt8]? {
-        guard let view = await onLoop({ [self] done in done(canvasView(job)) }) else { return nil }
+        guard let view = await ask({ .canvasView(job: job, $0) }) else { return nil }
         let cache = canvasTiles, logger = self.logger
         return await withCheckedContinuation { continuation in
             canvasQueue.async {
@@ -339,11 +276,5 @@ extension Coordinator {
         let info = CanvasInfo(width: canvas.width, height: canvas.height, stage: finished, tilesDone: job.stages[finished].plan.tiles.count,
                               version: (finished + 1) << 20 | 0xFFFFF)
         return CanvasView(job: id, info: info, base: canvas, landed: [])
-    }
-}
-
-extension Coordinator {
-    public func jobInputFile(job: String, index: Int) async -> URL? {
-        await onLoop({ [self] done in done(inputs[job].flatMap { $0.indices.contains(index) ? $0[index] : nil }) })
     }
 }

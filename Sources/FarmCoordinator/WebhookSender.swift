@@ -3,6 +3,7 @@ import FarmProtocol
 import Foundation
 import Logging
 import StyleCore
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -41,7 +42,9 @@ public final class Webhooks: Sendable {
 
 /// Posts one URL's events, oldest due first (`WebhookQueue`), on its own thread; each request signed
 /// (`WebhookSignature`) and bounded by `WebhookPolicy.timeout`. Only a 2xx answer delivers; redirects are not followed.
-final class WebhookSender: @unchecked Sendable {  // unchecked: `queue`, `inFlight` and `stopAt` are under `condition`
+// unchecked: `queue`, `inFlight` and `stopAt` are used only under `condition` (an NSCondition: the sender's thread waits
+// on it, which a Mutex cannot do); everything else is a `let` of Sendable values.
+final class WebhookSender: @unchecked Sendable {
     let url: URL
     let key: [UInt8]
     let policy: WebhookPolicy
@@ -154,17 +157,18 @@ final class WebhookSender: @unchecked Sendable {  // unchecked: `queue`, `inFlig
     }
 
     /// A try's outcome, set once by URLSession's callback.
-    final class Answer: @unchecked Sendable {  // unchecked: `value` is written before `done` is signalled and read after
+    final class Answer: Sendable {
         let done = DispatchSemaphore(value: 0)
-        var value: String?
+        private let outcome = Mutex<String?>(nil)
+        var value: String? { outcome.withLock { $0 } }
         func set(_ v: String?) {
-            value = v
+            outcome.withLock { $0 = v }
             done.signal()
         }
     }
 
     /// Refuses redirects: the operator's URL answers, or the try fails.
-    final class NoRedirects: NSObject, URLSessionTaskDelegate, @unchecked Sendable {  // unchecked: no state
+    final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
         func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
                         newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
             completionHandler(nil)

@@ -17,15 +17,11 @@ public struct WireStats: Sendable {
 extension Coordinator {
     /// The counts so far (any thread).
     public var stats: WireStats {
-        statsLock.lock()
-        defer { statsLock.unlock() }
-        return _stats
+        wireStats.withLock { $0 }
     }
 
     func count(_ update: (inout WireStats) -> Void) {
-        statsLock.lock()
-        update(&_stats)
-        statsLock.unlock()
+        wireStats.withLock { update(&$0) }
     }
 
     func count(received m: Message) {

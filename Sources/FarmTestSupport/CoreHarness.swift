@@ -4,6 +4,7 @@ import FarmProtocol
 import FarmScheduler
 import Imaging
 import StyleCore
+import Synchronization
 
 /// The coordinator's core with an in-memory shell around it, for tests: a fake clock (`now`, moved by `advance`),
 /// an in-memory transport (everything sent lands in `outbox`) and an in-memory journal (`states`, `storedTiles`).
@@ -187,7 +188,8 @@ public struct CoreHarness {
 }
 
 /// A control's outcome, handed back from the core's reply.
-final class OutcomeBox: @unchecked Sendable {  // unchecked: the harness is single-threaded
-    var value: Result<ControlledBody, ControlRefusal>?
-    func set(_ v: Result<ControlledBody, ControlRefusal>) { value = v }
+final class OutcomeBox: Sendable {
+    private let outcome = Mutex<Result<ControlledBody, ControlRefusal>?>(nil)
+    var value: Result<ControlledBody, ControlRefusal>? { outcome.withLock { $0 } }
+    func set(_ v: Result<ControlledBody, ControlRefusal>) { outcome.withLock { $0 = v } }
 }

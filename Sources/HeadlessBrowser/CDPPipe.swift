@@ -3,7 +3,11 @@ import Glibc
 
 /// The CDP transport: NUL-delimited JSON over two pipes, a reader thread, and per-call
 /// semaphores. All mutable state is guarded by `lock`.
+// unchecked: a thin wrapper of two file descriptors: every `var` is used under `lock`, writes to `writeFD` under
+// `writeLock`, and the descriptors are closed once, after the reader thread has exited.
 final class CDPPipe: @unchecked Sendable {
+    // unchecked: `result` and `failure` are written (under the pipe's `lock`) before `done` is signalled, and read
+    // by the caller only after `done` is waited for.
     private final class Pending: @unchecked Sendable {
         let done = DispatchSemaphore(value: 0)
         var result: [String: Any]?

@@ -17,6 +17,7 @@ public struct HeadlessBrowserError: Error, CustomStringConvertible {
 ///
 /// Chromium runs in its own process group, which `close()` (also run by `deinit`) kills
 /// as a whole before removing the temporary profile directory.
+/// unchecked Sendable: `closed` is under `closeLock`, the rest is set in `init`; `pipe` locks its own state.
 public final class HeadlessBrowser: @unchecked Sendable {
     /// Executables tried, in order, by `defaultExecutable`.
     public static let candidateExecutables = ["/usr/bin/chromium", "/usr/bin/chromium-headless-shell"]
