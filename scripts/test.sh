@@ -14,6 +14,10 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 install_system_packages "${STYLEFARM_TEST_APT_PACKAGES[@]}"
 install_kubernetes_validate
+# The house style (.swift-format, the toolchain's swift-format): any finding fails the run. `swift format -i -r Sources
+# Tests Package.swift` fixes what it can.
+echo "==> swift format lint --strict"
+swift format lint --strict --configuration .swift-format --recursive --parallel Sources Tests Package.swift
 # The tests with everything else, in one release build: `swift test -c release` alone would compile every module
 # a second time with testing enabled (the tests need no @testable import).
 build_release --build-tests

@@ -1,5 +1,5 @@
-import Foundation
 import CKernelShim
+import Foundation
 
 /// What the processor can run, read with CPUID, and what the operating system lets it run (XCR0): an AVX-512
 /// kernel needs both.
@@ -77,13 +77,16 @@ public struct CPUFeatures: Sendable, Equatable, Codable {
         // SkylakeX's kernels use AVX512F, DQ, CD, BW and VL.
         if level == .avx2, osAVX512, [16, 17, 28, 30, 31].allSatisfy({ bit(leaf7[1], $0) }) { level = .avx512 }
         if level == .avx512, bit(leaf7s1[0], 5) { level = .avx512bf16 }
-        return CPUFeatures(vendor: vendor, family: family, model: model, stepping: Int(eax & 0xF), brand: brand, level: level)
+        return CPUFeatures(
+            vendor: vendor, family: family, model: model, stepping: Int(eax & 0xF), brand: brand, level: level)
     }
 
     private static func ascii(_ words: [UInt32]) -> String {
         var bytes: [UInt8] = []
         for word in words {
-            for shift: UInt32 in [0, 8, 16, 24] where (word >> shift) & 0xFF != 0 { bytes.append(UInt8((word >> shift) & 0xFF)) }
+            for shift: UInt32 in [0, 8, 16, 24] where (word >> shift) & 0xFF != 0 {
+                bytes.append(UInt8((word >> shift) & 0xFF))
+            }
         }
         return String(decoding: bytes, as: UTF8.self)
     }

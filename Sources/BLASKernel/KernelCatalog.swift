@@ -7,7 +7,7 @@ public enum KernelCatalog {
         "Opteron": .sse3, "Barcelona": .sse3, "Bobcat": .sse3,
         "Sandybridge": .avx, "Bulldozer": .avx, "Piledriver": .avx, "Steamroller": .avx, "Excavator": .avx,
         "Haswell": .avx2, "Zen": .avx2,
-        "SkylakeX": .avx512, "Cooperlake": .avx512bf16, "SapphireRapids": .avx512bf16,
+        "SkylakeX": .avx512, "Cooperlake": .avx512bf16, "SapphireRapids": .avx512bf16
     ]
 
     /// The level a kernel needs (the lowest for a name this table does not know).

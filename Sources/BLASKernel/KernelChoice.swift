@@ -16,7 +16,8 @@ public struct KernelChoice: Codable, Sendable, Equatable {
     /// When it was probed (seconds since 1970).
     public var probedAt: Double
 
-    public init(key: String, picked: String, chosen: String?, reason: String, reports: [ProbeReport], probedAt: Double) {
+    public init(key: String, picked: String, chosen: String?, reason: String, reports: [ProbeReport], probedAt: Double)
+    {
         self.key = key
         self.picked = picked
         self.chosen = chosen
@@ -30,8 +31,10 @@ public struct KernelChoice: Codable, Sendable, Equatable {
     public static let requiredSpeedup = 1.1
 
     /// Probes OpenBLAS's pick, then the candidates best first, and keeps the first that passes and is faster.
-    public static func probe(key: String, picked: String, candidates: [String], now: Double,
-                             probe: (String?) -> ProbeReport) -> KernelChoice {
+    public static func probe(
+        key: String, picked: String, candidates: [String], now: Double,
+        probe: (String?) -> ProbeReport
+    ) -> KernelChoice {
         let baseline = probe(nil)
         var reports = [baseline]
         let baseSpeed = baseline.passed ? baseline.gflops ?? 0 : 0
@@ -39,12 +42,18 @@ public struct KernelChoice: Codable, Sendable, Equatable {
             let report = probe(candidate)
             reports.append(report)
             guard report.passed, let speed = report.gflops, speed >= requiredSpeedup * baseSpeed else { continue }
-            let reason = String(format: "OpenBLAS picked %@; %@ passed the self-test and ran %.0f GFLOP/s against %.0f",
-                                picked, candidate, speed, baseSpeed)
-            return KernelChoice(key: key, picked: picked, chosen: candidate, reason: reason, reports: reports, probedAt: now)
+            let reason = String(
+                format: "OpenBLAS picked %@; %@ passed the self-test and ran %.0f GFLOP/s against %.0f",
+                picked, candidate, speed, baseSpeed)
+            return KernelChoice(
+                key: key, picked: picked, chosen: candidate, reason: reason, reports: reports, probedAt: now)
         }
-        let tried = reports.dropFirst().map { r in "\(r.requested ?? "?"): \(r.verdict ?? String(format: "%.0f GFLOP/s, not faster", r.gflops ?? 0))" }
-        let reason = "OpenBLAS picked \(picked) and no better kernel was found" + (tried.isEmpty ? "" : " (\(tried.joined(separator: "; ")))")
+        let tried = reports.dropFirst().map { r in
+            "\(r.requested ?? "?"): \(r.verdict ?? String(format: "%.0f GFLOP/s, not faster", r.gflops ?? 0))"
+        }
+        let reason =
+            "OpenBLAS picked \(picked) and no better kernel was found"
+            + (tried.isEmpty ? "" : " (\(tried.joined(separator: "; ")))")
         return KernelChoice(key: key, picked: picked, chosen: nil, reason: reason, reports: reports, probedAt: now)
     }
 }
@@ -63,7 +72,8 @@ public struct KernelChoiceCache: Sendable {
 
     public func load(key: String) -> KernelChoice? {
         guard let data = FileManager.default.contents(atPath: path(for: key)), data.count < 1 << 20,
-              let choice = try? JSONDecoder().decode(KernelChoice.self, from: data), choice.key == key else { return nil }
+            let choice = try? JSONDecoder().decode(KernelChoice.self, from: data), choice.key == key
+        else { return nil }
         return choice
     }
 
@@ -71,8 +81,9 @@ public struct KernelChoiceCache: Sendable {
     /// a cache that cannot be written means probing again next time, nothing worse.
     public func save(_ choice: KernelChoice) {
         guard let data = try? JSONEncoder().encode(choice) else { return }
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                 attributes: [.posixPermissions: 0o700])
+        try? FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         try? data.write(to: URL(fileURLWithPath: path(for: choice.key)), options: .atomic)
     }
 }

@@ -31,15 +31,17 @@ public struct ProbeReport: Codable, Sendable, Equatable {
         if let failure { return failure }
         if let requested, requested.lowercased() != core.lowercased() { return "OpenBLAS ran \(core) instead" }
         guard let worstError, worstError <= KernelSelfTest.tolerance else {
-            return "wrong results (error \(worstError.map { String(format: "%.1e", $0) } ?? "?") > \(KernelSelfTest.tolerance))"
+            return
+                "wrong results (error \(worstError.map { String(format: "%.1e", $0) } ?? "?") > \(KernelSelfTest.tolerance))"
         }
         return gflops == nil ? "no speed measured" : nil
     }
 
     /// This process's kernel, measured here (what a probe child prints, as one JSON line).
     public static func measureHere(requested: String?) -> ProbeReport {
-        ProbeReport(requested: requested, core: KernelSelection.openBLASCore, worstError: KernelSelfTest.worstError(),
-                    gflops: KernelSelfTest.gflops())
+        ProbeReport(
+            requested: requested, core: KernelSelection.openBLASCore, worstError: KernelSelfTest.worstError(),
+            gflops: KernelSelfTest.gflops())
     }
 }
 
@@ -69,7 +71,9 @@ public struct KernelProbe: Sendable {
         process.standardError = FileHandle.nullDevice
         let finished = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in finished.signal() }
-        let failed = { (why: String) in ProbeReport(requested: kernel, core: kernel ?? "?", worstError: nil, gflops: nil, failure: why) }
+        let failed = { (why: String) in
+            ProbeReport(requested: kernel, core: kernel ?? "?", worstError: nil, gflops: nil, failure: why)
+        }
         do { try process.run() } catch { return failed("could not start \(executable): \(error)") }
         // The report is a few hundred bytes: the pipe never fills before the child exits.
         if finished.wait(timeout: .now() + timeout) == .timedOut {
@@ -78,7 +82,9 @@ public struct KernelProbe: Sendable {
             return failed("timed out after \(Int(timeout)) s")
         }
         let data = output.fileHandleForReading.readDataToEndOfFile()
-        if process.terminationReason == .uncaughtSignal { return failed("killed by signal \(process.terminationStatus)") }
+        if process.terminationReason == .uncaughtSignal {
+            return failed("killed by signal \(process.terminationStatus)")
+        }
         if process.terminationStatus != 0 { return failed("exited with status \(process.terminationStatus)") }
         let lastLine = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
         guard var report = try? JSONDecoder().decode(ProbeReport.self, from: Data(lastLine.utf8)) else {

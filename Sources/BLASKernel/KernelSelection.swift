@@ -70,14 +70,23 @@ public enum KernelSelection {
     /// The whole decision, pure: what the environment says, what OpenBLAS picked, what the processor runs, the
     /// cached choice (nil when none); `probe` runs only when a choice must be made, and its result is returned to
     /// be cached.
-    public static func decide(environment: [String: String], picked: String, cpu: CPUFeatures, key: @autoclosure () -> String,
-                              cached: @autoclosure () -> KernelChoice?, now: Double,
-                              probe: (String?) -> ProbeReport) -> (decision: Decision, probed: KernelChoice?) {
+    public static func decide(
+        environment: [String: String], picked: String, cpu: CPUFeatures, key: @autoclosure () -> String,
+        cached: @autoclosure () -> KernelChoice?, now: Double,
+        probe: (String?) -> ProbeReport
+    ) -> (decision: Decision, probed: KernelChoice?) {
         if let set = environment[coreTypeVariable], !set.isEmpty {
             if isOwnChoice(environment) {
-                return (.keep(KernelInUse(core: picked, reason: "chosen by StyleFarm: " + (environment[reasonVariable] ?? "for this CPU"))), nil)
+                return (
+                    .keep(
+                        KernelInUse(
+                            core: picked,
+                            reason: "chosen by StyleFarm: " + (environment[reasonVariable] ?? "for this CPU"))), nil
+                )
             }
-            let fallback = set.lowercased() == picked.lowercased() ? "" : "; OpenBLAS has no such kernel for this CPU and ran \(picked)"
+            let fallback =
+                set.lowercased() == picked.lowercased()
+                ? "" : "; OpenBLAS has no such kernel for this CPU and ran \(picked)"
             return (.keep(KernelInUse(core: picked, reason: "set by you: \(coreTypeVariable)=\(set)\(fallback)")), nil)
         }
         let candidates = KernelCatalog.candidates(for: cpu)
@@ -95,7 +104,9 @@ public enum KernelSelection {
             choice = KernelChoice.probe(key: key, picked: picked, candidates: candidates, now: now, probe: probe)
             probed = choice
         }
-        guard let chosen = choice.chosen else { return (.keep(KernelInUse(core: picked, reason: choice.reason)), probed) }
+        guard let chosen = choice.chosen else {
+            return (.keep(KernelInUse(core: picked, reason: choice.reason)), probed)
+        }
         return (.reexecute(kernel: chosen, reason: choice.reason), probed)
     }
 
@@ -105,14 +116,18 @@ public enum KernelSelection {
         if let known = current.withLock({ $0 }) { return known }
         let picked = openBLASCore
         var wouldProbe = false
-        let (decision, _) = decide(environment: ProcessInfo.processInfo.environment, picked: picked, cpu: CPUFeatures.current(),
-                                   key: "", cached: nil, now: 0) { kernel in
+        let (decision, _) = decide(
+            environment: ProcessInfo.processInfo.environment, picked: picked, cpu: CPUFeatures.current(),
+            key: "", cached: nil, now: 0
+        ) { kernel in
             wouldProbe = true
             return ProbeReport(requested: kernel, core: picked, worstError: nil, gflops: nil, failure: "not probed")
         }
         if !wouldProbe, case .keep(let kept) = decision { return kept }
-        return KernelInUse(core: picked, reason: "picked by OpenBLAS, weaker than what this CPU runs; this process does not choose, "
-                           + "the stylefarm commands that compute do")
+        return KernelInUse(
+            core: picked,
+            reason: "picked by OpenBLAS, weaker than what this CPU runs; this process does not choose, "
+                + "the stylefarm commands that compute do")
     }
 
     static let current = Mutex<KernelInUse?>(nil)
@@ -121,11 +136,15 @@ public enum KernelSelection {
     /// when a better kernel is chosen, so it returns only with the kernel that will be used; `status` hears about a
     /// first probe (it takes a few seconds) before it starts.
     @discardableResult
-    public static func prepare(arguments: [String], probeArguments: [String], cacheDirectory: String,
-                               status: (String) -> Void) -> KernelInUse {
+    public static func prepare(
+        arguments: [String], probeArguments: [String], cacheDirectory: String,
+        status: (String) -> Void
+    ) -> KernelInUse {
         let environment = ProcessInfo.processInfo.environment
         // Pretending is for a process that chooses: one started with the kernel set (re-executed) reports what it runs.
-        let pretend = environment[coreTypeVariable]?.isEmpty == false ? nil : environment[pretendPickVariable].flatMap { $0.isEmpty ? nil : $0 }
+        let pretend =
+            environment[coreTypeVariable]?.isEmpty == false
+            ? nil : environment[pretendPickVariable].flatMap { $0.isEmpty ? nil : $0 }
         let cpu = CPUFeatures.current(), picked = pretend ?? openBLASCore
         var knownKey: String?
         func key() -> String {  // dladdr and stat, once, and only when the pick is weak
@@ -137,11 +156,14 @@ public enum KernelSelection {
         let cache = KernelChoiceCache(directory: cacheDirectory)
         let probe = KernelProbe(executable: "/proc/self/exe", arguments: probeArguments)
         var announced = false
-        let (decision, probed) = decide(environment: environment, picked: picked, cpu: cpu, key: key(),
-                                        cached: cache.load(key: key()), now: Date().timeIntervalSince1970) { kernel in
+        let (decision, probed) = decide(
+            environment: environment, picked: picked, cpu: cpu, key: key(),
+            cached: cache.load(key: key()), now: Date().timeIntervalSince1970
+        ) { kernel in
             if !announced {
-                status("OpenBLAS picked \(picked), weaker than this CPU (\(cpu.level.map(String.init(describing:)) ?? "?")) runs: "
-                       + "testing its other kernels once (cached in \(cacheDirectory))")
+                status(
+                    "OpenBLAS picked \(picked), weaker than this CPU (\(cpu.level.map(String.init(describing:)) ?? "?")) runs: "
+                        + "testing its other kernels once (cached in \(cacheDirectory))")
                 announced = true
             }
             return probe.run(kernel: kernel ?? pretend)
@@ -160,7 +182,8 @@ public enum KernelSelection {
             // Only reached when exec failed: go on with OpenBLAS's pick and say so.
             let why = String(cString: strerror(errno))
             for name in variables { unsetenv(name) }
-            let kept = KernelInUse(core: picked, reason: "picked by OpenBLAS; \(kernel) was chosen but re-executing failed: \(why)")
+            let kept = KernelInUse(
+                core: picked, reason: "picked by OpenBLAS; \(kernel) was chosen but re-executing failed: \(why)")
             current.withLock { $0 = kept }
             return kept
         }

@@ -12,8 +12,9 @@ public enum KernelSelfTest {
     /// (Winograd's batched sgemm forward and backward, the Gram matrix, im2col's first layer), one past a K block.
     public static let shapes: [(m: Int, n: Int, k: Int, transA: Bool, transB: Bool)] = [
         (1, 1, 1, false, false), (7, 5, 3, false, false), (37, 53, 29, false, false), (17, 33, 65, true, false),
-        (64, 200, 64, false, false), (64, 200, 128, true, false), (64, 64, 1000, false, true), (64, 300, 27, false, false),
-        (96, 160, 600, false, false), (128, 96, 256, true, true),
+        (64, 200, 64, false, false), (64, 200, 128, true, false), (64, 64, 1000, false, true),
+        (64, 300, 27, false, false),
+        (96, 160, 600, false, false), (128, 96, 256, true, true)
     ]
     public static let tolerance = 1e-5
 
@@ -30,8 +31,9 @@ public enum KernelSelfTest {
             let a = (0 ..< s.m * s.k).map { _ in next() }, b = (0 ..< s.k * s.n).map { _ in next() }
             var c = (0 ..< s.m * s.n).map { _ in next() }  // beta = 0 must not read it
             let lda = s.transA ? s.m : s.k, ldb = s.transB ? s.k : s.n
-            cblas_sgemm(CblasRowMajor, s.transA ? CblasTrans : CblasNoTrans, s.transB ? CblasTrans : CblasNoTrans,
-                        blasint(s.m), blasint(s.n), blasint(s.k), 1, a, blasint(lda), b, blasint(ldb), 0, &c, blasint(s.n))
+            cblas_sgemm(
+                CblasRowMajor, s.transA ? CblasTrans : CblasNoTrans, s.transB ? CblasTrans : CblasNoTrans,
+                blasint(s.m), blasint(s.n), blasint(s.k), 1, a, blasint(lda), b, blasint(ldb), 0, &c, blasint(s.n))
             for i in 0 ..< s.m {
                 for j in 0 ..< s.n {
                     var sum = 0.0, magnitude = 0.0
@@ -59,8 +61,9 @@ public enum KernelSelfTest {
         var best = Double.infinity, spent = 0.0
         repeat {
             let start = DispatchTime.now().uptimeNanoseconds
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k), 1, a, blasint(k), b,
-                        blasint(n), 0, &c, blasint(n))
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k), 1, a, blasint(k), b,
+                blasint(n), 0, &c, blasint(n))
             let t = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
             best = min(best, t)
             spent += t

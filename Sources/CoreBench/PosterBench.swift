@@ -10,9 +10,10 @@ public struct PosterBench: Sendable {
         public var written: Bool
 
         public var line: String {
-            String(format: "  render: %.0f s wall (output %@), plan predicted %@ s: actual/predicted = %@", seconds,
-                   written ? "written" : "MISSING", predicted.map { String(format: "%.0f", $0) } ?? "?",
-                   predicted.map { String(format: "%.2f", seconds / $0) } ?? "?")
+            String(
+                format: "  render: %.0f s wall (output %@), plan predicted %@ s: actual/predicted = %@", seconds,
+                written ? "written" : "MISSING", predicted.map { String(format: "%.0f", $0) } ?? "?",
+                predicted.map { String(format: "%.2f", seconds / $0) } ?? "?")
         }
     }
 
@@ -33,6 +34,7 @@ public struct PosterBench: Sendable {
         let seconds = try Stopwatch.seconds {
             _ = try ChildProcess.output([executable, "render", content, style, "-o", output.path] + settings)
         }
-        return Result(seconds: seconds, predicted: predicted, written: FileManager.default.fileExists(atPath: output.path))
+        return Result(
+            seconds: seconds, predicted: predicted, written: FileManager.default.fileExists(atPath: output.path))
     }
 }

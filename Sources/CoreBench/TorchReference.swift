@@ -12,9 +12,12 @@ public struct TorchTiming: Decodable, Sendable {
 
     /// Its row, with our forward+backward time over its own for each of our settings.
     public func row(ours: [(label: String, seconds: Double)]) -> String {
-        let ratios = ours.map { String(format: "  stylefarm/pytorch = %.2fx (%@)", $0.seconds / forwardBackward, $0.label) }.joined()
-        return String(format: "pytorch   %5d %7d %10.3f %9.3f %8s %12s %13.0f", size, threads, forward, forwardBackward, "-", "-",
-                      peakRSSMiB ?? 0) + ratios
+        let ratios = ours.map {
+            String(format: "  stylefarm/pytorch = %.2fx (%@)", $0.seconds / forwardBackward, $0.label)
+        }.joined()
+        return String(
+            format: "pytorch   %5d %7d %10.3f %9.3f %8s %12s %13.0f", size, threads, forward, forwardBackward, "-", "-",
+            peakRSSMiB ?? 0) + ratios
     }
 
     /// The timings in the script's output, and the errors it reported (`{"error": …}`), each as a line to print.
@@ -23,8 +26,11 @@ public struct TorchTiming: Decodable, Sendable {
         struct Failure: Decodable { var error: String }
         for line in output.split(separator: "\n") {
             let data = Data(line.utf8)
-            if let failure = try? JSONDecoder().decode(Failure.self, from: data) { errors.append("pytorch: \(failure.error)") }
-            else if let timing = try? JSONDecoder().decode(TorchTiming.self, from: data) { timings.append(timing) }
+            if let failure = try? JSONDecoder().decode(Failure.self, from: data) {
+                errors.append("pytorch: \(failure.error)")
+            } else if let timing = try? JSONDecoder().decode(TorchTiming.self, from: data) {
+                timings.append(timing)
+            }
         }
         return (timings, errors)
     }

@@ -24,8 +24,10 @@ public struct DashboardAccess: Sendable {
     public var hosts: Set<String>
     public let sessions = DashboardSessions()
 
-    public init(viewToken: String? = nil, keyToken: (@Sendable (String) -> Caller?)? = nil, insecure: Bool = false,
-                hosts: Set<String> = []) {
+    public init(
+        viewToken: String? = nil, keyToken: (@Sendable (String) -> Caller?)? = nil, insecure: Bool = false,
+        hosts: Set<String> = []
+    ) {
         (self.viewToken, self.keyToken, self.insecure) = (viewToken, keyToken, insecure)
         self.hosts = Set(hosts.map { $0.lowercased() })
     }
@@ -98,7 +100,9 @@ public final class DashboardSessions: Sendable {
         let id = bytes.map { String(format: "%02x", $0) }.joined()
         table.withLock { t in
             t = t.filter { $0.value.expires > now }
-            if t.count >= Self.capacity, let oldest = t.min(by: { $0.value.expires < $1.value.expires })?.key { t[oldest] = nil }
+            if t.count >= Self.capacity, let oldest = t.min(by: { $0.value.expires < $1.value.expires })?.key {
+                t[oldest] = nil
+            }
             t[id] = (identity, now + Self.lifetime)
         }
         return id
@@ -124,12 +128,18 @@ public struct APIError: Error, Codable, Sendable {
     public var code: String
     public var message: String
 
-    public init(_ status: Int, _ code: String, _ message: String) { (self.status, self.code, self.message) = (status, code, message) }
-    public init(_ refusal: ControlRefusal) { self.init(refusal.code.httpStatus, refusal.code.rawValue, refusal.message) }
+    public init(_ status: Int, _ code: String, _ message: String) {
+        (self.status, self.code, self.message) = (status, code, message)
+    }
+    public init(_ refusal: ControlRefusal) {
+        self.init(refusal.code.httpStatus, refusal.code.rawValue, refusal.message)
+    }
 
     enum CodingKeys: String, CodingKey { case code, message }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        (status, code, message) = (0, try c.decode(String.self, forKey: .code), try c.decode(String.self, forKey: .message))
+        (status, code, message) = (
+            0, try c.decode(String.self, forKey: .code), try c.decode(String.self, forKey: .message)
+        )
     }
 }

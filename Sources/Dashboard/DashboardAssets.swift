@@ -24,7 +24,7 @@ public enum DashboardAssets {
         "workers.mjs": script(PackageResources.workers_mjs),
         "job.mjs": script(PackageResources.job_mjs),
         "canvas.mjs": script(PackageResources.canvas_mjs),
-        "actions.mjs": script(PackageResources.actions_mjs),
+        "actions.mjs": script(PackageResources.actions_mjs)
     ]
 
     static func script(_ bytes: [UInt8]) -> Asset {

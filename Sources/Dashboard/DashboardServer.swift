@@ -34,9 +34,11 @@ public final class DashboardServer: Sendable {
     /// The port asked for, then the port bound; and the serving task while it runs.
     let state: Mutex<(port: Int, task: Task<Void, Error>?)>
 
-    public init(monitor: FarmMonitor, console: FarmConsole? = nil, host: String = "127.0.0.1", port: Int = 8787,
-                access: DashboardAccess = DashboardAccess(), maxEventStreams: Int = DashboardServer.maxEventStreamsDefault,
-                leafletDirectory: String = DashboardServer.leafletDirectory) {
+    public init(
+        monitor: FarmMonitor, console: FarmConsole? = nil, host: String = "127.0.0.1", port: Int = 8787,
+        access: DashboardAccess = DashboardAccess(), maxEventStreams: Int = DashboardServer.maxEventStreamsDefault,
+        leafletDirectory: String = DashboardServer.leafletDirectory
+    ) {
         (self.monitor, self.console, self.host, self.access) = (monitor, console, host, access)
         self.maxEventStreams = maxEventStreams
         streamPlaces = Places(maxEventStreams)
@@ -55,11 +57,12 @@ public final class DashboardServer: Sendable {
     public func start() throws {
         let bound = DispatchSemaphore(value: 0)
         let box = PortBox()
-        let app = Application(router: makeRouter(), configuration: .init(address: .hostname(host, port: port)),
-                              onServerRunning: { channel in
-                                  box.set(channel.localAddress?.port ?? 0)
-                                  bound.signal()
-                              })
+        let app = Application(
+            router: makeRouter(), configuration: .init(address: .hostname(host, port: port)),
+            onServerRunning: { channel in
+                box.set(channel.localAddress?.port ?? 0)
+                bound.signal()
+            })
         let task = Task.detached {
             do {
                 try await app.runService(gracefulShutdownSignals: [])
@@ -70,7 +73,9 @@ public final class DashboardServer: Sendable {
             }
         }
         state.withLock { $0.task = task }
-        guard bound.wait(timeout: .now() + 30) == .success else { throw StartError(description: "dashboard did not start in 30 s") }
+        guard bound.wait(timeout: .now() + 30) == .success else {
+            throw StartError(description: "dashboard did not start in 30 s")
+        }
         let (port, error) = box.state.withLock { ($0.port, $0.error) }
         if let error { throw StartError(description: "dashboard on \(host):\(self.port): \(error)") }
         state.withLock { $0.port = port }
@@ -140,19 +145,23 @@ public final class DashboardServer: Sendable {
             try? file.close()
             place.release()
         }
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer { held.release() }
-            while let chunk = try file.read(upToCount: Self.streamChunk), !chunk.isEmpty {
-                try await writer.write(ByteBuffer(bytes: chunk))
-            }
-            try await writer.finish(nil)
-        })
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                defer { held.release() }
+                while let chunk = try file.read(upToCount: Self.streamChunk), !chunk.isEmpty {
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                try await writer.finish(nil)
+            })
     }
 
     /// A control, as the request's key token allows; a viewer is refused before the coordinator is asked.
     func control(_ body: ControlBody, request: Request) async throws -> Response {
         guard case let .caller(caller)? = APIMiddleware.identity(request, access) else {
-            throw APIError(403, "forbidden", "viewing only: sign in with a key token (`stylefarm dashboard-token`) to \(body.verb.rawValue)")
+            throw APIError(
+                403, "forbidden",
+                "viewing only: sign in with a key token (`stylefarm dashboard-token`) to \(body.verb.rawValue)")
         }
         guard let console else { throw APIError(503, "unavailable", "this dashboard has no coordinator to steer") }
         switch await console.control(body, as: caller) {
@@ -167,31 +176,39 @@ public final class DashboardServer: Sendable {
         guard let held = streamPlaces.take() else {  // given back also when the body never runs (`Held`)
             throw APIError(503, "unavailable", "\(maxEventStreams) event streams are open; poll /api/status instead")
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
-                        body: ResponseBody { [self] writer in
-                            defer { held.release() }
-                            let encoder = JSONEncoder()
-                            var snapshot = scope.filter(monitor.snapshot)
-                            var revision = snapshot.revision ?? 0
-                            try await writer.write(ByteBuffer(string: "data: " + String(decoding: try encoder.encode(snapshot), as: UTF8.self) + "\n\n"))
-                            while !Task.isCancelled {
-                                try await Task.sleep(for: Self.streamInterval)
-                                if let changes = monitor.changes(since: revision).map(scope.filter) {
-                                    guard !changes.isEmpty else {
-                                        try await writer.write(ByteBuffer(string: ":\n\n"))
-                                        continue
-                                    }
-                                    revision = changes.revision
-                                    try await writer.write(ByteBuffer(string: "event: changes\ndata: "
-                                            + String(decoding: try encoder.encode(changes), as: UTF8.self) + "\n\n"))
-                                } else {
-                                    snapshot = scope.filter(monitor.snapshot)
-                                    revision = snapshot.revision ?? 0
-                                    try await writer.write(ByteBuffer(string: "data: " + String(decoding: try encoder.encode(snapshot), as: UTF8.self) + "\n\n"))
-                                }
-                            }
-                            try await writer.finish(nil)
-                        })
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+            body: ResponseBody { [self] writer in
+                defer { held.release() }
+                let encoder = JSONEncoder()
+                var snapshot = scope.filter(monitor.snapshot)
+                var revision = snapshot.revision ?? 0
+                try await writer.write(
+                    ByteBuffer(
+                        string: "data: " + String(decoding: try encoder.encode(snapshot), as: UTF8.self) + "\n\n"))
+                while !Task.isCancelled {
+                    try await Task.sleep(for: Self.streamInterval)
+                    if let changes = monitor.changes(since: revision).map(scope.filter) {
+                        guard !changes.isEmpty else {
+                            try await writer.write(ByteBuffer(string: ":\n\n"))
+                            continue
+                        }
+                        revision = changes.revision
+                        try await writer.write(
+                            ByteBuffer(
+                                string: "event: changes\ndata: "
+                                    + String(decoding: try encoder.encode(changes), as: UTF8.self) + "\n\n"))
+                    } else {
+                        snapshot = scope.filter(monitor.snapshot)
+                        revision = snapshot.revision ?? 0
+                        try await writer.write(
+                            ByteBuffer(
+                                string: "data: " + String(decoding: try encoder.encode(snapshot), as: UTF8.self)
+                                    + "\n\n"))
+                    }
+                }
+                try await writer.finish(nil)
+            })
     }
 
     static func noJob(_ id: String) -> APIError { APIError(404, "not-found", "no job \(id)") }
@@ -199,18 +216,22 @@ public final class DashboardServer: Sendable {
     static func json<T: Encodable>(_ value: T) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return Response(status: .ok, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
     /// A file of the front end; `no-cache`: a browser asks again (an upgraded coordinator serves new files).
     static func asset(_ asset: DashboardAssets.Asset) -> Response {
-        Response(status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "no-cache"],
-                 body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
+        Response(
+            status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "no-cache"],
+            body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
     }
 
     static func png(_ bytes: [UInt8], cache: String = "no-store") -> Response {
-        Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: cache], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        Response(
+            status: .ok, headers: [.contentType: "image/png", .cacheControl: cache],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     /// A file of Debian's Leaflet package: names of letters, digits, `-` and `.`, ending .js, .css or .png (nothing
@@ -218,162 +239,14 @@ public final class DashboardServer: Sendable {
     static func vendor(_ directory: String, _ name: String) throws -> Response {
         let types = ["js": "text/javascript", "css": "text/css", "png": "image/png"]
         let ext = String(name.split(separator: ".").last ?? "")
-        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }), !name.hasPrefix("."),
-              let type = types[ext], let data = FileManager.default.contents(atPath: directory + "/" + name) else {
+        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }),
+            !name.hasPrefix("."),
+            let type = types[ext], let data = FileManager.default.contents(atPath: directory + "/" + name)
+        else {
             throw APIError(404, "not-found", "no \(name) (the deep-zoom viewer needs Debian's libjs-leaflet)")
         }
-        return Response(status: .ok, headers: [.contentType: type, .cacheControl: "public, max-age=86400"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-}
-
-/// Checks every request's token (`DashboardAccess`) and answers every error as JSON `{"code", "message"}`.
-struct APIMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
-    let access: DashboardAccess
-    let monitor: FarmMonitor
-
-    static func bearer(_ request: Request) -> String? {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return nil }
-        return String(header.dropFirst(7))
-    }
-
-    /// The session cookie's id, if the request carries one.
-    static func session(_ request: Request) -> String? {
-        for cookie in (request.headers[.cookie] ?? "").split(separator: ";") {
-            let pair = cookie.trimmingCharacters(in: .whitespaces)
-            if pair.hasPrefix(DashboardSessions.cookie + "=") { return String(pair.dropFirst(DashboardSessions.cookie.count + 1)) }
-        }
-        return nil
-    }
-
-    /// Who the request comes from: its bearer token, else its session cookie, else nobody in particular (a viewer when
-    /// no view token is set); nil when its token is not valid. A session cookie this dashboard does not know (expired,
-    /// or another dashboard's on the same host) counts as none.
-    static func identity(_ request: Request, _ access: DashboardAccess) -> DashboardAccess.Identity? {
-        if let token = bearer(request) { return access.identify(token: token) }
-        if let id = session(request), let known = access.sessions.identity(id) { return known }
-        return access.identify(token: nil)
-    }
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            guard access.allows(host: request.head.authority, origin: request.headers[.origin]) else {
-                monitor.countAuthFailure()
-                throw APIError(403, "forbidden", "this dashboard does not answer to \(request.head.authority ?? "a request without a Host"): "
-                    + "name it with --dashboard-host (a page elsewhere that points its own name at this address is refused)")
-            }
-            // A request that changes something from a browser must come from this very page: an Origin that is only
-            // some address or name it answers to (another port, another IP) could be another site's page.
-            if request.method != .get, request.method != .head, let origin = request.headers[.origin],
-               origin.split(separator: "/").dropFirst().first.map({ $0.lowercased() }) != request.head.authority?.lowercased() {
-                monitor.countAuthFailure()
-                throw APIError(403, "forbidden", "a change must come from this dashboard's own page (Origin \(origin))")
-            }
-            if request.uri.queryParameters.get("token") != nil {
-                monitor.countAuthFailure()
-                throw APIError(400, "invalid", "tokens do not go in URLs, which proxies and logs keep: send Authorization: Bearer TOKEN, "
-                    + "or open the page as http://HOST:PORT/#token=TOKEN and it starts a session")
-            }
-            if request.uri.path != "/healthz", Self.identity(request, access) == nil {
-                monitor.countAuthFailure()
-                throw APIError(401, "unauthorized", "a valid token is required (Authorization: Bearer …, or a session from POST /api/session)")
-            }
-            return try await next(request, context)
-        } catch let e as APIError {
-            return Self.error(e)
-        } catch let e as HTTPError {
-            let code = switch e.status.code {
-            case 404: "not-found"
-            case 401: "unauthorized"
-            case 400 ..< 500: "invalid"
-            default: "unavailable"
-            }
-            return Self.error(APIError(Int(e.status.code), code, e.body ?? e.status.reasonPhrase))  // safe-int: widening an HTTP status
-        }
-    }
-
-    static func error(_ e: APIError) -> Response {
-        let body = (try? JSONEncoder().encode(["code": e.code, "message": e.message])) ?? Data()
-        return Response(status: .init(code: e.status), headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: body)))
-    }
-}
-
-/// Something given back once: when `release` is called or, failing that, when the last reference goes.
-final class Held: Sendable {
-    let action: Mutex<(@Sendable () -> Void)?>
-    init(_ action: @escaping @Sendable () -> Void) { self.action = Mutex(action) }
-    func release() { action.withLock { a in a?(); a = nil } }
-    deinit { release() }
-}
-
-/// At most `limit` of something at once (event streams, files being served): `take` gives a place, held until released.
-final class Places: Sendable {
-    let limit: Int
-    let taken = Atomic(0)
-    init(_ limit: Int) { self.limit = limit }
-
-    /// A place, or nil when `limit` are taken.
-    func take() -> Held? {
-        guard taken.add(1, ordering: .relaxed).newValue <= limit else {
-            taken.subtract(1, ordering: .relaxed)
-            return nil
-        }
-        return Held { [self] in taken.subtract(1, ordering: .relaxed) }
-    }
-}
-
-/// The bound port, or why binding failed, handed from the server's task to `start`.
-final class PortBox: Sendable {
-    let state = Mutex<(port: Int, error: String?)>((0, nil))
-    func set(_ p: Int) { state.withLock { $0.port = p } }
-    func fail(_ e: String) { state.withLock { $0.error = e } }
-}
-
-/// What a request may read, as on the wire: everything (a viewer, an admin, a plaintext caller), or a client's own
-/// jobs (by the name the allowlist gives its key; names are unique) and the workers without their leases and tiles.
-enum ReadScope: Sendable {
-    case everything
-    case ownJobs(owner: String)
-
-    init(_ identity: DashboardAccess.Identity?) {
-        if case let .caller(c)? = identity, !c.role.seesEveryJob { self = .ownJobs(owner: c.name) } else { self = .everything }
-    }
-
-    func sees(_ status: JobStatus) -> Bool {
-        switch self {
-        case .everything: true
-        case let .ownJobs(owner): status.owner == owner
-        }
-    }
-
-    func sees(job id: String, in snapshot: FarmSnapshot) -> Bool {
-        guard case .ownJobs = self else { return true }
-        return snapshot.jobs.contains { $0.status.id == id && sees($0.status) }
-    }
-
-    func filter(workers: [WorkerStatus]) -> [WorkerStatus] {
-        guard case .ownJobs = self else { return workers }
-        return workers.map { w in
-            var w = w
-            (w.leases, w.tilesNow, w.blocklisted) = ([], nil, nil)
-            return w
-        }
-    }
-
-    func filter(_ snapshot: FarmSnapshot) -> FarmSnapshot {
-        var s = snapshot
-        s.jobs = s.jobs.filter { sees($0.status) }
-        s.workers = filter(workers: s.workers)
-        return s
-    }
-
-    func filter(_ changes: FarmChanges) -> FarmChanges {
-        guard case .ownJobs = self else { return changes }
-        var c = changes
-        c.jobs = c.jobs.filter { sees($0.status) }
-        c.workers = filter(workers: c.workers)
-        return c
+        return Response(
+            status: .ok, headers: [.contentType: type, .cacheControl: "public, max-age=86400"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

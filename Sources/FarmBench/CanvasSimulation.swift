@@ -21,19 +21,24 @@ extension FarmBench {
 
     /// One real coordinator process (`executable`, `--canvas-memory canvasMemory`) renders a `side`² job with
     /// `workers` simulated workers that answer with the start canvas; `format` is png or tiff.
-    public static func simulateCanvas(_ executable: URL, weights: URL, side: Int, workers: Int, canvasMemory: String,
-                                      format: String) throws -> CanvasResult {
+    public static func simulateCanvas(
+        _ executable: URL, weights: URL, side: Int, workers: Int, canvasMemory: String,
+        format: String
+    ) throws -> CanvasResult {
         let state = temporaryState()
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: state) }
         let endpoint = "tcp://127.0.0.1:\(Int.random(in: 20000 ... 32000))"
-        let coordinator = try coordinatorProcess(executable, endpoint: endpoint, state: state, weights: weights,
-                                                      extra: ["--liveness", "10", "--canvas-memory", canvasMemory],
-                                                      stderr: FileHandle.standardError)
+        let coordinator = try coordinatorProcess(
+            executable, endpoint: endpoint, state: state, weights: weights,
+            extra: ["--liveness", "10", "--canvas-memory", canvasMemory],
+            stderr: FileHandle.standardError)
         defer { coordinator.stop() }
         let client = FarmClient(endpoint: endpoint, security: .plaintext, timeout: 30, retries: 3)
         _ = try client.status()
-        var job = spec(width: side, height: side, coarse: 512, tile: 1024, overlap: 64, margin: 32, iterations: [1], localTargets: false)
+        var job = spec(
+            width: side, height: side, coarse: 512, tile: 1024, overlap: 64, margin: 32, iterations: [1],
+            localTargets: false)
         job.name = "canvas-\(side)"
         job.format = format
         let (content, style) = try files()
@@ -42,16 +47,25 @@ extension FarmBench {
             let s = try ZMQSocket(.dealer)
             try s.setRoutingID(Array("canvas\(i)".utf8))
             try s.connect(endpoint)
-            _ = try s.send(Message(.ready, ReadyBody(name: "canvas\(i)", threads: 1, versions: FarmProtocol.versions, busy: [], cores: 1,
-                                                     memoryLimit: 1 << 40, speed: 1)).frames)
+            _ = try s.send(
+                Message(
+                    .ready,
+                    ReadyBody(
+                        name: "canvas\(i)", threads: 1, versions: FarmProtocol.versions, busy: [], cores: 1,
+                        memoryLimit: 1 << 40, speed: 1)
+                ).frames)
             return s
         }
         let diskAtStart = ProcessStats.usedBytes(state)
         var peakDisk = 0
         let t0 = Date()
         let id = try client.submit(job, content: content, styles: [style])
-        try answerAtOnce(sockets, client: client, job: id, tick: { peakDisk = max(peakDisk, ProcessStats.usedBytes(state) - diskAtStart) }) { a, m in
-            m.payload.count >= 2 ? core(of: m.payload[1], tile: a.task.tile) : []  // no start crop: a bad result, refused
+        try answerAtOnce(
+            sockets, client: client, job: id,
+            tick: { peakDisk = max(peakDisk, ProcessStats.usedBytes(state) - diskAtStart) }
+        ) { a, m in
+            // no start crop: a bad result, refused
+            m.payload.count >= 2 ? core(of: m.payload[1], tile: a.task.tile) : []
         }
         let wall = Date().timeIntervalSince(t0)
         let final = try client.status(job: id).jobs[0]
@@ -60,19 +74,31 @@ extension FarmBench {
         let cpu = ProcessStats.cpuSeconds(pid: coordinator.processIdentifier)
         let output = state.appendingPathComponent("jobs/\(id)/output.\(format)")
         let header = try FileHandle(forReadingFrom: output).read(upToCount: 24) ?? Data()
-        var bigTIFF: Bool?
+        let bigTIFF = try checkHeader(header, format: format, side: side)
+        let bytes = (try FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
+        return CanvasResult(
+            side: side, tiles: final.tilesTotal, wall: wall, peakRSS: peakRSS, cpu: cpu, peakDisk: peakDisk,
+            outputBytes: bytes, bigTIFF: bigTIFF)
+    }
+
+    /// Checks an output's first bytes: a PNG's header says `side` x `side`, a TIFF is little-endian; returns whether
+    /// the TIFF is a BigTIFF (nil for a PNG).
+    static func checkHeader(_ header: Data, format: String, side: Int) throws -> Bool? {
         if format == "png" {
             // The PNG's header must say the requested size (the file is too big to decode here).
-            func be32(_ o: Int) -> Int { header.count >= o + 4 ? header[o ..< o + 4].reduce(0) { $0 << 8 | Int($1) } : 0 }
-            guard be32(16) == side, be32(20) == side else { throw FarmBenchError("output header says \(be32(16))x\(be32(20)), not \(side)x\(side)") }
+            func be32(_ o: Int) -> Int {
+                header.count >= o + 4 ? header[o ..< o + 4].reduce(0) { $0 << 8 | Int($1) } : 0
+            }
+            guard be32(16) == side, be32(20) == side else {
+                throw FarmBenchError("output header says \(be32(16))x\(be32(20)), not \(side)x\(side)")
+            }
         } else {
             // Little-endian TIFF: 42 classic, 43 BigTIFF (past 4 GiB of samples).
             let version = header.count >= 4 && header.prefix(2) == Data("II".utf8) ? Int(header[2]) : 0
             guard version == 42 || version == 43 else { throw FarmBenchError("output is not a little-endian TIFF") }
-            bigTIFF = version == 43
+            return version == 43
         }
-        let bytes = (try FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
-        return CanvasResult(side: side, tiles: final.tilesTotal, wall: wall, peakRSS: peakRSS, cpu: cpu, peakDisk: peakDisk, outputBytes: bytes, bigTIFF: bigTIFF)
+        return nil
     }
 
     /// The core of a tile, cut from the float32 planar bytes of its render rectangle.

@@ -29,39 +29,37 @@ extension FarmBench {
         public var streamBytesPerSecond: Double, changeEventsPerSecond: Double
     }
 
-    public static func simulateControlRoom(_ executable: URL, weights: URL, workers n: Int, jobs: Int, tileSeconds: Double,
-                                           window: Double, relative: [Double]) throws -> ControlRoomResult {
-        guard HeadlessBrowser.isAvailable else {
-            throw FarmBenchError("--control-room needs headless Chromium (the Debian package chromium; scripts/test.sh installs it)")
-        }
+    public static func simulateControlRoom(
+        _ executable: URL, weights: URL, workers n: Int, jobs: Int, tileSeconds: Double,
+        window: Double, relative: [Double]
+    ) throws -> ControlRoomResult {
+        guard HeadlessBrowser.isAvailable else { throw FarmBenchError(noChromium) }
         let state = temporaryState()
         defer { try? FileManager.default.removeItem(at: state) }
         let port = Int.random(in: 20000 ... 32000), httpPort = port + 1
         let endpoint = "tcp://127.0.0.1:\(port)"
-        let coordinator = try coordinatorProcess(executable, endpoint: endpoint, state: state, weights: weights,
-                                                 extra: ["--liveness", "5", "--dashboard", "127.0.0.1:\(httpPort)"], stderr: nil)
+        let coordinator = try coordinatorProcess(
+            executable, endpoint: endpoint, state: state, weights: weights,
+            extra: ["--liveness", "5", "--dashboard", "127.0.0.1:\(httpPort)"], stderr: nil)
         defer { coordinator.stop() }
         let client = FarmClient(endpoint: endpoint, security: .plaintext, timeout: 10, retries: 3)
         _ = try client.status()
         let sockets = try registerSimulatedWorkers(n, endpoint: endpoint, client: client)
         // Each job: one tiled stage; together they have enough tiles to outlast the warm-up and the three windows.
-        try submitPosters(client, jobs: jobs, tilesPerJob: Int((Double(n) * (3 * window + 40) / tileSeconds * 1.5 / Double(jobs)).rounded(.up)))
+        try submitPosters(
+            client, jobs: jobs,
+            tilesPerJob: Int((Double(n) * (3 * window + 40) / tileSeconds * 1.5 / Double(jobs)).rounded(.up)))
 
-        let loop = SimulatedFarmLoop(sockets: sockets, work: SimulatedWork(workers: n, tileSeconds: tileSeconds, relative: relative))
+        let loop = SimulatedFarmLoop(
+            sockets: sockets, work: SimulatedWork(workers: n, tileSeconds: tileSeconds, relative: relative))
         let thread = Thread { loop.run() }
         thread.stackSize = 1 << 22
         thread.start()
         defer { loop.stop() }
 
-        func measure(_ seconds: Double) -> (cpu: Double, results: Double) {
-            let cpu0 = ProcessStats.cpuSeconds(pid: coordinator.processIdentifier), r0 = loop.results, t0 = Date()
-            Thread.sleep(forTimeInterval: seconds)
-            let wall = Date().timeIntervalSince(t0)
-            return ((ProcessStats.cpuSeconds(pid: coordinator.processIdentifier) - cpu0) / wall, Double(loop.results - r0) / wall)
-        }
         // Warm-up: every job's targets computed (a forward pass of the style per job), every worker busy.
         Thread.sleep(forTimeInterval: 30)
-        let before = measure(window)
+        let before = rates(pid: coordinator.processIdentifier, loop: loop, seconds: window)
 
         let browser = try HeadlessBrowser()
         defer { browser.close() }
@@ -70,22 +68,35 @@ extension FarmBench {
         try browser.waitFor("document.body.dataset.ready === '1'", timeout: 60, what: "the control room's first render")
         let loadWall = Date().timeIntervalSince(t0) * 1000
         let firstRender = (try browser.evaluate("window.renderMs") as? Double) ?? .nan
-        _ = try browser.evaluate("window.pageStats.flushes = []; window.pageStats.streamBytes = 0; window.pageStats.changeEvents = 0")
-        let with = measure(window)
+        _ = try browser.evaluate(
+            "window.pageStats.flushes = []; window.pageStats.streamBytes = 0; window.pageStats.changeEvents = 0")
+        let with = rates(pid: coordinator.processIdentifier, loop: loop, seconds: window)
         let stats = try browser.evaluate("JSON.stringify(window.pageStats)") as? String ?? "{}"
         browser.close()
-        let after = measure(window)
+        let after = rates(pid: coordinator.processIdentifier, loop: loop, seconds: window)
         struct PageStats: Decodable { var flushes: [Double], streamBytes: Double, changeEvents: Double }
         let page = try JSONDecoder().decode(PageStats.self, from: Data(stats.utf8))
         let flushes = page.flushes.sorted()
-        func pct(_ p: Double) -> Double { flushes.isEmpty ? 0 : flushes[min(flushes.count - 1, Int(p * Double(flushes.count)))] }
         let tiles = try client.status().jobs.reduce(0) { $0 + $1.tilesTotal }
-        return ControlRoomResult(workers: n, jobs: jobs, tiles: tiles, window: window, cpuBefore: before.cpu, cpuWith: with.cpu,
-                                 cpuAfter: after.cpu, resultsBefore: before.results, resultsWith: with.results,
-                                 resultsAfter: after.results, firstRenderMs: firstRender,
-                                 loadWallMs: loadWall, flushP50: pct(0.5), flushP99: pct(0.99), flushMax: flushes.last ?? 0,
-                                 flushes: flushes.count, streamBytesPerSecond: page.streamBytes / window,
-                                 changeEventsPerSecond: page.changeEvents / window)
+        return ControlRoomResult(
+            workers: n, jobs: jobs, tiles: tiles, window: window, cpuBefore: before.cpu, cpuWith: with.cpu,
+            cpuAfter: after.cpu, resultsBefore: before.results, resultsWith: with.results,
+            resultsAfter: after.results, firstRenderMs: firstRender,
+            loadWallMs: loadWall, flushP50: percentile(flushes, 0.5), flushP99: percentile(flushes, 0.99),
+            flushMax: flushes.last ?? 0,
+            flushes: flushes.count, streamBytesPerSecond: page.streamBytes / window,
+            changeEventsPerSecond: page.changeEvents / window)
+    }
+
+    static let noChromium =
+        "--control-room needs headless Chromium (the Debian package chromium; scripts/test.sh installs it)"
+
+    /// The coordinator's CPU seconds per second and the results per second over `seconds`.
+    static func rates(pid: Int32, loop: SimulatedFarmLoop, seconds: Double) -> (cpu: Double, results: Double) {
+        let cpu0 = ProcessStats.cpuSeconds(pid: pid), r0 = loop.results, t0 = Date()
+        Thread.sleep(forTimeInterval: seconds)
+        let wall = Date().timeIntervalSince(t0)
+        return ((ProcessStats.cpuSeconds(pid: pid) - cpu0) / wall, Double(loop.results - r0) / wall)
     }
 
     /// `jobs` posters of one tiled stage of about `tilesPerJob` tiles each.
@@ -146,7 +157,9 @@ final class SimulatedFarmLoop: @unchecked Sendable {
 
     /// Ends the loop and waits for it.
     func stop() {
-        let first = lock.withLock { () -> Bool in defer { stopped = true }; return !stopped }
+        let first = lock.withLock { () -> Bool in
+            defer { stopped = true }; return !stopped
+        }
         if first { done.wait() }
     }
 }

@@ -18,11 +18,14 @@ extension FarmBench {
     }
 
     /// Efficiency = Σ worker compute seconds / (workers × wall seconds) for one real job of `size` × 2/3·`size`.
-    public static func efficiency(weights: URL, workers: Int, size: Int, levelIterations: [Int]) throws -> EfficiencyResult {
+    public static func efficiency(weights: URL, workers: Int, size: Int, levelIterations: [Int]) throws
+        -> EfficiencyResult
+    {
         let (content, style) = try files()
         let h = size * 2 / 3
-        let job = spec(width: size, height: h, coarse: size / 2, tile: size / 2, overlap: size / 16, margin: size / 32,
-                        iterations: levelIterations, localTargets: true)
+        let job = spec(
+            width: size, height: h, coarse: size / 2, tile: size / 2, overlap: size / 16, margin: size / 32,
+            iterations: levelIterations, localTargets: true)
         let state = temporaryState()
         defer { try? FileManager.default.removeItem(at: state) }
         let farm = try LocalFarm(stateDirectory: state, weights: weights, workers: workers, threadsPerWorker: 1)
@@ -36,8 +39,9 @@ extension FarmBench {
         guard final.state == .done else { throw FarmBenchError("bench job \(final.state): \(final.detail ?? "")") }
         let compute = try client.status().workers.reduce(0) { $0 + $1.computeSeconds }
         let tileTimes = try farm.coordinator.tileRecords(job: id).filter { $0.stage > 0 }.map(\.seconds)
-        return EfficiencyResult(width: size, height: h, tiles: final.tilesTotal, workers: workers, wall: wall, compute: compute,
-                                tileSeconds: tileTimes, wire: farm.coordinator.stats)
+        return EfficiencyResult(
+            width: size, height: h, tiles: final.tilesTotal, workers: workers, wall: wall, compute: compute,
+            tileSeconds: tileTimes, wire: farm.coordinator.stats)
     }
 
     /// Tile results through the coordinator when simulated workers answer every assignment at once.
@@ -51,7 +55,9 @@ extension FarmBench {
     /// on a `size`² job of 48-px tiles and one iteration.
     public static func throughput(weights: URL, workers: Int, size: Int) throws -> ThroughputResult {
         let (content, style) = try files()
-        let job = spec(width: size, height: size, coarse: 64, tile: 48, overlap: 8, margin: 4, iterations: [1], localTargets: false)
+        let job = spec(
+            width: size, height: size, coarse: 64, tile: 48, overlap: 8, margin: 4, iterations: [1], localTargets: false
+        )
         let state = temporaryState()
         defer { try? FileManager.default.removeItem(at: state) }
         let farm = try LocalFarm(stateDirectory: state, weights: weights, workers: 0, threadsPerWorker: 1)
@@ -62,17 +68,26 @@ extension FarmBench {
             try farm.clientSecurity.apply(to: s)
             try s.setRoutingID(Array("sim\(i)".utf8))
             try s.connect(endpoint)
-            _ = try s.send(Message(.ready, ReadyBody(name: "sim\(i)", threads: 1, versions: FarmProtocol.versions, weights: nil,
-                                                     busy: [])).frames)
+            _ = try s.send(
+                Message(
+                    .ready,
+                    ReadyBody(
+                        name: "sim\(i)", threads: 1, versions: FarmProtocol.versions, weights: nil,
+                        busy: [])
+                ).frames)
             return s
         }
         let client = FarmClient(endpoint: endpoint, security: farm.clientSecurity)
         let id = try client.submit(job, content: content, styles: [style])
         let t0 = Date()
-        try answerAtOnce(sockets, client: client, job: id) { a, _ in [UInt8](repeating: 0, count: 12 * a.task.tile.core.area) }
+        try answerAtOnce(sockets, client: client, job: id) { a, _ in
+            [UInt8](repeating: 0, count: 12 * a.task.tile.core.area)
+        }
         let wall = Date().timeIntervalSince(t0)
         let s = farm.coordinator.stats
         let final = try client.status(job: id).jobs[0]
-        return ThroughputResult(workers: workers, size: size, results: s.results, tileMessages: s.tileMessages, state: final.state, wall: wall)
+        return ThroughputResult(
+            workers: workers, size: size, results: s.results, tileMessages: s.tileMessages, state: final.state,
+            wall: wall)
     }
 }

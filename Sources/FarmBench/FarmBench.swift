@@ -10,31 +10,49 @@ public enum FarmBench {
     /// The demo's content and style image files (Assets/demo, from the working directory).
     public static func files() throws -> (content: [UInt8], style: [UInt8]) {
         let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Assets/demo")
-        return ([UInt8](try Data(contentsOf: root.appendingPathComponent("chelsea.png"))),
-                [UInt8](try Data(contentsOf: root.appendingPathComponent("hokusai_great_wave.jpg"))))
+        return (
+            [UInt8](try Data(contentsOf: root.appendingPathComponent("chelsea.png"))),
+            [UInt8](try Data(contentsOf: root.appendingPathComponent("hokusai_great_wave.jpg")))
+        )
     }
 
     /// A benchmark job: the default losses, one style, the content cropped to the size.
-    public static func spec(width: Int, height: Int, coarse: Int, tile: Int, overlap: Int, margin: Int, iterations: [Int],
-                            localTargets: Bool) -> JobSpec {
+    public static func spec(
+        width: Int, height: Int, coarse: Int, tile: Int, overlap: Int, margin: Int, iterations: [Int],
+        localTargets: Bool
+    ) -> JobSpec {
         var settings = PosterSettings(width: width, height: height)
-        (settings.coarseSize, settings.tileSize, settings.overlap, settings.margin, settings.iterations) = (coarse, tile, overlap, margin, iterations)
+        (settings.coarseSize, settings.tileSize, settings.overlap, settings.margin, settings.iterations) = (
+            coarse, tile, overlap, margin, iterations
+        )
         settings.localTargets = localTargets
         return JobSpec(name: "bench", poster: settings, styleWeights: [1], crop: true)
     }
 
+    /// The value at fraction `p` of `sorted` values (0 for none): a latency's p50 or p99.
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        // safe-int: p is in 0...1, so this is at most a count
+        return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))]
+    }
+
     /// A fresh state directory under the temporary directory.
     public static func temporaryState() -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("stylefarm-bench-\(getpid())-\(UInt32.random(in: 0 ... .max))")
+        FileManager.default.temporaryDirectory.appendingPathComponent(
+            "stylefarm-bench-\(getpid())-\(UInt32.random(in: 0 ... .max))")
     }
 
     /// A coordinator process of `executable` on `endpoint` (plaintext, no dashboard, heartbeat 2 s).
-    static func coordinatorProcess(_ executable: URL, endpoint: String, state: URL, weights: URL, extra: [String],
-                                   stderr: FileHandle?) throws -> Process {
+    static func coordinatorProcess(
+        _ executable: URL, endpoint: String, state: URL, weights: URL, extra: [String],
+        stderr: FileHandle?
+    ) throws -> Process {
         let coordinator = Process()
         coordinator.executableURL = executable
-        coordinator.arguments = ["coordinator", "--bind", endpoint, "--state", state.path, "--weights", weights.path, "--insecure",
-                                 "--dashboard", "off", "--heartbeat", "2"] + extra
+        coordinator.arguments =
+            [
+                "coordinator", "--bind", endpoint, "--state", state.path, "--weights", weights.path, "--insecure",
+                "--dashboard", "off", "--heartbeat", "2"
+            ] + extra
         coordinator.standardError = stderr ?? FileHandle.nullDevice
         try coordinator.run()
         return coordinator
@@ -42,8 +60,10 @@ public enum FarmBench {
 
     /// Simulated workers on `sockets` that answer every assignment at once with `answer`'s result payload, and
     /// heartbeat every 0.5 s (then also calling `tick`), until the job ends.
-    static func answerAtOnce(_ sockets: [ZMQSocket], client: FarmClient, job id: String,
-                             tick: () -> Void = {}, answer: (AssignBody, Message) -> [UInt8]) throws {
+    static func answerAtOnce(
+        _ sockets: [ZMQSocket], client: FarmClient, job id: String,
+        tick: () -> Void = {}, answer: (AssignBody, Message) -> [UInt8]
+    ) throws {
         var lastBeat = Date.distantPast, lastPoll = Date()
         var done = false
         while !done {
@@ -52,7 +72,9 @@ public enum FarmBench {
                 while let (frames, _, _) = try s.receive(timeout: 0), let m = try? Message(frames: frames) {
                     idle = false
                     guard m.command == .assign, let a = try? m.decode(AssignBody.self) else { continue }
-                    _ = try s.send(Message(.result, ResultBody(lease: a.lease, seconds: 0, loss: 0), payload: [answer(a, m)]).frames)
+                    _ = try s.send(
+                        Message(.result, ResultBody(lease: a.lease, seconds: 0, loss: 0), payload: [answer(a, m)])
+                            .frames)
                 }
             }
             if Date().timeIntervalSince(lastBeat) > 0.5 {
@@ -90,7 +112,8 @@ enum ProcessStats {
     /// utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15).
     static func cpuSeconds(pid: Int32) -> Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return 0 }
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) else { return 0 }
         return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
@@ -99,7 +122,8 @@ enum ProcessStats {
     /// A process's peak resident memory (VmHWM in /proc/PID/status), in bytes.
     static func peakRSS(pid: Int32) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+        else { return 0 }
         return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
     }
 

@@ -30,20 +30,24 @@ extension FarmBench {
         }
         var rng = SeededRandom(seed: 7)
         return (0 ..< 256).map { _ in
-            let u1 = max(1e-12, Double(rng.next() >> 11) / Double(1 << 53)), u2 = Double(rng.next() >> 11) / Double(1 << 53)
+            let u1 = max(1e-12, Double(rng.next() >> 11) / Double(1 << 53)),
+                u2 = Double(rng.next() >> 11) / Double(1 << 53)
             return exp(0.25 * (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
         }
     }
 
     /// One real coordinator process (`executable`) against `n` simulated workers whose tile times are `tileSeconds`
     /// × a draw from `relative`.
-    public static func simulateScale(_ executable: URL, weights: URL, workers n: Int, tileSeconds: Double, tilesPerWorker: Int,
-                                     relative: [Double]) throws -> ScaleResult {
+    public static func simulateScale(
+        _ executable: URL, weights: URL, workers n: Int, tileSeconds: Double, tilesPerWorker: Int,
+        relative: [Double]
+    ) throws -> ScaleResult {
         let state = temporaryState()
         defer { try? FileManager.default.removeItem(at: state) }
         let port = Int.random(in: 20000 ... 32000)
         let endpoint = "tcp://127.0.0.1:\(port)"
-        let coordinator = try coordinatorProcess(executable, endpoint: endpoint, state: state, weights: weights, extra: ["--liveness", "5"], stderr: nil)
+        let coordinator = try coordinatorProcess(
+            executable, endpoint: endpoint, state: state, weights: weights, extra: ["--liveness", "5"], stderr: nil)
         defer { coordinator.stop() }
         let client = FarmClient(endpoint: endpoint, security: .plaintext, timeout: 10, retries: 3)
         _ = try client.status()
@@ -56,6 +60,25 @@ extension FarmBench {
         let id = try client.submit(job, inputs: [content, style, content])
 
         var work = SimulatedWork(workers: n, tileSeconds: tileSeconds, relative: relative)
+        try drive(sockets, &work, client: client, job: id)
+        let wall = Date().timeIntervalSince(t0)
+        let cpu = ProcessStats.cpuSeconds(pid: coordinator.processIdentifier) - cpu0
+        let final = try client.status(job: id).jobs[0]
+        guard final.state == .done else { throw FarmBenchError("scale job \(final.state): \(final.detail ?? "")") }
+        let stageWall = max(1e-9, work.lastResult - (work.firstAssign ?? work.lastResult))
+        let latencies = work.latencies.sorted()
+        let tiles = final.tilesTotal
+        // Tile messages: one assign and one result per tile (no progress from simulated workers).
+        return ScaleResult(
+            workers: n, tiles: tiles, wall: wall, efficiency: work.busy / (Double(n) * stageWall),
+            cpuPerTile: cpu / Double(tiles), messagesPerSecond: Double(2 * tiles) / stageWall,
+            resultsPerSecond: Double(tiles) / stageWall, p50: percentile(latencies, 0.5),
+            p99: percentile(latencies, 0.99), lost: work.lost)
+    }
+
+    /// Answers the coordinator for the simulated workers (assignments taken, results sent when due, heartbeats)
+    /// until the job ends.
+    static func drive(_ sockets: [ZMQSocket], _ work: inout SimulatedWork, client: FarmClient, job id: String) throws {
         var lastBeat = 0.0, lastPoll = 0.0
         var done = false
         let clock = ContinuousClock.now
@@ -83,18 +106,6 @@ extension FarmBench {
             }
             if idle { usleep(200) }
         }
-        let wall = Date().timeIntervalSince(t0)
-        let cpu = ProcessStats.cpuSeconds(pid: coordinator.processIdentifier) - cpu0
-        let final = try client.status(job: id).jobs[0]
-        guard final.state == .done else { throw FarmBenchError("scale job \(final.state): \(final.detail ?? "")") }
-        let stageWall = max(1e-9, work.lastResult - (work.firstAssign ?? work.lastResult))
-        let latencies = work.latencies.sorted()
-        func pct(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(p * Double(latencies.count)))] }
-        let tiles = final.tilesTotal
-        // Tile messages: one assign and one result per tile (no progress from simulated workers).
-        return ScaleResult(workers: n, tiles: tiles, wall: wall, efficiency: work.busy / (Double(n) * stageWall),
-                           cpuPerTile: cpu / Double(tiles), messagesPerSecond: Double(2 * tiles) / stageWall,
-                           resultsPerSecond: Double(tiles) / stageWall, p50: pct(0.5), p99: pct(0.99), lost: work.lost)
     }
 
     /// The scale job: one tiled stage (a video frame's: no coarse levels, no shifted pass) of about
@@ -102,7 +113,9 @@ extension FarmBench {
     static func scaleJob(workers n: Int, tilesPerWorker: Int) -> JobSpec {
         let grid = Int((Double(tilesPerWorker * n)).squareRoot().rounded(.up))
         let side = 40 * grid + 8
-        var job = spec(width: side, height: side, coarse: 64, tile: 48, overlap: 8, margin: 4, iterations: [10], localTargets: false)
+        var job = spec(
+            width: side, height: side, coarse: 64, tile: 48, overlap: 8, margin: 4, iterations: [10],
+            localTargets: false)
         job.poster.shiftedPass = false
         job.frame = .init(temporalMask: false)
         return job
@@ -110,8 +123,12 @@ extension FarmBench {
 
     /// A simulated worker's `ready`: one thread, ample memory, speed 1.
     static func simulatedReady(_ i: Int) -> [[UInt8]] {
-        Message(.ready, ReadyBody(name: "sim\(i)", threads: 1, versions: FarmProtocol.versions, busy: [], cores: 1,
-                                  memoryLimit: 1 << 40, speed: 1)).frames
+        Message(
+            .ready,
+            ReadyBody(
+                name: "sim\(i)", threads: 1, versions: FarmProtocol.versions, busy: [], cores: 1,
+                memoryLimit: 1 << 40, speed: 1)
+        ).frames
     }
 
     /// `n` DEALERs (their own libzmq context) that said `ready`, once the coordinator lists them all; heartbeats
@@ -168,7 +185,9 @@ struct SimulatedWork {
             due.insert(item, at: due.firstIndex { $0.time < item.time } ?? due.count)
         case .reject:
             // A straggler copy lost (or a lease lapsed): stop "rendering" it, as a real worker does.
-            guard let r = try? m.decode(RejectBody.self), let at = due.firstIndex(where: { $0.lease == r.lease }) else { return nil }
+            guard let r = try? m.decode(RejectBody.self), let at = due.firstIndex(where: { $0.lease == r.lease }) else {
+                return nil
+            }
             busy -= max(0, due[at].time - t)
             due.remove(at: at)
             freeSince[i] = t
@@ -186,8 +205,14 @@ struct SimulatedWork {
         var out: [(worker: Int, frames: [[UInt8]])] = []
         while let last = due.last, last.time <= t {
             due.removeLast()
-            out.append((last.worker, Message(.result, ResultBody(lease: last.lease, seconds: tileSeconds, loss: 0),
-                                             payload: [[UInt8](repeating: 0, count: last.bytes)]).frames))
+            out.append(
+                (
+                    last.worker,
+                    Message(
+                        .result, ResultBody(lease: last.lease, seconds: tileSeconds, loss: 0),
+                        payload: [[UInt8](repeating: 0, count: last.bytes)]
+                    ).frames
+                ))
             freeSince[last.worker] = t
             lastResult = t
         }

@@ -32,7 +32,8 @@ public final class FarmClient {
         case handshake(String)
         public var description: String {
             switch self {
-            case let .noAnswer(e, t, n): "no answer from the coordinator at \(e) (\(n) tries, \(Int(saturating: t)) s each); is it running?"
+            case let .noAnswer(e, t, n):
+                "no answer from the coordinator at \(e) (\(n) tries, \(Int(saturating: t)) s each); is it running?"
             case let .refused(why), let .handshake(why), let .busy(why): why
             }
         }
@@ -51,12 +52,15 @@ public final class FarmClient {
         while let socket {
             let left = deadline.timeIntervalSinceNow
             guard left > 0 else { return nil }
-            if let (frames, truncated, _) = try socket.receive(timeout: min(left, Self.handshakeCheck), maxFrames: FarmProtocol.Limits.maxFrames + 1) {
+            if let (frames, truncated, _) = try socket.receive(
+                timeout: min(left, Self.handshakeCheck), maxFrames: FarmProtocol.Limits.maxFrames + 1)
+            {
                 return (frames, truncated)
             }
             if let failure = watch?.take(), let keys = security.keys {
                 closeSocket()
-                throw ClientError.handshake(failure.message(endpoint: endpoint, publicKey: keys.publicKey, role: "client"))
+                throw ClientError.handshake(
+                    failure.message(endpoint: endpoint, publicKey: keys.publicKey, role: "client"))
             }
         }
         return nil
@@ -69,7 +73,8 @@ public final class FarmClient {
                 let s = try ZMQSocket(.dealer)
                 try security.apply(to: s)
                 try s.setMaxFrameSize(FarmProtocol.Limits.maxFrameSize)
-                if security.keys != nil { watch = try HandshakeWatch(s) }  // before connecting: the first handshake counts
+                // before connecting: the first handshake counts
+                if security.keys != nil { watch = try HandshakeWatch(s) }
                 try s.connect(endpoint)
                 socket = s
             }
@@ -126,21 +131,31 @@ public final class FarmClient {
                 wait = min(2, wait * 2)
                 continue
             }
-            guard reply.command == .output, reply.payload.count == 1 else { throw ClientError.refused("no output in the answer") }
+            guard reply.command == .output, reply.payload.count == 1 else {
+                throw ClientError.refused("no output in the answer")
+            }
             let body = try reply.decode(OutputBody.self)
-            guard (body.offset ?? 0) == bytes.count else { throw ClientError.refused("the output chunk is not the one asked for") }
+            guard (body.offset ?? 0) == bytes.count else {
+                throw ClientError.refused("the output chunk is not the one asked for")
+            }
             bytes += reply.payload[0]
             let size = body.size ?? bytes.count
             guard bytes.count < size else { return bytes }
-            guard !reply.payload[0].isEmpty else { throw ClientError.refused("the output ended at \(bytes.count) of \(size) bytes") }
+            guard !reply.payload[0].isEmpty else {
+                throw ClientError.refused("the output ended at \(bytes.count) of \(size) bytes")
+            }
         }
     }
 
     /// Polls until the job ends, calling `progress` with each status; returns the final status.
     /// `progress` may throw to stop waiting.
-    public func wait(job: String, poll: Double = 0.5, progress: (JobStatus) throws -> Void = { _ in }) throws -> JobStatus {
+    public func wait(job: String, poll: Double = 0.5, progress: (JobStatus) throws -> Void = { _ in }) throws
+        -> JobStatus
+    {
         while true {
-            guard let s = try status(job: job).jobs.first else { throw ClientError.refused("the coordinator forgot job \(job)") }
+            guard let s = try status(job: job).jobs.first else {
+                throw ClientError.refused("the coordinator forgot job \(job)")
+            }
             try progress(s)
             if s.state.isFinal { return s }
             Thread.sleep(forTimeInterval: poll)

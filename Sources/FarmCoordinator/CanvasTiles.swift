@@ -17,7 +17,10 @@ public struct CanvasView: Sendable {
     /// finished canvas, which has no tiles to paste.
     public var overview: PlanarImage?
 
-    public init(job: String, info: CanvasInfo, base: ImageRegionSource, landed: [(rect: PixelRect, file: URL)], overview: PlanarImage? = nil) {
+    public init(
+        job: String, info: CanvasInfo, base: ImageRegionSource, landed: [(rect: PixelRect, file: URL)],
+        overview: PlanarImage? = nil
+    ) {
         (self.job, self.info, self.base, self.landed, self.overview) = (job, info, base, landed, overview)
     }
 }
@@ -36,18 +39,24 @@ public enum CanvasTiles {
         guard (0 ... info.maxZoom).contains(z), x >= 0, y >= 0 else { return nil }
         let f = 1 << (info.maxZoom - z)
         let (sx, sy) = (x.multipliedReportingOverflow(by: size * f), y.multipliedReportingOverflow(by: size * f))
-        guard !sx.overflow, !sy.overflow, sx.partialValue < info.width, sy.partialValue < info.height else { return nil }
+        guard !sx.overflow, !sy.overflow, sx.partialValue < info.width, sy.partialValue < info.height else {
+            return nil
+        }
         let x0 = sx.partialValue, y0 = sy.partialValue
         let span = min(size * f, info.width - x0)
         let outWidth = (span + f - 1) / f, outHeight = min(size, (info.height - y0 + f - 1) / f)
         if let o = view.overview, f * o.width >= info.width, f * o.height >= info.height {
-            return try ImageIO.encodePNG(fromOverview(o, info: info, f: f, x0: x0, y0: y0, outWidth: outWidth, outHeight: outHeight), bitDepth: 8)
+            return try ImageIO.encodePNG(
+                fromOverview(o, info: info, f: f, x0: x0, y0: y0, outWidth: outWidth, outHeight: outHeight), bitDepth: 8
+            )
         }
         let overlays = try view.landed.filter { r in
-            r.rect.x < x0 + span && r.rect.x + r.rect.width > x0 && r.rect.y < y0 + size * f && r.rect.y + r.rect.height > y0
+            r.rect.x < x0 + span && r.rect.x + r.rect.width > x0 && r.rect.y < y0 + size * f
+                && r.rect.y + r.rect.height > y0
         }.map { (rect: $0.rect, image: try DiskImage(opening: $0.file)) }
-        var out = PlanarImage(width: size, height: size, channels: 3,
-                              pixels: [Float](repeating: background, count: 3 * size * size))
+        var out = PlanarImage(
+            width: size, height: size, channels: 3,
+            pixels: [Float](repeating: background, count: 3 * size * size))
         var row = [Float](repeating: 0, count: 3 * span)
         for j in 0 ..< outHeight {
             let cy = min(info.height - 1, y0 + j * f + f / 2)
@@ -71,9 +80,12 @@ public enum CanvasTiles {
     }
 
     /// A zoomed-out tile from the overview: each pixel the overview's pixel at the middle of the canvas block it stands for.
-    static func fromOverview(_ o: PlanarImage, info: CanvasInfo, f: Int, x0: Int, y0: Int, outWidth: Int, outHeight: Int) -> PlanarImage {
+    static func fromOverview(
+        _ o: PlanarImage, info: CanvasInfo, f: Int, x0: Int, y0: Int, outWidth: Int, outHeight: Int
+    ) -> PlanarImage {
         let size = CanvasInfo.tileSize, n = o.width * o.height
-        var out = PlanarImage(width: size, height: size, channels: 3, pixels: [Float](repeating: background, count: 3 * size * size))
+        var out = PlanarImage(
+            width: size, height: size, channels: 3, pixels: [Float](repeating: background, count: 3 * size * size))
         for j in 0 ..< outHeight {
             let cy = min(info.height - 1, y0 + j * f + f / 2), oy = min(o.height - 1, cy * o.height / info.height)
             for i in 0 ..< outWidth {

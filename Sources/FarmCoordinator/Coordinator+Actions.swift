@@ -16,7 +16,8 @@ extension Coordinator {
                 monitor.countRefusal(answering: m)
                 send(peer, m)
             case let .assign(peer, body, rect): assign(peer, body, rect: rect)
-            case let .admit(spec, inputs, replyTo, owner, submitted): admit(spec, inputs: inputs, replyTo: replyTo, owner: owner, submitted: submitted)
+            case let .admit(spec, inputs, replyTo, owner, submitted):
+                admit(spec, inputs: inputs, replyTo: replyTo, owner: owner, submitted: submitted)
             case let .prepare(job, stage): prepare(job, stage: stage)
             case let .storeTile(job, stage, tile, pixels, worker, seconds):
                 storeTile(job, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds)
@@ -42,9 +43,13 @@ extension Coordinator {
             case let .sendBlob(peer, body):
                 let bytes = body.kind == .weights ? weightsBytes : targets[body.sha256]
                 if bytes == nil { monitor.countRefusal("fetch") }
-                send(peer, bytes.map { Message(.blob, body, payload: [$0]) }
-                    ?? Message(.reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")))
-            case let .sendOutput(peer, job, format, offset, budget): sendOutput(peer, job: job, format: format, offset: offset, budget: budget)
+                send(
+                    peer,
+                    bytes.map { Message(.blob, body, payload: [$0]) }
+                        ?? Message(
+                            .reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")))
+            case let .sendOutput(peer, job, format, offset, budget):
+                sendOutput(peer, job: job, format: format, offset: offset, budget: budget)
             case let .forget(job, blobs):
                 blobs.forEach { targets[$0] = nil }
                 if core.phase(of: job)?.isFinal ?? true { assets[job] = nil }
@@ -60,7 +65,9 @@ extension Coordinator {
     /// Hands a notice to the webhooks; a done job's with its output's path and size (read on the store queue).
     func notify(_ notice: FarmNotice) {
         guard let webhooks else { return }
-        guard notice.event == .jobDone, let id = notice.job?.id, let format = core.jobs[id]?.spec.format else { return webhooks.post(notice) }
+        guard notice.event == .jobDone, let id = notice.job?.id, let format = core.jobs[id]?.spec.format else {
+            return webhooks.post(notice)
+        }
         let url = journal.outputURL(job: id, format: format)
         store.async {
             var notice = notice
@@ -76,7 +83,8 @@ extension Coordinator {
     func restore(_ job: Journal.StoredJob) {
         inputs[job.id] = job.inputs
         if let problem = job.problem {
-            var info = CoordinatorCore.StoredJobInfo(id: job.id, spec: job.spec, state: job.state, detail: job.detail, problem: problem)
+            var info = CoordinatorCore.StoredJobInfo(
+                id: job.id, spec: job.spec, state: job.state, detail: job.detail, problem: problem)
             stamp(&info, from: job)
             return feed(.admitted(info, replyTo: nil, now: now))
         }
@@ -99,14 +107,16 @@ extension Coordinator {
             s.plan.tiles.map { t -> Int in
                 let r = t.render, key = r.width << 32 | r.height
                 if let known = peak[key] { return known }
-                let bytes = ResourceEstimate.peakBytes(network: network, width: r.width, height: r.height, lbfgsHistory: history,
-                                                       regions: job.spec.poster.control?.regions.count ?? 0)
+                let bytes = ResourceEstimate.peakBytes(
+                    network: network, width: r.width, height: r.height, lbfgsHistory: history,
+                    regions: job.spec.poster.control?.regions.count ?? 0)
                 peak[key] = bytes
                 return bytes
             }
         }
-        var info = CoordinatorCore.StoredJobInfo(id: job.id, spec: job.spec, state: job.state, detail: job.detail, stage: job.stage,
-                                                 memory: memory, stages: stages)
+        var info = CoordinatorCore.StoredJobInfo(
+            id: job.id, spec: job.spec, state: job.state, detail: job.detail, stage: job.stage,
+            memory: memory, stages: stages)
         stamp(&info, from: job)
         return info
     }
@@ -122,10 +132,12 @@ extension Coordinator {
 
     func admit(_ spec: JobSpec, inputs: [[UInt8]], replyTo: String, owner: String, submitted: Double) {
         let journal = self.journal
-        offload(store, { () -> Journal.StoredJob in
-            let id = "j" + String(UInt64.random(in: 0 ... .max) % 1_000_000_000_000, radix: 36)
-            return try journal.add(job: id, spec: spec, inputs: inputs, owner: owner, submitted: submitted)
-        }, as: { .admitted(replyTo: replyTo, $0) })
+        offload(
+            store,
+            { () -> Journal.StoredJob in
+                let id = "j" + String(UInt64.random(in: 0 ... .max) % 1_000_000_000_000, radix: 36)
+                return try journal.add(job: id, spec: spec, inputs: inputs, owner: owner, submitted: submitted)
+            }, as: { .admitted(replyTo: replyTo, $0) })
     }
 
     func finishedAdmitting(replyTo: String, _ r: Result<Journal.StoredJob, Error>) {
@@ -153,8 +165,9 @@ extension Coordinator {
     func assign(_ peer: String, _ body: AssignBody, rect: PixelRect) {
         guard let a = assets[body.job], let content = a.content, let start = a.start else { return }
         let (temporal, guides) = (a.temporal, a.guides)
-        offload(crops, { try StageWork.crops(rect, content: content, start: start, temporal: temporal, guides: guides) },
-                as: { .cropped(peer: peer, body, $0) })
+        offload(
+            crops, { try StageWork.crops(rect, content: content, start: start, temporal: temporal, guides: guides) },
+            as: { .cropped(peer: peer, body, $0) })
     }
 
     func finishedCropping(peer: String, _ body: AssignBody, _ r: Result<[[UInt8]], Error>) {
@@ -176,15 +189,21 @@ extension Coordinator {
     /// chunk may be asked for once it is queued (`outputSent`).
     func sendOutput(_ peer: String, job: String, format: String, offset: Int, budget: String) {
         let url = journal.outputURL(job: job, format: format), chunkBytes = config.outputChunkBytes
-        offload(store, { () -> Message in
-            let file = try FileHandle(forReadingFrom: url)
-            defer { try? file.close() }
-            let size = Int(try file.seekToEnd())  // safe-int: a file's size, far below Int.max
-            guard offset <= size else { throw ProtocolError.malformedBody("offset \(offset) is past the output's \(size) bytes") }
-            try file.seek(toOffset: UInt64(offset))  // safe-int: checked non-negative at decode
-            let chunk = [UInt8](try file.read(upToCount: chunkBytes) ?? Data())
-            return Message(.output, OutputBody(job: job, file: url.lastPathComponent, offset: offset, size: size), payload: [chunk])
-        }, as: { .outputRead(peer: peer, budget: budget, $0) })
+        offload(
+            store,
+            { () -> Message in
+                let file = try FileHandle(forReadingFrom: url)
+                defer { try? file.close() }
+                let size = Int(try file.seekToEnd())  // safe-int: a file's size, far below Int.max
+                guard offset <= size else {
+                    throw ProtocolError.malformedBody("offset \(offset) is past the output's \(size) bytes")
+                }
+                try file.seek(toOffset: UInt64(offset))  // safe-int: checked non-negative at decode
+                let chunk = [UInt8](try file.read(upToCount: chunkBytes) ?? Data())
+                return Message(
+                    .output, OutputBody(job: job, file: url.lastPathComponent, offset: offset, size: size),
+                    payload: [chunk])
+            }, as: { .outputRead(peer: peer, budget: budget, $0) })
     }
 
     func finishedReading(peer: String, budget: String, _ r: Result<Message, Error>) {

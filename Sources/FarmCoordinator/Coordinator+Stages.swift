@@ -11,25 +11,30 @@ extension Coordinator {
             return feed(.workFailed(job: id, reason: "not in the journal", now: now))
         }
         let journal = self.journal, network = self.network, memory = config.canvasMemory
-        offload(work, {
-            try StageWork.prepareJob(
-                id: id, spec: spec, inputs: files, stage: stage, journal: journal, network: network, memory: memory)
-        }, as: { .prepared(job: id, stage: stage, $0) })
+        offload(
+            work,
+            {
+                try StageWork.prepareJob(
+                    id: id, spec: spec, inputs: files, stage: stage, journal: journal, network: network, memory: memory)
+            }, as: { .prepared(job: id, stage: stage, $0) })
     }
 
     func finishedPreparing(job id: String, stage: Int, _ r: Result<PreparedStage, Error>) {
         switch r {
         case let .success(p):
             if !p.forgotten.isEmpty {
-                logger.warning("torn tile records \(p.forgotten) of stage \(stage) forgotten; they will be rendered again",
-                               metadata: ["job": "\(id)"])
+                logger.warning(
+                    "torn tile records \(p.forgotten) of stage \(stage) forgotten; they will be rendered again",
+                    metadata: ["job": "\(id)"])
             }
             storageWritable()
             assets[id] = JobAssets(poster: p.poster, prep: p.prep)
             let sha = ContentHash.sha256(p.targets)
             targets[sha] = p.targets
-            feed(.prepared(job: id, stage: stage, targets: sha, reference: p.prep.reference.map(register), done: p.done,
-                           now: now))
+            feed(
+                .prepared(
+                    job: id, stage: stage, targets: sha, reference: p.prep.reference.map(register), done: p.done,
+                    now: now))
         case let .failure(e) where StorageFull.matches(e):
             deferForSpace(.prepare(job: id, stage: stage), e)
         case let .failure(e):
@@ -46,13 +51,17 @@ extension Coordinator {
 
     func blend(_ id: String, stage: Int) {
         guard let a = assets[id], let start = a.start else {
-            return feed(.workFailed(job: id, reason: "finishing stage \(stage): the stage's canvas is not loaded", now: now))
+            return feed(
+                .workFailed(job: id, reason: "finishing stage \(stage): the stage's canvas is not loaded", now: now))
         }
         let poster = a.poster, journal = self.journal, network = self.network, memory = config.canvasMemory
-        offload(work, {
-            try StageWork.blend(job: id, poster: poster, stage: stage, start: start, journal: journal, network: network,
-                                memory: memory)
-        }, as: { .blended(job: id, stage: stage, $0) })
+        offload(
+            work,
+            {
+                try StageWork.blend(
+                    job: id, poster: poster, stage: stage, start: start, journal: journal, network: network,
+                    memory: memory)
+            }, as: { .blended(job: id, stage: stage, $0) })
     }
 
     func finishedBlending(job id: String, stage: Int, _ r: Result<StagePrep?, Error>) {
@@ -77,17 +86,20 @@ extension Coordinator {
             return feed(.workFailed(job: id, reason: "writing the output: the job's images are not loaded", now: now))
         }
         let poster = a.poster, journal = self.journal, clock = self.clock, offset = core.config.wallClockOffset
-        offload(work, {
-            try StageWork.writeOutput(job: id, poster: poster, spec: spec, journal: journal) {
-                offset + clock.elapsedSeconds
-            }
-        }, as: { .written(job: id, spec: spec, $0) })
+        offload(
+            work,
+            {
+                try StageWork.writeOutput(job: id, poster: poster, spec: spec, journal: journal) {
+                    offset + clock.elapsedSeconds
+                }
+            }, as: { .written(job: id, spec: spec, $0) })
     }
 
     func finishedWriting(job id: String, spec: JobSpec, _ r: Result<Void, Error>) {
         switch r {
         case .success:
-            logger.info("output written: \(journal.outputURL(job: id, format: spec.format).path)", metadata: ["job": "\(id)"])
+            logger.info(
+                "output written: \(journal.outputURL(job: id, format: spec.format).path)", metadata: ["job": "\(id)"])
             storageWritable()
             feed(.written(job: id, now: now))
         case let .failure(e) where StorageFull.matches(e):

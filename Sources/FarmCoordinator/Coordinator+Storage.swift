@@ -49,20 +49,27 @@ extension Coordinator {
         storingTiles = true
         let places = batch.map { t -> TilePlace? in
             guard let s = core.jobs[t.job]?.stages[t.stage], let a = assets[t.job] else { return nil }
-            return (s.plan.tiles[t.tile].core, s, (a.preview.width, a.preview.height), (a.overview.width, a.overview.height))
+            return (
+                s.plan.tiles[t.tile].core, s, (a.preview.width, a.preview.height), (a.overview.width, a.overview.height)
+            )
         }
-        offload(store, { () -> [StageWork.LandedPieces?] in
-            try journal.tilesFinished(batch)
-            return try zip(batch, places).map { t, p in
-                try p.map {
-                    try StageWork.landedPieces(t.pixels, at: $0.rect, of: $0.stage, preview: $0.preview, overview: $0.overview)
+        offload(
+            store,
+            { () -> [StageWork.LandedPieces?] in
+                try journal.tilesFinished(batch)
+                return try zip(batch, places).map { t, p in
+                    try p.map {
+                        try StageWork.landedPieces(
+                            t.pixels, at: $0.rect, of: $0.stage, preview: $0.preview, overview: $0.overview)
+                    }
                 }
-            }
-        }, as: { .tilesStored(batch, places: places, $0) })
+            }, as: { .tilesStored(batch, places: places, $0) })
     }
 
-    func finishedStoring(_ batch: [Journal.FinishedTile], places: [TilePlace?],
-                         _ r: Result<[StageWork.LandedPieces?], Error>) {
+    func finishedStoring(
+        _ batch: [Journal.FinishedTile], places: [TilePlace?],
+        _ r: Result<[StageWork.LandedPieces?], Error>
+    ) {
         storingTiles = false
         if case let .failure(e) = r, StorageFull.matches(e) {
             pendingTiles = batch + pendingTiles
@@ -74,8 +81,9 @@ extension Coordinator {
             case let .success(landed):
                 // Sizes as planned: a stage installed meanwhile has its own preview and overview.
                 if let pieces = landed[i], let a = assets[t.job], core.phase(of: t.job) == .running(stage: t.stage),
-                   let p = places[i], (a.preview.width, a.preview.height) == p.preview,
-                   (a.overview.width, a.overview.height) == p.overview {
+                    let p = places[i], (a.preview.width, a.preview.height) == p.preview,
+                    (a.overview.width, a.overview.height) == p.overview
+                {
                     a.paste(pieces)
                 }
                 count { $0.rawTileBytes += 6 * t.pixels.width * t.pixels.height }

@@ -108,7 +108,8 @@ public final class Coordinator: @unchecked Sendable {
         // Gram targets are computed here with one thread, whatever the machine: the sums' order, and so every
         // bit of the targets, must not depend on the coordinator's core count.
         Compute.configure(threads: 1)
-        var coreConfig = CoordinatorCore.Config(weightsSHA: ContentHash.sha256(weightsBytes), weightsBytes: weightsBytes.count)
+        var coreConfig = CoordinatorCore.Config(
+            weightsSHA: ContentHash.sha256(weightsBytes), weightsBytes: weightsBytes.count)
         coreConfig.scheduler = config.scheduler
         coreConfig.retention = config.retention
         coreConfig.wallClockOffset = wallAtStart
@@ -123,15 +124,21 @@ public final class Coordinator: @unchecked Sendable {
         zap = try config.security.map { try ZapHandler(allowlist: $0.allowlist) }
         if let security = config.security { try socket.makeCurveServer(secretKey: security.keys.secretKey) }
         endpoint = try socket.bind(config.bind)
-        if let security = config.security, let zap { try zap.selfTest(serverKey: security.keys.publicKey, endpoint: endpoint) }
+        if let security = config.security, let zap {
+            try zap.selfTest(serverKey: security.keys.publicKey, endpoint: endpoint)
+        }
         let monitor = self.monitor
         handshakes = try HandshakeMonitor(watching: socket) { _ in monitor.countAuthFailure() }
-        webhooks = config.webhooks.urls.isEmpty ? nil
-            : try Webhooks(config: config.webhooks, stateDirectory: config.stateDirectory, logger: logger, monitor: monitor)
+        webhooks =
+            config.webhooks.urls.isEmpty
+            ? nil
+            : try Webhooks(
+                config: config.webhooks, stateDirectory: config.stateDirectory, logger: logger, monitor: monitor)
         let (stored, unreadable) = try journal.jobs()
         unreadable.forEach(restore)
         stored.forEach(restore)
-        let mode = config.security.map { "CURVE, allowed keys: \($0.allowlist.summary)" }
+        let mode =
+            config.security.map { "CURVE, allowed keys: \($0.allowlist.summary)" }
             ?? "PLAINTEXT: anyone who reaches this port can use the farm"
         logger.info("listening on \(endpoint) (\(mode)), state in \(config.stateDirectory.path)")
     }
@@ -146,7 +153,9 @@ public final class Coordinator: @unchecked Sendable {
             do {
                 var timeout = Self.pollSeconds
                 for _ in 0 ..< Self.batch {
-                    guard let (frames, truncated, userID) = try socket.receive(timeout: timeout, maxFrames: FarmProtocol.Limits.maxFrames + 1)
+                    guard
+                        let (frames, truncated, userID) = try socket.receive(
+                            timeout: timeout, maxFrames: FarmProtocol.Limits.maxFrames + 1)
                     else { break }
                     receive(frames: frames, truncated: truncated, userID: userID)
                     timeout = 0
@@ -158,7 +167,9 @@ public final class Coordinator: @unchecked Sendable {
             retryStorage()
             feed(.tick(now: now))
         }
-        for worker in core.scheduler.liveWorkers { send(worker, Message(.error, ErrorBody(code: .shutdown, message: "coordinator stopping"))) }
+        for worker in core.scheduler.liveWorkers {
+            send(worker, Message(.error, ErrorBody(code: .shutdown, message: "coordinator stopping")))
+        }
         for queue in [work, crops, store] { queue.sync {} }
         mailbox.close()
         drainMailbox()
@@ -194,7 +205,9 @@ public final class Coordinator: @unchecked Sendable {
         var caller = Caller.insecure
         if let security = config.security {
             guard let known = userID.flatMap(security.allowlist.caller(key:)) else {
-                logger.error("a message without an allowed key was dropped (is the ZAP handler answering?)", metadata: ["peer": "\(peer)"])
+                logger.error(
+                    "a message without an allowed key was dropped (is the ZAP handler answering?)",
+                    metadata: ["peer": "\(peer)"])
                 return count(.messageDropped)
             }
             caller = known
@@ -212,7 +225,8 @@ public final class Coordinator: @unchecked Sendable {
     /// start with a zero byte) and anything that could be mistaken for that as `0x` and hex. `routingID(_:)` reverses
     /// it, so the shell keeps no table of ids that would grow with every client that connects.
     static func peerName(_ id: [UInt8]) -> String {
-        id.allSatisfy({ (0x21 ... 0x7e).contains($0) }) && !id.starts(with: Array("0x".utf8)) ? String(decoding: id, as: UTF8.self)
+        id.allSatisfy({ (0x21 ... 0x7e).contains($0) }) && !id.starts(with: Array("0x".utf8))
+            ? String(decoding: id, as: UTF8.self)
             : "0x" + id.map { String(format: "%02x", $0) }.joined()
     }
 
@@ -220,7 +234,9 @@ public final class Coordinator: @unchecked Sendable {
         guard peer.hasPrefix("0x") else { return Array(peer.utf8) }
         let hex = Array(peer.utf8.dropFirst(2))
         guard hex.count % 2 == 0 else { return nil }
-        return stride(from: 0, to: hex.count, by: 2).compactMap { UInt8(String(decoding: hex[$0 ..< $0 + 2], as: UTF8.self), radix: 16) }  // safe-int: a failable parse of text
+        return stride(from: 0, to: hex.count, by: 2).compactMap {
+            UInt8(String(decoding: hex[$0 ..< $0 + 2], as: UTF8.self), radix: 16)  // safe-int: a failable parse of text
+        }
     }
 
     func send(_ peer: String, _ message: Message) {
@@ -247,7 +263,8 @@ extension Coordinator {
             canvasQueue.async {
                 do {
                     let key = "\(job)/\(view.info.version)/\(zoom)/\(x)/\(y)"
-                    continuation.resume(returning: try cache.tile(key) { try CanvasTiles.render(view, zoom: zoom, x: x, y: y) })
+                    continuation.resume(
+                        returning: try cache.tile(key) { try CanvasTiles.render(view, zoom: zoom, x: x, y: y) })
                 } catch {
                     logger.warning("canvas tile \(zoom)/\(x)/\(y) not cut: \(error)", metadata: ["job": "\(job)"])
                     continuation.resume(returning: nil)
@@ -267,14 +284,17 @@ extension Coordinator {
             let tiles = landed.tiles.map { t in
                 (rect: stage.plan.tiles[t].core, file: journal.tileURL(id, stage: landed.stage, tile: t))
             }
-            let info = CanvasInfo(width: stage.width, height: stage.height, stage: landed.stage, tilesDone: tiles.count,
-                                  version: landed.stage << 20 | tiles.count)
+            let info = CanvasInfo(
+                width: stage.width, height: stage.height, stage: landed.stage, tilesDone: tiles.count,
+                version: landed.stage << 20 | tiles.count)
             return CanvasView(job: id, info: info, base: start, landed: tiles, overview: assets[id]?.overview)
         }
         let finished = job.phase == .done ? job.stages.count - 1 : (core.scheduler.stage(of: id) ?? 0) - 1
         guard finished >= 0, let canvas = try? journal.canvas(job: id, stage: finished) else { return nil }
-        let info = CanvasInfo(width: canvas.width, height: canvas.height, stage: finished, tilesDone: job.stages[finished].plan.tiles.count,
-                              version: (finished + 1) << 20 | 0xFFFFF)
+        let info = CanvasInfo(
+            width: canvas.width, height: canvas.height, stage: finished,
+            tilesDone: job.stages[finished].plan.tiles.count,
+            version: (finished + 1) << 20 | 0xFFFFF)
         return CanvasView(job: id, info: info, base: canvas, landed: [])
     }
 }

@@ -9,18 +9,22 @@ extension CoordinatorCore {
     /// from the stage the journal says is next, unless it has ended.
     mutating func admitted(_ info: StoredJobInfo, replyTo: String?, now: Double) -> [Action] {
         let stages = info.stages
-        scheduler.addJob(id: info.id, name: info.spec.name, priority: info.priority ?? info.spec.priority,
-                         work: stages.map { s in s.plan.tiles.map { Double($0.render.area * s.iterations) } },
-                         memory: info.memory.map(\.count) == stages.map(\.plan.tiles.count) ? info.memory : [], stage: info.stage)
-        var job = Job(id: info.id, owner: info.owner, spec: info.spec, stages: stages, phase: .preparing(stage: info.stage))
+        scheduler.addJob(
+            id: info.id, name: info.spec.name, priority: info.priority ?? info.spec.priority,
+            work: stages.map { s in s.plan.tiles.map { Double($0.render.area * s.iterations) } },
+            memory: info.memory.map(\.count) == stages.map(\.plan.tiles.count) ? info.memory : [], stage: info.stage)
+        var job = Job(
+            id: info.id, owner: info.owner, spec: info.spec, stages: stages, phase: .preparing(stage: info.stage))
         (job.submitted, job.started, job.finished) = (info.submitted ?? wall(now), info.started, info.finished)
         job.ownerName = info.ownerName
         if info.paused { _ = scheduler.setPaused(job: info.id, true) }
         var actions: [Action] = []
         if let replyTo {
             let size = "\(info.spec.poster.width)x\(info.spec.poster.height)"
-            actions = [.log(.info, "submitted '\(info.spec.name)': \(size)", ["job": "\(info.id)"]),
-                       .send(peer: replyTo, Message(.submitted, SubmittedBody(job: info.id)))]
+            actions = [
+                .log(.info, "submitted '\(info.spec.name)': \(size)", ["job": "\(info.id)"]),
+                .send(peer: replyTo, Message(.submitted, SubmittedBody(job: info.id)))
+            ]
         }
         switch info.state {
         case .done:
@@ -37,7 +41,10 @@ extension CoordinatorCore {
             }
             guard (0 ..< stages.count).contains(info.stage) else {
                 jobs[info.id] = job
-                return actions + fail(info.id, reason: "the journal's stage \(info.stage) is past the job's \(stages.count) stages", now: now)
+                return actions
+                    + fail(
+                        info.id, reason: "the journal's stage \(info.stage) is past the job's \(stages.count) stages",
+                        now: now)
             }
             actions.append(.prepare(job: info.id, stage: info.stage))
         }
@@ -45,7 +52,8 @@ extension CoordinatorCore {
         return actions
     }
 
-    mutating func prepared(_ id: String, stage: Int, blobs prepared: Prepared, done: Set<Int>, now: Double) -> [Action] {
+    mutating func prepared(_ id: String, stage: Int, blobs prepared: Prepared, done: Set<Int>, now: Double) -> [Action]
+    {
         guard let job = jobs[id], job.phase == .preparing(stage: stage) else { return [] }
         var actions: [Action] = []
         if let old = job.reference, old != prepared.reference {
@@ -63,10 +71,15 @@ extension CoordinatorCore {
         jobs[id]?.stageStarted = now
         let wallTime = wall(now)
         jobs[id]?.started = job.started ?? wallTime
-        jobs[id]?.log(JobEvent(time: wallTime, kind: "stage", stage: stage,
-                               message: "stage \(stage) started: \(job.stages[stage].plan.tiles.count) tiles" + (done.isEmpty ? "" : ", \(done.count) already done")))
+        jobs[id]?.log(
+            JobEvent(
+                time: wallTime, kind: "stage", stage: stage,
+                message: "stage \(stage) started: \(job.stages[stage].plan.tiles.count) tiles"
+                    + (done.isEmpty ? "" : ", \(done.count) already done")))
         actions += persistState(id, now: now)
-        if !done.isEmpty { actions.append(.log(.info, "resumes stage \(stage) with \(done.count) finished tiles", ["job": "\(id)"])) }
+        if !done.isEmpty {
+            actions.append(.log(.info, "resumes stage \(stage) with \(done.count) finished tiles", ["job": "\(id)"]))
+        }
         return actions + schedule(scheduler.startStage(job: id, stage: stage, done: done, now: now), now: now)
     }
 
@@ -77,7 +90,9 @@ extension CoordinatorCore {
 
     /// Blends a stage whose tiles are all accepted and stored.
     mutating func blendIfStored(_ id: String, stage: Int) -> [Action] {
-        guard let job = jobs[id], job.phase == .running(stage: stage), job.stageComplete, job.storing.isEmpty else { return [] }
+        guard let job = jobs[id], job.phase == .running(stage: stage), job.stageComplete, job.storing.isEmpty else {
+            return []
+        }
         jobs[id]?.phase = .blending(stage: stage)
         return [.blend(job: id, stage: stage, last: stage + 1 == job.stages.count)]
     }
@@ -116,7 +131,10 @@ extension CoordinatorCore {
     mutating func jobBlobs(_ id: String) -> [String] {
         guard let job = jobs[id] else { return [] }
         let mine = [job.targets, job.reference].compactMap { $0 }
-        let shared = Set(jobs.values.filter { $0.id != id && !$0.phase.isFinal }.flatMap { [$0.targets, $0.reference].compactMap { $0 } })
+        let shared = Set(
+            jobs.values.filter { $0.id != id && !$0.phase.isFinal }.flatMap {
+                [$0.targets, $0.reference].compactMap { $0 }
+            })
         let gone = mine.filter { !shared.contains($0) }
         gone.forEach { blobs.remove($0) }
         return gone
@@ -132,7 +150,10 @@ extension CoordinatorCore {
         for id in expired {
             jobs[id] = nil
             scheduler.forget(job: id)
-            actions += [.prune(job: id), .log(.info, "pruned: ended more than \(Int(saturating: retention)) s ago", ["job": "\(id)"])]
+            actions += [
+                .prune(job: id),
+                .log(.info, "pruned: ended more than \(Int(saturating: retention)) s ago", ["job": "\(id)"])
+            ]
         }
         return actions
     }

@@ -9,21 +9,48 @@ extension CoordinatorCore {
         switch bind(peer, to: caller, now: now) {
         case .known: break
         case .full:
-            return [.count(.messageDropped), .log(.warning, "refused a new peer: \(config.maxPeers) peers are known", ["peer": "\(peer)"]),
-                    .send(peer: peer, Message(.error, ErrorBody(code: .busy, message: "the coordinator knows too many peers; try again later")))]
+            return [
+                .count(.messageDropped),
+                .log(.warning, "refused a new peer: \(config.maxPeers) peers are known", ["peer": "\(peer)"]),
+                .send(
+                    peer: peer,
+                    Message(
+                        .error, ErrorBody(code: .busy, message: "the coordinator knows too many peers; try again later")
+                    ))
+            ]
         case let .rebound(previous):
             // libzmq hands a routing id to a new connection only once the old one is gone, so the peer that held it has
             // left: whatever it held is given back, and this message (sent under another key) is not acted on.
-            var actions: [Action] = [.count(.messageDropped),
-                       .log(.warning, "routing id reused by another key (\(caller.role.rawValue) '\(caller.name)'); "
-                           + "the peer that held it ('\(previous.name)') is dropped", ["peer": "\(peer)"])]
-            if scheduler.liveWorkerIDs.contains(peer) { actions += schedule(scheduler.remove(worker: peer, reason: "its routing id was taken", now: now), now: now) }
-            return actions + send(peer, Message(.error, ErrorBody(code: .forbidden, message: "this routing id belongs to another key")), now: now)
+            var actions: [Action] = [
+                .count(.messageDropped),
+                .log(
+                    .warning,
+                    "routing id reused by another key (\(caller.role.rawValue) '\(caller.name)'); "
+                        + "the peer that held it ('\(previous.name)') is dropped", ["peer": "\(peer)"])
+            ]
+            if scheduler.liveWorkerIDs.contains(peer) {
+                actions += schedule(
+                    scheduler.remove(worker: peer, reason: "its routing id was taken", now: now), now: now)
+            }
+            return actions
+                + send(
+                    peer,
+                    Message(.error, ErrorBody(code: .forbidden, message: "this routing id belongs to another key")),
+                    now: now)
         }
         guard caller.role.may(m.command) else {
-            return [.count(.messageDropped),
-                    .log(.warning, "\(m.command) refused: \(caller.role.rawValue) '\(caller.name)' may not send it", ["peer": "\(peer)"])]
-                + send(peer, Message(.error, ErrorBody(code: .forbidden, message: "a \(caller.role.rawValue) key may not send \(m.command)")), now: now)
+            return [
+                .count(.messageDropped),
+                .log(
+                    .warning, "\(m.command) refused: \(caller.role.rawValue) '\(caller.name)' may not send it",
+                    ["peer": "\(peer)"])
+            ]
+                + send(
+                    peer,
+                    Message(
+                        .error,
+                        ErrorBody(code: .forbidden, message: "a \(caller.role.rawValue) key may not send \(m.command)")),
+                    now: now)
         }
         do {
             return try dispatch(m, from: peer, caller: caller, now: now)
@@ -55,13 +82,17 @@ extension CoordinatorCore {
     /// Forgets peers that are not live workers and have been silent for `peerIdleSeconds`, and the budgets of keys
     /// whose last fetch window is that old (none with an output chunk on its way).
     mutating func forgetIdlePeers(now: Double) {
-        budgets = budgets.filter { $0.value.outputInFlight || now - $0.value.fetchWindow < config.peerIdleSeconds
-            || now - ($0.value.lastWeightsFetch ?? -.infinity) < config.weightsRefetchSeconds }
-        for (peer, entry) in peers where now - entry.lastHeard >= config.peerIdleSeconds && !scheduler.liveWorkerIDs.contains(peer) {
+        budgets = budgets.filter {
+            $0.value.outputInFlight || now - $0.value.fetchWindow < config.peerIdleSeconds
+                || now - ($0.value.lastWeightsFetch ?? -.infinity) < config.weightsRefetchSeconds
+        }
+        for (peer, entry) in peers
+        where now - entry.lastHeard >= config.peerIdleSeconds && !scheduler.liveWorkerIDs.contains(peer) {
             peers[peer] = nil
             lastSent[peer] = nil
         }
-        for (peer, sent) in lastSent where now - sent >= config.peerIdleSeconds && peers[peer] == nil && !scheduler.liveWorkerIDs.contains(peer) {
+        for (peer, sent) in lastSent
+        where now - sent >= config.peerIdleSeconds && peers[peer] == nil && !scheduler.liveWorkerIDs.contains(peer) {
             lastSent[peer] = nil
         }
     }
@@ -101,11 +132,14 @@ extension CoordinatorCore {
         case .status:
             let body = try m.decode(StatusBody.self)
             if let j = body.job, job(j, for: caller) == nil { throw ProtocolError.malformedBody("no job \(j)") }
-            let jobs = jobStatuses(now: t).filter { body.job == nil ? job($0.id, for: caller) != nil : $0.id == body.job }
+            let jobs = jobStatuses(now: t).filter {
+                body.job == nil ? job($0.id, for: caller) != nil : $0.id == body.job
+            }
             return send(peer, StatusReplyBody(jobs: jobs, workers: workerStatuses(for: caller, now: t)).message, now: t)
         case .cancel:
             let body = try m.decode(CancelBody.self)
-            return controlMessage(ControlBody(.cancel, job: body.job), from: peer, caller: caller, now: t, asCancel: true)
+            return controlMessage(
+                ControlBody(.cancel, job: body.job), from: peer, caller: caller, now: t, asCancel: true)
         case .control: return controlMessage(try m.decode(ControlBody.self), from: peer, caller: caller, now: t)
         case .fetchOutput:
             let body = try m.decode(OutputRequestBody.self)
@@ -113,13 +147,17 @@ extension CoordinatorCore {
                 throw ProtocolError.malformedBody("job \(body.job) has no output (not done)")
             }
             let key = budgetKey(peer, caller)
-            if let refusal = fetchLimit(key, weights: false, perMinute: config.outputChunksPerMinute, now: t) ?? (budgets[key]?.outputInFlight == true
-                ? "one output chunk at a time per key: the last is still on its way" : nil) {
+            if let refusal = fetchLimit(key, weights: false, perMinute: config.outputChunksPerMinute, now: t)
+                ?? (budgets[key]?.outputInFlight == true
+                    ? "one output chunk at a time per key: the last is still on its way" : nil)
+            {
                 return [.count(.messageDropped), .log(.warning, "fetchOutput refused: \(refusal)", ["peer": "\(peer)"])]
                     + send(peer, Message(.error, ErrorBody(code: .busy, message: refusal)), now: t)
             }
             budgets[key]?.outputInFlight = true
-            return [.sendOutput(peer: peer, job: job.id, format: job.spec.format, offset: body.offset ?? 0, budget: key)]
+            return [
+                .sendOutput(peer: peer, job: job.id, format: job.spec.format, offset: body.offset ?? 0, budget: key)
+            ]
         case .welcome, .assign, .blob, .reject, .error, .submitted, .statusReply, .output, .controlled:
             throw ProtocolError.malformedBody("\(m.command) is not sent to a coordinator")
         }
@@ -127,17 +165,28 @@ extension CoordinatorCore {
 
     mutating func ready(_ m: Message, from peer: String, caller: Caller, now t: Double) throws -> [Action] {
         let body = try m.decode(ReadyBody.self)
-        guard body.versions.contains(FarmProtocol.version) else { throw ProtocolError.unsupportedVersion(body.versions.max() ?? 0) }
-        scheduler.workerReady(id: peer, identity: caller.key + "/" + body.name, account: caller.key.isEmpty ? "insecure/" + body.name : caller.key,
-                              name: body.name, threads: body.threads, busy: body.busy.count,
-                              memoryLimit: body.memoryLimit, speed: body.speed, kernel: body.kernel.map { String($0.prefix(300)) },
-                              host: body.host.map { String($0.prefix(100)) }, now: t)
-        let about = "\(body.name), \(body.threads) threads" + (body.memoryLimit.map { ", \($0 >> 20) MiB" } ?? "")
-            + (body.speed.map { ", \(Int(saturating: $0)) px·it/s" } ?? "") + (body.kernel.map { ", \($0.prefix(300))" } ?? "")
+        guard body.versions.contains(FarmProtocol.version) else {
+            throw ProtocolError.unsupportedVersion(body.versions.max() ?? 0)
+        }
+        scheduler.workerReady(
+            id: peer, identity: caller.key + "/" + body.name,
+            account: caller.key.isEmpty ? "insecure/" + body.name : caller.key,
+            name: body.name, threads: body.threads, busy: body.busy.count,
+            memoryLimit: body.memoryLimit, speed: body.speed, kernel: body.kernel.map { String($0.prefix(300)) },
+            host: body.host.map { String($0.prefix(100)) }, now: t)
+        let about =
+            "\(body.name), \(body.threads) threads" + (body.memoryLimit.map { ", \($0 >> 20) MiB" } ?? "")
+            + (body.speed.map { ", \(Int(saturating: $0)) px·it/s" } ?? "")
+            + (body.kernel.map { ", \($0.prefix(300))" } ?? "")
         return [.log(.info, "worker joined (\(about))", ["worker": "\(peer)"])]
-            + send(peer, Message(.welcome, WelcomeBody(worker: peer, heartbeatSeconds: config.scheduler.heartbeat,
-                                                      liveness: config.scheduler.liveness, weights: config.weightsSHA,
-                                                      weightsBytes: config.weightsBytes)), now: t)
+            + send(
+                peer,
+                Message(
+                    .welcome,
+                    WelcomeBody(
+                        worker: peer, heartbeatSeconds: config.scheduler.heartbeat,
+                        liveness: config.scheduler.liveness, weights: config.weightsSHA,
+                        weightsBytes: config.weightsBytes)), now: t)
     }
 
     mutating func fetch(_ m: Message, from peer: String, now t: Double) throws -> [Action] {
@@ -149,12 +198,16 @@ extension CoordinatorCore {
             return [.count(.messageDropped), .log(.warning, "fetch refused: \(refusal)", ["peer": "\(peer)"])]
                 + send(peer, Message(.reject, RejectBody(lease: nil, reason: refusal)), now: t)
         }
-        if (body.kind == .weights && body.sha256 == config.weightsSHA) || (body.kind == .targets && blobs.contains(body.sha256)) {
+        if (body.kind == .weights && body.sha256 == config.weightsSHA)
+            || (body.kind == .targets && blobs.contains(body.sha256))
+        {
             lastSent[peer] = t
             return [.sendBlob(peer: peer, body)]
         }
         return [.count(.messageDropped)]
-            + send(peer, Message(.reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")), now: t)
+            + send(
+                peer, Message(.reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")),
+                now: t)
     }
 
     /// Whose budget an output fetch spends (`KeyBudget`): its key's; in plaintext, where every peer is the same
@@ -173,7 +226,8 @@ extension CoordinatorCore {
         guard entry.fetches <= limit else { return "more than \(limit) fetches in a minute" }
         if weights {
             if let last = entry.lastWeightsFetch, t - last < config.weightsRefetchSeconds {
-                return "the weights were sent \(Int(saturating: t - last)) s ago; at most once in \(Int(saturating: config.weightsRefetchSeconds)) s"
+                return
+                    "the weights were sent \(Int(saturating: t - last)) s ago; at most once in \(Int(saturating: config.weightsRefetchSeconds)) s"
             }
             entry.lastWeightsFetch = t
         }
@@ -181,11 +235,13 @@ extension CoordinatorCore {
     }
 
     mutating func progress(_ m: Message, from peer: String, now t: Double) throws -> [Action] {
-        guard scheduler.heard(from: peer, now: t) else { return [.count(.messageDropped)] }  // unanswered, as progress is
+        // unanswered, as progress is
+        guard scheduler.heard(from: peer, now: t) else { return [.count(.messageDropped)] }
         let body = try m.decode(ProgressBody.self)
         switch scheduler.progress(lease: body.lease, worker: peer, now: t) {
         case let .rejected(why):
-            return [.count(.messageDropped)] + send(peer, Message(.reject, RejectBody(lease: body.lease, reason: why)), now: t)
+            return [.count(.messageDropped)]
+                + send(peer, Message(.reject, RejectBody(lease: body.lease, reason: why)), now: t)
         case let .accepted(tile):
             jobs[tile.job]?.progress[body.lease] = body
             record(tile) { $0.record(iteration: body.iteration, loss: body.loss) }
@@ -199,28 +255,26 @@ extension CoordinatorCore {
     mutating func result(_ m: Message, from peer: String, now t: Double) throws -> [Action] {
         let body = try m.decode(ResultBody.self)
         guard let lease = scheduler.lease(body.lease), lease.worker == peer, let job = jobs[lease.tile.job],
-              job.phase == .running(stage: lease.tile.stage) else {
-            if let known = scheduler.lease(body.lease) {
-                note(known.tile, "rejected", worker: peer, "result from \(workerName(peer)) rejected: its lease is not live here", now: t)
-            }
-            _ = scheduler.complete(lease: body.lease, worker: peer, seconds: 0, now: t)  // frees an unknown lease's credit
-            return [.count(.messageDropped), .log(.info, "result rejected: lease \(body.lease) is not live (lapsed, revoked or from before a restart)",
-                         ["worker": "\(peer)"])]
-                + send(peer, Message(.reject, RejectBody(lease: body.lease, reason: "lease \(body.lease) is not live")), now: t)
-        }
+            job.phase == .running(stage: lease.tile.stage)
+        else { return resultNotLive(body, from: peer, now: t) }
         let core = job.stages[lease.tile.stage].plan.tiles[lease.tile.tile].core
         let pixels: PlanarImage
         do {
             guard m.payload.count == 1 else { throw ProtocolError.malformedBody("a result has one payload frame") }
             pixels = try PixelCodec.decode(m.payload[0], width: core.width, height: core.height)
             // A worker's tile is RGB in 0...1 (`CaffeImage.planarImage` clamps): anything else is not a rendering.
-            guard pixels.pixels.allSatisfy({ $0 >= 0 && $0 <= 1 }) else { throw ProtocolError.malformedBody("pixels outside 0...1") }
+            guard pixels.pixels.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
+                throw ProtocolError.malformedBody("pixels outside 0...1")
+            }
         } catch {
             let e = error as? ProtocolError ?? .malformedBody("\(error)")
             note(lease.tile, "rejected", worker: peer, "result from \(workerName(peer)) rejected: \(e)", now: t)
             let (_, events) = scheduler.failed(lease: body.lease, worker: peer, reason: "bad result: \(e)", now: t)
-            return [.count(.tileFailed), .count(.messageDropped), .log(.warning, "bad result: \(e)", ["worker": "\(peer)"])]
-                + schedule(events, now: t) + send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)), now: t)
+            return [
+                .count(.tileFailed), .count(.messageDropped), .log(.warning, "bad result: \(e)", ["worker": "\(peer)"])
+            ]
+                + schedule(events, now: t)
+                + send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)), now: t)
         }
         let seconds = lease.plausible(seconds: body.seconds, now: t)  // for the metrics and the journal
         let (verdict, events) = scheduler.complete(lease: body.lease, worker: peer, seconds: seconds, now: t)
@@ -229,24 +283,56 @@ extension CoordinatorCore {
             jobs[job.id]?.storing.insert(lease.tile.tile)
             jobs[job.id]?.progress[body.lease] = nil
             let name = scheduler.name(ofWorker: peer) ?? peer
-            record(lease.tile) { r in (r.worker, r.seconds, r.loss) = (name, seconds, body.loss.isFinite ? body.loss : nil) }
-            actions = [.count(.tileDone(seconds: seconds)),
-                       .storeTile(job: job.id, stage: lease.tile.stage, tile: lease.tile.tile, pixels: pixels, worker: peer,
-                                  seconds: seconds)]
+            record(lease.tile) { r in
+                (r.worker, r.seconds, r.loss) = (name, seconds, body.loss.isFinite ? body.loss : nil)
+            }
+            actions = [
+                .count(.tileDone(seconds: seconds)),
+                .storeTile(
+                    job: job.id, stage: lease.tile.stage, tile: lease.tile.tile, pixels: pixels, worker: peer,
+                    seconds: seconds)
+            ]
         }
         return actions + schedule(events, now: t)
+    }
+
+    /// A result whose lease is not live here (lapsed, revoked, from before a restart): refused, its credit freed.
+    mutating func resultNotLive(_ body: ResultBody, from peer: String, now t: Double) -> [Action] {
+        if let known = scheduler.lease(body.lease) {
+            note(
+                known.tile, "rejected", worker: peer,
+                "result from \(workerName(peer)) rejected: its lease is not live here", now: t)
+        }
+        // frees an unknown lease's credit
+        _ = scheduler.complete(lease: body.lease, worker: peer, seconds: 0, now: t)
+        return [
+            .count(.messageDropped),
+            .log(
+                .info,
+                "result rejected: lease \(body.lease) is not live (lapsed, revoked or from before a restart)",
+                ["worker": "\(peer)"])
+        ]
+            + send(
+                peer, Message(.reject, RejectBody(lease: body.lease, reason: "lease \(body.lease) is not live")),
+                now: t)
     }
 
     mutating func failed(_ m: Message, from peer: String, now t: Double) throws -> [Action] {
         _ = scheduler.heard(from: peer, now: t)
         let body = try m.decode(FailedBody.self)
         let (verdict, events) = scheduler.failed(lease: body.lease, worker: peer, reason: body.reason, now: t)
-        if case let .accepted(tile) = verdict { note(tile, "failed", worker: peer, "\(workerName(peer)) failed it: \(body.reason)", now: t) }
-        let log: [Action] = if case .accepted = verdict {
-            [.count(.tileFailed), .log(.warning, "tile failed under lease \(body.lease): \(body.reason)", ["worker": "\(peer)"])]
-        } else {
-            [.log(.info, "gave up stale lease \(body.lease): \(body.reason)", ["worker": "\(peer)"])]
+        if case let .accepted(tile) = verdict {
+            note(tile, "failed", worker: peer, "\(workerName(peer)) failed it: \(body.reason)", now: t)
         }
+        let log: [Action] =
+            if case .accepted = verdict {
+                [
+                    .count(.tileFailed),
+                    .log(.warning, "tile failed under lease \(body.lease): \(body.reason)", ["worker": "\(peer)"])
+                ]
+            } else {
+                [.log(.info, "gave up stale lease \(body.lease): \(body.reason)", ["worker": "\(peer)"])]
+            }
         return log + schedule(events, now: t)
     }
 
@@ -269,9 +355,13 @@ extension CoordinatorCore {
     func submit(_ m: Message, from peer: String, owner: String, now t: Double) throws -> [Action] {
         let body = try m.decode(SubmitBody.self)  // its spec validated at decode
         guard m.payload.count == body.spec.inputCount else {
-            throw ProtocolError.malformedBody("a submit carries the content, \(body.spec.styleWeights.count) style image(s)"
-                + (body.spec.frame == nil ? "" : ", the frame's start image" + (body.spec.frame?.temporalMask == true ? " and its mask" : ""))
-                + (body.spec.controlInputs == 0 ? "" : ", then \(body.spec.controlInputs) mask(s): the region mask and the masked styles'"))
+            throw ProtocolError.malformedBody(
+                "a submit carries the content, \(body.spec.styleWeights.count) style image(s)"
+                    + (body.spec.frame == nil
+                        ? ""
+                        : ", the frame's start image" + (body.spec.frame?.temporalMask == true ? " and its mask" : ""))
+                    + (body.spec.controlInputs == 0
+                        ? "" : ", then \(body.spec.controlInputs) mask(s): the region mask and the masked styles'"))
         }
         return [.admit(spec: body.spec, inputs: m.payload, replyTo: peer, owner: owner, submitted: wall(t))]
     }

@@ -27,8 +27,11 @@ public struct FarmNotice: Codable, Sendable, Equatable {
         /// Where the coordinator wrote the output and its size (a done job; filled in by the shell).
         public var output: Output?
 
-        public init(id: String, name: String, owner: String?, state: String, detail: String?, submitted: Double?, started: Double?,
-                    finished: Double?, output: Output? = nil) {
+        public init(
+            id: String, name: String, owner: String?, state: String, detail: String?, submitted: Double?,
+            started: Double?,
+            finished: Double?, output: Output? = nil
+        ) {
             (self.id, self.name, self.owner, self.state, self.detail) = (id, name, owner, state, detail)
             (self.submitted, self.started, self.finished, self.output) = (submitted, started, finished, output)
         }
@@ -55,7 +58,9 @@ public struct FarmNotice: Codable, Sendable, Equatable {
         public var requeued: [Tile]
 
         public init(id: String, name: String, machine: String?, key: String?, reason: String, requeued: [Tile]) {
-            (self.id, self.name, self.machine, self.key, self.reason, self.requeued) = (id, name, machine, key, reason, requeued)
+            (self.id, self.name, self.machine, self.key, self.reason, self.requeued) = (
+                id, name, machine, key, reason, requeued
+            )
         }
     }
 
@@ -91,16 +96,21 @@ extension CoordinatorCore {
         case .cancelled: (kind, detail) = (.jobCancelled, "cancelled")
         case .preparing, .running, .blending, .writing: return []
         }
-        let end = FarmNotice.JobEnd(id: id, name: job.spec.name, owner: job.ownerName.isEmpty ? nil : job.ownerName, state: jobState(job).rawValue,
-                                    detail: detail, submitted: job.submitted, started: job.started, finished: job.finished)
+        let end = FarmNotice.JobEnd(
+            id: id, name: job.spec.name, owner: job.ownerName.isEmpty ? nil : job.ownerName,
+            state: jobState(job).rawValue,
+            detail: detail, submitted: job.submitted, started: job.started, finished: job.finished)
         return [.notify(FarmNotice(event: kind, time: wall(now), job: end))]
     }
 
     /// The notice that a worker was lost; `requeued` are the tiles the scheduler put back for it.
-    func workerLostNotice(_ worker: String, name: String, host: String?, reason: String, requeued: [FarmScheduler.TileID],
-                          now: Double) -> Action {
-        let loss = FarmNotice.WorkerLoss(id: worker, name: name, machine: host, key: peers[worker]?.caller.name, reason: reason,
-                                         requeued: requeued.map { FarmNotice.Tile(job: $0.job, stage: $0.stage, tile: $0.tile) })
+    func workerLostNotice(
+        _ worker: String, name: String, host: String?, reason: String, requeued: [FarmScheduler.TileID],
+        now: Double
+    ) -> Action {
+        let loss = FarmNotice.WorkerLoss(
+            id: worker, name: name, machine: host, key: peers[worker]?.caller.name, reason: reason,
+            requeued: requeued.map { FarmNotice.Tile(job: $0.job, stage: $0.stage, tile: $0.tile) })
         return .notify(FarmNotice(event: .workerLost, time: wall(now), worker: loss))
     }
 }

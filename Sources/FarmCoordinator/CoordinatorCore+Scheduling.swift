@@ -61,23 +61,37 @@ extension CoordinatorCore {
                 actions.append(.log(.warning, "worker lost: \(reason)", ["worker": "\(worker)"]))
                 // Its leases' requeues follow it, up to the next worker lost.
                 let after = events[(i + 1)...]
-                let requeued = after.prefix { if case .workerLost = $0 { false } else { true } }.compactMap { next -> FarmScheduler.TileID? in
+                let requeued = after.prefix { if case .workerLost = $0 { false } else { true } }.compactMap {
+                    next -> FarmScheduler.TileID? in
                     if case let .requeued(tile, holder, _, _, _) = next, holder == worker { tile } else { nil }
                 }
-                actions.append(workerLostNotice(worker, name: name, host: host, reason: reason, requeued: requeued, now: now))
+                actions.append(
+                    workerLostNotice(worker, name: name, host: host, reason: reason, requeued: requeued, now: now))
             case let .requeued(tile, worker, lease, reason, cause):
                 note(tile, "requeued", worker: worker, "requeued from \(workerName(worker)): \(reason)", now: now)
-                actions += [.count(.tileRequeued), .count(.leaseFailed(cause)), .log(.warning, "tile requeued (lease \(lease)): \(reason)", Self.metadata(tile, worker))]
+                actions += [
+                    .count(.tileRequeued), .count(.leaseFailed(cause)),
+                    .log(.warning, "tile requeued (lease \(lease)): \(reason)", Self.metadata(tile, worker))
+                ]
                 actions += send(worker, Message(.reject, RejectBody(lease: lease, reason: reason)), now: now)
             case let .workerBlocklisted(worker, job):
-                let event = JobEvent(time: wall(now), kind: "blocklisted", worker: worker,
-                                     message: "\(workerName(worker)) blocklisted after \(config.scheduler.workerFailureLimit) failures")
+                let event = JobEvent(
+                    time: wall(now), kind: "blocklisted", worker: worker,
+                    message: "\(workerName(worker)) blocklisted after \(config.scheduler.workerFailureLimit) failures")
                 jobs[job]?.log(event)
-                actions.append(.log(.warning, "worker blocklisted for this job", ["job": "\(job)", "worker": "\(worker)"]))
+                actions.append(
+                    .log(.warning, "worker blocklisted for this job", ["job": "\(job)", "worker": "\(worker)"]))
             case let .revoked(worker, tile, lease):
-                note(tile, "copy-won", worker: worker, "another copy won; \(workerName(worker))'s lease \(lease) revoked", now: now)
-                actions += [.count(.copyRevoked), .log(.info, "another copy won; lease \(lease) revoked", Self.metadata(tile, worker))]
-                actions += send(worker, Message(.reject, RejectBody(lease: lease, reason: "another copy of tile \(tile) won")), now: now)
+                note(
+                    tile, "copy-won", worker: worker,
+                    "another copy won; \(workerName(worker))'s lease \(lease) revoked", now: now)
+                actions += [
+                    .count(.copyRevoked),
+                    .log(.info, "another copy won; lease \(lease) revoked", Self.metadata(tile, worker))
+                ]
+                actions += send(
+                    worker, Message(.reject, RejectBody(lease: lease, reason: "another copy of tile \(tile) won")),
+                    now: now)
             }
         }
         return actions
@@ -86,7 +100,8 @@ extension CoordinatorCore {
     /// Adds to a job's farm log.
     mutating func note(_ tile: FarmScheduler.TileID, _ kind: String, worker: String?, _ message: String, now: Double) {
         let wallTime = wall(now)
-        jobs[tile.job]?.log(JobEvent(time: wallTime, kind: kind, stage: tile.stage, tile: tile.tile, worker: worker, message: message))
+        jobs[tile.job]?.log(
+            JobEvent(time: wallTime, kind: kind, stage: tile.stage, tile: tile.tile, worker: worker, message: message))
     }
 
     /// Changes a tile's record (nothing for an unknown job), in place.
@@ -106,9 +121,10 @@ extension CoordinatorCore {
     mutating func assign(worker: String, tile id: FarmScheduler.TileID, lease: String, now: Double) -> [Action] {
         guard let job = jobs[id.job], case .running = job.phase, let targets = job.targets else { return [] }
         let stage = job.stages[id.stage], tile = stage.plan.tiles[id.tile]
-        let body = AssignBody(lease: lease, job: id.job, stage: id.stage, task: stage.task(tile), options: job.spec.poster.options,
-                              pooling: job.spec.poster.pooling, targets: targets, reference: job.reference,
-                              leaseSeconds: config.scheduler.leaseSeconds)
+        let body = AssignBody(
+            lease: lease, job: id.job, stage: id.stage, task: stage.task(tile), options: job.spec.poster.options,
+            pooling: job.spec.poster.pooling, targets: targets, reference: job.reference,
+            leaseSeconds: config.scheduler.leaseSeconds)
         lastSent[worker] = now
         return [.assign(peer: worker, body, rect: tile.render)]
     }

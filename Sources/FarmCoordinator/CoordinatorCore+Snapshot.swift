@@ -44,12 +44,15 @@ extension CoordinatorCore {
     public func status(job id: String, now t: Double) -> JobStatus? {
         guard let job = jobs[id], let c = scheduler.counts(job: id) else { return nil }
         let done = job.phase == .done
-        var status = JobStatus(id: id, name: job.spec.name, priority: c.priority, state: jobState(job), detail: jobDetail(job),
-                               stage: c.stage, stages: c.stages, tilesDone: done ? c.tilesTotal : c.tilesDone - job.storing.count,
-                               tilesTotal: c.tilesTotal, workFraction: done ? 1 : c.workFraction,
-                               elapsed: job.started.map { max((job.finished ?? wall(t)) - $0, 0) } ?? 0)
+        var status = JobStatus(
+            id: id, name: job.spec.name, priority: c.priority, state: jobState(job), detail: jobDetail(job),
+            stage: c.stage, stages: c.stages, tilesDone: done ? c.tilesTotal : c.tilesDone - job.storing.count,
+            tilesTotal: c.tilesTotal, workFraction: done ? 1 : c.workFraction,
+            elapsed: job.started.map { max((job.finished ?? wall(t)) - $0, 0) } ?? 0)
         status.paused = c.paused ? true : nil
-        (status.owner, status.submitted, status.started, status.finished) = (job.ownerName, job.submitted, job.started, job.finished)
+        (status.owner, status.submitted, status.started, status.finished) = (
+            job.ownerName, job.submitted, job.started, job.finished
+        )
         return status
     }
 
@@ -70,19 +73,22 @@ extension CoordinatorCore {
             jobs[status.id]?.progress = job.progress.filter { scheduler.lease($0.key) != nil }
             let index = min(status.stage, job.stages.count - 1), stage = job.stages[index]
             let minutes = status.elapsed / 60
-            var view = JobView(status: status, level: stage.level, levels: (job.stages.last?.level ?? 0) + 1,
-                               pass: Self.pass(of: stage), width: stage.width, height: stage.height,
-                               tiles: tileViews(status.id, stage: index),
-                               tilesPerMinute: minutes > 0 ? Double(status.tilesDone) / minutes : 0,
-                               eta: status.workFraction > 0 && !status.state.isFinal
-                                   ? status.elapsed / status.workFraction * (1 - status.workFraction) : nil)
+            var view = JobView(
+                status: status, level: stage.level, levels: (job.stages.last?.level ?? 0) + 1,
+                pass: Self.pass(of: stage), width: stage.width, height: stage.height,
+                tiles: tileViews(status.id, stage: index),
+                tilesPerMinute: minutes > 0 ? Double(status.tilesDone) / minutes : 0,
+                eta: status.workFraction > 0 && !status.state.isFinal
+                    ? status.elapsed / status.workFraction * (1 - status.workFraction) : nil)
             if !job.phase.isFinal, let since = job.stageStarted { view.stageElapsed = max(t - since, 0) }
             views.append(view)
         }
         return FarmSnapshot(time: 0, jobs: views, workers: workerStatuses(for: .insecure, now: t))
     }
 
-    static func pass(of stage: PosterStage) -> String { stage.level == 0 ? "coarse" : stage.pass == 0 ? "tiles" : "shifted tiles" }
+    static func pass(of stage: PosterStage) -> String {
+        stage.level == 0 ? "coarse" : stage.pass == 0 ? "tiles" : "shifted tiles"
+    }
 
     /// A stage's tiles: done (a past stage, or finished in this one), rendering (with the live lease's worker,
     /// iteration and loss) or pending, each with its record (attempts; worker, seconds and final loss once done).
@@ -93,13 +99,18 @@ extension CoordinatorCore {
         return job.stages[index].plan.tiles.map { tile -> TileView in
             let r = tile.core, record = job[index, tile.index]
             var v = TileView(index: tile.index, x: r.x, y: r.y, width: r.width, height: r.height, state: "pending")
-            (v.attempts, v.worker, v.seconds, v.loss) = (record.attempts > 0 ? record.attempts : nil, record.worker, record.seconds, record.loss)
-            if job.phase == .done || index < current || (index == current && states?.done.contains(tile.index) == true) {
+            (v.attempts, v.worker, v.seconds, v.loss) = (
+                record.attempts > 0 ? record.attempts : nil, record.worker, record.seconds, record.loss
+            )
+            if job.phase == .done || index < current || (index == current && states?.done.contains(tile.index) == true)
+            {
                 v.state = "done"
             } else if index == current, let lease = states?.leased[tile.index] {
                 v.state = "rendering"
                 (v.worker, v.seconds) = (scheduler.name(ofWorker: lease.worker) ?? lease.worker, nil)
-                if let p = job.progress[lease.token] { (v.iteration, v.iterations, v.loss) = (p.iteration, p.iterations, p.loss) }
+                if let p = job.progress[lease.token] {
+                    (v.iteration, v.iterations, v.loss) = (p.iteration, p.iterations, p.loss)
+                }
             }
             return v
         }
@@ -111,17 +122,22 @@ extension CoordinatorCore {
         guard let job = jobs[id], let status = status(job: id, now: t) else { return nil }
         let current = job.phase == .done ? job.stages.count : status.stage
         let summaries = job.stages.enumerated().map { i, s in
-            StageSummary(index: i, level: s.level, pass: Self.pass(of: s), width: s.width, height: s.height, iterations: s.iterations,
-                         tiles: s.plan.tiles.count, state: i < current ? "done" : i == current ? "current" : "waiting")
+            StageSummary(
+                index: i, level: s.level, pass: Self.pass(of: s), width: s.width, height: s.height,
+                iterations: s.iterations,
+                tiles: s.plan.tiles.count, state: i < current ? "done" : i == current ? "current" : "waiting")
         }
         let shown = min(max(stage ?? status.stage, 0), max(job.stages.count - 1, 0))
-        return JobDetail(status: status, spec: job.spec, stages: summaries, stage: shown,
-                         tiles: tileViews(id, stage: shown), events: job.events)
+        return JobDetail(
+            status: status, spec: job.spec, stages: summaries, stage: shown,
+            tiles: tileViews(id, stage: shown), events: job.events)
     }
 
     /// One tile with its loss curve; nil when the job, stage or tile is unknown.
     public func tileDetail(job id: String, stage: Int, tile: Int, now t: Double) -> TileDetail? {
-        guard let job = jobs[id], job.stages.indices.contains(stage), job.stages[stage].plan.tiles.indices.contains(tile) else { return nil }
+        guard let job = jobs[id], job.stages.indices.contains(stage),
+            job.stages[stage].plan.tiles.indices.contains(tile)
+        else { return nil }
         let views = tileViews(id, stage: stage)
         return TileDetail(job: id, stage: stage, tile: views[tile], curve: job[stage, tile].curve)
     }
@@ -129,7 +145,8 @@ extension CoordinatorCore {
     /// The current stage of a running job and its tiles that are accepted and stored (their files are complete).
     public func landedTiles(job id: String) -> (stage: Int, tiles: [Int])? {
         guard let job = jobs[id], case let .running(stage) = job.phase, let states = scheduler.tileStates(job: id),
-              states.stage == stage else { return nil }
+            states.stage == stage
+        else { return nil }
         return (stage, states.done.subtracting(job.storing).sorted())
     }
 }

@@ -181,7 +181,9 @@ public struct CoordinatorCore: Sendable {
     /// Where a control's outcome goes (the dashboard's request waits on it).
     public struct ControlReply: Sendable {
         public let deliver: @Sendable (Result<ControlledBody, ControlRefusal>) -> Void
-        public init(_ deliver: @escaping @Sendable (Result<ControlledBody, ControlRefusal>) -> Void) { self.deliver = deliver }
+        public init(_ deliver: @escaping @Sendable (Result<ControlledBody, ControlRefusal>) -> Void) {
+            self.deliver = deliver
+        }
     }
 
     /// A prepared stage's blobs.
@@ -215,14 +217,21 @@ public struct CoordinatorCore: Sendable {
         public var submitted: Double?
         public var started: Double?
         public var finished: Double?
-        public init(id: String, spec: JobSpec, state: JobState, detail: String?, stage: Int, memory: [[Int]], stages: [PosterStage]? = nil) {
-            (self.id, self.spec, self.state, self.detail, self.stage, self.memory) = (id, spec, state, detail, stage, memory)
+        public init(
+            id: String, spec: JobSpec, state: JobState, detail: String?, stage: Int, memory: [[Int]],
+            stages: [PosterStage]? = nil
+        ) {
+            (self.id, self.spec, self.state, self.detail, self.stage, self.memory) = (
+                id, spec, state, detail, stage, memory
+            )
             self.stages = stages ?? spec.stages
         }
 
         /// A stored job whose spec is outside the limits: nothing of it is planned.
         public init(id: String, spec: JobSpec, state: JobState, detail: String?, problem: String) {
-            (self.id, self.spec, self.state, self.detail, self.stage, self.memory, self.stages) = (id, spec, state, detail, 0, [], [])
+            (self.id, self.spec, self.state, self.detail, self.stage, self.memory, self.stages) = (
+                id, spec, state, detail, 0, [], []
+            )
             self.problem = problem
         }
     }
@@ -312,7 +321,11 @@ public struct CoordinatorCore: Sendable {
         case let .message(peer, m, caller, now): return receive(m, from: peer, caller: caller, now: now)
         case let .malformed(peer, error, now):
             return [.count(.messageDropped), .log(.warning, "bad message: \(error)", ["peer": "\(peer)"])]
-                + send(peer, Message(.error, ErrorBody(code: error.code, message: error.description, versions: FarmProtocol.versions)), now: now)
+                + send(
+                    peer,
+                    Message(
+                        .error, ErrorBody(code: error.code, message: error.description, versions: FarmProtocol.versions)
+                    ), now: now)
         case let .tick(now): return tick(now: now)
         case let .outputSent(key):
             budgets[key]?.outputInFlight = false
@@ -323,10 +336,13 @@ public struct CoordinatorCore: Sendable {
             return schedule(scheduler.remove(worker: peer, reason: "unreachable", now: now), now: now)
         case let .admitted(info, replyTo, now): return admitted(info, replyTo: replyTo, now: now)
         case let .admissionFailed(peer, reason):
-            return [.count(.messageDropped), .log(.warning, "submit refused: \(reason)", ["peer": "\(peer)"]),
-                    .send(peer: peer, Message(.error, ErrorBody(code: .malformed, message: reason)))]
+            return [
+                .count(.messageDropped), .log(.warning, "submit refused: \(reason)", ["peer": "\(peer)"]),
+                .send(peer: peer, Message(.error, ErrorBody(code: .malformed, message: reason)))
+            ]
         case let .prepared(job, stage, targets, reference, done, now):
-            return prepared(job, stage: stage, blobs: Prepared(targets: targets, reference: reference), done: done, now: now)
+            return prepared(
+                job, stage: stage, blobs: Prepared(targets: targets, reference: reference), done: done, now: now)
         case let .tileStored(job, stage, tile, now): return tileStored(job, stage: stage, tile: tile, now: now)
         case let .blended(job, stage, next, now): return blended(job, stage: stage, next: next, now: now)
         case let .written(id, now):
@@ -335,7 +351,8 @@ public struct CoordinatorCore: Sendable {
             jobs[id]?.end(.done, now: now, wall: wallTime)
             jobs[id]?.log(JobEvent(time: wallTime, kind: "state", message: "done"))
             scheduler.close(job: id)
-            return [.log(.info, "done", ["job": "\(id)"]), .forget(job: id, blobs: jobBlobs(id))] + jobEndNotice(id, now: now)
+            return [.log(.info, "done", ["job": "\(id)"]), .forget(job: id, blobs: jobBlobs(id))]
+                + jobEndNotice(id, now: now)
         case let .workFailed(id, reason, now): return fail(id, reason: reason, now: now)
         case let .storageFull(reason, _):
             guard !storagePaused else { return [] }

@@ -12,23 +12,29 @@ extension JobSpec {
         }
         let fitted = crop ? CenterCrop.toAspect(images[0], width: poster.width, height: poster.height) : images[0]
         let styles = images[1 ... styleWeights.count]
-        var job = PosterJob(content: fitted, styles: Array(zip(styles, styleWeights)).map { (image: $0.0, weight: $0.1) },
-                            width: poster.width, height: poster.height)
+        var job = PosterJob(
+            content: fitted, styles: Array(zip(styles, styleWeights)).map { (image: $0.0, weight: $0.1) },
+            width: poster.width, height: poster.height)
         job.settings = poster
         if frame != nil {
-            let start = Resampler.resize(images[styleWeights.count + 1], width: poster.width, height: poster.height).clamped()
+            let start = Resampler.resize(images[styleWeights.count + 1], width: poster.width, height: poster.height)
+                .clamped()
             job.initial = start
             if frame?.temporalMask == true {
-                job.temporal = TemporalTarget(image: start, mask: TemporalTarget.binaryMask(images[styleWeights.count + 2],
-                                                                                            width: poster.width, height: poster.height))
+                job.temporal = TemporalTarget(
+                    image: start,
+                    mask: TemporalTarget.binaryMask(
+                        images[styleWeights.count + 2],
+                        width: poster.width, height: poster.height))
             }
         }
         if let control = poster.control {
             var next = 1 + styleWeights.count + frameInputs
             if !control.regions.isEmpty {
                 do {
-                    let mask = try RegionMap.fitted(images[next], contentWidth: images[0].width, contentHeight: images[0].height,
-                                                    output: (poster.width, poster.height), crop: crop)
+                    let mask = try RegionMap.fitted(
+                        images[next], contentWidth: images[0].width, contentHeight: images[0].height,
+                        output: (poster.width, poster.height), crop: crop)
                     job.controlImages.regions = try RegionMap.planes(mask, regions: control.regions)
                 } catch {
                     throw ProtocolError.malformedBody("the region mask \(error)")
@@ -36,7 +42,9 @@ extension JobSpec {
                 next += 1
             }
             let masked = maskedStyles
-            job.controlImages.styleMasks = styleWeights.indices.map { i in masked.firstIndex(of: i).map { images[next + $0] } }
+            job.controlImages.styleMasks = styleWeights.indices.map { i in
+                masked.firstIndex(of: i).map { images[next + $0] }
+            }
         }
         return job
     }

@@ -47,12 +47,16 @@ public final class Journal: Sendable {
 
     public init(directory: URL) throws {
         self.directory = directory
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("jobs"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("jobs"), withIntermediateDirectories: true)
         lock = open(directory.appendingPathComponent("lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lock >= 0 else { throw JournalError.locked(directory.path, "cannot open its lock file: \(String(cString: strerror(errno)))") }
+        guard lock >= 0 else {
+            throw JournalError.locked(directory.path, "cannot open its lock file: \(String(cString: strerror(errno)))")
+        }
         guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
             close(lock)
-            throw JournalError.locked(directory.path, "another coordinator is using it (it holds \(directory.path)/lock)")
+            throw JournalError.locked(
+                directory.path, "another coordinator is using it (it holds \(directory.path)/lock)")
         }
         do {
             db = try Self.openDatabase(directory.appendingPathComponent("farm.sqlite"))
@@ -72,28 +76,31 @@ public final class Journal: Sendable {
         var configuration = Configuration()
         configuration.journalMode = .wal
         let db = try DatabaseQueue(path: url.path, configuration: configuration)
-        try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }  // GRDB's WAL set-up chose NORMAL
+        // GRDB's WAL set-up chose NORMAL
+        try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE job (
-                    id TEXT PRIMARY KEY, seq INTEGER NOT NULL, spec TEXT NOT NULL, state TEXT NOT NULL, detail TEXT,
-                    stage INTEGER NOT NULL DEFAULT 0, inputs INTEGER NOT NULL, created REAL NOT NULL);
-                CREATE TABLE tile (
-                    job TEXT NOT NULL REFERENCES job(id), stage INTEGER NOT NULL, tile INTEGER NOT NULL,
-                    worker TEXT NOT NULL, seconds REAL NOT NULL, PRIMARY KEY (job, stage, tile));
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE job (
+                        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, spec TEXT NOT NULL, state TEXT NOT NULL, detail TEXT,
+                        stage INTEGER NOT NULL DEFAULT 0, inputs INTEGER NOT NULL, created REAL NOT NULL);
+                    CREATE TABLE tile (
+                        job TEXT NOT NULL REFERENCES job(id), stage INTEGER NOT NULL, tile INTEGER NOT NULL,
+                        worker TEXT NOT NULL, seconds REAL NOT NULL, PRIMARY KEY (job, stage, tile));
+                    """)
         }
         migrator.registerMigration("v2-owner") { db in
             try db.execute(sql: "ALTER TABLE job ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
         }
         migrator.registerMigration("v3-control") { db in
-            try db.execute(sql: """
-                ALTER TABLE job ADD COLUMN priority INTEGER;
-                ALTER TABLE job ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
-                ALTER TABLE job ADD COLUMN started REAL;
-                ALTER TABLE job ADD COLUMN finished REAL;
-                """)
+            try db.execute(
+                sql: """
+                    ALTER TABLE job ADD COLUMN priority INTEGER;
+                    ALTER TABLE job ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE job ADD COLUMN started REAL;
+                    ALTER TABLE job ADD COLUMN finished REAL;
+                    """)
         }
         migrator.registerMigration("v4-preparing") { db in
             try db.execute(sql: "ALTER TABLE job ADD COLUMN preparing INTEGER NOT NULL DEFAULT 0")
@@ -119,23 +126,31 @@ public final class Journal: Sendable {
     /// What a job id may look like (`admit` makes `j` and base-36 digits): 1 to 64 letters, digits, `-` and `_`. A row
     /// whose id is anything else (`../x`, written by hand) is never turned into a path.
     static func isJobID(_ id: String) -> Bool {
-        (1 ... 64).contains(id.utf8.count) && id.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" || $0 == "_" }
+        (1 ... 64).contains(id.utf8.count)
+            && id.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" || $0 == "_" }
     }
 
     /// Stores a new job and its input files (content first, then styles), submitted at `submitted` (Unix seconds: the
     /// coordinator's clock, as every time the journal records).
-    public func add(job id: String, spec: JobSpec, inputs: [[UInt8]], owner: String = "", submitted: Double) throws -> StoredJob {
+    public func add(job id: String, spec: JobSpec, inputs: [[UInt8]], owner: String = "", submitted: Double) throws
+        -> StoredJob
+    {
         let dir = jobDirectory(id)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for (i, bytes) in inputs.enumerated() { try DurableFile.write(Data(bytes), to: dir.appendingPathComponent("input-\(i)")) }
+        for (i, bytes) in inputs.enumerated() {
+            try DurableFile.write(Data(bytes), to: dir.appendingPathComponent("input-\(i)"))
+        }
         let json = String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)
         let seq = try db.write { db -> Int in
             let seq = (try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM job") ?? 0) + 1
-            try db.execute(sql: "INSERT INTO job (id, seq, spec, state, inputs, created, owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           arguments: [id, seq, json, JobState.queued.rawValue, inputs.count, submitted, owner])
+            try db.execute(
+                sql: "INSERT INTO job (id, seq, spec, state, inputs, created, owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [id, seq, json, JobState.queued.rawValue, inputs.count, submitted, owner])
             return seq
         }
-        var job = StoredJob(id: id, seq: seq, spec: spec, state: .queued, stage: 0, inputs: inputURLs(id, count: inputs.count), owner: owner)
+        var job = StoredJob(
+            id: id, seq: seq, spec: spec, state: .queued, stage: 0, inputs: inputURLs(id, count: inputs.count),
+            owner: owner)
         job.submitted = submitted
         return job
     }
@@ -159,15 +174,21 @@ public final class Journal: Sendable {
             for row in try Row.fetchAll(db, sql: "SELECT * FROM job ORDER BY seq") {
                 let id = (try? row.decode(String.self, forColumn: "id")) ?? "?"
                 do {
-                    guard Self.isJobID(id) else { throw JournalError.corrupt("the job id is not 1 to 64 letters, digits, - and _") }
-                    let spec = try JSONDecoder().decode(JobSpec.self, from: Data(try row.decode(String.self, forColumn: "spec").utf8))
+                    guard Self.isJobID(id) else {
+                        throw JournalError.corrupt("the job id is not 1 to 64 letters, digits, - and _")
+                    }
+                    let spec = try JSONDecoder().decode(
+                        JobSpec.self, from: Data(try row.decode(String.self, forColumn: "spec").utf8))
                     let state = JobState(rawValue: try row.decode(String.self, forColumn: "state")) ?? .failed
                     let inputs = try row.decode(Int.self, forColumn: "inputs")
-                    guard (1 ... FarmProtocol.Limits.maxPayloadFrames).contains(inputs) else { throw JournalError.corrupt("\(inputs) input files") }
-                    var job = StoredJob(id: id, seq: try row.decode(Int.self, forColumn: "seq"), spec: spec, state: state,
-                                        detail: try row.decode(String?.self, forColumn: "detail"),
-                                        stage: try row.decode(Int.self, forColumn: "stage"), inputs: inputURLs(id, count: inputs),
-                                        owner: try row.decode(String.self, forColumn: "owner"))
+                    guard (1 ... FarmProtocol.Limits.maxPayloadFrames).contains(inputs) else {
+                        throw JournalError.corrupt("\(inputs) input files")
+                    }
+                    var job = StoredJob(
+                        id: id, seq: try row.decode(Int.self, forColumn: "seq"), spec: spec, state: state,
+                        detail: try row.decode(String?.self, forColumn: "detail"),
+                        stage: try row.decode(Int.self, forColumn: "stage"), inputs: inputURLs(id, count: inputs),
+                        owner: try row.decode(String.self, forColumn: "owner"))
                     // Hand-set values out of range (a journal edited by hand) are ignored, not fatal.
                     job.priority = (try? row.decode(Int?.self, forColumn: "priority")).flatMap { $0 }.flatMap {
                         JobSpec.Limits.priority.contains($0) ? $0 : nil
@@ -201,12 +222,13 @@ public final class Journal: Sendable {
     /// started, an end when it finished (a retry clears it).
     public func setState(job id: String, _ state: JobState, detail: String? = nil, at now: Double) throws {
         try db.write {
-            try $0.execute(sql: """
-                UPDATE job SET state = ?, detail = ?,
-                    started = CASE WHEN ? = 'running' THEN COALESCE(started, ?) ELSE started END,
-                    finished = CASE WHEN ? IN ('done', 'failed', 'cancelled') THEN ? ELSE NULL END
-                WHERE id = ?
-                """, arguments: [state.rawValue, detail, state.rawValue, now, state.rawValue, now, id])
+            try $0.execute(
+                sql: """
+                    UPDATE job SET state = ?, detail = ?,
+                        started = CASE WHEN ? = 'running' THEN COALESCE(started, ?) ELSE started END,
+                        finished = CASE WHEN ? IN ('done', 'failed', 'cancelled') THEN ? ELSE NULL END
+                    WHERE id = ?
+                    """, arguments: [state.rawValue, detail, state.rawValue, now, state.rawValue, now, id])
         }
     }
 
@@ -222,7 +244,10 @@ public final class Journal: Sendable {
 
     /// Records a job's hand-set priority and pause.
     public func setControl(job id: String, priority: Int, paused: Bool) throws {
-        try db.write { try $0.execute(sql: "UPDATE job SET priority = ?, paused = ? WHERE id = ?", arguments: [priority, paused ? 1 : 0, id]) }
+        try db.write {
+            try $0.execute(
+                sql: "UPDATE job SET priority = ?, paused = ? WHERE id = ?", arguments: [priority, paused ? 1 : 0, id])
+        }
     }
 
     /// A finished tile to record.
@@ -235,43 +260,61 @@ public final class Journal: Sendable {
         public var seconds: Double
 
         public init(job: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) {
-            (self.job, self.stage, self.tile, self.pixels, self.worker, self.seconds) = (job, stage, tile, pixels, worker, seconds)
+            (self.job, self.stage, self.tile, self.pixels, self.worker, self.seconds) = (
+                job, stage, tile, pixels, worker, seconds
+            )
         }
     }
 
     /// Records finished tiles: each one's pixels, then all their rows in one transaction (one commit for however many
     /// tiles arrived while the previous ones were being written).
     public func tilesFinished(_ tiles: [FinishedTile]) throws {
-        for t in tiles { try DurableFile.write(Self.encode(t.pixels), to: tileURL(t.job, stage: t.stage, tile: t.tile)) }
+        for t in tiles {
+            try DurableFile.write(Self.encode(t.pixels), to: tileURL(t.job, stage: t.stage, tile: t.tile))
+        }
         try db.write { db in
             for t in tiles {
-                try db.execute(sql: "INSERT OR REPLACE INTO tile (job, stage, tile, worker, seconds) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [t.job, t.stage, t.tile, t.worker, t.seconds])
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO tile (job, stage, tile, worker, seconds) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [t.job, t.stage, t.tile, t.worker, t.seconds])
             }
         }
     }
 
     /// Records one finished tile (`tilesFinished`).
-    public func tileFinished(job id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) throws {
-        try tilesFinished([FinishedTile(job: id, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds)])
+    public func tileFinished(
+        job id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double
+    ) throws {
+        try tilesFinished([
+            FinishedTile(job: id, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds)
+        ])
     }
 
     /// Who rendered each finished tile of a job (the worker's peer id) and in how many seconds, by stage and tile.
     public func tileRecords(job id: String) throws -> [(stage: Int, tile: Int, worker: String, seconds: Double)] {
         try db.read {
-            try Row.fetchAll($0, sql: "SELECT stage, tile, worker, seconds FROM tile WHERE job = ? ORDER BY stage, tile", arguments: [id])
-                .map { (stage: $0["stage"], tile: $0["tile"], worker: $0["worker"], seconds: $0["seconds"]) }
+            try Row.fetchAll(
+                $0, sql: "SELECT stage, tile, worker, seconds FROM tile WHERE job = ? ORDER BY stage, tile",
+                arguments: [id]
+            )
+            .map { (stage: $0["stage"], tile: $0["tile"], worker: $0["worker"], seconds: $0["seconds"]) }
         }
     }
 
-    func tileURL(_ id: String, stage: Int, tile: Int) -> URL { jobDirectory(id).appendingPathComponent("s\(stage)-t\(tile).px") }
+    func tileURL(_ id: String, stage: Int, tile: Int) -> URL {
+        jobDirectory(id).appendingPathComponent("s\(stage)-t\(tile).px")
+    }
 
     /// The finished tiles of a stage, each read, checked and handed to `each` one at a time (a gigapixel stage's
     /// tiles are never all in memory). A tile whose file is missing or torn (a crash or a disk error) is
     /// forgotten, row and file, and so rendered again: recovery never fails on one bad record.
-    public func finishedTiles(job id: String, stage: Int,
-                              each: (Int, PlanarImage) -> Void = { _, _ in }) throws -> (done: Set<Int>, forgotten: [Int]) {
-        let rows = try db.read { try Int.fetchAll($0, sql: "SELECT tile FROM tile WHERE job = ? AND stage = ?", arguments: [id, stage]) }
+    public func finishedTiles(
+        job id: String, stage: Int,
+        each: (Int, PlanarImage) -> Void = { _, _ in }
+    ) throws -> (done: Set<Int>, forgotten: [Int]) {
+        let rows = try db.read {
+            try Int.fetchAll($0, sql: "SELECT tile FROM tile WHERE job = ? AND stage = ?", arguments: [id, stage])
+        }
         var done: Set<Int> = [], forgotten: [Int] = []
         for t in rows {
             let url = tileURL(id, stage: stage, tile: t)
@@ -281,7 +324,10 @@ public final class Journal: Sendable {
             } else {
                 forgotten.append(t)
                 try? FileManager.default.removeItem(at: url)
-                try db.write { try $0.execute(sql: "DELETE FROM tile WHERE job = ? AND stage = ? AND tile = ?", arguments: [id, stage, t]) }
+                try db.write {
+                    try $0.execute(
+                        sql: "DELETE FROM tile WHERE job = ? AND stage = ? AND tile = ?", arguments: [id, stage, t])
+                }
             }
         }
         return (done, forgotten)
@@ -296,7 +342,9 @@ public final class Journal: Sendable {
     /// that is fsynced and renamed into place, then the job's stage counter. The stage's tiles' files and the
     /// previous stage's canvas are deleted. Returns the canvas.
     @discardableResult
-    public func stageFinished(job id: String, stage: Int, width: Int, height: Int, write: (DiskImage) throws -> Void) throws -> DiskImage {
+    public func stageFinished(job id: String, stage: Int, width: Int, height: Int, write: (DiskImage) throws -> Void)
+        throws -> DiskImage
+    {
         let url = jobDirectory(id).appendingPathComponent("stage-\(stage).px")
         let tmp = url.appendingPathExtension("\(getpid()).tmp")
         do {
@@ -311,7 +359,8 @@ public final class Journal: Sendable {
         try db.write { try $0.execute(sql: "UPDATE job SET stage = ? WHERE id = ?", arguments: [stage + 1, id]) }
         let fm = FileManager.default
         if stage > 0 { try? fm.removeItem(at: jobDirectory(id).appendingPathComponent("stage-\(stage - 1).px")) }
-        for name in (try? fm.contentsOfDirectory(atPath: jobDirectory(id).path)) ?? [] where name.hasPrefix("s\(stage)-t") {
+        for name in (try? fm.contentsOfDirectory(atPath: jobDirectory(id).path)) ?? []
+        where name.hasPrefix("s\(stage)-t") {
             try? fm.removeItem(at: jobDirectory(id).appendingPathComponent(name))
         }
         return try DiskImage(opening: url)
@@ -325,49 +374,5 @@ public final class Journal: Sendable {
     /// Where a job's output is written.
     public func outputURL(job id: String, format: String) -> URL {
         jobDirectory(id).appendingPathComponent("output.\(format == "tiff" ? "tiff" : "png")")
-    }
-
-    // MARK: Files
-
-    /// Raw pixels in the SFPX format (`DiskImage`): "SFPX", width, height, channels (UInt32 little-endian), then
-    /// float32 little-endian.
-    static func encode(_ image: PlanarImage) -> Data {
-        var d = Data(DiskImage.header(width: image.width, height: image.height, channels: image.channels))
-        image.pixels.withUnsafeBytes { d.append(contentsOf: $0) }
-        return d
-    }
-
-    static func decode(_ data: Data) throws -> PlanarImage {
-        let bytes = [UInt8](data)
-        guard let shape = DiskImage.shape(header: bytes) else { throw JournalError.corrupt("not an SFPX file") }
-        guard bytes.count == shape.byteCount else { throw JournalError.corrupt("SFPX size mismatch") }
-        return try PixelCodec.decode(Array(bytes[DiskImage.headerBytes...]), width: shape.width, height: shape.height, channels: shape.channels)
-    }
-}
-
-public enum JournalError: Error, CustomStringConvertible {
-    case corrupt(String)
-    /// The state directory cannot be taken: its path, and why.
-    case locked(String, String)
-    /// A job the coordinator died preparing `Journal.preparationDeaths` times or more.
-    case diedPreparing(times: Int)
-    public var description: String {
-        switch self {
-        case let .corrupt(why): "journal file is corrupt: \(why)"
-        case let .diedPreparing(n): "the coordinator died \(n) times while preparing it (decoding its inputs, computing its "
-            + "targets); failed so that it cannot stop the farm again"
-        case let .locked(path, why): "state directory \(path): \(why)"
-        }
-    }
-}
-
-
-extension Journal.StoredJob {
-    /// Why a stored job cannot run again as it is, or nil: a spec outside the limits, or a coordinator that died
-    /// `Journal.preparationDeaths` times preparing it.
-    public var problem: String? {
-        do { try spec.validate() } catch { return "\(error)" }
-        guard preparing < Journal.preparationDeaths || state.isFinal else { return "\(JournalError.diedPreparing(times: preparing))" }
-        return nil
     }
 }

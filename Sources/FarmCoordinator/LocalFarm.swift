@@ -17,24 +17,35 @@ public final class LocalFarm: Sendable {
     /// processes with `threadsPerWorker` threads each. Even on loopback the farm speaks CURVE, with key pairs
     /// made for this run (the workers' secret key is written to the state directory, mode 0600).
     /// The coordinator logs at `logLevel` and above; the workers log errors only.
-    public init(stateDirectory: URL, weights: URL, workers count: Int, threadsPerWorker: Int, logLevel: Logger.Level = .error) throws {
+    public init(
+        stateDirectory: URL, weights: URL, workers count: Int, threadsPerWorker: Int, logLevel: Logger.Level = .error
+    ) throws {
         var config = Coordinator.Config(stateDirectory: stateDirectory, weights: weights)
         config.bind = "tcp://127.0.0.1:*"
         config.logger.logLevel = logLevel
-        let server = try CurveKeyPair.generate(), worker = try CurveKeyPair.generate(), client = try CurveKeyPair.generate()
-        config.security = ServerSecurity(keys: server, allowlist: try Allowlist([(worker.publicKey, "local-workers", .worker),
-                                                                                 (client.publicKey, "local-client", .client)]))
+        let server = try CurveKeyPair.generate(), worker = try CurveKeyPair.generate(),
+            client = try CurveKeyPair.generate()
+        config.security = ServerSecurity(
+            keys: server,
+            allowlist: try Allowlist([
+                (worker.publicKey, "local-workers", .worker),
+                (client.publicKey, "local-client", .client)
+            ]))
         clientSecurity = ClientSecurity(serverKey: server.publicKey, keys: client)
-        let workerKey = try worker.write(directory: stateDirectory.appendingPathComponent("keys"), name: "worker").secret
+        let workerKey = try worker.write(directory: stateDirectory.appendingPathComponent("keys"), name: "worker")
+            .secret
         let coordinator = try Coordinator(config: config)
         self.coordinator = coordinator
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         workers = try (0 ..< count).map { i in
             let p = Process()
             p.executableURL = exe
-            p.arguments = ["worker", "--connect", coordinator.endpoint, "--threads", "\(threadsPerWorker)", "--name", "local\(i + 1)",
-                           "--weights", weights.path, "--parent-pid", "\(getpid())", "--quiet",
-                           "--server-key=\(server.publicKey)", "--curve-secret", workerKey.path]  // "=": a Z85 key may begin with "-"
+            p.arguments = [
+                "worker", "--connect", coordinator.endpoint, "--threads", "\(threadsPerWorker)", "--name",
+                "local\(i + 1)",
+                "--weights", weights.path, "--parent-pid", "\(getpid())", "--quiet",
+                "--server-key=\(server.publicKey)", "--curve-secret", workerKey.path
+            ]  // "=": a Z85 key may begin with "-"
             try p.run()
             return p
         }

@@ -8,7 +8,8 @@ enum StorageFull {
         if let e = error as? DatabaseError { return e.resultCode == .SQLITE_FULL }
         if let e = error as? POSIXError { return [.ENOSPC, .EDQUOT].contains(e.code) }
         let ns = error as NSError
-        if ns.domain == NSPOSIXErrorDomain, [ENOSPC, EDQUOT].contains(Int32(ns.code)) { return true }  // safe-int: errno values
+        // safe-int: errno values
+        if ns.domain == NSPOSIXErrorDomain, [ENOSPC, EDQUOT].contains(Int32(ns.code)) { return true }
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? Error, matches(underlying) { return true }
         // libpng and libtiff report a failed write by its strerror text.
         return "\(error)".contains(String(cString: strerror(ENOSPC)))

@@ -4,8 +4,9 @@ import Foundation
 import Logging
 import StyleCore
 import Synchronization
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The coordinator's webhooks: one `WebhookSender` per URL, each on its own thread, so the loop only enqueues
@@ -20,7 +21,9 @@ public final class Webhooks: Sendable {
         let (key, file, created) = try WebhookSecret.load(file: config.secretFile, stateDirectory: stateDirectory)
         secretFile = file
         senders = urls.map { WebhookSender(url: $0, key: key, policy: config.policy, logger: logger, monitor: monitor) }
-        logger.info("webhooks: \(urls.count) URL(s), requests signed with the key in \(file.path)\(created ? " (generated now)" : "")")
+        logger.info(
+            "webhooks: \(urls.count) URL(s), requests signed with the key in \(file.path)\(created ? " (generated now)" : "")"
+        )
     }
 
     /// Queues a notice for every URL; never waits.
@@ -94,7 +97,11 @@ final class WebhookSender: @unchecked Sendable {
         condition.lock()
         while stopAt == nil {
             guard let entry = queue.take(now: now) else {
-                if let due = queue.nextDue { _ = condition.wait(until: Date().addingTimeInterval(max(due - now, 0.001))) } else { condition.wait() }
+                if let due = queue.nextDue {
+                    _ = condition.wait(until: Date().addingTimeInterval(max(due - now, 0.001)))
+                } else {
+                    condition.wait()
+                }
                 continue
             }
             inFlight = true
@@ -106,7 +113,9 @@ final class WebhookSender: @unchecked Sendable {
             if let failure {
                 let (retryAt, dropped) = queue.failed(entry, now: now)
                 if let retryAt {
-                    logger.info("webhook try \(attempt) failed: \(failure); next in \(Int(saturating: (retryAt - now).rounded(.up))) s", metadata: metadata)
+                    logger.info(
+                        "webhook try \(attempt) failed: \(failure); next in \(Int(saturating: (retryAt - now).rounded(.up))) s",
+                        metadata: metadata)
                 } else if dropped == nil {
                     monitor?.webhooksFailed.increment()
                     logger.error("webhook given up after \(attempt) tries: \(failure)", metadata: metadata)
@@ -123,7 +132,8 @@ final class WebhookSender: @unchecked Sendable {
 
     func report(dropped: WebhookDelivery) {
         monitor?.webhooksDropped.increment()
-        logger.warning("webhook event dropped: more than \(policy.queueLimit) wait for this URL", metadata: metadata(dropped))
+        logger.warning(
+            "webhook event dropped: more than \(policy.queueLimit) wait for this URL", metadata: metadata(dropped))
     }
 
     func metadata(_ d: WebhookDelivery) -> Logger.Metadata {
@@ -136,16 +146,21 @@ final class WebhookSender: @unchecked Sendable {
         request.httpMethod = "POST"
         request.httpBody = Data(delivery.body)
         let time = Int(saturating: Date().timeIntervalSince1970.rounded(.down))
-        for (name, value) in [("Content-Type", "application/json"), ("User-Agent", "StyleFarm-Webhooks/1"),
-                              ("StyleFarm-Event", delivery.event.rawValue), ("StyleFarm-Delivery", delivery.id),
-                              (WebhookSignature.header, WebhookSignature.sign(body: delivery.body, key: key, time: time))] {
+        for (name, value) in [
+            ("Content-Type", "application/json"), ("User-Agent", "StyleFarm-Webhooks/1"),
+            ("StyleFarm-Event", delivery.event.rawValue), ("StyleFarm-Delivery", delivery.id),
+            (WebhookSignature.header, WebhookSignature.sign(body: delivery.body, key: key, time: time))
+        ] {
             request.setValue(value, forHTTPHeaderField: name)
         }
         let answer = Answer()
         let task = session.dataTask(with: request) { _, response, error in
-            answer.set(error.map { "\($0.localizedDescription)" }
-                ?? (response as? HTTPURLResponse).map { (200 ..< 300).contains($0.statusCode) ? nil : "HTTP \($0.statusCode)" }
-                ?? "no HTTP answer")
+            answer.set(
+                error.map { "\($0.localizedDescription)" }
+                    ?? (response as? HTTPURLResponse).map {
+                        (200 ..< 300).contains($0.statusCode) ? nil : "HTTP \($0.statusCode)"
+                    }
+                    ?? "no HTTP answer")
         }
         task.resume()
         // URLSession's timeouts, and this one as well: a receiver that never answers cannot hold the sender longer.
@@ -169,8 +184,10 @@ final class WebhookSender: @unchecked Sendable {
 
     /// Refuses redirects: the operator's URL answers, or the try fails.
     final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
-        func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
+        func urlSession(
+            _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+            newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
+        ) {
             completionHandler(nil)
         }
     }

@@ -15,7 +15,8 @@ public struct WebhookConfig: Sendable {
 
     /// A webhook URL as given on the command line: http or https, with a host; anything else is refused.
     public static func url(_ text: String) throws(WebhookError) -> URL {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme) else {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme)
+        else {
             throw WebhookError("--webhook \(text): not an http or https URL")
         }
         guard let host = url.host, !host.isEmpty else { throw WebhookError("--webhook \(text): no host") }
@@ -82,8 +83,11 @@ public struct WebhookQueue<Item: Sendable>: Sendable {
 
     /// Takes the event due soonest, if it is due by `now`.
     public mutating func take(now: Double) -> Entry? {
-        guard let i = waiting.indices.min(by: { (waiting[$0].due, waiting[$0].seq) < (waiting[$1].due, waiting[$1].seq) }),
-              waiting[i].due <= now else { return nil }
+        guard
+            let i = waiting.indices.min(by: { (waiting[$0].due, waiting[$0].seq) < (waiting[$1].due, waiting[$1].seq) }
+            ),
+            waiting[i].due <= now
+        else { return nil }
         return waiting.remove(at: i)
     }
 
@@ -150,14 +154,17 @@ public enum WebhookSignature {
     }
 
     /// Whether `header` signs `body` with `key` at a time within `tolerance` seconds of `now`.
-    public static func verify(_ header: String, body: [UInt8], key: [UInt8], now: Double, tolerance: Double = 300) -> Bool {
+    public static func verify(_ header: String, body: [UInt8], key: [UInt8], now: Double, tolerance: Double = 300)
+        -> Bool
+    {
         var fields: [Substring: Substring] = [:]
         for part in header.split(separator: ",") {
             let pair = part.split(separator: "=", maxSplits: 1)
             if pair.count == 2 { fields[pair[0]] = pair[1] }
         }
         guard let t = fields["t"].flatMap({ Int($0) }), let v1 = fields["v1"],  // safe-int: a failable parse of text
-              abs(Double(t) - now) <= tolerance else { return false }
+            abs(Double(t) - now) <= tolerance
+        else { return false }
         let expected = Array(hex(body: body, key: key, time: t).utf8), given = Array(v1.utf8)
         guard expected.count == given.count else { return false }
         return zip(expected, given).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0  // in constant time
@@ -191,7 +198,9 @@ public enum WebhookSecret {
     /// Writes a new file readable by its owner only (never over an existing one).
     static func create(_ url: URL, text: String) throws {
         let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw WebhookError("cannot create the webhook secret \(url.path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw WebhookError("cannot create the webhook secret \(url.path): \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         let bytes = Array(text.utf8)
         guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {

@@ -39,8 +39,10 @@ struct ChangeTracker: Sendable {
     mutating func record(_ s: FarmSnapshot) -> Int {
         let next = revision + 1
         var changed = false
-        func track<V: Encodable>(_ items: [V], id: (V) -> String, in table: inout [String: (revision: Int, json: Data, view: V)], job: Bool,
-                                 compared: (V) -> any Encodable = { $0 }, alsoChanged: (String, V, V?) -> Bool = { _, _, _ in false }) {
+        func track<V: Encodable>(
+            _ items: [V], id: (V) -> String, in table: inout [String: (revision: Int, json: Data, view: V)], job: Bool,
+            compared: (V) -> any Encodable = { $0 }, alsoChanged: (String, V, V?) -> Bool = { _, _, _ in false }
+        ) {
             var seen = Set<String>()
             for item in items {
                 let key = id(item)
@@ -62,10 +64,16 @@ struct ChangeTracker: Sendable {
             }
         }
         // A job compares without its tiles; its tiles compare one by one, and a changed layout sends them all.
-        track(s.jobs, id: \.status.id, in: &jobs, job: true, compared: { var head = $0; head.tiles = []; return head }) { key, view, old in
+        track(
+            s.jobs, id: \.status.id, in: &jobs, job: true,
+            compared: {
+                var head = $0; head.tiles = []; return head
+            }
+        ) { key, view, old in
             let layout = view.tiles.map { [$0.index, $0.x, $0.y, $0.width, $0.height] }
             guard let old, let known = tiles[key], old.status.stage == view.status.stage,
-                  old.tiles.map({ [$0.index, $0.x, $0.y, $0.width, $0.height] }) == layout else {
+                old.tiles.map({ [$0.index, $0.x, $0.y, $0.width, $0.height] }) == layout
+            else {
                 tiles[key] = (next, Array(repeating: next, count: view.tiles.count))
                 return true
             }
@@ -88,17 +96,20 @@ struct ChangeTracker: Sendable {
 
     func changes(since: Int) -> FarmChanges? {
         guard since >= floor, since <= revision else { return nil }
-        return FarmChanges(time: time, revision: revision,
-                           jobs: jobs.values.filter { $0.revision > since }.map { tilesChanged(in: $0.view, since: since) }
-                               .sorted { $0.status.id < $1.status.id },
-                           workers: workers.values.filter { $0.revision > since }.map(\.view).sorted { $0.id < $1.id },
-                           removedJobs: removals.filter { $0.revision > since && $0.job }.map(\.id),
-                           removedWorkers: removals.filter { $0.revision > since && !$0.job }.map(\.id))
+        return FarmChanges(
+            time: time, revision: revision,
+            jobs: jobs.values.filter { $0.revision > since }.map { tilesChanged(in: $0.view, since: since) }
+                .sorted { $0.status.id < $1.status.id },
+            workers: workers.values.filter { $0.revision > since }.map(\.view).sorted { $0.id < $1.id },
+            removedJobs: removals.filter { $0.revision > since && $0.job }.map(\.id),
+            removedWorkers: removals.filter { $0.revision > since && !$0.job }.map(\.id))
     }
 
     /// A changed job as a change carries it: with only the tiles changed since `since`, when its layout is older.
     func tilesChanged(in view: JobView, since: Int) -> JobView {
-        guard let t = tiles[view.status.id], t.layout <= since, t.revisions.count == view.tiles.count else { return view }
+        guard let t = tiles[view.status.id], t.layout <= since, t.revisions.count == view.tiles.count else {
+            return view
+        }
         var out = view
         out.tiles = view.tiles.indices.filter { t.revisions[$0] > since }.map { view.tiles[$0] }
         out.tilesChangedOnly = true

@@ -1,5 +1,5 @@
-import Foundation
 import FarmProtocol
+import Foundation
 
 /// What the dashboard asks of the coordinator beyond the published snapshot: a job's page, a tile's curve, a canvas
 /// tile, and the controls. Each is answered on the coordinator's loop (the one owner of its state), so a request

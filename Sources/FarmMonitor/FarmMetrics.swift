@@ -34,10 +34,16 @@ public final class FarmMetrics: Sendable {
 
     init(factory: any MetricsFactory) {
         func gauges(_ name: String, _ label: String, _ values: [String]) -> [String: Gauge] {
-            Dictionary(uniqueKeysWithValues: values.map { ($0, Gauge(label: name, dimensions: [(label, $0)], factory: factory)) })
+            Dictionary(
+                uniqueKeysWithValues: values.map {
+                    ($0, Gauge(label: name, dimensions: [(label, $0)], factory: factory))
+                })
         }
         func counters(_ name: String, _ label: String, _ values: [String]) -> [String: CoreMetrics.Counter] {
-            Dictionary(uniqueKeysWithValues: Set(values).map { ($0, CoreMetrics.Counter(label: name, dimensions: [(label, $0)], factory: factory)) })
+            Dictionary(
+                uniqueKeysWithValues: Set(values).map {
+                    ($0, CoreMetrics.Counter(label: name, dimensions: [(label, $0)], factory: factory))
+                })
         }
         jobs = gauges("stylefarm_jobs", "state", Self.jobStates)
         workers = gauges("stylefarm_workers", "state", Self.workerStates)
@@ -47,7 +53,9 @@ public final class FarmMetrics: Sendable {
         leaseFailures = counters("stylefarm_lease_failures_total", "reason", Self.leaseFailureReasons)
         refusals = counters("stylefarm_refusals_total", "reason", Self.refusalReasons)
         cpuSeconds = FloatingPointCounter(label: "stylefarm_coordinator_cpu_seconds_total", factory: factory)
-        for gauge in Array(jobs.values) + Array(workers.values) + [tilesLeased, tilesQueued, oldestStage] { gauge.record(0) }
+        for gauge in Array(jobs.values) + Array(workers.values) + [tilesLeased, tilesQueued, oldestStage] {
+            gauge.record(0)
+        }
         for counter in Array(leaseFailures.values) + Array(refusals.values) { counter.increment(by: 0) }
         cpuSeconds.increment(by: 0)
     }
@@ -69,8 +77,12 @@ public final class FarmMetrics: Sendable {
         var leased = 0
         for w in snapshot.workers {
             leased += w.leases.count
-            let state = w.draining == true ? "draining" : !w.leases.isEmpty ? "busy"
-                : (w.blocklisted ?? []).contains(where: active.contains) ? "blocklisted" : "idle"
+            let state =
+                w.draining == true
+                ? "draining"
+                : !w.leases.isEmpty
+                    ? "busy"
+                    : (w.blocklisted ?? []).contains(where: active.contains) ? "blocklisted" : "idle"
             workerCounts[state, default: 0] += 1
         }
         for (state, count) in jobCounts { jobs[state]?.record(count) }

@@ -41,10 +41,14 @@ public struct JobView: Codable, Sendable {
     /// nil before its first stage runs and once it has ended. The metrics' `stylefarm_oldest_stage_age_seconds`.
     public var stageElapsed: Double?
 
-    public init(status: JobStatus, level: Int, levels: Int, pass: String, width: Int, height: Int, tiles: [TileView],
-                tilesPerMinute: Double, eta: Double?) {
+    public init(
+        status: JobStatus, level: Int, levels: Int, pass: String, width: Int, height: Int, tiles: [TileView],
+        tilesPerMinute: Double, eta: Double?
+    ) {
         (self.status, self.level, self.levels, self.pass) = (status, level, levels, pass)
-        (self.width, self.height, self.tiles, self.tilesPerMinute, self.eta) = (width, height, tiles, tilesPerMinute, eta)
+        (self.width, self.height, self.tiles, self.tilesPerMinute, self.eta) = (
+            width, height, tiles, tilesPerMinute, eta
+        )
     }
 }
 
@@ -124,7 +128,9 @@ public final class FarmMonitor: Sendable {
     /// A worker's `silentFor` is kept in whole seconds, so a worker that heartbeats is not a change every time.
     public func publish(_ snapshot: FarmSnapshot) {
         var snapshot = snapshot
-        for i in snapshot.workers.indices { snapshot.workers[i].silentFor = snapshot.workers[i].silentFor.map { $0.rounded(.down) } }
+        for i in snapshot.workers.indices {
+            snapshot.workers[i].silentFor = snapshot.workers[i].silentFor.map { $0.rounded(.down) }
+        }
         snapshot.revision = tracker.withLock { $0.record(snapshot) }
         published.withLock { $0.snapshot = snapshot }
         workersAlive.record(snapshot.workers.count)

@@ -12,8 +12,11 @@ public struct JobEvent: Codable, Sendable, Equatable {
     public var worker: String?
     public var message: String
 
-    public init(time: Double, kind: String, stage: Int? = nil, tile: Int? = nil, worker: String? = nil, message: String) {
-        (self.time, self.kind, self.stage, self.tile, self.worker, self.message) = (time, kind, stage, tile, worker, message)
+    public init(time: Double, kind: String, stage: Int? = nil, tile: Int? = nil, worker: String? = nil, message: String)
+    {
+        (self.time, self.kind, self.stage, self.tile, self.worker, self.message) = (
+            time, kind, stage, tile, worker, message
+        )
     }
 }
 
@@ -39,7 +42,9 @@ public struct TileRecord: Codable, Sendable, Equatable {
     /// Adds a progress point, halving the curve's resolution when it is full (the last point is always kept).
     public mutating func record(iteration: Int, loss: Double) {
         guard loss.isFinite else { return }
-        if let last = curve.last, last.iteration >= iteration, iteration > 0 { curve.removeAll { $0.iteration >= iteration } }
+        if let last = curve.last, last.iteration >= iteration, iteration > 0 {
+            curve.removeAll { $0.iteration >= iteration }
+        }
         if curve.count >= Self.maxPoints { curve = curve.enumerated().filter { $0.offset % 2 == 0 }.map(\.element) }
         curve.append(LossPoint(iteration: iteration, loss: loss))
     }
@@ -58,7 +63,9 @@ public struct StageSummary: Codable, Sendable, Equatable {
     /// "done", "current" or "waiting".
     public var state: String
 
-    public init(index: Int, level: Int, pass: String, width: Int, height: Int, iterations: Int, tiles: Int, state: String) {
+    public init(
+        index: Int, level: Int, pass: String, width: Int, height: Int, iterations: Int, tiles: Int, state: String
+    ) {
         (self.index, self.level, self.pass, self.width, self.height) = (index, level, pass, width, height)
         (self.iterations, self.tiles, self.state) = (iterations, tiles, state)
     }
@@ -77,8 +84,12 @@ public struct JobDetail: Codable, Sendable {
 
     public static let maxEvents = 500
 
-    public init(status: JobStatus, spec: JobSpec, stages: [StageSummary], stage: Int, tiles: [TileView], events: [JobEvent]) {
-        (self.status, self.spec, self.stages, self.stage, self.tiles, self.events) = (status, spec, stages, stage, tiles, events)
+    public init(
+        status: JobStatus, spec: JobSpec, stages: [StageSummary], stage: Int, tiles: [TileView], events: [JobEvent]
+    ) {
+        (self.status, self.spec, self.stages, self.stage, self.tiles, self.events) = (
+            status, spec, stages, stage, tiles, events
+        )
     }
 }
 

@@ -13,8 +13,10 @@ public struct AssignCrops: Sendable {
     /// The regions' guides, one channel per region.
     public var guides: PlanarImage?
 
-    public init(content: PlanarImage, canvas: PlanarImage, temporal: (image: PlanarImage, mask: PlanarImage)? = nil,
-                guides: PlanarImage? = nil) {
+    public init(
+        content: PlanarImage, canvas: PlanarImage, temporal: (image: PlanarImage, mask: PlanarImage)? = nil,
+        guides: PlanarImage? = nil
+    ) {
         (self.content, self.canvas, self.temporal, self.guides) = (content, canvas, temporal, guides)
     }
 
@@ -30,15 +32,21 @@ public struct AssignCrops: Sendable {
     public init(frames: [[UInt8]], width: Int, height: Int, regions: Int?) throws {
         let extra = regions == nil ? 0 : 1
         guard frames.count == 2 + extra || frames.count == 4 + extra else {
-            throw ProtocolError.malformedBody("an assign carries two crops, or four with a temporal target and mask, and the region "
-                + "guides after them when the job has regions")
+            throw ProtocolError.malformedBody(
+                "an assign carries two crops, or four with a temporal target and mask, and the region "
+                    + "guides after them when the job has regions")
         }
         content = try PixelCodec.decode(frames[0], width: width, height: height)
         canvas = try PixelCodec.decode(frames[1], width: width, height: height)
-        temporal = frames.count - extra == 4
-            ? (try PixelCodec.decode(frames[2], width: width, height: height),
-               try PixelCodec.decode(frames[3], width: width, height: height, channels: 1))
+        temporal =
+            frames.count - extra == 4
+            ? (
+                try PixelCodec.decode(frames[2], width: width, height: height),
+                try PixelCodec.decode(frames[3], width: width, height: height, channels: 1)
+            )
             : nil
-        guides = try regions.map { try PixelCodec.decode(frames[frames.count - 1], width: width, height: height, channels: $0) }
+        guides = try regions.map {
+            try PixelCodec.decode(frames[frames.count - 1], width: width, height: height, channels: $0)
+        }
     }
 }

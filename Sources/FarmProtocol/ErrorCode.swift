@@ -28,11 +28,14 @@ public struct ErrorCode: WireName {
     /// The coordinator is stopping: workers reconnect.
     public static let shutdown = ErrorCode("shutdown")
     /// A control's refusals (`ControlRefusal.Code`): no such job or worker, not in this state, a wrong request.
-    public static let notFound = ErrorCode("not-found"), conflict = ErrorCode("conflict"), invalid = ErrorCode("invalid")
+    public static let notFound = ErrorCode("not-found"), conflict = ErrorCode("conflict"),
+        invalid = ErrorCode("invalid")
 
     /// Every code this protocol version defines.
-    public static let known: [ErrorCode] = [.framing, .version, .command, .size, .body, .malformed, .state, .unknownWorker,
-                                            .forbidden, .busy, .shutdown, .notFound, .conflict, .invalid]
+    public static let known: [ErrorCode] = [
+        .framing, .version, .command, .size, .body, .malformed, .state, .unknownWorker,
+        .forbidden, .busy, .shutdown, .notFound, .conflict, .invalid
+    ]
 }
 
 extension ControlRefusal.Code {

@@ -43,47 +43,77 @@ extension JobSpec {
     /// Checks every field against `Limits` with arithmetic that cannot overflow; throws `malformedBody` naming the
     /// field and its limit.
     public func validate() throws {
-        func check(_ ok: Bool, _ field: String, _ why: String) throws {
-            if !ok { throw ProtocolError.malformedBody("job spec: \(field): \(why)") }
-        }
         let p = poster
         try check(name.utf8.count <= Limits.nameLength, "name", "at most \(Limits.nameLength) bytes")
         try check(Limits.priority.contains(priority), "priority", "must be \(Limits.priority)")
-        try check(Limits.side.contains(p.width) && Limits.side.contains(p.height), "poster.width/height", "each must be \(Limits.side)")
+        try check(
+            Limits.side.contains(p.width) && Limits.side.contains(p.height), "poster.width/height",
+            "each must be \(Limits.side)")
         let (area, overflow) = p.width.multipliedReportingOverflow(by: p.height)
-        try check(!overflow && area <= Limits.pixels, "poster.width/height", "\(p.width)x\(p.height) is above \(Limits.pixels) pixels")
+        try check(
+            !overflow && area <= Limits.pixels, "poster.width/height",
+            "\(p.width)x\(p.height) is above \(Limits.pixels) pixels")
         try check(Limits.coarseSize.contains(p.coarseSize), "poster.coarseSize", "must be \(Limits.coarseSize)")
         try check(Limits.tileSize.contains(p.tileSize), "poster.tileSize", "must be \(Limits.tileSize)")
         // tileSize >= 2 * overlap + 2, written so that no overlap can overflow it (the schema fuzzer sent Int.max).
-        try check(p.overlap >= 0 && p.overlap <= (p.tileSize - 2) / 2, "poster.overlap", "must be less than half of the tile size")
+        try check(
+            p.overlap >= 0 && p.overlap <= (p.tileSize - 2) / 2, "poster.overlap",
+            "must be less than half of the tile size")
         try check(Limits.margin.contains(p.margin), "poster.margin", "must be \(Limits.margin)")
-        try check(area / (p.tileSize * p.tileSize) <= Limits.tilesPerPass, "poster.tileSize",
-                  "\(p.width)x\(p.height) in tiles of \(p.tileSize) is more than \(Limits.tilesPerPass) tiles per pass")
-        try check(Limits.levelCount.contains(p.iterations.count) && p.iterations.allSatisfy(Limits.iterations.contains),
-                  "poster.iterations", "1 to \(Limits.levelCount.upperBound) counts, each \(Limits.iterations)")
-        try check(p.shiftedPassFraction > 0 && p.shiftedPassFraction <= 10, "poster.shiftedPassFraction", "must be in (0, 10]")
+        try check(
+            area / (p.tileSize * p.tileSize) <= Limits.tilesPerPass, "poster.tileSize",
+            "\(p.width)x\(p.height) in tiles of \(p.tileSize) is more than \(Limits.tilesPerPass) tiles per pass")
+        try check(
+            Limits.levelCount.contains(p.iterations.count) && p.iterations.allSatisfy(Limits.iterations.contains),
+            "poster.iterations", "1 to \(Limits.levelCount.upperBound) counts, each \(Limits.iterations)")
+        try check(
+            p.shiftedPassFraction > 0 && p.shiftedPassFraction <= 10, "poster.shiftedPassFraction", "must be in (0, 10]"
+        )
         try check(Limits.styleSize.contains(p.styleSize), "poster.styleSize", "must be \(Limits.styleSize)")
         try check(Limits.styleScale.contains(p.styleScale), "poster.styleScale", "must be \(Limits.styleScale)")
         try p.options.validate(hasTemporalMask: frame?.temporalMask == true)
-        try check(Limits.styles.contains(styleWeights.count) && styleWeights.allSatisfy(Limits.weight.contains)
-                  && styleWeights.reduce(0, +) > 0, "styleWeights", "1 to 6 finite non-negative weights with a positive sum")
+        try check(
+            Limits.styles.contains(styleWeights.count) && styleWeights.allSatisfy(Limits.weight.contains)
+                && styleWeights.reduce(0, +) > 0, "styleWeights",
+            "1 to 6 finite non-negative weights with a positive sum")
         try check([8, 16].contains(bitDepth), "bitDepth", "must be 8 or 16")
         try check(dpi.map(Limits.dpi.contains) ?? true, "dpi", "must be \(Limits.dpi)")
         try check(["png", "tiff"].contains(format), "format", "must be png or tiff")
-        try check(inputCount <= FarmProtocol.Limits.maxPayloadFrames, "inputs",
-                  "\(inputCount) image files (content, styles, masks) but a message carries at most \(FarmProtocol.Limits.maxPayloadFrames)")
-        if let control = p.control {
-            try check(control.regions.count <= RegionTargetsCodec.maxRegions, "poster.control.regions", "at most \(RegionTargetsCodec.maxRegions)")
-            try check(control.styles.count <= styleWeights.count, "poster.control.styles", "one entry per style image at most")
-            if let problem = control.problems(styleCount: styleWeights.count, layers: p.options.loss.styleLayers.map(\.name)).first {
-                try check(false, "poster.control.\(problem.field)", problem.message)
-            }
-            // Scales are finite and in (0, 8] here; their product with the style size has the bound styleScale has alone.
-            let largest = Float(p.styleSize) * p.styleScale * (control.styles.map(\.scale).max() ?? 1)
-            let bound = Float(Limits.styleSize.upperBound) * Limits.styleScale.upperBound
-            try check(largest <= bound, "poster.control.styles", "a style scaled to \(Int(saturating: Double(largest))) px on its long side is above \(Int(saturating: Double(bound)))")
-        }
+        try check(
+            inputCount <= FarmProtocol.Limits.maxPayloadFrames, "inputs",
+            "\(inputCount) image files (content, styles, masks) but a message carries at most \(FarmProtocol.Limits.maxPayloadFrames)"
+        )
+        if let control = p.control { try validate(control) }
     }
+
+    /// Checks perceptual control's settings against the job's styles and `Limits`.
+    func validate(_ control: StyleControl) throws {
+        let p = poster
+        try check(
+            control.regions.count <= RegionTargetsCodec.maxRegions, "poster.control.regions",
+            "at most \(RegionTargetsCodec.maxRegions)")
+        try check(
+            control.styles.count <= styleWeights.count, "poster.control.styles", "one entry per style image at most"
+        )
+        if let problem = control.problems(
+            styleCount: styleWeights.count, layers: p.options.loss.styleLayers.map(\.name)
+        ).first {
+            try check(false, "poster.control.\(problem.field)", problem.message)
+        }
+        // Scales are finite and in (0, 8] here; their product with the style size has the bound styleScale has alone.
+        let largest = Float(p.styleSize) * p.styleScale * (control.styles.map(\.scale).max() ?? 1)
+        let bound = Float(Limits.styleSize.upperBound) * Limits.styleScale.upperBound
+        try check(
+            largest <= bound, "poster.control.styles",
+            "a style scaled to \(Int(saturating: Double(largest))) px on its long side is above \(Int(saturating: Double(bound)))"
+        )
+    }
+
+}
+
+/// Throws `malformedBody` naming a job spec's `field` and why, unless `ok`.
+private func check(_ ok: Bool, _ field: String, _ why: String) throws {
+    if !ok { throw ProtocolError.malformedBody("job spec: \(field): \(why)") }
 }
 
 extension RenderOptions {
@@ -94,24 +124,38 @@ extension RenderOptions {
             if !ok { throw ProtocolError.malformedBody("job spec: options.\(field): \(why)") }
         }
         try check(Limits.iterations.contains(iterations), "iterations", "must be \(Limits.iterations)")
-        try check(relativeTolerance.isFinite && relativeTolerance >= 0, "relativeTolerance", "must be finite and non-negative")
+        try check(
+            relativeTolerance.isFinite && relativeTolerance >= 0, "relativeTolerance", "must be finite and non-negative"
+        )
         switch optimizer {
         case let .lbfgs(history, lr):
-            try check(Limits.lbfgsHistory.contains(history), "optimizer.lbfgs.history", "must be \(Limits.lbfgsHistory)")
-            try check(lr > 0 && Limits.weight.contains(lr), "optimizer.lbfgs.learningRate", "must be positive and at most 1e12")
+            try check(
+                Limits.lbfgsHistory.contains(history), "optimizer.lbfgs.history", "must be \(Limits.lbfgsHistory)")
+            try check(
+                lr > 0 && Limits.weight.contains(lr), "optimizer.lbfgs.learningRate",
+                "must be positive and at most 1e12")
         case let .adam(lr, beta1, beta2):
-            try check(lr > 0 && Limits.weight.contains(lr), "optimizer.adam.learningRate", "must be positive and at most 1e12")
-            try check((0 ..< 1).contains(beta1) && (0 ..< 1).contains(beta2), "optimizer.adam.beta", "must be in [0, 1)")
+            try check(
+                lr > 0 && Limits.weight.contains(lr), "optimizer.adam.learningRate", "must be positive and at most 1e12"
+            )
+            try check(
+                (0 ..< 1).contains(beta1) && (0 ..< 1).contains(beta2), "optimizer.adam.beta", "must be in [0, 1)")
         }
         let known = VGG19Layers.names
         try check(known.contains(loss.contentLayer), "loss.contentLayer", "unknown layer")
-        try check((1 ... known.count).contains(loss.styleLayers.count)
-                  && loss.styleLayers.allSatisfy { known.contains($0.name) && Limits.weight.contains($0.weight) },
-                  "loss.styleLayers", "1 to \(known.count) known layers with finite non-negative weights")
-        try check(Limits.layerWeightExponent.contains(loss.styleLayerExponent), "loss.styleLayerExponent", "must be \(Limits.layerWeightExponent)")
-        try check([loss.contentWeight, loss.styleWeight, loss.tvWeight, loss.temporalWeight].allSatisfy(Limits.weight.contains),
-                  "loss weights", "must be finite, non-negative and at most 1e12")
-        try check(loss.temporalWeight == 0 || hasTemporalMask, "loss.temporalWeight", "needs a frame with a temporal mask")
+        try check(
+            (1 ... known.count).contains(loss.styleLayers.count)
+                && loss.styleLayers.allSatisfy { known.contains($0.name) && Limits.weight.contains($0.weight) },
+            "loss.styleLayers", "1 to \(known.count) known layers with finite non-negative weights")
+        try check(
+            Limits.layerWeightExponent.contains(loss.styleLayerExponent), "loss.styleLayerExponent",
+            "must be \(Limits.layerWeightExponent)")
+        try check(
+            [loss.contentWeight, loss.styleWeight, loss.tvWeight, loss.temporalWeight].allSatisfy(
+                Limits.weight.contains),
+            "loss weights", "must be finite, non-negative and at most 1e12")
+        try check(
+            loss.temporalWeight == 0 || hasTemporalMask, "loss.temporalWeight", "needs a frame with a temporal mask")
     }
 }
 
@@ -121,13 +165,19 @@ extension AssignBody {
     public func validate() throws {
         typealias Limits = JobSpec.Limits
         try options.validate()
-        let r = task.tile.render, c = task.tile.core, largest = Limits.tileSize.upperBound + 2 * Limits.margin.upperBound
+        let r = task.tile.render, c = task.tile.core,
+            largest = Limits.tileSize.upperBound + 2 * Limits.margin.upperBound
         let position = 0 ... Limits.side.upperBound  // checked first: the sums below cannot overflow
-        guard Limits.iterations.contains(task.iterations), (1 ... largest).contains(r.width), (1 ... largest).contains(r.height),
-              position.contains(r.x), position.contains(r.y), (1 ... largest).contains(c.width), (1 ... largest).contains(c.height),
-              position.contains(c.x), position.contains(c.y), c.x >= r.x, c.y >= r.y, c.maxX <= r.maxX, c.maxY <= r.maxY,
-              leaseSeconds.isFinite, leaseSeconds > 0
-        else { throw ProtocolError.malformedBody("assign: a tile of \(r.width)x\(r.height) (core \(c.width)x\(c.height)) and "
-            + "\(task.iterations) iterations is outside the limits") }
+        guard Limits.iterations.contains(task.iterations), (1 ... largest).contains(r.width),
+            (1 ... largest).contains(r.height),
+            position.contains(r.x), position.contains(r.y), (1 ... largest).contains(c.width),
+            (1 ... largest).contains(c.height),
+            position.contains(c.x), position.contains(c.y), c.x >= r.x, c.y >= r.y, c.maxX <= r.maxX, c.maxY <= r.maxY,
+            leaseSeconds.isFinite, leaseSeconds > 0
+        else {
+            throw ProtocolError.malformedBody(
+                "assign: a tile of \(r.width)x\(r.height) (core \(c.width)x\(c.height)) and "
+                    + "\(task.iterations) iterations is outside the limits")
+        }
     }
 }

@@ -43,8 +43,10 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// The styles whose masks the submit carries, in order.
     public var maskedStyles: [Int] { styleWeights.indices.filter { poster.control?.options(style: $0).masked == true } }
 
-    public init(name: String, priority: Int = 50, poster: PosterSettings, styleWeights: [Float], crop: Bool,
-                preserveColors: Bool = false, bitDepth: Int = 16, dpi: Double? = nil, format: String = "png") {
+    public init(
+        name: String, priority: Int = 50, poster: PosterSettings, styleWeights: [Float], crop: Bool,
+        preserveColors: Bool = false, bitDepth: Int = 16, dpi: Double? = nil, format: String = "png"
+    ) {
         self.name = name
         self.priority = priority
         self.poster = poster
@@ -74,7 +76,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var inputNeeds: [ImageNeed] {
         var needs = [poster.contentNeed] + styleWeights.indices.map(poster.styleNeed)
         needs += Array(repeating: poster.contentNeed, count: frameInputs)
-        if poster.control?.regions.isEmpty == false { needs.append(poster.contentNeed.nearestSampled) }  // colours name regions
+        // colours name regions
+        if poster.control?.regions.isEmpty == false { needs.append(poster.contentNeed.nearestSampled) }
         return needs + maskedStyles.map(poster.styleNeed)
     }
 
@@ -82,10 +85,13 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// together within `Limits.decodedInputBytes`: a file's declared size never decides the coordinator's memory.
     public func readInputs(_ urls: [URL]) throws -> [PlanarImage] {
         let needs = inputNeeds
-        guard urls.count == needs.count else { throw ProtocolError.malformedBody("a job of this spec has \(needs.count) inputs, not \(urls.count)") }
+        guard urls.count == needs.count else {
+            throw ProtocolError.malformedBody("a job of this spec has \(needs.count) inputs, not \(urls.count)")
+        }
         var pixelsLeft = Limits.decodedInputBytes / Limits.bytesPerDecodedPixel
         return try urls.enumerated().map { i, url in
-            let limits = ImageLimits(maxSide: ImageLimits.default.maxSide, maxPixels: min(ImageLimits.default.maxPixels, pixelsLeft))
+            let limits = ImageLimits(
+                maxSide: ImageLimits.default.maxSide, maxPixels: min(ImageLimits.default.maxPixels, pixelsLeft))
             do {
                 let image = try ImageIO.read(url, limits: limits, need: needs[i]).image
                 pixelsLeft -= image.width * image.height
@@ -93,7 +99,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
             } catch {
                 let styles = styleWeights.count
                 let what = i == 0 ? "content" : i <= styles ? "style \(i)" : "input \(i + 1)"
-                let budget = pixelsLeft < ImageLimits.default.maxPixels
+                let budget =
+                    pixelsLeft < ImageLimits.default.maxPixels
                     ? " (the job's inputs decode to at most \(Limits.decodedInputBytes >> 20) MiB together)" : ""
                 throw ProtocolError.malformedBody("\(what) image: \(error)\(budget)")
             }

@@ -26,8 +26,10 @@ public struct ReadyBody: Codable, Sendable {
     /// The host it runs on, for the dashboard (the coordinator keeps its first 100 characters).
     public var host: String?
 
-    public init(name: String, threads: Int, versions: [UInt8], weights: String? = nil, busy: [String], cores: Int? = nil,
-                memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil, host: String? = nil) {
+    public init(
+        name: String, threads: Int, versions: [UInt8], weights: String? = nil, busy: [String], cores: Int? = nil,
+        memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil, host: String? = nil
+    ) {
         self.kernel = kernel
         self.host = host
         self.cores = cores
@@ -87,7 +89,10 @@ public struct AssignBody: Codable, Sendable {
     /// Seconds after which the lease lapses unless progress renews it.
     public var leaseSeconds: Double
 
-    public init(lease: String, job: String, stage: Int, task: TileTask, options: RenderOptions, pooling: PoolingKind, targets: String, reference: String? = nil, leaseSeconds: Double) {
+    public init(
+        lease: String, job: String, stage: Int, task: TileTask, options: RenderOptions, pooling: PoolingKind,
+        targets: String, reference: String? = nil, leaseSeconds: Double
+    ) {
         self.lease = lease
         self.job = job
         self.stage = stage
@@ -225,7 +230,10 @@ public struct JobStatus: Codable, Sendable, Equatable {
     public var started: Double?
     public var finished: Double?
 
-    public init(id: String, name: String, priority: Int, state: JobState, detail: String? = nil, stage: Int, stages: Int, tilesDone: Int, tilesTotal: Int, workFraction: Double, elapsed: Double) {
+    public init(
+        id: String, name: String, priority: Int, state: JobState, detail: String? = nil, stage: Int, stages: Int,
+        tilesDone: Int, tilesTotal: Int, workFraction: Double, elapsed: Double
+    ) {
         self.id = id
         self.name = name
         self.priority = priority
@@ -265,8 +273,11 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     public var tilesNow: [String]?
     public var blocklisted: [String]?
 
-    public init(id: String, name: String, threads: Int, tiles: Int, computeSeconds: Double, leases: [String], silentFor: Double? = nil,
-                memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil) {
+    public init(
+        id: String, name: String, threads: Int, tiles: Int, computeSeconds: Double, leases: [String],
+        silentFor: Double? = nil,
+        memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil
+    ) {
         self.kernel = kernel
         self.memoryLimit = memoryLimit
         self.speed = speed
@@ -306,7 +317,9 @@ public struct StatusReplyBody: Codable, Sendable {
     public static func decode(_ m: Message) throws -> StatusReplyBody {
         let body = try m.decode(StatusReplyBody.self)
         guard body.inPayload == true else { return body }
-        guard m.payload.count == 1 else { throw ProtocolError.malformedBody("statusReply says inPayload but has \(m.payload.count) payload frames") }
+        guard m.payload.count == 1 else {
+            throw ProtocolError.malformedBody("statusReply says inPayload but has \(m.payload.count) payload frames")
+        }
         return try Message(.statusReply, body: m.payload[0]).decode(StatusReplyBody.self)
     }
 }
@@ -349,11 +362,14 @@ public enum PixelCodec {
     public static func decode(_ bytes: [UInt8], width: Int, height: Int, channels: Int = 3) throws -> PlanarImage {
         let n = width * height * channels
         guard bytes.count == n * 4 else {
-            throw ProtocolError.malformedBody("pixel payload of \(bytes.count) bytes, expected \(n * 4) for \(width)x\(height)x\(channels)")
+            throw ProtocolError.malformedBody(
+                "pixel payload of \(bytes.count) bytes, expected \(n * 4) for \(width)x\(height)x\(channels)")
         }
         var pixels = [Float](repeating: 0, count: n)
         pixels.withUnsafeMutableBytes { $0.copyBytes(from: bytes) }
-        guard pixels.allSatisfy(\.isFinite) else { throw ProtocolError.malformedBody("pixel payload has non-finite values") }
+        guard pixels.allSatisfy(\.isFinite) else {
+            throw ProtocolError.malformedBody("pixel payload has non-finite values")
+        }
         return PlanarImage(width: width, height: height, channels: channels, pixels: pixels)
     }
 }

@@ -61,7 +61,8 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .tooFewFrames: "a message needs a header and a body frame"
-        case .tooManyFrames: "more than \(FarmProtocol.Limits.maxFrames) frames or \(FarmProtocol.Limits.maxMessageBytes) bytes"
+        case .tooManyFrames:
+            "more than \(FarmProtocol.Limits.maxFrames) frames or \(FarmProtocol.Limits.maxMessageBytes) bytes"
         case .badHeader: "the header frame is not 'S' 'F' version command"
         case let .unsupportedVersion(v): "protocol version \(v) is not supported (supported: \(FarmProtocol.versions))"
         case let .unknownCommand(c): "unknown command 0x\(String(c, radix: 16))"
@@ -89,7 +90,8 @@ public struct Message: Sendable {
     public init<T: Encodable>(_ command: Command, _ value: T, payload: [[UInt8]] = []) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         self.init(command, body: Array((try? encoder.encode(value)) ?? Data("{}".utf8)), payload: payload)
     }
 

@@ -37,7 +37,9 @@ public enum TargetsCodec {
             let name = String(decoding: b[o ..< o + n], as: UTF8.self)
             o += n
             let c = try u32()
-            guard VGG19Layers.names.contains(name), (1 ... 512).contains(c), o + 4 * c * c <= b.count else { throw fail("bad layer \(name)") }
+            guard VGG19Layers.names.contains(name), (1 ... 512).contains(c), o + 4 * c * c <= b.count else {
+                throw fail("bad layer \(name)")
+            }
             var g = [Float](repeating: 0, count: c * c)
             g.withUnsafeMutableBytes { $0.copyBytes(from: b[o ..< o + 4 * c * c]) }
             o += 4 * c * c
@@ -101,12 +103,16 @@ public enum RegionTargetsCodec {
 
 /// The codecs' integers: UInt32, little-endian.
 extension [UInt8] {
-    fileprivate mutating func appendU32(_ v: Int) { Swift.withUnsafeBytes(of: UInt32(v).littleEndian) { append(contentsOf: $0) } }  // safe-int: counts the encoder made, checked below 2^32 by the limits
+    fileprivate mutating func appendU32(_ v: Int) {
+        // safe-int: counts the encoder made, checked below 2^32 by the limits
+        Swift.withUnsafeBytes(of: UInt32(v).littleEndian) { append(contentsOf: $0) }
+    }
 
     /// The UInt32 at `o`, moving `o` past it; nil when fewer than 4 bytes are left.
     fileprivate func u32(at o: inout Int) -> Int? {
         guard o >= 0, o + 4 <= count else { return nil }
         defer { o += 4 }
-        return Int(self[o]) | Int(self[o + 1]) << 8 | Int(self[o + 2]) << 16 | Int(self[o + 3]) << 24  // safe-int: widening bytes
+        // safe-int: widening bytes
+        return Int(self[o]) | Int(self[o + 1]) << 8 | Int(self[o + 2]) << 16 | Int(self[o + 3]) << 24
     }
 }

@@ -49,8 +49,11 @@ public enum WireLimits {
     /// Whether `s` can name a blob: 1 to 64 ASCII letters, digits or '-' (a SHA-256 is 64 hex digits; what is
     /// stored is checked against the hash of its bytes, so a name that is no hash only finds nothing).
     public static func isBlobName(_ s: String) -> Bool {
-        (1 ... 64).contains(s.utf8.count) && s.utf8.allSatisfy { (0x30 ... 0x39).contains($0) || (0x41 ... 0x5A).contains($0)
-            || (0x61 ... 0x7A).contains($0) || $0 == 0x2D }
+        (1 ... 64).contains(s.utf8.count)
+            && s.utf8.allSatisfy {
+                (0x30 ... 0x39).contains($0) || (0x41 ... 0x5A).contains($0)
+                    || (0x61 ... 0x7A).contains($0) || $0 == 0x2D
+            }
     }
 
     static func id(_ s: String) -> Bool { s.utf8.count <= idLength }
@@ -63,12 +66,15 @@ extension ReadyBody: WireValidated {
         typealias L = WireLimits
         try L.check(!name.isEmpty && name.utf8.count <= L.nameLength, "ready", "name", "1 to \(L.nameLength) bytes")
         try L.check(L.threads.contains(threads), "ready", "threads", "must be \(L.threads)")
-        try L.check(!versions.isEmpty && versions.count <= L.versions, "ready", "versions", "1 to \(L.versions) versions")
+        try L.check(
+            !versions.isEmpty && versions.count <= L.versions, "ready", "versions", "1 to \(L.versions) versions")
         try L.check(weights.map(L.isBlobName) ?? true, "ready", "weights", "a blob name (1 to 64 letters, digits or -)")
-        try L.check(busy.count <= L.busyLeases && busy.allSatisfy(L.id), "ready", "busy",
-                    "at most \(L.busyLeases) leases of at most \(L.idLength) bytes")
+        try L.check(
+            busy.count <= L.busyLeases && busy.allSatisfy(L.id), "ready", "busy",
+            "at most \(L.busyLeases) leases of at most \(L.idLength) bytes")
         try L.check(cores.map(L.cores.contains) ?? true, "ready", "cores", "must be \(L.cores)")
-        try L.check(memoryLimit.map(L.memoryLimit.contains) ?? true, "ready", "memoryLimit", "must be \(L.memoryLimit) bytes")
+        try L.check(
+            memoryLimit.map(L.memoryLimit.contains) ?? true, "ready", "memoryLimit", "must be \(L.memoryLimit) bytes")
         try L.check(speed.map { $0.isFinite(in: L.speed) } ?? true, "ready", "speed", "must be finite, \(L.speed)")
         try L.check(kernel.map(L.text) ?? true, "ready", "kernel", "at most \(L.textLength) bytes")
         try L.check(host.map(L.text) ?? true, "ready", "host", "at most \(L.textLength) bytes")
@@ -79,7 +85,9 @@ extension WelcomeBody: WireValidated {
     public func validateWire() throws {
         typealias L = WireLimits
         try L.check(L.id(worker), "welcome", "worker", "at most \(L.idLength) bytes")
-        try L.check(heartbeatSeconds.isFinite(in: L.heartbeatSeconds), "welcome", "heartbeatSeconds", "must be finite, \(L.heartbeatSeconds)")
+        try L.check(
+            heartbeatSeconds.isFinite(in: L.heartbeatSeconds), "welcome", "heartbeatSeconds",
+            "must be finite, \(L.heartbeatSeconds)")
         try L.check(L.liveness.contains(liveness), "welcome", "liveness", "must be \(L.liveness)")
         try L.check(L.isBlobName(weights), "welcome", "weights", "a blob name (1 to 64 letters, digits or -)")
         try L.check(L.blobBytes.contains(weightsBytes), "welcome", "weightsBytes", "must be \(L.blobBytes)")
@@ -89,7 +97,8 @@ extension WelcomeBody: WireValidated {
 extension FetchBody: WireValidated {
     public func validateWire() throws {
         try WireLimits.check(BlobKind.known.contains(kind), "fetch", "kind", "one of \(BlobKind.known.map(\.rawValue))")
-        try WireLimits.check(WireLimits.isBlobName(sha256), "fetch", "sha256", "a blob name (1 to 64 letters, digits or -)")
+        try WireLimits.check(
+            WireLimits.isBlobName(sha256), "fetch", "sha256", "a blob name (1 to 64 letters, digits or -)")
     }
 }
 
@@ -99,7 +108,9 @@ extension AssignBody: WireValidated {
     public func validateWire() throws {
         typealias L = WireLimits
         try L.check(L.id(lease) && L.id(job), "assign", "lease/job", "at most \(L.idLength) bytes")
-        try L.check(L.isBlobName(targets) && (reference.map(L.isBlobName) ?? true), "assign", "targets/reference", "blob names (1 to 64 letters, digits or -)")
+        try L.check(
+            L.isBlobName(targets) && (reference.map(L.isBlobName) ?? true), "assign", "targets/reference",
+            "blob names (1 to 64 letters, digits or -)")
     }
 }
 
@@ -107,8 +118,9 @@ extension ProgressBody: WireValidated {
     public func validateWire() throws {
         typealias L = WireLimits
         try L.check(L.id(lease), "progress", "lease", "at most \(L.idLength) bytes")
-        try L.check(L.iterations.contains(iteration) && L.iterations.contains(iterations), "progress", "iteration/iterations",
-                    "each must be \(L.iterations)")
+        try L.check(
+            L.iterations.contains(iteration) && L.iterations.contains(iterations), "progress", "iteration/iterations",
+            "each must be \(L.iterations)")
         try L.check(loss.isFinite, "progress", "loss", "must be finite")
     }
 }
@@ -142,7 +154,8 @@ extension ErrorBody: WireValidated {
     public func validateWire() throws {
         try WireLimits.check(WireLimits.id(code.rawValue), "error", "code", "at most \(WireLimits.idLength) bytes")
         try WireLimits.check(WireLimits.text(message), "error", "message", "at most \(WireLimits.textLength) bytes")
-        try WireLimits.check((versions?.count ?? 0) <= WireLimits.versions, "error", "versions", "at most \(WireLimits.versions)")
+        try WireLimits.check(
+            (versions?.count ?? 0) <= WireLimits.versions, "error", "versions", "at most \(WireLimits.versions)")
     }
 }
 
@@ -151,15 +164,21 @@ extension SubmitBody: WireValidated {
 }
 
 extension SubmittedBody: WireValidated {
-    public func validateWire() throws { try WireLimits.check(WireLimits.id(job), "submitted", "job", "at most \(WireLimits.idLength) bytes") }
+    public func validateWire() throws {
+        try WireLimits.check(WireLimits.id(job), "submitted", "job", "at most \(WireLimits.idLength) bytes")
+    }
 }
 
 extension StatusBody: WireValidated {
-    public func validateWire() throws { try WireLimits.check(WireLimits.id(job), "status", "job", "at most \(WireLimits.idLength) bytes") }
+    public func validateWire() throws {
+        try WireLimits.check(WireLimits.id(job), "status", "job", "at most \(WireLimits.idLength) bytes")
+    }
 }
 
 extension CancelBody: WireValidated {
-    public func validateWire() throws { try WireLimits.check(WireLimits.id(job), "cancel", "job", "at most \(WireLimits.idLength) bytes") }
+    public func validateWire() throws {
+        try WireLimits.check(WireLimits.id(job), "cancel", "job", "at most \(WireLimits.idLength) bytes")
+    }
 }
 
 extension ControlBody: WireValidated {
@@ -167,14 +186,18 @@ extension ControlBody: WireValidated {
         typealias L = WireLimits
         try L.check(L.id(job), "control", "job", "at most \(L.idLength) bytes")
         try L.check(L.id(worker), "control", "worker", "an id or name of at most \(L.idLength) bytes")
-        try L.check(priority.map(JobSpec.Limits.priority.contains) ?? true, "control", "priority", "must be \(JobSpec.Limits.priority)")
+        try L.check(
+            priority.map(JobSpec.Limits.priority.contains) ?? true, "control", "priority",
+            "must be \(JobSpec.Limits.priority)")
     }
 }
 
 extension OutputRequestBody: WireValidated {
     public func validateWire() throws {
         try WireLimits.check(WireLimits.id(job), "fetchOutput", "job", "at most \(WireLimits.idLength) bytes")
-        try WireLimits.check(offset.map(WireLimits.outputBytes.contains) ?? true, "fetchOutput", "offset", "must be \(WireLimits.outputBytes)")
+        try WireLimits.check(
+            offset.map(WireLimits.outputBytes.contains) ?? true, "fetchOutput", "offset",
+            "must be \(WireLimits.outputBytes)")
     }
 }
 
@@ -183,8 +206,10 @@ extension OutputBody: WireValidated {
         typealias L = WireLimits
         try L.check(L.id(job), "output", "job", "at most \(L.idLength) bytes")
         try L.check(file.utf8.count <= L.nameLength, "output", "file", "at most \(L.nameLength) bytes")
-        try L.check([offset, size].allSatisfy { $0.map(L.outputBytes.contains) ?? true } && (offset ?? 0) <= (size ?? .max), "output",
-                    "offset/size", "each \(L.outputBytes), the offset within the size")
+        try L.check(
+            [offset, size].allSatisfy { $0.map(L.outputBytes.contains) ?? true } && (offset ?? 0) <= (size ?? .max),
+            "output",
+            "offset/size", "each \(L.outputBytes), the offset within the size")
     }
 }
 
@@ -193,27 +218,38 @@ extension JobStatus: WireValidated {
     public func validateWire() throws {
         typealias L = WireLimits
         let counts = [priority, stage, stages, tilesDone, tilesTotal]
-        try L.check(counts.allSatisfy { (0 ... L.iterations.upperBound).contains($0) }, "job \(id)", "counts", "must be \(L.iterations)")
+        try L.check(
+            counts.allSatisfy { (0 ... L.iterations.upperBound).contains($0) }, "job \(id)", "counts",
+            "must be \(L.iterations)")
         try L.check(workFraction.isFinite(in: 0 ... 2), "job \(id)", "workFraction", "must be finite, 0 ... 2")
-        try L.check([elapsed, submitted ?? 0, started ?? 0, finished ?? 0].allSatisfy { $0.isFinite(in: 0 ... 1e11) }, "job \(id)",
-                    "elapsed/submitted/started/finished", "must be finite seconds, 0 ... 1e11")
+        try L.check(
+            [elapsed, submitted ?? 0, started ?? 0, finished ?? 0].allSatisfy { $0.isFinite(in: 0 ... 1e11) },
+            "job \(id)",
+            "elapsed/submitted/started/finished", "must be finite seconds, 0 ... 1e11")
     }
 }
 
 extension WorkerStatus: WireValidated {
     public func validateWire() throws {
         typealias L = WireLimits
-        try L.check(L.threads.contains(threads) && tiles >= 0, "worker \(name)", "threads/tiles", "threads \(L.threads), tiles not negative")
-        try L.check([computeSeconds, silentFor ?? 0].allSatisfy { $0.isFinite(in: 0 ... 1e11) }, "worker \(name)",
-                    "computeSeconds/silentFor", "must be finite seconds")
-        try L.check(speed.map { $0.isFinite(in: L.speed) } ?? true, "worker \(name)", "speed", "must be finite, \(L.speed)")
-        try L.check(memoryLimit.map(L.memoryLimit.contains) ?? true, "worker \(name)", "memoryLimit", "must be \(L.memoryLimit)")
+        try L.check(
+            L.threads.contains(threads) && tiles >= 0, "worker \(name)", "threads/tiles",
+            "threads \(L.threads), tiles not negative")
+        try L.check(
+            [computeSeconds, silentFor ?? 0].allSatisfy { $0.isFinite(in: 0 ... 1e11) }, "worker \(name)",
+            "computeSeconds/silentFor", "must be finite seconds")
+        try L.check(
+            speed.map { $0.isFinite(in: L.speed) } ?? true, "worker \(name)", "speed", "must be finite, \(L.speed)")
+        try L.check(
+            memoryLimit.map(L.memoryLimit.contains) ?? true, "worker \(name)", "memoryLimit", "must be \(L.memoryLimit)"
+        )
     }
 }
 
 extension StatusReplyBody: WireValidated {
     public func validateWire() throws {
-        try WireLimits.check(jobs.count + workers.count <= WireLimits.listedItems, "statusReply", "jobs/workers", "too many")
+        try WireLimits.check(
+            jobs.count + workers.count <= WireLimits.listedItems, "statusReply", "jobs/workers", "too many")
         for job in jobs { try job.validateWire() }
         for worker in workers { try worker.validateWire() }
     }
@@ -221,7 +257,8 @@ extension StatusReplyBody: WireValidated {
 
 extension ControlledBody: WireValidated {
     public func validateWire() throws {
-        try WireLimits.check(WireLimits.text(message), "controlled", "message", "at most \(WireLimits.textLength) bytes")
+        try WireLimits.check(
+            WireLimits.text(message), "controlled", "message", "at most \(WireLimits.textLength) bytes")
         try job?.validateWire()
         try worker?.validateWire()
     }

@@ -58,7 +58,10 @@ extension FarmScheduler {
     public mutating func clearBlocklist(worker id: String) -> [String]? {
         guard let identity = workers[id]?.identity else { return nil }
         var cleared: [String] = []
-        for (jid, job) in jobs where job.blocklist.contains(identity) || job.failuresByWorker[identity] != nil || job.failedOn.values.contains(where: { $0.contains(id) }) {
+        for (jid, job) in jobs
+        where job.blocklist.contains(identity) || job.failuresByWorker[identity] != nil
+            || job.failedOn.values.contains(where: { $0.contains(id) })
+        {
             if job.blocklist.contains(identity) { cleared.append(jid) }
             jobs[jid]?.blocklist.remove(identity)
             jobs[jid]?.failuresByWorker[identity] = nil

@@ -19,7 +19,9 @@ extension FarmScheduler {
     }
 
     /// A finished tile. Accepted only under a live lease held by this worker.
-    public mutating func complete(lease token: String, worker: String, seconds: Double, now: Double) -> (Verdict, [Event]) {
+    public mutating func complete(lease token: String, worker: String, seconds: Double, now: Double) -> (
+        Verdict, [Event]
+    ) {
         guard let lease = leases[token], lease.worker == worker else {
             if workers[worker] != nil, workers[worker]!.busy > 0 { workers[worker]!.busy -= 1 }
             return (.rejected("lease \(token) is not live (lapsed, revoked or from before a restart)"), [])
@@ -43,7 +45,9 @@ extension FarmScheduler {
             fastestMeasured = max(fastestMeasured ?? 0, speed)
         }
         job.done.insert(lease.tile.tile)
-        if lease.tile.stage == job.stage { job.slowestRate = max(job.slowestRate, (now - lease.started) / max(work, 1)) }
+        if lease.tile.stage == job.stage {
+            job.slowestRate = max(job.slowestRate, (now - lease.started) / max(work, 1))
+        }
         jobs[job.id] = job
         var events: [Event] = []
         for other in (tileLeases[lease.tile] ?? []).sorted() {
@@ -56,7 +60,8 @@ extension FarmScheduler {
     }
 
     /// The worker could not render the tile.
-    public mutating func failed(lease token: String, worker: String, reason: String, now: Double) -> (Verdict, [Event]) {
+    public mutating func failed(lease token: String, worker: String, reason: String, now: Double) -> (Verdict, [Event])
+    {
         guard let lease = leases[token], lease.worker == worker else {
             if workers[worker] != nil, workers[worker]!.busy > 0 { workers[worker]!.busy -= 1 }
             return (.rejected("lease \(token) is not live"), [])
@@ -76,9 +81,12 @@ extension FarmScheduler {
             let lease = leases[token]!
             revoke(token)
             let cap = lifeCap(lease), capped = lease.expires >= cap
-            events += requeue(lease, reason: capped
-                ? "lease reached its cap of \(Int(saturating: cap - lease.started)) s (\(Int(saturating: config.leaseLifeFactor))x its work at the stage's slowest rate) without a result"
-                : "lease lapsed after \(Int(saturating: config.leaseSeconds)) s without progress", cause: capped ? .capped : .lapsed, now: now)
+            events += requeue(
+                lease,
+                reason: capped
+                    ? "lease reached its cap of \(Int(saturating: cap - lease.started)) s (\(Int(saturating: config.leaseLifeFactor))x its work at the stage's slowest rate) without a result"
+                    : "lease lapsed after \(Int(saturating: config.leaseSeconds)) s without progress",
+                cause: capped ? .capped : .lapsed, now: now)
         }
         fastestMeasured = workers.values.compactMap(\.measuredSpeed).max()
         return events
@@ -92,7 +100,9 @@ extension FarmScheduler {
     }
 
     mutating func lose(worker id: String, reason: String, now: Double) -> [Event] {
-        var events: [Event] = [.workerLost(worker: id, name: workers[id]!.name, host: workers[id]!.host, reason: reason)]
+        var events: [Event] = [
+            .workerLost(worker: id, name: workers[id]!.name, host: workers[id]!.host, reason: reason)
+        ]
         for token in workers[id]!.leases.sorted() {
             let lease = leases[token]!
             revoke(token)
@@ -105,7 +115,9 @@ extension FarmScheduler {
     /// Puts a tile back and counts the failure against the tile and the worker.
     mutating func requeue(_ lease: Lease, reason: String, cause: LeaseFailure, now: Double) -> [Event] {
         guard var job = jobs[lease.tile.job], job.runnable, lease.tile.stage == job.stage else { return [] }
-        var events: [Event] = [.requeued(tile: lease.tile, worker: lease.worker, lease: lease.token, reason: reason, cause: cause)]
+        var events: [Event] = [
+            .requeued(tile: lease.tile, worker: lease.worker, lease: lease.token, reason: reason, cause: cause)
+        ]
         let t = lease.tile.tile
         job.tileFailures[t, default: []].insert(lease.account)
         job.failedOn[t, default: []].insert(lease.worker)

@@ -7,7 +7,9 @@ extension FarmScheduler {
     /// running tiles.
     public mutating func assignments(now: Double) -> [Event] {
         var events: [Event] = []
-        let order = jobs.values.filter { $0.runnable && !$0.paused }.sorted { ($0.priority, -$0.seq) > ($1.priority, -$1.seq) }.map(\.id)
+        let order = jobs.values.filter { $0.runnable && !$0.paused }.sorted {
+            ($0.priority, -$0.seq) > ($1.priority, -$1.seq)
+        }.map(\.id)
         guard !order.isEmpty else { return [] }
         var tailPlans: [String: [String: Int]?] = [:]  // per job, computed once per call
         // Pending tiles of the jobs placed before each job: a job is at its stage's end only when these and its own
@@ -27,7 +29,9 @@ extension FarmScheduler {
                 counter += 1
                 let token = "\(epoch)-\(counter)"
                 let id = TileID(job: jid, stage: jobs[jid]!.stage, tile: tile)
-                leases[token] = Lease(token: token, tile: id, worker: wid, identity: workers[wid]?.identity ?? wid, account: workers[wid]?.account ?? wid, expires: now + config.leaseSeconds, started: now, copy: copy)
+                leases[token] = Lease(
+                    token: token, tile: id, worker: wid, identity: workers[wid]?.identity ?? wid,
+                    account: workers[wid]?.account ?? wid, expires: now + config.leaseSeconds, started: now, copy: copy)
                 tileLeases[id, default: []].insert(token)
                 workers[wid]!.leases.insert(token)
                 jobs[jid]!.pending.removeAll { $0 == tile }
@@ -54,8 +58,10 @@ extension FarmScheduler {
         return job.memory[job.stage][t] <= limit
     }
 
-    func nextTile(for worker: String, jobs order: [String], now: Double, ahead: [String: Int],
-                  plans: inout [String: [String: Int]?]) -> (String, Int)? {
+    func nextTile(
+        for worker: String, jobs order: [String], now: Double, ahead: [String: Int],
+        plans: inout [String: [String: Int]?]
+    ) -> (String, Int)? {
         guard let w = workers[worker] else { return nil }
         for jid in order {
             let job = jobs[jid]!
@@ -79,12 +85,15 @@ extension FarmScheduler {
     /// jobs of a few hundred tiles each from each planning a tail on every call while the farm is far from one.
     func tailAssignment(job: JobRecord, now: Double, ahead: Int) -> [String: Int]? {
         guard ahead + job.pending.count <= workers.count else { return nil }  // the common case, before any sorting
-        let candidates = workers.values.filter { !job.blocklist.contains($0.identity) && !drained.contains($0.identity) }.sorted { $0.id < $1.id }
+        let candidates = workers.values.filter {
+            !job.blocklist.contains($0.identity) && !drained.contains($0.identity)
+        }.sorted { $0.id < $1.id }
         guard job.pending.count <= candidates.count else { return nil }
         let speeds = candidates.compactMap { $0.speed(cap: fastestMeasured) }
         guard candidates.count > 1, speeds.count == candidates.count else { return nil }
         var available = candidates.map { w in
-            w.leases.count + w.busy < config.credit ? now
+            w.leases.count + w.busy < config.credit
+                ? now
                 : max(now, w.leases.compactMap { leases[$0] }.map { expectedFinish($0, now: now) }.min() ?? now)
         }
         var plan: [String: Int] = [:]
@@ -115,21 +124,28 @@ extension FarmScheduler {
     /// A copy for an idle worker: among runnable jobs with no pending tiles, the running tile (one lease, not
     /// this worker's) expected to finish last, if this worker is expected to finish a copy sooner. The ranking of
     /// a job's running tiles is made once per `assignments` call; a tile leaves it when copied.
-    func stragglerCopy(for worker: String, jobs order: [String], now: Double,
-                       candidates: inout [String: [(tile: Int, lease: Lease, finish: Double)]]) -> (String, Int)? {
+    func stragglerCopy(
+        for worker: String, jobs order: [String], now: Double,
+        candidates: inout [String: [(tile: Int, lease: Lease, finish: Double)]]
+    ) -> (String, Int)? {
         guard let w = workers[worker] else { return nil }
         for jid in order {
             let job = jobs[jid]!
             guard job.pending.isEmpty, !job.blocklist.contains(w.identity) else { continue }
             if candidates[jid] == nil {
-                candidates[jid] = tileLeases.filter { $0.key.job == jid && $0.key.stage == job.stage && $0.value.count == 1 }
-                    .map { id, tokens in
-                        let lease = leases[tokens.first!]!
-                        return (tile: id.tile, lease: lease, finish: expectedFinish(lease, now: now))
-                    }
-                    .sorted { ($0.finish, -$0.tile) > ($1.finish, -$1.tile) }
+                candidates[jid] = tileLeases.filter {
+                    $0.key.job == jid && $0.key.stage == job.stage && $0.value.count == 1
+                }
+                .map { id, tokens in
+                    let lease = leases[tokens.first!]!
+                    return (tile: id.tile, lease: lease, finish: expectedFinish(lease, now: now))
+                }
+                .sorted { ($0.finish, -$0.tile) > ($1.finish, -$1.tile) }
             }
-            guard let i = candidates[jid]!.firstIndex(where: { $0.lease.worker != worker && eligible(w, tile: $0.tile, of: job) })
+            guard
+                let i = candidates[jid]!.firstIndex(where: {
+                    $0.lease.worker != worker && eligible(w, tile: $0.tile, of: job)
+                })
             else { continue }
             let c = candidates[jid]![i]
             let copyFinish = now + (w.speed(cap: fastestMeasured).map { job.work[job.stage][c.tile] / $0 } ?? 0)

@@ -28,8 +28,9 @@ extension FarmScheduler {
         let total = j.work.joined().reduce(0, +)
         let doneWork = j.work.prefix(j.stage).joined().reduce(0, +) + j.done.reduce(0.0) { $0 + j.work[j.stage][$1] }
         let tilesDone = j.work.prefix(j.stage).reduce(0) { $0 + $1.count } + j.done.count
-        return JobCounts(stage: j.stage, stages: j.work.count, tilesDone: tilesDone, tilesTotal: j.work.reduce(0) { $0 + $1.count },
-                         workFraction: total > 0 ? doneWork / total : 0, priority: j.priority, paused: j.paused)
+        return JobCounts(
+            stage: j.stage, stages: j.work.count, tilesDone: tilesDone, tilesTotal: j.work.reduce(0) { $0 + $1.count },
+            workFraction: total > 0 ? doneWork / total : 0, priority: j.priority, paused: j.paused)
     }
 
     /// The jobs' ids, oldest first (in the order they were added).
@@ -48,11 +49,15 @@ extension FarmScheduler {
         if workers.values.allSatisfy({ job.blocklist.contains($0.identity) || drained.contains($0.identity) }) {
             return "waiting for workers: every connected worker is draining or blocklisted for this job"
         }
-        if !job.memory.isEmpty, let t = job.pending.first(where: { t in
-            !workers.values.contains { !job.blocklist.contains($0.identity) && eligible($0, tile: t, of: job) }
-        }), workers.values.allSatisfy({ $0.memoryLimit != nil }) {
-            let need = job.memory[job.stage][t] >> 20, most = (workers.values.compactMap(\.memoryLimit).max() ?? 0) >> 20
-            return "waiting for a worker with memory for tile \(t): it needs \(need) MiB, the largest --max-memory is \(most) MiB"
+        if !job.memory.isEmpty,
+            let t = job.pending.first(where: { t in
+                !workers.values.contains { !job.blocklist.contains($0.identity) && eligible($0, tile: t, of: job) }
+            }), workers.values.allSatisfy({ $0.memoryLimit != nil })
+        {
+            let need = job.memory[job.stage][t] >> 20,
+                most = (workers.values.compactMap(\.memoryLimit).max() ?? 0) >> 20
+            return
+                "waiting for a worker with memory for tile \(t): it needs \(need) MiB, the largest --max-memory is \(most) MiB"
         }
         return "waiting for a free worker"
     }
@@ -61,16 +66,19 @@ extension FarmScheduler {
     public func tileStates(job id: String) -> (stage: Int, done: Set<Int>, leased: [Int: Lease])? {
         guard let j = jobs[id] else { return nil }
         var leased: [Int: Lease] = [:]
-        for lease in leases.values where lease.tile.job == id && lease.tile.stage == j.stage { leased[lease.tile.tile] = lease }
+        for lease in leases.values where lease.tile.job == id && lease.tile.stage == j.stage {
+            leased[lease.tile.tile] = lease
+        }
         return (j.stage, j.done, leased)
     }
 
     public func workerStatuses(now: Double) -> [WorkerStatus] {
         let blocklisted = Dictionary(grouping: jobs.values.flatMap { j in j.blocklist.map { ($0, j.id) } }, by: \.0)
         return workers.values.sorted { $0.id < $1.id }.map { w in
-            var s = WorkerStatus(id: w.id, name: w.name, threads: w.threads, tiles: w.tiles, computeSeconds: w.computeSeconds,
-                                 leases: w.leases.sorted(), silentFor: now - w.lastHeard, memoryLimit: w.memoryLimit,
-                                 speed: w.speed(cap: fastestMeasured), kernel: w.kernel)
+            var s = WorkerStatus(
+                id: w.id, name: w.name, threads: w.threads, tiles: w.tiles, computeSeconds: w.computeSeconds,
+                leases: w.leases.sorted(), silentFor: now - w.lastHeard, memoryLimit: w.memoryLimit,
+                speed: w.speed(cap: fastestMeasured), kernel: w.kernel)
             s.host = w.host
             s.draining = drained.contains(w.identity) ? true : nil
             s.tilesNow = w.leases.compactMap { leases[$0]?.tile.description }.sorted()

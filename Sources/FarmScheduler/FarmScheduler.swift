@@ -1,4 +1,5 @@
 import FarmProtocol
+
 /// The coordinator's state machine: jobs, their current stage's tiles, workers, leases. Pure: no I/O and no
 /// clock (callers pass `now` in seconds), so every rule below is unit-tested directly.
 ///
@@ -193,10 +194,13 @@ public struct FarmScheduler: Sendable {
 
     /// Adds a job at `stage` (where the journal says it is; clamped to its stages); it waits until `startStage` makes a
     /// stage runnable. `memory`, when given, is each tile's planned peak memory in bytes (same shape as `work`).
-    public mutating func addJob(id: String, name: String, priority: Int, work: [[Double]], memory: [[Int]] = [], stage: Int = 0) {
+    public mutating func addJob(
+        id: String, name: String, priority: Int, work: [[Double]], memory: [[Int]] = [], stage: Int = 0
+    ) {
         precondition(memory.isEmpty || memory.map(\.count) == work.map(\.count), "memory must match work tile for tile")
-        jobs[id] = JobRecord(id: id, name: name, priority: priority, seq: nextSeq, work: work, memory: memory,
-                             stage: min(max(stage, 0), max(work.count - 1, 0)))
+        jobs[id] = JobRecord(
+            id: id, name: name, priority: priority, seq: nextSeq, work: work, memory: memory,
+            stage: min(max(stage, 0), max(work.count - 1, 0)))
         nextSeq += 1
     }
 
@@ -237,13 +241,16 @@ public struct FarmScheduler: Sendable {
     /// `speed` (pixel-iterations per second) orders workers until its results measure it. `identity` is which
     /// machine the worker is across connections (default: this connection's `id`), `account` whom its failures count
     /// against (default: its identity).
-    public mutating func workerReady(id: String, identity: String? = nil, account: String? = nil, name: String, threads: Int, busy: Int,
-                                     memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil, host: String? = nil, now: Double) {
+    public mutating func workerReady(
+        id: String, identity: String? = nil, account: String? = nil, name: String, threads: Int, busy: Int,
+        memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil, host: String? = nil, now: Double
+    ) {
         if workers[id] != nil { _ = lose(worker: id, reason: "re-registered", now: now) }
-        workers[id] = WorkerState(id: id, identity: identity ?? id, account: account ?? identity ?? id, name: name, threads: threads,
-                                  lastHeard: now, busy: busy,
-                                  memoryLimit: memoryLimit, kernel: kernel, host: host,
-                                  reportedSpeed: speed.flatMap { $0 > 0 && $0.isFinite ? $0 : nil })
+        workers[id] = WorkerState(
+            id: id, identity: identity ?? id, account: account ?? identity ?? id, name: name, threads: threads,
+            lastHeard: now, busy: busy,
+            memoryLimit: memoryLimit, kernel: kernel, host: host,
+            reportedSpeed: speed.flatMap { $0 > 0 && $0.isFinite ? $0 : nil })
     }
 
     /// Any message from a worker proves it alive. Returns false for an unknown worker (it must say `ready`).

@@ -82,31 +82,22 @@ public struct CoreHarness {
             case let .send(peer, m): outbox.append((peer, m))
             case let .assign(peer, body, _): outbox.append((peer, Message(.assign, body)))
             case let .admit(spec, _, replyTo, owner, submitted):
-                jobCount += 1
-                var info = CoordinatorCore.StoredJobInfo(id: "j\(jobCount)", spec: spec, state: .queued, detail: nil, stage: 0, memory: [])
-                (info.owner, info.submitted) = (owner, submitted)
-                info.ownerName = callers.values.first { $0.key == owner }?.name ?? Caller.insecure.name
-                states[info.id] = .queued
-                pending.append(.admitted(info, replyTo: replyTo, now: now))
-            case let .prepare(job, stage):
-                if diskFull {
-                    deferredPrepares.append((job, stage))
-                    pending.append(.storageFull(reason: "no space left on device", now: now))
-                    continue
-                }
-                if core.storagePaused { pending.append(.storageRecovered(now: now)) }  // a write succeeded: space is back
-                pending.append(.prepared(job: job, stage: stage, targets: "T-\(job)", reference: nil,
-                                         done: journalTiles[job]?[stage] ?? [], now: now))
+                admit(spec, replyTo: replyTo, owner: owner, submitted: submitted)
+            case let .prepare(job, stage): prepare(job, stage: stage)
             case let .storeTile(job, stage, tile, _, _, _):
                 if failStores {
-                    pending.append(.workFailed(job: job, reason: "cannot write the journal: no space left on device", now: now))
+                    pending.append(
+                        .workFailed(job: job, reason: "cannot write the journal: no space left on device", now: now))
                 } else {
                     storedTiles.append(.init(job: job, stage: stage, tile: tile))
                     pending.append(.tileStored(job: job, stage: stage, tile: tile, now: now))
                 }
             case let .blend(job, stage, last):
-                pending.append(.blended(job: job, stage: stage, next: last ? nil : .init(targets: "T-\(job)", reference: "R\(stage + 1)"),
-                                        now: now))
+                pending.append(
+                    .blended(
+                        job: job, stage: stage,
+                        next: last ? nil : .init(targets: "T-\(job)", reference: "R\(stage + 1)"),
+                        now: now))
             case let .write(job):
                 states[job] = .done
                 pending.append(.written(job: job, now: now))
@@ -116,16 +107,45 @@ public struct CoreHarness {
             case let .sendBlob(peer, body): outbox.append((peer, Message(.blob, body)))
             case let .sendOutput(peer, job, _, offset, budget):
                 // An output of 10 MB, sent chunk by chunk like the shell's (the bytes themselves are not made here).
-                outbox.append((peer, Message(.output, OutputBody(job: job, file: "output.png", offset: offset, size: 10_000_000))))
+                outbox.append(
+                    (peer, Message(.output, OutputBody(job: job, file: "output.png", offset: offset, size: 10_000_000)))
+                )
                 pending.append(.outputSent(budget: budget))
             case .forget: break
             case let .prune(job): pruned.append(job)
             case let .publish(snapshot): snapshots.append(snapshot)
             case let .count(metric): metrics.append(metric)
-            case let .log(_, text, metadata): logs.append(text + " " + metadata.map { "\($0)=\($1)" }.sorted().joined(separator: " "))
+            case let .log(_, text, metadata):
+                logs.append(text + " " + metadata.map { "\($0)=\($1)" }.sorted().joined(separator: " "))
             case let .notify(notice): notices.append(notice)
             }
         }
+    }
+
+    /// The shell's admission: the journal names the job (`j1`, `j2`, …) and the core hears it was admitted.
+    mutating func admit(_ spec: JobSpec, replyTo: String, owner: String, submitted: Double) {
+        jobCount += 1
+        var info = CoordinatorCore.StoredJobInfo(
+            id: "j\(jobCount)", spec: spec, state: .queued, detail: nil, stage: 0, memory: [])
+        (info.owner, info.submitted) = (owner, submitted)
+        info.ownerName = callers.values.first { $0.key == owner }?.name ?? Caller.insecure.name
+        states[info.id] = .queued
+        pending.append(.admitted(info, replyTo: replyTo, now: now))
+    }
+
+    /// The shell's preparation of a stage, or, on a full disk, the preparation held back until it is retried.
+    mutating func prepare(_ job: String, stage: Int) {
+        if diskFull {
+            deferredPrepares.append((job, stage))
+            pending.append(.storageFull(reason: "no space left on device", now: now))
+            return
+        }
+        // a write succeeded: space is back
+        if core.storagePaused { pending.append(.storageRecovered(now: now)) }
+        pending.append(
+            .prepared(
+                job: job, stage: stage, targets: "T-\(job)", reference: nil,
+                done: journalTiles[job]?[stage] ?? [], now: now))
     }
 
     /// The shell's retry of what a full disk could not take: the preparations it kept run again.
@@ -138,7 +158,9 @@ public struct CoreHarness {
     // MARK: Controls
 
     /// A control pressed on the dashboard by `caller`; its outcome.
-    public mutating func dashboardControl(_ body: ControlBody, as caller: Caller) -> Result<ControlledBody, ControlRefusal>? {
+    public mutating func dashboardControl(_ body: ControlBody, as caller: Caller) -> Result<
+        ControlledBody, ControlRefusal
+    >? {
         let box = OutcomeBox()
         handle(.control(body, caller: caller, reply: .init { box.set($0) }, now: now))
         return box.value
@@ -150,21 +172,29 @@ public struct CoreHarness {
         let last = outbox.last { $0.peer == peer }?.message
         if last?.command == .controlled, let done = try? last?.decode(ControlledBody.self) { return .success(done) }
         let error = try? last?.decode(ErrorBody.self)
-        return .failure(ControlRefusal(ControlRefusal.Code(rawValue: error?.code.rawValue ?? "") ?? .invalid, error?.message ?? "no answer"))
+        return .failure(
+            ControlRefusal(
+                ControlRefusal.Code(rawValue: error?.code.rawValue ?? "") ?? .invalid, error?.message ?? "no answer"))
     }
 
     // MARK: Peers
 
     /// A worker says `ready`.
     public mutating func ready(_ worker: String, memoryLimit: Int? = nil, speed: Double? = nil, busy: [String] = []) {
-        receive(Message(.ready, ReadyBody(name: worker, threads: 1, versions: FarmProtocol.versions, busy: busy,
-                                          memoryLimit: memoryLimit, speed: speed)), from: worker)
+        receive(
+            Message(
+                .ready,
+                ReadyBody(
+                    name: worker, threads: 1, versions: FarmProtocol.versions, busy: busy,
+                    memoryLimit: memoryLimit, speed: speed)), from: worker)
     }
 
     /// Submits `spec` as `client` and lets the job be stored and prepared.
     @discardableResult
     public mutating func submit(_ spec: JobSpec, from client: String = "client") -> String? {
-        receive(Message(.submit, SubmitBody(spec: spec), payload: Array(repeating: [0], count: spec.inputCount)), from: client)
+        receive(
+            Message(.submit, SubmitBody(spec: spec), payload: Array(repeating: [0], count: spec.inputCount)),
+            from: client)
         settle()
         return sent(to: client, .submitted, as: SubmittedBody.self).last?.job
     }
@@ -175,8 +205,10 @@ public struct CoreHarness {
     /// `worker` returns the tile of `lease` (pixels of the tile's core size, all zero; or `bytes` of them).
     public mutating func result(_ lease: AssignBody, from worker: String, seconds: Double = 1, bytes: Int? = nil) {
         let core = lease.task.tile.core
-        receive(Message(.result, ResultBody(lease: lease.lease, seconds: seconds, loss: 1),
-                        payload: [[UInt8](repeating: 0, count: bytes ?? 12 * core.width * core.height)]), from: worker)
+        receive(
+            Message(
+                .result, ResultBody(lease: lease.lease, seconds: seconds, loss: 1),
+                payload: [[UInt8](repeating: 0, count: bytes ?? 12 * core.width * core.height)]), from: worker)
     }
 
     /// A small job: 96x64 in two levels (a coarse tile, then two passes of 48-px tiles).

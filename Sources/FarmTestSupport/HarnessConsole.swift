@@ -29,7 +29,9 @@ public final class HarnessConsole: FarmConsole, @unchecked Sendable {  // unchec
         with { $0.dashboardControl(body, as: caller) } ?? .failure(ControlRefusal(.invalid, "no answer"))
     }
 
-    public func jobDetail(_ id: String, stage: Int?) async -> JobDetail? { with { $0.core.detail(job: id, stage: stage, now: $0.now) } }
+    public func jobDetail(_ id: String, stage: Int?) async -> JobDetail? {
+        with { $0.core.detail(job: id, stage: stage, now: $0.now) }
+    }
 
     public func tileDetail(job: String, stage: Int, tile: Int) async -> TileDetail? {
         with { $0.core.tileDetail(job: job, stage: stage, tile: tile, now: $0.now) }

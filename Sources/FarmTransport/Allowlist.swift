@@ -36,13 +36,17 @@ public struct Allowlist: Sendable, Equatable {
         for path in paths {
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-                for name in try FileManager.default.contentsOfDirectory(atPath: path).sorted() where name.hasSuffix(".pub") {
+                for name in try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+                where name.hasSuffix(".pub") {
                     let file = URL(fileURLWithPath: path).appendingPathComponent(name).path
-                    try add(key: try CurveKeyPair.publicKey(file), name: String(name.dropLast(4)), role: role, from: file)
+                    try add(
+                        key: try CurveKeyPair.publicKey(file), name: String(name.dropLast(4)), role: role, from: file)
                 }
             } else {
                 let key = try CurveKeyPair.publicKey(path)
-                let name = key == path ? "key-\(key.prefix(8))" : URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+                let name =
+                    key == path
+                    ? "key-\(key.prefix(8))" : URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
                 try add(key: key, name: name, role: role, from: path)
             }
         }
@@ -50,13 +54,17 @@ public struct Allowlist: Sendable, Equatable {
 
     mutating func add(key: String, name: String, role: PeerRole, from source: String) throws {
         if let known = members[key], known.role != role {
-            throw CurveKeyPair.KeyError.badFile(source, "this key is already allowed as \(known.role.rawValue) '\(known.name)'; "
-                + "a key has one role (allow it as admin for both)")
+            throw CurveKeyPair.KeyError.badFile(
+                source,
+                "this key is already allowed as \(known.role.rawValue) '\(known.name)'; "
+                    + "a key has one role (allow it as admin for both)")
         }
         if let other = members.values.first(where: { $0.name == name && $0.key != key }) {
             // A name stands for one key wherever a name is shown or compared (the dashboard shows a client its jobs by it).
-            throw CurveKeyPair.KeyError.badFile(source, "another key (\(other.role.rawValue), \(other.key.prefix(8))…) is already named "
-                + "'\(name)'; give each key its own name (its file's name)")
+            throw CurveKeyPair.KeyError.badFile(
+                source,
+                "another key (\(other.role.rawValue), \(other.key.prefix(8))…) is already named "
+                    + "'\(name)'; give each key its own name (its file's name)")
         }
         members[key] = Caller(key: key, name: name, role: role)
     }

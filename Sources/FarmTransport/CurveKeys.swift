@@ -33,7 +33,8 @@ public struct CurveKeyPair: Sendable, Equatable {
     /// Writes `NAME.key` (both keys, mode 0600) and `NAME.pub` (the public key) in `directory`.
     public func write(directory: URL, name: String) throws -> (secret: URL, public: URL) {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let secretURL = directory.appendingPathComponent("\(name).key"), publicURL = directory.appendingPathComponent("\(name).pub")
+        let secretURL = directory.appendingPathComponent("\(name).key"),
+            publicURL = directory.appendingPathComponent("\(name).pub")
         let fd = open(secretURL.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         guard fd >= 0 else { throw KeyError.badFile(secretURL.path, String(cString: strerror(errno))) }
         fchmod(fd, 0o600)  // also when the file existed with other permissions
@@ -48,14 +49,17 @@ public struct CurveKeyPair: Sendable, Equatable {
     /// Reads a `.key` file written by `write`.
     public static func read(secretFile url: URL) throws -> CurveKeyPair {
         let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch { throw KeyError.badFile(url.path, "cannot read: \(error.localizedDescription)") }
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw KeyError.badFile(url.path, "cannot read: \(error.localizedDescription)")
+        }
         var values: [String: String] = [:]
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             if parts.count == 2 { values[parts[0]] = parts[1] }
         }
         guard let p = values["public"], let s = values["secret"], isKey(p), isKey(s) else {
-            throw KeyError.badFile(url.path, "not a StyleFarm key file (needs 'public = …' and 'secret = …', 40 Z85 characters each)")
+            throw KeyError.badFile(
+                url.path, "not a StyleFarm key file (needs 'public = …' and 'secret = …', 40 Z85 characters each)")
         }
         var derived = [CChar](repeating: 0, count: 41)
         guard zmq_curve_public(&derived, s) == 0, String(cString: derived) == p else {
@@ -70,7 +74,8 @@ public struct CurveKeyPair: Sendable, Equatable {
         if isKey(valueOrPath), !FileManager.default.fileExists(atPath: valueOrPath) { return valueOrPath }
         let url = URL(fileURLWithPath: valueOrPath)
         guard let text = try? String(contentsOf: url, encoding: .utf8),
-              let key = text.split(whereSeparator: \.isWhitespace).map(String.init).first(where: isKey) else {
+            let key = text.split(whereSeparator: \.isWhitespace).map(String.init).first(where: isKey)
+        else {
             throw KeyError.badFile(valueOrPath, "neither a 40-character Z85 key nor a readable file holding one")
         }
         return key

@@ -12,8 +12,10 @@ public final class HandshakeMonitor: Sendable {
     public init(watching socket: ZMQSocket, onFailure: @escaping @Sendable (Int32) -> Void) throws {
         let n = Self.count.add(1, ordering: .relaxed).newValue
         let endpoint = "inproc://stylefarm-monitor-\(getpid())-\(n)"
-        try socket.monitor(endpoint, events: ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-            | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        try socket.monitor(
+            endpoint,
+            events: ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
         let pair = try ZMQSocket(.pair)
         try pair.connect(endpoint)
         reader = SocketReader(socket: pair) { frames, _ in

@@ -3,7 +3,8 @@ import Synchronization
 
 /// Reads one socket on a thread of its own, handing each message and the socket (to answer on) to `handle` on that
 /// thread, until `stop`; then closes the socket. The ZAP handler and the handshake monitor are two of these.
-final class SocketReader: @unchecked Sendable {  // unchecked: `socket` (a libzmq handle) is used by the reader thread alone
+// unchecked: `socket` (a libzmq handle) is used by the reader thread alone
+final class SocketReader: @unchecked Sendable {
     let socket: ZMQSocket
     let handle: @Sendable ([[UInt8]], ZMQSocket) -> Void
     let stopped = Atomic(false)

@@ -12,7 +12,8 @@ public struct ZMQError: Error, CustomStringConvertible {
 }
 
 /// One libzmq context per process (it owns the I/O thread).
-public final class ZMQContext: @unchecked Sendable {  // unchecked: a thin wrapper of a libzmq context, which is thread-safe
+// unchecked: a thin wrapper of a libzmq context, which is thread-safe
+public final class ZMQContext: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
 
     public static let shared = ZMQContext()
@@ -32,7 +33,10 @@ public final class ZMQSocket {
     private var handle: UnsafeMutableRawPointer?
 
     public init(_ kind: Kind, context: ZMQContext = .shared) throws {
-        guard let h = zmq_socket(context.handle, [.router: ZMQ_ROUTER, .dealer: ZMQ_DEALER, .rep: ZMQ_REP, .pair: ZMQ_PAIR][kind]!) else {
+        guard
+            let h = zmq_socket(
+                context.handle, [.router: ZMQ_ROUTER, .dealer: ZMQ_DEALER, .rep: ZMQ_REP, .pair: ZMQ_PAIR][kind]!)
+        else {
             throw ZMQError.last("zmq_socket")
         }
         handle = h
@@ -72,16 +76,22 @@ public final class ZMQSocket {
 
     func set(_ option: Int32, int value: Int32) throws {
         var v = value
-        guard zmq_setsockopt(handle, option, &v, MemoryLayout<Int32>.size) == 0 else { throw ZMQError.last("zmq_setsockopt(\(option))") }
+        guard zmq_setsockopt(handle, option, &v, MemoryLayout<Int32>.size) == 0 else {
+            throw ZMQError.last("zmq_setsockopt(\(option))")
+        }
     }
 
     func set(_ option: Int32, int64 value: Int64) throws {
         var v = value
-        guard zmq_setsockopt(handle, option, &v, MemoryLayout<Int64>.size) == 0 else { throw ZMQError.last("zmq_setsockopt(\(option))") }
+        guard zmq_setsockopt(handle, option, &v, MemoryLayout<Int64>.size) == 0 else {
+            throw ZMQError.last("zmq_setsockopt(\(option))")
+        }
     }
 
     func set(_ option: Int32, bytes: [UInt8]) throws {
-        guard zmq_setsockopt(handle, option, bytes, bytes.count) == 0 else { throw ZMQError.last("zmq_setsockopt(\(option))") }
+        guard zmq_setsockopt(handle, option, bytes, bytes.count) == 0 else {
+            throw ZMQError.last("zmq_setsockopt(\(option))")
+        }
     }
 
     /// Binds and returns the endpoint actually bound (a `*` port resolved).
@@ -128,9 +138,12 @@ public final class ZMQSocket {
     /// without being copied, and `truncated` says so: a peer's ten frames of 256 MiB are never held together.
     /// `userID` is the `User-Id` the ZAP handler gave the sender's connection (the CURVE key it authenticated), nil
     /// on a connection without ZAP.
-    public func receive(timeout: Double, maxFrames: Int = 16,
-                        maxBytes: Int = FarmProtocol.Limits.maxMessageBytes) throws -> (frames: [[UInt8]], truncated: Bool, userID: String?)? {
-        var item = zmq_pollitem_t(socket: handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)  // safe-int: a libzmq constant
+    public func receive(
+        timeout: Double, maxFrames: Int = 16,
+        maxBytes: Int = FarmProtocol.Limits.maxMessageBytes
+    ) throws -> (frames: [[UInt8]], truncated: Bool, userID: String?)? {
+        // safe-int: a libzmq constant
+        var item = zmq_pollitem_t(socket: handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
         let rc = zmq_poll(&item, 1, Int(saturating: max(0, min(timeout * 1000, 2e9))))
         if rc < 0 {
             if zmq_errno() == EINTR { return nil }

@@ -34,7 +34,9 @@ public final class ZapHandler: Sendable {
             if let key {
                 refused.state.withLock {
                     $0.recent.append(key)
-                    if $0.recent.count > Self.refusalsKept { $0.recent.removeFirst($0.recent.count - Self.refusalsKept) }
+                    if $0.recent.count > Self.refusalsKept {
+                        $0.recent.removeFirst($0.recent.count - Self.refusalsKept)
+                    }
                     $0.total += 1
                 }
             }
@@ -65,8 +67,10 @@ public final class ZapHandler: Sendable {
             if rejected.contains(probe.publicKey) { return }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        throw SecurityError(description: "CURVE self-test failed: an unknown key was not refused by the ZAP handler within 5 s; "
-            + "refusing to start (without a working handler libzmq would admit any client that knows the server key)")
+        throw SecurityError(
+            description: "CURVE self-test failed: an unknown key was not refused by the ZAP handler within 5 s; "
+                + "refusing to start (without a working handler libzmq would admit any client that knows the server key)"
+        )
     }
 
     /// A bound endpoint as a local client reaches it (`tcp://0.0.0.0:P` → `tcp://127.0.0.1:P`).
@@ -82,15 +86,18 @@ public final class ZapHandler: Sendable {
         var key = ""
         var ok = false
         if frames.count >= 7, String(decoding: frames[0], as: UTF8.self) == "1.0",
-           String(decoding: frames[2], as: UTF8.self) == domain, String(decoding: frames[5], as: UTF8.self) == "CURVE",
-           frames[6].count == 32 {
+            String(decoding: frames[2], as: UTF8.self) == domain, String(decoding: frames[5], as: UTF8.self) == "CURVE",
+            frames[6].count == 32
+        {
             var z = [CChar](repeating: 0, count: 41)
             _ = frames[6].withUnsafeBufferPointer { zmq_z85_encode(&z, $0.baseAddress, 32) }
             key = String(cString: z)
             ok = allowlist.caller(key: key) != nil
         }
-        let reply: [[UInt8]] = [Array("1.0".utf8), requestID, Array((ok ? "200" : "400").utf8),
-                                Array((ok ? "OK" : "key not on the allowlist").utf8), Array((ok ? key : "").utf8), []]
+        let reply: [[UInt8]] = [
+            Array("1.0".utf8), requestID, Array((ok ? "200" : "400").utf8),
+            Array((ok ? "OK" : "key not on the allowlist").utf8), Array((ok ? key : "").utf8), []
+        ]
         return (reply, ok ? nil : key)
     }
 }

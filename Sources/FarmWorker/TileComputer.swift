@@ -109,22 +109,35 @@ final class TileComputer: Sendable {
     func render(_ r: RenderJob) {
         let lease = r.body.lease
         defer { _ = cancelled.withLock { $0.remove(lease) } }
-        guard !isCancelled(lease) else { return report(.stoppedTile(lease: lease, reason: "stopped before it started")) }
+        guard !isCancelled(lease) else {
+            return report(.stoppedTile(lease: lease, reason: "stopped before it started"))
+        }
         let net = r.network.pooling == r.body.pooling ? r.network : r.network.with(pooling: r.body.pooling)
         let renderer = TileRenderer(network: net, options: r.body.options, targets: r.targets, regions: r.regions)
         let started = now
         var lastIteration = started
         var lastLoss = 0.0
-        let core = renderer.render(r.body.task, contentCrop: r.content, canvasCrop: r.canvas, reference: r.reference,
-                                   temporal: r.temporal, guides: r.guides, regionReference: r.regionReference,
-                                   stop: { [self] in isCancelled(lease) }) { p in
+        let core = renderer.render(
+            r.body.task, contentCrop: r.content, canvasCrop: r.canvas, reference: r.reference,
+            temporal: r.temporal, guides: r.guides, regionReference: r.regionReference,
+            stop: { [self] in isCancelled(lease) }
+        ) { p in
             lastLoss = p.bestLoss
             if slowdown > 1 { Thread.sleep(forTimeInterval: (slowdown - 1) * (now - lastIteration)) }
             lastIteration = now
-            report(.progress(ProgressBody(lease: lease, iteration: p.iteration, iterations: p.iterations, loss: p.loss), now: now))
+            report(
+                .progress(
+                    ProgressBody(lease: lease, iteration: p.iteration, iterations: p.iterations, loss: p.loss), now: now
+                ))
         }
-        guard !isCancelled(lease) else { return report(.stoppedTile(lease: lease, reason: "stopped: the lease was revoked")) }
-        report(.rendered(lease: lease, result: Message(.result, ResultBody(lease: lease, seconds: now - started, loss: lastLoss),
-                                                       payload: [PixelCodec.encode(core)])))
+        guard !isCancelled(lease) else {
+            return report(.stoppedTile(lease: lease, reason: "stopped: the lease was revoked"))
+        }
+        report(
+            .rendered(
+                lease: lease,
+                result: Message(
+                    .result, ResultBody(lease: lease, seconds: now - started, loss: lastLoss),
+                    payload: [PixelCodec.encode(core)])))
     }
 }

@@ -59,10 +59,12 @@ public final class Worker {
         self.config = config
         logger = config.logger
         logger[metadataKey: "worker"] = "\(config.name)"
-        machine = WorkerMachine(identity: .init(
-            name: config.name, threads: config.threads, cores: ProcessInfo.processInfo.activeProcessorCount,
-            memoryLimit: config.maxMemory ?? Int(clamping: ProcessInfo.processInfo.physicalMemory), kernel: KernelSelection.inUse.line,
-            host: ProcessInfo.processInfo.hostName),
+        machine = WorkerMachine(
+            identity: .init(
+                name: config.name, threads: config.threads, cores: ProcessInfo.processInfo.activeProcessorCount,
+                memoryLimit: config.maxMemory ?? Int(clamping: ProcessInfo.processInfo.physicalMemory),
+                kernel: KernelSelection.inUse.line,
+                host: ProcessInfo.processInfo.hostName),
             timing: config.timing)
     }
 
@@ -71,7 +73,8 @@ public final class Worker {
     /// Runs until `stop` returns true or, with `parentPID`, the parent exits. A worker outlives coordinator
     /// restarts: it reconnects and says `ready` again.
     public func run(until stop: () -> Bool) {
-        Compute.configure(threads: config.threads)  // before the weights' install, which measures the speed `ready` reports
+        // before the weights' install, which measures the speed `ready` reports
+        Compute.configure(threads: config.threads)
         let computer = TileComputer(epoch: epoch, slowdown: config.slowdown)
         if let w = config.localWeights, let bytes = try? [UInt8](Data(contentsOf: w)) {
             // Installed before the first `ready`, so that it reports the weights and the speed.
@@ -83,8 +86,12 @@ public final class Worker {
             if let p = config.parentPID, getppid() != p { break }
             if let socket {
                 do {
-                    if let (frames, truncated, _) = try socket.receive(timeout: Self.pollSeconds, maxFrames: FarmProtocol.Limits.maxFrames + 1) {
-                        let message = Result { try Message(frames: frames, truncated: truncated) }.mapError { $0 as? ProtocolError ?? .malformedBody("\($0)") }
+                    if let (frames, truncated, _) = try socket.receive(
+                        timeout: Self.pollSeconds, maxFrames: FarmProtocol.Limits.maxFrames + 1)
+                    {
+                        let message = Result { try Message(frames: frames, truncated: truncated) }.mapError {
+                            $0 as? ProtocolError ?? .malformedBody("\($0)")
+                        }
                         perform(machine.handle(.received(message, now: now)), computer)
                     }
                 } catch {
@@ -199,17 +206,28 @@ public final class Worker {
     func renderJob(_ body: AssignBody, _ payload: [[UInt8]]) throws -> TileComputer.RenderJob {
         let regions = regionTargets[body.targets], r = body.task.tile.render
         let crops = try AssignCrops(frames: payload, width: r.width, height: r.height, regions: regions?.regions.count)
-        guard let network, regions != nil || targets[body.targets] != nil else { throw ProtocolError.malformedBody("targets missing") }
+        guard let network, regions != nil || targets[body.targets] != nil else {
+            throw ProtocolError.malformedBody("targets missing")
+        }
         let plain = targets[body.targets] ?? .none
-        let reference = body.reference.flatMap { self.targets[$0] }, regionReference = body.reference.flatMap { regionTargets[$0]?.regions }
-        guard ([plain, reference] + (regions?.regions ?? []) + (regionReference ?? [])).allSatisfy({ $0?.fits(network) ?? true }) else {
+        let reference = body.reference.flatMap { self.targets[$0] },
+            regionReference = body.reference.flatMap { regionTargets[$0]?.regions }
+        guard
+            ([plain, reference] + (regions?.regions ?? []) + (regionReference ?? [])).allSatisfy({
+                $0?.fits(network) ?? true
+            })
+        else {
             throw ProtocolError.malformedBody("targets that do not fit the network's layers")
         }
-        if let regions, regions.regions.isEmpty || (regionReference.map { $0.count != regions.regions.count } ?? false) {
-            throw ProtocolError.malformedBody("region targets of \(regions.regions.count) regions and a reference of \(regionReference?.count ?? 0)")
+        if let regions, regions.regions.isEmpty || (regionReference.map { $0.count != regions.regions.count } ?? false)
+        {
+            throw ProtocolError.malformedBody(
+                "region targets of \(regions.regions.count) regions and a reference of \(regionReference?.count ?? 0)")
         }
-        return .init(body: body, network: network, content: crops.content, canvas: crops.canvas,
-                     temporal: crops.temporal.map { TemporalTarget(image: $0.image, mask: $0.mask) },
-                     targets: plain, reference: reference, regions: regions, guides: crops.guides, regionReference: regionReference)
+        return .init(
+            body: body, network: network, content: crops.content, canvas: crops.canvas,
+            temporal: crops.temporal.map { TemporalTarget(image: $0.image, mask: $0.mask) },
+            targets: plain, reference: reference, regions: regions, guides: crops.guides,
+            regionReference: regionReference)
     }
 }

@@ -22,8 +22,12 @@ public struct WorkerMachine: Sendable {
         public var kernel: String?
         /// The machine's host name (shown on the dashboard).
         public var host: String?
-        public init(name: String, threads: Int, cores: Int, memoryLimit: Int, kernel: String? = nil, host: String? = nil) {
-            (self.name, self.threads, self.cores, self.memoryLimit, self.kernel, self.host) = (name, threads, cores, memoryLimit, kernel, host)
+        public init(
+            name: String, threads: Int, cores: Int, memoryLimit: Int, kernel: String? = nil, host: String? = nil
+        ) {
+            (self.name, self.threads, self.cores, self.memoryLimit, self.kernel, self.host) = (
+                name, threads, cores, memoryLimit, kernel, host
+            )
         }
     }
 
@@ -181,7 +185,9 @@ public struct WorkerMachine: Sendable {
             let stuck = waiting.filter { $0.body.targets == sha || $0.body.reference == sha }.map(\.body.lease)
             waiting.removeAll { stuck.contains($0.body.lease) }
             return [.log(.error, "\(kind) \(sha.prefix(12)) rejected: \(reason)", lease: nil)]
-                + stuck.flatMap { send(Message(.failed, FailedBody(lease: $0, reason: "\(kind) did not install: \(reason)"))) }
+                + stuck.flatMap {
+                    send(Message(.failed, FailedBody(lease: $0, reason: "\(kind) did not install: \(reason)")))
+                }
         case let .rendered(lease, result):
             rendering.remove(lease)
             lastProgress[lease] = nil
@@ -194,7 +200,8 @@ public struct WorkerMachine: Sendable {
             return send(Message(.failed, FailedBody(lease: lease, reason: reason)))
         case let .progress(body, now):
             guard rendering.contains(body.lease), !givingUp.contains(body.lease),
-                  now - (lastProgress[body.lease] ?? -.infinity) >= timing.progressInterval else { return [] }
+                now - (lastProgress[body.lease] ?? -.infinity) >= timing.progressInterval
+            else { return [] }
             lastProgress[body.lease] = now
             return send(Message(.progress, body))
         case .stop:
@@ -221,7 +228,8 @@ public struct WorkerMachine: Sendable {
             return backOff(now: now, why: "no answer to ready within \(Int(saturating: timing.registerTimeout)) s")
         case .registered:
             if now - lastHeard > heartbeat * Double(liveness) {
-                return backOff(now: now, why: "coordinator silent for \(Int(saturating: heartbeat * Double(liveness))) s")
+                return backOff(
+                    now: now, why: "coordinator silent for \(Int(saturating: heartbeat * Double(liveness))) s")
             }
             return now - lastSent >= heartbeat ? send(Message(.heartbeat), now: now) : []
         }
@@ -231,9 +239,10 @@ public struct WorkerMachine: Sendable {
     mutating func register(now: Double) -> [Action] {
         connection = .registering(since: now)
         lastHeard = now
-        let ready = ReadyBody(name: identity.name, threads: identity.threads, versions: FarmProtocol.versions, weights: weights,
-                              busy: rendering.sorted(), cores: identity.cores, memoryLimit: identity.memoryLimit, speed: speed,
-                              kernel: identity.kernel, host: identity.host)
+        let ready = ReadyBody(
+            name: identity.name, threads: identity.threads, versions: FarmProtocol.versions, weights: weights,
+            busy: rendering.sorted(), cores: identity.cores, memoryLimit: identity.memoryLimit, speed: speed,
+            kernel: identity.kernel, host: identity.host)
         return [.connect] + send(Message(.ready, ready), now: now)
     }
 
@@ -283,7 +292,8 @@ public struct WorkerMachine: Sendable {
             guard m.payload.count == 1, ContentHash.sha256(m.payload[0]) == body.sha256 else {
                 throw ProtocolError.malformedBody("\(body.kind) blob does not match its sha256")
             }
-            return body.kind == .weights ? [.installWeights(sha: body.sha256, bytes: m.payload[0])]
+            return body.kind == .weights
+                ? [.installWeights(sha: body.sha256, bytes: m.payload[0])]
                 : [.installTargets(sha: body.sha256, bytes: m.payload[0])]
         case .assign:
             return accept(try m.decode(AssignBody.self), payload: m.payload, now: now)
@@ -309,8 +319,14 @@ public struct WorkerMachine: Sendable {
         guard waiting.count < Self.maxWaiting else {
             // A coordinator keeps at most its credit of tiles out per worker; more waiting than this is not one, and
             // each holds its crops (up to 256 MiB).
-            return [.log(.warning, "refused: \(waiting.count) tiles already wait for weights or targets", lease: body.lease)]
-                + send(Message(.failed, FailedBody(lease: body.lease, reason: "refused by the worker: \(waiting.count) tiles already wait")))
+            return [
+                .log(.warning, "refused: \(waiting.count) tiles already wait for weights or targets", lease: body.lease)
+            ]
+                + send(
+                    Message(
+                        .failed,
+                        FailedBody(
+                            lease: body.lease, reason: "refused by the worker: \(waiting.count) tiles already wait")))
         }
         waiting.append((body, payload))
         var actions: [Action] = []
@@ -325,7 +341,9 @@ public struct WorkerMachine: Sendable {
     /// Hands every waiting assignment whose weights and targets are installed to the compute thread.
     mutating func release() -> [Action] {
         guard weights != nil else { return [] }
-        let ready = waiting.filter { a in targets.contains(a.body.targets) && (a.body.reference.map(targets.contains) ?? true) }
+        let ready = waiting.filter { a in
+            targets.contains(a.body.targets) && (a.body.reference.map(targets.contains) ?? true)
+        }
         waiting.removeAll { a in ready.contains { $0.body.lease == a.body.lease } }
         for sha in ready.flatMap({ [$0.body.targets] + ($0.body.reference.map { [$0] } ?? []) }) {  // recently used
             targetUse.removeAll { $0 == sha }

@@ -96,7 +96,9 @@ final class CDPPipe: @unchecked Sendable {
 
     /// Sends without waiting for the response (used from the reader thread).
     private func post(_ method: String, _ params: [String: Any], sessionID: String?) {
-        let id = lock.withLock { () -> Int in nextID += 1; return nextID - 1 }
+        let id = lock.withLock { () -> Int in
+            nextID += 1; return nextID - 1
+        }
         try? send(id: id, method, params, sessionID: sessionID, timeout: 2)
     }
 
@@ -116,7 +118,8 @@ final class CDPPipe: @unchecked Sendable {
             let err = errno
             if n < 0 && err == EINTR { continue }
             guard n < 0 && err == EAGAIN else {
-                throw HeadlessBrowserError("CDP \(method): writing to the browser failed: \(String(cString: strerror(err)))")
+                throw HeadlessBrowserError(
+                    "CDP \(method): writing to the browser failed: \(String(cString: strerror(err)))")
             }
             let left = deadline.timeIntervalSinceNow
             if left <= 0 { throw HeadlessBrowserError("CDP \(method): timed out writing to the browser") }
@@ -133,7 +136,9 @@ final class CDPPipe: @unchecked Sendable {
         while !lock.withLock({ stopping }) {
             var pfd = pollfd(fd: readFD, events: Int16(POLLIN), revents: 0)
             let ready = poll(&pfd, 1, 200)
-            if ready < 0 && errno != EINTR { fail("polling the browser pipe failed: \(String(cString: strerror(errno)))"); return }
+            if ready < 0 && errno != EINTR {
+                fail("polling the browser pipe failed: \(String(cString: strerror(errno)))"); return
+            }
             if ready <= 0 { continue }
             let n = chunk.withUnsafeMutableBytes { Glibc.read(readFD, $0.baseAddress!, $0.count) }
             if n == 0 { fail("the browser exited (its CDP pipe closed)"); return }
@@ -142,10 +147,10 @@ final class CDPPipe: @unchecked Sendable {
                 fail("reading the browser pipe failed: \(String(cString: strerror(errno)))")
                 return
             }
-            buffer.append(contentsOf: chunk[0..<n])
+            buffer.append(contentsOf: chunk[0 ..< n])
             var start = 0
             while let end = buffer[scanned...].firstIndex(of: 0) {
-                handle(Data(buffer[start..<end]))
+                handle(Data(buffer[start ..< end]))
                 start = end + 1
                 scanned = start
             }
@@ -214,13 +219,17 @@ final class CDPPipe: @unchecked Sendable {
         if let v = remote["value"] {
             if let s = v as? String { return s }
             if JSONSerialization.isValidJSONObject(v),
-               let data = try? JSONSerialization.data(withJSONObject: v) { return String(decoding: data, as: UTF8.self) }
+                let data = try? JSONSerialization.data(withJSONObject: v)
+            {
+                return String(decoding: data, as: UTF8.self)
+            }
             return "\(v)"
         }
         if let u = remote["unserializableValue"] as? String { return u }
         if let preview = remote["preview"] as? [String: Any],
-           let props = preview["properties"] as? [[String: Any]],
-           [nil, "array"].contains(remote["subtype"] as? String) {
+            let props = preview["properties"] as? [[String: Any]],
+            [nil, "array"].contains(remote["subtype"] as? String)
+        {
             let isArray = preview["subtype"] as? String == "array"
             let items = props.map { p in
                 let v = p["value"] as? String ?? p["type"] as? String ?? "?"

@@ -56,7 +56,7 @@ public final class HeadlessBrowser: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw HeadlessBrowserError(
                 "headless Chromium is needed (scripts/test.sh installs the Debian package chromium); "
-                + "\(executable) does not exist or is not executable")
+                    + "\(executable) does not exist or is not executable")
         }
         // Writing to the pipe after Chromium died must fail with EPIPE, not kill the tests.
         signal(SIGPIPE, SIG_IGN)
@@ -68,7 +68,7 @@ public final class HeadlessBrowser: @unchecked Sendable {
             executable, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
             "--no-first-run", "--no-default-browser-check", "--hide-scrollbars",
             "--remote-debugging-pipe", "--user-data-dir=\(profile)", "--window-size=\(width),\(height)",
-            "about:blank",
+            "about:blank"
         ]
         let (rc, childPID) = Self.spawn(executable, args, stdin: childIn, stdout: childOut)
         Glibc.close(childIn)
@@ -103,8 +103,9 @@ public final class HeadlessBrowser: @unchecked Sendable {
             _ = try command("Runtime.enable")
             // Headless Chromium 156 reserves 87 px of the window for invisible browser UI, so
             // the viewport would be width×(height-87); pin it to exactly width×height.
-            _ = try command("Emulation.setDeviceMetricsOverride",
-                            ["width": width, "height": height, "deviceScaleFactor": 1, "mobile": false])
+            _ = try command(
+                "Emulation.setDeviceMetricsOverride",
+                ["width": width, "height": height, "deviceScaleFactor": 1, "mobile": false])
         } catch {
             close()
             throw HeadlessBrowserError("starting \(executable) failed: \(error)")
@@ -184,7 +185,6 @@ public final class HeadlessBrowser: @unchecked Sendable {
         return (rc, childPID)
     }
 
-
     /// Sends a command to the page session and returns its `result`.
     /// Throws on a CDP error response, on timeout, or when the browser has gone.
     @discardableResult
@@ -194,7 +194,9 @@ public final class HeadlessBrowser: @unchecked Sendable {
 
     /// Sends a browser-level command (no session), e.g. `Browser.getVersion`.
     @discardableResult
-    public func browserCommand(_ method: String, _ params: [String: Any] = [:], timeout: Double = 30) throws -> [String: Any] {
+    public func browserCommand(_ method: String, _ params: [String: Any] = [:], timeout: Double = 30) throws -> [String:
+        Any]
+    {
         try pipe.call(method, params, sessionID: nil, timeout: timeout)
     }
 
@@ -211,14 +213,16 @@ public final class HeadlessBrowser: @unchecked Sendable {
             while pipe.loadEventCount == loadsBefore {
                 if let gone = pipe.closedReason { throw HeadlessBrowserError("navigating to \(url): \(gone)") }
                 if Date() >= deadline {
-                    throw HeadlessBrowserError("navigating to \(url): no load event after \(timeout)s"
-                        + Self.consoleTail(consoleLog))
+                    throw HeadlessBrowserError(
+                        "navigating to \(url): no load event after \(timeout)s"
+                            + Self.consoleTail(consoleLog))
                 }
                 usleep(20_000)
             }
         }
-        try waitFor("document.readyState === 'complete'", timeout: max(1, deadline.timeIntervalSinceNow),
-                    what: "\(url) to finish loading")
+        try waitFor(
+            "document.readyState === 'complete'", timeout: max(1, deadline.timeIntervalSinceNow),
+            what: "\(url) to finish loading")
     }
 
     /// Evaluates a JavaScript expression in the page (promises are awaited) and returns its
@@ -227,8 +231,9 @@ public final class HeadlessBrowser: @unchecked Sendable {
     /// Throws with the exception text if the expression throws.
     @discardableResult
     public func evaluate(_ js: String, timeout: Double = 30) throws -> Any? {
-        let r = try command("Runtime.evaluate",
-                            ["expression": js, "returnByValue": true, "awaitPromise": true], timeout: timeout)
+        let r = try command(
+            "Runtime.evaluate",
+            ["expression": js, "returnByValue": true, "awaitPromise": true], timeout: timeout)
         if let details = r["exceptionDetails"] as? [String: Any] {
             throw HeadlessBrowserError("JavaScript exception: \(CDPPipe.describe(exception: details))")
         }
@@ -266,8 +271,9 @@ public final class HeadlessBrowser: @unchecked Sendable {
             if Date() >= deadline { break }
             usleep(100_000)
         }
-        throw HeadlessBrowserError("timed out after \(timeout)s waiting for \(what); last value: \(last)"
-            + Self.consoleTail(consoleLog))
+        throw HeadlessBrowserError(
+            "timed out after \(timeout)s waiting for \(what); last value: \(last)"
+                + Self.consoleTail(consoleLog))
     }
 
     /// Clicks the centre of the first element matching the CSS `selector` with real mouse
@@ -294,10 +300,12 @@ public final class HeadlessBrowser: @unchecked Sendable {
     public func click(x: Double, y: Double) throws {
         try command("Input.dispatchMouseEvent", ["type": "mouseMoved", "x": x, "y": y])
         for type in ["mousePressed", "mouseReleased"] {
-            try command("Input.dispatchMouseEvent", [
-                "type": type, "x": x, "y": y, "button": "left",
-                "buttons": type == "mousePressed" ? 1 : 0, "clickCount": 1,
-            ])
+            try command(
+                "Input.dispatchMouseEvent",
+                [
+                    "type": type, "x": x, "y": y, "button": "left",
+                    "buttons": type == "mousePressed" ? 1 : 0, "clickCount": 1
+                ])
         }
     }
 
@@ -345,11 +353,14 @@ public final class HeadlessBrowser: @unchecked Sendable {
         // been reused: killing the group only hits Chromium's own stragglers.
         kill(-pid, SIGKILL)
         var status: Int32 = 0
-        for _ in 0..<250 where waitpid(pid, &status, WNOHANG) == 0 { usleep(20_000) }
+        for _ in 0 ..< 250 where waitpid(pid, &status, WNOHANG) == 0 { usleep(20_000) }
         pipe.stop()
-        for _ in 0..<5 {
+        for _ in 0 ..< 5 {
             if (try? FileManager.default.removeItem(atPath: profileDirectory)) != nil
-                || !FileManager.default.fileExists(atPath: profileDirectory) { break }
+                || !FileManager.default.fileExists(atPath: profileDirectory)
+            {
+                break
+            }
             usleep(100_000)
         }
     }

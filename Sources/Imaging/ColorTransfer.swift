@@ -10,7 +10,8 @@ public enum ColorTransfer {
     /// `Resampler`. The result is not clamped (it may leave `0...1` slightly); writing clamps.
     public static func preserveColors(styled: PlanarImage, original: PlanarImage) -> PlanarImage {
         precondition(styled.channels == 3 && original.channels == 3, "preserveColors needs RGB images")
-        let source = original.width == styled.width && original.height == styled.height
+        let source =
+            original.width == styled.width && original.height == styled.height
             ? original : Resampler.resize(original, width: styled.width, height: styled.height)
         let plane = styled.planeSize
         var out = styled
@@ -61,7 +62,9 @@ public enum ColorTransfer {
     public static func statistics(_ image: PlanarImage) -> (mean: [Double], covariance: [Double]) {
         let n = image.planeSize
         var mean = [0.0, 0, 0], cov = [Double](repeating: 0, count: 9)
-        for c in 0 ..< 3 { mean[c] = image.pixels[c * n ..< (c + 1) * n].reduce(0.0) { $0 + Double($1) } / Double(max(1, n)) }
+        for c in 0 ..< 3 {
+            mean[c] = image.pixels[c * n ..< (c + 1) * n].reduce(0.0) { $0 + Double($1) } / Double(max(1, n))
+        }
         for p in 0 ..< n {
             let d = (0 ..< 3).map { Double(image.pixels[$0 * n + p]) - mean[$0] }
             for r in 0 ..< 3 { for c in 0 ..< 3 { cov[r * 3 + c] += d[r] * d[c] } }
@@ -75,7 +78,9 @@ public enum ColorTransfer {
         var a = m, v: [Double] = [1, 0, 0, 0, 1, 0, 0, 0, 1]
         for _ in 0 ..< 50 {
             var (p, q, largest) = (0, 1, 0.0)
-            for (i, j) in [(0, 1), (0, 2), (1, 2)] where abs(a[i * 3 + j]) > largest { (p, q, largest) = (i, j, abs(a[i * 3 + j])) }
+            for (i, j) in [(0, 1), (0, 2), (1, 2)] where abs(a[i * 3 + j]) > largest {
+                (p, q, largest) = (i, j, abs(a[i * 3 + j]))
+            }
             if largest < 1e-15 { break }
             let theta = (a[q * 3 + q] - a[p * 3 + p]) / (2 * a[p * 3 + q])
             let t = (theta >= 0 ? 1.0 : -1.0) / (abs(theta) + (theta * theta + 1).squareRoot())
@@ -124,12 +129,15 @@ public struct ColorPreserved: ImageRegionSource {
     public var channels: Int { styled.channels }
 
     public init(styled: ImageRegionSource, original: ImageRegionSource) {
-        precondition(styled.width == original.width && styled.height == original.height, "preserveColors per region needs equal sizes")
+        precondition(
+            styled.width == original.width && styled.height == original.height,
+            "preserveColors per region needs equal sizes")
         (self.styled, self.original) = (styled, original)
     }
 
     public func region(x: Int, y: Int, width: Int, height: Int) throws -> PlanarImage {
-        ColorTransfer.preserveColors(styled: try styled.region(x: x, y: y, width: width, height: height),
-                                     original: try original.region(x: x, y: y, width: width, height: height))
+        ColorTransfer.preserveColors(
+            styled: try styled.region(x: x, y: y, width: width, height: height),
+            original: try original.region(x: x, y: y, width: width, height: height))
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A planar float image in a file, read and written by rectangle, so an image far larger than memory (a gigapixel
@@ -12,7 +13,8 @@ import Darwin
 /// height and channels as UInt32 little-endian, then the samples as float32 little-endian in `PlanarImage` order
 /// (every row of channel 0, then channel 1, ...). Reads and writes are `pread`/`pwrite`: nothing is mapped, so
 /// the process's resident memory is only what the caller holds.
-public final class DiskImage: ImageRegionSource, @unchecked Sendable {  // unchecked: a thin wrapper of a file descriptor; pread/pwrite at explicit offsets are safe from any thread
+// unchecked: a thin wrapper of a file descriptor; pread/pwrite at explicit offsets are safe from any thread
+public final class DiskImage: ImageRegionSource, @unchecked Sendable {
     public static let magic: [UInt8] = Array("SFPX".utf8)
     public static let headerBytes = 16
 
@@ -70,10 +72,14 @@ public final class DiskImage: ImageRegionSource, @unchecked Sendable {  // unche
 
     /// The shape an SFPX header (at least `headerBytes` bytes) gives, and the whole file's size in bytes; nil if
     /// the bytes are not an SFPX header of a non-empty image.
-    public static func shape(header: some Collection<UInt8>) -> (width: Int, height: Int, channels: Int, byteCount: Int)? {
+    public static func shape(header: some Collection<UInt8>) -> (
+        width: Int, height: Int, channels: Int, byteCount: Int
+    )? {
         let bytes = Array(header.prefix(headerBytes))
         guard bytes.count == headerBytes, Array(bytes.prefix(4)) == magic else { return nil }
-        func u32(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 | Int(bytes[o + 2]) << 16 | Int(bytes[o + 3]) << 24 }
+        func u32(_ o: Int) -> Int {
+            Int(bytes[o]) | Int(bytes[o + 1]) << 8 | Int(bytes[o + 2]) << 16 | Int(bytes[o + 3]) << 24
+        }
         let (w, h, c) = (u32(4), u32(8), u32(12))
         guard w > 0, h > 0, c > 0 else { return nil }
         return (w, h, c, headerBytes + 4 * w * h * c)
@@ -82,8 +88,9 @@ public final class DiskImage: ImageRegionSource, @unchecked Sendable {  // unche
     func offset(_ c: Int, _ y: Int, _ x: Int) -> off_t { off_t(Self.headerBytes + 4 * ((c * height + y) * width + x)) }
 
     public func region(x: Int, y: Int, width w: Int, height h: Int) throws -> PlanarImage {
-        precondition(x >= 0 && y >= 0 && w >= 0 && h >= 0 && x + w <= width && y + h <= height,
-                     "region \(w)x\(h)+\(x)+\(y) outside \(width)x\(height)")
+        precondition(
+            x >= 0 && y >= 0 && w >= 0 && h >= 0 && x + w <= width && y + h <= height,
+            "region \(w)x\(h)+\(x)+\(y) outside \(width)x\(height)")
         var pixels = [Float](repeating: 0, count: w * h * channels)
         try pixels.withUnsafeMutableBytes { out in
             for c in 0 ..< channels {
@@ -92,7 +99,8 @@ public final class DiskImage: ImageRegionSource, @unchecked Sendable {  // unche
                     continue
                 }
                 for row in 0 ..< h {
-                    try readAll(into: out.baseAddress! + 4 * ((c * h + row) * w), count: 4 * w, at: offset(c, y + row, x))
+                    try readAll(
+                        into: out.baseAddress! + 4 * ((c * h + row) * w), count: 4 * w, at: offset(c, y + row, x))
                 }
             }
         }
@@ -101,17 +109,23 @@ public final class DiskImage: ImageRegionSource, @unchecked Sendable {  // unche
 
     /// Writes `image` with its top-left corner at (`x`, `y`).
     public func write(_ image: PlanarImage, x: Int = 0, y: Int) throws {
-        precondition(image.channels == channels && x >= 0 && y >= 0 && x + image.width <= width && y + image.height <= height,
-                     "\(image.width)x\(image.height) at +\(x)+\(y) outside \(width)x\(height)")
+        precondition(
+            image.channels == channels && x >= 0 && y >= 0 && x + image.width <= width && y + image.height <= height,
+            "\(image.width)x\(image.height) at +\(x)+\(y) outside \(width)x\(height)")
         try image.pixels.withUnsafeBytes { src in
             for c in 0 ..< channels {
                 if image.width == width {
-                    try writeAll(UnsafeRawBufferPointer(rebasing: src[4 * c * image.planeSize ..< 4 * (c + 1) * image.planeSize]), at: offset(c, y, 0))
+                    try writeAll(
+                        UnsafeRawBufferPointer(
+                            rebasing: src[4 * c * image.planeSize ..< 4 * (c + 1) * image.planeSize]),
+                        at: offset(c, y, 0))
                     continue
                 }
                 for row in 0 ..< image.height {
                     let start = 4 * (c * image.planeSize + row * image.width)
-                    try writeAll(UnsafeRawBufferPointer(rebasing: src[start ..< start + 4 * image.width]), at: offset(c, y + row, x))
+                    try writeAll(
+                        UnsafeRawBufferPointer(rebasing: src[start ..< start + 4 * image.width]),
+                        at: offset(c, y + row, x))
                 }
             }
         }
@@ -127,7 +141,9 @@ public final class DiskImage: ImageRegionSource, @unchecked Sendable {  // unche
         while done < count {
             let n = pread(fd, buffer + done, count - done, offset + off_t(done))
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw DiskImageError(url, n == 0 ? "file ends early" : "read failed: \(Self.lastError())") }
+            guard n > 0 else {
+                throw DiskImageError(url, n == 0 ? "file ends early" : "read failed: \(Self.lastError())")
+            }
             done += n
         }
     }

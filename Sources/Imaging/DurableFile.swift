@@ -62,6 +62,10 @@ public enum DurableFile {
     static func temporary(for url: URL) -> URL { url.appendingPathExtension("\(getpid()).tmp") }
 
     static func error(_ code: Int32, _ url: URL) -> Error {
-        CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)])
+        CocoaError(
+            .fileWriteUnknown,
+            userInfo: [
+                NSFilePathErrorKey: url.path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+            ])
     }
 }

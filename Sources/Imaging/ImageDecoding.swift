@@ -1,9 +1,10 @@
 import CImageShim
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Reading: signature sniffing, the C decoders, and conversion of their interleaved output to planar floats.
@@ -41,12 +42,15 @@ enum ImageDecoding {
     }
 
     /// Decodes `path` as `format` and converts it to a 3-channel planar image.
-    static func decode(path: String, format: ImageFormat, limits: ImageLimits, need: ImageNeed = .whole) throws -> LoadedImage {
+    static func decode(path: String, format: ImageFormat, limits: ImageLimits, need: ImageNeed = .whole) throws
+        -> LoadedImage
+    {
         var raw = imgshim_image()
         var message = [CChar](repeating: 0, count: messageCapacity)
         let cap = message.count
-        var cLimits = imgshim_limits(max_side: Int64(limits.maxSide), max_pixels: Int64(limits.maxPixels), need_width: 0, need_height: 0,
-                                     need_long: 0, nearest: need.nearest ? 1 : 0)
+        var cLimits = imgshim_limits(
+            max_side: Int64(limits.maxSide), max_pixels: Int64(limits.maxPixels), need_width: 0, need_height: 0,
+            need_long: 0, nearest: need.nearest ? 1 : 0)
         switch need.size {
         case .whole: break
         case let .atLeast(w, h): (cLimits.need_width, cLimits.need_height) = (Int64(max(0, w)), Int64(max(0, h)))
@@ -76,20 +80,23 @@ enum ImageDecoding {
             throw ImageError.corrupt(path, format: format, reason: text.isEmpty ? "decoder error" : text)
         }
         guard let pixels = raw.pixels, raw.width > 0, raw.height > 0,
-              raw.channels == 3 || raw.channels == 4, raw.bit_depth == 8 || raw.bit_depth == 16 else {
+            raw.channels == 3 || raw.channels == 4, raw.bit_depth == 8 || raw.bit_depth == 16
+        else {
             throw ImageError.corrupt(path, format: format, reason: "decoder returned an unexpected layout")
         }
-        let layout = Layout(width: Int(raw.width), height: Int(raw.height), channels: Int(raw.channels),
-                            premultiplied: raw.alpha_premultiplied != 0)
+        let layout = Layout(
+            width: Int(raw.width), height: Int(raw.height), channels: Int(raw.channels),
+            premultiplied: raw.alpha_premultiplied != 0)
         let image: PlanarImage
         if raw.bit_depth == 16 {
             image = pixels.withMemoryRebound(to: UInt16.self, capacity: layout.sampleCount) { planarRGB($0, layout) }
         } else {
             image = planarRGB(pixels, layout)
         }
-        return LoadedImage(image: image, format: format, bitDepth: Int(raw.source_bit_depth),
-                           dpi: dotsPerInch(raw.x_resolution, unit: raw.resolution_unit), hadAlpha: raw.had_alpha != 0,
-                           fileWidth: Int(raw.file_width), fileHeight: Int(raw.file_height))
+        return LoadedImage(
+            image: image, format: format, bitDepth: Int(raw.source_bit_depth),
+            dpi: dotsPerInch(raw.x_resolution, unit: raw.resolution_unit), hadAlpha: raw.had_alpha != 0,
+            fileWidth: Int(raw.file_width), fileHeight: Int(raw.file_height))
     }
 
     /// Shape of the decoder's interleaved buffer.
@@ -103,14 +110,15 @@ enum ImageDecoding {
 
     /// Interleaved RGB(A) samples -> planar RGB floats in 0...1, with alpha composited over white.
     static func planarRGB<T: FixedWidthInteger & UnsignedInteger>(_ src: UnsafeMutablePointer<T>, _ layout: Layout)
-        -> PlanarImage {
+        -> PlanarImage
+    {
         let width = layout.width, plane = layout.width * layout.height, channels = layout.channels
         let maxValue = Float(T.max)
         let alpha = channels == 4, premultiplied = layout.premultiplied
         let pixels = [Float](unsafeUninitializedCapacity: plane * 3) { buffer, count in
             let dst = buffer.baseAddress!
             Parallel.forEachRange(count: layout.height) { rows in
-                for i in (rows.lowerBound * width)..<(rows.upperBound * width) {
+                for i in (rows.lowerBound * width) ..< (rows.upperBound * width) {
                     let s = src + i * channels
                     // Division (not a reciprocal multiply) gives the correctly rounded v / 255 or v / 65535.
                     var r = Float(s[0]) / maxValue, g = Float(s[1]) / maxValue, b = Float(s[2]) / maxValue

@@ -1,9 +1,10 @@
 import CImageShim
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Writing: validation, quantisation of planar floats row by row for the C encoders, and the atomic rename.
@@ -26,7 +27,9 @@ enum ImageEncoding {
             let width = image.width, channels = image.channels
             if strip == nil || y < stripY || y >= stripY + strip!.height {
                 stripY = y
-                do { strip = try image.region(x: 0, y: y, width: width, height: min(stripRows, image.height - y)) } catch {
+                do {
+                    strip = try image.region(x: 0, y: y, width: width, height: min(stripRows, image.height - y))
+                } catch {
                     self.error = self.error ?? error
                     strip = PlanarImage(width: width, height: 1, channels: channels, fill: 0)
                 }
@@ -36,15 +39,15 @@ enum ImageEncoding {
                 let rowStart = (y - stripY) * width, plane = strip.planeSize
                 if bitDepth == 16 {
                     let out = row.assumingMemoryBound(to: UInt16.self)
-                    for c in 0..<channels {
+                    for c in 0 ..< channels {
                         let src = samples.baseAddress! + c * plane + rowStart
-                        for x in 0..<width { out[x * channels + c] = UInt16(clampUnit(src[x]) * 65535 + 0.5) }
+                        for x in 0 ..< width { out[x * channels + c] = UInt16(clampUnit(src[x]) * 65535 + 0.5) }
                     }
                 } else {
                     let out = row.assumingMemoryBound(to: UInt8.self)
-                    for c in 0..<channels {
+                    for c in 0 ..< channels {
                         let src = samples.baseAddress! + c * plane + rowStart
-                        for x in 0..<width { out[x * channels + c] = UInt8(clampUnit(src[x]) * 255 + 0.5) }
+                        for x in 0 ..< width { out[x * channels + c] = UInt8(clampUnit(src[x]) * 255 + 0.5) }
                     }
                 }
             }
@@ -53,7 +56,9 @@ enum ImageEncoding {
 
     /// Writes `image` to `path` as `format` through a temporary file in the same directory, renamed into place
     /// only once the encoder has finished and the data is flushed to disk.
-    static func write(_ image: ImageRegionSource, path: String, format: ImageFormat, bitDepth: Int, dpi: Double?, stripRows: Int) throws {
+    static func write(
+        _ image: ImageRegionSource, path: String, format: ImageFormat, bitDepth: Int, dpi: Double?, stripRows: Int
+    ) throws {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         let temporary = url.deletingLastPathComponent()
@@ -61,11 +66,13 @@ enum ImageEncoding {
         var message = [CChar](repeating: 0, count: ImageDecoding.messageCapacity)
         let cap = message.count
         let source = RowSource(image: image, stripRows: stripRows, bitDepth: bitDepth)
-        var spec = imgshim_write_spec(width: Int32(image.width), height: Int32(image.height),
-                                      channels: Int32(image.channels), bit_depth: Int32(bitDepth),
-                                      dpi: dpi ?? 0, fill_row: { context, y, row in
-                                          Unmanaged<RowSource>.fromOpaque(context!).takeUnretainedValue().fill(row: Int(y), into: row!)
-                                      }, context: Unmanaged.passUnretained(source).toOpaque())
+        var spec = imgshim_write_spec(
+            width: Int32(image.width), height: Int32(image.height),
+            channels: Int32(image.channels), bit_depth: Int32(bitDepth),
+            dpi: dpi ?? 0,
+            fill_row: { context, y, row in
+                Unmanaged<RowSource>.fromOpaque(context!).takeUnretainedValue().fill(row: Int(y), into: row!)
+            }, context: Unmanaged.passUnretained(source).toOpaque())
         var status: Int32 = temporary.withCString { cPath in
             switch format {
             case .png: return imgshim_png_write(cPath, &spec, &message, cap)
@@ -81,7 +88,9 @@ enum ImageEncoding {
         let text = ImageDecoding.string(fromC: message)
         guard status == IMGSHIM_OK else {
             if status != IMGSHIM_ERR_OPEN { unlink(temporary) }
-            let reason = status == IMGSHIM_ERR_OPEN ? "cannot create a file in \(directory): \(text)"
+            let reason =
+                status == IMGSHIM_ERR_OPEN
+                ? "cannot create a file in \(directory): \(text)"
                 : "\(format.name) encoder: \(text.isEmpty ? "unknown error" : text)"
             throw ImageError.writeFailed(path, reason: reason)
         }
@@ -97,11 +106,13 @@ enum ImageEncoding {
         var message = [CChar](repeating: 0, count: ImageDecoding.messageCapacity)
         let cap = message.count
         let source = RowSource(image: image, stripRows: max(1, image.height), bitDepth: bitDepth)
-        var spec = imgshim_write_spec(width: Int32(clamping: image.width), height: Int32(clamping: image.height),
-                                      channels: Int32(clamping: image.channels), bit_depth: Int32(clamping: bitDepth),
-                                      dpi: 0, fill_row: { context, y, row in
-                                          Unmanaged<RowSource>.fromOpaque(context!).takeUnretainedValue().fill(row: Int(y), into: row!)
-                                      }, context: Unmanaged.passUnretained(source).toOpaque())
+        var spec = imgshim_write_spec(
+            width: Int32(clamping: image.width), height: Int32(clamping: image.height),
+            channels: Int32(clamping: image.channels), bit_depth: Int32(clamping: bitDepth),
+            dpi: 0,
+            fill_row: { context, y, row in
+                Unmanaged<RowSource>.fromOpaque(context!).takeUnretainedValue().fill(row: Int(y), into: row!)
+            }, context: Unmanaged.passUnretained(source).toOpaque())
         var out: UnsafeMutablePointer<UInt8>?
         var size = 0
         let status = imgshim_png_encode(&spec, &out, &size, &message, cap)

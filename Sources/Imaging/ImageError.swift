@@ -22,8 +22,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable, Sendable {
     public var path: String {
         switch self {
         case .fileNotFound(let path), .unreadable(let path, _), .emptyFile(let path), .unknownFormat(let path),
-             .corrupt(let path, _, _), .tooLarge(let path, _, _, _), .unsupported(let path, _),
-             .writeFailed(let path, _):
+            .corrupt(let path, _, _), .tooLarge(let path, _, _, _), .unsupported(let path, _),
+            .writeFailed(let path, _):
             return path
         }
     }
@@ -42,7 +42,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable, Sendable {
         case .corrupt(let path, let format, let reason):
             return "\(path): corrupt \(format.name): \(reason)"
         case .tooLarge(let path, let width, let height, let limits):
-            let limit = width > limits.maxSide || height > limits.maxSide
+            let limit =
+                width > limits.maxSide || height > limits.maxSide
                 ? "\(limits.maxSide) pixels per side" : "\(limits.maxPixels) pixels in total"
             return "\(path): image is \(width)x\(height) pixels, over the limit of \(limit)"
         case .unsupported(let path, let reason):

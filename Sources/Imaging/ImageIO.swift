@@ -20,7 +20,8 @@ public enum ImageIO {
     ///   corruption), `.tooLarge` or `.unsupported`.
     /// - Parameter need: what the caller uses of it: a larger file is read reduced (`ImageNeed`), and `limits`'
     ///   pixel count then bounds the reduced image, not the file.
-    public static func read(_ url: URL, limits: ImageLimits = .default, need: ImageNeed = .whole) throws -> LoadedImage {
+    public static func read(_ url: URL, limits: ImageLimits = .default, need: ImageNeed = .whole) throws -> LoadedImage
+    {
         let path = url.path
         guard url.isFileURL else { throw ImageError.unreadable(path, reason: "not a file URL") }
         let format = try ImageDecoding.sniff(path: path)
@@ -42,8 +43,12 @@ public enum ImageIO {
 
     /// The PNG bytes `write(_:to:bitDepth:)` would put in a file without DPI, encoded in memory.
     public static func encodePNG(_ image: PlanarImage, bitDepth: Int = 8) throws -> [UInt8] {
-        guard bitDepth == 8 || bitDepth == 16, image.channels == 1 || image.channels == 3, image.width > 0, image.height > 0 else {
-            throw ImageError.unsupported("(memory)", reason: "cannot encode a \(image.channels)-channel \(bitDepth)-bit \(image.width)x\(image.height) PNG")
+        guard bitDepth == 8 || bitDepth == 16, image.channels == 1 || image.channels == 3, image.width > 0,
+            image.height > 0
+        else {
+            throw ImageError.unsupported(
+                "(memory)",
+                reason: "cannot encode a \(image.channels)-channel \(bitDepth)-bit \(image.width)x\(image.height) PNG")
         }
         return try ImageEncoding.encodePNG(image, bitDepth: bitDepth)
     }
@@ -51,7 +56,9 @@ public enum ImageIO {
     /// Writes any region source the same way, reading it `stripRows` rows at a time: an image bigger than memory
     /// (a `DiskImage` canvas) is encoded without ever being held whole. The same source gives the same bytes as
     /// the in-memory `write`. TIFFs past 4 GiB are written as BigTIFF.
-    public static func write(_ image: ImageRegionSource, to url: URL, bitDepth: Int = 16, dpi: Double? = nil, stripRows: Int) throws {
+    public static func write(
+        _ image: ImageRegionSource, to url: URL, bitDepth: Int = 16, dpi: Double? = nil, stripRows: Int
+    ) throws {
         let path = url.path
         guard url.isFileURL else { throw ImageError.writeFailed(path, reason: "not a file URL") }
         guard let format = ImageFormat.forWriting(pathExtension: url.pathExtension) else {

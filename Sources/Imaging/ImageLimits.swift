@@ -42,7 +42,9 @@ public struct ImageNeed: Sendable, Equatable {
     public var nearest = false
 
     public static let whole = ImageNeed(size: .whole)
-    public static func atLeast(width: Int, height: Int) -> ImageNeed { ImageNeed(size: .atLeast(width: width, height: height)) }
+    public static func atLeast(width: Int, height: Int) -> ImageNeed {
+        ImageNeed(size: .atLeast(width: width, height: height))
+    }
     public static func longSide(_ side: Int) -> ImageNeed { ImageNeed(size: .longSide(side)) }
 
     /// The same need, reduced by each block's middle pixel.

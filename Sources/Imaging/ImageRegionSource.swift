@@ -42,7 +42,9 @@ public extension ImageRegionSource {
     /// strip (for previews of images too big to hold).
     func boxDownscaled(longSide: Int) throws -> PlanarImage {
         let scale = min(1, Double(longSide) / Double(max(width, height)))
-        return try boxDownscaled(width: max(1, Int((Double(width) * scale).rounded())), height: max(1, Int((Double(height) * scale).rounded())))
+        return try boxDownscaled(
+            width: max(1, Int((Double(width) * scale).rounded())),
+            height: max(1, Int((Double(height) * scale).rounded())))
     }
 
     /// The same to exactly `w` x `h` (each at most the source's side).
@@ -55,7 +57,9 @@ public extension ImageRegionSource {
                 for x in 0 ..< width {
                     let o = oy * w + columns[x]
                     count[o] += 1
-                    for c in 0 ..< channels { sum[c * w * h + o] += Double(strip.pixels[(c * strip.height + y) * width + x]) }
+                    for c in 0 ..< channels {
+                        sum[c * w * h + o] += Double(strip.pixels[(c * strip.height + y) * width + x])
+                    }
                 }
             }
         }

@@ -15,8 +15,10 @@ public struct LoadedImage: Sendable, Equatable {
     public var fileHeight: Int
 
     /// Creates a loaded image.
-    public init(image: PlanarImage, format: ImageFormat, bitDepth: Int, dpi: Double?, hadAlpha: Bool, fileWidth: Int? = nil,
-                fileHeight: Int? = nil) {
+    public init(
+        image: PlanarImage, format: ImageFormat, bitDepth: Int, dpi: Double?, hadAlpha: Bool, fileWidth: Int? = nil,
+        fileHeight: Int? = nil
+    ) {
         self.image = image
         self.fileWidth = fileWidth ?? image.width
         self.fileHeight = fileHeight ?? image.height

@@ -13,10 +13,13 @@ public enum Montage {
         let perRow = max(1, columns ?? cells.count)
         let rows = (cells.count + perRow - 1) / perRow
         let cellWidth = cells.map(\.width).max() ?? 1
-        var sheet = PlanarImage(width: perRow * cellWidth + (perRow - 1) * gap, height: rows * h + (rows - 1) * gap, channels: 3, fill: 1)
+        var sheet = PlanarImage(
+            width: perRow * cellWidth + (perRow - 1) * gap, height: rows * h + (rows - 1) * gap, channels: 3, fill: 1)
         for (i, cell) in cells.enumerated() {
             let x0 = (i % perRow) * (cellWidth + gap), y0 = (i / perRow) * (h + gap)
-            for c in 0 ..< 3 { for y in 0 ..< cell.height { for x in 0 ..< cell.width { sheet[c, y0 + y, x0 + x] = cell[c, y, x] } } }
+            for c in 0 ..< 3 {
+                for y in 0 ..< cell.height { for x in 0 ..< cell.width { sheet[c, y0 + y, x0 + x] = cell[c, y, x] } }
+            }
         }
         return sheet
     }

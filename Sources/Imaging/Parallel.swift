@@ -10,7 +10,7 @@ enum Parallel {
         let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let chunks = max(1, min(count / max(1, minimumChunk), cores * 4))
         if chunks == 1 {
-            body(0..<count)
+            body(0 ..< count)
             return
         }
         // concurrentPerform returns when every chunk has run, so `body` never outlives this call, and the ranges are
@@ -19,7 +19,7 @@ enum Parallel {
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             let start = count * chunk / chunks
             let end = count * (chunk + 1) / chunks
-            if start < end { body(start..<end) }
+            if start < end { body(start ..< end) }
         }
     }
 }

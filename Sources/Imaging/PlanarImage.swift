@@ -16,9 +16,10 @@ public struct PlanarImage: Sendable, Equatable {
     /// Wraps existing planar samples. `pixels.count` must equal `width * height * channels`.
     public init(width: Int, height: Int, channels: Int, pixels: [Float]) {
         precondition(width >= 0 && height >= 0 && channels >= 1, "invalid image shape \(width)x\(height)x\(channels)")
-        precondition(pixels.count == width * height * channels,
-                     "expected \(width * height * channels) samples for \(width)x\(height)x\(channels), "
-                        + "got \(pixels.count)")
+        precondition(
+            pixels.count == width * height * channels,
+            "expected \(width * height * channels) samples for \(width)x\(height)x\(channels), "
+                + "got \(pixels.count)")
         self.width = width
         self.height = height
         self.channels = channels
@@ -27,8 +28,9 @@ public struct PlanarImage: Sendable, Equatable {
 
     /// An image with every sample set to `fill`.
     public init(width: Int, height: Int, channels: Int, fill: Float) {
-        self.init(width: width, height: height, channels: channels,
-                  pixels: [Float](repeating: fill, count: max(0, width * height * channels)))
+        self.init(
+            width: width, height: height, channels: channels,
+            pixels: [Float](repeating: fill, count: max(0, width * height * channels)))
     }
 
     /// Number of samples in one channel plane (`width * height`).
@@ -56,16 +58,16 @@ public struct PlanarImage: Sendable, Equatable {
     /// The rectangle at (`x`, `y`) of size `width` x `height`, all channels. The rectangle must lie inside the image;
     /// the whole image is returned as it is (no copy).
     public func cropped(x: Int, y: Int, width: Int, height: Int) -> PlanarImage {
-        precondition(x >= 0 && y >= 0 && width >= 0 && height >= 0 && x + width <= self.width &&
-                     y + height <= self.height,
-                     "crop \(width)x\(height)+\(x)+\(y) outside \(self.width)x\(self.height)")
+        precondition(
+            x >= 0 && y >= 0 && width >= 0 && height >= 0 && x + width <= self.width && y + height <= self.height,
+            "crop \(width)x\(height)+\(x)+\(y) outside \(self.width)x\(self.height)")
         if x == 0 && y == 0 && width == self.width && height == self.height { return self }
         var out = [Float]()
         out.reserveCapacity(width * height * channels)
-        for c in 0..<channels {
-            for row in y..<(y + height) {
+        for c in 0 ..< channels {
+            for row in y ..< (y + height) {
                 let start = index(c, row, x)
-                out.append(contentsOf: pixels[start..<(start + width)])
+                out.append(contentsOf: pixels[start ..< (start + width)])
             }
         }
         return PlanarImage(width: width, height: height, channels: channels, pixels: out)

@@ -31,18 +31,18 @@ struct ResampleTable {
         var indices = [Int32](repeating: 0, count: outputCount * taps)
         var weights = [Float](repeating: 0, count: outputCount * taps)
         var scratch = [Double](repeating: 0, count: taps)
-        for i in 0..<outputCount {
+        for i in 0 ..< outputCount {
             // Centre of output sample i in input sample coordinates (sample j is centred at j).
             let center = (Double(i) + 0.5) / scale - 0.5
             let first = Int((center - support).rounded(.up))
             var total = 0.0
-            for k in 0..<taps {
+            for k in 0 ..< taps {
                 let w = Self.lanczos((Double(first + k) - center) * filterScale)
                 scratch[k] = w
                 total += w
             }
             let base = i * taps
-            for k in 0..<taps {
+            for k in 0 ..< taps {
                 indices[base + k] = Int32(min(max(first + k, 0), inputCount - 1))
             }
             if abs(total) < 1e-12 {
@@ -50,7 +50,7 @@ struct ResampleTable {
                 weights[base] = 1
                 indices[base] = Int32(min(max(Int(center.rounded()), 0), inputCount - 1))
             } else {
-                for k in 0..<taps { weights[base + k] = Float(scratch[k] / total) }
+                for k in 0 ..< taps { weights[base + k] = Float(scratch[k] / total) }
             }
         }
         self.indices = indices
@@ -58,16 +58,19 @@ struct ResampleTable {
     }
 
     init(inputCount: Int, outputCount: Int, taps: Int, indices: [Int32], weights: [Float]) {
-        (self.inputCount, self.outputCount, self.taps, self.indices, self.weights) = (inputCount, outputCount, taps, indices, weights)
+        (self.inputCount, self.outputCount, self.taps, self.indices, self.weights) = (
+            inputCount, outputCount, taps, indices, weights
+        )
     }
 
     /// The table of `outputs` alone, over just the inputs they read (`inputs`, indices shifted to start at 0).
     func slice(_ outputs: Range<Int>) -> (table: ResampleTable, inputs: Range<Int>) {
         let part = indices[outputs.lowerBound * taps ..< outputs.upperBound * taps]
         let lo = Int(part.min()!), hi = Int(part.max()!)
-        let table = ResampleTable(inputCount: hi - lo + 1, outputCount: outputs.count, taps: taps,
-                                  indices: part.map { $0 - Int32(lo) },
-                                  weights: Array(weights[outputs.lowerBound * taps ..< outputs.upperBound * taps]))
+        let table = ResampleTable(
+            inputCount: hi - lo + 1, outputCount: outputs.count, taps: taps,
+            indices: part.map { $0 - Int32(lo) },
+            weights: Array(weights[outputs.lowerBound * taps ..< outputs.upperBound * taps]))
         return (table, lo ..< hi + 1)
     }
 

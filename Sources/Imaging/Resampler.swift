@@ -43,16 +43,22 @@ public enum Resampler {
         }
 
         /// Output pixels [x, x + w) × [y, y + h), all channels. `read(x, y, w, h)` supplies an input rectangle.
-        public func region(x: Int, y: Int, width w: Int, height h: Int, channels: Int,
-                           read: (Int, Int, Int, Int) throws -> PlanarImage) rethrows -> PlanarImage {
-            precondition(x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= width && y + h <= height,
-                         "region \(w)x\(h)+\(x)+\(y) outside \(width)x\(height)")
+        public func region(
+            x: Int, y: Int, width w: Int, height h: Int, channels: Int,
+            read: (Int, Int, Int, Int) throws -> PlanarImage
+        ) rethrows -> PlanarImage {
+            precondition(
+                x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= width && y + h <= height,
+                "region \(w)x\(h)+\(x)+\(y) outside \(width)x\(height)")
             let hs = horizontal?.slice(x ..< x + w), vs = vertical?.slice(y ..< y + h)
             let cols = hs?.inputs ?? x ..< x + w, rows = vs?.inputs ?? y ..< y + h
             let input = try read(cols.lowerBound, rows.lowerBound, cols.count, rows.count)
             var pixels = input.pixels
             if rowsFirst, let hs { pixels = resampleRows(pixels, rows: rows.count, channels: channels, hs.table) }
-            if let vs { pixels = resampleColumns(pixels, width: hs == nil || rowsFirst ? w : cols.count, channels: channels, vs.table) }
+            if let vs {
+                pixels = resampleColumns(
+                    pixels, width: hs == nil || rowsFirst ? w : cols.count, channels: channels, vs.table)
+            }
             if !rowsFirst, let hs { pixels = resampleRows(pixels, rows: h, channels: channels, hs.table) }
             return PlanarImage(width: w, height: h, channels: channels, pixels: pixels)
         }
@@ -89,10 +95,10 @@ public enum Resampler {
                             for row in range {
                                 let input = source + row * inWidth
                                 let output = dst + row * outWidth
-                                for x in 0..<outWidth {
+                                for x in 0 ..< outWidth {
                                     let base = x * taps
                                     var sum: Float = 0
-                                    for k in 0..<taps { sum += weights[base + k] * input[Int(indices[base + k])] }
+                                    for k in 0 ..< taps { sum += weights[base + k] * input[Int(indices[base + k])] }
                                     output[x] = sum
                                 }
                             }
@@ -123,12 +129,12 @@ public enum Resampler {
                                 let base = y * taps
                                 let w0 = weights[base]
                                 let first = plane + Int(indices[base]) * width
-                                for x in 0..<width { output[x] = w0 * first[x] }
-                                for k in 1..<max(taps, 1) {
+                                for x in 0 ..< width { output[x] = w0 * first[x] }
+                                for k in 1 ..< max(taps, 1) {
                                     let w = weights[base + k]
                                     if w == 0 { continue }
                                     let input = plane + Int(indices[base + k]) * width
-                                    for x in 0..<width { output[x] += w * input[x] }
+                                    for x in 0 ..< width { output[x] += w * input[x] }
                                 }
                             }
                         }

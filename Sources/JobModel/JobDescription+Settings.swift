@@ -57,17 +57,23 @@ extension JobDescription {
     /// The content, styles and output; each must be given.
     public func inputs() throws -> JobInputs {
         guard let content else { throw JobProblem(field: "content", message: "missing: the content image's path") }
-        guard let style, !style.isEmpty else { throw JobProblem(field: "style", message: "missing: at least one [[style]] with an image") }
+        guard let style, !style.isEmpty else {
+            throw JobProblem(field: "style", message: "missing: at least one [[style]] with an image")
+        }
         guard let output else { throw JobProblem(field: "output", message: "missing: the output's path") }
-        return JobInputs(content: URL(fileURLWithPath: content), styles: style.map { URL(fileURLWithPath: $0.image) },
-                         styleWeights: style.map { $0.weight ?? 1 }, output: URL(fileURLWithPath: output),
-                         regionMask: regionMask.map { URL(fileURLWithPath: $0) }, styleMasks: style.map { $0.mask.map { URL(fileURLWithPath: $0) } })
+        return JobInputs(
+            content: URL(fileURLWithPath: content), styles: style.map { URL(fileURLWithPath: $0.image) },
+            styleWeights: style.map { $0.weight ?? 1 }, output: URL(fileURLWithPath: output),
+            regionMask: regionMask.map { URL(fileURLWithPath: $0) },
+            styleMasks: style.map { $0.mask.map { URL(fileURLWithPath: $0) } })
     }
 
     /// The output size for a content image of this size: exact (`width` and `height`, or `print` at `dpi`, the
     /// content cropped to its aspect), one side (the other from the content's aspect), or the long side `pixels`
     /// (default 512).
-    public func outputSize(contentWidth: Int, contentHeight: Int) throws -> (width: Int, height: Int, crop: Bool, dpi: Double?) {
+    public func outputSize(contentWidth: Int, contentHeight: Int) throws -> (
+        width: Int, height: Int, crop: Bool, dpi: Double?
+    ) {
         let s = size ?? Size()
         if let print = s.print {
             let dpi = s.dpi ?? 300
@@ -106,26 +112,32 @@ extension JobDescription {
         poster.pooling = loss?.pooling ?? poster.pooling
         poster.options = try renderOptions(poster.options)
         poster.control = control
-        let initialisation: JobSettings.Initialisation = switch self.initialisation ?? "content" {
-        case "content": .content
-        case "noise": .noise
-        case let path: .image(path: path, noise: initNoise ?? 0)
-        }
-        return JobSettings(poster: poster, crop: out.crop, dpi: out.dpi, bitDepth: size?.bitDepth ?? 16,
-                           preserveColors: preserveColors ?? false, initialisation: initialisation, seed: seed ?? 0)
+        let initialisation: JobSettings.Initialisation =
+            switch self.initialisation ?? "content" {
+            case "content": .content
+            case "noise": .noise
+            case let path: .image(path: path, noise: initNoise ?? 0)
+            }
+        return JobSettings(
+            poster: poster, crop: out.crop, dpi: out.dpi, bitDepth: size?.bitDepth ?? 16,
+            preserveColors: preserveColors ?? false, initialisation: initialisation, seed: seed ?? 0)
     }
 
     /// Perceptual control (regions, colour, per-style scale and layers), or nil when the description asks for none.
     public var control: StyleControl? {
         let styles = style ?? []
-        guard colorMatch == true || region?.isEmpty == false
-            || styles.contains(where: { $0.scale != nil || $0.layers != nil || $0.mask != nil }) else { return nil }
+        guard
+            colorMatch == true || region?.isEmpty == false
+                || styles.contains(where: { $0.scale != nil || $0.layers != nil || $0.mask != nil })
+        else { return nil }
         var control = StyleControl()
         if styles.contains(where: { $0.scale != nil || $0.layers != nil || $0.mask != nil }) {
             control.styles = styles.map { .init(scale: $0.scale ?? 1, layers: $0.layers, masked: $0.mask != nil) }
         }
         control.regions = (region ?? []).map { r in
-            .init(color: r.rgb ?? [0, 0, 0], styles: (r.styles ?? []).map { $0 &- 1 }, blend: r.blend, weight: r.weight ?? 1)
+            .init(
+                color: r.rgb ?? [0, 0, 0], styles: (r.styles ?? []).map { $0 &- 1 }, blend: r.blend,
+                weight: r.weight ?? 1)
         }
         control.feather = regionFeather ?? control.feather
         control.colorMatch = colorMatch ?? false

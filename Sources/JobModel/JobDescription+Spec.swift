@@ -8,22 +8,30 @@ import TOMLKit
 /// beside it renders the same job.
 extension JobDescription {
     /// - regionMask, styleMasks: the names of the perceptual-control images the job carries (`JobSpec.inputNames`).
-    public init(spec: JobSpec, content: String, styles: [String], output: String, regionMask: String? = nil, styleMasks: [String?] = []) {
+    public init(
+        spec: JobSpec, content: String, styles: [String], output: String, regionMask: String? = nil,
+        styleMasks: [String?] = []
+    ) {
         self.init()
         let p = spec.poster, o = p.options
-        (name, priority, self.content, self.output, preserveColors) = (spec.name, spec.priority, content, output, spec.preserveColors)
+        (name, priority, self.content, self.output, preserveColors) = (
+            spec.name, spec.priority, content, output, spec.preserveColors
+        )
         style = zip(styles, spec.styleWeights).enumerated().map { i, s in
             let options = p.control?.styles.indices.contains(i) == true ? p.control?.styles[i] : nil
-            return Style(image: s.0, weight: s.1, scale: options?.scale, layers: options?.layers,
-                         mask: i < styleMasks.count ? styleMasks[i] : nil)
+            return Style(
+                image: s.0, weight: s.1, scale: options?.scale, layers: options?.layers,
+                mask: i < styleMasks.count ? styleMasks[i] : nil)
         }
         if let control = p.control {
             colorMatch = control.colorMatch ? true : nil
             if !control.regions.isEmpty {
                 (self.regionMask, regionFeather) = (regionMask, control.feather)
                 region = control.regions.map { r in
-                    Region(color: String(format: "#%02x%02x%02x", r.rgb[0], r.rgb[1], r.rgb[2]), styles: r.styles.map { $0 + 1 },
-                           blend: r.blend, weight: r.weight)
+                    Region(
+                        color: String(format: "#%02x%02x%02x", r.rgb[0], r.rgb[1], r.rgb[2]),
+                        styles: r.styles.map { $0 + 1 },
+                        blend: r.blend, weight: r.weight)
                 }
             }
         }
@@ -33,8 +41,12 @@ extension JobDescription {
         (size.dpi, size.bitDepth) = (spec.dpi, spec.bitDepth)
         self.size = size
         var tiling = Tiling()
-        (tiling.coarseSize, tiling.tile, tiling.overlap, tiling.margin) = (p.coarseSize, p.tileSize, p.overlap, p.margin)
-        (tiling.shift, tiling.shiftedFraction, tiling.localTargets, tiling.styleSize) = (p.shiftedPass, p.shiftedPassFraction, p.localTargets, p.styleSize)
+        (tiling.coarseSize, tiling.tile, tiling.overlap, tiling.margin) = (
+            p.coarseSize, p.tileSize, p.overlap, p.margin
+        )
+        (tiling.shift, tiling.shiftedFraction, tiling.localTargets, tiling.styleSize) = (
+            p.shiftedPass, p.shiftedPassFraction, p.localTargets, p.styleSize
+        )
         self.tiling = tiling
         var levels = Levels()
         levels.iterations = p.iterations
@@ -43,11 +55,14 @@ extension JobDescription {
         (optimizer.iterations, optimizer.tolerance) = (o.iterations, o.relativeTolerance)
         switch o.optimizer {
         case let .lbfgs(history, lr): (optimizer.kind, optimizer.lbfgsHistory, optimizer.lr) = (.lbfgs, history, lr)
-        case let .adam(lr, beta1, beta2): (optimizer.kind, optimizer.lr, optimizer.beta1, optimizer.beta2) = (.adam, lr, beta1, beta2)
+        case let .adam(lr, beta1, beta2):
+            (optimizer.kind, optimizer.lr, optimizer.beta1, optimizer.beta2) = (.adam, lr, beta1, beta2)
         }
         self.optimizer = optimizer
         var loss = Loss()
-        (loss.contentWeight, loss.styleWeight, loss.tvWeight, loss.contentLayer) = (o.loss.contentWeight, o.loss.styleWeight, o.loss.tvWeight, o.loss.contentLayer)
+        (loss.contentWeight, loss.styleWeight, loss.tvWeight, loss.contentLayer) = (
+            o.loss.contentWeight, o.loss.styleWeight, o.loss.tvWeight, o.loss.contentLayer
+        )
         (loss.styleLayers, loss.styleLayerWeights) = (o.loss.styleLayers.map(\.name), o.loss.styleLayers.map(\.weight))
         (loss.layerWeightExponent, loss.pooling, loss.styleScale) = (o.loss.styleLayerExponent, p.pooling, p.styleScale)
         self.loss = loss

@@ -26,7 +26,9 @@ extension JobDescription {
     public static func decode(toml text: String) throws -> JobDescription {
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
-            throw JobProblem(message: "not valid TOML at line \(e.source.begin.line), column \(e.source.begin.column): \(e.description)")
+            throw JobProblem(
+                message:
+                    "not valid TOML at line \(e.source.begin.line), column \(e.source.begin.column): \(e.description)")
         }
         try checkFieldNames(table)
         let decoder = JSONDecoder()
@@ -39,12 +41,13 @@ extension JobDescription {
     }
 
     /// Every field a job file may hold besides `[[style]]`'s and `[[region]]`'s, as a dotted path.
-    public static let fieldPaths: [String] = topLevelKeys.filter { !["style", "region"].contains($0) && sections[$0] == nil }
+    public static let fieldPaths: [String] =
+        topLevelKeys.filter { !["style", "region"].contains($0) && sections[$0] == nil }
         + sections.sorted { $0.key < $1.key }.flatMap { section, keys in keys.map { "\(section).\($0)" } }
 
     /// The values a closed field may take.
     public static let choices: [String: [String]] = [
-        "optimizer.kind": OptimizerName.allCases.map(\.rawValue), "loss.pooling": PoolingKind.allCases.map(\.rawValue),
+        "optimizer.kind": OptimizerName.allCases.map(\.rawValue), "loss.pooling": PoolingKind.allCases.map(\.rawValue)
     ]
 
     // MARK: Field names
@@ -52,29 +55,37 @@ extension JobDescription {
     static let topLevelKeys = keys(of: JobDescription())
     static let sections: [String: [String]] = [
         "size": keys(of: Size()), "tiling": keys(of: Tiling()), "levels": keys(of: Levels()),
-        "optimizer": keys(of: Optimizer()), "loss": keys(of: Loss()),
+        "optimizer": keys(of: Optimizer()), "loss": keys(of: Loss())
     ]
     static let styleKeys = keys(of: Style(image: ""))
     static let regionKeys = keys(of: Region(color: ""))
 
     /// A value's stored properties, in kebab case: the model is the one list of fields.
-    static func keys(of value: Any) -> [String] { Mirror(reflecting: value).children.compactMap { $0.label.map(kebabCase) } }
+    static func keys(of value: Any) -> [String] {
+        Mirror(reflecting: value).children.compactMap { $0.label.map(kebabCase) }
+    }
 
     static func checkFieldNames(_ table: TOMLTable) throws {
         func unknown(_ path: String, among known: [String], prefix: String = "") -> JobProblem {
             let near = known.map { prefix + $0 }.filter { editDistance($0, path) <= 2 }
-            return JobProblem(field: path, message: "unknown field" + (near.isEmpty ? "" : " (did you mean \(near.joined(separator: " or "))?)")
-                + "; see Docs/operations.md#job-files")
+            return JobProblem(
+                field: path,
+                message: "unknown field" + (near.isEmpty ? "" : " (did you mean \(near.joined(separator: " or "))?)")
+                    + "; see Docs/operations.md#job-files")
         }
         for (key, value) in table {
             if let known = ["style": styleKeys, "region": regionKeys][key] {
                 for (i, item) in (value.array ?? []).enumerated() {
                     for k in item.table?.keys ?? [] where !known.contains(k) {
-                        throw JobProblem(field: "\(key)[\(i + 1)].\(k)", message: "unknown field (a \(key) has \(known.joined(separator: ", ")))")
+                        throw JobProblem(
+                            field: "\(key)[\(i + 1)].\(k)",
+                            message: "unknown field (a \(key) has \(known.joined(separator: ", ")))")
                     }
                 }
             } else if let known = sections[key], let sub = value.table {
-                for k in sub.keys where !known.contains(k) { throw unknown("\(key).\(k)", among: known, prefix: "\(key).") }
+                for k in sub.keys where !known.contains(k) {
+                    throw unknown("\(key).\(k)", among: known, prefix: "\(key).")
+                }
             } else if !topLevelKeys.contains(key) {
                 throw unknown(key, among: fieldPaths)
             }
@@ -85,19 +96,26 @@ extension JobDescription {
 
     static func problem(_ error: DecodingError, in table: TOMLTable) -> JobProblem {
         func path(_ keys: [CodingKey]) -> String {
-            keys.reduce("") { p, k in k.intValue.map { p + "[\($0 + 1)]" } ?? (p.isEmpty ? "" : p + ".") + kebabCase(k.stringValue) }
+            keys.reduce("") { p, k in
+                k.intValue.map { p + "[\($0 + 1)]" } ?? (p.isEmpty ? "" : p + ".") + kebabCase(k.stringValue)
+            }
         }
         func got(_ keys: [CodingKey]) -> String {
             var value: TOMLValueConvertible? = table
             for k in keys {
-                if let i = k.intValue { value = value?.array.flatMap { i < $0.count ? $0[i] : nil } }
-                else { value = value?.table?[kebabCase(k.stringValue)] }
+                if let i = k.intValue {
+                    value = value?.array.flatMap { i < $0.count ? $0[i] : nil }
+                } else {
+                    value = value?.table?[kebabCase(k.stringValue)]
+                }
             }
             return value.map(describe) ?? "nothing"
         }
         switch error {
         case let .typeMismatch(type, context), let .valueNotFound(type, context):
-            return JobProblem(field: path(context.codingPath), message: "expected \(expectation(type)), got \(got(context.codingPath))")
+            return JobProblem(
+                field: path(context.codingPath),
+                message: "expected \(expectation(type)), got \(got(context.codingPath))")
         case let .keyNotFound(key, context):
             return JobProblem(field: path(context.codingPath + [key]), message: "missing")
         case let .dataCorrupted(context):
@@ -138,7 +156,11 @@ extension JobDescription {
         }
         content = content.map(resolve)
         output = output.map(resolve)
-        style = style?.map { Style(image: resolve($0.image), weight: $0.weight, scale: $0.scale, layers: $0.layers, mask: $0.mask.map(resolve)) }
+        style = style?.map {
+            Style(
+                image: resolve($0.image), weight: $0.weight, scale: $0.scale, layers: $0.layers,
+                mask: $0.mask.map(resolve))
+        }
         regionMask = regionMask.map(resolve)
         if let i = initialisation, !["content", "noise"].contains(i) { initialisation = resolve(i) }
     }
@@ -146,7 +168,9 @@ extension JobDescription {
     /// The directory a file is in, absolute (plain path strings: URL's relative-path handling loses the base).
     static func directory(of url: URL) -> String {
         let file = url.path
-        let absolute = file.hasPrefix("/") ? file : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(file)
+        let absolute =
+            file.hasPrefix("/")
+            ? file : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(file)
         return (absolute as NSString).deletingLastPathComponent
     }
 }

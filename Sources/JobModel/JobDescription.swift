@@ -51,7 +51,9 @@ public struct JobDescription: Codable, Sendable, Equatable {
         public var scale: Float?
         public var layers: [String]?
         public var mask: String?
-        public init(image: String, weight: Float? = nil, scale: Float? = nil, layers: [String]? = nil, mask: String? = nil) {
+        public init(
+            image: String, weight: Float? = nil, scale: Float? = nil, layers: [String]? = nil, mask: String? = nil
+        ) {
             (self.image, self.weight, self.scale, self.layers, self.mask) = (image, weight, scale, layers, mask)
         }
     }
@@ -75,11 +77,14 @@ public struct JobDescription: Codable, Sendable, Equatable {
                 let hex = Array(text.dropFirst())
                 let digits = hex.count == 3 ? hex.flatMap { [$0, $0] } : hex
                 guard digits.count == 6 else { return nil }
-                let values = stride(from: 0, to: 6, by: 2).map { Int(String(digits[$0 ... $0 + 1]), radix: 16) }  // safe-int: a failable parse of text
+                // safe-int: a failable parse of text
+                let values = stride(from: 0, to: 6, by: 2).map { Int(String(digits[$0 ... $0 + 1]), radix: 16) }
                 return values.contains(nil) ? nil : values.compactMap { $0 }
             }
-            let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }  // safe-int: a failable parse of text
-            guard [1, 3].contains(parts.count), parts.allSatisfy({ $0.map { (0 ... 255).contains($0) } ?? false }) else { return nil }
+            // safe-int: a failable parse of text
+            let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard [1, 3].contains(parts.count), parts.allSatisfy({ $0.map { (0 ... 255).contains($0) } ?? false })
+            else { return nil }
             let values = parts.compactMap { $0 }
             return values.count == 1 ? [values[0], values[0], values[0]] : values
         }

@@ -54,13 +54,16 @@ public struct PrintSize: Equatable, Sendable {
         } else if let text = try? String(contentsOf: url, encoding: .utf8) {
             let presets = try TOMLTable(string: text)
             if let p = presets.first(where: { $0.0.lowercased() == name.lowercased() })?.1.table,
-               let w = number(p["width"]), let h = number(p["height"]),
-               let w = inches(w, unit: p["unit"]?.string ?? ""), let h = inches(h, unit: p["unit"]?.string ?? "") {
+                let w = number(p["width"]), let h = number(p["height"]),
+                let w = inches(w, unit: p["unit"]?.string ?? ""), let h = inches(h, unit: p["unit"]?.string ?? "")
+            {
                 size = PrintSize(widthInches: w, heightInches: h)
             }
         }
         guard var s = size, s.widthInches > 0, s.heightInches > 0 else {
-            throw JobProblem(field: "size.print", message: "unknown print size '\(text)': use WxHin, WxHcm, WxHmm or a preset from \(url.path)")
+            throw JobProblem(
+                field: "size.print",
+                message: "unknown print size '\(text)': use WxHin, WxHcm, WxHmm or a preset from \(url.path)")
         }
         if landscape { swap(&s.widthInches, &s.heightInches) }
         return s

@@ -7,7 +7,7 @@ public struct LossConfig: Sendable, Equatable, Codable {
     public var contentWeight: Float = 1
     /// Style layers with their relative weights (before the exponent and normalisation).
     public var styleLayers: [(name: String, weight: Float)] = [
-        ("relu1_1", 1), ("relu2_1", 1), ("relu3_1", 1), ("relu4_1", 1), ("relu5_1", 1),
+        ("relu1_1", 1), ("relu2_1", 1), ("relu3_1", 1), ("relu4_1", 1), ("relu5_1", 1)
     ]
     /// Layer weights are multiplied by C_l^(−exponent) and then normalised to sum to 1; 0 keeps them as given.
     public var styleLayerExponent: Float = 0
@@ -60,13 +60,16 @@ public struct LossConfig: Sendable, Equatable, Codable {
         a.contentLayer == b.contentLayer && a.contentWeight == b.contentWeight
             && a.styleLayers.map(\.name) == b.styleLayers.map(\.name)
             && a.styleLayers.map(\.weight) == b.styleLayers.map(\.weight)
-            && a.styleLayerExponent == b.styleLayerExponent && a.styleWeight == b.styleWeight && a.tvWeight == b.tvWeight
+            && a.styleLayerExponent == b.styleLayerExponent && a.styleWeight == b.styleWeight
+            && a.tvWeight == b.tvWeight
             && a.temporalWeight == b.temporalWeight
     }
 
     /// The effective per-layer weights w_l (summing to 1), given each layer's channel count.
     public func effectiveStyleWeights(channels: (String) -> Int) -> [(name: String, weight: Float)] {
-        let raw = styleLayers.map { ($0.name, $0.weight * Float(pow(Double(channels($0.name)), Double(-styleLayerExponent)))) }
+        let raw = styleLayers.map {
+            ($0.name, $0.weight * Float(pow(Double(channels($0.name)), Double(-styleLayerExponent))))
+        }
         let total = raw.map(\.1).reduce(0, +)
         return raw.map { ($0.0, total > 0 ? $0.1 / total : 0) }
     }

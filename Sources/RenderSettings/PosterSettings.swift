@@ -98,7 +98,8 @@ extension PosterSettings {
             guard i > 0 else { return LevelSpec(width: w, height: h, iterations: its, passes: []) }
             var passes = [TilePlan(width: w, height: h, tileSize: tileSize, overlap: overlap, margin: margin)]
             if shiftedPass {
-                passes.append(TilePlan(width: w, height: h, tileSize: tileSize, overlap: overlap, margin: margin, shifted: true))
+                passes.append(
+                    TilePlan(width: w, height: h, tileSize: tileSize, overlap: overlap, margin: margin, shifted: true))
             }
             return LevelSpec(width: w, height: h, iterations: its, passes: passes)
         }
@@ -112,19 +113,28 @@ extension PosterSettings {
         var out: [PosterStage] = []
         let levels = self.levels
         for (li, level) in levels.enumerated() where !startsFromImage || li == levels.count - 1 {
-            let plans = level.passes.isEmpty
-                ? [TilePlan(width: level.width, height: level.height, tileSize: max(level.width, level.height, 2), overlap: 0, margin: 0)]
+            let plans =
+                level.passes.isEmpty
+                ? [
+                    TilePlan(
+                        width: level.width, height: level.height, tileSize: max(level.width, level.height, 2),
+                        overlap: 0, margin: 0)
+                ]
                 : level.passes
             for (pi, plan) in plans.enumerated() {
-                out.append(PosterStage(index: out.count, level: li, pass: pi, width: level.width, height: level.height,
-                                       plan: plan, iterations: passIterations(level, pi)))
+                out.append(
+                    PosterStage(
+                        index: out.count, level: li, pass: pi, width: level.width, height: level.height,
+                        plan: plan, iterations: passIterations(level, pi)))
             }
         }
         return out
     }
 
     /// Total pixel-iterations of the job's stages.
-    public func totalWork(startsFromImage: Bool) -> Double { stages(startsFromImage: startsFromImage).reduce(0.0) { $0 + $1.work } }
+    public func totalWork(startsFromImage: Bool) -> Double {
+        stages(startsFromImage: startsFromImage).reduce(0.0) { $0 + $1.work }
+    }
 
     /// What the job costs in pixel-iterations, set-up included: each tile's (or untiled level's) style targets and
     /// content features are forward passes worth about one more iteration (`setupIterations`). The time estimate

@@ -59,33 +59,55 @@ public struct StyleControl: Sendable, Equatable, Codable {
     /// fields as a job file names them (`style[2].scale`, `region[1].styles`, counted from 1).
     public func problems(styleCount: Int, layers: [String]) -> [(field: String, message: String)] {
         var out: [(String, String)] = []
-        if styles.count > styleCount { out.append(("style", "\(styles.count) style options for \(styleCount) style images")) }
-        for (i, s) in styles.enumerated() {
-            if !(s.scale > 0 && s.scale <= 8) { out.append(("style[\(i + 1)].scale", "must be in (0, 8], got \(s.scale)")) }
-            for name in s.layers ?? [] where !layers.contains(name) {
-                out.append(("style[\(i + 1)].layers", "'\(name)' is not one of the style layers (\(layers.joined(separator: ", ")))"))
-            }
-            if let l = s.layers, l.isEmpty { out.append(("style[\(i + 1)].layers", "an empty list gives the style nothing to do")) }
+        if styles.count > styleCount {
+            out.append(("style", "\(styles.count) style options for \(styleCount) style images"))
         }
-        let covered = Set(styles.enumerated().flatMap { _, s in s.layers ?? layers } + (styles.count < styleCount ? layers : []))
-        if !styles.isEmpty, covered.isDisjoint(with: layers) { out.append(("style", "no style gives targets for any style layer")) }
+        for (i, s) in styles.enumerated() {
+            if !(s.scale > 0 && s.scale <= 8) {
+                out.append(("style[\(i + 1)].scale", "must be in (0, 8], got \(s.scale)"))
+            }
+            for name in s.layers ?? [] where !layers.contains(name) {
+                out.append(
+                    (
+                        "style[\(i + 1)].layers",
+                        "'\(name)' is not one of the style layers (\(layers.joined(separator: ", ")))"
+                    ))
+            }
+            if let l = s.layers, l.isEmpty {
+                out.append(("style[\(i + 1)].layers", "an empty list gives the style nothing to do"))
+            }
+        }
+        let covered = Set(
+            styles.enumerated().flatMap { _, s in s.layers ?? layers } + (styles.count < styleCount ? layers : []))
+        if !styles.isEmpty, covered.isDisjoint(with: layers) {
+            out.append(("style", "no style gives targets for any style layer"))
+        }
         if !(feather >= 0 && feather <= 0.25) { out.append(("region-feather", "must be in [0, 0.25], got \(feather)")) }
         var colors = Set<[Int]>()
         for (r, region) in regions.enumerated() {
             let field = "region[\(r + 1)]"
             if ![1, 3].contains(region.color.count) || region.color.contains(where: { !(0 ... 255).contains($0) }) {
-                out.append((field + ".color", "must be a gray level or an RGB triple, each 0...255, got \(region.color)"))
+                out.append(
+                    (field + ".color", "must be a gray level or an RGB triple, each 0...255, got \(region.color)"))
             } else if !colors.insert(region.rgb).inserted {
                 out.append((field + ".color", "\(region.color) names two regions"))
             }
             for s in region.styles where !(0 ..< styleCount).contains(s) {
                 let named = (0 ..< 1_000_000).contains(s) ? "style \(s + 1)" : "a style numbered \(s) (counted from 0)"
-                out.append((field + ".styles", "names \(named), but the job has \(styleCount) style image\(styleCount == 1 ? "" : "s")"))
+                out.append(
+                    (
+                        field + ".styles",
+                        "names \(named), but the job has \(styleCount) style image\(styleCount == 1 ? "" : "s")"
+                    ))
             }
-            if let b = region.blend, b.count != region.styles.count || b.contains(where: { !($0 >= 0) }) || b.reduce(0, +) <= 0 {
+            if let b = region.blend,
+                b.count != region.styles.count || b.contains(where: { !($0 >= 0) }) || b.reduce(0, +) <= 0
+            {
                 out.append((field + ".blend", "needs one non-negative weight per style, summing above 0"))
             }
-            if !(region.weight >= 0 && region.weight.isFinite) { out.append((field + ".weight", "must be a finite number ≥ 0")) }
+            if !(region.weight >= 0 && region.weight.isFinite) {
+                out.append((field + ".weight", "must be a finite number ≥ 0"))
+            }
         }
         return out
     }

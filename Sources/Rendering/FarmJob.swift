@@ -23,13 +23,18 @@ public struct FarmJob {
         for url in inputs.styles { _ = try ImageIO.read(url) }
         let settings = try description.settings(contentWidth: contentImage.width, contentHeight: contentImage.height)
         guard settings.initialisation == .content else {
-            throw JobProblem(field: "initialisation", message: "a farm job starts from its content (tiled levels start from the coarser level)")
+            throw JobProblem(
+                field: "initialisation",
+                message: "a farm job starts from its content (tiled levels start from the coarser level)")
         }
-        spec = JobSpec(name: description.name ?? inputs.output.lastPathComponent, priority: description.priority ?? 50,
-                       poster: settings.poster, styleWeights: inputs.styleWeights, crop: settings.crop,
-                       preserveColors: settings.preserveColors, bitDepth: settings.bitDepth, dpi: settings.dpi, format: JobSpec.format(for: inputs.output))
+        spec = JobSpec(
+            name: description.name ?? inputs.output.lastPathComponent, priority: description.priority ?? 50,
+            poster: settings.poster, styleWeights: inputs.styleWeights, crop: settings.crop,
+            preserveColors: settings.preserveColors, bitDepth: settings.bitDepth, dpi: settings.dpi,
+            format: JobSpec.format(for: inputs.output))
         try spec.validate()
-        _ = try LocalRender.controlImages(inputs, settings: settings, content: contentImage)  // a bad mask is found here, not on the farm
+        // a bad mask is found here, not on the farm
+        _ = try LocalRender.controlImages(inputs, settings: settings, content: contentImage)
         content = [UInt8](try Data(contentsOf: inputs.content))
         styles = try inputs.styles.map { [UInt8](try Data(contentsOf: $0)) }
         controlFiles = try Self.controlFiles(inputs, settings.poster.control)
@@ -57,19 +62,25 @@ public enum FarmWait {
     /// workers runs (the job could never finish), and the output is copied from the coordinator's directory (a
     /// gigapixel output is bigger than any message).
     @discardableResult
-    public static func untilDone(client: FarmClient, job id: String, output: URL?, localFarm: LocalFarm? = nil, deadline: Date? = nil,
-                                 progress: (JobStatus) throws -> Void) throws -> JobStatus {
+    public static func untilDone(
+        client: FarmClient, job id: String, output: URL?, localFarm: LocalFarm? = nil, deadline: Date? = nil,
+        progress: (JobStatus) throws -> Void
+    ) throws -> JobStatus {
         let final = try client.wait(job: id) { s in
             if let localFarm, !s.state.isFinal, !localFarm.anyWorkerRunning {
-                throw RenderFailure("every worker of the embedded farm has exited (see their messages above); job \(id) cannot finish")
+                throw RenderFailure(
+                    "every worker of the embedded farm has exited (see their messages above); job \(id) cannot finish")
             }
             try progress(s)
             if let deadline, !s.state.isFinal, Date() >= deadline { throw WaitTimedOut(job: id, state: s.state) }
         }
-        guard final.state == .done else { throw RenderFailure("job \(id) \(final.state.rawValue): \(final.detail ?? "no reason given")") }
+        guard final.state == .done else {
+            throw RenderFailure("job \(id) \(final.state.rawValue): \(final.detail ?? "no reason given")")
+        }
         guard let output else { return final }
         if let localFarm {
-            try DurableFile.copy(localFarm.coordinator.outputURL(job: id, format: JobSpec.format(for: output)), to: output)
+            try DurableFile.copy(
+                localFarm.coordinator.outputURL(job: id, format: JobSpec.format(for: output)), to: output)
         } else {
             try DurableFile.write(Data(try client.output(job: id)), to: output)
         }

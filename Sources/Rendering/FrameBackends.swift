@@ -25,7 +25,9 @@ public struct VideoFrame {
 public protocol FrameBackend {
     var name: String { get }
     /// Renders the frame and writes `frame.output` (atomically); `progress` gets the frame's fraction done.
-    func render(_ frame: VideoFrame, manifest: inout VideoManifest, directory: URL, progress: @escaping (Double, String) -> Void) throws
+    func render(
+        _ frame: VideoFrame, manifest: inout VideoManifest, directory: URL, progress: @escaping (Double, String) -> Void
+    ) throws
     /// Every frame is done: stop, and remove what only a resume would need.
     func finished(outDir: URL)
     /// Stop (idempotent).
@@ -45,12 +47,16 @@ public final class InProcessFrames: FrameBackend {
         self.threads = threads
     }
 
-    public func render(_ frame: VideoFrame, manifest: inout VideoManifest, directory: URL, progress: @escaping (Double, String) -> Void) throws {
+    public func render(
+        _ frame: VideoFrame, manifest: inout VideoManifest, directory: URL, progress: @escaping (Double, String) -> Void
+    ) throws {
         let net = network.pooling == frame.job.pooling ? network : network.with(pooling: frame.job.pooling)
         let targets = self.targets ?? frame.job.gramTargets(network: net)
         self.targets = targets
         var result = try frame.job.render(network: network, targets: targets) { p in
-            progress(p.workFraction, String(format: "level %d/%d tile %d/%d loss %.4g", p.level + 1, p.levels, p.tile + 1, p.tiles, p.loss))
+            progress(
+                p.workFraction,
+                String(format: "level %d/%d tile %d/%d loss %.4g", p.level + 1, p.levels, p.tile + 1, p.tiles, p.loss))
         }
         if frame.settings.preserveColors {
             result = ColorTransfer.preserveColors(styled: result, original: frame.fittedContent).clamped()
@@ -76,10 +82,14 @@ public final class FarmFrames: FrameBackend {
         self.name = name
     }
 
-    public func render(_ frame: VideoFrame, manifest: inout VideoManifest, directory: URL, progress: @escaping (Double, String) -> Void) throws {
+    public func render(
+        _ frame: VideoFrame, manifest: inout VideoManifest, directory: URL, progress: @escaping (Double, String) -> Void
+    ) throws {
         let id: String, name = frame.output.lastPathComponent
         if let pending = manifest.pending, pending.output == name, pending.endpoint == client.endpoint || farm != nil,
-           let s = try? client.status(job: pending.job).jobs.first, s.state == .running || s.state == .queued || s.state == .done {
+            let s = try? client.status(job: pending.job).jobs.first,
+            s.state == .running || s.state == .queued || s.state == .done
+        {
             id = pending.job  // submitted before a restart: wait for it rather than render it twice
         } else {
             id = try submit(frame, directory: directory)
@@ -87,15 +97,18 @@ public final class FarmFrames: FrameBackend {
             try manifest.save(directory: directory)
         }
         try FarmWait.untilDone(client: client, job: id, output: frame.output, localFarm: farm) { s in
-            progress(s.workFraction, "job \(id) stage \(min(s.stage + 1, s.stages))/\(s.stages) tiles \(s.tilesDone)/\(s.tilesTotal)")
+            progress(
+                s.workFraction,
+                "job \(id) stage \(min(s.stage + 1, s.stages))/\(s.stages) tiles \(s.tilesDone)/\(s.tilesTotal)")
         }
     }
 
     func submit(_ frame: VideoFrame, directory: URL) throws -> String {
         let job = frame.job, settings = frame.settings
-        var spec = JobSpec(name: "\(directory.lastPathComponent)/\(frame.output.lastPathComponent)", poster: job.settings,
-                           styleWeights: frame.inputs.styleWeights, crop: settings.crop, preserveColors: settings.preserveColors,
-                           bitDepth: settings.bitDepth, dpi: settings.dpi)
+        var spec = JobSpec(
+            name: "\(directory.lastPathComponent)/\(frame.output.lastPathComponent)", poster: job.settings,
+            styleWeights: frame.inputs.styleWeights, crop: settings.crop, preserveColors: settings.preserveColors,
+            bitDepth: settings.bitDepth, dpi: settings.dpi)
         var payload = try ([frame.inputs.content] + frame.inputs.styles).map { [UInt8](try Data(contentsOf: $0)) }
         // The frame's start image and mask travel as 16-bit PNGs, encoded in memory.
         if let initial = job.initial {

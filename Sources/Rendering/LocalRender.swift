@@ -34,18 +34,22 @@ public struct LocalRender {
         guard FileManager.default.fileExists(atPath: directory) else {
             throw JobProblem(field: "output", message: "the output directory \(directory) does not exist")
         }
-        settings = try description.settings(contentWidth: contentFile.image.width, contentHeight: contentFile.image.height)
+        settings = try description.settings(
+            contentWidth: contentFile.image.width, contentHeight: contentFile.image.height)
         // Every input reduced to what the render uses of it, as the farm reads them (`JobSpec.inputNeeds`), so both
         // compute on the same pixels.
         let p = settings.poster
-        let contentImage = p.contentNeed.factor(width: contentFile.fileWidth, height: contentFile.fileHeight) > 1
+        let contentImage =
+            p.contentNeed.factor(width: contentFile.fileWidth, height: contentFile.fileHeight) > 1
             ? try ImageIO.read(inputs.content, need: p.contentNeed).image : contentFile.image
         styles = try zip(inputs.styles, inputs.styleWeights).enumerated().map { i, style in
             (image: try ImageIO.read(style.0, need: p.styleNeed(style: i)).image, weight: style.1)
         }
         guard !settings.isTiled || (settings.initialisation == .content && checkpointEvery == 0) else {
-            throw JobProblem(field: "initialisation", message: "an initialisation and checkpoints apply to untiled renders in this "
-                + "process (long side ≤ the coarse size); tiled levels start from the upsampled coarser level")
+            throw JobProblem(
+                field: "initialisation",
+                message: "an initialisation and checkpoints apply to untiled renders in this "
+                    + "process (long side ≤ the coarse size); tiled levels start from the upsampled coarser level")
         }
         self.checkpointEvery = checkpointEvery
         content = settings.crop ? CenterCrop.toAspect(contentImage, width: p.width, height: p.height) : contentImage
@@ -54,12 +58,15 @@ public struct LocalRender {
 
     /// Reads the region mask (fitted as the content is, then one plane per region) and the styles' masks; a bad
     /// mask is a `JobProblem` naming its file.
-    static func controlImages(_ inputs: JobInputs, settings: JobSettings, content: PlanarImage) throws -> ControlImages {
+    static func controlImages(_ inputs: JobInputs, settings: JobSettings, content: PlanarImage) throws -> ControlImages
+    {
         var images = ControlImages()
         if let url = inputs.regionMask, let control = settings.poster.control {
             do {
-                let mask = try RegionMap.fitted(try ImageIO.read(url, need: settings.poster.contentNeed.nearestSampled).image, contentWidth: content.width, contentHeight: content.height,
-                                                output: (settings.poster.width, settings.poster.height), crop: settings.crop)
+                let mask = try RegionMap.fitted(
+                    try ImageIO.read(url, need: settings.poster.contentNeed.nearestSampled).image,
+                    contentWidth: content.width, contentHeight: content.height,
+                    output: (settings.poster.width, settings.poster.height), crop: settings.crop)
                 images.regions = try RegionMap.planes(mask, regions: control.regions)
             } catch let error as RegionMapError {
                 throw JobProblem(field: "region-mask", message: "\(url.path) \(error)")
@@ -88,7 +95,9 @@ public struct LocalRender {
             return "rendering \(p.width)x\(p.height), \(p.options.iterations) iterations, \(p.options.optimizer.name)"
         }
         let levels = p.levels.map { level in
-            "\(level.width)x\(level.height)" + (level.passes.isEmpty ? "" : " (\(level.passes.map { "\($0.columns)x\($0.rows)" }.joined(separator: "+")) tiles)")
+            "\(level.width)x\(level.height)"
+                + (level.passes.isEmpty
+                    ? "" : " (\(level.passes.map { "\($0.columns)x\($0.rows)" }.joined(separator: "+")) tiles)")
         }
         return "rendering \(p.width)x\(p.height) in \(levels.count) levels " + levels.joined(separator: ", ")
     }
@@ -99,12 +108,15 @@ public struct LocalRender {
     public func peakBytes(network: VGG19) -> Int {
         let p = settings.poster, history = p.options.optimizer.lbfgsHistory, regions = p.control?.regions.count ?? 0
         guard settings.isTiled else {
-            return ResourceEstimate.peakBytes(network: network, width: p.width, height: p.height, lbfgsHistory: history, regions: regions)
+            return ResourceEstimate.peakBytes(
+                network: network, width: p.width, height: p.height, lbfgsHistory: history, regions: regions)
         }
         let tile = p.levels.flatMap(\.passes).map(\.largestRender).max { $0.width * $0.height < $1.width * $1.height }
-        let optimisation = tile.map {
-            ResourceEstimate.peakBytes(network: network, width: $0.width, height: $0.height, lbfgsHistory: history, regions: regions)
-        } ?? 0
+        let optimisation =
+            tile.map {
+                ResourceEstimate.peakBytes(
+                    network: network, width: $0.width, height: $0.height, lbfgsHistory: history, regions: regions)
+            } ?? 0
         return optimisation + 4 * (12 + regions) * p.width * p.height  // and the level's region guides, held whole
     }
 
@@ -114,9 +126,10 @@ public struct LocalRender {
         let needed = peakBytes(network: network)
         guard needed > available else { return }
         let gib = { (bytes: Int) in String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) }
-        throw RenderFailure("a \(settings.poster.width)x\(settings.poster.height) render in this process needs about \(gib(needed)) of memory "
-            + "and this machine has \(gib(available)); render it with --local-farm N (canvases on disk, tiles in worker processes) "
-            + "or submit it to a farm (`stylefarm plan` shows what each worker needs)")
+        throw RenderFailure(
+            "a \(settings.poster.width)x\(settings.poster.height) render in this process needs about \(gib(needed)) of memory "
+                + "and this machine has \(gib(available)); render it with --local-farm N (canvases on disk, tiles in worker processes) "
+                + "or submit it to a farm (`stylefarm plan` shows what each worker needs)")
     }
 
     /// Renders and writes the output; returns a line saying what was written.
@@ -124,11 +137,16 @@ public struct LocalRender {
         let p = settings.poster
         guard settings.isTiled else { return try renderUntiled(network: network, progress: progress) }
         var result = try posterJob.render(network: network) { s in
-            progress(Progress(done: s.iterationsDone, status: "level \(s.level + 1)/\(s.levels) pass \(s.pass + 1) tile \(s.tile + 1)/\(s.tiles) "
-                + String(format: "loss %.4g", s.loss), elapsed: s.elapsed, workFraction: s.workFraction))
+            progress(
+                Progress(
+                    done: s.iterationsDone,
+                    status: "level \(s.level + 1)/\(s.levels) pass \(s.pass + 1) tile \(s.tile + 1)/\(s.tiles) "
+                        + String(format: "loss %.4g", s.loss), elapsed: s.elapsed, workFraction: s.workFraction))
         }
         if settings.preserveColors {
-            result = ColorTransfer.preserveColors(styled: result, original: Resampler.resize(content, width: p.width, height: p.height)).clamped()
+            result = ColorTransfer.preserveColors(
+                styled: result, original: Resampler.resize(content, width: p.width, height: p.height)
+            ).clamped()
         }
         try ImageIO.write(result, to: inputs.output, bitDepth: settings.bitDepth, dpi: settings.dpi)
         return "wrote \(inputs.output.path) (\(p.width)x\(p.height))"
@@ -147,23 +165,30 @@ public struct LocalRender {
         switch settings.initialisation {
         case .content: job.initialisation = .content
         case .noise: job.initialisation = .noise
-        case let .image(path, noise): job.initialisation = .image(try ImageIO.read(URL(fileURLWithPath: path)).image, noise: noise)
+        case let .image(path, noise):
+            job.initialisation = .image(try ImageIO.read(URL(fileURLWithPath: path)).image, noise: noise)
         }
         let (output, bitDepth, dpi) = (inputs.output, settings.bitDepth, settings.dpi)
-        let result = job.render(network: network, checkpointEvery: checkpointEvery, checkpoint: { iteration, image in
-            try? ImageIO.write(image, to: Self.checkpointURL(output, iteration: iteration), bitDepth: bitDepth, dpi: dpi)
-        }) { s in
+        let result = job.render(
+            network: network, checkpointEvery: checkpointEvery,
+            checkpoint: { iteration, image in
+                try? ImageIO.write(
+                    image, to: Self.checkpointURL(output, iteration: iteration), bitDepth: bitDepth, dpi: dpi)
+            }
+        ) { s in
             progress(Progress(done: s.iteration, status: String(format: "loss %.4g", s.loss), elapsed: s.elapsed))
         }
         try ImageIO.write(result.image, to: output, bitDepth: bitDepth, dpi: dpi)
-        return "wrote \(output.path) (\(p.width)x\(p.height), best loss \(String(format: "%.6g", result.loss)), \(result.iterations) iterations)"
+        return
+            "wrote \(output.path) (\(p.width)x\(p.height), best loss \(String(format: "%.6g", result.loss)), \(result.iterations) iterations)"
     }
 
     /// `out.png` → `out.iter0100.png`.
     public static func checkpointURL(_ url: URL, iteration: Int) -> URL {
         let ext = url.pathExtension
         let stem = url.deletingPathExtension().lastPathComponent
-        return url.deletingLastPathComponent().appendingPathComponent(String(format: "%@.iter%04d.%@", stem, iteration, ext))
+        return url.deletingLastPathComponent().appendingPathComponent(
+            String(format: "%@.iter%04d.%@", stem, iteration, ext))
     }
 }
 

@@ -52,11 +52,15 @@ public struct VideoRender {
 
     /// Renders the frames not yet done on `backend`; `shouldStop` is asked before each frame. Returns the mean
     /// flicker over the rendered frame pairs (nil with fewer than two frames).
-    public func run(on backend: FrameBackend, shouldStop: () -> Bool, progress: @escaping (Progress) -> Void) throws -> (flicker: Double, pairs: Int)? {
+    public func run(on backend: FrameBackend, shouldStop: () -> Bool, progress: @escaping (Progress) -> Void) throws
+        -> (flicker: Double, pairs: Int)?
+    {
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         var manifest = try VideoManifest.open(directory: outputDirectory, settings: try manifestSettings())
         let base = try sizedDescription()
-        let styleImages = try base.inputs(content: frames[0], output: outputURL(1)).styles.map { try ImageIO.read($0).image }
+        let styleImages = try base.inputs(content: frames[0], output: outputURL(1)).styles.map {
+            try ImageIO.read($0).image
+        }
         let clock = ContinuousClock.now
         var previous: (content: PlanarImage, output: PlanarImage)?
         for (k, number) in numbers.enumerated() {
@@ -71,18 +75,22 @@ public struct VideoRender {
             let frame = prepare(fitted, styleImages: styleImages, previous: previous)
             let began = clock.elapsedSeconds, count = Double(numbers.count)
             try backend.render(frame, manifest: &manifest, directory: outputDirectory) { fraction, status in
-                progress(Progress(framesDone: k, workFraction: (Double(k) + fraction) / count, status: name + " " + status))
+                progress(
+                    Progress(framesDone: k, workFraction: (Double(k) + fraction) / count, status: name + " " + status))
             }
             let result = try ImageIO.read(frame.output).image
             var flicker: Double?
             if let previous, let motion = frame.motion {
-                flicker = Flicker.temporalError(current: result, warpedPrevious: motion.warpPrevious(previous.output), mask: motion.mask)
+                flicker = Flicker.temporalError(
+                    current: result, warpedPrevious: motion.warpPrevious(previous.output), mask: motion.mask)
             }
-            manifest.frames[name] = .init(number: number, input: frames[number - 1].path, seconds: clock.elapsedSeconds - began,
-                                          flicker: flicker, maskCoverage: frame.motion.map { ConsistencyMask.coverage($0.mask) })
+            manifest.frames[name] = .init(
+                number: number, input: frames[number - 1].path, seconds: clock.elapsedSeconds - began,
+                flicker: flicker, maskCoverage: frame.motion.map { ConsistencyMask.coverage($0.mask) })
             manifest.pending = nil
             try manifest.save(directory: outputDirectory)
-            progress(Progress(framesDone: k + 1, status: name + (flicker.map { String(format: " flicker %.2f", $0) } ?? "")))
+            progress(
+                Progress(framesDone: k + 1, status: name + (flicker.map { String(format: " flicker %.2f", $0) } ?? "")))
             previous = (frame.fittedContent, result)
         }
         let errors = numbers.compactMap { manifest.frames[outputURL($0).lastPathComponent]?.flicker }
@@ -107,16 +115,22 @@ public struct VideoRender {
         let settings = try base.settings(contentWidth: image.width, contentHeight: image.height)
         let (width, height) = (settings.poster.width, settings.poster.height)
         let fitted = settings.crop ? CenterCrop.toAspect(image, width: width, height: height) : image
-        return FittedFrame(inputs: inputs, settings: settings, image: fitted, content: Resampler.resize(fitted, width: width, height: height),
-                           control: try LocalRender.controlImages(inputs, settings: settings, content: image))
+        return FittedFrame(
+            inputs: inputs, settings: settings, image: fitted,
+            content: Resampler.resize(fitted, width: width, height: height),
+            control: try LocalRender.controlImages(inputs, settings: settings, content: image))
     }
 
     /// A frame's job, started from the previous result when there is one.
-    func prepare(_ frame: FittedFrame, styleImages: [PlanarImage], previous: (content: PlanarImage, output: PlanarImage)?) -> VideoFrame {
+    func prepare(
+        _ frame: FittedFrame, styleImages: [PlanarImage], previous: (content: PlanarImage, output: PlanarImage)?
+    ) -> VideoFrame {
         // Between the input frames: what carries the previous result onto this frame, and the flicker metric.
         let motion = previous.map { FrameMotion.estimate(previous: $0.content, current: frame.content) }
-        var job = PosterJob(content: frame.image, styles: Array(zip(styleImages, frame.inputs.styleWeights)).map { (image: $0.0, weight: $0.1) },
-                            settings: frame.settings.poster)
+        var job = PosterJob(
+            content: frame.image,
+            styles: Array(zip(styleImages, frame.inputs.styleWeights)).map { (image: $0.0, weight: $0.1) },
+            settings: frame.settings.poster)
         job.controlImages = frame.control
         if start == .previous, let previous {
             let startImage = flow ? motion?.warpPrevious(previous.output) ?? previous.output : previous.output
@@ -127,7 +141,8 @@ public struct VideoRender {
                 job.options.loss.temporalWeight = temporalWeight
             }
         }
-        return VideoFrame(inputs: frame.inputs, settings: frame.settings, job: job, fittedContent: frame.content, motion: motion)
+        return VideoFrame(
+            inputs: frame.inputs, settings: frame.settings, job: job, fittedContent: frame.content, motion: motion)
     }
 
     /// The description with the frames' own size unless it gives one.
@@ -152,8 +167,9 @@ public struct VideoRender {
         return [
             "frames": frames.map(\.path).joined(separator: "\n"),
             "styles": (description.style ?? []).map { "\($0.image) \($0.weight ?? 1)" }.joined(separator: "\n"),
-            "render": String(decoding: try encoder.encode(render), as: UTF8.self), "start": start.rawValue, "flow": "\(flow)",
-            "temporal-weight": "\(temporalWeight)", "frame-iterations": frameIterations.map(String.init) ?? "default",
+            "render": String(decoding: try encoder.encode(render), as: UTF8.self), "start": start.rawValue,
+            "flow": "\(flow)",
+            "temporal-weight": "\(temporalWeight)", "frame-iterations": frameIterations.map(String.init) ?? "default"
         ]
     }
 }

@@ -82,17 +82,7 @@ public final class ActivationArena {
                 outputSlots.append(slot)
                 maskOffsets.append(maskWords)
                 maskWords += (output.count + 63) / 64
-                // im2col: columns of the input (forward) or of the output gradient (backward);
-                // Winograd: transformed input and product tiles of one chunk.
-                switch conv.algorithm {
-                case .im2col:
-                    scratch = max(scratch,
-                                  Conv3x3.columnFloats(inChannels: conv.inChannels, height: h, width: w, maxColumnFloats: maxColumnFloats),
-                                  Conv3x3.columnFloats(inChannels: conv.outChannels, height: h, width: w, maxColumnFloats: maxColumnFloats))
-                case .winograd:
-                    scratch = max(scratch, WinogradConv3x3.scratchFloats(inChannels: conv.inChannels, outChannels: conv.outChannels,
-                                                                         height: h, width: w, maxFloats: maxColumnFloats))
-                }
+                scratch = max(scratch, Self.scratchFloats(conv, height: h, width: w, maxColumnFloats: maxColumnFloats))
                 if VGG19.pooledLayers.contains(conv.name) {
                     h /= 2
                     w /= 2
@@ -116,6 +106,23 @@ public final class ActivationArena {
             gramFloats = maxC * maxC
             totalFloats = gramOffset + 2 * gramFloats
         }
+
+        /// The scratch one convolution needs at (h, w): im2col's columns of the input (forward) or of the output
+        /// gradient (backward); Winograd's transformed input and product tiles of one chunk.
+        static func scratchFloats(_ conv: VGG19.Conv, height h: Int, width w: Int, maxColumnFloats: Int) -> Int {
+            switch conv.algorithm {
+            case .im2col:
+                max(
+                    Conv3x3.columnFloats(
+                        inChannels: conv.inChannels, height: h, width: w, maxColumnFloats: maxColumnFloats),
+                    Conv3x3.columnFloats(
+                        inChannels: conv.outChannels, height: h, width: w, maxColumnFloats: maxColumnFloats))
+            case .winograd:
+                WinogradConv3x3.scratchFloats(
+                    inChannels: conv.inChannels, outChannels: conv.outChannels, height: h, width: w,
+                    maxFloats: maxColumnFloats)
+            }
+        }
     }
 
     public let layout: Layout
@@ -129,8 +136,11 @@ public final class ActivationArena {
 
     /// Plans and allocates the arena for `network` on a (3, height, width) input, through convolution
     /// `depth - 1`, keeping the outputs of `kept` (nil: every layer).
-    public init(network: VGG19, height: Int, width: Int, depth: Int, kept: Set<Int>? = nil, maxColumnFloats: Int = 4 << 20) {
-        layout = Layout(network: network, height: height, width: width, depth: depth, kept: kept, maxColumnFloats: maxColumnFloats)
+    public init(
+        network: VGG19, height: Int, width: Int, depth: Int, kept: Set<Int>? = nil, maxColumnFloats: Int = 4 << 20
+    ) {
+        layout = Layout(
+            network: network, height: height, width: width, depth: depth, kept: kept, maxColumnFloats: maxColumnFloats)
         self.maxColumnFloats = maxColumnFloats
         base = .allocate(capacity: layout.totalFloats)
         base.initialize(repeating: 0, count: layout.totalFloats)
@@ -169,7 +179,9 @@ public final class ActivationArena {
     }
 
     func isKept(_ i: Int) -> Bool { if case .kept = layout.outputSlots[i] { return true } else { return false } }
-    func transient(_ t: Int) -> UnsafeMutablePointer<Float> { base + (t == 0 ? layout.transientOffsets.0 : layout.transientOffsets.1) }
+    func transient(_ t: Int) -> UnsafeMutablePointer<Float> {
+        base + (t == 0 ? layout.transientOffsets.0 : layout.transientOffsets.1)
+    }
     /// Layer i's pooled output (forward) and its gradient (backward), if it is pooled.
     func pooled(_ i: Int) -> UnsafeMutablePointer<Float>? { layout.pooledTransients[i].map(transient) }
     func mask(_ i: Int) -> UnsafeMutablePointer<UInt64> { masks + layout.maskOffsets[i] }

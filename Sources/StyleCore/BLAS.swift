@@ -20,11 +20,14 @@ public enum BLAS {
     /// `C = alpha * op(A) * op(B) + beta * C`, row-major.
     /// A is (M, K) (or (K, M) transposed), B is (K, N) (or (N, K) transposed), C is (M, N).
     @inline(__always)
-    public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
-                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    public static func sgemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 }
 
@@ -36,9 +39,11 @@ extension BLAS {
     /// `sgemm` on the core's own threads: C is cut into blocks of rows (when M is the larger side) or of columns,
     /// each one single-threaded OpenBLAS call. The blocks depend only on the shape, never on the thread count, so
     /// every thread count computes the same bits.
-    public static func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
-                                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                                     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    public static func parallelSgemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         let byRows = m * minimumColumns >= n * minimumRows
         let extent = byRows ? m : n, minimum = byRows ? minimumRows : minimumColumns
         let blocks = max(1, min(maximumBlocks, extent / minimum))
@@ -49,12 +54,15 @@ extension BLAS {
                 if lo >= hi { continue }
                 if byRows {
                     // Rows lo..<hi of op(A) and C.
-                    sgemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha, a: a + (transA ? lo : lo * lda), lda: lda,
-                          b: b, ldb: ldb, beta: beta, c: c + lo * ldc, ldc: ldc)
+                    sgemm(
+                        transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
+                        a: a + (transA ? lo : lo * lda), lda: lda,
+                        b: b, ldb: ldb, beta: beta, c: c + lo * ldc, ldc: ldc)
                 } else {
                     // Columns lo..<hi of op(B) and C.
-                    sgemm(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha, a: a, lda: lda,
-                          b: b + (transB ? lo * ldb : lo), ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+                    sgemm(
+                        transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha, a: a, lda: lda,
+                        b: b + (transB ? lo * ldb : lo), ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
                 }
             }
         }

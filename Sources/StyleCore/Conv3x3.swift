@@ -8,7 +8,9 @@ public enum Conv3x3 {
     /// Floats of column buffer needed for a convolution with `inChannels` inputs on `width`-wide rows and
     /// a chunk budget of `maxColumnFloats`.
     public static func columnFloats(inChannels: Int, height: Int, width: Int, maxColumnFloats: Int) -> Int {
-        inChannels * 9 * rowsPerChunk(inChannels: inChannels, height: height, width: width, maxColumnFloats: maxColumnFloats) * width
+        inChannels * 9
+            * rowsPerChunk(inChannels: inChannels, height: height, width: width, maxColumnFloats: maxColumnFloats)
+            * width
     }
 
     static func rowsPerChunk(inChannels: Int, height: Int, width: Int, maxColumnFloats: Int) -> Int {
@@ -18,10 +20,12 @@ public enum Conv3x3 {
     /// out = conv(input, weights) + bias (out += … with `accumulate`).
     /// - input: (C, H, W); weights: (K, C*9) row-major, i.e. OIHW flattened; bias: (K) or nil; out: (K, H, W);
     ///   columns: scratch of at least `columnFloats(...)` floats.
-    public static func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
-                               weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                               inChannels c: Int, outChannels k: Int, height h: Int, width w: Int,
-                               columns: UnsafeMutablePointer<Float>, maxColumnFloats: Int, accumulate: Bool = false) {
+    public static func forward(
+        out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+        weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        inChannels c: Int, outChannels k: Int, height h: Int, width w: Int,
+        columns: UnsafeMutablePointer<Float>, maxColumnFloats: Int, accumulate: Bool = false
+    ) {
         let rows = rowsPerChunk(inChannels: c, height: h, width: w, maxColumnFloats: maxColumnFloats)
         var r0 = 0
         while r0 < h {
@@ -29,8 +33,9 @@ public enum Conv3x3 {
             let n = (r1 - r0) * w
             im2col(columns: columns, input: input, channels: c, height: h, width: w, rowStart: r0, rowEnd: r1)
             // (K, n) = (K, C*9) x (C*9, n), written (or added) into columns r0*w ..< r1*w of out (ldc = H*W).
-            BLAS.parallelSgemm(m: k, n: n, k: c * 9, a: weights, lda: c * 9, b: columns, ldb: n, beta: accumulate ? 1 : 0,
-                       c: out + r0 * w, ldc: h * w)
+            BLAS.parallelSgemm(
+                m: k, n: n, k: c * 9, a: weights, lda: c * 9, b: columns, ldb: n, beta: accumulate ? 1 : 0,
+                c: out + r0 * w, ldc: h * w)
             r0 = r1
         }
         if let bias {
@@ -48,9 +53,11 @@ public enum Conv3x3 {
     /// (overwritten, or added with `accumulate`). Chunk by chunk of output rows, columns (C*9, n) = Wᵀ · dOut
     /// (one sgemm with transposed A, M = C*9), then `col2im` adds each column row back where `im2col` read it.
     /// - dOut: (K, H, W); weights: (K, C*9) as in `forward`; dInput: (C, H, W); columns: `columnFloats(inChannels: C, …)`.
-    public static func backward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, weights: UnsafePointer<Float>,
-                                inChannels c: Int, outChannels k: Int, height h: Int, width w: Int,
-                                columns: UnsafeMutablePointer<Float>, maxColumnFloats: Int, accumulate: Bool = false) {
+    public static func backward(
+        dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+        inChannels c: Int, outChannels k: Int, height h: Int, width w: Int,
+        columns: UnsafeMutablePointer<Float>, maxColumnFloats: Int, accumulate: Bool = false
+    ) {
         if !accumulate { dInput.update(repeating: 0, count: c * h * w) }
         let rows = rowsPerChunk(inChannels: c, height: h, width: w, maxColumnFloats: maxColumnFloats)
         var r0 = 0
@@ -58,8 +65,9 @@ public enum Conv3x3 {
             let r1 = min(h, r0 + rows)
             let n = (r1 - r0) * w
             // (C*9, n) = (K, C*9)ᵀ x (K, n): columns r0*w ..< r1*w of dOut (ldb = H*W).
-            BLAS.parallelSgemm(transA: true, m: c * 9, n: n, k: k, a: weights, lda: c * 9, b: dOut + r0 * w, ldb: h * w,
-                               c: columns, ldc: n)
+            BLAS.parallelSgemm(
+                transA: true, m: c * 9, n: n, k: k, a: weights, lda: c * 9, b: dOut + r0 * w, ldb: h * w,
+                c: columns, ldc: n)
             col2im(dInput: dInput, columns: columns, channels: c, height: h, width: w, rowStart: r0, rowEnd: r1)
             r0 = r1
         }
@@ -67,8 +75,10 @@ public enum Conv3x3 {
 
     /// The adjoint of `im2col`: dInput[c, y+ky-1, x+kx-1] += columns[c*9 + ky*3 + kx, (y-rowStart)*W + x]. Each input
     /// row is summed by one thread, its nine contributions in a fixed order, so every thread count gives the same bits.
-    static func col2im(dInput: UnsafeMutablePointer<Float>, columns: UnsafePointer<Float>, channels c: Int,
-                       height h: Int, width w: Int, rowStart r0: Int, rowEnd r1: Int) {
+    static func col2im(
+        dInput: UnsafeMutablePointer<Float>, columns: UnsafePointer<Float>, channels c: Int,
+        height h: Int, width w: Int, rowStart r0: Int, rowEnd r1: Int
+    ) {
         let n = (r1 - r0) * w
         // Input rows r0-1 ... r1 receive from output rows r0 ..< r1.
         let first = max(0, r0 - 1), last = min(h - 1, r1), span = last - first + 1
@@ -91,8 +101,10 @@ public enum Conv3x3 {
     }
 
     /// columns (C*9, (rowEnd-rowStart)*W): row (c*9 + ky*3 + kx) holds input[c, y+ky-1, x+kx-1] (zero outside).
-    static func im2col(columns: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, channels c: Int,
-                       height h: Int, width w: Int, rowStart r0: Int, rowEnd r1: Int) {
+    static func im2col(
+        columns: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, channels c: Int,
+        height h: Int, width w: Int, rowStart r0: Int, rowEnd r1: Int
+    ) {
         let n = (r1 - r0) * w
         Parallel.forEach(c * 9, minimumPerThread: 4) { range in
             for r in range {

@@ -10,7 +10,9 @@ public struct StyleInput: Sendable {
     /// One channel of weights 0...1, any size (resized to the image's), or nil: the whole image.
     public var mask: PlanarImage?
 
-    public init(image: PlanarImage, weight: Float, options: StyleControl.StyleOptions = .init(), mask: PlanarImage? = nil) {
+    public init(
+        image: PlanarImage, weight: Float, options: StyleControl.StyleOptions = .init(), mask: PlanarImage? = nil
+    ) {
         (self.image, self.weight, self.options, self.mask) = (image, weight, options, mask)
     }
 }
@@ -26,31 +28,37 @@ extension GramTargets {
 
     /// Per channel of `masks` (K, the image's size): the guided Grams of `image` at the `layers` where that channel is
     /// present, or nil where it is absent from all.
-    public static func guided(network: VGG19, image: CaffeImage, layers: [String], masks: PlanarImage) -> [GramTargets?] {
+    public static func guided(network: VGG19, image: CaffeImage, layers: [String], masks: PlanarImage) -> [GramTargets?]
+    {
         guidedWithCoverage(network: network, image: image, layers: layers, masks: masks).map(\.targets)
     }
 
     /// `guided`, with each region's coverage ΣT²/N per layer.
-    static func guidedWithCoverage(network: VGG19, image: CaffeImage, layers: [String],
-                                   masks: PlanarImage) -> [(targets: GramTargets?, coverage: [String: Double])] {
+    static func guidedWithCoverage(
+        network: VGG19, image: CaffeImage, layers: [String],
+        masks: PlanarImage
+    ) -> [(targets: GramTargets?, coverage: [String: Double])] {
         precondition(masks.width == image.width && masks.height == image.height, "masks must have the image's size")
         let indices = layers.compactMap { network.index(of: $0) }
-        let arena = ActivationArena(network: network, height: image.height, width: image.width,
-                                    depth: (indices.max() ?? 0) + 1, kept: Set(indices))
+        let arena = ActivationArena(
+            network: network, height: image.height, width: image.width,
+            depth: (indices.max() ?? 0) + 1, kept: Set(indices))
         image.pixels.withUnsafeBufferPointer { network.forward($0.baseAddress!, arena: arena) }
         var out = [(targets: GramTargets?, coverage: [String: Double])](
             repeating: (GramTargets(layers: layers, channels: [:], grams: [:]), [:]), count: masks.channels)
         for (name, i) in zip(layers, indices) {
             let s = arena.outputShapes[i]
-            let guides = GuidedGram.guides(masks.pixels, channels: masks.channels, height: image.height, width: image.width,
-                                           toHeight: s.height, toWidth: s.width)
+            let guides = GuidedGram.guides(
+                masks.pixels, channels: masks.channels, height: image.height, width: image.width,
+                toHeight: s.height, toWidth: s.width)
             for k in 0 ..< masks.channels {
                 var g = [Float](repeating: 0, count: s.channels * s.channels)
                 let covered = g.withUnsafeMutableBufferPointer { gp in
                     guides.withUnsafeBufferPointer { t in
-                        GuidedGram.forward(gram: gp.baseAddress!, features: arena.output(i), guide: t.baseAddress! + k * s.positions,
-                                           channels: s.channels, positions: s.positions, scratch: arena.scratch,
-                                           scratchFloats: arena.layout.scratchFloats)
+                        GuidedGram.forward(
+                            gram: gp.baseAddress!, features: arena.output(i), guide: t.baseAddress! + k * s.positions,
+                            channels: s.channels, positions: s.positions, scratch: arena.scratch,
+                            scratchFloats: arena.layout.scratchFloats)
                     }
                 }
                 out[k].coverage[name] = Double(covered) / Double(s.positions)
@@ -73,14 +81,19 @@ extension GramTargets {
     /// given), resized so its long side is `longSide × its scale`, its Grams over its mask at its layers, then blended
     /// layer by layer over the styles that give that layer (`blend`). Plain styles give exactly
     /// `compute(network:styles:longSide:layers:)`.
-    public static func compute(network: VGG19, styles: [StyleInput], longSide: Int, layers: [String], colorsOf content: PlanarImage? = nil) -> GramTargets {
-        blend(styles.map { style in
-            (of(style, network: network, longSide: longSide, layers: layers, colorsOf: content), style.weight)
-        })
+    public static func compute(
+        network: VGG19, styles: [StyleInput], longSide: Int, layers: [String], colorsOf content: PlanarImage? = nil
+    ) -> GramTargets {
+        blend(
+            styles.map { style in
+                (of(style, network: network, longSide: longSide, layers: layers, colorsOf: content), style.weight)
+            })
     }
 
     /// One style's targets (see `compute(network:styles:longSide:layers:colorsOf:)`).
-    static func of(_ style: StyleInput, network: VGG19, longSide: Int, layers: [String], colorsOf content: PlanarImage?) -> GramTargets {
+    static func of(_ style: StyleInput, network: VGG19, longSide: Int, layers: [String], colorsOf content: PlanarImage?)
+        -> GramTargets
+    {
         let matched = content.map { ColorTransfer.matchColors(style.image, to: $0) } ?? style.image
         let side = max(16, Int((Float(longSide) * style.options.scale).rounded()))
         let image = Resampler.resize(matched, longSide: side)
@@ -91,8 +104,10 @@ extension GramTargets {
 
     /// Region targets: each region's blend of its styles' targets (each style's computed once), nil for a region
     /// with no style.
-    public static func regions(network: VGG19, styles: [StyleInput], control: StyleControl, longSide: Int, layers: [String],
-                               colorsOf content: PlanarImage? = nil) -> RegionTargets {
+    public static func regions(
+        network: VGG19, styles: [StyleInput], control: StyleControl, longSide: Int, layers: [String],
+        colorsOf content: PlanarImage? = nil
+    ) -> RegionTargets {
         var perStyle: [Int: GramTargets] = [:]
         for i in Set(control.regions.flatMap(\.styles)).sorted() where i < styles.count {
             perStyle[i] = of(styles[i], network: network, longSide: longSide, layers: layers, colorsOf: content)
@@ -110,8 +125,10 @@ extension GramTargets {
     /// The coverage-weighted mean of each region's guided Grams over a tile plan's render rectangles of `canvas`
     /// (weights: each tile's core area × the region's coverage of it, ΣT²/N, per layer): the whole image's guided
     /// Grams as the tiles see them, to localise each region's tile targets (`localized(tile:reference:)`).
-    public static func tileMeans(network: VGG19, canvas: ImageRegionSource, guides: ImageRegionSource, plan: TilePlan,
-                                 layers: [String]) throws -> [GramTargets?] {
+    public static func tileMeans(
+        network: VGG19, canvas: ImageRegionSource, guides: ImageRegionSource, plan: TilePlan,
+        layers: [String]
+    ) throws -> [GramTargets?] {
         let k = guides.channels
         var sums = [[String: [Double]]](repeating: [:], count: k), totals = [[String: Double]](repeating: [:], count: k)
         var channels: [String: Int] = [:]

@@ -8,15 +8,17 @@ extension GramTargets {
             guard let i = network.index(of: name) else { preconditionFailure("unknown layer \(name)") }
             return i
         }
-        let arena = ActivationArena(network: network, height: image.height, width: image.width,
-                                    depth: (indices.max() ?? 0) + 1, kept: Set(indices))
+        let arena = ActivationArena(
+            network: network, height: image.height, width: image.width,
+            depth: (indices.max() ?? 0) + 1, kept: Set(indices))
         image.pixels.withUnsafeBufferPointer { network.forward($0.baseAddress!, arena: arena) }
         var channels: [String: Int] = [:], grams: [String: [Float]] = [:]
         for (name, i) in zip(layers, indices) {
             let s = arena.outputShapes[i]
             var g = [Float](repeating: 0, count: s.channels * s.channels)
             g.withUnsafeMutableBufferPointer {
-                Gram.forward(gram: $0.baseAddress!, features: arena.output(i), channels: s.channels, positions: s.positions)
+                Gram.forward(
+                    gram: $0.baseAddress!, features: arena.output(i), channels: s.channels, positions: s.positions)
             }
             channels[name] = s.channels
             grams[name] = g
@@ -25,11 +27,18 @@ extension GramTargets {
     }
 
     /// The blended targets of RGB style images, each resized so its long side is `longSide` first.
-    public static func compute(network: VGG19, styles: [(image: PlanarImage, weight: Float)], longSide: Int,
-                               layers: [String]) -> GramTargets {
-        blend(styles.map { image, weight in
-            (compute(network: network, image: CaffeImage(Resampler.resize(image, longSide: longSide)), layers: layers), weight)
-        })
+    public static func compute(
+        network: VGG19, styles: [(image: PlanarImage, weight: Float)], longSide: Int,
+        layers: [String]
+    ) -> GramTargets {
+        blend(
+            styles.map { image, weight in
+                (
+                    compute(
+                        network: network, image: CaffeImage(Resampler.resize(image, longSide: longSide)), layers: layers
+                    ), weight
+                )
+            })
     }
 
     /// Weighted blend of several styles' targets: Σ wᵢ Aᵢ / Σ wᵢ. Minimising ‖G − blend‖² is minimising
@@ -59,13 +68,17 @@ extension GramTargets {
     /// The area-weighted mean of the Grams of a tile plan's render rectangles of `canvas` (weights: the
     /// tiles' core areas): the whole image's Gram as the tiles see it. See `localized(tile:reference:)`.
     /// The canvas is read one render rectangle at a time, so it may be a canvas on disk.
-    public static func tileMean(network: VGG19, canvas: ImageRegionSource, plan: TilePlan, layers: [String]) throws -> GramTargets {
+    public static func tileMean(network: VGG19, canvas: ImageRegionSource, plan: TilePlan, layers: [String]) throws
+        -> GramTargets
+    {
         var sum: GramTargets?
         var total: Float = 0
         for tile in plan.tiles {
             let r = tile.render, w = Float(tile.core.area)
-            let g = compute(network: network, image: CaffeImage(try canvas.region(x: r.x, y: r.y, width: r.width, height: r.height)),
-                            layers: layers)
+            let g = compute(
+                network: network,
+                image: CaffeImage(try canvas.region(x: r.x, y: r.y, width: r.width, height: r.height)),
+                layers: layers)
             total += w
             guard var acc = sum else { sum = g.scaled(by: w); continue }
             for name in layers { for i in acc.grams[name]!.indices { acc.grams[name]![i] += w * g.grams[name]![i] } }
@@ -98,7 +111,8 @@ extension GramTargets {
         for name in layers {
             // A layer the tile or the reference lacks (a region grazing a tile, or a peer's targets that do not match)
             // keeps its target.
-            guard let a = grams[name], let t = tile.grams[name], let m = reference.grams[name], t.count == a.count, m.count == a.count
+            guard let a = grams[name], let t = tile.grams[name], let m = reference.grams[name], t.count == a.count,
+                m.count == a.count
             else { continue }
             out.grams[name] = (0 ..< a.count).map { a[$0] + t[$0] - m[$0] }
         }

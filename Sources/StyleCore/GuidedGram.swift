@@ -11,8 +11,10 @@ public enum GuidedGram {
     /// and `gram` is left as it was.
     /// - scratch: at least C floats (`scratchFloats`).
     @discardableResult
-    public static func forward(gram: UnsafeMutablePointer<Float>, features f: UnsafePointer<Float>, guide t: UnsafePointer<Float>,
-                               channels c: Int, positions n: Int, scratch: UnsafeMutablePointer<Float>, scratchFloats: Int) -> Float {
+    public static func forward(
+        gram: UnsafeMutablePointer<Float>, features f: UnsafePointer<Float>, guide t: UnsafePointer<Float>,
+        channels c: Int, positions n: Int, scratch: UnsafeMutablePointer<Float>, scratchFloats: Int
+    ) -> Float {
         let weight = self.weight(guide: t, positions: n)
         guard weight > 0, scratchFloats >= c else { return 0 }
         let chunk = min(n, scratchFloats / c)
@@ -25,8 +27,9 @@ public enum GuidedGram {
                     for j in 0 ..< m { dst[j] = src[j] * t[p0 + j] }
                 }
             }
-            BLAS.parallelSgemm(transB: true, m: c, n: c, k: m, alpha: 1 / weight, a: scratch, lda: m, b: scratch, ldb: m,
-                               beta: p0 == 0 ? 0 : 1, c: gram, ldc: c)
+            BLAS.parallelSgemm(
+                transB: true, m: c, n: c, k: m, alpha: 1 / weight, a: scratch, lda: m, b: scratch, ldb: m,
+                beta: p0 == 0 ? 0 : 1, c: gram, ldc: c)
             p0 += m
         }
         return weight
@@ -41,7 +44,9 @@ public enum GuidedGram {
 
     /// The guides of a layer: each channel of `masks` (K, H, W) at the input's resolution, averaged over 2×2 blocks
     /// (floor mode, as `Pool2x2`) until it has the layer's `height` × `width`. Returns (K, height·width).
-    public static func guides(_ masks: [Float], channels k: Int, height h: Int, width w: Int, toHeight th: Int, toWidth tw: Int) -> [Float] {
+    public static func guides(
+        _ masks: [Float], channels k: Int, height h: Int, width w: Int, toHeight th: Int, toWidth tw: Int
+    ) -> [Float] {
         var (plane, ph, pw) = (masks, h, w)
         while ph > th || pw > tw {
             let (oh, ow) = (Pool2x2.outputSize(ph), Pool2x2.outputSize(pw))
@@ -50,7 +55,8 @@ public enum GuidedGram {
                 for y in 0 ..< oh {
                     for x in 0 ..< ow {
                         let i = (ch * ph + 2 * y) * pw + 2 * x
-                        out[(ch * oh + y) * ow + x] = 0.25 * (plane[i] + plane[i + 1] + plane[i + pw] + plane[i + pw + 1])
+                        out[(ch * oh + y) * ow + x] =
+                            0.25 * (plane[i] + plane[i + 1] + plane[i + pw] + plane[i + pw + 1])
                     }
                 }
             }
@@ -72,11 +78,14 @@ public enum GuidedStyleLoss {
     /// Returns `(ΣT²/N) · Σ (G − A)² / C²` for one region and leaves `D = weight · 2(G − A)/C²` in `gram` (nil when
     /// the region is absent: T ≡ 0 here).
     /// - features (C, N); guide (N); target (C, C); gram: (C, C) scratch and result.
-    public static func evaluate(features: UnsafePointer<Float>, guide: UnsafePointer<Float>, target: UnsafePointer<Float>,
-                                channels c: Int, positions n: Int, weight: Float, gram: UnsafeMutablePointer<Float>,
-                                scratch: UnsafeMutablePointer<Float>, scratchFloats: Int) -> Double? {
-        let covered = GuidedGram.forward(gram: gram, features: features, guide: guide, channels: c, positions: n, scratch: scratch,
-                                         scratchFloats: scratchFloats)
+    public static func evaluate(
+        features: UnsafePointer<Float>, guide: UnsafePointer<Float>, target: UnsafePointer<Float>,
+        channels c: Int, positions n: Int, weight: Float, gram: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, scratchFloats: Int
+    ) -> Double? {
+        let covered = GuidedGram.forward(
+            gram: gram, features: features, guide: guide, channels: c, positions: n, scratch: scratch,
+            scratchFloats: scratchFloats)
         guard covered > 0 else { return nil }
         var sum = 0.0
         let cc = c * c, scale = 2 * weight / Float(cc)
@@ -93,10 +102,12 @@ extension FeatureGradient {
     /// `FeatureGradient.overwrite` over regions: `F ← Σ_r (2/N)·D_r·F·diag(T_r²) + s·(F − P)`, for the regions' summed
     /// weighted dE/dG_r (each symmetric, (C, C)) and guides T_r (N). The scratch holds a chunk of F and its weighted
     /// copy: at least 2C floats.
-    public static func overwriteGuided(features f: UnsafeMutablePointer<Float>, channels c: Int, positions n: Int,
-                                       regions: [(dGram: UnsafePointer<Float>, guide: UnsafePointer<Float>)],
-                                       content: (target: UnsafePointer<Float>, scale: Float)?,
-                                       scratch: UnsafeMutablePointer<Float>, scratchFloats: Int) {
+    public static func overwriteGuided(
+        features f: UnsafeMutablePointer<Float>, channels c: Int, positions n: Int,
+        regions: [(dGram: UnsafePointer<Float>, guide: UnsafePointer<Float>)],
+        content: (target: UnsafePointer<Float>, scale: Float)?,
+        scratch: UnsafeMutablePointer<Float>, scratchFloats: Int
+    ) {
         precondition(scratchFloats >= 2 * c)
         let chunk = min(n, scratchFloats / (2 * c))
         let copy = scratch, weighted = scratch + c * chunk
@@ -116,9 +127,13 @@ extension FeatureGradient {
                         for j in 0 ..< m { dst[j] = src[j] * t[p0 + j] * t[p0 + j] }
                     }
                 }
-                BLAS.parallelSgemm(m: c, n: m, k: c, alpha: 2 / Float(n), a: dGram, lda: c, b: weighted, ldb: m, beta: 1, c: f + p0, ldc: n)
+                BLAS.parallelSgemm(
+                    m: c, n: m, k: c, alpha: 2 / Float(n), a: dGram, lda: c, b: weighted, ldb: m, beta: 1, c: f + p0,
+                    ldc: n)
             }
-            if let content { addContent(content, features: f, chunk: copy, channels: c, positions: n, from: p0, count: m) }
+            if let content {
+                addContent(content, features: f, chunk: copy, channels: c, positions: n, from: p0, count: m)
+            }
             p0 += m
         }
     }

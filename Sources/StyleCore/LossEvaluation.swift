@@ -5,11 +5,14 @@ import Imaging
 public enum LossEvaluation {
     /// The loss of `image`; the content is resized to the image's size, the styles' Grams are computed at `styleSize`
     /// on their long side (default: the image's long side), each style weighing the same.
-    public static func evaluate(network: VGG19, image: PlanarImage, content: PlanarImage, styles: [PlanarImage],
-                                config: LossConfig, styleSize: Int? = nil) -> LossBreakdown {
+    public static func evaluate(
+        network: VGG19, image: PlanarImage, content: PlanarImage, styles: [PlanarImage],
+        config: LossConfig, styleSize: Int? = nil
+    ) -> LossBreakdown {
         let fitted = Resampler.resize(content, width: image.width, height: image.height)
-        let targets = GramTargets.compute(network: network, styles: styles.map { (image: $0, weight: Float(1)) },
-                                          longSide: styleSize ?? max(image.width, image.height), layers: config.styleLayers.map(\.name))
+        let targets = GramTargets.compute(
+            network: network, styles: styles.map { (image: $0, weight: Float(1)) },
+            longSide: styleSize ?? max(image.width, image.height), layers: config.styleLayers.map(\.name))
         let objective = GatysObjective(network: network, config: config, content: CaffeImage(fitted), targets: targets)
         return CaffeImage(image).pixels.withUnsafeBufferPointer { objective.evaluate($0.baseAddress!, gradient: nil) }
     }

@@ -1,8 +1,10 @@
 /// Content loss: `L = Σ (F − P)² / (C·N)`, the mean squared difference of features F and target P, (C, N).
 public enum ContentLoss {
     /// Returns the loss and adds `weight · dL/dF` into `dFeatures`.
-    public static func evaluate(features f: UnsafePointer<Float>, target p: UnsafePointer<Float>, count n: Int,
-                                weight: Float, dFeatures: UnsafeMutablePointer<Float>?) -> Double {
+    public static func evaluate(
+        features f: UnsafePointer<Float>, target p: UnsafePointer<Float>, count n: Int,
+        weight: Float, dFeatures: UnsafeMutablePointer<Float>?
+    ) -> Double {
         var sum = 0.0
         let scale = gradientScale(weight: weight, count: n)
         for i in 0 ..< n {
@@ -21,9 +23,11 @@ public enum ContentLoss {
 public enum StyleLayerLoss {
     /// Returns E and adds `weight · dE/dF` into `dFeatures`. Leaves `weight · dE/dG` in `gram`.
     /// - features: (C, N); target: (C, C); gram: scratch (C, C).
-    public static func evaluate(features: UnsafePointer<Float>, target: UnsafePointer<Float>, channels c: Int,
-                                positions n: Int, weight: Float, gram: UnsafeMutablePointer<Float>,
-                                dFeatures: UnsafeMutablePointer<Float>?) -> Double {
+    public static func evaluate(
+        features: UnsafePointer<Float>, target: UnsafePointer<Float>, channels c: Int,
+        positions n: Int, weight: Float, gram: UnsafeMutablePointer<Float>,
+        dFeatures: UnsafeMutablePointer<Float>?
+    ) -> Double {
         Gram.forward(gram: gram, features: features, channels: c, positions: n)
         var sum = 0.0
         let cc = c * c
@@ -44,8 +48,10 @@ public enum StyleLayerLoss {
 /// `L = (Σ (x[c,y,x+1] − x[c,y,x])² + Σ (x[c,y+1,x] − x[c,y,x])²) / (C·H·W)`.
 public enum TotalVariation {
     /// Returns L and adds `weight · dL/dx` into `dImage`. image: (C, H, W).
-    public static func evaluate(image x: UnsafePointer<Float>, channels c: Int, height h: Int, width w: Int,
-                                weight: Float, dImage: UnsafeMutablePointer<Float>?) -> Double {
+    public static func evaluate(
+        image x: UnsafePointer<Float>, channels c: Int, height h: Int, width w: Int,
+        weight: Float, dImage: UnsafeMutablePointer<Float>?
+    ) -> Double {
         var sum = 0.0
         let scale = 2 * weight / Float(c * h * w)
         for ch in 0 ..< c {
@@ -74,8 +80,10 @@ public enum TotalVariation {
 /// the mask m (N) is 1 where the warp holds and 0 at occlusions.
 public enum TemporalLoss {
     /// Returns L and adds `weight · dL/dx` into `dImage`.
-    public static func evaluate(image x: UnsafePointer<Float>, target w: UnsafePointer<Float>, mask m: UnsafePointer<Float>,
-                                channels c: Int, positions n: Int, weight: Float, dImage: UnsafeMutablePointer<Float>?) -> Double {
+    public static func evaluate(
+        image x: UnsafePointer<Float>, target w: UnsafePointer<Float>, mask m: UnsafePointer<Float>,
+        channels c: Int, positions n: Int, weight: Float, dImage: UnsafeMutablePointer<Float>?
+    ) -> Double {
         var sum = 0.0
         let scale = 2 * weight / Float(c * n)
         for ch in 0 ..< c {
@@ -96,9 +104,11 @@ public enum TemporalLoss {
 public enum FeatureGradient {
     /// - features: (C, N), overwritten; dGram: (C, C) or nil; content: the target P (C, N) and the scale s, or nil;
     ///   scratch: at least C floats (`scratchFloats` of them).
-    public static func overwrite(features f: UnsafeMutablePointer<Float>, channels c: Int, positions n: Int,
-                                 dGram: UnsafePointer<Float>?, content: (target: UnsafePointer<Float>, scale: Float)?,
-                                 scratch: UnsafeMutablePointer<Float>, scratchFloats: Int) {
+    public static func overwrite(
+        features f: UnsafeMutablePointer<Float>, channels c: Int, positions n: Int,
+        dGram: UnsafePointer<Float>?, content: (target: UnsafePointer<Float>, scale: Float)?,
+        scratch: UnsafeMutablePointer<Float>, scratchFloats: Int
+    ) {
         precondition(scratchFloats >= c)
         let chunk = min(n, scratchFloats / c)
         var p0 = 0
@@ -106,19 +116,24 @@ public enum FeatureGradient {
             let m = min(chunk, n - p0)
             Parallel.forEach(c) { r in for ch in r { (scratch + ch * m).update(from: f + ch * n + p0, count: m) } }
             if let dGram {
-                BLAS.parallelSgemm(m: c, n: m, k: c, alpha: 2 / Float(n), a: dGram, lda: c, b: scratch, ldb: m, c: f + p0, ldc: n)
+                BLAS.parallelSgemm(
+                    m: c, n: m, k: c, alpha: 2 / Float(n), a: dGram, lda: c, b: scratch, ldb: m, c: f + p0, ldc: n)
             } else {
                 Parallel.forEach(c) { r in for ch in r { (f + ch * n + p0).update(repeating: 0, count: m) } }
             }
-            if let content { addContent(content, features: f, chunk: scratch, channels: c, positions: n, from: p0, count: m) }
+            if let content {
+                addContent(content, features: f, chunk: scratch, channels: c, positions: n, from: p0, count: m)
+            }
             p0 += m
         }
     }
 
     /// The content term of a chunk of positions `p0 ..< p0 + m`: `F[:, chunk] += s·(X − P[:, chunk])`, X the chunk's
     /// features as they were (C, m).
-    static func addContent(_ content: (target: UnsafePointer<Float>, scale: Float), features f: UnsafeMutablePointer<Float>,
-                           chunk x: UnsafePointer<Float>, channels c: Int, positions n: Int, from p0: Int, count m: Int) {
+    static func addContent(
+        _ content: (target: UnsafePointer<Float>, scale: Float), features f: UnsafeMutablePointer<Float>,
+        chunk x: UnsafePointer<Float>, channels c: Int, positions n: Int, from p0: Int, count m: Int
+    ) {
         let (p, s) = content
         Parallel.forEach(c) { r in
             for ch in r {

@@ -7,8 +7,10 @@ public enum Pool2x2 {
 
     /// out (C, H/2, W/2) = pool(input (C, H, W)). For max pooling, `argmax` (C, H/2, W/2), when given, records
     /// which input of each window won: 0…3 row-major, the first that equals the maximum, as PyTorch routes ties.
-    public static func forward(_ kind: Kind, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
-                               argmax: UnsafeMutablePointer<UInt8>? = nil, channels c: Int, height h: Int, width w: Int) {
+    public static func forward(
+        _ kind: Kind, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+        argmax: UnsafeMutablePointer<UInt8>? = nil, channels c: Int, height h: Int, width w: Int
+    ) {
         let oh = h / 2, ow = w / 2
         Parallel.forEach(c) { range in
             for ch in range {
@@ -30,9 +32,11 @@ public enum Pool2x2 {
     /// dInput (C, H, W) = gradient of the pooling, overwritten or, with `accumulate`, added. Max pooling
     /// routes each output gradient to the input its forward pass recorded in `argmax`.
     /// - dOut: (C, H/2, W/2); argmax: the forward pass's record (max pooling only).
-    public static func backward(_ kind: Kind, dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
-                                argmax: UnsafePointer<UInt8>?, channels c: Int, height h: Int, width w: Int,
-                                accumulate: Bool = false) {
+    public static func backward(
+        _ kind: Kind, dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+        argmax: UnsafePointer<UInt8>?, channels c: Int, height h: Int, width w: Int,
+        accumulate: Bool = false
+    ) {
         precondition(kind == .average || argmax != nil, "max pooling's backward pass needs the forward argmax")
         let oh = h / 2, ow = w / 2
         Parallel.forEach(c) { range in

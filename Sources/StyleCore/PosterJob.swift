@@ -45,14 +45,17 @@ public struct PosterJob: Sendable {
         guard let control = settings.control else {
             return GramTargets.compute(network: network, styles: styles, longSide: longSide, layers: layers)
         }
-        return control.targets(network: network, styles: styles, images: controlImages, content: content, longSide: longSide, layers: layers)
+        return control.targets(
+            network: network, styles: styles, images: controlImages, content: content, longSide: longSide,
+            layers: layers)
     }
 
     /// Each region's targets (spatial control), or nil without regions; computed once and shared like `gramTargets`.
     public func regionTargets(network: VGG19) -> RegionTargets? {
-        settings.control?.regionTargets(network: network, styles: styles, images: controlImages, content: content,
-                                        longSide: styleLongSide,
-                                        layers: settings.options.loss.styleLayers.map(\.name))
+        settings.control?.regionTargets(
+            network: network, styles: styles, images: controlImages, content: content,
+            longSide: styleLongSide,
+            layers: settings.options.loss.styleLayers.map(\.name))
     }
 
     /// The regions' guides at a stage's size, or nil without regions; read per tile.
@@ -62,10 +65,13 @@ public struct PosterJob: Sendable {
 
     /// Each region's reference Grams that localise a tiled stage's tile targets (`GramTargets.tileMeans`), or nil (no
     /// regions, the untiled first level, or `localTargets` off).
-    public func stageRegionReference(_ stage: PosterStage, start: ImageRegionSource, network: VGG19) throws -> [GramTargets?]? {
+    public func stageRegionReference(_ stage: PosterStage, start: ImageRegionSource, network: VGG19) throws
+        -> [GramTargets?]?
+    {
         guard settings.localTargets, stage.level > 0, let guides = guides(for: stage) else { return nil }
-        return try GramTargets.tileMeans(network: network, canvas: start, guides: guides, plan: stage.plan,
-                                         layers: settings.options.loss.styleLayers.map(\.name))
+        return try GramTargets.tileMeans(
+            network: network, canvas: start, guides: guides, plan: stage.plan,
+            layers: settings.options.loss.styleLayers.map(\.name))
     }
 
     /// Where a render is: level, pass, tile, and the tile's own optimisation progress.
@@ -103,12 +109,15 @@ public struct PosterJob: Sendable {
     /// The canvas a stage starts from: the previous pass's result after the first pass of a level; for a first
     /// pass, the `initial` image when there is one (its only level), the content for the coarsest level, else the
     /// previous level's result upsampled.
-    public func startCanvas(for stage: PosterStage, previous: PlanarImage?, content: PlanarImage) throws -> PlanarImage {
+    public func startCanvas(for stage: PosterStage, previous: PlanarImage?, content: PlanarImage) throws -> PlanarImage
+    {
         try startSource(for: stage, previous: previous, content: content).whole()
     }
 
     /// `startCanvas` as a source read per region: `previous` and `content` may be canvases on disk.
-    public func startSource(for stage: PosterStage, previous: ImageRegionSource?, content: ImageRegionSource) -> ImageRegionSource {
+    public func startSource(for stage: PosterStage, previous: ImageRegionSource?, content: ImageRegionSource)
+        -> ImageRegionSource
+    {
         if stage.pass > 0, let previous { return previous }
         if let initial { return ResizedImage(initial, width: stage.width, height: stage.height, clamp: true) }
         guard let previous, stage.level > 0 else { return content }
@@ -125,7 +134,8 @@ public struct PosterJob: Sendable {
     /// when `localTargets` is off). The start canvas is read one tile at a time.
     public func stageReference(_ stage: PosterStage, start: ImageRegionSource, network: VGG19) throws -> GramTargets? {
         guard settings.localTargets, stage.level > 0 else { return nil }
-        return try GramTargets.tileMean(network: network, canvas: start, plan: stage.plan, layers: settings.options.loss.styleLayers.map(\.name))
+        return try GramTargets.tileMean(
+            network: network, canvas: start, plan: stage.plan, layers: settings.options.loss.styleLayers.map(\.name))
     }
 
     /// A stage's result: its tiles' cores (in tile order, whoever rendered them) blended over its start canvas.
@@ -133,22 +143,27 @@ public struct PosterJob: Sendable {
     public static func finish(_ stage: PosterStage, cores: [PlanarImage], start: PlanarImage) throws -> PlanarImage {
         precondition(cores.count == stage.plan.tiles.count, "every tile of the stage is needed")
         var out = start
-        try finish(stage, start: start, stripRows: stage.height, core: { t, rows in
-            try cores[t].region(x: 0, y: rows.lowerBound, width: cores[t].width, height: rows.count)
-        }, emit: { _, strip in out = strip })
+        try finish(
+            stage, start: start, stripRows: stage.height,
+            core: { t, rows in
+                try cores[t].region(x: 0, y: rows.lowerBound, width: cores[t].width, height: rows.count)
+            }, emit: { _, strip in out = strip })
         return out
     }
 
     /// A stage's result, strip by strip, for canvases too big to hold: `core(t, rows)` reads rows `rows` of tile
     /// `t`'s core, and `emit(y, strip)` receives the blended rows from `y`, top to bottom. Each pixel is the same
     /// whatever `stripRows` is.
-    public static func finish(_ stage: PosterStage, start: ImageRegionSource, stripRows: Int,
-                              core: (Int, Range<Int>) throws -> PlanarImage, emit: (Int, PlanarImage) throws -> Void) throws {
+    public static func finish(
+        _ stage: PosterStage, start: ImageRegionSource, stripRows: Int,
+        core: (Int, Range<Int>) throws -> PlanarImage, emit: (Int, PlanarImage) throws -> Void
+    ) throws {
         var y = 0
         while y < stage.height {
             let h = min(max(1, stripRows), stage.height - y)
-            var blender = TileBlender(width: stage.width, height: stage.height, overlap: stage.plan.overlap,
-                                      window: PixelRect(x: 0, y: y, width: stage.width, height: h))
+            var blender = TileBlender(
+                width: stage.width, height: stage.height, overlap: stage.plan.overlap,
+                window: PixelRect(x: 0, y: y, width: stage.width, height: h))
             for (t, tile) in stage.plan.tiles.enumerated() where tile.core.y < y + h && tile.core.maxY > y {
                 let rows = max(0, y - tile.core.y) ..< min(tile.core.height, y + h - tile.core.y)
                 blender.add(try core(t, rows), rows: rows, at: tile.core)
@@ -160,8 +175,11 @@ public struct PosterJob: Sendable {
 
     /// Renders in this process, tiles one after another. Returns the RGB result.
     /// `targets`: this job's `gramTargets`, when already computed (the frames of a video share them).
-    public func render(network baseNetwork: VGG19, targets: GramTargets? = nil, progress: (Progress) -> Void = { _ in }) throws -> PlanarImage {
-        let network = baseNetwork.pooling == settings.pooling ? baseNetwork : baseNetwork.with(pooling: settings.pooling)
+    public func render(network baseNetwork: VGG19, targets: GramTargets? = nil, progress: (Progress) -> Void = { _ in })
+        throws -> PlanarImage
+    {
+        let network =
+            baseNetwork.pooling == settings.pooling ? baseNetwork : baseNetwork.with(pooling: settings.pooling)
         let regions = regionTargets(network: network)
         let targets = regions != nil ? .none : targets ?? gramTargets(network: network)  // regions replace them
         let stages = self.stages, levels = stages.last!.level + 1
@@ -183,13 +201,19 @@ public struct PosterJob: Sendable {
             let guides = try guides(for: stage)?.whole()
             var cores: [PlanarImage] = []
             for tile in stage.plan.tiles {
-                cores.append(renderer.render(stage.task(tile), content: content, canvas: start, reference: reference,
-                                             temporal: temporal, guides: guides, regionReference: regionReference) { p in
-                    progress(Progress(level: stage.level, levels: levels, pass: stage.pass, tile: tile.index,
-                                      tiles: stage.plan.tiles.count, iterationsDone: done + p.iteration, iterationsTotal: total,
-                                      workFraction: (workDone + Double(p.iteration * tile.render.area)) / work,
-                                      loss: p.loss, elapsed: seconds()))
-                })
+                cores.append(
+                    renderer.render(
+                        stage.task(tile), content: content, canvas: start, reference: reference,
+                        temporal: temporal, guides: guides, regionReference: regionReference
+                    ) { p in
+                        progress(
+                            Progress(
+                                level: stage.level, levels: levels, pass: stage.pass, tile: tile.index,
+                                tiles: stage.plan.tiles.count, iterationsDone: done + p.iteration,
+                                iterationsTotal: total,
+                                workFraction: (workDone + Double(p.iteration * tile.render.area)) / work,
+                                loss: p.loss, elapsed: seconds()))
+                    })
                 done += stage.iterations
                 workDone += Double(stage.iterations * tile.render.area)
             }

@@ -58,7 +58,9 @@ public enum ReLU {
                     for q in 0 ..< 8 {
                         let p = UnsafeMutableRawPointer(grad + start + 8 * q)
                         let zero = table[Int(truncatingIfNeeded: bits >> UInt64(8 * q)) & 255]
-                        p.storeBytes(of: p.loadUnaligned(as: SIMD8<Float>.self).replacing(with: 0, where: zero), as: SIMD8<Float>.self)
+                        p.storeBytes(
+                            of: p.loadUnaligned(as: SIMD8<Float>.self).replacing(with: 0, where: zero),
+                            as: SIMD8<Float>.self)
                     }
                 }
             }

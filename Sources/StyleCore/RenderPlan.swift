@@ -41,15 +41,18 @@ public struct RenderPlan: Sendable {
         levels = poster.levels.map { level in
             if level.passes.isEmpty { note(level.width, level.height) }
             for plan in level.passes { note(plan.largestRender.width, plan.largestRender.height) }
-            return Level(width: level.width, height: level.height, iterations: level.iterations,
-                         grids: level.passes.map { ($0.columns, $0.rows) }, tiles: level.passes.map(\.tiles.count).reduce(0, +),
-                         shiftedIterations: level.passes.count > 1 ? poster.passIterations(level, 1) : nil)
+            return Level(
+                width: level.width, height: level.height, iterations: level.iterations,
+                grids: level.passes.map { ($0.columns, $0.rows) }, tiles: level.passes.map(\.tiles.count).reduce(0, +),
+                shiftedIterations: level.passes.count > 1 ? poster.passIterations(level, 1) : nil)
         }
         self.largest = largest
         guard let network else { return }
-        peakBytes = ResourceEstimate.peakBytes(network: network, width: largest.width, height: largest.height,
-                                               lbfgsHistory: lbfgsHistory, regions: regions)
+        peakBytes = ResourceEstimate.peakBytes(
+            network: network, width: largest.width, height: largest.height,
+            lbfgsHistory: lbfgsHistory, regions: regions)
         secondsPerPixelIteration = ResourceEstimate.secondsPerPixelIteration(
-            network: network, size: ResourceEstimate.estimateSize(width: largest.width, height: largest.height), regions: regions)
+            network: network, size: ResourceEstimate.estimateSize(width: largest.width, height: largest.height),
+            regions: regions)
     }
 }

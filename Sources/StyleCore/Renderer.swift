@@ -47,14 +47,16 @@ public enum StyleOptimization {
         case .content:
             return content
         case .noise:
-            return CaffeImage(width: content.width, height: content.height,
-                              pixels: rng.uniform(content.pixels.count, amplitude: noiseAmplitude))
+            return CaffeImage(
+                width: content.width, height: content.height,
+                pixels: rng.uniform(content.pixels.count, amplitude: noiseAmplitude))
         case let .image(image, noise):
             precondition(image.width == content.width && image.height == content.height)
             guard noise > 0 else { return image }
             let r = rng.uniform(image.pixels.count, amplitude: noiseAmplitude)
-            return CaffeImage(width: image.width, height: image.height,
-                              pixels: zip(image.pixels, r).map { (1 - noise) * $0 + noise * $1 })
+            return CaffeImage(
+                width: image.width, height: image.height,
+                pixels: zip(image.pixels, r).map { (1 - noise) * $0 + noise * $1 })
         }
     }
 
@@ -65,10 +67,12 @@ public enum StyleOptimization {
     /// `checkpoint`, when given, receives the best image every `checkpointEvery` iterations. With `seconds`, the
     /// run also stops after the first iteration that ends past that much wall time (a benchmark's time budget);
     /// it stops after any iteration at which `stop` returns true (a farm worker's revoked lease).
-    public static func run(objective: GatysObjective, start: CaffeImage, options: RenderOptions, seconds: Double? = nil,
-                           stop: () -> Bool = { false },
-                           checkpointEvery: Int = 0, checkpoint: ((Int, CaffeImage) -> Void)? = nil,
-                           progress: (RenderProgress) -> Void = { _ in }) -> (image: CaffeImage, loss: Double, iterations: Int) {
+    public static func run(
+        objective: GatysObjective, start: CaffeImage, options: RenderOptions, seconds: Double? = nil,
+        stop: () -> Bool = { false },
+        checkpointEvery: Int = 0, checkpoint: ((Int, CaffeImage) -> Void)? = nil,
+        progress: (RenderProgress) -> Void = { _ in }
+    ) -> (image: CaffeImage, loss: Double, iterations: Int) {
         var x = start.pixels
         var best = x
         var bestLoss = Double.infinity
@@ -90,25 +94,34 @@ public enum StyleOptimization {
             }
             done = it
             let elapsed = clock.elapsedSeconds
-            progress(RenderProgress(iteration: it, iterations: options.iterations, loss: loss, bestLoss: bestLoss, elapsed: elapsed))
+            progress(
+                RenderProgress(
+                    iteration: it, iterations: options.iterations, loss: loss, bestLoss: bestLoss, elapsed: elapsed))
             if let seconds, elapsed >= seconds { break }
             if stop() { break }
             if checkpointEvery > 0, it % checkpointEvery == 0, let checkpoint {
                 checkpoint(it, CaffeImage(width: start.width, height: start.height, pixels: best))
             }
-            if ProcessInfo.processInfo.environment["STYLEFARM_TRACE_LOSS"] != nil { print("iteration \(it) loss \(loss)") }
+            if ProcessInfo.processInfo.environment["STYLEFARM_TRACE_LOSS"] != nil {
+                print("iteration \(it) loss \(loss)")
+            }
             // L-BFGS without a line search (and Adam with a large rate) can overshoot and diverge. When the
             // loss climbs well above the best seen, go back to the best image and restart the optimizer,
             // whose first step is small again (L-BFGS scales it by 1/‖g‖₁).
             if !loss.isFinite || loss > Self.divergenceFactor * bestLoss {
-                best.withUnsafeBufferPointer { b in x.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: b.baseAddress!, count: n) } }
+                best.withUnsafeBufferPointer { b in
+                    x.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: b.baseAddress!, count: n) }
+                }
                 optimizer = options.optimizer.make(count: n)
                 restarts += 1
                 previous = .nan
                 continue
             }
             if options.relativeTolerance > 0, previous.isFinite,
-               abs(previous - loss) / max(abs(previous), 1e-30) < options.relativeTolerance { break }
+                abs(previous - loss) / max(abs(previous), 1e-30) < options.relativeTolerance
+            {
+                break
+            }
             previous = loss
         }
         // The last step moved x past the last evaluated point: evaluate it once so it can win.

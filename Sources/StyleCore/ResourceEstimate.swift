@@ -10,8 +10,10 @@ public enum ResourceEstimate {
     public static func peakBytes(network: VGG19, width: Int, height: Int, lbfgsHistory: Int, regions: Int = 0) -> Int {
         let config = LossConfig()
         let kept = Set((config.styleLayers.map(\.name) + [config.contentLayer]).compactMap(network.index(of:)))
-        let arena = ActivationArena.Layout(network: network, height: height, width: width, depth: (kept.max() ?? 0) + 1,
-                                           kept: kept, maxColumnFloats: 4 << 20).totalBytes
+        let arena = ActivationArena.Layout(
+            network: network, height: height, width: width, depth: (kept.max() ?? 0) + 1,
+            kept: kept, maxColumnFloats: 4 << 20
+        ).totalBytes
         let weights = network.convs.reduce(0) { $0 + $1.bytes }
         let n = 3 * width * height
         let optimizer = (2 * lbfgsHistory + 3) * n
@@ -33,11 +35,15 @@ public enum ResourceEstimate {
         var rng = SeededRandom(seed: 2)
         let image = CaffeImage(width: size, height: size, pixels: rng.uniform(3 * size * size, amplitude: 100))
         let targets = GramTargets.compute(network: network, image: image, layers: LossConfig().styleLayers.map(\.name))
-        let guidance = regions > 0 ? StyleGuidance.random(width: size, height: size, count: regions, targets: targets) : nil
-        let objective = GatysObjective(network: network, config: LossConfig(), content: image, targets: targets, guidance: guidance)
+        let guidance =
+            regions > 0 ? StyleGuidance.random(width: size, height: size, count: regions, targets: targets) : nil
+        let objective = GatysObjective(
+            network: network, config: LossConfig(), content: image, targets: targets, guidance: guidance)
         var g = [Float](repeating: 0, count: image.pixels.count)
         let run = {
-            image.pixels.withUnsafeBufferPointer { x in g.withUnsafeMutableBufferPointer { _ = objective.evaluate(x.baseAddress!, gradient: $0.baseAddress!) } }
+            image.pixels.withUnsafeBufferPointer { x in
+                g.withUnsafeMutableBufferPointer { _ = objective.evaluate(x.baseAddress!, gradient: $0.baseAddress!) }
+            }
         }
         run()
         let start = DispatchTime.now().uptimeNanoseconds

@@ -22,23 +22,31 @@ public struct ControlImages: Sendable {
 extension StyleControl {
     /// The styles as the targets take them: each with its options and mask.
     public func inputs(_ styles: [(image: PlanarImage, weight: Float)], images: ControlImages) -> [StyleInput] {
-        styles.enumerated().map { i, s in StyleInput(image: s.image, weight: s.weight, options: options(style: i), mask: images.styleMask(i)) }
+        styles.enumerated().map { i, s in
+            StyleInput(image: s.image, weight: s.weight, options: options(style: i), mask: images.styleMask(i))
+        }
     }
 
     /// The whole image's targets (no regions): the styles blended layer by layer, each over its mask at its scale and
     /// layers, colour-matched to `content` when `colorMatch` is on.
-    public func targets(network: VGG19, styles: [(image: PlanarImage, weight: Float)], images: ControlImages, content: PlanarImage,
-                        longSide: Int, layers: [String]) -> GramTargets {
-        GramTargets.compute(network: network, styles: inputs(styles, images: images), longSide: longSide, layers: layers,
-                            colorsOf: colorMatch ? content : nil)
+    public func targets(
+        network: VGG19, styles: [(image: PlanarImage, weight: Float)], images: ControlImages, content: PlanarImage,
+        longSide: Int, layers: [String]
+    ) -> GramTargets {
+        GramTargets.compute(
+            network: network, styles: inputs(styles, images: images), longSide: longSide, layers: layers,
+            colorsOf: colorMatch ? content : nil)
     }
 
     /// Each region's targets, or nil without regions.
-    public func regionTargets(network: VGG19, styles: [(image: PlanarImage, weight: Float)], images: ControlImages, content: PlanarImage,
-                              longSide: Int, layers: [String]) -> RegionTargets? {
+    public func regionTargets(
+        network: VGG19, styles: [(image: PlanarImage, weight: Float)], images: ControlImages, content: PlanarImage,
+        longSide: Int, layers: [String]
+    ) -> RegionTargets? {
         guard !regions.isEmpty else { return nil }
-        return GramTargets.regions(network: network, styles: inputs(styles, images: images), control: self, longSide: longSide,
-                                   layers: layers, colorsOf: colorMatch ? content : nil)
+        return GramTargets.regions(
+            network: network, styles: inputs(styles, images: images), control: self, longSide: longSide,
+            layers: layers, colorsOf: colorMatch ? content : nil)
     }
 
     /// The regions' guides at a size, edges softened (`RegionMap.guides`), or nil without regions.
@@ -78,8 +86,9 @@ public enum RegionMap {
                 if d < bestDistance { (best, bestDistance) = (r, d) }
             }
             guard best >= 0, bestDistance <= colorTolerance else {
-                throw RegionMapError("the colour \(rgb) at (\(p % image.width), \(p / image.width)) names no region (the regions' colours: "
-                    + colors.map { "\($0)" }.joined(separator: ", ") + ")")
+                throw RegionMapError(
+                    "the colour \(rgb) at (\(p % image.width), \(p / image.width)) names no region (the regions' colours: "
+                        + colors.map { "\($0)" }.joined(separator: ", ") + ")")
             }
             out[best * n + p] = 1
         }
@@ -92,12 +101,16 @@ public enum RegionMap {
 
     /// A mask made for `content` (its size, or any size of its aspect), fitted as the content is: centre-cropped to
     /// the output's aspect when the content is. Throws when its aspect is not the content's.
-    public static func fitted(_ mask: PlanarImage, contentWidth: Int, contentHeight: Int, output: (width: Int, height: Int),
-                              crop: Bool) throws -> PlanarImage {
-        let a = Double(mask.width) / Double(max(1, mask.height)), c = Double(contentWidth) / Double(max(1, contentHeight))
+    public static func fitted(
+        _ mask: PlanarImage, contentWidth: Int, contentHeight: Int, output: (width: Int, height: Int),
+        crop: Bool
+    ) throws -> PlanarImage {
+        let a = Double(mask.width) / Double(max(1, mask.height)),
+            c = Double(contentWidth) / Double(max(1, contentHeight))
         guard abs(a / c - 1) <= aspectTolerance else {
-            throw RegionMapError("is \(mask.width)x\(mask.height) but the content is \(contentWidth)x\(contentHeight): a mask must have "
-                + "the content's size or at least its aspect ratio")
+            throw RegionMapError(
+                "is \(mask.width)x\(mask.height) but the content is \(contentWidth)x\(contentHeight): a mask must have "
+                    + "the content's size or at least its aspect ratio")
         }
         return crop ? CenterCrop.toAspect(mask, width: output.width, height: output.height) : mask
     }
@@ -114,11 +127,16 @@ public enum RegionMap {
     /// One channel from any image: itself, or the luma of RGB.
     static func gray(_ image: PlanarImage) -> PlanarImage {
         guard image.channels >= 3 else {
-            return PlanarImage(width: image.width, height: image.height, channels: 1, pixels: Array(image.pixels[0 ..< image.planeSize]))
+            return PlanarImage(
+                width: image.width, height: image.height, channels: 1,
+                pixels: Array(image.pixels[0 ..< image.planeSize]))
         }
         let n = image.planeSize
-        return PlanarImage(width: image.width, height: image.height, channels: 1,
-                           pixels: (0 ..< n).map { 0.299 * image.pixels[$0] + 0.587 * image.pixels[n + $0] + 0.114 * image.pixels[2 * n + $0] })
+        return PlanarImage(
+            width: image.width, height: image.height, channels: 1,
+            pixels: (0 ..< n).map {
+                0.299 * image.pixels[$0] + 0.587 * image.pixels[n + $0] + 0.114 * image.pixels[2 * n + $0]
+            })
     }
 }
 
@@ -155,7 +173,9 @@ public struct BoxBlurred: ImageRegionSource {
                 Self.pass(scratch, into: &q, width: pw, height: ph, radius: radius, horizontal: false)
             }
             for row in 0 ..< h {
-                for col in 0 ..< w { out.pixels[(c * h + row) * w + col] = Float(q[(y - y0 + row) * pw + x - x0 + col]) / 65536 }
+                for col in 0 ..< w {
+                    out.pixels[(c * h + row) * w + col] = Float(q[(y - y0 + row) * pw + x - x0 + col]) / 65536
+                }
             }
         }
         return out
@@ -163,7 +183,9 @@ public struct BoxBlurred: ImageRegionSource {
 
     /// One box pass along rows or columns of one plane: the mean (rounded) of the 2r+1 samples around each, indices
     /// clamped. Values are at most 65536, so a sum of 2r+1 ≤ 257 of them fits an Int32's range many times over.
-    static func pass(_ q: [Int32], into out: inout [Int32], width w: Int, height h: Int, radius r: Int, horizontal: Bool) {
+    static func pass(
+        _ q: [Int32], into out: inout [Int32], width w: Int, height h: Int, radius r: Int, horizontal: Bool
+    ) {
         let (lines, length) = horizontal ? (h, w) : (w, h)
         let stride = horizontal ? 1 : w, count = Int64(2 * r + 1)
         q.withUnsafeBufferPointer { src in

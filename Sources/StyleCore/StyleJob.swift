@@ -44,32 +44,41 @@ public struct StyleJob: Sendable {
     /// The blended Gram targets of the styles at `styleScale · size`.
     public func gramTargets(network: VGG19) -> GramTargets {
         let longSide = styleLongSide, layers = options.loss.styleLayers.map(\.name)
-        guard let control else { return GramTargets.compute(network: network, styles: styles, longSide: longSide, layers: layers) }
-        return control.targets(network: network, styles: styles, images: controlImages, content: content, longSide: longSide, layers: layers)
+        guard let control else {
+            return GramTargets.compute(network: network, styles: styles, longSide: longSide, layers: layers)
+        }
+        return control.targets(
+            network: network, styles: styles, images: controlImages, content: content, longSide: longSide,
+            layers: layers)
     }
 
     /// With regions: the objective's spatial control at the output size (each region's targets and softened guides).
     public func guidance(network: VGG19) -> StyleGuidance? {
         let (w, h) = outputSize
-        guard let control, let targets = control.regionTargets(network: network, styles: styles, images: controlImages, content: content,
-                                                              longSide: styleLongSide,
-                                                              layers: options.loss.styleLayers.map(\.name)),
-              let guides = try? control.guides(controlImages, width: w, height: h)?.whole()  // in memory: cannot fail
+        guard let control,
+            let targets = control.regionTargets(
+                network: network, styles: styles, images: controlImages, content: content,
+                longSide: styleLongSide,
+                layers: options.loss.styleLayers.map(\.name)),
+            let guides = try? control.guides(controlImages, width: w, height: h)?.whole()  // in memory: cannot fail
         else { return nil }
         return StyleGuidance(masks: guides, targets: targets)
     }
 
     /// Renders the job in one process. Returns the RGB result (0...1) and its loss.
-    public func render(network baseNetwork: VGG19, checkpointEvery: Int = 0,
-                       checkpoint: ((Int, PlanarImage) -> Void)? = nil,
-                       progress: (RenderProgress) -> Void = { _ in }) -> (image: PlanarImage, loss: Double, iterations: Int) {
+    public func render(
+        network baseNetwork: VGG19, checkpointEvery: Int = 0,
+        checkpoint: ((Int, PlanarImage) -> Void)? = nil,
+        progress: (RenderProgress) -> Void = { _ in }
+    ) -> (image: PlanarImage, loss: Double, iterations: Int) {
         let network = baseNetwork.pooling == pooling ? baseNetwork : baseNetwork.with(pooling: pooling)
         let (w, h) = outputSize
         let contentRGB = Resampler.resize(content, width: w, height: h)
         let contentImage = CaffeImage(contentRGB)
         let guidance = guidance(network: network)  // regions replace the whole image's targets
-        let objective = GatysObjective(network: network, config: options.loss, content: contentImage,
-                                       targets: guidance == nil ? gramTargets(network: network) : .none, guidance: guidance)
+        let objective = GatysObjective(
+            network: network, config: options.loss, content: contentImage,
+            targets: guidance == nil ? gramTargets(network: network) : .none, guidance: guidance)
         let start: CaffeImage
         switch initialisation {
         case .content: start = StyleOptimization.initialImage(.content, content: contentImage, seed: seed)
@@ -82,10 +91,11 @@ public struct StyleJob: Sendable {
             let rgb = result.planarImage()
             return preserveColors ? ColorTransfer.preserveColors(styled: rgb, original: contentRGB).clamped() : rgb
         }
-        let result = StyleOptimization.run(objective: objective, start: start, options: options,
-                                           checkpointEvery: checkpointEvery,
-                                           checkpoint: checkpoint.map { cb in { it, img in cb(it, finish(img)) } },
-                                           progress: progress)
+        let result = StyleOptimization.run(
+            objective: objective, start: start, options: options,
+            checkpointEvery: checkpointEvery,
+            checkpoint: checkpoint.map { cb in { it, img in cb(it, finish(img)) } },
+            progress: progress)
         return (finish(result.image), result.loss, result.iterations)
     }
 }

@@ -27,22 +27,25 @@ extension VGG19 {
                 switch conv.algorithm {
                 case .im2col:
                     conv.weights.withUnsafeBufferPointer { w in
-                        Conv3x3.forward(out: out, input: input, weights: w.baseAddress!, bias: b.baseAddress!,
-                                        inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
-                                        width: s.width, columns: arena.scratch, maxColumnFloats: arena.maxColumnFloats)
+                        Conv3x3.forward(
+                            out: out, input: input, weights: w.baseAddress!, bias: b.baseAddress!,
+                            inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
+                            width: s.width, columns: arena.scratch, maxColumnFloats: arena.maxColumnFloats)
                     }
                 case .winograd:
                     conv.winogradFilters.withUnsafeBufferPointer { u in
-                        WinogradConv3x3.forward(out: out, input: input, filters: u.baseAddress!, bias: b.baseAddress!,
-                                                inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
-                                                width: s.width, scratch: arena.scratch, maxFloats: arena.maxColumnFloats)
+                        WinogradConv3x3.forward(
+                            out: out, input: input, filters: u.baseAddress!, bias: b.baseAddress!,
+                            inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
+                            width: s.width, scratch: arena.scratch, maxFloats: arena.maxColumnFloats)
                     }
                 }
             }
             ReLU.forward(out, mask: arena.mask(i), count: s.count)
             if let pooled = arena.pooled(i) {
-                Pool2x2.forward(pooling, out: pooled, input: out, argmax: arena.argmax(i), channels: s.channels,
-                                height: s.height, width: s.width)
+                Pool2x2.forward(
+                    pooling, out: pooled, input: out, argmax: arena.argmax(i), channels: s.channels,
+                    height: s.height, width: s.width)
                 input = UnsafePointer(pooled)
             } else {
                 input = UnsafePointer(out)
@@ -69,23 +72,26 @@ extension VGG19 {
             switch conv.algorithm {
             case .im2col:
                 conv.weights.withUnsafeBufferPointer { w in
-                    Conv3x3.backward(dInput: target, dOut: grad, weights: w.baseAddress!,
-                                     inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
-                                     width: s.width, columns: arena.scratch, maxColumnFloats: arena.maxColumnFloats,
-                                     accumulate: accumulate)
+                    Conv3x3.backward(
+                        dInput: target, dOut: grad, weights: w.baseAddress!,
+                        inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
+                        width: s.width, columns: arena.scratch, maxColumnFloats: arena.maxColumnFloats,
+                        accumulate: accumulate)
                 }
             case .winograd:
                 conv.winogradFilters.withUnsafeBufferPointer { u in
-                    WinogradConv3x3.backward(dInput: target, dOut: grad, filters: u.baseAddress!,
-                                             inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
-                                             width: s.width, scratch: arena.scratch, maxFloats: arena.maxColumnFloats,
-                                             accumulate: accumulate)
+                    WinogradConv3x3.backward(
+                        dInput: target, dOut: grad, filters: u.baseAddress!,
+                        inChannels: conv.inChannels, outChannels: conv.outChannels, height: s.height,
+                        width: s.width, scratch: arena.scratch, maxFloats: arena.maxColumnFloats,
+                        accumulate: accumulate)
                 }
             }
             if let pooled {
                 let p = arena.outputShapes[i - 1]
-                Pool2x2.backward(self.pooling, dInput: arena.slot(i - 1), dOut: pooled, argmax: arena.argmax(i - 1),
-                                 channels: p.channels, height: p.height, width: p.width, accumulate: arena.isKept(i - 1))
+                Pool2x2.backward(
+                    self.pooling, dInput: arena.slot(i - 1), dOut: pooled, argmax: arena.argmax(i - 1),
+                    channels: p.channels, height: p.height, width: p.width, accumulate: arena.isKept(i - 1))
             }
         }
     }

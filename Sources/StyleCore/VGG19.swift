@@ -39,13 +39,19 @@ public final class VGG19: Sendable {
         let source: @Sendable () -> [Float]
 
         /// A layer from OIHW weights (K, C, 3, 3) flattened.
-        public init(name: String, inChannels: Int, outChannels: Int, weights: [Float], bias: [Float],
-                    algorithm: Algorithm? = nil) {
-            self.init(name: name, inChannels: inChannels, outChannels: outChannels, bias: bias, algorithm: algorithm) { weights }
+        public init(
+            name: String, inChannels: Int, outChannels: Int, weights: [Float], bias: [Float],
+            algorithm: Algorithm? = nil
+        ) {
+            self.init(name: name, inChannels: inChannels, outChannels: outChannels, bias: bias, algorithm: algorithm) {
+                weights
+            }
         }
 
-        init(name: String, inChannels: Int, outChannels: Int, bias: [Float], algorithm: Algorithm?,
-             source: @escaping @Sendable () -> [Float]) {
+        init(
+            name: String, inChannels: Int, outChannels: Int, bias: [Float], algorithm: Algorithm?,
+            source: @escaping @Sendable () -> [Float]
+        ) {
             let weights = source()
             precondition(weights.count == outChannels * inChannels * 9 && bias.count == outChannels)
             self.name = name
@@ -54,7 +60,8 @@ public final class VGG19: Sendable {
             let algorithm = algorithm ?? .preferred(inChannels: inChannels)
             self.algorithm = algorithm
             self.weights = algorithm == .im2col ? weights : []
-            self.winogradFilters = algorithm == .winograd
+            self.winogradFilters =
+                algorithm == .winograd
                 ? WinogradConv3x3.transformFilters(weights, inChannels: inChannels, outChannels: outChannels) : []
             self.bias = bias
             self.source = source
@@ -62,7 +69,9 @@ public final class VGG19: Sendable {
 
         /// The same layer computed another way.
         public func with(algorithm: Algorithm) -> Conv {
-            Conv(name: name, inChannels: inChannels, outChannels: outChannels, bias: bias, algorithm: algorithm, source: source)
+            Conv(
+                name: name, inChannels: inChannels, outChannels: outChannels, bias: bias, algorithm: algorithm,
+                source: source)
         }
 
         /// Bytes of parameters held.
@@ -86,8 +95,9 @@ public final class VGG19: Sendable {
     /// The real VGG19 from its weights, up to relu5_1. `algorithm` forces one algorithm for every layer.
     public convenience init(weights: VGG19Weights, pooling: Pool2x2.Kind = .max, algorithm: Algorithm? = nil) {
         let convs = zip(Self.layerNames, weights.layers).map { name, w in
-            Conv(name: name, inChannels: w.inChannels, outChannels: w.outChannels, bias: w.bias, algorithm: algorithm,
-                 source: { w.dequantised() })
+            Conv(
+                name: name, inChannels: w.inChannels, outChannels: w.outChannels, bias: w.bias, algorithm: algorithm,
+                source: { w.dequantised() })
         }
         self.init(convs: convs, pooling: pooling)
     }
@@ -99,7 +109,9 @@ public final class VGG19: Sendable {
     }
 
     /// The same weights with every layer computed by `algorithm`.
-    public func with(algorithm: Algorithm) -> VGG19 { VGG19(convs: convs.map { $0.with(algorithm: algorithm) }, pooling: pooling) }
+    public func with(algorithm: Algorithm) -> VGG19 {
+        VGG19(convs: convs.map { $0.with(algorithm: algorithm) }, pooling: pooling)
+    }
 
     /// The same weights with a different pooling.
     public func with(pooling: Pool2x2.Kind) -> VGG19 { VGG19(convs: convs, pooling: pooling) }

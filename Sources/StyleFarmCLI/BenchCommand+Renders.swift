@@ -12,31 +12,46 @@ extension BenchCommand {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stylefarm-race-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        try LossRace.prepare(content: URL(fileURLWithPath: raceContent), style: URL(fileURLWithPath: raceStyle), size: raceSize, in: dir)
-        print(String(format: "\nloss after %.0f s of wall time, %dx%d, %d threads (content %@, style %@):", lossSeconds, raceSize, raceSize,
-                     threads, raceContent, raceStyle))
+        try LossRace.prepare(
+            content: URL(fileURLWithPath: raceContent), style: URL(fileURLWithPath: raceStyle), size: raceSize, in: dir)
+        print(
+            String(
+                format: "\nloss after %.0f s of wall time, %dx%d, %d threads (content %@, style %@):", lossSeconds,
+                raceSize, raceSize,
+                threads, raceContent, raceStyle))
         print(LossRace.Result.header)
         for setting in settings {
-            let output = try ChildProcess.output([CommandLine.arguments[0], "bench", "--race-one-dir", dir.path, "--loss-seconds", "\(lossSeconds)",
-                                                  "--threads", "\(threads)"] + weightsArguments, unset: setting.unset)
+            let output = try ChildProcess.output(
+                [
+                    CommandLine.arguments[0], "bench", "--race-one-dir", dir.path, "--loss-seconds", "\(lossSeconds)",
+                    "--threads", "\(threads)"
+                ] + weightsArguments, unset: setting.unset)
             print(try ChildProcess.decode(LossRace.Result.self, from: output).row + "  " + setting.label)
         }
-        let script = URL(fileURLWithPath: torchScript).deletingLastPathComponent().appendingPathComponent("render_torch.py").path
+        let script = URL(fileURLWithPath: torchScript).deletingLastPathComponent().appendingPathComponent(
+            "render_torch.py"
+        ).path
         guard !torchScript.isEmpty, FileManager.default.fileExists(atPath: script) else { return }
         let w = LossRace.weights
-        let output = (try? ChildProcess.output(["python3", script, "--content", dir.appendingPathComponent("content.png").path,
-                                                "--style", dir.appendingPathComponent("style.png").path, "--size", "\(raceSize)",
-                                                "--style-size", "\(raceSize)", "--seconds", "\(lossSeconds)", "--threads", "\(threads)",
-                                                "--weights", Self.wheel, "--content-weight", "\(w.content)", "--style-weight", "\(w.style)",
-                                                "--tv-weight", "\(w.tv)", "--rss"])) ?? ""
-        print(LossRace.torchResult(output)?.row ?? "pytorch: no result (needs python3 with torch and pillow; see Tests/Reference/render_torch.py)")
+        let output =
+            (try? ChildProcess.output([
+                "python3", script, "--content", dir.appendingPathComponent("content.png").path,
+                "--style", dir.appendingPathComponent("style.png").path, "--size", "\(raceSize)",
+                "--style-size", "\(raceSize)", "--seconds", "\(lossSeconds)", "--threads", "\(threads)",
+                "--weights", Self.wheel, "--content-weight", "\(w.content)", "--style-weight", "\(w.style)",
+                "--tv-weight", "\(w.tv)", "--rss"
+            ])) ?? ""
+        print(
+            LossRace.torchResult(output)?.row
+                ?? "pytorch: no result (needs python3 with torch and pillow; see Tests/Reference/render_torch.py)")
     }
 
     /// One side of the race, in this process (a child of `race`): prints its result as JSON.
     func raceOne(_ dir: String) throws {
         Compute.configure(threads: threadList.last ?? 2)
         let network = VGG19(weights: try WeightsFile.read(WeightsLocation.resolve(explicit: weights)))
-        try ChildProcess.emit(try LossRace.run(network: network, directory: URL(fileURLWithPath: dir), seconds: lossSeconds))
+        try ChildProcess.emit(
+            try LossRace.run(network: network, directory: URL(fileURLWithPath: dir), seconds: lossSeconds))
     }
 
     func wholeRender(print size: String, threads: Int) throws {
@@ -46,18 +61,27 @@ extension BenchCommand {
         description.size = printSize
         if let posterLevelIterations {
             description.levels = .init()
-            description.levels?.iterations = try JobOptions.list(posterLevelIterations, "--poster-level-iterations", Int.init)
+            description.levels?.iterations = try JobOptions.list(
+                posterLevelIterations, "--poster-level-iterations", Int.init)
         }
         let content = try ImageIO.read(URL(fileURLWithPath: raceContent)).image
         let poster: PosterSettings
-        do { poster = try description.settings(contentWidth: content.width, contentHeight: content.height).poster } catch let p as JobProblem {
+        do {
+            poster = try description.settings(contentWidth: content.width, contentHeight: content.height).poster
+        } catch let p as JobProblem {
             throw JobOptions.explain(p)
         }
         Compute.configure(threads: threads)
-        let plan = RenderPlan(poster, network: VGG19(weights: try WeightsFile.read(WeightsLocation.resolve(explicit: weights))))
-        print("\nwhole render: \(size) at \(Int(saturating: posterDpi)) DPI, \(threads) threads, content \(raceContent), style \(raceStyle)")
-        print("  plan: output \(plan.width)x\(plan.height), \(plan.levels.count) levels, \(plan.levels.map(\.tiles).reduce(0, +)) tiles")
-        let settings = ["--print", size, "--dpi", "\(posterDpi)", "--threads", "\(threads)"]
+        let plan = RenderPlan(
+            poster, network: VGG19(weights: try WeightsFile.read(WeightsLocation.resolve(explicit: weights))))
+        print(
+            "\nwhole render: \(size) at \(Int(saturating: posterDpi)) DPI, \(threads) threads, content \(raceContent), style \(raceStyle)"
+        )
+        print(
+            "  plan: output \(plan.width)x\(plan.height), \(plan.levels.count) levels, \(plan.levels.map(\.tiles).reduce(0, +)) tiles"
+        )
+        let settings =
+            ["--print", size, "--dpi", "\(posterDpi)", "--threads", "\(threads)"]
             + (posterLevelIterations.map { ["--level-iterations", $0] } ?? []) + weightsArguments
         let result = try PosterBench(settings: settings, content: raceContent, style: raceStyle)
             .run(executable: CommandLine.arguments[0], predicted: plan.seconds)

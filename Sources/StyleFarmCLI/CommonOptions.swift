@@ -6,8 +6,10 @@ import VGGWeights
 
 /// Options shared by every subcommand that runs the network.
 struct ComputeOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Weights file (.sfw). Default: $STYLEFARM_WEIGHTS, else ~/.local/share/stylefarm/\(WeightsLocation.fileName).",
-                               valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "Weights file (.sfw). Default: $STYLEFARM_WEIGHTS, else ~/.local/share/stylefarm/\(WeightsLocation.fileName).",
+            valueName: "path"))
     var weights: String?
 
     @Option(help: "Threads of the compute core (its own loops and sgemm calls; OpenBLAS itself runs single-threaded).")

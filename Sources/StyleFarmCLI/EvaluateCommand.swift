@@ -13,7 +13,8 @@ struct EvaluateCommand: ParsableCommand {
     @Argument(help: "The rendered image.") var image: String
     @Option(help: "Content image.") var content: String
     @Option(help: "Style image(s), comma-separated.") var style: String
-    @Option(help: "Long side of the style images for the Gram targets (default: the image's long side).") var styleSize: Int?
+    @Option(help: "Long side of the style images for the Gram targets (default: the image's long side).") var styleSize:
+        Int?
     @Option(help: "Content loss weight.") var contentWeight: Float = LossConfig.recommended.contentWeight
     @Option(help: "Style loss weight.") var styleWeight: Float = LossConfig.recommended.styleWeight
     @Option(help: "Total-variation weight.") var tvWeight: Float = LossConfig.recommended.tvWeight
@@ -25,9 +26,12 @@ struct EvaluateCommand: ParsableCommand {
         var config = LossConfig()
         (config.contentWeight, config.styleWeight, config.tvWeight) = (contentWeight, styleWeight, tvWeight)
         let styles = try style.split(separator: ",").map { try ImageIO.read(URL(fileURLWithPath: String($0))).image }
-        let loss = LossEvaluation.evaluate(network: network, image: img, content: try ImageIO.read(URL(fileURLWithPath: content)).image,
-                                           styles: styles, config: config, styleSize: styleSize)
-        print(String(format: "%@ %dx%d: total %.6g  content %.6g  style %.6g  tv %.6g", image, img.width, img.height,
-                     loss.total, loss.content, loss.style, loss.tv))
+        let loss = LossEvaluation.evaluate(
+            network: network, image: img, content: try ImageIO.read(URL(fileURLWithPath: content)).image,
+            styles: styles, config: config, styleSize: styleSize)
+        print(
+            String(
+                format: "%@ %dx%d: total %.6g  content %.6g  style %.6g  tv %.6g", image, img.width, img.height,
+                loss.total, loss.content, loss.style, loss.tv))
     }
 }

@@ -16,21 +16,27 @@ import VGGWeights
 
 /// How a worker or client authenticates to the coordinator.
 struct ClientSecurityOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The coordinator's public key (Z85) or its .pub file.", valueName: "key")) var serverKey: String?
-    @Option(help: ArgumentHelp("This client's CURVE key file (from `stylefarm keygen`; its .pub must be on the coordinator's --allow).",
-                               valueName: "file")) var curveSecret: String?
+    @Option(help: ArgumentHelp("The coordinator's public key (Z85) or its .pub file.", valueName: "key")) var serverKey:
+        String?
+    @Option(
+        help: ArgumentHelp(
+            "This client's CURVE key file (from `stylefarm keygen`; its .pub must be on the coordinator's --allow).",
+            valueName: "file")) var curveSecret: String?
     @Flag(help: "Talk plaintext to a coordinator started with --insecure.") var insecure = false
 
     func resolve() throws -> ClientSecurity {
         switch (serverKey, curveSecret, insecure) {
         case let (key?, file?, false):
-            return ClientSecurity(serverKey: try CurveKeyPair.publicKey(key), keys: try CurveKeyPair.read(secretFile: URL(fileURLWithPath: file)))
+            return ClientSecurity(
+                serverKey: try CurveKeyPair.publicKey(key),
+                keys: try CurveKeyPair.read(secretFile: URL(fileURLWithPath: file)))
         case (nil, nil, true):
             return .plaintext
         case (_, _, true):
             throw ValidationError("--insecure contradicts --server-key/--curve-secret")
         default:
-            throw ValidationError("give --server-key and --curve-secret (CURVE), or --insecure for a plaintext coordinator")
+            throw ValidationError(
+                "give --server-key and --curve-secret (CURVE), or --insecure for a plaintext coordinator")
         }
     }
 }
@@ -51,7 +57,9 @@ struct KeygenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keygen",
         abstract: "Make a CURVE key pair: NAME.key (secret, mode 0600) and NAME.pub (public).",
-        discussion: "One pair for the coordinator, one per worker or client; put the clients' .pub files in the coordinator's --allow.")
+        discussion:
+            "One pair for the coordinator, one per worker or client; put the clients' .pub files in the coordinator's --allow."
+    )
 
     @Argument(help: "Name of the pair (e.g. coordinator, worker1).") var name: String
     @Option(help: "Directory for the files.") var dir = "."
@@ -84,7 +92,8 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "Priority 0...100 (higher first; default: the job file's, else 50).") var priority: Int?
     @Option(help: "Job name (default: the job file's, else the output's file name).") var name: String?
     @Flag(help: "Print the job id and return without waiting.") var detach = false
-    @Argument(help: "CONTENT STYLE... (or FILE.toml, then any STYLE... replaces the file's styles).") var inputs: [String] = []
+    @Argument(help: "CONTENT STYLE... (or FILE.toml, then any STYLE... replaces the file's styles).") var inputs:
+        [String] = []
     @Option(name: .shortAndLong, help: "Output image (.png, .tif).") var output: String?
     @OptionGroup(title: "Render settings") var settings: JobOptions
 
@@ -103,7 +112,9 @@ struct SubmitCommand: ParsableCommand {
 
     func run() throws {
         let job: FarmJob
-        do { job = try FarmJob(try jobDescription()) } catch let problem as JobProblem { throw JobOptions.explain(problem) }
+        do { job = try FarmJob(try jobDescription()) } catch let problem as JobProblem {
+            throw JobOptions.explain(problem)
+        }
         let client = try farm.client()
         let id = try job.submit(to: client)
         print("submitted job \(id)")
@@ -115,7 +126,8 @@ struct SubmitCommand: ParsableCommand {
 struct WaitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wait",
-        abstract: "Wait for a job (one submitted with --detach, say) to end, and exit as `submit` does for its own job.",
+        abstract:
+            "Wait for a job (one submitted with --detach, say) to end, and exit as `submit` does for its own job.",
         discussion: """
             Shows `submit`'s progress and, with --output, fetches the finished output as `submit` does.
             Exit status: 0 when the job is done; 1 when it failed or was cancelled (as `submit`), or on any error
@@ -129,7 +141,8 @@ struct WaitCommand: ParsableCommand {
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "The job's id (as `submit` printed it).") var job: String
     @Option(name: .shortAndLong, help: "Also fetch the finished job's output to this file.") var output: String?
-    @Option(help: ArgumentHelp("Stop waiting after this many seconds (exit 124); the job goes on.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp("Stop waiting after this many seconds (exit 124); the job goes on.", valueName: "seconds"))
     var maxWait: Double?
 
     func validate() throws {
@@ -139,7 +152,9 @@ struct WaitCommand: ParsableCommand {
     func run() throws {
         let deadline = maxWait.map { Date().addingTimeInterval($0) }
         do {
-            try FarmProgress.wait(client: try farm.client(), job: job, output: output.map { URL(fileURLWithPath: $0) }, deadline: deadline)
+            try FarmProgress.wait(
+                client: try farm.client(), job: job, output: output.map { URL(fileURLWithPath: $0) }, deadline: deadline
+            )
         } catch let timedOut as WaitTimedOut {
             printError("\(timedOut)")
             throw ExitCode(Self.timedOutStatus)
@@ -163,14 +178,21 @@ struct StatusCommand: ParsableCommand {
         while !stopRequested {
             let s = try client.status(job: job)
             print("\u{1B}[H\u{1B}[2J", terminator: "")  // home, clear
-            print("StyleFarm at \(farm.connect) — \(Date().formatted(date: .omitted, time: .standard)) (Ctrl-C to stop)\n")
+            print(
+                "StyleFarm at \(farm.connect) — \(Date().formatted(date: .omitted, time: .standard)) (Ctrl-C to stop)\n"
+            )
             for j in s.jobs {
                 let filled = max(0, min(30, Int(saturating: j.workFraction * 30)))
-                let eta = j.workFraction > 0 && !j.state.isFinal ? ProgressBar.format(j.elapsed / j.workFraction * (1 - j.workFraction)) : "–"
-                print(String(format: "%@ %@ %5.1f%%  %@ %@  stage %d/%d  tiles %d/%d  elapsed %@  eta %@", j.id,
-                             String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled), 100 * j.workFraction,
-                             j.state.rawValue, j.name, min(j.stage + 1, j.stages), j.stages, j.tilesDone, j.tilesTotal,
-                             ProgressBar.format(j.elapsed), eta) + (j.detail.map { "  (\($0))" } ?? ""))
+                let eta =
+                    j.workFraction > 0 && !j.state.isFinal
+                    ? ProgressBar.format(j.elapsed / j.workFraction * (1 - j.workFraction)) : "–"
+                print(
+                    String(
+                        format: "%@ %@ %5.1f%%  %@ %@  stage %d/%d  tiles %d/%d  elapsed %@  eta %@", j.id,
+                        String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled),
+                        100 * j.workFraction,
+                        j.state.rawValue, j.name, min(j.stage + 1, j.stages), j.stages, j.tilesDone, j.tilesTotal,
+                        ProgressBar.format(j.elapsed), eta) + (j.detail.map { "  (\($0))" } ?? ""))
             }
             print("")
             printWorkers(s.workers)
@@ -182,8 +204,12 @@ struct StatusCommand: ParsableCommand {
     func printWorkers(_ workers: [WorkerStatus]) {
         print("workers:")
         for w in workers {
-            print(String(format: "  %@  %@  %d threads  %d tiles  %.1f s compute  heard %.1f s ago  %@", w.id, w.name, w.threads, w.tiles,
-                         w.computeSeconds, w.silentFor ?? 0, w.leases.isEmpty ? "idle" : "leases " + w.leases.joined(separator: ",")))
+            print(
+                String(
+                    format: "  %@  %@  %d threads  %d tiles  %.1f s compute  heard %.1f s ago  %@", w.id, w.name,
+                    w.threads, w.tiles,
+                    w.computeSeconds, w.silentFor ?? 0,
+                    w.leases.isEmpty ? "idle" : "leases " + w.leases.joined(separator: ",")))
         }
         if workers.isEmpty { print("  none connected") }
     }
@@ -191,9 +217,12 @@ struct StatusCommand: ParsableCommand {
     func show(_ s: StatusReplyBody, client: FarmClient) throws {
         print("jobs:")
         for j in s.jobs {
-            print(String(format: "  %@  %-9@ prio %3d  stage %d/%d  tiles %d/%d  %5.1f%%  %@  %@", j.id, j.state.rawValue, j.priority,
-                         min(j.stage + 1, j.stages), j.stages, j.tilesDone, j.tilesTotal, 100 * j.workFraction,
-                         ProgressBar.format(j.elapsed), j.name + (j.detail.map { " (\($0))" } ?? "")))
+            print(
+                String(
+                    format: "  %@  %-9@ prio %3d  stage %d/%d  tiles %d/%d  %5.1f%%  %@  %@", j.id, j.state.rawValue,
+                    j.priority,
+                    min(j.stage + 1, j.stages), j.stages, j.tilesDone, j.tilesTotal, 100 * j.workFraction,
+                    ProgressBar.format(j.elapsed), j.name + (j.detail.map { " (\($0))" } ?? "")))
         }
         printWorkers(s.workers)
         if let output, let job {

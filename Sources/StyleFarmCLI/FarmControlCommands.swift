@@ -15,7 +15,10 @@ func steer(_ body: ControlBody, _ farm: ConnectOptions) throws {
 /// `stylefarm jobs`.
 struct JobsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "jobs", abstract: "List a farm's jobs, running and past (within the retention), with owner, state (* paused), priority, progress and times.")
+        commandName: "jobs",
+        abstract:
+            "List a farm's jobs, running and past (within the retention), with owner, state (* paused), priority, progress and times."
+    )
 
     @OptionGroup var farm: ConnectOptions
     @Option(help: "Only these states (comma-separated: queued, running, done, failed, cancelled).") var state: String?
@@ -34,15 +37,20 @@ struct JobsCommand: ParsableCommand {
     static let widths = [14, 10, 10, 4, 6, 16, 16, 16, 9]
 
     static func line(_ cells: [String], name: String) -> String {
-        zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: " ") + "  " + name
+        zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(
+            separator: " ") + "  " + name
     }
 
-    static let header = line(["ID", "OWNER", "STATE", "PRIO", "DONE", "SUBMITTED", "STARTED", "FINISHED", "WALL"], name: "NAME")
+    static let header = line(
+        ["ID", "OWNER", "STATE", "PRIO", "DONE", "SUBMITTED", "STARTED", "FINISHED", "WALL"], name: "NAME")
 
     static func row(_ j: JobStatus) -> String {
-        line([j.id, j.owner ?? "?", j.state.rawValue + (j.paused == true ? "*" : ""), "\(j.priority)",
-              String(format: "%.1f%%", 100 * j.workFraction), time(j.submitted), time(j.started), time(j.finished),
-              ProgressBar.format(j.elapsed)], name: j.name + (j.detail.map { " (\($0))" } ?? ""))
+        line(
+            [
+                j.id, j.owner ?? "?", j.state.rawValue + (j.paused == true ? "*" : ""), "\(j.priority)",
+                String(format: "%.1f%%", 100 * j.workFraction), time(j.submitted), time(j.started), time(j.finished),
+                ProgressBar.format(j.elapsed)
+            ], name: j.name + (j.detail.map { " (\($0))" } ?? ""))
     }
 
     static func time(_ t: Double?) -> String {
@@ -55,7 +63,8 @@ struct JobsCommand: ParsableCommand {
 
 /// `stylefarm cancel`.
 struct CancelCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a farm job (its leases are revoked).")
+    static let configuration = CommandConfiguration(
+        commandName: "cancel", abstract: "Cancel a farm job (its leases are revoked).")
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "The job id.") var job: String
     func run() throws { try steer(ControlBody(.cancel, job: job), farm) }
@@ -63,8 +72,9 @@ struct CancelCommand: ParsableCommand {
 
 /// `stylefarm pause`.
 struct PauseCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pause",
-                                                    abstract: "Pause a farm job: none of its tiles is leased until `resume`; the tiles out finish.")
+    static let configuration = CommandConfiguration(
+        commandName: "pause",
+        abstract: "Pause a farm job: none of its tiles is leased until `resume`; the tiles out finish.")
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "The job id.") var job: String
     func run() throws { try steer(ControlBody(.pause, job: job), farm) }
@@ -72,13 +82,17 @@ struct PauseCommand: ParsableCommand {
 
 /// `stylefarm resume`.
 struct ResumeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Resume a paused job, or (--worker) a draining worker.")
+    static let configuration = CommandConfiguration(
+        commandName: "resume", abstract: "Resume a paused job, or (--worker) a draining worker.")
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "The job id.") var job: String?
-    @Option(help: ArgumentHelp("A draining worker (its id or name) to take tiles again (admin).", valueName: "worker")) var worker: String?
+    @Option(help: ArgumentHelp("A draining worker (its id or name) to take tiles again (admin).", valueName: "worker"))
+    var worker: String?
 
     func validate() throws {
-        guard (job == nil) != (worker == nil) else { throw ValidationError("give a job id or --worker WORKER (one of them)") }
+        guard (job == nil) != (worker == nil) else {
+            throw ValidationError("give a job id or --worker WORKER (one of them)")
+        }
     }
 
     func run() throws { try steer(ControlBody(.resume, job: job, worker: worker), farm) }
@@ -86,7 +100,8 @@ struct ResumeCommand: ParsableCommand {
 
 /// `stylefarm priority`.
 struct PriorityCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "priority", abstract: "Change a farm job's priority (0...100, higher first).")
+    static let configuration = CommandConfiguration(
+        commandName: "priority", abstract: "Change a farm job's priority (0...100, higher first).")
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "The job id.") var job: String
     @Argument(help: "The new priority.") var priority: Int
@@ -96,7 +111,8 @@ struct PriorityCommand: ParsableCommand {
 /// `stylefarm retry`.
 struct RetryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "retry", abstract: "Run a failed or cancelled job again from the stage it stopped in, keeping its finished tiles.")
+        commandName: "retry",
+        abstract: "Run a failed or cancelled job again from the stage it stopped in, keeping its finished tiles.")
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "The job id.") var job: String
     func run() throws { try steer(ControlBody(.retry, job: job), farm) }
@@ -105,7 +121,8 @@ struct RetryCommand: ParsableCommand {
 /// `stylefarm requeue`.
 struct RequeueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "requeue", abstract: "Give the failed tiles of a job's current stage fresh attempts, on any worker.")
+        commandName: "requeue",
+        abstract: "Give the failed tiles of a job's current stage fresh attempts, on any worker.")
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "The job id.") var job: String
     func run() throws { try steer(ControlBody(.requeue, job: job), farm) }
@@ -114,7 +131,8 @@ struct RequeueCommand: ParsableCommand {
 /// `stylefarm drain`.
 struct DrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "drain", abstract: "Drain a worker (admin): it finishes its tiles and takes no more, until `resume --worker`.")
+        commandName: "drain",
+        abstract: "Drain a worker (admin): it finishes its tiles and takes no more, until `resume --worker`.")
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "The worker's id or name.") var worker: String
     func run() throws { try steer(ControlBody(.drain, worker: worker), farm) }
@@ -123,7 +141,8 @@ struct DrainCommand: ParsableCommand {
 /// `stylefarm clear-blocklist`.
 struct ClearBlocklistCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "clear-blocklist", abstract: "Forget a worker's failures (admin), so it may take tiles of the jobs it was blocklisted on.")
+        commandName: "clear-blocklist",
+        abstract: "Forget a worker's failures (admin), so it may take tiles of the jobs it was blocklisted on.")
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "The worker's id or name.") var worker: String
     func run() throws { try steer(ControlBody(.clearBlocklist, worker: worker), farm) }
@@ -142,14 +161,20 @@ struct DashboardTokenCommand: ParsableCommand {
             Keep it as secret as the key.
             """)
 
-    @Option(help: ArgumentHelp("The coordinator's public key (Z85) or its .pub file.", valueName: "key")) var serverKey: String
-    @Option(help: ArgumentHelp("This key's CURVE secret key file (its .pub on the coordinator's allowlist).", valueName: "file"))
+    @Option(help: ArgumentHelp("The coordinator's public key (Z85) or its .pub file.", valueName: "key")) var serverKey:
+        String
+    @Option(
+        help: ArgumentHelp(
+            "This key's CURVE secret key file (its .pub on the coordinator's allowlist).", valueName: "file"))
     var curveSecret: String
-    @Option(help: ArgumentHelp("Print the dashboard's address with the token (e.g. http://farm:8787/).", valueName: "url")) var url: String?
+    @Option(
+        help: ArgumentHelp("Print the dashboard's address with the token (e.g. http://farm:8787/).", valueName: "url"))
+    var url: String?
 
     func run() throws {
-        let token = try DashboardToken.make(keys: try CurveKeyPair.read(secretFile: URL(fileURLWithPath: curveSecret)),
-                                            server: try CurveKeyPair.publicKey(serverKey))
+        let token = try DashboardToken.make(
+            keys: try CurveKeyPair.read(secretFile: URL(fileURLWithPath: curveSecret)),
+            server: try CurveKeyPair.publicKey(serverKey))
         guard let url else { return print(token) }
         // In the fragment, which a browser never sends: the page trades it for a session cookie and drops it from the address.
         print(url + (url.hasSuffix("/") ? "" : "/") + "#token=" + token)

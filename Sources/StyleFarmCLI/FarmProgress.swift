@@ -9,14 +9,20 @@ import Synchronization
 /// `render --local-farm` and `wait`. A job that failed or was cancelled throws (the command exits 1).
 enum FarmProgress {
     @discardableResult
-    static func wait(client: FarmClient, job id: String, output: URL?, localFarm: LocalFarm? = nil, deadline: Date? = nil) throws -> JobStatus {
+    static func wait(
+        client: FarmClient, job id: String, output: URL?, localFarm: LocalFarm? = nil, deadline: Date? = nil
+    ) throws -> JobStatus {
         var bar: ProgressBar?
         let final: JobStatus
         do {
-            final = try FarmWait.untilDone(client: client, job: id, output: output, localFarm: localFarm, deadline: deadline) { s in
+            final = try FarmWait.untilDone(
+                client: client, job: id, output: output, localFarm: localFarm, deadline: deadline
+            ) { s in
                 if bar == nil { bar = ProgressBar(total: s.tilesTotal, label: "farm") }
-                bar?.update(s.tilesDone, status: "stage \(min(s.stage + 1, s.stages))/\(s.stages) \(s.state.rawValue)"
-                    + (s.detail.map { ": " + $0 } ?? ""), elapsed: s.elapsed, work: s.workFraction)
+                bar?.update(
+                    s.tilesDone,
+                    status: "stage \(min(s.stage + 1, s.stages))/\(s.stages) \(s.state.rawValue)"
+                        + (s.detail.map { ": " + $0 } ?? ""), elapsed: s.elapsed, work: s.workFraction)
             }
         } catch {
             bar?.finish()
@@ -24,7 +30,9 @@ enum FarmProgress {
         }
         bar?.finish()
         let elapsed = String(format: "%.1f", final.elapsed)
-        print(output.map { "wrote \($0.path) (job \(id), \(elapsed) s on the farm)" } ?? "job \(id) done (\(elapsed) s on the farm)")
+        print(
+            output.map { "wrote \($0.path) (job \(id), \(elapsed) s on the farm)" }
+                ?? "job \(id) done (\(elapsed) s on the farm)")
         return final
     }
 }

@@ -18,47 +18,70 @@ struct CoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
         abstract: "Run the farm's coordinator: queue jobs, lease tiles to workers, blend, write outputs.",
-        discussion: "State (jobs, finished tiles, outputs) lives in --state and survives restarts; see Docs/operations.md.")
+        discussion:
+            "State (jobs, finished tiles, outputs) lives in --state and survives restarts; see Docs/operations.md.")
 
     @Option(help: "ZeroMQ endpoint to bind.") var bind = "tcp://*:5555"
     @Option(help: "State directory (journal, tiles, outputs).")
-    var state = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share/stylefarm/coordinator").path
-    @Option(help: ArgumentHelp("Weights file (.sfw), sent to workers that lack it.", valueName: "path")) var weights: String?
+    var state = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(
+        ".local/share/stylefarm/coordinator"
+    ).path
+    @Option(help: ArgumentHelp("Weights file (.sfw), sent to workers that lack it.", valueName: "path")) var weights:
+        String?
     @Option(help: "Seconds between heartbeats.") var heartbeat = 1.0
     @Option(help: "Missed heartbeats before a worker is lost.") var liveness = 3
     @Option(help: "Seconds a tile lease lasts without progress.") var leaseSeconds = 60.0
     @Option(help: "Tiles in flight per worker (1 or 2).") var credit = 1
     @Flag(help: "Do not send copies of a stage's last running tiles to idle workers (straggler copies).")
     var noStragglerCopies = false
-    @Option(help: ArgumentHelp("The coordinator's CURVE key file (from `stylefarm keygen`): secure mode.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "The coordinator's CURVE key file (from `stylefarm keygen`): secure mode.", valueName: "file"))
     var curveSecret: String?
-    @Option(help: ArgumentHelp("Worker keys (render tiles only): .pub files, directories of them, or keys (repeatable).",
-                               valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "Worker keys (render tiles only): .pub files, directories of them, or keys (repeatable).",
+            valueName: "path"))
     var allowWorkers: [String] = []
-    @Option(help: ArgumentHelp("Client keys (submit, and see, cancel and fetch their own jobs): .pub files, directories, keys.",
-                               valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "Client keys (submit, and see, cancel and fetch their own jobs): .pub files, directories, keys.",
+            valueName: "path"))
     var allowClients: [String] = []
-    @Option(help: ArgumentHelp("Admin keys (everything, on every job): .pub files, directories, keys.", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("Admin keys (everything, on every job): .pub files, directories, keys.", valueName: "path"))
     var allowAdmins: [String] = []
-    @Option(help: ArgumentHelp("Forget ended jobs and delete their files this long after they end (e.g. 7d, 12h, 30m; 0 keeps them).",
-                               valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "Forget ended jobs and delete their files this long after they end (e.g. 7d, 12h, 30m; 0 keeps them).",
+            valueName: "duration"))
     var retention = "7d"
     @Flag(help: "Run without encryption or authentication (anyone reaching the port can use the farm).")
     var insecure = false
     @Option(help: "Largest frame a peer may send, in bytes; a peer that sends more is disconnected.")
     var maxMessageBytes = Int64(FarmProtocol.Limits.maxPayload)  // safe-int: widening a constant
-    @Option(help: ArgumentHelp("Hold a stage's content and start canvas in memory up to this size each (e.g. 256M, 1G, 0); "
-                               + "bigger ones are read from the state directory per tile and strip.", valueName: "bytes"))
+    @Option(
+        help: ArgumentHelp(
+            "Hold a stage's content and start canvas in memory up to this size each (e.g. 256M, 1G, 0); "
+                + "bigger ones are read from the state directory per tile and strip.", valueName: "bytes"))
     var canvasMemory = "256M"
-    @Option(help: ArgumentHelp("Bytes of each chunk a client fetches an output in (one at a time per key).", valueName: "bytes"))
+    @Option(
+        help: ArgumentHelp(
+            "Bytes of each chunk a client fetches an output in (one at a time per key).", valueName: "bytes"))
     var outputChunkBytes = OutputBody.chunk
-    @Option(help: ArgumentHelp("POST a signed JSON event to this http(s) URL when a job ends or a worker is lost (repeatable; "
-                               + "Docs/operations.md, \"Webhooks\").", valueName: "url"))
+    @Option(
+        help: ArgumentHelp(
+            "POST a signed JSON event to this http(s) URL when a job ends or a worker is lost (repeatable; "
+                + "Docs/operations.md, \"Webhooks\").", valueName: "url"))
     var webhook: [String] = []
-    @Option(help: ArgumentHelp("File holding the webhooks' HMAC key (default: STATE/webhook-secret, generated with mode 0600 if missing).",
-                               valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "File holding the webhooks' HMAC key (default: STATE/webhook-secret, generated with mode 0600 if missing).",
+            valueName: "path"))
     var webhookSecretFile: String?
-    @Option(help: ArgumentHelp("Tries per webhook event (1, 2, 4, 8 s apart, doubling) before it is given up.", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Tries per webhook event (1, 2, 4, 8 s apart, doubling) before it is given up.", valueName: "n"))
     var webhookAttempts = WebhookPolicy().attempts
     @Option(help: ArgumentHelp("Seconds a webhook request may take before it counts as failed.", valueName: "seconds"))
     var webhookTimeout = WebhookPolicy().timeout
@@ -82,7 +105,9 @@ struct CoordinatorCommand: ParsableCommand {
         guard (1 ... 20).contains(webhookAttempts), webhookTimeout > 0, webhookTimeout <= 300 else {
             throw ValidationError("need --webhook-attempts 1 to 20 and --webhook-timeout above 0 and at most 300 s")
         }
-        if webhookSecretFile != nil, webhook.isEmpty { throw ValidationError("--webhook-secret-file needs a --webhook URL") }
+        if webhookSecretFile != nil, webhook.isEmpty {
+            throw ValidationError("--webhook-secret-file needs a --webhook URL")
+        }
     }
 
     /// The operator's webhooks: each URL http or https with a host, or the coordinator does not start.
@@ -96,8 +121,9 @@ struct CoordinatorCommand: ParsableCommand {
     }
 
     func run() throws {
-        var config = Coordinator.Config(stateDirectory: URL(fileURLWithPath: state),
-                                        weights: WeightsLocation.resolve(explicit: weights))
+        var config = Coordinator.Config(
+            stateDirectory: URL(fileURLWithPath: state),
+            weights: WeightsLocation.resolve(explicit: weights))
         config.bind = bind
         config.scheduler.heartbeat = heartbeat
         config.scheduler.liveness = liveness
@@ -118,17 +144,23 @@ struct CoordinatorCommand: ParsableCommand {
             try allowlist.add(allowClients, as: .client)
             try allowlist.add(allowAdmins, as: .admin)
             guard !allowlist.isEmpty else {
-                throw ValidationError("--curve-secret needs the keys it admits: --allow-workers, --allow-clients, --allow-admins")
+                throw ValidationError(
+                    "--curve-secret needs the keys it admits: --allow-workers, --allow-clients, --allow-admins")
             }
-            config.security = ServerSecurity(keys: try CurveKeyPair.read(secretFile: URL(fileURLWithPath: file)), allowlist: allowlist)
+            config.security = ServerSecurity(
+                keys: try CurveKeyPair.read(secretFile: URL(fileURLWithPath: file)), allowlist: allowlist)
         case (nil, true):
-            printError("WARNING: --insecure: the farm protocol runs in PLAINTEXT with no authentication. Anyone who can reach "
-                + "\(bind) can submit jobs, read and cancel anyone's, and act as a worker: every peer is an admin. For one trusted machine only; "
-                + "elsewhere use `stylefarm keygen` and --curve-secret with --allow-workers/--allow-clients/--allow-admins.")
+            printError(
+                "WARNING: --insecure: the farm protocol runs in PLAINTEXT with no authentication. Anyone who can reach "
+                    + "\(bind) can submit jobs, read and cancel anyone's, and act as a worker: every peer is an admin. For one trusted machine only; "
+                    + "elsewhere use `stylefarm keygen` and --curve-secret with --allow-workers/--allow-clients/--allow-admins."
+            )
         case (_?, true):
             throw ValidationError("--curve-secret and --insecure contradict each other")
         case (nil, false):
-            throw ValidationError("configure CURVE keys (stylefarm keygen; --curve-secret FILE --allow-workers/--allow-clients/--allow-admins KEYS) or pass --insecure for plaintext")
+            throw ValidationError(
+                "configure CURVE keys (stylefarm keygen; --curve-secret FILE --allow-workers/--allow-clients/--allow-admins KEYS) or pass --insecure for plaintext"
+            )
         }
         let coordinator = try Coordinator(config: config)
         let server = try dashboard.start(coordinator)
@@ -146,14 +178,20 @@ struct WorkerCommand: ParsableCommand {
         discussion: "The coordinator sends the weights (cached under --cache) and each job's Gram targets.")
 
     @Option(help: "Coordinator endpoint.") var connect: String
-    @Option(help: "Threads of the compute core (its own loops and sgemm calls; OpenBLAS itself runs single-threaded).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads of the compute core (its own loops and sgemm calls; OpenBLAS itself runs single-threaded).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Name shown in status.") var name = ProcessInfo.processInfo.hostName
-    @Option(help: ArgumentHelp("Local weights to use when they match the farm's (default: the usual location, if present).",
-                               valueName: "path")) var weights: String?
-    @Option(help: "Cache directory for fetched weights (default: $XDG_CACHE_HOME/stylefarm, else $HOME/.cache/stylefarm).")
+    @Option(
+        help: ArgumentHelp(
+            "Local weights to use when they match the farm's (default: the usual location, if present).",
+            valueName: "path")) var weights: String?
+    @Option(
+        help: "Cache directory for fetched weights (default: $XDG_CACHE_HOME/stylefarm, else $HOME/.cache/stylefarm).")
     var cache = WeightsLocation.directory("XDG_CACHE_HOME", else: ".cache") + "/stylefarm"
-    @Option(help: ArgumentHelp("Take only tiles whose planned peak memory fits in this (e.g. 600M, 2G; default: this machine's memory).",
-                               valueName: "bytes")) var maxMemory: String?
+    @Option(
+        help: ArgumentHelp(
+            "Take only tiles whose planned peak memory fits in this (e.g. 600M, 2G; default: this machine's memory).",
+            valueName: "bytes")) var maxMemory: String?
     @Option(help: .hidden) var slowdown = 1.0
     @Option(help: .hidden) var parentPid: Int32?
     @OptionGroup var logging: LoggingOptions
@@ -168,7 +206,8 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
-        var config = Worker.Config(endpoint: connect, name: name, threads: threads, cacheDirectory: URL(fileURLWithPath: cache))
+        var config = Worker.Config(
+            endpoint: connect, name: name, threads: threads, cacheDirectory: URL(fileURLWithPath: cache))
         let local = WeightsLocation.resolve(explicit: weights)
         config.localWeights = FileManager.default.fileExists(atPath: local.path) ? local : nil
         config.parentPID = parentPid
@@ -177,8 +216,11 @@ struct WorkerCommand: ParsableCommand {
         config.security = try security.resolve()
         config.logger = logging.logger("worker")
         // A cached fetch from an earlier run counts as local weights too.
-        if config.localWeights == nil, let cached = try? FileManager.default.contentsOfDirectory(
-            at: config.cacheDirectory.appendingPathComponent("weights"), includingPropertiesForKeys: nil).first {
+        if config.localWeights == nil,
+            let cached = try? FileManager.default.contentsOfDirectory(
+                at: config.cacheDirectory.appendingPathComponent("weights"), includingPropertiesForKeys: nil
+            ).first
+        {
             config.localWeights = cached
         }
         stopOnSignals()
@@ -189,14 +231,22 @@ struct WorkerCommand: ParsableCommand {
 
 /// Where the coordinator serves its dashboard.
 struct DashboardOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Serve the dashboard, JSON API and /metrics on HOST:PORT (port 0: any free port; 'off': none). "
-        + "Bind 0.0.0.0 only on a trusted network, ideally with a token (--dashboard-token-file).", valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "Serve the dashboard, JSON API and /metrics on HOST:PORT (port 0: any free port; 'off': none). "
+                + "Bind 0.0.0.0 only on a trusted network, ideally with a token (--dashboard-token-file).",
+            valueName: "host:port"))
     var dashboard = "127.0.0.1:8787"
-    @Option(help: ArgumentHelp("Require this token (Authorization: Bearer …, or a session the page starts from #token=…) on every "
-        + "dashboard request (visible in ps: prefer --dashboard-token-file or $STYLEFARM_DASHBOARD_TOKEN)."))
+    @Option(
+        help: ArgumentHelp(
+            "Require this token (Authorization: Bearer …, or a session the page starts from #token=…) on every "
+                + "dashboard request (visible in ps: prefer --dashboard-token-file or $STYLEFARM_DASHBOARD_TOKEN)."))
     var dashboardToken: String?
-    @Option(help: ArgumentHelp("A host name the dashboard answers to besides IP addresses and localhost (repeatable): the name in "
-        + "the address the operator opens. Requests naming any other Host or Origin are refused (DNS rebinding).", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "A host name the dashboard answers to besides IP addresses and localhost (repeatable): the name in "
+                + "the address the operator opens. Requests naming any other Host or Origin are refused (DNS rebinding).",
+            valueName: "name"))
     var dashboardHost: [String] = []
     @Option(help: ArgumentHelp("Read the dashboard's token from this file (its first line).", valueName: "path"))
     var dashboardTokenFile: String?
@@ -216,7 +266,9 @@ struct DashboardOptions: ParsableArguments {
             do { text = try String(contentsOfFile: dashboardTokenFile, encoding: .utf8) } catch {
                 throw ValidationError("--dashboard-token-file \(dashboardTokenFile): \(error.localizedDescription)")
             }
-            let line = text.split(whereSeparator: \.isNewline).first.map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""
+            let line =
+                text.split(whereSeparator: \.isNewline).first.map(String.init)?.trimmingCharacters(in: .whitespaces)
+                ?? ""
             guard !line.isEmpty else { throw ValidationError("--dashboard-token-file \(dashboardTokenFile) is empty") }
             return line
         }
@@ -225,8 +277,10 @@ struct DashboardOptions: ParsableArguments {
 
     func address() throws -> (host: String, port: Int)? {
         if dashboard == "off" { return nil }
-        guard let colon = dashboard.lastIndex(of: ":"), let port = Int(dashboard[dashboard.index(after: colon)...]),  // safe-int: a failable parse of text
-              (0 ... 65535).contains(port), colon > dashboard.startIndex else {
+        // safe-int: a failable parse of text
+        guard let colon = dashboard.lastIndex(of: ":"), let port = Int(dashboard[dashboard.index(after: colon)...]),
+            (0 ... 65535).contains(port), colon > dashboard.startIndex
+        else {
             throw ValidationError("--dashboard must be HOST:PORT or off, got '\(dashboard)'")
         }
         return (String(dashboard[..<colon]), port)
@@ -238,15 +292,20 @@ struct DashboardOptions: ParsableArguments {
         guard let (host, port) = try address() else { return nil }
         let token = try token()
         if token == nil, !["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) {
-            printError("WARNING: the dashboard on \(host):\(port) has no token: anyone who reaches it sees every job and preview. "
-                + "Set --dashboard-token-file or $STYLEFARM_DASHBOARD_TOKEN.")
+            printError(
+                "WARNING: the dashboard on \(host):\(port) has no token: anyone who reaches it sees every job and preview. "
+                    + "Set --dashboard-token-file or $STYLEFARM_DASHBOARD_TOKEN.")
         }
-        var access = DashboardAccess(viewToken: token, insecure: coordinator.config.security == nil, hosts: Set(dashboardHost))
+        var access = DashboardAccess(
+            viewToken: token, insecure: coordinator.config.security == nil, hosts: Set(dashboardHost))
         if let s = coordinator.config.security {
             let (secret, allowlist) = (s.keys.secretKey, s.allowlist)
-            access.keyToken = { @Sendable token in DashboardToken.caller(token, serverSecret: secret, allowlist: allowlist) }
+            access.keyToken = { @Sendable token in
+                DashboardToken.caller(token, serverSecret: secret, allowlist: allowlist)
+            }
         }
-        let server = DashboardServer(monitor: coordinator.monitor, console: coordinator, host: host, port: port, access: access)
+        let server = DashboardServer(
+            monitor: coordinator.monitor, console: coordinator, host: host, port: port, access: access)
         try server.start()
         printError("dashboard: http://\(host):\(server.port)/" + (token == nil ? "" : "#token=…"))
         return server
@@ -257,7 +316,9 @@ struct DashboardOptions: ParsableArguments {
 enum ByteSize {
     static func parse(_ text: String) -> Int? {
         var t = text.trimmingCharacters(in: .whitespaces).uppercased()
-        for suffix in ["IB", "B"] where t.hasSuffix(suffix) && t.count > suffix.count { t.removeLast(suffix.count); break }
+        for suffix in ["IB", "B"] where t.hasSuffix(suffix) && t.count > suffix.count {
+            t.removeLast(suffix.count); break
+        }
         let units: [Character: Double] = ["K": 0x1p10, "M": 0x1p20, "G": 0x1p30, "T": 0x1p40]
         var scale = 1.0
         if let last = t.last, let u = units[last] { scale = u; t.removeLast() }

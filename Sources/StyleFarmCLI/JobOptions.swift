@@ -18,29 +18,46 @@ struct JobOptions: ParsableArguments {
     var width: Int?
     @Option(help: "Output height in pixels.")
     var height: Int?
-    @Option(name: .customLong("print"), help: ArgumentHelp("Print size: a preset from Configs/print-presets.toml (A0…A6, poster-large, …, add -landscape) or WxHin, WxHcm, WxHmm; pixels = size × --dpi (default 300).", valueName: "size"))
+    @Option(
+        name: .customLong("print"),
+        help: ArgumentHelp(
+            "Print size: a preset from Configs/print-presets.toml (A0…A6, poster-large, …, add -landscape) or WxHin, WxHcm, WxHmm; pixels = size × --dpi (default 300).",
+            valueName: "size"))
     var printSize: String?
     @Option(help: "Resolution written into the file, dots per inch.") var dpi: Double?
     @Option(help: "Output bit depth for PNG: 8 or 16 (default 16).") var bitDepth: Int?
 
-    @Option(help: "Long side of the first, untiled level; larger outputs are rendered in tiled levels (default \(defaults.coarseSize)).")
+    @Option(
+        help:
+            "Long side of the first, untiled level; larger outputs are rendered in tiled levels (default \(defaults.coarseSize))."
+    )
     var coarseSize: Int?
-    @Option(help: "Tile size in pixels: the optimised part, before the margin (default \(defaults.tileSize)).") var tile: Int?
-    @Option(help: "Overlap between neighbouring tiles, blended with smooth windows (default \(defaults.overlap)).") var overlap: Int?
-    @Option(help: "Context margin around each tile: optimised, then cropped away (default \(defaults.margin)).") var margin: Int?
-    @Option(help: ArgumentHelp("Iterations per level, coarse first; the last repeats (default \(defaults.iterations.map(String.init).joined(separator: ","))).",
-                               valueName: "n,n,..."))
+    @Option(help: "Tile size in pixels: the optimised part, before the margin (default \(defaults.tileSize)).")
+    var tile: Int?
+    @Option(help: "Overlap between neighbouring tiles, blended with smooth windows (default \(defaults.overlap)).")
+    var overlap: Int?
+    @Option(help: "Context margin around each tile: optimised, then cropped away (default \(defaults.margin)).")
+    var margin: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Iterations per level, coarse first; the last repeats (default \(defaults.iterations.map(String.init).joined(separator: ","))).",
+            valueName: "n,n,..."))
     var levelIterations: String?
     @Flag(help: "Skip the half-tile-shifted second pass of each tiled level.") var noShift = false
-    @Flag(help: "Make every tile match the whole image's Grams, instead of targets localised to the tile.") var globalTileTargets = false
-    @Option(help: "Long side of the style images when the shared Gram targets are computed (default \(defaults.styleSize)).")
+    @Flag(help: "Make every tile match the whole image's Grams, instead of targets localised to the tile.")
+    var globalTileTargets = false
+    @Option(
+        help: "Long side of the style images when the shared Gram targets are computed (default \(defaults.styleSize))."
+    )
     var styleSize: Int?
-    @Option(help: "Iterations of the shifted pass as a fraction of the level's (default \(defaults.shiftedPassFraction)).")
+    @Option(
+        help: "Iterations of the shifted pass as a fraction of the level's (default \(defaults.shiftedPassFraction)).")
     var shiftedFraction: Float?
 
     @Option(help: "Iterations of an untiled render (default \(defaults.options.iterations)).") var iterations: Int?
     @Option(help: "Optimizer: lbfgs (default) or adam.") var optimizer: OptimizerName?
-    @Option(help: "L-BFGS history size (correction pairs, default \(defaults.options.optimizer.lbfgsHistory)).") var lbfgsHistory: Int?
+    @Option(help: "L-BFGS history size (correction pairs, default \(defaults.options.optimizer.lbfgsHistory)).")
+    var lbfgsHistory: Int?
     @Option(help: "Learning rate (L-BFGS step scale, default 1; Adam, default 2).") var lr: Float?
     @Option(help: "Adam beta1 (default 0.9).") var beta1: Float?
     @Option(help: "Adam beta2 (default 0.999).") var beta2: Float?
@@ -50,33 +67,53 @@ struct JobOptions: ParsableArguments {
     @Option(help: "Style loss weight (default \(LossConfig.recommended.styleWeight)).") var styleWeight: Float?
     @Option(help: "Total-variation weight (default \(LossConfig.recommended.tvWeight)).") var tvWeight: Float?
     @Option(help: "Content layer (default \(LossConfig.recommended.contentLayer)).") var contentLayer: String?
-    @Option(help: "Comma-separated style layers (default \(LossConfig.recommended.styleLayers.map(\.name).joined(separator: ","))).")
+    @Option(
+        help:
+            "Comma-separated style layers (default \(LossConfig.recommended.styleLayers.map(\.name).joined(separator: ",")))."
+    )
     var styleLayers: String?
-    @Option(help: "Comma-separated relative weights of the style layers (default: all 1).") var styleLayerWeights: String?
+    @Option(help: "Comma-separated relative weights of the style layers (default: all 1).") var styleLayerWeights:
+        String?
     @Option(help: "Style layer weights are multiplied by channels^(-exponent), then normalised (default 0).")
     var layerWeightExponent: Float?
     @Option(help: "Comma-separated blend weights of the style images (default: equal).") var styleBlend: String?
-    @Option(help: ArgumentHelp("Style images are resized to this times the style size (default 1); several, comma-separated, scale each "
-        + "style image on its own (one per style).", valueName: "s[,s...]"))
+    @Option(
+        help: ArgumentHelp(
+            "Style images are resized to this times the style size (default 1); several, comma-separated, scale each "
+                + "style image on its own (one per style).", valueName: "s[,s...]"))
     var styleScale: String?
-    @Option(help: ArgumentHelp("Scale control: the style layers style image N gives, e.g. 1=relu1_1,relu2_1 for its fine strokes and "
-        + "2=relu3_1,relu4_1,relu5_1 for another's coarse forms (repeatable; counted from 1).", valueName: "n=layers"))
+    @Option(
+        help: ArgumentHelp(
+            "Scale control: the style layers style image N gives, e.g. 1=relu1_1,relu2_1 for its fine strokes and "
+                + "2=relu3_1,relu4_1,relu5_1 for another's coarse forms (repeatable; counted from 1).",
+            valueName: "n=layers"))
     var styleLayersFor: [String] = []
-    @Option(help: ArgumentHelp("The mask of style image N's region to draw from (white: use), e.g. 1=sky-mask.png (repeatable).", valueName: "n=path"))
+    @Option(
+        help: ArgumentHelp(
+            "The mask of style image N's region to draw from (white: use), e.g. 1=sky-mask.png (repeatable).",
+            valueName: "n=path"))
     var styleMask: [String] = []
-    @Flag(help: "Colour control: match each style image's colour mean and covariance to the content's before its Grams.")
+    @Flag(
+        help: "Colour control: match each style image's colour mean and covariance to the content's before its Grams.")
     var colorMatch = false
-    @Option(help: ArgumentHelp("An image whose colours name the output's regions (the content's size or aspect; with --region).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "An image whose colours name the output's regions (the content's size or aspect; with --region).",
+            valueName: "path"))
     var regionMask: String?
-    @Option(help: ArgumentHelp("A region: its colour in the region mask (#rrggbb, R,G,B or a gray level 0-255), then = the style images it "
-        + "takes (numbers from 1 joined by +, each optionally *weight; 'none' keeps the content there), optionally :weight of its style "
-        + "loss. Repeat per region, e.g. --region '#87ceeb=2' --region '#000000=1*0.7+2*0.3' --region 'white=none'.",
-        valueName: "color=styles[:weight]"))
+    @Option(
+        help: ArgumentHelp(
+            "A region: its colour in the region mask (#rrggbb, R,G,B or a gray level 0-255), then = the style images it "
+                + "takes (numbers from 1 joined by +, each optionally *weight; 'none' keeps the content there), optionally :weight of its style "
+                + "loss. Repeat per region, e.g. --region '#87ceeb=2' --region '#000000=1*0.7+2*0.3' --region 'white=none'.",
+            valueName: "color=styles[:weight]"))
     var region: [String] = []
-    @Option(help: "How widely neighbouring regions blend, as a fraction of the long side (default 0.01).") var regionFeather: Float?
+    @Option(help: "How widely neighbouring regions blend, as a fraction of the long side (default 0.01).")
+    var regionFeather: Float?
     @Option(help: "Pooling: max (default) or average.") var pooling: Pool2x2.Kind?
 
-    @Option(help: "Initialisation of an untiled render: content (default), noise, or an image path.") var initialisation: String?
+    @Option(help: "Initialisation of an untiled render: content (default), noise, or an image path.")
+    var initialisation: String?
     @Option(help: "Noise mixed into an image initialisation, 0...1 (default 0).") var initNoise: Float?
     @Option(help: "Random seed (noise initialisation, default 0).") var seed: UInt64?
     @Flag(help: "Keep the content's colours (luminance-only transfer).") var preserveColors = false
@@ -84,22 +121,31 @@ struct JobOptions: ParsableArguments {
     /// The option that sets each field (the fields' dotted paths, `JobDescription.fieldPaths`).
     static let optionForField: [String: String] = [
         "output": "--output", "seed": "--seed", "initialisation": "--initialisation", "init-noise": "--init-noise",
-        "preserve-colors": "--preserve-colors", "size.pixels": "--size", "size.width": "--width", "size.height": "--height",
-        "size.print": "--print", "size.dpi": "--dpi", "size.bit-depth": "--bit-depth", "tiling.coarse-size": "--coarse-size",
-        "tiling.tile": "--tile", "tiling.overlap": "--overlap", "tiling.margin": "--margin", "tiling.shift": "--no-shift",
-        "tiling.shifted-fraction": "--shifted-fraction", "tiling.local-targets": "--global-tile-targets", "tiling.style-size": "--style-size",
-        "levels.iterations": "--level-iterations", "optimizer.kind": "--optimizer", "optimizer.iterations": "--iterations",
-        "optimizer.lbfgs-history": "--lbfgs-history", "optimizer.lr": "--lr", "optimizer.beta1": "--beta1", "optimizer.beta2": "--beta2",
-        "optimizer.tolerance": "--tolerance", "loss.content-weight": "--content-weight", "loss.style-weight": "--style-weight",
+        "preserve-colors": "--preserve-colors", "size.pixels": "--size", "size.width": "--width",
+        "size.height": "--height",
+        "size.print": "--print", "size.dpi": "--dpi", "size.bit-depth": "--bit-depth",
+        "tiling.coarse-size": "--coarse-size",
+        "tiling.tile": "--tile", "tiling.overlap": "--overlap", "tiling.margin": "--margin",
+        "tiling.shift": "--no-shift",
+        "tiling.shifted-fraction": "--shifted-fraction", "tiling.local-targets": "--global-tile-targets",
+        "tiling.style-size": "--style-size",
+        "levels.iterations": "--level-iterations", "optimizer.kind": "--optimizer",
+        "optimizer.iterations": "--iterations",
+        "optimizer.lbfgs-history": "--lbfgs-history", "optimizer.lr": "--lr", "optimizer.beta1": "--beta1",
+        "optimizer.beta2": "--beta2",
+        "optimizer.tolerance": "--tolerance", "loss.content-weight": "--content-weight",
+        "loss.style-weight": "--style-weight",
         "loss.tv-weight": "--tv-weight", "loss.content-layer": "--content-layer", "loss.style-layers": "--style-layers",
         "loss.style-layer-weights": "--style-layer-weights", "loss.layer-weight-exponent": "--layer-weight-exponent",
         "loss.pooling": "--pooling", "loss.style-scale": "--style-scale", "name": "--name", "priority": "--priority",
         "color-match": "--color-match", "region-mask": "--region-mask", "region-feather": "--region-feather",
-        "content": "CONTENT", "style": "STYLE",
+        "content": "CONTENT", "style": "STYLE"
     ]
 
     func validate() throws {
-        do { try description(styles: [], perStyle: false).check() } catch let problem as JobProblem { throw Self.explain(problem) }
+        do { try description(styles: [], perStyle: false).check() } catch let problem as JobProblem {
+            throw Self.explain(problem)
+        }
     }
 
     /// A problem in the options' terms: `--overlap: must be less than half of the tile size`.
@@ -107,7 +153,10 @@ struct JobOptions: ParsableArguments {
         let field = problem.field.map { f -> String in
             if f.hasPrefix("region[") { return "--region" }
             guard f.hasPrefix("style[") else { return optionForField[f] ?? f }
-            return f.hasSuffix(".scale") ? "--style-scale" : f.hasSuffix(".layers") ? "--style-layers-for" : f.hasSuffix(".mask") ? "--style-mask" : "--style-blend"
+            return f.hasSuffix(".scale")
+                ? "--style-scale"
+                : f.hasSuffix(".layers")
+                    ? "--style-layers-for" : f.hasSuffix(".mask") ? "--style-mask" : "--style-blend"
         }
         return ValidationError((field.map { "\($0): " } ?? "") + problem.message)
     }
@@ -116,13 +165,18 @@ struct JobOptions: ParsableArguments {
     /// options need the style images here (`perStyle`: false only to check the rest before they are known).
     func description(styles: [String], perStyle checkPerStyle: Bool = true) throws -> JobDescription {
         var d = JobDescription()
-        if checkPerStyle, styles.isEmpty, !styleLayersFor.isEmpty || !styleMask.isEmpty || styleScale?.contains(",") == true {
-            throw ValidationError("--style-layers-for, --style-mask and per-style --style-scale values need the style images on the command line")
+        if checkPerStyle, styles.isEmpty,
+            !styleLayersFor.isEmpty || !styleMask.isEmpty || styleScale?.contains(",") == true
+        {
+            throw ValidationError(
+                "--style-layers-for, --style-mask and per-style --style-scale values need the style images on the command line"
+            )
         }
         if !styles.isEmpty {
             let weights = try styleBlend.map { try Self.list($0, "--style-blend", Float.init) } ?? styles.map { _ in 1 }
             guard weights.count == styles.count else {
-                throw ValidationError("--style-blend needs \(styles.count) comma-separated numbers, one per style image")
+                throw ValidationError(
+                    "--style-blend needs \(styles.count) comma-separated numbers, one per style image")
             }
             d.style = zip(styles, weights).map { JobDescription.Style(image: $0, weight: $1) }
             try perStyle(&d.style!)
@@ -146,7 +200,9 @@ struct JobOptions: ParsableArguments {
     /// Comma-separated values.
     static func list<T>(_ text: String, _ option: String, _ parse: (String) -> T?) throws -> [T] {
         let values = text.split(separator: ",").map { parse($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else { throw ValidationError("\(option): expected comma-separated values, got '\(text)'") }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("\(option): expected comma-separated values, got '\(text)'")
+        }
         return values.compactMap { $0 }
     }
 }
@@ -160,7 +216,9 @@ extension JobOptions {
 
     func tilingSection() -> JobDescription.Tiling {
         var t = JobDescription.Tiling()
-        (t.coarseSize, t.tile, t.overlap, t.margin, t.styleSize, t.shiftedFraction) = (coarseSize, tile, overlap, margin, styleSize, shiftedFraction)
+        (t.coarseSize, t.tile, t.overlap, t.margin, t.styleSize, t.shiftedFraction) = (
+            coarseSize, tile, overlap, margin, styleSize, shiftedFraction
+        )
         t.shift = noShift ? false : nil
         t.localTargets = globalTileTargets ? false : nil
         return t
@@ -168,15 +226,21 @@ extension JobOptions {
 
     func optimizerSection() -> JobDescription.Optimizer {
         var o = JobDescription.Optimizer()
-        (o.kind, o.iterations, o.lbfgsHistory, o.lr, o.beta1, o.beta2, o.tolerance) = (optimizer, iterations, lbfgsHistory, lr, beta1, beta2, tolerance)
+        (o.kind, o.iterations, o.lbfgsHistory, o.lr, o.beta1, o.beta2, o.tolerance) = (
+            optimizer, iterations, lbfgsHistory, lr, beta1, beta2, tolerance
+        )
         return o
     }
 
     func lossSection() throws -> JobDescription.Loss {
         var l = JobDescription.Loss()
-        (l.contentWeight, l.styleWeight, l.tvWeight, l.contentLayer) = (contentWeight, styleWeight, tvWeight, contentLayer)
+        (l.contentWeight, l.styleWeight, l.tvWeight, l.contentLayer) = (
+            contentWeight, styleWeight, tvWeight, contentLayer
+        )
         (l.layerWeightExponent, l.pooling) = (layerWeightExponent, pooling)
-        if let styleScale, !styleScale.contains(",") { l.styleScale = try Self.list(styleScale, "--style-scale", Float.init)[0] }
+        if let styleScale, !styleScale.contains(",") {
+            l.styleScale = try Self.list(styleScale, "--style-scale", Float.init)[0]
+        }
         l.styleLayers = try styleLayers.map { try Self.list($0, "--style-layers") { $0 } }
         l.styleLayerWeights = try styleLayerWeights.map { try Self.list($0, "--style-layer-weights", Float.init) }
         return l
@@ -189,17 +253,22 @@ extension JobOptions {
         if let styleScale, styleScale.contains(",") {
             let scales = try Self.list(styleScale, "--style-scale", Float.init)
             guard scales.count == styles.count else {
-                throw ValidationError("--style-scale needs one number, or \(styles.count) comma-separated ones, one per style image")
+                throw ValidationError(
+                    "--style-scale needs one number, or \(styles.count) comma-separated ones, one per style image")
             }
             for i in styles.indices { styles[i].scale = scales[i] }
         }
         for (option, values) in [("--style-layers-for", styleLayersFor), ("--style-mask", styleMask)] {
             for text in values {
                 let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2, let n = Int(parts[0]), (1 ... styles.count).contains(n) else {  // safe-int: a failable parse of text
-                    throw ValidationError("\(option): expected N=VALUE with N a style image's number (1…\(styles.count)), got '\(text)'")
+                // safe-int: a failable parse of text
+                guard parts.count == 2, let n = Int(parts[0]), (1 ... styles.count).contains(n) else {
+                    throw ValidationError(
+                        "\(option): expected N=VALUE with N a style image's number (1…\(styles.count)), got '\(text)'")
                 }
-                if option == "--style-mask" { styles[n - 1].mask = parts[1] } else {
+                if option == "--style-mask" {
+                    styles[n - 1].mask = parts[1]
+                } else {
                     styles[n - 1].layers = try Self.list(parts[1], option) { $0 }
                 }
             }
@@ -208,7 +277,9 @@ extension JobOptions {
 
     /// `--region COLOR=STYLES[:WEIGHT]`: `#87ceeb=2`, `0,0,0=1*0.7+2*0.3:2`, `255=none`.
     static func region(_ text: String) throws -> JobDescription.Region {
-        let fail = ValidationError("--region: expected COLOR=STYLES[:WEIGHT] (e.g. '#87ceeb=2', '0,0,0=1*0.7+2*0.3:2', 'white=none'), got '\(text)'")
+        let fail = ValidationError(
+            "--region: expected COLOR=STYLES[:WEIGHT] (e.g. '#87ceeb=2', '0,0,0=1*0.7+2*0.3:2', 'white=none'), got '\(text)'"
+        )
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { throw fail }
         let names = ["white": "255", "black": "0"]
@@ -221,12 +292,16 @@ extension JobOptions {
         if rest != "none" {
             for term in rest.split(separator: "+") {
                 let factors = term.split(separator: "*").map { $0.trimmingCharacters(in: .whitespaces) }
-                guard (1 ... 2).contains(factors.count), let n = Int(factors[0]), let w = factors.count == 2 ? Float(factors[1]) : 1 else { throw fail }  // safe-int: a failable parse of text
+                // safe-int: a failable parse of text
+                guard (1 ... 2).contains(factors.count), let n = Int(factors[0]),
+                    let w = factors.count == 2 ? Float(factors[1]) : 1
+                else { throw fail }
                 styles.append(n)
                 blend.append(w)
             }
         }
-        return JobDescription.Region(color: names[parts[0].lowercased()] ?? parts[0], styles: styles,
-                                     blend: blend.allSatisfy { $0 == 1 } ? nil : blend, weight: weight)
+        return JobDescription.Region(
+            color: names[parts[0].lowercased()] ?? parts[0], styles: styles,
+            blend: blend.allSatisfy { $0 == 1 } ? nil : blend, weight: weight)
     }
 }

@@ -7,7 +7,9 @@ struct MontageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "montage",
         abstract: "Lay images out in a grid (row by row) on a white sheet, each scaled to one height.",
-        discussion: "  stylefarm montage strip.png out/frame_0001.png out/frame_0010.png out/frame_0020.png --columns 3 --height 135")
+        discussion:
+            "  stylefarm montage strip.png out/frame_0001.png out/frame_0010.png out/frame_0020.png --columns 3 --height 135"
+    )
 
     @Argument(help: "Output image (.png, .tif).") var output: String
     @Argument(help: "Images, in reading order.") var images: [String]

@@ -36,7 +36,9 @@ final class ProgressBar {
     }
 
     static func format(_ seconds: Double) -> String {
-        let s = max(0, min(Int(saturating: seconds.rounded()), 359_999_999))  // NaN, negative or past 11 years: shown clamped
-        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+        // NaN, negative or past 11 years: shown clamped
+        let s = max(0, min(Int(saturating: seconds.rounded()), 359_999_999))
+        return s >= 3600
+            ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
 }

@@ -25,12 +25,17 @@ struct RenderCommand: ParsableCommand {
     @Argument(help: "One or more style images.") var styles: [String]
     @Option(name: .shortAndLong, help: "Output image (.png, .tif).") var output: String
     @OptionGroup(title: "Render settings") var job: JobOptions
-    @Option(help: "Save the best image so far every N iterations (0: never), as OUT with the iteration number (untiled renders).")
+    @Option(
+        help:
+            "Save the best image so far every N iterations (0: never), as OUT with the iteration number (untiled renders)."
+    )
     var checkpointEvery = 0
     @OptionGroup var compute: ComputeOptions
     @Option(help: "Render on an embedded farm: a coordinator and N worker processes on loopback (0: in this process).")
     var localFarm = 0
-    @Option(help: ArgumentHelp("With --local-farm, serve the dashboard on HOST:PORT (e.g. 127.0.0.1:8787).", valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "With --local-farm, serve the dashboard on HOST:PORT (e.g. 127.0.0.1:8787).", valueName: "host:port"))
     var dashboard: String?
 
     func validate() throws {
@@ -61,7 +66,9 @@ struct RenderCommand: ParsableCommand {
         try render.checkFits(network: network, available: Int(clamping: ProcessInfo.processInfo.physicalMemory))
         printError(render.summary + ", \(compute.threads) threads, \(KernelSelection.inUse.line)")
         let bar = ProgressBar(total: render.steps, label: "render")
-        let line = try render.run(network: network) { p in bar.update(p.done, status: p.status, elapsed: p.elapsed, work: p.workFraction) }
+        let line = try render.run(network: network) { p in
+            bar.update(p.done, status: p.status, elapsed: p.elapsed, work: p.workFraction)
+        }
         bar.finish()
         print(line)
     }
@@ -72,8 +79,9 @@ struct RenderCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: state) }
         let perWorker = max(1, compute.threads / localFarm)
         printError("embedded farm: a coordinator and \(localFarm) workers × \(perWorker) threads on loopback")
-        let farm = try LocalFarm(stateDirectory: state, weights: WeightsLocation.resolve(explicit: compute.weights),
-                                 workers: localFarm, threadsPerWorker: perWorker)
+        let farm = try LocalFarm(
+            stateDirectory: state, weights: WeightsLocation.resolve(explicit: compute.weights),
+            workers: localFarm, threadsPerWorker: perWorker)
         defer { farm.shutdown() }
         var options = DashboardOptions()
         options.dashboard = dashboard ?? "off"
@@ -83,8 +91,11 @@ struct RenderCommand: ParsableCommand {
         let id = try job.submit(to: client)
         let final = try FarmProgress.wait(client: client, job: id, output: job.output, localFarm: farm)
         let compute = try client.status().workers.reduce(0) { $0 + $1.computeSeconds }
-        printError(String(format: "farm: %d tiles, %.1f s wall, %.1f s of worker compute: %.0f%% of %d workers busy",
-                          final.tilesTotal, final.elapsed, compute, 100 * compute / (Double(localFarm) * max(final.elapsed, 1e-9)),
-                          localFarm))
+        printError(
+            String(
+                format: "farm: %d tiles, %.1f s wall, %.1f s of worker compute: %.0f%% of %d workers busy",
+                final.tilesTotal, final.elapsed, compute,
+                100 * compute / (Double(localFarm) * max(final.elapsed, 1e-9)),
+                localFarm))
     }
 }

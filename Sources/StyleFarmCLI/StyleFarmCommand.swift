@@ -12,10 +12,16 @@ public struct StyleFarmCommand: ParsableCommand {
             Run `stylefarm help SUBCOMMAND` for the options of each subcommand.
             """,
         version: BuildInfo.description,
-        subcommands: [RenderCommand.self, VideoCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self, WaitCommand.self, StatusCommand.self,
-                      JobsCommand.self, CancelCommand.self, PauseCommand.self, ResumeCommand.self, PriorityCommand.self, RetryCommand.self,
-                      RequeueCommand.self, DrainCommand.self, ClearBlocklistCommand.self, DashboardTokenCommand.self, KeygenCommand.self, FarmBenchCommand.self, PlanCommand.self, SeamsCommand.self, EvaluateCommand.self, MontageCommand.self, WeightsCommand.self, BenchCommand.self,
-                      BLASCommand.self]
+        subcommands: [
+            RenderCommand.self, VideoCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self,
+            WaitCommand.self, StatusCommand.self,
+            JobsCommand.self, CancelCommand.self, PauseCommand.self, ResumeCommand.self, PriorityCommand.self,
+            RetryCommand.self,
+            RequeueCommand.self, DrainCommand.self, ClearBlocklistCommand.self, DashboardTokenCommand.self,
+            KeygenCommand.self, FarmBenchCommand.self, PlanCommand.self, SeamsCommand.self, EvaluateCommand.self,
+            MontageCommand.self, WeightsCommand.self, BenchCommand.self,
+            BLASCommand.self
+        ]
     )
 
     public init() {}

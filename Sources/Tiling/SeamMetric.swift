@@ -9,12 +9,16 @@ import Imaging
 public enum SeamMetric {
     public static func score(_ image: PlanarImage, plan: TilePlan) -> Double {
         precondition(image.width == plan.canvasWidth && image.height == plan.canvasHeight, "plan the image's own size")
-        let xs = boundaries(extent: image.width, cores: plan.tiles.map { $0.core.x ..< $0.core.maxX },
-                            seams: TilePlan.seams(extent: image.width, tile: plan.tileSize, overlap: plan.overlap,
-                                                  shifted: plan.shifted))
-        let ys = boundaries(extent: image.height, cores: plan.tiles.map { $0.core.y ..< $0.core.maxY },
-                            seams: TilePlan.seams(extent: image.height, tile: plan.tileSize, overlap: plan.overlap,
-                                                  shifted: plan.shifted))
+        let xs = boundaries(
+            extent: image.width, cores: plan.tiles.map { $0.core.x ..< $0.core.maxX },
+            seams: TilePlan.seams(
+                extent: image.width, tile: plan.tileSize, overlap: plan.overlap,
+                shifted: plan.shifted))
+        let ys = boundaries(
+            extent: image.height, cores: plan.tiles.map { $0.core.y ..< $0.core.maxY },
+            seams: TilePlan.seams(
+                extent: image.height, tile: plan.tileSize, overlap: plan.overlap,
+                shifted: plan.shifted))
         var seam = 0.0, seamCount = 0.0, interior = 0.0, interiorCount = 0.0
         let w = image.width, h = image.height, n = w * h
         for c in 0 ..< image.channels {

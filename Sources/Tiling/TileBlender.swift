@@ -47,7 +47,9 @@ public struct TileBlender: Sendable {
                 let x = cx - core.x
                 let cw = wy[y] * wx[x], dst = (cy - window.y) * window.width + cx - window.x
                 weight[dst] += cw
-                for c in 0 ..< channels { sum[c * n + dst] += cw * image.pixels[(c * image.height + iy) * core.width + x] }
+                for c in 0 ..< channels {
+                    sum[c * n + dst] += cw * image.pixels[(c * image.height + iy) * core.width + x]
+                }
             }
         }
     }

@@ -34,7 +34,8 @@ public struct TilePlan: Sendable, Hashable, Codable {
 
     public init(width: Int, height: Int, tileSize: Int, overlap: Int, margin: Int, shifted: Bool = false) {
         precondition(width >= 1 && height >= 1, "empty canvas")
-        precondition(tileSize >= 2 * overlap + 2 && overlap >= 0 && margin >= 0, "tile size must exceed twice the overlap")
+        precondition(
+            tileSize >= 2 * overlap + 2 && overlap >= 0 && margin >= 0, "tile size must exceed twice the overlap")
         canvasWidth = width
         canvasHeight = height
         self.tileSize = tileSize
@@ -49,8 +50,10 @@ public struct TilePlan: Sendable, Hashable, Codable {
         for (r, yr) in ys.enumerated() {
             for (c, xr) in xs.enumerated() {
                 let core = PixelRect(x: xr.lowerBound, y: yr.lowerBound, width: xr.count, height: yr.count)
-                tiles.append(Tile(index: tiles.count, column: c, row: r, core: core,
-                                  render: core.expanded(by: margin, within: width, height)))
+                tiles.append(
+                    Tile(
+                        index: tiles.count, column: c, row: r, core: core,
+                        render: core.expanded(by: margin, within: width, height)))
             }
         }
         self.tiles = tiles

@@ -61,7 +61,7 @@ public enum PickleError: Error, Equatable, CustomStringConvertible {
 /// globals outside `allowedGlobals` are refused.
 public struct PickleReader {
     public static let allowedGlobals: Set<String> = [
-        "torch._utils._rebuild_tensor_v2", "torch.ByteStorage", "torch.FloatStorage", "collections.OrderedDict",
+        "torch._utils._rebuild_tensor_v2", "torch.ByteStorage", "torch.FloatStorage", "collections.OrderedDict"
     ]
     private let bytes: [UInt8]
     /// Offset of the next byte to read.
@@ -82,7 +82,9 @@ public struct PickleReader {
             switch op {
             case 0x80: _ = try u8()  // PROTO
             case 0x2E:  // STOP
-                guard let top = stack.popLast(), stack.isEmpty else { throw PickleError.malformed("STOP with stack", offset: opAt) }
+                guard let top = stack.popLast(), stack.isEmpty else {
+                    throw PickleError.malformed("STOP with stack", offset: opAt)
+                }
                 return top
             case 0x7D: stack.append(.dict([]))  // EMPTY_DICT
             case 0x5D: stack.append(.list([]))  // EMPTY_LIST

@@ -19,7 +19,11 @@ public struct RawTensor: Sendable, Equatable {
     /// The values as `Float`s (float32 tensors only).
     public func floats() -> [Float] {
         precondition(dtype == .float32)
-        return data.withUnsafeBytes { raw in (0 ..< count).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self).littleEndian) } }
+        return data.withUnsafeBytes { raw in
+            (0 ..< count).map {
+                Float(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self).littleEndian)
+            }
+        }
     }
 }
 
@@ -56,9 +60,11 @@ public enum TorchLegacyFile {
             guard case .bigInt(let m) = try reader.readPickle(), m == magic else {
                 throw TorchFileError.notTorchFile("bad magic number")
             }
-            guard try reader.readPickle() == .int(1001) else { throw TorchFileError.notTorchFile("protocol is not 1001") }
+            guard try reader.readPickle() == .int(1001) else {
+                throw TorchFileError.notTorchFile("protocol is not 1001")
+            }
             guard case .dict(let info) = try reader.readPickle(),
-                  info.contains(where: { $0.0 == .string("little_endian") && $0.1 == .bool(true) })
+                info.contains(where: { $0.0 == .string("little_endian") && $0.1 == .bool(true) })
             else { throw TorchFileError.unexpected("sys info is not little-endian") }
             let root = try reader.readPickle()
             guard case .list(let keyValues) = try reader.readPickle() else {
@@ -68,9 +74,13 @@ public enum TorchLegacyFile {
                 guard case .string(let s) = v else { throw TorchFileError.unexpected("storage key is not a string") }
                 return s
             }
-            guard case .dict(let entries) = root else { throw TorchFileError.unexpected("top-level object is not a dict") }
+            guard case .dict(let entries) = root else {
+                throw TorchFileError.unexpected("top-level object is not a dict")
+            }
             let specs = try entries.map { key, value -> (String, TensorSpec) in
-                guard case .string(let name) = key else { throw TorchFileError.unexpected("tensor name is not a string") }
+                guard case .string(let name) = key else {
+                    throw TorchFileError.unexpected("tensor name is not a string")
+                }
                 return (name, try TensorSpec(value, name: name))
             }
             var types: [String: RawTensor.DType] = [:]
@@ -94,9 +104,9 @@ public enum TorchLegacyFile {
 
         init(_ v: PickleValue, name: String) throws {
             guard case .reduce(.global("torch._utils", "_rebuild_tensor_v2"), .tuple(let args)) = v, args.count >= 4,
-                  case .persistent(.tuple(let pid)) = args[0], pid.count >= 5, pid[0] == .string("storage"),
-                  case .global("torch", let typeName) = pid[1], case .string(let key) = pid[2],
-                  case .int(let off) = args[1], case .tuple(let size) = args[2], case .tuple(let stride) = args[3]
+                case .persistent(.tuple(let pid)) = args[0], pid.count >= 5, pid[0] == .string("storage"),
+                case .global("torch", let typeName) = pid[1], case .string(let key) = pid[2],
+                case .int(let off) = args[1], case .tuple(let size) = args[2], case .tuple(let stride) = args[3]
             else { throw TorchFileError.unexpected("\(name) is not a plain tensor") }
             switch typeName {
             case "ByteStorage": dtype = .uint8
@@ -105,7 +115,9 @@ public enum TorchLegacyFile {
             }
             func ints(_ xs: [PickleValue]) throws -> [Int] {
                 try xs.map { x in
-                    guard case .int(let i) = x, i >= 0, i < 1 << 32 else { throw TorchFileError.unexpected("\(name) has a bad size") }
+                    guard case .int(let i) = x, i >= 0, i < 1 << 32 else {
+                        throw TorchFileError.unexpected("\(name) has a bad size")
+                    }
                     return Int(i)
                 }
             }
@@ -116,7 +128,9 @@ public enum TorchLegacyFile {
         }
 
         func materialise(_ storages: [String: Storage], name: String) throws -> RawTensor {
-            guard let s = storages[storageKey] else { throw TorchFileError.unexpected("\(name): storage \(storageKey) missing") }
+            guard let s = storages[storageKey] else {
+                throw TorchFileError.unexpected("\(name): storage \(storageKey) missing")
+            }
             // Only contiguous tensors occur in the weight files: check rather than assume.
             var expected = 1
             for (dim, st) in zip(shape, stride).reversed() {
@@ -124,7 +138,9 @@ public enum TorchLegacyFile {
                 expected *= dim
             }
             let n = shape.reduce(1, *)
-            guard offset >= 0, offset + n <= s.count else { throw TorchFileError.unexpected("\(name) overruns its storage") }
+            guard offset >= 0, offset + n <= s.count else {
+                throw TorchFileError.unexpected("\(name) overruns its storage")
+            }
             let width = dtype == .uint8 ? 1 : 4
             let lo = s.data.startIndex + offset * width
             return RawTensor(dtype: dtype, shape: shape, data: Array(s.data[lo ..< lo + n * width]))
@@ -137,7 +153,9 @@ public enum TorchLegacyFile {
         var offset = start
         var result: [String: Storage] = [:]
         for key in keys {
-            guard let dtype = types[key] else { throw TorchFileError.unexpected("storage \(key) is not used by any tensor") }
+            guard let dtype = types[key] else {
+                throw TorchFileError.unexpected("storage \(key) is not used by any tensor")
+            }
             guard offset + 8 <= bytes.count else { throw TorchFileError.truncated("storage \(key) header missing") }
             let n = bytes[offset ..< offset + 8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             offset += 8
@@ -148,7 +166,9 @@ public enum TorchLegacyFile {
             result[key] = Storage(dtype: dtype, count: Int(n), data: bytes[offset ..< offset + Int(n) * width])
             offset += Int(n) * width
         }
-        guard offset == bytes.count else { throw TorchFileError.unexpected("\(bytes.count - offset) bytes after the last storage") }
+        guard offset == bytes.count else {
+            throw TorchFileError.unexpected("\(bytes.count - offset) bytes after the last storage")
+        }
         return result
     }
 }

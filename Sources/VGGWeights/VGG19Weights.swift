@@ -15,8 +15,10 @@ public struct ConvLayerWeights: Sendable, Equatable {
     /// Bias, (out).
     public var bias: [Float]
 
-    public init(name: String, outChannels: Int, inChannels: Int, kernelHeight: Int = 3, kernelWidth: Int = 3,
-                table: [Float], indices: [UInt8], bias: [Float]) {
+    public init(
+        name: String, outChannels: Int, inChannels: Int, kernelHeight: Int = 3, kernelWidth: Int = 3,
+        table: [Float], indices: [UInt8], bias: [Float]
+    ) {
         self.name = name
         self.outChannels = outChannels
         self.inChannels = inChannels
@@ -36,9 +38,15 @@ public struct ConvLayerWeights: Sendable, Equatable {
         guard outChannels > 0, inChannels > 0, kernelHeight > 0, kernelWidth > 0 else {
             throw WeightsError.invalid("\(name): empty shape")
         }
-        guard table.count == 256 else { throw WeightsError.invalid("\(name): codebook has \(table.count) entries, not 256") }
-        guard indices.count == n else { throw WeightsError.invalid("\(name): \(indices.count) weights, shape needs \(n)") }
-        guard bias.count == outChannels else { throw WeightsError.invalid("\(name): \(bias.count) biases, needs \(outChannels)") }
+        guard table.count == 256 else {
+            throw WeightsError.invalid("\(name): codebook has \(table.count) entries, not 256")
+        }
+        guard indices.count == n else {
+            throw WeightsError.invalid("\(name): \(indices.count) weights, shape needs \(n)")
+        }
+        guard bias.count == outChannels else {
+            throw WeightsError.invalid("\(name): \(bias.count) biases, needs \(outChannels)")
+        }
         guard table.allSatisfy(\.isFinite), bias.allSatisfy(\.isFinite) else {
             throw WeightsError.invalid("\(name): non-finite values")
         }
@@ -53,7 +61,7 @@ public struct VGG19Weights: Sendable, Equatable {
         ("block2_conv1", 64, 128), ("block2_conv2", 128, 128),
         ("block3_conv1", 128, 256), ("block3_conv2", 256, 256), ("block3_conv3", 256, 256), ("block3_conv4", 256, 256),
         ("block4_conv1", 256, 512), ("block4_conv2", 512, 512), ("block4_conv3", 512, 512), ("block4_conv4", 512, 512),
-        ("block5_conv1", 512, 512), ("block5_conv2", 512, 512), ("block5_conv3", 512, 512), ("block5_conv4", 512, 512),
+        ("block5_conv1", 512, 512), ("block5_conv2", 512, 512), ("block5_conv3", 512, 512), ("block5_conv4", 512, 512)
     ]
 
     public var layers: [ConvLayerWeights]
@@ -65,7 +73,7 @@ public struct VGG19Weights: Sendable, Equatable {
         }
         for (layer, spec) in zip(layers, Self.architecture) {
             guard layer.name == spec.name, layer.inChannels == spec.inChannels, layer.outChannels == spec.outChannels,
-                  layer.kernelHeight == 3, layer.kernelWidth == 3
+                layer.kernelHeight == 3, layer.kernelWidth == 3
             else {
                 throw WeightsError.invalid(
                     "layer \(layer.name) is \(layer.outChannels)x\(layer.inChannels)x\(layer.kernelHeight)x\(layer.kernelWidth), "
@@ -84,14 +92,16 @@ public struct VGG19Weights: Sendable, Equatable {
     public init(pasticheTensors tensors: [(name: String, tensor: RawTensor)]) throws {
         let byName = Dictionary(tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
         let layers = try Self.architecture.map { spec -> ConvLayerWeights in
-            guard let q = byName["\(spec.name)_W_q"], let t = byName["\(spec.name)_W_table"], let b = byName["\(spec.name)_b"]
+            guard let q = byName["\(spec.name)_W_q"], let t = byName["\(spec.name)_W_table"],
+                let b = byName["\(spec.name)_b"]
             else { throw WeightsError.invalid("tensors for \(spec.name) are missing") }
             guard q.dtype == .uint8, q.shape.count == 4, t.dtype == .float32, t.shape == [256], b.dtype == .float32,
-                  b.shape.count == 1
+                b.shape.count == 1
             else { throw WeightsError.invalid("tensors for \(spec.name) have unexpected types or shapes") }
-            return ConvLayerWeights(name: spec.name, outChannels: q.shape[0], inChannels: q.shape[1],
-                                    kernelHeight: q.shape[2], kernelWidth: q.shape[3],
-                                    table: t.floats(), indices: q.data, bias: b.floats())
+            return ConvLayerWeights(
+                name: spec.name, outChannels: q.shape[0], inChannels: q.shape[1],
+                kernelHeight: q.shape[2], kernelWidth: q.shape[3],
+                table: t.floats(), indices: q.data, bias: b.floats())
         }
         try self.init(layers: layers)
     }
@@ -111,7 +121,8 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
         case .invalid(let why): return "invalid VGG19 weights: \(why)"
         case .corrupt(let path, let why): return "\(path): not a usable weights file: \(why)"
         case .checksumMismatch(let what, let expected, let actual):
-            return "\(what): sha256 mismatch (expected \(expected), got \(actual)); the file is damaged or not the right one"
+            return
+                "\(what): sha256 mismatch (expected \(expected), got \(actual)); the file is damaged or not the right one"
         case .download(let why): return "could not fetch the weights: \(why)"
         }
     }

@@ -26,7 +26,9 @@ public enum WeightsFile {
         var out = magic
         out.reserveCapacity(21 << 20)
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out.append(contentsOf: $0) } }
-        func floats(_ v: [Float]) { for f in v { withUnsafeBytes(of: f.bitPattern.littleEndian) { out.append(contentsOf: $0) } } }
+        func floats(_ v: [Float]) {
+            for f in v { withUnsafeBytes(of: f.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        }
         u32(Int(version))
         u32(weights.layers.count)
         for l in weights.layers {
@@ -64,12 +66,16 @@ public enum WeightsFile {
                 let nameLen = Int(try r.u16())
                 let name = String(decoding: try r.bytes(nameLen), as: UTF8.self)
                 let dims = try (0 ..< 4).map { _ in Int(try r.u32()) }
-                guard dims.allSatisfy({ $0 > 0 && $0 <= 8192 }) else { throw corrupt("\(name): implausible shape \(dims)") }
+                guard dims.allSatisfy({ $0 > 0 && $0 <= 8192 }) else {
+                    throw corrupt("\(name): implausible shape \(dims)")
+                }
                 let table = try r.floats(256)
                 let indices = try r.bytes(dims.reduce(1, *))
                 let bias = try r.floats(dims[0])
-                layers.append(ConvLayerWeights(name: name, outChannels: dims[0], inChannels: dims[1], kernelHeight: dims[2],
-                                               kernelWidth: dims[3], table: table, indices: indices, bias: bias))
+                layers.append(
+                    ConvLayerWeights(
+                        name: name, outChannels: dims[0], inChannels: dims[1], kernelHeight: dims[2],
+                        kernelWidth: dims[3], table: table, indices: indices, bias: bias))
             }
             guard r.offset == r.end else { throw corrupt("\(r.end - r.offset) unexpected bytes after the last layer") }
             return try VGG19Weights(layers: layers)
@@ -82,9 +88,12 @@ public enum WeightsFile {
     public static func read(_ url: URL) throws -> VGG19Weights {
         let attrs = try? FileManager.default.attributesOfItem(atPath: url.path)
         guard let size = attrs?[.size] as? Int else {
-            throw WeightsError.notFound(path: url.path, hint: "Run `stylefarm weights install` first, or pass --weights PATH.")
+            throw WeightsError.notFound(
+                path: url.path, hint: "Run `stylefarm weights install` first, or pass --weights PATH.")
         }
-        guard size <= maxBytes else { throw WeightsError.corrupt(path: url.path, reason: "file is \(size) bytes, too large") }
+        guard size <= maxBytes else {
+            throw WeightsError.corrupt(path: url.path, reason: "file is \(size) bytes, too large")
+        }
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw WeightsError.corrupt(path: url.path, reason: "cannot be read")
         }

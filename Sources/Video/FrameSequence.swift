@@ -21,13 +21,19 @@ public struct FrameSequence: Sendable {
         var isDirectory: ObjCBool = false
         let url = URL(fileURLWithPath: spec)
         if fm.fileExists(atPath: spec, isDirectory: &isDirectory), isDirectory.boolValue {
-            let names = try Self.list(url, spec: spec).filter { Self.imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
+            let names = try Self.list(url, spec: spec).filter {
+                Self.imageExtensions.contains(($0 as NSString).pathExtension.lowercased())
+            }
             files = Self.naturalSort(names).map { url.appendingPathComponent($0) }
         } else if let range = spec.range(of: #"%0?\d*d"#, options: .regularExpression) {
             let directory = url.deletingLastPathComponent()
-            guard !directory.path.contains("%") else { throw NoFrames(spec: spec, reason: "the number pattern must be in the file name") }
+            guard !directory.path.contains("%") else {
+                throw NoFrames(spec: spec, reason: "the number pattern must be in the file name")
+            }
             var numbered: [URL] = []
-            func path(_ i: Int) -> String { spec.replacingCharacters(in: range, with: String(format: String(spec[range]), i)) }
+            func path(_ i: Int) -> String {
+                spec.replacingCharacters(in: range, with: String(format: String(spec[range]), i))
+            }
             // Lowest number present among the first 10000, then consecutive numbers to the first gap.
             if let first = (0 ... 9_999).first(where: { fm.fileExists(atPath: path($0)) }) {
                 var i = first

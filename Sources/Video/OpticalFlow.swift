@@ -29,7 +29,8 @@ public struct OpticalFlow: Sendable {
 
     /// The flow from `reference` to `other` (same size): `reference(x) ≈ other(x + flow(x))`.
     public func flow(from reference: PlanarImage, to other: PlanarImage) -> FlowField {
-        precondition(reference.width == other.width && reference.height == other.height, "frames must have the same size")
+        precondition(
+            reference.width == other.width && reference.height == other.height, "frames must have the same size")
         var pyramid0 = [(plane: Plane.luma(reference), width: reference.width, height: reference.height)]
         var pyramid1 = [(plane: Plane.luma(other), width: other.width, height: other.height)]
         while pyramid0.count < levels, min(pyramid0.last!.width, pyramid0.last!.height) / 2 >= minimumLevelSize {
@@ -55,7 +56,8 @@ public struct OpticalFlow: Sendable {
         let (gx0, gy0) = Plane.gradients(i0, width: w, height: h)
         let other = PlanarImage(width: w, height: h, channels: 1, pixels: i1)
         func window(_ p: [Float]) -> [Float] {
-            Plane.boxBlur(Plane.boxBlur(p, width: w, height: h, radius: windowRadius), width: w, height: h, radius: windowRadius)
+            Plane.boxBlur(
+                Plane.boxBlur(p, width: w, height: h, radius: windowRadius), width: w, height: h, radius: windowRadius)
         }
         for _ in 0 ..< iterations {
             let warped = flow.warp(other).pixels

@@ -25,7 +25,9 @@ public struct VideoManifest: Codable, Sendable, Equatable {
         public var maskCoverage: Double?
 
         public init(number: Int, input: String, seconds: Double, flicker: Double?, maskCoverage: Double?) {
-            (self.number, self.input, self.seconds, self.flicker, self.maskCoverage) = (number, input, seconds, flicker, maskCoverage)
+            (self.number, self.input, self.seconds, self.flicker, self.maskCoverage) = (
+                number, input, seconds, flicker, maskCoverage
+            )
         }
     }
 
@@ -33,7 +35,9 @@ public struct VideoManifest: Codable, Sendable, Equatable {
         public var output: String
         public var job: String
         public var endpoint: String
-        public init(output: String, job: String, endpoint: String) { (self.output, self.job, self.endpoint) = (output, job, endpoint) }
+        public init(output: String, job: String, endpoint: String) {
+            (self.output, self.job, self.endpoint) = (output, job, endpoint)
+        }
     }
 
     public init(settings: [String: String]) { self.settings = settings }
@@ -56,7 +60,9 @@ public struct VideoManifest: Codable, Sendable, Equatable {
         do { manifest = try JSONDecoder().decode(VideoManifest.self, from: Data(contentsOf: url)) } catch {
             throw CorruptManifest(path: url.path, reason: "\(error)")
         }
-        let differing = Set(manifest.settings.keys).union(settings.keys).filter { manifest.settings[$0] != settings[$0] }.sorted()
+        let differing = Set(manifest.settings.keys).union(settings.keys).filter {
+            manifest.settings[$0] != settings[$0]
+        }.sorted()
         guard differing.isEmpty else { throw Mismatch(path: url.path, keys: differing) }
         return manifest
     }

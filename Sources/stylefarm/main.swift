@@ -1,4 +1,5 @@
 import StyleFarmCLI
+
 bootstrapLogging()
 StyleFarmCommand.prepareBLASKernel()
 StyleFarmCommand.main()

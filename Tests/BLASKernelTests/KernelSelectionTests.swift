@@ -4,13 +4,18 @@ import Testing
 
 /// The kernel choice, decision by decision, with probes faked; the probe itself, for real, in child processes.
 @Suite struct KernelSelectionTests {
-    static let emeraldRapids = CPUFeatures(vendor: "GenuineIntel", family: 6, model: 207, stepping: 2,
-                                           brand: "Intel(R) Xeon(R) Platinum 8581C CPU @ 2.10GHz", level: .avx512bf16)
-    static let zen3 = CPUFeatures(vendor: "AuthenticAMD", family: 25, model: 1, stepping: 1, brand: "AMD EPYC", level: .avx2)
+    static let emeraldRapids = CPUFeatures(
+        vendor: "GenuineIntel", family: 6, model: 207, stepping: 2,
+        brand: "Intel(R) Xeon(R) Platinum 8581C CPU @ 2.10GHz", level: .avx512bf16)
+    static let zen3 = CPUFeatures(
+        vendor: "AuthenticAMD", family: 25, model: 1, stepping: 1, brand: "AMD EPYC", level: .avx2)
 
-    static func report(_ kernel: String?, gflops: Double, error: Double = 1e-7, core: String? = nil, failure: String? = nil) -> ProbeReport {
-        ProbeReport(requested: kernel, core: core ?? kernel ?? "Prescott", worstError: failure == nil ? error : nil,
-                    gflops: failure == nil ? gflops : nil, failure: failure)
+    static func report(
+        _ kernel: String?, gflops: Double, error: Double = 1e-7, core: String? = nil, failure: String? = nil
+    ) -> ProbeReport {
+        ProbeReport(
+            requested: kernel, core: core ?? kernel ?? "Prescott", worstError: failure == nil ? error : nil,
+            gflops: failure == nil ? gflops : nil, failure: failure)
     }
 
     /// A fake prober: answers from a table and records what it was asked.
@@ -20,7 +25,8 @@ import Testing
         init(_ table: [String: ProbeReport]) { self.table = table }
         func callAsFunction(_ kernel: String?) -> ProbeReport {
             asked.append(kernel ?? "(pick)")
-            return table[kernel ?? "(pick)"] ?? KernelSelectionTests.report(kernel, gflops: 0, failure: "not in the table")
+            return table[kernel ?? "(pick)"]
+                ?? KernelSelectionTests.report(kernel, gflops: 0, failure: "not in the table")
         }
     }
 
@@ -39,12 +45,16 @@ import Testing
 
     @Test func aWeakPickIsReplacedByTheBestCandidateThatPassesAndIsFaster() {
         // Cooperlake crashes, SkylakeX computes wrong results, Haswell passes at twice the speed.
-        let prober = Prober(["(pick)": Self.report(nil, gflops: 40),
-                             "Cooperlake": Self.report("Cooperlake", gflops: 0, failure: "killed by signal 4"),
-                             "SkylakeX": Self.report("SkylakeX", gflops: 120, error: 0.3),
-                             "Haswell": Self.report("Haswell", gflops: 80)])
-        let (decision, probed) = KernelSelection.decide(environment: [:], picked: "Prescott", cpu: Self.emeraldRapids, key: "k",
-                                                        cached: nil, now: 1) { prober($0) }
+        let prober = Prober([
+            "(pick)": Self.report(nil, gflops: 40),
+            "Cooperlake": Self.report("Cooperlake", gflops: 0, failure: "killed by signal 4"),
+            "SkylakeX": Self.report("SkylakeX", gflops: 120, error: 0.3),
+            "Haswell": Self.report("Haswell", gflops: 80)
+        ])
+        let (decision, probed) = KernelSelection.decide(
+            environment: [:], picked: "Prescott", cpu: Self.emeraldRapids, key: "k",
+            cached: nil, now: 1
+        ) { prober($0) }
         #expect(prober.asked == ["(pick)", "Cooperlake", "SkylakeX", "Haswell"])
         guard case .reexecute(let kernel, let reason) = decision else { Issue.record("kept: \(decision)"); return }
         #expect(kernel == "Haswell")
@@ -56,18 +66,30 @@ import Testing
 
     @Test func theFirstPassingCandidateWinsAndSlowerOrSubstitutedOnesDoNot() {
         // Cooperlake passes but OpenBLAS ran Haswell instead (it lacks it): not the kernel asked for.
-        let substituted = Prober(["(pick)": Self.report(nil, gflops: 40),
-                                  "Cooperlake": Self.report("Cooperlake", gflops: 100, core: "Haswell"),
-                                  "SkylakeX": Self.report("SkylakeX", gflops: 110), "Haswell": Self.report("Haswell", gflops: 90)])
-        let (first, _) = KernelSelection.decide(environment: [:], picked: "Prescott", cpu: Self.emeraldRapids, key: "k",
-                                                cached: nil, now: 1) { substituted($0) }
-        #expect(first == .reexecute(kernel: "SkylakeX", reason: "OpenBLAS picked Prescott; SkylakeX passed the self-test and ran 110 GFLOP/s against 40"))
+        let substituted = Prober([
+            "(pick)": Self.report(nil, gflops: 40),
+            "Cooperlake": Self.report("Cooperlake", gflops: 100, core: "Haswell"),
+            "SkylakeX": Self.report("SkylakeX", gflops: 110), "Haswell": Self.report("Haswell", gflops: 90)
+        ])
+        let (first, _) = KernelSelection.decide(
+            environment: [:], picked: "Prescott", cpu: Self.emeraldRapids, key: "k",
+            cached: nil, now: 1
+        ) { substituted($0) }
+        #expect(
+            first
+                == .reexecute(
+                    kernel: "SkylakeX",
+                    reason: "OpenBLAS picked Prescott; SkylakeX passed the self-test and ran 110 GFLOP/s against 40"))
         #expect(substituted.asked == ["(pick)", "Cooperlake", "SkylakeX"])
         // Nothing at least 10% faster: keep OpenBLAS's pick, and say why.
-        let slow = Prober(["(pick)": Self.report(nil, gflops: 100), "Cooperlake": Self.report("Cooperlake", gflops: 105),
-                           "SkylakeX": Self.report("SkylakeX", gflops: 95), "Haswell": Self.report("Haswell", gflops: 60)])
-        let (kept, probed) = KernelSelection.decide(environment: [:], picked: "Prescott", cpu: Self.emeraldRapids, key: "k",
-                                                    cached: nil, now: 1) { slow($0) }
+        let slow = Prober([
+            "(pick)": Self.report(nil, gflops: 100), "Cooperlake": Self.report("Cooperlake", gflops: 105),
+            "SkylakeX": Self.report("SkylakeX", gflops: 95), "Haswell": Self.report("Haswell", gflops: 60)
+        ])
+        let (kept, probed) = KernelSelection.decide(
+            environment: [:], picked: "Prescott", cpu: Self.emeraldRapids, key: "k",
+            cached: nil, now: 1
+        ) { slow($0) }
         guard case .keep(let inUse) = kept else { Issue.record("re-executed: \(kept)"); return }
         #expect(inUse.core == "Prescott" && inUse.reason.contains("no better kernel was found"))
         #expect(inUse.reason.contains("Cooperlake: 105 GFLOP/s, not faster"))
@@ -76,42 +98,65 @@ import Testing
 
     @Test func theUsersSettingAStrongPickAndACachedChoiceNeedNoProbe() {
         let prober = Prober([:])
-        let user = KernelSelection.decide(environment: ["OPENBLAS_CORETYPE": "Prescott"], picked: "Prescott",
-                                          cpu: Self.emeraldRapids, key: "k", cached: nil, now: 1) { prober($0) }
+        let user = KernelSelection.decide(
+            environment: ["OPENBLAS_CORETYPE": "Prescott"], picked: "Prescott",
+            cpu: Self.emeraldRapids, key: "k", cached: nil, now: 1
+        ) { prober($0) }
         #expect(user.decision == .keep(KernelInUse(core: "Prescott", reason: "set by you: OPENBLAS_CORETYPE=Prescott")))
-        let fellBack = KernelSelection.decide(environment: ["OPENBLAS_CORETYPE": "SapphireRapids"], picked: "Haswell",
-                                              cpu: Self.zen3, key: "k", cached: nil, now: 1) { prober($0) }
+        let fellBack = KernelSelection.decide(
+            environment: ["OPENBLAS_CORETYPE": "SapphireRapids"], picked: "Haswell",
+            cpu: Self.zen3, key: "k", cached: nil, now: 1
+        ) { prober($0) }
         guard case .keep(let inUse) = fellBack.decision else { Issue.record("\(fellBack.decision)"); return }
         #expect(inUse.reason.contains("has no such kernel for this CPU and ran Haswell"))
         // After StyleFarm's own re-execution: its marker says whose setting it is.
-        let ours = KernelSelection.decide(environment: ["OPENBLAS_CORETYPE": "Haswell", "STYLEFARM_BLAS_KERNEL": "Haswell",
-                                                        "STYLEFARM_BLAS_REASON": "because"],
-                                          picked: "Haswell", cpu: Self.emeraldRapids, key: "k", cached: nil, now: 1) { prober($0) }
+        let ours = KernelSelection.decide(
+            environment: [
+                "OPENBLAS_CORETYPE": "Haswell", "STYLEFARM_BLAS_KERNEL": "Haswell",
+                "STYLEFARM_BLAS_REASON": "because"
+            ],
+            picked: "Haswell", cpu: Self.emeraldRapids, key: "k", cached: nil, now: 1
+        ) { prober($0) }
         #expect(ours.decision == .keep(KernelInUse(core: "Haswell", reason: "chosen by StyleFarm: because")))
-        let strong = KernelSelection.decide(environment: [:], picked: "Zen", cpu: Self.zen3, key: "k", cached: nil, now: 1) { prober($0) }
-        #expect(strong.decision == .keep(KernelInUse(core: "Zen", reason: "picked by OpenBLAS, the best this CPU (AVX2) runs")))
-        let cached = KernelChoice(key: "k", picked: "Prescott", chosen: "Cooperlake", reason: "measured", reports: [], probedAt: 1)
-        let hit = KernelSelection.decide(environment: [:], picked: "Prescott", cpu: Self.emeraldRapids, key: "k", cached: cached, now: 2) { prober($0) }
+        let strong = KernelSelection.decide(
+            environment: [:], picked: "Zen", cpu: Self.zen3, key: "k", cached: nil, now: 1
+        ) { prober($0) }
+        #expect(
+            strong.decision
+                == .keep(KernelInUse(core: "Zen", reason: "picked by OpenBLAS, the best this CPU (AVX2) runs")))
+        let cached = KernelChoice(
+            key: "k", picked: "Prescott", chosen: "Cooperlake", reason: "measured", reports: [], probedAt: 1)
+        let hit = KernelSelection.decide(
+            environment: [:], picked: "Prescott", cpu: Self.emeraldRapids, key: "k", cached: cached, now: 2
+        ) { prober($0) }
         #expect(hit.decision == .reexecute(kernel: "Cooperlake", reason: "measured") && hit.probed == nil)
         #expect(prober.asked.isEmpty)
         // A cache naming a kernel that is not among this CPU's candidates (AVX-512 on an AVX2 machine) is ignored.
         var poisoned = cached
         poisoned.chosen = "SkylakeX"
         let zenPicked = Prober(["(pick)": Self.report(nil, gflops: 80), "Zen": Self.report("Zen", gflops: 120)])
-        let ignored = KernelSelection.decide(environment: [:], picked: "Prescott", cpu: Self.zen3, key: "k", cached: poisoned, now: 2) {
+        let ignored = KernelSelection.decide(
+            environment: [:], picked: "Prescott", cpu: Self.zen3, key: "k", cached: poisoned, now: 2
+        ) {
             zenPicked($0)
         }
         #expect(ignored.probed != nil && zenPicked.asked == ["(pick)", "Zen"])
-        #expect(ignored.decision == .reexecute(kernel: "Zen", reason: "OpenBLAS picked Prescott; Zen passed the self-test and ran 120 GFLOP/s against 80"))
+        #expect(
+            ignored.decision
+                == .reexecute(
+                    kernel: "Zen",
+                    reason: "OpenBLAS picked Prescott; Zen passed the self-test and ran 120 GFLOP/s against 80"))
     }
 
     @Test func theCacheSurvivesGarbageAndKeepsOneChoicePerKey() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kernel-cache-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kernel-cache-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let cache = KernelChoiceCache(directory: dir)
         #expect(cache.load(key: "a") == nil)
-        let choice = KernelChoice(key: "a", picked: "Prescott", chosen: "SkylakeX", reason: "r",
-                                  reports: [Self.report(nil, gflops: 1)], probedAt: 3)
+        let choice = KernelChoice(
+            key: "a", picked: "Prescott", chosen: "SkylakeX", reason: "r",
+            reports: [Self.report(nil, gflops: 1)], probedAt: 3)
         cache.save(choice)
         #expect(cache.load(key: "a") == choice)
         #expect(cache.load(key: "b") == nil)
@@ -139,14 +184,16 @@ import Testing
     @Test(.timeLimit(.minutes(2))) func aProbeChildThatCrashesHangsOrSaysNothingFails() {
         let crash = KernelProbe(executable: "/bin/sh", arguments: ["-c", "kill -ILL $$"]).run(kernel: "SkylakeX")
         #expect(crash.verdict == "killed by signal 4" && !crash.passed)
-        let hang = KernelProbe(executable: "/bin/sh", arguments: ["-c", "exec sleep 30"], timeout: 1).run(kernel: "Haswell")
+        let hang = KernelProbe(executable: "/bin/sh", arguments: ["-c", "exec sleep 30"], timeout: 1).run(
+            kernel: "Haswell")
         #expect(hang.verdict == "timed out after 1 s")
         let silent = KernelProbe(executable: "/bin/sh", arguments: ["-c", "echo not json"]).run(kernel: "Haswell")
         #expect(silent.verdict == "no report in its output")
         let failing = KernelProbe(executable: "/bin/sh", arguments: ["-c", "exit 3"]).run(kernel: nil)
         #expect(failing.verdict == "exited with status 3")
         // The child sees the kernel asked for, and no StyleFarm marker from this process.
-        let script = #"printf '{"core":"%s","worstError":1e-8,"gflops":1}\n' "$OPENBLAS_CORETYPE$STYLEFARM_BLAS_KERNEL""#
+        let script =
+            #"printf '{"core":"%s","worstError":1e-8,"gflops":1}\n' "$OPENBLAS_CORETYPE$STYLEFARM_BLAS_KERNEL""#
         let env = KernelProbe(executable: "/bin/sh", arguments: ["-c", script]).run(kernel: "Zen")
         #expect(env.core == "Zen" && env.passed)
     }

@@ -5,13 +5,16 @@ import Testing
 /// a cache directory of the test's own).
 @Suite struct BLASCommandTests {
     static var executable: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent(".build/release/stylefarm")
     }
 
     /// Runs the binary with `environment` added (and OPENBLAS_CORETYPE removed unless given); standard output and
     /// error together, and the exit status. Bounded: killed after 120 s.
-    static func run(_ arguments: [String], cache: URL, environment extra: [String: String] = [:]) throws -> (output: String, status: Int32) {
+    static func run(_ arguments: [String], cache: URL, environment extra: [String: String] = [:]) throws -> (
+        output: String, status: Int32
+    ) {
         var environment = ProcessInfo.processInfo.environment
         for name in ["OPENBLAS_CORETYPE", "STYLEFARM_BLAS_KERNEL", "STYLEFARM_BLAS_REASON"] { environment[name] = nil }
         environment["XDG_CACHE_HOME"] = cache.path
@@ -61,7 +64,8 @@ import Testing
         let cache = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: cache) }
         // A cache left corrupt (a full disk, a hand edit) is no choice, never a crash.
-        try FileManager.default.createDirectory(at: cache.appendingPathComponent("stylefarm"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: cache.appendingPathComponent("stylefarm"), withIntermediateDirectories: true)
         let blas = try Self.run(["blas"], cache: cache)
         let cachePath = blas.output.split(separator: "\n").first { $0.hasPrefix("probe:") }.flatMap { line in
             line.split(separator: "(").last.map { String($0.prefix { $0 != ")" }) }
@@ -74,11 +78,14 @@ import Testing
         // OpenBLAS's pick is the best this CPU runs, or StyleFarm probed and chose (and cached) a better one, or it
         // probed and found none: the line names the kernel and which.
         let reasons = ["(picked by OpenBLAS, ", "(chosen by StyleFarm: ", " and no better kernel was found"]
-        #expect(line.contains("measured with the BLAS kernel ") && reasons.contains { line.contains($0) }, "\(plan.output)")
-        let user = try Self.run(["plan", "--width", "64", "--height", "64"], cache: cache, environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        #expect(
+            line.contains("measured with the BLAS kernel ") && reasons.contains { line.contains($0) }, "\(plan.output)")
+        let user = try Self.run(
+            ["plan", "--width", "64", "--height", "64"], cache: cache, environment: ["OPENBLAS_CORETYPE": "Prescott"])
         #expect(user.output.contains("BLAS kernel Prescott (set by you: OPENBLAS_CORETYPE=Prescott)"), "\(user.output)")
-        let bench = try Self.run(["bench", "--sizes", "32", "--threads", "1", "--repeats", "1", "--torch-script", ""], cache: cache,
-                                 environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        let bench = try Self.run(
+            ["bench", "--sizes", "32", "--threads", "1", "--repeats", "1", "--torch-script", ""], cache: cache,
+            environment: ["OPENBLAS_CORETYPE": "Prescott"])
         #expect(bench.output.contains("BLAS kernel Prescott (set by you"), "\(bench.output)")
         #expect(bench.output.contains("Prescott  as is: OPENBLAS_CORETYPE=Prescott"), "\(bench.output)")
     }
@@ -90,22 +97,35 @@ import Testing
         let cache = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: cache) }
         let weak = ["STYLEFARM_TEST_BLAS_PICK": "Prescott"], plan = ["plan", "--width", "64", "--height", "64"]
-        func kernelLine(_ output: String) -> String { output.split(separator: "\n").first { $0.contains("estimated time") }.map(String.init) ?? "" }
+        func kernelLine(_ output: String) -> String {
+            output.split(separator: "\n").first { $0.contains("estimated time") }.map(String.init) ?? ""
+        }
         let first = try Self.run(plan, cache: cache, environment: weak)
-        #expect(first.status == 0 && first.output.contains("OpenBLAS picked Prescott, weaker than this CPU"), "\(first.output)")
+        #expect(
+            first.status == 0 && first.output.contains("OpenBLAS picked Prescott, weaker than this CPU"),
+            "\(first.output)")
         let chosen = kernelLine(first.output)
-        #expect(chosen.contains("(chosen by StyleFarm: OpenBLAS picked Prescott; ") && chosen.contains("passed the self-test"),
-                "re-executed with the chosen kernel: \(first.output)")
+        #expect(
+            chosen.contains("(chosen by StyleFarm: OpenBLAS picked Prescott; ")
+                && chosen.contains("passed the self-test"),
+            "re-executed with the chosen kernel: \(first.output)")
         #expect(!chosen.contains("(cached)"))
-        let files = try FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("stylefarm").path).filter { $0.hasPrefix("blas-kernel-") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("stylefarm").path)
+            .filter { $0.hasPrefix("blas-kernel-") }
         #expect(files.count == 1, "the choice is cached: \(files)")
 
         let second = try Self.run(plan, cache: cache, environment: weak)
-        #expect(!second.output.contains("testing its other kernels") && kernelLine(second.output).contains("(cached)"), "\(second.output)")
+        #expect(
+            !second.output.contains("testing its other kernels") && kernelLine(second.output).contains("(cached)"),
+            "\(second.output)")
 
-        for file in files { try Data("{\"key\": 7, \"chosen\": [".utf8).write(to: cache.appendingPathComponent("stylefarm/\(file)")) }
+        for file in files {
+            try Data("{\"key\": 7, \"chosen\": [".utf8).write(to: cache.appendingPathComponent("stylefarm/\(file)"))
+        }
         let third = try Self.run(plan, cache: cache, environment: weak)
-        #expect(third.status == 0 && third.output.contains("testing its other kernels once"), "a corrupt cache is probed again: \(third.output)")
+        #expect(
+            third.status == 0 && third.output.contains("testing its other kernels once"),
+            "a corrupt cache is probed again: \(third.output)")
         #expect(kernelLine(third.output).contains("(chosen by StyleFarm: "), "\(third.output)")
     }
 }

@@ -30,7 +30,8 @@ import VGGWeights
         #expect(!Self.message(["worker", "--connect", "tcp://127.0.0.1:1", "--server-key", key]).isEmpty)
         #expect(Self.message(["worker", "--connect", "tcp://127.0.0.1:1", "--server-key=\(key)"]).isEmpty)
         #expect(Self.message(["worker", "--connect", "tcp://127.0.0.1:1", "--max-memory", "1.5G"]).isEmpty)
-        #expect(Self.message(["worker", "--connect", "tcp://127.0.0.1:1", "--max-memory", "lots"]).contains("--max-memory"))
+        #expect(
+            Self.message(["worker", "--connect", "tcp://127.0.0.1:1", "--max-memory", "lots"]).contains("--max-memory"))
     }
 
     @Test func retentionsParse() {
@@ -44,7 +45,9 @@ import VGGWeights
         for sub in ["render", "weights", "bench"] { #expect(help.contains(sub), "help lacks \(sub)") }
         let render = StyleFarmCommand.configuration.subcommands.first { $0.configuration.commandName == "render" }
         let renderHelp = try #require(render.map { StyleFarmCommand.helpMessage(for: $0) })
-        for option in ["--iterations", "--optimizer", "--style-blend", "--preserve-colors", "--checkpoint-every", "--seed"] {
+        for option in [
+            "--iterations", "--optimizer", "--style-blend", "--preserve-colors", "--checkpoint-every", "--seed"
+        ] {
             #expect(renderHelp.contains(option), "render help lacks \(option)")
         }
     }
@@ -58,26 +61,58 @@ import VGGWeights
         (["render", "a.png", "b.png", "c.png", "-o", "o.png", "--style-blend", "1"], "--style-blend needs 2"),
         (["render", "a.png", "b.png", "-o", "o.png", "--bit-depth", "12"], "--bit-depth: must be 8 or 16"),
         (["render", "a.png", "b.png", "-o", "o.png", "--threads", "0"], "--threads must be between"),
-        (["render", "a.png", "b.png", "-o", "o.png", "--tile", "256", "--overlap", "200"], "--overlap: must be less than half of the tile size"),
+        (
+            ["render", "a.png", "b.png", "-o", "o.png", "--tile", "256", "--overlap", "200"],
+            "--overlap: must be less than half of the tile size"
+        ),
         (["render", "a.png", "b.png", "-o", "o.png", "--lbfgs-history", "0"], "--lbfgs-history: must be 1...1000"),
         (["plan", "--level-iterations", "100,x"], "--level-iterations: expected comma-separated values"),
         (["render", "a.png"], "Missing expected argument"),
         (["video", "clip", "-o", "out"], "give at least one --style"),
-        (["video", "clip", "--style", "s.png", "-o", "out", "--temporal-weight", "1"], "--temporal-weight needs --flow"),
-        (["video", "clip", "--style", "s.png", "-o", "out", "--start", "sideways"], "'sideways' is invalid for '--start"),
-        (["video", "clip", "--style", "s.png", "-o", "out", "--start", "independent", "--flow"], "--flow warps the previous result"),
-        (["video", "clip", "--style", "s.png", "-o", "out", "--video", "clip.avi"], "use .mp4, .mkv, .mov, .webm or .gif"),
-        (["video", "clip", "--style", "s.png", "-o", "out", "--local-farm", "2", "--connect", "tcp://127.0.0.1:1"], "not combined with --connect"),
+        (
+            ["video", "clip", "--style", "s.png", "-o", "out", "--temporal-weight", "1"],
+            "--temporal-weight needs --flow"
+        ),
+        (
+            ["video", "clip", "--style", "s.png", "-o", "out", "--start", "sideways"],
+            "'sideways' is invalid for '--start"
+        ),
+        (
+            ["video", "clip", "--style", "s.png", "-o", "out", "--start", "independent", "--flow"],
+            "--flow warps the previous result"
+        ),
+        (
+            ["video", "clip", "--style", "s.png", "-o", "out", "--video", "clip.avi"],
+            "use .mp4, .mkv, .mov, .webm or .gif"
+        ),
+        (
+            ["video", "clip", "--style", "s.png", "-o", "out", "--local-farm", "2", "--connect", "tcp://127.0.0.1:1"],
+            "not combined with --connect"
+        ),
         (["render", "a.png", "b.png", "-o", "o.png", "--region", "pink"], "--region: expected COLOR=STYLES[:WEIGHT]"),
-        (["render", "a.png", "b.png", "-o", "o.png", "--region", "#123=1*x"], "--region: expected COLOR=STYLES[:WEIGHT]"),
-        (["render", "a.png", "b.png", "-o", "o.png", "--region-mask", "r.png", "--region", "#12=1"], "--region: expected #rrggbb, R,G,B or a gray level"),
-        (["render", "a.png", "b.png", "-o", "o.png", "--region", "black=1"], "--region-mask: [[region]] tables need a region-mask"),
-        (["render", "a.png", "b.png", "-o", "o.png", "--region-mask", "r.png", "--region", "black=1", "--region-feather", "2"],
-         "--region-feather: must be in [0, 0.25]"),
+        (
+            ["render", "a.png", "b.png", "-o", "o.png", "--region", "#123=1*x"],
+            "--region: expected COLOR=STYLES[:WEIGHT]"
+        ),
+        (
+            ["render", "a.png", "b.png", "-o", "o.png", "--region-mask", "r.png", "--region", "#12=1"],
+            "--region: expected #rrggbb, R,G,B or a gray level"
+        ),
+        (
+            ["render", "a.png", "b.png", "-o", "o.png", "--region", "black=1"],
+            "--region-mask: [[region]] tables need a region-mask"
+        ),
+        (
+            [
+                "render", "a.png", "b.png", "-o", "o.png", "--region-mask", "r.png", "--region", "black=1",
+                "--region-feather", "2"
+            ],
+            "--region-feather: must be in [0, 0.25]"
+        ),
         (["frobnicate"], "Unexpected argument 'frobnicate'"),
         (["coordinator", "--insecure", "--retention", "a week"], "--retention must be a duration such as 7d"),
         (["coordinator", "--insecure", "--retention=-1d"], "--retention must be a duration"),
-        (["coordinator", "--allow", "keys"], "Unknown option '--allow'"),
+        (["coordinator", "--allow", "keys"], "Unknown option '--allow'")
     ])
     func badArgumentsAreExplained(args: [String], expected: String) {
         let text = Self.message(args)
@@ -88,7 +123,8 @@ import VGGWeights
     @Test func everyJobFieldHasAnOption() throws {
         let options = StyleFarmCommand.jobFieldOptions
         #expect(Set(options.keys) == Set(JobDescription.fieldPaths + ["name", "priority", "content", "style"]))
-        let render = try #require(StyleFarmCommand.configuration.subcommands.first { $0.configuration.commandName == "render" })
+        let render = try #require(
+            StyleFarmCommand.configuration.subcommands.first { $0.configuration.commandName == "render" })
         let help = StyleFarmCommand.helpMessage(for: render)
         for option in options.values where option.hasPrefix("--") && !["--name", "--priority"].contains(option) {
             #expect(help.contains(option), "render's help lacks \(option)")
@@ -97,10 +133,12 @@ import VGGWeights
 
     /// `--region COLOR=STYLES[:WEIGHT]` in all its forms, into the job's regions.
     @Test func regionsParse() throws {
-        #expect(try ["#87ceeb=2", "0,0,0=1*0.7+2*0.3:2", "white=none"].map(StyleFarmCommand.region) == [
-            .init(color: "#87ceeb", styles: [2]), .init(color: "0,0,0", styles: [1, 2], blend: [0.7, 0.3], weight: 2),
-            .init(color: "255", styles: []),
-        ])
+        #expect(
+            try ["#87ceeb=2", "0,0,0=1*0.7+2*0.3:2", "white=none"].map(StyleFarmCommand.region) == [
+                .init(color: "#87ceeb", styles: [2]),
+                .init(color: "0,0,0", styles: [1, 2], blend: [0.7, 0.3], weight: 2),
+                .init(color: "255", styles: [])
+            ])
     }
 
     /// A region mask that does not fit the content, or names a colour no region has, is an error naming the file.
@@ -113,7 +151,9 @@ import VGGWeights
             let url = dir.appendingPathComponent("mask-\(mask.width)x\(mask.height).png")
             try ImageIO.write(mask, to: url, bitDepth: 8)
             var d = JobDescription()
-            (d.content, d.output) = (demo.appendingPathComponent("chelsea.png").path, dir.appendingPathComponent("o.png").path)
+            (d.content, d.output) = (
+                demo.appendingPathComponent("chelsea.png").path, dir.appendingPathComponent("o.png").path
+            )
             d.style = [.init(image: demo.appendingPathComponent("hokusai_great_wave.jpg").path)]
             (d.regionMask, d.region) = (url.path, [.init(color: "0", styles: [1]), .init(color: "255", styles: [])])
             do { _ = try LocalRender(d) } catch { return "\(error)" }
@@ -125,7 +165,8 @@ import VGGWeights
         var gray = PlanarImage(width: 451, height: 300, channels: 1, fill: 0)
         gray[0, 10, 20] = 0.5
         let unknown = try problem(gray)
-        #expect(unknown.contains("mask-451x300.png the colour [128, 128, 128] at (20, 10) names no region"), "\(unknown)")
+        #expect(
+            unknown.contains("mask-451x300.png the colour [128, 128, 128] at (20, 10) names no region"), "\(unknown)")
     }
 
     @Test func missingContentFileIsNamed() throws {
@@ -154,9 +195,13 @@ import VGGWeights
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         for frames in [dir.path, dir.appendingPathComponent("frame_%04d.png").path] {
-            var command = try Self.parse(["video", frames, "--style", "s.png", "-o", dir.appendingPathComponent("out").path])
+            var command = try Self.parse([
+                "video", frames, "--style", "s.png", "-o", dir.appendingPathComponent("out").path
+            ])
             #expect { try command.run() } throws: { "\($0)" == "\(frames): no frames found" }
         }
-        #expect(Self.message(["video", "--size", "64", "--style", "s.png", "-o", dir.path]).contains("Missing expected argument '<frames>'"))
+        #expect(
+            Self.message(["video", "--size", "64", "--style", "s.png", "-o", dir.path]).contains(
+                "Missing expected argument '<frames>'"))
     }
 }

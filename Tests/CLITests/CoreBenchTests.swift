@@ -7,8 +7,9 @@ import Testing
 /// as timings and errors, and a plan without the network has its levels but no time.
 @Suite struct CoreBenchTests {
     @Test func aChildsLastJSONLineIsItsResult() throws {
-        let row = LossRace.Result(iterations: 7, secondsPerIteration: 0.5, total: 6, content: 1, style: 2, tv: 3, peakRSSMiB: 9,
-                                  kernel: "Haswell")
+        let row = LossRace.Result(
+            iterations: 7, secondsPerIteration: 0.5, total: 6, content: 1, style: 2, tv: 3, peakRSSMiB: 9,
+            kernel: "Haswell")
         let encoded = String(decoding: try JSONEncoder().encode(row), as: UTF8.self)
         let decoded = try ChildProcess.decode(LossRace.Result.self, from: "rendering…\n{\"ignored\": 1}\n" + encoded)
         #expect(decoded.iterations == 7 && decoded.kernel == "Haswell" && decoded.row.hasSuffix("  Haswell"))
@@ -17,10 +18,10 @@ import Testing
 
     @Test func torchLinesAreTimingsErrorsOrIgnored() {
         let output = """
-        {"error": "torch not installed"}
-        not json
-        {"size": 256, "threads": 2, "forward_s": 0.1, "fwdbwd_s": 0.4, "peak_rss_mib": 512}
-        """
+            {"error": "torch not installed"}
+            not json
+            {"size": 256, "threads": 2, "forward_s": 0.1, "fwdbwd_s": 0.4, "peak_rss_mib": 512}
+            """
         let (timings, errors) = TorchTiming.parse(output)
         #expect(errors == ["pytorch: torch not installed"])
         #expect(timings.count == 1 && timings[0].size == 256 && timings[0].forwardBackward == 0.4)
@@ -28,10 +29,13 @@ import Testing
     }
 
     @Test func torchsRaceLineIsWeightedLikeOurs() throws {
-        let line = #"{"final": true, "iterations": 40, "loss": 10.0, "sec_per_iter": 0.25, "content": 2.0, "style": 3000.0, "tv": 5.0}"#
+        let line =
+            #"{"final": true, "iterations": 40, "loss": 10.0, "sec_per_iter": 0.25, "content": 2.0, "style": 3000.0, "tv": 5.0}"#
         let result = try #require(LossRace.torchResult("progress\n" + line))
         #expect(result.iterations == 40 && result.kernel == nil && result.row.hasPrefix("pytorch"))
-        #expect(result.content == Double(LossRace.weights.content) * 2 && abs(result.style - Double(LossRace.weights.style) * 3000) < 1e-9)
+        #expect(
+            result.content == Double(LossRace.weights.content) * 2
+                && abs(result.style - Double(LossRace.weights.style) * 3000) < 1e-9)
         #expect(LossRace.torchResult(#"{"iterations": 1, "loss": 1}"#) == nil, "only the final line counts")
     }
 
@@ -40,10 +44,15 @@ import Testing
         poster.coarseSize = 300
         let plan = RenderPlan(poster, network: nil)
         #expect(plan.levels.count == poster.levels.count && plan.levels[0].grids.isEmpty)
-        #expect(plan.levels.dropFirst().map(\.tiles) == poster.levels.dropFirst().map { $0.passes.map(\.tiles.count).reduce(0, +) })
+        #expect(
+            plan.levels.dropFirst().map(\.tiles)
+                == poster.levels.dropFirst().map { $0.passes.map(\.tiles.count).reduce(0, +) })
         #expect(plan.levels.last?.shiftedIterations == poster.passIterations(poster.levels[poster.levels.count - 1], 1))
-        #expect(plan.peakBytes == nil && plan.seconds == nil && plan.work == poster.estimatedWork(startsFromImage: false))
-        let tiles: [Int] = poster.levels.flatMap { level in level.passes.map { $0.largestRender.width * $0.largestRender.height } }
+        #expect(
+            plan.peakBytes == nil && plan.seconds == nil && plan.work == poster.estimatedWork(startsFromImage: false))
+        let tiles: [Int] = poster.levels.flatMap { level in
+            level.passes.map { $0.largestRender.width * $0.largestRender.height }
+        }
         #expect(plan.largest.width * plan.largest.height == max(tiles.max() ?? 0, 300 * 200))
     }
 }

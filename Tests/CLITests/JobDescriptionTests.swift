@@ -7,7 +7,8 @@ import Testing
 /// Job files: TOML decoded into the job description, every field checked and named in its errors.
 @Suite struct JobDescriptionTests {
     /// The repository root (Configs/ lives there).
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     func write(_ toml: String) throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("jobfile-\(UUID().uuidString)")
@@ -26,7 +27,8 @@ import Testing
     }
 
     @Test func fieldsDecodeIntoTheDescriptionWithPathsRelativeToTheFile() throws {
-        let url = try write("""
+        let url = try write(
+            """
             name = "mural"
             priority = 70
             content = "in/photo.png"
@@ -89,29 +91,47 @@ import Testing
 
     @Test func badFilesNameTheFieldAndTheProblem() throws {
         let base = "content = \"a.png\"\noutput = \"o.png\"\n[[style]]\nimage = \"s.jpg\"\n"
-        #expect(try problem(base + "[tiling]\noverlpa = 64\n").contains("tiling.overlpa: unknown field (did you mean tiling.overlap?)"))
-        #expect(try problem(base + "[tiling]\ntile = \"big\"\n").contains("tiling.tile: expected an integer, got the string \"big\""))
-        #expect(try problem(base + "[tiling]\ntile = 256\noverlap = 200\n").contains("tiling.overlap: must be less than half of the tile size (256)"))
-        #expect(try problem(base + "[optimizer]\nkind = \"sgd\"\n").contains("optimizer.kind: expected lbfgs or adam, got the string \"sgd\""))
-        #expect(try problem(base + "[optimizer]\nlbfgs-history = 0\n").contains("optimizer.lbfgs-history: must be 1...1000"))
+        #expect(
+            try problem(base + "[tiling]\noverlpa = 64\n").contains(
+                "tiling.overlpa: unknown field (did you mean tiling.overlap?)"))
+        #expect(
+            try problem(base + "[tiling]\ntile = \"big\"\n").contains(
+                "tiling.tile: expected an integer, got the string \"big\""))
+        #expect(
+            try problem(base + "[tiling]\ntile = 256\noverlap = 200\n").contains(
+                "tiling.overlap: must be less than half of the tile size (256)"))
+        #expect(
+            try problem(base + "[optimizer]\nkind = \"sgd\"\n").contains(
+                "optimizer.kind: expected lbfgs or adam, got the string \"sgd\""))
+        #expect(
+            try problem(base + "[optimizer]\nlbfgs-history = 0\n").contains("optimizer.lbfgs-history: must be 1...1000")
+        )
         #expect(try problem(base + "[size]\nprint = \"B7\"\n").contains("size.print: unknown print size 'B7'"))
-        #expect(try problem(base + "[levels]\niterations = [100, \"x\"]\n").contains("levels.iterations[2]: expected an integer, got the string \"x\""))
+        #expect(
+            try problem(base + "[levels]\niterations = [100, \"x\"]\n").contains(
+                "levels.iterations[2]: expected an integer, got the string \"x\""))
         #expect(try problem("size = 3\n" + base).contains("size: expected a table, got integer 3"))
         #expect(try problem("priority = 500\n" + base).contains("priority: must be 0...100"))
         #expect(try problem(base + "[[style]]\nweight = 2\n").contains("style[2].image: missing"))
-        #expect(try problem(base + "[[style]]\nimage = \"t.jpg\"\nwieght = 2\n").contains("style[2].wieght: unknown field"))
+        #expect(
+            try problem(base + "[[style]]\nimage = \"t.jpg\"\nwieght = 2\n").contains("style[2].wieght: unknown field"))
         #expect(try problem(base + "[tiling\ntile = 3\n").contains("not valid TOML at line 5"))
         _ = try JobDescription.read(write(base))  // the same file without the faults is fine
         // A file needs no content or style (the command line may give them); resolving the inputs does.
-        #expect { try JobDescription.read(write("output = \"o.png\"\n")).inputs() } throws: { "\($0)".contains("content: missing") }
+        #expect { try JobDescription.read(write("output = \"o.png\"\n")).inputs() } throws: {
+            "\($0)".contains("content: missing")
+        }
         let missing = URL(fileURLWithPath: "/nonexistent/job.toml")
-        #expect { try JobDescription.read(missing) } throws: { "\($0)".contains("/nonexistent/job.toml: cannot read the job file") }
+        #expect { try JobDescription.read(missing) } throws: {
+            "\($0)".contains("/nonexistent/job.toml: cannot read the job file")
+        }
     }
 
     /// Perceptual control in a job file: per-style scale, layers and mask, colour matching, a region mask and
     /// `[[region]]` tables, into the settings' `StyleControl`; and the mistakes, each named.
     @Test func regionsAndPerStyleControlDecodeAndTheirMistakesAreNamed() throws {
-        let url = try write("""
+        let url = try write(
+            """
             content = "c.png"
             output = "o.png"
             color-match = true
@@ -141,20 +161,39 @@ import Testing
         let control = try #require(try job.settings(contentWidth: 300, contentHeight: 200).poster.control)
         #expect(control.colorMatch && control.feather == 0.02)
         #expect(control.styles == [.init(scale: 1.5, layers: ["relu1_1", "relu2_1"]), .init(masked: true)])
-        #expect(control.regions == [.init(color: [135, 206, 235], styles: [0, 1], blend: [0.7, 0.3]), .init(color: [128, 128, 128], styles: [1], weight: 2),
-                                    .init(color: [0, 0, 0], styles: [])])
+        #expect(
+            control.regions == [
+                .init(color: [135, 206, 235], styles: [0, 1], blend: [0.7, 0.3]),
+                .init(color: [128, 128, 128], styles: [1], weight: 2),
+                .init(color: [0, 0, 0], styles: [])
+            ])
         // Without any of it, no control at all (a plain job is unchanged).
-        #expect(try JobDescription.read(write("content = \"c.png\"\n[[style]]\nimage = \"a.jpg\"\n")).settings(contentWidth: 30, contentHeight: 20).poster.control == nil)
+        #expect(
+            try JobDescription.read(write("content = \"c.png\"\n[[style]]\nimage = \"a.jpg\"\n")).settings(
+                contentWidth: 30, contentHeight: 20
+            ).poster.control == nil)
 
         let base = "content = \"a.png\"\noutput = \"o.png\"\nregion-mask = \"r.png\"\n[[style]]\nimage = \"s.jpg\"\n"
-        #expect(try problem(base + "[[region]]\ncolor = \"#00ff00\"\nstyles = [2]\n").contains("region[1].styles: names style 2, but the job has 1 style image"))
-        #expect(try problem(base + "[[region]]\ncolor = \"green\"\n").contains("region[1].color: expected #rrggbb, R,G,B or a gray level"))
+        #expect(
+            try problem(base + "[[region]]\ncolor = \"#00ff00\"\nstyles = [2]\n").contains(
+                "region[1].styles: names style 2, but the job has 1 style image"))
+        #expect(
+            try problem(base + "[[region]]\ncolor = \"green\"\n").contains(
+                "region[1].color: expected #rrggbb, R,G,B or a gray level"))
         #expect(try problem(base).contains("region: a region-mask needs [[region]] tables"))
-        #expect(try problem(base + "[[region]]\ncolor = \"1\"\n[[region]]\ncolor = \"1,1,1\"\n").contains("region[2].color: [1, 1, 1] names two regions"))
+        #expect(
+            try problem(base + "[[region]]\ncolor = \"1\"\n[[region]]\ncolor = \"1,1,1\"\n").contains(
+                "region[2].color: [1, 1, 1] names two regions"))
         #expect(try problem(base + "[[region]]\ncolor = \"1\"\nshade = 2\n").contains("region[1].shade: unknown field"))
-        #expect(try problem("content = \"a.png\"\n[[style]]\nimage = \"s.jpg\"\nlayers = [\"relu9_9\"]\n").contains("style[1].layers: 'relu9_9' is not one of the style layers"))
-        #expect(try problem("content = \"a.png\"\n[[style]]\nimage = \"s.jpg\"\nscale = 0\n").contains("style[1].scale: must be in (0, 8]"))
-        #expect(try problem("content = \"a.png\"\n[[style]]\nimage = \"s.jpg\"\n[[region]]\ncolor = \"1\"\n").contains("region-mask: [[region]] tables need a region-mask"))
+        #expect(
+            try problem("content = \"a.png\"\n[[style]]\nimage = \"s.jpg\"\nlayers = [\"relu9_9\"]\n").contains(
+                "style[1].layers: 'relu9_9' is not one of the style layers"))
+        #expect(
+            try problem("content = \"a.png\"\n[[style]]\nimage = \"s.jpg\"\nscale = 0\n").contains(
+                "style[1].scale: must be in (0, 8]"))
+        #expect(
+            try problem("content = \"a.png\"\n[[style]]\nimage = \"s.jpg\"\n[[region]]\ncolor = \"1\"\n").contains(
+                "region-mask: [[region]] tables need a region-mask"))
     }
 
     /// A farm job with perceptual control, written back as a job file (the dashboard's download), reads back as the
@@ -163,15 +202,19 @@ import Testing
         var settings = PosterSettings(width: 300, height: 200)
         var control = StyleControl()
         control.styles = [.init(scale: 0.5, layers: ["relu3_1", "relu4_1"]), .init(masked: true)]
-        control.regions = [.init(color: [135, 206, 235], styles: [0, 1], blend: [0.7, 0.3], weight: 2), .init(color: [0, 0, 0], styles: [])]
+        control.regions = [
+            .init(color: [135, 206, 235], styles: [0, 1], blend: [0.7, 0.3], weight: 2),
+            .init(color: [0, 0, 0], styles: [])
+        ]
         (control.feather, control.colorMatch) = (0.03, true)
         settings.control = control
         let spec = JobSpec(name: "j", poster: settings, styleWeights: [1, 1], crop: true)
         #expect(spec.inputCount == 5)
         let names = spec.inputNames("j")
         #expect(names == ["j-content", "j-style-1", "j-style-2", "j-region-mask", "j-style-2-mask"])
-        let description = JobDescription(spec: spec, content: names[0], styles: [names[1], names[2]], output: "j.png",
-                                         regionMask: names[3], styleMasks: [nil, names[4]])
+        let description = JobDescription(
+            spec: spec, content: names[0], styles: [names[1], names[2]], output: "j.png",
+            regionMask: names[3], styleMasks: [nil, names[4]])
         let back = try JobDescription.decode(toml: try description.tomlText())
         #expect(back.regionMask == "j-region-mask" && back.style?.map(\.mask) == [nil, "j-style-2-mask"])
         #expect(try back.settings(contentWidth: 300, contentHeight: 200).poster.control == control)
@@ -180,19 +223,24 @@ import Testing
     /// The shipped examples parse, and reference.toml documents every field a job file may hold.
     @Test func examplesParseAndTheReferenceListsEveryField() throws {
         let dir = Self.repo.appendingPathComponent("Configs/examples")
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".toml") }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".toml") }
+            .sorted()
         #expect(files.contains("poster.toml") && files.contains("reference.toml"))
         for f in files {
             let job = try JobDescription.read(dir.appendingPathComponent(f))
             let inputs = try job.inputs()
-            for path in [inputs.content] + inputs.styles + [inputs.regionMask].compactMap({ $0 }) + inputs.styleMasks.compactMap({ $0 }) {
-                #expect(FileManager.default.fileExists(atPath: path.path), "\(f) names \(path.path), which does not exist")
+            for path in [inputs.content] + inputs.styles + [inputs.regionMask].compactMap({ $0 })
+                + inputs.styleMasks.compactMap({ $0 })
+            {
+                #expect(
+                    FileManager.default.fileExists(atPath: path.path), "\(f) names \(path.path), which does not exist")
             }
         }
         let reference = try String(contentsOf: dir.appendingPathComponent("reference.toml"), encoding: .utf8)
         for path in JobDescription.fieldPaths {
             let key = path.split(separator: ".").last!
-            #expect(reference.contains("\n\(key) =") || reference.contains("\n# \(key) ="), "reference.toml lacks \(path)")
+            #expect(
+                reference.contains("\n\(key) =") || reference.contains("\n# \(key) ="), "reference.toml lacks \(path)")
         }
     }
 }

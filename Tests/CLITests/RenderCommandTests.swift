@@ -13,11 +13,12 @@ import VGGWeights
         .deletingLastPathComponent()
 
     static func render(_ out: URL, extra: [String] = []) throws {
-        var command = try StyleFarmCommand.parseAsRoot([
-            "render", repo.appendingPathComponent("Assets/demo/chelsea.png").path,
-            repo.appendingPathComponent("Assets/demo/hokusai_great_wave.jpg").path,
-            "-o", out.path, "--size", "48", "--iterations", "4", "--dpi", "300", "--seed", "5", "--threads", "2",
-        ] + extra)
+        var command = try StyleFarmCommand.parseAsRoot(
+            [
+                "render", repo.appendingPathComponent("Assets/demo/chelsea.png").path,
+                repo.appendingPathComponent("Assets/demo/hokusai_great_wave.jpg").path,
+                "-o", out.path, "--size", "48", "--iterations", "4", "--dpi", "300", "--seed", "5", "--threads", "2"
+            ] + extra)
         try command.run()
     }
 
@@ -52,7 +53,7 @@ import VGGWeights
         var command = try StyleFarmCommand.parseAsRoot([
             "render", Self.repo.appendingPathComponent("Assets/demo/chelsea.png").path,
             Self.repo.appendingPathComponent("Assets/demo/hokusai_great_wave.jpg").path,
-            "-o", "/tmp/never-written.png", "--width", "1024", "--height", "1024", "--initialisation", "noise",
+            "-o", "/tmp/never-written.png", "--width", "1024", "--height", "1024", "--initialisation", "noise"
         ])
         #expect { try command.run() } throws: { StyleFarmCommand.message(for: $0).contains("apply to untiled renders") }
         #expect(!FileManager.default.fileExists(atPath: "/tmp/never-written.png"))
@@ -67,7 +68,7 @@ import VGGWeights
         try png.prefix(png.count / 3).write(to: broken)
         let out = dir.appendingPathComponent("out.png")
         var command = try StyleFarmCommand.parseAsRoot([
-            "render", Self.repo.appendingPathComponent("Assets/demo/chelsea.png").path, broken.path, "-o", out.path,
+            "render", Self.repo.appendingPathComponent("Assets/demo/chelsea.png").path, broken.path, "-o", out.path
         ])
         #expect { try command.run() } throws: { ($0 as? ImageError)?.path == broken.path }
         #expect(!FileManager.default.fileExists(atPath: out.path))
@@ -80,7 +81,8 @@ import VGGWeights
         var job = JobDescription()
         job.content = Self.repo.appendingPathComponent("Assets/demo/chelsea.png").path
         job.style = [.init(image: Self.repo.appendingPathComponent("Assets/demo/hokusai_great_wave.jpg").path)]
-        job.output = FileManager.default.temporaryDirectory.appendingPathComponent("never-\(UUID().uuidString).png").path
+        job.output =
+            FileManager.default.temporaryDirectory.appendingPathComponent("never-\(UUID().uuidString).png").path
         var size = JobDescription.Size()
         (size.width, size.height) = (4096, 4096)
         job.size = size

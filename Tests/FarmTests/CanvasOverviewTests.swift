@@ -12,7 +12,9 @@ import Tiling
         let base = PlanarImage(width: 1024, height: 512, channels: 3, fill: 0.2)
         let overview = PlanarImage(width: 512, height: 256, channels: 3, fill: 0.6)
         let gone = FileManager.default.temporaryDirectory.appendingPathComponent("no-such-tile-\(UUID().uuidString).px")
-        let landed = (0 ..< 500).map { i in (rect: PixelRect(x: (i % 16) * 64, y: (i / 16 % 8) * 64, width: 64, height: 64), file: gone) }
+        let landed = (0 ..< 500).map { i in
+            (rect: PixelRect(x: (i % 16) * 64, y: (i / 16 % 8) * 64, width: 64, height: 64), file: gone)
+        }
         let info = CanvasInfo(width: 1024, height: 512, stage: 1, tilesDone: landed.count, version: 1)
         #expect(info.maxZoom == 2)
         let view = CanvasView(job: "j", info: info, base: base, landed: landed, overview: overview)

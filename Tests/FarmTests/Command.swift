@@ -10,7 +10,9 @@ struct CommandResult {
 /// posix_spawn and waitpid, not Foundation's Process: Process's reaper was seen to leave a child that
 /// started daemons (slurmctld, munged) unreaped, and the wait never returned.
 @discardableResult
-func runCommand(_ args: [String], environment: [String: String] = [:], directory: URL? = nil, timeout: Double = 120) throws -> CommandResult {
+func runCommand(_ args: [String], environment: [String: String] = [:], directory: URL? = nil, timeout: Double = 120)
+    throws -> CommandResult
+{
     let log = FileManager.default.temporaryDirectory.appendingPathComponent("cmd-\(UUID().uuidString).log")
     defer { try? FileManager.default.removeItem(at: log) }
     var actions = posix_spawn_file_actions_t()
@@ -22,7 +24,10 @@ func runCommand(_ args: [String], environment: [String: String] = [:], directory
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
     let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
     // sh changes directory (posix_spawn_file_actions_addchdir_np is not imported), then execs env.
-    let argv = (["/bin/sh", "-c", #"cd "$0" && exec /usr/bin/env "$@""#, directory?.path ?? "."] + args).map { strdup($0) } + [nil]
+    let argv =
+        (["/bin/sh", "-c", #"cd "$0" && exec /usr/bin/env "$@""#, directory?.path ?? "."] + args).map { strdup($0) } + [
+            nil
+        ]
     let envp = env.map { strdup($0) } + [nil]
     defer { (argv + envp).forEach { free($0) } }
     var pid: pid_t = 0

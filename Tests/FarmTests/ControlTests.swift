@@ -69,15 +69,18 @@ import Testing
         var (h, first) = Self.farm(workers: [])
         let submitted = h.submit(CoreHarness.smallSpec(), from: "alice")
         let second = try #require(submitted)
-        let raised = try #require(Self.done(h.control(ControlBody(.priority, job: second, priority: 90), from: "alice")))
+        let raised = try #require(
+            Self.done(h.control(ControlBody(.priority, job: second, priority: 90), from: "alice")))
         #expect(raised.job?.priority == 90 && h.controls[second]?.priority == 90)
         h.callers["w"] = Self.worker
         h.ready("w")
         h.advance(to: 1)
         #expect(h.leases(of: "w").map(\.job) == [second], "the raised job goes before the older one")
         #expect(first != second)
-        for bad in [ControlBody(.priority, job: second, priority: 101), ControlBody(.priority, job: second, priority: -1),
-                    ControlBody(.priority, job: second)] {
+        for bad in [
+            ControlBody(.priority, job: second, priority: 101), ControlBody(.priority, job: second, priority: -1),
+            ControlBody(.priority, job: second)
+        ] {
             #expect(Self.refusal(h.control(bad, from: "alice"))?.code == .invalid)
         }
     }
@@ -90,12 +93,16 @@ import Testing
         #expect(page == wire, "the page shows a client its own jobs only, so another's does not exist there either")
         #expect(Self.refusal(h.dashboardControl(ControlBody(.pause, job: id), as: Self.worker))?.code == .forbidden)
         h.receive(Message(.control, ControlBody(.pause, job: id)), from: "w")
-        #expect(h.sent(to: "w", .error, as: ErrorBody.self).last?.code == "forbidden", "a worker key may not send control at all")
+        #expect(
+            h.sent(to: "w", .error, as: ErrorBody.self).last?.code == "forbidden",
+            "a worker key may not send control at all")
         #expect(h.core.phase(of: id) == .running(stage: 0))
         #expect(Self.refusal(h.control(ControlBody(.pause, job: "nope"), from: "root"))?.code == .notFound)
         #expect(Self.refusal(h.control(ControlBody(.pause), from: "root"))?.code == .invalid, "a job verb needs a job")
 
-        #expect(Self.done(h.dashboardControl(ControlBody(.pause, job: id), as: Self.admin)) != nil, "an admin steers any job")
+        #expect(
+            Self.done(h.dashboardControl(ControlBody(.pause, job: id), as: Self.admin)) != nil,
+            "an admin steers any job")
         let cancelled = try #require(Self.done(h.dashboardControl(ControlBody(.cancel, job: id), as: Self.alice)))
         #expect(cancelled.job?.state == .cancelled && h.core.phase(of: id) == .cancelled && h.states[id] == .cancelled)
         #expect(Self.refusal(h.dashboardControl(ControlBody(.cancel, job: id), as: Self.alice))?.code == .conflict)
@@ -104,7 +111,8 @@ import Testing
 
     @Test func retryRunsAFailedJobAgainFromItsStageKeepingItsTiles() throws {
         var (h, id) = Self.farm(config: Self.limits(tile: 1))
-        #expect(Self.refusal(h.control(ControlBody(.retry, job: id), from: "alice"))?.code == .conflict, "it is running")
+        #expect(
+            Self.refusal(h.control(ControlBody(.retry, job: id), from: "alice"))?.code == .conflict, "it is running")
         h.result(h.leases(of: "w")[0], from: "w")
         h.settle()
         h.advance(to: 0.5)
@@ -120,16 +128,22 @@ import Testing
         h.advance(to: 1)
         #expect(h.core.phase(of: id) == .running(stage: 1) && h.states[id] == .running)
         let again = h.leases(of: "w").last
-        #expect(again?.stage == 1 && again?.task.tile.index == tile.task.tile.index, "the failed tile, on the worker it failed on")
+        #expect(
+            again?.stage == 1 && again?.task.tile.index == tile.task.tile.index,
+            "the failed tile, on the worker it failed on")
         #expect(h.core.status(job: id, now: 1)?.tilesDone == 2, "the coarse tile and the journal's stage-1 tile")
         CoordinatorCoreTests.renderAll(&h, id, workers: ["w"])
         #expect(h.core.phase(of: id) == .done)
-        #expect(Self.refusal(h.control(ControlBody(.retry, job: id), from: "alice"))?.code == .conflict, "a done job is not retried")
+        #expect(
+            Self.refusal(h.control(ControlBody(.retry, job: id), from: "alice"))?.code == .conflict,
+            "a done job is not retried")
     }
 
     @Test func requeueGivesAStagesFailedTilesFreshAttempts() throws {
         var (h, id) = Self.farm()
-        #expect(Self.refusal(h.control(ControlBody(.requeue, job: id), from: "alice"))?.code == .conflict, "nothing failed yet")
+        #expect(
+            Self.refusal(h.control(ControlBody(.requeue, job: id), from: "alice"))?.code == .conflict,
+            "nothing failed yet")
         let lease = h.leases(of: "w")[0]
         h.receive(Message(.failed, FailedBody(lease: lease.lease, reason: "boom")), from: "w")
         h.advance(to: 1)
@@ -140,13 +154,17 @@ import Testing
         #expect(h.leases(of: "w").count == 2 && h.leases(of: "w")[1].task.tile.index == lease.task.tile.index)
         let detail = try #require(h.core.detail(job: id, stage: 0, now: h.now))
         #expect(detail.tiles[0].attempts == 2 && detail.tiles[0].state == "rendering")
-        #expect(detail.events.map(\.kind).contains("failed") && detail.events.contains { $0.kind == "control" && $0.message.contains("by client 'alice'") })
+        #expect(
+            detail.events.map(\.kind).contains("failed")
+                && detail.events.contains { $0.kind == "control" && $0.message.contains("by client 'alice'") })
     }
 
     @Test func aDrainedWorkerFinishesItsTileTakesNoMoreAndStaysDrainedWhenItReconnects() throws {
         var (h, id) = Self.farm()
         let lease = h.leases(of: "w")[0]
-        #expect(Self.refusal(h.control(ControlBody(.drain, worker: "w"), from: "alice"))?.code == .forbidden, "an admin's only")
+        #expect(
+            Self.refusal(h.control(ControlBody(.drain, worker: "w"), from: "alice"))?.code == .forbidden,
+            "an admin's only")
         #expect(Self.refusal(h.control(ControlBody(.drain, worker: "nobody"), from: "root"))?.code == .notFound)
         let drained = try #require(Self.done(h.control(ControlBody(.drain, worker: "w"), from: "root")))
         #expect(drained.worker?.draining == true && drained.worker?.tilesNow == ["\(id)/s0/t0"])
@@ -160,16 +178,20 @@ import Testing
         h.ready("w")  // it reconnects
         h.advance(to: 1.5)
         #expect(h.leases(of: "w").count == 1, "still draining")
-        #expect(Self.done(h.dashboardControl(ControlBody(.resume, worker: "w"), as: Self.admin)) != nil, "from the page")
+        #expect(
+            Self.done(h.dashboardControl(ControlBody(.resume, worker: "w"), as: Self.admin)) != nil, "from the page")
         h.advance(to: 2)
         #expect(h.leases(of: "w").count == 2)
-        #expect(Self.refusal(h.control(ControlBody(.resume, worker: "w"), from: "root"))?.code == .conflict, "not draining")
+        #expect(
+            Self.refusal(h.control(ControlBody(.resume, worker: "w"), from: "root"))?.code == .conflict, "not draining")
     }
 
     @Test func aNameThatMatchesSeveralWorkersIsRefused() {
         var (h, _) = Self.farm(workers: ["w1", "w2"])  // both say `ready` as "w1"/"w2" but the harness names them by id
-        h.receive(Message(.ready, ReadyBody(name: "twin", threads: 1, versions: FarmProtocol.versions, busy: [])), from: "w1")
-        h.receive(Message(.ready, ReadyBody(name: "twin", threads: 1, versions: FarmProtocol.versions, busy: [])), from: "w2")
+        h.receive(
+            Message(.ready, ReadyBody(name: "twin", threads: 1, versions: FarmProtocol.versions, busy: [])), from: "w1")
+        h.receive(
+            Message(.ready, ReadyBody(name: "twin", threads: 1, versions: FarmProtocol.versions, busy: [])), from: "w2")
         let r = Self.refusal(h.control(ControlBody(.drain, worker: "twin"), from: "root"))
         #expect(r?.code == .invalid && r?.message.contains("w1, w2") == true)
     }
@@ -193,7 +215,10 @@ import Testing
         var (h, id) = Self.farm()
         let lease = h.leases(of: "w")[0]
         for i in 1 ... 3 {
-            h.receive(Message(.progress, ProgressBody(lease: lease.lease, iteration: i, iterations: 3, loss: 100 / Double(i))), from: "w")
+            h.receive(
+                Message(
+                    .progress, ProgressBody(lease: lease.lease, iteration: i, iterations: 3, loss: 100 / Double(i))),
+                from: "w")
         }
         var detail = try #require(h.core.detail(job: id, stage: nil, now: h.now))
         #expect(detail.stages.map(\.state) == ["current", "waiting", "waiting"] && detail.stage == 0)
@@ -208,8 +233,12 @@ import Testing
         #expect(t.state == "done" && t.attempts == 1 && t.worker == "w" && t.loss == 1 && t.seconds == 0.05)
         let curve = try #require(h.core.tileDetail(job: id, stage: 0, tile: 0, now: h.now)).curve
         #expect(curve.map(\.iteration) == [1, 2, 3] && curve.map(\.loss) == [100, 50, 100 / 3.0])
-        #expect(h.core.tileDetail(job: id, stage: 0, tile: 9, now: h.now) == nil && h.core.detail(job: "nope", stage: nil, now: 0) == nil)
-        #expect(detail.events.map(\.kind).starts(with: ["stage", "leased"]) && detail.events.contains { $0.kind == "stage" && $0.stage == 1 })
+        #expect(
+            h.core.tileDetail(job: id, stage: 0, tile: 9, now: h.now) == nil
+                && h.core.detail(job: "nope", stage: nil, now: 0) == nil)
+        #expect(
+            detail.events.map(\.kind).starts(with: ["stage", "leased"])
+                && detail.events.contains { $0.kind == "stage" && $0.stage == 1 })
         #expect(detail.status.owner == "alice" && detail.status.submitted != nil && detail.status.started != nil)
         #expect(try #require(h.core.detail(job: id, stage: 1, now: h.now)).tiles.allSatisfy { $0.state != "done" })
     }

@@ -10,7 +10,8 @@ import Testing
     typealias Phase = CoordinatorCore.Phase
 
     /// A harness with a job submitted and prepared, and workers `names` ready.
-    static func running(workers names: [String] = ["a"], config: CoordinatorCore.Config? = nil) -> (CoreHarness, String) {
+    static func running(workers names: [String] = ["a"], config: CoordinatorCore.Config? = nil) -> (CoreHarness, String)
+    {
         var h = config.map(CoreHarness.init) ?? CoreHarness()
         let id = h.submit(CoreHarness.smallSpec())!
         for n in names { h.ready(n) }
@@ -35,10 +36,18 @@ import Testing
     @Test func aWorkersBLASKernelReachesStatusBounded() throws {
         var h = CoreHarness(config: CoordinatorCore.Config(weightsSHA: "W", weightsBytes: 3))
         let line = "BLAS kernel Cooperlake (chosen by StyleFarm: OpenBLAS picked Prescott; …)"
-        h.receive(Message(.ready, ReadyBody(name: "fast", threads: 2, versions: FarmProtocol.versions, busy: [], kernel: line)), from: "fast")
-        h.receive(Message(.ready, ReadyBody(name: "long", threads: 2, versions: FarmProtocol.versions, busy: [],
-                                            kernel: String(repeating: "x", count: 4000))), from: "long")
-        h.receive(Message(.ready, ReadyBody(name: "old", threads: 2, versions: FarmProtocol.versions, busy: [])), from: "old")
+        h.receive(
+            Message(
+                .ready, ReadyBody(name: "fast", threads: 2, versions: FarmProtocol.versions, busy: [], kernel: line)),
+            from: "fast")
+        h.receive(
+            Message(
+                .ready,
+                ReadyBody(
+                    name: "long", threads: 2, versions: FarmProtocol.versions, busy: [],
+                    kernel: String(repeating: "x", count: 4000))), from: "long")
+        h.receive(
+            Message(.ready, ReadyBody(name: "old", threads: 2, versions: FarmProtocol.versions, busy: [])), from: "old")
         h.receive(Message(.status, StatusBody()), from: "admin")
         let workers = try #require(h.sent(to: "admin", .statusReply, as: StatusReplyBody.self).last).workers
         let kernels = Dictionary(uniqueKeysWithValues: workers.map { ($0.name, $0.kernel) })
@@ -69,7 +78,9 @@ import Testing
         #expect(h.commands(to: "client").last == .output)
         // One chunk at a time per key: a second request before the first is queued is refused, then served.
         h.receive(Message(.fetchOutput, OutputRequestBody(job: id, offset: OutputBody.chunk)), from: "client")
-        #expect(h.sent(to: "client", .error, as: ErrorBody.self).last?.message.contains("one output chunk at a time") == true)
+        #expect(
+            h.sent(to: "client", .error, as: ErrorBody.self).last?.message.contains("one output chunk at a time")
+                == true)
         h.settle()
         h.receive(Message(.fetchOutput, OutputRequestBody(job: id, offset: OutputBody.chunk)), from: "client")
         #expect(h.sent(to: "client", .output, as: OutputBody.self).last?.offset == OutputBody.chunk)
@@ -78,7 +89,7 @@ import Testing
     /// (phase reached, event, phase after): late work for a job that has moved on is dropped.
     @Test(arguments: [
         ("cancelled while preparing", Phase.cancelled),
-        ("failed while blending", Phase.failed("finishing stage 0: disk")),
+        ("failed while blending", Phase.failed("finishing stage 0: disk"))
     ])
     func lateWorkForAnEndedJobIsDropped(_ what: String, _ expected: Phase) {
         var h = CoreHarness()
@@ -102,7 +113,8 @@ import Testing
         #expect(h.core.phase(of: id) == expected, "\(what)")
         let before = h.outbox.count
         h.advance(to: 5)
-        #expect(h.outbox.dropFirst(before).allSatisfy { $0.message.command != .assign }, "no tile of an ended job goes out")
+        #expect(
+            h.outbox.dropFirst(before).allSatisfy { $0.message.command != .assign }, "no tile of an ended job goes out")
         h.handle(.written(job: id, now: 6))
         #expect(h.core.phase(of: id) == expected, "a stray `written` does not revive it")
     }
@@ -120,7 +132,9 @@ import Testing
         h.failStores = true
         h.result(h.leases(of: "a")[0], from: "a")
         h.settle()
-        #expect(h.core.phase(of: id) == .failed("cannot write the journal: no space left on device") && h.states[id] == .failed)
+        #expect(
+            h.core.phase(of: id) == .failed("cannot write the journal: no space left on device")
+                && h.states[id] == .failed)
     }
 
     static var noCopies: CoordinatorCore.Config {
@@ -146,7 +160,8 @@ import Testing
     @Test func aRestartResumesAStageWithTheTilesTheJournalHolds() {
         var h = CoreHarness()
         h.journalTiles["j7"] = [1: [0, 2]]
-        let info = CoordinatorCore.StoredJobInfo(id: "j7", spec: CoreHarness.smallSpec(), state: .running, detail: nil, stage: 1, memory: [])
+        let info = CoordinatorCore.StoredJobInfo(
+            id: "j7", spec: CoreHarness.smallSpec(), state: .running, detail: nil, stage: 1, memory: [])
         h.handle(.admitted(info, replyTo: nil, now: 0))
         h.settle()
         #expect(h.core.phase(of: "j7") == .running(stage: 1))
@@ -154,13 +169,18 @@ import Testing
         h.ready("b")
         h.advance(to: 0.1)
         let tiles = (h.leases(of: "a") + h.leases(of: "b")).map(\.task.tile.index).sorted()
-        #expect(!tiles.contains(0) && !tiles.contains(2) && !tiles.isEmpty, "tiles 0 and 2 are not rendered again: \(tiles)")
+        #expect(
+            !tiles.contains(0) && !tiles.contains(2) && !tiles.isEmpty, "tiles 0 and 2 are not rendered again: \(tiles)"
+        )
     }
 
     @Test func whatARestartFindsNeverCrashesIt() {
         var h = CoreHarness()
-        for (id, state, stage) in [("d", JobState.done, 3), ("f", .failed, 0), ("c", .cancelled, 1), ("x", .running, 99)] {
-            let info = CoordinatorCore.StoredJobInfo(id: id, spec: CoreHarness.smallSpec(), state: state, detail: nil, stage: stage, memory: [[1]])
+        for (id, state, stage) in [
+            ("d", JobState.done, 3), ("f", .failed, 0), ("c", .cancelled, 1), ("x", .running, 99)
+        ] {
+            let info = CoordinatorCore.StoredJobInfo(
+                id: id, spec: CoreHarness.smallSpec(), state: state, detail: nil, stage: stage, memory: [[1]])
             h.handle(.admitted(info, replyTo: nil, now: 0))
         }
         #expect(h.pending.isEmpty, "no ended job is prepared")
@@ -191,10 +211,14 @@ import Testing
         h.ready("fast")
         h.advance(to: 1)
         let copy = h.leases(of: "fast").first
-        #expect(copy?.task.tile.index == original.task.tile.index && copy?.stage == 0, "the idle worker got a copy of the running tile")
+        #expect(
+            copy?.task.tile.index == original.task.tile.index && copy?.stage == 0,
+            "the idle worker got a copy of the running tile")
         guard let copy else { return }
         h.result(copy, from: "fast")
-        #expect(h.sent(to: "slow", .reject, as: RejectBody.self).map(\.lease) == [original.lease], "the other lease is revoked")
+        #expect(
+            h.sent(to: "slow", .reject, as: RejectBody.self).map(\.lease) == [original.lease],
+            "the other lease is revoked")
         #expect(h.metrics.contains(.copyRevoked))
         h.result(original, from: "slow")
         h.settle()
@@ -206,7 +230,8 @@ import Testing
         var h = CoreHarness()
         let spec = CoreHarness.smallSpec()
         let memory = spec.stages.map { $0.plan.tiles.map { $0.render.area } }  // a tile "needs" its area in bytes
-        let info = CoordinatorCore.StoredJobInfo(id: "m", spec: spec, state: .queued, detail: nil, stage: 0, memory: memory)
+        let info = CoordinatorCore.StoredJobInfo(
+            id: "m", spec: spec, state: .queued, detail: nil, stage: 0, memory: memory)
         h.handle(.admitted(info, replyTo: nil, now: 0))
         h.settle()
         let coarse = memory[0][0]
@@ -226,14 +251,16 @@ import Testing
         #expect(h.sent(to: "a", .error, as: ErrorBody.self).last?.code == ProtocolError.malformedBody("").code)
         #expect(h.metrics.contains(.tileFailed) && h.storedTiles.isEmpty)
         h.advance(to: 0.2)
-        #expect((h.leases(of: "a") + h.leases(of: "b")).filter { $0.task.tile.index == lease.task.tile.index }.count == 2)
+        #expect(
+            (h.leases(of: "a") + h.leases(of: "b")).filter { $0.task.tile.index == lease.task.tile.index }.count == 2)
         #expect(h.core.phase(of: id) == .running(stage: 0))
     }
 
     @Test(arguments: [Command.heartbeat, .progress, .welcome, .assign])
     func whatAnUnregisteredPeerSendsIsRefused(_ command: Command) {
         var h = CoreHarness()
-        let body: Message = command == .progress
+        let body: Message =
+            command == .progress
             ? Message(.progress, ProgressBody(lease: "x", iteration: 1, iterations: 2, loss: 1)) : Message(command)
         h.receive(body, from: "stranger")
         let replies = h.commands(to: "stranger")
@@ -254,7 +281,9 @@ import Testing
         let error = h.sent(to: "x", .error, as: ErrorBody.self).first
         #expect(error?.code == ProtocolError.badHeader.code && error?.versions == FarmProtocol.versions)
         h.receive(Message(.submit, SubmitBody(spec: CoreHarness.smallSpec()), payload: [[0]]), from: "c")
-        #expect(h.sent(to: "c", .error, as: ErrorBody.self).first?.message.contains("style image") == true, "one input too few")
+        #expect(
+            h.sent(to: "c", .error, as: ErrorBody.self).first?.message.contains("style image") == true,
+            "one input too few")
         #expect(h.pending.isEmpty, "nothing is stored")
     }
 
@@ -266,7 +295,9 @@ import Testing
         #expect(h.commands(to: "a").suffix(3) == [.blob, .blob, .reject])
         // A peer that never said ready gets nothing but the request to.
         h.receive(Message(.fetch, FetchBody(kind: "weights", sha256: "W")), from: "stranger")
-        #expect(h.commands(to: "stranger") == [.error] && h.sent(to: "stranger", .error, as: ErrorBody.self).first?.code == "unknown-worker")
+        #expect(
+            h.commands(to: "stranger") == [.error]
+                && h.sent(to: "stranger", .error, as: ErrorBody.self).first?.code == "unknown-worker")
     }
 
     @Test func heartbeatsGoOnlyToQuietWorkers() {
@@ -313,7 +344,8 @@ import Testing
             for w in ["a", "b"] { h.receive(Message(.heartbeat), from: w) }
             h.advance(to: t)
         }
-        #expect(h.core.phase(of: id) == .running(stage: 1) && out(h) == 1, "stage 1 is ready, but nothing more is leased")
+        #expect(
+            h.core.phase(of: id) == .running(stage: 1) && out(h) == 1, "stage 1 is ready, but nothing more is leased")
         h.handle(.storageRecovered(now: h.now))
         h.advance(to: h.now + 0.2)
         #expect(!h.core.storagePaused && out(h) == 3, "leasing resumes: both workers get a tile of stage 1")
@@ -336,7 +368,8 @@ import Testing
         h.settle()
         h.receive(Message(.heartbeat), from: "w")
         h.advance(to: 1)
-        #expect(!h.core.storagePaused && h.core.phase(of: id) == .running(stage: 0) && h.leases(of: "w").count == 1,
-                "space is back: the stage runs and its tile is leased")
+        #expect(
+            !h.core.storagePaused && h.core.phase(of: id) == .running(stage: 0) && h.leases(of: "w").count == 1,
+            "space is back: the stage runs and its tile is leased")
     }
 }

@@ -23,9 +23,10 @@ import Testing
         for name in modules {
             let check = try runCommand(["node", "--check", Self.publicDirectory.appendingPathComponent(name).path])
             #expect(check.status == 0, "node --check \(name): \(check.output)")
-            exports[name] = Set(try Self.source(name).matches(of: exported).flatMap { m in
-                [m.output[1].substring, m.output[2].substring].compactMap { $0.map(String.init) }
-            })
+            exports[name] = Set(
+                try Self.source(name).matches(of: exported).flatMap { m in
+                    [m.output[1].substring, m.output[2].substring].compactMap { $0.map(String.init) }
+                })
         }
         let imports = try Regex(#"import \{([^}]*)\} from "\./([\w.]+)""#)
         var imported: Set<String> = ["main.mjs"]
@@ -33,9 +34,13 @@ import Testing
             for m in try Self.source(name).matches(of: imports) {
                 let from = String(m.output[2].substring ?? "")
                 imported.insert(from)
-                let names = (m.output[1].substring ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                let names = (m.output[1].substring ?? "").split(separator: ",").map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
                 for n in names {
-                    #expect(exports[from]?.contains(n) == true, "\(name) imports \(n) from \(from), which does not export it")
+                    #expect(
+                        exports[from]?.contains(n) == true,
+                        "\(name) imports \(n) from \(from), which does not export it")
                 }
             }
         }
@@ -48,15 +53,20 @@ extension DashboardAPITests {
     @Test func everyFileIsServedAsItIsInTheRepository() throws {
         let (server, _, _, base, _) = try Self.serve()
         defer { server.stop() }
-        let onDisk = try FileManager.default.contentsOfDirectory(atPath: DashboardAssetsTests.publicDirectory.path).filter { $0 != "index.html" }.sorted()
-        #expect(onDisk == DashboardAssets.files.keys.sorted(), "Package.swift's resources and DashboardAssets list every file")
+        let onDisk = try FileManager.default.contentsOfDirectory(atPath: DashboardAssetsTests.publicDirectory.path)
+            .filter { $0 != "index.html" }.sorted()
+        #expect(
+            onDisk == DashboardAssets.files.keys.sorted(),
+            "Package.swift's resources and DashboardAssets list every file")
         let page = try httpGet(base), html = try DashboardAssetsTests.source("index.html")
         #expect(page.0 == 200 && page.1 == Data(html.utf8))
         for name in onDisk {
             let (code, body) = try httpGet(base + "app/" + name)
             let file = try Data(contentsOf: DashboardAssetsTests.publicDirectory.appendingPathComponent(name))
             #expect(code == 200 && body == file, "/app/\(name)")
-            #expect(DashboardAssets.files[name]?.contentType.hasPrefix(name.hasSuffix(".css") ? "text/css" : "text/javascript") == true)
+            #expect(
+                DashboardAssets.files[name]?.contentType.hasPrefix(
+                    name.hasSuffix(".css") ? "text/css" : "text/javascript") == true)
         }
         let missing = try httpGet(base + "app/nothing.mjs")
         #expect(missing.0 == 404)

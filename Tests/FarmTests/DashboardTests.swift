@@ -3,11 +3,14 @@ import FarmMonitor
 import Foundation
 import FoundationNetworking
 import Testing
+
 #if canImport(FoundationNetworking)
 #endif
 
 /// HTTP GET with a time limit: (status, body).
-func httpGet(_ url: String, headers: [String: String] = [:]) throws -> (Int, Data) { try httpRequest("GET", url, headers: headers) }
+func httpGet(_ url: String, headers: [String: String] = [:]) throws -> (Int, Data) {
+    try httpRequest("GET", url, headers: headers)
+}
 
 extension TestFarm {
     /// The dashboard's base URL, from the coordinator's log line.
@@ -54,7 +57,9 @@ extension TestFarm {
 
         let metrics = String(decoding: try httpGet(base + "metrics").1, as: UTF8.self)
         func value(_ name: String) -> Double? {
-            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap {
+                Double($0.split(separator: " ")[1])
+            }
         }
         #expect((value("stylefarm_tiles_done_total") ?? 0) >= 1, Comment(rawValue: metrics))
         #expect(value("stylefarm_workers_alive") == 2)
@@ -67,8 +72,11 @@ extension TestFarm {
         #expect(pushed.jobs.contains { $0.status.id == job })
 
         // Headless Chromium runs the page's JavaScript: the tile grid and the preview must show progress.
-        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-headless-shell"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        let browser = try #require(chromium, "headless Chromium is needed (scripts/test.sh installs the Debian package chromium)")
+        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-headless-shell"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
+        let browser = try #require(
+            chromium, "headless Chromium is needed (scripts/test.sh installs the Debian package chromium)")
         let dom = try runChromium(browser, ["--dump-dom", base + "?poll=1"])
         #expect(dom.contains("rect class=\"tile done\""), Comment(rawValue: String(dom.prefix(3000))))
         #expect(dom.contains("data-loaded=\"1\""), "the preview image loaded")
@@ -86,14 +94,18 @@ extension TestFarm {
         #expect(try httpGet(base + "api/status").0 == 401)
         #expect(try httpRequest("GET", base + "api/status", token: "wrong").0 == 401)
         #expect(try httpRequest("GET", base + "api/status", token: "s3cret").0 == 200)
-        #expect(try httpGet(base + "api/status?token=s3cret").0 == 400, "a token in a URL is refused: proxies and logs keep URLs")
+        #expect(
+            try httpGet(base + "api/status?token=s3cret").0 == 400,
+            "a token in a URL is refused: proxies and logs keep URLs")
         let (code, metrics) = try httpGet(base + "metrics", headers: ["Authorization": "Bearer s3cret"])
         #expect(code == 200 && String(decoding: metrics, as: UTF8.self).contains("stylefarm_auth_failures_total 3"))
     }
 
     /// The dashboard's own limits, on a server in this process: probes need no token, and event streams are capped.
     @Test func healthNeedsNoTokenAndEventStreamsAreCapped() throws {
-        let server = DashboardServer(monitor: FarmMonitor(), host: "127.0.0.1", port: 0, access: DashboardAccess(viewToken: "t"), maxEventStreams: 2)
+        let server = DashboardServer(
+            monitor: FarmMonitor(), host: "127.0.0.1", port: 0, access: DashboardAccess(viewToken: "t"),
+            maxEventStreams: 2)
         try server.start()
         defer { server.stop() }
         let base = "http://127.0.0.1:\(server.port)/"
@@ -121,9 +133,13 @@ func runChromium(_ path: String, _ args: [String]) throws -> String {
     p.executableURL = URL(fileURLWithPath: path)
     let profile = FileManager.default.temporaryDirectory.appendingPathComponent("chromium-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: profile) }
-    p.arguments = (path.hasSuffix("headless-shell") ? [] : ["--headless"])
-        + ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--log-level=3", "--user-data-dir=\(profile.path)",
-           "--virtual-time-budget=5000"] + args
+    p.arguments =
+        (path.hasSuffix("headless-shell") ? [] : ["--headless"])
+        + [
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--log-level=3",
+            "--user-data-dir=\(profile.path)",
+            "--virtual-time-budget=5000"
+        ] + args
     let out = Pipe()
     p.standardOutput = out
     p.standardError = FileHandle.nullDevice
@@ -158,7 +174,11 @@ final class EventStream {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(u.port!).bigEndian)
         addr.sin_addr.s_addr = inet_addr(u.host!)
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         guard rc == 0 else {
             Glibc.close(fd)
             throw FarmTestError.failed("connect to \(url)", "")
@@ -185,9 +205,12 @@ final class EventStream {
                 throw FarmTestError.failed("no stream from \(url)", text)
             }
             let rest = text.dropFirst(consumed)
-            if let data = rest.range(of: "data: "), let end = rest.range(of: "\n\n", range: data.upperBound ..< rest.endIndex) {
+            if let data = rest.range(of: "data: "),
+                let end = rest.range(of: "\n\n", range: data.upperBound ..< rest.endIndex)
+            {
                 let head = rest[..<data.lowerBound]
-                let name = head.range(of: "event: ").map { String(head[$0.upperBound...].prefix { $0 != "\n" }) } ?? "message"
+                let name =
+                    head.range(of: "event: ").map { String(head[$0.upperBound...].prefix { $0 != "\n" }) } ?? "message"
                 consumed = text.distance(from: text.startIndex, to: end.upperBound)
                 return (name, String(rest[data.upperBound ..< end.lowerBound]))
             }

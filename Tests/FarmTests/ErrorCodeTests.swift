@@ -9,13 +9,16 @@ import Testing
         let body = ErrorBody(code: .unknownWorker, message: "say ready first")
         let json = String(decoding: try JSONEncoder().encode(body), as: UTF8.self)
         #expect(json.contains(#""code":"unknown-worker""#))
-        let newer = try JSONDecoder().decode(ErrorBody.self, from: Data(#"{"code":"from-the-future","message":"m"}"#.utf8))
+        let newer = try JSONDecoder().decode(
+            ErrorBody.self, from: Data(#"{"code":"from-the-future","message":"m"}"#.utf8))
         #expect(newer.code == ErrorCode("from-the-future") && !ErrorCode.known.contains(newer.code))
     }
 
     @Test func everyCodeTheFarmSendsIsKnown() {
-        let protocolCodes = [ProtocolError.tooFewFrames, .tooManyFrames, .badHeader, .unsupportedVersion(9), .unknownCommand(0),
-                             .bodyTooLarge(1), .payloadTooLarge(1), .malformedBody("")].map(\.code)
+        let protocolCodes = [
+            ProtocolError.tooFewFrames, .tooManyFrames, .badHeader, .unsupportedVersion(9), .unknownCommand(0),
+            .bodyTooLarge(1), .payloadTooLarge(1), .malformedBody("")
+        ].map(\.code)
         let controlCodes = ControlRefusal.Code.allCases.map(\.errorCode)
         #expect(Set(protocolCodes + controlCodes).isSubset(of: Set(ErrorCode.known)))
         #expect(Set(ErrorCode.known.map(\.rawValue)).count == ErrorCode.known.count, "each code once")

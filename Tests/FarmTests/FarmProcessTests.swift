@@ -12,11 +12,12 @@ final class Child {
     let log: URL
 
     static var executable: URL {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         #if DEBUG
-        return root.appendingPathComponent(".build/debug/stylefarm")
+            return root.appendingPathComponent(".build/debug/stylefarm")
         #else
-        return root.appendingPathComponent(".build/release/stylefarm")
+            return root.appendingPathComponent(".build/release/stylefarm")
         #endif
     }
 
@@ -65,7 +66,11 @@ final class TestFarm {
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_port = in_port_t(UInt16(port).bigEndian)
             addr.sin_addr.s_addr = 0  // INADDR_ANY: free on every interface
-            let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
             close(fd)
             if rc == 0 { return port }
         }
@@ -75,16 +80,23 @@ final class TestFarm {
     /// Fast liveness (0.5 s × 3) so that the fault tests take seconds.
     /// Plaintext unless `security` gives the coordinator's flags (see SecurityTests).
     func startCoordinator(extra: [String] = ["--dashboard", "off"], security: [String] = ["--insecure"]) throws {
-        coordinator = try Child(["coordinator", "--bind", endpoint, "--state", dir.appendingPathComponent("state").path,
-                                 "--heartbeat", "0.5", "--liveness", "3"] + security + extra,
-                                log: dir.appendingPathComponent("coordinator-\(Int.random(in: 0 ... 1_000_000)).log"))
+        coordinator = try Child(
+            [
+                "coordinator", "--bind", endpoint, "--state", dir.appendingPathComponent("state").path,
+                "--heartbeat", "0.5", "--liveness", "3"
+            ] + security + extra,
+            log: dir.appendingPathComponent("coordinator-\(Int.random(in: 0 ... 1_000_000)).log"))
     }
 
     func startWorker(extra: [String] = [], security: [String] = ["--insecure"]) throws {
         let i = workers.count
-        workers.append(try Child(["worker", "--connect", endpoint, "--threads", "1", "--name", "w\(i)",
-                                  "--cache", dir.appendingPathComponent("cache\(i)").path] + security + extra,
-                                 log: dir.appendingPathComponent("worker\(i).log")))
+        workers.append(
+            try Child(
+                [
+                    "worker", "--connect", endpoint, "--threads", "1", "--name", "w\(i)",
+                    "--cache", dir.appendingPathComponent("cache\(i)").path
+                ] + security + extra,
+                log: dir.appendingPathComponent("worker\(i).log")))
     }
 
     var clientSecurity = ClientSecurity.plaintext
@@ -101,7 +113,9 @@ final class TestFarm {
     }
 
     func finish(_ job: String, seconds: Double = 90) throws -> [UInt8] {
-        let s = try waitFor("job \(job) to end", seconds: seconds) { $0.jobs.first { $0.id == job }?.state.isFinal ?? false }
+        let s = try waitFor("job \(job) to end", seconds: seconds) {
+            $0.jobs.first { $0.id == job }?.state.isFinal ?? false
+        }
         let state = s.jobs.first { $0.id == job }!
         guard state.state == .done else { throw FarmTestError.failed(state.detail ?? "", coordinator?.output ?? "") }
         return try client.output(job: job)
@@ -139,8 +153,9 @@ enum SmallJob {
     }
 
     static func submit(_ client: FarmClient) throws -> String {
-        try client.submit(spec, content: [UInt8](try Data(contentsOf: assets.appendingPathComponent("chelsea.png"))),
-                          styles: [[UInt8](try Data(contentsOf: assets.appendingPathComponent("hokusai_great_wave.jpg")))])
+        try client.submit(
+            spec, content: [UInt8](try Data(contentsOf: assets.appendingPathComponent("chelsea.png"))),
+            styles: [[UInt8](try Data(contentsOf: assets.appendingPathComponent("hokusai_great_wave.jpg")))])
     }
 
     /// The fault-free output with two workers, rendered once and shared by the tests.
@@ -168,7 +183,9 @@ enum SmallJob {
         farm.coordinator?.process.waitUntilExit()
         try farm.startCoordinator(extra: ["--dashboard", "off", "--output-chunk-bytes", "1000"])
         let jobs = try farm.waitFor("the restarted coordinator", seconds: 30) { !$0.jobs.isEmpty }.jobs
-        #expect(try farm.client.output(job: try #require(jobs.first).id) == two, "\(two.count) bytes in \((two.count + 999) / 1000) chunks")
+        #expect(
+            try farm.client.output(job: try #require(jobs.first).id) == two,
+            "\(two.count) bytes in \((two.count + 999) / 1000) chunks")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("farm-\(UUID().uuidString).png")
         defer { try? FileManager.default.removeItem(at: file) }
         try Data(two).write(to: file)
@@ -216,9 +233,12 @@ enum SmallJob {
         let out = try farm.finish(job)
         #expect(out == reference)
         _ = try farm.waitFor("w0's late work to be refused", seconds: 30) { _ in
-            farm.coordinator!.output.contains("rejected a result from w0") || farm.coordinator!.output.contains("gave up stale lease")
+            farm.coordinator!.output.contains("rejected a result from w0")
+                || farm.coordinator!.output.contains("gave up stale lease")
         }
-        #expect(try farm.waitFor("w0 to take tiles again", seconds: 30) { s in s.workers.contains { $0.name == "w0" } }.workers.count == 2)
+        #expect(
+            try farm.waitFor("w0 to take tiles again", seconds: 30) { s in s.workers.contains { $0.name == "w0" } }
+                .workers.count == 2)
     }
 
     /// Also: worker w1 has no weights of its own, so the coordinator sends them.
@@ -232,7 +252,8 @@ enum SmallJob {
         _ = try farm.waitFor("both workers to join", seconds: 20) { $0.workers.count == 2 }
         #expect(try farm.finish(try SmallJob.submit(farm.client)) == reference)
         #expect(farm.workers[1].output.contains("received and cached"), Comment(rawValue: farm.workers[1].output))
-        let cached = try FileManager.default.contentsOfDirectory(atPath: farm.dir.appendingPathComponent("cache1/weights").path)
+        let cached = try FileManager.default.contentsOfDirectory(
+            atPath: farm.dir.appendingPathComponent("cache1/weights").path)
         #expect(cached.count == 1 && cached[0].hasSuffix(".sfw"))
     }
 
@@ -254,8 +275,11 @@ enum SmallJob {
         farm.coordinator!.signal(SIGKILL)
         farm.coordinator!.stop()
         try farm.startCoordinator(extra: onDisk)
-        let after = try farm.waitFor("the job to be restored", seconds: 20) { s in s.jobs.first?.state == .running }.jobs[0]
-        #expect(after.tilesDone >= before.tilesDone, "finished tiles survive a kill -9 (before \(before.tilesDone), after \(after.tilesDone))")
+        let after = try farm.waitFor("the job to be restored", seconds: 20) { s in s.jobs.first?.state == .running }
+            .jobs[0]
+        #expect(
+            after.tilesDone >= before.tilesDone,
+            "finished tiles survive a kill -9 (before \(before.tilesDone), after \(after.tilesDone))")
         #expect(try farm.finish(job) == reference)
         let log = farm.coordinator!.output
         #expect(log.contains("resumes stage") || after.stage > before.stage, Comment(rawValue: log))
@@ -266,7 +290,8 @@ enum SmallJob {
         try farm.startCoordinator()
         try farm.startWorker()
         let job = try SmallJob.submit(farm.client)
-        _ = try farm.waitFor("the worker to take a tile", seconds: 30) { s in s.workers.contains { !$0.leases.isEmpty } }
+        _ = try farm.waitFor("the worker to take a tile", seconds: 30) { s in s.workers.contains { !$0.leases.isEmpty }
+        }
         farm.workers[0].signal(SIGKILL)
         let s = try farm.waitFor("the job to say it waits", seconds: 10) { s in
             s.workers.isEmpty && s.jobs.first?.detail == "waiting for workers: none connected"
@@ -296,7 +321,8 @@ enum SmallJob {
     /// styles colour-matched and scaled each on its own; the masks travel with the tiles.
     @Test(arguments: [false, true])
     func anEmbeddedFarmRendersTheBytesOfTheSingleProcessRender(masked: Bool) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("embedded-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "embedded-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let content = SmallJob.assets.appendingPathComponent("chelsea.png")
@@ -305,18 +331,29 @@ enum SmallJob {
             // The content's size: the left part black, the right white, along a diagonal.
             let image = try ImageIO.read(content).image
             var mask = PlanarImage(width: image.width, height: image.height, channels: 1, fill: 0)
-            for y in 0 ..< mask.height { for x in 0 ..< mask.width where x > mask.width / 3 + y / 2 { mask[0, y, x] = 1 } }
+            for y in 0 ..< mask.height {
+                for x in 0 ..< mask.width where x > mask.width / 3 + y / 2 { mask[0, y, x] = 1 }
+            }
             let url = dir.appendingPathComponent("regions.png")
             try ImageIO.write(mask, to: url, bitDepth: 8)
-            control = [SmallJob.assets.appendingPathComponent("turner_shipwreck_of_the_minotaur.jpg").path, "--region-mask", url.path,
-                       "--region", "black=1", "--region", "white=2:2", "--region-feather", "0.05", "--color-match", "--style-scale", "1,0.75"]
+            control = [
+                SmallJob.assets.appendingPathComponent("turner_shipwreck_of_the_minotaur.jpg").path, "--region-mask",
+                url.path,
+                "--region", "black=1", "--region", "white=2:2", "--region-feather", "0.05", "--color-match",
+                "--style-scale", "1,0.75"
+            ]
         }
         func render(_ name: String, _ extra: [String]) throws -> Data {
             let out = dir.appendingPathComponent(name)
-            let child = try Child(["render", content.path, SmallJob.assets.appendingPathComponent("hokusai_great_wave.jpg").path] + control
-                                  + ["-o", out.path, "--width", "96", "--height", "64", "--coarse-size", "48", "--tile", "48", "--overlap", "8",
-                                     "--margin", "8", "--level-iterations", "6,4", "--style-size", "96", "--threads", "1"] + extra,
-                                  log: dir.appendingPathComponent(name + ".log"))
+            let child = try Child(
+                ["render", content.path, SmallJob.assets.appendingPathComponent("hokusai_great_wave.jpg").path]
+                    + control
+                    + [
+                        "-o", out.path, "--width", "96", "--height", "64", "--coarse-size", "48", "--tile", "48",
+                        "--overlap", "8",
+                        "--margin", "8", "--level-iterations", "6,4", "--style-size", "96", "--threads", "1"
+                    ] + extra,
+                log: dir.appendingPathComponent(name + ".log"))
             child.process.waitUntilExit()
             #expect(child.process.terminationStatus == 0, Comment(rawValue: child.output))
             return try Data(contentsOf: out)

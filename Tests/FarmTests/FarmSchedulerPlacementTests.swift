@@ -19,7 +19,9 @@ import Testing
 
     @Test func noWorkerGetsATileBeyondItsMemoryLimit() {
         var s = scheduler()
-        s.addJob(id: "j", name: "j", priority: 50, work: [[1, 1, 1, 1]], memory: [[100 * Self.mib, 900 * Self.mib, 200 * Self.mib, 800 * Self.mib]])
+        s.addJob(
+            id: "j", name: "j", priority: 50, work: [[1, 1, 1, 1]],
+            memory: [[100 * Self.mib, 900 * Self.mib, 200 * Self.mib, 800 * Self.mib]])
         _ = s.startStage(job: "j", stage: 0, now: 0)
         s.workerReady(id: "small", name: "small", threads: 1, busy: 0, memoryLimit: 300 * Self.mib, now: 0)
         var got: [String: [Int]] = [:]
@@ -52,7 +54,9 @@ import Testing
         // Many tiles left: both work, the fast one served first.
         #expect(assigned(s.assignments(now: 0)).map(\.worker) == ["b-fast", "a-slow"])
         // Simulate: each worker takes 40/speed seconds per tile; count who renders what.
-        var running = s.workerStatuses(now: 0).flatMap { w in w.leases.map { (w.id, $0, w.id == "b-fast" ? 10.0 : 40.0) } }
+        var running = s.workerStatuses(now: 0).flatMap { w in
+            w.leases.map { (w.id, $0, w.id == "b-fast" ? 10.0 : 40.0) }
+        }
         var count: [String: Int] = ["a-slow": 1, "b-fast": 1]
         var now = 0.0
         while let next = running.min(by: { $0.2 < $1.2 }) {
@@ -92,7 +96,9 @@ import Testing
         _ = s.complete(lease: first[0].lease, worker: "a", seconds: 10, now: 10)  // a: 10 px·it/s, measured
         s.workerReady(id: "z-liar", name: "liar", threads: 1, busy: 0, speed: 1e300, now: 10)
         #expect(s.workerStatuses(now: 10).first { $0.id == "z-liar" }?.speed == 10, "the claim is capped at 10")
-        #expect(assigned(s.assignments(now: 10)).map(\.worker) == ["a", "z-liar"], "the measured worker first (a tie, by id)")
+        #expect(
+            assigned(s.assignments(now: 10)).map(\.worker) == ["a", "z-liar"],
+            "the measured worker first (a tie, by id)")
     }
 
     @Test func anIdleWorkerGetsACopyOfTheLastRunningTileAndTheFirstResultWins() {
@@ -116,10 +122,15 @@ import Testing
         // The copy finishes first: accepted, the stage is done, and a's lease is revoked…
         let (v, events) = s.complete(lease: copy[0].lease, worker: "b", seconds: 3, now: 8)
         #expect(v == .accepted(.init(job: "j", stage: 0, tile: 0)))
-        #expect(events == [.revoked(worker: "a", tile: .init(job: "j", stage: 0, tile: 0), lease: first[0].lease),
-                           .stageFinished(job: "j", stage: 0)])
+        #expect(
+            events == [
+                .revoked(worker: "a", tile: .init(job: "j", stage: 0, tile: 0), lease: first[0].lease),
+                .stageFinished(job: "j", stage: 0)
+            ])
         // …so its late result is rejected.
-        if case .accepted = s.complete(lease: first[0].lease, worker: "a", seconds: 9, now: 9).0 { Issue.record("late copy accepted") }
+        if case .accepted = s.complete(lease: first[0].lease, worker: "a", seconds: 9, now: 9).0 {
+            Issue.record("late copy accepted")
+        }
         #expect(s.counts(job: "j")?.tilesDone == 2)
     }
 
@@ -137,8 +148,9 @@ import Testing
         // Tile 0 is still running on a, so it is not pending: a third worker gets nothing new…
         s.workerReady(id: "c", name: "c", threads: 1, busy: 0, now: 6)
         let again = assigned(s.assignments(now: 6))
-        #expect(again.map(\.worker) == ["c"] && again.map(\.tile) == [0] && s.lease(again[0].lease)?.copy == true,
-                "only another copy of the running tile")
+        #expect(
+            again.map(\.worker) == ["c"] && again.map(\.tile) == [0] && s.lease(again[0].lease)?.copy == true,
+            "only another copy of the running tile")
         // …and a's result completes the stage.
         let (_, done) = s.complete(lease: first[0].lease, worker: "a", seconds: 7, now: 7)
         #expect(done.contains(.stageFinished(job: "j", stage: 0)))

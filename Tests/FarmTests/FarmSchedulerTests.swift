@@ -41,7 +41,9 @@ import Testing
         s.workerReady(id: "a", name: "a", threads: 1, busy: 1, now: 0)
         #expect(assigned(s.assignments(now: 0)).count == 1, "one credit is held by a tile from before a reconnect")
         // That tile's result arrives under an unknown lease: rejected, and the credit comes back.
-        #expect(s.complete(lease: "old-1", worker: "a", seconds: 1, now: 1).0 != .accepted(.init(job: "j", stage: 0, tile: 0)))
+        #expect(
+            s.complete(lease: "old-1", worker: "a", seconds: 1, now: 1).0
+                != .accepted(.init(job: "j", stage: 0, tile: 0)))
         #expect(assigned(s.assignments(now: 1)).count == 1)
     }
 
@@ -73,9 +75,14 @@ import Testing
         #expect(ev.contains { if case .requeued = $0 { true } else { false } })
         let again = assigned(s.assignments(now: 9.5))
         #expect(again.map(\.worker) == ["b"], "the tile goes to a worker that has not failed it")
-        #expect(s.complete(lease: lease, worker: "a", seconds: 1, now: 10).0 != .accepted(.init(job: "j", stage: 0, tile: 0)))
+        #expect(
+            s.complete(lease: lease, worker: "a", seconds: 1, now: 10).0
+                != .accepted(.init(job: "j", stage: 0, tile: 0)))
         #expect(s.progress(lease: lease, worker: "a", now: 10) != .accepted(.init(job: "j", stage: 0, tile: 0)))
-        #expect(s.complete(lease: again[0].lease, worker: "b", seconds: 1, now: 10).1 == [.stageFinished(job: "j", stage: 0)])
+        #expect(
+            s.complete(lease: again[0].lease, worker: "b", seconds: 1, now: 10).1 == [
+                .stageFinished(job: "j", stage: 0)
+            ])
     }
 
     @Test func silentWorkerIsLostAndItsTileRequeued() {
@@ -112,8 +119,17 @@ import Testing
             last = s.failed(lease: a.lease, worker: w, reason: "out of memory", now: 0).1
         }
         s.workerReady(id: "d", name: "d", threads: 1, busy: 0, now: 0)
-        #expect(assigned(s.assignments(now: 0)).isEmpty && s.waiting(job: "j") == nil, "the failed job is closed: nothing of it is leased")
-        #expect(last.contains { if case let .jobFailed(_, why) = $0 { why.contains("failed on 3 workers") && why.contains("out of memory") } else { false } })
+        #expect(
+            assigned(s.assignments(now: 0)).isEmpty && s.waiting(job: "j") == nil,
+            "the failed job is closed: nothing of it is leased")
+        #expect(
+            last.contains {
+                if case let .jobFailed(_, why) = $0 {
+                    why.contains("failed on 3 workers") && why.contains("out of memory")
+                } else {
+                    false
+                }
+            })
     }
 
     @Test func cancelRevokesLeases() {
@@ -123,7 +139,8 @@ import Testing
         s.workerReady(id: "a", name: "a", threads: 1, busy: 0, now: 0)
         let l = assigned(s.assignments(now: 0))[0].lease
         s.close(job: "j")
-        #expect(s.complete(lease: l, worker: "a", seconds: 1, now: 2).0 != .accepted(.init(job: "j", stage: 0, tile: 0)))
+        #expect(
+            s.complete(lease: l, worker: "a", seconds: 1, now: 2).0 != .accepted(.init(job: "j", stage: 0, tile: 0)))
         #expect(assigned(s.assignments(now: 2)).isEmpty && s.waiting(job: "j") == nil)
     }
 

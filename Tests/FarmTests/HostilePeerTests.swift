@@ -18,8 +18,12 @@ import Testing
 /// `STYLEFARM_FUZZ_MESSAGES` (messages per peer, 7000 here: 21,000 in all) and `STYLEFARM_FUZZ_SEED` (fixed in CI) are
 /// for `Tests/Chaos/hostile-soak.sh`, which runs it longer and with many seeds.
 @Suite(.serialized, .timeLimit(.minutes(8))) struct HostilePeerTests {
-    static var messagesPerPeer: Int { ProcessInfo.processInfo.environment["STYLEFARM_FUZZ_MESSAGES"].flatMap(Int.init) ?? 7000 }
-    static var seed: UInt64 { ProcessInfo.processInfo.environment["STYLEFARM_FUZZ_SEED"].flatMap(UInt64.init) ?? 20_261_207 }
+    static var messagesPerPeer: Int {
+        ProcessInfo.processInfo.environment["STYLEFARM_FUZZ_MESSAGES"].flatMap(Int.init) ?? 7000
+    }
+    static var seed: UInt64 {
+        ProcessInfo.processInfo.environment["STYLEFARM_FUZZ_SEED"].flatMap(UInt64.init) ?? 20_261_207
+    }
 
     @Test func hostilePeersOfEveryRoleNeverStopTheFarm() throws {
         let reference = try SmallJob.reference.get()
@@ -33,25 +37,38 @@ import Testing
         let server = try pair("coordinator", "server")
         _ = try pair("worker", "workers")
         let client = try pair("client", "clients"), observer = try pair("observer", "admins")
-        let fuzzKeys: [(PeerRole, CurveKeyPair)] = [(.worker, try pair("fuzz-worker", "workers")), (.client, try pair("fuzz-client", "clients")),
-                                                     (.admin, try pair("fuzz-admin", "admins"))]
-        try farm.startCoordinator(extra: ["--dashboard", "127.0.0.1:0", "--lease-seconds", "20"],
-                                  security: ["--curve-secret", keys.appendingPathComponent("server/coordinator.key").path,
-                                             "--allow-workers", keys.appendingPathComponent("workers").path,
-                                             "--allow-clients", keys.appendingPathComponent("clients").path,
-                                             "--allow-admins", keys.appendingPathComponent("admins").path])
+        let fuzzKeys: [(PeerRole, CurveKeyPair)] = [
+            (.worker, try pair("fuzz-worker", "workers")), (.client, try pair("fuzz-client", "clients")),
+            (.admin, try pair("fuzz-admin", "admins"))
+        ]
+        try farm.startCoordinator(
+            extra: ["--dashboard", "127.0.0.1:0", "--lease-seconds", "20"],
+            security: [
+                "--curve-secret", keys.appendingPathComponent("server/coordinator.key").path,
+                "--allow-workers", keys.appendingPathComponent("workers").path,
+                "--allow-clients", keys.appendingPathComponent("clients").path,
+                "--allow-admins", keys.appendingPathComponent("admins").path
+            ])
         let base = try farm.dashboardURL()
         for _ in 0 ..< 2 {
-            try farm.startWorker(security: ["--server-key=\(server.publicKey)", "--curve-secret", keys.appendingPathComponent("workers/worker.key").path])
+            try farm.startWorker(security: [
+                "--server-key=\(server.publicKey)", "--curve-secret",
+                keys.appendingPathComponent("workers/worker.key").path
+            ])
         }
         farm.clientSecurity = ClientSecurity(serverKey: server.publicKey, keys: client)
         let job = try SmallJob.submit(farm.client)
-        let admin = FarmClient(endpoint: farm.endpoint, security: ClientSecurity(serverKey: server.publicKey, keys: observer), timeout: 5, retries: 2)
+        let admin = FarmClient(
+            endpoint: farm.endpoint, security: ClientSecurity(serverKey: server.publicKey, keys: observer), timeout: 5,
+            retries: 2)
         let droppedBefore = try Self.metric("stylefarm_messages_dropped_total", base)
 
         let seed = Self.seed
         var rng = FuzzRNG(state: seed)
-        let peers = try fuzzKeys.map { role, keys in try HostilePeer(role: role, endpoint: farm.endpoint, security: ClientSecurity(serverKey: server.publicKey, keys: keys)) }
+        let peers = try fuzzKeys.map { role, keys in
+            try HostilePeer(
+                role: role, endpoint: farm.endpoint, security: ClientSecurity(serverKey: server.publicKey, keys: keys))
+        }
         var world = HostilePeer.World(goodJob: job)
         for peer in peers { peer.sendHandMadeCases(&world) }
         for round in 0 ..< Self.messagesPerPeer {
@@ -60,17 +77,22 @@ import Testing
                 world.jobs = view.jobs.map(\.id)
             }
             for peer in peers { peer.step(&rng, &world) }
-            #expect(farm.coordinator?.process.isRunning == true, "the coordinator died at round \(round) (seed \(seed))")
+            #expect(
+                farm.coordinator?.process.isRunning == true, "the coordinator died at round \(round) (seed \(seed))")
             if farm.coordinator?.process.isRunning != true { break }
         }
         Thread.sleep(forTimeInterval: 1)
         for peer in peers { peer.drain(&world) }
 
-        #expect(try farm.finish(job, seconds: 240) == reference, "the good job's output is the fault-free one (seed \(seed))")
+        #expect(
+            try farm.finish(job, seconds: 240) == reference,
+            "the good job's output is the fault-free one (seed \(seed))")
         #expect(farm.coordinator?.process.isRunning == true)
         let dropped = try Self.metric("stylefarm_messages_dropped_total", base) - droppedBefore
         let refusals = peers.reduce(0) { $0 + $1.refusals }
-        #expect(Double(refusals) <= dropped, "every refusal a peer saw is counted (\(refusals) seen, \(Int(dropped)) counted)")
+        #expect(
+            Double(refusals) <= dropped,
+            "every refusal a peer saw is counted (\(refusals) seen, \(Int(dropped)) counted)")
         for peer in peers {
             // Each peer on its own: everything it meant to send went out, the schema reached every field of every
             // message in its corpus, its refusals are a real share of what it sent, and it was answered as its role is.
@@ -81,16 +103,28 @@ import Testing
             #expect((peer.replies["error:body"] ?? 0) > 0, "\(who): field values refused at decode")
             switch peer.role {
             case .worker:
-                #expect((peer.replies["welcome"] ?? 0) > 0 && (peer.replies["error:forbidden"] ?? 0) > 0, "\(who): \(peer.replies)")
-                #expect(peer.replies["submitted"] == nil && peer.replies["statusReply"] == nil, "\(who): a worker key never submits or reads")
+                #expect(
+                    (peer.replies["welcome"] ?? 0) > 0 && (peer.replies["error:forbidden"] ?? 0) > 0,
+                    "\(who): \(peer.replies)")
+                #expect(
+                    peer.replies["submitted"] == nil && peer.replies["statusReply"] == nil,
+                    "\(who): a worker key never submits or reads")
             case .client:
-                #expect((peer.replies["statusReply"] ?? 0) > 0 && (peer.replies["error:forbidden"] ?? 0) > 0, "\(who): \(peer.replies)")
-                #expect(peer.replies["welcome"] == nil && peer.replies["assign"] == nil, "\(who): a client key never joins as a worker")
+                #expect(
+                    (peer.replies["statusReply"] ?? 0) > 0 && (peer.replies["error:forbidden"] ?? 0) > 0,
+                    "\(who): \(peer.replies)")
+                #expect(
+                    peer.replies["welcome"] == nil && peer.replies["assign"] == nil,
+                    "\(who): a client key never joins as a worker")
             case .admin:
-                #expect((peer.replies["statusReply"] ?? 0) > 0 && (peer.replies["welcome"] ?? 0) > 0, "\(who): \(peer.replies)")
+                #expect(
+                    (peer.replies["statusReply"] ?? 0) > 0 && (peer.replies["welcome"] ?? 0) > 0,
+                    "\(who): \(peer.replies)")
             }
         }
-        let summary = peers.map { "\($0.role.rawValue): \($0.sent) sent, \($0.refusals) refused, replies \($0.replies.sorted { $0.key < $1.key })" }
+        let summary = peers.map {
+            "\($0.role.rawValue): \($0.sent) sent, \($0.refusals) refused, replies \($0.replies.sorted { $0.key < $1.key })"
+        }
         print("hostile peers (seed \(seed)): \(Int(dropped)) refusals counted; " + summary.joined(separator: "; "))
         farm.coordinator?.signal(SIGTERM)
         farm.coordinator?.process.waitUntilExit()
@@ -99,7 +133,9 @@ import Testing
 
     static func metric(_ name: String, _ base: String) throws -> Double {
         let text = String(decoding: try httpGet(base + "metrics").1, as: UTF8.self)
-        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? 0
+        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap {
+            Double($0.split(separator: " ")[1])
+        } ?? 0
     }
 }
 
@@ -126,7 +162,8 @@ final class HostilePeer {
         var weights = "00"
         /// Bytes of every tile core of the good job: a result of one of these sizes, in range, under another worker's
         /// lease is a result that could pass for a rendering, and must be refused for its holder alone.
-        var coreBytes: [Int] = Array(Set(SmallJob.spec.stages.flatMap { $0.plan.tiles.map { 12 * $0.core.area } })).sorted()
+        var coreBytes: [Int] = Array(Set(SmallJob.spec.stages.flatMap { $0.plan.tiles.map { 12 * $0.core.area } }))
+            .sorted()
     }
 
     let role: PeerRole
@@ -199,7 +236,9 @@ final class HostilePeer {
 
     /// Valid messages of every command a peer may send (and some it may not), naming real leases and jobs.
     func corpus(_ world: World, _ rng: inout FuzzRNG) -> [Message] {
-        func pick(_ xs: [String], _ fallback: String) -> String { xs.isEmpty ? fallback : xs[Int(rng.next() % UInt64(xs.count))] }
+        func pick(_ xs: [String], _ fallback: String) -> String {
+            xs.isEmpty ? fallback : xs[Int(rng.next() % UInt64(xs.count))]
+        }
         let anyLease = pick(world.leases + own.map(\.lease), "e-1")
         // Jobs it may name: anyone's for a worker or client (they are refused), but an admin only its own submissions,
         // since an admin may cancel any job and the good job must finish.
@@ -207,11 +246,17 @@ final class HostilePeer {
         let outOfRange = [UInt8](repeating: 0x40, count: own.last?.pixels ?? 48)  // 0x40404040 = 3.0: never a rendering
         // In range (0x3F000000 = 0.5) and of a real tile's size, under a lease that is someone else's (or none).
         let othersLease = pick(world.leases.filter { l in !own.contains { $0.lease == l } }, "e-1")
-        let plausible: [UInt8] = (0 ..< world.coreBytes[Int(rng.next() % UInt64(world.coreBytes.count))]).map { $0 % 4 == 3 ? 0x3F : 0 }
+        let plausible: [UInt8] = (0 ..< world.coreBytes[Int(rng.next() % UInt64(world.coreBytes.count))]).map {
+            $0 % 4 == 3 ? 0x3F : 0
+        }
         // Every optional field set, so that the schema mutations find each field.
         return [
-            Message(.ready, ReadyBody(name: "hostile-\(role)", threads: 1, versions: FarmProtocol.versions, weights: world.weights, busy: [],
-                                      cores: 2, memoryLimit: 1 << 30, speed: 5000, kernel: "Haswell", host: "hostile")),
+            Message(
+                .ready,
+                ReadyBody(
+                    name: "hostile-\(role)", threads: 1, versions: FarmProtocol.versions, weights: world.weights,
+                    busy: [],
+                    cores: 2, memoryLimit: 1 << 30, speed: 5000, kernel: "Haswell", host: "hostile")),
             Message(.heartbeat),
             Message(.fetch, FetchBody(kind: "weights", sha256: world.weights)),
             Message(.fetch, FetchBody(kind: "targets", sha256: String(repeating: "ab", count: 32))),
@@ -219,12 +264,13 @@ final class HostilePeer {
             Message(.result, ResultBody(lease: anyLease, seconds: 5e-324, loss: 1), payload: [outOfRange]),
             Message(.result, ResultBody(lease: othersLease, seconds: 1, loss: 1), payload: [plausible]),
             Message(.failed, FailedBody(lease: pick(world.leases, "e-1"), reason: "not mine")),
-            Message(.submit, SubmitBody(spec: SmallJob.spec), payload: [Array("not an image".utf8), [0xFF, 0xD8, 0xFF]]),
+            Message(
+                .submit, SubmitBody(spec: SmallJob.spec), payload: [Array("not an image".utf8), [0xFF, 0xD8, 0xFF]]),
             Message(.status, StatusBody(job: job)),
             Message(.cancel, CancelBody(job: job)),
             Message(.control, ControlBody(.priority, job: job, worker: "w0", priority: 50)),
             Message(.fetchOutput, OutputRequestBody(job: job, offset: 0)),
-            Message(.goodbye),
+            Message(.goodbye)
         ]
     }
 
@@ -240,13 +286,19 @@ final class HostilePeer {
         (huge.poster.width, huge.poster.height) = (4_294_967_296, 4_294_967_296)
         for spec in specs + [huge] { send(Message(.submit, SubmitBody(spec: spec), payload: [[1], [2]]).frames) }
         send(Message(.fetch, FetchBody(kind: "weights", sha256: world.weights)).frames)  // before `ready`
-        send(Message(.result, ResultBody(lease: world.leases.first ?? "e-1", seconds: 5e-324, loss: 1), payload: [[0]]).frames)
+        send(
+            Message(.result, ResultBody(lease: world.leases.first ?? "e-1", seconds: 5e-324, loss: 1), payload: [[0]])
+                .frames)
         drain(&world)
     }
 
     /// Values that break naive code: huge, negative, tiny, non-integral, wrong types.
-    static var poison: [Any] { [Int64.max, Int64.min, -1, 0, 4_294_967_296, 1e308, -1e308, 5e-324, 0.5, "x", "", [Any](), [String: Any](),
-                                NSNull(), true, String(repeating: "A", count: 70_000)] }
+    static var poison: [Any] {
+        [
+            Int64.max, Int64.min, -1, 0, 4_294_967_296, 1e308, -1e308, 5e-324, 0.5, "x", "", [Any](), [String: Any](),
+            NSNull(), true, String(repeating: "A", count: 70_000)
+        ]
+    }
 
     /// A mutation of `seed`: a JSON field replaced, removed or added; a number made non-finite; frames dropped,
     /// duplicated, added, or made huge; the header broken; another message's body or another peer's lease or job.
@@ -255,9 +307,12 @@ final class HostilePeer {
         func any<T>(_ xs: [T]) -> T { xs[Int(rng.next() % UInt64(xs.count))] }
         switch rng.next() % 10 {
         case 0, 1, 2:  // a field somewhere in the body replaced, removed or added
-            guard let object = try? JSONSerialization.jsonObject(with: Data(frames[1]), options: [.fragmentsAllowed]) else { break }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(frames[1]), options: [.fragmentsAllowed])
+            else { break }
             let mutated = Self.mutateJSON(object, &rng)
-            if let data = try? JSONSerialization.data(withJSONObject: mutated, options: [.fragmentsAllowed]) { frames[1] = [UInt8](data) }
+            if let data = try? JSONSerialization.data(withJSONObject: mutated, options: [.fragmentsAllowed]) {
+                frames[1] = [UInt8](data)
+            }
         case 3:  // a number made non-finite (which JSON cannot hold)
             var text = String(decoding: frames[1], as: UTF8.self)
             if let r = text.range(of: #"(?<=:)-?[0-9.]+(e-?[0-9]+)?"#, options: .regularExpression) {
@@ -293,7 +348,9 @@ final class HostilePeer {
             if frames[f].isEmpty || rng.next() % 2 == 0 {
                 frames[f] = Array(frames[f].prefix(Int(rng.next() % UInt64(frames[f].count + 1))))
             } else {
-                for _ in 0 ..< 8 { frames[f][Int(rng.next() % UInt64(frames[f].count))] ^= UInt8(truncatingIfNeeded: rng.next() | 1) }
+                for _ in 0 ..< 8 {
+                    frames[f][Int(rng.next() % UInt64(frames[f].count))] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
+                }
             }
         }
         return frames
@@ -312,7 +369,9 @@ final class HostilePeer {
             return object
         }
         if var array = value as? [Any] {
-            if array.isEmpty || rng.next() % 3 == 0 { array.append(poison[Int(rng.next() % UInt64(poison.count))]) } else {
+            if array.isEmpty || rng.next() % 3 == 0 {
+                array.append(poison[Int(rng.next() % UInt64(poison.count))])
+            } else {
                 let i = Int(rng.next() % UInt64(array.count))
                 array[i] = mutateJSON(array[i], &rng)
             }
@@ -332,14 +391,19 @@ struct SchemaMutations {
     /// What replaces a field: nil removes it; `long`, `nested` and `nonFinite` are spliced into the text (JSON cannot hold
     /// the last two as values, and serialising a megabyte for every one of them would be most of the fuzzer's time).
     static var values: [Any?] {
-        [nil, 0, -1, Int64.min, Int64.max, 9_007_199_254_740_992, 1e300, -1e300, "nan", "-inf", "", long, [Any](), [String: Any](), true,
-         NSNull(), nested, nonFinite]
+        [
+            nil, 0, -1, Int64.min, Int64.max, 9_007_199_254_740_992, 1e300, -1e300, "nan", "-inf", "", long, [Any](),
+            [String: Any](), true,
+            NSNull(), nested, nonFinite
+        ]
     }
     static let valueCount = values.count
     /// Spliced into the body's text after it is serialised: a string of 1 MiB, 5,000 nested arrays, a bare NaN.
     static let long = "@@LONG@@", nested = "@@NESTED@@", nonFinite = "@@NAN@@"
-    static let splices = [long: "\"" + String(repeating: "A", count: 1 << 20) + "\"",
-                          nested: String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000), nonFinite: "NaN"]
+    static let splices = [
+        long: "\"" + String(repeating: "A", count: 1 << 20) + "\"",
+        nested: String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000), nonFinite: "NaN"
+    ]
 
     var message = 0, field = 0, value = 0
     private(set) var completedRounds = 0
@@ -348,11 +412,15 @@ struct SchemaMutations {
     mutating func next(_ corpus: [Message]) -> [[UInt8]] {
         if message >= corpus.count { (message, field, value, completedRounds) = (0, 0, 0, completedRounds + 1) }
         let seed = corpus[message]
-        guard let body = try? JSONSerialization.jsonObject(with: Data(seed.body)) else { return advance(fields: 0, seed.frames) }
+        guard let body = try? JSONSerialization.jsonObject(with: Data(seed.body)) else {
+            return advance(fields: 0, seed.frames)
+        }
         let paths = Self.paths(body)
         guard field < paths.count else { return advance(fields: paths.count, seed.frames) }
         let mutated = Self.replacing(body, at: paths[field][...], with: Self.values[value])
-        var text = String(decoding: (try? JSONSerialization.data(withJSONObject: mutated, options: [.fragmentsAllowed])) ?? Data(), as: UTF8.self)
+        var text = String(
+            decoding: (try? JSONSerialization.data(withJSONObject: mutated, options: [.fragmentsAllowed])) ?? Data(),
+            as: UTF8.self)
         if let sentinel = Self.values[value] as? String, let splice = Self.splices[sentinel] {
             text = text.replacingOccurrences(of: "\"\(sentinel)\"", with: splice)
         }
@@ -371,7 +439,9 @@ struct SchemaMutations {
     /// Every field's path in a body, containers before what they hold.
     static func paths(_ value: Any, prefix: [Step] = []) -> [[Step]] {
         if let object = value as? [String: Any] {
-            return object.keys.sorted().flatMap { key in [prefix + [.key(key)]] + paths(object[key] as Any, prefix: prefix + [.key(key)]) }
+            return object.keys.sorted().flatMap { key in
+                [prefix + [.key(key)]] + paths(object[key] as Any, prefix: prefix + [.key(key)])
+            }
         }
         if let array = value as? [Any], let first = array.first {
             return [prefix + [.index(0)]] + paths(first, prefix: prefix + [.index(0)])
@@ -384,11 +454,16 @@ struct SchemaMutations {
         switch step {
         case let .key(key):
             guard var object = value as? [String: Any] else { return value }
-            object[key] = path.count == 1 && new == nil ? nil : replacing(object[key] as Any, at: path.dropFirst(), with: new)
+            object[key] =
+                path.count == 1 && new == nil ? nil : replacing(object[key] as Any, at: path.dropFirst(), with: new)
             return object
         case let .index(i):
             guard var array = value as? [Any], i < array.count else { return value }
-            if path.count == 1 && new == nil { array.remove(at: i) } else { array[i] = replacing(array[i], at: path.dropFirst(), with: new) }
+            if path.count == 1 && new == nil {
+                array.remove(at: i)
+            } else {
+                array[i] = replacing(array[i], at: path.dropFirst(), with: new)
+            }
             return array
         }
     }

@@ -71,7 +71,9 @@ import Testing
         }
         try farm.startCoordinator()
         try farm.startWorker()
-        let failed = try farm.waitFor("the deadly job to fail", seconds: 30) { $0.jobs.first { $0.id == "jdeadly" }?.state == .failed }
+        let failed = try farm.waitFor("the deadly job to fail", seconds: 30) {
+            $0.jobs.first { $0.id == "jdeadly" }?.state == .failed
+        }
         let detail = failed.jobs.first { $0.id == "jdeadly" }?.detail ?? ""
         #expect(detail.contains("died 2 times while preparing it"), "\(detail)")
         #expect(try farm.finish(try SmallJob.submit(farm.client), seconds: 120) == reference, "the farm goes on")

@@ -8,8 +8,9 @@ import Testing
 @Suite struct JournalTests {
     func spec() -> JobSpec {
         let blank = PlanarImage(width: 1, height: 1, channels: 3, fill: 0)
-        return JobSpec(name: "j", poster: PosterJob(content: blank, styles: [], width: 64, height: 64).settings,
-                       styleWeights: [1], crop: false)
+        return JobSpec(
+            name: "j", poster: PosterJob(content: blank, styles: [], width: 64, height: 64).settings,
+            styleWeights: [1], crop: false)
     }
 
     @Test func jobsTilesAndStagesSurviveAReopen() throws {
@@ -28,13 +29,17 @@ import Testing
         let j = try Journal(directory: dir)
         let jobs = try j.jobs().jobs
         #expect(jobs.count == 1 && jobs[0].spec == spec() && jobs[0].stage == 1 && jobs[0].state == .running)
-        #expect(jobs[0].submitted == 100 && jobs[0].started == 200 && jobs[0].finished == nil, "the times the coordinator gave, the first running kept")
+        #expect(
+            jobs[0].submitted == 100 && jobs[0].started == 200 && jobs[0].finished == nil,
+            "the times the coordinator gave, the first running kept")
         #expect(try Data(contentsOf: jobs[0].inputs[0]) == Data([1, 2, 3]))
         #expect(try j.canvas(job: "a", stage: 0).whole() == tile)
         var read: [Int: PlanarImage] = [:]
         let finished = try j.finishedTiles(job: "a", stage: 1) { read[$0] = $1 }
         #expect(read == [4: tile] && finished.done == [4] && finished.forgotten.isEmpty)
-        #expect(try j.tile(job: "a", stage: 1, tile: 4).region(x: 1, y: 1, width: 2, height: 1) == tile.cropped(x: 1, y: 1, width: 2, height: 1))
+        #expect(
+            try j.tile(job: "a", stage: 1, tile: 4).region(x: 1, y: 1, width: 2, height: 1)
+                == tile.cropped(x: 1, y: 1, width: 2, height: 1))
     }
 
     @Test func tornTileRecordsAreForgottenNotFatal() throws {
@@ -56,7 +61,9 @@ import Testing
         let finished = try reopened.finishedTiles(job: "a", stage: 0)
         #expect(finished.done == [0] && finished.forgotten.sorted() == [1, 2])
         #expect(try reopened.finishedTiles(job: "a", stage: 0).forgotten.isEmpty, "the torn rows are gone")
-        #expect(!FileManager.default.fileExists(atPath: jobDir.appendingPathComponent("s0-t3.px.tmp").path), "the temporary file is gone")
+        #expect(
+            !FileManager.default.fileExists(atPath: jobDir.appendingPathComponent("s0-t3.px.tmp").path),
+            "the temporary file is gone")
     }
 
     @Test func aStageWhoseCanvasCannotBeWrittenLeavesNothingBehind() throws {
@@ -65,7 +72,9 @@ import Testing
         let j = try Journal(directory: dir)
         _ = try j.add(job: "a", spec: spec(), inputs: [[1]], submitted: 0)
         struct Broken: Error {}
-        #expect(throws: Broken.self) { try j.stageFinished(job: "a", stage: 0, width: 8, height: 8) { _ in throw Broken() } }
+        #expect(throws: Broken.self) {
+            try j.stageFinished(job: "a", stage: 0, width: 8, height: 8) { _ in throw Broken() }
+        }
         #expect(try j.jobs().jobs[0].stage == 0, "the stage is not recorded as finished")
         let left = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("jobs/a").path)
         #expect(left.allSatisfy { $0.hasPrefix("input-") }, "no canvas or temporary file: \(left)")

@@ -24,7 +24,9 @@ struct Exposition {
                 if parts.count == 4 { types[String(parts[2])] = String(parts[3]) }
                 continue
             }
-            guard !line.hasPrefix("#"), let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            guard !line.hasPrefix("#"), let space = line.lastIndex(of: " "),
+                let value = Double(line[line.index(after: space)...])
+            else { continue }
             let series = line[..<space]
             let name = String(series.prefix { $0 != "{" })
             var labels: [String: String] = [:]
@@ -77,7 +79,8 @@ enum MonitoringFiles {
     static func matchers(_ file: String) throws -> [(series: String, label: String, values: [String])] {
         try texts(file).flatMap { text in
             text.matches(of: /\b(stylefarm_[a-zA-Z0-9_]+)\{([^}]*)\}/).flatMap { selector in
-                String(selector.2).matches(of: /([a-zA-Z_]+)\s*(=~|=)\s*"([^"]*)"/).compactMap { m -> (String, String, [String])? in
+                String(selector.2).matches(of: /([a-zA-Z_]+)\s*(=~|=)\s*"([^"]*)"/).compactMap {
+                    m -> (String, String, [String])? in
                     let label = String(m.1)
                     guard !["instance", "job", "le"].contains(label) else { return nil }
                     let values = m.2 == "=~" ? m.3.split(separator: "|").map(String.init) : [String(m.3)]
@@ -101,19 +104,28 @@ enum MonitoringFiles {
 
 /// The labelled series from snapshots, in process: what each state and reason counts.
 @Suite struct FarmMetricsTests {
-    static func job(_ id: String, _ state: JobState, paused: Bool = false, tiles: [String] = [], stageElapsed: Double? = nil) -> JobView {
-        var status = JobStatus(id: id, name: id, priority: 50, state: state, stage: 1, stages: 3, tilesDone: 0, tilesTotal: 9,
-                               workFraction: 0, elapsed: 0)
+    static func job(
+        _ id: String, _ state: JobState, paused: Bool = false, tiles: [String] = [], stageElapsed: Double? = nil
+    ) -> JobView {
+        var status = JobStatus(
+            id: id, name: id, priority: 50, state: state, stage: 1, stages: 3, tilesDone: 0, tilesTotal: 9,
+            workFraction: 0, elapsed: 0)
         status.paused = paused ? true : nil
-        var view = JobView(status: status, level: 1, levels: 2, pass: "tiles", width: 96, height: 64,
-                           tiles: tiles.enumerated().map { TileView(index: $0.offset, x: 0, y: 0, width: 8, height: 8, state: $0.element) },
-                           tilesPerMinute: 0, eta: nil)
+        var view = JobView(
+            status: status, level: 1, levels: 2, pass: "tiles", width: 96, height: 64,
+            tiles: tiles.enumerated().map {
+                TileView(index: $0.offset, x: 0, y: 0, width: 8, height: 8, state: $0.element)
+            },
+            tilesPerMinute: 0, eta: nil)
         view.stageElapsed = stageElapsed
         return view
     }
 
-    static func worker(_ id: String, leases: Int = 0, draining: Bool = false, blocklisted: [String]? = nil) -> WorkerStatus {
-        var w = WorkerStatus(id: id, name: id, threads: 1, tiles: 0, computeSeconds: 0, leases: (0 ..< leases).map { "\(id)-\($0)" })
+    static func worker(_ id: String, leases: Int = 0, draining: Bool = false, blocklisted: [String]? = nil)
+        -> WorkerStatus
+    {
+        var w = WorkerStatus(
+            id: id, name: id, threads: 1, tiles: 0, computeSeconds: 0, leases: (0 ..< leases).map { "\(id)-\($0)" })
         (w.draining, w.blocklisted) = (draining ? true : nil, blocklisted)
         return w
     }
@@ -123,18 +135,23 @@ enum MonitoringFiles {
         let jobs = [
             Self.job("q", .queued, tiles: ["pending", "pending"]),
             Self.job("r", .running, tiles: ["done", "rendering", "pending"], stageElapsed: 30),
-            Self.job("p", .running, paused: true, tiles: ["pending"], stageElapsed: 5000),  // paused: not stuck, its tile still queued
-            Self.job("d", .done, tiles: ["done"]), Self.job("f", .failed, tiles: ["pending"]), Self.job("c", .cancelled),
+            // paused: not stuck, its tile still queued
+            Self.job("p", .running, paused: true, tiles: ["pending"], stageElapsed: 5000),
+            Self.job("d", .done, tiles: ["done"]), Self.job("f", .failed, tiles: ["pending"]), Self.job("c", .cancelled)
         ]
-        let workers = [Self.worker("a", leases: 2), Self.worker("b"), Self.worker("c", leases: 1, draining: true),
-                       Self.worker("d", blocklisted: ["r"]), Self.worker("e", blocklisted: ["f"])]
+        let workers = [
+            Self.worker("a", leases: 2), Self.worker("b"), Self.worker("c", leases: 1, draining: true),
+            Self.worker("d", blocklisted: ["r"]), Self.worker("e", blocklisted: ["f"])
+        ]
         monitor.publish(FarmSnapshot(time: 1, jobs: jobs, workers: workers))
         let m = Exposition(monitor.prometheusText())
         for (state, n) in ["queued": 1, "running": 1, "paused": 1, "done": 1, "failed": 1, "cancelled": 1] {
             #expect(m.value("stylefarm_jobs", ["state": state]) == Double(n), "jobs \(state)")
         }
         for (state, n) in ["busy": 1, "idle": 2, "draining": 1, "blocklisted": 1] {
-            #expect(m.value("stylefarm_workers", ["state": state]) == Double(n), "workers \(state): one blocklisted for a failed job only is idle")
+            #expect(
+                m.value("stylefarm_workers", ["state": state]) == Double(n),
+                "workers \(state): one blocklisted for a failed job only is idle")
         }
         #expect(m.value("stylefarm_tiles_leased") == 3 && m.value("stylefarm_tiles_queued") == 4)
         #expect(m.value("stylefarm_oldest_stage_age_seconds") == 30)
@@ -154,31 +171,42 @@ enum MonitoringFiles {
         monitor.countRefusal("a string a peer chose")
         monitor.countRefusal(answering: Message(.error, ErrorBody(code: ProtocolError.badHeader.code, message: "")))
         monitor.countRefusal(answering: Message(.error, ErrorBody(code: "shutdown", message: "coordinator stopping")))
-        monitor.countRefusal(answering: Message(.reject, RejectBody(lease: nil, reason: "more than 120 fetches in a minute")))
+        monitor.countRefusal(
+            answering: Message(.reject, RejectBody(lease: nil, reason: "more than 120 fetches in a minute")))
         monitor.countRefusal(answering: Message(.reject, RejectBody(lease: "e-1", reason: "another copy won")))
         monitor.countLeaseFailure("worker_lost")
         monitor.countLeaseFailure("not a reason")
         let m = Exposition(monitor.prometheusText())
         let refusals = { (reason: String) in m.value("stylefarm_refusals_total", ["reason": reason]) }
-        #expect(refusals("not-found") == 1 && refusals("other") == 1 && refusals("framing") == 1 && refusals("fetch") == 1)
-        #expect(m.samples.filter { $0.name == "stylefarm_refusals_total" }.reduce(0) { $0 + $1.value } == 4, "shutdown and a lease's reject are none")
+        #expect(
+            refusals("not-found") == 1 && refusals("other") == 1 && refusals("framing") == 1 && refusals("fetch") == 1)
+        #expect(
+            m.samples.filter { $0.name == "stylefarm_refusals_total" }.reduce(0) { $0 + $1.value } == 4,
+            "shutdown and a lease's reject are none")
         #expect(m.values(of: "reason", in: "stylefarm_refusals_total") == Set(FarmMetrics.refusalReasons))
         #expect(m.value("stylefarm_lease_failures_total", ["reason": "worker_lost"]) == 1)
         #expect(m.values(of: "reason", in: "stylefarm_lease_failures_total") == Set(FarmMetrics.leaseFailureReasons))
         // The label sets are the farm's own codes.
         #expect(FarmMetrics.leaseFailureReasons == FarmScheduler.LeaseFailure.allCases.map(\.rawValue))
-        let protocolCodes = [ProtocolError.tooFewFrames, .tooManyFrames, .badHeader, .unsupportedVersion(9), .unknownCommand(0),
-                             .bodyTooLarge(1), .payloadTooLarge(1), .malformedBody("")].map(\.code.rawValue)
-        #expect(Set(protocolCodes + ControlRefusal.Code.allCases.map(\.rawValue)).isSubset(of: FarmMetrics.refusalReasons))
+        let protocolCodes = [
+            ProtocolError.tooFewFrames, .tooManyFrames, .badHeader, .unsupportedVersion(9), .unknownCommand(0),
+            .bodyTooLarge(1), .payloadTooLarge(1), .malformedBody("")
+        ].map(\.code.rawValue)
+        #expect(
+            Set(protocolCodes + ControlRefusal.Code.allCases.map(\.rawValue)).isSubset(of: FarmMetrics.refusalReasons))
         #expect((m.value("stylefarm_coordinator_cpu_seconds_total") ?? 0) > 0, "this process has used CPU")
     }
 
     /// promtool checks the rules and runs their unit tests, and checks the example scrape configuration (with a token
     /// file of its own). Missing promtool fails: scripts/lib.sh installs it (Debian package prometheus).
     @Test func alertRulesPassPromtool() throws {
-        let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
         guard let promtool else {
-            Issue.record("promtool is missing: install the Debian package prometheus (scripts/lib.sh's STYLEFARM_TEST_APT_PACKAGES)")
+            Issue.record(
+                "promtool is missing: install the Debian package prometheus (scripts/lib.sh's STYLEFARM_TEST_APT_PACKAGES)"
+            )
             return
         }
         let dir = MonitoringFiles.directory
@@ -187,16 +215,23 @@ enum MonitoringFiles {
         let test = try runCommand([promtool, "test", "rules", "alerts.test.yml"], directory: dir, timeout: 60)
         #expect(test.status == 0 && test.output.contains("SUCCESS"), Comment(rawValue: test.output))
 
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("prom-\(UUID().uuidString.prefix(8))")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "prom-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         try Data("s3cret\n".utf8).write(to: scratch.appendingPathComponent("token"))
-        try FileManager.default.copyItem(at: dir.appendingPathComponent("alerts.yml"), to: scratch.appendingPathComponent("alerts.yml"))
+        try FileManager.default.copyItem(
+            at: dir.appendingPathComponent("alerts.yml"), to: scratch.appendingPathComponent("alerts.yml"))
         let config = try String(contentsOf: dir.appendingPathComponent("prometheus.yml"), encoding: .utf8)
         #expect(config.contains("credentials_file: /etc/stylefarm/dashboard/token"))
-        try Data(config.replacingOccurrences(of: "/etc/stylefarm/dashboard/token", with: scratch.appendingPathComponent("token").path).utf8)
-            .write(to: scratch.appendingPathComponent("prometheus.yml"))
-        let configCheck = try runCommand([promtool, "check", "config", "prometheus.yml"], directory: scratch, timeout: 60)
+        try Data(
+            config.replacingOccurrences(
+                of: "/etc/stylefarm/dashboard/token", with: scratch.appendingPathComponent("token").path
+            ).utf8
+        )
+        .write(to: scratch.appendingPathComponent("prometheus.yml"))
+        let configCheck = try runCommand(
+            [promtool, "check", "config", "prometheus.yml"], directory: scratch, timeout: 60)
         #expect(configCheck.status == 0, Comment(rawValue: configCheck.output))
     }
 }
@@ -210,7 +245,9 @@ enum MonitoringFiles {
         return Exposition(String(decoding: body, as: UTF8.self))
     }
 
-    static func waitFor(_ what: String, _ base: String, seconds: Double = 60, _ condition: (Exposition) -> Bool) throws -> Exposition {
+    static func waitFor(_ what: String, _ base: String, seconds: Double = 60, _ condition: (Exposition) -> Bool) throws
+        -> Exposition
+    {
         let deadline = Date().addingTimeInterval(seconds)
         var last = Exposition("")
         while Date() < deadline {
@@ -236,20 +273,27 @@ enum MonitoringFiles {
             for (series, label, values) in try MonitoringFiles.matchers(file) {
                 let known = served.values(of: label, in: series)
                 #expect(!known.isEmpty, "\(file): \(series) has no label \(label)")
-                #expect(Set(values).isSubset(of: known), "\(file): \(series){\(label)} matches \(values), served: \(known.sorted())")
+                #expect(
+                    Set(values).isSubset(of: known),
+                    "\(file): \(series){\(label)} matches \(values), served: \(known.sorted())")
             }
         }
         let dashboard = try MonitoringFiles.seriesNames("grafana-dashboard.json")
         #expect(MonitoringFiles.unserved(dashboard, by: served).isEmpty && named > 20)
         // Every family served is on the dashboard.
         let families = Set(served.types.keys)
-        #expect(families.subtracting(dashboard).isEmpty, "not on the dashboard: \(families.subtracting(dashboard).sorted())")
+        #expect(
+            families.subtracting(dashboard).isEmpty, "not on the dashboard: \(families.subtracting(dashboard).sorted())"
+        )
         // Each labelled family has every value of its list from the start.
         #expect(served.values(of: "state", in: "stylefarm_jobs") == Set(FarmMetrics.jobStates))
         #expect(served.values(of: "state", in: "stylefarm_workers") == Set(FarmMetrics.workerStates))
-        #expect(served.values(of: "reason", in: "stylefarm_lease_failures_total") == Set(FarmMetrics.leaseFailureReasons))
+        #expect(
+            served.values(of: "reason", in: "stylefarm_lease_failures_total") == Set(FarmMetrics.leaseFailureReasons))
         #expect(served.values(of: "reason", in: "stylefarm_refusals_total") == Set(FarmMetrics.refusalReasons))
-        #expect(served.types["stylefarm_coordinator_cpu_seconds_total"] == "counter" && served.types["stylefarm_jobs"] == "gauge")
+        #expect(
+            served.types["stylefarm_coordinator_cpu_seconds_total"] == "counter"
+                && served.types["stylefarm_jobs"] == "gauge")
     }
 
     @Test func gaugesAndCountersFollowAJobAWorkerAndItsLoss() throws {
@@ -268,7 +312,8 @@ enum MonitoringFiles {
         #expect(throws: (any Error).self) { try farm.client.cancel(job: "nope") }
         #expect(throws: (any Error).self) { try farm.client.status(job: "nope") }
         m = try Self.waitFor("two refusals", base) {
-            $0.value("stylefarm_refusals_total", ["reason": "not-found"]) == 1 && $0.value("stylefarm_refusals_total", ["reason": "body"]) == 1
+            $0.value("stylefarm_refusals_total", ["reason": "not-found"]) == 1
+                && $0.value("stylefarm_refusals_total", ["reason": "body"]) == 1
         }
 
         // A worker takes the tile; lost (SIGKILL), its lease fails as worker_lost.
@@ -278,7 +323,8 @@ enum MonitoringFiles {
         }
         farm.workers[0].stop()
         m = try Self.waitFor("the lost worker's lease to fail", base) {
-            ($0.value("stylefarm_lease_failures_total", ["reason": "worker_lost"]) ?? 0) >= 1 && $0.value("stylefarm_workers_alive") == 0
+            ($0.value("stylefarm_lease_failures_total", ["reason": "worker_lost"]) ?? 0) >= 1
+                && $0.value("stylefarm_workers_alive") == 0
         }
         #expect(FarmMetrics.workerStates.allSatisfy { m.value("stylefarm_workers", ["state": $0]) == 0 })
         #expect((m.value("stylefarm_tiles_requeued_total") ?? 0) >= 1 && (m.value("stylefarm_tiles_queued") ?? 0) >= 1)

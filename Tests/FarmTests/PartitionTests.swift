@@ -20,16 +20,20 @@ final class NetworkNamespace {
         name = "sft\(getpid() % 10000)x\(subnet)"
         hostLink = "sfh\(getpid() % 10000)x\(subnet)"
         let inner = "sfw\(getpid() % 10000)x\(subnet)"
-        for cmd in [["ip", "netns", "add", name],
-                    ["ip", "link", "add", hostLink, "type", "veth", "peer", "name", inner],
-                    ["ip", "link", "set", inner, "netns", name],
-                    ["ip", "addr", "add", "\(hostAddress)/30", "dev", hostLink],
-                    ["ip", "link", "set", hostLink, "up"],
-                    enter + ["ip", "addr", "add", "10.213.\(subnet).2/30", "dev", inner],
-                    enter + ["ip", "link", "set", inner, "up"],
-                    enter + ["ip", "link", "set", "lo", "up"]] where sh(cmd) != 0 {
+        for cmd in [
+            ["ip", "netns", "add", name],
+            ["ip", "link", "add", hostLink, "type", "veth", "peer", "name", inner],
+            ["ip", "link", "set", inner, "netns", name],
+            ["ip", "addr", "add", "\(hostAddress)/30", "dev", hostLink],
+            ["ip", "link", "set", hostLink, "up"],
+            enter + ["ip", "addr", "add", "10.213.\(subnet).2/30", "dev", inner],
+            enter + ["ip", "link", "set", inner, "up"],
+            enter + ["ip", "link", "set", "lo", "up"]
+        ] where sh(cmd) != 0 {
             cleanup()
-            throw FarmTestError.failed("`\(cmd.joined(separator: " "))` failed: this test needs root, iproute2 (scripts/test.sh installs it) and nsenter", "")
+            throw FarmTestError.failed(
+                "`\(cmd.joined(separator: " "))` failed: this test needs root, iproute2 (scripts/test.sh installs it) and nsenter",
+                "")
         }
     }
 
@@ -55,14 +59,21 @@ final class NetworkNamespace {
         let ns = try NetworkNamespace()
         let farm = try TestFarm()
         // Bind every interface so the namespace can reach the coordinator; leases of 3 s.
-        farm.coordinator = try Child(["coordinator", "--bind", "tcp://*:\(farm.port)", "--state", farm.dir.appendingPathComponent("state").path,
-                                      "--heartbeat", "0.5", "--liveness", "3", "--lease-seconds", "3", "--insecure",
-                                      "--dashboard", "127.0.0.1:0"], log: farm.dir.appendingPathComponent("coordinator.log"))
+        farm.coordinator = try Child(
+            [
+                "coordinator", "--bind", "tcp://*:\(farm.port)", "--state",
+                farm.dir.appendingPathComponent("state").path,
+                "--heartbeat", "0.5", "--liveness", "3", "--lease-seconds", "3", "--insecure",
+                "--dashboard", "127.0.0.1:0"
+            ], log: farm.dir.appendingPathComponent("coordinator.log"))
         let base = try farm.dashboardURL()
-        let inside = try Child([ns.enter[1], Child.executable.path, "worker", "--connect",
-                                "tcp://\(ns.hostAddress):\(farm.port)", "--threads", "1", "--name", "netns", "--insecure",
-                                "--cache", farm.dir.appendingPathComponent("cache-ns").path], log: farm.dir.appendingPathComponent("netns.log"),
-                               executable: URL(fileURLWithPath: "/usr/bin/nsenter"))
+        let inside = try Child(
+            [
+                ns.enter[1], Child.executable.path, "worker", "--connect",
+                "tcp://\(ns.hostAddress):\(farm.port)", "--threads", "1", "--name", "netns", "--insecure",
+                "--cache", farm.dir.appendingPathComponent("cache-ns").path
+            ], log: farm.dir.appendingPathComponent("netns.log"),
+            executable: URL(fileURLWithPath: "/usr/bin/nsenter"))
         defer { inside.stop() }
         try farm.startWorker()
         _ = try farm.waitFor("both workers", seconds: 20) { $0.workers.count == 2 }
@@ -81,10 +92,14 @@ final class NetworkNamespace {
         #expect(frozenMidTile)
         ns.link(up: false)
         inside.signal(SIGCONT)
-        _ = try farm.waitFor("the namespaced worker to be lost", seconds: 15) { s in !s.workers.contains { $0.name == "netns" } }
+        _ = try farm.waitFor("the namespaced worker to be lost", seconds: 15) { s in
+            !s.workers.contains { $0.name == "netns" }
+        }
         Thread.sleep(forTimeInterval: 3.5)  // past the lease
         ns.link(up: true)
-        _ = try farm.waitFor("the namespaced worker to rejoin", seconds: 60) { s in s.workers.contains { $0.name == "netns" } }
+        _ = try farm.waitFor("the namespaced worker to rejoin", seconds: 60) { s in
+            s.workers.contains { $0.name == "netns" }
+        }
         let out = try farm.finish(job)
         #expect(out == reference)
         let total = try farm.client.status(job: job).jobs[0].tilesTotal

@@ -19,7 +19,9 @@ import Testing
         let peers = ["c1", "c2", "c3", "c4", "c5"]
         for (peer, name) in zip(peers, ["a", "b", "c", "d", "e"]) {
             h.callers[peer] = Self.stolen
-            h.receive(Message(.ready, ReadyBody(name: name, threads: 1, versions: FarmProtocol.versions, busy: [])), from: peer)
+            h.receive(
+                Message(.ready, ReadyBody(name: name, threads: 1, versions: FarmProtocol.versions, busy: [])),
+                from: peer)
         }
         let submitted = h.submit(CoreHarness.smallSpec())
         let job = try #require(submitted)
@@ -35,7 +37,9 @@ import Testing
             }
         }
         #expect(failures == 5, "the tile went to each connection once (\(failures))")
-        #expect(h.states[job] != .failed && h.core.phase(of: job) == .running(stage: 0), "one key cannot fail a job, whatever names it uses")
+        #expect(
+            h.states[job] != .failed && h.core.phase(of: job) == .running(stage: 0),
+            "one key cannot fail a job, whatever names it uses")
         h.callers["ok"] = Self.honest
         h.ready("ok")
         h.advance(to: h.now + 0.1)
@@ -57,7 +61,9 @@ import Testing
         h.advance(to: 0.2)
         let pixels = 12 * lease.task.tile.core.area
         let plausible: [UInt8] = (0 ..< pixels).map { $0 % 4 == 3 ? 0x3F : 0 }  // 0.5 everywhere
-        h.receive(Message(.result, ResultBody(lease: lease.lease, seconds: 1, loss: 1), payload: [plausible]), from: "mallory")
+        h.receive(
+            Message(.result, ResultBody(lease: lease.lease, seconds: 1, loss: 1), payload: [plausible]), from: "mallory"
+        )
         #expect(h.sent(to: "mallory", .reject, as: RejectBody.self).last?.lease == lease.lease)
         h.settle()
         #expect(h.storedTiles.isEmpty, "nothing stored from the wrong holder")
@@ -86,8 +92,16 @@ import Testing
             _ = s.progress(lease: stuck, worker: "stuck", now: t)
             _ = s.heard(from: "fast", now: t)
             _ = s.heard(from: "stuck", now: t)
-            requeued = s.tick(now: t).contains { if case let .requeued(_, w, _, reason, cause) = $0 { w == "stuck" && reason.contains("cap") && cause == .capped } else { false } }
+            requeued = s.tick(now: t).contains {
+                if case let .requeued(_, w, _, reason, cause) = $0 {
+                    w == "stuck" && reason.contains("cap") && cause == .capped
+                } else {
+                    false
+                }
+            }
         }
-        #expect(requeued && t <= 41 && t >= 40, "lapsed at 10 x 2 s x its double work after it was granted, not later (t = \(t))")
+        #expect(
+            requeued && t <= 41 && t >= 40,
+            "lapsed at 10 x 2 s x its double work after it was granted, not later (t = \(t))")
     }
 }

@@ -19,7 +19,9 @@ import VGGWeights
         try farm.startWorker(extra: ["--slowdown", "10"])
         _ = try farm.waitFor("the slow worker", seconds: 30) { $0.workers.count == 1 }
         let job = try SmallJob.submit(farm.client)
-        _ = try farm.waitFor("the slow worker to take the coarse tile", seconds: 30) { $0.workers.first?.leases.isEmpty == false }
+        _ = try farm.waitFor("the slow worker to take the coarse tile", seconds: 30) {
+            $0.workers.first?.leases.isEmpty == false
+        }
         try farm.startWorker()
         #expect(try farm.finish(job, seconds: 200) == reference, "copies must not change the output")
         #expect(farm.coordinator?.output.contains("another copy won") == true, "a copy must have raced the slow worker")
@@ -30,7 +32,10 @@ import VGGWeights
         let network = VGG19(weights: try WeightsFile.read(WeightsLocation.resolve()))
         let stages = SmallJob.spec.stages
         let memory = stages.map { s in
-            s.plan.tiles.map { ResourceEstimate.peakBytes(network: network, width: $0.render.width, height: $0.render.height, lbfgsHistory: 10) }
+            s.plan.tiles.map {
+                ResourceEstimate.peakBytes(
+                    network: network, width: $0.render.width, height: $0.render.height, lbfgsHistory: 10)
+            }
         }
         let all = memory.joined()
         let limit = (all.min()! + all.max()!) / 2
@@ -52,7 +57,9 @@ import VGGWeights
         let records = try Journal(directory: farm.dir.appendingPathComponent("state")).tileRecords(job: job)
         #expect(records.count == all.count)
         for r in records where memory[r.stage][r.tile] > limit {
-            #expect(r.worker.hasPrefix("w1-"), "tile s\(r.stage)/t\(r.tile) needs \(memory[r.stage][r.tile]) bytes > \(limit)")
+            #expect(
+                r.worker.hasPrefix("w1-"),
+                "tile s\(r.stage)/t\(r.tile) needs \(memory[r.stage][r.tile]) bytes > \(limit)")
         }
         #expect(records.contains { $0.worker.hasPrefix("w0-") }, "the small worker rendered what it could hold")
     }

@@ -13,22 +13,37 @@ import Tiling
         let targets = GramTargets(layers: ["relu1_1"], channels: ["relu1_1": 2], grams: ["relu1_1": [1, 2, 3, 4]])
         return [
             Message(.ready, ReadyBody(name: "w", threads: 2, versions: [1], weights: nil, busy: ["a-1"])),
-            Message(.welcome, WelcomeBody(worker: "w", heartbeatSeconds: 1, liveness: 3, weights: "ab", weightsBytes: 10)),
+            Message(
+                .welcome, WelcomeBody(worker: "w", heartbeatSeconds: 1, liveness: 3, weights: "ab", weightsBytes: 10)),
             Message(.heartbeat),
-            Message(.assign, AssignBody(lease: "e-1", job: "j", stage: 1, task: TileTask(level: 1, pass: 0, tile: tile, iterations: 5),
-                                        options: RenderOptions(), pooling: .max, targets: "t", reference: nil, leaseSeconds: 60),
-                    payload: [[UInt8](repeating: 0, count: 12 * tile.render.area), [UInt8](repeating: 0, count: 12 * tile.render.area)]),
+            Message(
+                .assign,
+                AssignBody(
+                    lease: "e-1", job: "j", stage: 1, task: TileTask(level: 1, pass: 0, tile: tile, iterations: 5),
+                    options: RenderOptions(), pooling: .max, targets: "t", reference: nil, leaseSeconds: 60),
+                payload: [
+                    [UInt8](repeating: 0, count: 12 * tile.render.area),
+                    [UInt8](repeating: 0, count: 12 * tile.render.area)
+                ]),
             Message(.progress, ProgressBody(lease: "e-1", iteration: 3, iterations: 5, loss: 1e9)),
-            Message(.result, ResultBody(lease: "e-1", seconds: 2, loss: 1e9), payload: [[UInt8](repeating: 0, count: 48)]),
+            Message(
+                .result, ResultBody(lease: "e-1", seconds: 2, loss: 1e9), payload: [[UInt8](repeating: 0, count: 48)]),
             Message(.failed, FailedBody(lease: "e-1", reason: "x")),
             Message(.fetch, FetchBody(kind: "targets", sha256: "00")),
             Message(.blob, FetchBody(kind: "targets", sha256: "00"), payload: [TargetsCodec.encode(targets)]),
-            Message(.submit, SubmitBody(spec: JobSpec(name: "n", poster: PosterJob(content: PlanarImage(width: 1, height: 1, channels: 3, fill: 0),
-                                                                                  styles: [], width: 64, height: 64).settings,
-                                                      styleWeights: [1], crop: true)), payload: [[1, 2], [3]]),
+            Message(
+                .submit,
+                SubmitBody(
+                    spec: JobSpec(
+                        name: "n",
+                        poster: PosterJob(
+                            content: PlanarImage(width: 1, height: 1, channels: 3, fill: 0),
+                            styles: [], width: 64, height: 64
+                        ).settings,
+                        styleWeights: [1], crop: true)), payload: [[1, 2], [3]]),
             Message(.status, StatusBody(job: nil)),
             Message(.cancel, CancelBody(job: "j")),
-            Message(.error, ErrorBody(code: "version", message: "m", versions: [1])),
+            Message(.error, ErrorBody(code: "version", message: "m", versions: [1]))
         ]
     }
 
@@ -61,11 +76,19 @@ import Tiling
                 let f = Int(rng.next() % UInt64(frames.count))
                 frames[f] = Array(frames[f].prefix(Int(rng.next() % UInt64(frames[f].count + 1))))
             case 2:  // drop or duplicate frames
-                if rng.next() % 2 == 0 { frames.removeLast() } else { frames += Array(repeating: frames.last!, count: Int(rng.next() % 12)) }
+                if rng.next() % 2 == 0 {
+                    frames.removeLast()
+                } else {
+                    frames += Array(repeating: frames.last!, count: Int(rng.next() % 12))
+                }
             case 3:  // random bytes
-                frames = (0 ..< Int(rng.next() % 4)).map { _ in (0 ..< Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+                frames = (0 ..< Int(rng.next() % 4)).map { _ in
+                    (0 ..< Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                }
             case 4:  // a JSON body with wrong types
-                if frames.count > 1 { frames[1] = Array(#"{"lease": 5, "name": [1], "versions": "1", "task": null, "spec": {}}"#.utf8) }
+                if frames.count > 1 {
+                    frames[1] = Array(#"{"lease": 5, "name": [1], "versions": "1", "task": null, "spec": {}}"#.utf8)
+                }
             default:  // splice another message's body
                 if frames.count > 1 { frames[1] = Self.seeds[Int(rng.next() % UInt64(Self.seeds.count))].body }
             }
@@ -77,20 +100,25 @@ import Tiling
                 rejected += 1
             }
         }
-        #expect(rejected > 1000 && accepted > 100, "the mutations reach both outcomes (\(rejected) rejected, \(accepted) accepted)")
+        #expect(
+            rejected > 1000 && accepted > 100,
+            "the mutations reach both outcomes (\(rejected) rejected, \(accepted) accepted)")
     }
 
     /// A thousand workers' statuses are far more than a 64 KiB body: the reply moves to a payload frame and reads back whole.
     @Test func aLargeStatusReplyTravelsInItsPayload() throws {
         let workers = (0 ..< 1000).map {
-            WorkerStatus(id: "worker-\($0)", name: "node\($0)", threads: 8, tiles: $0, computeSeconds: 1.5, leases: ["e-\($0)"],
-                         memoryLimit: 1 << 33, speed: 1e5)
+            WorkerStatus(
+                id: "worker-\($0)", name: "node\($0)", threads: 8, tiles: $0, computeSeconds: 1.5, leases: ["e-\($0)"],
+                memoryLimit: 1 << 33, speed: 1e5)
         }
         let big = StatusReplyBody(jobs: [], workers: workers).message
         #expect(big.body.count <= FarmProtocol.Limits.maxBody && big.payload.count == 1)
         let wire = try Message(frames: big.frames)
         let read = try StatusReplyBody.decode(wire)
-        #expect(read.workers.count == 1000 && read.workers[999].id == "worker-999" && read.workers[5].memoryLimit == 1 << 33)
+        #expect(
+            read.workers.count == 1000 && read.workers[999].id == "worker-999" && read.workers[5].memoryLimit == 1 << 33
+        )
         let small = StatusReplyBody(jobs: [], workers: Array(workers.prefix(3))).message
         let smallRead = try StatusReplyBody.decode(small)
         #expect(small.payload.isEmpty && smallRead.workers.count == 3)
@@ -99,10 +127,20 @@ import Tiling
     @Test func framingErrorsAreTyped() {
         #expect(throws: ProtocolError.tooFewFrames) { try Message(frames: [[0x53, 0x46, 1, 1]]) }
         #expect(throws: ProtocolError.badHeader) { try Message(frames: [[0x53, 0x46, 1], Array("{}".utf8)]) }
-        #expect(throws: ProtocolError.unsupportedVersion(9)) { try Message(frames: [[0x53, 0x46, 9, 1], Array("{}".utf8)]) }
-        #expect(throws: ProtocolError.unknownCommand(0x7f)) { try Message(frames: [[0x53, 0x46, 1, 0x7f], Array("{}".utf8)]) }
-        #expect(throws: ProtocolError.bodyTooLarge(70000)) { try Message(frames: [[0x53, 0x46, 1, 1], [UInt8](repeating: 32, count: 70000)]) }
-        #expect(throws: ProtocolError.tooManyFrames) { try Message(frames: Message(.heartbeat).frames, truncated: true) }
-        #expect(throws: ProtocolError.self) { try PixelCodec.decode([0, 0, 0x80, 0x7f] + [UInt8](repeating: 0, count: 44), width: 2, height: 2) }
+        #expect(throws: ProtocolError.unsupportedVersion(9)) {
+            try Message(frames: [[0x53, 0x46, 9, 1], Array("{}".utf8)])
+        }
+        #expect(throws: ProtocolError.unknownCommand(0x7f)) {
+            try Message(frames: [[0x53, 0x46, 1, 0x7f], Array("{}".utf8)])
+        }
+        #expect(throws: ProtocolError.bodyTooLarge(70000)) {
+            try Message(frames: [[0x53, 0x46, 1, 1], [UInt8](repeating: 32, count: 70000)])
+        }
+        #expect(throws: ProtocolError.tooManyFrames) {
+            try Message(frames: Message(.heartbeat).frames, truncated: true)
+        }
+        #expect(throws: ProtocolError.self) {
+            try PixelCodec.decode([0, 0, 0x80, 0x7f] + [UInt8](repeating: 0, count: 44), width: 2, height: 2)
+        }
     }
 }

@@ -15,8 +15,12 @@ import Testing
         _ = try dealer.send([[1], kilobyte, kilobyte, kilobyte, [2]])
         let got = try #require(try router.receive(timeout: 5, maxFrames: 16, maxBytes: 2100))
         #expect(got.truncated, "the third kilobyte takes it past 2,100 bytes")
-        #expect(got.frames.count == 4 && got.frames.reduce(0) { $0 + $1.count } <= 2100, "routing id, [1] and two kilobytes kept: \(got.frames.map(\.count))")
-        #expect(throws: ProtocolError.tooManyFrames) { try Message(frames: Array(got.frames.dropFirst()), truncated: got.truncated) }
+        #expect(
+            got.frames.count == 4 && got.frames.reduce(0) { $0 + $1.count } <= 2100,
+            "routing id, [1] and two kilobytes kept: \(got.frames.map(\.count))")
+        #expect(throws: ProtocolError.tooManyFrames) {
+            try Message(frames: Array(got.frames.dropFirst()), truncated: got.truncated)
+        }
         _ = try dealer.send([[1], kilobyte])
         let next = try #require(try router.receive(timeout: 5, maxFrames: 16, maxBytes: 2100))
         #expect(!next.truncated && next.frames.count == 3, "the next message is read whole")

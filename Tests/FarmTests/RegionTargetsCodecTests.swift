@@ -6,13 +6,19 @@ import Testing
 /// trusted.
 @Suite struct RegionTargetsCodecTests {
     static let targets = RegionTargets(
-        regions: [GramTargets(layers: ["relu1_1"], channels: ["relu1_1": 2], grams: ["relu1_1": [1, 2, 2, 5]]), nil,
-                  GramTargets(layers: ["relu1_1", "relu2_1"], channels: ["relu1_1": 1, "relu2_1": 1], grams: ["relu1_1": [0.5], "relu2_1": [-3]])],
+        regions: [
+            GramTargets(layers: ["relu1_1"], channels: ["relu1_1": 2], grams: ["relu1_1": [1, 2, 2, 5]]), nil,
+            GramTargets(
+                layers: ["relu1_1", "relu2_1"], channels: ["relu1_1": 1, "relu2_1": 1],
+                grams: ["relu1_1": [0.5], "relu2_1": [-3]])
+        ],
         weights: [1, 0.25, 2])
 
     @Test func roundTripsExactly() throws {
         let bytes = RegionTargetsCodec.encode(Self.targets)
-        #expect(RegionTargetsCodec.isRegionTargets(bytes) && !RegionTargetsCodec.isRegionTargets(TargetsCodec.encode(Self.targets.regions[0]!)))
+        #expect(
+            RegionTargetsCodec.isRegionTargets(bytes)
+                && !RegionTargetsCodec.isRegionTargets(TargetsCodec.encode(Self.targets.regions[0]!)))
         #expect(try RegionTargetsCodec.decode(bytes) == Self.targets)
     }
 
@@ -31,10 +37,13 @@ import Testing
 
     /// A worker only renders targets that fit its network's layers (`GramTargets.fits`).
     @Test func targetsThatDoNotFitTheNetworkAreTold() {
-        let network = VGG19(convs: VGG19.layerNames.prefix(2).enumerated().map { i, name in
-            VGG19.Conv(name: name, inChannels: i == 0 ? 3 : 2, outChannels: 2, weights: Array(repeating: 0, count: 2 * (i == 0 ? 3 : 2) * 9),
-                       bias: [0, 0])
-        }, pooling: .max)
+        let network = VGG19(
+            convs: VGG19.layerNames.prefix(2).enumerated().map { i, name in
+                VGG19.Conv(
+                    name: name, inChannels: i == 0 ? 3 : 2, outChannels: 2,
+                    weights: Array(repeating: 0, count: 2 * (i == 0 ? 3 : 2) * 9),
+                    bias: [0, 0])
+            }, pooling: .max)
         #expect(Self.targets.regions[0]!.fits(network))
         #expect(!Self.targets.regions[2]!.fits(network), "relu1_1 with 1 channel, and relu2_1 is not in this network")
     }

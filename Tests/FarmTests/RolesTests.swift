@@ -24,7 +24,9 @@ import Testing
         return (h, id)
     }
 
-    static func lastError(_ h: CoreHarness, to peer: String) -> ErrorBody? { h.sent(to: peer, .error, as: ErrorBody.self).last }
+    static func lastError(_ h: CoreHarness, to peer: String) -> ErrorBody? {
+        h.sent(to: peer, .error, as: ErrorBody.self).last
+    }
 
     @Test(arguments: [Command.submit, .status, .cancel, .fetchOutput])
     func aWorkerKeyCannotActAsAClient(_ command: Command) {
@@ -41,11 +43,13 @@ import Testing
     func aClientKeyCannotActAsAWorker(_ command: Command) {
         var (h, _) = Self.farm()
         let lease = h.leases(of: "w")[0]
-        let body: Message = switch command {
-        case .ready: Message(.ready, ReadyBody(name: "fake", threads: 64, versions: FarmProtocol.versions, busy: []))
-        case .result: Message(.result, ResultBody(lease: lease.lease, seconds: 1, loss: 1), payload: [[]])
-        default: Message(command, FailedBody(lease: lease.lease, reason: "x"))
-        }
+        let body: Message =
+            switch command {
+            case .ready:
+                Message(.ready, ReadyBody(name: "fake", threads: 64, versions: FarmProtocol.versions, busy: []))
+            case .result: Message(.result, ResultBody(lease: lease.lease, seconds: 1, loss: 1), payload: [[]])
+            default: Message(command, FailedBody(lease: lease.lease, reason: "x"))
+            }
         h.receive(body, from: "bob")
         #expect(Self.lastError(h, to: "bob")?.code == "forbidden")
         #expect(!h.core.scheduler.liveWorkers.contains("bob"), "a client never becomes a worker")
@@ -57,21 +61,30 @@ import Testing
         h.receive(Message(.status, StatusBody()), from: "bob")
         let reply = try #require(h.sent(to: "bob", .statusReply, as: StatusReplyBody.self).last)
         #expect(reply.jobs.isEmpty, "bob sees none of alice's jobs")
-        #expect(reply.workers.count == 1 && reply.workers[0].leases.isEmpty && reply.workers[0].id == "w",
-                "workers by name, without their lease tokens")
+        #expect(
+            reply.workers.count == 1 && reply.workers[0].leases.isEmpty && reply.workers[0].id == "w",
+            "workers by name, without their lease tokens")
         // Each refused with its exact code and text, exactly as for a job that does not exist, and nothing else sent.
-        for (m, code, text) in [(Message(.status, StatusBody(job: id)), "body", "malformed body: no job \(id)"),
-                                (Message(.cancel, CancelBody(job: id)), "not-found", "no job \(id)"),
-                                (Message(.fetchOutput, OutputRequestBody(job: id)), "body", "malformed body: job \(id) has no output (not done)")] {
+        for (m, code, text) in [
+            (Message(.status, StatusBody(job: id)), "body", "malformed body: no job \(id)"),
+            (Message(.cancel, CancelBody(job: id)), "not-found", "no job \(id)"),
+            (
+                Message(.fetchOutput, OutputRequestBody(job: id)), "body",
+                "malformed body: job \(id) has no output (not done)"
+            )
+        ] {
             for job in [id, "jnothere"] {
                 var m = m
                 m.body = Array(String(decoding: m.body, as: UTF8.self).replacingOccurrences(of: id, with: job).utf8)
                 let before = h.commands(to: "bob").count
                 h.receive(m, from: "bob")
                 let error = Self.lastError(h, to: "bob")
-                #expect(h.commands(to: "bob").count == before + 1 && h.commands(to: "bob").last == .error, "\(m.command): one answer, an error")
-                #expect(error?.code.rawValue == code && error?.message == text.replacingOccurrences(of: id, with: job),
-                        "\(m.command) of \(job == id ? "alice's job" : "no job"): \(String(describing: error))")
+                #expect(
+                    h.commands(to: "bob").count == before + 1 && h.commands(to: "bob").last == .error,
+                    "\(m.command): one answer, an error")
+                #expect(
+                    error?.code.rawValue == code && error?.message == text.replacingOccurrences(of: id, with: job),
+                    "\(m.command) of \(job == id ? "alice's job" : "no job"): \(String(describing: error))")
             }
         }
         #expect(h.core.phase(of: id) == .running(stage: 0))
@@ -80,7 +93,9 @@ import Testing
         #expect(h.sent(to: "alice", .statusReply, as: StatusReplyBody.self).last?.jobs.map(\.id) == [id])
         h.receive(Message(.status, StatusBody()), from: "root")
         let full = try #require(h.sent(to: "root", .statusReply, as: StatusReplyBody.self).last)
-        #expect(full.jobs.map(\.id) == [id] && full.workers[0].leases == [h.leases(of: "w")[0].lease], "an admin sees leases")
+        #expect(
+            full.jobs.map(\.id) == [id] && full.workers[0].leases == [h.leases(of: "w")[0].lease],
+            "an admin sees leases")
         h.receive(Message(.cancel, CancelBody(job: id)), from: "root")
         #expect(h.core.phase(of: id) == .cancelled, "an admin may cancel anyone's job")
     }
@@ -102,7 +117,8 @@ import Testing
         #expect(Self.lastError(h, to: "w")?.code == "forbidden")
         #expect(h.core.scheduler.lease(lease.lease) == nil, "the lease is revoked, not completed")
         #expect(!h.core.scheduler.liveWorkers.contains("w"))
-        #expect(h.metrics.contains(.tileRequeued) && !h.metrics.contains { if case .tileDone = $0 { true } else { false } })
+        #expect(
+            h.metrics.contains(.tileRequeued) && !h.metrics.contains { if case .tileDone = $0 { true } else { false } })
     }
 
     /// A worker whose link drops reconnects with a new routing id; its lost leases count against the worker (its key and
@@ -112,7 +128,9 @@ import Testing
         for n in 1 ... 3 {
             let connection = "w-\(n)"
             h.callers[connection] = Self.worker
-            h.receive(Message(.ready, ReadyBody(name: "node7", threads: 1, versions: FarmProtocol.versions, busy: [])), from: connection)
+            h.receive(
+                Message(.ready, ReadyBody(name: "node7", threads: 1, versions: FarmProtocol.versions, busy: [])),
+                from: connection)
             h.handle(.unreachable(peer: n == 1 ? "w" : "w-\(n - 1)", now: h.now))
             h.advance(to: h.now + 0.1)
         }
@@ -188,10 +206,15 @@ import Testing
         let allowlist = try Allowlist([(pair.publicKey, "node7", .worker)])
         func request(_ key: CurveKeyPair) throws -> [[UInt8]] {
             let raw = try #require(CurveKeyPair.raw(key.publicKey))
-            return [Array("1.0".utf8), Array("7".utf8), Array("stylefarm".utf8), Array("127.0.0.1".utf8), [], Array("CURVE".utf8), raw]
+            return [
+                Array("1.0".utf8), Array("7".utf8), Array("stylefarm".utf8), Array("127.0.0.1".utf8), [],
+                Array("CURVE".utf8), raw
+            ]
         }
         let (ok, none) = ZapHandler.answer(try request(pair), allowlist: allowlist)
-        #expect(none == nil && String(decoding: ok[2], as: UTF8.self) == "200" && String(decoding: ok[4], as: UTF8.self) == pair.publicKey)
+        #expect(
+            none == nil && String(decoding: ok[2], as: UTF8.self) == "200"
+                && String(decoding: ok[4], as: UTF8.self) == pair.publicKey)
         let (no, refused) = ZapHandler.answer(try request(stranger), allowlist: allowlist)
         #expect(refused == stranger.publicKey && String(decoding: no[2], as: UTF8.self) == "400" && no[4].isEmpty)
     }

@@ -9,7 +9,8 @@ import Testing
     /// Runs `stylefarm keygen NAME --dir DIR` and returns the pair.
     func keygen(_ name: String, _ dir: URL) throws -> CurveKeyPair {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let child = try Child(["keygen", name, "--dir", dir.path], log: dir.appendingPathComponent("keygen-\(name).log"))
+        let child = try Child(
+            ["keygen", name, "--dir", dir.path], log: dir.appendingPathComponent("keygen-\(name).log"))
         child.process.waitUntilExit()
         #expect(child.process.terminationStatus == 0)
         let key = dir.appendingPathComponent("\(name).key")
@@ -57,34 +58,46 @@ import Testing
         let reference = try SmallJob.reference.get()
         let farm = try TestFarm()
         let keys = farm.dir.appendingPathComponent("keys")
-        let server = try keygen("coordinator", keys), worker = try keygen("worker", keys.appendingPathComponent("workers"))
+        let server = try keygen("coordinator", keys),
+            worker = try keygen("worker", keys.appendingPathComponent("workers"))
         let client = try keygen("client", keys), stranger = try keygen("stranger", keys)
         let other = try keygen("other", keys), admin = try keygen("admin", keys)
-        try farm.startCoordinator(extra: ["--dashboard", "127.0.0.1:0"],
-                                  security: ["--curve-secret", keys.appendingPathComponent("coordinator.key").path,
-                                             "--allow-workers", keys.appendingPathComponent("workers").path,
-                                             "--allow-clients", keys.appendingPathComponent("client.pub").path, "--allow-clients=\(other.publicKey)",
-                                             "--allow-admins", keys.appendingPathComponent("admin.pub").path])
+        try farm.startCoordinator(
+            extra: ["--dashboard", "127.0.0.1:0"],
+            security: [
+                "--curve-secret", keys.appendingPathComponent("coordinator.key").path,
+                "--allow-workers", keys.appendingPathComponent("workers").path,
+                "--allow-clients", keys.appendingPathComponent("client.pub").path, "--allow-clients=\(other.publicKey)",
+                "--allow-admins", keys.appendingPathComponent("admin.pub").path
+            ])
         let base = try farm.dashboardURL()
         #expect(farm.coordinator!.output.contains("CURVE, allowed keys: 1 worker, 2 clients, 1 admin"))
-        try farm.startWorker(security: ["--server-key", keys.appendingPathComponent("coordinator.pub").path,
-                                        "--curve-secret", keys.appendingPathComponent("workers/worker.key").path])
+        try farm.startWorker(security: [
+            "--server-key", keys.appendingPathComponent("coordinator.pub").path,
+            "--curve-secret", keys.appendingPathComponent("workers/worker.key").path
+        ])
         farm.clientSecurity = ClientSecurity(serverKey: server.publicKey, keys: client)
         let job = try SmallJob.submit(farm.client)
         func as_(_ keys: CurveKeyPair) -> FarmClient {
-            FarmClient(endpoint: farm.endpoint, security: ClientSecurity(serverKey: server.publicKey, keys: keys), timeout: 5, retries: 1)
+            FarmClient(
+                endpoint: farm.endpoint, security: ClientSecurity(serverKey: server.publicKey, keys: keys), timeout: 5,
+                retries: 1)
         }
 
         // Each kind of stranger is refused and counted, while the job runs.
         var failures = try authFailures(base)
-        for (what, security) in [("plaintext", ClientSecurity.plaintext),
-                                 ("wrong server key", ClientSecurity(serverKey: stranger.publicKey, keys: client)),
-                                 ("key not on the allowlist", ClientSecurity(serverKey: server.publicKey, keys: stranger))] {
+        for (what, security) in [
+            ("plaintext", ClientSecurity.plaintext),
+            ("wrong server key", ClientSecurity(serverKey: stranger.publicKey, keys: client)),
+            ("key not on the allowlist", ClientSecurity(serverKey: server.publicKey, keys: stranger))
+        ] {
             let told = refused(farm.endpoint, security)
             #expect(told != nil, "\(what) must be refused")
             if what == "key not on the allowlist" {
                 // Told at once, naming the key, not "no answer … is it running?" after the timeout.
-                #expect(told?.contains("refused this client key (public key \(stranger.publicKey))") == true, "\(told ?? "")")
+                #expect(
+                    told?.contains("refused this client key (public key \(stranger.publicKey))") == true,
+                    "\(told ?? "")")
             }
             Thread.sleep(forTimeInterval: 0.3)
             let now = try authFailures(base)
@@ -93,8 +106,10 @@ import Testing
         }
         // A worker key cannot act as a client: submit, list, cancel, fetch.
         let w = as_(worker)
-        for (what, request) in [("submit", { _ = try SmallJob.submit(w) }), ("status", { _ = try w.status() }),
-                                ("cancel", { _ = try w.cancel(job: job) }), ("fetch", { _ = try w.output(job: job) })] as [(String, () throws -> Void)] {
+        for (what, request) in [
+            ("submit", { _ = try SmallJob.submit(w) }), ("status", { _ = try w.status() }),
+            ("cancel", { _ = try w.cancel(job: job) }), ("fetch", { _ = try w.output(job: job) })
+        ] as [(String, () throws -> Void)] {
             #expect(refusal(request)?.contains("a worker key may not send") == true, "a worker key may not \(what)")
         }
         // Another client sees none of this job and cannot touch it, nor register as a worker.
@@ -102,7 +117,11 @@ import Testing
         #expect(try o.status().jobs.isEmpty && (try o.status().workers.allSatisfy { $0.leases.isEmpty }))
         #expect(refusal { _ = try o.status(job: job) }?.contains("no job") == true)
         #expect(refusal { _ = try o.cancel(job: job) }?.contains("no job") == true)
-        #expect(refusal { _ = try o.request(Message(.ready, ReadyBody(name: "fake", threads: 64, versions: FarmProtocol.versions, busy: []))) }?
+        #expect(
+            refusal {
+                _ = try o.request(
+                    Message(.ready, ReadyBody(name: "fake", threads: 64, versions: FarmProtocol.versions, busy: [])))
+            }?
             .contains("a client key may not send ready") == true)
         // An admin sees the job and the worker's lease; a routing id taken from that view gets nothing.
         let view = try as_(admin).status()
@@ -113,7 +132,11 @@ import Testing
             try thief.setRoutingID(Array(victim.id.utf8))
             try thief.connect(farm.endpoint)
             for lease in victim.leases {
-                _ = try thief.send(Message(.result, ResultBody(lease: lease, seconds: 1, loss: 0), payload: [[UInt8](repeating: 0, count: 12)]).frames)
+                _ = try thief.send(
+                    Message(
+                        .result, ResultBody(lease: lease, seconds: 1, loss: 0),
+                        payload: [[UInt8](repeating: 0, count: 12)]
+                    ).frames)
             }
             _ = try thief.send(Message(.status, StatusBody()).frames)
             #expect(try thief.receive(timeout: 2) == nil, "a connection with another peer's routing id gets nothing")
@@ -124,7 +147,8 @@ import Testing
         for i in 0 ..< 50 { garbage.send((0 ..< 512).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }) }
         #expect(try farm.finish(job) == reference, "CURVE, roles and a thief change nothing in the output")
         garbage.close()
-        #expect(refusal { _ = try o.output(job: job) }?.contains("has no output") == true, "another client cannot fetch it")
+        #expect(
+            refusal { _ = try o.output(job: job) }?.contains("has no output") == true, "another client cannot fetch it")
         #expect(try as_(admin).output(job: job) == reference, "an admin can")
     }
 
@@ -164,7 +188,9 @@ import Testing
         Thread.sleep(forTimeInterval: 2)
         flooder.close()
         let after = try rssKiB(pid)
-        #expect(after - before < 100_000, "coordinator RSS grew from \(before) to \(after) KiB under 400 MB of oversized frames")
+        #expect(
+            after - before < 100_000,
+            "coordinator RSS grew from \(before) to \(after) KiB under 400 MB of oversized frames")
         #expect(try farm.client.status().jobs.isEmpty, "still answering")
     }
 }
@@ -185,9 +211,15 @@ final class RawTCP {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         guard rc == 0 else { throw FarmTestError.failed("connect", "") }
     }
-    func send(_ bytes: [UInt8]) { _ = bytes.withUnsafeBufferPointer { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+    func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBufferPointer { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
     func close() { Glibc.close(fd) }
 }

@@ -9,7 +9,8 @@ import Testing
     static let exempt: Set<String> = ["VGGWeights/Pickle.swift:readPickle"]
 
     static var sources: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("Sources")
     }
 
@@ -25,7 +26,9 @@ import Testing
     /// line through the line where its braces close, strings and comments ignored.
     static func longFunctions(_ text: String, limit: Int) -> [(name: String, lines: Int)] {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let declaration = try? Regex(#"^\s*(?:@[\w]+(?:\([^)]*\))?\s+)*(?:(?:public|private|fileprivate|internal|static|final|override|mutating|nonisolated|class)\s+)*(?:func\s+([^\s(<]+)|(init)\??[(<])"#)
+        let declaration = try? Regex(
+            #"^\s*(?:@[\w]+(?:\([^)]*\))?\s+)*(?:(?:public|private|fileprivate|internal|static|final|override|mutating|nonisolated|class)\s+)*(?:func\s+([^\s(<]+)|(init)\??[(<])"#
+        )
         var found: [(String, Int)] = [], i = 0
         while i < lines.count {
             guard let declaration, let match = lines[i].firstMatch(of: declaration) else { i += 1; continue }
@@ -34,11 +37,17 @@ import Testing
             scan: while j < lines.count {
                 var inString = false, previous: Character = " "
                 for c in lines[j] {
-                    if inString { if c == "\"" && previous != "\\" { inString = false } }
-                    else if c == "\"" { inString = true }
-                    else if c == "/" && previous == "/" { break }
-                    else if c == "{" { depth += 1; started = true }
-                    else if c == "}" { depth -= 1 }
+                    if inString {
+                        if c == "\"" && previous != "\\" { inString = false }
+                    } else if c == "\"" {
+                        inString = true
+                    } else if c == "/" && previous == "/" {
+                        break
+                    } else if c == "{" {
+                        depth += 1; started = true
+                    } else if c == "}" {
+                        depth -= 1
+                    }
                     previous = c
                 }
                 if started && depth <= 0 { break scan }
@@ -56,7 +65,8 @@ import Testing
         for (path, text) in try Self.files(Self.sources) {
             let count = text.filter { $0 == "\n" }.count
             if count > Self.maxFileLines { problems.append("\(path): \(count) lines (at most \(Self.maxFileLines))") }
-            for f in Self.longFunctions(text, limit: Self.maxFunctionLines) where !Self.exempt.contains("\(path):\(f.name)") {
+            for f in Self.longFunctions(text, limit: Self.maxFunctionLines)
+            where !Self.exempt.contains("\(path):\(f.name)") {
                 problems.append("\(path): \(f.name) is \(f.lines) lines (at most \(Self.maxFunctionLines))")
             }
             if text.contains("try!") { problems.append("\(path): try! in library code") }

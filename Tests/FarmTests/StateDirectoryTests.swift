@@ -15,11 +15,15 @@ import Testing
         try farm.startCoordinator()
         _ = try farm.waitFor("the coordinator", seconds: 20) { _ in true }
 
-        let second = try Child(["coordinator", "--bind", "tcp://127.0.0.1:\(TestFarm.freePort())", "--state", state.path, "--insecure",
-                                "--dashboard", "off"], log: farm.dir.appendingPathComponent("second.log"))
+        let second = try Child(
+            [
+                "coordinator", "--bind", "tcp://127.0.0.1:\(TestFarm.freePort())", "--state", state.path, "--insecure",
+                "--dashboard", "off"
+            ], log: farm.dir.appendingPathComponent("second.log"))
         second.process.waitUntilExit()
-        #expect(second.process.terminationStatus != 0 && second.output.contains("another coordinator is using it"),
-                "a second coordinator on one state directory is refused: \(second.output)")
+        #expect(
+            second.process.terminationStatus != 0 && second.output.contains("another coordinator is using it"),
+            "a second coordinator on one state directory is refused: \(second.output)")
         farm.coordinator?.signal(SIGTERM)
         farm.coordinator?.process.waitUntilExit()
 
@@ -38,23 +42,35 @@ import Testing
             for p in poisoned { _ = try journal.add(job: p.id, spec: p.spec, inputs: [[1], [2]], submitted: 0) }
         }
         try DatabaseQueue(path: state.appendingPathComponent("farm.sqlite").path).write { db in
-            try db.execute(sql: "INSERT INTO job (id, seq, spec, state, inputs, created) VALUES ('jgarbled', 90, '{not json', 'queued', 2, 0)")
-            try db.execute(sql: "INSERT INTO job (id, seq, spec, state, inputs, created) SELECT '../../escape', 91, spec, 'queued', 2, 0 FROM job WHERE id = 'jhuge'")
+            try db.execute(
+                sql:
+                    "INSERT INTO job (id, seq, spec, state, inputs, created) VALUES ('jgarbled', 90, '{not json', 'queued', 2, 0)"
+            )
+            try db.execute(
+                sql:
+                    "INSERT INTO job (id, seq, spec, state, inputs, created) SELECT '../../escape', 91, spec, 'queued', 2, 0 FROM job WHERE id = 'jhuge'"
+            )
         }
 
         try farm.startCoordinator()
         try farm.startWorker()
-        let status = try farm.waitFor("the restored jobs", seconds: 30) { s in poisoned.allSatisfy { p in s.jobs.contains { $0.id == p.id } } }
+        let status = try farm.waitFor("the restored jobs", seconds: 30) { s in
+            poisoned.allSatisfy { p in s.jobs.contains { $0.id == p.id } }
+        }
         for (p, field) in zip(poisoned, ["lbfgs.history", "lbfgs.history", "width"]) {
             let job = status.jobs.first { $0.id == p.id }
-            #expect(job?.state == .failed && job?.detail?.contains(field) == true, "\(p.id): \(job?.detail ?? "missing")")
+            #expect(
+                job?.state == .failed && job?.detail?.contains(field) == true, "\(p.id): \(job?.detail ?? "missing")")
         }
         let log = farm.coordinator?.output ?? ""
-        #expect(log.contains("job jgarbled its journal row cannot be read") && log.contains("job ../../escape its journal row cannot be read"))
+        #expect(
+            log.contains("job jgarbled its journal row cannot be read")
+                && log.contains("job ../../escape its journal row cannot be read"))
         let marked = try DatabaseQueue(path: state.appendingPathComponent("farm.sqlite").path).read { db in
             try String.fetchAll(db, sql: "SELECT state FROM job WHERE id IN ('jgarbled', '../../escape')")
         }
-        #expect(marked == ["failed", "failed"], "unreadable rows are recorded failed, so they are not read again as queued")
+        #expect(
+            marked == ["failed", "failed"], "unreadable rows are recorded failed, so they are not read again as queued")
         #expect(try farm.finish(try SmallJob.submit(farm.client)) == reference, "the next job renders")
     }
 

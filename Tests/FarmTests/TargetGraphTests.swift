@@ -8,7 +8,9 @@ import Testing
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     /// Targets that must not lead to the compute core: everything a client, a scheduler or a page links.
-    static let computeFree = ["FarmProtocol", "FarmScheduler", "FarmClient", "FarmMonitor", "JobModel", "Dashboard", "RenderSettings"]
+    static let computeFree = [
+        "FarmProtocol", "FarmScheduler", "FarmClient", "FarmMonitor", "JobModel", "Dashboard", "RenderSettings"
+    ]
 
     /// Each target's direct dependencies (targets and products, by name), as SwiftPM reads Package.swift.
     static func graph() throws -> [String: [String]] { try manifest().dependencies }
@@ -18,7 +20,9 @@ import Testing
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // A scratch path of its own: the test build holds .build's lock while tests run.
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("target-graph-\(UUID().uuidString)")
-        process.arguments = ["swift", "package", "--package-path", root.path, "--scratch-path", scratch.path, "dump-package"]
+        process.arguments = [
+            "swift", "package", "--package-path", root.path, "--scratch-path", scratch.path, "dump-package"
+        ]
         process.standardOutput = pipe
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
@@ -30,19 +34,22 @@ import Testing
             var targets: [Target]
         }
         let manifest = try JSONDecoder().decode(Manifest.self, from: data)
-        let dependencies = Dictionary(uniqueKeysWithValues: manifest.targets.map { target in
-            (target.name, target.dependencies.compactMap { $0.values.first?.first ?? nil })
-        })
+        let dependencies = Dictionary(
+            uniqueKeysWithValues: manifest.targets.map { target in
+                (target.name, target.dependencies.compactMap { $0.values.first?.first ?? nil })
+            })
         return (dependencies, Set(manifest.targets.filter { $0.type == "test" }.map(\.name)))
     }
 
     /// The edges of Docs/target-graph.dot (the picture in Docs/architecture.md), as "A -> B".
     static func drawnEdges() throws -> Set<String> {
         let text = try String(contentsOf: root.appendingPathComponent("Docs/target-graph.dot"), encoding: .utf8)
-        return Set(text.split(separator: "\n").compactMap { line -> String? in
-            let parts = line.split(separator: "\"")
-            return parts.count == 5 && parts[2].trimmingCharacters(in: .whitespaces) == "->" ? "\(parts[1]) -> \(parts[3])" : nil
-        })
+        return Set(
+            text.split(separator: "\n").compactMap { line -> String? in
+                let parts = line.split(separator: "\"")
+                return parts.count == 5 && parts[2].trimmingCharacters(in: .whitespaces) == "->"
+                    ? "\(parts[1]) -> \(parts[3])" : nil
+            })
     }
 
     static func reachable(from start: String, in graph: [String: [String]]) -> Set<String> {
@@ -61,7 +68,9 @@ import Testing
         for target in Self.computeFree {
             #expect(graph[target] != nil, "\(target) is not in the manifest")
             let reached = Self.reachable(from: target, in: graph)
-            #expect(!reached.contains("COpenBLAS") && !reached.contains("StyleCore"), "\(target) reaches \(reached.sorted())")
+            #expect(
+                !reached.contains("COpenBLAS") && !reached.contains("StyleCore"),
+                "\(target) reaches \(reached.sorted())")
         }
     }
 
@@ -69,11 +78,18 @@ import Testing
     /// `scripts/target-graph.sh` is caught (tests are not drawn).
     @Test func thePictureDrawsTheManifest() throws {
         let (graph, tests) = try Self.manifest()
-        let manifest = Set(graph.filter { !tests.contains($0.key) }.flatMap { target, dependencies in dependencies.map { "\(target) -> \($0)" } })
+        let manifest = Set(
+            graph.filter { !tests.contains($0.key) }.flatMap { target, dependencies in
+                dependencies.map { "\(target) -> \($0)" }
+            })
         let drawn = try Self.drawnEdges()
         #expect(manifest.count > 50)
-        #expect(manifest.subtracting(drawn).isEmpty, "not drawn: \(manifest.subtracting(drawn).sorted()); run scripts/target-graph.sh")
-        #expect(drawn.subtracting(manifest).isEmpty, "drawn but gone: \(drawn.subtracting(manifest).sorted()); run scripts/target-graph.sh")
+        #expect(
+            manifest.subtracting(drawn).isEmpty,
+            "not drawn: \(manifest.subtracting(drawn).sorted()); run scripts/target-graph.sh")
+        #expect(
+            drawn.subtracting(manifest).isEmpty,
+            "drawn but gone: \(drawn.subtracting(manifest).sorted()); run scripts/target-graph.sh")
     }
 
     @Test func noComputeFreeTargetImportsTheComputeCore() throws {

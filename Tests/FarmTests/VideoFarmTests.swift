@@ -6,20 +6,26 @@ import Video
 /// and a video command killed mid-sequence resumes without redoing a finished frame or resubmitting the frame
 /// in flight, to the same bytes as an uninterrupted run.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct VideoFarmTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// 96×54 frames: frame 1 coarse-to-fine (48×27, then 2×2 tiles in two passes), frames 2 and 3 the tiled
     /// output level only, from the flow-warped previous result, with the temporal loss.
     static func arguments(_ farm: TestFarm, out: URL) -> [String] {
-        ["video", root.appendingPathComponent("Assets/video/bbb_burrow").path,
-         "--style", root.appendingPathComponent("Assets/demo/hokusai_great_wave.jpg").path, "-o", out.path,
-         "--connect", farm.endpoint, "--insecure", "--frame-count", "3", "--flow", "--temporal-weight", "1e6",
-         "--size", "96", "--coarse-size", "48", "--tile", "48", "--overlap", "8", "--margin", "8", "--level-iterations", "8,12",
-         "--style-size", "96"]
+        [
+            "video", root.appendingPathComponent("Assets/video/bbb_burrow").path,
+            "--style", root.appendingPathComponent("Assets/demo/hokusai_great_wave.jpg").path, "-o", out.path,
+            "--connect", farm.endpoint, "--insecure", "--frame-count", "3", "--flow", "--temporal-weight", "1e6",
+            "--size", "96", "--coarse-size", "48", "--tile", "48", "--overlap", "8", "--margin", "8",
+            "--level-iterations", "8,12",
+            "--style-size", "96"
+        ]
     }
 
     static func manifest(_ out: URL) -> VideoManifest? {
-        (try? Data(contentsOf: out.appendingPathComponent(VideoManifest.fileName))).flatMap { try? JSONDecoder().decode(VideoManifest.self, from: $0) }
+        (try? Data(contentsOf: out.appendingPathComponent(VideoManifest.fileName))).flatMap {
+            try? JSONDecoder().decode(VideoManifest.self, from: $0)
+        }
     }
 
     static func waitUntil(_ what: String, seconds: Double, _ condition: () -> Bool) throws {
@@ -49,26 +55,35 @@ import Video
         #expect(jobs.count == 3 && jobs.allSatisfy { $0.state == .done })
         #expect(jobs.filter { $0.stages == 2 }.count == 2 && jobs.filter { $0.stages == 3 }.count == 1)
         let workers = try farm.client.status().workers
-        #expect(workers.count == 2 && workers.allSatisfy { $0.tiles >= 3 }, "both workers render tiles: \(workers.map(\.tiles))")
+        #expect(
+            workers.count == 2 && workers.allSatisfy { $0.tiles >= 3 },
+            "both workers render tiles: \(workers.map(\.tiles))")
 
         // Killed while frame 3 is on the farm, then run again.
         let resumed = farm.dir.appendingPathComponent("resumed")
         let first = try Child(Self.arguments(farm, out: resumed), log: farm.dir.appendingPathComponent("resumed-1.log"))
-        try Self.waitUntil("frame 3 to be submitted", seconds: 120) { Self.manifest(resumed)?.pending?.output == "frame_0003.png" }
+        try Self.waitUntil("frame 3 to be submitted", seconds: 120) {
+            Self.manifest(resumed)?.pending?.output == "frame_0003.png"
+        }
         first.signal(SIGKILL)
         first.stop()
         let before = try [1, 2].map { try Data(contentsOf: resumed.appendingPathComponent("frame_000\($0).png")) }
-        let second = try Child(Self.arguments(farm, out: resumed), log: farm.dir.appendingPathComponent("resumed-2.log"))
+        let second = try Child(
+            Self.arguments(farm, out: resumed), log: farm.dir.appendingPathComponent("resumed-2.log"))
         second.process.waitUntilExit()
         #expect(second.process.terminationStatus == 0, "\(second.output)")
         #expect(second.output.contains("frame_0002.png already done"))
         let after = try [1, 2].map { try Data(contentsOf: resumed.appendingPathComponent("frame_000\($0).png")) }
         #expect(before == after, "finished frames were rewritten")
-        #expect(try farm.client.status().jobs.filter { $0.name.hasPrefix("resumed/") }.count == 3, "the frame in flight was submitted twice")
+        #expect(
+            try farm.client.status().jobs.filter { $0.name.hasPrefix("resumed/") }.count == 3,
+            "the frame in flight was submitted twice")
         for n in 1 ... 3 {
             let name = "frame_000\(n).png"
-            #expect(try Data(contentsOf: whole.appendingPathComponent(name)) == Data(contentsOf: resumed.appendingPathComponent(name)),
-                    "\(name) differs between the uninterrupted and the resumed run")
+            #expect(
+                try Data(contentsOf: whole.appendingPathComponent(name))
+                    == Data(contentsOf: resumed.appendingPathComponent(name)),
+                "\(name) differs between the uninterrupted and the resumed run")
         }
     }
 }

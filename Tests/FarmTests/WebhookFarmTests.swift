@@ -36,10 +36,15 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
         addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 16) == 0
-                && getsockname(fd, $0, &length) == 0 }
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 16) == 0
+                    && getsockname(fd, $0, &length) == 0
+            }
         }
-        guard bound else { throw FarmTestError.failed("the webhook receiver cannot listen on \(port)", String(cString: strerror(errno))) }
+        guard bound else {
+            throw FarmTestError.failed(
+                "the webhook receiver cannot listen on \(port)", String(cString: strerror(errno)))
+        }
         self.port = Int(UInt16(bigEndian: addr.sin_port))
         let thread = Thread { [self] in serve() }
         thread.start()
@@ -105,7 +110,8 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         if headers["expect"]?.lowercased() == "100-continue" {
             let go = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
@@ -113,8 +119,9 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
         }
         let length = headers["content-length"].flatMap { Int($0) } ?? 0
         while bytes.count < end + 4 + length { guard more() else { return nil } }
-        return Request(method: first.first.map(String.init) ?? "", path: first.count > 1 ? String(first[1]) : "", headers: headers,
-                       body: Array(bytes[(end + 4) ..< (end + 4 + length)]))
+        return Request(
+            method: first.first.map(String.init) ?? "", path: first.count > 1 ? String(first[1]) : "", headers: headers,
+            body: Array(bytes[(end + 4) ..< (end + 4 + length)]))
     }
 }
 
@@ -138,8 +145,10 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
     /// The signature verifies with the key, and the headers agree with the body.
     static func checkSigned(_ r: HookReceiver.Request) {
         #expect(r.method == "POST" && r.path == "/hook" && r.headers["content-type"] == "application/json")
-        #expect(WebhookSignature.verify(r.headers["stylefarm-signature"] ?? "", body: r.body, key: Array(key.utf8),
-                                        now: Date().timeIntervalSince1970), "\(r.headers)")
+        #expect(
+            WebhookSignature.verify(
+                r.headers["stylefarm-signature"] ?? "", body: r.body, key: Array(key.utf8),
+                now: Date().timeIntervalSince1970), "\(r.headers)")
         #expect(r.headers["stylefarm-event"] == r.json["event"] as? String)
         #expect(r.headers["stylefarm-delivery"] == r.json["id"] as? String && (r.json["id"] as? String)?.count == 36)
     }
@@ -149,7 +158,9 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
     @Test func eachEndingAndALostWorkerPostOneSignedEventAndWaitExitsAsSubmit() throws {
         let receiver = try HookReceiver()
         let farm = try TestFarm()
-        try farm.startCoordinator(extra: ["--dashboard", "off", "--webhook", receiver.url, "--webhook-secret-file", try Self.keyFile(farm)])
+        try farm.startCoordinator(extra: [
+            "--dashboard", "off", "--webhook", receiver.url, "--webhook-secret-file", try Self.keyFile(farm)
+        ])
         _ = try farm.waitFor("the coordinator", seconds: 10) { _ in true }
 
         let failed = try farm.client.submit(SmallJob.spec, content: Array("not an image".utf8), styles: [[0x89, 0x50]])
@@ -158,7 +169,9 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
         let cancelled = try SmallJob.submit(farm.client)  // no worker yet: it waits
         let waited = try Self.cli(farm, ["wait", cancelled, "--max-wait", "0.5"], timeout: 30)
         #expect(waited.status == 124 && waited.output.contains("stopped waiting"), "\(waited.output)")
-        let waiter = try Child(["wait", cancelled, "--connect", farm.endpoint, "--insecure"], log: farm.dir.appendingPathComponent("wait.log"))
+        let waiter = try Child(
+            ["wait", cancelled, "--connect", farm.endpoint, "--insecure"],
+            log: farm.dir.appendingPathComponent("wait.log"))
         Thread.sleep(forTimeInterval: 1)
         _ = try farm.client.cancel(job: cancelled)
         waiter.process.waitUntilExit()
@@ -183,9 +196,13 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
         func job(_ event: String) -> [String: Any] { byEvent[event]?.first?.json["job"] as? [String: Any] ?? [:] }
         #expect(job("job.failed")["id"] as? String == failed && job("job.failed")["state"] as? String == "failed")
         #expect((job("job.failed")["detail"] as? String ?? "").contains("content image"))
-        #expect(job("job.cancelled")["id"] as? String == cancelled && job("job.cancelled")["state"] as? String == "cancelled")
+        #expect(
+            job("job.cancelled")["id"] as? String == cancelled
+                && job("job.cancelled")["state"] as? String == "cancelled")
         let doneJob = job("job.done")
-        #expect(doneJob["id"] as? String == done && doneJob["name"] as? String == "small" && doneJob["owner"] as? String == "insecure")
+        #expect(
+            doneJob["id"] as? String == done && doneJob["name"] as? String == "small"
+                && doneJob["owner"] as? String == "insecure")
         let started = doneJob["started"] as? Double ?? 0, ended = doneJob["finished"] as? Double ?? 0
         #expect(started > 1_700_000_000 && ended >= started)
         let out = doneJob["output"] as? [String: Any] ?? [:]
@@ -193,8 +210,12 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
         let worker = byEvent["worker.lost"]?.first?.json["worker"] as? [String: Any] ?? [:]
         // Killed, it is unreachable at the next heartbeat, or silent.
         let reason = worker["reason"] as? String ?? ""
-        #expect(worker["name"] as? String == "w0" && (reason == "unreachable" || reason.hasPrefix("silent for")), "\(worker)")
-        #expect(worker["machine"] as? String == ProcessInfo.processInfo.hostName && (worker["requeued"] as? [Any])?.isEmpty == true)
+        #expect(
+            worker["name"] as? String == "w0" && (reason == "unreachable" || reason.hasPrefix("silent for")),
+            "\(worker)")
+        #expect(
+            worker["machine"] as? String == ProcessInfo.processInfo.hostName
+                && (worker["requeued"] as? [Any])?.isEmpty == true)
     }
 
     /// A receiver that refuses connections is tried again, 1, 2, 4 s apart; meanwhile the farm answers at once and goes
@@ -202,13 +223,19 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
     @Test func aReceiverThatIsDownIsRetriedWhileTheFarmGoesOn() throws {
         let port = TestFarm.freePort()
         let farm = try TestFarm()
-        try farm.startCoordinator(extra: ["--dashboard", "off", "--webhook", "http://127.0.0.1:\(port)/hook",
-                                          "--webhook-secret-file", try Self.keyFile(farm)])
+        try farm.startCoordinator(extra: [
+            "--dashboard", "off", "--webhook", "http://127.0.0.1:\(port)/hook",
+            "--webhook-secret-file", try Self.keyFile(farm)
+        ])
         _ = try farm.waitFor("the coordinator", seconds: 10) { _ in true }
         let first = try farm.client.submit(SmallJob.spec, content: [1, 2, 3], styles: [[4]])
-        _ = try farm.waitFor("the first job to fail", seconds: 20) { $0.jobs.first { $0.id == first }?.state == .failed }
+        _ = try farm.waitFor("the first job to fail", seconds: 20) {
+            $0.jobs.first { $0.id == first }?.state == .failed
+        }
         let second = try farm.client.submit(SmallJob.spec, content: [1, 2, 3], styles: [[4]])
-        _ = try farm.waitFor("the second job to fail", seconds: 20) { $0.jobs.first { $0.id == second }?.state == .failed }
+        _ = try farm.waitFor("the second job to fail", seconds: 20) {
+            $0.jobs.first { $0.id == second }?.state == .failed
+        }
         var slowest = 0.0
         for _ in 0 ..< 10 {
             let start = Date()
@@ -232,8 +259,10 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
     @Test func aReceiverThatNeverAnswersDelaysNothing() throws {
         let receiver = try HookReceiver(hang: true)
         let farm = try TestFarm()
-        try farm.startCoordinator(extra: ["--dashboard", "off", "--webhook", receiver.url, "--webhook-secret-file", try Self.keyFile(farm),
-                                          "--webhook-timeout", "3", "--webhook-attempts", "2"])
+        try farm.startCoordinator(extra: [
+            "--dashboard", "off", "--webhook", receiver.url, "--webhook-secret-file", try Self.keyFile(farm),
+            "--webhook-timeout", "3", "--webhook-attempts", "2"
+        ])
         _ = try farm.waitFor("the coordinator", seconds: 10) { _ in true }
         let first = try farm.client.submit(SmallJob.spec, content: [1, 2, 3], styles: [[4]])
         #expect(receiver.waitFor(1, seconds: 20).count == 1, "the first event is being posted")
@@ -245,7 +274,9 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
             slowest = max(slowest, Date().timeIntervalSince(start))
         }
         let second = try farm.client.submit(SmallJob.spec, content: [1, 2, 3], styles: [[4]])
-        _ = try farm.waitFor("the second job to fail", seconds: 20) { $0.jobs.first { $0.id == second }?.state == .failed }
+        _ = try farm.waitFor("the second job to fail", seconds: 20) {
+            $0.jobs.first { $0.id == second }?.state == .failed
+        }
         #expect(Date().timeIntervalSince(hung) < 3, "all of it while the first delivery hangs (3 s)")
         #expect(slowest < 1, "status took \(slowest) s while a delivery hangs")
         // Two tries of each event (the second one waits behind the first), the same id on both tries of one event.
@@ -257,7 +288,9 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
         let jobs = requests.compactMap { ($0.json["job"] as? [String: Any])?["id"] as? String }
         #expect(Set(jobs) == [first, second])
         let deadline = Date().addingTimeInterval(10)
-        while !(farm.coordinator?.output ?? "").contains("given up after 2 tries") && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+        while !(farm.coordinator?.output ?? "").contains("given up after 2 tries") && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.2)
+        }
         #expect((farm.coordinator?.output ?? "").contains("given up after 2 tries"))
     }
 
@@ -265,8 +298,11 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
     @Test func aWebhookThatIsNotHTTPIsRefusedAtStart() throws {
         let farm = try TestFarm()
         for bad in ["ftp://example.com/hook", "example.com/hook", "http://"] {
-            let r = try runCommand([Child.executable.path, "coordinator", "--insecure", "--dashboard", "off", "--bind", farm.endpoint,
-                                    "--state", farm.dir.appendingPathComponent("state").path, "--webhook", bad], timeout: 30)
+            let r = try runCommand(
+                [
+                    Child.executable.path, "coordinator", "--insecure", "--dashboard", "off", "--bind", farm.endpoint,
+                    "--state", farm.dir.appendingPathComponent("state").path, "--webhook", bad
+                ], timeout: 30)
             #expect(r.status == 64 && r.output.contains("--webhook \(bad)"), "\(r.output)")
         }
     }

@@ -74,34 +74,47 @@ import Testing
         let header = WebhookSignature.sign(body: body, key: key, time: 1_700_000_000)
         #expect(header == "t=1700000000,v1=ba8ec7f38c4e076a99176a1bf98ae9f2f3f4e18412b46a5913ddcf5685932c6a")
         #expect(WebhookSignature.verify(header, body: body, key: key, now: 1_700_000_100))
-        #expect(!WebhookSignature.verify(header, body: Array(#"{"a":2}"#.utf8), key: key, now: 1_700_000_100), "another body")
-        #expect(!WebhookSignature.verify(header, body: body, key: Array("whsec-test-0123456788".utf8), now: 1_700_000_100), "another key")
+        #expect(
+            !WebhookSignature.verify(header, body: Array(#"{"a":2}"#.utf8), key: key, now: 1_700_000_100),
+            "another body")
+        #expect(
+            !WebhookSignature.verify(header, body: body, key: Array("whsec-test-0123456788".utf8), now: 1_700_000_100),
+            "another key")
         #expect(!WebhookSignature.verify(header, body: body, key: key, now: 1_700_000_400), "replayed too late")
         #expect(!WebhookSignature.verify("t=1700000000", body: body, key: key, now: 1_700_000_000))
     }
 
     @Test func thePayloadIsTheNoticeWithItsDeliveryID() throws {
-        let end = FarmNotice.JobEnd(id: "j1", name: "poster", owner: "alice", state: "done", detail: nil, submitted: 1, started: 2, finished: 3,
-                                    output: FarmNotice.Output(path: "/var/lib/stylefarm/outputs/j1.png", bytes: 42))
+        let end = FarmNotice.JobEnd(
+            id: "j1", name: "poster", owner: "alice", state: "done", detail: nil, submitted: 1, started: 2, finished: 3,
+            output: FarmNotice.Output(path: "/var/lib/stylefarm/outputs/j1.png", bytes: 42))
         let delivery = try WebhookDelivery(FarmNotice(event: .jobDone, time: 3, job: end), id: "d-1")
         let text = String(decoding: delivery.body, as: UTF8.self)
-        #expect(text == #"{"event":"job.done","id":"d-1","job":{"finished":3,"id":"j1","name":"poster","output":{"bytes":42,"#
-            + #""path":"/var/lib/stylefarm/outputs/j1.png"},"owner":"alice","started":2,"state":"done","submitted":1},"time":3}"#)
+        #expect(
+            text
+                == #"{"event":"job.done","id":"d-1","job":{"finished":3,"id":"j1","name":"poster","output":{"bytes":42,"#
+                + #""path":"/var/lib/stylefarm/outputs/j1.png"},"owner":"alice","started":2,"state":"done","submitted":1},"time":3}"#
+        )
         #expect(delivery.event == .jobDone && delivery.id == "d-1")
         #expect(try WebhookDelivery(FarmNotice(event: .workerLost, time: 1)).id.count == 36, "a UUID by default")
     }
 
     @Test func onlyHTTPAndHTTPSURLsWithAHostAreTaken() {
-        for good in ["http://127.0.0.1:8080/hook", "https://hooks.example.com/stylefarm?farm=a", "HTTPS://example.com"] {
+        for good in ["http://127.0.0.1:8080/hook", "https://hooks.example.com/stylefarm?farm=a", "HTTPS://example.com"]
+        {
             #expect((try? WebhookConfig.url(good)) != nil, "\(good)")
         }
-        for bad in ["ftp://example.com/x", "file:///tmp/x", "hooks.example.com/x", "http://", "https:///path", "", "javascript:alert(1)"] {
+        for bad in [
+            "ftp://example.com/x", "file:///tmp/x", "hooks.example.com/x", "http://", "https:///path", "",
+            "javascript:alert(1)"
+        ] {
             #expect(throws: WebhookError.self, "\(bad)") { try WebhookConfig.url(bad) }
         }
     }
 
     @Test func aMissingKeyIsGeneratedOnceOwnerOnlyAndAGivenOneIsRead() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("webhook-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "webhook-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let first = try WebhookSecret.load(file: nil, stateDirectory: dir)
@@ -115,7 +128,9 @@ import Testing
         #expect(try WebhookSecret.load(file: given, stateDirectory: dir).key == Array("operator-chosen-key-123".utf8))
         try Data("short".utf8).write(to: given)
         #expect(throws: WebhookError.self) { try WebhookSecret.load(file: given, stateDirectory: dir) }
-        #expect(throws: WebhookError.self) { try WebhookSecret.load(file: dir.appendingPathComponent("none"), stateDirectory: dir) }
+        #expect(throws: WebhookError.self) {
+            try WebhookSecret.load(file: dir.appendingPathComponent("none"), stateDirectory: dir)
+        }
     }
 
     /// The core says each ending once, where it happens: done, failed, cancelled, and a lost worker with its requeued tile.
@@ -134,7 +149,8 @@ import Testing
         let jobs = h.notices.compactMap(\.job)
         #expect(h.notices.map(\.event) == [.jobDone, .jobCancelled, .jobFailed])
         #expect(jobs.map(\.id) == [done, cancelled, failed] && jobs.map(\.state) == ["done", "cancelled", "failed"])
-        #expect(jobs.map(\.owner) == ["alice", "alice", "alice"] && jobs.map(\.name) == ["small", "to cancel", "to fail"])
+        #expect(
+            jobs.map(\.owner) == ["alice", "alice", "alice"] && jobs.map(\.name) == ["small", "to cancel", "to fail"])
         #expect(jobs[0].started != nil && jobs[0].finished != nil && jobs[0].detail == nil)
         #expect(jobs[2].detail == "disk on fire" && jobs[1].detail == "cancelled")
 
@@ -149,15 +165,19 @@ import Testing
         #expect(lost.event == .workerLost && lost.job == nil)
         #expect(lost.worker?.id == "w" && lost.worker?.name == "w" && lost.worker?.key == "node7")
         #expect(lost.worker?.reason.hasPrefix("silent for") == true)
-        #expect(lost.worker?.requeued == [FarmNotice.Tile(job: running, stage: lease.stage, tile: lease.task.tile.index)])
+        #expect(
+            lost.worker?.requeued == [FarmNotice.Tile(job: running, stage: lease.stage, tile: lease.task.tile.index)])
     }
 
     /// A job the journal holds as ended is not news at the next start.
     @Test func jobsFoundEndedAtStartAreNotNotified() {
         var h = CoreHarness()
         for (id, state) in [("a", JobState.done), ("b", .failed), ("c", .cancelled)] {
-            h.handle(.admitted(CoordinatorCore.StoredJobInfo(id: id, spec: CoreHarness.smallSpec(), state: state, detail: nil, stage: 0, memory: []),
-                               replyTo: nil, now: 0))
+            h.handle(
+                .admitted(
+                    CoordinatorCore.StoredJobInfo(
+                        id: id, spec: CoreHarness.smallSpec(), state: state, detail: nil, stage: 0, memory: []),
+                    replyTo: nil, now: 0))
         }
         #expect(h.core.jobs.count == 3 && h.notices.isEmpty)
     }

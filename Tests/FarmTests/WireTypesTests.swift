@@ -17,7 +17,8 @@ import Testing
     }
 
     static func image(_ w: Int, _ h: Int, channels: Int = 3, seed: Float) -> PlanarImage {
-        PlanarImage(width: w, height: h, channels: channels, pixels: (0 ..< w * h * channels).map { Float($0) * 0.01 + seed })
+        PlanarImage(
+            width: w, height: h, channels: channels, pixels: (0 ..< w * h * channels).map { Float($0) * 0.01 + seed })
     }
 
     /// What the coordinator lays out is what the worker reads, for each shape of assignment.
@@ -27,11 +28,13 @@ import Testing
         let temporal = (image: Self.image(w, h, seed: 3), mask: Self.image(w, h, channels: 1, seed: 4))
         let guides = Self.image(w, h, channels: 2, seed: 5)
         for (t, g) in [(false, false), (true, false), (false, true), (true, true)] {
-            let sent = AssignCrops(content: content, canvas: canvas, temporal: t ? temporal : nil, guides: g ? guides : nil)
+            let sent = AssignCrops(
+                content: content, canvas: canvas, temporal: t ? temporal : nil, guides: g ? guides : nil)
             #expect(sent.frames.count == 2 + (t ? 2 : 0) + (g ? 1 : 0))
             let read = try AssignCrops(frames: sent.frames, width: w, height: h, regions: g ? 2 : nil)
             #expect(read.content == content && read.canvas == canvas && read.guides == (g ? guides : nil))
-            #expect(read.temporal?.image == (t ? temporal.image : nil) && read.temporal?.mask == (t ? temporal.mask : nil))
+            #expect(
+                read.temporal?.image == (t ? temporal.image : nil) && read.temporal?.mask == (t ? temporal.mask : nil))
         }
     }
 
@@ -40,8 +43,12 @@ import Testing
     @Test func assignCropsThatDoNotFitAreRefused() {
         let frames = AssignCrops(content: Self.image(4, 4, seed: 0), canvas: Self.image(4, 4, seed: 0)).frames
         #expect(throws: ProtocolError.self) { try AssignCrops(frames: [frames[0]], width: 4, height: 4, regions: nil) }
-        #expect(throws: ProtocolError.self) { try AssignCrops(frames: frames + [frames[0]], width: 4, height: 4, regions: nil) }
+        #expect(throws: ProtocolError.self) {
+            try AssignCrops(frames: frames + [frames[0]], width: 4, height: 4, regions: nil)
+        }
         #expect(throws: ProtocolError.self) { try AssignCrops(frames: frames, width: 4, height: 5, regions: nil) }
-        #expect(throws: ProtocolError.self) { try AssignCrops(frames: frames + [frames[0]], width: 4, height: 4, regions: 2) }
+        #expect(throws: ProtocolError.self) {
+            try AssignCrops(frames: frames + [frames[0]], width: 4, height: 4, regions: 2)
+        }
     }
 }

@@ -33,14 +33,18 @@ import Tiling
     static func receive(_ m: Message, at t: Double) -> WorkerMachine.Event { .received(.success(m), now: t) }
 
     static func welcome(weights: String = "W") -> Message {
-        Message(.welcome, WelcomeBody(worker: "w-1", heartbeatSeconds: 1, liveness: 3, weights: weights, weightsBytes: 3))
+        Message(
+            .welcome, WelcomeBody(worker: "w-1", heartbeatSeconds: 1, liveness: 3, weights: weights, weightsBytes: 3))
     }
 
     static func assign(_ lease: String, targets: String = "T", reference: String? = nil) -> Message {
         let tile = TilePlan(width: 64, height: 48, tileSize: 32, overlap: 8, margin: 4).tiles[0]
-        return Message(.assign, AssignBody(lease: lease, job: "j", stage: 0, task: TileTask(level: 0, pass: 0, tile: tile, iterations: 5),
-                                           options: RenderOptions(), pooling: .max, targets: targets, reference: reference,
-                                           leaseSeconds: 60), payload: [[], []])
+        return Message(
+            .assign,
+            AssignBody(
+                lease: lease, job: "j", stage: 0, task: TileTask(level: 0, pass: 0, tile: tile, iterations: 5),
+                options: RenderOptions(), pooling: .max, targets: targets, reference: reference,
+                leaseSeconds: 60), payload: [[], []])
     }
 
     static func blob(_ kind: BlobKind, _ bytes: [UInt8]) -> Message {
@@ -62,7 +66,9 @@ import Tiling
         let actions = m.handle(.start(now: 0))
         #expect(Self.words(actions) == ["connect", "send ready"])
         let ready = Self.sent(actions, .ready, as: ReadyBody.self)
-        #expect(ready.first?.name == "w" && ready.first?.busy == [] && ready.first?.weights == nil && ready.first?.memoryLimit == 1 << 30)
+        #expect(
+            ready.first?.name == "w" && ready.first?.busy == [] && ready.first?.weights == nil
+                && ready.first?.memoryLimit == 1 << 30)
         #expect(m.phase == .registering)
     }
 
@@ -71,7 +77,8 @@ import Tiling
         _ = m.handle(.start(now: 0))
         #expect(Self.words(m.handle(Self.receive(Self.welcome(), at: 1))) == ["send fetch"])
         #expect(m.connection == .registered && m.phase == .fetching)
-        #expect(Self.words(m.handle(Self.receive(Self.welcome(), at: 2))) == [], "a second welcome does not fetch again")
+        #expect(
+            Self.words(m.handle(Self.receive(Self.welcome(), at: 2))) == [], "a second welcome does not fetch again")
         let installed = Self.working()
         #expect(installed.phase == .idle, "weights already installed: nothing to fetch")
     }
@@ -87,7 +94,9 @@ import Tiling
         _ = m.handle(.tick(now: 22))
         #expect(m.connection == .backingOff(until: 24) && m.backoff == 4)
         var capped = WorkerMachine(identity: Self.identity)
-        for i in 0 ..< 10 { _ = capped.handle(.tick(now: Double(i) * 100)); _ = capped.handle(.tick(now: Double(i) * 100 + 11)) }
+        for i in 0 ..< 10 {
+            _ = capped.handle(.tick(now: Double(i) * 100)); _ = capped.handle(.tick(now: Double(i) * 100 + 11))
+        }
         #expect(capped.backoff == 32, "the backoff stops doubling at 32 s")
     }
 
@@ -122,14 +131,20 @@ import Tiling
     @Test func theTargetCacheForgetsTheLeastRecentlyUsedButNeverWhatATileWaitsFor() {
         var m = Self.working()  // "T" installed first
         let n = WorkerMachine.cachedTargets
-        _ = m.handle(Self.receive(Self.assign("e-1", targets: "T", reference: "R-missing"), at: 2))  // waits for R-missing, needs T
+        // waits for R-missing, needs T
+        _ = m.handle(Self.receive(Self.assign("e-1", targets: "T", reference: "R-missing"), at: 2))
         var forgotten: [String] = []
-        for i in 1 ... n + 2 { forgotten += Self.words(m.handle(.targetsInstalled(sha: "S\(i)"))).filter { $0.hasPrefix("forget") } }
+        for i in 1 ... n + 2 {
+            forgotten += Self.words(m.handle(.targetsInstalled(sha: "S\(i)"))).filter { $0.hasPrefix("forget") }
+        }
         #expect(forgotten == ["forget S1", "forget S2", "forget S3"], "T is older but a waiting tile needs it")
         #expect(m.targets.count == n && m.targets.contains("T"))
-        #expect(Self.words(m.handle(.targetsInstalled(sha: "R-missing"))) == ["render e-1", "forget S4"],
-                "T was just used: the oldest is now S4")
-        #expect(Self.words(m.handle(Self.receive(Self.assign("e-2", targets: "S1"), at: 3))) == ["send fetch"], "forgotten: fetched again")
+        #expect(
+            Self.words(m.handle(.targetsInstalled(sha: "R-missing"))) == ["render e-1", "forget S4"],
+            "T was just used: the oldest is now S4")
+        #expect(
+            Self.words(m.handle(Self.receive(Self.assign("e-2", targets: "S1"), at: 3))) == ["send fetch"],
+            "forgotten: fetched again")
     }
 
     @Test func aBlobThatDoesNotMatchItsSHAIsRefused() {
@@ -137,7 +152,10 @@ import Tiling
         let forged = Message(.blob, FetchBody(kind: "weights", sha256: ContentHash.sha256([9])), payload: [[1]])
         let actions = m.handle(Self.receive(forged, at: 2))
         #expect(Self.words(actions) == [])
-        #expect(actions.contains { if case let .log(level, text, _) = $0 { level == .warning && text.contains("sha256") } else { false } })
+        #expect(
+            actions.contains {
+                if case let .log(level, text, _) = $0 { level == .warning && text.contains("sha256") } else { false }
+            })
     }
 
     @Test func renderedTilesGoBackAsResults() {
@@ -155,8 +173,10 @@ import Tiling
         #expect(Self.words(m.handle(Self.receive(reject, at: 3))) == ["cancel e-1"])
         #expect(m.phase == .givingUp)
         #expect(Self.words(m.handle(Self.receive(reject, at: 3))) == [], "cancelled once")
-        #expect(Self.words(m.handle(.progress(ProgressBody(lease: "e-1", iteration: 1, iterations: 5, loss: 1), now: 4))) == [],
-                "no progress for a lease being given up")
+        #expect(
+            Self.words(m.handle(.progress(ProgressBody(lease: "e-1", iteration: 1, iterations: 5, loss: 1), now: 4)))
+                == [],
+            "no progress for a lease being given up")
         let actions = m.handle(.stoppedTile(lease: "e-1", reason: "stopped"))
         #expect(Self.sent(actions, .failed, as: FailedBody.self).map(\.reason) == ["stopped: the lease was revoked"])
         #expect(m.phase == .idle)
@@ -169,7 +189,8 @@ import Tiling
     @Test func aRejectOfAWaitingAssignDropsItWithoutCancelling() {
         var m = Self.working()
         _ = m.handle(Self.receive(Self.assign("e-1", targets: "U"), at: 2))
-        #expect(Self.words(m.handle(Self.receive(Message(.reject, RejectBody(lease: "e-1", reason: "x")), at: 3))) == [])
+        #expect(
+            Self.words(m.handle(Self.receive(Message(.reject, RejectBody(lease: "e-1", reason: "x")), at: 3))) == [])
         #expect(m.waiting.isEmpty)
         #expect(Self.words(m.handle(.targetsInstalled(sha: "U"))) == [], "nothing left to render")
     }
@@ -181,8 +202,10 @@ import Tiling
         #expect(Self.words(m.handle(.progress(p(2), now: 2))) == ["send progress"])
         #expect(Self.words(m.handle(.progress(p(2.2), now: 2.2))) == [])
         #expect(Self.words(m.handle(.progress(p(2.5), now: 2.5))) == ["send progress"])
-        #expect(Self.words(m.handle(.progress(ProgressBody(lease: "x", iteration: 1, iterations: 9, loss: 1), now: 9))) == [],
-                "progress of an unknown lease is not sent")
+        #expect(
+            Self.words(m.handle(.progress(ProgressBody(lease: "x", iteration: 1, iterations: 9, loss: 1), now: 9)))
+                == [],
+            "progress of an unknown lease is not sent")
     }
 
     @Test func unknownWorkerReregistersWithItsBusyLeases() {
@@ -192,7 +215,9 @@ import Tiling
         #expect(Self.words(m.handle(Self.receive(error, at: 3))) == ["disconnect"])
         let again = m.handle(.tick(now: 4))
         #expect(Self.words(again) == ["connect", "send ready"])
-        #expect(Self.sent(again, .ready, as: ReadyBody.self).first?.busy == ["e-1"], "the tile still rendering holds credit")
+        #expect(
+            Self.sent(again, .ready, as: ReadyBody.self).first?.busy == ["e-1"], "the tile still rendering holds credit"
+        )
         #expect(Self.sent(again, .ready, as: ReadyBody.self).first?.weights == "W")
         let other = Message(.error, ErrorBody(code: "malformed", message: "x"))
         _ = m.handle(Self.receive(Self.welcome(), at: 5))

@@ -1,5 +1,5 @@
-import Testing
 import Imaging
+import Testing
 
 @Suite("Colour preservation by luminance transfer")
 struct ColorTransferTests {
@@ -15,7 +15,7 @@ struct ColorTransferTests {
 
     func random(width: Int, height: Int, seed: UInt64) -> PlanarImage {
         var state = seed
-        let pixels = (0..<(width * height * 3)).map { _ -> Float in
+        let pixels = (0 ..< (width * height * 3)).map { _ -> Float in
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return Float(state >> 40) / Float(1 << 24)
         }
@@ -28,7 +28,7 @@ struct ColorTransferTests {
         let original = random(width: 23, height: 17, seed: 2)
         let out = ColorTransfer.preserveColors(styled: styled, original: original)
         #expect(out.width == 23 && out.height == 17 && out.channels == 3)
-        for i in 0..<out.planeSize {
+        for i in 0 ..< out.planeSize {
             #expect(abs(luma(out, i) - luma(styled, i)) < 1e-4)
             let (cb, cr) = chroma(out, i), (cb0, cr0) = chroma(original, i)
             #expect(abs(cb - cb0) < 1e-4 && abs(cr - cr0) < 1e-4)
@@ -40,7 +40,7 @@ struct ColorTransferTests {
         let styled = random(width: 8, height: 8, seed: 3)
         let gray = PlanarImage(width: 8, height: 8, channels: 3, fill: 0.4)
         let out = ColorTransfer.preserveColors(styled: styled, original: gray)
-        for i in 0..<out.planeSize {
+        for i in 0 ..< out.planeSize {
             #expect(abs(out.pixels[i] - out.pixels[64 + i]) < 1e-5 && abs(out.pixels[i] - out.pixels[128 + i]) < 1e-5)
         }
         let same = ColorTransfer.preserveColors(styled: styled, original: styled)
@@ -50,12 +50,14 @@ struct ColorTransferTests {
     @Test("an original of another size is resized to the styled size")
     func otherSize() {
         let styled = random(width: 20, height: 10, seed: 4)
-        let original = PlanarImage(width: 7, height: 5, channels: 3, pixels: [Float](repeating: 0.2, count: 35)
-            + [Float](repeating: 0.5, count: 35) + [Float](repeating: 0.8, count: 35))
+        let original = PlanarImage(
+            width: 7, height: 5, channels: 3,
+            pixels: [Float](repeating: 0.2, count: 35)
+                + [Float](repeating: 0.5, count: 35) + [Float](repeating: 0.8, count: 35))
         let out = ColorTransfer.preserveColors(styled: styled, original: original)
         #expect(out.width == 20 && out.height == 10)
         let (cb0, cr0) = chroma(original, 0)
-        for i in 0..<out.planeSize {
+        for i in 0 ..< out.planeSize {
             let (cb, cr) = chroma(out, i)
             #expect(abs(cb - cb0) < 1e-4 && abs(cr - cr0) < 1e-4)
         }

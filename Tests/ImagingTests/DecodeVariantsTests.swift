@@ -1,19 +1,21 @@
 import Foundation
-import Testing
 import Imaging
+import Testing
 
 @Suite("Decoding PNG colour types, JPEG and TIFF variants")
 struct DecodeVariantsTests {
     /// The single-channel plane `c` of `image`.
     func plane(_ image: PlanarImage, _ c: Int) -> [Float] {
-        Array(image.pixels[(c * image.planeSize)..<((c + 1) * image.planeSize)])
+        Array(image.pixels[(c * image.planeSize) ..< ((c + 1) * image.planeSize)])
     }
 
     /// Checks that the image is gray with the given 0...1 values in all three channels.
-    func expectGray(_ image: PlanarImage, _ values: [Float], tolerance: Float = 0,
-                    sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectGray(
+        _ image: PlanarImage, _ values: [Float], tolerance: Float = 0,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(image.channels == 3, sourceLocation: sourceLocation)
-        for c in 0..<3 {
+        for c in 0 ..< 3 {
             #expect(maxDifference(plane(image, c), values) <= tolerance, "channel \(c)", sourceLocation: sourceLocation)
         }
     }
@@ -37,8 +39,9 @@ struct DecodeVariantsTests {
         let values: [UInt16] = [0, 1, 0x1234, 0xFFFE]
         let data = values.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
         // A tRNS gray value that matches no pixel must not change anything except hadAlpha.
-        try Fixtures.writeRawPNG(url, width: 2, height: 2, colorType: .gray, bitDepth: 16, data: data,
-                                 trns: withTransparency ? [0xAB, 0xCD] : [])
+        try Fixtures.writeRawPNG(
+            url, width: 2, height: 2, colorType: .gray, bitDepth: 16, data: data,
+            trns: withTransparency ? [0xAB, 0xCD] : [])
         let loaded = try ImageIO.read(url)
         #expect(loaded.bitDepth == 16)
         #expect(loaded.hadAlpha == withTransparency)
@@ -50,7 +53,7 @@ struct DecodeVariantsTests {
         let dir = try TemporaryDirectory()
         let url = dir.file("gray\(bitDepth).png")
         let maxLevel = (1 << bitDepth) - 1
-        let levels = (0..<8).map { $0 % (maxLevel + 1) }
+        let levels = (0 ..< 8).map { $0 % (maxLevel + 1) }
         var packed = [UInt8](repeating: 0, count: (8 * bitDepth + 7) / 8)
         for (i, level) in levels.enumerated() {
             let bit = i * bitDepth
@@ -67,8 +70,9 @@ struct DecodeVariantsTests {
         let dir = try TemporaryDirectory()
         let url = dir.file("ga.png")
         let pairs: [(UInt8, UInt8)] = [(0, 255), (0, 0), (0, 128), (200, 128), (255, 255), (10, 1)]
-        try Fixtures.writeRawPNG(url, width: 6, height: 1, colorType: .grayAlpha, bitDepth: 8,
-                                 data: pairs.flatMap { [$0.0, $0.1] })
+        try Fixtures.writeRawPNG(
+            url, width: 6, height: 1, colorType: .grayAlpha, bitDepth: 8,
+            data: pairs.flatMap { [$0.0, $0.1] })
         let loaded = try ImageIO.read(url)
         #expect(loaded.hadAlpha)
         let expected = pairs.map { g, a -> Float in
@@ -84,8 +88,10 @@ struct DecodeVariantsTests {
         let dir = try TemporaryDirectory()
         let url = dir.file("rgba\(bitDepth).png")
         let maxValue = (1 << bitDepth) - 1
-        let pixels: [[Int]] = [[maxValue, 0, 0, maxValue], [0, maxValue, 0, 0], [0, 0, maxValue, maxValue / 2],
-                               [maxValue / 3, maxValue / 5, maxValue / 7, maxValue / 4]]
+        let pixels: [[Int]] = [
+            [maxValue, 0, 0, maxValue], [0, maxValue, 0, 0], [0, 0, maxValue, maxValue / 2],
+            [maxValue / 3, maxValue / 5, maxValue / 7, maxValue / 4]
+        ]
         let data = pixels.flatMap { $0 }.flatMap { v -> [UInt8] in
             bitDepth == 8 ? [UInt8(v)] : [UInt8(v >> 8), UInt8(v & 0xFF)]
         }
@@ -94,7 +100,7 @@ struct DecodeVariantsTests {
         #expect(loaded.hadAlpha && loaded.bitDepth == bitDepth)
         for (i, p) in pixels.enumerated() {
             let alpha = Float(p[3]) / Float(maxValue)
-            for c in 0..<3 {
+            for c in 0 ..< 3 {
                 let expected = Float(p[c]) / Float(maxValue) * alpha + (1 - alpha)
                 #expect(abs(loaded.image[c, i / 2, i % 2] - expected) < 1e-6, "pixel \(i) channel \(c)")
             }
@@ -107,19 +113,21 @@ struct DecodeVariantsTests {
         let palette: [UInt8] = [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30]
         let indices: [UInt8] = [0, 1, 2, 3]
         let data: [UInt8] = bitDepth == 8 ? indices : [0b0001_1011]
-        try Fixtures.writeRawPNG(dir.file("p.png"), width: 4, height: 1, colorType: .palette, bitDepth: bitDepth,
-                                 data: data, palette: palette)
+        try Fixtures.writeRawPNG(
+            dir.file("p.png"), width: 4, height: 1, colorType: .palette, bitDepth: bitDepth,
+            data: data, palette: palette)
         let opaque = try ImageIO.read(dir.file("p.png"))
         #expect(!opaque.hadAlpha && opaque.bitDepth == bitDepth)
-        for x in 0..<4 {
-            for c in 0..<3 { #expect(opaque.image[c, 0, x] == Float(palette[x * 3 + c]) / 255) }
+        for x in 0 ..< 4 {
+            for c in 0 ..< 3 { #expect(opaque.image[c, 0, x] == Float(palette[x * 3 + c]) / 255) }
         }
         // tRNS: entry 0 transparent, entry 1 half transparent, others opaque.
-        try Fixtures.writeRawPNG(dir.file("t.png"), width: 4, height: 1, colorType: .palette, bitDepth: bitDepth,
-                                 data: data, palette: palette, trns: [0, 128])
+        try Fixtures.writeRawPNG(
+            dir.file("t.png"), width: 4, height: 1, colorType: .palette, bitDepth: bitDepth,
+            data: data, palette: palette, trns: [0, 128])
         let transparent = try ImageIO.read(dir.file("t.png"))
         #expect(transparent.hadAlpha)
-        for c in 0..<3 { #expect(transparent.image[c, 0, 0] == 1) }
+        for c in 0 ..< 3 { #expect(transparent.image[c, 0, 0] == 1) }
         let half = Float(128) / 255
         #expect(abs(transparent.image[0, 0, 1] - (1 - half)) < 1e-6)
         #expect(abs(transparent.image[1, 0, 1] - 1) < 1e-6)
@@ -132,8 +140,8 @@ struct DecodeVariantsTests {
         let url = dir.file("photo.jpeg")
         let width = 16, height = 16
         var data = [UInt8]()
-        for y in 0..<height {
-            for x in 0..<width { data += [UInt8(x * 16), UInt8(y * 16), 128] }
+        for y in 0 ..< height {
+            for x in 0 ..< width { data += [UInt8(x * 16), UInt8(y * 16), 128] }
         }
         try Fixtures.writeJPEG(url, width: width, height: height, components: 3, data: data, quality: 100, dpi: 240)
         let loaded = try ImageIO.read(url)
@@ -141,9 +149,9 @@ struct DecodeVariantsTests {
         #expect(loaded.dpi == 240)
         #expect(loaded.image.width == width && loaded.image.height == height && loaded.image.channels == 3)
         var worst: Float = 0
-        for y in 0..<height {
-            for x in 0..<width {
-                for c in 0..<3 {
+        for y in 0 ..< height {
+            for x in 0 ..< width {
+                for c in 0 ..< 3 {
                     worst = max(worst, abs(loaded.image[c, y, x] - Float(data[(y * width + x) * 3 + c]) / 255))
                 }
             }
@@ -155,7 +163,7 @@ struct DecodeVariantsTests {
     func jpegGray() throws {
         let dir = try TemporaryDirectory()
         let url = dir.file("gray.jpg")
-        let data = (0..<64).map { UInt8($0 * 4) }
+        let data = (0 ..< 64).map { UInt8($0 * 4) }
         try Fixtures.writeJPEG(url, width: 8, height: 8, components: 1, data: data, quality: 100)
         let loaded = try ImageIO.read(url)
         #expect(loaded.dpi == nil)
@@ -170,8 +178,8 @@ struct DecodeVariantsTests {
         let url = dir.file("cmyk.jpg")
         // Adobe-inverted CMYK: 255 means no ink. White, then red (full M+Y ink), 8x8 blocks each.
         var data = [UInt8]()
-        for _ in 0..<8 {
-            for x in 0..<16 { data += x < 8 ? [255, 255, 255, 255] : [255, 0, 0, 255] }
+        for _ in 0 ..< 8 {
+            for x in 0 ..< 16 { data += x < 8 ? [255, 255, 255, 255] : [255, 0, 0, 255] }
         }
         try Fixtures.writeJPEG(url, width: 16, height: 8, components: 4, data: data, quality: 100)
         let image = try ImageIO.read(url).image
@@ -188,7 +196,8 @@ struct DecodeVariantsTests {
     }
 
     /// A repository asset (Assets/demo/ATTRIBUTION.md), so the test runs wherever the repository is.
-    static let wave = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let wave = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
         .appendingPathComponent("Assets/demo/hokusai_great_wave.jpg").path
 
     @Test("format detection uses the signature, not the extension")

@@ -9,8 +9,9 @@ import Testing
     }
 
     func pattern(_ w: Int, _ h: Int, channels: Int = 3, seed: Int = 0) -> PlanarImage {
-        PlanarImage(width: w, height: h, channels: channels,
-                    pixels: (0 ..< w * h * channels).map { Float(($0 * 7919 + seed * 104_729) % 1009) / 1008 })
+        PlanarImage(
+            width: w, height: h, channels: channels,
+            pixels: (0 ..< w * h * channels).map { Float(($0 * 7919 + seed * 104_729) % 1009) / 1008 })
     }
 
     @Test func regionsWrittenAndReadBackAreExact() throws {
@@ -25,8 +26,10 @@ import Testing
         let reopened = try DiskImage(opening: url)
         #expect(reopened.width == 37 && reopened.height == 23 && reopened.channels == 3)
         #expect(try reopened.whole() == image)
-        #expect(try reopened.region(x: 5, y: 3, width: 11, height: 17) == image.cropped(x: 5, y: 3, width: 11, height: 17))
-        #expect(try reopened.region(x: 0, y: 7, width: 37, height: 2) == image.cropped(x: 0, y: 7, width: 37, height: 2))
+        #expect(
+            try reopened.region(x: 5, y: 3, width: 11, height: 17) == image.cropped(x: 5, y: 3, width: 11, height: 17))
+        #expect(
+            try reopened.region(x: 0, y: 7, width: 37, height: 2) == image.cropped(x: 0, y: 7, width: 37, height: 2))
     }
 
     @Test func aFileThatIsNotAWholeCanvasIsRefusedByName() throws {
@@ -36,21 +39,29 @@ import Testing
         let handle = try FileHandle(forWritingTo: url)
         try handle.truncate(atOffset: 100)
         try handle.close()
-        #expect { try DiskImage(opening: url) } throws: { "\($0)".contains("size mismatch") && "\($0)".contains(url.path) }
+        #expect { try DiskImage(opening: url) } throws: {
+            "\($0)".contains("size mismatch") && "\($0)".contains(url.path)
+        }
         try Data("PNG not SFPX".utf8).write(to: url)
         #expect { try DiskImage(opening: url) } throws: { "\($0)".contains("not an SFPX file") }
         #expect { try DiskImage(opening: temporary("missing.px")) } throws: { "\($0)".contains("cannot open") }
     }
 
-    @Test(arguments: [(41, 29, 97, 61), (97, 61, 41, 29), (64, 48, 64, 20), (64, 48, 20, 48), (30, 30, 30, 30), (512, 8, 7, 300)])
+    @Test(arguments: [
+        (41, 29, 97, 61), (97, 61, 41, 29), (64, 48, 64, 20), (64, 48, 20, 48), (30, 30, 30, 30), (512, 8, 7, 300)
+    ])
     func aResizedRegionIsExactlyThatRegionOfTheWholeResize(size: (Int, Int, Int, Int)) throws {
         let (iw, ih, ow, oh) = size
         let source = pattern(iw, ih)
         let whole = Resampler.resize(source, width: ow, height: oh)
         let view = ResizedImage(source, width: ow, height: oh)
-        for (x, y, w, h) in [(0, 0, ow, oh), (0, 0, 1, 1), (ow - 1, oh - 1, 1, 1), (ow / 3, oh / 4, max(1, ow / 2), max(1, oh / 2)), (0, oh / 2, ow, oh - oh / 2)] {
-            #expect(try view.region(x: x, y: y, width: w, height: h) == whole.cropped(x: x, y: y, width: w, height: h),
-                    "region \(w)x\(h)+\(x)+\(y) of \(iw)x\(ih) → \(ow)x\(oh)")
+        for (x, y, w, h) in [
+            (0, 0, ow, oh), (0, 0, 1, 1), (ow - 1, oh - 1, 1, 1), (ow / 3, oh / 4, max(1, ow / 2), max(1, oh / 2)),
+            (0, oh / 2, ow, oh - oh / 2)
+        ] {
+            #expect(
+                try view.region(x: x, y: y, width: w, height: h) == whole.cropped(x: x, y: y, width: w, height: h),
+                "region \(w)x\(h)+\(x)+\(y) of \(iw)x\(ih) → \(ow)x\(oh)")
         }
         let clamped = ResizedImage(source, width: ow, height: oh, clamp: true)
         #expect(try clamped.whole() == whole.clamped())

@@ -1,5 +1,5 @@
-import Testing
 import Imaging
+import Testing
 
 @Suite struct MontageTests {
     /// Three images, two per row, one height: the sheet's size, each cell's pixels where it belongs, white gaps and
@@ -21,6 +21,8 @@ import Imaging
 
     @Test func nothingToLayOutIsNil() {
         #expect(Montage.compose([], columns: nil, height: nil, gap: 0) == nil)
-        #expect(Montage.compose([PlanarImage(width: 2, height: 2, channels: 3, fill: 0)], columns: nil, height: 0, gap: 0) == nil)
+        #expect(
+            Montage.compose([PlanarImage(width: 2, height: 2, channels: 3, fill: 0)], columns: nil, height: 0, gap: 0)
+                == nil)
     }
 }

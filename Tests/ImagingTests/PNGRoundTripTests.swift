@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import Imaging
+import Testing
 
 @Suite("PNG and TIFF round trips")
 struct PNGRoundTripTests {
@@ -50,8 +50,8 @@ struct PNGRoundTripTests {
         let loaded = try ImageIO.read(dir.file("q.png")).image
         let expected: [Float] = [0, 0, 1, 0, 2, 128, 255, 255, 0].map { Float($0) / 255 }
         #expect(loaded.channels == 3)
-        for c in 0..<3 {
-            #expect(Array(loaded.pixels[(c * values.count)..<((c + 1) * values.count)]) == expected)
+        for c in 0 ..< 3 {
+            #expect(Array(loaded.pixels[(c * values.count) ..< ((c + 1) * values.count)]) == expected)
         }
     }
 
@@ -80,11 +80,11 @@ struct PNGRoundTripTests {
         expectIdentical(loaded.image, image)
 
         let gray = image.cropped(x: 0, y: 0, width: 9, height: 5)
-        let plane = PlanarImage(width: 9, height: 5, channels: 1, pixels: Array(gray.pixels[0..<45]))
+        let plane = PlanarImage(width: 9, height: 5, channels: 1, pixels: Array(gray.pixels[0 ..< 45]))
         try ImageIO.write(plane, to: dir.file("gray.tiff"), bitDepth: 16)
         let grayLoaded = try ImageIO.read(dir.file("gray.tiff"))
         #expect(grayLoaded.dpi == nil)
-        for c in 0..<3 { #expect(Array(grayLoaded.image.pixels[(c * 45)..<((c + 1) * 45)]) == plane.pixels) }
+        for c in 0 ..< 3 { #expect(Array(grayLoaded.image.pixels[(c * 45) ..< ((c + 1) * 45)]) == plane.pixels) }
     }
 
     @Test("writing replaces an existing file and leaves no temporary files")
@@ -114,7 +114,11 @@ struct InMemoryPNGTests {
 
     @Test("what PNG cannot hold is refused")
     func refused() {
-        #expect(throws: ImageError.self) { try ImageIO.encodePNG(PlanarImage(width: 2, height: 2, channels: 2, fill: 0)) }
-        #expect(throws: ImageError.self) { try ImageIO.encodePNG(PlanarImage(width: 2, height: 2, channels: 3, fill: 0), bitDepth: 12) }
+        #expect(throws: ImageError.self) {
+            try ImageIO.encodePNG(PlanarImage(width: 2, height: 2, channels: 2, fill: 0))
+        }
+        #expect(throws: ImageError.self) {
+            try ImageIO.encodePNG(PlanarImage(width: 2, height: 2, channels: 3, fill: 0), bitDepth: 12)
+        }
     }
 }

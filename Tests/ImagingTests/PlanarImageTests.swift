@@ -1,11 +1,11 @@
-import Testing
 import Imaging
+import Testing
 
 @Suite("PlanarImage")
 struct PlanarImageTests {
     @Test("planar layout: index = (c * height + y) * width + x")
     func layout() {
-        let image = PlanarImage(width: 3, height: 2, channels: 2, pixels: (0..<12).map(Float.init))
+        let image = PlanarImage(width: 3, height: 2, channels: 2, pixels: (0 ..< 12).map(Float.init))
         #expect(image[0, 0, 0] == 0 && image[0, 0, 2] == 2 && image[0, 1, 0] == 3 && image[1, 0, 0] == 6)
         #expect(image[1, 1, 2] == 11 && image.index(1, 1, 2) == 11 && image.planeSize == 6)
         var copy = image
@@ -21,7 +21,7 @@ struct PlanarImageTests {
 
     @Test("cropping keeps every channel")
     func crop() {
-        let image = PlanarImage(width: 4, height: 3, channels: 2, pixels: (0..<24).map(Float.init))
+        let image = PlanarImage(width: 4, height: 3, channels: 2, pixels: (0 ..< 24).map(Float.init))
         let crop = image.cropped(x: 1, y: 1, width: 2, height: 2)
         #expect(crop.width == 2 && crop.height == 2 && crop.channels == 2)
         #expect(crop.pixels == [5, 6, 9, 10, 17, 18, 21, 22])

@@ -40,11 +40,15 @@ import Testing
     func aPNGIsReadAsTheMeansOfItsBlocks(width: Int, height: Int, needW: Int, needH: Int, factor: Int) throws {
         let dir = try TemporaryDirectory()
         let url = dir.file("noise.png")
-        try Fixtures.writeRawPNG(url, width: width, height: height, colorType: .rgb, bitDepth: 8, data: Self.noise(width: width, height: height))
+        try Fixtures.writeRawPNG(
+            url, width: width, height: height, colorType: .rgb, bitDepth: 8,
+            data: Self.noise(width: width, height: height))
         let whole = try ImageIO.read(url)
         let reduced = try ImageIO.read(url, need: .atLeast(width: needW, height: needH))
         #expect(ImageNeed.atLeast(width: needW, height: needH).factor(width: width, height: height) == factor)
-        #expect(reduced.image.width == (width + factor - 1) / factor && reduced.image.height == (height + factor - 1) / factor)
+        #expect(
+            reduced.image.width == (width + factor - 1) / factor
+                && reduced.image.height == (height + factor - 1) / factor)
         #expect(reduced.image.width >= needW && reduced.image.height >= needH)
         #expect((reduced.fileWidth, reduced.fileHeight) == (width, height))
         #expect(reduced.image.pixels == Self.blockMeans(whole.image, factor: factor, levels: 255).pixels)
@@ -70,12 +74,16 @@ import Testing
         // Smooth (a photo, not noise), so that no decoded pixel is clamped and the block means are the DC terms.
         let bytes = (0 ..< width * height * 3).map { i -> UInt8 in
             let x = i / 3 % width, y = i / 3 / width
-            return [UInt8(20 + x * 200 / width), UInt8(20 + y * 200 / height), UInt8(20 + (x + y) * 100 / (width + height))][i % 3]
+            return [
+                UInt8(20 + x * 200 / width), UInt8(20 + y * 200 / height), UInt8(20 + (x + y) * 100 / (width + height))
+            ][i % 3]
         }
         try Fixtures.writeJPEG(url, width: width, height: height, components: 3, data: bytes, quality: 98)
         let whole = try ImageIO.read(url)
         let reduced = try ImageIO.read(url, need: .longSide(64))
-        #expect(reduced.image.width == 64 && reduced.image.height == 32 && (reduced.fileWidth, reduced.fileHeight) == (512, 256))
+        #expect(
+            reduced.image.width == 64 && reduced.image.height == 32
+                && (reduced.fileWidth, reduced.fileHeight) == (512, 256))
         let means = Self.blockMeans(whole.image, factor: 8, levels: 255)
         let worst = zip(reduced.image.pixels, means.pixels).map { abs($0 - $1) }.max() ?? 1
         #expect(worst <= 3 / 255, "within 3 levels of the block means (\(worst * 255))")
@@ -87,7 +95,8 @@ import Testing
     @Test func noReductionWithoutANeed() throws {
         let dir = try TemporaryDirectory()
         let url = dir.file("noise.png")
-        try Fixtures.writeRawPNG(url, width: 50, height: 40, colorType: .rgb, bitDepth: 8, data: Self.noise(width: 50, height: 40))
+        try Fixtures.writeRawPNG(
+            url, width: 50, height: 40, colorType: .rgb, bitDepth: 8, data: Self.noise(width: 50, height: 40))
         let whole = try ImageIO.read(url)
         for need in [ImageNeed.whole, .atLeast(width: 50, height: 40), .atLeast(width: 26, height: 21), .longSide(26)] {
             #expect(try ImageIO.read(url, need: need).image == whole.image, "\(need)")
@@ -99,11 +108,14 @@ import Testing
     @Test func theLimitBoundsTheReducedImage() throws {
         let dir = try TemporaryDirectory()
         let url = dir.file("big.png")
-        try Fixtures.writeRawPNG(url, width: 2000, height: 2000, colorType: .gray, bitDepth: 8,
-                                 data: [UInt8](repeating: 128, count: 2000 * 2000))
+        try Fixtures.writeRawPNG(
+            url, width: 2000, height: 2000, colorType: .gray, bitDepth: 8,
+            data: [UInt8](repeating: 128, count: 2000 * 2000))
         let limits = ImageLimits(maxSide: 65_535, maxPixels: 300 * 300)
         let reduced = try ImageIO.read(url, limits: limits, need: .atLeast(width: 200, height: 200))
-        #expect(reduced.image.width == 200 && reduced.image.height == 200 && reduced.image.pixels.allSatisfy { $0 == Float(128) / 255 })
+        #expect(
+            reduced.image.width == 200 && reduced.image.height == 200
+                && reduced.image.pixels.allSatisfy { $0 == Float(128) / 255 })
         #expect(throws: ImageError.self) { try ImageIO.read(url, limits: limits) }
         #expect(throws: ImageError.self, "a need the limit cannot hold is refused too") {
             try ImageIO.read(url, limits: limits, need: .atLeast(width: 1000, height: 1000))

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import Imaging
+import Testing
 
 @Suite("Write failures are errors and leave nothing behind")
 struct WriteTests {
@@ -38,13 +38,17 @@ struct WriteTests {
     func invalidRequests() throws {
         let dir = try TemporaryDirectory()
         let url = dir.file("out.png")
-        for (candidate, depth, dpi) in [(image, 12, nil), (image, 1, nil), (image, 16, -3.0), (image, 8, .nan),
-                                        (PlanarImage(width: 2, height: 2, channels: 4, fill: 0), 8, nil),
-                                        (PlanarImage(width: 2, height: 2, channels: 2, fill: 0), 8, nil),
-                                        (PlanarImage(width: 0, height: 2, channels: 3, fill: 0), 8, nil)]
-            as [(PlanarImage, Int, Double?)] {
+        for (candidate, depth, dpi) in [
+            (image, 12, nil), (image, 1, nil), (image, 16, -3.0), (image, 8, .nan),
+            (PlanarImage(width: 2, height: 2, channels: 4, fill: 0), 8, nil),
+            (PlanarImage(width: 2, height: 2, channels: 2, fill: 0), 8, nil),
+            (PlanarImage(width: 0, height: 2, channels: 3, fill: 0), 8, nil)
+        ]
+            as [(PlanarImage, Int, Double?)]
+        {
             let error = imageError { try ImageIO.write(candidate, to: url, bitDepth: depth, dpi: dpi) }
-            if case .unsupported(url.path, _)? = error {} else {
+            if case .unsupported(url.path, _)? = error {
+            } else {
                 Issue.record("depth \(depth) dpi \(String(describing: dpi)): got \(String(describing: error))")
             }
         }
@@ -70,8 +74,8 @@ struct WriteTests {
         try ImageIO.write(gray, to: dir.file("g.png"), bitDepth: 16)
         let loaded = try ImageIO.read(dir.file("g.png"))
         #expect(loaded.image.channels == 3)
-        for c in 0..<3 {
-            for x in 0..<4 { #expect(abs(loaded.image[c, 0, x] - gray[0, 0, x]) < 1e-4) }
+        for c in 0 ..< 3 {
+            for x in 0 ..< 4 { #expect(abs(loaded.image[c, 0, x] - gray[0, 0, x]) < 1e-4) }
         }
     }
 
@@ -80,7 +84,7 @@ struct WriteTests {
         let dir = try TemporaryDirectory()
         let base = Fixtures.gradient(width: 33, height: 17, levels: 65535)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<16 {
+            for i in 0 ..< 16 {
                 let url = dir.file("c\(i).\(i.isMultiple(of: 2) ? "png" : "tif")")
                 group.addTask {
                     try ImageIO.write(base, to: url, bitDepth: 16, dpi: Double(100 + i))

@@ -5,7 +5,8 @@ struct Fixture {
     var tensors: [String: (shape: [Int], values: [Float])] = [:]
 
     static func url(_ name: String) -> URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent(name)
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+            .appendingPathComponent(name)
     }
 
     init(named name: String) throws {
@@ -24,7 +25,10 @@ struct Fixture {
             let n = shape.reduce(1, *)
             let raw = try take(4 * n)
             let values = (0 ..< n).map { i in
-                Float(bitPattern: raw[(raw.startIndex + 4 * i) ..< (raw.startIndex + 4 * i + 4)].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+                Float(
+                    bitPattern: raw[(raw.startIndex + 4 * i) ..< (raw.startIndex + 4 * i + 4)].reversed().reduce(
+                        UInt32(0)
+                    ) { $0 << 8 | UInt32($1) })
             }
             tensors[name] = (shape, values)
         }

@@ -6,11 +6,14 @@ import Testing
 enum GradientCheck {
     /// Compares `analytic` with (f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h on `samples` coordinates (all if fewer).
     /// Returns the relative error ‖numeric − analytic‖ / ‖numeric‖ over the sampled coordinates.
-    static func relativeError(x: [Float], analytic: [Float], h: Float = 1e-2, samples: Int = 40, seed: UInt64 = 3,
-                              f: ([Float]) -> Double) -> Double {
+    static func relativeError(
+        x: [Float], analytic: [Float], h: Float = 1e-2, samples: Int = 40, seed: UInt64 = 3,
+        f: ([Float]) -> Double
+    ) -> Double {
         precondition(x.count == analytic.count)
         var rng = SeededRandom(seed: seed)
-        let indices = x.count <= samples ? Array(x.indices) : (0 ..< samples).map { _ in Int(rng.next() % UInt64(x.count)) }
+        let indices =
+            x.count <= samples ? Array(x.indices) : (0 ..< samples).map { _ in Int(rng.next() % UInt64(x.count)) }
         var diff = 0.0, norm = 0.0
         var probe = x
         for i in indices {
@@ -39,7 +42,10 @@ enum GradientCheck {
 }
 
 extension Array where Element == Float {
-    func withPointers<R>(_ other: inout [Float], _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> R) -> R {
-        withUnsafeBufferPointer { a in other.withUnsafeMutableBufferPointer { b in body(a.baseAddress!, b.baseAddress!) } }
+    func withPointers<R>(_ other: inout [Float], _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> R) -> R
+    {
+        withUnsafeBufferPointer { a in
+            other.withUnsafeMutableBufferPointer { b in body(a.baseAddress!, b.baseAddress!) }
+        }
     }
 }

@@ -29,15 +29,17 @@ import Testing
 
     static func conv(_ x: [Float], _ w: [Float], _ b: [Float], c: Int, k: Int, h: Int, wd: Int, chunk: Int) -> [Float] {
         var out = [Float](repeating: 0, count: k * h * wd)
-        var cols = [Float](repeating: 0, count: Conv3x3.columnFloats(inChannels: c, height: h, width: wd, maxColumnFloats: chunk))
+        var cols = [Float](
+            repeating: 0, count: Conv3x3.columnFloats(inChannels: c, height: h, width: wd, maxColumnFloats: chunk))
         x.withUnsafeBufferPointer { xp in
             w.withUnsafeBufferPointer { wp in
                 b.withUnsafeBufferPointer { bp in
                     out.withUnsafeMutableBufferPointer { op in
                         cols.withUnsafeMutableBufferPointer { cp in
-                            Conv3x3.forward(out: op.baseAddress!, input: xp.baseAddress!, weights: wp.baseAddress!,
-                                            bias: bp.baseAddress!, inChannels: c, outChannels: k, height: h, width: wd,
-                                            columns: cp.baseAddress!, maxColumnFloats: chunk)
+                            Conv3x3.forward(
+                                out: op.baseAddress!, input: xp.baseAddress!, weights: wp.baseAddress!,
+                                bias: bp.baseAddress!, inChannels: c, outChannels: k, height: h, width: wd,
+                                columns: cp.baseAddress!, maxColumnFloats: chunk)
                         }
                     }
                 }
@@ -47,8 +49,10 @@ import Testing
     }
 
     /// (channels in, out, height, width, column budget): odd and tiny sizes, and budgets forcing many chunks.
-    static let convShapes: [(Int, Int, Int, Int, Int)] = [(3, 4, 5, 7, 1 << 20), (2, 3, 9, 4, 30), (5, 2, 1, 1, 1 << 20),
-                                                          (4, 6, 6, 1, 40), (3, 8, 11, 13, 100)]
+    static let convShapes: [(Int, Int, Int, Int, Int)] = [
+        (3, 4, 5, 7, 1 << 20), (2, 3, 9, 4, 30), (5, 2, 1, 1, 1 << 20),
+        (4, 6, 6, 1, 40), (3, 8, 11, 13, 100)
+    ]
 
     @Test(arguments: convShapes)
     func convolutionForwardMatchesNaive(shape: (Int, Int, Int, Int, Int)) {
@@ -68,14 +72,16 @@ import Testing
         let zero = [Float](repeating: 0, count: k)
         let r = GradientCheck.random(k * h * w, seed: 6)
         var dx = [Float](repeating: 0, count: c * h * w)
-        var cols = [Float](repeating: 0, count: Conv3x3.columnFloats(inChannels: c, height: h, width: w, maxColumnFloats: chunk))
+        var cols = [Float](
+            repeating: 0, count: Conv3x3.columnFloats(inChannels: c, height: h, width: w, maxColumnFloats: chunk))
         r.withUnsafeBufferPointer { rp in
             wt.withUnsafeBufferPointer { bp in
                 cols.withUnsafeMutableBufferPointer { cp in
                     dx.withUnsafeMutableBufferPointer { dp in
-                        Conv3x3.backward(dInput: dp.baseAddress!, dOut: rp.baseAddress!, weights: bp.baseAddress!,
-                                         inChannels: c, outChannels: k, height: h, width: w, columns: cp.baseAddress!,
-                                         maxColumnFloats: chunk)
+                        Conv3x3.backward(
+                            dInput: dp.baseAddress!, dOut: rp.baseAddress!, weights: bp.baseAddress!,
+                            inChannels: c, outChannels: k, height: h, width: w, columns: cp.baseAddress!,
+                            maxColumnFloats: chunk)
                     }
                 }
             }
@@ -98,10 +104,13 @@ import Testing
         }
         var g = r
         let y = f(x)
-        #expect(mask.count == 4 && (0 ..< 200).allSatisfy { (mask[$0 / 64] >> UInt64($0 % 64)) & 1 == (y[$0] > 0 ? 1 : 0) })
+        #expect(
+            mask.count == 4 && (0 ..< 200).allSatisfy { (mask[$0 / 64] >> UInt64($0 % 64)) & 1 == (y[$0] > 0 ? 1 : 0) })
         g.withUnsafeMutableBufferPointer { ReLU.backward($0.baseAddress!, mask: mask, count: 200) }
         #expect(g.contains(0) && g.contains { $0 != 0 })
-        let err = GradientCheck.relativeError(x: x, analytic: g, h: 1e-2, samples: 200) { GradientCheck.weightedSum(f($0), r) }
+        let err = GradientCheck.relativeError(x: x, analytic: g, h: 1e-2, samples: 200) {
+            GradientCheck.weightedSum(f($0), r)
+        }
         #expect(err < 1e-4, "relative error \(err)")
     }
 
@@ -117,7 +126,9 @@ import Testing
         var argmax = [UInt8](repeating: 9, count: c * oh * ow)
         func f(_ v: [Float]) -> [Float] {
             var out = [Float](repeating: 0, count: c * oh * ow)
-            v.withPointers(&out) { Pool2x2.forward(kind, out: $1, input: $0, argmax: &argmax, channels: c, height: h, width: w) }
+            v.withPointers(&out) {
+                Pool2x2.forward(kind, out: $1, input: $0, argmax: &argmax, channels: c, height: h, width: w)
+            }
             return out
         }
         _ = f(x)
@@ -125,15 +136,18 @@ import Testing
         let prior = GradientCheck.random(x.count, seed: 11)
         func backward(_ d: inout [Float], accumulate: Bool) {
             d.withUnsafeMutableBufferPointer {
-                Pool2x2.backward(kind, dInput: $0.baseAddress!, dOut: r, argmax: kind == .max ? argmax : nil, channels: c,
-                                 height: h, width: w, accumulate: accumulate)
+                Pool2x2.backward(
+                    kind, dInput: $0.baseAddress!, dOut: r, argmax: kind == .max ? argmax : nil, channels: c,
+                    height: h, width: w, accumulate: accumulate)
             }
         }
         var dx = [Float](repeating: 0, count: x.count), sum = prior
         backward(&dx, accumulate: false)
         backward(&sum, accumulate: true)
         #expect(zip(sum, zip(prior, dx)).allSatisfy { $0 == $1.0 + $1.1 })
-        let err = GradientCheck.relativeError(x: x, analytic: dx, h: 1e-2, samples: 500) { GradientCheck.weightedSum(f($0), r) }
+        let err = GradientCheck.relativeError(x: x, analytic: dx, h: 1e-2, samples: 500) {
+            GradientCheck.weightedSum(f($0), r)
+        }
         #expect(err < 1e-3, "relative error \(err)")
     }
 
@@ -146,16 +160,22 @@ import Testing
         other.withPointers(&target) { Gram.forward(gram: $1, features: $0, channels: c, positions: n) }
         func loss(_ f: [Float], _ grad: inout [Float]?) -> Double {
             var gram = [Float](repeating: 0, count: c * c)
-            return f.withUnsafeBufferPointer { fp in target.withUnsafeBufferPointer { tp in gram.withUnsafeMutableBufferPointer { gp in
-                if grad != nil {
-                    return grad!.withUnsafeMutableBufferPointer {
-                        StyleLayerLoss.evaluate(features: fp.baseAddress!, target: tp.baseAddress!, channels: c, positions: n,
-                                                weight: 1.5, gram: gp.baseAddress!, dFeatures: $0.baseAddress!)
+            return f.withUnsafeBufferPointer { fp in
+                target.withUnsafeBufferPointer { tp in
+                    gram.withUnsafeMutableBufferPointer { gp in
+                        if grad != nil {
+                            return grad!.withUnsafeMutableBufferPointer {
+                                StyleLayerLoss.evaluate(
+                                    features: fp.baseAddress!, target: tp.baseAddress!, channels: c, positions: n,
+                                    weight: 1.5, gram: gp.baseAddress!, dFeatures: $0.baseAddress!)
+                            }
+                        }
+                        return StyleLayerLoss.evaluate(
+                            features: fp.baseAddress!, target: tp.baseAddress!, channels: c, positions: n,
+                            weight: 1.5, gram: gp.baseAddress!, dFeatures: nil)
                     }
                 }
-                return StyleLayerLoss.evaluate(features: fp.baseAddress!, target: tp.baseAddress!, channels: c, positions: n,
-                                               weight: 1.5, gram: gp.baseAddress!, dFeatures: nil)
-            } } }
+            }
         }
         var g: [Float]? = [Float](repeating: 0, count: c * n)
         _ = loss(f0, &g)
@@ -182,9 +202,12 @@ import Testing
     @Test func contentLossGradientMatchesFiniteDifferences() {
         let f0 = GradientCheck.random(60, seed: 14), p = GradientCheck.random(60, seed: 15)
         func loss(_ f: [Float], _ g: UnsafeMutablePointer<Float>?) -> Double {
-            f.withUnsafeBufferPointer { fp in p.withUnsafeBufferPointer { pp in
-                ContentLoss.evaluate(features: fp.baseAddress!, target: pp.baseAddress!, count: 60, weight: 2, dFeatures: g)
-            } }
+            f.withUnsafeBufferPointer { fp in
+                p.withUnsafeBufferPointer { pp in
+                    ContentLoss.evaluate(
+                        features: fp.baseAddress!, target: pp.baseAddress!, count: 60, weight: 2, dFeatures: g)
+                }
+            }
         }
         var g = [Float](repeating: 0, count: 60)
         _ = g.withUnsafeMutableBufferPointer { loss(f0, $0.baseAddress!) }
@@ -197,7 +220,9 @@ import Testing
         let (c, h, w) = shape
         let x = GradientCheck.random(c * h * w, seed: 16)
         func loss(_ v: [Float], _ g: UnsafeMutablePointer<Float>?) -> Double {
-            v.withUnsafeBufferPointer { TotalVariation.evaluate(image: $0.baseAddress!, channels: c, height: h, width: w, weight: 3, dImage: g) }
+            v.withUnsafeBufferPointer {
+                TotalVariation.evaluate(image: $0.baseAddress!, channels: c, height: h, width: w, weight: 3, dImage: g)
+            }
         }
         var g = [Float](repeating: 0, count: x.count)
         _ = g.withUnsafeMutableBufferPointer { loss(x, $0.baseAddress!) }
@@ -216,7 +241,8 @@ import Testing
         let mask = (0 ..< n).map { Float($0 % 3 == 1 ? 0 : 1) }
         func loss(_ v: [Float], _ g: UnsafeMutablePointer<Float>?) -> Double {
             v.withUnsafeBufferPointer { xp in
-                TemporalLoss.evaluate(image: xp.baseAddress!, target: target, mask: mask, channels: c, positions: n, weight: 3, dImage: g)
+                TemporalLoss.evaluate(
+                    image: xp.baseAddress!, target: target, mask: mask, channels: c, positions: n, weight: 3, dImage: g)
             }
         }
         var g = [Float](repeating: 0, count: x.count)

@@ -10,9 +10,10 @@ import Testing
         let convs = VGG19.layerNames.enumerated().map { i, name in
             let c = channels[i], k = channels[i + 1]
             let scale = Float((2.0 / Double(9 * c)).squareRoot()) * 1.7
-            return VGG19.Conv(name: name, inChannels: c, outChannels: k,
-                              weights: GradientCheck.random(k * c * 9, seed: UInt64(100 + i), amplitude: scale),
-                              bias: GradientCheck.random(k, seed: UInt64(200 + i), amplitude: 0.05))
+            return VGG19.Conv(
+                name: name, inChannels: c, outChannels: k,
+                weights: GradientCheck.random(k * c * 9, seed: UInt64(100 + i), amplitude: scale),
+                bias: GradientCheck.random(k, seed: UInt64(200 + i), amplitude: 0.05))
         }
         return VGG19(convs: convs, pooling: pooling)
     }
@@ -73,9 +74,11 @@ import Testing
         let config = LossConfig()
         let kept = Set((config.styleLayers.map(\.name) + [config.contentLayer]).compactMap(network.index(of:)))
         #expect(kept == [0, 2, 4, 8, 9, 12])
-        let diet = ActivationArena.Layout(network: network, height: 512, width: 512, depth: 13, kept: kept, maxColumnFloats: 1 << 16)
+        let diet = ActivationArena.Layout(
+            network: network, height: 512, width: 512, depth: 13, kept: kept, maxColumnFloats: 1 << 16)
         // Channels here are 4…8 (relu1_1 has 4): the kept outputs are 4+6+8+8+8+8 channel-planes at their sizes.
-        let keptFloats = [4 * 512 * 512, 6 * 256 * 256, 8 * 128 * 128, 8 * 64 * 64, 8 * 64 * 64, 8 * 32 * 32].reduce(0, +)
+        let keptFloats = [4 * 512 * 512, 6 * 256 * 256, 8 * 128 * 128, 8 * 64 * 64, 8 * 64 * 64, 8 * 32 * 32].reduce(
+            0, +)
         let transients = 4 * 512 * 512 + 4 * 256 * 256  // relu1_2, and pool1 beside it
         #expect(diet.totalFloats - diet.scratchFloats - 2 * 8 * 8 == keptFloats + transients)  // minus two 8x8 Grams
     }
@@ -104,11 +107,15 @@ import Testing
         var config = LossConfig()
         config.styleLayers = [("relu1_1", 1), ("relu2_1", 1)]
         config.contentWeight = 1
-        let temporal = (target: CaffeImage(width: w, height: h, pixels: GradientCheck.random(3 * n, seed: 7)),
-                        mask: (0 ..< n).map { Float(($0 / 5) % 2) })
-        let plain = GatysObjective(network: network, config: config, content: content, targets: targets, temporal: temporal)
+        let temporal = (
+            target: CaffeImage(width: w, height: h, pixels: GradientCheck.random(3 * n, seed: 7)),
+            mask: (0 ..< n).map { Float(($0 / 5) % 2) }
+        )
+        let plain = GatysObjective(
+            network: network, config: config, content: content, targets: targets, temporal: temporal)
         config.temporalWeight = 4
-        let objective = GatysObjective(network: network, config: config, content: content, targets: targets, temporal: temporal)
+        let objective = GatysObjective(
+            network: network, config: config, content: content, targets: targets, temporal: temporal)
         let x = GradientCheck.random(3 * n, seed: 8)
         var g = [Float](repeating: 0, count: x.count), g0 = g
         let breakdown = x.withPointers(&g) { objective.evaluate($0, gradient: $1) }

@@ -19,10 +19,14 @@ import Testing
         let n = 50
         var x = [Float](repeating: 0, count: n)
         let opt = LBFGS(count: n, history: 5, learningRate: 1)
-        let first = x.withUnsafeMutableBufferPointer { p in opt.step(p.baseAddress!, count: n) { Self.quadratic($0, $1, n: n) } }
+        let first = x.withUnsafeMutableBufferPointer { p in
+            opt.step(p.baseAddress!, count: n) { Self.quadratic($0, $1, n: n) }
+        }
         var last = first
         for _ in 0 ..< 60 {
-            last = x.withUnsafeMutableBufferPointer { p in opt.step(p.baseAddress!, count: n) { Self.quadratic($0, $1, n: n) } }
+            last = x.withUnsafeMutableBufferPointer { p in
+                opt.step(p.baseAddress!, count: n) { Self.quadratic($0, $1, n: n) }
+            }
         }
         #expect(last < first * 1e-6, "loss \(first) -> \(last)")
     }
@@ -33,12 +37,17 @@ import Testing
         let opt = Adam(count: n, learningRate: 0.1)
         var losses: [Double] = []
         for _ in 0 ..< 200 {
-            losses.append(x.withUnsafeMutableBufferPointer { p in opt.step(p.baseAddress!, count: n) { Self.quadratic($0, $1, n: n) } })
+            losses.append(
+                x.withUnsafeMutableBufferPointer { p in
+                    opt.step(p.baseAddress!, count: n) { Self.quadratic($0, $1, n: n) }
+                })
         }
         #expect(losses.last! < losses.first! * 1e-2, "loss \(losses.first!) -> \(losses.last!)")
     }
 
-    @Test(arguments: [OptimizerKind.lbfgs(history: 5, learningRate: 1), .adam(learningRate: 2, beta1: 0.9, beta2: 0.999)])
+    @Test(arguments: [
+        OptimizerKind.lbfgs(history: 5, learningRate: 1), .adam(learningRate: 2, beta1: 0.9, beta2: 0.999)
+    ])
     func renderingReducesTheLossAndKeepsTheBest(kind: OptimizerKind) {
         let network = NetworkGradientTests.syntheticNetwork(pooling: .max)
         let content = CaffeImage(width: 24, height: 20, pixels: GradientCheck.random(3 * 480, seed: 21, amplitude: 50))
@@ -50,11 +59,14 @@ import Testing
         let targets = GramTargets.compute(network: network, image: style, layers: options.loss.styleLayers.map(\.name))
         let objective = GatysObjective(network: network, config: options.loss, content: content, targets: targets)
         var seen: [Double] = []
-        let result = StyleOptimization.run(objective: objective, start: content, options: options, progress: { seen.append($0.loss) })
+        let result = StyleOptimization.run(
+            objective: objective, start: content, options: options, progress: { seen.append($0.loss) })
         #expect(seen.count == 30)
         #expect(result.loss < seen[0] * 0.5, "loss \(seen[0]) -> \(result.loss)")
         #expect(result.loss <= seen.min()!)
-        let check = result.image.pixels.withUnsafeBufferPointer { objective.evaluate($0.baseAddress!, gradient: nil).total }
+        let check = result.image.pixels.withUnsafeBufferPointer {
+            objective.evaluate($0.baseAddress!, gradient: nil).total
+        }
         #expect(abs(check - result.loss) <= 1e-9 * result.loss)
     }
 
@@ -70,8 +82,9 @@ import Testing
         let targets = GramTargets.compute(network: network, image: style, layers: options.loss.styleLayers.map(\.name))
         let objective = GatysObjective(network: network, config: options.loss, content: content, targets: targets)
         var seen: [Double] = []
-        let result = StyleOptimization.run(objective: objective, start: content, options: options, progress: { seen.append($0.loss) })
-        #expect(seen.contains { $0 > StyleOptimization.divergenceFactor * seen[0] } , "the test needs a diverging step")
+        let result = StyleOptimization.run(
+            objective: objective, start: content, options: options, progress: { seen.append($0.loss) })
+        #expect(seen.contains { $0 > StyleOptimization.divergenceFactor * seen[0] }, "the test needs a diverging step")
         #expect(result.loss.isFinite && result.loss < seen[0], "loss \(seen[0]) -> \(result.loss)")
         #expect(result.loss <= seen.min()!)
     }
@@ -82,7 +95,8 @@ import Testing
         var options = RenderOptions()
         options.iterations = 500
         options.relativeTolerance = 1e-2
-        let targets = GramTargets.compute(network: network, image: content, layers: options.loss.styleLayers.map(\.name))
+        let targets = GramTargets.compute(
+            network: network, image: content, layers: options.loss.styleLayers.map(\.name))
         let objective = GatysObjective(network: network, config: options.loss, content: content, targets: targets)
         let result = StyleOptimization.run(objective: objective, start: content, options: options)
         #expect(result.iterations < 500)

@@ -30,13 +30,16 @@ import Tiling
         config.styleWeight = 5
         config.tvWeight = 0.1
         let layers = config.styleLayers.map(\.name)
-        let a = GramTargets.compute(network: network, image: CaffeImage(width: 20, height: 20, pixels: GradientCheck.random(1200, seed: 22)),
-                                    layers: layers)
-        var b = GramTargets.compute(network: network, image: CaffeImage(width: 20, height: 20, pixels: GradientCheck.random(1200, seed: 23)),
-                                    layers: layers)
+        let a = GramTargets.compute(
+            network: network, image: CaffeImage(width: 20, height: 20, pixels: GradientCheck.random(1200, seed: 22)),
+            layers: layers)
+        var b = GramTargets.compute(
+            network: network, image: CaffeImage(width: 20, height: 20, pixels: GradientCheck.random(1200, seed: 23)),
+            layers: layers)
         b.grams["relu4_1"] = nil  // scale control: a region's target may lack a layer
         let guidance = StyleGuidance(masks: Self.guides(width: w, height: h), regions: [(a, 1), (b, 0.5), (a, 2)])
-        let objective = GatysObjective(network: network, config: config, content: content, targets: a, guidance: guidance)
+        let objective = GatysObjective(
+            network: network, config: config, content: content, targets: a, guidance: guidance)
         let x = GradientCheck.random(3 * w * h, seed: 24)
         var g = [Float](repeating: 0, count: x.count)
         let breakdown = x.withPointers(&g) { objective.evaluate($0, gradient: $1) }
@@ -54,21 +57,30 @@ import Tiling
         let content = CaffeImage(width: w, height: h, pixels: GradientCheck.random(3 * w * h, seed: 31))
         var config = LossConfig()
         config.styleWeight = 3
-        let targets = GramTargets.compute(network: network, image: CaffeImage(width: 16, height: 16, pixels: GradientCheck.random(768, seed: 32)),
-                                          layers: config.styleLayers.map(\.name))
+        let targets = GramTargets.compute(
+            network: network, image: CaffeImage(width: 16, height: 16, pixels: GradientCheck.random(768, seed: 32)),
+            layers: config.styleLayers.map(\.name))
         let x = GradientCheck.random(3 * w * h, seed: 33)
         func loss(_ guidance: StyleGuidance?) -> (Double, [Float]) {
-            let objective = GatysObjective(network: network, config: config, content: content, targets: targets, guidance: guidance)
+            let objective = GatysObjective(
+                network: network, config: config, content: content, targets: targets, guidance: guidance)
             var g = [Float](repeating: 0, count: x.count)
             let l = x.withPointers(&g) { objective.evaluate($0, gradient: $1) }
             return (l.total, g)
         }
         let (plain, plainGradient) = loss(nil)
-        let one = loss(StyleGuidance(masks: PlanarImage(width: w, height: h, channels: 1, fill: 1), regions: [(targets, 1)]))
+        let one = loss(
+            StyleGuidance(masks: PlanarImage(width: w, height: h, channels: 1, fill: 1), regions: [(targets, 1)]))
         var halves = [Float](repeating: 0, count: 2 * w * h)
-        for i in 0 ..< w * h { halves[(i % w < w / 2 ? 0 : 1) * w * h + i] = 1 }  // halves of 16: every pooled level splits cleanly
-        let two = loss(StyleGuidance(masks: PlanarImage(width: w, height: h, channels: 2, pixels: halves), regions: [(targets, 1), (targets, 1)]))
-        #expect(abs(one.0 - plain) <= 1e-5 * plain && zip(one.1, plainGradient).allSatisfy { abs($0 - $1) <= 1e-4 * (abs($1) + 1e-3) })
+        // halves of 16: every pooled level splits cleanly
+        for i in 0 ..< w * h { halves[(i % w < w / 2 ? 0 : 1) * w * h + i] = 1 }
+        let two = loss(
+            StyleGuidance(
+                masks: PlanarImage(width: w, height: h, channels: 2, pixels: halves),
+                regions: [(targets, 1), (targets, 1)]))
+        #expect(
+            abs(one.0 - plain) <= 1e-5 * plain
+                && zip(one.1, plainGradient).allSatisfy { abs($0 - $1) <= 1e-4 * (abs($1) + 1e-3) })
         // Two halves with one target: the whole's Gram is the coverage-weighted mean of the halves' (their coverages
         // sum to one at every layer), so by convexity Σ (S_r/N) ‖G_r − A‖² ≥ ‖G − A‖²: asking each half to match on
         // its own is at least as demanding as the whole, never less.
@@ -79,23 +91,31 @@ import Tiling
         let content = try ImageIO.read(TiledRenderTests.demo.appendingPathComponent("chelsea.png")).image
         let style = try ImageIO.read(TiledRenderTests.demo.appendingPathComponent("hokusai_great_wave.jpg")).image
         let matched = ColorTransfer.matchColors(style, to: content)
-        let (mc, cc) = ColorTransfer.statistics(content), (ms, cs) = ColorTransfer.statistics(style), (mm, cm) = ColorTransfer.statistics(matched)
+        let (mc, cc) = ColorTransfer.statistics(content), (ms, cs) = ColorTransfer.statistics(style),
+            (mm, cm) = ColorTransfer.statistics(matched)
         let before = zip(ms, mc).map { abs($0 - $1) }.max()!, after = zip(mm, mc).map { abs($0 - $1) }.max()!
         let covBefore = zip(cs, cc).map { abs($0 - $1) }.max()!, covAfter = zip(cm, cc).map { abs($0 - $1) }.max()!
-        print(String(format: "colour match: mean error %.4f → %.6f, covariance error %.5f → %.7f", before, after, covBefore, covAfter))
+        print(
+            String(
+                format: "colour match: mean error %.4f → %.6f, covariance error %.5f → %.7f", before, after, covBefore,
+                covAfter))
         #expect(before > 0.05 && after < 1e-4, "means \(ms) → \(mm), content \(mc)")
         #expect(covBefore > 0.005 && covAfter < 1e-5, "covariances \(cs) → \(cm), content \(cc)")
     }
 
     @Test func regionMasksNameTheirColoursAndRefuseUnknownOnes() throws {
-        let regions = [StyleControl.Region(color: [255, 0, 0], styles: [0]), StyleControl.Region(color: [0], styles: [])]
+        let regions = [
+            StyleControl.Region(color: [255, 0, 0], styles: [0]), StyleControl.Region(color: [0], styles: [])
+        ]
         var rgb = PlanarImage(width: 4, height: 1, channels: 3, fill: 0)
         rgb[0, 0, 0] = 1; rgb[0, 0, 1] = 0.9  // red, and near red (a JPEG's red)
         let planes = try RegionMap.planes(rgb, regions: regions)
         #expect(planes.channels == 2 && planes.pixels == [1, 1, 0, 0, 0, 0, 1, 1])
         rgb[1, 0, 3] = 1  // green: no region
         #expect(throws: RegionMapError.self) { try RegionMap.planes(rgb, regions: regions) }
-        do { _ = try RegionMap.planes(rgb, regions: regions) } catch { #expect("\(error)".contains("(3, 0)") && "\(error)".contains("[0, 255, 0]")) }
+        do { _ = try RegionMap.planes(rgb, regions: regions) } catch {
+            #expect("\(error)".contains("(3, 0)") && "\(error)".contains("[0, 255, 0]"))
+        }
     }
 
     /// Masks cropped per tile are the untiled masks' crops, to the bit: the softening reads each tile's rectangle
@@ -103,7 +123,8 @@ import Tiling
     @Test func tileGuidesEqualTheUntiledGuidesCropped() throws {
         var labels = PlanarImage(width: 40, height: 30, channels: 1, fill: 0)
         for y in 0 ..< 30 { for x in 0 ..< 40 where x + y > 35 { labels[0, y, x] = 1 } }
-        let planes = try RegionMap.planes(labels, regions: [.init(color: [0], styles: [0]), .init(color: [255], styles: [])])
+        let planes = try RegionMap.planes(
+            labels, regions: [.init(color: [0], styles: [0]), .init(color: [255], styles: [])])
         let guides = RegionMap.guides(planes, width: 320, height: 240, feather: 0.05)
         let whole = try guides.whole()
         #expect(whole.pixels.contains { $0 > 0.1 && $0 < 0.9 }, "edges are soft")
@@ -111,7 +132,9 @@ import Tiling
         let plan = TilePlan(width: 320, height: 240, tileSize: 96, overlap: 16, margin: 8)
         for tile in plan.tiles {
             let r = tile.render
-            #expect(try guides.region(x: r.x, y: r.y, width: r.width, height: r.height) == whole.cropped(x: r.x, y: r.y, width: r.width, height: r.height))
+            #expect(
+                try guides.region(x: r.x, y: r.y, width: r.width, height: r.height)
+                    == whole.cropped(x: r.x, y: r.y, width: r.width, height: r.height))
         }
     }
 
@@ -131,16 +154,22 @@ import Tiling
         }
         let plainWhole = GramTargets.compute(network: network, image: CaffeImage(image), layers: layers)
         let plainTiles = try GramTargets.tileMean(network: network, canvas: image, plan: plan, layers: layers)
-        let everything = try GramTargets.tileMeans(network: network, canvas: image, guides: PlanarImage(width: 192, height: 128, channels: 1, fill: 1),
-                                                   plan: plan, layers: layers)
-        for name in layers { #expect(try relative(plainTiles.grams[name], everything[0]?.grams[name]) < 1e-5, "\(name)") }
+        let everything = try GramTargets.tileMeans(
+            network: network, canvas: image, guides: PlanarImage(width: 192, height: 128, channels: 1, fill: 1),
+            plan: plan, layers: layers)
+        for name in layers {
+            #expect(try relative(plainTiles.grams[name], everything[0]?.grams[name]) < 1e-5, "\(name)")
+        }
 
         var labels = PlanarImage(width: 192, height: 128, channels: 1, fill: 0)
         for y in 0 ..< 128 { for x in 100 ..< 192 { labels[0, y, x] = 1 } }
-        let planes = try RegionMap.planes(labels, regions: [.init(color: [0], styles: [0]), .init(color: [255], styles: [0])])
+        let planes = try RegionMap.planes(
+            labels, regions: [.init(color: [0], styles: [0]), .init(color: [255], styles: [0])])
         let guides = RegionMap.guides(planes, width: 192, height: 128, feather: 0.02)
-        let whole = GramTargets.guided(network: network, image: CaffeImage(image), layers: layers, masks: try guides.whole())
-        let tiled = try GramTargets.tileMeans(network: network, canvas: image, guides: guides, plan: plan, layers: layers)
+        let whole = GramTargets.guided(
+            network: network, image: CaffeImage(image), layers: layers, masks: try guides.whole())
+        let tiled = try GramTargets.tileMeans(
+            network: network, canvas: image, guides: guides, plan: plan, layers: layers)
         for name in layers {
             let tiling = try relative(plainWhole.grams[name], plainTiles.grams[name])
             for region in 0 ..< 2 {
@@ -157,7 +186,9 @@ import Tiling
         let network = PyTorchReferenceTests.network
         let content = try ImageIO.read(TiledRenderTests.demo.appendingPathComponent("chelsea.png")).image
         let wave = try ImageIO.read(TiledRenderTests.demo.appendingPathComponent("hokusai_great_wave.jpg")).image
-        let turner = try ImageIO.read(TiledRenderTests.demo.appendingPathComponent("turner_shipwreck_of_the_minotaur.jpg")).image
+        let turner = try ImageIO.read(
+            TiledRenderTests.demo.appendingPathComponent("turner_shipwreck_of_the_minotaur.jpg")
+        ).image
         var labels = PlanarImage(width: 96, height: 64, channels: 3, fill: 0)
         for y in 0 ..< 64 { for x in 48 ..< 96 { labels[2, y, x] = 1 } }  // left black, right blue
         var control = StyleControl()
@@ -170,10 +201,13 @@ import Tiling
         job.controlImages = ControlImages(regions: try RegionMap.planes(labels, regions: control.regions))
         let result = job.render(network: network).image
         let layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
-        let targets = try #require(control.regionTargets(network: network, styles: job.styles, images: job.controlImages, content: content,
-                                                         longSide: 96, layers: layers))
+        let targets = try #require(
+            control.regionTargets(
+                network: network, styles: job.styles, images: job.controlImages, content: content,
+                longSide: 96, layers: layers))
         let halves = RegionMap.guides(try #require(job.controlImages.regions), width: 96, height: 64, feather: 0)
-        let grams = GramTargets.guided(network: network, image: CaffeImage(result), layers: layers, masks: try halves.whole())
+        let grams = GramTargets.guided(
+            network: network, image: CaffeImage(result), layers: layers, masks: try halves.whole())
         func distance(_ g: GramTargets?, _ t: GramTargets?) -> Double {
             layers.reduce(0.0) { sum, name in
                 guard let a = g?.grams[name], let b = t?.grams[name] else { return sum }
@@ -189,8 +223,10 @@ import Tiling
 
     @Test func scaleControlTakesEachLayerFromItsStyle() {
         let network = NetworkGradientTests.syntheticNetwork(pooling: .max)
-        let a = PlanarImage(width: 24, height: 24, channels: 3, pixels: GradientCheck.random(3 * 576, seed: 41).map { abs($0) })
-        let b = PlanarImage(width: 24, height: 24, channels: 3, pixels: GradientCheck.random(3 * 576, seed: 42).map { abs($0) })
+        let a = PlanarImage(
+            width: 24, height: 24, channels: 3, pixels: GradientCheck.random(3 * 576, seed: 41).map { abs($0) })
+        let b = PlanarImage(
+            width: 24, height: 24, channels: 3, pixels: GradientCheck.random(3 * 576, seed: 42).map { abs($0) })
         let layers = ["relu1_1", "relu2_1", "relu3_1"]
         let fine = StyleInput(image: a, weight: 1, options: .init(layers: ["relu1_1", "relu2_1"]))
         let coarse = StyleInput(image: b, weight: 1, options: .init(scale: 0.5, layers: ["relu3_1"]))
@@ -199,7 +235,8 @@ import Tiling
         let onlyB = GramTargets.compute(network: network, styles: [(b, 1)], longSide: 24, layers: layers)
         #expect(mixed.layers == layers)
         #expect(mixed.grams["relu1_1"] == onlyA.grams["relu1_1"] && mixed.grams["relu2_1"] == onlyA.grams["relu2_1"])
-        #expect(mixed.grams["relu3_1"] == onlyB.grams["relu3_1"], "the coarse layer from the other style at half its size")
+        #expect(
+            mixed.grams["relu3_1"] == onlyB.grams["relu3_1"], "the coarse layer from the other style at half its size")
     }
 
     /// `stylefarm plan` and the memory checks count the regions: their guides and Gram gradients.
@@ -207,6 +244,8 @@ import Tiling
         let network = NetworkGradientTests.syntheticNetwork(pooling: .max)
         let plain = ResourceEstimate.peakBytes(network: network, width: 100, height: 80, lbfgsHistory: 5)
         let three = ResourceEstimate.peakBytes(network: network, width: 100, height: 80, lbfgsHistory: 5, regions: 3)
-        #expect(three - plain == 4 * 3 * (100 * 80 * 7 / 3 + 8 * 8), "the crop and its pooled copies, and a C×C gradient, per region")
+        #expect(
+            three - plain == 4 * 3 * (100 * 80 * 7 / 3 + 8 * 8),
+            "the crop and its pooled copies, and a C×C gradient, per region")
     }
 }

@@ -26,14 +26,17 @@ import VGGWeights
         return CaffeImage(width: s[2], height: s[1], pixels: f[name])
     }
 
-    static func objective(_ f: Fixture, pooling: Pool2x2.Kind, content: Float, style: Float, tv: Float,
-                          network base: VGG19 = network) -> GatysObjective {
+    static func objective(
+        _ f: Fixture, pooling: Pool2x2.Kind, content: Float, style: Float, tv: Float,
+        network base: VGG19 = network
+    ) -> GatysObjective {
         let network = base.with(pooling: pooling)
         var config = LossConfig()
         config.contentWeight = content
         config.styleWeight = style
         config.tvWeight = tv
-        let targets = GramTargets.compute(network: network, image: image(f, "input/style"), layers: config.styleLayers.map(\.name))
+        let targets = GramTargets.compute(
+            network: network, image: image(f, "input/style"), layers: config.styleLayers.map(\.name))
         return GatysObjective(network: network, config: config, content: image(f, "input/content"), targets: targets)
     }
 
@@ -65,7 +68,8 @@ import VGGWeights
 
     @Test func styleTargetGramMatches() throws {
         let f = try Fixture(named: "vgg19_ref_64.sffx")
-        let targets = GramTargets.compute(network: Self.network, image: Self.image(f, "input/style"), layers: ["relu3_1"])
+        let targets = GramTargets.compute(
+            network: Self.network, image: Self.image(f, "input/style"), layers: ["relu3_1"])
         #expect(relativeDifference(targets.grams["relu3_1"]!, f["gram/relu3_1"]).norm < 1e-4)
     }
 

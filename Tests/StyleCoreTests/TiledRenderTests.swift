@@ -43,7 +43,8 @@ import Tiling
     /// pattern.
     @Test func blendedTilingLeavesNoSeamWhereNaiveTilingDoes() throws {
         let network = PyTorchReferenceTests.network
-        var naiveJob = try Self.job(overlap: 0, margin: 0, shifted: false), blendedJob = try Self.job(overlap: 32, margin: 16, shifted: true)
+        var naiveJob = try Self.job(overlap: 0, margin: 0, shifted: false),
+            blendedJob = try Self.job(overlap: 32, margin: 16, shifted: true)
         naiveJob.localTargets = false
         blendedJob.localTargets = false
         naiveJob.initial = Resampler.resize(naiveJob.content, width: 320, height: 192)
@@ -77,10 +78,16 @@ import Tiling
         let full = job.stages
         let initial = Resampler.resize(job.content, width: 160, height: 96)  // any size: resized to the level's
         job.initial = initial
-        #expect(job.stages == full.filter { $0.level == 1 }.enumerated().map { i, s in var s = s; s.index = i; return s })
+        #expect(
+            job.stages
+                == full.filter { $0.level == 1 }.enumerated().map { i, s in
+                    var s = s; s.index = i; return s
+                })
         let start = try job.startCanvas(for: job.stages[0], previous: nil, content: job.content(for: job.stages[0]))
         #expect(start == Resampler.resize(initial, width: 320, height: 192).clamped())
-        #expect(try job.stages[1].pass == 1 && job.startCanvas(for: job.stages[1], previous: start, content: start) == start)
+        #expect(
+            try job.stages[1].pass == 1 && job.startCanvas(for: job.stages[1], previous: start, content: start) == start
+        )
 
         func distance(_ a: PlanarImage, _ b: PlanarImage) -> Double {
             zip(a.pixels, b.pixels).reduce(0.0) { $0 + Double(abs($1.0 - $1.1)) } / Double(a.pixels.count)
@@ -93,7 +100,9 @@ import Tiling
         job.temporal = TemporalTarget(image: target, mask: PlanarImage(width: 320, height: 192, channels: 1, fill: 1))
         let held = try job.render(network: network)
         // Measured: 0.080 free, 0.029 held.
-        #expect(distance(held, target) < 0.5 * distance(free, target), "held \(distance(held, target)), free \(distance(free, target))")
+        #expect(
+            distance(held, target) < 0.5 * distance(free, target),
+            "held \(distance(held, target)), free \(distance(free, target))")
     }
 
     /// What the farm's coordinator does with a canvas too big to hold: the start resized per region from the
@@ -104,19 +113,29 @@ import Tiling
         let coarse = job.content(for: job.stages[0]).clamped()
         let start = try job.startCanvas(for: stage, previous: coarse, content: job.content(for: stage))
         let lazyStart = job.startSource(for: stage, previous: coarse, content: job.contentSource(for: stage))
-        #expect(try lazyStart.region(x: 17, y: 9, width: 101, height: 77) == start.cropped(x: 17, y: 9, width: 101, height: 77))
+        #expect(
+            try lazyStart.region(x: 17, y: 9, width: 101, height: 77)
+                == start.cropped(x: 17, y: 9, width: 101, height: 77))
         let cores = stage.plan.tiles.map { t in
-            PlanarImage(width: t.core.width, height: t.core.height, channels: 3,
-                        pixels: (0 ..< 3 * t.core.area).map { Float(($0 * 13 + t.index * 7) % 101) / 100 })
+            PlanarImage(
+                width: t.core.width, height: t.core.height, channels: 3,
+                pixels: (0 ..< 3 * t.core.area).map { Float(($0 * 13 + t.index * 7) % 101) / 100 })
         }
         let expected = try PosterJob.finish(stage, cores: cores, start: start)
         for rows in [1, 23, 64] {
             var out = PlanarImage(width: stage.width, height: stage.height, channels: 3, fill: -1)
-            try PosterJob.finish(stage, start: lazyStart, stripRows: rows, core: { t, r in
-                cores[t].cropped(x: 0, y: r.lowerBound, width: cores[t].width, height: r.count)
-            }, emit: { y, strip in
-                for c in 0 ..< 3 { for sy in 0 ..< strip.height { for x in 0 ..< strip.width { out[c, y + sy, x] = strip[c, sy, x] } } }
-            })
+            try PosterJob.finish(
+                stage, start: lazyStart, stripRows: rows,
+                core: { t, r in
+                    cores[t].cropped(x: 0, y: r.lowerBound, width: cores[t].width, height: r.count)
+                },
+                emit: { y, strip in
+                    for c in 0 ..< 3 {
+                        for sy in 0 ..< strip.height {
+                            for x in 0 ..< strip.width { out[c, y + sy, x] = strip[c, sy, x] }
+                        }
+                    }
+                })
             #expect(out == expected, "strips of \(rows) rows")
         }
     }

@@ -10,11 +10,16 @@ import Tiling
         var covered = [Int](repeating: 0, count: plan.canvasWidth * plan.canvasHeight)
         for t in plan.tiles {
             #expect(t.render.contains(t.core))
-            #expect(t.render.x >= 0 && t.render.y >= 0 && t.render.maxX <= plan.canvasWidth && t.render.maxY <= plan.canvasHeight)
+            #expect(
+                t.render.x >= 0 && t.render.y >= 0 && t.render.maxX <= plan.canvasWidth
+                    && t.render.maxY <= plan.canvasHeight)
             #expect(t.core.width >= 1 && t.core.height >= 1)
-            #expect(t.core.width <= plan.tileSize + plan.overlap && t.core.height <= plan.tileSize + plan.overlap,
-                    "core \(t.core) too large for tile \(plan.tileSize)")
-            for y in t.core.y ..< t.core.maxY { for x in t.core.x ..< t.core.maxX { covered[y * plan.canvasWidth + x] += 1 } }
+            #expect(
+                t.core.width <= plan.tileSize + plan.overlap && t.core.height <= plan.tileSize + plan.overlap,
+                "core \(t.core) too large for tile \(plan.tileSize)")
+            for y in t.core.y ..< t.core.maxY {
+                for x in t.core.x ..< t.core.maxX { covered[y * plan.canvasWidth + x] += 1 }
+            }
             if let right = plan.tiles.first(where: { $0.row == t.row && $0.column == t.column + 1 }) {
                 #expect(t.core.maxX - right.core.x == plan.overlap)
             }
@@ -23,10 +28,13 @@ import Tiling
         #expect(plan.tiles.count == plan.rows * plan.columns)
     }
 
-    @Test(arguments: [(1, 1), (7, 3), (97, 89), (101, 257), (256, 256), (257, 255), (1000, 17), (2048, 1536), (4099, 2003)])
+    @Test(arguments: [
+        (1, 1), (7, 3), (97, 89), (101, 257), (256, 256), (257, 255), (1000, 17), (2048, 1536), (4099, 2003)
+    ])
     func plansCoverAnyCanvas(size: (Int, Int)) {
         for shifted in [false, true] {
-            Self.checkInvariants(TilePlan(width: size.0, height: size.1, tileSize: 128, overlap: 16, margin: 8, shifted: shifted))
+            Self.checkInvariants(
+                TilePlan(width: size.0, height: size.1, tileSize: 128, overlap: 16, margin: 8, shifted: shifted))
         }
     }
 
@@ -54,17 +62,22 @@ import Tiling
         var total = [Float](repeating: 0, count: 301 * 203)
         for t in plan.tiles {
             let w = BlendWindow.weights(core: t.core, canvasWidth: 301, canvasHeight: 203, overlap: 20)
-            for y in 0 ..< t.core.height { for x in 0 ..< t.core.width { total[(t.core.y + y) * 301 + t.core.x + x] += w[y * t.core.width + x] } }
+            for y in 0 ..< t.core.height {
+                for x in 0 ..< t.core.width { total[(t.core.y + y) * 301 + t.core.x + x] += w[y * t.core.width + x] }
+            }
         }
         #expect(total.allSatisfy { abs($0 - 1) < 1e-5 })
     }
 
     @Test func blendingIdenticalTilesReproducesTheImage() {
         let w = 150, h = 90
-        let image = PlanarImage(width: w, height: h, channels: 3, pixels: (0 ..< 3 * w * h).map { Float($0 % 251) / 251 })
+        let image = PlanarImage(
+            width: w, height: h, channels: 3, pixels: (0 ..< 3 * w * h).map { Float($0 % 251) / 251 })
         let plan = TilePlan(width: w, height: h, tileSize: 64, overlap: 12, margin: 4)
         var blender = TileBlender(width: w, height: h, overlap: 12)
-        for t in plan.tiles { blender.add(image.cropped(x: t.core.x, y: t.core.y, width: t.core.width, height: t.core.height), at: t.core) }
+        for t in plan.tiles {
+            blender.add(image.cropped(x: t.core.x, y: t.core.y, width: t.core.width, height: t.core.height), at: t.core)
+        }
         #expect(blender.uncovered == 0)
         let out = blender.result(fallback: PlanarImage(width: w, height: h, channels: 3, fill: 0))
         #expect(zip(out.pixels, image.pixels).allSatisfy { abs($0 - $1) < 1e-5 })
@@ -75,10 +88,15 @@ import Tiling
         let plan = TilePlan(width: w, height: h, tileSize: 96, overlap: 16, margin: 0)
         // A smooth gradient image scores ~1; the same with a different constant offset per tile, pasted
         // without blending, scores far above 1.
-        let smooth = PlanarImage(width: w, height: h, channels: 1, pixels: (0 ..< w * h).map { Float($0 % w + $0 / w) / 512 })
+        let smooth = PlanarImage(
+            width: w, height: h, channels: 1, pixels: (0 ..< w * h).map { Float($0 % w + $0 / w) / 512 })
         var blocky = smooth
         for t in plan.tiles {
-            for y in t.core.y ..< t.core.maxY { for x in t.core.x ..< t.core.maxX { blocky.pixels[y * w + x] = smooth.pixels[y * w + x] + Float(t.index % 3) * 0.05 } }
+            for y in t.core.y ..< t.core.maxY {
+                for x in t.core.x ..< t.core.maxX {
+                    blocky.pixels[y * w + x] = smooth.pixels[y * w + x] + Float(t.index % 3) * 0.05
+                }
+            }
         }
         #expect(abs(SeamMetric.score(smooth, plan: plan) - 1) < 0.05)
         #expect(SeamMetric.score(blocky, plan: plan) > 3)
@@ -90,8 +108,9 @@ import Tiling
         let w = 150, h = 90
         let plan = TilePlan(width: w, height: h, tileSize: 64, overlap: 12, margin: 4)
         let cores = plan.tiles.map { t in
-            PlanarImage(width: t.core.width, height: t.core.height, channels: 3,
-                        pixels: (0 ..< 3 * t.core.area).map { Float(($0 * 31 + t.index * 97) % 211) / 211 })
+            PlanarImage(
+                width: t.core.width, height: t.core.height, channels: 3,
+                pixels: (0 ..< 3 * t.core.area).map { Float(($0 * 31 + t.index * 97) % 211) / 211 })
         }
         let fallback = PlanarImage(width: w, height: h, channels: 3, fill: 0.25)
         var whole = TileBlender(width: w, height: h, overlap: 12)
@@ -100,10 +119,13 @@ import Tiling
         var y = 0
         while y < h {
             let n = min(rows, h - y)
-            var strip = TileBlender(width: w, height: h, overlap: 12, window: PixelRect(x: 0, y: y, width: w, height: n))
+            var strip = TileBlender(
+                width: w, height: h, overlap: 12, window: PixelRect(x: 0, y: y, width: w, height: n))
             for (t, core) in zip(plan.tiles, cores) { strip.add(core, at: t.core) }
             #expect(strip.uncovered == 0)
-            #expect(strip.result(fallback: fallback.cropped(x: 0, y: y, width: w, height: n)) == expected.cropped(x: 0, y: y, width: w, height: n))
+            #expect(
+                strip.result(fallback: fallback.cropped(x: 0, y: y, width: w, height: n))
+                    == expected.cropped(x: 0, y: y, width: w, height: n))
             y += n
         }
     }

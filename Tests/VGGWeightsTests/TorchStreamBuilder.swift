@@ -10,7 +10,13 @@ struct TorchStreamBuilder {
     mutating func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { bytes += $0 } }
     mutating func unicode(_ s: String) { op(0x58); u32(s.utf8.count); bytes += Array(s.utf8) }
     mutating func int(_ v: Int) {
-        if v < 256 { op(0x4B); op(UInt8(v)) } else if v < 65536 { op(0x4D); bytes += [UInt8(v & 255), UInt8(v >> 8)] } else { op(0x4A); u32(v) }
+        if v < 256 {
+            op(0x4B); op(UInt8(v))
+        } else if v < 65536 {
+            op(0x4D); bytes += [UInt8(v & 255), UInt8(v >> 8)]
+        } else {
+            op(0x4A); u32(v)
+        }
     }
     mutating func global(_ module: String, _ name: String) { op(0x63); bytes += Array("\(module)\n\(name)\n".utf8) }
 
@@ -62,10 +68,20 @@ struct TorchStreamBuilder {
         var s = UInt32(seed)
         for spec in VGG19Weights.architecture {
             let n = spec.outChannels * spec.inChannels * 9
-            let q = (0 ..< n).map { i -> UInt8 in s = s &* 1_664_525 &+ 1_013_904_223; return UInt8(truncatingIfNeeded: (s >> 24) ^ UInt32(i & 1)) }
-            out.append(("\(spec.name)_W_q", RawTensor(dtype: .uint8, shape: [spec.outChannels, spec.inChannels, 3, 3], data: q)))
+            let q = (0 ..< n).map { i -> UInt8 in
+                s = s &* 1_664_525 &+ 1_013_904_223; return UInt8(truncatingIfNeeded: (s >> 24) ^ UInt32(i & 1))
+            }
+            out.append(
+                (
+                    "\(spec.name)_W_q",
+                    RawTensor(dtype: .uint8, shape: [spec.outChannels, spec.inChannels, 3, 3], data: q)
+                ))
             out.append(("\(spec.name)_W_table", floatTensor((0 ..< 256).map { Float($0) / 256 - 0.5 }, shape: [256])))
-            out.append(("\(spec.name)_b", floatTensor((0 ..< spec.outChannels).map { Float($0) * 0.01 }, shape: [spec.outChannels])))
+            out.append(
+                (
+                    "\(spec.name)_b",
+                    floatTensor((0 ..< spec.outChannels).map { Float($0) * 0.01 }, shape: [spec.outChannels])
+                ))
         }
         return out
     }

@@ -25,7 +25,8 @@ import VGGWeights
     }
 
     @Test func globalsOutsideTheAllowlistAreRefused() {
-        let stream = TorchStreamBuilder.stream([("t", TorchStreamBuilder.floatTensor([1], shape: [1]))], storageModule: "os")
+        let stream = TorchStreamBuilder.stream(
+            [("t", TorchStreamBuilder.floatTensor([1], shape: [1]))], storageModule: "os")
         #expect(throws: TorchFileError.pickle(.disallowedGlobal("os.FloatStorage"))) {
             try TorchLegacyFile.readTensors(stream)
         }
@@ -89,12 +90,15 @@ import VGGWeights
     }
 
     @Test func locationPrefersFlagThenEnvironmentThenDefault() {
-        #expect(WeightsLocation.resolve(explicit: "/a.sfw", environment: ["STYLEFARM_WEIGHTS": "/b.sfw"]).path == "/a.sfw")
+        #expect(
+            WeightsLocation.resolve(explicit: "/a.sfw", environment: ["STYLEFARM_WEIGHTS": "/b.sfw"]).path == "/a.sfw")
         #expect(WeightsLocation.resolve(explicit: nil, environment: ["STYLEFARM_WEIGHTS": "/b.sfw"]).path == "/b.sfw")
-        #expect(WeightsLocation.resolve(explicit: nil, environment: ["HOME": "/home/u"]).path
-            == "/home/u/.local/share/stylefarm/vgg19-notop-q.sfw")
-        #expect(WeightsLocation.resolve(explicit: nil, environment: ["XDG_DATA_HOME": "/d", "HOME": "/h"]).path
-            == "/d/stylefarm/vgg19-notop-q.sfw")
+        #expect(
+            WeightsLocation.resolve(explicit: nil, environment: ["HOME": "/home/u"]).path
+                == "/home/u/.local/share/stylefarm/vgg19-notop-q.sfw")
+        #expect(
+            WeightsLocation.resolve(explicit: nil, environment: ["XDG_DATA_HOME": "/d", "HOME": "/h"]).path
+                == "/d/stylefarm/vgg19-notop-q.sfw")
     }
 }
 

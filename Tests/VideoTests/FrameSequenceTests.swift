@@ -9,7 +9,9 @@ import Video
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let pixel = PlanarImage(width: 2, height: 2, channels: 3, fill: 0.5)
         for name in names {
-            if name.hasSuffix(".txt") { try Data("x".utf8).write(to: dir.appendingPathComponent(name)) } else {
+            if name.hasSuffix(".txt") {
+                try Data("x".utf8).write(to: dir.appendingPathComponent(name))
+            } else {
                 try ImageIO.write(pixel, to: dir.appendingPathComponent(name), bitDepth: 8)
             }
         }
@@ -25,20 +27,27 @@ import Video
     @Test func numberedPatternsRunFromTheLowestToTheFirstGap() throws {
         let dir = try Self.directory(["frame_0003.png", "frame_0004.png", "frame_0005.png", "frame_0007.png"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(try FrameSequence(dir.appendingPathComponent("frame_%04d.png").path).files.map(\.lastPathComponent)
-            == ["frame_0003.png", "frame_0004.png", "frame_0005.png"])
+        #expect(
+            try FrameSequence(dir.appendingPathComponent("frame_%04d.png").path).files.map(\.lastPathComponent)
+                == ["frame_0003.png", "frame_0004.png", "frame_0005.png"])
     }
 
     @Test func globsMatchFileNames() throws {
         let dir = try Self.directory(["a_1.png", "a_12.png", "b_1.png"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(try FrameSequence(dir.appendingPathComponent("a_*.png").path).files.map(\.lastPathComponent) == ["a_1.png", "a_12.png"])
+        #expect(
+            try FrameSequence(dir.appendingPathComponent("a_*.png").path).files.map(\.lastPathComponent) == [
+                "a_1.png", "a_12.png"
+            ])
     }
 
     @Test func missingFramesAreAnErrorThatNamesTheSpec() throws {
         let dir = try Self.directory(["notes.txt"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        for spec in [dir.path, dir.appendingPathComponent("x_%04d.png").path, dir.appendingPathComponent("*.png").path, "/nonexistent/clip.png"] {
+        for spec in [
+            dir.path, dir.appendingPathComponent("x_%04d.png").path, dir.appendingPathComponent("*.png").path,
+            "/nonexistent/clip.png"
+        ] {
             #expect {
                 try FrameSequence(spec)
             } throws: { "\($0)".hasPrefix(spec) }
@@ -60,6 +69,8 @@ import Video
             try VideoManifest.open(directory: dir, settings: ["start": "previous", "flow": "false"])
         } throws: { "\($0)".contains("(flow differ)") }
         try Data("{not json".utf8).write(to: dir.appendingPathComponent(VideoManifest.fileName))
-        #expect { try VideoManifest.open(directory: dir, settings: [:]) } throws: { "\($0)".contains("is not a video manifest") }
+        #expect { try VideoManifest.open(directory: dir, settings: [:]) } throws: {
+            "\($0)".contains("is not a video manifest")
+        }
     }
 }

@@ -14,7 +14,9 @@ struct Texture {
         }
         waves = (0 ..< 12).map { _ in
             let period = 12 + 30 * next(), angle = 2 * Float.pi * next()
-            return (cos(angle) * 2 * .pi / period, sin(angle) * 2 * .pi / period, 2 * .pi * next(), 0.04 + 0.04 * next())
+            return (
+                cos(angle) * 2 * .pi / period, sin(angle) * 2 * .pi / period, 2 * .pi * next(), 0.04 + 0.04 * next()
+            )
         }
     }
 
@@ -26,7 +28,9 @@ struct Texture {
                 let px = Float(x) - dx, py = Float(y) - dy
                 for c in 0 ..< 3 {
                     var v: Float = 0.5
-                    for (k, w) in waves.enumerated() { v += w.amplitude * (k % 3 == c ? 1.3 : 0.7) * sin(w.fx * px + w.fy * py + w.phase) }
+                    for (k, w) in waves.enumerated() {
+                        v += w.amplitude * (k % 3 == c ? 1.3 : 0.7) * sin(w.fx * px + w.fy * py + w.phase)
+                    }
                     p[(c * height + y) * width + x] = v
                 }
             }
@@ -53,7 +57,8 @@ struct Texture {
     @Test(arguments: [(Float(0.6), Float(-0.3)), (2.4, -1.3), (7.5, 5.0), (-11.0, 3.25)])
     func recoversATranslation(shift: (Float, Float)) {
         let texture = Texture(seed: 7)
-        let a = texture.frame(width: 160, height: 120), b = texture.frame(width: 160, height: 120, dx: shift.0, dy: shift.1)
+        let a = texture.frame(width: 160, height: 120),
+            b = texture.frame(width: 160, height: 120, dx: shift.0, dy: shift.1)
         // a(x) = b(x + d): the flow from a to b is the shift itself.
         let f = OpticalFlow().flow(from: a, to: b)
         let epe = Self.endPointError(f, u: shift.0, v: shift.1, margin: 16)
@@ -63,22 +68,29 @@ struct Texture {
         // Warping b back by the flow reproduces a in the interior.
         let warped = f.warp(b)
         var diff = 0.0
-        for c in 0 ..< 3 { for y in 16 ..< 104 { for x in 16 ..< 144 { diff += Double(abs(warped[c, y, x] - a[c, y, x])) } } }
+        for c in 0 ..< 3 {
+            for y in 16 ..< 104 { for x in 16 ..< 144 { diff += Double(abs(warped[c, y, x] - a[c, y, x])) } }
+        }
         #expect(diff / Double(3 * 88 * 128) < 0.005)
     }
 
     @Test func warpShiftsARampExactly() {
         let w = 20, h = 10
-        let ramp = PlanarImage(width: w, height: h, channels: 1, pixels: (0 ..< w * h).map { Float($0 % w) + 100 * Float($0 / w) })
-        let flow = FlowField(width: w, height: h, u: Array(repeating: 2.5, count: w * h), v: Array(repeating: 1, count: w * h))
+        let ramp = PlanarImage(
+            width: w, height: h, channels: 1, pixels: (0 ..< w * h).map { Float($0 % w) + 100 * Float($0 / w) })
+        let flow = FlowField(
+            width: w, height: h, u: Array(repeating: 2.5, count: w * h), v: Array(repeating: 1, count: w * h))
         let out = flow.warp(ramp)
-        for y in 0 ..< h - 1 { for x in 0 ..< w - 3 { #expect(abs(out[0, y, x] - (Float(x) + 2.5 + 100 * Float(y + 1))) < 1e-3) } }
+        for y in 0 ..< h - 1 {
+            for x in 0 ..< w - 3 { #expect(abs(out[0, y, x] - (Float(x) + 2.5 + 100 * Float(y + 1))) < 1e-3) }
+        }
         // Past the edge, samples clamp to it.
         #expect(out[0, 0, w - 1] == ramp[0, 1, w - 1])
     }
 
     @Test func resizingScalesDisplacements() {
-        let f = FlowField(width: 40, height: 20, u: Array(repeating: 3, count: 800), v: Array(repeating: -2, count: 800))
+        let f = FlowField(
+            width: 40, height: 20, u: Array(repeating: 3, count: 800), v: Array(repeating: -2, count: 800))
         let g = f.resized(width: 80, height: 40)
         #expect(g.u.allSatisfy { abs($0 - 6) < 1e-5 } && g.v.allSatisfy { abs($0 + 4) < 1e-5 })
     }
@@ -94,7 +106,8 @@ struct Texture {
     /// On the real clip, warping the previous frame by the estimated flow explains the current frame better
     /// than the previous frame as it is, where the consistency mask keeps pixels.
     @Test func flowExplainsRealMotion() throws {
-        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Assets/video/bbb_burrow")
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../Assets/video/bbb_burrow")
         let frames = try FrameSequence(dir.path).files
         let a = try ImageIO.read(frames[0]).image, b = try ImageIO.read(frames[5]).image
         let motion = FrameMotion.estimate(previous: a, current: b)
@@ -103,7 +116,9 @@ struct Texture {
         let warped = Flicker.temporalError(current: b, warpedPrevious: motion.warpPrevious(a), mask: motion.mask)
         let unwarpedAll = Flicker.temporalError(current: b, warpedPrevious: a, mask: everywhere)
         let warpedAll = Flicker.temporalError(current: b, warpedPrevious: motion.warpPrevious(a), mask: everywhere)
-        print("flow on frames 1→6: masked \(unwarped) → \(warped), all \(unwarpedAll) → \(warpedAll), coverage \(ConsistencyMask.coverage(motion.mask))")
+        print(
+            "flow on frames 1→6: masked \(unwarped) → \(warped), all \(unwarpedAll) → \(warpedAll), coverage \(ConsistencyMask.coverage(motion.mask))"
+        )
         #expect(warped < 0.7 * unwarped, "warped \(warped) against unwarped \(unwarped)")
         #expect(warpedAll < 0.7 * unwarpedAll, "warped \(warpedAll) against unwarped \(unwarpedAll), all pixels")
         #expect(ConsistencyMask.coverage(motion.mask) > 0.6)
@@ -114,7 +129,8 @@ struct Texture {
 @Suite struct ConsistencyMaskTests {
     @Test func translationIsConsistentExceptWhereItLeavesTheFrame() {
         let w = 30, h = 20, n = w * h
-        let backward = FlowField(width: w, height: h, u: Array(repeating: -3, count: n), v: Array(repeating: 0, count: n))
+        let backward = FlowField(
+            width: w, height: h, u: Array(repeating: -3, count: n), v: Array(repeating: 0, count: n))
         let forward = FlowField(width: w, height: h, u: Array(repeating: 3, count: n), v: Array(repeating: 0, count: n))
         let mask = ConsistencyMask.compute(backward: backward, forward: forward)
         for y in 0 ..< h { for x in 0 ..< w { #expect(mask[0, y, x] == (x >= 3 ? 1 : 0), "(\(x), \(y))") } }
@@ -122,7 +138,8 @@ struct Texture {
 
     @Test func disagreeingFlowsAndMotionBoundariesAreMasked() {
         let w = 40, h = 20, n = w * h
-        var backward = FlowField(width: w, height: h, u: Array(repeating: -2, count: n), v: Array(repeating: 0, count: n))
+        var backward = FlowField(
+            width: w, height: h, u: Array(repeating: -2, count: n), v: Array(repeating: 0, count: n))
         var forward = FlowField(width: w, height: h, u: Array(repeating: 2, count: n), v: Array(repeating: 0, count: n))
         // An occluded patch: the forward flow there does not come back.
         for y in 5 ..< 10 { for x in 20 ..< 26 { forward.u[y * w + x] = 6 } }
@@ -145,6 +162,8 @@ struct Texture {
         mask[0, 1, 3] = 0
         #expect(abs(Flicker.temporalError(current: b, warpedPrevious: a, mask: mask) - 10 * 4 / 7) < 1e-3)
         #expect(Flicker.temporalError(current: a, warpedPrevious: a, mask: mask) == 0)
-        #expect(Flicker.temporalError(current: b, warpedPrevious: a, mask: PlanarImage(width: 4, height: 2, channels: 1, fill: 0)) == 0)
+        #expect(
+            Flicker.temporalError(
+                current: b, warpedPrevious: a, mask: PlanarImage(width: 4, height: 2, channels: 1, fill: 0)) == 0)
     }
 }
