@@ -158,7 +158,7 @@ extension FarmBench {
 struct SimulatedWork {
     var rng = SeededRandom(seed: 11)
     /// Tiles in progress, sorted by due time, latest first.
-    var due: [(time: Double, worker: Int, lease: String, bytes: Int)] = []
+    var due: [(time: Double, worker: Int, lease: LeaseToken, bytes: Int)] = []
     /// When each worker last became free (for the scheduling latency), nil while it renders.
     var freeSince: [Double?]
     var latencies: [Double] = []

@@ -118,7 +118,7 @@ extension CoordinatorCore {
         ["job": "\(tile.job)", "stage": "\(tile.stage)", "tile": "\(tile.tile)", "worker": "\(worker)"]
     }
 
-    mutating func assign(worker: String, tile id: FarmScheduler.TileID, lease: String, now: Double) -> [Action] {
+    mutating func assign(worker: String, tile id: FarmScheduler.TileID, lease: LeaseToken, now: Double) -> [Action] {
         guard let job = jobs[id.job], case .running = job.phase, let targets = job.targets else { return [] }
         let stage = job.stages[id.stage], tile = stage.plan.tiles[id.tile]
         let body = AssignBody(

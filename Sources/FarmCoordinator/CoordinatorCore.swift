@@ -93,7 +93,7 @@ public struct CoordinatorCore: Sendable {
         /// Every tile of the current stage is accepted: it blends once `storing` is empty.
         public var stageComplete = false
         /// The latest progress of each of its live leases (for the dashboard).
-        public var progress: [String: ProgressBody] = [:]
+        public var progress: [LeaseToken: ProgressBody] = [:]
         /// When its current stage became runnable (core seconds; since this start of the coordinator): the metrics'
         /// stage age.
         public var stageStarted: Double?

@@ -13,7 +13,7 @@ public struct ReadyBody: Codable, Sendable {
     /// SHA-256 of the weights the worker has cached, if any.
     public var weights: String?
     /// Leases of tiles the worker is still computing from before a reconnect (they hold its credit).
-    public var busy: [String]
+    public var busy: [LeaseToken]
     /// Logical CPUs of its machine.
     public var cores: Int?
     /// The most planned peak memory of a tile it accepts, in bytes (`--max-memory`, else its physical memory).
@@ -27,7 +27,7 @@ public struct ReadyBody: Codable, Sendable {
     public var host: String?
 
     public init(
-        name: String, threads: Int, versions: [UInt8], weights: String? = nil, busy: [String], cores: Int? = nil,
+        name: String, threads: Int, versions: [UInt8], weights: String? = nil, busy: [LeaseToken], cores: Int? = nil,
         memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil, host: String? = nil
     ) {
         self.kernel = kernel
@@ -75,7 +75,7 @@ public struct FetchBody: Codable, Sendable {
 /// coordinator → worker: one tile to render, under a lease. Payload: the content crop and the start canvas
 /// crop of the tile's render rectangle, each (3, h, w) little-endian float32.
 public struct AssignBody: Codable, Sendable {
-    public var lease: String
+    public var lease: LeaseToken
     public var job: String
     public var stage: Int
     public var task: TileTask
@@ -90,7 +90,7 @@ public struct AssignBody: Codable, Sendable {
     public var leaseSeconds: Double
 
     public init(
-        lease: String, job: String, stage: Int, task: TileTask, options: RenderOptions, pooling: PoolingKind,
+        lease: LeaseToken, job: String, stage: Int, task: TileTask, options: RenderOptions, pooling: PoolingKind,
         targets: String, reference: String? = nil, leaseSeconds: Double
     ) {
         self.lease = lease
@@ -107,12 +107,12 @@ public struct AssignBody: Codable, Sendable {
 
 /// worker → coordinator: renews a lease.
 public struct ProgressBody: Codable, Sendable {
-    public var lease: String
+    public var lease: LeaseToken
     public var iteration: Int
     public var iterations: Int
     public var loss: Double
 
-    public init(lease: String, iteration: Int, iterations: Int, loss: Double) {
+    public init(lease: LeaseToken, iteration: Int, iterations: Int, loss: Double) {
         self.lease = lease
         self.iteration = iteration
         self.iterations = iterations
@@ -122,11 +122,11 @@ public struct ProgressBody: Codable, Sendable {
 
 /// worker → coordinator: a finished tile. Payload: the tile's core, (3, h, w) little-endian float32.
 public struct ResultBody: Codable, Sendable {
-    public var lease: String
+    public var lease: LeaseToken
     public var seconds: Double
     public var loss: Double
 
-    public init(lease: String, seconds: Double, loss: Double) {
+    public init(lease: LeaseToken, seconds: Double, loss: Double) {
         self.lease = lease
         self.seconds = seconds
         self.loss = loss
@@ -135,10 +135,10 @@ public struct ResultBody: Codable, Sendable {
 
 /// worker → coordinator: the tile could not be rendered.
 public struct FailedBody: Codable, Sendable {
-    public var lease: String
+    public var lease: LeaseToken
     public var reason: String
 
-    public init(lease: String, reason: String) {
+    public init(lease: LeaseToken, reason: String) {
         self.lease = lease
         self.reason = reason
     }
@@ -146,10 +146,10 @@ public struct FailedBody: Codable, Sendable {
 
 /// coordinator → worker or client: a message was refused (stale lease, unknown job, ...). Not fatal.
 public struct RejectBody: Codable, Sendable {
-    public var lease: String?
+    public var lease: LeaseToken?
     public var reason: String
 
-    public init(lease: String? = nil, reason: String) {
+    public init(lease: LeaseToken? = nil, reason: String) {
         self.lease = lease
         self.reason = reason
     }
@@ -255,7 +255,7 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     public var threads: Int
     public var tiles: Int
     public var computeSeconds: Double
-    public var leases: [String]
+    public var leases: [LeaseToken]
     /// Seconds since the worker's last message.
     public var silentFor: Double?
     /// The memory limit it reported (bytes), and its speed (pixel-iterations per second: measured from its results,
@@ -274,7 +274,7 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     public var blocklisted: [String]?
 
     public init(
-        id: String, name: String, threads: Int, tiles: Int, computeSeconds: Double, leases: [String],
+        id: String, name: String, threads: Int, tiles: Int, computeSeconds: Double, leases: [LeaseToken],
         silentFor: Double? = nil,
         memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil
     ) {

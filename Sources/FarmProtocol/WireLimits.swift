@@ -58,6 +58,8 @@ public enum WireLimits {
 
     static func id(_ s: String) -> Bool { s.utf8.count <= idLength }
     static func id(_ s: String?) -> Bool { s.map(id) ?? true }
+    static func id<Name: WireName>(_ s: Name) -> Bool { id(s.rawValue) }
+    static func id<Name: WireName>(_ s: Name?) -> Bool { id(s?.rawValue) }
     static func text(_ s: String) -> Bool { s.utf8.count <= textLength }
 }
 

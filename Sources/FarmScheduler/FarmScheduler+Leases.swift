@@ -3,7 +3,7 @@ import FarmProtocol
 /// Leases: progress renews one, a result completes it, a failure, a lapse, a cap or a lost worker requeues its tile.
 extension FarmScheduler {
     /// Progress renews a lease, up to its life's cap (`Config.leaseLifeFactor`).
-    public mutating func progress(lease token: String, worker: String, now: Double) -> Verdict {
+    public mutating func progress(lease token: LeaseToken, worker: String, now: Double) -> Verdict {
         guard let lease = leases[token], lease.worker == worker else { return .rejected("lease \(token) is not live") }
         let expires = min(now + config.leaseSeconds, lifeCap(lease))
         leases[token]?.expires = expires
@@ -19,7 +19,7 @@ extension FarmScheduler {
     }
 
     /// A finished tile. Accepted only under a live lease held by this worker.
-    public mutating func complete(lease token: String, worker: String, seconds: Double, now: Double) -> (
+    public mutating func complete(lease token: LeaseToken, worker: String, seconds: Double, now: Double) -> (
         Verdict, [Event]
     ) {
         guard let lease = leases[token], lease.worker == worker else {
@@ -60,8 +60,9 @@ extension FarmScheduler {
     }
 
     /// The worker could not render the tile.
-    public mutating func failed(lease token: String, worker: String, reason: String, now: Double) -> (Verdict, [Event])
-    {
+    public mutating func failed(lease token: LeaseToken, worker: String, reason: String, now: Double) -> (
+        Verdict, [Event]
+    ) {
         guard let lease = leases[token], lease.worker == worker else {
             if workers[worker] != nil, workers[worker]!.busy > 0 { workers[worker]!.busy -= 1 }
             return (.rejected("lease \(token) is not live"), [])
@@ -92,7 +93,7 @@ extension FarmScheduler {
         return events
     }
 
-    mutating func revoke(_ token: String) {
+    mutating func revoke(_ token: LeaseToken) {
         guard let lease = leases.removeValue(forKey: token) else { return }
         tileLeases[lease.tile]?.remove(token)
         if tileLeases[lease.tile]?.isEmpty == true { tileLeases[lease.tile] = nil }

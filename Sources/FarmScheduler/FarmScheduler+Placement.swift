@@ -1,3 +1,5 @@
+import FarmProtocol
+
 /// Placement: which worker gets which tile (Docs/protocol.md, "Scheduling"): by speed, within memory limits,
 /// the stage's last tiles on the workers expected to finish them first, and straggler copies.
 extension FarmScheduler {
@@ -27,7 +29,7 @@ extension FarmScheduler {
                 }
                 guard let (jid, tile) = next else { break }
                 counter += 1
-                let token = "\(epoch)-\(counter)"
+                let token = LeaseToken("\(epoch)-\(counter)")
                 let id = TileID(job: jid, stage: jobs[jid]!.stage, tile: tile)
                 leases[token] = Lease(
                     token: token, tile: id, worker: wid, identity: workers[wid]?.identity ?? wid,

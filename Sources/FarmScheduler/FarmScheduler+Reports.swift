@@ -2,7 +2,7 @@ import FarmProtocol
 
 /// What the scheduler tells the coordinator's status replies and the dashboard.
 extension FarmScheduler {
-    public func lease(_ token: String) -> Lease? { leases[token] }
+    public func lease(_ token: LeaseToken) -> Lease? { leases[token] }
 
     /// A live worker's name.
     public func name(ofWorker id: String) -> String? { workers[id]?.name }

@@ -53,7 +53,7 @@ public struct FarmScheduler: Sendable {
     }
 
     public struct Lease: Sendable, Equatable {
-        public var token: String
+        public var token: LeaseToken
         public var tile: TileID
         public var worker: String
         /// The holder's machine (`identity`: its failures and blocklist) and `account` (its key: a tile's distinct
@@ -75,7 +75,7 @@ public struct FarmScheduler: Sendable {
 
     public enum Event: Equatable, Sendable {
         /// Send this tile to this worker under this lease.
-        case assign(worker: String, tile: TileID, lease: String)
+        case assign(worker: String, tile: TileID, lease: LeaseToken)
         /// Every tile of the stage is done: blend it and start the next one (`startStage`) or `finish` the job.
         case stageFinished(job: String, stage: Int)
         case jobFailed(job: String, reason: String)
@@ -83,10 +83,10 @@ public struct FarmScheduler: Sendable {
         /// `requeued` events for its leases follow.
         case workerLost(worker: String, name: String, host: String?, reason: String)
         /// The lease lapsed or its worker was lost; the tile is pending again.
-        case requeued(tile: TileID, worker: String, lease: String, reason: String, cause: LeaseFailure)
+        case requeued(tile: TileID, worker: String, lease: LeaseToken, reason: String, cause: LeaseFailure)
         case workerBlocklisted(worker: String, job: String)
         /// Another lease of this tile won (straggler copies): tell this worker to stop; its lease is no longer live.
-        case revoked(worker: String, tile: TileID, lease: String)
+        case revoked(worker: String, tile: TileID, lease: LeaseToken)
     }
 
     /// Why a lease ended without a result (its tile is pending again): a bounded set, for the metrics' `reason` label.
@@ -121,7 +121,7 @@ public struct FarmScheduler: Sendable {
         var lastHeard: Double
         /// Tiles it is still computing under leases this coordinator does not know (from before a reconnect).
         var busy: Int
-        var leases: Set<String> = []
+        var leases: Set<LeaseToken> = []
         var tiles = 0
         var computeSeconds = 0.0
         /// The most planned peak memory of a tile it may take (bytes), if it said.
@@ -176,9 +176,9 @@ public struct FarmScheduler: Sendable {
     var counter = 0
     var jobs: [String: JobRecord] = [:]
     var workers: [String: WorkerState] = [:]
-    var leases: [String: Lease] = [:]
+    var leases: [LeaseToken: Lease] = [:]
     /// The live leases of each tile (two while a straggler copy runs).
-    var tileLeases: [TileID: Set<String>] = [:]
+    var tileLeases: [TileID: Set<LeaseToken>] = [:]
     var nextSeq = 0
     /// The fastest measured speed among the live workers (refreshed by `tick`, raised by results): the cap on reported ones.
     var fastestMeasured: Double?

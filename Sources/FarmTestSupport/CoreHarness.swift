@@ -180,7 +180,8 @@ public struct CoreHarness {
     // MARK: Peers
 
     /// A worker says `ready`.
-    public mutating func ready(_ worker: String, memoryLimit: Int? = nil, speed: Double? = nil, busy: [String] = []) {
+    public mutating func ready(_ worker: String, memoryLimit: Int? = nil, speed: Double? = nil, busy: [LeaseToken] = [])
+    {
         receive(
             Message(
                 .ready,

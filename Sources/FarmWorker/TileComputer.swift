@@ -41,7 +41,7 @@ final class TileComputer: Sendable {
     let slowdown: Double
     let available = DispatchSemaphore(value: 0)
     let queue = Mutex<[Job]>([])
-    let cancelled = Mutex<Set<String>>([])
+    let cancelled = Mutex<Set<LeaseToken>>([])
     /// Outcomes not yet taken: events in order, and the network installed last.
     let outcomes = Mutex<(events: [WorkerMachine.Event], installed: Installed?)>(([], nil))
     let epoch: ContinuousClock.Instant
@@ -76,11 +76,11 @@ final class TileComputer: Sendable {
     }
 
     /// The tile under `lease` stops at its next iteration (or is skipped if it has not started).
-    func cancel(_ lease: String) {
+    func cancel(_ lease: LeaseToken) {
         _ = cancelled.withLock { $0.insert(lease) }
     }
 
-    func isCancelled(_ lease: String) -> Bool { cancelled.withLock { $0.contains(lease) } }
+    func isCancelled(_ lease: LeaseToken) -> Bool { cancelled.withLock { $0.contains(lease) } }
 
     func loop() {
         while true {

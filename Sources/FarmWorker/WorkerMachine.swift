@@ -72,9 +72,9 @@ public struct WorkerMachine: Sendable {
         /// An install failed (the bytes did not decode).
         case installFailed(kind: BlobKind, sha: String, reason: String)
         /// The compute thread rendered a tile and its message (`result`) is ready to go.
-        case rendered(lease: String, result: Message)
+        case rendered(lease: LeaseToken, result: Message)
         /// The compute thread stopped a tile because its lease was revoked, or could not start it.
-        case stoppedTile(lease: String, reason: String)
+        case stoppedTile(lease: LeaseToken, reason: String)
         /// The compute thread's progress on a tile.
         case progress(ProgressBody, now: Double)
         /// Say goodbye and stop.
@@ -95,8 +95,8 @@ public struct WorkerMachine: Sendable {
         /// Decode the crops and render the tile on the compute thread.
         case render(AssignBody, payload: [[UInt8]])
         /// Stop the tile under this lease at its next iteration.
-        case cancel(lease: String)
-        case log(Logger.Level, String, lease: String?)
+        case cancel(lease: LeaseToken)
+        case log(Logger.Level, String, lease: LeaseToken?)
     }
 
     public let identity: Identity
@@ -126,9 +126,9 @@ public struct WorkerMachine: Sendable {
     /// Assignments waiting for their weights or targets.
     public private(set) var waiting: [(body: AssignBody, payload: [[UInt8]])] = []
     /// Leases on the compute thread (queued or running), and those of them being given up.
-    public private(set) var rendering: Set<String> = []
-    public private(set) var givingUp: Set<String> = []
-    var lastProgress: [String: Double] = [:]
+    public private(set) var rendering: Set<LeaseToken> = []
+    public private(set) var givingUp: Set<LeaseToken> = []
+    var lastProgress: [LeaseToken: Double] = [:]
 
     public init(identity: Identity, timing: Timing = Timing()) {
         self.identity = identity
@@ -212,7 +212,7 @@ public struct WorkerMachine: Sendable {
     }
 
     /// A given-up lease: `failed`, so that a coordinator still counting it as busy (after a reconnect) frees the credit.
-    mutating func giveUp(_ lease: String) -> [Action] {
+    mutating func giveUp(_ lease: LeaseToken) -> [Action] {
         [.log(.info, "stopped: the coordinator revoked the lease", lease: lease)]
             + send(Message(.failed, FailedBody(lease: lease, reason: "stopped: the lease was revoked")))
     }

@@ -209,7 +209,7 @@ struct StatusCommand: ParsableCommand {
                     format: "  %@  %@  %d threads  %d tiles  %.1f s compute  heard %.1f s ago  %@", w.id, w.name,
                     w.threads, w.tiles,
                     w.computeSeconds, w.silentFor ?? 0,
-                    w.leases.isEmpty ? "idle" : "leases " + w.leases.joined(separator: ",")))
+                    w.leases.isEmpty ? "idle" : "leases " + w.leases.map(\.rawValue).joined(separator: ",")))
         }
         if workers.isEmpty { print("  none connected") }
     }

@@ -21,7 +21,7 @@ import Testing
 
     /// Renders every tile each worker holds, until the job leaves the running phases or `limit` rounds pass.
     static func renderAll(_ h: inout CoreHarness, _ id: String, workers: [String] = ["a"], limit: Int = 50) {
-        var answered: Set<String> = []
+        var answered: Set<LeaseToken> = []
         for _ in 0 ..< limit where !(h.core.phase(of: id)?.isFinal ?? true) {
             for w in workers {
                 for lease in h.leases(of: w) where answered.insert(lease.lease).inserted { h.result(lease, from: w) }

@@ -1,3 +1,4 @@
+import FarmProtocol
 import FarmScheduler
 import Testing
 
@@ -11,7 +12,7 @@ import Testing
         return FarmScheduler(config: c, epoch: "e")
     }
 
-    func assigned(_ events: [FarmScheduler.Event]) -> [(worker: String, tile: Int, lease: String)] {
+    func assigned(_ events: [FarmScheduler.Event]) -> [(worker: String, tile: Int, lease: LeaseToken)] {
         events.compactMap { if case let .assign(w, t, l) = $0 { (w, t.tile, l) } else { nil } }
     }
 

@@ -27,7 +27,7 @@ import Tiling
             Message(
                 .assign,
                 AssignBody(
-                    lease: "e-\(rng.next() % 1000)", job: "j", stage: 1,
+                    lease: LeaseToken("e-\(rng.next() % 1000)"), job: "j", stage: 1,
                     task: TileTask(level: 1, pass: 0, tile: tile, iterations: 5),
                     options: RenderOptions(), pooling: .max, targets: ContentHash.sha256(garbage), reference: weights,
                     leaseSeconds: 60), payload: [crop, crop]),

@@ -73,7 +73,7 @@ import Testing
         for peer in peers { peer.sendHandMadeCases(&world) }
         for round in 0 ..< Self.messagesPerPeer {
             if round % 50 == 0, let view = try? admin.status() {
-                world.leases = view.workers.flatMap(\.leases)
+                world.leases = view.workers.flatMap(\.leases).map(\.rawValue)
                 world.jobs = view.jobs.map(\.id)
             }
             for peer in peers { peer.step(&rng, &world) }
@@ -208,7 +208,7 @@ final class HostilePeer {
             case .assign:
                 replies["assign", default: 0] += 1
                 if let a = try? m.decode(AssignBody.self) {
-                    own.append((a.lease, 12 * a.task.tile.core.area))
+                    own.append((a.lease.rawValue, 12 * a.task.tile.core.area))
                     send(Message(.failed, FailedBody(lease: a.lease, reason: "hostile peer")).frames)
                 }
             case .welcome:
@@ -260,10 +260,10 @@ final class HostilePeer {
             Message(.heartbeat),
             Message(.fetch, FetchBody(kind: "weights", sha256: world.weights)),
             Message(.fetch, FetchBody(kind: "targets", sha256: String(repeating: "ab", count: 32))),
-            Message(.progress, ProgressBody(lease: anyLease, iteration: 1, iterations: 2, loss: 1)),
-            Message(.result, ResultBody(lease: anyLease, seconds: 5e-324, loss: 1), payload: [outOfRange]),
-            Message(.result, ResultBody(lease: othersLease, seconds: 1, loss: 1), payload: [plausible]),
-            Message(.failed, FailedBody(lease: pick(world.leases, "e-1"), reason: "not mine")),
+            Message(.progress, ProgressBody(lease: LeaseToken(anyLease), iteration: 1, iterations: 2, loss: 1)),
+            Message(.result, ResultBody(lease: LeaseToken(anyLease), seconds: 5e-324, loss: 1), payload: [outOfRange]),
+            Message(.result, ResultBody(lease: LeaseToken(othersLease), seconds: 1, loss: 1), payload: [plausible]),
+            Message(.failed, FailedBody(lease: LeaseToken(pick(world.leases, "e-1")), reason: "not mine")),
             Message(
                 .submit, SubmitBody(spec: SmallJob.spec), payload: [Array("not an image".utf8), [0xFF, 0xD8, 0xFF]]),
             Message(.status, StatusBody(job: job)),
@@ -287,8 +287,11 @@ final class HostilePeer {
         for spec in specs + [huge] { send(Message(.submit, SubmitBody(spec: spec), payload: [[1], [2]]).frames) }
         send(Message(.fetch, FetchBody(kind: "weights", sha256: world.weights)).frames)  // before `ready`
         send(
-            Message(.result, ResultBody(lease: world.leases.first ?? "e-1", seconds: 5e-324, loss: 1), payload: [[0]])
-                .frames)
+            Message(
+                .result, ResultBody(lease: LeaseToken(world.leases.first ?? "e-1"), seconds: 5e-324, loss: 1),
+                payload: [[0]]
+            )
+            .frames)
         drain(&world)
     }
 

@@ -125,7 +125,8 @@ enum MonitoringFiles {
         -> WorkerStatus
     {
         var w = WorkerStatus(
-            id: id, name: id, threads: 1, tiles: 0, computeSeconds: 0, leases: (0 ..< leases).map { "\(id)-\($0)" })
+            id: id, name: id, threads: 1, tiles: 0, computeSeconds: 0,
+            leases: (0 ..< leases).map { LeaseToken("\(id)-\($0)") })
         (w.draining, w.blocklisted) = (draining ? true : nil, blocklisted)
         return w
     }

@@ -81,7 +81,9 @@ import Testing
         #expect(refused(ProgressBody(lease: "e-1", iteration: -1, iterations: 2, loss: 1), .progress, "iteration"))
         #expect(
             refused(
-                ResultBody(lease: String(repeating: "e", count: WireLimits.idLength + 1), seconds: 1, loss: 1), .result,
+                ResultBody(
+                    lease: LeaseToken(String(repeating: "e", count: WireLimits.idLength + 1)), seconds: 1, loss: 1),
+                .result,
                 "lease"))
         #expect(refused(FetchBody(kind: "passwords", sha256: "ab"), .fetch, "kind"))
         #expect(refused(ControlBody(.priority, job: "j1", priority: Int.min), .control, "priority"))

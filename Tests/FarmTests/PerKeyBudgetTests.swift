@@ -25,7 +25,7 @@ import Testing
         }
         let submitted = h.submit(CoreHarness.smallSpec())
         let job = try #require(submitted)
-        var failures = 0, failed: Set<String> = []
+        var failures = 0, failed: Set<LeaseToken> = []
         for _ in 0 ..< 20 {
             h.advance(to: h.now + 0.1)
             for peer in peers {

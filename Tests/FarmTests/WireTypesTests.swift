@@ -16,6 +16,24 @@ import Testing
         #expect(try JSONDecoder().decode(ErrorCode.self, from: Data(#""busy""#.utf8)) == .busy)
     }
 
+    /// Typed ids (`JobID`, `WorkerID`, `LeaseToken`) are their strings on the wire: the bodies that carry them encode
+    /// byte for byte as they did when the fields were `String`s, and decode back.
+    @Test func typedIdsKeepTheWireBytes() throws {
+        let result = Message(.result, ResultBody(lease: "L1", seconds: 2, loss: 0.5))
+        #expect(String(decoding: result.body, as: UTF8.self) == #"{"lease":"L1","loss":0.5,"seconds":2}"#)
+        #expect(try result.decode(ResultBody.self).lease == LeaseToken("L1"))
+        let reject = Message(.reject, RejectBody(lease: "L2", reason: "stale"))
+        #expect(String(decoding: reject.body, as: UTF8.self) == #"{"lease":"L2","reason":"stale"}"#)
+        let worker = WorkerStatus(id: "w1", name: "n", threads: 1, tiles: 0, computeSeconds: 0, leases: ["L1", "L2"])
+        let json = String(decoding: try JSONEncoder().encode(worker), as: UTF8.self)
+        #expect(json.contains(#""leases":["L1","L2"]"#) && json.contains(#""id":"w1""#))
+        let control = Message(.control, ControlBody(.drain, job: "j1", worker: "w1"))
+        #expect(String(decoding: control.body, as: UTF8.self) == #"{"job":"j1","verb":"drain","worker":"w1"}"#)
+        let submitted = Message(.submitted, SubmittedBody(job: "j1"))
+        #expect(String(decoding: submitted.body, as: UTF8.self) == #"{"job":"j1"}"#)
+        #expect(try submitted.decode(SubmittedBody.self).job == "j1")
+    }
+
     static func image(_ w: Int, _ h: Int, channels: Int = 3, seed: Float) -> PlanarImage {
         PlanarImage(
             width: w, height: h, channels: channels, pixels: (0 ..< w * h * channels).map { Float($0) * 0.01 + seed })

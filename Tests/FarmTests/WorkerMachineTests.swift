@@ -37,7 +37,7 @@ import Tiling
             .welcome, WelcomeBody(worker: "w-1", heartbeatSeconds: 1, liveness: 3, weights: weights, weightsBytes: 3))
     }
 
-    static func assign(_ lease: String, targets: String = "T", reference: String? = nil) -> Message {
+    static func assign(_ lease: LeaseToken, targets: String = "T", reference: String? = nil) -> Message {
         let tile = TilePlan(width: 64, height: 48, tileSize: 32, overlap: 8, margin: 4).tiles[0]
         return Message(
             .assign,
