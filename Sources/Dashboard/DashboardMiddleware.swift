@@ -149,7 +149,7 @@ enum ReadScope: Sendable {
         }
     }
 
-    func sees(job id: String, in snapshot: FarmSnapshot) -> Bool {
+    func sees(job id: JobID, in snapshot: FarmSnapshot) -> Bool {
         guard case .ownJobs = self else { return true }
         return snapshot.jobs.contains { $0.status.id == id && sees($0.status) }
     }

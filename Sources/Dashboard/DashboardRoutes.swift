@@ -120,7 +120,7 @@ extension DashboardServer {
     }
 
     /// A job as a job file (`stylefarm submit ID.toml` with its images beside it), as an attachment.
-    func jobFile(_ id: String) async throws -> Response {
+    func jobFile(_ id: JobID) async throws -> Response {
         guard let detail = await console?.jobDetail(id, stage: nil) else { throw Self.noJob(id) }
         let spec = detail.spec, names = spec.inputNames(id)
         let styles = Array(names[1 ..< 1 + spec.styleWeights.count])
@@ -173,7 +173,7 @@ extension DashboardServer {
     func addControlRoutes(_ router: Router<BasicRequestContext>) {
         for verb in ControlBody.Verb.jobVerbs {
             router.post("/api/jobs/:id/\(verb.rawValue)") { [self] request, context in
-                let id = try context.parameters.require("id")
+                let id = JobID(try context.parameters.require("id"))
                 var priority: Int?
                 if verb == .priority {
                     let body = try await request.body.collect(upTo: 4096)

@@ -118,8 +118,8 @@ public final class DashboardServer: Sendable {
     func scope(_ request: Request) -> ReadScope { ReadScope(APIMiddleware.identity(request, access)) }
 
     /// The route's job id, when the request may read that job; another client's job is answered as unknown, as on the wire.
-    func visibleJob(_ request: Request, _ context: BasicRequestContext) throws -> String {
-        let id = try context.parameters.require("id")
+    func visibleJob(_ request: Request, _ context: BasicRequestContext) throws -> JobID {
+        let id = JobID(try context.parameters.require("id"))
         guard scope(request).sees(job: id, in: monitor.snapshot) else { throw Self.noJob(id) }
         return id
     }
@@ -211,7 +211,7 @@ public final class DashboardServer: Sendable {
             })
     }
 
-    static func noJob(_ id: String) -> APIError { APIError(404, "not-found", "no job \(id)") }
+    static func noJob(_ id: JobID) -> APIError { APIError(404, "not-found", "no job \(id)") }
 
     static func json<T: Encodable>(_ value: T) throws -> Response {
         let encoder = JSONEncoder()

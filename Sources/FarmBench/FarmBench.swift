@@ -61,7 +61,7 @@ public enum FarmBench {
     /// Simulated workers on `sockets` that answer every assignment at once with `answer`'s result payload, and
     /// heartbeat every 0.5 s (then also calling `tick`), until the job ends.
     static func answerAtOnce(
-        _ sockets: [ZMQSocket], client: FarmClient, job id: String,
+        _ sockets: [ZMQSocket], client: FarmClient, job id: JobID,
         tick: () -> Void = {}, answer: (AssignBody, Message) -> [UInt8]
     ) throws {
         var lastBeat = Date.distantPast, lastPoll = Date()

@@ -78,7 +78,7 @@ extension FarmBench {
 
     /// Answers the coordinator for the simulated workers (assignments taken, results sent when due, heartbeats)
     /// until the job ends.
-    static func drive(_ sockets: [ZMQSocket], _ work: inout SimulatedWork, client: FarmClient, job id: String) throws {
+    static func drive(_ sockets: [ZMQSocket], _ work: inout SimulatedWork, client: FarmClient, job id: JobID) throws {
         var lastBeat = 0.0, lastPoll = 0.0
         var done = false
         let clock = ContinuousClock.now

@@ -95,21 +95,21 @@ public final class FarmClient {
     }
 
     /// Submits a job with its image files (content first); returns the job id.
-    public func submit(_ spec: JobSpec, content: [UInt8], styles: [[UInt8]]) throws -> String {
+    public func submit(_ spec: JobSpec, content: [UInt8], styles: [[UInt8]]) throws -> JobID {
         try submit(spec, inputs: [content] + styles)
     }
 
     /// Submits a job with all its image files in `JobSpec.inputCount` order (content, styles, a frame's start
     /// image and mask); returns the job id.
-    public func submit(_ spec: JobSpec, inputs: [[UInt8]]) throws -> String {
+    public func submit(_ spec: JobSpec, inputs: [[UInt8]]) throws -> JobID {
         try request(Message(.submit, SubmitBody(spec: spec), payload: inputs)).decode(SubmittedBody.self).job
     }
 
-    public func status(job: String? = nil) throws -> StatusReplyBody {
+    public func status(job: JobID? = nil) throws -> StatusReplyBody {
         try StatusReplyBody.decode(try request(Message(.status, StatusBody(job: job))))
     }
 
-    public func cancel(job: String) throws -> ControlledBody { try control(ControlBody(.cancel, job: job)) }
+    public func cancel(job: JobID) throws -> ControlledBody { try control(ControlBody(.cancel, job: job)) }
 
     /// Steers a job or a worker (`ControlBody`); a refusal throws with the coordinator's reason.
     public func control(_ body: ControlBody) throws -> ControlledBody {
@@ -117,7 +117,7 @@ public final class FarmClient {
     }
 
     /// The finished job's output file bytes, fetched chunk by chunk (`OutputBody.chunk`).
-    public func output(job: String) throws -> [UInt8] {
+    public func output(job: JobID) throws -> [UInt8] {
         var bytes: [UInt8] = []
         var wait = 0.05
         while true {
@@ -149,7 +149,7 @@ public final class FarmClient {
 
     /// Polls until the job ends, calling `progress` with each status; returns the final status.
     /// `progress` may throw to stop waiting.
-    public func wait(job: String, poll: Double = 0.5, progress: (JobStatus) throws -> Void = { _ in }) throws
+    public func wait(job: JobID, poll: Double = 0.5, progress: (JobStatus) throws -> Void = { _ in }) throws
         -> JobStatus
     {
         while true {

@@ -1,4 +1,5 @@
 import FarmMonitor
+import FarmProtocol
 import Foundation
 import Imaging
 import Synchronization
@@ -8,7 +9,7 @@ import Tiling
 /// stage's canvas (its start, in memory or on disk; or a finished stage's canvas file) with the tiles that have landed
 /// since pasted over it, core by core, as the preview does.
 public struct CanvasView: Sendable {
-    public var job: String
+    public var job: JobID
     public var info: CanvasInfo
     public var base: ImageRegionSource
     /// The current stage's landed tiles: their core rectangles and the journal's files of their pixels.
@@ -18,7 +19,7 @@ public struct CanvasView: Sendable {
     public var overview: PlanarImage?
 
     public init(
-        job: String, info: CanvasInfo, base: ImageRegionSource, landed: [(rect: PixelRect, file: URL)],
+        job: JobID, info: CanvasInfo, base: ImageRegionSource, landed: [(rect: PixelRect, file: URL)],
         overview: PlanarImage? = nil
     ) {
         (self.job, self.info, self.base, self.landed, self.overview) = (job, info, base, landed, overview)
@@ -128,8 +129,8 @@ final class CanvasTileCache: Sendable {
     }
 
     /// Drops a pruned job's tiles.
-    func forget(job: String) {
-        let prefix = job + "/"
+    func forget(job: JobID) {
+        let prefix = job.rawValue + "/"
         state.withLock { s in
             for key in s.order where key.hasPrefix(prefix) { s.bytes -= s.tiles.removeValue(forKey: key)?.count ?? 0 }
             s.order.removeAll { $0.hasPrefix(prefix) }

@@ -135,7 +135,7 @@ extension Coordinator {
         offload(
             store,
             { () -> Journal.StoredJob in
-                let id = "j" + String(UInt64.random(in: 0 ... .max) % 1_000_000_000_000, radix: 36)
+                let id = JobID("j" + String(UInt64.random(in: 0 ... .max) % 1_000_000_000_000, radix: 36))
                 return try journal.add(job: id, spec: spec, inputs: inputs, owner: owner, submitted: submitted)
             }, as: { .admitted(replyTo: replyTo, $0) })
     }
@@ -151,7 +151,7 @@ extension Coordinator {
     }
 
     /// Deletes an ended job past its retention: its rows, then its files.
-    func prune(_ id: String) {
+    func prune(_ id: JobID) {
         inputs[id] = nil
         assets[id] = nil
         monitor.forget(job: id)
@@ -187,7 +187,7 @@ extension Coordinator {
 
     /// One chunk of a job's output, read from disk off the loop (`OutputBody.chunk` bytes from `offset`); the key's next
     /// chunk may be asked for once it is queued (`outputSent`).
-    func sendOutput(_ peer: String, job: String, format: String, offset: Int, budget: String) {
+    func sendOutput(_ peer: String, job: JobID, format: String, offset: Int, budget: String) {
         let url = journal.outputURL(job: job, format: format), chunkBytes = config.outputChunkBytes
         offload(
             store,

@@ -14,23 +14,23 @@ extension Coordinator {
         /// A submitted job stored in the journal (`admit`), or not.
         case admitted(replyTo: String, Result<Journal.StoredJob, Error>)
         /// A stage's canvases and targets computed (`prepare`).
-        case prepared(job: String, stage: Int, Result<PreparedStage, Error>)
+        case prepared(job: JobID, stage: Int, Result<PreparedStage, Error>)
         /// An assignment's crops cut (`assign`).
         case cropped(peer: String, AssignBody, Result<[[UInt8]], Error>)
         /// A batch of tiles written to the journal, with their preview and overview pieces (`storePendingTiles`).
         case tilesStored([Journal.FinishedTile], places: [TilePlace?], Result<[StageWork.LandedPieces?], Error>)
         /// A stage's tiles blended into its canvas, and the next stage prepared if there is one (`blend`).
-        case blended(job: String, stage: Int, Result<StagePrep?, Error>)
+        case blended(job: JobID, stage: Int, Result<StagePrep?, Error>)
         /// A job's output written (`write`).
-        case written(job: String, spec: JobSpec, Result<Void, Error>)
+        case written(job: JobID, spec: JobSpec, Result<Void, Error>)
         /// A chunk of an output read, as the message that carries it (`sendOutput`).
         case outputRead(peer: String, budget: String, Result<Message, Error>)
         /// The dashboard's questions and controls.
         case control(ControlBody, caller: Caller, Once<Result<ControlledBody, ControlRefusal>>)
-        case jobDetail(job: String, stage: Int?, Once<JobDetail?>)
-        case tileDetail(job: String, stage: Int, tile: Int, Once<TileDetail?>)
-        case canvasView(job: String, Once<CanvasView?>)
-        case inputFile(job: String, index: Int, Once<URL?>)
+        case jobDetail(job: JobID, stage: Int?, Once<JobDetail?>)
+        case tileDetail(job: JobID, stage: Int, tile: Int, Once<TileDetail?>)
+        case canvasView(job: JobID, Once<CanvasView?>)
+        case inputFile(job: JobID, index: Int, Once<URL?>)
     }
 
     /// What `StageWork.prepareJob` computes for a stage.
@@ -87,15 +87,15 @@ extension Coordinator: FarmConsole {
         await ask { .control(body, caller: caller, $0) }
     }
 
-    public func jobDetail(_ id: String, stage: Int?) async -> JobDetail? {
+    public func jobDetail(_ id: JobID, stage: Int?) async -> JobDetail? {
         await ask { .jobDetail(job: id, stage: stage, $0) }
     }
 
-    public func tileDetail(job: String, stage: Int, tile: Int) async -> TileDetail? {
+    public func tileDetail(job: JobID, stage: Int, tile: Int) async -> TileDetail? {
         await ask { .tileDetail(job: job, stage: stage, tile: tile, $0) }
     }
 
-    public func jobInputFile(job: String, index: Int) async -> URL? {
+    public func jobInputFile(job: JobID, index: Int) async -> URL? {
         await ask { .inputFile(job: job, index: index, $0) }
     }
 }

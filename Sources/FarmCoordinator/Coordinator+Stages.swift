@@ -6,7 +6,7 @@ import StyleCore
 /// with each outcome (`Completion.prepared`, `.blended`, `.written`). Work that fails for a full disk is deferred
 /// (`deferForSpace`) and tried again.
 extension Coordinator {
-    func prepare(_ id: String, stage: Int) {
+    func prepare(_ id: JobID, stage: Int) {
         guard let spec = core.jobs[id]?.spec, let files = inputs[id] else {
             return feed(.workFailed(job: id, reason: "not in the journal", now: now))
         }
@@ -19,7 +19,7 @@ extension Coordinator {
             }, as: { .prepared(job: id, stage: stage, $0) })
     }
 
-    func finishedPreparing(job id: String, stage: Int, _ r: Result<PreparedStage, Error>) {
+    func finishedPreparing(job id: JobID, stage: Int, _ r: Result<PreparedStage, Error>) {
         switch r {
         case let .success(p):
             if !p.forgotten.isEmpty {
@@ -49,7 +49,7 @@ extension Coordinator {
         return sha
     }
 
-    func blend(_ id: String, stage: Int) {
+    func blend(_ id: JobID, stage: Int) {
         guard let a = assets[id], let start = a.start else {
             return feed(
                 .workFailed(job: id, reason: "finishing stage \(stage): the stage's canvas is not loaded", now: now))
@@ -64,7 +64,7 @@ extension Coordinator {
             }, as: { .blended(job: id, stage: stage, $0) })
     }
 
-    func finishedBlending(job id: String, stage: Int, _ r: Result<StagePrep?, Error>) {
+    func finishedBlending(job id: JobID, stage: Int, _ r: Result<StagePrep?, Error>) {
         switch r {
         case let .success(prep):
             var next: CoordinatorCore.Prepared?
@@ -81,7 +81,7 @@ extension Coordinator {
         }
     }
 
-    func write(_ id: String) {
+    func write(_ id: JobID) {
         guard let a = assets[id], let spec = core.jobs[id]?.spec else {
             return feed(.workFailed(job: id, reason: "writing the output: the job's images are not loaded", now: now))
         }
@@ -95,7 +95,7 @@ extension Coordinator {
             }, as: { .written(job: id, spec: spec, $0) })
     }
 
-    func finishedWriting(job id: String, spec: JobSpec, _ r: Result<Void, Error>) {
+    func finishedWriting(job id: JobID, spec: JobSpec, _ r: Result<Void, Error>) {
         switch r {
         case .success:
             logger.info(

@@ -1,3 +1,4 @@
+import FarmProtocol
 import Foundation
 import Imaging
 import StyleCore
@@ -6,7 +7,7 @@ import StyleCore
 /// it waits, with the tiles not yet stored, and is tried again every `storageRetrySeconds`.
 extension Coordinator {
     /// Queues a tile for the journal; tiles that arrive while a batch is being written go together in the next.
-    func storeTile(_ id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) {
+    func storeTile(_ id: JobID, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) {
         pendingTiles.append(
             Journal.FinishedTile(job: id, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds))
         if !storingTiles && !core.storagePaused { storePendingTiles() }

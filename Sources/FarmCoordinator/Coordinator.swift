@@ -66,8 +66,8 @@ public final class Coordinator: @unchecked Sendable {
     let weightsBytes: [UInt8]
     /// Each job's input files (content, styles, then the frame's and the masks'), as the journal stored them: the rest
     /// of what a job is lives in the core (`core.jobs`).
-    var inputs: [String: [URL]] = [:]
-    var assets: [String: JobAssets] = [:]
+    var inputs: [JobID: [URL]] = [:]
+    var assets: [JobID: JobAssets] = [:]
     /// Encoded Gram targets by SHA-256: what workers fetch.
     var targets: [String: [UInt8]] = [:]
     /// Accepted tiles waiting for the journal, and whether a batch of them is being written (`storePendingTiles`).
@@ -76,7 +76,7 @@ public final class Coordinator: @unchecked Sendable {
     /// The disk is full (the core's `storagePaused`, the one disk-full flag): the stages to prepare or blend and outputs
     /// to write that failed for it, retried with the tiles in `pendingTiles` every `storageRetrySeconds` until a write
     /// succeeds (`storageWritable`).
-    enum Deferred { case prepare(job: String, stage: Int), blend(job: String, stage: Int), write(job: String) }
+    enum Deferred { case prepare(job: JobID, stage: Int), blend(job: JobID, stage: Int), write(job: JobID) }
     var deferred: [Deferred] = []
     var lastStorageRetry = -Double.infinity
     static let storageRetrySeconds = 2.0
@@ -182,10 +182,10 @@ public final class Coordinator: @unchecked Sendable {
     /// Where a job's output is (or will be) written in the state directory: an embedded farm's client copies it
     /// from there rather than fetching it over the socket, so outputs of any size arrive. A path only: safe to
     /// call from any thread.
-    public func outputURL(job id: String, format: String) -> URL { journal.outputURL(job: id, format: format) }
+    public func outputURL(job id: JobID, format: String) -> URL { journal.outputURL(job: id, format: format) }
 
     /// Who rendered each finished tile of a job and in how many seconds (`Journal.tileRecords`).
-    public func tileRecords(job id: String) throws -> [(stage: Int, tile: Int, worker: String, seconds: Double)] {
+    public func tileRecords(job id: JobID) throws -> [(stage: Int, tile: Int, worker: String, seconds: Double)] {
         try journal.tileRecords(job: id)
     }
 
@@ -252,11 +252,11 @@ public final class Coordinator: @unchecked Sendable {
 
 /// The deep-zoom viewer's canvas: what it shows is decided on the loop, cut on the canvas queue, cached.
 extension Coordinator {
-    public func canvasInfo(job: String) async -> CanvasInfo? {
+    public func canvasInfo(job: JobID) async -> CanvasInfo? {
         await ask { .canvasView(job: job, $0) }?.info
     }
 
-    public func canvasTile(job: String, zoom: Int, x: Int, y: Int) async -> [UInt8]? {
+    public func canvasTile(job: JobID, zoom: Int, x: Int, y: Int) async -> [UInt8]? {
         guard let view = await ask({ .canvasView(job: job, $0) }) else { return nil }
         let cache = canvasTiles, logger = self.logger
         return await withCheckedContinuation { continuation in
@@ -275,7 +275,7 @@ extension Coordinator {
 
     /// The job's canvas now: while a stage renders, its start with the stored tiles over it; once done, the last
     /// stage's canvas; otherwise the last finished stage's canvas. Nil before there is any.
-    func canvasView(_ id: String) -> CanvasView? {
+    func canvasView(_ id: JobID) -> CanvasView? {
         guard let job = core.jobs[id], !job.stages.isEmpty else { return nil }
         let landed = core.landedTiles(job: id)
         if let landed, let start = assets[id]?.start, job.stages.indices.contains(landed.stage) {

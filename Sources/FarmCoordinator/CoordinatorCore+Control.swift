@@ -58,7 +58,9 @@ extension CoordinatorCore {
         throws(ControlRefusal) -> ControlledBody
     {
         guard caller.role != .worker else { throw ControlRefusal(.forbidden, "a worker key may not steer jobs") }
-        guard let id = c.job, !id.isEmpty else { throw ControlRefusal(.invalid, "\(c.verb.rawValue) needs a job") }
+        guard let id = c.job, !id.rawValue.isEmpty else {
+            throw ControlRefusal(.invalid, "\(c.verb.rawValue) needs a job")
+        }
         guard let job = jobs[id] else { throw ControlRefusal(.notFound, "no job \(id)") }
         guard caller.role.seesEveryJob || job.owner == caller.key else {
             throw ControlRefusal(.notFound, "no job \(id)")
@@ -174,12 +176,12 @@ extension CoordinatorCore {
             message =
                 cleared.isEmpty
                 ? "worker \(key) was on no blocklist; its failures are forgotten"
-                : "worker \(key) cleared from the blocklists of \(cleared.joined(separator: ", "))"
+                : "worker \(key) cleared from the blocklists of \(cleared.map(\.rawValue).joined(separator: ", "))"
         }
         return ControlledBody(message: message, worker: workerStatuses(for: caller, now: t).first { $0.id == id })
     }
 
-    func persistControl(_ id: String) -> Action {
+    func persistControl(_ id: JobID) -> Action {
         .persistControl(job: id, priority: scheduler.priority(of: id) ?? 0, paused: scheduler.isPaused(job: id))
     }
 }

@@ -52,8 +52,7 @@ extension CoordinatorCore {
         return actions
     }
 
-    mutating func prepared(_ id: String, stage: Int, blobs prepared: Prepared, done: Set<Int>, now: Double) -> [Action]
-    {
+    mutating func prepared(_ id: JobID, stage: Int, blobs prepared: Prepared, done: Set<Int>, now: Double) -> [Action] {
         guard let job = jobs[id], job.phase == .preparing(stage: stage) else { return [] }
         var actions: [Action] = []
         if let old = job.reference, old != prepared.reference {
@@ -83,13 +82,13 @@ extension CoordinatorCore {
         return actions + schedule(scheduler.startStage(job: id, stage: stage, done: done, now: now), now: now)
     }
 
-    mutating func tileStored(_ id: String, stage: Int, tile: Int, now: Double) -> [Action] {
+    mutating func tileStored(_ id: JobID, stage: Int, tile: Int, now: Double) -> [Action] {
         guard jobs[id]?.phase == .running(stage: stage), jobs[id]?.storing.remove(tile) != nil else { return [] }
         return blendIfStored(id, stage: stage)
     }
 
     /// Blends a stage whose tiles are all accepted and stored.
-    mutating func blendIfStored(_ id: String, stage: Int) -> [Action] {
+    mutating func blendIfStored(_ id: JobID, stage: Int) -> [Action] {
         guard let job = jobs[id], job.phase == .running(stage: stage), job.stageComplete, job.storing.isEmpty else {
             return []
         }
@@ -97,7 +96,7 @@ extension CoordinatorCore {
         return [.blend(job: id, stage: stage, last: stage + 1 == job.stages.count)]
     }
 
-    mutating func blended(_ id: String, stage: Int, next: Prepared?, now: Double) -> [Action] {
+    mutating func blended(_ id: JobID, stage: Int, next: Prepared?, now: Double) -> [Action] {
         guard let job = jobs[id], job.phase == .blending(stage: stage) else { return [] }
         guard let next, stage + 1 < job.stages.count else {
             jobs[id]?.phase = .writing
@@ -108,7 +107,7 @@ extension CoordinatorCore {
     }
 
     /// Fails a job that has not ended; its leases are revoked, its state persisted, its blobs forgotten.
-    mutating func fail(_ id: String, reason: String, now: Double) -> [Action] {
+    mutating func fail(_ id: JobID, reason: String, now: Double) -> [Action] {
         guard let job = jobs[id], !job.phase.isFinal else { return [] }
         let wallTime = wall(now)
         jobs[id]?.end(.failed(reason), now: now, wall: wallTime)
@@ -119,7 +118,7 @@ extension CoordinatorCore {
     }
 
     /// The journal's copy of a job's state: its state and detail as `status` derives them from its phase, at `wall(now)`.
-    func persistState(_ id: String, now: Double) -> [Action] {
+    func persistState(_ id: JobID, now: Double) -> [Action] {
         guard let job = jobs[id] else { return [] }
         return [.persistState(job: id, jobState(job), detail: jobDetail(job), at: wall(now))]
     }
@@ -128,7 +127,7 @@ extension CoordinatorCore {
     func wall(_ now: Double) -> Double { now + config.wallClockOffset }
 
     /// The blobs only this job uses (no other job that has not ended shares its targets).
-    mutating func jobBlobs(_ id: String) -> [String] {
+    mutating func jobBlobs(_ id: JobID) -> [String] {
         guard let job = jobs[id] else { return [] }
         let mine = [job.targets, job.reference].compactMap { $0 }
         let shared = Set(

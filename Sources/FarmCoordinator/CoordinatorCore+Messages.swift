@@ -99,7 +99,7 @@ extension CoordinatorCore {
 
     /// A job `caller` may see and touch: its own, or any for an admin. Another client's job is answered as if it did
     /// not exist, so ids cannot be probed.
-    func job(_ id: String?, for caller: Caller) -> Job? {
+    func job(_ id: JobID?, for caller: Caller) -> Job? {
         guard let id, let job = jobs[id], caller.role.seesEveryJob || job.owner == caller.key else { return nil }
         return job
     }

@@ -12,7 +12,7 @@ public struct FarmNotice: Codable, Sendable, Equatable {
 
     /// A job that ended.
     public struct JobEnd: Codable, Sendable, Equatable {
-        public var id: String
+        public var id: JobID
         public var name: String
         /// The name the allowlist gives the submitting key ("insecure" in plaintext); nil when the farm does not know it.
         public var owner: String?
@@ -28,7 +28,7 @@ public struct FarmNotice: Codable, Sendable, Equatable {
         public var output: Output?
 
         public init(
-            id: String, name: String, owner: String?, state: String, detail: String?, submitted: Double?,
+            id: JobID, name: String, owner: String?, state: String, detail: String?, submitted: Double?,
             started: Double?,
             finished: Double?, output: Output? = nil
         ) {
@@ -66,10 +66,10 @@ public struct FarmNotice: Codable, Sendable, Equatable {
 
     /// A tile of a job's stage.
     public struct Tile: Codable, Sendable, Equatable {
-        public var job: String
+        public var job: JobID
         public var stage: Int
         public var tile: Int
-        public init(job: String, stage: Int, tile: Int) { (self.job, self.stage, self.tile) = (job, stage, tile) }
+        public init(job: JobID, stage: Int, tile: Int) { (self.job, self.stage, self.tile) = (job, stage, tile) }
     }
 
     public var event: Kind
@@ -87,7 +87,7 @@ public struct FarmNotice: Codable, Sendable, Equatable {
 /// loses a worker. A job found already ended in the journal at start is not news.
 extension CoordinatorCore {
     /// The notice that job `id` ended, from what the core knows of it.
-    func jobEndNotice(_ id: String, now: Double) -> [Action] {
+    func jobEndNotice(_ id: JobID, now: Double) -> [Action] {
         guard let job = jobs[id] else { return [] }
         let kind: FarmNotice.Kind, detail: String?
         switch job.phase {

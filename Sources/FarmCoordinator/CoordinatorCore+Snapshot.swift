@@ -41,7 +41,7 @@ extension CoordinatorCore {
     /// A job's status as the journal holds it: a tile accepted but still being stored is not counted as done until it
     /// is, so a status never promises a tile that a kill -9 would lose. Its times are the wall clock's (`wall`): the
     /// elapsed time runs from when it first ran to when it ended (or now).
-    public func status(job id: String, now t: Double) -> JobStatus? {
+    public func status(job id: JobID, now t: Double) -> JobStatus? {
         guard let job = jobs[id], let c = scheduler.counts(job: id) else { return nil }
         let done = job.phase == .done
         var status = JobStatus(
@@ -92,7 +92,7 @@ extension CoordinatorCore {
 
     /// A stage's tiles: done (a past stage, or finished in this one), rendering (with the live lease's worker,
     /// iteration and loss) or pending, each with its record (attempts; worker, seconds and final loss once done).
-    func tileViews(_ id: String, stage index: Int) -> [TileView] {
+    func tileViews(_ id: JobID, stage index: Int) -> [TileView] {
         guard let job = jobs[id], job.stages.indices.contains(index) else { return [] }
         let states = scheduler.tileStates(job: id)
         let current = states?.stage ?? 0
@@ -118,7 +118,7 @@ extension CoordinatorCore {
 
     /// A job's page: its status and settings, its stages, the tiles of `stage` (default: the current one) and its
     /// farm log. Nil for an unknown job.
-    public func detail(job id: String, stage: Int?, now t: Double) -> JobDetail? {
+    public func detail(job id: JobID, stage: Int?, now t: Double) -> JobDetail? {
         guard let job = jobs[id], let status = status(job: id, now: t) else { return nil }
         let current = job.phase == .done ? job.stages.count : status.stage
         let summaries = job.stages.enumerated().map { i, s in
@@ -134,7 +134,7 @@ extension CoordinatorCore {
     }
 
     /// One tile with its loss curve; nil when the job, stage or tile is unknown.
-    public func tileDetail(job id: String, stage: Int, tile: Int, now t: Double) -> TileDetail? {
+    public func tileDetail(job id: JobID, stage: Int, tile: Int, now t: Double) -> TileDetail? {
         guard let job = jobs[id], job.stages.indices.contains(stage),
             job.stages[stage].plan.tiles.indices.contains(tile)
         else { return nil }
@@ -143,7 +143,7 @@ extension CoordinatorCore {
     }
 
     /// The current stage of a running job and its tiles that are accepted and stored (their files are complete).
-    public func landedTiles(job id: String) -> (stage: Int, tiles: [Int])? {
+    public func landedTiles(job id: JobID) -> (stage: Int, tiles: [Int])? {
         guard let job = jobs[id], case let .running(stage) = job.phase, let states = scheduler.tileStates(job: id),
             states.stage == stage
         else { return nil }

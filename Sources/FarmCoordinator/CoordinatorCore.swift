@@ -77,7 +77,7 @@ public struct CoordinatorCore: Sendable {
 
     /// Everything the core knows of a job: its description, its plan and where it is.
     public struct Job: Sendable {
-        public var id: String
+        public var id: JobID
         /// The key of the client that submitted it ("" in plaintext, or for a job journaled before owners were).
         public var owner: String
         /// The name the allowlist gives that key ("insecure" in plaintext; "" when not known).
@@ -163,13 +163,13 @@ public struct CoordinatorCore: Sendable {
         /// Submitting failed before the job was stored.
         case admissionFailed(replyTo: String, reason: String)
         /// A stage is ready to lease: `done` are its tiles already in the journal (after a restart).
-        case prepared(job: String, stage: Int, targets: String, reference: String?, done: Set<Int>, now: Double)
-        case tileStored(job: String, stage: Int, tile: Int, now: Double)
+        case prepared(job: JobID, stage: Int, targets: String, reference: String?, done: Set<Int>, now: Double)
+        case tileStored(job: JobID, stage: Int, tile: Int, now: Double)
         /// The stage was blended into its canvas; the next one is prepared (`next`), or it was the last.
-        case blended(job: String, stage: Int, next: Prepared?, now: Double)
-        case written(job: String, now: Double)
+        case blended(job: JobID, stage: Int, next: Prepared?, now: Double)
+        case written(job: JobID, now: Double)
         /// Work for a job failed (decoding, preparing, storing, blending, writing).
-        case workFailed(job: String, reason: String, now: Double)
+        case workFailed(job: JobID, reason: String, now: Double)
         /// The state directory's disk is full: what could not be written waits in the shell, which retries it.
         case storageFull(reason: String, now: Double)
         /// A retry wrote what waited: space is back.
@@ -195,7 +195,7 @@ public struct CoordinatorCore: Sendable {
 
     /// What the journal holds about a job, as the core needs it.
     public struct StoredJobInfo: Sendable {
-        public var id: String
+        public var id: JobID
         /// The submitting client's key, and the name the allowlist gives it.
         public var owner = ""
         public var ownerName = ""
@@ -218,7 +218,7 @@ public struct CoordinatorCore: Sendable {
         public var started: Double?
         public var finished: Double?
         public init(
-            id: String, spec: JobSpec, state: JobState, detail: String?, stage: Int, memory: [[Int]],
+            id: JobID, spec: JobSpec, state: JobState, detail: String?, stage: Int, memory: [[Int]],
             stages: [PosterStage]? = nil
         ) {
             (self.id, self.spec, self.state, self.detail, self.stage, self.memory) = (
@@ -228,7 +228,7 @@ public struct CoordinatorCore: Sendable {
         }
 
         /// A stored job whose spec is outside the limits: nothing of it is planned.
-        public init(id: String, spec: JobSpec, state: JobState, detail: String?, problem: String) {
+        public init(id: JobID, spec: JobSpec, state: JobState, detail: String?, problem: String) {
             (self.id, self.spec, self.state, self.detail, self.stage, self.memory, self.stages) = (
                 id, spec, state, detail, 0, [], []
             )
@@ -252,29 +252,29 @@ public struct CoordinatorCore: Sendable {
         /// and its images in the journal, plan it, and report `admitted` (a new id).
         case admit(spec: JobSpec, inputs: [[UInt8]], replyTo: String, owner: String, submitted: Double)
         /// Decode the job's images, compute its targets, prepare `stage` and report `prepared`.
-        case prepare(job: String, stage: Int)
+        case prepare(job: JobID, stage: Int)
         /// Write an accepted tile's pixels to the journal (and the preview), then report `tileStored`.
-        case storeTile(job: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double)
+        case storeTile(job: JobID, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double)
         /// Blend the finished stage into its canvas; prepare the next (or not, for the last), report `blended`.
-        case blend(job: String, stage: Int, last: Bool)
+        case blend(job: JobID, stage: Int, last: Bool)
         /// Write the output and record the job done, then report `written`.
-        case write(job: String)
+        case write(job: JobID)
         /// Record a job's state and detail (as `status` derives them from its phase) in the journal, at `at` (Unix seconds
         /// on the core's clock, `wall`): the first `running` stamps when it started, an end when it finished.
-        case persistState(job: String, JobState, detail: String?, at: Double)
+        case persistState(job: JobID, JobState, detail: String?, at: Double)
         /// Record a job's hand-set priority and pause in the journal (a restart keeps them).
-        case persistControl(job: String, priority: Int, paused: Bool)
+        case persistControl(job: JobID, priority: Int, paused: Bool)
         /// Answer a dashboard's control.
         case answer(ControlReply, Result<ControlledBody, ControlRefusal>)
         /// Send a weights or targets blob (the shell holds the bytes).
         case sendBlob(peer: String, FetchBody)
         /// Send a finished job's output file.
         /// Read `OutputBody.chunk` bytes of a job's output from `offset`, send them, then report `outputSent(budget:)`.
-        case sendOutput(peer: String, job: String, format: String, offset: Int, budget: String)
+        case sendOutput(peer: String, job: JobID, format: String, offset: Int, budget: String)
         /// Targets that are no longer needed (a stage's reference Grams; an ended job's targets and assets).
-        case forget(job: String, blobs: [String])
+        case forget(job: JobID, blobs: [String])
         /// An ended job past its retention: delete its journal rows and files.
-        case prune(job: String)
+        case prune(job: JobID)
         case publish(FarmSnapshot)
         case count(Metric)
         case log(Logger.Level, String, Logger.Metadata)
@@ -284,7 +284,7 @@ public struct CoordinatorCore: Sendable {
 
     public let config: Config
     public internal(set) var scheduler: FarmScheduler
-    public internal(set) var jobs: [String: Job] = [:]
+    public internal(set) var jobs: [JobID: Job] = [:]
     /// Target blobs that workers may fetch.
     public internal(set) var blobs: Set<String> = []
     var lastSent: [String: Double] = [:]
@@ -307,7 +307,7 @@ public struct CoordinatorCore: Sendable {
         scheduler = FarmScheduler(config: config.scheduler, epoch: epoch)
     }
 
-    public func phase(of job: String) -> Phase? { jobs[job]?.phase }
+    public func phase(of job: JobID) -> Phase? { jobs[job]?.phase }
 
     // MARK: Events
 

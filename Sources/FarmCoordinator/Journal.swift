@@ -18,7 +18,7 @@ public final class Journal: Sendable {
     let lock: Int32
 
     public struct StoredJob: Sendable {
-        public var id: String
+        public var id: JobID
         public var seq: Int
         public var spec: JobSpec
         public var state: JobState
@@ -121,7 +121,7 @@ public final class Journal: Sendable {
         }
     }
 
-    func jobDirectory(_ id: String) -> URL { directory.appendingPathComponent("jobs/\(id)") }
+    func jobDirectory(_ id: JobID) -> URL { directory.appendingPathComponent("jobs/\(id)") }
 
     /// What a job id may look like (`admit` makes `j` and base-36 digits): 1 to 64 letters, digits, `-` and `_`. A row
     /// whose id is anything else (`../x`, written by hand) is never turned into a path.
@@ -132,7 +132,7 @@ public final class Journal: Sendable {
 
     /// Stores a new job and its input files (content first, then styles), submitted at `submitted` (Unix seconds: the
     /// coordinator's clock, as every time the journal records).
-    public func add(job id: String, spec: JobSpec, inputs: [[UInt8]], owner: String = "", submitted: Double) throws
+    public func add(job id: JobID, spec: JobSpec, inputs: [[UInt8]], owner: String = "", submitted: Double) throws
         -> StoredJob
     {
         let dir = jobDirectory(id)
@@ -145,7 +145,7 @@ public final class Journal: Sendable {
             let seq = (try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM job") ?? 0) + 1
             try db.execute(
                 sql: "INSERT INTO job (id, seq, spec, state, inputs, created, owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [id, seq, json, JobState.queued.rawValue, inputs.count, submitted, owner])
+                arguments: [id.rawValue, seq, json, JobState.queued.rawValue, inputs.count, submitted, owner])
             return seq
         }
         var job = StoredJob(
@@ -155,13 +155,13 @@ public final class Journal: Sendable {
         return job
     }
 
-    func inputURLs(_ id: String, count: Int) -> [URL] {
+    func inputURLs(_ id: JobID, count: Int) -> [URL] {
         (0 ..< count).map { jobDirectory(id).appendingPathComponent("input-\($0)") }
     }
 
     /// A job row that could not be read back, and why.
     public struct UnreadableJob: Sendable {
-        public var id: String
+        public var id: JobID
         public var reason: String
     }
 
@@ -172,9 +172,9 @@ public final class Journal: Sendable {
         try db.read { db in
             var jobs: [StoredJob] = [], unreadable: [UnreadableJob] = []
             for row in try Row.fetchAll(db, sql: "SELECT * FROM job ORDER BY seq") {
-                let id = (try? row.decode(String.self, forColumn: "id")) ?? "?"
+                let id = JobID((try? row.decode(String.self, forColumn: "id")) ?? "?")
                 do {
-                    guard Self.isJobID(id) else {
+                    guard Self.isJobID(id.rawValue) else {
                         throw JournalError.corrupt("the job id is not 1 to 64 letters, digits, - and _")
                     }
                     let spec = try JSONDecoder().decode(
@@ -208,11 +208,11 @@ public final class Journal: Sendable {
     }
 
     /// Forgets a job: its tiles' and its own rows, then its directory (inputs, tiles, canvases, output).
-    public func remove(job id: String) throws {
-        guard Self.isJobID(id) else { throw JournalError.corrupt("job id '\(id)'") }
+    public func remove(job id: JobID) throws {
+        guard Self.isJobID(id.rawValue) else { throw JournalError.corrupt("job id '\(id)'") }
         try db.write { db in
-            try db.execute(sql: "DELETE FROM tile WHERE job = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM tile WHERE job = ?", arguments: [id.rawValue])
+            try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id.rawValue])
         }
         let dir = jobDirectory(id)
         if FileManager.default.fileExists(atPath: dir.path) { try FileManager.default.removeItem(at: dir) }
@@ -220,7 +220,7 @@ public final class Journal: Sendable {
 
     /// Records a job's state at `now` (Unix seconds: the coordinator's clock); the first `running` stamps when it
     /// started, an end when it finished (a retry clears it).
-    public func setState(job id: String, _ state: JobState, detail: String? = nil, at now: Double) throws {
+    public func setState(job id: JobID, _ state: JobState, detail: String? = nil, at now: Double) throws {
         try db.write {
             try $0.execute(
                 sql: """
@@ -228,38 +228,41 @@ public final class Journal: Sendable {
                         started = CASE WHEN ? = 'running' THEN COALESCE(started, ?) ELSE started END,
                         finished = CASE WHEN ? IN ('done', 'failed', 'cancelled') THEN ? ELSE NULL END
                     WHERE id = ?
-                    """, arguments: [state.rawValue, detail, state.rawValue, now, state.rawValue, now, id])
+                    """, arguments: [state.rawValue, detail, state.rawValue, now, state.rawValue, now, id.rawValue])
         }
     }
 
     /// Records, durably, that the job's preparation begins (before its inputs are decoded); `preparationEnded` clears
     /// it. A count left behind is a coordinator that died preparing it.
-    public func preparationBegan(job id: String) throws {
-        try db.write { try $0.execute(sql: "UPDATE job SET preparing = preparing + 1 WHERE id = ?", arguments: [id]) }
+    public func preparationBegan(job id: JobID) throws {
+        try db.write {
+            try $0.execute(sql: "UPDATE job SET preparing = preparing + 1 WHERE id = ?", arguments: [id.rawValue])
+        }
     }
 
-    public func preparationEnded(job id: String) throws {
-        try db.write { try $0.execute(sql: "UPDATE job SET preparing = 0 WHERE id = ?", arguments: [id]) }
+    public func preparationEnded(job id: JobID) throws {
+        try db.write { try $0.execute(sql: "UPDATE job SET preparing = 0 WHERE id = ?", arguments: [id.rawValue]) }
     }
 
     /// Records a job's hand-set priority and pause.
-    public func setControl(job id: String, priority: Int, paused: Bool) throws {
+    public func setControl(job id: JobID, priority: Int, paused: Bool) throws {
         try db.write {
             try $0.execute(
-                sql: "UPDATE job SET priority = ?, paused = ? WHERE id = ?", arguments: [priority, paused ? 1 : 0, id])
+                sql: "UPDATE job SET priority = ?, paused = ? WHERE id = ?",
+                arguments: [priority, paused ? 1 : 0, id.rawValue])
         }
     }
 
     /// A finished tile to record.
     public struct FinishedTile: Sendable {
-        public var job: String
+        public var job: JobID
         public var stage: Int
         public var tile: Int
         public var pixels: PlanarImage
         public var worker: String
         public var seconds: Double
 
-        public init(job: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) {
+        public init(job: JobID, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) {
             (self.job, self.stage, self.tile, self.pixels, self.worker, self.seconds) = (
                 job, stage, tile, pixels, worker, seconds
             )
@@ -276,14 +279,14 @@ public final class Journal: Sendable {
             for t in tiles {
                 try db.execute(
                     sql: "INSERT OR REPLACE INTO tile (job, stage, tile, worker, seconds) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [t.job, t.stage, t.tile, t.worker, t.seconds])
+                    arguments: [t.job.rawValue, t.stage, t.tile, t.worker, t.seconds])
             }
         }
     }
 
     /// Records one finished tile (`tilesFinished`).
     public func tileFinished(
-        job id: String, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double
+        job id: JobID, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double
     ) throws {
         try tilesFinished([
             FinishedTile(job: id, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds)
@@ -291,17 +294,17 @@ public final class Journal: Sendable {
     }
 
     /// Who rendered each finished tile of a job (the worker's peer id) and in how many seconds, by stage and tile.
-    public func tileRecords(job id: String) throws -> [(stage: Int, tile: Int, worker: String, seconds: Double)] {
+    public func tileRecords(job id: JobID) throws -> [(stage: Int, tile: Int, worker: String, seconds: Double)] {
         try db.read {
             try Row.fetchAll(
                 $0, sql: "SELECT stage, tile, worker, seconds FROM tile WHERE job = ? ORDER BY stage, tile",
-                arguments: [id]
+                arguments: [id.rawValue]
             )
             .map { (stage: $0["stage"], tile: $0["tile"], worker: $0["worker"], seconds: $0["seconds"]) }
         }
     }
 
-    func tileURL(_ id: String, stage: Int, tile: Int) -> URL {
+    func tileURL(_ id: JobID, stage: Int, tile: Int) -> URL {
         jobDirectory(id).appendingPathComponent("s\(stage)-t\(tile).px")
     }
 
@@ -309,11 +312,12 @@ public final class Journal: Sendable {
     /// tiles are never all in memory). A tile whose file is missing or torn (a crash or a disk error) is
     /// forgotten, row and file, and so rendered again: recovery never fails on one bad record.
     public func finishedTiles(
-        job id: String, stage: Int,
+        job id: JobID, stage: Int,
         each: (Int, PlanarImage) -> Void = { _, _ in }
     ) throws -> (done: Set<Int>, forgotten: [Int]) {
         let rows = try db.read {
-            try Int.fetchAll($0, sql: "SELECT tile FROM tile WHERE job = ? AND stage = ?", arguments: [id, stage])
+            try Int.fetchAll(
+                $0, sql: "SELECT tile FROM tile WHERE job = ? AND stage = ?", arguments: [id.rawValue, stage])
         }
         var done: Set<Int> = [], forgotten: [Int] = []
         for t in rows {
@@ -326,7 +330,8 @@ public final class Journal: Sendable {
                 try? FileManager.default.removeItem(at: url)
                 try db.write {
                     try $0.execute(
-                        sql: "DELETE FROM tile WHERE job = ? AND stage = ? AND tile = ?", arguments: [id, stage, t])
+                        sql: "DELETE FROM tile WHERE job = ? AND stage = ? AND tile = ?",
+                        arguments: [id.rawValue, stage, t])
                 }
             }
         }
@@ -334,7 +339,7 @@ public final class Journal: Sendable {
     }
 
     /// A finished tile's pixels, read by region.
-    public func tile(job id: String, stage: Int, tile: Int) throws -> DiskImage {
+    public func tile(job id: JobID, stage: Int, tile: Int) throws -> DiskImage {
         try DiskImage(opening: tileURL(id, stage: stage, tile: tile))
     }
 
@@ -342,7 +347,7 @@ public final class Journal: Sendable {
     /// that is fsynced and renamed into place, then the job's stage counter. The stage's tiles' files and the
     /// previous stage's canvas are deleted. Returns the canvas.
     @discardableResult
-    public func stageFinished(job id: String, stage: Int, width: Int, height: Int, write: (DiskImage) throws -> Void)
+    public func stageFinished(job id: JobID, stage: Int, width: Int, height: Int, write: (DiskImage) throws -> Void)
         throws -> DiskImage
     {
         let url = jobDirectory(id).appendingPathComponent("stage-\(stage).px")
@@ -356,7 +361,9 @@ public final class Journal: Sendable {
             throw error
         }
         try DurableFile.rename(tmp, to: url)
-        try db.write { try $0.execute(sql: "UPDATE job SET stage = ? WHERE id = ?", arguments: [stage + 1, id]) }
+        try db.write {
+            try $0.execute(sql: "UPDATE job SET stage = ? WHERE id = ?", arguments: [stage + 1, id.rawValue])
+        }
         let fm = FileManager.default
         if stage > 0 { try? fm.removeItem(at: jobDirectory(id).appendingPathComponent("stage-\(stage - 1).px")) }
         for name in (try? fm.contentsOfDirectory(atPath: jobDirectory(id).path)) ?? []
@@ -367,12 +374,12 @@ public final class Journal: Sendable {
     }
 
     /// The canvas a finished stage left.
-    public func canvas(job id: String, stage: Int) throws -> DiskImage {
+    public func canvas(job id: JobID, stage: Int) throws -> DiskImage {
         try DiskImage(opening: jobDirectory(id).appendingPathComponent("stage-\(stage).px"))
     }
 
     /// Where a job's output is written.
-    public func outputURL(job id: String, format: String) -> URL {
+    public func outputURL(job id: JobID, format: String) -> URL {
         jobDirectory(id).appendingPathComponent("output.\(format == "tiff" ? "tiff" : "png")")
     }
 }

@@ -79,7 +79,7 @@ enum StageWork {
     /// A job's images decoded, its Gram targets (encoded) and its first stage to run prepared, with the tiles of
     /// that stage the journal already holds pasted into the preview.
     static func prepareJob(
-        id: String, spec: JobSpec, inputs: [URL], stage index: Int, journal: Journal, network: VGG19, memory: Int
+        id: JobID, spec: JobSpec, inputs: [URL], stage index: Int, journal: Journal, network: VGG19, memory: Int
     )
         throws -> (poster: PosterJob, targets: [UInt8], prep: StagePrep, done: Set<Int>, forgotten: [Int])
     {
@@ -136,7 +136,7 @@ enum StageWork {
     /// Blends a finished stage strip by strip from the journal's tiles into the stage's canvas file, then
     /// prepares the next stage (nil after the last).
     static func blend(
-        job id: String, poster: PosterJob, stage index: Int, start: ImageRegionSource, journal: Journal,
+        job id: JobID, poster: PosterJob, stage index: Int, start: ImageRegionSource, journal: Journal,
         network: VGG19, memory: Int
     ) throws -> StagePrep? {
         let stages = poster.stages, s = stages[index]
@@ -156,7 +156,7 @@ enum StageWork {
 
     /// Writes the output from the last stage's canvas (strip by strip) and records the job done at `wall()` (Unix
     /// seconds on the core's clock, read once the output is written).
-    static func writeOutput(job id: String, poster: PosterJob, spec: JobSpec, journal: Journal, wall: () -> Double)
+    static func writeOutput(job id: JobID, poster: PosterJob, spec: JobSpec, journal: Journal, wall: () -> Double)
         throws
     {
         let last = poster.stages.count - 1

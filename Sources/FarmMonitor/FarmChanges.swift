@@ -11,7 +11,7 @@ public struct FarmChanges: Codable, Sendable {
     public var jobs: [JobView]
     public var workers: [WorkerStatus]
     /// Gone (pruned jobs, lost workers).
-    public var removedJobs: [String]
+    public var removedJobs: [JobID]
     public var removedWorkers: [String]
 
     public var isEmpty: Bool { jobs.isEmpty && workers.isEmpty && removedJobs.isEmpty && removedWorkers.isEmpty }
@@ -22,9 +22,9 @@ struct ChangeTracker: Sendable {
     static let maxRemovals = 10_000
     var revision = 0
     var time = 0.0
-    var jobs: [String: (revision: Int, json: Data, view: JobView)] = [:]
+    var jobs: [JobID: (revision: Int, json: Data, view: JobView)] = [:]
     /// Per job: the revision its tile layout (stage and rectangles) last changed in, and each tile's.
-    var tiles: [String: (layout: Int, revisions: [Int])] = [:]
+    var tiles: [JobID: (layout: Int, revisions: [Int])] = [:]
     var workers: [String: (revision: Int, json: Data, view: WorkerStatus)] = [:]
     var removals: [(revision: Int, job: Bool, id: String)] = []
     /// Changes since a revision below this cannot be told (its removals were dropped).
@@ -39,11 +39,11 @@ struct ChangeTracker: Sendable {
     mutating func record(_ s: FarmSnapshot) -> Int {
         let next = revision + 1
         var changed = false
-        func track<V: Encodable>(
-            _ items: [V], id: (V) -> String, in table: inout [String: (revision: Int, json: Data, view: V)], job: Bool,
-            compared: (V) -> any Encodable = { $0 }, alsoChanged: (String, V, V?) -> Bool = { _, _, _ in false }
+        func track<K: Hashable & CustomStringConvertible, V: Encodable>(
+            _ items: [V], id: (V) -> K, in table: inout [K: (revision: Int, json: Data, view: V)], job: Bool,
+            compared: (V) -> any Encodable = { $0 }, alsoChanged: (K, V, V?) -> Bool = { _, _, _ in false }
         ) {
-            var seen = Set<String>()
+            var seen = Set<K>()
             for item in items {
                 let key = id(item)
                 seen.insert(key)
@@ -59,7 +59,7 @@ struct ChangeTracker: Sendable {
             }
             for key in table.keys where !seen.contains(key) {
                 table[key] = nil
-                removals.append((next, job, key))
+                removals.append((next, job, key.description))
                 changed = true
             }
         }
@@ -101,7 +101,7 @@ struct ChangeTracker: Sendable {
             jobs: jobs.values.filter { $0.revision > since }.map { tilesChanged(in: $0.view, since: since) }
                 .sorted { $0.status.id < $1.status.id },
             workers: workers.values.filter { $0.revision > since }.map(\.view).sorted { $0.id < $1.id },
-            removedJobs: removals.filter { $0.revision > since && $0.job }.map(\.id),
+            removedJobs: removals.filter { $0.revision > since && $0.job }.map { JobID($0.id) },
             removedWorkers: removals.filter { $0.revision > since && !$0.job }.map(\.id))
     }
 

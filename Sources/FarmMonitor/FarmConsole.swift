@@ -7,14 +7,14 @@ import Foundation
 public protocol FarmConsole: Sendable {
     /// Performs a control for `caller` (`CoordinatorCore.control`: the same rules as the `control` command).
     func control(_ body: ControlBody, as caller: Caller) async -> Result<ControlledBody, ControlRefusal>
-    func jobDetail(_ id: String, stage: Int?) async -> JobDetail?
-    func tileDetail(job: String, stage: Int, tile: Int) async -> TileDetail?
+    func jobDetail(_ id: JobID, stage: Int?) async -> JobDetail?
+    func tileDetail(job: JobID, stage: Int, tile: Int) async -> TileDetail?
     /// Where a job's input file as submitted is (0: the content, then the styles): the dashboard streams it from there.
-    func jobInputFile(job: String, index: Int) async -> URL?
+    func jobInputFile(job: JobID, index: Int) async -> URL?
     /// A deep-zoom tile of the job's current canvas (`CanvasPyramid`), PNG; nil when there is none.
-    func canvasTile(job: String, zoom: Int, x: Int, y: Int) async -> [UInt8]?
+    func canvasTile(job: JobID, zoom: Int, x: Int, y: Int) async -> [UInt8]?
     /// The current canvas's size and deepest zoom, for the viewer; nil before the job has one.
-    func canvasInfo(job: String) async -> CanvasInfo?
+    func canvasInfo(job: JobID) async -> CanvasInfo?
 }
 
 /// A job's canvas as the deep-zoom viewer sees it: `zoom` levels of `CanvasInfo.tileSize`-px tiles, the deepest 1:1.

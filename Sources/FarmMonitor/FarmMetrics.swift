@@ -64,7 +64,7 @@ public final class FarmMetrics: Sendable {
     func record(_ snapshot: FarmSnapshot) {
         var jobCounts = Dictionary(uniqueKeysWithValues: Self.jobStates.map { ($0, 0) })
         var queued = 0, oldest = 0.0
-        var active = Set<String>()
+        var active = Set<JobID>()
         for view in snapshot.jobs {
             let status = view.status, paused = status.paused == true && !status.state.isFinal
             jobCounts[paused ? "paused" : status.state.rawValue, default: 0] += 1

@@ -77,7 +77,7 @@ public struct TileView: Codable, Sendable, Equatable {
 /// dashboard's threads read.
 public final class FarmMonitor: Sendable {
     /// The latest snapshot and each job's preview PNG.
-    let published = Mutex<(snapshot: FarmSnapshot, previews: [String: [UInt8]])>((FarmSnapshot(), [:]))
+    let published = Mutex<(snapshot: FarmSnapshot, previews: [JobID: [UInt8]])>((FarmSnapshot(), [:]))
     /// What changed in which revision, for the event streams (`changes(since:)`).
     let tracker = Mutex(ChangeTracker())
 
@@ -122,7 +122,7 @@ public final class FarmMonitor: Sendable {
 
     public var snapshot: FarmSnapshot { published.withLock { $0.snapshot } }
 
-    public func preview(job: String) -> [UInt8]? { published.withLock { $0.previews[job] } }
+    public func preview(job: JobID) -> [UInt8]? { published.withLock { $0.previews[job] } }
 
     /// Publishes a snapshot: what differs from the last one (job by job, worker by worker) becomes the next revision.
     /// A worker's `silentFor` is kept in whole seconds, so a worker that heartbeats is not a change every time.
@@ -141,12 +141,12 @@ public final class FarmMonitor: Sendable {
     /// whole snapshot).
     public func changes(since: Int) -> FarmChanges? { tracker.withLock { $0.changes(since: since) } }
 
-    public func publish(preview: [UInt8], job: String) {
+    public func publish(preview: [UInt8], job: JobID) {
         published.withLock { $0.previews[job] = preview }
     }
 
     /// Drops a pruned job's preview (retention), so the previews do not grow with every job ever run.
-    public func forget(job: String) {
+    public func forget(job: JobID) {
         _ = published.withLock { $0.previews.removeValue(forKey: job) }
     }
 

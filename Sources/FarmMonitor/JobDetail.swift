@@ -95,11 +95,11 @@ public struct JobDetail: Codable, Sendable {
 
 /// One tile on its own: its rectangle, state and record with the loss curve.
 public struct TileDetail: Codable, Sendable {
-    public var job: String
+    public var job: JobID
     public var stage: Int
     public var tile: TileView
     public var curve: [LossPoint]
-    public init(job: String, stage: Int, tile: TileView, curve: [LossPoint]) {
+    public init(job: JobID, stage: Int, tile: TileView, curve: [LossPoint]) {
         (self.job, self.stage, self.tile, self.curve) = (job, stage, tile, curve)
     }
 }

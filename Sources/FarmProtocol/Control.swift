@@ -26,13 +26,13 @@ public struct ControlBody: Codable, Sendable, Equatable {
 
     public var verb: Verb
     /// The job's id, for a job verb.
-    public var job: String?
+    public var job: JobID?
     /// The worker's id or name (a name must match one live worker), for a worker verb.
     public var worker: String?
     /// The new priority, for `priority`.
     public var priority: Int?
 
-    public init(_ verb: Verb, job: String? = nil, worker: String? = nil, priority: Int? = nil) {
+    public init(_ verb: Verb, job: JobID? = nil, worker: String? = nil, priority: Int? = nil) {
         (self.verb, self.job, self.worker, self.priority) = (verb, job, worker, priority)
     }
 }

@@ -60,7 +60,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
 
     /// A file name for each input, in `inputCount` order, for the job `id`: `ID-content`, `ID-style-1`, …,
     /// `ID-frame-start`, `ID-frame-mask`, `ID-region-mask`, `ID-style-1-mask`.
-    public func inputNames(_ id: String) -> [String] {
+    public func inputNames(_ id: JobID) -> [String] {
         var names = ["\(id)-content"] + styleWeights.indices.map { "\(id)-style-\($0 + 1)" }
         if frame != nil { names.append("\(id)-frame-start") }
         if frame?.temporalMask == true { names.append("\(id)-frame-mask") }

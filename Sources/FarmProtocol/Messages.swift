@@ -76,7 +76,7 @@ public struct FetchBody: Codable, Sendable {
 /// crop of the tile's render rectangle, each (3, h, w) little-endian float32.
 public struct AssignBody: Codable, Sendable {
     public var lease: LeaseToken
-    public var job: String
+    public var job: JobID
     public var stage: Int
     public var task: TileTask
     public var options: RenderOptions
@@ -90,7 +90,7 @@ public struct AssignBody: Codable, Sendable {
     public var leaseSeconds: Double
 
     public init(
-        lease: LeaseToken, job: String, stage: Int, task: TileTask, options: RenderOptions, pooling: PoolingKind,
+        lease: LeaseToken, job: JobID, stage: Int, task: TileTask, options: RenderOptions, pooling: PoolingKind,
         targets: String, reference: String? = nil, leaseSeconds: Double
     ) {
         self.lease = lease
@@ -181,34 +181,34 @@ public struct SubmitBody: Codable, Sendable {
 
 /// coordinator → client.
 public struct SubmittedBody: Codable, Sendable {
-    public var job: String
+    public var job: JobID
 
-    public init(job: String) {
+    public init(job: JobID) {
         self.job = job
     }
 }
 
 /// client → coordinator: `job` nil asks for every job.
 public struct StatusBody: Codable, Sendable {
-    public var job: String?
+    public var job: JobID?
 
-    public init(job: String? = nil) {
+    public init(job: JobID? = nil) {
         self.job = job
     }
 }
 
 /// client → coordinator.
 public struct CancelBody: Codable, Sendable {
-    public var job: String
+    public var job: JobID
 
-    public init(job: String) {
+    public init(job: JobID) {
         self.job = job
     }
 }
 
 /// A job as `status` reports it.
 public struct JobStatus: Codable, Sendable, Equatable {
-    public var id: String
+    public var id: JobID
     public var name: String
     public var priority: Int
     public var state: JobState
@@ -231,7 +231,7 @@ public struct JobStatus: Codable, Sendable, Equatable {
     public var finished: Double?
 
     public init(
-        id: String, name: String, priority: Int, state: JobState, detail: String? = nil, stage: Int, stages: Int,
+        id: JobID, name: String, priority: Int, state: JobState, detail: String? = nil, stage: Int, stages: Int,
         tilesDone: Int, tilesTotal: Int, workFraction: Double, elapsed: Double
     ) {
         self.id = id
@@ -271,7 +271,7 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     public var draining: Bool?
     /// The tiles it renders now (`job/sSTAGE/tTILE`) and the jobs it is blocklisted on.
     public var tilesNow: [String]?
-    public var blocklisted: [String]?
+    public var blocklisted: [JobID]?
 
     public init(
         id: String, name: String, threads: Int, tiles: Int, computeSeconds: Double, leases: [LeaseToken],
@@ -326,10 +326,10 @@ public struct StatusReplyBody: Codable, Sendable {
 
 /// client → coordinator: `fetchOutput`, one chunk of a done job's output file from `offset` (0 when absent).
 public struct OutputRequestBody: Codable, Sendable {
-    public var job: String
+    public var job: JobID
     public var offset: Int?
 
-    public init(job: String, offset: Int? = nil) {
+    public init(job: JobID, offset: Int? = nil) {
         self.job = job
         self.offset = offset
     }
@@ -339,7 +339,7 @@ public struct OutputRequestBody: Codable, Sendable {
 /// from `offset`; the client asks for the next chunk until it has `size` bytes. Read from disk chunk by chunk, so an
 /// output of gigabytes never sits in the coordinator's memory or send queue whole.
 public struct OutputBody: Codable, Sendable {
-    public var job: String
+    public var job: JobID
     public var file: String
     public var offset: Int?
     /// The whole file's bytes.
@@ -348,7 +348,7 @@ public struct OutputBody: Codable, Sendable {
     /// Bytes of one chunk: 4 MiB, so that the up to 100 messages a peer's send queue holds are at most 400 MiB.
     public static let chunk = 4 << 20
 
-    public init(job: String, file: String, offset: Int? = nil, size: Int? = nil) {
+    public init(job: JobID, file: String, offset: Int? = nil, size: Int? = nil) {
         (self.job, self.file, self.offset, self.size) = (job, file, offset, size)
     }
 }

@@ -5,18 +5,18 @@ import FarmProtocol
 /// core decides who may ask and what to answer.
 extension FarmScheduler {
     /// Pauses (no tile leased; the leases out run on) or resumes a job. False if unknown.
-    public mutating func setPaused(job id: String, _ paused: Bool) -> Bool {
+    public mutating func setPaused(job id: JobID, _ paused: Bool) -> Bool {
         guard jobs[id] != nil else { return false }
         jobs[id]?.paused = paused
         return true
     }
 
-    public func isPaused(job id: String) -> Bool { jobs[id]?.paused ?? false }
+    public func isPaused(job id: JobID) -> Bool { jobs[id]?.paused ?? false }
 
-    public func priority(of job: String) -> Int? { jobs[job]?.priority }
+    public func priority(of job: JobID) -> Int? { jobs[job]?.priority }
 
     /// Sets a job's priority (placement takes higher first). False if unknown.
-    public mutating func setPriority(job id: String, _ priority: Int) -> Bool {
+    public mutating func setPriority(job id: JobID, _ priority: Int) -> Bool {
         guard jobs[id] != nil else { return false }
         jobs[id]?.priority = priority
         return true
@@ -24,7 +24,7 @@ extension FarmScheduler {
 
     /// Forgets the failures of the current stage's tiles (their counts towards `tileFailureLimit` and the workers they
     /// may not go back to), so each gets fresh attempts anywhere. Returns the tiles that had failed (sorted).
-    public mutating func forgetTileFailures(job id: String) -> [Int] {
+    public mutating func forgetTileFailures(job id: JobID) -> [Int] {
         guard let job = jobs[id] else { return [] }
         let failed = Set(job.tileFailures.keys).union(job.failedOn.keys).subtracting(job.done).sorted()
         jobs[id]?.tileFailures = [:]
@@ -34,7 +34,7 @@ extension FarmScheduler {
 
     /// Reopens a closed job (the core retries a failed or cancelled one): not runnable, at the stage it stopped in, with
     /// its failure records, blocklist and pause forgotten; the caller prepares the stage (`startStage`). False if unknown.
-    public mutating func reopen(job id: String) -> Bool {
+    public mutating func reopen(job id: JobID) -> Bool {
         guard let job = jobs[id] else { return false }
         var j = job
         (j.runnable, j.pending, j.paused) = (false, [], false)
@@ -44,7 +44,7 @@ extension FarmScheduler {
     }
 
     /// The stage a job is in (the one to prepare again on `reopen`).
-    public func stage(of job: String) -> Int? { jobs[job]?.stage }
+    public func stage(of job: JobID) -> Int? { jobs[job]?.stage }
 
     /// Drains a worker (it takes no new tile, across reconnects: by its identity) or undoes it. False if unknown.
     public mutating func setDraining(worker id: String, _ draining: Bool) -> Bool {
@@ -55,9 +55,9 @@ extension FarmScheduler {
 
     /// Removes a worker (its machine: every connection of its key and name) from every job's blocklist and forgets its failures there. Returns the jobs it was blocklisted
     /// on (sorted); nil if the worker is unknown.
-    public mutating func clearBlocklist(worker id: String) -> [String]? {
+    public mutating func clearBlocklist(worker id: String) -> [JobID]? {
         guard let identity = workers[id]?.identity else { return nil }
-        var cleared: [String] = []
+        var cleared: [JobID] = []
         for (jid, job) in jobs
         where job.blocklist.contains(identity) || job.failuresByWorker[identity] != nil
             || job.failedOn.values.contains(where: { $0.contains(id) })
@@ -77,5 +77,5 @@ extension FarmScheduler {
     }
 
     /// How many leases each tile of the job's current stage was given.
-    public func attempts(job id: String) -> [Int: Int] { jobs[id]?.attempts ?? [:] }
+    public func attempts(job id: JobID) -> [Int: Int] { jobs[id]?.attempts ?? [:] }
 }

@@ -13,12 +13,12 @@ extension FarmScheduler {
             ($0.priority, -$0.seq) > ($1.priority, -$1.seq)
         }.map(\.id)
         guard !order.isEmpty else { return [] }
-        var tailPlans: [String: [String: Int]?] = [:]  // per job, computed once per call
+        var tailPlans: [JobID: [String: Int]?] = [:]  // per job, computed once per call
         // Pending tiles of the jobs placed before each job: a job is at its stage's end only when these and its own
         // are fewer than the workers (before that, every worker gets a pending tile of some job anyway).
-        var ahead: [String: Int] = [:], queued = 0
+        var ahead: [JobID: Int] = [:], queued = 0
         for jid in order { ahead[jid] = queued; queued += jobs[jid]!.pending.count }
-        var copyCandidates: [String: [(tile: Int, lease: Lease, finish: Double)]] = [:]
+        var copyCandidates: [JobID: [(tile: Int, lease: Lease, finish: Double)]] = [:]
         for wid in freeWorkersBySpeed() {
             while let w = workers[wid], w.leases.count + w.busy < config.credit {
                 var copy = false
@@ -61,9 +61,9 @@ extension FarmScheduler {
     }
 
     func nextTile(
-        for worker: String, jobs order: [String], now: Double, ahead: [String: Int],
-        plans: inout [String: [String: Int]?]
-    ) -> (String, Int)? {
+        for worker: String, jobs order: [JobID], now: Double, ahead: [JobID: Int],
+        plans: inout [JobID: [String: Int]?]
+    ) -> (JobID, Int)? {
         guard let w = workers[worker] else { return nil }
         for jid in order {
             let job = jobs[jid]!
@@ -127,9 +127,9 @@ extension FarmScheduler {
     /// this worker's) expected to finish last, if this worker is expected to finish a copy sooner. The ranking of
     /// a job's running tiles is made once per `assignments` call; a tile leaves it when copied.
     func stragglerCopy(
-        for worker: String, jobs order: [String], now: Double,
-        candidates: inout [String: [(tile: Int, lease: Lease, finish: Double)]]
-    ) -> (String, Int)? {
+        for worker: String, jobs order: [JobID], now: Double,
+        candidates: inout [JobID: [(tile: Int, lease: Lease, finish: Double)]]
+    ) -> (JobID, Int)? {
         guard let w = workers[worker] else { return nil }
         for jid in order {
             let job = jobs[jid]!

@@ -23,7 +23,7 @@ extension FarmScheduler {
     }
 
     /// A job's counts; nil for an unknown job.
-    public func counts(job id: String) -> JobCounts? {
+    public func counts(job id: JobID) -> JobCounts? {
         guard let j = jobs[id] else { return nil }
         let total = j.work.joined().reduce(0, +)
         let doneWork = j.work.prefix(j.stage).joined().reduce(0, +) + j.done.reduce(0.0) { $0 + j.work[j.stage][$1] }
@@ -34,11 +34,11 @@ extension FarmScheduler {
     }
 
     /// The jobs' ids, oldest first (in the order they were added).
-    public var jobOrder: [String] { jobs.values.sorted { $0.seq < $1.seq }.map(\.id) }
+    public var jobOrder: [JobID] { jobs.values.sorted { $0.seq < $1.seq }.map(\.id) }
 
     /// What a runnable job with pending tiles and no lease waits for (paused, no workers, every worker blocklisted or
     /// draining, none with the memory for a tile, none free); nil when it is not runnable or not waiting.
-    public func waiting(job id: String) -> String? {
+    public func waiting(job id: JobID) -> String? {
         guard let job = jobs[id], job.runnable else { return nil }
         if job.paused { return "paused: no tile is leased until it is resumed" }
         if job.pending.isEmpty || leases.values.contains(where: { $0.tile.job == id }) { return nil }
@@ -63,7 +63,7 @@ extension FarmScheduler {
     }
 
     /// The current stage's tiles of a job: done, or leased (with the lease), or pending (nil).
-    public func tileStates(job id: String) -> (stage: Int, done: Set<Int>, leased: [Int: Lease])? {
+    public func tileStates(job id: JobID) -> (stage: Int, done: Set<Int>, leased: [Int: Lease])? {
         guard let j = jobs[id] else { return nil }
         var leased: [Int: Lease] = [:]
         for lease in leases.values where lease.tile.job == id && lease.tile.stage == j.stage {

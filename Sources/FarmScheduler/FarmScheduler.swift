@@ -45,10 +45,10 @@ public struct FarmScheduler: Sendable {
     }
 
     public struct TileID: Hashable, Sendable, Codable, CustomStringConvertible {
-        public var job: String
+        public var job: JobID
         public var stage: Int
         public var tile: Int
-        public init(job: String, stage: Int, tile: Int) { (self.job, self.stage, self.tile) = (job, stage, tile) }
+        public init(job: JobID, stage: Int, tile: Int) { (self.job, self.stage, self.tile) = (job, stage, tile) }
         public var description: String { "\(job)/s\(stage)/t\(tile)" }
     }
 
@@ -77,14 +77,14 @@ public struct FarmScheduler: Sendable {
         /// Send this tile to this worker under this lease.
         case assign(worker: String, tile: TileID, lease: LeaseToken)
         /// Every tile of the stage is done: blend it and start the next one (`startStage`) or `finish` the job.
-        case stageFinished(job: String, stage: Int)
-        case jobFailed(job: String, reason: String)
+        case stageFinished(job: JobID, stage: Int)
+        case jobFailed(job: JobID, reason: String)
         /// A worker left or went silent (`reason`): its name and the host it said it runs on, as it registered; the
         /// `requeued` events for its leases follow.
         case workerLost(worker: String, name: String, host: String?, reason: String)
         /// The lease lapsed or its worker was lost; the tile is pending again.
         case requeued(tile: TileID, worker: String, lease: LeaseToken, reason: String, cause: LeaseFailure)
-        case workerBlocklisted(worker: String, job: String)
+        case workerBlocklisted(worker: String, job: JobID)
         /// Another lease of this tile won (straggler copies): tell this worker to stop; its lease is no longer live.
         case revoked(worker: String, tile: TileID, lease: LeaseToken)
     }
@@ -143,7 +143,7 @@ public struct FarmScheduler: Sendable {
     }
 
     struct JobRecord: Sendable {
-        var id: String
+        var id: JobID
         var name: String
         var priority: Int
         var seq: Int
@@ -174,7 +174,7 @@ public struct FarmScheduler: Sendable {
     /// Lease tokens are `epoch-counter`: unique across coordinator restarts when `epoch` is random.
     let epoch: String
     var counter = 0
-    var jobs: [String: JobRecord] = [:]
+    var jobs: [JobID: JobRecord] = [:]
     var workers: [String: WorkerState] = [:]
     var leases: [LeaseToken: Lease] = [:]
     /// The live leases of each tile (two while a straggler copy runs).
@@ -195,7 +195,7 @@ public struct FarmScheduler: Sendable {
     /// Adds a job at `stage` (where the journal says it is; clamped to its stages); it waits until `startStage` makes a
     /// stage runnable. `memory`, when given, is each tile's planned peak memory in bytes (same shape as `work`).
     public mutating func addJob(
-        id: String, name: String, priority: Int, work: [[Double]], memory: [[Int]] = [], stage: Int = 0
+        id: JobID, name: String, priority: Int, work: [[Double]], memory: [[Int]] = [], stage: Int = 0
     ) {
         precondition(memory.isEmpty || memory.map(\.count) == work.map(\.count), "memory must match work tile for tile")
         jobs[id] = JobRecord(
@@ -206,7 +206,7 @@ public struct FarmScheduler: Sendable {
 
     /// Makes a stage runnable; `done` are its tiles already finished (restored from the journal).
     /// Returns `stageFinished` at once when nothing is left to do.
-    public mutating func startStage(job id: String, stage: Int, done: Set<Int> = [], now: Double) -> [Event] {
+    public mutating func startStage(job id: JobID, stage: Int, done: Set<Int> = [], now: Double) -> [Event] {
         guard var job = jobs[id], job.work.indices.contains(stage) else { return [] }
         job.stage = stage
         job.done = done
@@ -222,7 +222,7 @@ public struct FarmScheduler: Sendable {
 
     /// Closes a job that ended (done, failed, cancelled: the coordinator's core knows which): none of its tiles is
     /// leased any more, and its leases are revoked so that late results are rejected. `reopen` opens it again.
-    public mutating func close(job id: String) {
+    public mutating func close(job id: JobID) {
         guard jobs[id] != nil else { return }
         jobs[id]?.runnable = false
         jobs[id]?.pending = []
@@ -230,7 +230,7 @@ public struct FarmScheduler: Sendable {
     }
 
     /// Forgets a job (an ended one, past its retention).
-    public mutating func forget(job id: String) {
+    public mutating func forget(job id: JobID) {
         close(job: id)
         jobs[id] = nil
     }

@@ -21,24 +21,24 @@ public struct CoreHarness {
     public private(set) var notices: [FarmNotice] = []
     public private(set) var snapshots: [FarmSnapshot] = []
     /// The in-memory journal: each job's recorded state, and its stored tiles.
-    public private(set) var states: [String: JobState] = [:]
+    public private(set) var states: [JobID: JobState] = [:]
     public private(set) var storedTiles: [FarmScheduler.TileID] = []
     /// Outcomes of work in flight, delivered by `settle`.
     public private(set) var pending: [CoordinatorCore.Event] = []
     /// Tiles the journal already holds per job and stage, reported when that stage is prepared (a restart).
-    public var journalTiles: [String: [Int: Set<Int>]] = [:]
+    public var journalTiles: [JobID: [Int: Set<Int>]] = [:]
     /// Make the next tile stores fail (a full disk).
     public var failStores = false
     /// The disk is full for preparations: a stage's preparation is kept (`storageFull`, as the shell does) until
     /// `retryStorage` runs it again.
     public var diskFull = false
-    var deferredPrepares: [(job: String, stage: Int)] = []
+    var deferredPrepares: [(job: JobID, stage: Int)] = []
     /// Who each peer is (its key and role); a peer not listed is `Caller.insecure` (an admin, as in plaintext).
     public var callers: [String: Caller] = [:]
     /// Each job's hand-set priority and pause as the journal would hold them.
-    public private(set) var controls: [String: (priority: Int, paused: Bool)] = [:]
+    public private(set) var controls: [JobID: (priority: Int, paused: Bool)] = [:]
     /// Jobs pruned (retention), in order.
-    public private(set) var pruned: [String] = []
+    public private(set) var pruned: [JobID] = []
     var jobCount = 0
 
     public init(config: CoordinatorCore.Config = .init(weightsSHA: "W", weightsBytes: 3)) {
@@ -126,7 +126,7 @@ public struct CoreHarness {
     mutating func admit(_ spec: JobSpec, replyTo: String, owner: String, submitted: Double) {
         jobCount += 1
         var info = CoordinatorCore.StoredJobInfo(
-            id: "j\(jobCount)", spec: spec, state: .queued, detail: nil, stage: 0, memory: [])
+            id: JobID("j\(jobCount)"), spec: spec, state: .queued, detail: nil, stage: 0, memory: [])
         (info.owner, info.submitted) = (owner, submitted)
         info.ownerName = callers.values.first { $0.key == owner }?.name ?? Caller.insecure.name
         states[info.id] = .queued
@@ -134,7 +134,7 @@ public struct CoreHarness {
     }
 
     /// The shell's preparation of a stage, or, on a full disk, the preparation held back until it is retried.
-    mutating func prepare(_ job: String, stage: Int) {
+    mutating func prepare(_ job: JobID, stage: Int) {
         if diskFull {
             deferredPrepares.append((job, stage))
             pending.append(.storageFull(reason: "no space left on device", now: now))
@@ -192,7 +192,7 @@ public struct CoreHarness {
 
     /// Submits `spec` as `client` and lets the job be stored and prepared.
     @discardableResult
-    public mutating func submit(_ spec: JobSpec, from client: String = "client") -> String? {
+    public mutating func submit(_ spec: JobSpec, from client: String = "client") -> JobID? {
         receive(
             Message(.submit, SubmitBody(spec: spec), payload: Array(repeating: [0], count: spec.inputCount)),
             from: client)

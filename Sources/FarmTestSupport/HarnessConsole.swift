@@ -29,15 +29,15 @@ public final class HarnessConsole: FarmConsole, @unchecked Sendable {  // unchec
         with { $0.dashboardControl(body, as: caller) } ?? .failure(ControlRefusal(.invalid, "no answer"))
     }
 
-    public func jobDetail(_ id: String, stage: Int?) async -> JobDetail? {
+    public func jobDetail(_ id: JobID, stage: Int?) async -> JobDetail? {
         with { $0.core.detail(job: id, stage: stage, now: $0.now) }
     }
 
-    public func tileDetail(job: String, stage: Int, tile: Int) async -> TileDetail? {
+    public func tileDetail(job: JobID, stage: Int, tile: Int) async -> TileDetail? {
         with { $0.core.tileDetail(job: job, stage: stage, tile: tile, now: $0.now) }
     }
 
-    public func jobInputFile(job: String, index: Int) async -> URL? { nil }
-    public func canvasTile(job: String, zoom: Int, x: Int, y: Int) async -> [UInt8]? { nil }
-    public func canvasInfo(job: String) async -> CanvasInfo? { nil }
+    public func jobInputFile(job: JobID, index: Int) async -> URL? { nil }
+    public func canvasTile(job: JobID, zoom: Int, x: Int, y: Int) async -> [UInt8]? { nil }
+    public func canvasInfo(job: JobID) async -> CanvasInfo? { nil }
 }

@@ -49,7 +49,7 @@ public struct FarmJob {
     }
 
     /// Submits the job; returns its id.
-    public func submit(to client: FarmClient) throws -> String {
+    public func submit(to client: FarmClient) throws -> JobID {
         try client.submit(spec, inputs: [content] + styles + controlFiles)
     }
 }
@@ -63,7 +63,7 @@ public enum FarmWait {
     /// gigapixel output is bigger than any message).
     @discardableResult
     public static func untilDone(
-        client: FarmClient, job id: String, output: URL?, localFarm: LocalFarm? = nil, deadline: Date? = nil,
+        client: FarmClient, job id: JobID, output: URL?, localFarm: LocalFarm? = nil, deadline: Date? = nil,
         progress: (JobStatus) throws -> Void
     ) throws -> JobStatus {
         let final = try client.wait(job: id) { s in
@@ -90,7 +90,7 @@ public enum FarmWait {
 
 /// Waiting for a job gave up at its deadline; the job goes on.
 public struct WaitTimedOut: Error, CustomStringConvertible {
-    public var job: String
+    public var job: JobID
     public var state: JobState
     public var description: String { "job \(job) is still \(state.rawValue); stopped waiting" }
 }

@@ -85,15 +85,15 @@ public final class FarmFrames: FrameBackend {
     public func render(
         _ frame: VideoFrame, manifest: inout VideoManifest, directory: URL, progress: @escaping (Double, String) -> Void
     ) throws {
-        let id: String, name = frame.output.lastPathComponent
+        let id: JobID, name = frame.output.lastPathComponent
         if let pending = manifest.pending, pending.output == name, pending.endpoint == client.endpoint || farm != nil,
-            let s = try? client.status(job: pending.job).jobs.first,
+            let s = try? client.status(job: JobID(pending.job)).jobs.first,
             s.state == .running || s.state == .queued || s.state == .done
         {
-            id = pending.job  // submitted before a restart: wait for it rather than render it twice
+            id = JobID(pending.job)  // submitted before a restart: wait for it rather than render it twice
         } else {
             id = try submit(frame, directory: directory)
-            manifest.pending = .init(output: name, job: id, endpoint: client.endpoint)
+            manifest.pending = .init(output: name, job: id.rawValue, endpoint: client.endpoint)
             try manifest.save(directory: directory)
         }
         try FarmWait.untilDone(client: client, job: id, output: frame.output, localFarm: farm) { s in
@@ -103,7 +103,7 @@ public final class FarmFrames: FrameBackend {
         }
     }
 
-    func submit(_ frame: VideoFrame, directory: URL) throws -> String {
+    func submit(_ frame: VideoFrame, directory: URL) throws -> JobID {
         let job = frame.job, settings = frame.settings
         var spec = JobSpec(
             name: "\(directory.lastPathComponent)/\(frame.output.lastPathComponent)", poster: job.settings,

@@ -153,7 +153,8 @@ struct WaitCommand: ParsableCommand {
         let deadline = maxWait.map { Date().addingTimeInterval($0) }
         do {
             try FarmProgress.wait(
-                client: try farm.client(), job: job, output: output.map { URL(fileURLWithPath: $0) }, deadline: deadline
+                client: try farm.client(), job: JobID(job), output: output.map { URL(fileURLWithPath: $0) },
+                deadline: deadline
             )
         } catch let timedOut as WaitTimedOut {
             printError("\(timedOut)")
@@ -173,10 +174,10 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let client = try farm.client()
-        guard watch else { return try show(client.status(job: job), client: client) }
+        guard watch else { return try show(client.status(job: job.map(JobID.init)), client: client) }
         stopOnSignals()
         while !stopRequested {
-            let s = try client.status(job: job)
+            let s = try client.status(job: job.map(JobID.init))
             print("\u{1B}[H\u{1B}[2J", terminator: "")  // home, clear
             print(
                 "StyleFarm at \(farm.connect) — \(Date().formatted(date: .omitted, time: .standard)) (Ctrl-C to stop)\n"
@@ -188,7 +189,7 @@ struct StatusCommand: ParsableCommand {
                     ? ProgressBar.format(j.elapsed / j.workFraction * (1 - j.workFraction)) : "–"
                 print(
                     String(
-                        format: "%@ %@ %5.1f%%  %@ %@  stage %d/%d  tiles %d/%d  elapsed %@  eta %@", j.id,
+                        format: "%@ %@ %5.1f%%  %@ %@  stage %d/%d  tiles %d/%d  elapsed %@  eta %@", j.id.rawValue,
                         String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled),
                         100 * j.workFraction,
                         j.state.rawValue, j.name, min(j.stage + 1, j.stages), j.stages, j.tilesDone, j.tilesTotal,
@@ -219,14 +220,15 @@ struct StatusCommand: ParsableCommand {
         for j in s.jobs {
             print(
                 String(
-                    format: "  %@  %-9@ prio %3d  stage %d/%d  tiles %d/%d  %5.1f%%  %@  %@", j.id, j.state.rawValue,
+                    format: "  %@  %-9@ prio %3d  stage %d/%d  tiles %d/%d  %5.1f%%  %@  %@", j.id.rawValue,
+                    j.state.rawValue,
                     j.priority,
                     min(j.stage + 1, j.stages), j.stages, j.tilesDone, j.tilesTotal, 100 * j.workFraction,
                     ProgressBar.format(j.elapsed), j.name + (j.detail.map { " (\($0))" } ?? "")))
         }
         printWorkers(s.workers)
         if let output, let job {
-            try DurableFile.write(Data(try client.output(job: job)), to: URL(fileURLWithPath: output))
+            try DurableFile.write(Data(try client.output(job: JobID(job))), to: URL(fileURLWithPath: output))
             print("wrote \(output)")
         }
     }

@@ -47,7 +47,7 @@ struct JobsCommand: ParsableCommand {
     static func row(_ j: JobStatus) -> String {
         line(
             [
-                j.id, j.owner ?? "?", j.state.rawValue + (j.paused == true ? "*" : ""), "\(j.priority)",
+                j.id.rawValue, j.owner ?? "?", j.state.rawValue + (j.paused == true ? "*" : ""), "\(j.priority)",
                 String(format: "%.1f%%", 100 * j.workFraction), time(j.submitted), time(j.started), time(j.finished),
                 ProgressBar.format(j.elapsed)
             ], name: j.name + (j.detail.map { " (\($0))" } ?? ""))
@@ -67,7 +67,7 @@ struct CancelCommand: ParsableCommand {
         commandName: "cancel", abstract: "Cancel a farm job (its leases are revoked).")
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "The job id.") var job: String
-    func run() throws { try steer(ControlBody(.cancel, job: job), farm) }
+    func run() throws { try steer(ControlBody(.cancel, job: JobID(job)), farm) }
 }
 
 /// `stylefarm pause`.
@@ -77,7 +77,7 @@ struct PauseCommand: ParsableCommand {
         abstract: "Pause a farm job: none of its tiles is leased until `resume`; the tiles out finish.")
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "The job id.") var job: String
-    func run() throws { try steer(ControlBody(.pause, job: job), farm) }
+    func run() throws { try steer(ControlBody(.pause, job: JobID(job)), farm) }
 }
 
 /// `stylefarm resume`.
@@ -95,7 +95,7 @@ struct ResumeCommand: ParsableCommand {
         }
     }
 
-    func run() throws { try steer(ControlBody(.resume, job: job, worker: worker), farm) }
+    func run() throws { try steer(ControlBody(.resume, job: job.map(JobID.init), worker: worker), farm) }
 }
 
 /// `stylefarm priority`.
@@ -105,7 +105,7 @@ struct PriorityCommand: ParsableCommand {
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "The job id.") var job: String
     @Argument(help: "The new priority.") var priority: Int
-    func run() throws { try steer(ControlBody(.priority, job: job, priority: priority), farm) }
+    func run() throws { try steer(ControlBody(.priority, job: JobID(job), priority: priority), farm) }
 }
 
 /// `stylefarm retry`.
@@ -115,7 +115,7 @@ struct RetryCommand: ParsableCommand {
         abstract: "Run a failed or cancelled job again from the stage it stopped in, keeping its finished tiles.")
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "The job id.") var job: String
-    func run() throws { try steer(ControlBody(.retry, job: job), farm) }
+    func run() throws { try steer(ControlBody(.retry, job: JobID(job)), farm) }
 }
 
 /// `stylefarm requeue`.
@@ -125,7 +125,7 @@ struct RequeueCommand: ParsableCommand {
         abstract: "Give the failed tiles of a job's current stage fresh attempts, on any worker.")
     @OptionGroup var farm: ConnectOptions
     @Argument(help: "The job id.") var job: String
-    func run() throws { try steer(ControlBody(.requeue, job: job), farm) }
+    func run() throws { try steer(ControlBody(.requeue, job: JobID(job)), farm) }
 }
 
 /// `stylefarm drain`.

@@ -10,7 +10,7 @@ import Synchronization
 enum FarmProgress {
     @discardableResult
     static func wait(
-        client: FarmClient, job id: String, output: URL?, localFarm: LocalFarm? = nil, deadline: Date? = nil
+        client: FarmClient, job id: JobID, output: URL?, localFarm: LocalFarm? = nil, deadline: Date? = nil
     ) throws -> JobStatus {
         var bar: ProgressBar?
         let final: JobStatus

@@ -96,7 +96,7 @@ import Testing
         // Alice opens her job and reads its tile grid.
         let user = try HeadlessBrowser()
         defer { user.close() }
-        try user.navigate(base + "#/job/" + job + "?token=" + aliceToken)
+        try user.navigate(base + "#/job/" + job.rawValue + "?token=" + aliceToken)
         try user.waitFor(
             "document.querySelector('#job-page')?.dataset.loadedJob == '\(job)' && document.querySelectorAll('#tile-grid rect.tile').length > 0",
             what: "the job page with its tile grid")
@@ -140,14 +140,14 @@ import Testing
         #expect(
             (try user.evaluate("location.href") as? String)?.contains(aliceToken) == false, "the token left the address"
         )
-        try user.navigate(base + "#/job/" + bobs)
+        try user.navigate(base + "#/job/" + bobs.rawValue)
         try user.waitFor(
             "document.querySelector('#job-status')?.textContent.includes('not found')",
             what: "bob's job, not found for alice")
         if let shots { try user.screenshot(to: shots.appendingPathComponent("control-room-refusal.png")) }
         #expect(try httpRequest("POST", base + "api/jobs/\(bobs)/cancel", token: aliceToken).0 == 404)
         #expect(try client(bob).status(job: bobs).jobs.first?.state == .running, "bob's job is untouched")
-        try user.navigate(base + "#/job/" + spare)
+        try user.navigate(base + "#/job/" + spare.rawValue)
         try user.waitFor(
             "document.querySelector('#job-page')?.dataset.loadedJob == '\(spare)'", what: "the spare job's page")
         try user.click("button[data-action=cancel]")
@@ -167,7 +167,7 @@ import Testing
             w0After.tiles <= w0.tiles + heldAtDrain && w0After.leases.isEmpty, "it finished at most the tile it held")
 
         // The canvas at 1:1: a pixel of the viewer's tile is the output's pixel.
-        try user.navigate(base + "#/job/" + job)
+        try user.navigate(base + "#/job/" + job.rawValue)
         try user.waitFor(
             "window.canvasMap && window.canvasInfo && window.canvasInfo.width == 144", what: "the deep-zoom viewer")
         try user.click("#zoom-1to1")

@@ -13,7 +13,7 @@ import Testing
     static let admin = Caller(key: "KR", name: "root", role: .admin)
 
     /// Alice's small job, prepared; workers `names` (worker keys) ready.
-    static func farm(workers names: [String] = ["w"], config: CoordinatorCore.Config? = nil) -> (CoreHarness, String) {
+    static func farm(workers names: [String] = ["w"], config: CoordinatorCore.Config? = nil) -> (CoreHarness, JobID) {
         var h = config.map(CoreHarness.init) ?? CoreHarness()
         h.callers = ["alice": alice, "bob": bob, "root": admin]
         for n in names { h.callers[n] = worker }
@@ -205,7 +205,7 @@ import Testing
         h.receive(Message(.status, StatusBody()), from: "root")
         #expect(h.sent(to: "root", .statusReply, as: StatusReplyBody.self).last?.workers.first?.blocklisted == [id])
         let cleared = try #require(Self.done(h.control(ControlBody(.clearBlocklist, worker: "w"), from: "root")))
-        #expect(cleared.message.contains(id) && cleared.worker?.blocklisted == nil)
+        #expect(cleared.message.contains(id.rawValue) && cleared.worker?.blocklisted == nil)
         h.advance(to: 1.2)
         #expect(h.leases(of: "w").count == 2, "it takes the job's tile again")
         #expect(Self.refusal(h.control(ControlBody(.clearBlocklist, worker: "w"), from: "bob"))?.code == .forbidden)

@@ -10,7 +10,7 @@ import Testing
     typealias Phase = CoordinatorCore.Phase
 
     /// A harness with a job submitted and prepared, and workers `names` ready.
-    static func running(workers names: [String] = ["a"], config: CoordinatorCore.Config? = nil) -> (CoreHarness, String)
+    static func running(workers names: [String] = ["a"], config: CoordinatorCore.Config? = nil) -> (CoreHarness, JobID)
     {
         var h = config.map(CoreHarness.init) ?? CoreHarness()
         let id = h.submit(CoreHarness.smallSpec())!
@@ -20,7 +20,7 @@ import Testing
     }
 
     /// Renders every tile each worker holds, until the job leaves the running phases or `limit` rounds pass.
-    static func renderAll(_ h: inout CoreHarness, _ id: String, workers: [String] = ["a"], limit: Int = 50) {
+    static func renderAll(_ h: inout CoreHarness, _ id: JobID, workers: [String] = ["a"], limit: Int = 50) {
         var answered: Set<LeaseToken> = []
         for _ in 0 ..< limit where !(h.core.phase(of: id)?.isFinal ?? true) {
             for w in workers {
@@ -180,7 +180,7 @@ import Testing
             ("d", JobState.done, 3), ("f", .failed, 0), ("c", .cancelled, 1), ("x", .running, 99)
         ] {
             let info = CoordinatorCore.StoredJobInfo(
-                id: id, spec: CoreHarness.smallSpec(), state: state, detail: nil, stage: stage, memory: [[1]])
+                id: JobID(id), spec: CoreHarness.smallSpec(), state: state, detail: nil, stage: stage, memory: [[1]])
             h.handle(.admitted(info, replyTo: nil, now: 0))
         }
         #expect(h.pending.isEmpty, "no ended job is prepared")

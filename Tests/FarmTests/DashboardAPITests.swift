@@ -44,7 +44,7 @@ func httpRequest(
     ]
 
     /// Alice's job running on worker "w", served with key tokens; no view token (a request without a token views).
-    static func serve() throws -> (DashboardServer, HarnessConsole, FarmMonitor, String, String) {
+    static func serve() throws -> (DashboardServer, HarnessConsole, FarmMonitor, String, JobID) {
         let (h, id) = ControlTests.farm()
         let console = HarnessConsole(h), monitor = FarmMonitor()
         console.publish(to: monitor)
@@ -132,7 +132,7 @@ func httpRequest(
             try JSONDecoder().decode(Who.self, from: httpRequest("GET", base + "api/whoami", token: "tok-bob").1).role
                 == "client")
         #expect(try JSONDecoder().decode(Who.self, from: httpRequest("GET", base + "api/whoami").1).role == "viewer")
-        func jobs(_ query: String) throws -> [String] {
+        func jobs(_ query: String) throws -> [JobID] {
             try JSONDecoder().decode([JobStatus].self, from: httpRequest("GET", base + "api/jobs" + query).1).map(\.id)
         }
         #expect(try jobs("") == [id] && jobs("?state=running") == [id] && jobs("?state=done,failed").isEmpty)
@@ -194,7 +194,7 @@ func httpRequest(
         }
         #expect(paths.count >= 15)
         for path in paths {
-            let concrete = path.replacingOccurrences(of: "{id}", with: id).replacingOccurrences(
+            let concrete = path.replacingOccurrences(of: "{id}", with: id.rawValue).replacingOccurrences(
                 of: "{verb}", with: path.contains("workers") ? "drain" : "pause"
             )
             .replacingOccurrences(of: "{stage}", with: "0").replacingOccurrences(of: "{tile}", with: "0")

@@ -42,7 +42,7 @@ import Testing
         return (status, parts.first ?? "", parts.dropFirst().joined(separator: "\r\n\r\n"))
     }
 
-    static func serve(hosts: Set<String> = []) throws -> (DashboardServer, HarnessConsole, String) {
+    static func serve(hosts: Set<String> = []) throws -> (DashboardServer, HarnessConsole, JobID) {
         let (h, id) = ControlTests.farm()
         let console = HarnessConsole(h), monitor = FarmMonitor()
         console.publish(to: monitor)
@@ -117,7 +117,7 @@ import Testing
         let (server, _, id) = try Self.serve()
         defer { server.stop() }
         let base = "http://127.0.0.1:\(server.port)/"
-        func jobs(_ token: String?) throws -> [String] {
+        func jobs(_ token: String?) throws -> [JobID] {
             try JSONDecoder().decode([JobStatus].self, from: httpRequest("GET", base + "api/jobs", token: token).1).map(
                 \.id)
         }

@@ -112,7 +112,7 @@ final class TestFarm {
         throw FarmTestError.timeout(what, coordinator?.output ?? "")
     }
 
-    func finish(_ job: String, seconds: Double = 90) throws -> [UInt8] {
+    func finish(_ job: JobID, seconds: Double = 90) throws -> [UInt8] {
         let s = try waitFor("job \(job) to end", seconds: seconds) {
             $0.jobs.first { $0.id == job }?.state.isFinal ?? false
         }
@@ -152,7 +152,7 @@ enum SmallJob {
         return JobSpec(name: "small", poster: job.settings, styleWeights: [1], crop: true)
     }
 
-    static func submit(_ client: FarmClient) throws -> String {
+    static func submit(_ client: FarmClient) throws -> JobID {
         try client.submit(
             spec, content: [UInt8](try Data(contentsOf: assets.appendingPathComponent("chelsea.png"))),
             styles: [[UInt8](try Data(contentsOf: assets.appendingPathComponent("hokusai_great_wave.jpg")))])
@@ -195,7 +195,7 @@ enum SmallJob {
 
     /// A two-worker farm running the small job, with worker w0 stopped (SIGSTOP) while it holds a lease of a
     /// tiled stage: stopped first, then checked, so it cannot finish the tile between the check and the fault.
-    func farmWithW0StoppedMidTile() throws -> (TestFarm, String) {
+    func farmWithW0StoppedMidTile() throws -> (TestFarm, JobID) {
         let farm = try TestFarm()
         try farm.startCoordinator()
         try farm.startWorker()

@@ -53,7 +53,7 @@ import Testing
         s.addJob(id: "low", name: "", priority: 10, work: [[1]])
         s.addJob(id: "old", name: "", priority: 60, work: [[1]])
         s.addJob(id: "new", name: "", priority: 60, work: [[1]])
-        for j in ["low", "old", "new"] { _ = s.startStage(job: j, stage: 0, now: 0) }
+        for j: JobID in ["low", "old", "new"] { _ = s.startStage(job: j, stage: 0, now: 0) }
         for w in ["a", "b", "c"] { s.workerReady(id: w, name: w, threads: 1, busy: 0, now: 0) }
         let jobs = s.assignments(now: 0).compactMap { if case let .assign(_, t, _) = $0 { t.job } else { nil } }
         #expect(jobs == ["old", "new", "low"])

@@ -69,12 +69,12 @@ import Testing
             try HostilePeer(
                 role: role, endpoint: farm.endpoint, security: ClientSecurity(serverKey: server.publicKey, keys: keys))
         }
-        var world = HostilePeer.World(goodJob: job)
+        var world = HostilePeer.World(goodJob: job.rawValue)
         for peer in peers { peer.sendHandMadeCases(&world) }
         for round in 0 ..< Self.messagesPerPeer {
             if round % 50 == 0, let view = try? admin.status() {
                 world.leases = view.workers.flatMap(\.leases).map(\.rawValue)
-                world.jobs = view.jobs.map(\.id)
+                world.jobs = view.jobs.map(\.id.rawValue)
             }
             for peer in peers { peer.step(&rng, &world) }
             #expect(
@@ -216,7 +216,7 @@ final class HostilePeer {
                 if let w = try? m.decode(WelcomeBody.self) { world.weights = w.weights }
             case .submitted:
                 replies["submitted", default: 0] += 1
-                if let s = try? m.decode(SubmittedBody.self) { submitted.append(s.job) }
+                if let s = try? m.decode(SubmittedBody.self) { submitted.append(s.job.rawValue) }
             default:
                 replies["\(m.command)", default: 0] += 1
             }
@@ -266,10 +266,10 @@ final class HostilePeer {
             Message(.failed, FailedBody(lease: LeaseToken(pick(world.leases, "e-1")), reason: "not mine")),
             Message(
                 .submit, SubmitBody(spec: SmallJob.spec), payload: [Array("not an image".utf8), [0xFF, 0xD8, 0xFF]]),
-            Message(.status, StatusBody(job: job)),
-            Message(.cancel, CancelBody(job: job)),
-            Message(.control, ControlBody(.priority, job: job, worker: "w0", priority: 50)),
-            Message(.fetchOutput, OutputRequestBody(job: job, offset: 0)),
+            Message(.status, StatusBody(job: JobID(job))),
+            Message(.cancel, CancelBody(job: JobID(job))),
+            Message(.control, ControlBody(.priority, job: JobID(job), worker: "w0", priority: 50)),
+            Message(.fetchOutput, OutputRequestBody(job: JobID(job), offset: 0)),
             Message(.goodbye)
         ]
     }

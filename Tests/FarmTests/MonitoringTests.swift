@@ -108,7 +108,7 @@ enum MonitoringFiles {
         _ id: String, _ state: JobState, paused: Bool = false, tiles: [String] = [], stageElapsed: Double? = nil
     ) -> JobView {
         var status = JobStatus(
-            id: id, name: id, priority: 50, state: state, stage: 1, stages: 3, tilesDone: 0, tilesTotal: 9,
+            id: JobID(id), name: id, priority: 50, state: state, stage: 1, stages: 3, tilesDone: 0, tilesTotal: 9,
             workFraction: 0, elapsed: 0)
         status.paused = paused ? true : nil
         var view = JobView(
@@ -121,7 +121,7 @@ enum MonitoringFiles {
         return view
     }
 
-    static func worker(_ id: String, leases: Int = 0, draining: Bool = false, blocklisted: [String]? = nil)
+    static func worker(_ id: String, leases: Int = 0, draining: Bool = false, blocklisted: [JobID]? = nil)
         -> WorkerStatus
     {
         var w = WorkerStatus(

@@ -15,7 +15,7 @@ import Testing
 
     /// A harness where "w" is a worker key, "alice" and "bob" clients and "root" an admin; alice's job is running
     /// on "w".
-    static func farm() -> (CoreHarness, String) {
+    static func farm() -> (CoreHarness, JobID) {
         var h = CoreHarness()
         h.callers = ["w": worker, "alice": alice, "bob": bob, "root": admin]
         let id = h.submit(CoreHarness.smallSpec(), from: "alice")!
@@ -75,7 +75,9 @@ import Testing
         ] {
             for job in [id, "jnothere"] {
                 var m = m
-                m.body = Array(String(decoding: m.body, as: UTF8.self).replacingOccurrences(of: id, with: job).utf8)
+                m.body = Array(
+                    String(decoding: m.body, as: UTF8.self).replacingOccurrences(of: id.rawValue, with: job.rawValue)
+                        .utf8)
                 let before = h.commands(to: "bob").count
                 h.receive(m, from: "bob")
                 let error = Self.lastError(h, to: "bob")
@@ -83,7 +85,8 @@ import Testing
                     h.commands(to: "bob").count == before + 1 && h.commands(to: "bob").last == .error,
                     "\(m.command): one answer, an error")
                 #expect(
-                    error?.code.rawValue == code && error?.message == text.replacingOccurrences(of: id, with: job),
+                    error?.code.rawValue == code
+                        && error?.message == text.replacingOccurrences(of: id.rawValue, with: job.rawValue),
                     "\(m.command) of \(job == id ? "alice's job" : "no job"): \(String(describing: error))")
             }
         }

@@ -28,8 +28,8 @@ import Testing
         farm.coordinator?.process.waitUntilExit()
 
         // Each crash case of issue 21, stored as an older version or a hand edit would have stored it.
-        var poisoned: [(id: String, spec: JobSpec)] = []
-        for (id, history) in [("jhistorymax", Int.max), ("jhistoryzero", 0)] {
+        var poisoned: [(id: JobID, spec: JobSpec)] = []
+        for (id, history) in [(JobID("jhistorymax"), Int.max), (JobID("jhistoryzero"), 0)] {
             var spec = SmallJob.spec
             spec.poster.options.optimizer = .lbfgs(history: history)
             poisoned.append((id, spec))

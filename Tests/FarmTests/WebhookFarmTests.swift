@@ -167,10 +167,10 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
         _ = try farm.waitFor("the bad job to fail", seconds: 20) { $0.jobs.first { $0.id == failed }?.state == .failed }
 
         let cancelled = try SmallJob.submit(farm.client)  // no worker yet: it waits
-        let waited = try Self.cli(farm, ["wait", cancelled, "--max-wait", "0.5"], timeout: 30)
+        let waited = try Self.cli(farm, ["wait", cancelled.rawValue, "--max-wait", "0.5"], timeout: 30)
         #expect(waited.status == 124 && waited.output.contains("stopped waiting"), "\(waited.output)")
         let waiter = try Child(
-            ["wait", cancelled, "--connect", farm.endpoint, "--insecure"],
+            ["wait", cancelled.rawValue, "--connect", farm.endpoint, "--insecure"],
             log: farm.dir.appendingPathComponent("wait.log"))
         Thread.sleep(forTimeInterval: 1)
         _ = try farm.client.cancel(job: cancelled)
@@ -180,7 +180,7 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
         try farm.startWorker()
         let done = try SmallJob.submit(farm.client)
         let file = farm.dir.appendingPathComponent("waited.png")
-        let finished = try Self.cli(farm, ["wait", done, "--output", file.path], timeout: 180)
+        let finished = try Self.cli(farm, ["wait", done.rawValue, "--output", file.path], timeout: 180)
         #expect(finished.status == 0 && finished.output.contains("wrote \(file.path)"), "\(finished.output)")
         let output = try farm.client.output(job: done)
         #expect([UInt8](try Data(contentsOf: file)) == output)
@@ -194,14 +194,15 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
         #expect(byEvent.mapValues(\.count) == ["job.failed": 1, "job.cancelled": 1, "job.done": 1, "worker.lost": 1])
 
         func job(_ event: String) -> [String: Any] { byEvent[event]?.first?.json["job"] as? [String: Any] ?? [:] }
-        #expect(job("job.failed")["id"] as? String == failed && job("job.failed")["state"] as? String == "failed")
+        #expect(
+            job("job.failed")["id"] as? String == failed.rawValue && job("job.failed")["state"] as? String == "failed")
         #expect((job("job.failed")["detail"] as? String ?? "").contains("content image"))
         #expect(
-            job("job.cancelled")["id"] as? String == cancelled
+            job("job.cancelled")["id"] as? String == cancelled.rawValue
                 && job("job.cancelled")["state"] as? String == "cancelled")
         let doneJob = job("job.done")
         #expect(
-            doneJob["id"] as? String == done && doneJob["name"] as? String == "small"
+            doneJob["id"] as? String == done.rawValue && doneJob["name"] as? String == "small"
                 && doneJob["owner"] as? String == "insecure")
         let started = doneJob["started"] as? Double ?? 0, ended = doneJob["finished"] as? Double ?? 0
         #expect(started > 1_700_000_000 && ended >= started)
@@ -251,7 +252,7 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
         #expect(receiver.requests.count == 2)
         requests.forEach(Self.checkSigned)
         let ids = Set(requests.compactMap { ($0.json["job"] as? [String: Any])?["id"] as? String })
-        #expect(ids == [first, second])
+        #expect(ids == [first.rawValue, second.rawValue])
     }
 
     /// A receiver that takes the request and never answers delays nothing: status answers at once and the next job
@@ -286,7 +287,7 @@ final class HookReceiver: @unchecked Sendable {  // unchecked: `recorded` and `h
         let byDelivery = Dictionary(grouping: requests) { $0.headers["stylefarm-delivery"] ?? "" }
         #expect(byDelivery.count == 2 && byDelivery.values.allSatisfy { $0.count == 2 })
         let jobs = requests.compactMap { ($0.json["job"] as? [String: Any])?["id"] as? String }
-        #expect(Set(jobs) == [first, second])
+        #expect(Set(jobs) == [first.rawValue, second.rawValue])
         let deadline = Date().addingTimeInterval(10)
         while !(farm.coordinator?.output ?? "").contains("given up after 2 tries") && Date() < deadline {
             Thread.sleep(forTimeInterval: 0.2)

@@ -176,7 +176,7 @@ import Testing
             h.handle(
                 .admitted(
                     CoordinatorCore.StoredJobInfo(
-                        id: id, spec: CoreHarness.smallSpec(), state: state, detail: nil, stage: 0, memory: []),
+                        id: JobID(id), spec: CoreHarness.smallSpec(), state: state, detail: nil, stage: 0, memory: []),
                     replyTo: nil, now: 0))
         }
         #expect(h.core.jobs.count == 3 && h.notices.isEmpty)
