@@ -5,6 +5,7 @@ import FarmClient
 import FarmCoordinator
 import FarmMonitor
 import FarmProtocol
+import FarmScheduler
 import FarmTransport
 import FarmWorker
 import Foundation
@@ -28,10 +29,10 @@ struct CoordinatorCommand: ParsableCommand {
     ).path
     @Option(help: ArgumentHelp("Weights file (.sfw), sent to workers that lack it.", valueName: "path")) var weights:
         String?
-    @Option(help: "Seconds between heartbeats.") var heartbeat = 1.0
-    @Option(help: "Missed heartbeats before a worker is lost.") var liveness = 3
-    @Option(help: "Seconds a tile lease lasts without progress.") var leaseSeconds = 60.0
-    @Option(help: "Tiles in flight per worker (1 or 2).") var credit = 1
+    @Option(help: "Seconds between heartbeats.") var heartbeat = FarmScheduler.Config().heartbeat
+    @Option(help: "Missed heartbeats before a worker is lost.") var liveness = FarmScheduler.Config().liveness
+    @Option(help: "Seconds a tile lease lasts without progress.") var leaseSeconds = FarmScheduler.Config().leaseSeconds
+    @Option(help: "Tiles in flight per worker (1 or 2).") var credit = FarmScheduler.Config().credit
     @Flag(help: "Do not send copies of a stage's last running tiles to idle workers (straggler copies).")
     var noStragglerCopies = false
     @Option(
