@@ -1,4 +1,5 @@
 import Foundation
+import StyleCore
 
 /// A benchmark's child process: each configuration runs in a process of its own, so its peak RSS and its BLAS
 /// kernel are its own.
@@ -42,9 +43,9 @@ public struct BenchError: Error, CustomStringConvertible {
 public enum Stopwatch {
     /// Seconds `body` takes.
     public static func seconds(_ body: () throws -> Void) rethrows -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = ContinuousClock.now
         try body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        return start.elapsedSeconds
     }
 
     /// The median of `repeats` timed runs of `body`, after one untimed warm-up.

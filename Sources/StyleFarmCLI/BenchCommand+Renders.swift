@@ -55,15 +55,11 @@ extension BenchCommand {
     }
 
     func wholeRender(print size: String, threads: Int) throws {
-        var description = JobDescription()
-        var printSize = JobDescription.Size()
-        (printSize.print, printSize.dpi) = (size, posterDpi)
-        description.size = printSize
-        if let posterLevelIterations {
-            description.levels = .init()
-            description.levels?.iterations = try JobOptions.list(
-                posterLevelIterations, "--poster-level-iterations", Int.init)
-        }
+        // The plan reads the same render settings the child `render` is given, through the same options.
+        let renderArguments =
+            ["--print", size, "--dpi", "\(posterDpi)"]
+            + (posterLevelIterations.map { ["--level-iterations", $0] } ?? [])
+        let description = try JobOptions.parse(renderArguments).description(styles: [])
         let content = try ImageIO.read(URL(fileURLWithPath: raceContent)).image
         let poster: PosterSettings
         do {
@@ -80,9 +76,7 @@ extension BenchCommand {
         print(
             "  plan: output \(plan.width)x\(plan.height), \(plan.levels.count) levels, \(plan.levels.map(\.tiles).reduce(0, +)) tiles"
         )
-        let settings =
-            ["--print", size, "--dpi", "\(posterDpi)", "--threads", "\(threads)"]
-            + (posterLevelIterations.map { ["--level-iterations", $0] } ?? []) + weightsArguments
+        let settings = renderArguments + ["--threads", "\(threads)"] + weightsArguments
         let result = try PosterBench(settings: settings, content: raceContent, style: raceStyle)
             .run(executable: CommandLine.arguments[0], predicted: plan.seconds)
         print(result.line)

@@ -15,7 +15,14 @@ import Testing
     /// Each target's direct dependencies (targets and products, by name), as SwiftPM reads Package.swift.
     static func graph() throws -> [String: [String]] { try manifest().dependencies }
 
-    static func manifest() throws -> (dependencies: [String: [String]], tests: Set<String>) {
+    /// The manifest, read once for every test of the suite (each read starts `swift package`).
+    static let dumped = Result { try dumpManifest() }
+
+    static func manifest() throws -> (dependencies: [String: [String]], tests: Set<String>) { try dumped.get() }
+
+    struct DumpFailed: Error { var status: Int32 }
+
+    static func dumpManifest() throws -> (dependencies: [String: [String]], tests: Set<String>) {
         let process = Process(), pipe = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // A scratch path of its own: the test build holds .build's lock while tests run.
@@ -28,7 +35,7 @@ import Testing
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: scratch)
-        #expect(process.terminationStatus == 0)
+        guard process.terminationStatus == 0 else { throw DumpFailed(status: process.terminationStatus) }
         struct Manifest: Decodable {
             struct Target: Decodable { var name: String; var type: String; var dependencies: [[String: [String?]]] }
             var targets: [Target]
