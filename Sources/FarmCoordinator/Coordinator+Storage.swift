@@ -7,9 +7,10 @@ import StyleCore
 /// it waits, with the tiles not yet stored, and is tried again every `storageRetrySeconds`.
 extension Coordinator {
     /// Queues a tile for the journal; tiles that arrive while a batch is being written go together in the next.
-    func storeTile(_ id: JobID, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double) {
+    func storeTile(_ id: JobID, stage: Int, tile: Int, pixels: PlanarImage, worker: WorkerID, seconds: Double) {
         pendingTiles.append(
-            Journal.FinishedTile(job: id, stage: stage, tile: tile, pixels: pixels, worker: worker, seconds: seconds))
+            Journal.FinishedTile(
+                job: id, stage: stage, tile: tile, pixels: pixels, worker: worker.rawValue, seconds: seconds))
         if !storingTiles && !core.storagePaused { storePendingTiles() }
     }
 

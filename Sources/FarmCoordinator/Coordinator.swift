@@ -168,7 +168,7 @@ public final class Coordinator: @unchecked Sendable {
             feed(.tick(now: now))
         }
         for worker in core.scheduler.liveWorkers {
-            send(worker, Message(.error, ErrorBody(code: .shutdown, message: "coordinator stopping")))
+            send(worker.rawValue, Message(.error, ErrorBody(code: .shutdown, message: "coordinator stopping")))
         }
         for queue in [work, crops, store] { queue.sync {} }
         mailbox.close()

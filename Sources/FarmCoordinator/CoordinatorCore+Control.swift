@@ -158,7 +158,9 @@ extension CoordinatorCore {
         guard let id = matches.first else { throw ControlRefusal(.notFound, "no live worker \(key)") }
         guard matches.count == 1 else {
             throw ControlRefusal(
-                .invalid, "\(matches.count) workers are named \(key) (\(matches.joined(separator: ", "))): give its id")
+                .invalid,
+                "\(matches.count) workers are named \(key) (\(matches.map(\.rawValue).joined(separator: ", "))): give its id"
+            )
         }
         let draining = workerStatuses(for: caller, now: t).first { $0.id == id }?.draining == true
         let message: String

@@ -28,9 +28,9 @@ extension CoordinatorCore {
                     "routing id reused by another key (\(caller.role.rawValue) '\(caller.name)'); "
                         + "the peer that held it ('\(previous.name)') is dropped", ["peer": "\(peer)"])
             ]
-            if scheduler.liveWorkerIDs.contains(peer) {
+            if scheduler.liveWorkerIDs.contains(WorkerID(peer)) {
                 actions += schedule(
-                    scheduler.remove(worker: peer, reason: "its routing id was taken", now: now), now: now)
+                    scheduler.remove(worker: WorkerID(peer), reason: "its routing id was taken", now: now), now: now)
             }
             return actions
                 + send(
@@ -87,12 +87,14 @@ extension CoordinatorCore {
                 || now - ($0.value.lastWeightsFetch ?? -.infinity) < config.weightsRefetchSeconds
         }
         for (peer, entry) in peers
-        where now - entry.lastHeard >= config.peerIdleSeconds && !scheduler.liveWorkerIDs.contains(peer) {
+        where now - entry.lastHeard >= config.peerIdleSeconds && !scheduler.liveWorkerIDs.contains(WorkerID(peer)) {
             peers[peer] = nil
             lastSent[peer] = nil
         }
         for (peer, sent) in lastSent
-        where now - sent >= config.peerIdleSeconds && peers[peer] == nil && !scheduler.liveWorkerIDs.contains(peer) {
+        where now - sent >= config.peerIdleSeconds && peers[peer] == nil
+            && !scheduler.liveWorkerIDs.contains(WorkerID(peer))
+        {
             lastSent[peer] = nil
         }
     }
@@ -107,27 +109,27 @@ extension CoordinatorCore {
     /// The command table.
     mutating func dispatch(_ m: Message, from peer: String, caller: Caller, now t: Double) throws -> [Action] {
         switch m.command {
-        case .ready: return try ready(m, from: peer, caller: caller, now: t)
+        case .ready: return try ready(m, from: WorkerID(peer), caller: caller, now: t)
         case .heartbeat:
-            guard scheduler.heard(from: peer, now: t) else {
+            guard scheduler.heard(from: WorkerID(peer), now: t) else {
                 return [.count(.messageDropped)]
                     + send(peer, Message(.error, ErrorBody(code: .unknownWorker, message: "say ready first")), now: t)
             }
             return []
-        case .goodbye: return schedule(scheduler.remove(worker: peer, reason: "said goodbye", now: t), now: t)
+        case .goodbye: return schedule(scheduler.remove(worker: WorkerID(peer), reason: "said goodbye", now: t), now: t)
         case .fetch:
             // Blobs (the weights, a job's targets) go to registered workers only: an unregistered peer gets
             // nothing but the answer to say `ready` first, counted as a refusal.
-            guard scheduler.heard(from: peer, now: t) else {
+            guard scheduler.heard(from: WorkerID(peer), now: t) else {
                 return [.count(.messageDropped)]
                     + send(peer, Message(.error, ErrorBody(code: .unknownWorker, message: "say ready first")), now: t)
             }
-            return try fetch(m, from: peer, now: t)
-        case .progress: return try progress(m, from: peer, now: t)
+            return try fetch(m, from: WorkerID(peer), now: t)
+        case .progress: return try progress(m, from: WorkerID(peer), now: t)
         case .result:
-            _ = scheduler.heard(from: peer, now: t)
-            return try result(m, from: peer, now: t)
-        case .failed: return try failed(m, from: peer, now: t)
+            _ = scheduler.heard(from: WorkerID(peer), now: t)
+            return try result(m, from: WorkerID(peer), now: t)
+        case .failed: return try failed(m, from: WorkerID(peer), now: t)
         case .submit: return try submit(m, from: peer, owner: caller.key, now: t)
         case .status:
             let body = try m.decode(StatusBody.self)
@@ -163,13 +165,13 @@ extension CoordinatorCore {
         }
     }
 
-    mutating func ready(_ m: Message, from peer: String, caller: Caller, now t: Double) throws -> [Action] {
+    mutating func ready(_ m: Message, from worker: WorkerID, caller: Caller, now t: Double) throws -> [Action] {
         let body = try m.decode(ReadyBody.self)
         guard body.versions.contains(FarmProtocol.version) else {
             throw ProtocolError.unsupportedVersion(body.versions.max() ?? 0)
         }
         scheduler.workerReady(
-            id: peer, identity: caller.key + "/" + body.name,
+            id: worker, identity: caller.key + "/" + body.name,
             account: caller.key.isEmpty ? "insecure/" + body.name : caller.key,
             name: body.name, threads: body.threads, busy: body.busy.count,
             memoryLimit: body.memoryLimit, speed: body.speed, kernel: body.kernel.map { String($0.prefix(300)) },
@@ -178,35 +180,35 @@ extension CoordinatorCore {
             "\(body.name), \(body.threads) threads" + (body.memoryLimit.map { ", \($0 >> 20) MiB" } ?? "")
             + (body.speed.map { ", \(Int(saturating: $0)) px·it/s" } ?? "")
             + (body.kernel.map { ", \($0.prefix(300))" } ?? "")
-        return [.log(.info, "worker joined (\(about))", ["worker": "\(peer)"])]
+        return [.log(.info, "worker joined (\(about))", ["worker": "\(worker)"])]
             + send(
-                peer,
+                worker,
                 Message(
                     .welcome,
                     WelcomeBody(
-                        worker: peer, heartbeatSeconds: config.scheduler.heartbeat,
+                        worker: worker, heartbeatSeconds: config.scheduler.heartbeat,
                         liveness: config.scheduler.liveness, weights: config.weightsSHA,
                         weightsBytes: config.weightsBytes)), now: t)
     }
 
-    mutating func fetch(_ m: Message, from peer: String, now t: Double) throws -> [Action] {
-        _ = scheduler.heard(from: peer, now: t)
+    mutating func fetch(_ m: Message, from worker: WorkerID, now t: Double) throws -> [Action] {
+        _ = scheduler.heard(from: worker, now: t)
         let body = try m.decode(FetchBody.self)
-        // Blobs go to registered workers only, each a connection the peer table bounds, and one worker key may serve a
+        // Blobs go to registered workers only, each a connection the worker table bounds, and one worker key may serve a
         // whole cluster of machines: they are budgeted per connection. Outputs (any client) are budgeted per key.
-        if let refusal = fetchLimit("peer:" + peer, weights: body.kind == .weights, now: t) {
-            return [.count(.messageDropped), .log(.warning, "fetch refused: \(refusal)", ["peer": "\(peer)"])]
-                + send(peer, Message(.reject, RejectBody(lease: nil, reason: refusal)), now: t)
+        if let refusal = fetchLimit("peer:" + worker.rawValue, weights: body.kind == .weights, now: t) {
+            return [.count(.messageDropped), .log(.warning, "fetch refused: \(refusal)", ["peer": "\(worker)"])]
+                + send(worker, Message(.reject, RejectBody(lease: nil, reason: refusal)), now: t)
         }
         if (body.kind == .weights && body.sha256 == config.weightsSHA)
             || (body.kind == .targets && blobs.contains(body.sha256))
         {
-            lastSent[peer] = t
-            return [.sendBlob(peer: peer, body)]
+            lastSent[worker.rawValue] = t
+            return [.sendBlob(peer: worker.rawValue, body)]
         }
         return [.count(.messageDropped)]
             + send(
-                peer, Message(.reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")),
+                worker, Message(.reject, RejectBody(lease: nil, reason: "no \(body.kind) with sha256 \(body.sha256)")),
                 now: t)
     }
 
@@ -234,14 +236,14 @@ extension CoordinatorCore {
         return nil
     }
 
-    mutating func progress(_ m: Message, from peer: String, now t: Double) throws -> [Action] {
+    mutating func progress(_ m: Message, from worker: WorkerID, now t: Double) throws -> [Action] {
         // unanswered, as progress is
-        guard scheduler.heard(from: peer, now: t) else { return [.count(.messageDropped)] }
+        guard scheduler.heard(from: worker, now: t) else { return [.count(.messageDropped)] }
         let body = try m.decode(ProgressBody.self)
-        switch scheduler.progress(lease: body.lease, worker: peer, now: t) {
+        switch scheduler.progress(lease: body.lease, worker: worker, now: t) {
         case let .rejected(why):
             return [.count(.messageDropped)]
-                + send(peer, Message(.reject, RejectBody(lease: body.lease, reason: why)), now: t)
+                + send(worker, Message(.reject, RejectBody(lease: body.lease, reason: why)), now: t)
         case let .accepted(tile):
             jobs[tile.job]?.progress[body.lease] = body
             record(tile) { $0.record(iteration: body.iteration, loss: body.loss) }
@@ -252,11 +254,11 @@ extension CoordinatorCore {
     /// A finished tile: accepted under a live lease held by this peer, with pixels of the tile's core size, all
     /// finite. The first valid result of a tile wins at once (a straggler copy's lease is revoked); its pixels
     /// are then stored off the loop, and the stage blends when every accepted tile is stored.
-    mutating func result(_ m: Message, from peer: String, now t: Double) throws -> [Action] {
+    mutating func result(_ m: Message, from worker: WorkerID, now t: Double) throws -> [Action] {
         let body = try m.decode(ResultBody.self)
-        guard let lease = scheduler.lease(body.lease), lease.worker == peer, let job = jobs[lease.tile.job],
+        guard let lease = scheduler.lease(body.lease), lease.worker == worker, let job = jobs[lease.tile.job],
             job.phase == .running(stage: lease.tile.stage)
-        else { return resultNotLive(body, from: peer, now: t) }
+        else { return resultNotLive(body, from: worker, now: t) }
         let core = job.stages[lease.tile.stage].plan.tiles[lease.tile.tile].core
         let pixels: PlanarImage
         do {
@@ -268,28 +270,29 @@ extension CoordinatorCore {
             }
         } catch {
             let e = error as? ProtocolError ?? .malformedBody("\(error)")
-            note(lease.tile, "rejected", worker: peer, "result from \(workerName(peer)) rejected: \(e)", now: t)
-            let (_, events) = scheduler.failed(lease: body.lease, worker: peer, reason: "bad result: \(e)", now: t)
+            note(lease.tile, "rejected", worker: worker, "result from \(workerName(worker)) rejected: \(e)", now: t)
+            let (_, events) = scheduler.failed(lease: body.lease, worker: worker, reason: "bad result: \(e)", now: t)
             return [
-                .count(.tileFailed), .count(.messageDropped), .log(.warning, "bad result: \(e)", ["worker": "\(peer)"])
+                .count(.tileFailed), .count(.messageDropped),
+                .log(.warning, "bad result: \(e)", ["worker": "\(worker)"])
             ]
                 + schedule(events, now: t)
-                + send(peer, Message(.error, ErrorBody(code: e.code, message: e.description)), now: t)
+                + send(worker, Message(.error, ErrorBody(code: e.code, message: e.description)), now: t)
         }
         let seconds = lease.plausible(seconds: body.seconds, now: t)  // for the metrics and the journal
-        let (verdict, events) = scheduler.complete(lease: body.lease, worker: peer, seconds: seconds, now: t)
+        let (verdict, events) = scheduler.complete(lease: body.lease, worker: worker, seconds: seconds, now: t)
         var actions: [Action] = []
         if case .accepted = verdict {
             jobs[job.id]?.storing.insert(lease.tile.tile)
             jobs[job.id]?.progress[body.lease] = nil
-            let name = scheduler.name(ofWorker: peer) ?? peer
+            let name = scheduler.name(ofWorker: worker) ?? worker.rawValue
             record(lease.tile) { r in
                 (r.worker, r.seconds, r.loss) = (name, seconds, body.loss.isFinite ? body.loss : nil)
             }
             actions = [
                 .count(.tileDone(seconds: seconds)),
                 .storeTile(
-                    job: job.id, stage: lease.tile.stage, tile: lease.tile.tile, pixels: pixels, worker: peer,
+                    job: job.id, stage: lease.tile.stage, tile: lease.tile.tile, pixels: pixels, worker: worker,
                     seconds: seconds)
             ]
         }
@@ -297,41 +300,41 @@ extension CoordinatorCore {
     }
 
     /// A result whose lease is not live here (lapsed, revoked, from before a restart): refused, its credit freed.
-    mutating func resultNotLive(_ body: ResultBody, from peer: String, now t: Double) -> [Action] {
+    mutating func resultNotLive(_ body: ResultBody, from worker: WorkerID, now t: Double) -> [Action] {
         if let known = scheduler.lease(body.lease) {
             note(
-                known.tile, "rejected", worker: peer,
-                "result from \(workerName(peer)) rejected: its lease is not live here", now: t)
+                known.tile, "rejected", worker: worker,
+                "result from \(workerName(worker)) rejected: its lease is not live here", now: t)
         }
         // frees an unknown lease's credit
-        _ = scheduler.complete(lease: body.lease, worker: peer, seconds: 0, now: t)
+        _ = scheduler.complete(lease: body.lease, worker: worker, seconds: 0, now: t)
         return [
             .count(.messageDropped),
             .log(
                 .info,
                 "result rejected: lease \(body.lease) is not live (lapsed, revoked or from before a restart)",
-                ["worker": "\(peer)"])
+                ["worker": "\(worker)"])
         ]
             + send(
-                peer, Message(.reject, RejectBody(lease: body.lease, reason: "lease \(body.lease) is not live")),
+                worker, Message(.reject, RejectBody(lease: body.lease, reason: "lease \(body.lease) is not live")),
                 now: t)
     }
 
-    mutating func failed(_ m: Message, from peer: String, now t: Double) throws -> [Action] {
-        _ = scheduler.heard(from: peer, now: t)
+    mutating func failed(_ m: Message, from worker: WorkerID, now t: Double) throws -> [Action] {
+        _ = scheduler.heard(from: worker, now: t)
         let body = try m.decode(FailedBody.self)
-        let (verdict, events) = scheduler.failed(lease: body.lease, worker: peer, reason: body.reason, now: t)
+        let (verdict, events) = scheduler.failed(lease: body.lease, worker: worker, reason: body.reason, now: t)
         if case let .accepted(tile) = verdict {
-            note(tile, "failed", worker: peer, "\(workerName(peer)) failed it: \(body.reason)", now: t)
+            note(tile, "failed", worker: worker, "\(workerName(worker)) failed it: \(body.reason)", now: t)
         }
         let log: [Action] =
             if case .accepted = verdict {
                 [
                     .count(.tileFailed),
-                    .log(.warning, "tile failed under lease \(body.lease): \(body.reason)", ["worker": "\(peer)"])
+                    .log(.warning, "tile failed under lease \(body.lease): \(body.reason)", ["worker": "\(worker)"])
                 ]
             } else {
-                [.log(.info, "gave up stale lease \(body.lease): \(body.reason)", ["worker": "\(peer)"])]
+                [.log(.info, "gave up stale lease \(body.lease): \(body.reason)", ["worker": "\(worker)"])]
             }
         return log + schedule(events, now: t)
     }
@@ -341,13 +344,13 @@ extension CoordinatorCore {
     func workerStatuses(for caller: Caller, now t: Double) -> [WorkerStatus] {
         let all = scheduler.workerStatuses(now: t).map { w in
             var w = w
-            w.keyName = peers[w.id]?.caller.name
+            w.keyName = peers[w.id.rawValue]?.caller.name
             return w
         }
         guard !caller.role.seesEveryJob else { return all }
         return all.map { w in
             var w = w
-            (w.id, w.leases, w.tilesNow) = (w.name, [], nil)
+            (w.id, w.leases, w.tilesNow) = (WorkerID(w.name), [], nil)
             return w
         }
     }

@@ -47,7 +47,7 @@ public struct FarmNotice: Codable, Sendable, Equatable {
     /// A worker that was lost, and what became of its leases.
     public struct WorkerLoss: Codable, Sendable, Equatable {
         /// Its id (the routing id the coordinator names it by) and the name it registered with.
-        public var id: String
+        public var id: WorkerID
         public var name: String
         /// The host it said it runs on, and the name the allowlist gives its key.
         public var machine: String?
@@ -57,7 +57,7 @@ public struct FarmNotice: Codable, Sendable, Equatable {
         /// The tiles it held that went back to the queue for another worker.
         public var requeued: [Tile]
 
-        public init(id: String, name: String, machine: String?, key: String?, reason: String, requeued: [Tile]) {
+        public init(id: WorkerID, name: String, machine: String?, key: String?, reason: String, requeued: [Tile]) {
             (self.id, self.name, self.machine, self.key, self.reason, self.requeued) = (
                 id, name, machine, key, reason, requeued
             )
@@ -105,11 +105,11 @@ extension CoordinatorCore {
 
     /// The notice that a worker was lost; `requeued` are the tiles the scheduler put back for it.
     func workerLostNotice(
-        _ worker: String, name: String, host: String?, reason: String, requeued: [FarmScheduler.TileID],
+        _ worker: WorkerID, name: String, host: String?, reason: String, requeued: [FarmScheduler.TileID],
         now: Double
     ) -> Action {
         let loss = FarmNotice.WorkerLoss(
-            id: worker, name: name, machine: host, key: peers[worker]?.caller.name, reason: reason,
+            id: worker, name: name, machine: host, key: peers[worker.rawValue]?.caller.name, reason: reason,
             requeued: requeued.map { FarmNotice.Tile(job: $0.job, stage: $0.stage, tile: $0.tile) })
         return .notify(FarmNotice(event: .workerLost, time: wall(now), worker: loss))
     }

@@ -25,7 +25,8 @@ extension CoordinatorCore {
             actions += schedule(scheduler.assignments(now: now), now: now)
         }
         if housekeeping {
-            for worker in scheduler.liveWorkerIDs where now - (lastSent[worker] ?? 0) >= config.scheduler.heartbeat {
+            for worker in scheduler.liveWorkerIDs
+            where now - (lastSent[worker.rawValue] ?? 0) >= config.scheduler.heartbeat {
                 actions += send(worker, Message(.heartbeat), now: now)
             }
         }
@@ -40,6 +41,11 @@ extension CoordinatorCore {
     mutating func send(_ peer: String, _ m: Message, now: Double) -> [Action] {
         lastSent[peer] = now
         return [.send(peer: peer, m)]
+    }
+
+    /// Sends `m` to a worker: its id is the printable name of its connection's routing id.
+    mutating func send(_ worker: WorkerID, _ m: Message, now: Double) -> [Action] {
+        send(worker.rawValue, m, now: now)
     }
 
     /// Turns the scheduler's decisions into actions.
@@ -57,7 +63,7 @@ extension CoordinatorCore {
             case let .jobFailed(job, reason):
                 actions += fail(job, reason: reason, now: now)
             case let .workerLost(worker, name, host, reason):
-                lastSent[worker] = nil
+                lastSent[worker.rawValue] = nil
                 actions.append(.log(.warning, "worker lost: \(reason)", ["worker": "\(worker)"]))
                 // Its leases' requeues follow it, up to the next worker lost.
                 let after = events[(i + 1)...]
@@ -76,7 +82,7 @@ extension CoordinatorCore {
                 actions += send(worker, Message(.reject, RejectBody(lease: lease, reason: reason)), now: now)
             case let .workerBlocklisted(worker, job):
                 let event = JobEvent(
-                    time: wall(now), kind: "blocklisted", worker: worker,
+                    time: wall(now), kind: "blocklisted", worker: worker.rawValue,
                     message: "\(workerName(worker)) blocklisted after \(config.scheduler.workerFailureLimit) failures")
                 jobs[job]?.log(event)
                 actions.append(
@@ -98,10 +104,13 @@ extension CoordinatorCore {
     }
 
     /// Adds to a job's farm log.
-    mutating func note(_ tile: FarmScheduler.TileID, _ kind: String, worker: String?, _ message: String, now: Double) {
+    mutating func note(_ tile: FarmScheduler.TileID, _ kind: String, worker: WorkerID?, _ message: String, now: Double)
+    {
         let wallTime = wall(now)
         jobs[tile.job]?.log(
-            JobEvent(time: wallTime, kind: kind, stage: tile.stage, tile: tile.tile, worker: worker, message: message))
+            JobEvent(
+                time: wallTime, kind: kind, stage: tile.stage, tile: tile.tile, worker: worker?.rawValue,
+                message: message))
     }
 
     /// Changes a tile's record (nothing for an unknown job), in place.
@@ -110,22 +119,22 @@ extension CoordinatorCore {
     }
 
     /// A worker as people know it: its name (and id, which names do not make unique).
-    func workerName(_ id: String) -> String {
-        scheduler.name(ofWorker: id).map { "\($0) (\(id))" } ?? id
+    func workerName(_ id: WorkerID) -> String {
+        scheduler.name(ofWorker: id).map { "\($0) (\(id))" } ?? id.rawValue
     }
 
-    static func metadata(_ tile: FarmScheduler.TileID, _ worker: String) -> Logger.Metadata {
+    static func metadata(_ tile: FarmScheduler.TileID, _ worker: WorkerID) -> Logger.Metadata {
         ["job": "\(tile.job)", "stage": "\(tile.stage)", "tile": "\(tile.tile)", "worker": "\(worker)"]
     }
 
-    mutating func assign(worker: String, tile id: FarmScheduler.TileID, lease: LeaseToken, now: Double) -> [Action] {
+    mutating func assign(worker: WorkerID, tile id: FarmScheduler.TileID, lease: LeaseToken, now: Double) -> [Action] {
         guard let job = jobs[id.job], case .running = job.phase, let targets = job.targets else { return [] }
         let stage = job.stages[id.stage], tile = stage.plan.tiles[id.tile]
         let body = AssignBody(
             lease: lease, job: id.job, stage: id.stage, task: stage.task(tile), options: job.spec.poster.options,
             pooling: job.spec.poster.pooling, targets: targets, reference: job.reference,
             leaseSeconds: config.scheduler.leaseSeconds)
-        lastSent[worker] = now
-        return [.assign(peer: worker, body, rect: tile.render)]
+        lastSent[worker.rawValue] = now
+        return [.assign(peer: worker.rawValue, body, rect: tile.render)]
     }
 }

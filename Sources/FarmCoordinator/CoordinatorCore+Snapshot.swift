@@ -107,7 +107,7 @@ extension CoordinatorCore {
                 v.state = "done"
             } else if index == current, let lease = states?.leased[tile.index] {
                 v.state = "rendering"
-                (v.worker, v.seconds) = (scheduler.name(ofWorker: lease.worker) ?? lease.worker, nil)
+                (v.worker, v.seconds) = (scheduler.name(ofWorker: lease.worker) ?? lease.worker.rawValue, nil)
                 if let p = job.progress[lease.token] {
                     (v.iteration, v.iterations, v.loss) = (p.iteration, p.iterations, p.loss)
                 }

@@ -254,7 +254,7 @@ public struct CoordinatorCore: Sendable {
         /// Decode the job's images, compute its targets, prepare `stage` and report `prepared`.
         case prepare(job: JobID, stage: Int)
         /// Write an accepted tile's pixels to the journal (and the preview), then report `tileStored`.
-        case storeTile(job: JobID, stage: Int, tile: Int, pixels: PlanarImage, worker: String, seconds: Double)
+        case storeTile(job: JobID, stage: Int, tile: Int, pixels: PlanarImage, worker: WorkerID, seconds: Double)
         /// Blend the finished stage into its canvas; prepare the next (or not, for the last), report `blended`.
         case blend(job: JobID, stage: Int, last: Bool)
         /// Write the output and record the job done, then report `written`.
@@ -332,8 +332,8 @@ public struct CoordinatorCore: Sendable {
             return []
         case let .unreachable(peer, now):
             lastSent[peer] = nil
-            guard scheduler.liveWorkers.contains(peer) else { return [] }
-            return schedule(scheduler.remove(worker: peer, reason: "unreachable", now: now), now: now)
+            guard scheduler.liveWorkerIDs.contains(WorkerID(peer)) else { return [] }
+            return schedule(scheduler.remove(worker: WorkerID(peer), reason: "unreachable", now: now), now: now)
         case let .admitted(info, replyTo, now): return admitted(info, replyTo: replyTo, now: now)
         case let .admissionFailed(peer, reason):
             return [

@@ -12,7 +12,7 @@ public struct FarmChanges: Codable, Sendable {
     public var workers: [WorkerStatus]
     /// Gone (pruned jobs, lost workers).
     public var removedJobs: [JobID]
-    public var removedWorkers: [String]
+    public var removedWorkers: [WorkerID]
 
     public var isEmpty: Bool { jobs.isEmpty && workers.isEmpty && removedJobs.isEmpty && removedWorkers.isEmpty }
 }
@@ -25,7 +25,7 @@ struct ChangeTracker: Sendable {
     var jobs: [JobID: (revision: Int, json: Data, view: JobView)] = [:]
     /// Per job: the revision its tile layout (stage and rectangles) last changed in, and each tile's.
     var tiles: [JobID: (layout: Int, revisions: [Int])] = [:]
-    var workers: [String: (revision: Int, json: Data, view: WorkerStatus)] = [:]
+    var workers: [WorkerID: (revision: Int, json: Data, view: WorkerStatus)] = [:]
     var removals: [(revision: Int, job: Bool, id: String)] = []
     /// Changes since a revision below this cannot be told (its removals were dropped).
     var floor = 0
@@ -102,7 +102,7 @@ struct ChangeTracker: Sendable {
                 .sorted { $0.status.id < $1.status.id },
             workers: workers.values.filter { $0.revision > since }.map(\.view).sorted { $0.id < $1.id },
             removedJobs: removals.filter { $0.revision > since && $0.job }.map { JobID($0.id) },
-            removedWorkers: removals.filter { $0.revision > since && !$0.job }.map(\.id))
+            removedWorkers: removals.filter { $0.revision > since && !$0.job }.map { WorkerID($0.id) })
     }
 
     /// A changed job as a change carries it: with only the tiles changed since `since`, when its layout is older.

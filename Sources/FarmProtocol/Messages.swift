@@ -45,14 +45,14 @@ public struct ReadyBody: Codable, Sendable {
 
 /// coordinator → worker: the answer to `ready`.
 public struct WelcomeBody: Codable, Sendable {
-    public var worker: String
+    public var worker: WorkerID
     public var heartbeatSeconds: Double
     public var liveness: Int
     /// SHA-256 of the weights the farm renders with; the worker fetches them if it lacks them.
     public var weights: String
     public var weightsBytes: Int
 
-    public init(worker: String, heartbeatSeconds: Double, liveness: Int, weights: String, weightsBytes: Int) {
+    public init(worker: WorkerID, heartbeatSeconds: Double, liveness: Int, weights: String, weightsBytes: Int) {
         self.worker = worker
         self.heartbeatSeconds = heartbeatSeconds
         self.liveness = liveness
@@ -250,7 +250,7 @@ public struct JobStatus: Codable, Sendable, Equatable {
 
 /// A worker as `status` reports it.
 public struct WorkerStatus: Codable, Sendable, Equatable {
-    public var id: String
+    public var id: WorkerID
     public var name: String
     public var threads: Int
     public var tiles: Int
@@ -274,7 +274,7 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     public var blocklisted: [JobID]?
 
     public init(
-        id: String, name: String, threads: Int, tiles: Int, computeSeconds: Double, leases: [LeaseToken],
+        id: WorkerID, name: String, threads: Int, tiles: Int, computeSeconds: Double, leases: [LeaseToken],
         silentFor: Double? = nil,
         memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil
     ) {

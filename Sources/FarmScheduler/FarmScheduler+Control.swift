@@ -47,7 +47,7 @@ extension FarmScheduler {
     public func stage(of job: JobID) -> Int? { jobs[job]?.stage }
 
     /// Drains a worker (it takes no new tile, across reconnects: by its identity) or undoes it. False if unknown.
-    public mutating func setDraining(worker id: String, _ draining: Bool) -> Bool {
+    public mutating func setDraining(worker id: WorkerID, _ draining: Bool) -> Bool {
         guard let w = workers[id] else { return false }
         if draining { drained.insert(w.identity) } else { drained.remove(w.identity) }
         return true
@@ -55,7 +55,7 @@ extension FarmScheduler {
 
     /// Removes a worker (its machine: every connection of its key and name) from every job's blocklist and forgets its failures there. Returns the jobs it was blocklisted
     /// on (sorted); nil if the worker is unknown.
-    public mutating func clearBlocklist(worker id: String) -> [JobID]? {
+    public mutating func clearBlocklist(worker id: WorkerID) -> [JobID]? {
         guard let identity = workers[id]?.identity else { return nil }
         var cleared: [JobID] = []
         for (jid, job) in jobs
@@ -71,8 +71,8 @@ extension FarmScheduler {
     }
 
     /// The live workers whose id or name is `key`: the id first; a name may match several.
-    public func workers(named key: String) -> [String] {
-        if workers[key] != nil { return [key] }
+    public func workers(named key: String) -> [WorkerID] {
+        if workers[WorkerID(key)] != nil { return [WorkerID(key)] }
         return workers.values.filter { $0.name == key }.map(\.id).sorted()
     }
 

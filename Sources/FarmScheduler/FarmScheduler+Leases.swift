@@ -3,7 +3,7 @@ import FarmProtocol
 /// Leases: progress renews one, a result completes it, a failure, a lapse, a cap or a lost worker requeues its tile.
 extension FarmScheduler {
     /// Progress renews a lease, up to its life's cap (`Config.leaseLifeFactor`).
-    public mutating func progress(lease token: LeaseToken, worker: String, now: Double) -> Verdict {
+    public mutating func progress(lease token: LeaseToken, worker: WorkerID, now: Double) -> Verdict {
         guard let lease = leases[token], lease.worker == worker else { return .rejected("lease \(token) is not live") }
         let expires = min(now + config.leaseSeconds, lifeCap(lease))
         leases[token]?.expires = expires
@@ -19,7 +19,7 @@ extension FarmScheduler {
     }
 
     /// A finished tile. Accepted only under a live lease held by this worker.
-    public mutating func complete(lease token: LeaseToken, worker: String, seconds: Double, now: Double) -> (
+    public mutating func complete(lease token: LeaseToken, worker: WorkerID, seconds: Double, now: Double) -> (
         Verdict, [Event]
     ) {
         guard let lease = leases[token], lease.worker == worker else {
@@ -60,7 +60,7 @@ extension FarmScheduler {
     }
 
     /// The worker could not render the tile.
-    public mutating func failed(lease token: LeaseToken, worker: String, reason: String, now: Double) -> (
+    public mutating func failed(lease token: LeaseToken, worker: WorkerID, reason: String, now: Double) -> (
         Verdict, [Event]
     ) {
         guard let lease = leases[token], lease.worker == worker else {
@@ -100,7 +100,7 @@ extension FarmScheduler {
         workers[lease.worker]?.leases.remove(token)
     }
 
-    mutating func lose(worker id: String, reason: String, now: Double) -> [Event] {
+    mutating func lose(worker id: WorkerID, reason: String, now: Double) -> [Event] {
         var events: [Event] = [
             .workerLost(worker: id, name: workers[id]!.name, host: workers[id]!.host, reason: reason)
         ]

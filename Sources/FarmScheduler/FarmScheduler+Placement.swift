@@ -13,7 +13,7 @@ extension FarmScheduler {
             ($0.priority, -$0.seq) > ($1.priority, -$1.seq)
         }.map(\.id)
         guard !order.isEmpty else { return [] }
-        var tailPlans: [JobID: [String: Int]?] = [:]  // per job, computed once per call
+        var tailPlans: [JobID: [WorkerID: Int]?] = [:]  // per job, computed once per call
         // Pending tiles of the jobs placed before each job: a job is at its stage's end only when these and its own
         // are fewer than the workers (before that, every worker gets a pending tile of some job anyway).
         var ahead: [JobID: Int] = [:], queued = 0
@@ -32,8 +32,9 @@ extension FarmScheduler {
                 let token = LeaseToken("\(epoch)-\(counter)")
                 let id = TileID(job: jid, stage: jobs[jid]!.stage, tile: tile)
                 leases[token] = Lease(
-                    token: token, tile: id, worker: wid, identity: workers[wid]?.identity ?? wid,
-                    account: workers[wid]?.account ?? wid, expires: now + config.leaseSeconds, started: now, copy: copy)
+                    token: token, tile: id, worker: wid, identity: workers[wid]?.identity ?? wid.rawValue,
+                    account: workers[wid]?.account ?? wid.rawValue, expires: now + config.leaseSeconds, started: now,
+                    copy: copy)
                 tileLeases[id, default: []].insert(token)
                 workers[wid]!.leases.insert(token)
                 jobs[jid]!.pending.removeAll { $0 == tile }
@@ -46,7 +47,7 @@ extension FarmScheduler {
 
     /// Workers with free credit, fastest first (unknown speeds last), then by id. Only the free ones are
     /// sorted: the coordinator calls `assignments` after every batch of messages.
-    func freeWorkersBySpeed() -> [String] {
+    func freeWorkersBySpeed() -> [WorkerID] {
         workers.values.filter { $0.leases.count + $0.busy < config.credit && !drained.contains($0.identity) }
             .map { (id: $0.id, speed: $0.speed(cap: fastestMeasured) ?? -1) }
             .sorted { a, b in a.speed == b.speed ? a.id < b.id : a.speed > b.speed }
@@ -61,8 +62,8 @@ extension FarmScheduler {
     }
 
     func nextTile(
-        for worker: String, jobs order: [JobID], now: Double, ahead: [JobID: Int],
-        plans: inout [JobID: [String: Int]?]
+        for worker: WorkerID, jobs order: [JobID], now: Double, ahead: [JobID: Int],
+        plans: inout [JobID: [WorkerID: Int]?]
     ) -> (JobID, Int)? {
         guard let w = workers[worker] else { return nil }
         for jid in order {
@@ -85,7 +86,7 @@ extension FarmScheduler {
     /// Cost: O(P·W) for P pending tiles and W workers, in arrays indexed like the workers (sorted by id), so a
     /// farm of a thousand workers plans its last round in about a millisecond. Counting the jobs ahead keeps twenty
     /// jobs of a few hundred tiles each from each planning a tail on every call while the farm is far from one.
-    func tailAssignment(job: JobRecord, now: Double, ahead: Int) -> [String: Int]? {
+    func tailAssignment(job: JobRecord, now: Double, ahead: Int) -> [WorkerID: Int]? {
         guard ahead + job.pending.count <= workers.count else { return nil }  // the common case, before any sorting
         let candidates = workers.values.filter {
             !job.blocklist.contains($0.identity) && !drained.contains($0.identity)
@@ -98,7 +99,7 @@ extension FarmScheduler {
                 ? now
                 : max(now, w.leases.compactMap { leases[$0] }.map { expectedFinish($0, now: now) }.min() ?? now)
         }
-        var plan: [String: Int] = [:]
+        var plan: [WorkerID: Int] = [:]
         for t in job.pending {
             let work = job.work[job.stage][t]
             // The earliest finish; on a tie the lowest id (the first in id order), as `min` over (finish, id) would.
@@ -127,7 +128,7 @@ extension FarmScheduler {
     /// this worker's) expected to finish last, if this worker is expected to finish a copy sooner. The ranking of
     /// a job's running tiles is made once per `assignments` call; a tile leaves it when copied.
     func stragglerCopy(
-        for worker: String, jobs order: [JobID], now: Double,
+        for worker: WorkerID, jobs order: [JobID], now: Double,
         candidates: inout [JobID: [(tile: Int, lease: Lease, finish: Double)]]
     ) -> (JobID, Int)? {
         guard let w = workers[worker] else { return nil }

@@ -5,7 +5,7 @@ extension FarmScheduler {
     public func lease(_ token: LeaseToken) -> Lease? { leases[token] }
 
     /// A live worker's name.
-    public func name(ofWorker id: String) -> String? { workers[id]?.name }
+    public func name(ofWorker id: WorkerID) -> String? { workers[id]?.name }
 
     /// A job's progress as the scheduler knows it: where its tiles are, its priority and pause. Its state (queued,
     /// running, ended) is not the scheduler's: the coordinator's core derives it from the job's phase.

@@ -55,7 +55,7 @@ public struct FarmScheduler: Sendable {
     public struct Lease: Sendable, Equatable {
         public var token: LeaseToken
         public var tile: TileID
-        public var worker: String
+        public var worker: WorkerID
         /// The holder's machine (`identity`: its failures and blocklist) and `account` (its key: a tile's distinct
         /// failures count by it).
         public var identity: String
@@ -75,18 +75,18 @@ public struct FarmScheduler: Sendable {
 
     public enum Event: Equatable, Sendable {
         /// Send this tile to this worker under this lease.
-        case assign(worker: String, tile: TileID, lease: LeaseToken)
+        case assign(worker: WorkerID, tile: TileID, lease: LeaseToken)
         /// Every tile of the stage is done: blend it and start the next one (`startStage`) or `finish` the job.
         case stageFinished(job: JobID, stage: Int)
         case jobFailed(job: JobID, reason: String)
         /// A worker left or went silent (`reason`): its name and the host it said it runs on, as it registered; the
         /// `requeued` events for its leases follow.
-        case workerLost(worker: String, name: String, host: String?, reason: String)
+        case workerLost(worker: WorkerID, name: String, host: String?, reason: String)
         /// The lease lapsed or its worker was lost; the tile is pending again.
-        case requeued(tile: TileID, worker: String, lease: LeaseToken, reason: String, cause: LeaseFailure)
-        case workerBlocklisted(worker: String, job: JobID)
+        case requeued(tile: TileID, worker: WorkerID, lease: LeaseToken, reason: String, cause: LeaseFailure)
+        case workerBlocklisted(worker: WorkerID, job: JobID)
         /// Another lease of this tile won (straggler copies): tell this worker to stop; its lease is no longer live.
-        case revoked(worker: String, tile: TileID, lease: LeaseToken)
+        case revoked(worker: WorkerID, tile: TileID, lease: LeaseToken)
     }
 
     /// Why a lease ended without a result (its tile is pending again): a bounded set, for the metrics' `reason` label.
@@ -108,7 +108,7 @@ public struct FarmScheduler: Sendable {
     }
 
     struct WorkerState: Sendable {
-        var id: String
+        var id: WorkerID
         /// Which machine it is across reconnects (its key and name): its failures, its blocklists and a drain hold by
         /// this, so a worker whose link drops three times is one worker and stays blocklisted when it reconnects.
         var identity: String
@@ -158,7 +158,7 @@ public struct FarmScheduler: Sendable {
         var pending: [Int] = []
         /// Per machine (identity): failures and the blocklist; per connection: the tiles each failed.
         var failuresByWorker: [String: Int] = [:]
-        var failedOn: [Int: Set<String>] = [:]
+        var failedOn: [Int: Set<WorkerID>] = [:]
         var blocklist: Set<String> = []
         /// Per tile, the worker identities it failed on (`tileFailureLimit`).
         var tileFailures: [Int: Set<String>] = [:]
@@ -175,7 +175,7 @@ public struct FarmScheduler: Sendable {
     let epoch: String
     var counter = 0
     var jobs: [JobID: JobRecord] = [:]
-    var workers: [String: WorkerState] = [:]
+    var workers: [WorkerID: WorkerState] = [:]
     var leases: [LeaseToken: Lease] = [:]
     /// The live leases of each tile (two while a straggler copy runs).
     var tileLeases: [TileID: Set<LeaseToken>] = [:]
@@ -242,31 +242,32 @@ public struct FarmScheduler: Sendable {
     /// machine the worker is across connections (default: this connection's `id`), `account` whom its failures count
     /// against (default: its identity).
     public mutating func workerReady(
-        id: String, identity: String? = nil, account: String? = nil, name: String, threads: Int, busy: Int,
+        id: WorkerID, identity: String? = nil, account: String? = nil, name: String, threads: Int, busy: Int,
         memoryLimit: Int? = nil, speed: Double? = nil, kernel: String? = nil, host: String? = nil, now: Double
     ) {
         if workers[id] != nil { _ = lose(worker: id, reason: "re-registered", now: now) }
         workers[id] = WorkerState(
-            id: id, identity: identity ?? id, account: account ?? identity ?? id, name: name, threads: threads,
+            id: id, identity: identity ?? id.rawValue, account: account ?? identity ?? id.rawValue, name: name,
+            threads: threads,
             lastHeard: now, busy: busy,
             memoryLimit: memoryLimit, kernel: kernel, host: host,
             reportedSpeed: speed.flatMap { $0 > 0 && $0.isFinite ? $0 : nil })
     }
 
     /// Any message from a worker proves it alive. Returns false for an unknown worker (it must say `ready`).
-    public mutating func heard(from id: String, now: Double) -> Bool {
+    public mutating func heard(from id: WorkerID, now: Double) -> Bool {
         guard workers[id] != nil else { return false }
         workers[id]!.lastHeard = now
         return true
     }
 
     /// A worker left (goodbye, or it cannot be reached): its leases are requeued.
-    public mutating func remove(worker id: String, reason: String, now: Double) -> [Event] {
+    public mutating func remove(worker id: WorkerID, reason: String, now: Double) -> [Event] {
         guard workers[id] != nil else { return [] }
         return lose(worker: id, reason: reason, now: now)
     }
 
-    public var liveWorkers: [String] { workers.keys.sorted() }
+    public var liveWorkers: [WorkerID] { workers.keys.sorted() }
     /// The live workers' ids in no particular order (cheaper than `liveWorkers`, for per-loop work).
-    public var liveWorkerIDs: some Collection<String> { workers.keys }
+    public var liveWorkerIDs: some Collection<WorkerID> { workers.keys }
 }

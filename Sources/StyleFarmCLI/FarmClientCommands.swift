@@ -207,7 +207,8 @@ struct StatusCommand: ParsableCommand {
         for w in workers {
             print(
                 String(
-                    format: "  %@  %@  %d threads  %d tiles  %.1f s compute  heard %.1f s ago  %@", w.id, w.name,
+                    format: "  %@  %@  %d threads  %d tiles  %.1f s compute  heard %.1f s ago  %@", w.id.rawValue,
+                    w.name,
                     w.threads, w.tiles,
                     w.computeSeconds, w.silentFor ?? 0,
                     w.leases.isEmpty ? "idle" : "leases " + w.leases.map(\.rawValue).joined(separator: ",")))

@@ -160,7 +160,7 @@ import Testing
         let log = try JSONDecoder().decode(
             JobDetail.self, from: try httpRequest("GET", base + "api/jobs/\(job)", token: rootToken).1
         ).events
-        let leasedToW0 = log.filter { $0.kind == "leased" && $0.worker == w0.id && $0.time > drainedAt + 0.5 }
+        let leasedToW0 = log.filter { $0.kind == "leased" && $0.worker == w0.id.rawValue && $0.time > drainedAt + 0.5 }
         #expect(leasedToW0.isEmpty, "no lease for the drained worker after the drain: \(leasedToW0.map(\.message))")
         let w0After = try #require(try farm.client.status().workers.first { $0.id == w0.id })
         #expect(

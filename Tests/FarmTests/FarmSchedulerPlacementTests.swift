@@ -12,7 +12,7 @@ import Testing
         return FarmScheduler(config: c, epoch: "e")
     }
 
-    func assigned(_ events: [FarmScheduler.Event]) -> [(worker: String, tile: Int, lease: LeaseToken)] {
+    func assigned(_ events: [FarmScheduler.Event]) -> [(worker: WorkerID, tile: Int, lease: LeaseToken)] {
         events.compactMap { if case let .assign(w, t, l) = $0 { (w, t.tile, l) } else { nil } }
     }
 
@@ -25,7 +25,7 @@ import Testing
             memory: [[100 * Self.mib, 900 * Self.mib, 200 * Self.mib, 800 * Self.mib]])
         _ = s.startStage(job: "j", stage: 0, now: 0)
         s.workerReady(id: "small", name: "small", threads: 1, busy: 0, memoryLimit: 300 * Self.mib, now: 0)
-        var got: [String: [Int]] = [:]
+        var got: [WorkerID: [Int]] = [:]
         var now = 0.0
         var out = assigned(s.assignments(now: now))
         #expect(out.map(\.tile) == [0])
@@ -58,7 +58,7 @@ import Testing
         var running = s.workerStatuses(now: 0).flatMap { w in
             w.leases.map { (w.id, $0, w.id == "b-fast" ? 10.0 : 40.0) }
         }
-        var count: [String: Int] = ["a-slow": 1, "b-fast": 1]
+        var count: [WorkerID: Int] = ["a-slow": 1, "b-fast": 1]
         var now = 0.0
         while let next = running.min(by: { $0.2 < $1.2 }) {
             running.removeAll { $0.1 == next.1 }
@@ -139,7 +139,7 @@ import Testing
         var s = scheduler()
         s.addJob(id: "j", name: "j", priority: 50, work: [[1, 1]])
         _ = s.startStage(job: "j", stage: 0, now: 0)
-        for w in ["a", "b"] { s.workerReady(id: w, name: w, threads: 1, busy: 0, now: 0) }
+        for w: WorkerID in ["a", "b"] { s.workerReady(id: w, name: w.rawValue, threads: 1, busy: 0, now: 0) }
         let first = assigned(s.assignments(now: 0))
         _ = s.complete(lease: first[1].lease, worker: "b", seconds: 2, now: 2)
         let copy = assigned(s.assignments(now: 5))
@@ -161,7 +161,7 @@ import Testing
         var s = scheduler(copies: false)
         s.addJob(id: "j", name: "j", priority: 50, work: [[1, 1]])
         _ = s.startStage(job: "j", stage: 0, now: 0)
-        for w in ["a", "b"] { s.workerReady(id: w, name: w, threads: 1, busy: 0, now: 0) }
+        for w: WorkerID in ["a", "b"] { s.workerReady(id: w, name: w.rawValue, threads: 1, busy: 0, now: 0) }
         let first = assigned(s.assignments(now: 0))
         _ = s.complete(lease: first[1].lease, worker: "b", seconds: 5, now: 5)
         #expect(assigned(s.assignments(now: 5)).isEmpty)

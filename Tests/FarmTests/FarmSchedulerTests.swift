@@ -11,7 +11,7 @@ import Testing
         return FarmScheduler(config: c, epoch: "e")
     }
 
-    func assigned(_ events: [FarmScheduler.Event]) -> [(worker: String, tile: Int, lease: LeaseToken)] {
+    func assigned(_ events: [FarmScheduler.Event]) -> [(worker: WorkerID, tile: Int, lease: LeaseToken)] {
         events.compactMap { if case let .assign(w, t, l) = $0 { (w, t.tile, l) } else { nil } }
     }
 
@@ -54,7 +54,7 @@ import Testing
         s.addJob(id: "old", name: "", priority: 60, work: [[1]])
         s.addJob(id: "new", name: "", priority: 60, work: [[1]])
         for j: JobID in ["low", "old", "new"] { _ = s.startStage(job: j, stage: 0, now: 0) }
-        for w in ["a", "b", "c"] { s.workerReady(id: w, name: w, threads: 1, busy: 0, now: 0) }
+        for w: WorkerID in ["a", "b", "c"] { s.workerReady(id: w, name: w.rawValue, threads: 1, busy: 0, now: 0) }
         let jobs = s.assignments(now: 0).compactMap { if case let .assign(_, t, _) = $0 { t.job } else { nil } }
         #expect(jobs == ["old", "new", "low"])
     }
@@ -114,8 +114,8 @@ import Testing
         #expect(s.waiting(job: "j") == "waiting for workers: every connected worker is blocklisted for this job")
         // Tile 0 failed on a; failing it on b and c fails the job with a reason.
         var last: [FarmScheduler.Event] = []
-        for w in ["b", "c"] {
-            s.workerReady(id: w, name: w, threads: 1, busy: 0, now: 0)
+        for w: WorkerID in ["b", "c"] {
+            s.workerReady(id: w, name: w.rawValue, threads: 1, busy: 0, now: 0)
             let a = assigned(s.assignments(now: 0)).first { $0.tile == 0 }!
             last = s.failed(lease: a.lease, worker: w, reason: "out of memory", now: 0).1
         }

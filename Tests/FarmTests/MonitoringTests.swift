@@ -125,7 +125,7 @@ enum MonitoringFiles {
         -> WorkerStatus
     {
         var w = WorkerStatus(
-            id: id, name: id, threads: 1, tiles: 0, computeSeconds: 0,
+            id: WorkerID(id), name: id, threads: 1, tiles: 0, computeSeconds: 0,
             leases: (0 ..< leases).map { LeaseToken("\(id)-\($0)") })
         (w.draining, w.blocklisted) = (draining ? true : nil, blocklisted)
         return w

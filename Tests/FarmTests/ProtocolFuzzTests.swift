@@ -109,7 +109,7 @@ import Tiling
     @Test func aLargeStatusReplyTravelsInItsPayload() throws {
         let workers = (0 ..< 1000).map {
             WorkerStatus(
-                id: "worker-\($0)", name: "node\($0)", threads: 8, tiles: $0, computeSeconds: 1.5,
+                id: WorkerID("worker-\($0)"), name: "node\($0)", threads: 8, tiles: $0, computeSeconds: 1.5,
                 leases: [LeaseToken("e-\($0)")],
                 memoryLimit: 1 << 33, speed: 1e5)
         }

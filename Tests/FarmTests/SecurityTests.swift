@@ -129,7 +129,7 @@ import Testing
         if let victim = view.workers.first {
             let thief = try ZMQSocket(.dealer)
             try ClientSecurity(serverKey: server.publicKey, keys: other).apply(to: thief)
-            try thief.setRoutingID(Array(victim.id.utf8))
+            try thief.setRoutingID(Array(victim.id.rawValue.utf8))
             try thief.connect(farm.endpoint)
             for lease in victim.leases {
                 _ = try thief.send(

@@ -32,6 +32,12 @@ import Testing
         let submitted = Message(.submitted, SubmittedBody(job: "j1"))
         #expect(String(decoding: submitted.body, as: UTF8.self) == #"{"job":"j1"}"#)
         #expect(try submitted.decode(SubmittedBody.self).job == "j1")
+        let welcome = Message(
+            .welcome, WelcomeBody(worker: "w1", heartbeatSeconds: 1, liveness: 3, weights: "ab", weightsBytes: 2))
+        #expect(
+            String(decoding: welcome.body, as: UTF8.self)
+                == #"{"heartbeatSeconds":1,"liveness":3,"weights":"ab","weightsBytes":2,"worker":"w1"}"#)
+        #expect(try welcome.decode(WelcomeBody.self).worker == WorkerID("w1"))
     }
 
     static func image(_ w: Int, _ h: Int, channels: Int = 3, seed: Float) -> PlanarImage {
