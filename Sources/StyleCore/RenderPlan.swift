@@ -22,6 +22,10 @@ public struct RenderPlan: Sendable {
     public var regions: Int
     /// Pixel-iterations with the set-up (`PosterSettings.estimatedWork`).
     public var work: Double
+    /// The share of iterations the stopping rule is expected to save (`StoppingRule.measuredSaving` at the default
+    /// tolerance; nothing known, so 0, at another), already taken off `work`.
+    public var stoppingSaving: Double
+    public var tolerance: Double
     /// With a network: a worker's peak bytes, and seconds per pixel-iteration measured on this machine's threads.
     public var peakBytes: Int?
     public var secondsPerPixelIteration: Double?
@@ -35,14 +39,24 @@ public struct RenderPlan: Sendable {
         (width, height) = (poster.width, poster.height)
         lbfgsHistory = poster.options.optimizer.lbfgsHistory
         regions = poster.control?.regions.count ?? 0
-        work = poster.estimatedWork(startsFromImage: false)
+        // An output no larger than the coarse size is one untiled optimisation of `options.iterations` (`render`).
+        let untiled = max(poster.width, poster.height) <= poster.coarseSize
+        tolerance = poster.options.relativeTolerance
+        stoppingSaving = tolerance == RenderOptions.defaultTolerance ? StoppingRule.measuredSaving : 0
+        let allIterations =
+            untiled
+            ? Double(poster.width * poster.height)
+                * (Double(poster.options.iterations) + PosterSettings.setupIterations)
+            : poster.estimatedWork(startsFromImage: false)
+        work = allIterations * (1 - stoppingSaving)
         var largest = (width: 0, height: 0)
         func note(_ w: Int, _ h: Int) { if w * h > largest.width * largest.height { largest = (w, h) } }
         levels = poster.levels.map { level in
             if level.passes.isEmpty { note(level.width, level.height) }
             for plan in level.passes { note(plan.largestRender.width, plan.largestRender.height) }
             return Level(
-                width: level.width, height: level.height, iterations: level.iterations,
+                width: level.width, height: level.height,
+                iterations: untiled ? poster.options.iterations : level.iterations,
                 grids: level.passes.map { ($0.columns, $0.rows) }, tiles: level.passes.map(\.tiles.count).reduce(0, +),
                 shiftedIterations: level.passes.count > 1 ? poster.passIterations(level, 1) : nil)
         }

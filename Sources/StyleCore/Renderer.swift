@@ -79,7 +79,7 @@ public enum StyleOptimization {
         let n = x.count
         var optimizer = options.optimizer.make(count: n)
         let clock = ContinuousClock.now
-        var previous = Double.nan
+        var stopping = StoppingRule(relativeDecrease: options.relativeTolerance)
         var done = 0, restarts = 0
         for it in 1 ... max(1, options.iterations) {
             let loss = x.withUnsafeMutableBufferPointer { xp in
@@ -114,15 +114,10 @@ public enum StyleOptimization {
                 }
                 optimizer = options.optimizer.make(count: n)
                 restarts += 1
-                previous = .nan
+                stopping.restart()
                 continue
             }
-            if options.relativeTolerance > 0, previous.isFinite,
-                abs(previous - loss) / max(abs(previous), 1e-30) < options.relativeTolerance
-            {
-                break
-            }
-            previous = loss
+            if stopping.stop(afterBest: bestLoss) { break }
         }
         // The last step moved x past the last evaluated point: evaluate it once so it can win.
         let last = x.withUnsafeBufferPointer { objective.evaluate($0.baseAddress!, gradient: nil).total }

@@ -68,8 +68,8 @@ extension BenchCommand {
             throw JobOptions.explain(p)
         }
         Compute.configure(threads: threads)
-        let plan = RenderPlan(
-            poster, network: VGG19(weights: try WeightsFile.read(WeightsLocation.resolve(explicit: weights))))
+        let network = VGG19(weights: try WeightsFile.read(WeightsLocation.resolve(explicit: weights)))
+        let plan = RenderPlan(poster, network: network)
         print(
             "\nwhole render: \(size) at \(Int(saturating: posterDpi)) DPI, \(threads) threads, content \(raceContent), style \(raceStyle)"
         )
@@ -77,8 +77,9 @@ extension BenchCommand {
             "  plan: output \(plan.width)x\(plan.height), \(plan.levels.count) levels, \(plan.levels.map(\.tiles).reduce(0, +)) tiles"
         )
         let settings = renderArguments + ["--threads", "\(threads)"] + weightsArguments
-        let result = try PosterBench(settings: settings, content: raceContent, style: raceStyle)
-            .run(executable: CommandLine.arguments[0], predicted: plan.seconds)
+        let result = try PosterBench(settings: settings, content: raceContent, style: raceStyle, poster: poster)
+            .run(executable: CommandLine.arguments[0], plan: plan, network: network)
         print(result.line)
+        print(result.guardLine)
     }
 }

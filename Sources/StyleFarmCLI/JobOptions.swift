@@ -61,7 +61,10 @@ struct JobOptions: ParsableArguments {
     @Option(help: "Learning rate (L-BFGS step scale, default 1; Adam, default 2).") var lr: Float?
     @Option(help: "Adam beta1 (default 0.9).") var beta1: Float?
     @Option(help: "Adam beta2 (default 0.999).") var beta2: Float?
-    @Option(help: "Stop when the relative loss change falls below this (default 0: never).") var tolerance: Double?
+    @Option(
+        help:
+            "Stop an optimisation when its best loss fell by less than this fraction over 20 iterations (default 0.005; 0: never)."
+    ) var tolerance: Double?
 
     @Option(help: "Content loss weight (default \(LossConfig.recommended.contentWeight)).") var contentWeight: Float?
     @Option(help: "Style loss weight (default \(LossConfig.recommended.styleWeight)).") var styleWeight: Float?

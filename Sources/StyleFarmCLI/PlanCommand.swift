@@ -49,6 +49,15 @@ struct PlanCommand: ParsableCommand {
                 "level \(i + 1): \(level.width)x\(level.height), tiles \(grids) (\(level.tiles) tiles), \(level.iterations) iterations"
                     + (level.shiftedIterations.map { " (shifted pass \($0))" } ?? ""))
         }
+        print(
+            plan.tolerance > 0
+                ? String(
+                    format:
+                        "stopping rule: an optimisation stops when its best loss falls less than %g%% in %d iterations; "
+                        + "the estimate takes off the %.0f%% of iterations it saved on measured loss curves%@",
+                    plan.tolerance * 100, StoppingRule.window, plan.stoppingSaving * 100,
+                    plan.tolerance == RenderOptions.defaultTolerance ? "" : " (none known at this tolerance)")
+                : "stopping rule: off (--tolerance 0): every iteration runs")
         guard let bytes = plan.peakBytes, let rate = plan.secondsPerPixelIteration, let seconds = plan.seconds else {
             print("peak memory per worker and time: need the weights (run `stylefarm weights install`)")
             return

@@ -55,4 +55,25 @@ import Testing
         }
         #expect(plan.largest.width * plan.largest.height == max(tiles.max() ?? 0, 300 * 200))
     }
+
+    /// An output no larger than the coarse size is what `render` runs it as: one optimisation of `--iterations`.
+    @Test func anUntiledPrintIsPlannedAtTheRendersIterations() {
+        var poster = PosterSettings(width: 96, height: 96)
+        poster.options.iterations = 77
+        let plan = RenderPlan(poster, network: nil)
+        #expect(plan.levels.count == 1 && plan.levels[0].iterations == 77)
+        #expect(plan.work == 96 * 96 * (77 + PosterSettings.setupIterations) * (1 - plan.stoppingSaving))
+    }
+
+    /// The stopping rule's measured saving comes off the estimate at the default tolerance only.
+    @Test func theStoppingRulesSavingAppliesAtItsDefaultOnly() {
+        var poster = PosterSettings(width: 1200, height: 800)
+        #expect(poster.options.relativeTolerance == RenderOptions.defaultTolerance)
+        #expect(RenderPlan(poster, network: nil).stoppingSaving == StoppingRule.measuredSaving)
+        for other in [0, RenderOptions.defaultTolerance * 2] {
+            poster.options.relativeTolerance = other
+            let plan = RenderPlan(poster, network: nil)
+            #expect(plan.stoppingSaving == 0 && plan.work == poster.estimatedWork(startsFromImage: false))
+        }
+    }
 }

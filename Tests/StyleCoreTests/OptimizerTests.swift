@@ -89,16 +89,26 @@ import Testing
         #expect(result.loss <= seen.min()!)
     }
 
-    @Test func toleranceStopsEarly() {
+    /// With a tolerance, a run stops at the iteration the stopping rule picks on the run's own best-loss curve.
+    @Test func toleranceStopsWhereTheRuleSaysOnTheRunsOwnCurve() {
         let network = NetworkGradientTests.syntheticNetwork(pooling: .max)
         let content = CaffeImage(width: 16, height: 16, pixels: GradientCheck.random(768, seed: 23, amplitude: 50))
+        let style = CaffeImage(width: 16, height: 16, pixels: GradientCheck.random(768, seed: 29, amplitude: 50))
         var options = RenderOptions()
-        options.iterations = 500
-        options.relativeTolerance = 1e-2
+        options.iterations = 300
         let targets = GramTargets.compute(
-            network: network, image: content, layers: options.loss.styleLayers.map(\.name))
+            network: network, image: style, layers: options.loss.styleLayers.map(\.name))
         let objective = GatysObjective(network: network, config: options.loss, content: content, targets: targets)
+        var bests: [Double] = []
+        let full = StyleOptimization.run(
+            objective: objective, start: content, options: options, progress: { bests.append($0.bestLoss) })
+        #expect(full.iterations == 300)
+        // A threshold just above the decrease over the window that ends at iteration 100: the rule stops by then.
+        let w = StoppingRule.window
+        options.relativeTolerance = (bests[99 - w] - bests[99]) / bests[99 - w] * 1.001
+        let expected = StoppingRuleTests.stopsAt(bests, StoppingRule(relativeDecrease: options.relativeTolerance))
         let result = StyleOptimization.run(objective: objective, start: content, options: options)
-        #expect(result.iterations < 500)
+        #expect(expected.map { $0 <= 100 } == true)
+        #expect(result.iterations == expected)
     }
 }
