@@ -8,9 +8,10 @@ import Foundation
 ///   `Limits.maxPayloadFrames` frames of `Limits.maxPayload` bytes in all.
 /// A ROUTER prepends the peer's routing id, which is not part of the message.
 public enum FarmProtocol {
-    /// Versions this build speaks; `version` is the one it sends.
-    public static let versions: [UInt8] = [1]
-    public static let version: UInt8 = 1
+    /// Versions this build speaks; `version` is the one it sends. 2: `options.relativeTolerance` is the stopping
+    /// rule's (Docs/protocol.md, "Versions"); a version 1 worker would stop tiles elsewhere, so it is refused.
+    public static let versions: [UInt8] = [2]
+    public static let version: UInt8 = 2
 
     public enum Limits {
         public static let maxBody = 64 * 1024

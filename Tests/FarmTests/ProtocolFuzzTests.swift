@@ -128,14 +128,17 @@ import Tiling
     @Test func framingErrorsAreTyped() {
         #expect(throws: ProtocolError.tooFewFrames) { try Message(frames: [[0x53, 0x46, 1, 1]]) }
         #expect(throws: ProtocolError.badHeader) { try Message(frames: [[0x53, 0x46, 1], Array("{}".utf8)]) }
+        #expect(throws: ProtocolError.unsupportedVersion(1), "version 1's tolerance meant another rule") {
+            try Message(frames: [[0x53, 0x46, 1, 1], Array("{}".utf8)])
+        }
         #expect(throws: ProtocolError.unsupportedVersion(9)) {
             try Message(frames: [[0x53, 0x46, 9, 1], Array("{}".utf8)])
         }
         #expect(throws: ProtocolError.unknownCommand(0x7f)) {
-            try Message(frames: [[0x53, 0x46, 1, 0x7f], Array("{}".utf8)])
+            try Message(frames: [[0x53, 0x46, FarmProtocol.version, 0x7f], Array("{}".utf8)])
         }
         #expect(throws: ProtocolError.bodyTooLarge(70000)) {
-            try Message(frames: [[0x53, 0x46, 1, 1], [UInt8](repeating: 32, count: 70000)])
+            try Message(frames: [[0x53, 0x46, FarmProtocol.version, 1], [UInt8](repeating: 32, count: 70000)])
         }
         #expect(throws: ProtocolError.tooManyFrames) {
             try Message(frames: Message(.heartbeat).frames, truncated: true)

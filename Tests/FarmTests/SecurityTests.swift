@@ -184,7 +184,7 @@ import Testing
         let flooder = try ZMQSocket(.dealer)
         try flooder.connect(farm.endpoint)
         let big = [UInt8](repeating: 7, count: 4_000_000)
-        for _ in 0 ..< 100 { _ = try flooder.send([[0x53, 0x46, 1, 0x10], Array("{}".utf8), big]) }
+        for _ in 0 ..< 100 { _ = try flooder.send([[0x53, 0x46, FarmProtocol.version, 0x10], Array("{}".utf8), big]) }
         Thread.sleep(forTimeInterval: 2)
         flooder.close()
         let after = try rssKiB(pid)
