@@ -7,8 +7,9 @@
 /// (`StyleOptimization.divergenceFactor`) repeats losses; the best never rises, so one noisy step cannot stop a run
 /// that is still improving, nor keep alive one that is not.
 public struct StoppingRule: Sendable, Equatable {
-    /// Iterations the decrease is measured over. Long enough to ride out L-BFGS's plateaus of a few iterations
-    /// between its big steps, measured on tile loss curves (Docs/performance.md).
+    /// Iterations the decrease is measured over: long enough that a few iterations of little progress between
+    /// L-BFGS's large steps do not decide, a fifth of a tiled level's 100 iterations. The measured
+    /// curves (Docs/performance.md) are read over the same window.
     public static let window = 20
 
     /// The share of a default render's iterations the rule at `RenderOptions.defaultTolerance` saved on measured loss
