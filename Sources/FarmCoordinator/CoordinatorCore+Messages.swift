@@ -108,28 +108,28 @@ extension CoordinatorCore {
 
     /// The command table.
     mutating func dispatch(_ m: Message, from peer: String, caller: Caller, now t: Double) throws -> [Action] {
+        // What a worker command names: its connection (the scheduler's `WorkerID`).
+        let worker = WorkerID(peer)
         switch m.command {
-        case .ready: return try ready(m, from: WorkerID(peer), caller: caller, now: t)
+        case .ready: return try ready(m, from: worker, caller: caller, now: t)
         case .heartbeat:
-            guard scheduler.heard(from: WorkerID(peer), now: t) else {
-                return [.count(.messageDropped)]
-                    + send(peer, Message(.error, ErrorBody(code: .unknownWorker, message: "say ready first")), now: t)
+            guard scheduler.heard(from: worker, now: t) else {
+                return sayReadyFirst(peer, now: t)
             }
             return []
-        case .goodbye: return schedule(scheduler.remove(worker: WorkerID(peer), reason: "said goodbye", now: t), now: t)
+        case .goodbye: return schedule(scheduler.remove(worker: worker, reason: "said goodbye", now: t), now: t)
         case .fetch:
             // Blobs (the weights, a job's targets) go to registered workers only: an unregistered peer gets
             // nothing but the answer to say `ready` first, counted as a refusal.
-            guard scheduler.heard(from: WorkerID(peer), now: t) else {
-                return [.count(.messageDropped)]
-                    + send(peer, Message(.error, ErrorBody(code: .unknownWorker, message: "say ready first")), now: t)
+            guard scheduler.heard(from: worker, now: t) else {
+                return sayReadyFirst(peer, now: t)
             }
-            return try fetch(m, from: WorkerID(peer), now: t)
-        case .progress: return try progress(m, from: WorkerID(peer), now: t)
+            return try fetch(m, from: worker, now: t)
+        case .progress: return try progress(m, from: worker, now: t)
         case .result:
-            _ = scheduler.heard(from: WorkerID(peer), now: t)
-            return try result(m, from: WorkerID(peer), now: t)
-        case .failed: return try failed(m, from: WorkerID(peer), now: t)
+            _ = scheduler.heard(from: worker, now: t)
+            return try result(m, from: worker, now: t)
+        case .failed: return try failed(m, from: worker, now: t)
         case .submit: return try submit(m, from: peer, owner: caller.key, now: t)
         case .status:
             let body = try m.decode(StatusBody.self)
@@ -163,6 +163,12 @@ extension CoordinatorCore {
         case .welcome, .assign, .blob, .reject, .error, .submitted, .statusReply, .output, .controlled:
             throw ProtocolError.malformedBody("\(m.command) is not sent to a coordinator")
         }
+    }
+
+    /// The answer to a worker command from a peer that has not said `ready`, counted as a refusal.
+    mutating func sayReadyFirst(_ peer: String, now t: Double) -> [Action] {
+        [.count(.messageDropped)]
+            + send(peer, Message(.error, ErrorBody(code: .unknownWorker, message: "say ready first")), now: t)
     }
 
     mutating func ready(_ m: Message, from worker: WorkerID, caller: Caller, now t: Double) throws -> [Action] {

@@ -23,7 +23,7 @@ public struct JobSettings: Sendable, Equatable {
     }
 
     /// Whether the output is rendered in tiled levels (its long side is above the coarse size).
-    public var isTiled: Bool { max(poster.width, poster.height) > poster.coarseSize }
+    public var isTiled: Bool { poster.isTiled }
 }
 
 /// The files a job reads and writes.

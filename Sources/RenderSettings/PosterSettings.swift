@@ -52,7 +52,7 @@ public struct PosterSettings: Sendable, Equatable, Codable {
     public var iterations = [200, 100, 60]
     /// Iterations of the shifted second pass, as a fraction of the level's. A quarter, measured by the quality guard
     /// (Docs/performance.md, "The shifted pass at a quarter"): against a half, the guard's output had a 3.5% lower
-    /// total loss (style 11% lower, content 1.6% higher) and a lower seam score (1.021 against 1.027), in 18% less
+    /// total loss (style 11% lower, content 1.6% higher) and a lower seam score (1.021 against 1.027), in 15% less
     /// wall time; more shifted iterations pull every tile toward its own Grams and away from the whole's.
     public var shiftedPassFraction: Float = 0.25
     /// Run the half-tile-shifted second pass (turn off only to measure seams).
@@ -88,6 +88,10 @@ extension PosterSettings {
         let scale = control?.options(style: style).scale ?? 1
         return .longSide(max(16, Int((Float(base) * scale).rounded())))
     }
+
+    /// Whether the output is rendered in tiled levels (its long side is above the coarse size); else it is one
+    /// untiled optimisation of `options.iterations`.
+    public var isTiled: Bool { max(width, height) > coarseSize }
 
     /// Level sizes: the coarse size, doubling up to the output size (the last level is the output).
     public var levels: [LevelSpec] {

@@ -39,8 +39,8 @@ public struct RenderPlan: Sendable {
         (width, height) = (poster.width, poster.height)
         lbfgsHistory = poster.options.optimizer.lbfgsHistory
         regions = poster.control?.regions.count ?? 0
-        // An output no larger than the coarse size is one untiled optimisation of `options.iterations` (`render`).
-        let untiled = max(poster.width, poster.height) <= poster.coarseSize
+        // An untiled output is one optimisation of `options.iterations`, as `render` runs it.
+        let untiled = !poster.isTiled
         tolerance = poster.options.relativeTolerance
         stoppingSaving = tolerance == RenderOptions.defaultTolerance ? StoppingRule.measuredSaving : 0
         let allIterations =

@@ -80,7 +80,7 @@ public enum StyleOptimization {
         var optimizer = options.optimizer.make(count: n)
         let clock = ContinuousClock.now
         var stopping = StoppingRule(relativeDecrease: options.relativeTolerance)
-        var done = 0, restarts = 0
+        var done = 0
         for it in 1 ... max(1, options.iterations) {
             let loss = x.withUnsafeMutableBufferPointer { xp in
                 optimizer.step(xp.baseAddress!, count: n) { at, g in
@@ -113,7 +113,6 @@ public enum StyleOptimization {
                     x.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: b.baseAddress!, count: n) }
                 }
                 optimizer = options.optimizer.make(count: n)
-                restarts += 1
                 stopping.restart()
                 continue
             }
