@@ -93,7 +93,8 @@ extension PosterSettings {
     /// untiled optimisation of `options.iterations`.
     public var isTiled: Bool { max(width, height) > coarseSize }
 
-    /// Level sizes: the coarse size, doubling up to the output size (the last level is the output).
+    /// Level sizes: the coarse size, doubling up to the output size (the last level is the output). An untiled
+    /// output is its one level, optimised for `options.iterations` as `render` runs it, on a farm too.
     public var levels: [LevelSpec] {
         let long = max(width, height)
         var longs = [min(coarseSize, long)]
@@ -101,7 +102,7 @@ extension PosterSettings {
         return longs.enumerated().map { i, l in
             let w = max(1, Int((Double(width) * Double(l) / Double(long)).rounded()))
             let h = max(1, Int((Double(height) * Double(l) / Double(long)).rounded()))
-            let its = iterations[min(i, iterations.count - 1)]
+            let its = isTiled ? iterations[min(i, iterations.count - 1)] : options.iterations
             guard i > 0 else { return LevelSpec(width: w, height: h, iterations: its, passes: []) }
             var passes = [TilePlan(width: w, height: h, tileSize: tileSize, overlap: overlap, margin: margin)]
             if shiftedPass {

@@ -135,7 +135,9 @@ public struct VideoRender {
         if start == .previous, let previous {
             let startImage = flow ? motion?.warpPrevious(previous.output) ?? previous.output : previous.output
             job.initial = startImage
-            job.iterations = [frameIterations ?? max(1, ((job.levels.last?.iterations ?? 1) + 1) / 2)]
+            // A frame renders its output level only: an untiled one reads `options.iterations`, a tiled one `iterations`.
+            let iterations = frameIterations ?? max(1, ((job.levels.last?.iterations ?? 1) + 1) / 2)
+            (job.iterations, job.options.iterations) = ([iterations], iterations)
             if temporalWeight > 0, let motion {
                 job.temporal = TemporalTarget(image: startImage, mask: motion.mask)
                 job.options.loss.temporalWeight = temporalWeight

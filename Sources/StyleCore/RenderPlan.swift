@@ -39,16 +39,9 @@ public struct RenderPlan: Sendable {
         (width, height) = (poster.width, poster.height)
         lbfgsHistory = poster.options.optimizer.lbfgsHistory
         regions = poster.control?.regions.count ?? 0
-        // An untiled output is one optimisation of `options.iterations`, as `render` runs it.
-        let untiled = !poster.isTiled
         tolerance = poster.options.relativeTolerance
         stoppingSaving = tolerance == RenderOptions.defaultTolerance ? StoppingRule.measuredSaving : 0
-        let allIterations =
-            untiled
-            ? Double(poster.width * poster.height)
-                * (Double(poster.options.iterations) + PosterSettings.setupIterations)
-            : poster.estimatedWork(startsFromImage: false)
-        work = allIterations * (1 - stoppingSaving)
+        work = poster.estimatedWork(startsFromImage: false) * (1 - stoppingSaving)
         var largest = (width: 0, height: 0)
         func note(_ w: Int, _ h: Int) { if w * h > largest.width * largest.height { largest = (w, h) } }
         levels = poster.levels.map { level in
@@ -56,7 +49,7 @@ public struct RenderPlan: Sendable {
             for plan in level.passes { note(plan.largestRender.width, plan.largestRender.height) }
             return Level(
                 width: level.width, height: level.height,
-                iterations: untiled ? poster.options.iterations : level.iterations,
+                iterations: level.iterations,
                 grids: level.passes.map { ($0.columns, $0.rows) }, tiles: level.passes.map(\.tiles.count).reduce(0, +),
                 shiftedIterations: level.passes.count > 1 ? poster.passIterations(level, 1) : nil)
         }

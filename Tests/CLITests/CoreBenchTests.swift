@@ -56,10 +56,16 @@ import Testing
         #expect(plan.largest.width * plan.largest.height == max(tiles.max() ?? 0, 300 * 200))
     }
 
-    /// An output no larger than the coarse size is what `render` runs it as: one optimisation of `--iterations`.
+    /// An output no larger than the coarse size is what `render` runs it as: one optimisation of `--iterations`,
+    /// in the plan and in the stages a farm leases (a print's and a video frame's), whatever the levels' schedule.
     @Test func anUntiledPrintIsPlannedAtTheRendersIterations() {
         var poster = PosterSettings(width: 96, height: 96)
         poster.options.iterations = 77
+        #expect(poster.iterations[0] != 77)
+        for frame in [false, true] {
+            let stages = poster.stages(startsFromImage: frame)
+            #expect(stages.count == 1 && stages[0].iterations == 77 && stages[0].plan.tiles.count == 1)
+        }
         let plan = RenderPlan(poster, network: nil)
         #expect(plan.levels.count == 1 && plan.levels[0].iterations == 77)
         #expect(plan.work == 96 * 96 * (77 + PosterSettings.setupIterations) * (1 - plan.stoppingSaving))
