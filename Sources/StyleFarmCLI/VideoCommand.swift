@@ -23,6 +23,7 @@ struct VideoCommand: ParsableCommand {
               stylefarm video clip/ --style wave.jpg -o out/                        # previous-frame start
               stylefarm video clip/ --style wave.jpg -o out/ --flow --temporal-weight 0.02 --video out.mp4
               stylefarm video clip/ --style wave.jpg -o out/ --local-farm 2         # each frame's tiles on 2 workers
+              stylefarm video clip/ --measure out/                                  # measure any tool's frames
             The first frame (or every frame, with --start independent) is rendered coarse-to-fine from its content; a
             frame started from the previous result is rendered at the output size only, with --frame-iterations.
             See Docs/video.md.
@@ -32,7 +33,14 @@ struct VideoCommand: ParsableCommand {
     @Option(name: .customLong("style"), help: "A style image (repeat for several; --style-blend weighs them).")
     var styles: [String] = []
     @Option(name: .shortAndLong, help: "Output directory (created if missing).")
-    var output: String
+    var output: String?
+    @Option(
+        help: ArgumentHelp(
+            "Measure these stylised frames against FRAMES instead of rendering: the flicker and the warping error.",
+            discussion:
+                "A directory, pattern or glob of any tool's frames, in FRAMES' order (from --first-frame). Prints each pair's flicker (the renderer's flow and mask, 8-bit levels) and warping error (Lai et al. 2018 on an independent Farnebäck flow, samples 0...1).",
+            valueName: "outputs"))
+    var measure: String?
     @Option(help: "How a frame starts: previous (the previous frame's result) or independent (its own content).")
     var start = VideoRender.Start.previous
     @Flag(
@@ -77,6 +85,8 @@ struct VideoCommand: ParsableCommand {
             throw ValidationError("--frame-iterations, --first-frame and --frame-count must be at least 1")
         }
         guard fps > 0, fps <= 1000 else { throw ValidationError("--fps must be in (0, 1000]") }
+        guard measure == nil else { return }
+        guard output != nil else { throw ValidationError("give an output directory (-o) or --measure") }
         guard !styles.isEmpty else { throw ValidationError("give at least one --style image") }
         guard (0 ... 64).contains(localFarm), localFarm == 0 || connect == nil else {
             throw ValidationError("--local-farm must be 0...64, and not combined with --connect")
@@ -89,6 +99,8 @@ struct VideoCommand: ParsableCommand {
         guard firstFrame <= all.count else {
             throw ValidationError("--first-frame \(firstFrame): FRAMES has \(all.count) frames")
         }
+        if let measure { return try runMeasure(measure, frames: Array(all[(firstFrame - 1)...])) }
+        guard let output else { return }
         let ffmpeg = try video.map { _ in try VideoAssembly.findFFmpeg() }
         var render = VideoRender(
             frames: all, numbers: Array(firstFrame ... min(all.count, firstFrame - 1 + (frameCount ?? all.count))),

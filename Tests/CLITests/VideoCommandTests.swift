@@ -60,6 +60,18 @@ import Video
         let first = try ImageIO.read(out.appendingPathComponent("frame_0001.png"))
         #expect(first.image.width == 48 && first.image.height == 27 && first.bitDepth == 16)
         #expect(try Self.ffprobeFrames(dir.appendingPathComponent("clip.mp4")) == 4)
+        // The measure of the frames (`--measure`) finds the flicker the render recorded, and a warping error.
+        let frames = (1 ... 4).map { String(format: "frame_%04d.png", $0) }
+        let pairs = try SequenceConsistency.measure(
+            inputs: frames.map { Self.clip.appendingPathComponent($0) },
+            outputs: frames.map { out.appendingPathComponent($0) })
+        for (pair, name) in zip(pairs, frames.dropFirst()) {
+            let recorded = try #require(m.frames[name]?.flicker)
+            #expect(abs(pair.flicker - recorded) < 1e-9 && pair.warping.error > 0 && pair.warping.coverage > 0.5)
+        }
+        var measure = try StyleFarmCommand.parseAsRoot(["video", Self.clip.path, "--measure", out.path])
+        try measure.run()
+        #expect(throws: (any Error).self) { try StyleFarmCommand.parseAsRoot(["video", Self.clip.path]) }
         // A strip of frames: two per row, cells 20 px high, a 2 px gap.
         var montage = try StyleFarmCommand.parseAsRoot(
             ["montage", dir.appendingPathComponent("strip.png").path]

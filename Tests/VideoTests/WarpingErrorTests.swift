@@ -1,0 +1,125 @@
+import Foundation
+import Imaging
+import Testing
+import Video
+
+@Suite struct FarnebackFlowTests {
+    /// The expansion of a quadratic is the quadratic itself, away from the edges (where clamping bends it).
+    @Test func theExpansionOfAQuadraticIsExact() {
+        let w = 24, h = 20
+        // f = 0.2 + 0.01x − 0.02y + 0.003x² + 0.001y² − 0.002xy in absolute coordinates; around (x0, y0) its
+        // local coefficients are b = (0.01 + 0.006x0 − 0.002y0, −0.02 + 0.002y0 − 0.002x0), A's unchanged.
+        func f(_ x: Double, _ y: Double) -> Double {
+            0.2 + 0.01 * x - 0.02 * y + 0.003 * x * x + 0.001 * y * y - 0.002 * x * y
+        }
+        let plane = (0 ..< w * h).map { Float(f(Double($0 % w), Double($0 / w))) }
+        let r = PolynomialExpansion(radius: 3, sigma: 1.5).coefficients(plane, width: w, height: h)
+        for y in 3 ..< h - 3 {
+            for x in 3 ..< w - 3 {
+                let i = y * w + x
+                let bx = 0.01 + 0.006 * Double(x) - 0.002 * Double(y),
+                    by = -0.02 + 0.002 * Double(y) - 0.002 * Double(x)
+                #expect(abs(Double(r.x[i]) - bx) < 1e-4 && abs(Double(r.y[i]) - by) < 1e-4, "b at (\(x), \(y))")
+                #expect(abs(r.xx[i] - 0.003) < 1e-5 && abs(r.yy[i] - 0.001) < 1e-5 && abs(r.xy[i] + 0.002) < 1e-5)
+            }
+        }
+    }
+
+    @Test(arguments: [(Float(0.6), Float(-0.3)), (2.4, -1.3), (7.5, 5.0), (-11.0, 3.25)])
+    func recoversATranslation(shift: (Float, Float)) {
+        let texture = Texture(seed: 11)
+        let a = texture.frame(width: 160, height: 120),
+            b = texture.frame(width: 160, height: 120, dx: shift.0, dy: shift.1)
+        let f = FarnebackFlow().flow(from: a, to: b)
+        let epe = OpticalFlowTests.endPointError(f, u: shift.0, v: shift.1, margin: 16)
+        let magnitude = Double((shift.0 * shift.0 + shift.1 * shift.1).squareRoot())
+        #expect(epe < 0.1 + 0.02 * magnitude, "mean end-point error \(epe) px for shift \(shift)")
+    }
+
+    @Test func identicalFramesHaveZeroFlow() {
+        let flat = PlanarImage(width: 64, height: 48, channels: 3, fill: 0.5)
+        let f = FarnebackFlow().flow(from: flat, to: flat)
+        #expect(f.u.allSatisfy { $0 == 0 } && f.v.allSatisfy { $0 == 0 })
+        let textured = Texture(seed: 3).frame(width: 64, height: 48)
+        #expect(FarnebackFlow().flow(from: textured, to: textured).meanMagnitude < 1e-4)
+    }
+}
+
+@Suite struct WarpingErrorTests {
+    /// A "stylisation" that is a fixed function of its input frame (channels swapped, contrast changed), and one
+    /// that adds a different pattern to every frame (flicker).
+    static func steady(_ image: PlanarImage) -> PlanarImage {
+        let n = image.width * image.height
+        let p = (0 ..< 3 * n).map { i in 0.2 + 0.6 * image.pixels[((i / n + 1) % 3) * n + i % n] }
+        return PlanarImage(width: image.width, height: image.height, channels: 3, pixels: p)
+    }
+
+    static func flickering(_ image: PlanarImage, frame: Int) -> PlanarImage {
+        var out = steady(image)
+        let w = image.width
+        for i in out.pixels.indices {
+            let x = Float(i % w), y = Float((i / w) % image.height)
+            out.pixels[i] += 0.05 * sin(0.7 * x + 1.3 * y + 2.1 * Float(frame))
+        }
+        return out
+    }
+
+    /// On a panning texture: a stylisation that follows its input scores near zero, a flickering one far above,
+    /// and the identity of the flow (the inputs') is what makes the first small: the outputs alone move too.
+    @Test func steadyOutputsScoreNearZeroAndFlickeringOnesDoNot() {
+        let texture = Texture(seed: 5)
+        let inputs = (0 ..< 3).map { texture.frame(width: 96, height: 72, dx: 1.5 * Float($0), dy: -0.5 * Float($0)) }
+        var steadyErrors: [Double] = [], flickerErrors: [Double] = [], unwarped: [Double] = []
+        for t in 1 ..< inputs.count {
+            let steadyPair = WarpingError.pair(
+                previousInput: inputs[t - 1], currentInput: inputs[t], previousOutput: Self.steady(inputs[t - 1]),
+                currentOutput: Self.steady(inputs[t]))
+            let flickerPair = WarpingError.pair(
+                previousInput: inputs[t - 1], currentInput: inputs[t],
+                previousOutput: Self.flickering(inputs[t - 1], frame: t - 1),
+                currentOutput: Self.flickering(inputs[t], frame: t))
+            // With a still "flow" (the same input twice) the moving outputs are compared unwarped.
+            let still = WarpingError.pair(
+                previousInput: inputs[t - 1], currentInput: inputs[t - 1], previousOutput: Self.steady(inputs[t - 1]),
+                currentOutput: Self.steady(inputs[t]))
+            #expect(steadyPair.coverage > 0.8 && flickerPair.coverage > 0.8)
+            steadyErrors.append(steadyPair.error)
+            flickerErrors.append(flickerPair.error)
+            unwarped.append(still.error)
+        }
+        print("warping error: steady \(steadyErrors), flickering \(flickerErrors), unwarped \(unwarped)")
+        for t in steadyErrors.indices {
+            #expect(steadyErrors[t] < 2e-5)
+            #expect(flickerErrors[t] > 50 * steadyErrors[t] && unwarped[t] > 50 * steadyErrors[t])
+        }
+    }
+
+    /// The sequence measure reads files, fits the inputs to the outputs' size, and refuses what it cannot pair.
+    @Test func aSequenceIsMeasuredPairByPairFromFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let texture = Texture(seed: 9)
+        var inputs: [URL] = [], outputs: [URL] = []
+        for t in 0 ..< 3 {
+            // Inputs at twice the outputs' size: the measure resizes them.
+            let input = texture.frame(width: 192, height: 144, dx: 2 * Float(t))
+            let output = Self.steady(Resampler.resize(input, width: 96, height: 72))
+            inputs.append(dir.appendingPathComponent("in_\(t).png"))
+            outputs.append(dir.appendingPathComponent("out_\(t).png"))
+            try ImageIO.write(input, to: inputs[t])
+            try ImageIO.write(output, to: outputs[t])
+        }
+        var read: [Int] = []
+        let pairs = try SequenceConsistency.measure(inputs: inputs, outputs: outputs) { read.append($0) }
+        #expect(pairs.map(\.number) == [2, 3] && read == [1, 2, 3])
+        for pair in pairs { #expect(pair.warping.error < 5e-5 && pair.flicker < 1.5 && pair.warping.coverage > 0.8) }
+        #expect(throws: SequenceConsistency.MeasureError.self) {
+            try SequenceConsistency.measure(inputs: Array(inputs.prefix(2)), outputs: outputs)
+        }
+        try ImageIO.write(PlanarImage(width: 50, height: 50, channels: 3, fill: 0.5), to: outputs[2])
+        #expect(throws: SequenceConsistency.MeasureError.self) {
+            try SequenceConsistency.measure(inputs: inputs, outputs: outputs)
+        }
+    }
+}
