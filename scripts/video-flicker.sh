@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 frames=${1:-Assets/video/bbb_burrow}
 out=${2:-out/video-flicker}
 sf=${STYLEFARM:-.build/release/stylefarm}
-common=(--style Assets/demo/hokusai_great_wave.jpg --size "${SIZE:-240}" --level-iterations "${ITERATIONS:-60}")
+common=(--style Assets/demo/hokusai_great_wave.jpg --size "${SIZE:-240}" --iterations "${ITERATIONS:-60}")
 declare -A modes=(
     [1-independent]="--start independent"
     [2-previous]=""

@@ -28,8 +28,16 @@ public struct VideoRender {
     public var flow = false
     /// Weight of the temporal loss towards the warped previous result where the flows agree (0: off).
     public var temporalWeight: Float = 0
-    /// Iterations of a frame started from the previous result (default: half the output level's).
+    /// The earlier frames (how many back) the temporal loss holds a pixel to: each pixel to the nearest of them in
+    /// which it is visible (`LongTermConsistency`, Ruder et al.'s long-term consistency); `[1]`: the previous only.
+    public var temporalFrames = [1]
+    /// Iterations of a frame started from the previous result, or in a later pass (default: half the output
+    /// level's).
     public var frameIterations: Int?
+    /// Passes over the sequence (`MultiPass`): the first forward, then backward and forward in turn.
+    public var passes = 1
+    /// δ of a later pass's start: how much of the warped neighbour it takes where the flows agree (0...1).
+    public var passBlend: Float = 0.5
 
     /// Where a video is: frames done, the fraction of the whole sequence, and a status line.
     public struct Progress: Sendable {
@@ -50,8 +58,8 @@ public struct VideoRender {
         outputDirectory.appendingPathComponent(String(format: "frame_%04d.png", number))
     }
 
-    /// Renders the frames not yet done on `backend`; `shouldStop` is asked before each frame. Returns the mean
-    /// flicker over the rendered frame pairs (nil with fewer than two frames).
+    /// Renders the frames not yet done on `backend`, pass after pass; `shouldStop` is asked before each frame.
+    /// Returns the mean flicker over the frame pairs of the last pass (nil with fewer than two frames).
     public func run(on backend: FrameBackend, shouldStop: () -> Bool, progress: @escaping (Progress) -> Void) throws
         -> (flicker: Double, pairs: Int)?
     {
@@ -61,37 +69,54 @@ public struct VideoRender {
         let styleImages = try base.inputs(content: frames[0], output: outputURL(1)).styles.map {
             try ImageIO.read($0).image
         }
-        let clock = ContinuousClock.now
-        var previous: (content: PlanarImage, output: PlanarImage)?
-        for (k, number) in numbers.enumerated() {
-            guard !shouldStop() else { throw RenderFailure("interrupted; run the same command again to resume") }
-            let fitted = try fit(number, base: base)
-            let name = fitted.inputs.output.lastPathComponent
-            if manifest.frames[name] != nil, let done = try? ImageIO.read(fitted.inputs.output).image {
-                previous = (fitted.content, done)  // no motion estimated for a frame already done
-                progress(Progress(framesDone: k + 1, status: "\(name) already done"))
-                continue
+        let clock = ContinuousClock.now, total = Double(numbers.count * passes)
+        for pass in 1 ... passes {
+            // The frames processed before this one in this pass, oldest first, as far back as the temporal loss
+            // reaches.
+            var history: [(content: PlanarImage, output: PlanarImage)] = []
+            let reach = max(1, temporalFrames.max() ?? 1)
+            func remember(_ content: PlanarImage, _ output: PlanarImage) {
+                history = Array((history + [(content, output)]).suffix(reach))
             }
-            let frame = prepare(fitted, styleImages: styleImages, previous: previous)
-            let began = clock.elapsedSeconds, count = Double(numbers.count)
-            try backend.render(frame, manifest: &manifest, directory: outputDirectory) { fraction, status in
+            for (k, number) in MultiPass.order(numbers, pass: pass).enumerated() {
+                guard !shouldStop() else { throw RenderFailure("interrupted; run the same command again to resume") }
+                let fitted = try fit(number, base: base)
+                let name = fitted.inputs.output.lastPathComponent, done = (pass - 1) * numbers.count + k
+                if let record = manifest.frames[name], record.pass ?? 1 >= pass,
+                    let image = try? ImageIO.read(fitted.inputs.output).image
+                {
+                    remember(fitted.content, image)  // no motion estimated for a frame already done
+                    progress(Progress(framesDone: done + 1, status: "\(name) already done"))
+                    continue
+                }
+                // A later pass starts from the frame's own result of the pass before, read from its file.
+                let own = pass > 1 ? try ImageIO.read(fitted.inputs.output).image : nil
+                let frame = prepare(fitted, styleImages: styleImages, history: history, own: own)
+                let began = clock.elapsedSeconds
+                try backend.render(frame, manifest: &manifest, directory: outputDirectory) { fraction, status in
+                    progress(
+                        Progress(
+                            framesDone: done, workFraction: (Double(done) + fraction) / total,
+                            status: (passes > 1 ? "pass \(pass)/\(passes) " : "") + name + " " + status))
+                }
+                let result = try ImageIO.read(frame.output).image
+                var flicker: Double?
+                if let previous = history.last, let motion = frame.motion {
+                    flicker = Flicker.temporalError(
+                        current: result, warpedPrevious: motion.warpPrevious(previous.output), mask: motion.mask)
+                }
+                manifest.frames[name] = .init(
+                    number: number, input: frames[number - 1].path, seconds: clock.elapsedSeconds - began,
+                    flicker: flicker, maskCoverage: frame.motion.map { ConsistencyMask.coverage($0.mask) },
+                    pass: passes > 1 ? pass : nil)
+                manifest.pending = nil
+                try manifest.save(directory: outputDirectory)
                 progress(
-                    Progress(framesDone: k, workFraction: (Double(k) + fraction) / count, status: name + " " + status))
+                    Progress(
+                        framesDone: done + 1, status: name + (flicker.map { String(format: " flicker %.2f", $0) } ?? "")
+                    ))
+                remember(frame.fittedContent, result)
             }
-            let result = try ImageIO.read(frame.output).image
-            var flicker: Double?
-            if let previous, let motion = frame.motion {
-                flicker = Flicker.temporalError(
-                    current: result, warpedPrevious: motion.warpPrevious(previous.output), mask: motion.mask)
-            }
-            manifest.frames[name] = .init(
-                number: number, input: frames[number - 1].path, seconds: clock.elapsedSeconds - began,
-                flicker: flicker, maskCoverage: frame.motion.map { ConsistencyMask.coverage($0.mask) })
-            manifest.pending = nil
-            try manifest.save(directory: outputDirectory)
-            progress(
-                Progress(framesDone: k + 1, status: name + (flicker.map { String(format: " flicker %.2f", $0) } ?? "")))
-            previous = (frame.fittedContent, result)
         }
         let errors = numbers.compactMap { manifest.frames[outputURL($0).lastPathComponent]?.flicker }
         return errors.isEmpty ? nil : (errors.reduce(0, +) / Double(errors.count), errors.count)
@@ -121,10 +146,14 @@ public struct VideoRender {
             control: try LocalRender.controlImages(inputs, settings: settings, content: image))
     }
 
-    /// A frame's job, started from the previous result when there is one.
+    /// A frame's job, started from the previous result when there is one (`history`: the frames processed before
+    /// it in this pass, oldest first); in a later pass (`own`: the frame's result of the pass before), started from
+    /// the blend of `MultiPass.start`.
     func prepare(
-        _ frame: FittedFrame, styleImages: [PlanarImage], previous: (content: PlanarImage, output: PlanarImage)?
+        _ frame: FittedFrame, styleImages: [PlanarImage], history: [(content: PlanarImage, output: PlanarImage)],
+        own: PlanarImage? = nil
     ) -> VideoFrame {
+        let previous = history.last
         // Between the input frames: what carries the previous result onto this frame, and the flicker metric.
         let motion = previous.map { FrameMotion.estimate(previous: $0.content, current: frame.content) }
         var job = PosterJob(
@@ -132,14 +161,24 @@ public struct VideoRender {
             styles: Array(zip(styleImages, frame.inputs.styleWeights)).map { (image: $0.0, weight: $0.1) },
             settings: frame.settings.poster)
         job.controlImages = frame.control
-        if start == .previous, let previous {
-            let startImage = flow ? motion?.warpPrevious(previous.output) ?? previous.output : previous.output
-            job.initial = startImage
+        if start == .previous, previous != nil || own != nil {
+            let warped = previous.map { flow ? motion?.warpPrevious($0.output) ?? $0.output : $0.output }
+            switch (own, warped, motion) {
+            case let (own?, warped?, motion?):
+                job.initial = MultiPass.start(
+                    own: own, warped: warped, mask: motion.mask, blend: passBlend)
+            case let (own?, _, _): job.initial = own
+            default: job.initial = warped
+            }
             // A frame renders its output level only: an untiled one reads `options.iterations`, a tiled one `iterations`.
             let iterations = frameIterations ?? max(1, ((job.levels.last?.iterations ?? 1) + 1) / 2)
             (job.iterations, job.options.iterations) = ([iterations], iterations)
-            if temporalWeight > 0, let motion {
-                job.temporal = TemporalTarget(image: startImage, mask: motion.mask)
+            if temporalWeight > 0, let motion, let warped {
+                let target =
+                    LongTermConsistency.target(
+                        content: frame.content, history: history, back: temporalFrames,
+                        previous: (warped, motion.mask)) ?? (warped, motion.mask)
+                job.temporal = TemporalTarget(image: target.image, mask: target.mask)
                 job.options.loss.temporalWeight = temporalWeight
             }
         }
@@ -166,13 +205,20 @@ public struct VideoRender {
         encoder.outputFormatting = .sortedKeys
         var render = description
         render.style = nil
-        return [
+        var settings: [String: String] = [
             "frames": frames.map(\.path).joined(separator: "\n"),
             "styles": (description.style ?? []).map { "\($0.image) \($0.weight ?? 1)" }.joined(separator: "\n"),
             "render": String(decoding: try encoder.encode(render), as: UTF8.self), "start": start.rawValue,
             "flow": "\(flow)",
             "temporal-weight": "\(temporalWeight)", "frame-iterations": frameIterations.map(String.init) ?? "default"
         ]
+        // Recorded unless it is the one frame back of the manifests written before it existed.
+        let back: [Int] = Set(temporalFrames).sorted()
+        if temporalWeight > 0 && back != [1] {
+            settings["temporal-frames"] = back.map(String.init).joined(separator: ",")
+        }
+        if passes > 1 { (settings["passes"], settings["pass-blend"]) = ("\(passes)", "\(passBlend)") }
+        return settings
     }
 }
 

@@ -53,8 +53,23 @@ struct VideoCommand: ParsableCommand {
             "Weight of the temporal loss towards the warped previous result where the flows agree (needs --flow; 0: off)."
     )
     var temporalWeight: Float = 0
-    @Option(help: "Iterations of a frame started from the previous result (default: half the output level's).")
+    @Option(
+        help: ArgumentHelp(
+            "Earlier frames the temporal loss holds each pixel to, frames back (long-term consistency).",
+            discussion:
+                "Each pixel is held to the nearest of them in which the flows show it (Ruder et al. 2016); 1 holds it to the previous frame only."
+        ))
+    var temporalFrames = "1,2,4"
+    @Option(
+        help:
+            "Iterations of a frame started from the previous result or in a later pass (default: half the output level's)."
+    )
     var frameIterations: Int?
+    @Option(help: "Passes over the sequence: the first forward, then backward and forward in turn (multi-pass).")
+    var passes = 1
+    @Option(
+        help: "How much of the warped neighbour a frame of a later pass starts from, where the flows agree (0...1).")
+    var passBlend: Float = 0.5
     @Option(help: "First frame to render (1-based place in FRAMES).") var firstFrame = 1
     @Option(help: "Number of frames to render (default: the rest).") var frameCount: Int?
     @Option(help: "Also assemble the frames into this video file with ffmpeg (.mp4, .mkv, .mov, .webm or .gif).")
@@ -80,6 +95,16 @@ struct VideoCommand: ParsableCommand {
         }
         guard !flow || start == .previous else {
             throw ValidationError("--flow warps the previous result: it needs --start previous")
+        }
+        guard (1 ... 16).contains(passes), passBlend >= 0, passBlend <= 1 else {
+            throw ValidationError("--passes must be 1...16 and --pass-blend in 0...1")
+        }
+        guard passes == 1 || start == .previous else {
+            throw ValidationError(
+                "--passes above 1 refines frames started from their neighbours: it needs --start previous")
+        }
+        guard Self.framesBack(temporalFrames) != nil else {
+            throw ValidationError("--temporal-frames must list frames back, each 1...64 (for example 1,2,4)")
         }
         guard (frameIterations ?? 1) >= 1, firstFrame >= 1, (frameCount ?? 1) >= 1 else {
             throw ValidationError("--frame-iterations, --first-frame and --frame-count must be at least 1")
@@ -108,6 +133,8 @@ struct VideoCommand: ParsableCommand {
         (render.start, render.flow, render.temporalWeight, render.frameIterations) = (
             start, flow, temporalWeight, frameIterations
         )
+        render.temporalFrames = Self.framesBack(temporalFrames) ?? [1]
+        (render.passes, render.passBlend) = (passes, passBlend)
         let backend = try makeBackend(outDir: render.outputDirectory, pooling: job.pooling ?? .max)
         defer { backend.close() }
         printError(
@@ -159,6 +186,17 @@ struct VideoCommand: ParsableCommand {
                 name: "embedded farm of \(localFarm) workers")
         }
         return InProcessFrames(network: try compute.loadNetwork(pooling: pooling), threads: compute.threads)
+    }
+}
+
+extension VideoCommand {
+    /// "1,2,4" as frames back; nil unless every entry is a whole number in 1...64.
+    static func framesBack(_ text: String) -> [Int]? {
+        let back = text.split(separator: ",", omittingEmptySubsequences: false).map {
+            Int($0.trimmingCharacters(in: .whitespaces))
+        }
+        guard !back.isEmpty, back.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 64 }) else { return nil }
+        return back.compactMap { $0 }
     }
 }
 

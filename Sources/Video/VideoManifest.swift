@@ -19,14 +19,19 @@ public struct VideoManifest: Codable, Sendable, Equatable {
         public var input: String
         /// Seconds it took to render.
         public var seconds: Double
-        /// `Flicker.temporalError` against the previous output frame (nil for the first frame).
+        /// `Flicker.temporalError` against the output frame processed before it in its last pass (the previous frame
+        /// in a forward pass, the next in a backward one; nil for the first frame of a pass).
         public var flicker: Double?
         /// Fraction of pixels the consistency mask kept (nil for the first frame).
         public var maskCoverage: Double?
+        /// The last pass of `MultiPass` the file holds (nil: the first, as manifests before passes record it).
+        public var pass: Int?
 
-        public init(number: Int, input: String, seconds: Double, flicker: Double?, maskCoverage: Double?) {
-            (self.number, self.input, self.seconds, self.flicker, self.maskCoverage) = (
-                number, input, seconds, flicker, maskCoverage
+        public init(
+            number: Int, input: String, seconds: Double, flicker: Double?, maskCoverage: Double?, pass: Int? = nil
+        ) {
+            (self.number, self.input, self.seconds, self.flicker, self.maskCoverage, self.pass) = (
+                number, input, seconds, flicker, maskCoverage, pass
             )
         }
     }

@@ -13,7 +13,7 @@ import Video
     static func video(_ frames: String, _ out: URL, extra: [String] = []) throws {
         var command = try StyleFarmCommand.parseAsRoot(
             [
-                "video", frames, "--style", style.path, "-o", out.path, "--size", "48", "--level-iterations", "4",
+                "video", frames, "--style", style.path, "-o", out.path, "--size", "48", "--iterations", "4",
                 "--style-size", "64", "--threads", "2", "--flow", "--temporal-weight", "1e6"
             ] + extra)
         try command.run()

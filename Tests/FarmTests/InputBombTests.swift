@@ -45,7 +45,7 @@ import Testing
         try farm.startWorker()
         var spec = SmallJob.spec
         (spec.poster.width, spec.poster.height, spec.poster.coarseSize, spec.poster.styleSize) = (64, 64, 64, 64)
-        spec.poster.iterations = [5]
+        spec.poster.options.iterations = 5  // untiled (64 px, coarse 64): one optimisation of options.iterations
         let job = try farm.client.submit(spec, content: bytes, styles: [bytes])
         let output = try farm.finish(job, seconds: 120)
         #expect(output.count > 100)

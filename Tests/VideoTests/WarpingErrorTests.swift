@@ -123,3 +123,52 @@ import Video
         }
     }
 }
+
+@Suite struct LongTermConsistencyTests {
+    /// Each pixel takes the nearest earlier frame whose mask keeps it; the mask is their union.
+    @Test func eachPixelIsHeldByTheNearestFrameThatKeepsIt() throws {
+        func image(_ value: Float) -> PlanarImage { PlanarImage(width: 4, height: 1, channels: 3, fill: value) }
+        func mask(_ bits: [Float]) -> PlanarImage { PlanarImage(width: 4, height: 1, channels: 1, pixels: bits) }
+        let composed = try #require(
+            LongTermConsistency.compose([
+                (image(0.1), mask([1, 0, 0, 0])), (image(0.2), mask([1, 1, 0, 0])), (image(0.4), mask([0, 1, 1, 0]))
+            ]))
+        #expect(composed.mask.pixels == [1, 1, 1, 0])
+        for c in 0 ..< 3 { #expect((0 ..< 3).map { composed.image[c, 0, $0] } == [0.1, 0.2, 0.4]) }
+        #expect(LongTermConsistency.compose([]) == nil)
+        let one = try #require(LongTermConsistency.compose([(image(0.3), mask([0, 1, 0, 1]))]))
+        #expect(one.image == image(0.3) && one.mask == mask([0, 1, 0, 1]))
+    }
+}
+
+extension LongTermConsistencyTests {
+    /// A region the previous frame's mask rejects (an occluder passed in front) is held by the frame two back,
+    /// which showed it, through that frame's own flow and mask; with the previous frame alone it is free.
+    @Test func aRegionHiddenInThePreviousFrameIsHeldByAnEarlierOne() throws {
+        let texture = Texture(seed: 21)
+        let w = 64, h = 48
+        let frames = (0 ..< 3).map { texture.frame(width: w, height: h, dx: Float($0)) }
+        let outputs = frames.map(WarpingErrorTests.steady)
+        var hidden = PlanarImage(width: w, height: h, channels: 1, fill: 1)
+        for y in 16 ..< 32 { for x in 24 ..< 40 { hidden.pixels[y * w + x] = 0 } }
+        let occluded = PlanarImage(width: w, height: h, channels: 3, fill: 0.5)  // what the previous frame showed
+        let history = [(content: frames[0], output: outputs[0]), (content: frames[1], output: occluded)]
+        let previous = (warped: occluded, mask: hidden)
+        let onlyPrevious = try #require(
+            LongTermConsistency.target(content: frames[2], history: history, back: [1], previous: previous))
+        #expect(onlyPrevious.mask == hidden)
+        let longTerm = try #require(
+            LongTermConsistency.target(content: frames[2], history: history, back: [1, 2, 4], previous: previous))
+        // Inside the hidden square: held, to the frame two back warped onto this one (its output moved by 2 px).
+        var inside = 0.0
+        for y in 20 ..< 28 {
+            for x in 28 ..< 36 {
+                #expect(longTerm.mask[0, y, x] == 1)
+                for c in 0 ..< 3 { inside += Double(abs(longTerm.image[c, y, x] - outputs[2][c, y, x])) }
+            }
+        }
+        #expect(inside / Double(3 * 64) < 0.01, "mean difference \(inside / 192) from the current frame's own output")
+        // Outside it, the previous frame's target is kept as it was.
+        #expect(longTerm.image[0, 5, 5] == occluded[0, 5, 5] && longTerm.mask[0, 5, 5] == 1)
+    }
+}
