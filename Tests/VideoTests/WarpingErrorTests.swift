@@ -172,3 +172,22 @@ extension LongTermConsistencyTests {
         #expect(longTerm.image[0, 5, 5] == occluded[0, 5, 5] && longTerm.mask[0, 5, 5] == 1)
     }
 }
+
+@Suite struct MultiPassTests {
+    @Test func passesAlternateForwardAndBackward() {
+        #expect(MultiPass.order([3, 4, 5], pass: 1) == [3, 4, 5] && MultiPass.order([3, 4, 5], pass: 2) == [5, 4, 3])
+        #expect(MultiPass.order([3, 4, 5], pass: 3) == [3, 4, 5])
+    }
+
+    /// δ·c·w + (1 − δ·c)·x: the neighbour's share where the mask keeps it, the frame's own result elsewhere.
+    @Test func aLaterPassStartsFromTheBlendWhereTheFlowsAgree() {
+        let own = PlanarImage(width: 2, height: 1, channels: 3, fill: 0.2)
+        let warped = PlanarImage(width: 2, height: 1, channels: 3, fill: 0.6)
+        let mask = PlanarImage(width: 2, height: 1, channels: 1, pixels: [1, 0])
+        let start = MultiPass.start(own: own, warped: warped, mask: mask, blend: 0.25)
+        for c in 0 ..< 3 {
+            #expect(abs(start[c, 0, 0] - (0.25 * 0.6 + 0.75 * 0.2)) < 1e-6 && start[c, 0, 1] == 0.2)
+        }
+        #expect(MultiPass.start(own: own, warped: warped, mask: mask, blend: 0) == own)
+    }
+}
