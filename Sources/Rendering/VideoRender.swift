@@ -100,17 +100,9 @@ public struct VideoRender {
                             status: (passes > 1 ? "pass \(pass)/\(passes) " : "") + name + " " + status))
                 }
                 let result = try ImageIO.read(frame.output).image
-                var flicker: Double?
-                if let previous = history.last, let motion = frame.motion {
-                    flicker = Flicker.temporalError(
-                        current: result, warpedPrevious: motion.warpPrevious(previous.output), mask: motion.mask)
-                }
-                manifest.frames[name] = .init(
-                    number: number, input: frames[number - 1].path, seconds: clock.elapsedSeconds - began,
-                    flicker: flicker, maskCoverage: frame.motion.map { ConsistencyMask.coverage($0.mask) },
-                    pass: passes > 1 ? pass : nil)
-                manifest.pending = nil
-                try manifest.save(directory: outputDirectory)
+                let flicker = try record(
+                    frame, number: number, pass: pass, result: result, previous: history.last?.output,
+                    seconds: clock.elapsedSeconds - began, in: &manifest)
                 progress(
                     Progress(
                         framesDone: done + 1, status: name + (flicker.map { String(format: " flicker %.2f", $0) } ?? "")
@@ -120,6 +112,25 @@ public struct VideoRender {
         }
         let errors = numbers.compactMap { manifest.frames[outputURL($0).lastPathComponent]?.flicker }
         return errors.isEmpty ? nil : (errors.reduce(0, +) / Double(errors.count), errors.count)
+    }
+
+    /// Records a rendered frame in the manifest (saved) with its flicker against `previous`, the output of the
+    /// frame processed before it; returns that flicker.
+    func record(
+        _ frame: VideoFrame, number: Int, pass: Int, result: PlanarImage, previous: PlanarImage?, seconds: Double,
+        in manifest: inout VideoManifest
+    ) throws -> Double? {
+        var flicker: Double?
+        if let previous, let motion = frame.motion {
+            flicker = Flicker.temporalError(
+                current: result, warpedPrevious: motion.warpPrevious(previous), mask: motion.mask)
+        }
+        manifest.frames[frame.output.lastPathComponent] = .init(
+            number: number, input: frames[number - 1].path, seconds: seconds, flicker: flicker,
+            maskCoverage: frame.motion.map { ConsistencyMask.coverage($0.mask) }, pass: passes > 1 ? pass : nil)
+        manifest.pending = nil
+        try manifest.save(directory: outputDirectory)
+        return flicker
     }
 
     /// A frame's files, settings, content (as decoded, cropped to the output's aspect when it must be) and

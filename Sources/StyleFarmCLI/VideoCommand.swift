@@ -193,6 +193,7 @@ extension VideoCommand {
     /// "1,2,4" as frames back; nil unless every entry is a whole number in 1...64.
     static func framesBack(_ text: String) -> [Int]? {
         let back = text.split(separator: ",", omittingEmptySubsequences: false).map {
+            // safe-int: a failable parse of text
             Int($0.trimmingCharacters(in: .whitespaces))
         }
         guard !back.isEmpty, back.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 64 }) else { return nil }
