@@ -143,7 +143,7 @@ struct VideoCommand: ParsableCommand {
                 + ", \(backend.name)"
                 + (backend is InProcessFrames ? ", \(KernelSelection.inUse.line)" : ""))
         stopOnSignals()
-        let bar = ProgressBar(total: render.numbers.count, label: "video")
+        let bar = ProgressBar(total: render.numbers.count * render.passes, label: "video")
         let clock = ContinuousClock.now
         let flicker: (flicker: Double, pairs: Int)?
         do {
