@@ -13,14 +13,16 @@ style=Assets/demo/hokusai_great_wave.jpg
 common=(--style "$style" --size "${SIZE:-160}" ${ITERATIONS:+--iterations "$ITERATIONS"})
 tw=${TEMPORAL_WEIGHT:-3e6}
 declare -A modes=(
-    [independent]="--start independent"
+    # Independent frames at the iterations the other modes give a frame after the first: equal work per frame.
+    [independent]="--start independent --iterations $(( ${ITERATIONS:-300} / 2 ))"
     [previous]=""
     [flow]="--flow"
     [flow-temporal]="--flow --temporal-weight $tw --temporal-frames 1"
     [long-term]="--flow --temporal-weight $tw --temporal-frames 1,2,4"
-    [multipass]="--flow --temporal-weight $tw --temporal-frames 1,2,4 --passes 3 --frame-iterations 50"
+    [multipass]="--flow --temporal-weight $tw --temporal-frames 1,2,4 --passes 3 --frame-iterations $(( ${ITERATIONS:-300} / 6 ))"
+    [strong-temporal]="--flow --temporal-weight 1e7 --temporal-frames 1,2,4"
 )
-for mode in ${MODES:-independent previous flow flow-temporal long-term multipass}; do
+for mode in ${MODES:-independent previous flow-temporal long-term multipass strong-temporal}; do
     start=$(date +%s)
     # shellcheck disable=SC2086
     "$sf" video "$frames" "${common[@]}" -o "$out/$mode" ${modes[$mode]} > /dev/null 2>&1
