@@ -36,16 +36,7 @@ public struct FarnebackFlow: Sendable {
 
     /// The flow from `reference` to `other` (same size): `reference(x) ≈ other(x + flow(x))`.
     public func flow(from reference: PlanarImage, to other: PlanarImage) -> FlowField {
-        precondition(
-            reference.width == other.width && reference.height == other.height, "frames must have the same size")
-        var pyramid0 = [(plane: Plane.luma(reference), width: reference.width, height: reference.height)]
-        var pyramid1 = [(plane: Plane.luma(other), width: other.width, height: other.height)]
-        while pyramid0.count < levels, let a = pyramid0.last, let b = pyramid1.last,
-            min(a.width, a.height) / 2 >= minimumLevelSize
-        {
-            pyramid0.append(Plane.downsample(a.plane, width: a.width, height: a.height))
-            pyramid1.append(Plane.downsample(b.plane, width: b.width, height: b.height))
-        }
+        let (pyramid0, pyramid1) = Plane.pyramids(reference, other, levels: levels, minimumSize: minimumLevelSize)
         let expansion = PolynomialExpansion(radius: polyRadius, sigma: polySigma)
         var flow = FlowField(width: reference.width, height: reference.height)
         for level in (0 ..< pyramid0.count).reversed() {

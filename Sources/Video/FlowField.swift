@@ -144,6 +144,21 @@ enum Plane {
         return (gx, gy)
     }
 
+    /// The luma pyramids of two frames of one size (a precondition: the video code fits every frame to the output
+    /// size first), finest first: at most `levels`, halving while the short side stays at or above `minimumSize`.
+    static func pyramids(_ a: PlanarImage, _ b: PlanarImage, levels: Int, minimumSize: Int) -> (
+        [(plane: [Float], width: Int, height: Int)], [(plane: [Float], width: Int, height: Int)]
+    ) {
+        precondition(a.width == b.width && a.height == b.height, "frames must have the same size")
+        var pa = [(plane: luma(a), width: a.width, height: a.height)]
+        var pb = [(plane: luma(b), width: b.width, height: b.height)]
+        while pa.count < levels, let x = pa.last, let y = pb.last, min(x.width, x.height) / 2 >= minimumSize {
+            pa.append(downsample(x.plane, width: x.width, height: x.height))
+            pb.append(downsample(y.plane, width: y.width, height: y.height))
+        }
+        return (pa, pb)
+    }
+
     /// Half-size plane: a [1 4 6 4 1]/16 blur, then every second sample.
     static func downsample(_ p: [Float], width w: Int, height h: Int) -> (plane: [Float], width: Int, height: Int) {
         let k: [Float] = [1, 4, 6, 4, 1].map { $0 / 16 }

@@ -29,15 +29,7 @@ public struct OpticalFlow: Sendable {
 
     /// The flow from `reference` to `other` (same size): `reference(x) ≈ other(x + flow(x))`.
     public func flow(from reference: PlanarImage, to other: PlanarImage) -> FlowField {
-        precondition(
-            reference.width == other.width && reference.height == other.height, "frames must have the same size")
-        var pyramid0 = [(plane: Plane.luma(reference), width: reference.width, height: reference.height)]
-        var pyramid1 = [(plane: Plane.luma(other), width: other.width, height: other.height)]
-        while pyramid0.count < levels, min(pyramid0.last!.width, pyramid0.last!.height) / 2 >= minimumLevelSize {
-            let a = pyramid0.last!, b = pyramid1.last!
-            pyramid0.append(Plane.downsample(a.plane, width: a.width, height: a.height))
-            pyramid1.append(Plane.downsample(b.plane, width: b.width, height: b.height))
-        }
+        let (pyramid0, pyramid1) = Plane.pyramids(reference, other, levels: levels, minimumSize: minimumLevelSize)
         var flow: FlowField?
         for level in (0 ..< pyramid0.count).reversed() {
             let (i0, w, h) = pyramid0[level], i1 = pyramid1[level].plane

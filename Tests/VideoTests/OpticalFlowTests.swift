@@ -54,17 +54,25 @@ struct Texture {
         return sum / n
     }
 
-    @Test(arguments: [(Float(0.6), Float(-0.3)), (2.4, -1.3), (7.5, 5.0), (-11.0, 3.25)])
-    func recoversATranslation(shift: (Float, Float)) {
-        let texture = Texture(seed: 7)
+    /// Frames `a` and `b` of a texture moved by `shift`, and the flow `estimate` finds from a to b, checked: within
+    /// 0.1 px plus 2% of the displacement (large shifts go through the pyramid's coarse, aliased levels).
+    static func checkTranslation(
+        seed: UInt64, shift: (Float, Float), _ estimate: (PlanarImage, PlanarImage) -> FlowField
+    ) -> (a: PlanarImage, b: PlanarImage, flow: FlowField) {
+        let texture = Texture(seed: seed)
         let a = texture.frame(width: 160, height: 120),
             b = texture.frame(width: 160, height: 120, dx: shift.0, dy: shift.1)
         // a(x) = b(x + d): the flow from a to b is the shift itself.
-        let f = OpticalFlow().flow(from: a, to: b)
-        let epe = Self.endPointError(f, u: shift.0, v: shift.1, margin: 16)
-        // Within 0.1 px plus 2% of the displacement (large shifts go through the pyramid's coarse, aliased levels).
+        let f = estimate(a, b)
+        let epe = endPointError(f, u: shift.0, v: shift.1, margin: 16)
         let magnitude = Double((shift.0 * shift.0 + shift.1 * shift.1).squareRoot())
         #expect(epe < 0.1 + 0.02 * magnitude, "mean end-point error \(epe) px for shift \(shift)")
+        return (a, b, f)
+    }
+
+    @Test(arguments: [(Float(0.6), Float(-0.3)), (2.4, -1.3), (7.5, 5.0), (-11.0, 3.25)])
+    func recoversATranslation(shift: (Float, Float)) {
+        let (a, b, f) = Self.checkTranslation(seed: 7, shift: shift) { OpticalFlow().flow(from: $0, to: $1) }
         // Warping b back by the flow reproduces a in the interior.
         let warped = f.warp(b)
         var diff = 0.0
@@ -95,12 +103,18 @@ struct Texture {
         #expect(g.u.allSatisfy { abs($0 - 6) < 1e-5 } && g.v.allSatisfy { abs($0 + 4) < 1e-5 })
     }
 
+    /// Both flows: the renderer's Lucas–Kanade and the measuring Farnebäck.
     @Test func identicalFramesHaveZeroFlowEvenWithoutTexture() {
-        let flat = PlanarImage(width: 64, height: 48, channels: 3, fill: 0.5)
-        let f = OpticalFlow().flow(from: flat, to: flat)
-        #expect(f.u.allSatisfy { $0 == 0 } && f.v.allSatisfy { $0 == 0 })
-        let textured = Texture(seed: 3).frame(width: 64, height: 48)
-        #expect(OpticalFlow().flow(from: textured, to: textured).meanMagnitude < 1e-4)
+        let flows: [(PlanarImage, PlanarImage) -> FlowField] = [
+            { OpticalFlow().flow(from: $0, to: $1) }, { FarnebackFlow().flow(from: $0, to: $1) }
+        ]
+        for estimate in flows {
+            let flat = PlanarImage(width: 64, height: 48, channels: 3, fill: 0.5)
+            let f = estimate(flat, flat)
+            #expect(f.u.allSatisfy { $0 == 0 } && f.v.allSatisfy { $0 == 0 })
+            let textured = Texture(seed: 3).frame(width: 64, height: 48)
+            #expect(estimate(textured, textured).meanMagnitude < 1e-4)
+        }
     }
 
     /// On the real clip, warping the previous frame by the estimated flow explains the current frame better
