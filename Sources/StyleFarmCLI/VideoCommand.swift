@@ -137,11 +137,13 @@ struct VideoCommand: ParsableCommand {
         (render.passes, render.passBlend) = (passes, passBlend)
         let backend = try makeBackend(outDir: render.outputDirectory, pooling: job.pooling ?? .max)
         defer { backend.close() }
-        printError(
-            "video: \(render.numbers.count) frames of \(all.count) from \(frames), start \(start)"
-                + (flow ? ", optical flow" : "") + (temporalWeight > 0 ? ", temporal weight \(temporalWeight)" : "")
-                + ", \(backend.name)"
-                + (backend is InProcessFrames ? ", \(KernelSelection.inUse.line)" : ""))
+        var said = ["video: \(render.numbers.count) frames of \(all.count) from \(frames), start \(start)"]
+        if flow { said.append("optical flow") }
+        if temporalWeight > 0 { said += ["temporal weight \(temporalWeight)", "frames back \(temporalFrames)"] }
+        if passes > 1 { said.append("\(passes) passes") }
+        said.append(backend.name)
+        if backend is InProcessFrames { said.append(KernelSelection.inUse.line) }
+        printError(said.joined(separator: ", "))
         stopOnSignals()
         let bar = ProgressBar(total: render.numbers.count * render.passes, label: "video")
         let clock = ContinuousClock.now
