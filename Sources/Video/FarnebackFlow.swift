@@ -18,7 +18,7 @@ import Imaging
 ///
 /// and d solves A d = Δb in the least-squares sense over a window (a box of `windowRadius`, applied twice):
 /// d = d̃ + (Σ AᵀA + λI)⁻¹ Σ Aᵀ(Δb − A d̃), so that a flat window (no information) keeps the prior.
-public struct FarnebackFlow: Sendable {
+public struct FarnebackFlow: DenseFlow {
     /// Pyramid levels at most (fewer when the frame gets smaller than `minimumLevelSize`).
     public var levels = 5
     public var minimumLevelSize = 16
@@ -70,10 +70,7 @@ public struct FarnebackFlow: Sendable {
                 h2[i] = a12 * e1 + a22 * e2
             }
         }
-        func window(_ p: [Float]) -> [Float] {
-            Plane.boxBlur(
-                Plane.boxBlur(p, width: w, height: h, radius: windowRadius), width: w, height: h, radius: windowRadius)
-        }
+        func window(_ p: [Float]) -> [Float] { Plane.window(p, width: w, height: h, radius: windowRadius) }
         let (a, b, c, p, q) = (window(g11), window(g12), window(g22), window(h1), window(h2))
         for i in 0 ..< n {
             let a11 = a[i] + regularisation, a22 = c[i] + regularisation, a12 = b[i]

@@ -131,6 +131,11 @@ enum Plane {
         return out
     }
 
+    /// A window average close to a Gaussian: the box of `radius` applied twice (both flows' local systems).
+    static func window(_ p: [Float], width w: Int, height h: Int, radius r: Int) -> [Float] {
+        boxBlur(boxBlur(p, width: w, height: h, radius: r), width: w, height: h, radius: r)
+    }
+
     /// Central-difference gradients (one-sided at the edges).
     static func gradients(_ p: [Float], width w: Int, height h: Int) -> (gx: [Float], gy: [Float]) {
         var gx = [Float](repeating: 0, count: p.count), gy = gx

@@ -10,8 +10,9 @@ public struct FrameMotion: Sendable {
     /// 1 where the two agree (`ConsistencyMask`), 0 at occlusions, motion boundaries and the frame's edge.
     public var mask: PlanarImage
 
-    /// Estimates both flows between two input frames (same size) and their consistency mask.
-    public static func estimate(previous: PlanarImage, current: PlanarImage, flow: OpticalFlow = OpticalFlow())
+    /// Estimates both flows between two input frames (same size) and their consistency mask, with the renderer's
+    /// flow or another (the warping error's `FarnebackFlow`).
+    public static func estimate(previous: PlanarImage, current: PlanarImage, flow: any DenseFlow = OpticalFlow())
         -> FrameMotion
     {
         let backward = flow.flow(from: current, to: previous)

@@ -12,7 +12,7 @@ import Imaging
 ///
 /// with `regularisation` added to the diagonal so flat regions (no texture, no information) keep the flow
 /// they inherited instead of dividing by zero. A 3×3 median removes outliers after each level.
-public struct OpticalFlow: Sendable {
+public struct OpticalFlow: DenseFlow {
     /// Pyramid levels at most (fewer when the frame gets smaller than `minimumLevelSize`).
     public var levels = 5
     public var minimumLevelSize = 16
@@ -47,10 +47,7 @@ public struct OpticalFlow: Sendable {
         let w = flow.width, h = flow.height, n = w * h
         let (gx0, gy0) = Plane.gradients(i0, width: w, height: h)
         let other = PlanarImage(width: w, height: h, channels: 1, pixels: i1)
-        func window(_ p: [Float]) -> [Float] {
-            Plane.boxBlur(
-                Plane.boxBlur(p, width: w, height: h, radius: windowRadius), width: w, height: h, radius: windowRadius)
-        }
+        func window(_ p: [Float]) -> [Float] { Plane.window(p, width: w, height: h, radius: windowRadius) }
         for _ in 0 ..< iterations {
             let warped = flow.warp(other).pixels
             let (gx1, gy1) = Plane.gradients(warped, width: w, height: h)

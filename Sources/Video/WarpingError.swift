@@ -22,10 +22,9 @@ public enum WarpingError {
         previousInput: PlanarImage, currentInput: PlanarImage, previousOutput: PlanarImage,
         currentOutput: PlanarImage, flow: FarnebackFlow = FarnebackFlow()
     ) -> Pair {
-        let ahead = flow.flow(from: previousInput, to: currentInput)
-        let back = flow.flow(from: currentInput, to: previousInput)
-        let mask = ConsistencyMask.compute(backward: ahead, forward: back)
-        let warped = ahead.warp(currentOutput)
+        // The motion that carries the current frame onto the previous one: its "previous" is the current frame.
+        let motion = FrameMotion.estimate(previous: currentInput, current: previousInput, flow: flow)
+        let mask = motion.mask, warped = motion.warpPrevious(currentOutput)
         let n = previousOutput.width * previousOutput.height, channels = previousOutput.channels
         var sum = 0.0, kept = 0.0
         for i in 0 ..< n where mask.pixels[i] > 0.5 {
