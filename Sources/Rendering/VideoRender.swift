@@ -80,10 +80,12 @@ public struct VideoRender {
             }
             for (k, number) in MultiPass.order(numbers, pass: pass).enumerated() {
                 guard !shouldStop() else { throw RenderFailure("interrupted; run the same command again to resume") }
-                let fitted = try fit(number, base: base)
+                let fitted = try fit(number, base: base, after: history.last?.content)
                 let name = fitted.inputs.output.lastPathComponent, done = (pass - 1) * numbers.count + k
+                let size = (fitted.content.width, fitted.content.height)
+                // A finished frame's file of another size (replaced since) is rendered again.
                 if let record = manifest.frames[name], record.pass ?? 1 >= pass,
-                    let image = try? ImageIO.read(fitted.inputs.output).image
+                    let image = try? ImageIO.read(fitted.inputs.output).image, (image.width, image.height) == size
                 {
                     remember(fitted.content, image)  // no motion estimated for a frame already done
                     progress(Progress(framesDone: done + 1, status: "\(name) already done"))
@@ -91,6 +93,10 @@ public struct VideoRender {
                 }
                 // A later pass starts from the frame's own result of the pass before, read from its file.
                 let own = pass > 1 ? try ImageIO.read(fitted.inputs.output).image : nil
+                if let own, (own.width, own.height) != size {
+                    throw RenderFailure(
+                        "\(name) is not \(size.0)x\(size.1) any more: it was replaced since pass \(pass - 1)")
+                }
                 let frame = prepare(fitted, styleImages: styleImages, history: history, own: own)
                 let began = clock.elapsedSeconds
                 try backend.render(frame, manifest: &manifest, directory: outputDirectory) { fraction, status in
@@ -142,6 +148,19 @@ public struct VideoRender {
         var content: PlanarImage
         /// Perceptual control's images: the one region mask, fitted to every frame as its content is.
         var control: ControlImages
+    }
+
+    /// Frame `number`, read and fitted to the output size; refused when it fits to another size than the frame
+    /// processed `before` it (frames of another aspect fitted to a long side), since flows and warps need one size.
+    func fit(_ number: Int, base: JobDescription, after before: PlanarImage?) throws -> FittedFrame {
+        let frame = try fit(number, base: base)
+        if let before, before.width != frame.content.width || before.height != frame.content.height {
+            throw RenderFailure(
+                "\(frames[number - 1].lastPathComponent) fits to \(frame.content.width)x\(frame.content.height), the "
+                    + "frames before it to \(before.width)x\(before.height): give --width and --height so that every "
+                    + "frame fits one size")
+        }
+        return frame
     }
 
     /// Frame `number`, read and fitted to the output size.

@@ -130,6 +130,24 @@ import Video
         #expect(try Data(contentsOf: out.appendingPathComponent("frame_0002.png")) == kept)
     }
 
+    /// Frames of two aspects fitted to one long side (`--size`) fit to two sizes, which no flow can join: the second
+    /// is refused with its name, after the first is kept.
+    @Test func aFrameOfAnotherAspectIsRefusedByName() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let frames = dir.appendingPathComponent("frames"), out = dir.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: frames, withIntermediateDirectories: true)
+        let wide = try ImageIO.read(Self.clip.appendingPathComponent("frame_0001.png")).image
+        try ImageIO.write(wide, to: frames.appendingPathComponent("f1.png"))
+        let square = CenterCrop.toAspect(
+            try ImageIO.read(Self.clip.appendingPathComponent("frame_0002.png")).image, width: 1, height: 1)
+        try ImageIO.write(square, to: frames.appendingPathComponent("f2.png"))
+        #expect { try Self.video(frames.path, out) } throws: {
+            "\($0)".contains("f2.png fits to 48x48, the frames before it to 48x27")
+        }
+        #expect(try Self.manifest(out).frames.keys.sorted() == ["frame_0001.png"])
+    }
+
     /// Perceptual control in `video`: one region mask for every frame. The right half is a region with no style (it
     /// keeps the photograph), so there every frame stays nearer its input than the same frame rendered without
     /// regions; the left half is styled in both.
