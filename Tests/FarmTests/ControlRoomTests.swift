@@ -77,7 +77,7 @@ import Testing
         // An admin drains w0 as soon as the first tiled stage runs: it finishes the tile it holds and takes no more.
         let admin = try HeadlessBrowser()
         defer { admin.close() }
-        _ = try farm.waitFor("the first tiled stage", seconds: 60) { s in
+        _ = try farm.waitFor("the first tiled stage", seconds: 150) { s in
             (s.jobs.first { $0.id == job }?.stage ?? 0) >= 1
         }
         try admin.navigate(base + "#/workers?token=" + rootToken)

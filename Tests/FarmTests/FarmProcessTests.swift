@@ -109,7 +109,18 @@ final class TestFarm {
             if let s = try? client.status(), condition(s) { return s }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        throw FarmTestError.timeout(what, coordinator?.output ?? "")
+        throw FarmTestError.timeout(what, logs)
+    }
+
+    /// Every process's log, named, and whether it still runs: what a timeout or a failure reports.
+    var logs: String {
+        let children =
+            [("coordinator", coordinator)] + workers.enumerated().map { ("worker w\($0.offset)", $0.element) }
+        return children.compactMap { name, child in
+            child.map {
+                "--- \(name) (\($0.process.isRunning ? "running" : "exited \($0.process.terminationStatus)")):\n\($0.output)"
+            }
+        }.joined(separator: "\n")
     }
 
     func finish(_ job: JobID, seconds: Double = 90) throws -> [UInt8] {
@@ -117,7 +128,7 @@ final class TestFarm {
             $0.jobs.first { $0.id == job }?.state.isFinal ?? false
         }
         let state = s.jobs.first { $0.id == job }!
-        guard state.state == .done else { throw FarmTestError.failed(state.detail ?? "", coordinator?.output ?? "") }
+        guard state.state == .done else { throw FarmTestError.failed(state.detail ?? "", logs) }
         return try client.output(job: job)
     }
 
