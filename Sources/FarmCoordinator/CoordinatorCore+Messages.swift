@@ -368,7 +368,9 @@ extension CoordinatorCore {
                 "a submit carries the content, \(body.spec.styleWeights.count) style image(s)"
                     + (body.spec.frame == nil
                         ? ""
-                        : ", the frame's start image" + (body.spec.frame?.temporalMask == true ? " and its mask" : ""))
+                        : ", the frame's start image"
+                            + (body.spec.frame?.temporalMask == true ? " and its mask" : "")
+                            + (body.spec.frame?.carriesTemporalImage == true ? " and its target" : ""))
                     + (body.spec.controlInputs == 0
                         ? "" : ", then \(body.spec.controlInputs) mask(s): the region mask and the masked styles'"))
         }

@@ -16,16 +16,15 @@ extension JobSpec {
             content: fitted, styles: Array(zip(styles, styleWeights)).map { (image: $0.0, weight: $0.1) },
             width: poster.width, height: poster.height)
         job.settings = poster
-        if frame != nil {
-            let start = Resampler.resize(images[styleWeights.count + 1], width: poster.width, height: poster.height)
-                .clamped()
+        if let frame {
+            let first = styleWeights.count + 1, (w, h) = (poster.width, poster.height)
+            let start = TemporalTarget.fitted(images[first], width: w, height: h)
             job.initial = start
-            if frame?.temporalMask == true {
+            if frame.temporalMask {
                 job.temporal = TemporalTarget(
-                    image: start,
-                    mask: TemporalTarget.binaryMask(
-                        images[styleWeights.count + 2],
-                        width: poster.width, height: poster.height))
+                    image: frame.carriesTemporalImage
+                        ? TemporalTarget.fitted(images[first + 2], width: w, height: h) : start,
+                    mask: TemporalTarget.binaryMask(images[first + 1], width: w, height: h))
             }
         }
         if let control = poster.control {

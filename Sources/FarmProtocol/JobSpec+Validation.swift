@@ -73,6 +73,9 @@ extension JobSpec {
         try check(Limits.styleScale.contains(p.styleScale), "poster.styleScale", "must be \(Limits.styleScale)")
         try p.options.validate(hasTemporalMask: frame?.temporalMask == true)
         try check(
+            frame?.temporalImage != true || frame?.temporalMask == true, "frame.temporalImage",
+            "needs frame.temporalMask: the target image is the temporal loss's")
+        try check(
             Limits.styles.contains(styleWeights.count) && styleWeights.allSatisfy(Limits.weight.contains)
                 && styleWeights.reduce(0, +) > 0, "styleWeights",
             "1 to 6 finite non-negative weights with a positive sum")

@@ -24,21 +24,32 @@ public struct JobSpec: Codable, Sendable, Equatable {
         ["tif", "tiff"].contains(output.pathExtension.lowercased()) ? "tiff" : "png"
     }
     /// A video frame: the submit carries the start image (the previous frame's result, warped) after the
-    /// styles, and with `temporalMask` also the temporal loss's mask; only the output level is rendered.
+    /// styles, and with `temporalMask` also the temporal loss's mask (and with `temporalImage` its target image);
+    /// only the output level is rendered.
     public var frame: FrameInputs?
 
     /// What a video frame's job carries besides the content and styles (see `JobSpec.frame`).
     public struct FrameInputs: Codable, Sendable, Equatable {
         /// The submit also carries a mask (gray or RGB image, white = keep) for the temporal loss, whose
-        /// target is the start image.
+        /// target is the start image unless `temporalImage`.
         public var temporalMask: Bool
-        public init(temporalMask: Bool) { self.temporalMask = temporalMask }
+        /// The submit also carries, after the mask, the temporal loss's target image: a target that is not the
+        /// start (long-term consistency composes it from several earlier frames; a later pass of multi-pass starts
+        /// from a blend). Absent (as from clients before it) means false. Needs `temporalMask`.
+        public var temporalImage: Bool?
+        public init(temporalMask: Bool, temporalImage: Bool? = nil) {
+            (self.temporalMask, self.temporalImage) = (temporalMask, temporalImage)
+        }
+        /// Whether a target image follows the mask.
+        public var carriesTemporalImage: Bool { temporalMask && temporalImage == true }
     }
 
     /// Image files a submit carries: content, styles, then the frame's start image and mask, then perceptual
     /// control's region mask (with regions) and the masks of the styles that have one (`StyleControl.StyleOptions.masked`).
     public var inputCount: Int { 1 + styleWeights.count + frameInputs + controlInputs }
-    public var frameInputs: Int { (frame == nil ? 0 : 1) + (frame?.temporalMask == true ? 1 : 0) }
+    public var frameInputs: Int {
+        (frame == nil ? 0 : 1) + (frame?.temporalMask == true ? 1 : 0) + (frame?.carriesTemporalImage == true ? 1 : 0)
+    }
     public var controlInputs: Int { (poster.control?.regions.isEmpty == false ? 1 : 0) + maskedStyles.count }
     /// The styles whose masks the submit carries, in order.
     public var maskedStyles: [Int] { styleWeights.indices.filter { poster.control?.options(style: $0).masked == true } }
@@ -59,11 +70,12 @@ public struct JobSpec: Codable, Sendable, Equatable {
     }
 
     /// A file name for each input, in `inputCount` order, for the job `id`: `ID-content`, `ID-style-1`, …,
-    /// `ID-frame-start`, `ID-frame-mask`, `ID-region-mask`, `ID-style-1-mask`.
+    /// `ID-frame-start`, `ID-frame-mask`, `ID-frame-target`, `ID-region-mask`, `ID-style-1-mask`.
     public func inputNames(_ id: JobID) -> [String] {
         var names = ["\(id)-content"] + styleWeights.indices.map { "\(id)-style-\($0 + 1)" }
         if frame != nil { names.append("\(id)-frame-start") }
         if frame?.temporalMask == true { names.append("\(id)-frame-mask") }
+        if frame?.carriesTemporalImage == true { names.append("\(id)-frame-target") }
         if let control = poster.control {
             if !control.regions.isEmpty { names.append("\(id)-region-mask") }
             names += maskedStyles.map { "\(id)-style-\($0 + 1)-mask" }

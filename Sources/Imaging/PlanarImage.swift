@@ -79,6 +79,19 @@ public struct PlanarImage: Sendable, Equatable {
     }
 }
 
+extension PlanarImage {
+    /// The samples a `bitDepth`-bit file of this image reads back as (`ImageIO.write`'s clamp and rounding, then
+    /// `ImageIO.read`'s division), keeping the channel count: what an image that travels as a PNG becomes.
+    public func quantized(bitDepth: Int) -> PlanarImage {
+        var out = self
+        let scale: Float = bitDepth == 16 ? 65535 : 255
+        for i in out.pixels.indices {
+            out.pixels[i] = (clampUnit(pixels[i]) * scale + 0.5).rounded(.down) / scale
+        }
+        return out
+    }
+}
+
 /// Clamps to `0...1`, mapping NaN to 0.
 @inline(__always)
 func clampUnit(_ value: Float) -> Float {

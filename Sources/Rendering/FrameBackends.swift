@@ -110,11 +110,14 @@ public final class FarmFrames: FrameBackend {
             styleWeights: frame.inputs.styleWeights, crop: settings.crop, preserveColors: settings.preserveColors,
             bitDepth: settings.bitDepth, dpi: settings.dpi)
         var payload = try ([frame.inputs.content] + frame.inputs.styles).map { [UInt8](try Data(contentsOf: $0)) }
-        // The frame's start image and mask travel as 16-bit PNGs, encoded in memory.
+        // The frame's start image, the temporal loss's mask and target travel as 16-bit PNGs, encoded in memory (the
+        // target only when it is not the start: long-term consistency and later passes).
         if let initial = job.initial {
-            spec.frame = .init(temporalMask: job.temporal != nil)
+            let target = job.temporal.flatMap { $0.image == initial ? nil : $0.image }
+            spec.frame = .init(temporalMask: job.temporal != nil, temporalImage: target != nil ? true : nil)
             payload.append(try ImageIO.encodePNG(initial, bitDepth: 16))
             if let temporal = job.temporal { payload.append(try ImageIO.encodePNG(temporal.mask, bitDepth: 16)) }
+            if let target { payload.append(try ImageIO.encodePNG(target, bitDepth: 16)) }
         }
         payload += try FarmJob.controlFiles(frame.inputs, job.settings.control)
         try spec.validate()

@@ -36,15 +36,9 @@ public struct LocalRender {
         }
         settings = try description.settings(
             contentWidth: contentFile.image.width, contentHeight: contentFile.image.height)
-        // Every input reduced to what the render uses of it, as the farm reads them (`JobSpec.inputNeeds`), so both
-        // compute on the same pixels.
         let p = settings.poster
-        let contentImage =
-            p.contentNeed.factor(width: contentFile.fileWidth, height: contentFile.fileHeight) > 1
-            ? try ImageIO.read(inputs.content, need: p.contentNeed).image : contentFile.image
-        styles = try zip(inputs.styles, inputs.styleWeights).enumerated().map { i, style in
-            (image: try ImageIO.read(style.0, need: p.styleNeed(style: i)).image, weight: style.1)
-        }
+        let contentImage = try Self.content(inputs.content, file: contentFile, settings: settings)
+        styles = try Self.styles(inputs, settings: settings)
         guard !settings.isTiled || (settings.initialisation == .content && checkpointEvery == 0) else {
             throw JobProblem(
                 field: "initialisation",
@@ -54,6 +48,23 @@ public struct LocalRender {
         self.checkpointEvery = checkpointEvery
         content = settings.crop ? CenterCrop.toAspect(contentImage, width: p.width, height: p.height) : contentImage
         controlImages = try Self.controlImages(inputs, settings: settings, content: contentImage)
+    }
+
+    // Every input is reduced to what the render uses of it, as the farm reads them (`JobSpec.inputNeeds`), so both
+    // compute on the same pixels: a still here, a video's frames (`VideoRender`) too.
+
+    /// The content as the render uses it: `file` (read whole), or read again reduced when the render needs less.
+    static func content(_ url: URL, file: LoadedImage, settings: JobSettings) throws -> PlanarImage {
+        let need = settings.poster.contentNeed
+        return need.factor(width: file.fileWidth, height: file.fileHeight) > 1
+            ? try ImageIO.read(url, need: need).image : file.image
+    }
+
+    /// The styles as the render uses them, each read reduced to what its Gram targets need.
+    static func styles(_ inputs: JobInputs, settings: JobSettings) throws -> [(image: PlanarImage, weight: Float)] {
+        try zip(inputs.styles, inputs.styleWeights).enumerated().map { i, style in
+            (image: try ImageIO.read(style.0, need: settings.poster.styleNeed(style: i)).image, weight: style.1)
+        }
     }
 
     /// Reads the region mask (fitted as the content is, then one plane per region) and the styles' masks; a bad

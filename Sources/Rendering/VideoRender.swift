@@ -66,9 +66,7 @@ public struct VideoRender {
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         var manifest = try VideoManifest.open(directory: outputDirectory, settings: try manifestSettings())
         let base = try sizedDescription()
-        let styleImages = try base.inputs(content: frames[0], output: outputURL(1)).styles.map {
-            try ImageIO.read($0).image
-        }
+        var styleImages: [PlanarImage]?  // read with the first frame, reduced as its render uses them
         let clock = ContinuousClock.now, total = Double(numbers.count * passes)
         for pass in 1 ... passes {
             // The frames processed before this one in this pass, oldest first, as far back as the temporal loss
@@ -97,7 +95,10 @@ public struct VideoRender {
                     throw RenderFailure(
                         "\(name) is not \(size.0)x\(size.1) any more: it was replaced since pass \(pass - 1)")
                 }
-                let frame = prepare(fitted, styleImages: styleImages, history: history, own: own)
+                let styles =
+                    try styleImages ?? LocalRender.styles(fitted.inputs, settings: fitted.settings).map(\.image)
+                styleImages = styles
+                let frame = prepare(fitted, styleImages: styles, history: history, own: own)
                 let began = clock.elapsedSeconds
                 try backend.render(frame, manifest: &manifest, directory: outputDirectory) { fraction, status in
                     progress(
@@ -166,8 +167,9 @@ public struct VideoRender {
     /// Frame `number`, read and fitted to the output size.
     func fit(_ number: Int, base: JobDescription) throws -> FittedFrame {
         let inputs = try base.inputs(content: frames[number - 1], output: outputURL(number))
-        let image = try ImageIO.read(inputs.content).image
-        let settings = try base.settings(contentWidth: image.width, contentHeight: image.height)
+        let file = try ImageIO.read(inputs.content)
+        let settings = try base.settings(contentWidth: file.image.width, contentHeight: file.image.height)
+        let image = try LocalRender.content(inputs.content, file: file, settings: settings)
         let (width, height) = (settings.poster.width, settings.poster.height)
         let fitted = settings.crop ? CenterCrop.toAspect(image, width: width, height: height) : image
         return FittedFrame(
@@ -211,6 +213,14 @@ public struct VideoRender {
                 job.temporal = TemporalTarget(image: target.image, mask: target.mask)
                 job.options.loss.temporalWeight = temporalWeight
             }
+        }
+        // As a farm's job gets them (`JobSpec.posterJob`): 16-bit PNGs read back and fitted, so both render one picture.
+        let (w, h) = (job.settings.width, job.settings.height)
+        job.initial = job.initial.map { TemporalTarget.fitted($0.quantized(bitDepth: 16), width: w, height: h) }
+        job.temporal = job.temporal.map {
+            TemporalTarget(
+                image: TemporalTarget.fitted($0.image.quantized(bitDepth: 16), width: w, height: h),
+                mask: TemporalTarget.binaryMask($0.mask.quantized(bitDepth: 16), width: w, height: h))
         }
         return VideoFrame(
             inputs: frame.inputs, settings: frame.settings, job: job, fittedContent: frame.content, motion: motion)

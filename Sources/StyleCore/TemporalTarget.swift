@@ -31,6 +31,14 @@ public struct TemporalTarget: Sendable, Equatable {
         return PlanarImage(width: width, height: height, channels: 1, pixels: m.pixels.map { $0 >= 0.5 ? 1 : 0 })
     }
 
+    /// A video frame's start or target image as its job uses it, from the image as it travelled (read from a
+    /// 16-bit PNG: `PlanarImage.quantized(bitDepth: 16)`): fitted to the job's size and clamped. A farm's job
+    /// (`JobSpec.posterJob`) and a frame rendered in this process (`VideoRender`) both make theirs with it, so both
+    /// render the same bytes.
+    public static func fitted(_ image: PlanarImage, width: Int, height: Int) -> PlanarImage {
+        Resampler.resize(image, width: width, height: height).clamped()
+    }
+
     /// The rectangle of both.
     public func cropped(x: Int, y: Int, width: Int, height: Int) -> TemporalTarget {
         TemporalTarget(

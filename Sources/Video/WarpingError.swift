@@ -68,7 +68,10 @@ public enum SequenceConsistency {
             if let first = previous?.output, first.width != output.width || first.height != output.height {
                 throw MeasureError(reason: "\(outputs[k].lastPathComponent) is not the size of the frames before it")
             }
-            let raw = try ImageIO.read(inputs[k], limits: limits).image
+            // Read reduced to what the output uses, as a render reads its frames (`PosterSettings.contentNeed`).
+            let raw = try ImageIO.read(
+                inputs[k], limits: limits, need: .atLeast(width: output.width, height: output.height)
+            ).image
             let input = Resampler.resize(
                 CenterCrop.toAspect(raw, width: output.width, height: output.height), width: output.width,
                 height: output.height)

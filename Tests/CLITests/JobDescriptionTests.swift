@@ -220,6 +220,19 @@ import Testing
         #expect(try back.settings(contentWidth: 300, contentHeight: 200).poster.control == control)
     }
 
+    /// A video frame's images follow the styles in submit order: its start, the temporal mask, then the target
+    /// when it is not the start; a spec from before the target (no `temporalImage`) decodes without one.
+    @Test func aFramesInputsAreNamedInSubmitOrder() throws {
+        var spec = JobSpec(name: "f", poster: PosterSettings(width: 64, height: 48), styleWeights: [1], crop: true)
+        spec.frame = .init(temporalMask: true, temporalImage: true)
+        #expect(spec.inputNames("f") == ["f-content", "f-style-1", "f-frame-start", "f-frame-mask", "f-frame-target"])
+        #expect(spec.inputCount == 5)
+        spec.frame = .init(temporalMask: true)
+        #expect(spec.inputNames("f") == ["f-content", "f-style-1", "f-frame-start", "f-frame-mask"])
+        let old = try JSONDecoder().decode(JobSpec.FrameInputs.self, from: Data(#"{"temporalMask":true}"#.utf8))
+        #expect(old == .init(temporalMask: true) && !old.carriesTemporalImage)
+    }
+
     /// The shipped examples parse, and reference.toml documents every field a job file may hold.
     @Test func examplesParseAndTheReferenceListsEveryField() throws {
         let dir = Self.repo.appendingPathComponent("Configs/examples")

@@ -38,6 +38,7 @@ import Testing
             ("optimizer.adam.beta", { $0.poster.options.optimizer = .adam(beta1: 1) }),
             ("relativeTolerance", { $0.poster.options.relativeTolerance = .nan }),
             ("dpi", { $0.dpi = .infinity }),
+            ("frame.temporalImage", { $0.frame = .init(temporalMask: false, temporalImage: true) }),
             // Perceptual control, as a hostile client might send it.
             (
                 "poster.control.region[1].styles",

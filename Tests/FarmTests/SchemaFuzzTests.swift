@@ -20,7 +20,7 @@ import Tiling
         control.regions = [StyleControl.Region(color: [255, 0, 0], styles: [0], blend: [1], weight: 1)]
         control.colorMatch = true
         spec.poster.control = control
-        spec.frame = JobSpec.FrameInputs(temporalMask: true)
+        spec.frame = JobSpec.FrameInputs(temporalMask: true, temporalImage: true)
         spec.dpi = 300
         return spec
     }

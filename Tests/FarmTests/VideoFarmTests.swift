@@ -86,4 +86,31 @@ import Video
                 "\(name) differs between the uninterrupted and the resumed run")
         }
     }
+
+    /// Long-term consistency and a second pass on an embedded farm render the bytes of the in-process render: the
+    /// composed temporal target and the blended start travel to the farm as the in-process render uses them.
+    @Test func longTermAndMultiPassOnAFarmRenderTheInProcessBytes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "videofarm-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let common = [
+            "video", Self.root.appendingPathComponent("Assets/video/bbb_burrow").path,
+            "--style", Self.root.appendingPathComponent("Assets/demo/hokusai_great_wave.jpg").path,
+            "--frame-count", "3", "--flow", "--temporal-weight", "1e6", "--temporal-frames", "1,2", "--passes", "2",
+            "--size", "96", "--coarse-size", "48", "--tile", "48", "--overlap", "8", "--margin", "8",
+            "--level-iterations", "8,12", "--style-size", "96"
+        ]
+        var outputs: [[Data]] = []
+        for (name, extra) in [("in-process", [String]()), ("farm", ["--local-farm", "2"])] {
+            let out = dir.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let run = try Child(common + ["-o", out.path] + extra, log: dir.appendingPathComponent("\(name).log"))
+            run.process.waitUntilExit()
+            #expect(run.process.terminationStatus == 0, "\(run.output)")
+            outputs.append(try (1 ... 3).map { try Data(contentsOf: out.appendingPathComponent("frame_000\($0).png")) })
+        }
+        for n in 0 ..< 3 {
+            #expect(outputs[0][n] == outputs[1][n], "frame \(n + 1) differs between the farm and this process")
+        }
+    }
 }

@@ -121,4 +121,21 @@ struct InMemoryPNGTests {
             try ImageIO.encodePNG(PlanarImage(width: 2, height: 2, channels: 3, fill: 0), bitDepth: 12)
         }
     }
+
+    @Test("quantized(bitDepth:) is what a file of that depth reads back as", arguments: [8, 16])
+    func quantizedIsTheRoundTrip(bitDepth: Int) throws {
+        // Samples between the levels, outside 0...1 and NaN.
+        var image = PlanarImage(width: 7, height: 5, channels: 3, fill: 0)
+        for i in image.pixels.indices { image.pixels[i] = Float(i) * 0.0123457 - 0.1 }
+        image.pixels[3] = .nan
+        image.pixels[4] = 1e30
+        let dir = try TemporaryDirectory()
+        let url = dir.file("q.png")
+        try ImageIO.write(image, to: url, bitDepth: bitDepth)
+        let read = try ImageIO.read(url).image
+        let quantized = image.quantized(bitDepth: bitDepth)
+        expectIdentical(read, quantized)
+        #expect(quantized.pixels[20] != image.pixels[20], "a sample between levels moved to one")
+        expectIdentical(quantized.quantized(bitDepth: bitDepth), quantized)
+    }
 }
