@@ -19,6 +19,13 @@ public struct VideoFrame {
     var motion: FrameMotion?
 
     public var output: URL { inputs.output }
+
+    /// Its key in `video.json` and on a farm: the output's path under `directory` (a file name for the last
+    /// pass, `.pass-K/NAME` for an earlier pass of the parallel schedule).
+    public func key(in directory: URL) -> String {
+        let prefix = directory.standardizedFileURL.path + "/", path = output.standardizedFileURL.path
+        return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : output.lastPathComponent
+    }
 }
 
 /// Where frames are rendered: in this process, or on a farm (each frame's tiles spread over its workers).
@@ -28,10 +35,33 @@ public protocol FrameBackend {
     func render(
         _ frame: VideoFrame, manifest: inout VideoManifest, directory: URL, progress: @escaping (Double, String) -> Void
     ) throws
+    /// Renders frames that do not depend on each other (a pass of the parallel schedule), all in flight at once
+    /// where the backend can; `finished` is called with each frame's place in `batch` once its file is written,
+    /// `shouldStop` asked before each frame starts, `progress` gets the batch's fraction done. By default one after
+    /// another.
+    func render(
+        batch: [VideoFrame], manifest: inout VideoManifest, directory: URL, shouldStop: () -> Bool,
+        finished: (Int, inout VideoManifest) throws -> Void, progress: @escaping (Double, String) -> Void
+    ) throws
     /// Every frame is done: stop, and remove what only a resume would need.
     func finished(outDir: URL)
     /// Stop (idempotent).
     func close()
+}
+
+extension FrameBackend {
+    public func render(
+        batch: [VideoFrame], manifest: inout VideoManifest, directory: URL, shouldStop: () -> Bool,
+        finished: (Int, inout VideoManifest) throws -> Void, progress: @escaping (Double, String) -> Void
+    ) throws {
+        for (i, frame) in batch.enumerated() {
+            guard !shouldStop() else { throw RenderFailure("interrupted; run the same command again to resume") }
+            try render(frame, manifest: &manifest, directory: directory) { fraction, status in
+                progress((Double(i) + fraction) / Double(batch.count), frame.output.lastPathComponent + " " + status)
+            }
+            try finished(i, &manifest)
+        }
+    }
 }
 
 /// Frames rendered one after another in this process.
@@ -85,28 +115,68 @@ public final class FarmFrames: FrameBackend {
     public func render(
         _ frame: VideoFrame, manifest: inout VideoManifest, directory: URL, progress: @escaping (Double, String) -> Void
     ) throws {
-        let id: JobID, name = frame.output.lastPathComponent
-        if let pending = manifest.pending, pending.output == name, pending.endpoint == client.endpoint || farm != nil,
-            let s = try? client.status(job: JobID(pending.job)).jobs.first,
-            s.state == .running || s.state == .queued || s.state == .done
-        {
-            id = JobID(pending.job)  // submitted before a restart: wait for it rather than render it twice
+        let id: JobID, name = frame.key(in: directory)
+        if let pending = manifest.pending, let job = submitted(pending, for: name) {
+            id = job  // submitted before a restart: wait for it rather than render it twice
         } else {
             id = try submit(frame, directory: directory)
             manifest.pending = .init(output: name, job: id.rawValue, endpoint: client.endpoint)
             try manifest.save(directory: directory)
         }
         try FarmWait.untilDone(client: client, job: id, output: frame.output, localFarm: farm) { s in
-            progress(
-                s.workFraction,
-                "job \(id) stage \(min(s.stage + 1, s.stages))/\(s.stages) tiles \(s.tilesDone)/\(s.tilesTotal)")
+            progress(s.workFraction, Self.line(id, s))
         }
+    }
+
+    /// A pass of the parallel schedule: every frame submitted at once (`video.json` lists them in flight), then
+    /// each waited for and written.
+    public func render(
+        batch: [VideoFrame], manifest: inout VideoManifest, directory: URL, shouldStop: () -> Bool,
+        finished: (Int, inout VideoManifest) throws -> Void, progress: @escaping (Double, String) -> Void
+    ) throws {
+        var ids: [JobID] = []
+        for frame in batch {
+            guard !shouldStop() else { throw RenderFailure("interrupted; run the same command again to resume") }
+            let name = frame.key(in: directory)
+            if let job = (manifest.inFlight ?? []).lazy.compactMap({ self.submitted($0, for: name) }).first {
+                ids.append(job)
+                continue
+            }
+            ids.append(try submit(frame, directory: directory))
+            manifest.inFlight =
+                (manifest.inFlight ?? []).filter { $0.output != name } + [
+                    .init(output: name, job: ids[ids.count - 1].rawValue, endpoint: client.endpoint)
+                ]
+            try manifest.save(directory: directory)
+        }
+        for (i, (frame, id)) in zip(batch, ids).enumerated() {
+            try FarmWait.untilDone(client: client, job: id, output: frame.output, localFarm: farm) { s in
+                progress(
+                    (Double(i) + s.workFraction) / Double(batch.count),
+                    "\(frame.output.lastPathComponent) (\(i + 1)/\(batch.count) of the pass) " + Self.line(id, s))
+            }
+            try finished(i, &manifest)
+        }
+        manifest.inFlight = nil
+    }
+
+    /// The job `pending` names when it is `name`'s on this farm and still running, queued or done.
+    func submitted(_ pending: VideoManifest.PendingJob, for name: String) -> JobID? {
+        guard pending.output == name, pending.endpoint == client.endpoint || farm != nil,
+            let s = try? client.status(job: JobID(pending.job)).jobs.first,
+            s.state == .running || s.state == .queued || s.state == .done
+        else { return nil }
+        return JobID(pending.job)
+    }
+
+    static func line(_ id: JobID, _ s: JobStatus) -> String {
+        "job \(id) stage \(min(s.stage + 1, s.stages))/\(s.stages) tiles \(s.tilesDone)/\(s.tilesTotal)"
     }
 
     func submit(_ frame: VideoFrame, directory: URL) throws -> JobID {
         let job = frame.job, settings = frame.settings
         var spec = JobSpec(
-            name: "\(directory.lastPathComponent)/\(frame.output.lastPathComponent)", poster: job.settings,
+            name: "\(directory.lastPathComponent)/\(frame.key(in: directory))", poster: job.settings,
             styleWeights: frame.inputs.styleWeights, crop: settings.crop, preserveColors: settings.preserveColors,
             bitDepth: settings.bitDepth, dpi: settings.dpi)
         var payload = try ([frame.inputs.content] + frame.inputs.styles).map { [UInt8](try Data(contentsOf: $0)) }

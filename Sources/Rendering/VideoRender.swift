@@ -38,6 +38,19 @@ public struct VideoRender {
     public var passes = 1
     /// δ of a later pass's start: how much of the warped neighbour it takes where the flows agree (0...1).
     public var passBlend: Float = 0.5
+    /// How the frames of a pass wait for each other.
+    public var schedule = Schedule.sequential
+
+    /// How the frames of a pass wait for each other.
+    public enum Schedule: String, CaseIterable, Sendable {
+        /// Ruder et al.'s: each frame of a pass starts from its neighbour's result of the same pass, so one frame is
+        /// in flight at a time (its tiles spread over a farm).
+        case sequential
+        /// Every frame of a pass starts from the results of the pass before only, so all of a pass's frames are in
+        /// flight at once: the first pass renders each frame from its own content, a later one from the blend of
+        /// its own and its neighbour's results of the pass before, held to its neighbours' (`VideoRender+Parallel`).
+        case parallel
+    }
 
     /// Where a video is: frames done, the fraction of the whole sequence, and a status line.
     public struct Progress: Sendable {
@@ -63,6 +76,7 @@ public struct VideoRender {
     public func run(on backend: FrameBackend, shouldStop: () -> Bool, progress: @escaping (Progress) -> Void) throws
         -> (flicker: Double, pairs: Int)?
     {
+        if schedule == .parallel { return try runParallel(on: backend, shouldStop: shouldStop, progress: progress) }
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         var manifest = try VideoManifest.open(directory: outputDirectory, settings: try manifestSettings())
         let base = try sizedDescription()
@@ -117,6 +131,11 @@ public struct VideoRender {
                 remember(frame.fittedContent, result)
             }
         }
+        return meanFlicker(manifest)
+    }
+
+    /// The mean flicker over the frame pairs of the last pass (nil without one).
+    func meanFlicker(_ manifest: VideoManifest) -> (flicker: Double, pairs: Int)? {
         let errors = numbers.compactMap { manifest.frames[outputURL($0).lastPathComponent]?.flicker }
         return errors.isEmpty ? nil : (errors.reduce(0, +) / Double(errors.count), errors.count)
     }
@@ -132,7 +151,7 @@ public struct VideoRender {
             flicker = Flicker.temporalError(
                 current: result, warpedPrevious: motion.warpPrevious(previous), mask: motion.mask)
         }
-        manifest.frames[frame.output.lastPathComponent] = .init(
+        manifest.frames[frame.key(in: outputDirectory)] = .init(
             number: number, input: frames[number - 1].path, seconds: seconds, flicker: flicker,
             maskCoverage: frame.motion.map { ConsistencyMask.coverage($0.mask) }, pass: passes > 1 ? pass : nil)
         manifest.pending = nil
@@ -258,6 +277,7 @@ public struct VideoRender {
             settings["temporal-frames"] = back.map(String.init).joined(separator: ",")
         }
         if passes > 1 { (settings["passes"], settings["pass-blend"]) = ("\(passes)", "\(passBlend)") }
+        if schedule != .sequential { settings["schedule"] = schedule.rawValue }
         return settings
     }
 }

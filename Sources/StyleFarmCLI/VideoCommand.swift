@@ -70,6 +70,11 @@ struct VideoCommand: ParsableCommand {
     @Option(
         help: "How much of the warped neighbour a frame of a later pass starts from, where the flows agree (0...1).")
     var passBlend: Float = 0.5
+    @Option(
+        help:
+            "How the frames of a pass wait: sequential (each for its neighbour in the pass) or parallel (each starts from the pass before's results only: the first pass renders every frame from its content, and a farm runs all of a pass's frames at once)."
+    )
+    var schedule = VideoRender.Schedule.sequential
     @Option(help: "First frame to render (1-based place in FRAMES).") var firstFrame = 1
     @Option(help: "Number of frames to render (default: the rest).") var frameCount: Int?
     @Option(help: "Also assemble the frames into this video file with ffmpeg (.mp4, .mkv, .mov, .webm or .gif).")
@@ -134,13 +139,13 @@ struct VideoCommand: ParsableCommand {
             start, flow, temporalWeight, frameIterations
         )
         render.temporalFrames = Self.framesBack(temporalFrames) ?? [1]
-        (render.passes, render.passBlend) = (passes, passBlend)
+        (render.passes, render.passBlend, render.schedule) = (passes, passBlend, schedule)
         let backend = try makeBackend(outDir: render.outputDirectory, pooling: job.pooling ?? .max)
         defer { backend.close() }
         var said = ["video: \(render.numbers.count) frames of \(all.count) from \(frames), start \(start)"]
         if flow { said.append("optical flow") }
         if temporalWeight > 0 { said += ["temporal weight \(temporalWeight)", "frames back \(temporalFrames)"] }
-        if passes > 1 { said.append("\(passes) passes") }
+        if passes > 1 || schedule != .sequential { said.append("\(passes) passes, \(schedule) schedule") }
         said.append(backend.name)
         if backend is InProcessFrames { said.append(KernelSelection.inUse.line) }
         printError(said.joined(separator: ", "))
@@ -204,3 +209,4 @@ extension VideoCommand {
 }
 
 extension VideoRender.Start: ExpressibleByArgument {}
+extension VideoRender.Schedule: ExpressibleByArgument {}

@@ -8,10 +8,12 @@ import Foundation
 public struct VideoManifest: Codable, Sendable, Equatable {
     /// Everything that decides the frames' pixels (inputs, options), as the video command describes it.
     public var settings: [String: String]
-    /// Finished frames, by output file name.
+    /// Finished frames, by output file name (`.pass-K/NAME` for an earlier pass of the parallel schedule).
     public var frames: [String: FrameRecord] = [:]
     /// The farm job of the frame in flight, so a restart can wait for it instead of submitting it again.
     public var pending: PendingJob?
+    /// The farm jobs of a pass of the parallel schedule, all in flight at once (nil when none).
+    public var inFlight: [PendingJob]?
 
     public struct FrameRecord: Codable, Sendable, Equatable {
         /// Position in the whole input sequence, from 1.

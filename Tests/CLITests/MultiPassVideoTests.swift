@@ -12,7 +12,9 @@ import Video
 /// to the same bytes.
 @Suite(.serialized) struct MultiPassVideoTests {
 
-    static func render(_ out: URL, passes: Int, stopAfter: Int? = nil) throws {
+    static func render(
+        _ out: URL, passes: Int, stopAfter: Int? = nil, schedule: VideoRender.Schedule = .sequential
+    ) throws {
         var d = JobDescription()
         d.style = [.init(image: VideoCommandTests.style.path)]
         var size = JobDescription.Size()
@@ -25,6 +27,7 @@ import Video
         let frames = try FrameSequence(VideoCommandTests.clip.path).files
         var render = VideoRender(frames: frames, numbers: [1, 2, 3, 4], outputDirectory: out, description: d)
         (render.flow, render.temporalWeight, render.temporalFrames, render.passes) = (true, 1e6, [1, 2], passes)
+        render.schedule = schedule
         var asked = 0
         let network = VGG19(weights: try WeightsFile.read(WeightsLocation.resolve()))
         _ = try render.run(
@@ -57,5 +60,38 @@ import Video
         #expect(midway.frames.values.map { $0.pass ?? 1 }.sorted() == [1, 1, 2, 2])
         try Self.render(resumed, passes: 2)
         #expect(try Self.frames(resumed) == Self.frames(two))
+    }
+
+    /// The parallel schedule: pass 1 renders every frame from its content (the sequential schedule's first frame),
+    /// pass 2 starts every frame from pass 1's files in `.pass-1/`; stopped in the middle of pass 1 and run again, it
+    /// renders the same bytes and records every frame of both passes with its flicker.
+    @Test func theParallelScheduleStartsEachPassFromThePassBeforeAndResumes() throws {
+        let dir = try VideoCommandTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sequential = dir.appendingPathComponent("sequential"), parallel = dir.appendingPathComponent("parallel"),
+            resumed = dir.appendingPathComponent("resumed")
+        try Self.render(sequential, passes: 2)
+        try Self.render(parallel, passes: 2, schedule: .parallel)
+        let pass1 = try (1 ... 4).map {
+            try Data(contentsOf: parallel.appendingPathComponent(String(format: ".pass-1/frame_%04d.png", $0)))
+        }
+        // Frame 1 of pass 1 is frame 1 of the sequential schedule's pass 1: both from the content alone.
+        let one = dir.appendingPathComponent("one")
+        try Self.render(one, passes: 1)
+        let alone = try Self.frames(one)
+        #expect(pass1[0] == alone[0] && pass1[1] != alone[1])
+        for (a, b) in zip(try Self.frames(sequential), try Self.frames(parallel)) { #expect(a != b) }
+        let m = try VideoCommandTests.manifest(parallel)
+        #expect(m.frames.count == 8 && m.settings["schedule"] == "parallel")
+        #expect(m.frames["frame_0004.png"]?.flicker == nil && m.frames["frame_0001.png"]?.flicker != nil)
+        // Asked once as the pass starts, then before each frame: stopped before pass 1's third frame.
+        #expect(throws: RenderFailure.self) { try Self.render(resumed, passes: 2, stopAfter: 3, schedule: .parallel) }
+        #expect(
+            try VideoCommandTests.manifest(resumed).frames.keys.sorted() == [
+                ".pass-1/frame_0001.png", ".pass-1/frame_0002.png"
+            ])
+        try Self.render(resumed, passes: 2, schedule: .parallel)
+        #expect(try Self.frames(resumed) == Self.frames(parallel))
+        #expect(try VideoCommandTests.manifest(resumed).frames.mapValues(\.flicker) == m.frames.mapValues(\.flicker))
     }
 }

@@ -87,30 +87,71 @@ import Video
         }
     }
 
+    /// A 3-frame clip with long-term consistency (1, 2 back) and two passes, 96×54 in 48-px tiles.
+    static func multiPass(out: URL) -> [String] {
+        [
+            "video", Self.root.appendingPathComponent("Assets/video/bbb_burrow").path,
+            "--style", Self.root.appendingPathComponent("Assets/demo/hokusai_great_wave.jpg").path, "-o", out.path,
+            "--frame-count", "3", "--flow", "--temporal-weight", "1e6", "--temporal-frames", "1,2", "--passes", "2",
+            "--size", "96", "--coarse-size", "48", "--tile", "48", "--overlap", "8", "--margin", "8",
+            "--level-iterations", "8,12", "--style-size", "96"
+        ]
+    }
+
+    /// Runs `arguments` to the end and returns the three frames' bytes.
+    static func frames(_ arguments: [String], out: URL, log: URL) throws -> [Data] {
+        let run = try Child(arguments, log: log)
+        run.process.waitUntilExit()
+        #expect(run.process.terminationStatus == 0, "\(run.output)")
+        return try (1 ... 3).map { try Data(contentsOf: out.appendingPathComponent("frame_000\($0).png")) }
+    }
+
     /// Long-term consistency and a second pass on an embedded farm render the bytes of the in-process render: the
     /// composed temporal target and the blended start travel to the farm as the in-process render uses them.
     @Test func longTermAndMultiPassOnAFarmRenderTheInProcessBytes() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
             "videofarm-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let common = [
-            "video", Self.root.appendingPathComponent("Assets/video/bbb_burrow").path,
-            "--style", Self.root.appendingPathComponent("Assets/demo/hokusai_great_wave.jpg").path,
-            "--frame-count", "3", "--flow", "--temporal-weight", "1e6", "--temporal-frames", "1,2", "--passes", "2",
-            "--size", "96", "--coarse-size", "48", "--tile", "48", "--overlap", "8", "--margin", "8",
-            "--level-iterations", "8,12", "--style-size", "96"
-        ]
-        var outputs: [[Data]] = []
-        for (name, extra) in [("in-process", [String]()), ("farm", ["--local-farm", "2"])] {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let outputs = try [("in-process", [String]()), ("farm", ["--local-farm", "2"])].map { name, extra in
             let out = dir.appendingPathComponent(name)
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            let run = try Child(common + ["-o", out.path] + extra, log: dir.appendingPathComponent("\(name).log"))
-            run.process.waitUntilExit()
-            #expect(run.process.terminationStatus == 0, "\(run.output)")
-            outputs.append(try (1 ... 3).map { try Data(contentsOf: out.appendingPathComponent("frame_000\($0).png")) })
+            return try Self.frames(
+                Self.multiPass(out: out) + extra, out: out, log: dir.appendingPathComponent("\(name).log"))
         }
         for n in 0 ..< 3 {
             #expect(outputs[0][n] == outputs[1][n], "frame \(n + 1) differs between the farm and this process")
+        }
+    }
+
+    /// The parallel schedule on a farm of two workers: every frame of a pass is submitted before any of them
+    /// finishes, passes before the last are kept apart in `.pass-K/`, and the frames are the in-process bytes.
+    @Test func theParallelScheduleHasAPassInFlightAtOnceAndTheInProcessBytes() throws {
+        let farm = try TestFarm()
+        try farm.startCoordinator()
+        try farm.startWorker()
+        try farm.startWorker()
+        let local = farm.dir.appendingPathComponent("local"), remote = farm.dir.appendingPathComponent("par")
+        let inProcess = try Self.frames(
+            Self.multiPass(out: local) + ["--schedule", "parallel"], out: local,
+            log: farm.dir.appendingPathComponent("local.log"))
+        let onFarm = try Self.frames(
+            Self.multiPass(out: remote) + ["--schedule", "parallel", "--connect", farm.endpoint, "--insecure"],
+            out: remote, log: farm.dir.appendingPathComponent("par.log"))
+        for n in 0 ..< 3 {
+            #expect(inProcess[n] == onFarm[n], "frame \(n + 1) differs between the farm and this process")
+        }
+        let m = try #require(Self.manifest(remote))
+        #expect(
+            m.frames.keys.sorted() == (1 ... 3).map { ".pass-1/frame_000\($0).png" }
+                + (1 ... 3).map { "frame_000\($0).png" })
+        #expect(m.inFlight == nil && m.settings["schedule"] == "parallel")
+        let jobs = try farm.client.status().jobs.filter { $0.name.hasPrefix("par/") }
+        for pass in [jobs.filter { $0.name.contains(".pass-1/") }, jobs.filter { !$0.name.contains(".pass-1/") }] {
+            let submitted = pass.compactMap(\.submitted), finished = pass.compactMap(\.finished)
+            #expect(pass.count == 3 && submitted.count == 3 && finished.count == 3)
+            #expect(
+                (submitted.max() ?? .infinity) < (finished.min() ?? 0),
+                "every frame of the pass in flight at once: submitted \(submitted), finished \(finished)")
         }
     }
 }
