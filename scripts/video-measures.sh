@@ -21,6 +21,8 @@ declare -A modes=(
     [long-term]="--flow --temporal-weight $tw --temporal-frames 1,2,4"
     [multipass]="--flow --temporal-weight $tw --temporal-frames 1,2,4 --passes 3 --frame-iterations $(( ${ITERATIONS:-300} / 6 ))"
     [strong-temporal]="--flow --temporal-weight 1e7 --temporal-frames 1,2,4"
+    # The parallel schedule: pass 1 renders every frame from its content (at the independent mode's iterations).
+    [parallel-multipass]="--flow --temporal-weight $tw --temporal-frames 1,2,4 --passes 3 --frame-iterations $(( ${ITERATIONS:-300} / 6 )) --schedule parallel --iterations $(( ${ITERATIONS:-300} / 2 ))"
 )
 for mode in ${MODES:-independent previous flow-temporal long-term multipass strong-temporal}; do
     start=$(date +%s)

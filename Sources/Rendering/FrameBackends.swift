@@ -22,10 +22,21 @@ public struct VideoFrame {
 
     /// Its key in `video.json` and on a farm: the output's path under `directory` (a file name for the last
     /// pass, `.pass-K/NAME` for an earlier pass of the parallel schedule).
-    public func key(in directory: URL) -> String {
+    public func key(in directory: URL) -> String { Self.key(output, in: directory) }
+
+    static func key(_ output: URL, in directory: URL) -> String {
         let prefix = directory.standardizedFileURL.path + "/", path = output.standardizedFileURL.path
         return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : output.lastPathComponent
     }
+}
+
+/// A frame of a batch (`FrameBackend.render(batch:)`): its output, and how to prepare it when the backend takes it,
+/// so that a pass of many frames is never held in memory at once.
+public struct BatchFrame {
+    public var output: URL
+    public var prepare: () throws -> VideoFrame
+    /// As `VideoFrame.key(in:)`.
+    public func key(in directory: URL) -> String { VideoFrame.key(output, in: directory) }
 }
 
 /// Where frames are rendered: in this process, or on a farm (each frame's tiles spread over its workers).
@@ -40,7 +51,7 @@ public protocol FrameBackend {
     /// `shouldStop` asked before each frame starts, `progress` gets the batch's fraction done. By default one after
     /// another.
     func render(
-        batch: [VideoFrame], manifest: inout VideoManifest, directory: URL, shouldStop: () -> Bool,
+        batch: [BatchFrame], manifest: inout VideoManifest, directory: URL, shouldStop: () -> Bool,
         finished: (Int, inout VideoManifest) throws -> Void, progress: @escaping (Double, String) -> Void
     ) throws
     /// Every frame is done: stop, and remove what only a resume would need.
@@ -51,11 +62,12 @@ public protocol FrameBackend {
 
 extension FrameBackend {
     public func render(
-        batch: [VideoFrame], manifest: inout VideoManifest, directory: URL, shouldStop: () -> Bool,
+        batch: [BatchFrame], manifest: inout VideoManifest, directory: URL, shouldStop: () -> Bool,
         finished: (Int, inout VideoManifest) throws -> Void, progress: @escaping (Double, String) -> Void
     ) throws {
-        for (i, frame) in batch.enumerated() {
+        for (i, next) in batch.enumerated() {
             guard !shouldStop() else { throw RenderFailure("interrupted; run the same command again to resume") }
+            let frame = try next.prepare()
             try render(frame, manifest: &manifest, directory: directory) { fraction, status in
                 progress((Double(i) + fraction) / Double(batch.count), frame.output.lastPathComponent + " " + status)
             }
@@ -131,7 +143,7 @@ public final class FarmFrames: FrameBackend {
     /// A pass of the parallel schedule: every frame submitted at once (`video.json` lists them in flight), then
     /// each waited for and written.
     public func render(
-        batch: [VideoFrame], manifest: inout VideoManifest, directory: URL, shouldStop: () -> Bool,
+        batch: [BatchFrame], manifest: inout VideoManifest, directory: URL, shouldStop: () -> Bool,
         finished: (Int, inout VideoManifest) throws -> Void, progress: @escaping (Double, String) -> Void
     ) throws {
         var ids: [JobID] = []
@@ -142,7 +154,7 @@ public final class FarmFrames: FrameBackend {
                 ids.append(job)
                 continue
             }
-            ids.append(try submit(frame, directory: directory))
+            ids.append(try submit(try frame.prepare(), directory: directory))
             manifest.inFlight =
                 (manifest.inFlight ?? []).filter { $0.output != name } + [
                     .init(output: name, job: ids[ids.count - 1].rawValue, endpoint: client.endpoint)

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import JobModel
 import Video
 
 /// The parallel schedule (`VideoRender.Schedule.parallel`): every frame of a pass starts from the results of the pass
@@ -20,45 +21,35 @@ extension VideoRender {
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         var manifest = try VideoManifest.open(directory: outputDirectory, settings: try manifestSettings())
         let base = try sizedDescription()
-        var styles: [PlanarImage]?
+        let first = try fit(numbers[0], base: base)
+        let styles = try LocalRender.styles(first.inputs, settings: first.settings).map(\.image)
         for pass in 1 ... passes {
             guard !shouldStop() else { throw RenderFailure("interrupted; run the same command again to resume") }
             try FileManager.default.createDirectory(at: passDirectory(pass), withIntermediateDirectories: true)
-            var batch: [(number: Int, frame: VideoFrame)] = [], finished = 0
-            // The frames before this one in the pass's direction, with their results of the pass before.
-            var history: [(content: PlanarImage, output: PlanarImage)] = []
-            var first: PlanarImage?
-            for number in MultiPass.order(numbers, pass: pass) {
-                let fitted = try fit(number, base: base, after: first)
-                first = first ?? fitted.content
-                let own = pass > 1 ? try result(number, pass: pass - 1, like: fitted.content) : nil
-                defer {
-                    if let own {
-                        history = Array((history + [(fitted.content, own)]).suffix((temporalFrames + [1]).max() ?? 1))
+            // A frame is prepared when the backend takes it, from files: a pass is never held in memory at once.
+            let batch = MultiPass.order(numbers, pass: pass).filter { number in
+                manifest.frames[key(number, pass: pass)] == nil
+                    || (try? result(number, pass: pass, like: first.content)) == nil
+            }.map { number in
+                (
+                    number,
+                    BatchFrame(output: outputDirectory.appendingPathComponent(key(number, pass: pass))) {
+                        try parallelFrame(number, pass: pass, base: base, like: first.content, styles: styles)
                     }
-                }
-                if manifest.frames[key(number, pass: pass)] != nil,
-                    (try? result(number, pass: pass, like: fitted.content)) != nil
-                {
-                    finished += 1
-                    continue
-                }
-                styles = try styles ?? LocalRender.styles(fitted.inputs, settings: fitted.settings).map(\.image)
-                var frame = prepare(fitted, styleImages: styles ?? [], history: history, own: own)
-                frame.inputs.output = outputDirectory.appendingPathComponent(key(number, pass: pass))
-                batch.append((number, frame))
+                )
             }
-            let done = (pass - 1) * numbers.count + finished, total = Double(numbers.count * passes)
-            progress(Progress(framesDone: done, status: "pass \(pass)/\(passes): \(finished) frames already done"))
+            let done = pass * numbers.count - batch.count, total = Double(numbers.count * passes)
+            progress(Progress(framesDone: done, status: "pass \(pass)/\(passes): \(batch.count) frames to render"))
             var began = ContinuousClock.now
             try backend.render(
-                batch: batch.map(\.frame), manifest: &manifest, directory: outputDirectory, shouldStop: shouldStop,
+                batch: batch.map(\.1), manifest: &manifest, directory: outputDirectory, shouldStop: shouldStop,
                 finished: { i, manifest in
-                    // Recorded as it is written (its flicker once the pass is done), so a stop loses no frame.
-                    try record(
-                        batch[i].frame, number: batch[i].number, pass: pass,
-                        result: try ImageIO.read(batch[i].frame.output).image, previous: nil,
-                        seconds: began.elapsedSeconds, in: &manifest)
+                    // Recorded as it is written (its flicker and mask once the pass is done), so a stop loses no frame.
+                    let number = batch[i].0
+                    manifest.frames[key(number, pass: pass)] = .init(
+                        number: number, input: frames[number - 1].path, seconds: began.elapsedSeconds, flicker: nil,
+                        maskCoverage: nil, pass: passes > 1 ? pass : nil)
+                    try manifest.save(directory: outputDirectory)
                     began = ContinuousClock.now
                 }
             ) { f, status in
@@ -67,9 +58,29 @@ extension VideoRender {
                         framesDone: done, workFraction: (Double(done) + f * Double(batch.count)) / total,
                         status: "pass \(pass)/\(passes) " + status))
             }
-            try recordFlicker(pass: pass, in: &manifest)
+            try recordFlicker(pass: pass, base: base, in: &manifest)
         }
         return meanFlicker(manifest)
+    }
+
+    /// Frame `number` of pass `pass`, read and prepared from files alone: from pass 2 on, with its own result of the
+    /// pass before and its neighbours' (as far back as the temporal loss reaches, in the pass's direction).
+    func parallelFrame(
+        _ number: Int, pass: Int, base: JobDescription, like reference: PlanarImage, styles: [PlanarImage]
+    ) throws -> VideoFrame {
+        let fitted = try fit(number, base: base, after: reference)
+        var history: [(content: PlanarImage, output: PlanarImage)] = [], own: PlanarImage?
+        if pass > 1 {
+            own = try result(number, pass: pass - 1, like: fitted.content)
+            let order = MultiPass.order(numbers, pass: pass), place = order.firstIndex(of: number) ?? 0
+            for neighbour in order[max(0, place - ((temporalFrames + [1]).max() ?? 1)) ..< place] {
+                let content = try fit(neighbour, base: base, after: reference).content
+                history.append((content, try result(neighbour, pass: pass - 1, like: content)))
+            }
+        }
+        var frame = prepare(fitted, styleImages: styles, history: history, own: own)
+        frame.inputs.output = outputDirectory.appendingPathComponent(key(number, pass: pass))
+        return frame
     }
 
     /// Frame `number`'s key in `video.json` and its path under OUTDIR in pass `pass`.
@@ -88,19 +99,18 @@ extension VideoRender {
         return image
     }
 
-    /// Records each frame's flicker of pass `pass` (saved): against its neighbour's result of the same pass, the
-    /// frame before it in the pass's direction.
-    func recordFlicker(pass: Int, in manifest: inout VideoManifest) throws {
-        let order = MultiPass.order(numbers, pass: pass)
+    /// Records each frame's flicker of pass `pass` and the coverage of its consistency mask (saved): against its
+    /// neighbour's result of the same pass, the frame before it in the pass's direction.
+    func recordFlicker(pass: Int, base: JobDescription, in manifest: inout VideoManifest) throws {
         var previous: (content: PlanarImage, output: PlanarImage)?
-        let base = try sizedDescription()
-        for number in order {
+        for number in MultiPass.order(numbers, pass: pass) {
             let content = try fit(number, base: base).content
             let output = try result(number, pass: pass, like: content)
             if let previous {
                 let motion = FrameMotion.estimate(previous: previous.content, current: content)
                 manifest.frames[key(number, pass: pass)]?.flicker = Flicker.temporalError(
                     current: output, warpedPrevious: motion.warpPrevious(previous.output), mask: motion.mask)
+                manifest.frames[key(number, pass: pass)]?.maskCoverage = ConsistencyMask.coverage(motion.mask)
             }
             previous = (content, output)
         }
