@@ -99,4 +99,7 @@ public struct WaitTimedOut: Error, CustomStringConvertible {
 public struct RenderFailure: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+
+    /// A long render stopped on request (a signal) between frames or passes: what a resume does.
+    public static let interrupted = RenderFailure("interrupted; run the same command again to resume")
 }

@@ -66,7 +66,7 @@ extension FrameBackend {
         finished: (Int, inout VideoManifest) throws -> Void, progress: @escaping (Double, String) -> Void
     ) throws {
         for (i, next) in batch.enumerated() {
-            guard !shouldStop() else { throw RenderFailure("interrupted; run the same command again to resume") }
+            guard !shouldStop() else { throw RenderFailure.interrupted }
             let frame = try next.prepare()
             try render(frame, manifest: &manifest, directory: directory) { fraction, status in
                 progress((Double(i) + fraction) / Double(batch.count), frame.output.lastPathComponent + " " + status)
@@ -148,7 +148,7 @@ public final class FarmFrames: FrameBackend {
     ) throws {
         var ids: [JobID] = []
         for frame in batch {
-            guard !shouldStop() else { throw RenderFailure("interrupted; run the same command again to resume") }
+            guard !shouldStop() else { throw RenderFailure.interrupted }
             let name = frame.key(in: directory)
             if let job = (manifest.inFlight ?? []).lazy.compactMap({ self.submitted($0, for: name) }).first {
                 ids.append(job)

@@ -24,7 +24,7 @@ extension VideoRender {
         let first = try fit(numbers[0], base: base)
         let styles = try LocalRender.styles(first.inputs, settings: first.settings).map(\.image)
         for pass in 1 ... passes {
-            guard !shouldStop() else { throw RenderFailure("interrupted; run the same command again to resume") }
+            guard !shouldStop() else { throw RenderFailure.interrupted }
             try FileManager.default.createDirectory(at: passDirectory(pass), withIntermediateDirectories: true)
             // A frame is prepared when the backend takes it, from files: a pass is never held in memory at once.
             let batch = MultiPass.order(numbers, pass: pass).filter { number in
@@ -108,8 +108,8 @@ extension VideoRender {
             let output = try result(number, pass: pass, like: content)
             if let previous {
                 let motion = FrameMotion.estimate(previous: previous.content, current: content)
-                manifest.frames[key(number, pass: pass)]?.flicker = Flicker.temporalError(
-                    current: output, warpedPrevious: motion.warpPrevious(previous.output), mask: motion.mask)
+                manifest.frames[key(number, pass: pass)]?.flicker = motion.flicker(
+                    current: output, previous: previous.output)
                 manifest.frames[key(number, pass: pass)]?.maskCoverage = ConsistencyMask.coverage(motion.mask)
             }
             previous = (content, output)

@@ -91,7 +91,7 @@ public struct VideoRender {
                 history = Array((history + [(content, output)]).suffix(reach))
             }
             for (k, number) in MultiPass.order(numbers, pass: pass).enumerated() {
-                guard !shouldStop() else { throw RenderFailure("interrupted; run the same command again to resume") }
+                guard !shouldStop() else { throw RenderFailure.interrupted }
                 let fitted = try fit(number, base: base, after: history.last?.content)
                 let name = fitted.inputs.output.lastPathComponent, done = (pass - 1) * numbers.count + k
                 let size = (fitted.content.width, fitted.content.height)
@@ -148,8 +148,7 @@ public struct VideoRender {
     ) throws -> Double? {
         var flicker: Double?
         if let previous, let motion = frame.motion {
-            flicker = Flicker.temporalError(
-                current: result, warpedPrevious: motion.warpPrevious(previous), mask: motion.mask)
+            flicker = motion.flicker(current: result, previous: previous)
         }
         manifest.frames[frame.key(in: outputDirectory)] = .init(
             number: number, input: frames[number - 1].path, seconds: seconds, flicker: flicker,

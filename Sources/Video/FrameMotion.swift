@@ -23,6 +23,11 @@ public struct FrameMotion: Sendable {
 
     /// An image of the previous frame (input or output, the frames' size) brought onto the current frame.
     public func warpPrevious(_ image: PlanarImage) -> PlanarImage { backward.warp(image) }
+
+    /// `Flicker.temporalError` of the current output against the previous output brought onto it, under the mask.
+    public func flicker(current: PlanarImage, previous: PlanarImage) -> Double {
+        Flicker.temporalError(current: current, warpedPrevious: warpPrevious(previous), mask: mask)
+    }
 }
 
 /// Temporal flicker of a stylised sequence.

@@ -77,8 +77,7 @@ public enum SequenceConsistency {
                 height: output.height)
             if let previous {
                 let motion = FrameMotion.estimate(previous: previous.input, current: input)
-                let flicker = Flicker.temporalError(
-                    current: output, warpedPrevious: motion.warpPrevious(previous.output), mask: motion.mask)
+                let flicker = motion.flicker(current: output, previous: previous.output)
                 let warping = WarpingError.pair(
                     previousInput: previous.input, currentInput: input, previousOutput: previous.output,
                     currentOutput: output)
