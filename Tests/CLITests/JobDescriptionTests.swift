@@ -5,13 +5,17 @@ import StyleCore
 import Testing
 
 /// Job files: TOML decoded into the job description, every field checked and named in its errors.
-@Suite struct JobDescriptionTests {
+@Suite final class JobDescriptionTests {
     /// The repository root (Configs/ lives there).
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
+    /// This test's job files, removed when it ends.
+    let files = FileManager.default.temporaryDirectory.appendingPathComponent("jobfile-\(UUID().uuidString)")
+
+    deinit { try? FileManager.default.removeItem(at: files) }
 
     func write(_ toml: String) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("jobfile-\(UUID().uuidString)")
+        let dir = files.appendingPathComponent(UUID().uuidString)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let url = dir.appendingPathComponent("job.toml")
         try Data(toml.utf8).write(to: url)
