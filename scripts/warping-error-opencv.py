@@ -2,7 +2,7 @@
 """The warping error of Lai et al. (ECCV 2018) on OpenCV's flows: a second, independent check of `stylefarm video
 --measure`, whose warping error runs on the project's own Farnebäck flow (Docs/video.md).
 
-    python3 scripts/warping-error-opencv.py FRAMES OUTPUTS [OUTPUTS ...]
+    /usr/bin/python3 scripts/warping-error-opencv.py FRAMES OUTPUTS [OUTPUTS ...]
 
 FRAMES holds the input frames, each OUTPUTS directory one stylised sequence of the same names (frame_*.png, any
 tool's). For each sequence it prints the warping error on OpenCV's DIS flow (preset medium) and on OpenCV's
@@ -64,25 +64,30 @@ def fitted(path, width, height):
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
-def measure(frames, outputs, method):
+METHODS = ("dis", "farneback")
+
+
+def measure(frames, outputs):
+    """Each method's error of every frame pair; each frame is read and fitted once."""
     names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(outputs, "frame_*.png")))
-    errors = []
+    errors = {method: [] for method in METHODS}
     previous = None
     for name in names:
         output = cv2.imread(os.path.join(outputs, name), cv2.IMREAD_UNCHANGED)
         scale = 65535.0 if output.dtype == np.uint16 else 255.0
         output = output[..., :3].astype(np.float32) / scale
         h, w = output.shape[:2]
-        candidates = [p for p in glob.glob(os.path.join(frames, os.path.splitext(name)[0] + ".*"))]
+        candidates = sorted(glob.glob(os.path.join(frames, os.path.splitext(name)[0] + ".*")))
         if not candidates:
             sys.exit(f"no input frame for {name} in {frames}")
         gray = luma(fitted(candidates[0], w, h))
         if previous is not None:
-            forward, backward = flows(method, previous[0], gray)
-            mask = kept(forward, backward)
-            diff = (warp(output, forward) - previous[1]) ** 2
-            n = mask.sum()
-            errors.append(float((diff * mask[..., None]).sum() / (n * 3)) if n > 0 else 0.0)
+            for method in METHODS:
+                forward, backward = flows(method, previous[0], gray)
+                mask = kept(forward, backward)
+                diff = (warp(output, forward) - previous[1]) ** 2
+                n = mask.sum()
+                errors[method].append(float((diff * mask[..., None]).sum() / (n * 3)) if n > 0 else 0.0)
         previous = (gray, output)
     return errors
 
@@ -92,10 +97,8 @@ def main():
         sys.exit(__doc__)
     frames = sys.argv[1]
     for outputs in sys.argv[2:]:
-        line = [outputs + ":"]
-        for method in ("dis", "farneback"):
-            errors = measure(frames, outputs, method)
-            line.append(f"warping error ({method}) {np.mean(errors):.6f}")
+        errors = measure(frames, outputs)
+        line = [outputs + ":"] + [f"warping error ({m}) {np.mean(errors[m]):.6f}" for m in METHODS]
         print(" ".join(line))
 
 
